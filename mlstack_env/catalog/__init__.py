@@ -1,0 +1,221 @@
+"""The built-in knowledge as data: GPU table, wheel gfx lists, official support.
+
+The data lives in TOML files beside this module; this module only loads it and answers
+questions. Two questions are kept apart on purpose (ROCM-FACTS §1):
+
+* :func:`code_support` — does the GPU code an env will run carry this gfx (native), or
+  can it run through ``HSA_OVERRIDE_GFX_VERSION``, or not at all?
+* :func:`official_support` — does AMD officially support this gfx on a ROCm release?
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from mlstack_env.errors import MlstackError
+
+DATA_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    gfx: str
+    family: str
+    names: tuple[str, ...]
+    integrated: bool
+    override: str | None
+    devices: dict[str, str]
+
+    def name_for(self, device_id: str | None) -> str:
+        if device_id is not None and device_id in self.devices:
+            return self.devices[device_id]
+        return self.names[0] if len(self.names) == 1 else self.family
+
+
+@dataclass(frozen=True)
+class GpuTable:
+    models: dict[str, GpuModel]
+    wheel_gfx: dict[str, frozenset[str]]
+    official_gfx: dict[str, frozenset[str]]
+    official_os: dict[str, dict[str, tuple[str, ...]]]
+
+    def model(self, gfx: str) -> GpuModel:
+        try:
+            return self.models[gfx]
+        except KeyError:
+            raise unknown_gfx_error(gfx, self) from None
+
+    def by_device_id(self, device_id: str) -> GpuModel | None:
+        for model in self.models.values():
+            if device_id in model.devices:
+                return model
+        return None
+
+
+def unknown_gfx_error(gfx: str, table: GpuTable | None = None) -> MlstackError:
+    known = ", ".join((table or gpu_table()).models)
+    return MlstackError(
+        f"unknown GPU architecture {gfx!r}",
+        hint=f"use one of: {known}",
+    )
+
+
+@cache
+def gpu_table() -> GpuTable:
+    with (DATA_DIR / "gpus.toml").open("rb") as f:
+        raw = tomllib.load(f)
+    models: dict[str, GpuModel] = {}
+    for row in raw["gpu"]:
+        models[row["gfx"]] = GpuModel(
+            gfx=row["gfx"],
+            family=row["family"],
+            names=tuple(row["names"]),
+            integrated=bool(row["integrated"]),
+            override=row["override"] or None,
+            devices={k.lower(): v for k, v in row["devices"].items()},
+        )
+    return GpuTable(
+        models=models,
+        wheel_gfx={k: frozenset(v) for k, v in raw["wheel-gfx"].items()},
+        official_gfx={k: frozenset(v) for k, v in raw["official-gfx"].items()},
+        official_os={
+            k: {distro: tuple(vs) for distro, vs in v.items()}
+            for k, v in raw["official-os"].items()
+        },
+    )
+
+
+def parse_version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise MlstackError(
+            f"invalid ROCm version {text!r}", hint="write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
+        ) from None
+
+
+def torch_index_name(rocm_version: str) -> str | None:
+    """The PyTorch ROCm index (``rocm6.4``, ``rocm6.2.4``) whose wheels suit a ROCm version.
+
+    An exact ``rocmX.Y.Z`` index wins; else the ``rocmX.Y`` one; else None.
+    """
+    v = parse_version(rocm_version)
+    indexes = gpu_table().wheel_gfx
+    full = f"rocm{v.major}.{v.minor}.{v.micro}"
+    if v.micro and full in indexes:
+        return full
+    short = f"rocm{v.major}.{v.minor}"
+    return short if short in indexes else None
+
+
+def wheel_gfx(rocm_version: str) -> frozenset[str] | None:
+    """The gfx compiled into the PyTorch wheels for this ROCm version, or None if unknown."""
+    index = torch_index_name(rocm_version)
+    return gpu_table().wheel_gfx[index] if index else None
+
+
+class CodeKind(StrEnum):
+    NATIVE = "native"
+    OVERRIDE = "override"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class CodeSupport:
+    gfx: str
+    kind: CodeKind
+    override: str | None = None  # the HSA_OVERRIDE_GFX_VERSION value, with OVERRIDE
+
+    def describe(self) -> str:
+        if self.kind is CodeKind.NATIVE:
+            return "native"
+        if self.kind is CodeKind.OVERRIDE:
+            return f"override {self.override}"
+        return "cannot run"
+
+
+def override_gfx(override: str) -> str:
+    """The gfx an override value pretends to be: 10.3.0 -> gfx1030, 9.4.2 -> gfx942."""
+    major, minor, step = (int(p) for p in override.split("."))
+    return f"gfx{major}{minor:x}{step:x}"
+
+
+def code_support(gfx: str, carried: frozenset[str]) -> CodeSupport:
+    """Can a GPU of this gfx run code compiled for the ``carried`` gfx list?
+
+    Native when carried; else the table's override when the ISA it names is carried (same
+    family by construction of the table); else it cannot run.
+    """
+    model = gpu_table().model(gfx)
+    if gfx in carried:
+        return CodeSupport(gfx, CodeKind.NATIVE)
+    if model.override and override_gfx(model.override) in carried:
+        return CodeSupport(gfx, CodeKind.OVERRIDE, model.override)
+    return CodeSupport(gfx, CodeKind.UNSUPPORTED)
+
+
+def torch_code_support(gfx: str, rocm_version: str) -> CodeSupport:
+    """:func:`code_support` for the PyTorch wheels of a ROCm version's index."""
+    carried = wheel_gfx(rocm_version)
+    if carried is None:
+        raise no_index_error(rocm_version)
+    return code_support(gfx, carried)
+
+
+def no_index_error(rocm_version: str) -> MlstackError:
+    known = ", ".join(gpu_table().wheel_gfx)
+    return MlstackError(
+        f"no known PyTorch wheel index for ROCm {rocm_version}",
+        hint=f"use a ROCm version that has one: {known}",
+    )
+
+
+@dataclass(frozen=True)
+class OfficialSupport:
+    gfx: str
+    rocm: str
+    supported: bool
+    releases: tuple[str, ...]  # every listed release that supports the gfx
+    known_release: bool  # False when the ROCm version is newer/older than the table
+
+    def describe(self) -> str:
+        if self.supported:
+            return f"officially supported on ROCm {self.rocm}"
+        if not self.releases:
+            return f"not officially supported on ROCm {self.rocm} nor any listed release"
+        since = self.releases[0]
+        return f"not officially supported on ROCm {self.rocm} (supported from {since} on)"
+
+
+def _release_row(rocm_version: Version, rows: dict[str, frozenset[str]]) -> str | None:
+    best: str | None = None
+    for name in rows:
+        if Version(name) <= rocm_version and (best is None or Version(name) > Version(best)):
+            best = name
+    return best
+
+
+def official_support(gfx: str, rocm_version: str) -> OfficialSupport:
+    table = gpu_table()
+    table.model(gfx)
+    v = parse_version(rocm_version)
+    rows = table.official_gfx
+    row = _release_row(v, rows)
+    releases = tuple(
+        sorted((name for name, gfxs in rows.items() if gfx in gfxs), key=Version)
+    )
+    newest = max(rows, key=Version)
+    known = row is not None and Version(f"{v.major}.{v.minor}") <= Version(newest)
+    return OfficialSupport(
+        gfx=gfx,
+        rocm=rocm_version,
+        supported=row is not None and gfx in rows[row],
+        releases=releases,
+        known_release=known,
+    )

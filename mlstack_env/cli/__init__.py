@@ -1,0 +1,82 @@
+"""The ``mlstack`` entry point.
+
+``main`` keeps two paths lean: ``--version`` and ``env run`` never import typer, rich or
+the resolver. Everything else goes through the typer app in :mod:`mlstack_env.cli.app`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mlstack_env.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
+
+
+def _verbose(args: list[str]) -> bool:
+    head = args[: args.index("--")] if "--" in args else args
+    return any(a in ("-v", "--verbose") for a in head)
+
+
+def report(err: MlstackError, verbose: bool = False) -> int:
+    if verbose:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    sys.stderr.write(f"error: {err.message}\n")
+    if err.hint:
+        sys.stderr.write(f"hint: {err.hint}\n")
+    sys.stderr.flush()
+    return err.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = _verbose(args)
+    try:
+        if args == ["--version"]:
+            from mlstack_env import __version__
+
+            sys.stdout.write(f"mlstack {__version__}\n")
+            return 0
+        if args[:2] == ["env", "run"] and "--help" not in args[: _dashdash(args)]:
+            from mlstack_env.cli.run import run_fast
+
+            return run_fast(args[2:])
+        return _run_app(args)
+    except MlstackError as e:
+        return report(e, verbose)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as e:  # the last line of defence: one line, not a traceback
+        return report(MlstackError(f"internal error: {e!r}", exit_code=INTERNAL_ERROR,
+                                   hint="this is a bug in mlstack; rerun with -v and report "
+                                   "the traceback"), verbose)
+
+
+def _dashdash(args: list[str]) -> int:
+    return args.index("--") if "--" in args else len(args)
+
+
+def _run_app(args: list[str]) -> int:
+    import typer
+    from typer._click import exceptions as click_exc
+
+    from mlstack_env.cli.app import app
+
+    try:
+        rv = app(args=args, prog_name="mlstack", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as e:
+        e.show()
+        return 0
+    except click_exc.UsageError as e:
+        e.show()
+        return USER_ERROR
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        return USER_ERROR
+    except click_exc.ClickException as e:
+        e.show()
+        return USER_ERROR
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    return rv if isinstance(rv, int) else 0

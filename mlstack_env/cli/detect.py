@@ -1,0 +1,76 @@
+"""``mlstack detect``: the GPUs, ROCm, distro and the target they imply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.hardware import Machine, detect
+from mlstack_env.support import assess, target_summary
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    machine: Machine
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.machine.to_json()
+        support = {a.gpu.index: a.to_json() for a in assess(self.machine)}
+        for gpu in data["gpus"]:
+            s = support[gpu["index"]]
+            gpu["in_target"] = s["in_target"]
+            gpu["code"] = s["code"]
+            gpu["override"] = s["override"]
+            gpu["official"] = s["official"]
+        data["summary"] = target_summary(self.machine)
+        return data
+
+    def render(self, console: Console) -> None:
+        from rich.table import Table
+
+        m = self.machine
+        if m.gpus:
+            table = Table(title=None, box=None, pad_edge=False)
+            for col in ("#", "GPU", "gfx", "PCI id", "VRAM", "kind", "wheels", "official"):
+                table.add_column(col)
+            for a in assess(m):
+                g = a.gpu
+                kind = "integrated" if g.integrated else "discrete"
+                if not a.in_target:
+                    kind += " (left out)"
+                table.add_row(
+                    str(g.index),
+                    g.name,
+                    g.gfx,
+                    g.device_id or "-",
+                    human_bytes(g.vram_bytes),
+                    kind,
+                    a.code.describe() if a.code else "-",
+                    ("yes" if a.official.supported else "no") if a.official else "-",
+                )
+            console.print(table)
+        else:
+            console.print("GPUs:    none found")
+        rocm = f"{m.rocm.version} at {m.rocm.path}" if m.rocm else "not installed"
+        console.print(f"ROCm:    {rocm}")
+        console.print(f"Distro:  {m.distro.name if m.distro else 'unknown'}")
+        console.print(f"Kernel:  {m.kernel or 'unknown'}")
+        console.print(f"Python:  {m.python}")
+        console.print(f"Target:  {target_summary(m)}", soft_wrap=True)
+        for note in m.notes:
+            console.print(f"note: {note}", style="dim", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("detect")
+    def detect_cmd(as_json: JsonOpt = False) -> None:
+        """Show the GPUs, gfx targets, ROCm, distro, kernel, Python and the implied target."""
+        emit(DetectResult(detect()), as_json)

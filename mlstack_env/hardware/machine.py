@@ -1,0 +1,99 @@
+"""The values detection produces. Pure data; no probing here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlstack_env.target import Target
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int  # HIP index: order among GPU nodes
+    gfx: str
+    name: str
+    device_id: str | None  # "0x744c"
+    vram_bytes: int | None
+    integrated: bool
+    node: int | None = None  # KFD topology node, when read from KFD
+    source: str = "kfd"  # kfd | drm | override
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "gfx": self.gfx,
+            "name": self.name,
+            "device_id": self.device_id,
+            "vram_bytes": self.vram_bytes,
+            "integrated": self.integrated,
+            "node": self.node,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class RocmInstall:
+    version: str  # "6.4.0", build suffix dropped
+    path: str  # as the machine sees it, e.g. "/opt/rocm"
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "path": self.path}
+
+
+@dataclass(frozen=True)
+class Distro:
+    id: str  # "ubuntu"
+    version_id: str  # "24.04"
+    name: str  # PRETTY_NAME
+    id_like: tuple[str, ...] = ()
+    codename: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version_id": self.version_id,
+            "name": self.name,
+            "id_like": list(self.id_like),
+            "codename": self.codename,
+        }
+
+
+@dataclass(frozen=True)
+class Machine:
+    gpus: tuple[Gpu, ...]
+    rocm: RocmInstall | None
+    distro: Distro | None
+    kernel: str | None
+    python: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def discrete(self) -> tuple[Gpu, ...]:
+        return tuple(g for g in self.gpus if not g.integrated)
+
+    @property
+    def compute_gpus(self) -> tuple[Gpu, ...]:
+        """The GPUs an env should use: discrete ones; an APU only when it is alone."""
+        return self.discrete or self.gpus
+
+    @property
+    def target(self) -> Target:
+        if not self.gpus or self.rocm is None:
+            return Target.cpu()
+        return Target.rocm_for(self.rocm.minor, [g.gfx for g in self.compute_gpus])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gpus": [g.to_json() for g in self.gpus],
+            "rocm": self.rocm.to_json() if self.rocm else None,
+            "distro": self.distro.to_json() if self.distro else None,
+            "kernel": self.kernel,
+            "python": self.python,
+            "target": str(self.target),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,51 @@
+"""Where ROCm is and which version (ROCM-FACTS §3), read from files, no ROCm tools."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+_VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)")
+_DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$")
+
+
+def parse_version_file(text: str) -> str | None:
+    """``6.4.0-47`` (up to 6.4) and ``7.1.1`` (later) both give the X.Y.Z part."""
+    m = _VERSION_RE.match(text)
+    return m.group(1) if m else None
+
+
+def under_root(root: Path, path: str) -> Path:
+    return root / path.lstrip("/")
+
+
+def read_install(root: Path, path: str) -> str | None:
+    """The version of the ROCm install at ``path`` (a path on the machine), or None."""
+    try:
+        text = under_root(root, path).joinpath(".info/version").read_text()
+    except OSError:
+        return None
+    return parse_version_file(text)
+
+
+def newest_versioned_dir(root: Path) -> tuple[str, str] | None:
+    """(path, version) of the newest ``/opt/rocm-X.Y.Z``."""
+    opt = root / "opt"
+    if not opt.is_dir():
+        return None
+    found: list[tuple[Version, str, str]] = []
+    for p in opt.iterdir():
+        m = _DIR_RE.match(p.name)
+        if not m or not p.is_dir():
+            continue
+        version = read_install(root, f"/opt/{p.name}") or m.group(1)
+        try:
+            found.append((Version(version), f"/opt/{p.name}", version))
+        except InvalidVersion:
+            continue
+    if not found:
+        return None
+    _, path, version = max(found)
+    return path, version

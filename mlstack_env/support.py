@@ -1,0 +1,89 @@
+"""What a machine's GPUs can run: both questions of ROCM-FACTS §1, for each GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlstack_env.catalog import (
+    CodeKind,
+    CodeSupport,
+    OfficialSupport,
+    gpu_table,
+    official_support,
+    torch_code_support,
+    torch_index_name,
+)
+from mlstack_env.hardware.machine import Gpu, Machine
+
+
+@dataclass(frozen=True)
+class GpuAssessment:
+    gpu: Gpu
+    in_target: bool  # False for an APU beside a discrete GPU
+    code: CodeSupport | None  # None without ROCm or without a known wheel index
+    official: OfficialSupport | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "index": self.gpu.index,
+            "gfx": self.gpu.gfx,
+            "in_target": self.in_target,
+            "code": self.code.kind.value if self.code else None,
+            "override": self.code.override if self.code else None,
+            "official": self.official.supported if self.official else None,
+        }
+
+
+def assess(machine: Machine) -> list[GpuAssessment]:
+    compute = set(machine.compute_gpus)
+    rocm = machine.rocm.version if machine.rocm else None
+    index = torch_index_name(rocm) if rocm else None
+    out = []
+    for gpu in machine.gpus:
+        known = gpu.gfx in gpu_table().models
+        code = torch_code_support(gpu.gfx, rocm) if rocm and index and known else None
+        official = official_support(gpu.gfx, rocm) if rocm and known else None
+        out.append(GpuAssessment(gpu, gpu in compute, code, official))
+    return out
+
+
+def target_summary(machine: Machine) -> str:
+    """One line: the target and what it means for this machine."""
+    target = machine.target
+    if not machine.gpus:
+        return f"{target}: no AMD GPU found; environments use CPU builds"
+    if machine.rocm is None:
+        return (
+            f"{target}: AMD GPU found but no ROCm install; install ROCm "
+            "(`mlstack system plan`) or set MLSTACK_ROCM_VERSION"
+        )
+    index = torch_index_name(machine.rocm.version)
+    if index is None:
+        return f"{target}: no PyTorch wheel index is known for ROCm {machine.rocm.version}"
+    parts: list[str] = []
+    assessed = assess(machine)
+    used = [a for a in assessed if a.in_target]
+    native = [a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.NATIVE]
+    overrides = [a for a in used if a.code and a.code.kind is CodeKind.OVERRIDE]
+    cannot = [a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.UNSUPPORTED]
+    if native and not overrides and not cannot:
+        parts.append(f"natively supported by the {index} PyTorch wheels")
+    else:
+        if native:
+            parts.append(f"{', '.join(sorted(set(native)))} native")
+        parts.extend(
+            f"{a.gpu.gfx} needs an override (HSA_OVERRIDE_GFX_VERSION={a.code.override}, "
+            "set by mlstack in the env)"
+            for a in overrides
+            if a.code
+        )
+        if cannot:
+            parts.append(f"{', '.join(sorted(set(cannot)))} unsupported by the {index} wheels")
+    unofficial = sorted({a.gpu.gfx for a in used if a.official and not a.official.supported})
+    if unofficial:
+        parts.append(f"not officially supported by ROCm {machine.rocm.version}: {', '.join(unofficial)}")
+    left_out = [a.gpu for a in assessed if not a.in_target]
+    if left_out:
+        names = ", ".join(f"{g.name} ({g.gfx})" for g in left_out)
+        parts.append(f"integrated {names} left out (hidden from envs)")
+    return f"{target}: " + "; ".join(parts)

@@ -1,0 +1,72 @@
+"""A target: what a lock entry is resolved for (backend, ROCm version, gfx list)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mlstack_env.errors import MlstackError
+
+_ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$")
+
+TARGET_HINT = "write a target as 'cpu' or 'rocmX.Y[.Z]:gfxA[,gfxB…]', e.g. rocm6.4:gfx1100"
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    backend: str  # "cpu" or "rocm"
+    rocm: str | None = None  # "6.4" or "6.2.4", exactly as written
+    gfx: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.backend == "cpu":
+            return "cpu"
+        return f"rocm{self.rocm}:{','.join(self.gfx)}"
+
+    @property
+    def is_rocm(self) -> bool:
+        return self.backend == "rocm"
+
+    @property
+    def rocm_minor(self) -> str | None:
+        """``6.4`` for ``6.4`` and ``6.4.1``."""
+        if self.rocm is None:
+            return None
+        return ".".join(self.rocm.split(".")[:2])
+
+    @classmethod
+    def cpu(cls) -> Target:
+        return cls("cpu")
+
+    @classmethod
+    def rocm_for(cls, version: str, gfx: list[str] | tuple[str, ...]) -> Target:
+        return cls("rocm", version, tuple(sorted(set(gfx), key=_gfx_key)))
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """Parse and validate a target string; unknown gfx names are errors."""
+        from mlstack_env.catalog import gpu_table, unknown_gfx_error
+
+        value = text.strip()
+        if value == "cpu":
+            return cls.cpu()
+        m = _ROCM_RE.match(value)
+        if not m:
+            raise MlstackError(f"bad target {text!r}", hint=TARGET_HINT)
+        gfx_text = m.group("gfx")
+        if not gfx_text:
+            raise MlstackError(
+                f"target {text!r} names no GPU architecture",
+                hint=f"add the gfx list: rocm{m.group('version')}:gfx1100 (see `mlstack detect`)",
+            )
+        gfx = [g.strip().lower() for g in gfx_text.split(",") if g.strip()]
+        table = gpu_table()
+        for g in gfx:
+            if g not in table.models:
+                raise unknown_gfx_error(g, table)
+        return cls.rocm_for(m.group("version"), gfx)
+
+
+def _gfx_key(gfx: str) -> tuple[int, str]:
+    # gfx90a < gfx942 < gfx1030 < gfx1100: order by length of the number, then text.
+    return (len(gfx), gfx)
