@@ -1,0 +1,372 @@
+"""The lock file: read, write, hash, select. Resolution lives in ``resolve``.
+
+Format (documented in docs/lockfile.md): TOML, one ``[[entry]]`` per profile × target ×
+Python, every package with its exact version, canonical index and wheels (URL, sha256,
+size). Writing is deterministic: entries, packages, wheels and variables are sorted and
+the text is built here, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.target import Target
+
+FORMAT_VERSION = 1
+LOCK_NAME = "mlstack.lock"
+HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock`.\n"
+
+
+@dataclass(frozen=True, order=True)
+class Wheel:
+    url: str  # canonical URL, never a mirror's
+    sha256: str
+    size: int | None = None
+
+    @property
+    def filename(self) -> str:
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str  # normalized (PEP 503)
+    version: str
+    index: str | None  # canonical index URL the package came from
+    wheels: tuple[Wheel, ...]
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    profile: str
+    target: Target
+    python: str  # "3.12"
+    platform: str  # uv --python-platform, e.g. "x86_64-manylinux_2_28"
+    packages: tuple[LockedPackage, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    system: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    inputs_hash: str = ""
+
+    @property
+    def key(self) -> str:
+        """``minimal@rocm6.4:gfx1100@py3.12``: unique within a lock."""
+        return f"{self.profile}@{self.target}@py{self.python}"
+
+    def package(self, name: str) -> LockedPackage | None:
+        return next((p for p in self.packages if p.name == name), None)
+
+    def content_hash(self) -> str:
+        """sha256 of the entry's canonical text: what it installs and sets."""
+        return "sha256:" + hashlib.sha256(_entry_text(self).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Lock:
+    entries: tuple[LockEntry, ...]
+    mlstack_version: str
+    uv_version: str
+
+    def sorted(self) -> Lock:
+        return Lock(
+            tuple(sorted(self.entries, key=_entry_sort_key)), self.mlstack_version, self.uv_version
+        )
+
+    def get(self, key: str) -> LockEntry | None:
+        return next((e for e in self.entries if e.key == key), None)
+
+    def merged(self, new: Iterable[LockEntry]) -> Lock:
+        """This lock with ``new`` entries replacing those of the same key."""
+        by_key = {e.key: e for e in self.entries}
+        for e in new:
+            by_key[e.key] = e
+        return Lock(tuple(by_key.values()), self.mlstack_version, self.uv_version).sorted()
+
+
+def _entry_sort_key(e: LockEntry) -> tuple[str, str, str]:
+    return (e.profile, str(e.target), e.python)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _q(value: str) -> str:
+    """A TOML basic string. JSON's escaping is valid TOML; DEL must be escaped too."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _qlist(values: Iterable[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _entry_text(e: LockEntry) -> str:
+    lines = [
+        "[[entry]]",
+        f"profile = {_q(e.profile)}",
+        f"target = {_q(str(e.target))}",
+        f"backend = {_q(e.target.backend)}",
+    ]
+    if e.target.rocm is not None:
+        lines.append(f"rocm = {_q(e.target.rocm)}")
+        lines.append(f"gfx = {_qlist(e.target.gfx)}")
+    lines += [
+        f"python = {_q(e.python)}",
+        f"platform = {_q(e.platform)}",
+        f"inputs-hash = {_q(e.inputs_hash)}",
+        f"system = {_qlist(sorted(set(e.system)))}",
+        f"notes = {_qlist(e.notes)}",
+        "",
+        "[entry.env]",
+    ]
+    lines += [f"{_q(k)} = {_q(v)}" for k, v in sorted(e.env.items())]
+    for p in sorted(e.packages, key=lambda p: p.name):
+        lines += [
+            "",
+            "[[entry.package]]",
+            f"name = {_q(p.name)}",
+            f"version = {_q(p.version)}",
+        ]
+        if p.index is not None:
+            lines.append(f"index = {_q(p.index)}")
+        lines.append("wheels = [")
+        for w in sorted(p.wheels):
+            size = f", size = {w.size}" if w.size is not None else ""
+            lines.append(f"  {{ url = {_q(w.url)}, sha256 = {_q(w.sha256)}{size} }},")
+        lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def dumps(lock: Lock) -> str:
+    lock = lock.sorted()
+    head = (
+        HEADER
+        + f"version = {FORMAT_VERSION}\n"
+        + f"mlstack-version = {_q(lock.mlstack_version)}\n"
+        + f"uv-version = {_q(lock.uv_version)}\n"
+    )
+    return head + "".join("\n" + _entry_text(e) for e in lock.entries)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_lock(path: Path, lock: Lock) -> None:
+    write_atomic(path, dumps(lock))
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _bad(source: str, what: str) -> MlstackError:
+    return MlstackError(
+        f"{source}: {what}",
+        hint="re-create the lock with `mlstack lock`, or restore it from version control",
+    )
+
+
+def _str(d: Mapping[str, Any], key: str, source: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str):
+        raise _bad(source, f"missing or non-string {key!r}")
+    return value
+
+
+def _strs(d: Mapping[str, Any], key: str, source: str) -> tuple[str, ...]:
+    value = d.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(source, f"{key!r} must be a list of strings")
+    return tuple(value)
+
+
+def loads(text: str, source: str = LOCK_NAME) -> Lock:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MlstackError(
+            f"{source}: not valid TOML ({e})",
+            hint="re-create the lock with `mlstack lock`, or restore it from version control",
+        ) from None
+    version = raw.get("version")
+    if version != FORMAT_VERSION:
+        raise MlstackError(
+            f"{source}: lock format version {version!r} is not supported (expected "
+            f"{FORMAT_VERSION})",
+            hint="upgrade mlstack, or re-create the lock with `mlstack lock`",
+        )
+    entries = []
+    for i, item in enumerate(raw.get("entry", [])):
+        where = f"{source}: entry {i + 1}"
+        try:
+            target = Target.parse(_str(item, "target", where))
+        except MlstackError as err:
+            raise _bad(where, err.message) from None
+        env = item.get("env", {})
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise _bad(where, "'env' must be a table of strings")
+        packages = []
+        for p in item.get("package", []):
+            name = _str(p, "name", where)
+            wheels = []
+            for w in p.get("wheels", []):
+                size = w.get("size")
+                if size is not None and not isinstance(size, int):
+                    raise _bad(where, f"package {name}: wheel size must be an integer")
+                sha = _str(w, "sha256", f"{where}: package {name}")
+                if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                    raise _bad(where, f"package {name}: sha256 {sha!r} is not a sha256 hex digest")
+                wheels.append(Wheel(_str(w, "url", f"{where}: package {name}"), sha, size))
+            if not wheels:
+                raise _bad(where, f"package {name} has no wheels")
+            index = p.get("index")
+            packages.append(
+                LockedPackage(
+                    name=name,
+                    version=_str(p, "version", where),
+                    index=index if isinstance(index, str) else None,
+                    wheels=tuple(wheels),
+                )
+            )
+        entries.append(
+            LockEntry(
+                profile=_str(item, "profile", where),
+                target=target,
+                python=_str(item, "python", where),
+                platform=_str(item, "platform", where),
+                packages=tuple(packages),
+                env=dict(env),
+                system=_strs(item, "system", where),
+                notes=_strs(item, "notes", where),
+                inputs_hash=_str(item, "inputs-hash", where),
+            )
+        )
+    return Lock(
+        entries=tuple(entries),
+        mlstack_version=str(raw.get("mlstack-version", "")),
+        uv_version=str(raw.get("uv-version", "")),
+    )
+
+
+def read_lock(path: Path) -> Lock:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MlstackError(
+            f"lock file {path} does not exist",
+            hint="create it with `mlstack lock`, or pass the right path",
+        ) from None
+    except OSError as e:
+        raise MlstackError(f"cannot read lock file {path}: {e.strerror}",
+                           hint="check the path and its permissions") from None
+    return loads(text, str(path))
+
+
+# --- choosing the entry for a machine --------------------------------------------------
+
+
+def fits(entry: LockEntry, target: Target, python: str | None = None) -> bool:
+    """Does a lock entry fit a machine whose detected target is ``target``?
+
+    Backend and ROCm major.minor must match, Python too when given, and the entry's gfx
+    list must cover the machine's GPUs.
+    """
+    if entry.target.backend != target.backend:
+        return False
+    if python is not None and entry.python != python:
+        return False
+    if target.is_rocm:
+        if entry.target.rocm_minor != target.rocm_minor:
+            return False
+        return set(target.gfx) <= set(entry.target.gfx)
+    return True
+
+
+def select_entry(
+    lock: Lock,
+    target: Target,
+    profile: str | None = None,
+    python: str | None = None,
+    source: str = LOCK_NAME,
+) -> LockEntry:
+    """The entry of ``lock`` for ``profile`` that fits ``target`` (and ``python``)."""
+    candidates = [e for e in lock.entries if profile is None or e.profile == profile]
+    if not candidates:
+        known = ", ".join(sorted({e.profile for e in lock.entries})) or "none"
+        raise MlstackError(
+            f"{source} has no entry for profile {profile!r}",
+            hint=f"profiles in this lock: {known}",
+        )
+    fitting = [e for e in candidates if fits(e, target, python)]
+    if not fitting:
+        locked = ", ".join(f"{e.target} (py{e.python})" for e in candidates)
+        py = f", Python {python}" if python else ""
+        raise MlstackError(
+            f"no entry of {source} fits this machine (detected {target}{py})",
+            hint=f"locked targets: {locked}; lock for this machine with "
+            f"`mlstack lock --target {target}`",
+        )
+    # Prefer the narrowest gfx list (the entry made for exactly this machine), then the
+    # newest Python.
+    fitting.sort(key=lambda e: (len(e.target.gfx), _neg_version(e.python)))
+    return fitting[0]
+
+
+def _neg_version(python: str) -> tuple[int, ...]:
+    return tuple(-int(p) for p in python.split(".") if p.isdigit())
+
+
+# --- PEP 751 ---------------------------------------------------------------------------
+
+
+def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str:
+    """The entry as a standard PEP 751 ``pylock.toml`` (installable by uv and pip).
+
+    ``url_map`` rewrites URL prefixes (mirrors) for an install-time copy; exports for
+    sharing pass none, so they keep canonical URLs.
+    """
+
+    def mapped(url: str) -> str:
+        for prefix, replacement in (url_map or {}).items():
+            if url.startswith(prefix):
+                return replacement + url[len(prefix):]
+        return url
+
+    lines = [
+        'lock-version = "1.0"',
+        f"requires-python = {_q('==' + entry.python + '.*')}",
+        'created-by = "mlstack"',
+    ]
+    for p in sorted(entry.packages, key=lambda p: p.name):
+        lines += ["", "[[packages]]", f"name = {_q(p.name)}", f"version = {_q(p.version)}"]
+        if p.index is not None:
+            lines.append(f"index = {_q(p.index)}")
+        lines.append("wheels = [")
+        for w in sorted(p.wheels):
+            size = f", size = {w.size}" if w.size is not None else ""
+            lines.append(
+                f"  {{ name = {_q(w.filename)}, url = {_q(mapped(w.url))}{size}, "
+                f"hashes = {{ sha256 = {_q(w.sha256)} }} }},"
+            )
+        lines.append("]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,182 @@
+"""The one place that runs uv (ROCM-FACTS §8).
+
+It finds the binary (``MLSTACK_UV``, else the pinned wheel's), checks its version once,
+builds a clean environment (no inherited ``UV_*``, our cache dir, no Python downloads),
+logs the argv, runs with an argument list, and turns a failure into an MlstackError
+that quotes uv's own reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+
+from mlstack_env import envvars, paths
+from mlstack_env.errors import MlstackError
+
+log = logging.getLogger("mlstack.uv")
+
+PINNED_VERSION = "0.13.9"  # keep equal to the uv==… pin in pyproject.toml
+
+
+def binary() -> Path:
+    override = os.environ.get(envvars.MLSTACK_UV)
+    if override:
+        path = Path(override)
+        if not path.exists():
+            raise MlstackError(
+                f"{envvars.MLSTACK_UV}={override} does not exist",
+                hint=f"point {envvars.MLSTACK_UV} at a uv binary, or unset it to use the "
+                "pinned one",
+            )
+        return path
+    try:
+        from uv import find_uv_bin
+    except ImportError:  # pragma: no cover - uv is a hard dependency
+        found = shutil.which("uv")
+        if found:
+            return Path(found)
+        raise MlstackError("uv is not installed", hint="reinstall mlstack: pip install mlstack") from None
+    return Path(find_uv_bin())
+
+
+@cache
+def version(uv_bin: Path | None = None) -> str:
+    """``0.13.9`` for the uv that mlstack runs."""
+    out = subprocess.run(
+        [str(uv_bin or binary()), "--version"], capture_output=True, text=True, check=False
+    )
+    m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
+    if out.returncode != 0 or not m:
+        raise MlstackError(
+            f"cannot run {uv_bin or binary()} --version",
+            hint=f"reinstall mlstack, or unset {envvars.MLSTACK_UV}",
+        )
+    return m.group(1)
+
+
+def clean_env(cache_dir: Path | None = None, offline: bool = False,
+              extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment uv runs in: ours, not the user's uv settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("UV_") and k not in (envvars.VIRTUAL_ENV, "CONDA_PREFIX")
+    }
+    env["UV_CACHE_DIR"] = str(cache_dir or paths.uv_cache_dir())
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
+    if offline:
+        env["UV_OFFLINE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run(
+    args: Sequence[str],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    hint: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``uv ARGS`` (``--no-config`` added); raise MlstackError quoting uv on failure.
+
+    ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100".
+    """
+    argv = [str(binary()), *args]
+    if "--no-config" not in argv:
+        argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
+    log.debug("running %s", " ".join(argv))
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=clean_env(cache_dir, offline, extra_env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise MlstackError(
+            f"uv failed {what}: {uv_reason(proc.stderr)}",
+            hint=hint or "rerun with -v to see uv's full output",
+        )
+    log.debug("uv stderr: %s", proc.stderr.strip())
+    return proc
+
+
+_NOISE = re.compile(r"^(warning:|Using |Resolved |Prepared |Installed |Uninstalled |Audited )")
+
+
+def uv_reason(stderr: str, max_lines: int = 2) -> str:
+    """One or two lines of uv's error: the part after ``error:``/``×``, tidied."""
+    lines = [
+        re.sub(r"^[\s×╰─▶│]+", "", line).strip()
+        for line in stderr.splitlines()
+        if line.strip() and not _NOISE.match(line.strip())
+    ]
+    lines = [ln.removeprefix("error: ").strip() for ln in lines if ln]
+    if not lines:
+        return "no error message"
+    # uv puts the cause after the headline; keep the headline and the first cause.
+    return " — ".join(lines[:max_lines])
+
+
+def _candidates(minor: int) -> list[Path]:
+    name = f"python3.{minor}"
+    out: list[Path] = []
+    on_path = shutil.which(name)
+    if on_path:
+        out.append(Path(on_path))
+    # pyenv keeps inactive versions out of PATH (its shims refuse to run them).
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    if pyenv.is_dir():
+        out.extend(sorted(pyenv.glob(f"3.{minor}.*/bin/{name}"), reverse=True))
+    out.extend(Path(d) / name for d in ("/usr/local/bin", "/usr/bin"))
+    return out
+
+
+def installed_pythons() -> dict[str, Path]:
+    """Installed interpreters by ``X.Y``: on PATH, in pyenv's versions, in /usr."""
+    found: dict[str, Path] = {}
+    for minor in range(8, 16):
+        version = f"3.{minor}"
+        for path in _candidates(minor):
+            if path.exists() and _runs(path, version):
+                found[version] = path
+                break
+    return found
+
+
+def find_python(version: str) -> Path:
+    """An installed interpreter for ``X.Y``; uv may not download one here."""
+    found = installed_pythons()
+    if version in found:
+        return found[version]
+    have = ", ".join(found) or "none"
+    raise MlstackError(
+        f"Python {version} is not installed",
+        hint=f"install Python {version} (e.g. apt-get install python{version}, pyenv install "
+        f"{version}) or choose an installed one with --python (found: {have})",
+    )
+
+
+@cache
+def _runs(path: Path, version: str) -> bool:
+    """pyenv shims exist for versions that are not active; ask the interpreter itself."""
+    try:
+        out = subprocess.run(
+            [str(path), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == version
