@@ -63,25 +63,32 @@ def target_summary(machine: Machine) -> str:
     parts: list[str] = []
     assessed = assess(machine)
     used = [a for a in assessed if a.in_target]
-    native = [a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.NATIVE]
-    overrides = [a for a in used if a.code and a.code.kind is CodeKind.OVERRIDE]
-    cannot = [a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.UNSUPPORTED]
-    if native and not overrides and not cannot:
+    native = sorted({a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.NATIVE})
+    # One entry per gfx: two identical cards need the override once, not twice.
+    overrides = {
+        a.gpu.gfx: a.code.override
+        for a in used
+        if a.code and a.code.kind is CodeKind.OVERRIDE
+    }
+    cannot = sorted({a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.UNSUPPORTED})
+    unknown = sorted({a.gpu.gfx for a in used if a.code is None})
+    if native and not overrides and not cannot and not unknown:
         parts.append(f"natively supported by the {index} PyTorch wheels")
     else:
         if native:
-            parts.append(f"{', '.join(sorted(set(native)))} native")
+            parts.append(f"{', '.join(native)} native")
         parts.extend(
-            f"{a.gpu.gfx} needs an override (HSA_OVERRIDE_GFX_VERSION={a.code.override}, "
-            "set by mlstack in the env)"
-            for a in overrides
-            if a.code
+            f"{gfx} needs an override (HSA_OVERRIDE_GFX_VERSION={value}, set by mlstack in the env)"
+            for gfx, value in sorted(overrides.items())
         )
         if cannot:
-            parts.append(f"{', '.join(sorted(set(cannot)))} unsupported by the {index} wheels")
+            parts.append(f"{', '.join(cannot)} unsupported by the {index} wheels")
+        if unknown:
+            parts.append(f"{', '.join(unknown)} not in mlstack's GPU table")
     unofficial = sorted({a.gpu.gfx for a in used if a.official and not a.official.supported})
     if unofficial:
-        parts.append(f"not officially supported by ROCm {machine.rocm.version}: {', '.join(unofficial)}")
+        version = machine.rocm.version
+        parts.append(f"not officially supported by ROCm {version}: {', '.join(unofficial)}")
     left_out = [a.gpu for a in assessed if not a.in_target]
     if left_out:
         names = ", ".join(f"{g.name} ({g.gfx})" for g in left_out)

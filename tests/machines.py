@@ -83,7 +83,7 @@ def write_drm(root: Path, gpus: list[FakeGpu]) -> None:
 
 def write_rocm(root: Path, version_file: str, dirname: str | None = None) -> None:
     """``/opt/rocm-X.Y.Z`` with ``.info/version``, and ``/opt/rocm`` pointing at it."""
-    plain = version_file.split("-")[0]
+    plain = version_file.split("-", maxsplit=1)[0]
     target = root / "opt" / (dirname or f"rocm-{plain}")
     _write(target / ".info/version", version_file + "\n")
     link = root / "opt/rocm"

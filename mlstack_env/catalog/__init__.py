@@ -10,6 +10,7 @@ questions. Two questions are kept apart on purpose (ROCM-FACTS §1):
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,13 +92,20 @@ def gpu_table() -> GpuTable:
     )
 
 
+ROCM_VERSION_HINT = "write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
+# The shape a target string accepts (target.py); "7" or "6.4rc1" would make targets that
+# `Target.parse` rejects, so they are refused here too.
+_ROCM_VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?")
+
+
 def parse_version(text: str) -> Version:
+    """A ROCm version written ``X.Y`` or ``X.Y.Z``; anything else is a user error."""
+    if not _ROCM_VERSION_RE.fullmatch(text):
+        raise MlstackError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT)
     try:
         return Version(text)
-    except InvalidVersion:
-        raise MlstackError(
-            f"invalid ROCm version {text!r}", hint="write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
-        ) from None
+    except InvalidVersion:  # pragma: no cover - the regex admits only valid versions
+        raise MlstackError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT) from None
 
 
 def torch_index_name(rocm_version: str) -> str | None:
@@ -112,6 +120,17 @@ def torch_index_name(rocm_version: str) -> str | None:
         return full
     short = f"rocm{v.major}.{v.minor}"
     return short if short in indexes else None
+
+
+def target_rocm_version(rocm_version: str) -> str:
+    """The ROCm version a target names for an install: ``X.Y.Z`` when PyTorch has an index
+    for exactly that release (``6.2.4``), else ``X.Y`` — so the target and the wheels
+    judged for it (:func:`torch_index_name`) are the same index."""
+    v = parse_version(rocm_version)
+    full = f"{v.major}.{v.minor}.{v.micro}"
+    if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
+        return full
+    return f"{v.major}.{v.minor}"
 
 
 def wheel_gfx(rocm_version: str) -> frozenset[str] | None:

@@ -57,6 +57,16 @@ def _dashdash(args: list[str]) -> int:
     return args.index("--") if "--" in args else len(args)
 
 
+def _verbose_first(args: list[str]) -> list[str]:
+    """``mlstack detect -v`` means ``mlstack -v detect``: -v is a global option, and users
+    put it last. Only before ``--``, where the arguments are mlstack's own."""
+    cut = _dashdash(args)
+    head = [a for a in args[:cut] if a not in ("-v", "--verbose")]
+    if len(head) == cut:
+        return args
+    return ["-v", *head, *args[cut:]]
+
+
 def _run_app(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click_exc
@@ -64,19 +74,19 @@ def _run_app(args: list[str]) -> int:
     from mlstack_env.cli.app import app
 
     try:
-        rv = app(args=args, prog_name="mlstack", standalone_mode=False)
+        rv = app(args=_verbose_first(args), prog_name="mlstack", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as e:
         e.show()
         return 0
     except click_exc.UsageError as e:
-        e.show()
-        return USER_ERROR
+        # One line and a hint, like every other user error, not click's usage block.
+        path = e.ctx.command_path if e.ctx else "mlstack"
+        return report(MlstackError(e.format_message(), hint=f"see `{path} --help`"))
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         return USER_ERROR
     except click_exc.ClickException as e:
-        e.show()
-        return USER_ERROR
+        return report(MlstackError(e.format_message()))
     except typer.Exit as e:
         return int(e.exit_code or 0)
     return rv if isinstance(rv, int) else 0

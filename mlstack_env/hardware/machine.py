@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstack_env.catalog import target_rocm_version
 from mlstack_env.target import Target
 
 
@@ -85,7 +86,9 @@ class Machine:
     def target(self) -> Target:
         if not self.gpus or self.rocm is None:
             return Target.cpu()
-        return Target.rocm_for(self.rocm.minor, [g.gfx for g in self.compute_gpus])
+        # 6.2.4 has its own PyTorch index (with more gfx than rocm6.2): keep the micro then.
+        version = target_rocm_version(self.rocm.version)
+        return Target.rocm_for(version, [g.gfx for g in self.compute_gpus])
 
     def to_json(self) -> dict[str, Any]:
         return {

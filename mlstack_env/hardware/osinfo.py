@@ -11,8 +11,8 @@ from mlstack_env.hardware.machine import Distro
 
 def parse_os_release(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, raw = line.partition("=")

@@ -130,7 +130,11 @@ def detect_rocm(root: Path, env: dict[str, str], notes: list[str]) -> RocmInstal
         if newest:
             found = RocmInstall(newest[1], newest[0])
     if override:
-        parse_version(override)
+        try:
+            parse_version(override)
+        except MlstackError as e:
+            name = envvars.MLSTACK_ROCM_VERSION
+            raise MlstackError(f"{name}: {e.message}", hint=e.hint) from None
         notes.append(f"ROCm version from {envvars.MLSTACK_ROCM_VERSION}")
         return RocmInstall(override, found.path if found else "/opt/rocm")
     return found

@@ -133,7 +133,9 @@ def read_drm_cards(root: Path) -> list[DrmCard]:
     if not drm.is_dir():
         return []
     cards: list[DrmCard] = []
-    names = sorted((p for p in drm.iterdir() if _CARD_RE.match(p.name)), key=lambda p: int(p.name[4:]))
+    names = sorted(
+        (p for p in drm.iterdir() if _CARD_RE.match(p.name)), key=lambda p: int(p.name[4:])
+    )
     for card in names:
         device = card / "device"
         if _read_int(device / "vendor") != AMD_VENDOR_ID:
