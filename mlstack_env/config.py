@@ -1,0 +1,100 @@
+"""The user config file: ``[mirrors]`` (canonical URL prefix -> mirror prefix).
+
+Mirrors apply only when fetching: every index and wheel URL is rewritten with
+:meth:`UserConfig.rewrite` just before uv sees it, and every URL uv reports back is turned
+into its canonical form with :meth:`UserConfig.canonical` before it reaches a lock. A lock
+therefore never contains a mirror URL, and teams behind different mirrors share one lock.
+
+Example ``config.toml``::
+
+    [mirrors]
+    "https://download.pytorch.org/" = "https://artifacts.example.com/pytorch/"
+    "https://pypi.org/simple" = "https://artifacts.example.com/pypi/simple"
+    "https://files.pythonhosted.org/" = "https://artifacts.example.com/pythonhosted/"
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlstack_env import paths
+from mlstack_env.errors import MlstackError
+
+KNOWN_TABLES = ("mirrors",)
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """The parsed user config. ``mirrors`` maps canonical prefixes to replacement prefixes."""
+
+    mirrors: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def rewrite(self, url: str) -> str:
+        """The URL to fetch: the longest matching canonical prefix replaced by its mirror."""
+        return _swap(url, self.mirrors.items())
+
+    def canonical(self, url: str) -> str:
+        """The URL to record: the longest matching mirror prefix replaced by its canonical one."""
+        return _swap(url, ((mirror, canon) for canon, mirror in self.mirrors.items()))
+
+
+def _swap(url: str, pairs: Iterable[tuple[str, str]]) -> str:
+    best: tuple[str, str] | None = None
+    for prefix, replacement in pairs:
+        if url.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, replacement)
+    if best is None:
+        return url
+    return best[1] + url[len(best[0]) :]
+
+
+def load_config(path: Path | None = None) -> UserConfig:
+    """Read the user config (``paths.config_file()`` unless ``path``); absent means empty."""
+    path = path or paths.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UserConfig(path=None)
+    except OSError as exc:
+        raise MlstackError(
+            f"cannot read the user config {path}: {exc.strerror or exc}",
+            "fix its permissions, or point MLSTACK_CONFIG at another file",
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MlstackError(
+            f"{path}: invalid TOML: {exc}",
+            "fix the syntax at that line (see https://toml.io), or move the file away",
+        ) from exc
+    for key in data:
+        if key not in KNOWN_TABLES:
+            close = difflib.get_close_matches(key, KNOWN_TABLES, n=1)
+            hint = f"did you mean [{close[0]}]?" if close else "the known tables are: [mirrors]"
+            raise MlstackError(f"{path}: unknown key {key!r} in the user config", hint)
+    raw = data.get("mirrors", {})
+    if not isinstance(raw, dict):
+        raise MlstackError(
+            f"{path}: [mirrors] must be a table of URL prefix = replacement prefix",
+            '[mirrors]\n"https://pypi.org/simple" = "https://mirror.example/pypi/simple"',
+        )
+    mirrors: dict[str, str] = {}
+    for prefix, replacement in raw.items():
+        if not isinstance(replacement, str) or not replacement:
+            raise MlstackError(
+                f"{path}: mirror for {prefix!r} must be a non-empty URL string",
+                f'write it as "{prefix}" = "https://mirror.example/..."',
+            )
+        for value in (prefix, replacement):
+            if "://" not in value:
+                raise MlstackError(
+                    f"{path}: mirror prefix {value!r} is not a URL",
+                    "mirror prefixes start with a scheme, e.g. https:// or file://",
+                )
+        mirrors[prefix] = replacement
+    return UserConfig(mirrors=mirrors, path=path)
