@@ -53,13 +53,13 @@ class Target:
         m = _ROCM_RE.match(value)
         if not m:
             raise MlstackError(f"bad target {text!r}", hint=TARGET_HINT)
-        gfx_text = m.group("gfx")
-        if not gfx_text:
+        gfx_text = m.group("gfx") or ""
+        gfx = [g.strip().lower() for g in gfx_text.split(",") if g.strip()]
+        if not gfx:  # "rocm6.4", "rocm6.4:" and "rocm6.4:," alike
             raise MlstackError(
                 f"target {text!r} names no GPU architecture",
                 hint=f"add the gfx list: rocm{m.group('version')}:gfx1100 (see `mlstack detect`)",
             )
-        gfx = [g.strip().lower() for g in gfx_text.split(",") if g.strip()]
         table = gpu_table()
         for g in gfx:
             if g not in table.models:
