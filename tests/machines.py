@@ -131,3 +131,16 @@ MACHINES: dict[str, Callable[[Path], Path]] = {
     "no-gpu": lambda r: build(r, [], rocm=None),
     "unreadable": lambda r: build(r, [RX_7900_XTX, RX_7900_XTX], unreadable=(1,)),
 }
+
+# Added for the foundation tests: detection paths beside the KFD one.
+MACHINES.update({
+    # amdgpu bound but no KFD topology (old kernel, KFD disabled): GPUs come from DRM.
+    "7900xtx-no-kfd": lambda r: build(r, [RX_7900_XTX], kfd=False),
+    # A GPU and no ROCm user space: the target is cpu until ROCm is installed.
+    "7900xtx-no-rocm": lambda r: build(r, [RX_7900_XTX], rocm=None),
+    "9060xt": lambda r: build(r, [RX_9060_XT]),
+    # ROCm 6.2.4 has its own PyTorch index, with gfx1101 (rocm6.2 lacks it).
+    "7800xt-rocm624": lambda r: build(r, [RX_7800_XT], rocm="6.2.4-121"),
+    # A lone Phoenix iGPU: counts when alone, runs through the 11.0.0 override.
+    "780m": lambda r: build(r, [RADEON_780M]),
+})

@@ -1,0 +1,452 @@
+"""The GPU table and the rules built on it, checked against ROCM-FACTS (§1, §2, §7).
+
+The expected values below are copied from ROCM-FACTS.md, not from gpus.toml: the point
+is to catch a table that drifted from the facts (the known installer mistakes — gfx1030
+given 10.0.0, RDNA4 inverted, overrides on native cards — included).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlstack_env.catalog import (
+    CodeKind,
+    code_support,
+    gpu_table,
+    official_support,
+    override_gfx,
+    parse_version,
+    target_rocm_version,
+    torch_code_support,
+    torch_index_name,
+    wheel_gfx,
+)
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware.sysfs import decode_gfx_target_version
+from mlstack_env.target import Target
+
+# ROCM-FACTS §1: gfx -> (PCI device ids, integrated, usual HSA_OVERRIDE_GFX_VERSION).
+# UNCONFIRMED device ids are an empty set: the table must not invent them.
+FACTS_GPUS: dict[str, tuple[set[str], bool, str | None]] = {
+    "gfx908": ({"0x738c", "0x738e"}, False, None),
+    "gfx90a": ({"0x7408", "0x740c", "0x740f", "0x7410"}, False, None),
+    "gfx942": ({"0x74a1", "0x74a0", "0x74a2", "0x74a5"}, False, None),
+    "gfx950": (set(), False, None),
+    "gfx1030": ({"0x73bf"} | {f"0x73a{d:x}" for d in range(16)}, False, None),
+    "gfx1031": ({"0x73df"}, False, "10.3.0"),
+    "gfx1032": ({"0x73ff"}, False, "10.3.0"),
+    "gfx1034": ({"0x743f"}, False, "10.3.0"),
+    "gfx1035": ({"0x1681"}, True, "10.3.0"),
+    "gfx1100": ({"0x744c", "0x7448"}, False, None),
+    "gfx1101": ({"0x747e"}, False, "11.0.0"),
+    "gfx1102": ({"0x7480"}, False, "11.0.0"),
+    "gfx1103": ({"0x15bf"}, True, "11.0.0"),
+    "gfx1150": (set(), True, None),
+    "gfx1151": ({"0x1586"}, True, None),
+    "gfx1152": ({"0x1114"}, True, None),
+    "gfx1200": ({"0x7590"}, False, None),
+    "gfx1201": ({"0x7550", "0x7551"}, False, None),
+}
+# In the wheel lists (so in the table) but not in §1's rows.
+WHEEL_ONLY = {"gfx900", "gfx906"}
+
+# ROCM-FACTS §1, second table (uv's LINUX_AMD_GPU_DRIVERS).
+_BASE = {"gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100"}
+_RDNA = _BASE | {"gfx1101", "gfx1102", "gfx1200", "gfx1201"}
+FACTS_WHEELS: dict[str, set[str]] = {
+    "rocm6.0": _BASE,
+    "rocm6.1": _BASE | {"gfx1101"},
+    "rocm6.2": _BASE,
+    "rocm6.2.4": _RDNA,
+    "rocm6.3": _RDNA,
+    "rocm6.4": _RDNA,
+    "rocm7.0": _RDNA | {"gfx950"},
+    "rocm7.1": _RDNA | {"gfx950"},
+    "rocm7.2": _RDNA | {"gfx950", "gfx1150", "gfx1151"},
+}
+
+# ROCM-FACTS §7 (6.0/6.1 from §1's "official Linux ROCm" column).
+_OFFICIAL_OLD = {"gfx1100", "gfx1030", "gfx942", "gfx90a", "gfx908"}
+_OFFICIAL_642 = _OFFICIAL_OLD | {"gfx1201", "gfx1200", "gfx1101"}
+FACTS_OFFICIAL: dict[str, set[str]] = {
+    "6.0": _OFFICIAL_OLD,
+    "6.1": _OFFICIAL_OLD,
+    "6.2": _OFFICIAL_OLD,
+    "6.3": _OFFICIAL_OLD,
+    "6.4.0": _OFFICIAL_OLD,
+    "6.4.1": _OFFICIAL_OLD,
+    "6.4.2": _OFFICIAL_642,
+    "6.4.3": _OFFICIAL_642,
+    "7.0": _OFFICIAL_642 | {"gfx950"},
+    "7.0.2": _OFFICIAL_642 | {"gfx950"},
+    "7.1": _OFFICIAL_642 | {"gfx950"},
+    "7.1.1": _OFFICIAL_642 | {"gfx950"},
+    "7.2": _OFFICIAL_642 | {"gfx950"},
+}
+
+KNOWN_GFX = sorted(set(FACTS_GPUS) | WHEEL_ONLY)
+
+
+# --- the GPU table -----------------------------------------------------------------
+
+
+def test_table_has_exactly_the_facts_rows() -> None:
+    assert set(gpu_table().models) == set(FACTS_GPUS) | WHEEL_ONLY
+
+
+@pytest.mark.parametrize("gfx", sorted(FACTS_GPUS))
+def test_row_matches_facts(gfx: str) -> None:
+    devices, integrated, override = FACTS_GPUS[gfx]
+    model = gpu_table().model(gfx)
+    assert model.gfx == gfx
+    assert set(model.devices) == devices
+    assert model.integrated is integrated
+    assert model.override == override
+
+
+@pytest.mark.parametrize("gfx", sorted(FACTS_GPUS))
+def test_every_device_id_finds_its_row(gfx: str) -> None:
+    devices, _, _ = FACTS_GPUS[gfx]
+    for device_id in devices:
+        found = gpu_table().by_device_id(device_id)
+        assert found is not None
+        assert found.gfx == gfx
+
+
+def test_device_ids_are_unique_across_rows() -> None:
+    seen: dict[str, str] = {}
+    for model in gpu_table().models.values():
+        for device_id in model.devices:
+            assert device_id not in seen, f"{device_id} in {seen.get(device_id)} and {model.gfx}"
+            seen[device_id] = model.gfx
+
+
+def test_rdna4_is_not_inverted() -> None:
+    table = gpu_table()
+    nine070 = table.by_device_id("0x7550")
+    nine060 = table.by_device_id("0x7590")
+    assert nine070 is not None
+    assert nine060 is not None
+    assert nine070.gfx == "gfx1201"
+    assert "9070 XT" in nine070.name_for("0x7550")
+    assert nine060.gfx == "gfx1200"
+    assert "9060 XT" in nine060.name_for("0x7590")
+
+
+def test_unknown_device_id_finds_nothing() -> None:
+    assert gpu_table().by_device_id("0xffff") is None
+
+
+def test_name_for_unknown_device_falls_back_to_family_or_only_name() -> None:
+    navi32 = gpu_table().model("gfx1101")  # several names: the family is shown
+    assert navi32.name_for(None) == navi32.family
+    assert navi32.name_for("0xdead") == navi32.family
+    mi100 = gpu_table().model("gfx908")  # one name: that name
+    assert mi100.name_for(None) == "Instinct MI100"
+
+
+def test_unknown_gfx_error_lists_known_gfx() -> None:
+    with pytest.raises(MlstackError) as info:
+        gpu_table().model("gfx9999")
+    assert "gfx9999" in info.value.message
+    assert info.value.exit_code == 1
+    assert info.value.hint is not None
+    for gfx in KNOWN_GFX:
+        assert gfx in info.value.hint
+
+
+def test_every_override_names_a_shipped_isa_of_the_same_family() -> None:
+    shipped = set().union(*FACTS_WHEELS.values())
+    for model in gpu_table().models.values():
+        if model.override is None:
+            continue
+        pretend = override_gfx(model.override)
+        assert pretend in shipped, model.gfx
+        assert pretend[:-2] == model.gfx[:-2], f"{model.gfx} -> {pretend}: another family"
+
+
+# --- wheel gfx per index -----------------------------------------------------------
+
+
+def test_wheel_indexes_are_exactly_the_facts_ones() -> None:
+    assert set(gpu_table().wheel_gfx) == set(FACTS_WHEELS)
+
+
+@pytest.mark.parametrize("index", sorted(FACTS_WHEELS))
+def test_wheel_gfx_per_index(index: str) -> None:
+    assert gpu_table().wheel_gfx[index] == FACTS_WHEELS[index]
+    assert wheel_gfx(index.removeprefix("rocm")) == frozenset(FACTS_WHEELS[index])
+
+
+@pytest.mark.parametrize(
+    ("rocm", "index"),
+    [
+        ("6.0", "rocm6.0"),
+        ("6.0.2", "rocm6.0"),
+        ("6.2", "rocm6.2"),
+        ("6.2.0", "rocm6.2"),
+        ("6.2.4", "rocm6.2.4"),
+        ("6.3.3", "rocm6.3"),
+        ("6.4.1", "rocm6.4"),
+        ("7.1.1", "rocm7.1"),
+        ("7.2.0", "rocm7.2"),
+        ("5.7", None),
+        ("5.7.1", None),
+        ("9.0", None),
+    ],
+)
+def test_torch_index_name(rocm: str, index: str | None) -> None:
+    assert torch_index_name(rocm) == index
+
+
+@pytest.mark.parametrize(
+    ("rocm", "version"),
+    [("6.4.0", "6.4"), ("6.4.3", "6.4"), ("6.2.4", "6.2.4"), ("6.2.1", "6.2"), ("7.1", "7.1")],
+)
+def test_target_rocm_version_keeps_micro_only_for_its_own_index(rocm: str, version: str) -> None:
+    assert target_rocm_version(rocm) == version
+
+
+def test_no_wheel_index_is_a_user_error_listing_indexes() -> None:
+    with pytest.raises(MlstackError) as info:
+        torch_code_support("gfx1100", "5.7")
+    assert info.value.exit_code == 1
+    assert info.value.hint is not None
+    assert "rocm6.4" in info.value.hint
+
+
+@pytest.mark.parametrize("bad", ["7", "6.4rc1", "abc", "", "6.4.0-47", "6.4.0.1", "v6.4", "6.4\n"])
+def test_parse_version_rejects_other_shapes(bad: str) -> None:
+    with pytest.raises(MlstackError, match="invalid ROCm version") as info:
+        parse_version(bad)
+    assert info.value.hint is not None
+
+
+# --- the override rule: decided by the wheels' gfx list ------------------------------
+
+
+@pytest.mark.parametrize("index", sorted(FACTS_WHEELS))
+def test_gfx1030_is_native_everywhere_never_10_0_0(index: str) -> None:
+    support = torch_code_support("gfx1030", index.removeprefix("rocm"))
+    assert support.kind is CodeKind.NATIVE
+    assert support.override is None
+
+
+@pytest.mark.parametrize(
+    ("gfx", "rocm", "kind", "override"),
+    [
+        ("gfx1031", "6.4", CodeKind.OVERRIDE, "10.3.0"),
+        ("gfx1032", "6.4", CodeKind.OVERRIDE, "10.3.0"),
+        ("gfx1035", "7.2", CodeKind.OVERRIDE, "10.3.0"),
+        ("gfx1101", "6.3", CodeKind.NATIVE, None),
+        ("gfx1101", "6.2", CodeKind.OVERRIDE, "11.0.0"),
+        ("gfx1101", "6.2.4", CodeKind.NATIVE, None),
+        ("gfx1102", "6.0", CodeKind.OVERRIDE, "11.0.0"),
+        ("gfx1103", "6.4", CodeKind.OVERRIDE, "11.0.0"),
+        ("gfx1201", "6.4", CodeKind.NATIVE, None),
+        ("gfx1200", "6.4", CodeKind.NATIVE, None),
+        ("gfx1201", "6.2", CodeKind.UNSUPPORTED, None),
+        ("gfx942", "6.0", CodeKind.NATIVE, None),
+        ("gfx942", "7.1", CodeKind.NATIVE, None),
+        ("gfx950", "6.4", CodeKind.UNSUPPORTED, None),
+        ("gfx950", "7.0", CodeKind.NATIVE, None),
+        ("gfx1151", "7.2", CodeKind.NATIVE, None),
+        ("gfx1151", "6.4", CodeKind.UNSUPPORTED, None),
+        ("gfx1151", "7.1", CodeKind.UNSUPPORTED, None),
+        ("gfx1152", "7.2", CodeKind.UNSUPPORTED, None),
+    ],
+)
+def test_torch_code_support(gfx: str, rocm: str, kind: CodeKind, override: str | None) -> None:
+    support = torch_code_support(gfx, rocm)
+    assert support.gfx == gfx
+    assert support.kind is kind
+    assert support.override == override
+
+
+@given(
+    gfx=st.sampled_from(KNOWN_GFX),
+    carried=st.sets(st.sampled_from(KNOWN_GFX)).map(frozenset),
+)
+def test_code_support_rule(gfx: str, carried: frozenset[str]) -> None:
+    """Native exactly when carried; an override only to a carried ISA; never on a native card."""
+    support = code_support(gfx, carried)
+    if gfx in carried:
+        assert support.kind is CodeKind.NATIVE
+        assert support.override is None
+    elif support.kind is CodeKind.OVERRIDE:
+        assert support.override is not None
+        assert override_gfx(support.override) in carried
+    else:
+        assert support.kind is CodeKind.UNSUPPORTED
+        model = gpu_table().model(gfx)
+        assert model.override is None or override_gfx(model.override) not in carried
+
+
+def test_code_support_unknown_gfx_is_a_user_error() -> None:
+    with pytest.raises(MlstackError, match="gfx1036"):
+        code_support("gfx1036", frozenset({"gfx1030"}))
+
+
+@pytest.mark.parametrize(
+    ("override", "gfx"), [("10.3.0", "gfx1030"), ("11.0.0", "gfx1100"), ("9.4.2", "gfx942")]
+)
+def test_override_gfx(override: str, gfx: str) -> None:
+    assert override_gfx(override) == gfx
+
+
+# --- official support (§7), a different question --------------------------------------
+
+
+@pytest.mark.parametrize("rocm", sorted(FACTS_OFFICIAL))
+def test_official_support_per_release(rocm: str) -> None:
+    expected = FACTS_OFFICIAL[rocm]
+    for gfx in KNOWN_GFX:
+        support = official_support(gfx, rocm)
+        assert support.supported is (gfx in expected), (gfx, rocm)
+        assert support.known_release
+
+
+def test_gfx1101_runs_natively_on_rocm63_but_is_official_only_from_642() -> None:
+    assert torch_code_support("gfx1101", "6.3").kind is CodeKind.NATIVE
+    assert not official_support("gfx1101", "6.3").supported
+    assert not official_support("gfx1101", "6.4.0").supported
+    assert official_support("gfx1101", "6.4.2").supported
+    assert official_support("gfx1101", "6.4.0").releases[0] == "6.4.2"
+    assert "from 6.4.2" in official_support("gfx1101", "6.4.0").describe()
+
+
+def test_official_support_outside_the_table() -> None:
+    old = official_support("gfx1100", "5.7")
+    assert not old.supported
+    assert not old.known_release
+    newer = official_support("gfx1100", "9.0")
+    assert not newer.known_release
+    never = official_support("gfx1031", "7.2")
+    assert not never.supported
+    assert never.releases == ()
+    assert "nor any listed release" in never.describe()
+
+
+# --- gfx_target_version decoding (§2) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "gfx"),
+    [
+        (90008, "gfx908"),
+        (90010, "gfx90a"),
+        (90402, "gfx942"),
+        (90500, "gfx950"),
+        (100300, "gfx1030"),
+        (100301, "gfx1031"),
+        (110000, "gfx1100"),
+        (110001, "gfx1101"),
+        (110002, "gfx1102"),
+        (110003, "gfx1103"),
+        (110501, "gfx1151"),
+        (120000, "gfx1200"),
+        (120001, "gfx1201"),
+    ],
+)
+def test_decode_gfx_target_version(value: int, gfx: str) -> None:
+    assert decode_gfx_target_version(value) == gfx
+
+
+@given(
+    major=st.integers(min_value=1, max_value=99),
+    minor=st.integers(min_value=0, max_value=15),
+    step=st.integers(min_value=0, max_value=15),
+)
+def test_gfx_target_version_round_trip(major: int, minor: int, step: int) -> None:
+    name = decode_gfx_target_version(major * 10000 + minor * 100 + step)
+    assert name.startswith("gfx")
+    assert (int(name[3:-2]), int(name[-2], 16), int(name[-1], 16)) == (major, minor, step)
+    # HSA_OVERRIDE_GFX_VERSION uses the same three numbers.
+    assert override_gfx(f"{major}.{minor}.{step}") == name
+
+
+# --- targets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rocm", "gfx"),
+    [
+        ("rocm6.4:gfx1100", "6.4", ("gfx1100",)),
+        ("  rocm6.4:gfx1100  ", "6.4", ("gfx1100",)),
+        ("rocm6.2.4:gfx1101", "6.2.4", ("gfx1101",)),
+        ("rocm7.0:gfx942,gfx90a", "7.0", ("gfx90a", "gfx942")),
+        ("rocm7.0:gfx1100,gfx942,gfx90a,gfx908", "7.0", ("gfx908", "gfx90a", "gfx942", "gfx1100")),
+        ("rocm6.4:GFX1100", "6.4", ("gfx1100",)),
+        ("rocm6.4:gfx1100,gfx1100", "6.4", ("gfx1100",)),
+        ("rocm6.4:gfx1201,gfx1030,", "6.4", ("gfx1030", "gfx1201")),
+    ],
+)
+def test_target_parse(text: str, rocm: str, gfx: tuple[str, ...]) -> None:
+    target = Target.parse(text)
+    assert target.backend == "rocm"
+    assert target.is_rocm
+    assert target.rocm == rocm
+    assert target.gfx == gfx
+    assert str(target) == f"rocm{rocm}:{','.join(gfx)}"
+
+
+def test_target_cpu() -> None:
+    target = Target.parse("cpu")
+    assert target == Target.cpu()
+    assert str(target) == "cpu"
+    assert not target.is_rocm
+    assert target.rocm_minor is None
+
+
+def test_target_rocm_minor() -> None:
+    assert Target.parse("rocm6.2.4:gfx1100").rocm_minor == "6.2"
+    assert Target.parse("rocm6.4:gfx1100").rocm_minor == "6.4"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "gpu", "rocm", "rocm6:gfx1100", "rocm6.4.1.2:gfx1100", "cuda12.4:gfx1100",
+     "rocm6.4;gfx1100", "rocm6.4:gfx1100 gfx942", "ROCM6.4:gfx1100", "rocm 6.4:gfx1100"],
+)
+def test_target_parse_bad_string(text: str) -> None:
+    with pytest.raises(MlstackError, match="bad target") as info:
+        Target.parse(text)
+    assert info.value.exit_code == 1
+    assert info.value.hint is not None
+    assert "rocmX.Y" in info.value.hint
+
+
+@pytest.mark.parametrize("text", ["rocm6.4", "rocm6.4:", "rocm6.4:,"])
+def test_target_parse_missing_gfx(text: str) -> None:
+    with pytest.raises(MlstackError, match="names no GPU architecture") as info:
+        Target.parse(text)
+    assert info.value.hint is not None
+    assert "rocm6.4:gfx" in info.value.hint
+
+
+def test_target_parse_unknown_gfx_hint_lists_known() -> None:
+    with pytest.raises(MlstackError, match="gfx9999") as info:
+        Target.parse("rocm6.4:gfx1100,gfx9999")
+    assert info.value.hint is not None
+    for gfx in KNOWN_GFX:
+        assert gfx in info.value.hint
+
+
+_versions = st.builds(
+    lambda parts: ".".join(str(p) for p in parts),
+    st.lists(st.integers(min_value=0, max_value=20), min_size=2, max_size=3),
+)
+
+
+@given(version=_versions, gfx=st.lists(st.sampled_from(KNOWN_GFX), min_size=1, max_size=6))
+def test_target_str_parse_round_trip(version: str, gfx: list[str]) -> None:
+    target = Target.rocm_for(version, gfx)
+    assert Target.parse(str(target)) == target
+    # Order and repeats in the input do not matter; the gfx list is sorted and unique.
+    assert Target.parse(f"rocm{version}:{','.join(reversed(gfx))}") == target
+    assert len(target.gfx) == len(set(gfx))
+    # Sorted by ISA number: gfx908 < gfx90a < gfx942 < gfx1030 < gfx1100.
+    numbers = [(int(g[3:-2]), int(g[-2], 16), int(g[-1], 16)) for g in target.gfx]
+    assert numbers == sorted(numbers)

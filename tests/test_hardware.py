@@ -1,0 +1,419 @@
+"""Hardware detection: the pure parsers on captured text, then detect() on fake machines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware import detect
+from mlstack_env.hardware.osinfo import parse_os_release, read_distro, read_kernel
+from mlstack_env.hardware.probe import detect_rocm
+from mlstack_env.hardware.rocm import newest_versioned_dir, parse_version_file, read_install
+from mlstack_env.hardware.sysfs import parse_properties, read_drm_cards, read_kfd_nodes
+from mlstack_env.support import target_summary
+from mlstack_env.target import Target
+from tests import machines
+from tests.machines import GiB
+
+FakeMachine = Callable[[str], Path]
+
+# --- pure parsers --------------------------------------------------------------------
+
+# A gfx1100 node's properties as the kernel prints them (values trimmed to a few keys).
+KFD_PROPERTIES = """\
+cpu_cores_count 0
+simd_count 192
+mem_banks_count 1
+caches_count 206
+io_links_count 1
+cpu_core_id_base 0
+simd_id_base 2147487744
+gfx_target_version 110000
+vendor_id 4098
+device_id 29772
+location_id 768
+domain 0
+drm_render_minor 128
+local_mem_size 0
+unique_id 10327321232432443
+"""
+
+
+def test_parse_properties() -> None:
+    props = parse_properties(KFD_PROPERTIES)
+    assert props["gfx_target_version"] == 110000
+    assert props["vendor_id"] == 0x1002
+    assert props["device_id"] == 0x744C
+    assert props["simd_count"] == 192
+    assert props["drm_render_minor"] == 128
+    assert props["unique_id"] == 10327321232432443
+    assert len(props) == 15
+
+
+def test_parse_properties_skips_junk() -> None:
+    text = "gfx_target_version 90402\nname gfx942 extra\nflags abc\n\n  simd_count   304  \n"
+    assert parse_properties(text) == {"gfx_target_version": 90402, "simd_count": 304}
+
+
+OS_RELEASE = """\
+# written by the distro
+PRETTY_NAME="Ubuntu 24.04.2 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.2 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=noble
+HOME_URL='https://www.ubuntu.com/'
+BROKEN="unterminated
+"""
+
+
+def test_parse_os_release() -> None:
+    values = parse_os_release(OS_RELEASE)
+    assert values["ID"] == "ubuntu"
+    assert values["VERSION_ID"] == "24.04"
+    assert values["PRETTY_NAME"] == "Ubuntu 24.04.2 LTS"
+    assert values["VERSION"] == "24.04.2 LTS (Noble Numbat)"
+    assert values["HOME_URL"] == "https://www.ubuntu.com/"
+    assert "BROKEN" not in values
+    assert not any(key.startswith("#") for key in values)
+
+
+def test_read_distro_rhel_like(tmp_path: Path) -> None:
+    (tmp_path / "usr/lib").mkdir(parents=True)
+    (tmp_path / "usr/lib/os-release").write_text(
+        'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n'
+    )
+    distro = read_distro(tmp_path)  # no etc/os-release: the usr/lib one is read
+    assert distro is not None
+    assert distro.id == "rocky"
+    assert distro.version_id == "9.4"
+    assert distro.id_like == ("rhel", "centos", "fedora")
+    assert distro.name == "Rocky Linux"
+    assert distro.codename is None
+
+
+def test_read_distro_and_kernel_missing(tmp_path: Path) -> None:
+    assert read_distro(tmp_path) is None
+    assert read_kernel(tmp_path) is None  # a fake root never falls back to this host's
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("6.4.0-47\n", "6.4.0"),
+        ("6.2.4-121", "6.2.4"),
+        ("7.1.1\n", "7.1.1"),
+        ("7.2.0", "7.2.0"),
+        ("6.3", "6.3"),
+        ("", None),
+        ("unknown\n", None),
+    ],
+)
+def test_parse_version_file(text: str, version: str | None) -> None:
+    assert parse_version_file(text) == version
+
+
+def _rocm_dir(root: Path, name: str, version_file: str | None) -> None:
+    info = root / "opt" / name / ".info"
+    info.mkdir(parents=True)
+    if version_file is not None:
+        (info / "version").write_text(version_file + "\n")
+
+
+def test_newest_versioned_dir_when_opt_rocm_is_absent(tmp_path: Path) -> None:
+    _rocm_dir(tmp_path, "rocm-6.4.1", "6.4.1-103")
+    _rocm_dir(tmp_path, "rocm-6.10.0", "6.10.0")  # 6.10 > 6.4: versions, not strings
+    _rocm_dir(tmp_path, "rocm-6.3.0", "6.3.0-39")
+    _rocm_dir(tmp_path, "rocm-old", "9.9.9")  # not a rocm-X.Y.Z directory
+    assert read_install(tmp_path, "/opt/rocm") is None
+    assert newest_versioned_dir(tmp_path) == ("/opt/rocm-6.10.0", "6.10.0")
+    install = detect_rocm(tmp_path, {}, [])
+    assert install is not None
+    assert (install.version, install.path) == ("6.10.0", "/opt/rocm-6.10.0")
+
+
+def test_versioned_dir_without_version_file_uses_its_name(tmp_path: Path) -> None:
+    _rocm_dir(tmp_path, "rocm-7.1.1", None)
+    assert newest_versioned_dir(tmp_path) == ("/opt/rocm-7.1.1", "7.1.1")
+
+
+def test_no_rocm_at_all(tmp_path: Path) -> None:
+    assert newest_versioned_dir(tmp_path) is None
+    assert detect_rocm(tmp_path, {}, []) is None
+
+
+def test_opt_rocm_wins_over_versioned_dirs(tmp_path: Path) -> None:
+    machines.write_rocm(tmp_path, "6.3.0-39")
+    _rocm_dir(tmp_path, "rocm-7.0.0", "7.0.0")
+    install = detect_rocm(tmp_path, {}, [])
+    assert install is not None
+    assert (install.version, install.path) == ("6.3.0", "/opt/rocm")
+
+
+def test_rocm_path_is_honoured(tmp_path: Path) -> None:
+    machines.write_rocm(tmp_path, "6.4.0-47")
+    _rocm_dir(tmp_path, "rocm-6.2.4", "6.2.4-121")
+    notes: list[str] = []
+    install = detect_rocm(tmp_path, {"ROCM_PATH": "/opt/rocm-6.2.4"}, notes)
+    assert install is not None
+    assert (install.version, install.path) == ("6.2.4", "/opt/rocm-6.2.4")
+    assert notes == []
+
+
+def test_rocm_path_without_rocm_falls_back_with_a_note(tmp_path: Path) -> None:
+    machines.write_rocm(tmp_path, "6.4.0-47")
+    notes: list[str] = []
+    install = detect_rocm(tmp_path, {"ROCM_PATH": "/usr/local/nothing"}, notes)
+    assert install is not None
+    assert (install.version, install.path) == ("6.4.0", "/opt/rocm")
+    assert any("/usr/local/nothing" in n for n in notes)
+
+
+def test_rocm_version_override(tmp_path: Path) -> None:
+    machines.write_rocm(tmp_path, "6.4.0-47")
+    notes: list[str] = []
+    install = detect_rocm(tmp_path, {"MLSTACK_ROCM_VERSION": "7.1"}, notes)
+    assert install is not None
+    assert (install.version, install.path) == ("7.1", "/opt/rocm")
+    assert any("MLSTACK_ROCM_VERSION" in n for n in notes)
+
+
+@pytest.mark.parametrize("bad", ["abc", "7", "6.4rc1", "6.4.0-47"])
+def test_bad_rocm_version_override(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(MlstackError, match="MLSTACK_ROCM_VERSION") as info:
+        detect_rocm(tmp_path, {"MLSTACK_ROCM_VERSION": bad}, [])
+    assert info.value.exit_code == 1
+    assert info.value.hint is not None
+
+
+# --- detect() on fake machines ---------------------------------------------------------
+
+
+def test_rx_7900_xtx(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("7900xtx"))
+    assert len(m.gpus) == 1
+    gpu = m.gpus[0]
+    assert (gpu.index, gpu.gfx, gpu.device_id, gpu.integrated) == (0, "gfx1100", "0x744c", False)
+    assert "7900 XTX" in gpu.name
+    assert gpu.vram_bytes == 24 * GiB
+    assert gpu.node == 1
+    assert gpu.source == "kfd"
+    assert m.rocm is not None
+    assert (m.rocm.version, m.rocm.path) == ("6.4.0", "/opt/rocm")
+    assert m.distro is not None
+    assert (m.distro.id, m.distro.version_id, m.distro.codename) == ("ubuntu", "24.04", "noble")
+    assert m.kernel == "6.8.0-45-generic"
+    assert m.target == Target.parse("rocm6.4:gfx1100")
+    assert m.notes == ()
+
+
+def test_rx_7800_xt_beside_780m(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("7800xt-780m"))
+    assert [(g.index, g.gfx, g.integrated) for g in m.gpus] == [
+        (0, "gfx1103", True),
+        (1, "gfx1101", False),
+    ]
+    assert [g.gfx for g in m.compute_gpus] == ["gfx1101"]
+    assert str(m.target) == "rocm6.3:gfx1101"  # the APU is left out
+    summary = target_summary(m)
+    assert "natively supported by the rocm6.3" in summary
+    assert "not officially supported by ROCm 6.3.0: gfx1101" in summary
+    assert "780M" in summary
+    assert "left out" in summary
+
+
+def test_two_mi300x(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("2xmi300x"))
+    assert [(g.index, g.gfx, g.name, g.node) for g in m.gpus] == [
+        (0, "gfx942", "Instinct MI300X", 1),
+        (1, "gfx942", "Instinct MI300X", 2),
+    ]
+    assert all(g.vram_bytes == 192 * GiB for g in m.gpus)
+    assert m.rocm is not None
+    assert m.rocm.version == "7.1.1"  # the 7.x version file has no build suffix
+    assert str(m.target) == "rocm7.1:gfx942"
+
+
+def test_rx_6700_xt_needs_override(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("6700xt"))
+    assert [(g.gfx, g.device_id) for g in m.gpus] == [("gfx1031", "0x73df")]
+    assert str(m.target) == "rocm6.4:gfx1031"
+    assert "HSA_OVERRIDE_GFX_VERSION=10.3.0" in target_summary(m)
+
+
+def test_rx_9070_xt(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("9070xt"))
+    assert [(g.gfx, g.device_id) for g in m.gpus] == [("gfx1201", "0x7550")]
+    assert "9070 XT" in m.gpus[0].name
+    assert str(m.target) == "rocm6.4:gfx1201"
+    assert "natively supported by the rocm6.4" in target_summary(m)
+
+
+def test_rx_9060_xt(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("9060xt"))
+    assert [(g.gfx, g.device_id) for g in m.gpus] == [("gfx1200", "0x7590")]
+    assert "9060 XT" in m.gpus[0].name
+
+
+def test_strix_halo_alone_counts(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("strix-halo"))
+    assert [(g.gfx, g.integrated) for g in m.gpus] == [("gfx1151", True)]
+    assert m.compute_gpus == m.gpus
+    assert str(m.target) == "rocm7.2:gfx1151"
+    assert "natively supported by the rocm7.2" in target_summary(m)
+
+
+def test_lone_780m_needs_11_0_0(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("780m"))
+    assert str(m.target) == "rocm6.4:gfx1103"
+    assert "gfx1103 needs an override (HSA_OVERRIDE_GFX_VERSION=11.0.0" in target_summary(m)
+
+
+def test_no_gpu(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("no-gpu"))
+    assert m.gpus == ()
+    assert m.rocm is None
+    assert m.target == Target.cpu()
+    assert "no AMD GPU" in target_summary(m)
+
+
+def test_unreadable_node_is_skipped(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("unreadable"))
+    # Node 1 cannot be read; node 2 is the first GPU HIP sees, so its index is 0.
+    assert [(g.index, g.node, g.gfx) for g in m.gpus] == [(0, 2, "gfx1100")]
+    assert len(m.notes) == 1
+    assert "node 1" in m.notes[0]
+    assert "skipped" in m.notes[0]
+    assert str(m.target) == "rocm6.4:gfx1100"
+
+
+def test_drm_fallback_without_kfd(fake_machine: FakeMachine) -> None:
+    root = fake_machine("7900xtx-no-kfd")
+    assert not (root / "sys/class/kfd").exists()
+    m = detect(root)
+    assert [(g.index, g.gfx, g.device_id, g.source, g.node) for g in m.gpus] == [
+        (0, "gfx1100", "0x744c", "drm", None)
+    ]
+    assert m.gpus[0].vram_bytes == 24 * GiB
+    assert any("DRM" in n for n in m.notes)
+    assert str(m.target) == "rocm6.4:gfx1100"
+
+
+def test_drm_ignores_other_vendors_and_notes_unknown_amd_ids(tmp_path: Path) -> None:
+    root = machines.build(tmp_path / "m", [machines.RX_9070_XT], kfd=False)
+    intel = root / "sys/class/drm/card1/device"
+    intel.mkdir(parents=True)
+    (intel / "vendor").write_text("0x8086\n")
+    (intel / "device").write_text("0x56a0\n")
+    unknown = root / "sys/class/drm/card2/device"
+    unknown.mkdir(parents=True)
+    (unknown / "vendor").write_text("0x1002\n")
+    (unknown / "device").write_text("0x1234\n")
+    (root / "sys/class/drm/card0-DP-1").mkdir()  # a connector, not a card
+    assert [c.card for c in read_drm_cards(root)] == ["card0", "card2"]
+    m = detect(root)
+    assert [(g.gfx, g.device_id) for g in m.gpus] == [("gfx1201", "0x7550")]
+    assert any("0x1234" in n for n in m.notes)
+
+
+def test_gpu_without_rocm_targets_cpu(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("7900xtx-no-rocm"))
+    assert [g.gfx for g in m.gpus] == ["gfx1100"]
+    assert m.rocm is None
+    assert m.target == Target.cpu()
+    assert "no ROCm install" in target_summary(m)
+
+
+def test_rocm_624_keeps_its_own_index(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("7800xt-rocm624"))
+    assert m.rocm is not None
+    assert m.rocm.version == "6.2.4"
+    # rocm6.2 wheels lack gfx1101; the rocm6.2.4 ones carry it.
+    assert str(m.target) == "rocm6.2.4:gfx1101"
+    assert "natively supported by the rocm6.2.4" in target_summary(m)
+
+
+def test_vram_from_mem_banks(tmp_path: Path) -> None:
+    root = machines.build(tmp_path / "m", [machines.RX_7800_XT])
+    # DRM says something else: the KFD memory bank must be what is read.
+    drm = root / "sys/class/drm/renderD128/device/mem_info_vram_total"
+    drm.write_text(f"{3 * GiB}\n")
+    nodes = read_kfd_nodes(root, [])
+    assert nodes is not None
+    assert [n.vram_bytes for n in nodes] == [16 * GiB]
+
+
+def test_vram_from_drm_when_no_mem_banks(tmp_path: Path) -> None:
+    root = machines.build(tmp_path / "m", [machines.RX_7800_XT])
+    bank = root / "sys/class/kfd/kfd/topology/nodes/1/mem_banks/0/properties"
+    bank.unlink()
+    bank.parent.rmdir()
+    drm = root / "sys/class/drm/renderD128/device/mem_info_vram_total"
+    drm.write_text(f"{3 * GiB}\n")
+    m = detect(root)
+    assert [g.vram_bytes for g in m.gpus] == [3 * GiB]
+
+
+def test_system_memory_banks_are_not_vram(tmp_path: Path) -> None:
+    root = machines.build(tmp_path / "m", [machines.MI300X])
+    extra = root / "sys/class/kfd/kfd/topology/nodes/1/mem_banks/1/properties"
+    extra.parent.mkdir()
+    extra.write_text(f"heap_type 0\nsize_in_bytes {64 * GiB}\n")  # system memory
+    m = detect(root)
+    assert [g.vram_bytes for g in m.gpus] == [192 * GiB]
+
+
+def test_kfd_without_gpu_nodes_does_not_fall_back_to_drm(tmp_path: Path) -> None:
+    # KFD present and every GPU node unreadable: ROCm sees no GPU, and neither do we.
+    root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], unreadable=(1,))
+    m = detect(root)
+    assert m.gpus == ()
+    assert m.target == Target.cpu()
+    assert any("node 1" in n for n in m.notes)
+
+
+def test_unknown_gfx_in_kfd_is_kept_with_a_note(tmp_path: Path) -> None:
+    future = machines.FakeGpu(100306, 0x7999, 8 * GiB)  # gfx1036, not in the table
+    root = machines.build(tmp_path / "m", [future])
+    m = detect(root)
+    assert [(g.gfx, g.name) for g in m.gpus] == [("gfx1036", "gfx1036")]
+    assert any("gfx1036" in n and "GPU table" in n for n in m.notes)
+    assert "gfx1036 not in mlstack's GPU table" in target_summary(m)
+
+
+def test_gpu_override_variable(fake_machine: FakeMachine) -> None:
+    root = fake_machine("7900xtx")
+    m = detect(root, environ={"MLSTACK_GPU": " gfx942, GFX90A "})
+    assert [(g.index, g.gfx, g.source, g.device_id) for g in m.gpus] == [
+        (0, "gfx942", "override", None),
+        (1, "gfx90a", "override", None),
+    ]
+    assert str(m.target) == "rocm6.4:gfx90a,gfx942"
+    assert any("MLSTACK_GPU" in n for n in m.notes)
+
+
+def test_gpu_override_unknown_gfx(fake_machine: FakeMachine) -> None:
+    root = fake_machine("7900xtx")
+    with pytest.raises(MlstackError, match="MLSTACK_GPU") as info:
+        detect(root, environ={"MLSTACK_GPU": "gfx1100,gfx1999"})
+    assert info.value.hint is not None
+    assert "gfx1100" in info.value.hint
+
+
+def test_detect_reads_mlstack_root(fake_machine: FakeMachine) -> None:
+    fake_machine("2xmi300x")  # sets MLSTACK_ROOT
+    assert str(detect().target) == "rocm7.1:gfx942"
+
+
+def test_machine_json_round_trips_the_values(fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("7800xt-780m"))
+    data = m.to_json()
+    assert data["target"] == str(m.target)
+    assert [g["gfx"] for g in data["gpus"]] == ["gfx1103", "gfx1101"]
+    assert data["rocm"] == {"version": "6.3.0", "path": "/opt/rocm"}
