@@ -1,0 +1,404 @@
+"""A loopback package index with tiny real wheels, for tests without network.
+
+PYTEST_DONT_REWRITE: no asserts here; test modules import it before pytest loads it as a
+plugin.
+
+What it serves (one threaded ``http.server`` on 127.0.0.1, port 0, per test session):
+
+* ``/pytorch/whl/rocm6.4``, ``/pytorch/whl/rocm6.3``, ``/pytorch/whl/cpu`` — PEP 503
+  indexes standing in for ``https://download.pytorch.org/whl/…``: torch ``2.8.0+rocm6.4``,
+  ``2.7.1+rocm6.3``, ``2.8.0+cpu`` with their ``torchvision`` (same local label, exact
+  ``torch==`` pin) and ``pytorch-triton-rocm`` (3.4.0 for 2.8, 3.3.1 for 2.7). Files live
+  beside the pages, as on the real host.
+* ``/pypi/simple`` — a PyPI stand-in (HTML, and PEP 691 JSON with sizes when asked):
+  numpy, filelock, a NEWER plain CUDA torch ``2.9.0`` that requires
+  ``nvidia-cublas-cu12`` (served too), ``cuda-kernels`` (a non-torch package pulling
+  ``nvidia-cublas-cu12``) and ``vllm`` 0.10.0 requiring ``torch==2.9.0`` (unsatisfiable
+  next to a ROCm torch index). Files under ``/files/packages/…`` like files.pythonhosted.org.
+* ``/tampered/…`` — the same tree, but every ``.whl`` served there has bytes that differ
+  from the advertised sha256 (for the refused-wheel case).
+
+Every page has ``#sha256=`` fragments and PEP 658 ``data-core-metadata`` + ``.metadata``
+files. Links are relative, so pages do not depend on the port; canonical URLs map onto
+the server by prefix (:attr:`WheelIndex.mirrors`), which is what ``[mirrors]`` in the user
+config does. Wheels are built deterministically (fixed zip timestamps, sorted entries), so
+their hashes, and locks made from them, are the same bytes on every run.
+
+Use in a test module::
+
+    from tests.wheelindex import WheelIndex, write_project
+
+    pytest_plugins = ["tests.wheelindex"]  # the wheel_index / mirrored fixtures
+
+    def test_x(mirrored: WheelIndex, tmp_path: Path, cli) -> None:
+        write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"])
+        result = cli("lock", cwd=tmp_path)
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import io
+import json
+import os
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+PYTORCH = "https://download.pytorch.org/"
+PYPI = "https://pypi.org/simple"
+FILES = "https://files.pythonhosted.org/"
+
+LINUX = "manylinux_2_28_x86_64"
+CPYTHONS = ("cp311", "cp312", "cp313")
+ZIP_DATE = (2020, 2, 2, 0, 0, 0)
+TRITON_MARKER = 'platform_system == "Linux" and platform_machine == "x86_64"'
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One distribution version: name, version, requirements, and the tags it is built for."""
+
+    name: str
+    version: str
+    requires: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ("py3-none-any",)
+    requires_python: str | None = ">=3.10"
+    files: tuple[tuple[str, str], ...] = ()  # extra (path, text) in the wheel
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    filename: str
+    data: bytes
+    metadata: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _cp_tags() -> tuple[str, ...]:
+    return tuple(f"{cp}-{cp}-{LINUX}" for cp in CPYTHONS)
+
+
+def _torch_files(version: str, hip: str | None, cuda: str | None) -> tuple[tuple[str, str], ...]:
+    init = f'__version__ = "{version}"\nfrom torch import version as version\n'
+    ver = f'__version__ = "{version}"\nhip = {hip!r}\ncuda = {cuda!r}\n'
+    return (("torch/__init__.py", init), ("torch/version.py", ver))
+
+
+def torch_dist(version: str, requires: tuple[str, ...], hip: str | None = None,
+               cuda: str | None = None) -> Dist:
+    return Dist("torch", version, ("filelock", *requires), _cp_tags(), ">=3.9",
+                _torch_files(version, hip, cuda))
+
+
+# The PyTorch indexes: which dists each serves.
+PYTORCH_INDEXES: dict[str, tuple[Dist, ...]] = {
+    "rocm6.4": (
+        torch_dist("2.8.0+rocm6.4", (f"pytorch-triton-rocm==3.4.0; {TRITON_MARKER}",),
+                   hip="6.4.43482"),
+        Dist("torchvision", "0.23.0+rocm6.4", ("numpy", "torch==2.8.0"), _cp_tags()),
+        Dist("pytorch-triton-rocm", "3.4.0", (),
+             _cp_tags(), files=(("triton/__init__.py", '__version__ = "3.4.0"\n'),)),
+    ),
+    "rocm6.3": (
+        torch_dist("2.7.1+rocm6.3", (f"pytorch-triton-rocm==3.3.1; {TRITON_MARKER}",),
+                   hip="6.3.42131"),
+        Dist("torchvision", "0.22.1+rocm6.3", ("numpy", "torch==2.7.1"), _cp_tags()),
+        Dist("pytorch-triton-rocm", "3.3.1", (), _cp_tags(),
+             files=(("triton/__init__.py", '__version__ = "3.3.1"\n'),)),
+    ),
+    "cpu": (
+        torch_dist("2.8.0+cpu", ()),
+        Dist("torchvision", "0.23.0+cpu", ("numpy", "torch==2.8.0"), _cp_tags()),
+    ),
+}
+
+PYPI_DISTS: tuple[Dist, ...] = (
+    Dist("numpy", "2.3.2", (), requires_python=">=3.11"),
+    Dist("filelock", "3.18.0", (), requires_python=">=3.9"),
+    torch_dist("2.9.0", ("nvidia-cublas-cu12==12.8.4.1",), cuda="12.8"),
+    Dist("torchvision", "0.24.0", ("numpy", "torch==2.9.0"), _cp_tags()),
+    Dist("nvidia-cublas-cu12", "12.8.4.1", (), ("py3-none-manylinux_2_27_x86_64",)),
+    Dist("cuda-kernels", "1.0.0", ("nvidia-cublas-cu12",)),
+    Dist("vllm", "0.10.0", ("torch==2.9.0",)),
+)
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def build_wheel(dist: Dist, tag: str) -> BuiltWheel:
+    """A real, installable wheel, the same bytes every time."""
+    dist_info = f"{dist.module}-{dist.version}.dist-info"
+    meta = [
+        "Metadata-Version: 2.1",
+        f"Name: {dist.name}",
+        f"Version: {dist.version}",
+        "Summary: test stand-in built by tests/wheelindex.py",
+    ]
+    if dist.requires_python:
+        meta.append(f"Requires-Python: {dist.requires_python}")
+    meta += [f"Requires-Dist: {r}" for r in dist.requires]
+    metadata = ("\n".join(meta) + "\n").encode()
+    purelib = tag.endswith("-any")
+    wheel_text = (
+        "Wheel-Version: 1.0\nGenerator: mlstack-tests\n"
+        f"Root-Is-Purelib: {'true' if purelib else 'false'}\nTag: {tag}\n"
+    ).encode()
+    files = dict(dist.files) or {f"{dist.module}/__init__.py": f'__version__ = "{dist.version}"\n'}
+    contents: list[tuple[str, bytes]] = [(p, t.encode()) for p, t in sorted(files.items())]
+    contents += [(f"{dist_info}/METADATA", metadata), (f"{dist_info}/WHEEL", wheel_text)]
+    record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, d in contents)
+    record += f"{dist_info}/RECORD,,\n"
+    contents.append((f"{dist_info}/RECORD", record.encode()))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in contents:
+            info = zipfile.ZipInfo(path, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    filename = f"{dist.module}-{dist.version}-{tag}.whl"
+    return BuiltWheel(filename, buf.getvalue(), metadata)
+
+
+def _anchor(href: str, wheel: BuiltWheel, requires_python: str | None) -> str:
+    meta_sha = hashlib.sha256(wheel.metadata).hexdigest()
+    rp = f' data-requires-python="{html.escape(requires_python)}"' if requires_python else ""
+    return (
+        f'<a href="{href}#sha256={wheel.sha256}"{rp} data-core-metadata="sha256={meta_sha}" '
+        f'data-dist-info-metadata="sha256={meta_sha}">{html.escape(wheel.filename)}</a><br/>'
+    )
+
+
+def _page(title: str, anchors: list[str]) -> str:
+    body = "\n".join(anchors)
+    return (
+        "<!DOCTYPE html>\n<html>\n<head><meta name=\"pypi:repository-version\" "
+        f'content="1.0"><title>{html.escape(title)}</title></head>\n<body>\n'
+        f"<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+
+
+def _wheels(dists: tuple[Dist, ...]) -> dict[str, list[tuple[Dist, BuiltWheel]]]:
+    by_project: dict[str, list[tuple[Dist, BuiltWheel]]] = {}
+    for dist in dists:
+        for tag in dist.tags:
+            by_project.setdefault(dist.name, []).append((dist, build_wheel(dist, tag)))
+    return by_project
+
+
+def build_tree(root: Path) -> dict[str, str]:
+    """Write every page and file under ``root``; return {wheel filename: sha256}."""
+    hashes: dict[str, str] = {}
+    for index, dists in PYTORCH_INDEXES.items():
+        base = root / "pytorch" / "whl" / index
+        projects = _wheels(dists)
+        for project, wheels in sorted(projects.items()):
+            anchors = []
+            for dist, wheel in wheels:
+                _write(base / wheel.filename, wheel.data)
+                _write(base / (wheel.filename + ".metadata"), wheel.metadata)
+                hashes[wheel.filename] = wheel.sha256
+                anchors.append(_anchor("../" + quote(wheel.filename), wheel, dist.requires_python))
+            _write(base / project / "index.html", _page(f"Links for {project}", anchors))
+        root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
+        _write(base / "index.html", _page("Simple index", root_links))
+
+    simple = root / "pypi" / "simple"
+    projects = _wheels(PYPI_DISTS)
+    for project, wheels in sorted(projects.items()):
+        anchors = []
+        files_json = []
+        for dist, wheel in wheels:
+            # files.pythonhosted.org/packages/<2>/<2>/<rest of a blake2b digest>/<file>
+            digest = hashlib.blake2b(wheel.data, digest_size=32).hexdigest()
+            rel = f"packages/{digest[:2]}/{digest[2:4]}/{digest[4:]}/{wheel.filename}"
+            _write(root / "files" / rel, wheel.data)
+            _write(root / "files" / (rel + ".metadata"), wheel.metadata)
+            hashes[wheel.filename] = wheel.sha256
+            href = "../../../files/" + "/".join(quote(p) for p in rel.split("/"))
+            anchors.append(_anchor(href, wheel, dist.requires_python))
+            meta_sha = hashlib.sha256(wheel.metadata).hexdigest()
+            files_json.append({
+                "filename": wheel.filename,
+                "url": href,
+                "hashes": {"sha256": wheel.sha256},
+                "requires-python": dist.requires_python,
+                "core-metadata": {"sha256": meta_sha},
+                "size": len(wheel.data),
+            })
+        _write(simple / project / "index.html", _page(f"Links for {project}", anchors))
+        doc = {"meta": {"api-version": "1.1"}, "name": project, "files": files_json,
+               "versions": sorted({d.version for d, _ in wheels})}
+        _write(simple / project / "index.json", json.dumps(doc, indent=1, sort_keys=True))
+    root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
+    _write(simple / "index.html", _page("Simple index", root_links))
+    return hashes
+
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files, PEP 691 JSON on request, and the ``/tampered/`` view."""
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        tampered = self.path.startswith("/tampered/")
+        if tampered:
+            self.path = self.path[len("/tampered"):]
+        local = Path(self.translate_path(self.path))
+        wants_json = JSON_TYPE in self.headers.get("Accept", "")
+        if wants_json and (local / "index.json").is_file() and self.path.endswith("/"):
+            self._send(local / "index.json", JSON_TYPE)
+            return
+        if tampered and local.is_file() and local.name.endswith(".whl"):
+            data = bytearray(local.read_bytes())
+            data[-30] ^= 0xFF  # inside the zip's end records: same size, other hash
+            self._send_bytes(bytes(data), "application/octet-stream")
+            return
+        super().do_GET()
+
+    def _send(self, path: Path, ctype: str) -> None:
+        self._send_bytes(path.read_bytes(), ctype)
+
+    def _send_bytes(self, data: bytes, ctype: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@dataclass
+class WheelIndex:
+    """The running index. ``url`` is its base (``http://127.0.0.1:PORT``)."""
+
+    root: Path
+    url: str
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mirrors(self) -> dict[str, str]:
+        """Canonical prefix -> this server: the ``[mirrors]`` table that routes to it."""
+        return {
+            PYTORCH: f"{self.url}/pytorch/",
+            PYPI: f"{self.url}/pypi/simple",
+            FILES: f"{self.url}/files/",
+        }
+
+    @property
+    def tampered_mirrors(self) -> dict[str, str]:
+        """Like :attr:`mirrors`, but every wheel fetched through it fails its hash."""
+        return {k: v.replace(self.url, self.url + "/tampered", 1) for k, v in self.mirrors.items()}
+
+    def write_config(self, path: Path | None = None, *, tampered: bool = False,
+                     mirrors: dict[str, str] | None = None) -> Path:
+        """Write a user config with ``[mirrors]`` (to ``$MLSTACK_CONFIG`` by default)."""
+        path = path or Path(os.environ["MLSTACK_CONFIG"])
+        table = mirrors if mirrors is not None else (
+            self.tampered_mirrors if tampered else self.mirrors
+        )
+        lines = ["[mirrors]"] + [f'"{k}" = "{v}"' for k, v in table.items()]
+        _write(path, "\n".join(lines) + "\n")
+        return path
+
+    def sha256(self, filename: str) -> str:
+        return self.hashes[filename]
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def serve(root: Path) -> Iterator[WheelIndex]:
+    """Build the tree under ``root`` and serve it until the block ends."""
+    hashes = build_tree(root)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
+    thread.start()
+    try:
+        yield WheelIndex(root, f"http://127.0.0.1:{server.server_address[1]}", hashes)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
+    """The session's loopback index (no config written; see :func:`mirrored`)."""
+    with serve(tmp_path_factory.mktemp("wheel-index")) as index:
+        yield index
+
+
+@pytest.fixture
+def mirrored(wheel_index: WheelIndex) -> WheelIndex:
+    """The index, with this test's ``$MLSTACK_CONFIG`` mirroring canonical URLs onto it."""
+    wheel_index.write_config()
+    return wheel_index
+
+
+def write_project(
+    directory: Path,
+    *,
+    profiles: dict[str, list[str]] | None = None,
+    targets: list[str] | None = None,
+    python: str | None = "3.12",
+    default_env: str | None = None,
+    extra: str = "",
+) -> Path:
+    """Write ``directory/mlstack.toml``; ``profiles`` maps a name to its packages."""
+    lines = []
+    if default_env:
+        lines.append(f"default-env = {json.dumps(default_env)}")
+    if python:
+        lines.append(f"python = {json.dumps(python)}")
+    if targets is not None:
+        lines.append(f"targets = {json.dumps(targets)}")
+    for name, packages in (profiles or {}).items():
+        lines += ["", f"[profiles.{name}]", f"packages = {json.dumps(packages)}"]
+    text = "\n".join(lines) + "\n" + (("\n" + extra) if extra else "")
+    path = directory / "mlstack.toml"
+    _write(path, text)
+    return path
+
+
+DONE_WHEN_TARGETS = ["rocm6.4:gfx1100", "rocm6.3:gfx1101", "cpu"]
+DONE_WHEN_PROFILES = {"ml": ["torch", "torchvision", "numpy"]}
