@@ -1,0 +1,212 @@
+"""``mlstack system check|plan|apply``: a lock's system packages on this machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlstack_env.cli.output import emit
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware import Distro, Machine, detect
+from mlstack_env.system import (
+    Family,
+    PackageStatus,
+    Plan,
+    check_packages,
+    make_plan,
+    package_db,
+    parse_distro,
+    system_catalog,
+)
+from mlstack_env.system.wanted import Wanted, require_wanted
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+LockOpt = Annotated[
+    Path | None,
+    typer.Option("--lock", metavar="FILE",
+                 help="The lock to read (default: the project's mlstack.lock)."),
+]
+
+
+def _print(console: Console, text: str, style: str | None = None) -> None:
+    # Commands hold brackets ("deb [arch=amd64 …]"): no markup, and never wrapped.
+    console.print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+
+
+def machine_family(machine: Machine) -> tuple[Distro, Family]:
+    if machine.distro is None:
+        raise MlstackError(
+            "cannot tell this machine's distribution: etc/os-release is missing",
+            hint="plan for a distribution with --distro ID:VERSION, e.g. ubuntu:24.04",
+        )
+    return machine.distro, system_catalog().family_of(machine.distro)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    wanted: Wanted
+    distro: Distro
+    family: Family
+    statuses: tuple[PackageStatus, ...]
+
+    @property
+    def missing(self) -> list[str]:
+        return [s.name for s in self.statuses if not s.installed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.missing else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.wanted.source,
+            "distro": f"{self.distro.id}:{self.distro.version_id}",
+            "manager": self.family.manager,
+            "rocm": self.wanted.rocm,
+            "packages": [s.to_json() for s in self.statuses],
+            "missing": self.missing,
+            "notes": list(self.wanted.notes),
+        }
+
+    def render(self, console: Console) -> None:
+        from rich.table import Table
+
+        _print(console, f"System packages of {self.wanted.source}")
+        _print(console, f"on {self.distro.name} ({self.family.manager})")
+        for note in self.wanted.notes:
+            _print(console, f"note: {note}", style="dim")
+        if not self.statuses:
+            _print(console, "the entry lists no system packages")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("package", "installed", "version", "as"):
+            table.add_column(col)
+        for s in self.statuses:
+            state = "yes" if s.installed else ("no package" if not s.available else "no")
+            table.add_row(s.name, state, s.version or "-", " ".join(s.packages) or "-")
+        console.print(table)
+        if self.missing:
+            _print(console, f"missing: {', '.join(self.missing)}; "
+                   "see the commands that install them with `mlstack system plan`")
+        else:
+            _print(console, "all installed")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    wanted: Wanted
+    plan: Plan
+    local: bool  # for this machine (missing packages only) or another (--distro)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.plan.to_json()
+        data["source"] = self.wanted.source
+        data["notes"] = [*self.wanted.notes, *data["notes"]]
+        return data
+
+    def render(self, console: Console) -> None:
+        # Valid shell from the first line to the last: prose goes into comments.
+        where = "this machine" if self.local else self.plan.distro.name
+        _print(console, f"# System packages of {self.wanted.source}")
+        _print(console, f"# for {where} ({self.plan.distro.id}:{self.plan.distro.version_id}, "
+               f"{self.plan.family.manager})")
+        for note in (*self.wanted.notes, *self.plan.notes):
+            _print(console, f"# note: {note}")
+        if not self.plan.steps:
+            _print(console, "# nothing to do: every system package is installed")
+            return
+        for step in self.plan.steps:
+            _print(console, f"# {step.title}")
+            _print(console, step.command)
+
+
+def _local_plan(wanted: Wanted, machine: Machine, sudo: bool) -> Plan:
+    distro, family = machine_family(machine)
+    statuses = check_packages(wanted.system, family, system_catalog(), package_db(family.database))
+    missing = [s.name for s in statuses if not s.installed]
+    return make_plan(missing, distro, system_catalog(), _rocm(wanted, machine), sudo)
+
+
+def _rocm(wanted: Wanted, machine: Machine) -> str | None:
+    return wanted.rocm or (machine.rocm.version if machine.rocm else None)
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(
+        help="System packages a lock expects: check, plan, apply.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+
+    @sub.command("check")
+    def check_cmd(lock: LockOpt = None, as_json: JsonOpt = False) -> None:
+        """Which of the lock's system packages are installed (exit 1 when some are missing)."""
+        machine = detect()
+        wanted = require_wanted(lock, machine)
+        distro, family = machine_family(machine)
+        statuses = check_packages(
+            wanted.system, family, system_catalog(), package_db(family.database)
+        )
+        result = CheckResult(wanted, distro, family, tuple(statuses))
+        emit(result, as_json)
+        raise typer.Exit(result.exit_code)
+
+    @sub.command("plan")
+    def plan_cmd(
+        lock: LockOpt = None,
+        distro: Annotated[
+            str | None,
+            typer.Option("--distro", metavar="ID:VERSION",
+                         help="Plan for another machine's distribution, e.g. ubuntu:24.04."),
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Print the commands that install the lock's missing system packages. Runs nothing."""
+        from mlstack_env.system.apply import needs_sudo
+
+        machine = detect()
+        wanted = require_wanted(lock, machine)
+        if distro is None:
+            plan = _local_plan(wanted, machine, needs_sudo())
+        else:
+            # Another machine: its database is out of reach, so plan every package; its
+            # user is rarely root.
+            plan = make_plan(wanted.system, parse_distro(distro), system_catalog(),
+                             _rocm(wanted, machine), sudo=True)
+        emit(PlanResult(wanted, plan, local=distro is None), as_json)
+
+    @sub.command("apply")
+    def apply_cmd(
+        lock: LockOpt = None,
+        yes: Annotated[bool, typer.Option("--yes", help="Really run the plan.")] = False,
+    ) -> None:
+        """Run `mlstack system plan`'s commands (with sudo when not root)."""
+        from mlstack_env.system.apply import apply_plan, needs_sudo, require_sudo
+
+        if not yes:
+            raise MlstackError(
+                "`mlstack system apply` changes the system and runs only with --yes",
+                hint="review the commands with `mlstack system plan`, then run "
+                "`mlstack system apply --yes`",
+            )
+        machine = detect()
+        wanted = require_wanted(lock, machine)
+        sudo = needs_sudo()
+        plan = _local_plan(wanted, machine, sudo)
+        if not plan.steps:
+            typer.echo("nothing to do: every system package is installed")
+            return
+        if sudo:
+            require_sudo()
+        for note in plan.notes:
+            typer.echo(f"note: {note}")
+        apply_plan(plan)
+        typer.echo(f"done: installed {' '.join(plan.install)}")
+
+    app.add_typer(sub, name="system")
