@@ -45,6 +45,10 @@ def _register() -> None:
     from mlstack_env.cli import detect
 
     detect.register(app)
+    from mlstack_env.cli import env
+
+    app.add_typer(env.env_app, name="env")
+    env.register_gc(app)
     from mlstack_env.cli import system
     system.register(app)
 

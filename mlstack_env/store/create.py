@@ -1,0 +1,146 @@
+"""``env create`` below the CLI: a chosen lock entry + the machine → a store entry and a
+new generation of a named env.
+
+Locks, always in this order: the env's lock, then the store lock (shared; gc takes it
+exclusively), then the store key's lock while building. Nothing is visible before it is
+complete: the store entry and the generation are each renamed into place, then
+``current`` is swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlstack_env import __version__
+from mlstack_env.hardware.machine import Machine
+from mlstack_env.lockfile import Lock, LockEntry
+from mlstack_env.store.entries import (
+    Installer,
+    NoProgress,
+    Progress,
+    Store,
+    StoreEntry,
+    now,
+    store_key,
+)
+from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
+from mlstack_env.store.generations import Generation, NamedEnv
+from mlstack_env.store.variables import env_variables
+
+ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
+
+
+@dataclass(frozen=True)
+class Created:
+    name: str
+    generation: Generation
+    store_entry: StoreEntry
+    entry: LockEntry
+    variables: dict[str, str]
+    reused: bool  # the store already held the entry: no uv ran
+    up_to_date: bool  # the current generation already matched: nothing new was made
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "generation": self.generation.number,
+            "path": str(self.generation.path.parent),
+            "generation_path": str(self.generation.path),
+            "venv": str(self.store_entry.path),
+            "store_key": self.store_entry.key,
+            "profile": self.entry.profile,
+            "target": str(self.entry.target),
+            "python": self.entry.python,
+            "variables": dict(self.variables),
+            "reused": self.reused,
+            "up_to_date": self.up_to_date,
+            "notes": list(self.notes),
+        }
+
+
+def activation_writer() -> ScriptWriter:
+    from mlstack_env.activation.scripts import write_scripts
+
+    def write(gen_dir: Path, name: str, venv: Path, variables: Mapping[str, str]) -> None:
+        write_scripts(gen_dir, name=name, venv=venv, variables=variables)
+
+    return write
+
+
+def create_env(
+    name: str,
+    entry: LockEntry,
+    machine: Machine,
+    *,
+    installer: Installer,
+    source: str,
+    lock_versions: tuple[str, str] | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    write_scripts: ScriptWriter | None = None,
+    store: Store | None = None,
+) -> Created:
+    """Materialize ``entry`` as the next generation of env ``name``.
+
+    ``source`` says where the entry came from (a lock path, "project", "built-in");
+    ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
+    """
+    env = NamedEnv(name)
+    store = store or Store()
+    progress = progress or NoProgress()
+    decided = env_variables(entry, machine)
+    variables = decided.variables
+    key = store_key(entry)
+    facts = MachineFacts.of(machine)
+    say = on_wait or (lambda _msg: None)
+    with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
+        env.clean_temporaries()
+        with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
+            cur = env.current()
+            cur_fp = cur.fingerprint() if cur else None
+            if cur is not None and cur_fp is not None and store.has(key):
+                wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
+                                      variables=variables, source=source)
+                if cur_fp.matches(wanted) and cur.store_key == key:
+                    return Created(name, cur, store.entry(key), entry, variables,
+                                   reused=True, up_to_date=True, notes=decided.notes)
+            store_entry, reused = store.ensure(
+                entry, installer, progress,
+                on_wait=lambda: say("waiting for another build of the same store entry"),
+            )
+            fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
+                              variables=variables, source=source)
+            mlstack_v, uv_v = lock_versions or (__version__, store_entry.uv_version)
+            gen = env.add_generation(
+                store_entry,
+                Lock((entry,), mlstack_v, uv_v),
+                fp,
+                variables,
+                write_scripts or activation_writer(),
+            )
+    return Created(name, gen, store_entry, entry, variables, reused=reused, up_to_date=False,
+                   notes=decided.notes)
+
+
+def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, uv_version: str,
+                 variables: dict[str, str], source: str) -> Fingerprint:
+    return Fingerprint(
+        name=name,
+        generation=0,
+        lock_hash=entry.content_hash(),
+        store_key=key,
+        profile=entry.profile,
+        target=str(entry.target),
+        python=entry.python,
+        platform=entry.platform,
+        machine=facts,
+        mlstack_version=__version__,
+        uv_version=uv_version,
+        created=now(),
+        variables=variables,
+        source=source,
+    )

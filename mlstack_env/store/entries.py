@@ -1,0 +1,251 @@
+"""The content-addressed store: each materialized lock entry lives once, at
+``store/<key>/``, keyed by the hash of what it installs.
+
+A store entry is a relocatable uv venv. It is built in ``store/.tmp-<key>-*/`` and
+renamed into place only when complete, so ``store/<key>/`` is complete or absent; a
+killed build leaves only a temporary directory, removed by the next build of that key
+or by gc. Builds of one key are serialized by ``store/.locks/<key>.lock``; gc takes
+``store/.lock`` exclusively while creates hold it shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlstack_env import __version__, paths, uv
+from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
+from mlstack_env.store.locks import file_lock
+
+META_NAME = "mlstack-store.json"
+TMP_PREFIX = ".tmp-"
+
+
+def store_key(entry: LockEntry) -> str:
+    """The hash of what an entry installs: Python, platform, every package with its
+    version and wheel hashes, and the entry's variables. Profile and target names are left
+    out, so two profiles that lock to the same set share one store entry."""
+    doc = {
+        "python": entry.python,
+        "platform": entry.platform,
+        "packages": [
+            [p.name, p.version, sorted(w.sha256 for w in p.wheels)]
+            for p in sorted(entry.packages, key=lambda p: p.name)
+        ],
+        "env": dict(sorted(entry.env.items())),
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    key: str
+    path: Path
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def meta(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path / META_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def uv_version(self) -> str:
+        return str(self.meta().get("uv_version", ""))
+
+
+class Progress(Protocol):
+    """Where long steps are announced (a rich spinner on stderr, or nothing)."""
+
+    def step(self, message: str) -> AbstractContextManager[None]: ...
+
+
+class NoProgress:
+    def step(self, message: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+class Installer(Protocol):
+    """Materializes a lock entry into an empty ``venv`` path; returns the uv version."""
+
+    def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str: ...
+
+
+@dataclass(frozen=True)
+class UvInstaller:
+    """``uv venv --relocatable`` with the locked Python, then a hash-checked
+    ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,
+    mirror URLs swapped in for fetching only)."""
+
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    offline: bool = False
+
+    def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
+        interpreter = uv.find_python(entry.python)
+        uv_version = uv.version()
+        with progress.step(f"creating a Python {entry.python} venv"):
+            uv.run(
+                ["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
+                what=f"creating a Python {entry.python} venv",
+                cwd=workdir,
+            )
+        pylock = workdir / "pylock.toml"
+        pylock.write_text(to_pylock(entry, url_map=longest_first(self.mirrors)), encoding="utf-8")
+        count = len(entry.packages)
+        with progress.step(f"installing {count} locked package{'s' if count != 1 else ''}"):
+            uv.run(
+                [
+                    "pip", "sync", "--python", str(venv / "bin" / "python"),
+                    "--preview-features", "pylock", "--no-index", str(pylock),
+                ],
+                what=f"installing {entry.key}",
+                cwd=workdir,
+                offline=self.offline,
+                hint=_sync_hint(self.offline),
+            )
+        return uv_version
+
+
+def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
+    """``to_pylock`` takes the first matching prefix; the user config means the longest."""
+    return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
+
+
+def _sync_hint(offline: bool) -> str:
+    if offline:
+        return (
+            "--offline needs every locked wheel in the uv cache: run the same create once "
+            "with network access, or drop --offline"
+        )
+    return (
+        "check the network and the index (or [mirrors] in the mlstack config); a hash "
+        "mismatch means the lock or the served wheel was changed: restore the lock"
+    )
+
+
+class Store:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or paths.store_dir()
+
+    def entry(self, key: str) -> StoreEntry:
+        return StoreEntry(key, self.root / key)
+
+    def has(self, key: str) -> bool:
+        return (self.root / key / META_NAME).is_file()
+
+    def entries(self) -> list[StoreEntry]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            (StoreEntry(p.name, p) for p in self.root.iterdir()
+             if not p.name.startswith(".") and p.is_dir()),
+            key=lambda e: e.key,
+        )
+
+    def temporaries(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.name.startswith(TMP_PREFIX))
+
+    def gc_lock(self, *, shared: bool, on_wait: Callable[[], None] | None = None
+                ) -> AbstractContextManager[int]:
+        return file_lock(self.root / ".lock", shared=shared, on_wait=on_wait)
+
+    def key_lock(self, key: str, *, wait: bool = True,
+                 on_wait: Callable[[], None] | None = None) -> AbstractContextManager[int]:
+        return file_lock(self.root / ".locks" / f"{key}.lock", wait=wait, on_wait=on_wait)
+
+    def ensure(
+        self,
+        entry: LockEntry,
+        installer: Installer,
+        progress: Progress | None = None,
+        on_wait: Callable[[], None] | None = None,
+    ) -> tuple[StoreEntry, bool]:
+        """The store entry for ``entry``, built if absent; ``(entry, reused)``.
+
+        The caller holds the store lock shared (so gc cannot remove the result before a
+        generation points at it).
+        """
+        key = store_key(entry)
+        target = self.entry(key)
+        if self.has(key):
+            return target, True
+        with self.key_lock(key, on_wait=on_wait):
+            if self.has(key):  # built by a concurrent create while we waited
+                return target, True
+            self._clean_temporaries(key)
+            if target.path.exists():  # a directory without its metadata: not ours to trust
+                _remove_tree(target.path)
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
+            try:
+                venv = tmp / "venv"
+                uv_version = installer.install(entry, venv, tmp, progress or NoProgress())
+                meta = {
+                    "key": key,
+                    "python": entry.python,
+                    "platform": entry.platform,
+                    "packages": {p.name: p.version for p in entry.packages},
+                    "env": dict(entry.env),
+                    "uv_version": uv_version,
+                    "mlstack_version": __version__,
+                    "created": now(),
+                }
+                write_atomic(venv / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+                _fsync_dir(venv)
+                venv.rename(target.path)
+                _fsync_dir(self.root)
+            finally:
+                _remove_tree(tmp)
+        return target, False
+
+    def _clean_temporaries(self, key: str) -> None:
+        """Builds of ``key`` left by a killed process; the caller holds the key's lock."""
+        for tmp in self.temporaries():
+            if tmp.name.startswith(f"{TMP_PREFIX}{key}-"):
+                _remove_tree(tmp)
+
+    def remove(self, key: str) -> None:
+        """Remove an entry: renamed aside first, so a half-removed tree is never served."""
+        path = self.root / key
+        if not path.exists():
+            return
+        aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-removing-", dir=self.root))
+        path.rename(aside / "venv")
+        _remove_tree(aside)
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _remove_tree(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        else:
+            shutil.rmtree(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

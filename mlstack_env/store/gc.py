@@ -1,0 +1,134 @@
+"""``mlstack gc``: remove what no env needs.
+
+Policy (docs/environments.md):
+
+* Per env, the current generation and the one ``env rollback`` would switch to are kept.
+  Older generations are removed, except one that a running command holds (``env run``
+  keeps a shared lock on its generation directory while it runs).
+* A store entry that no remaining generation of any env points at is removed.
+* Temporary directories of killed builds are removed.
+* An env that another command is working on right now is left alone (its generations
+  all count as in use).
+
+gc holds the store lock exclusively, so no build runs meanwhile and every ``.tmp-*``
+directory in the store is stale.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstack_env import paths
+from mlstack_env.errors import MlstackError
+from mlstack_env.store.entries import Store, StoreEntry
+from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv, _remove
+from mlstack_env.store.locks import Busy, try_lock_dir
+
+
+@dataclass
+class GcReport:
+    dry_run: bool
+    generations: list[Generation] = field(default_factory=list)
+    held: list[Generation] = field(default_factory=list)
+    entries: list[StoreEntry] = field(default_factory=list)
+    temporaries: list[Path] = field(default_factory=list)
+    busy_envs: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "generations": [{"env": g.env, "generation": g.number} for g in self.generations],
+            "kept_in_use": [{"env": g.env, "generation": g.number} for g in self.held],
+            "store_entries": [e.key for e in self.entries],
+            "temporaries": [str(p) for p in self.temporaries],
+            "busy_envs": self.busy_envs,
+            "freed_bytes": self.freed_bytes,
+        }
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = (Path(dirpath) / f).lstat()
+            except OSError:
+                continue
+            total += st.st_size
+    return total
+
+
+def _env_dirs() -> list[Path]:
+    base = paths.envs_dir()
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
+    store = store or Store()
+    report = GcReport(dry_run)
+    referenced: set[str] = set()
+    with store.gc_lock(shared=False):
+        for env_dir in _env_dirs():
+            try:
+                env = NamedEnv(env_dir.name, env_dir.parent)
+            except MlstackError:
+                continue
+            try:
+                with env.lock(wait=False):
+                    _collect_env(env, report, referenced)
+            except Busy:
+                report.busy_envs.append(env.name)
+                referenced.update(k for g in env.generations() if (k := g.store_key))
+        for entry in store.entries():
+            if entry.key not in referenced:
+                report.entries.append(entry)
+                report.freed_bytes += _tree_size(entry.path)
+                if not dry_run:
+                    store.remove(entry.key)
+        stale = store.temporaries()
+        envs = paths.envs_dir()
+        if envs.is_dir():
+            stale += sorted(p for p in envs.iterdir() if p.name.startswith(TMP_PREFIX))
+        for tmp in stale:
+            report.temporaries.append(tmp)
+            if not dry_run:
+                _remove(tmp)
+    return report
+
+
+def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
+    cur = env.current()
+    prev = env.previous()
+    keep = {g.number for g in (cur, prev) if g is not None}
+    if not report.dry_run:
+        env.clean_temporaries()
+    gens = env.generations()
+    if cur is None and not gens:
+        # A first create that was killed: only the lock file (and temporaries) remain.
+        if not report.dry_run:
+            _remove(env.path)
+        return
+    for gen in gens:
+        if gen.number in keep:
+            if key := gen.store_key:
+                referenced.add(key)
+            continue
+        if report.dry_run:
+            fd = try_lock_dir(gen.path, shared=False)
+            removable = fd is not None
+            if fd is not None:
+                os.close(fd)
+        else:
+            removable = env.remove_generation(gen)
+        if removable:
+            report.generations.append(gen)
+        else:
+            report.held.append(gen)
+            if key := gen.store_key:
+                referenced.add(key)

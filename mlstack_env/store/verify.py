@@ -1,0 +1,145 @@
+"""``env verify``: every installed file against its wheel's RECORD hash (the dist-info
+RECORD in site-packages), and the installed set against the locked versions."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from mlstack_env.lockfile import LockEntry
+
+
+@dataclass(frozen=True)
+class Problem:
+    package: str
+    kind: str  # modified | missing-file | version | missing | extra | venv
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"package": self.package, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    dist_info: Path
+
+
+@dataclass
+class VerifyReport:
+    venv: Path
+    packages: int = 0
+    files: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted({p.package for p in self.problems})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "packages": self.packages,
+            "files": self.files,
+            "changed": self.changed,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def site_packages(venv: Path) -> Path | None:
+    found = sorted(venv.glob("lib/python3.*/site-packages"))
+    return found[0] if found else None
+
+
+def installed(site: Path) -> list[Installed]:
+    out = []
+    for dist_info in sorted(site.glob("*.dist-info")):
+        try:
+            meta = HeaderParser().parsestr(
+                (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
+            )
+        except OSError:
+            continue
+        name, version = meta.get("Name"), meta.get("Version")
+        if name and version:
+            out.append(Installed(str(canonicalize_name(name)), version, dist_info))
+    return out
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _record_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+
+def check_record(dist: Installed, site: Path, report: VerifyReport) -> None:
+    try:
+        rows = list(csv.reader(
+            (dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
+        ))
+    except OSError:
+        report.problems.append(Problem(dist.name, "missing-file", "its RECORD is missing"))
+        return
+    for row in rows:
+        if len(row) < 2 or not row[1]:
+            continue  # RECORD itself, or a file recorded without a hash (.pyc)
+        rel, digest = row[0], row[1]
+        algo, _, value = digest.partition("=")
+        path = Path(os.path.normpath(site / rel))
+        report.files += 1
+        if algo != "sha256":
+            continue
+        if not path.is_file():
+            report.problems.append(Problem(dist.name, "missing-file", f"{rel} is missing"))
+        elif _record_digest(path) != value:
+            report.problems.append(Problem(dist.name, "modified", f"{rel} was changed"))
+
+
+def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
+    report = VerifyReport(venv)
+    site = site_packages(venv) if venv.is_dir() else None
+    if site is None:
+        report.problems.append(Problem("(venv)", "venv", f"{venv} is missing or has no "
+                                                          "site-packages"))
+        return report
+    have = {d.name: d for d in installed(site)}
+    report.packages = len(have)
+    for pkg in sorted(entry.packages, key=lambda p: p.name):
+        name = str(canonicalize_name(pkg.name))
+        dist = have.get(name)
+        if dist is None:
+            report.problems.append(Problem(name, "missing", f"locked {pkg.version}, not installed"))
+            continue
+        if not _same_version(dist.version, pkg.version):
+            report.problems.append(
+                Problem(name, "version", f"locked {pkg.version}, installed {dist.version}")
+            )
+        check_record(dist, site, report)
+    locked = {str(canonicalize_name(p.name)) for p in entry.packages}
+    for name, dist in sorted(have.items()):
+        if name not in locked:
+            report.problems.append(Problem(name, "extra", f"{dist.version} is not in the lock"))
+    return report
