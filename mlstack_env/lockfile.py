@@ -1,6 +1,6 @@
 """The lock file: read, write, hash, select. Resolution lives in ``resolve``.
 
-Format (documented in docs/lockfile.md): TOML, one ``[[entry]]`` per profile × target ×
+Format (documented in docs/lockfile.md): TOML, one ``[[entry]]`` per profile x target x
 Python, every package with its exact version, canonical index and wheels (URL, sha256,
 size). Writing is deterministic: entries, packages, wheels and variables are sorted and
 the text is built here, so the same inputs give the same bytes.

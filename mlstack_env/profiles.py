@@ -1,0 +1,300 @@
+"""Profiles: load, validate and merge (``extends``) built-in and project profiles.
+
+A profile's keys (SPEC.md): ``description``, ``extends``, ``python``, ``packages`` (PEP 508),
+``system`` (ROCm Debian package names) and ``env``. Built-in profiles are the top level of
+``profiles/NAME.toml``; a project's are ``[profiles.NAME]`` tables of ``mlstack.toml``.
+
+Merging ``extends = ["a", "b"]``: parents are merged first, in order, then the profile's own
+keys. Later wins: a requirement for the same package replaces the earlier one, ``env``
+variables are overridden, ``system`` packages accumulate, ``python`` and ``description``
+come from the last one that sets them. A project profile may extend a built-in one; a
+project profile of the same name as a built-in one replaces it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from mlstack_env import paths
+from mlstack_env.errors import MlstackError
+
+PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One profile as written (``extends`` not applied) or merged (``extends`` applied)."""
+
+    name: str
+    description: str = ""
+    extends: tuple[str, ...] = ()
+    python: str | None = None  # a specifier set, ">=3.10,<3.14"
+    packages: tuple[str, ...] = ()
+    system: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    origin: str = "builtin"  # "builtin" or "project"
+    source: str = ""  # the file it was read from, for messages
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "extends": list(self.extends),
+            "python": self.python,
+            "packages": list(self.packages),
+            "system": list(self.system),
+            "env": dict(sorted(self.env.items())),
+            "origin": self.origin,
+            "source": self.source,
+        }
+
+    def inputs(self) -> dict[str, Any]:
+        """What a lock depends on: everything but where the profile was read from."""
+        data = self.to_json()
+        del data["source"], data["origin"]
+        return data
+
+    def allows_python(self, version: str) -> bool:
+        if not self.python:
+            return True
+        return SpecifierSet(self.python).contains(version + ".0", prereleases=True)
+
+
+# --- errors with file and line ---------------------------------------------------------
+
+
+def line_of(text: str, needle: str, start: int = 0) -> int | None:
+    """The 1-based line of the first occurrence of ``needle`` at/after line ``start``."""
+    for i, line in enumerate(text.splitlines()[start:], start=start + 1):
+        if needle in line:
+            return i
+    return None
+
+
+def _where(source: str, text: str | None, needle: str | None, after: str | None = None) -> str:
+    if text is None or needle is None:
+        return source
+    start = 0
+    if after is not None:
+        start = (line_of(text, after) or 1) - 1
+    line = line_of(text, needle, start)
+    return f"{source}:{line}" if line else source
+
+
+def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str, ...],
+                      what: str, *, after: str | None = None) -> MlstackError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    where = _where(source, text, key, after)
+    return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)
+
+
+def toml_error(source: Path, exc: tomllib.TOMLDecodeError) -> MlstackError:
+    return MlstackError(
+        f"{source}: invalid TOML: {exc}",
+        "fix the syntax at that line (see https://toml.io)",
+    )
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}",
+                           "check the path and its permissions") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise toml_error(path, exc) from None
+
+
+# --- parsing one profile ---------------------------------------------------------------
+
+
+def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str,
+                  text: str | None = None, table: str | None = None) -> Profile:
+    """Validate one profile's table. ``table`` is its header (``[profiles.ml]``) for lines."""
+    what = f"profile {name!r}"
+    if not _PROFILE_NAME.fullmatch(name):
+        raise MlstackError(
+            f"{_where(source, text, name)}: bad profile name {name!r}",
+            "profile names are letters, digits, '.', '_' and '-', starting with a letter "
+            "or digit",
+        )
+    for key in raw:
+        if key not in PROFILE_KEYS:
+            raise unknown_key_error(source, text, key, PROFILE_KEYS, what, after=table)
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MlstackError(
+                f"{_where(source, text, key, table)}: {what}: {key!r} must be a list of strings",
+                f'write it as {key} = ["…", "…"]',
+            )
+        return tuple(value)
+
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise MlstackError(f"{_where(source, text, 'description', table)}: {what}: "
+                           "'description' must be a string", 'write description = "…"')
+    python = raw.get("python")
+    if python is not None:
+        if not isinstance(python, str):
+            raise MlstackError(f"{_where(source, text, 'python', table)}: {what}: 'python' "
+                               "must be a string", 'write python = ">=3.10,<3.14"')
+        try:
+            SpecifierSet(python)
+        except InvalidSpecifier:
+            raise MlstackError(
+                f"{_where(source, text, python, table)}: {what}: bad Python specifier "
+                f"{python!r}",
+                'write it as a PEP 440 specifier, e.g. python = ">=3.10,<3.14"',
+            ) from None
+    packages = strings("packages")
+    for req in packages:
+        try:
+            Requirement(req)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            raise MlstackError(
+                f"{_where(source, text, req, table)}: {what}: bad requirement {req!r} "
+                f"({reason})",
+                'write PEP 508 requirements, e.g. "torch", "transformers>=4.50", '
+                '"numpy<2; python_version < \'3.12\'"',
+            ) from None
+    env = raw.get("env", {})
+    if not isinstance(env, dict):
+        raise MlstackError(f"{_where(source, text, 'env', table)}: {what}: 'env' must be a "
+                           "table of NAME = \"value\"", 'write [env] then NAME = "value"')
+    for key, value in env.items():
+        if not _ENV_NAME.fullmatch(key):
+            raise MlstackError(f"{_where(source, text, key, table)}: {what}: bad variable "
+                               f"name {key!r}", "variable names are letters, digits and _")
+        if not isinstance(value, str):
+            raise MlstackError(
+                f"{_where(source, text, key, table)}: {what}: variable {key} must be a "
+                f"string, not {type(value).__name__}",
+                f'quote the value: {key} = "{value}"',
+            )
+    return Profile(
+        name=name,
+        description=description,
+        extends=strings("extends"),
+        python=python,
+        packages=packages,
+        system=strings("system"),
+        env=dict(env),
+        origin=origin,
+        source=source,
+    )
+
+
+def load_builtin(directory: Path | None = None) -> dict[str, Profile]:
+    """Every ``profiles/NAME.toml`` shipped with mlstack, unmerged."""
+    directory = directory or paths.builtin_profiles_dir()
+    out: dict[str, Profile] = {}
+    for path in sorted(directory.glob("*.toml")):
+        raw, text = read_toml(path)
+        out[path.stem] = parse_profile(path.stem, raw, origin="builtin", source=str(path),
+                                       text=text)
+    return out
+
+
+# --- merging ---------------------------------------------------------------------------
+
+
+def _merge_packages(base: list[str], more: tuple[str, ...]) -> list[str]:
+    out = list(base)
+    for req in more:
+        name = canonicalize_name(Requirement(req).name)
+        out = [r for r in out if canonicalize_name(Requirement(r).name) != name]
+        out.append(req)
+    return out
+
+
+@dataclass(frozen=True)
+class ProfileSet:
+    """The profiles visible from one place: built-ins, then the project's (which win)."""
+
+    profiles: Mapping[str, Profile]
+
+    @classmethod
+    def load(cls, project_profiles: Mapping[str, Profile] | None = None) -> ProfileSet:
+        merged = dict(load_builtin())
+        merged.update(project_profiles or {})
+        return cls(merged)
+
+    def names(self) -> list[str]:
+        return sorted(self.profiles)
+
+    def raw(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise unknown_profile_error(name, self.names()) from None
+
+    def get(self, name: str) -> Profile:
+        """The profile with ``extends`` applied."""
+        return self._merged(name, ())
+
+    def _merged(self, name: str, chain: tuple[str, ...]) -> Profile:
+        if name in chain:
+            cycle = " -> ".join((*chain[chain.index(name):], name))
+            raise MlstackError(
+                f"{self.profiles[name].source}: profile {name!r} extends itself ({cycle})",
+                "remove one of the extends in that cycle",
+            )
+        own = self.raw(name)
+        packages: list[str] = []
+        system: list[str] = []
+        env: dict[str, str] = {}
+        python: str | None = None
+        description = ""
+        for parent_name in own.extends:
+            if parent_name not in self.profiles:
+                err = unknown_profile_error(parent_name, self.names())
+                raise MlstackError(
+                    f"{own.source}: profile {name!r} extends unknown profile {parent_name!r}",
+                    err.hint,
+                )
+            parent = self._merged(parent_name, (*chain, name))
+            packages = _merge_packages(packages, parent.packages)
+            system += [s for s in parent.system if s not in system]
+            env.update(parent.env)
+            python = parent.python or python
+            description = parent.description or description
+        packages = _merge_packages(packages, own.packages)
+        system += [s for s in own.system if s not in system]
+        env.update(own.env)
+        return Profile(
+            name=name,
+            description=own.description or description,
+            extends=own.extends,
+            python=own.python or python,
+            packages=tuple(packages),
+            system=tuple(system),
+            env=env,
+            origin=own.origin,
+            source=own.source,
+        )
+
+
+def unknown_profile_error(name: str, known: list[str]) -> MlstackError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"known profiles: {', '.join(known) or 'none'}"
+    if close:
+        hint = f"did you mean {close[0]!r}? " + hint
+    return MlstackError(f"unknown profile {name!r}", hint)

@@ -1,0 +1,157 @@
+"""The project manifest ``mlstack.toml``: found from a directory upward, or named.
+
+Top-level keys: ``default-env``, ``targets``, ``python``, ``[profiles.NAME]`` (the profile
+schema, see ``profiles``) and ``[sources.NAME]`` (overrides of catalog/sources.toml).
+``mlstack.lock`` lives beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import LOCK_NAME
+from mlstack_env.profiles import (
+    Profile,
+    ProfileSet,
+    _where,
+    parse_profile,
+    read_toml,
+    unknown_key_error,
+)
+from mlstack_env.target import Target
+
+MANIFEST_NAME = "mlstack.toml"
+PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources")
+_PYTHON = re.compile(r"3\.\d+")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A parsed ``mlstack.toml``. ``profiles`` are as written (see :meth:`profile_set`)."""
+
+    root: Path
+    manifest_path: Path
+    default_env: str | None = None
+    targets: tuple[Target, ...] = ()
+    python: str | None = None  # "3.12"
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    sources: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
+
+    def profile_set(self) -> ProfileSet:
+        return ProfileSet.load(self.profiles)
+
+    def catalog(self) -> Any:
+        """The source catalog with this project's ``[sources.NAME]`` applied."""
+        from mlstack_env.sources import catalog
+
+        return catalog().with_overrides(self.sources, str(self.manifest_path), self.text)
+
+    def lock_profiles(self) -> list[str]:
+        """What a bare ``mlstack lock`` locks: the project's profiles, else its default-env."""
+        if self.profiles:
+            return sorted(self.profiles)
+        if self.default_env:
+            return [self.default_env]
+        raise MlstackError(
+            f"{self.manifest_path} defines no profile and no default-env",
+            "add [profiles.NAME] or default-env = \"minimal\", or name a profile: "
+            "mlstack lock minimal",
+        )
+
+
+def load_project(manifest: Path) -> Project:
+    raw, text = read_toml(manifest)
+    source = str(manifest)
+    for key in raw:
+        if key not in PROJECT_KEYS:
+            raise unknown_key_error(source, text, key, PROJECT_KEYS, MANIFEST_NAME)
+    default_env = raw.get("default-env")
+    if default_env is not None and not isinstance(default_env, str):
+        raise MlstackError(f"{_where(source, text, 'default-env')}: default-env must be a "
+                           "profile name", 'write default-env = "inference"')
+    python = raw.get("python")
+    if python is not None and (not isinstance(python, str) or not _PYTHON.fullmatch(python)):
+        raise MlstackError(f"{_where(source, text, 'python')}: python = {python!r} is not a "
+                           "Python version", 'write it as X.Y, e.g. python = "3.12"')
+    targets_raw = raw.get("targets", [])
+    if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
+        raise MlstackError(f"{_where(source, text, 'targets')}: targets must be a list of "
+                           "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
+    targets: list[Target] = []
+    for t in targets_raw:
+        try:
+            parsed = Target.parse(t)
+        except MlstackError as err:
+            raise MlstackError(f"{_where(source, text, t)}: {err.message}", err.hint) from None
+        if parsed not in targets:
+            targets.append(parsed)
+    profiles_raw = raw.get("profiles", {})
+    if not isinstance(profiles_raw, dict):
+        raise MlstackError(f"{_where(source, text, 'profiles')}: 'profiles' must be tables "
+                           "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
+    profiles: dict[str, Profile] = {}
+    for name, body in profiles_raw.items():
+        if not isinstance(body, dict):
+            raise MlstackError(f"{_where(source, text, name)}: profiles.{name} must be a table",
+                               f"write [profiles.{name}] then packages = [\"…\"]")
+        profiles[name] = parse_profile(name, body, origin="project", source=source, text=text,
+                                       table=f"[profiles.{name}]")
+    sources = raw.get("sources", {})
+    if not isinstance(sources, dict):
+        raise MlstackError(f"{_where(source, text, 'sources')}: 'sources' must be tables "
+                           "[sources.NAME]", 'write [sources.NAME] then url = "…"')
+    project = Project(
+        root=manifest.parent,
+        manifest_path=manifest,
+        default_env=default_env,
+        targets=tuple(targets),
+        python=python,
+        profiles=profiles,
+        sources=sources,
+        text=text,
+    )
+    project.catalog()  # validate [sources.*] now, naming the file
+    if default_env is not None:
+        names = project.profile_set().names()
+        if default_env not in names:
+            from mlstack_env.profiles import unknown_profile_error
+
+            unknown = unknown_profile_error(default_env, names)
+            raise MlstackError(
+                f"{_where(source, text, 'default-env')}: default-env {default_env!r} is not "
+                "a known profile",
+                unknown.hint,
+            )
+    return project
+
+
+def find_project(start: Path, explicit: Path | None = None) -> Project | None:
+    """The project for ``start`` (searching it and its parents for ``mlstack.toml``).
+
+    ``explicit`` (``--project DIR``, or the manifest file itself) must hold a manifest;
+    None when there is no project.
+    """
+    if explicit is not None:
+        manifest = explicit / MANIFEST_NAME if explicit.is_dir() else explicit
+        if not manifest.is_file():
+            raise MlstackError(
+                f"no {MANIFEST_NAME} in {explicit}",
+                f"pass the directory that holds {MANIFEST_NAME}, or create one there",
+            )
+        return load_project(manifest.absolute())
+    here = start.absolute()
+    for directory in (here, *here.parents):
+        manifest = directory / MANIFEST_NAME
+        if manifest.is_file():
+            return load_project(manifest)
+    return None

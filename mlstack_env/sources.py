@@ -1,0 +1,200 @@
+"""Sources: where wheels come from, per target (catalog/sources.toml + project overrides).
+
+The catalog names the PyTorch index (per ROCm version, or CPU) for the torch family, PyPI
+as the default index, and room for other indexes and AMD's flat wheel folders. A project
+overrides or adds sources with ``[sources.NAME]`` in ``mlstack.toml``. All URLs here are
+canonical; mirrors are applied only by the resolver, when fetching.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from mlstack_env.catalog import no_index_error, torch_index_name
+from mlstack_env.errors import MlstackError
+from mlstack_env.profiles import unknown_key_error
+from mlstack_env.target import Target
+
+CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
+SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
+               "labelled")
+KINDS = ("index", "find-links")
+USES = ("always", "when-required")
+BACKENDS = ("rocm", "cpu")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str
+    url: str  # a template: {index}, {rocm}
+    backends: tuple[str, ...] = BACKENDS
+    packages: tuple[str, ...] = ()
+    use: str = "always"
+    default: bool = False
+    files: tuple[str, ...] = ()
+    enabled: bool = True
+    labelled: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "url": self.url,
+            "backends": list(self.backends), "packages": list(self.packages), "use": self.use,
+            "default": self.default, "files": list(self.files), "enabled": self.enabled,
+            "labelled": list(self.labelled),
+        }
+
+
+@dataclass(frozen=True)
+class ConcreteSource:
+    """A source for one target: its URL filled in."""
+
+    name: str
+    kind: str
+    url: str
+    packages: tuple[str, ...]
+    default: bool
+    files: tuple[str, ...]
+    labelled: tuple[str, ...]
+
+    def owns(self, wheel_url: str) -> bool:
+        """Does a (canonical) wheel URL come from this source?"""
+        base = self.url.rstrip("/") + "/"
+        return any(wheel_url.startswith(p) for p in (base, *self.files))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "url": self.url,
+            "packages": list(self.packages), "default": self.default,
+            "files": list(self.files), "labelled": list(self.labelled),
+        }
+
+
+@dataclass(frozen=True)
+class Catalog:
+    sources: Mapping[str, Source]
+    torch_rocm: Mapping[str, tuple[str, ...]]
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str,
+                       text: str | None = None) -> Catalog:
+        """The catalog with a project's ``[sources.NAME]`` tables applied."""
+        merged = dict(self.sources)
+        for name, raw in overrides.items():
+            base = merged[name].to_json() if name in merged else {}
+            if not isinstance(raw, dict):
+                raise MlstackError(f"{where}: [sources.{name}] must be a table",
+                                   f'write [sources.{name}] then url = "…"')
+            merged[name] = _parse_source(name, {**base, **raw}, where, text,
+                                         table=f"[sources.{name}]", keys=list(raw))
+        return Catalog(merged, self.torch_rocm)
+
+    def for_target(self, target: Target, required: tuple[str, ...] = ()) -> list[ConcreteSource]:
+        """The sources a resolution for ``target`` uses, in search order (default last).
+
+        ``required`` are the profile's direct requirement names (for ``when-required``).
+        """
+        if target.rocm is not None:
+            index = torch_index_name(target.rocm)
+            if index is None:
+                raise no_index_error(target.rocm)
+            fill = {"index": index, "rocm": target.rocm}
+        else:
+            fill = {"index": "cpu", "rocm": ""}
+        wanted = {canonicalize_name(r) for r in required}
+        out: list[ConcreteSource] = []
+        for src in self.sources.values():
+            if not src.enabled or target.backend not in src.backends:
+                continue
+            if src.use == "when-required" and not wanted & {
+                canonicalize_name(p) for p in src.packages
+            }:
+                continue
+            out.append(ConcreteSource(
+                name=src.name,
+                kind=src.kind,
+                url=src.url.format(**fill),
+                packages=src.packages,
+                default=src.default,
+                files=tuple(f.format(**fill) for f in src.files),
+                labelled=src.labelled,
+            ))
+        defaults = [s for s in out if s.default]
+        if len(defaults) != 1:
+            names = ", ".join(s.name for s in defaults) or "none"
+            raise MlstackError(
+                f"the sources for {target} need exactly one default index (found: {names})",
+                "set default = true on one [sources.NAME] index (PyPI's, normally)",
+            )
+        # Indexes with packages first (catalog order), the default index last.
+        return [s for s in out if not s.default] + defaults
+
+    def torch_builds(self, index: str) -> list[str]:
+        """The torch minors the catalog pairs with a PyTorch index (``rocm6.4`` -> 2.8, 2.9)."""
+        return [v for v, idxs in self.torch_rocm.items() if index in idxs]
+
+
+def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | None, *,
+                  table: str | None = None, keys: list[str] | None = None) -> Source:
+    for key in keys if keys is not None else raw:
+        if key not in SOURCE_KEYS:
+            raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
+                                    after=table)
+
+    def fail(what: str, hint: str) -> MlstackError:
+        return MlstackError(f"{where}: source {name!r}: {what}", hint)
+
+    def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = raw.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"{key!r} must be a list of strings", f'write {key} = ["…"]')
+        return tuple(value)
+
+    def flag(key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise fail(f"{key!r} must be true or false", f"write {key} = true")
+        return value
+
+    kind = raw.get("kind", "index")
+    if kind not in KINDS:
+        raise fail(f"kind {kind!r} is not one of {', '.join(KINDS)}", 'write kind = "index"')
+    url = raw.get("url")
+    if not isinstance(url, str) or "://" not in url:
+        raise fail("needs a url", 'write url = "https://…/simple"')
+    use = raw.get("use", "always")
+    if use not in USES:
+        raise fail(f"use {use!r} is not one of {', '.join(USES)}", 'write use = "always"')
+    backends = strings("backends", BACKENDS)
+    for b in backends:
+        if b not in BACKENDS:
+            raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
+    try:
+        url.format(index="x", rocm="x")
+    except (KeyError, IndexError, ValueError):
+        raise fail(f"url {url!r} has an unknown placeholder",
+                   "the placeholders are {index} and {rocm}") from None
+    return Source(
+        name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
+        use=use, default=flag("default", False), files=strings("files"),
+        enabled=flag("enabled", True), labelled=strings("labelled"),
+    )
+
+
+@cache
+def catalog() -> Catalog:
+    """The built-in sources and the torch ↔ ROCm pairing."""
+    with CATALOG.open("rb") as f:
+        raw = tomllib.load(f)
+    sources = {
+        name: _parse_source(name, body, str(CATALOG), None)
+        for name, body in raw["sources"].items()
+    }
+    pairing = {k: tuple(v) for k, v in raw["torch-rocm"].items()}
+    return Catalog(sources, pairing)
