@@ -51,6 +51,10 @@ def _register() -> None:
     env.register_gc(app)
     from mlstack_env.cli import system
     system.register(app)
+    from mlstack_env.cli import profile
+    profile.register(app)
+    from mlstack_env.cli import lock
+    lock.register(app)
 
 
 _register()

@@ -1,0 +1,170 @@
+"""``mlstack lock``: resolve profiles x targets into mlstack.lock (or check it is fresh)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlstack_env.cli.output import emit
+from mlstack_env.errors import MlstackError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.resolve import LockOutcome
+
+
+@dataclass(frozen=True)
+class LockResult:
+    outcome: LockOutcome
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        entries = []
+        for item in o.outcomes:
+            e = item.entry
+            torch = e.package("torch") if e else None
+            entries.append({
+                "key": item.request.key,
+                "profile": item.request.profile.name,
+                "target": str(item.request.target),
+                "python": item.request.python,
+                "status": item.status,
+                "inputs_hash": item.request.inputs_hash(),
+                "packages": len(e.packages) if e else None,
+                "torch": torch.version if torch else None,
+                "notes": list(e.notes) if e else [],
+            })
+        return {
+            "lock": str(o.path),
+            "check": o.checked,
+            "up_to_date": o.up_to_date,
+            "written": o.written,
+            "entries": entries,
+            "exported": [str(p) for p in o.exported],
+        }
+
+    def render(self, console: Console) -> None:
+        from rich.table import Table
+
+        o = self.outcome
+        table = Table(box=None, pad_edge=False)
+        for col in ("entry", "status", "packages", "torch"):
+            table.add_column(col)
+        for item in o.outcomes:
+            e = item.entry
+            torch = e.package("torch") if e else None
+            table.add_row(item.request.key, item.status, str(len(e.packages)) if e else "-",
+                          torch.version if torch else "-")
+        console.print(table)
+        for item in o.outcomes:
+            for note in item.entry.notes if item.entry else ():
+                console.print(f"note: {item.request.key}: {note}", soft_wrap=True)
+        if o.checked:
+            if o.up_to_date:
+                console.print(f"{o.path} is up to date", soft_wrap=True)
+        elif o.written:
+            console.print(f"wrote {o.path}", soft_wrap=True)
+        else:
+            console.print(f"{o.path} is up to date (unchanged)", soft_wrap=True)
+        for path in o.exported:
+            console.print(f"exported {path}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("lock")
+    def lock_cmd(  # noqa: PLR0917 - typer maps parameters to options
+        profiles: Annotated[
+            list[str] | None,
+            typer.Argument(help="Profiles to lock (default: the project's, or its "
+                           "default-env).", show_default=False),
+        ] = None,
+        target: Annotated[
+            list[str] | None,
+            typer.Option("--target", "-t", help="Target to lock for, e.g. rocm6.4:gfx1100 or "
+                         "cpu; repeatable (default: the project's targets, else this "
+                         "machine's).", show_default=False),
+        ] = None,
+        python: Annotated[
+            str | None, typer.Option("--python", help="Python X.Y to lock for.")
+        ] = None,
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="Lock file to write (default: "
+                                      "mlstack.lock beside mlstack.toml).", dir_okay=False)
+        ] = None,
+        check: Annotated[
+            bool, typer.Option("--check", help="Exit 1 if the lock is missing or stale; "
+                               "write nothing.")
+        ] = False,
+        project_dir: Annotated[
+            Path | None, typer.Option("--project", help="The directory holding mlstack.toml.",
+                                      file_okay=False)
+        ] = None,
+        export_pylock: Annotated[
+            Path | None, typer.Option("--export-pylock", help="Also write one PEP 751 "
+                                      "pylock.<name>.toml per entry into DIR.",
+                                      metavar="DIR", file_okay=False)
+        ] = None,
+        offline: Annotated[
+            bool, typer.Option("--offline", help="Resolve from uv's cache only.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Resolve profiles x targets into a hash-pinned lock (mlstack.lock)."""
+        from mlstack_env.project import find_project
+        from mlstack_env.resolve import lock
+        from mlstack_env.target import Target
+
+        targets = [Target.parse(t) for t in target or []]
+        project = find_project(Path.cwd(), project_dir)
+        if check and export_pylock is not None:
+            raise MlstackError("--check writes nothing; it cannot be used with "
+                               "--export-pylock", "drop one of them")
+        with _progress() as progress:
+            outcome = lock(
+                project=project,
+                profiles=profiles or [],
+                targets=targets,
+                python=python,
+                output=output,
+                check=check,
+                export_dir=export_pylock,
+                offline=offline,
+                progress=progress,
+            )
+        emit(LockResult(outcome), as_json)
+        if check and not outcome.up_to_date:
+            stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
+                     if o.status not in ("fresh", "unchanged")]
+            raise MlstackError(
+                f"{outcome.path} is not up to date: {', '.join(stale)}",
+                "run `mlstack lock` and commit the result",
+            )
+
+
+class _progress:
+    """A spinner on stderr while uv resolves; one line per entry, gone when done."""
+
+    def __enter__(self) -> Any:
+        from rich.console import Console
+        from rich.status import Status
+
+        self._status: Status | None = None
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return None
+        self._status = Status("", console=console)
+
+        def update(key: str) -> None:
+            assert self._status is not None  # noqa: S101 - set just above
+            self._status.update(f"resolving {key}")
+            self._status.start()
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
