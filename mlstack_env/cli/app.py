@@ -51,6 +51,8 @@ def _register() -> None:
     env.register_gc(app)
     from mlstack_env.cli import system
     system.register(app)
+    from mlstack_env.cli import doctor
+    doctor.register(app)
     from mlstack_env.cli import profile
     profile.register(app)
     from mlstack_env.cli import lock

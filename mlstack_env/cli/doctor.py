@@ -1,0 +1,100 @@
+"""``mlstack doctor``: what stands between this machine and working ROCm envs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlstack_env.cli.output import emit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.doctor import Context, Finding
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+LockOpt = Annotated[
+    Path | None,
+    typer.Option("--lock", metavar="FILE",
+                 help="Also check the machine against this lock (default: the project's "
+                 "mlstack.lock, if any)."),
+]
+
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    findings: tuple[Finding, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(f.status == "fail" for f in self.findings) else 0
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [f.to_json() for f in self.findings]
+
+    def render(self, console: Console) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, pad_edge=False, show_header=True)
+        table.add_column("status")
+        table.add_column("check")
+        table.add_column("finding", overflow="fold")
+        for f in self.findings:
+            cell = Text(f.message)
+            if f.hint and f.status != "ok":
+                cell.append(f"\nhint: {f.hint}", style="dim")
+            elif f.hint:
+                cell.append(f"\n{f.hint}", style="dim")
+            table.add_row(Text(f.status.value, style=_STYLE[f.status.value]), f.check, cell)
+        console.print(table)
+        warns = sum(f.status == "warn" for f in self.findings)
+        fails = sum(f.status == "fail" for f in self.findings)
+        console.print(
+            f"{fails} failed, {warns} warning{'s' if warns != 1 else ''}, "
+            f"{len(self.findings) - warns - fails} ok",
+            highlight=False, markup=False,
+        )
+
+
+def build_context(lock: Path | None) -> Context:
+    from mlstack_env import paths
+    from mlstack_env.doctor import Context
+    from mlstack_env.doctor.seams import SystemAccess, disk_free, probe_uv
+    from mlstack_env.hardware import detect
+    from mlstack_env.system import package_db
+    from mlstack_env.system.wanted import load_wanted
+
+    environ = dict(os.environ)
+    machine = detect(environ=environ)
+    home = Path(environ.get("HOME") or Path.home())
+    return Context(
+        machine=machine,
+        root=paths.machine_root(),
+        environ=environ,
+        home=home,
+        store=paths.home(),
+        access=SystemAccess(),
+        disk_free=disk_free,
+        uv=probe_uv,
+        package_db=package_db,
+        wanted=load_wanted(lock, machine),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("doctor")
+    def doctor_cmd(lock: LockOpt = None, as_json: JsonOpt = False) -> None:
+        """Check the GPU, driver, device access, ROCm, support, distro, your shell setup,
+        disk and uv; exit 1 when a check fails."""
+        from mlstack_env.doctor import run
+
+        result = DoctorResult(tuple(run(build_context(lock))))
+        emit(result, as_json)
+        raise typer.Exit(result.exit_code)

@@ -1,0 +1,380 @@
+"""Checks of the machine: GPUs, driver, device access, ROCm, support, distro, packages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging.version import Version
+
+from mlstack_env import envvars
+from mlstack_env.catalog import (
+    CodeKind,
+    gpu_table,
+    official_support,
+    torch_code_support,
+    torch_index_name,
+)
+from mlstack_env.doctor import Context, Finding, fail, ok, warn
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware.machine import Gpu
+
+GROUPS_HINT = (
+    "add yourself to the groups that own the GPU devices: "
+    "sudo usermod -aG render,video $USER, then log out and back in"
+)
+
+
+def gpu_label(gpu: Gpu) -> str:
+    return f"GPU {gpu.index} {gpu.name} ({gpu.gfx})"
+
+
+def wheel_rocm(ctx: Context) -> str | None:
+    """The ROCm release whose PyTorch wheels envs run: the lock's, else the installed one."""
+    if ctx.wanted is not None and ctx.wanted.rocm:
+        return ctx.wanted.rocm
+    return ctx.machine.rocm.version if ctx.machine.rocm else None
+
+
+def release_rocm(ctx: Context) -> str | None:
+    """The ROCm release to judge official support on: the installed one, else the lock's."""
+    if ctx.machine.rocm is not None:
+        return ctx.machine.rocm.version
+    return ctx.wanted.rocm if ctx.wanted is not None else None
+
+
+def gpu_present(ctx: Context) -> Iterator[Finding]:
+    gpus = ctx.machine.gpus
+    if not gpus:
+        yield fail(
+            "gpu",
+            "no AMD GPU found (no KFD topology node, no AMD card in /sys/class/drm)",
+            "check that the card is seen (lspci | grep -i -e vga -e display) and that the "
+            "amdgpu driver is loaded (sudo modprobe amdgpu); environments here use CPU builds",
+        )
+        return
+    names = ", ".join(f"{g.name} ({g.gfx})" for g in gpus)
+    count = "1 AMD GPU" if len(gpus) == 1 else f"{len(gpus)} AMD GPUs"
+    yield ok("gpu", f"{count}: {names}")
+    unknown = sorted({g.gfx for g in gpus if g.gfx not in gpu_table().models})
+    if unknown:
+        yield warn(
+            "gpu",
+            f"{', '.join(unknown)} is not in mlstack's GPU table: support cannot be judged",
+            "set MLSTACK_GPU to the nearest known gfx, or add the GPU to catalog/gpus.toml",
+        )
+    for note in ctx.machine.notes:
+        if "skipped" in note:
+            yield warn("gpu", note, "a device cgroup or permissions hide this GPU node")
+
+
+def driver_loaded(ctx: Context) -> Iterator[Finding]:
+    loaded = ctx.under_root("/sys/module/amdgpu").is_dir()
+    kfd = ctx.under_root("/sys/class/kfd/kfd/topology/nodes").is_dir()
+    if not loaded:
+        if ctx.machine.gpus:
+            yield fail(
+                "driver",
+                "the amdgpu kernel driver is not loaded",
+                "load it with `sudo modprobe amdgpu`; if that fails, `sudo dmesg | grep -i "
+                "amdgpu` says why (a kernel too old for the GPU, or amdgpu-dkms to install)",
+            )
+        return
+    version = _read(ctx.under_root("/sys/module/amdgpu/version"))
+    what = f"amdgpu driver loaded (version {version})" if version else "amdgpu driver loaded"
+    if ctx.machine.gpus and not kfd:
+        yield warn(
+            "driver",
+            f"{what}, but there is no KFD (/sys/class/kfd): ROCm cannot run compute",
+            "the kernel was built without HSA_AMD (CONFIG_HSA_AMD) or KFD failed to start; "
+            "see `sudo dmesg | grep -i kfd`",
+        )
+        return
+    yield ok("driver", what)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def device_access(ctx: Context) -> Iterator[Finding]:
+    if not ctx.machine.gpus:
+        return
+    kfd = ctx.under_root("/dev/kfd")
+    if not kfd.exists():
+        yield fail(
+            "device-access",
+            "/dev/kfd does not exist",
+            "the amdgpu driver creates it; in a container pass --device=/dev/kfd "
+            "--device=/dev/dri",
+        )
+        return
+    dri = ctx.under_root("/dev/dri")
+    renders = sorted(dri.glob("renderD*")) if dri.is_dir() else []
+    nodes = [("/dev/kfd", kfd)] + [(f"/dev/dri/{p.name}", p) for p in renders]
+    shown = ", ".join(name for name, _ in nodes)
+    no_dri = "" if renders else " (no /dev/dri render nodes to check)"
+    if ctx.access.is_root():
+        yield ok("device-access", f"running as root: {shown} usable{no_dri}")
+        return
+    denied = [name for name, path in nodes if not ctx.access.can_use(path)]
+    if not denied:
+        yield ok("device-access", f"{shown} usable by this user{no_dri}")
+        return
+    needed = {"render", "video"}
+    if needed <= ctx.access.listed_groups() and not needed <= ctx.access.groups():
+        yield fail(
+            "device-access",
+            f"cannot open {', '.join(denied)}: you are in groups render and video, but "
+            "this session started before that",
+            "log out and back in (or start a shell with `newgrp render`)",
+        )
+        return
+    lacking = sorted(needed - ctx.access.groups())
+    where = f" (not in group {', '.join(lacking)})" if lacking else ""
+    yield fail("device-access", f"cannot open {', '.join(denied)}{where}", GROUPS_HINT)
+
+
+def rocm_installed(ctx: Context) -> Iterator[Finding]:
+    rocm = ctx.machine.rocm
+    if rocm is None:
+        if not ctx.machine.gpus:
+            yield ok("rocm", "ROCm is not installed (nor needed without an AMD GPU)")
+            return
+        yield warn(
+            "rocm",
+            "ROCm is not installed (no /opt/rocm/.info/version)",
+            "PyTorch ROCm wheels bring their own ROCm libraries, so envs work without it; "
+            "for the driver-side tools (rocminfo, amd-smi) see `mlstack system plan`",
+        )
+        return
+    where = f"ROCm {rocm.version} at {rocm.path}"
+    wanted = ctx.wanted.rocm if ctx.wanted is not None else None
+    if wanted and Version(wanted).release[:2] != Version(rocm.version).release[:2]:
+        yield warn(
+            "rocm",
+            f"{where}, but the lock targets ROCm {wanted}",
+            f"install ROCm {wanted} (`mlstack system plan`), or lock for this machine with "
+            f"`mlstack lock --target {ctx.machine.target}`",
+        )
+        return
+    newest = max(gpu_table().official_gfx, key=Version)
+    if Version(rocm.version).release[:2] > Version(newest).release[:2]:
+        yield ok("rocm", f"{where} (newer than mlstack's tables, which end at {newest})")
+        return
+    yield ok("rocm", where)
+
+
+def lock_fits(ctx: Context) -> Iterator[Finding]:
+    if ctx.wanted is None:
+        return
+    if ctx.wanted.misfit is not None:
+        yield fail("lock", ctx.wanted.misfit.message, ctx.wanted.misfit.hint)
+        return
+    yield ok("lock", f"{ctx.wanted.source} fits this machine")
+
+
+def _indexes_carrying(gfx: str) -> list[str]:
+    return [name for name, carried in gpu_table().wheel_gfx.items() if gfx in carried]
+
+
+def gpu_support(ctx: Context) -> Iterator[Finding]:
+    """Both questions of ROCM-FACTS §1 for each GPU: can the env's code run, is it official."""
+    compute = set(ctx.machine.compute_gpus)
+    wheels = wheel_rocm(ctx)
+    index = torch_index_name(wheels) if wheels else None
+    release = release_rocm(ctx)
+    for gpu in ctx.machine.gpus:
+        if gpu.gfx not in gpu_table().models:
+            continue  # named by the gpu check
+        label = gpu_label(gpu)
+        official = official_support(gpu.gfx, release) if release else None
+        if official is None:
+            off_text = ""
+        elif official.supported:
+            off_text = f"officially supported on ROCm {release}"
+        elif official.releases:
+            off_text = (f"ROCm {release} does not officially support the {gpu.name} "
+                        f"(from {official.releases[0]} on)")
+        else:
+            off_text = f"not officially supported on ROCm {release} nor any listed release"
+        code = torch_code_support(gpu.gfx, wheels) if wheels and index else None
+        if gpu not in compute:
+            model = gpu_table().model(gpu.gfx)
+            would = (f"would need HSA_OVERRIDE_GFX_VERSION={model.override}"
+                     if model.override else "no override applies")
+            yield ok("gpu-support", f"{label}: integrated, left out of envs beside the "
+                     f"discrete GPU; {would}" + (f"; {off_text}" if off_text else ""))
+            continue
+        if code is None:
+            carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
+            why = (f"no PyTorch index is known for ROCm {wheels}" if wheels
+                   else "no ROCm release to judge against (none installed, no --lock)")
+            yield ok("gpu-support", f"{label}: {why}; wheels that carry it: {carried}"
+                     + (f"; {off_text}" if off_text else ""))
+            continue
+        if code.kind is CodeKind.UNSUPPORTED:
+            carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
+            yield fail(
+                "gpu-support",
+                f"{label}: the {index} PyTorch wheels carry no code it can run",
+                f"use a ROCm release whose wheels carry {gpu.gfx} ({carried})",
+            )
+            continue
+        if code.kind is CodeKind.OVERRIDE:
+            runs = (f"the {index} wheels lack {gpu.gfx}; it runs their "
+                    f"{_as_gfx(code.override)} code with HSA_OVERRIDE_GFX_VERSION="
+                    f"{code.override} (mlstack envs set it)")
+        else:
+            runs = f"runs natively with the {index} PyTorch wheels"
+        message = f"{label}: {runs}" + (f"; {off_text}" if off_text else "")
+        if official is not None and not official.supported:
+            since = official.releases[0] if official.releases else None
+            hint = (f"it works; for AMD's official support use ROCm {since} or newer"
+                    if since else "it works, without AMD's official support")
+            yield warn("gpu-support", message, hint)
+        elif code.kind is CodeKind.OVERRIDE:
+            yield warn("gpu-support", message,
+                       f"outside mlstack envs export HSA_OVERRIDE_GFX_VERSION={code.override}")
+        else:
+            yield ok("gpu-support", message)
+
+
+def _as_gfx(override: str | None) -> str:
+    from mlstack_env.catalog import override_gfx
+
+    return override_gfx(override) if override else "?"
+
+
+def integrated_gpu(ctx: Context) -> Iterator[Finding]:
+    gpus = ctx.machine.gpus
+    igpus = [g for g in gpus if g.integrated]
+    dgpus = [g for g in gpus if not g.integrated]
+    if not igpus or not dgpus:
+        if igpus:
+            yield ok("igpu", "the integrated GPU is the only GPU: envs use it")
+        elif gpus:
+            yield ok("igpu", "no integrated GPU beside the discrete ones")
+        return
+    visible = ",".join(str(g.index) for g in dgpus)
+    names = ", ".join(f"{g.name} (GPU {g.index}, {g.gfx})" for g in igpus)
+    user = ctx.environ.get(envvars.HIP_VISIBLE_DEVICES) or ctx.environ.get(
+        envvars.ROCR_VISIBLE_DEVICES
+    )
+    if user is not None:
+        shown = {p.strip() for p in user.split(",") if p.strip()}
+        if not shown & {str(g.index) for g in igpus}:
+            yield ok("igpu", f"integrated {names} is hidden by your visible-devices setting")
+            return
+    yield warn(
+        "igpu",
+        f"integrated {names} sits beside a discrete GPU: mlstack envs hide it with "
+        f"HIP_VISIBLE_DEVICES={visible}",
+        f"outside mlstack envs, export HIP_VISIBLE_DEVICES={visible} so frameworks do not "
+        "pick the integrated GPU",
+    )
+
+
+def _os_row(rocm: str) -> str | None:
+    rows = gpu_table().official_os
+    v = Version(rocm)
+    best = None
+    for name in rows:
+        if Version(name) <= v and (best is None or Version(name) > Version(best)):
+            best = name
+    return best
+
+
+def distro_release(ctx: Context) -> Iterator[Finding]:
+    from mlstack_env.system.catalog import system_catalog
+
+    distro = ctx.machine.distro
+    if distro is None:
+        yield warn("distro", "cannot tell the distribution (no /etc/os-release)",
+                   "support cannot be judged; most ROCm releases list Ubuntu and RHEL")
+        return
+    rocm = release_rocm(ctx)
+    if rocm is None:
+        yield ok("distro", f"{distro.name} (no ROCm release to compare with)")
+        return
+    row = _os_row(rocm)
+    if row is None:
+        yield ok("distro", f"{distro.name} (mlstack has no OS table for ROCm {rocm})")
+        return
+    try:
+        family = system_catalog().family_of(distro)
+    except MlstackError:
+        family = None
+    ident = (family.release_id if family and family.release_id else None) or distro.id
+    table = gpu_table().official_os[row]
+    listed = "; ".join(f"{k} {', '.join(v)}" for k, v in table.items())
+    releases = table.get(ident, ())
+    as_text = f" (as {ident} {distro.version_id})" if ident != distro.id else ""
+    if distro.version_id in releases:
+        yield ok("distro", f"{distro.name}{as_text} is supported by ROCm {rocm}")
+        return
+    yield warn(
+        "distro",
+        f"{distro.name}{as_text} is not among the releases ROCm {rocm} lists ({listed})",
+        "it may work; AMD tests only the listed releases (mlstack's table lists Ubuntu and "
+        "RHEL only)",
+    )
+
+
+def kernel_release(ctx: Context) -> Iterator[Finding]:
+    from mlstack_env.system.catalog import kernel_series, system_catalog
+
+    kernel = ctx.machine.kernel
+    if kernel is None:
+        yield warn("kernel", "cannot read the kernel release", "support cannot be judged")
+        return
+    distro = ctx.machine.distro
+    catalog = system_catalog()
+    try:
+        family = catalog.family_of(distro) if distro else None
+    except MlstackError:
+        family = None
+    series = catalog.kernel_series(family, distro) if family and distro else None
+    mine = kernel_series(kernel)
+    if not series or mine is None or distro is None:
+        yield ok("kernel", f"kernel {kernel} (no kernel list for this release)")
+        return
+    if mine in series:
+        yield ok("kernel", f"kernel {kernel} is one AMD lists for this release")
+        return
+    yield warn(
+        "kernel",
+        f"kernel {kernel} is not a series AMD lists for {distro.name} ({', '.join(series)})",
+        "the distribution's own GA or HWE kernel is the tested one (mlstack's kernel list "
+        "is UNCONFIRMED data in catalog/system.toml)",
+    )
+
+
+def system_packages(ctx: Context) -> Iterator[Finding]:
+    from mlstack_env.system import check_packages, system_catalog
+
+    wanted = ctx.wanted
+    if wanted is None or ctx.machine.distro is None:
+        return
+    if not wanted.system:
+        yield ok("system-packages", "the lock lists no system packages")
+        return
+    try:
+        family = system_catalog().family_of(ctx.machine.distro)
+        statuses = check_packages(wanted.system, family, system_catalog(),
+                                  ctx.package_db(family.database))
+    except MlstackError as e:
+        yield warn("system-packages", f"cannot check system packages: {e.message}", e.hint)
+        return
+    missing = [s.name for s in statuses if not s.installed]
+    if missing:
+        yield warn(
+            "system-packages",
+            f"{len(missing)} of {len(statuses)} system packages missing: {', '.join(missing)}",
+            "see the commands that install them with `mlstack system plan`",
+        )
+        return
+    yield ok("system-packages", f"all {len(statuses)} system packages installed")

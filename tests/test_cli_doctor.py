@@ -1,0 +1,98 @@
+"""``mlstack doctor`` through the real entry point, on fake machines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from mlstack_env.lockfile import Lock, LockEntry, dumps
+from mlstack_env.target import Target
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+FakeMachine = Callable[[str], Path]
+
+
+def _by_check(findings: list[dict[str, str | None]], check: str) -> list[dict[str, str | None]]:
+    return [f for f in findings if f["check"] == check]
+
+
+def test_doctor_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:
+    fake_machine("7800xt-780m")
+    r = cli("doctor", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr  # warnings only
+    assert r.stderr == ""
+    out = " ".join(r.stdout.split())  # the table wraps long findings
+    assert "ROCm 6.3.0 does not officially support the Radeon RX 7800 XT / 7700 XT (from " \
+        "6.4.2 on)" in out
+    assert "HIP_VISIBLE_DEVICES=1" in out and "Radeon 780M" in out
+
+
+def test_doctor_json_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine,
+                                         tmp_path: Path) -> None:
+    fake_machine("7800xt-780m")
+    r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 0
+    findings = json.loads(r.stdout)
+    assert isinstance(findings, list)
+    assert all(set(f) == {"check", "status", "message", "hint"} for f in findings)
+    assert all(f["status"] in ("ok", "warn", "fail") for f in findings)
+    support = _by_check(findings, "gpu-support")
+    assert [f["status"] for f in support] == ["ok", "warn"]
+    assert "(from 6.4.2 on)" in str(support[1]["message"])
+    (igpu,) = _by_check(findings, "igpu")
+    assert igpu["status"] == "warn" and "export HIP_VISIBLE_DEVICES=1" in str(igpu["hint"])
+    checks = {f["check"] for f in findings}
+    assert {"gpu", "driver", "device-access", "rocm", "distro", "kernel", "hsa-override",
+            "hsa-tools-lib", "pytorch-rocm-arch", "rocm-path", "old-env-files", "disk",
+            "uv"} <= checks
+
+
+def test_doctor_without_a_gpu_fails(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:
+    fake_machine("no-gpu")
+    r = cli("doctor", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "no AMD GPU found" in r.stdout
+    r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1
+    (gpu,) = _by_check(json.loads(r.stdout), "gpu")
+    assert gpu["status"] == "fail"
+
+
+def test_doctor_finds_the_users_mistakes(cli: Cli, fake_machine: FakeMachine,
+                                         tmp_path: Path) -> None:
+    fake_machine("7900xtx")
+    (tmp_path / ".rocmrc").write_text("export HSA_TOOLS_LIB=1\n")
+    (tmp_path / ".bashrc").write_text("source ~/.rocmrc\n")
+    env = {"HOME": str(tmp_path), "HSA_TOOLS_LIB": "1", "HSA_OVERRIDE_GFX_VERSION": "10.3.0"}
+    r = cli("doctor", "--json", env=env, cwd=tmp_path)
+    assert r.returncode == 1
+    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    assert findings["hsa-tools-lib"]["status"] == "fail"
+    assert findings["hsa-override"]["status"] == "fail"
+    assert findings["old-env-files"]["status"] == "warn"
+    assert "~/.bashrc line 1 sources ~/.rocmrc" in str(findings["old-env-files"]["message"])
+
+
+def test_doctor_with_a_lock(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:
+    fake_machine("7900xtx")
+    entry = LockEntry(profile="minimal", target=Target.parse("rocm7.1:gfx942"), python="3.12",
+                      platform="x86_64-manylinux_2_28", packages=(), system=("coreutils",))
+    lock = tmp_path / "team.lock"
+    lock.write_text(dumps(Lock((entry,), "0.1.0", "0.13.9")))
+    r = cli("doctor", "--lock", str(lock), "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1
+    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    assert findings["lock"]["status"] == "fail"
+    assert "fits this machine" in str(findings["lock"]["message"])
+    assert "rocm6.4:gfx1100" in str(findings["lock"]["message"])
+
+
+def test_doctor_with_a_missing_lock_is_an_error(cli: Cli, tmp_path: Path) -> None:
+    r = cli("doctor", "--lock", str(tmp_path / "nope.lock"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("error: lock file ") and lines[1].startswith("hint: ")
+    assert len(lines) == 2
