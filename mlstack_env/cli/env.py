@@ -131,24 +131,24 @@ def choose_entry(
                 )
         entry = select_entry(lock, target, profile, python, source=str(lock_file))
         return Choice(entry, str(lock_file), (lock.mlstack_version, lock.uv_version))
+    from mlstack_env.project import find_project
     from mlstack_env.resolve import entry_for_env
 
-    chosen = entry_for_env(
-        profile=profile,
-        target=target,
-        python=python,
-        project_dir=project_dir,
-        locked=locked,
-        offline=offline,
-    )
-    return Choice(chosen, "project lock" if _in_project(project_dir) else "built-in profile",
-                  None)
-
-
-def _in_project(project_dir: Path | None) -> bool:
-    from mlstack_env.project import find_project
-
-    return find_project(Path.cwd(), project_dir) is not None
+    project = find_project(Path.cwd(), project_dir)
+    if profile is None:
+        if project is None or not project.default_env:
+            where = f"{project.manifest_path} sets no default-env" if project else \
+                "there is no mlstack.toml here"
+            raise MlstackError(
+                f"which profile? {where}",
+                hint="name one: mlstack env create minimal (built-in: minimal, inference, "
+                "training), or pass --lock FILE",
+            )
+        profile = project.default_env
+    chosen = entry_for_env(profile, target, python, project_dir, locked=locked, offline=offline)
+    if project is None:
+        return Choice(chosen, f"built-in profile {profile}", None)
+    return Choice(chosen, str(project.lock_path), None)
 
 
 def create(

@@ -98,7 +98,9 @@ def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
         if arch:
             variables[envvars.PYTORCH_ROCM_ARCH] = ";".join(dict.fromkeys(arch))
         values = set(overrides.values())
-        if len(values) == 1 and not native:
+        # One global value is right when it is the only one needed and every native GPU
+        # already is the ISA it names (a 7800 XT on rocm6.2 wheels beside a 7900 XTX).
+        if len(values) == 1 and all(g.gfx == override_gfx(next(iter(values))) for g in native):
             variables[envvars.HSA_OVERRIDE_GFX_VERSION] = values.pop()
         elif overrides:
             for gpu, value in overrides.items():

@@ -1,0 +1,197 @@
+"""The store and generations below the CLI, with a hand-written installer (no uv)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from mlstack_env import paths
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware import detect
+from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+from mlstack_env.store import Created, NamedEnv, Store, create_env, get_env, hold, store_key
+from mlstack_env.store.entries import Progress
+from mlstack_env.store.gc import collect
+from mlstack_env.store.generations import remove_env
+from mlstack_env.store.locks import Busy, file_lock
+from mlstack_env.target import Target
+
+
+class FakeInstaller:
+    """Writes a venv-shaped directory and counts calls; fails when told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+
+    def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
+        self.calls += 1
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").write_text("#!/bin/sh\n")
+        if self.fail:
+            raise MlstackError("uv failed installing: boom", hint="fake")
+        return "0.0.1"
+
+
+def scripts(gen_dir: Path, name: str, venv: Path, variables: Mapping[str, str]) -> None:
+    (gen_dir / "bin").mkdir()
+    (gen_dir / "bin" / "activate").write_text(f"# {name} {venv}\n")
+
+
+def entry(version: str = "1.0", profile: str = "p", env: dict[str, str] | None = None
+          ) -> LockEntry:
+    pkg = LockedPackage("foo", version, None,
+                        (Wheel(f"https://x/foo-{version}-py3-none-any.whl", "a" * 64, 1),))
+    return LockEntry(profile, Target.parse("rocm6.4:gfx1100"), "3.12", "x86_64-manylinux_2_28",
+                     (pkg,), env=env or {})
+
+
+@pytest.fixture
+def make(fake_machine: Callable[[str], Path]) -> Callable[..., Created]:
+    fake_machine("7900xtx")
+    machine = detect()
+
+    def _make(name: str, e: LockEntry, installer: FakeInstaller | None = None) -> Created:
+        return create_env(name, e, machine, installer=installer or FakeInstaller(),
+                          source="test", write_scripts=scripts)
+
+    return _make
+
+
+def test_store_key_is_what_gets_installed() -> None:
+    assert store_key(entry()) == store_key(entry(profile="other"))  # names are not content
+    assert store_key(entry()) != store_key(entry("1.1"))
+    assert store_key(entry()) != store_key(entry(env={"A": "1"}))
+    assert len(store_key(entry())) == 32
+
+
+def test_generations_number_up_and_current_swaps(make: Callable[..., Created]) -> None:
+    make("demo", entry("1.0"))
+    make("demo", entry("1.1"))
+    env = get_env("demo")
+    assert [g.number for g in env.generations()] == [1, 2]
+    cur = env.current()
+    assert cur is not None and cur.number == 2
+    assert (env.path / "current").readlink() == Path("gen-2")
+    assert cur.store_key == store_key(entry("1.1"))
+    assert cur.venv.resolve() == (paths.store_dir() / store_key(entry("1.1"))).resolve()
+    prev = env.previous()
+    assert prev is not None and prev.number == 1
+    fp = cur.fingerprint()
+    assert fp is not None and fp.generation == 2 and fp.machine.gfx == ("gfx1100",)
+
+
+def test_same_entry_again_is_up_to_date_and_builds_nothing(make: Callable[..., Created]) -> None:
+    installer = FakeInstaller()
+    make("demo", entry(), installer)
+    again = make("demo", entry(), installer)
+    other = make("other", entry(), installer)
+    assert installer.calls == 1
+    assert again.up_to_date and again.reused
+    assert other.reused and not other.up_to_date
+    assert [g.number for g in get_env("demo").generations()] == [1]
+
+
+def test_failed_build_leaves_previous_generation_and_no_temporaries(
+        make: Callable[..., Created]) -> None:
+    make("demo", entry("1.0"))
+    with pytest.raises(MlstackError, match="boom"):
+        make("demo", entry("2.0"), FakeInstaller(fail=True))
+    env = get_env("demo")
+    cur = env.current()
+    assert cur is not None and cur.number == 1
+    assert Store().temporaries() == []
+    assert not Store().has(store_key(entry("2.0")))
+
+
+def test_failed_first_create_lists_nothing(make: Callable[..., Created]) -> None:
+    with pytest.raises(MlstackError):
+        make("demo", entry(), FakeInstaller(fail=True))
+    with pytest.raises(MlstackError, match="no env named 'demo'"):
+        get_env("demo")
+
+
+def test_stale_temporaries_are_cleaned_by_the_next_build(make: Callable[..., Created]) -> None:
+    key = store_key(entry())
+    stale = paths.store_dir() / f".tmp-{key}-killed"
+    (stale / "venv").mkdir(parents=True)
+    half_gen = paths.envs_dir() / "demo" / ".tmp-gen-1-killed"
+    half_gen.mkdir(parents=True)
+    make("demo", entry())
+    assert not stale.exists() and not half_gen.exists()
+
+
+def test_env_lock_is_exclusive(make: Callable[..., Created]) -> None:
+    make("demo", entry())
+    env = NamedEnv("demo")
+    with env.lock(), pytest.raises(Busy), env.lock(wait=False):
+        pass
+
+
+def test_a_waiter_on_a_removed_env_locks_the_new_one(make: Callable[..., Created]) -> None:
+    make("demo", entry())
+    env = NamedEnv("demo")
+    lock_file = env.path / ".lock"
+    with env.lock():
+        remove_env(env)
+    # The old lock file went with the env; a new lock is taken on a fresh file.
+    with file_lock(lock_file, wait=False):
+        assert lock_file.exists()
+
+
+def test_gc_keeps_current_and_previous_and_held(make: Callable[..., Created]) -> None:
+    for v in ("1", "2", "3", "4"):
+        make("demo", entry(v))
+    env = get_env("demo")
+    gen1 = env.generations()[0]
+    fd = hold(gen1)  # a running `env run` on generation 1
+    assert fd is not None
+    try:
+        dry = collect(dry_run=True)
+        assert [g.number for g in dry.generations] == [2]
+        assert [g.number for g in dry.held] == [1]
+        assert [g.number for g in env.generations()] == [1, 2, 3, 4]  # dry run: nothing gone
+        report = collect()
+    finally:
+        os.close(fd)
+    assert [g.number for g in report.generations] == [2]
+    assert [g.number for g in env.generations()] == [1, 3, 4]
+    assert {e.key for e in report.entries} == {store_key(entry("2"))}
+    assert sorted(e.key for e in Store().entries()) == sorted(
+        store_key(entry(v)) for v in ("1", "3", "4"))
+    # Released: generation 1 goes on the next gc, and its store entry with it.
+    report = collect()
+    assert [g.number for g in report.generations] == [1]
+    assert {e.key for e in report.entries} == {store_key(entry("1"))}
+
+
+def test_gc_frees_entries_of_removed_envs_but_not_shared_ones(
+        make: Callable[..., Created]) -> None:
+    make("a", entry("1"))
+    make("b", entry("1"))
+    make("c", entry("2"))
+    with get_env("c").lock():
+        remove_env(get_env("c"))
+    with get_env("a").lock():
+        remove_env(get_env("a"))
+    report = collect()
+    assert {e.key for e in report.entries} == {store_key(entry("2"))}
+    assert [e.key for e in Store().entries()] == [store_key(entry("1"))]
+
+
+def test_gc_skips_an_env_another_command_holds(make: Callable[..., Created]) -> None:
+    for v in ("1", "2", "3"):
+        make("demo", entry(v))
+    with NamedEnv("demo").lock():
+        report = collect()
+    assert report.busy_envs == ["demo"]
+    assert report.generations == [] and report.entries == []
+
+
+def test_invalid_names_are_refused() -> None:
+    for bad in ("../x", "a/b", "..", ".hidden", "x" * 65, "sp ace", ""):
+        with pytest.raises(MlstackError, match="invalid env name"):
+            NamedEnv(bad)
