@@ -1,0 +1,201 @@
+"""The activation data of a generation (``mlstack-env.json``) and how a child process gets it.
+
+This module is on the ``mlstack env run`` hot path: it imports only ``json``, ``os``,
+``re`` and ``pathlib`` (no ``typing``, no ``dataclasses``).
+
+``mlstack-env.json`` (format 1), written beside ``bin/activate`` in every generation::
+
+    {
+      "format": 1,
+      "name": "demo",                       # the env name; also MLSTACK_ENV
+      "venv": "/abs/path/of/the/venv",      # VIRTUAL_ENV
+      "path": ["/abs/path/of/the/venv/bin"],  # prepended to PATH, in this order
+      "prompt": "demo",                     # shells show "(demo) " before the prompt
+      "variables": {"HSA_OVERRIDE_GFX_VERSION": "11.0.0", ...}   # exact values, sorted
+    }
+
+Values are literal strings: no ``$VAR`` expansion, no ``~``, no word splitting, in any
+shell or in ``env run``. A reader must ignore keys it does not know; a format it does
+not know is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlstack_env import envvars
+from mlstack_env.errors import MlstackError
+
+ENV_JSON = "mlstack-env.json"
+FORMAT = 1
+
+_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: Variables activation manages itself, or that a shell will not let a script set.
+RESERVED = frozenset(
+    {
+        "PATH",
+        envvars.VIRTUAL_ENV,
+        envvars.MLSTACK_ENV,
+        "PYTHONHOME",
+        "PS1",
+        "PWD",
+        "SHLVL",
+        "IFS",
+    }
+)
+_RESERVED_PREFIX = "_MLSTACK_"
+
+
+def validate_variable(name: str, value: str) -> None:
+    """Refuse a variable no shell could set literally, or one activation itself manages."""
+    if not isinstance(name, str) or not _VAR_NAME_RE.fullmatch(name):
+        raise MlstackError(
+            f"invalid environment variable name {name!r}",
+            hint="names are letters, digits and '_', not starting with a digit",
+        )
+    if name in RESERVED or name.startswith(_RESERVED_PREFIX):
+        raise MlstackError(
+            f"environment variable {name} cannot be set by an env",
+            hint="activation manages PATH, VIRTUAL_ENV, MLSTACK_ENV, PYTHONHOME and the "
+            "prompt itself; remove it from the profile's [env]",
+        )
+    if not isinstance(value, str) or "\0" in value:
+        raise MlstackError(
+            f"invalid value for environment variable {name}: {value!r}",
+            hint="values are strings without NUL characters",
+        )
+
+
+class ActivationData:
+    """What activating a generation means: the venv, its PATH entries, the variables."""
+
+    __slots__ = ("name", "path", "prompt", "variables", "venv")
+
+    def __init__(
+        self,
+        name: str,
+        venv: Path,
+        variables: Mapping[str, str],
+        path: tuple[Path, ...] | None = None,
+        prompt: str | None = None,
+    ) -> None:
+        for key, value in variables.items():
+            validate_variable(key, value)
+        self.name = name
+        self.venv = venv
+        self.variables: dict[str, str] = dict(sorted(variables.items()))
+        self.path: tuple[Path, ...] = path if path is not None else (venv / "bin",)
+        self.prompt = prompt if prompt is not None else name
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActivationData):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_json(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"ActivationData({self.to_json()!r})"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "venv": str(self.venv),
+            "path": [str(p) for p in self.path],
+            "prompt": self.prompt,
+            "variables": dict(self.variables),
+        }
+
+    @classmethod
+    def from_json(cls, data: object, source: str = ENV_JSON) -> ActivationData:
+        def bad(why: str) -> MlstackError:
+            return MlstackError(
+                f"{source}: {why}",
+                hint="the env is damaged; recreate it with `mlstack env create`",
+            )
+
+        if not isinstance(data, dict):
+            raise bad("not a JSON object")
+        fmt = data.get("format", FORMAT)
+        if fmt != FORMAT:
+            raise MlstackError(
+                f"{source}: unknown format {fmt!r} (this mlstack reads format {FORMAT})",
+                hint="it was written by another mlstack version; recreate the env with "
+                "this one (`mlstack env create`)",
+            )
+        name, venv, prompt = data.get("name"), data.get("venv"), data.get("prompt", None)
+        variables, path = data.get("variables", {}), data.get("path", None)
+        if not isinstance(name, str) or not name:
+            raise bad("'name' must be a non-empty string")
+        if not isinstance(venv, str) or not venv:
+            raise bad("'venv' must be a non-empty string")
+        if prompt is not None and not isinstance(prompt, str):
+            raise bad("'prompt' must be a string")
+        if not isinstance(variables, dict) or not all(
+            isinstance(v, str) for v in variables.values()
+        ):
+            raise bad("'variables' must map names to strings")
+        if path is not None and (
+            not isinstance(path, list) or not all(isinstance(p, str) for p in path)
+        ):
+            raise bad("'path' must be a list of strings")
+        try:
+            return cls(
+                name=name,
+                venv=Path(venv),
+                variables=variables,
+                path=tuple(Path(p) for p in path) if path is not None else None,
+                prompt=prompt,
+            )
+        except MlstackError as e:
+            raise bad(e.message) from e
+
+
+def load_env_json(gen_dir: Path) -> ActivationData:
+    """Read ``<gen_dir>/mlstack-env.json``."""
+    file = gen_dir / ENV_JSON
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MlstackError(
+            f"{file} is missing",
+            hint="the env is damaged; recreate it with `mlstack env create`",
+        ) from None
+    except OSError as e:
+        raise MlstackError(f"cannot read {file}: {e.strerror}",
+                           hint="check the file's permissions") from e
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise MlstackError(
+            f"{file} is not valid JSON: {e}",
+            hint="the env is damaged; recreate it with `mlstack env create`",
+        ) from None
+    return ActivationData.from_json(data, source=str(file))
+
+
+def apply(environ: Mapping[str, str], data: ActivationData) -> dict[str, str]:
+    """The environment a child process of the activated env gets.
+
+    ``VIRTUAL_ENV``, ``MLSTACK_ENV``, every variable, ``PATH`` with the env's entries
+    first (an entry already on ``PATH`` moves to the front, so nesting does not stack),
+    and no ``PYTHONHOME``, which would point the venv's Python at another prefix.
+    """
+    env = dict(environ)
+    env.pop("PYTHONHOME", None)
+    env.update(data.variables)
+    front = [str(p) for p in data.path]
+    old = env.get("PATH")
+    # No PATH at all means the system default; an empty one means nothing.
+    rest = (old if old is not None else os.defpath).split(os.pathsep) if old != "" else []
+    env["PATH"] = os.pathsep.join([*front, *(p for p in rest if p not in front)])
+    env[envvars.VIRTUAL_ENV] = str(data.venv)
+    env[envvars.MLSTACK_ENV] = data.name
+    return env

@@ -1,0 +1,168 @@
+"""Activation scripts, one template file per shell, with placeholders filled and quoted.
+
+:func:`write_scripts` writes, into a generation directory::
+
+    bin/activate            bash, zsh and sh   (from templates/activate.sh.template)
+    bin/activate.fish       fish               (from templates/activate.fish.template)
+    mlstack-env.json        the same data for `env run` (see mlstack_env.activation.data)
+
+Nothing written refers to ``gen_dir``'s own path, so a generation can be built in a
+temporary directory and renamed into place. (``env shell``'s start-up wrappers are not
+per generation: they ship in this package, under ``shell/``.)
+
+Each placeholder ``{{ NAME }}`` is replaced by a value already quoted for the shell
+that reads the file: sh-family values with :func:`shlex.quote` (POSIX single quotes),
+fish values with fish's own single quotes (only ``\\`` and ``'`` are escaped there).
+A value is never put anywhere else, so no value can be expanded or run. The per-variable
+save / set / restore lines are generated, one line per variable, in sorted order.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from mlstack_env import envvars
+from mlstack_env.activation.data import ENV_JSON, ActivationData
+from mlstack_env.envname import validate_env_name
+from mlstack_env.errors import MlstackError
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+ACTIVATE_SH = Path("bin", "activate")
+ACTIVATE_FISH = Path("bin", "activate.fish")
+
+# Saved before activation and restored by `deactivate`, besides the env's variables
+# (the prompt has its own lines in the templates).
+_MANAGED = ("PATH", envvars.VIRTUAL_ENV, envvars.MLSTACK_ENV, "PYTHONHOME")
+
+
+def sh_quote(value: str) -> str:
+    """A POSIX sh word that is exactly ``value`` (bash, zsh, dash, ksh)."""
+    return shlex.quote(value)
+
+
+def fish_quote(value: str) -> str:
+    """A fish word that is exactly ``value``: inside single quotes fish only knows
+    ``\\\\`` and ``\\'``."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{{ KEY }}`` placeholders; every placeholder must be known and filled."""
+    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{ " + key + " }}", value)
+    if "{{ " in text:
+        start = text.index("{{ ")
+        raise AssertionError(f"{template}: unfilled placeholder {text[start:start + 30]!r}")
+    return text
+
+
+def _sh_lines(data: ActivationData) -> dict[str, str]:
+    names = [*_MANAGED, *data.variables]
+    save = [
+        f'if [ -n "${{{n}+x}}" ]; then _MLSTACK_OLD_{n}="${n}"; '
+        f"else unset _MLSTACK_OLD_{n}; fi"
+        for n in names
+    ]
+    restore = [
+        f'    if [ -n "${{_MLSTACK_OLD_{n}+x}}" ]; then {n}="$_MLSTACK_OLD_{n}"; export {n}; '
+        f"unset _MLSTACK_OLD_{n}; else unset {n}; fi"
+        for n in names
+    ]
+    export = [f"export {n}={sh_quote(v)}" for n, v in data.variables.items()]
+    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export)}
+
+
+def _fish_lines(data: ActivationData) -> dict[str, str]:
+    names = [*_MANAGED, *data.variables]
+    save = [
+        f"if set -q {n}; set -g _MLSTACK_OLD_{n} ${n}; else; set -e -g _MLSTACK_OLD_{n}; end"
+        for n in names
+    ]
+    restore = [
+        f"    if set -q _MLSTACK_OLD_{n}; set -gx {n} $_MLSTACK_OLD_{n}; "
+        f"set -e -g _MLSTACK_OLD_{n}; else; set -e -g {n}; end"
+        for n in names
+    ]
+    export = [f"set -gx {n} {fish_quote(v)}" for n, v in data.variables.items()]
+    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export)}
+
+
+def _common(data: ActivationData, quote: Callable[[str], str]) -> dict[str, str]:
+    return {
+        # The name is a validated env name ([A-Za-z0-9._-]), safe in a comment.
+        "NAME": data.name,
+        "NAME_QUOTED": quote(data.name),
+        "VIRTUAL_ENV": quote(str(data.venv)),
+        "PROMPT": quote(f"({data.prompt}) "),
+    }
+
+
+def render_sh(data: ActivationData) -> str:
+    """``bin/activate``, for bash, zsh and sh."""
+    prefix = sh_quote(os.pathsep.join(str(p) for p in data.path))
+    return render(
+        "activate.sh.template",
+        {**_common(data, sh_quote), "PATH_PREFIX": prefix, **_sh_lines(data)},
+    )
+
+
+def render_fish(data: ActivationData) -> str:
+    """``bin/activate.fish``."""
+    prefix = " ".join(fish_quote(str(p)) for p in data.path)
+    return render(
+        "activate.fish.template",
+        {**_common(data, fish_quote), "PATH_PREFIX": prefix, **_fish_lines(data)},
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader sees the old or the new file."""
+    import tempfile  # not at the top: `env run` imports this package on its hot path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        Path(tmp).chmod(0o644)  # sourced, never executed
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_scripts(
+    gen_dir: Path, *, name: str, venv: Path, variables: Mapping[str, str]
+) -> None:
+    """Write a generation's activation files (see the module docstring) into ``gen_dir``.
+
+    ``venv`` becomes ``VIRTUAL_ENV`` as given (made absolute, symlinks kept) and
+    ``venv/bin`` goes first on ``PATH``, so pass its final path (the store entry), not
+    a temporary one; ``gen_dir`` itself may be temporary. ``variables`` are set with
+    exactly these values.
+    Raises :class:`MlstackError` for an invalid env name, variable name or value, or a
+    venv path that cannot be on ``PATH``.
+    """
+    import json
+
+    validate_env_name(name)
+    venv = venv.absolute()
+    if os.pathsep in str(venv) or "\n" in str(venv):
+        raise MlstackError(
+            f"the venv path {str(venv)!r} cannot be put on PATH (it contains "
+            f"{os.pathsep!r} or a newline)",
+            hint="set MLSTACK_HOME to a directory whose path has neither",
+        )
+    data = ActivationData(name=name, venv=venv, variables=variables)
+    gen_dir = gen_dir.absolute()
+    _write(gen_dir / ACTIVATE_SH, render_sh(data))
+    _write(gen_dir / ACTIVATE_FISH, render_fish(data))
+    _write(
+        gen_dir / ENV_JSON,
+        json.dumps(data.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+    )

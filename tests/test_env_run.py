@@ -1,0 +1,202 @@
+"""``mlstack env run`` through the real console script: variables, status, signals, errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.activation_envs import TOOL, VARIABLES, fake_venv, make_env
+from tests.conftest import mlstack_exe
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+_DUMP = "import json, os, sys; json.dump(dict(os.environ), sys.stdout)"
+
+
+@pytest.fixture
+def demo(tmp_path: Path, isolated: Path) -> Path:
+    venv = fake_venv(tmp_path / "venv")
+    make_env(isolated, "demo", VARIABLES, venv)
+    return venv
+
+
+def _one_error(r: subprocess.CompletedProcess[str]) -> tuple[str, str]:
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr
+    assert lines[0].startswith("error: ")
+    assert lines[1].startswith("hint: ")
+    return lines[0], lines[1]
+
+
+def test_variables_reach_the_child_exactly(cli: Cli, demo: Path, tmp_path: Path) -> None:
+    r = cli("env", "run", "demo", "--", sys.executable, "-c", _DUMP,
+            env={"HIP_VISIBLE_DEVICES": "9"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    child = json.loads(r.stdout)
+    for name, value in VARIABLES.items():
+        assert child[name] == value, name
+    assert child["VIRTUAL_ENV"] == str(demo)
+    assert child["MLSTACK_ENV"] == "demo"
+    assert child["PATH"].split(":")[0] == str(demo / "bin")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_commands_are_found_on_the_env_path(cli: Cli, demo: Path) -> None:
+    r = cli("env", "run", "demo", "--", TOOL)
+    assert (r.returncode, r.stdout) == (0, "from-the-venv\n")
+
+
+def test_double_dash_is_optional(cli: Cli, demo: Path) -> None:
+    r = cli("env", "run", "demo", "sh", "-c", 'printf "%s" "$HSA_OVERRIDE_GFX_VERSION"')
+    assert (r.returncode, r.stdout) == (0, "11.0.0")
+
+
+def test_arguments_reach_the_command_untouched(cli: Cli, demo: Path) -> None:
+    args = ["--", "-v", "--help", "$(touch pwned)", "a b", ""]
+    r = cli("env", "run", "demo", "--", sys.executable, "-c",
+            "import json, sys; print(json.dumps(sys.argv[1:]))", *args)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == args
+
+
+def test_help_meant_for_the_command_reaches_it(cli: Cli, demo: Path) -> None:
+    # Without `--`, `--help` after the command is the command's own.
+    r = cli("env", "run", "demo", "printf", "%s|", "--help")
+    assert (r.returncode, r.stdout) == (0, "--help|")
+
+
+def test_exit_status_passes_through(cli: Cli, demo: Path) -> None:
+    r = cli("env", "run", "demo", "--", "sh", "-c", "exit 7")
+    assert r.returncode == 7
+    assert r.stderr == ""
+
+
+def test_a_signal_passes_through(demo: Path) -> None:
+    # mlstack execs the command: the process the caller waits for *is* the command,
+    # so a command killed by SIGTERM is reported exactly as a shell would report it.
+    r = subprocess.run([*mlstack_exe(), "env", "run", "demo", "--", "sh", "-c", "kill -TERM $$"],
+                       capture_output=True, text=True, check=False, timeout=60)
+    assert r.returncode == -signal.SIGTERM
+    shell = subprocess.run(["sh", "-c", "kill -TERM $$"], check=False, timeout=60)
+    assert r.returncode == shell.returncode
+
+
+def test_the_command_replaces_mlstack(cli: Cli, demo: Path) -> None:
+    # Same pid: no mlstack process stays between the caller and the command.
+    r = subprocess.Popen([*mlstack_exe(), "env", "run", "demo", "--", "sh", "-c", "echo $$"],
+                         stdout=subprocess.PIPE, text=True)
+    out, _ = r.communicate(timeout=60)
+    assert int(out) == r.pid
+
+
+def test_unknown_env_lists_the_envs(cli: Cli, demo: Path) -> None:
+    r = cli("env", "run", "nope", "--", "true")
+    assert r.returncode == 1
+    error, hint = _one_error(r)
+    assert error == "error: no env named 'nope'"
+    assert "demo" in hint
+    assert "mlstack env create" in hint
+
+
+def test_unknown_env_when_there_are_none(cli: Cli) -> None:
+    r = cli("env", "run", "nope", "--", "true")
+    assert r.returncode == 1
+    _, hint = _one_error(r)
+    assert "mlstack env create" in hint
+
+
+def test_invalid_env_name(cli: Cli) -> None:
+    r = cli("env", "run", "../etc", "--", "true")
+    assert r.returncode == 1
+    error, _ = _one_error(r)
+    assert "invalid env name" in error
+
+
+def test_command_not_found_is_127(cli: Cli, demo: Path) -> None:
+    r = cli("env", "run", "demo", "--", "no-such-command-xyz")
+    assert r.returncode == 127
+    error, hint = _one_error(r)
+    assert "no-such-command-xyz" in error
+    assert str(demo / "bin") in hint
+
+
+def test_not_executable_is_126(cli: Cli, demo: Path, tmp_path: Path) -> None:
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    r = cli("env", "run", "demo", "--", str(script))
+    assert r.returncode == 126
+    _one_error(r)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "missing env name"),
+        (["demo"], "no command to run"),
+        (["demo", "--"], "no command to run"),
+        (["--", "true"], "missing env name"),
+        (["--frobnicate", "demo", "true"], "unknown option"),
+    ],
+)
+def test_usage_errors(cli: Cli, demo: Path, args: list[str], message: str) -> None:
+    r = cli("env", "run", *args)
+    assert r.returncode == 1
+    error, hint = _one_error(r)
+    assert message in error
+    assert "mlstack env run NAME" in hint
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["-h"], ["demo", "--help"], ["demo", "-h"]]
+)
+def test_help(cli: Cli, args: list[str]) -> None:
+    r = cli("env", "run", *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: mlstack env run NAME [--] CMD [ARGS...]")
+
+
+def test_env_help_lists_run(cli: Cli) -> None:
+    r = cli("env", "--help")
+    assert r.returncode == 0
+    assert "run" in r.stdout
+    assert "activate" in r.stdout
+    assert "shell" in r.stdout
+
+
+# Startup: the hot path imports no CLI framework, no TOML writer, no resolver.
+HEAVY = ("typer", "click", "rich", "tomlkit", "packaging", "uv", "platformdirs",
+         "mlstack_env.store", "mlstack_env.lockfile", "mlstack_env.uv",
+         "mlstack_env.profiles", "mlstack_env.project", "mlstack_env.cli.app")
+
+
+def _imported(args: list[str]) -> set[str]:
+    """Modules imported by ``mlstack ARGS`` (``-X importtime`` logs each one as it loads,
+    so the log is complete even though the process then execs another program)."""
+    code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args],
+                       capture_output=True, text=True, check=False, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line} - {"package"}
+
+
+def _heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)}
+
+
+def test_env_run_imports_nothing_heavy(demo: Path) -> None:
+    modules = _imported(["env", "run", "demo", "--", "true"])
+    assert "mlstack_env.activation.data" in modules  # the log is the real one
+    assert _heavy(modules) == set()
+
+
+def test_version_imports_nothing_heavy() -> None:
+    modules = _imported(["--version"])
+    assert "mlstack_env" in modules
+    assert _heavy(modules) == set()
