@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from mlstack_env.lockfile import Lock, LockEntry, dumps
 from mlstack_env.target import Target
@@ -96,3 +99,70 @@ def test_doctor_with_a_missing_lock_is_an_error(cli: Cli, tmp_path: Path) -> Non
     lines = r.stderr.splitlines()
     assert lines[0].startswith("error: lock file ") and lines[1].startswith("hint: ")
     assert len(lines) == 2
+
+
+class _FakeInstaller:
+    def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: object) -> str:
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").write_text("#!/bin/sh\n")
+        return "0.13.9"
+
+
+def _scripts(gen_dir: Path, name: str, venv: Path, variables: object) -> None:
+    (gen_dir / "bin").mkdir()
+    (gen_dir / "bin" / "activate").write_text("# test\n")
+
+
+def make_env(name: str, target: str, system: tuple[str, ...] = ()) -> None:
+    """A named env in the test's store, made on the current MLSTACK_ROOT machine."""
+    from mlstack_env.hardware import detect
+    from mlstack_env.store import create_env
+
+    entry = LockEntry(profile="minimal", target=Target.parse(target), python="3.12",
+                      platform="x86_64-manylinux_2_28", packages=(), system=system)
+    create_env(name, entry, detect(), installer=_FakeInstaller(), source="test",
+               write_scripts=_scripts)
+
+
+def test_doctor_env_matches_then_drifts(cli: Cli, fake_machine: FakeMachine,
+                                        tmp_path: Path) -> None:
+    fake_machine("7900xtx")
+    make_env("work", "rocm6.4:gfx1100")
+    r = cli("doctor", "--env", "work", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    assert findings["lock"]["status"] == "ok"
+    assert findings["env-drift"]["status"] == "ok"
+    assert "env work (generation 1" in str(findings["env-drift"]["message"])
+    fake_machine("7800xt-780m")  # the same env, now on another machine
+    r = cli("doctor", "--env", "work", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1
+    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    assert findings["lock"]["status"] == "fail"
+    assert findings["lock"]["message"] == (
+        "env work was made for rocm6.4:gfx1100, but this machine is rocm6.3:gfx1101")
+    drift = findings["env-drift"]
+    assert drift["status"] == "warn"
+    assert "GPUs gfx1100 -> gfx1103,gfx1101" in str(drift["message"])
+    assert "ROCm 6.4.0 -> 6.3.0" in str(drift["message"])
+    assert drift["hint"] == "re-create it: mlstack env create minimal --name work"
+
+
+def test_doctor_unknown_env_and_both_options(cli: Cli, tmp_path: Path) -> None:
+    r = cli("doctor", "--env", "nope", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("error: no env named 'nope'\nhint: ")
+    r = cli("doctor", "--env", "a", "--lock", "b.lock", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == "error: --env and --lock both name what to check\nhint: pass one of them\n"
+
+
+def test_system_check_of_an_env(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("needs dpkg")
+    fake_machine("7900xtx")
+    make_env("work", "rocm6.4:gfx1100", ("coreutils", "rocm-hip-runtime"))
+    r = cli("system", "check", "--env", "work", "--json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    assert data["source"] == "env work (generation 1): minimal@rocm6.4:gfx1100@py3.12"
+    assert data["missing"] == ["rocm-hip-runtime"]

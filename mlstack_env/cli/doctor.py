@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 
     from mlstack_env.doctor import Context, Finding
 
+EnvOpt = Annotated[
+    str | None,
+    typer.Option("--env", metavar="NAME",
+                 help="Also check the machine against this named env (its lock and "
+                 "fingerprint)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
@@ -63,7 +69,7 @@ class DoctorResult:
         )
 
 
-def build_context(lock: Path | None) -> Context:
+def build_context(lock: Path | None, env: str | None) -> Context:
     from mlstack_env import paths
     from mlstack_env.doctor import Context
     from mlstack_env.doctor.seams import SystemAccess, disk_free, probe_uv
@@ -84,17 +90,18 @@ def build_context(lock: Path | None) -> Context:
         disk_free=disk_free,
         uv=probe_uv,
         package_db=package_db,
-        wanted=load_wanted(lock, machine),
+        wanted=load_wanted(lock, env, machine),
     )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
-    def doctor_cmd(lock: LockOpt = None, as_json: JsonOpt = False) -> None:
+    def doctor_cmd(env: EnvOpt = None, lock: LockOpt = None, as_json: JsonOpt = False
+                   ) -> None:
         """Check the GPU, driver, device access, ROCm, support, distro, your shell setup,
         disk and uv; exit 1 when a check fails."""
         from mlstack_env.doctor import run
 
-        result = DoctorResult(tuple(run(build_context(lock))))
+        result = DoctorResult(tuple(run(build_context(lock, env))))
         emit(result, as_json)
         raise typer.Exit(result.exit_code)

@@ -26,6 +26,10 @@ from mlstack_env.system.wanted import Wanted, require_wanted
 if TYPE_CHECKING:
     from rich.console import Console
 
+EnvOpt = Annotated[
+    str | None,
+    typer.Option("--env", metavar="NAME", help="The lock of this named env."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
@@ -145,10 +149,10 @@ def register(app: typer.Typer) -> None:
     )
 
     @sub.command("check")
-    def check_cmd(lock: LockOpt = None, as_json: JsonOpt = False) -> None:
+    def check_cmd(env: EnvOpt = None, lock: LockOpt = None, as_json: JsonOpt = False) -> None:
         """Which of the lock's system packages are installed (exit 1 when some are missing)."""
         machine = detect()
-        wanted = require_wanted(lock, machine)
+        wanted = require_wanted(lock, env, machine)
         distro, family = machine_family(machine)
         statuses = check_packages(
             wanted.system, family, system_catalog(), package_db(family.database)
@@ -159,6 +163,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("plan")
     def plan_cmd(
+        env: EnvOpt = None,
         lock: LockOpt = None,
         distro: Annotated[
             str | None,
@@ -171,7 +176,7 @@ def register(app: typer.Typer) -> None:
         from mlstack_env.system.apply import needs_sudo
 
         machine = detect()
-        wanted = require_wanted(lock, machine)
+        wanted = require_wanted(lock, env, machine)
         if distro is None:
             plan = _local_plan(wanted, machine, needs_sudo())
         else:
@@ -183,6 +188,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("apply")
     def apply_cmd(
+        env: EnvOpt = None,
         lock: LockOpt = None,
         yes: Annotated[bool, typer.Option("--yes", help="Really run the plan.")] = False,
     ) -> None:
@@ -196,7 +202,7 @@ def register(app: typer.Typer) -> None:
                 "`mlstack system apply --yes`",
             )
         machine = detect()
-        wanted = require_wanted(lock, machine)
+        wanted = require_wanted(lock, env, machine)
         sudo = needs_sudo()
         plan = _local_plan(wanted, machine, sudo)
         if not plan.steps:

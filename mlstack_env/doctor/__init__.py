@@ -84,6 +84,7 @@ def checks() -> list[Check]:
         machine.device_access,
         machine.rocm_installed,
         machine.lock_fits,
+        machine.env_drift,
         machine.gpu_support,
         machine.integrated_gpu,
         machine.distro_release,

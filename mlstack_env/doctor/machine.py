@@ -177,6 +177,39 @@ def lock_fits(ctx: Context) -> Iterator[Finding]:
     yield ok("lock", f"{ctx.wanted.source} fits this machine")
 
 
+def env_drift(ctx: Context) -> Iterator[Finding]:
+    """With --env: has the machine changed since the env's variables were decided?"""
+    from mlstack_env.store.fingerprint import MachineFacts
+
+    wanted = ctx.wanted
+    if wanted is None or wanted.env_name is None:
+        return
+    fp = wanted.fingerprint
+    name = wanted.env_name
+    if fp is None:
+        yield warn("env-drift", f"env {name} has no fingerprint: its origin is unknown",
+                   f"re-create it: mlstack env create {wanted.entry.profile} --name {name}")
+        return
+    now = MachineFacts.of(ctx.machine)
+    changes = []
+    if fp.machine.gfx != now.gfx:
+        changes.append(f"GPUs {','.join(fp.machine.gfx) or 'none'} -> "
+                       f"{','.join(now.gfx) or 'none'}")
+    if fp.machine.rocm != now.rocm:
+        changes.append(f"ROCm {fp.machine.rocm or 'none'} -> {now.rocm or 'none'}")
+    if changes:
+        lock = f" --lock {fp.source}" if fp.source.endswith(".lock") else ""
+        yield warn(
+            "env-drift",
+            f"env {name} was made on this machine as it was: {'; '.join(changes)}; its "
+            "GPU variables (visible devices, overrides) may no longer fit",
+            f"re-create it: mlstack env create {fp.profile} --name {name}{lock}",
+        )
+        return
+    yield ok("env-drift", f"env {name} (generation {fp.generation}, made {fp.created} by "
+             f"mlstack {fp.mlstack_version}) matches this machine's GPUs and ROCm")
+
+
 def _indexes_carrying(gfx: str) -> list[str]:
     return [name for name, carried in gpu_table().wheel_gfx.items() if gfx in carried]
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Machine
-from mlstack_env.lockfile import Lock, LockEntry, read_lock, select_entry
+from mlstack_env.lockfile import Lock, LockEntry, fits, read_lock, select_entry
+
+if TYPE_CHECKING:
+    from mlstack_env.store.fingerprint import Fingerprint
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Wanted:
     rocm: str | None  # the ROCm release of the entry, None for cpu
     misfit: MlstackError | None = None  # why no entry fits strictly; None when one does
     notes: tuple[str, ...] = field(default=())
+    env_name: str | None = None  # with --env: the named env
+    fingerprint: Fingerprint | None = None  # with --env: what its generation was made from
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -78,21 +84,54 @@ def find_project_lock(start: Path) -> Path | None:
     return None
 
 
-def load_wanted(lock_path: Path | None, machine: Machine) -> Wanted | None:
-    """From ``--lock FILE``, else the project's ``mlstack.lock``, else None."""
+def wanted_from_env(name: str, machine: Machine) -> Wanted:
+    """The lock entry of a named env's current generation, and its fingerprint."""
+    from mlstack_env.store.generations import get_env
+
+    env = get_env(name)
+    gen = env.current()
+    if gen is None:  # pragma: no cover - get_env returns existing envs only
+        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+    entry = gen.entry()
+    misfit = None
+    if not fits(entry, machine.target):
+        misfit = MlstackError(
+            f"env {name} was made for {entry.target}, but this machine is {machine.target}",
+            hint=f"re-create it here: mlstack env create {entry.profile} --name {name}",
+        )
+    return Wanted(
+        source=f"env {name} (generation {gen.number}): {entry.key}",
+        entry=entry,
+        system=tuple(sorted(set(entry.system))),
+        rocm=entry.target.rocm,
+        misfit=misfit,
+        env_name=name,
+        fingerprint=gen.fingerprint(),
+    )
+
+
+def load_wanted(lock_path: Path | None, env_name: str | None, machine: Machine
+                ) -> Wanted | None:
+    """From ``--env NAME`` or ``--lock FILE``, else the project's ``mlstack.lock``, else
+    None."""
+    if lock_path is not None and env_name is not None:
+        raise MlstackError("--env and --lock both name what to check",
+                           hint="pass one of them")
+    if env_name is not None:
+        return wanted_from_env(env_name, machine)
     path = lock_path or find_project_lock(Path.cwd())
     if path is None:
         return None
     return wanted_from_lock(read_lock(path), machine, str(path))
 
 
-def require_wanted(lock_path: Path | None, machine: Machine) -> Wanted:
+def require_wanted(lock_path: Path | None, env_name: str | None, machine: Machine) -> Wanted:
     """:func:`load_wanted`, where having no lock is an error."""
-    wanted = load_wanted(lock_path, machine)
+    wanted = load_wanted(lock_path, env_name, machine)
     if wanted is None:
         raise MlstackError(
             "no lock to read system packages from",
-            hint="pass --lock FILE, or run in a project with an mlstack.lock "
+            hint="pass --env NAME or --lock FILE, or run in a project with an mlstack.lock "
             "(create one with `mlstack lock`)",
         )
     return wanted
