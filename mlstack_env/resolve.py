@@ -77,6 +77,9 @@ class Request:
     python: str
     sources: tuple[ConcreteSource, ...]
     torch_rocm: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Packages that must carry a +rocm label in a ROCm entry, from every catalog source
+    # (also switched-off ones: without the PyTorch index, PyPI's CUDA torch must not pass).
+    labelled: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -99,6 +102,7 @@ class Request:
             "python": self.python,
             "platform": PLATFORM,
             "sources": [s.to_json() for s in self.sources],
+            "labelled": list(self.labelled),
             "catalog": catalog_data,
         }
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -107,8 +111,10 @@ class Request:
 
 def make_request(profile: Profile, target: Target, python: str, cat: Catalog) -> Request:
     names = tuple(Requirement(r).name for r in profile.packages)
+    labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
+                       for n in s.labelled})
     return Request(profile, target, python, tuple(cat.for_target(target, names)),
-                   dict(cat.torch_rocm))
+                   dict(cat.torch_rocm), tuple(labelled))
 
 
 def choose_python(profile: Profile, explicit: str | None, project: Project | None) -> str:
@@ -280,7 +286,7 @@ def _check_rocm(entry_packages: list[LockedPackage], request: Request, config: U
                 workdir: Path, offline: bool) -> None:
     if not request.target.is_rocm:
         return
-    labelled = {canonicalize_name(n) for s in request.sources for n in s.labelled}
+    labelled = set(request.labelled)
     bad = [
         p for p in entry_packages
         if p.name.startswith("nvidia-")
