@@ -27,7 +27,7 @@ from mlstack_env.store.entries import (
     store_key,
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
-from mlstack_env.store.generations import Generation, NamedEnv
+from mlstack_env.store.generations import Generation, NamedEnv, remove_env
 from mlstack_env.store.variables import env_variables
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
@@ -99,31 +99,60 @@ def create_env(
     say = on_wait or (lambda _msg: None)
     with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
         env.clean_temporaries()
-        with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
-            cur = env.current()
-            cur_fp = cur.fingerprint() if cur else None
-            if cur is not None and cur_fp is not None and store.has(key):
-                wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
-                                      variables=variables, source=source)
-                if cur_fp.matches(wanted) and cur.store_key == key:
-                    return Created(name, cur, store.entry(key), entry, variables,
-                                   reused=True, up_to_date=True, notes=decided.notes)
-            store_entry, reused = store.ensure(
-                entry, installer, progress,
-                on_wait=lambda: say("waiting for another build of the same store entry"),
-            )
-            fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
-                              variables=variables, source=source)
-            mlstack_v, uv_v = lock_versions or (__version__, store_entry.uv_version)
-            gen = env.add_generation(
-                store_entry,
-                Lock((entry,), mlstack_v, uv_v),
-                fp,
-                variables,
-                write_scripts or activation_writer(),
-            )
+        try:
+            return _create_locked(env, entry, key, facts=facts, variables=variables,
+                                  notes=decided.notes, store=store, installer=installer,
+                                  source=source,
+                                  lock_versions=lock_versions, progress=progress, say=say,
+                                  write_scripts=write_scripts)
+        except BaseException:
+            if not env.generations():  # a failed first create leaves no trace
+                remove_env(env)
+            raise
+
+
+def _create_locked(
+    env: NamedEnv,
+    entry: LockEntry,
+    key: str,
+    *,
+    facts: MachineFacts,
+    variables: dict[str, str],
+    notes: tuple[str, ...],
+    store: Store,
+    installer: Installer,
+    source: str,
+    lock_versions: tuple[str, str] | None,
+    progress: Progress,
+    say: Callable[[str], None],
+    write_scripts: ScriptWriter | None,
+) -> Created:
+    name = env.name
+    with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
+        cur = env.current()
+        cur_fp = cur.fingerprint() if cur else None
+        if cur is not None and cur_fp is not None and store.has(key):
+            wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
+                                  variables=variables, source=source)
+            if cur_fp.matches(wanted) and cur.store_key == key:
+                return Created(name, cur, store.entry(key), entry, variables,
+                               reused=True, up_to_date=True, notes=notes)
+        store_entry, reused = store.ensure(
+            entry, installer, progress,
+            on_wait=lambda: say("waiting for another build of the same store entry"),
+        )
+        fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
+                          variables=variables, source=source)
+        mlstack_v, uv_v = lock_versions or (__version__, store_entry.uv_version)
+        gen = env.add_generation(
+            store_entry,
+            Lock((entry,), mlstack_v, uv_v),
+            fp,
+            variables,
+            write_scripts or activation_writer(),
+        )
     return Created(name, gen, store_entry, entry, variables, reused=reused, up_to_date=False,
-                   notes=decided.notes)
+               notes=notes)
 
 
 def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, uv_version: str,

@@ -99,6 +99,14 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
             report.temporaries.append(tmp)
             if not dry_run:
                 _remove(tmp)
+        if not dry_run:
+            # Key locks of entries that are gone: no build holds one (builds hold the store
+            # lock shared, and gc holds it exclusively).
+            present = {e.key for e in store.entries()}
+            locks = store.root / ".locks"
+            for lock_file in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
+                if lock_file.stem not in present:
+                    lock_file.unlink(missing_ok=True)
     return report
 
 

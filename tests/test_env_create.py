@@ -1,0 +1,215 @@
+"""`mlstack env create` end to end: the real console script, the loopback index, uv."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from mlstack_env import paths
+from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.wheelindex import WheelIndex, closed_port_url, serve
+
+pytest_plugins = ["tests.wheelindex"]
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+CREATE_KEYS = {"name", "generation", "path", "generation_path", "venv", "store_key", "profile",
+               "target", "python", "variables", "reused", "up_to_date", "notes", "source"}
+
+
+def nothing_created() -> bool:
+    """No store entry, no temporary, no env directory (lock files are bookkeeping)."""
+    store = paths.store_dir()
+    envs = paths.envs_dir()
+    store_items = [p for p in store.iterdir() if p.name not in (".lock", ".locks")] \
+        if store.is_dir() else []
+    env_items = list(envs.iterdir()) if envs.is_dir() else []
+    return not store_items and not env_items
+
+
+def one_error(stderr: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith("error: ") and lines[1].startswith("hint: "), stderr
+
+
+def test_done_when_7900xtx(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+                           tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock))
+    assert r.returncode == 0, r.stderr
+    assert "created env demo, generation 1" in r.stdout
+    assert "PYTORCH_ROCM_ARCH=gfx1100" in r.stdout
+    run = cli("env", "run", "demo", "--", "python", "-c",
+              "import os, torch; print(torch.__version__); print(os.environ['PYTORCH_ROCM_ARCH'])"
+              "; print(os.environ.get('HSA_OVERRIDE_GFX_VERSION', '-'))")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["2.8.0+rocm6.4", "gfx1100", "-"]
+
+
+def test_6700xt_carries_the_override(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+                                     tmp_path: Path, cli: Cli) -> None:
+    fake_machine("6700xt")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock), "--json")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # silent with --json
+    data = json.loads(r.stdout)
+    assert set(data) == CREATE_KEYS
+    assert data["target"] == "rocm6.4:gfx1031"
+    assert data["variables"]["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
+    assert data["reused"] is False and data["generation"] == 1
+    run = cli("env", "run", "demo", "--", "python", "-c",
+              "import os; print(os.environ['HSA_OVERRIDE_GFX_VERSION'])")
+    assert run.stdout.strip() == "10.3.0", run.stderr
+
+
+def test_store_hit_runs_no_uv(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+                              tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    first = cli("env", "create", "demo", "--lock", str(lock), "--json")
+    assert first.returncode == 0, first.stderr
+    no_uv = failing_uv(tmp_path)
+    again = cli("env", "create", "demo", "--lock", str(lock), "--json", env=no_uv)
+    other = cli("env", "create", "demo", "--name", "other", "--lock", str(lock), "--json",
+                env=no_uv)
+    assert again.returncode == 0, again.stderr
+    assert other.returncode == 0, other.stderr
+    a, o = json.loads(again.stdout), json.loads(other.stdout)
+    assert a["reused"] and a["up_to_date"] and a["generation"] == 1
+    assert o["reused"] and not o["up_to_date"] and o["generation"] == 1
+    assert o["store_key"] == json.loads(first.stdout)["store_key"]
+    run = cli("env", "run", "other", "--", "python", "-c", "import torch; print(torch.__version__)")
+    assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr
+    # And the proof that the failing uv is really used when uv is needed:
+    lock2 = write_lock(tmp_path / "other.lock", [torch_entry("demo", "rocm6.4:gfx1100",
+                                                              extra=["numpy"])])
+    miss = cli("env", "create", "demo", "--lock", str(lock2), env=no_uv)
+    assert miss.returncode == 1 and "no-uv" in miss.stderr
+
+
+def test_lock_for_another_machine_is_refused(mirrored: WheelIndex,
+                                             fake_machine: Callable[[str], Path],
+                                             tmp_path: Path, cli: Cli) -> None:
+    fake_machine("9070xt")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock), env=failing_uv(tmp_path))
+    assert r.returncode == 1
+    one_error(r.stderr)
+    assert "detected rocm6.4:gfx1201" in r.stderr
+    assert "rocm6.4:gfx1100" in r.stderr and "rocm6.4:gfx1031" in r.stderr
+    assert nothing_created()
+
+
+def test_unknown_profile_in_lock(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+                                 tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "training", "--lock", str(lock))
+    assert r.returncode == 1
+    one_error(r.stderr)
+    assert "no entry for profile 'training'" in r.stderr and "demo" in r.stderr
+
+
+def test_odd_env_names_are_refused(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+                                   tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    for bad in ("../evil", "a/b", "..", "-x", "a b", "é"):
+        r = cli("env", "create", "demo", "--name", bad, "--lock", str(lock),
+                env=failing_uv(tmp_path))
+        assert r.returncode == 1, bad
+        one_error(r.stderr)
+        assert "invalid env name" in r.stderr
+    assert nothing_created()
+    assert not (tmp_path / "evil").exists()
+
+
+def test_tampered_sha256_in_lock_is_refused(mirrored: WheelIndex,
+                                            fake_machine: Callable[[str], Path],
+                                            tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    text = lock.read_text()
+    shas = re.findall(r'sha256 = "([0-9a-f]{64})"', text)
+    lock.write_text(text.replace(shas[0], "0" * 64))
+    r = cli("env", "create", "demo", "--lock", str(lock))
+    assert r.returncode == 1
+    one_error(r.stderr)
+    assert "hash" in r.stderr.lower()
+    assert nothing_created()
+
+
+def test_served_wheel_with_other_bytes_is_refused(wheel_index: WheelIndex,
+                                                  fake_machine: Callable[[str], Path],
+                                                  tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    wheel_index.write_config(tampered=True)
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock))
+    assert r.returncode == 1
+    one_error(r.stderr)
+    # The corrupted bytes fail before or at the hash check; either way uv names the wheel.
+    assert "uv failed installing demo@rocm6.4:gfx1100@py3.12" in r.stderr
+    assert ".whl" in r.stderr
+    assert nothing_created()
+
+
+def test_unreachable_index_with_cold_cache(wheel_index: WheelIndex,
+                                           fake_machine: Callable[[str], Path],
+                                           tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    dead = closed_port_url()
+    wheel_index.write_config(mirrors={k: v.replace(wheel_index.url, dead)
+                                      for k, v in wheel_index.mirrors.items()})
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock))
+    assert r.returncode == 1
+    one_error(r.stderr)
+    assert "network" in r.stderr.lower() or "connect" in r.stderr.lower()
+    assert nothing_created()
+    offline = cli("env", "create", "demo", "--lock", str(lock), "--offline")
+    assert offline.returncode == 1
+    one_error(offline.stderr)
+    assert "--offline" in offline.stderr
+    assert nothing_created()
+
+
+def test_offline_with_a_warm_cache(fake_machine: Callable[[str], Path], tmp_path: Path,
+                                   cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    with serve(tmp_path / "private-index") as index:  # this test's own index, to stop it
+        index.write_config()
+        assert cli("env", "create", "demo", "--lock", str(lock)).returncode == 0
+    assert cli("env", "remove", "demo").returncode == 0
+    gc = cli("gc", "--json")
+    assert len(json.loads(gc.stdout)["store_entries"]) == 1
+    # The index is down now; only the uv cache beside the store has the wheels.
+    r = cli("env", "create", "demo", "--lock", str(lock), "--offline", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["reused"] is False
+    run = cli("env", "run", "demo", "--", "python", "-c", "import torch; print(torch.__version__)")
+    assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr
+
+
+def test_exported_lock_recreates_the_same_env(mirrored: WheelIndex,
+                                              fake_machine: Callable[[str], Path],
+                                              tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    first = json.loads(cli("env", "create", "demo", "--lock", str(lock), "--json").stdout)
+    exported = tmp_path / "demo.lock"
+    assert cli("env", "export", "demo", "-o", str(exported)).returncode == 0
+    stdout = cli("env", "export", "demo").stdout
+    assert stdout == exported.read_text()
+    assert "files.pythonhosted.org" in stdout and "127.0.0.1" not in stdout  # canonical URLs
+    teammate = {"MLSTACK_HOME": str(tmp_path / "teammate-home")}
+    r = cli("env", "create", "--lock", str(exported), "--json", env=teammate)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["name"] == "demo" and data["store_key"] == first["store_key"]
