@@ -1,0 +1,159 @@
+"""Resolution pieces: entry variables (ROCM-FACTS §1), input hashes, entry_for_env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import read_lock
+from mlstack_env.profiles import Profile, ProfileSet
+from mlstack_env.resolve import entry_env, entry_for_env, make_request, pylock_name
+from mlstack_env.sources import catalog
+from mlstack_env.target import Target
+from tests.wheelindex import DONE_WHEN_PROFILES, WheelIndex, write_project
+
+pytest_plugins = ["tests.wheelindex"]  # the wheel_index / mirrored fixtures
+
+INFERENCE_ENV = {"MIOPEN_FIND_MODE": "2", "TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL": "1"}
+
+
+def _env(target: str, env: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    return entry_env(Profile("p", env=env or {}), Target.parse(target))
+
+
+def test_native_gpu_gets_no_override() -> None:
+    env, notes = _env("rocm6.4:gfx1100")
+    assert env == {"PYTORCH_ROCM_ARCH": "gfx1100"}
+    assert notes == []
+
+
+def test_gfx1101_runs_rocm63_wheels_natively() -> None:
+    # Not on the 6.3 support matrix, but compiled into its wheels (ROCM-FACTS §1).
+    env, _ = _env("rocm6.3:gfx1101")
+    assert "HSA_OVERRIDE_GFX_VERSION" not in env
+
+
+@pytest.mark.parametrize(("target", "value"), [("rocm6.4:gfx1031", "10.3.0"),
+                                               ("rocm6.4:gfx1103", "11.0.0"),
+                                               ("rocm6.4:gfx1030,gfx1031", "10.3.0")])
+def test_override_only_where_the_wheels_lack_the_gfx(target: str, value: str) -> None:
+    env, notes = _env(target)
+    assert env["HSA_OVERRIDE_GFX_VERSION"] == value
+    assert any("HSA_OVERRIDE_GFX_VERSION=" + value in n for n in notes)
+
+
+def test_no_global_override_that_would_change_a_native_gpu() -> None:
+    env, notes = _env("rocm6.4:gfx1031,gfx1100")
+    assert "HSA_OVERRIDE_GFX_VERSION" not in env
+    assert env["PYTORCH_ROCM_ARCH"] == "gfx1031;gfx1100"
+    assert any("HSA_OVERRIDE_GFX_VERSION_<node>" in n for n in notes)
+
+
+def test_different_overrides_need_per_node_variables() -> None:
+    env, notes = _env("rocm6.4:gfx1031,gfx1103")
+    assert "HSA_OVERRIDE_GFX_VERSION" not in env
+    assert any("different overrides" in n for n in notes)
+
+
+def test_rdna_only_and_rocm_only_variables() -> None:
+    rdna, _ = _env("rocm6.4:gfx1100", INFERENCE_ENV)
+    assert rdna["TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL"] == "1"
+    cdna, _ = _env("rocm6.4:gfx942", INFERENCE_ENV)
+    assert "TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL" not in cdna
+    assert cdna["MIOPEN_FIND_MODE"] == "2"
+    cpu, _ = _env("cpu", {**INFERENCE_ENV, "OMP_NUM_THREADS": "8"})
+    assert cpu == {"OMP_NUM_THREADS": "8"}
+
+
+def test_inputs_hash_is_stable_and_tracks_inputs() -> None:
+    profiles = ProfileSet.load()
+    minimal = profiles.get("minimal")
+    target = Target.parse("rocm6.4:gfx1100")
+    one = make_request(minimal, target, "3.12", catalog()).inputs_hash()
+    assert one == make_request(minimal, target, "3.12", catalog()).inputs_hash()
+    assert one != make_request(minimal, target, "3.13", catalog()).inputs_hash()
+    assert one != make_request(minimal, Target.parse("rocm6.3:gfx1100"), "3.12",
+                               catalog()).inputs_hash()
+    changed = Profile("minimal", packages=("torch",), source="elsewhere")
+    assert one != make_request(changed, target, "3.12", catalog()).inputs_hash()
+    moved = Profile(**{**minimal.__dict__, "source": "/elsewhere/minimal.toml"})
+    assert one == make_request(moved, target, "3.12", catalog()).inputs_hash()
+
+
+def test_inputs_hash_ignores_mirrors(wheel_index: WheelIndex) -> None:
+    request = make_request(ProfileSet.load().get("minimal"), Target.cpu(), "3.12", catalog())
+    before = request.inputs_hash()
+    wheel_index.write_config()
+    assert make_request(ProfileSet.load().get("minimal"), Target.cpu(), "3.12",
+                        catalog()).inputs_hash() == before
+
+
+def test_pylock_name_is_a_valid_pep751_name() -> None:
+    from mlstack_env.lockfile import LockEntry
+
+    entry = LockEntry("ml", Target.parse("rocm6.4:gfx1100,gfx942"), "3.12", "x", ())
+    assert pylock_name(entry) == "ml-rocm6.4-gfx942-gfx1100-py3.12"
+
+
+# --- entry_for_env ---------------------------------------------------------------------
+
+
+def test_outside_a_project_resolves_the_builtin_profile(
+    mirrored: WheelIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    entry = entry_for_env("minimal", Target.parse("rocm6.4:gfx1100"), "3.12", None)
+    torch = entry.package("torch")
+    assert torch is not None
+    assert torch.version == "2.8.0+rocm6.4"
+    assert torch.wheels[0].url.startswith("https://download.pytorch.org/whl/rocm6.4/")
+    assert entry.env["PYTORCH_ROCM_ARCH"] == "gfx1100"
+    assert list(work.iterdir()) == []  # nothing written
+
+
+def test_in_a_project_adds_missing_targets_and_relocks_stale_entries(
+    mirrored: WheelIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    sub = project / "src" / "deep"
+    sub.mkdir(parents=True)
+    write_project(project, profiles=DONE_WHEN_PROFILES, targets=["cpu"])
+    monkeypatch.chdir(sub)  # found upward
+    target = Target.parse("rocm6.3:gfx1101")
+
+    with pytest.raises(MlstackError, match=r"no entry for ml on rocm6\.3:gfx1101"):
+        entry_for_env("ml", target, None, None, locked=True)
+    assert not (project / "mlstack.lock").exists()
+
+    entry = entry_for_env("ml", target, None, None)
+    assert entry.python == "3.12"
+    assert entry.package("torch").version == "2.7.1+rocm6.3"  # type: ignore[union-attr]
+    lock = read_lock(project / "mlstack.lock")
+    assert [e.key for e in lock.entries] == ["ml@rocm6.3:gfx1101@py3.12"]
+
+    # Fresh: the same entry, nothing rewritten.
+    before = (project / "mlstack.lock").read_bytes()
+    assert entry_for_env("ml", target, None, project, locked=True) == entry
+    assert (project / "mlstack.lock").read_bytes() == before
+
+    # The profile changes: --locked refuses, otherwise the entry is re-locked.
+    write_project(project, profiles={"ml": ["torch"]}, targets=["cpu"])
+    with pytest.raises(MlstackError, match="stale"):
+        entry_for_env("ml", target, None, None, locked=True)
+    relocked = entry_for_env("ml", target, None, None)
+    assert relocked.package("torchvision") is None
+    assert read_lock(project / "mlstack.lock").entries == (relocked,)
+
+
+def test_entry_for_env_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MlstackError, match="unknown profile 'nope'"):
+        entry_for_env("nope", Target.cpu(), None, None)
+    with pytest.raises(MlstackError, match=r"no mlstack\.toml in"):
+        entry_for_env("minimal", Target.cpu(), None, tmp_path)
+    with pytest.raises(MlstackError, match=r"does not support Python 3\.7"):
+        entry_for_env("minimal", Target.cpu(), "3.7", None)
