@@ -1,0 +1,187 @@
+"""Profiles and the project manifest: built-ins, merging, discovery, sources, `mlstack profile`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.paths import builtin_profiles_dir
+from mlstack_env.profiles import Profile, ProfileSet, load_builtin
+from mlstack_env.project import find_project
+from mlstack_env.sources import catalog
+from mlstack_env.target import Target
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_builtins_are_shipped_and_valid() -> None:
+    assert builtin_profiles_dir().is_dir()
+    profiles = ProfileSet.load()
+    assert profiles.names() == ["inference", "minimal", "training"]
+    minimal = profiles.get("minimal")
+    assert minimal.packages == ("torch", "torchvision", "numpy")
+    inference = profiles.get("inference")
+    assert inference.packages[:3] == minimal.packages
+    assert "vllm" in inference.packages
+    assert inference.env["MIOPEN_FIND_MODE"] == "2"
+    assert inference.env["PYTORCH_TUNABLEOP_TUNING"] == "0"
+    training = profiles.get("training")
+    assert {"deepspeed", "megatron-core", "mpi4py"} <= set(training.packages)
+    assert "rccl" in training.system
+    assert training.env["PYTORCH_TUNABLEOP_TUNING"] == "1"
+
+
+def test_every_builtin_entry_is_documented() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "profiles.md").read_text()
+    for profile in load_builtin().values():
+        for item in (*profile.packages, *profile.system, *profile.env):
+            name = item.split(">")[0].split("=")[0]
+            assert f"`{name}" in docs, f"{profile.name}: {name} is not in docs/profiles.md"
+
+
+def test_merge_order_and_overrides() -> None:
+    profiles = ProfileSet({
+        "a": Profile("a", python=">=3.10", packages=("torch", "numpy<2"), system=("x",),
+                     env={"A": "1", "B": "1"}),
+        "b": Profile("b", packages=("numpy>=2",), system=("y", "x"), env={"B": "2"}),
+        "c": Profile("c", extends=("a", "b"), packages=("numpy==2.3.2", "rich"),
+                     env={"C": "3"}),
+    })
+    merged = profiles.get("c")
+    assert merged.packages == ("torch", "numpy==2.3.2", "rich")
+    assert merged.system == ("x", "y")
+    assert merged.env == {"A": "1", "B": "2", "C": "3"}
+    assert merged.python == ">=3.10"
+    assert merged.extends == ("a", "b")
+
+
+def test_cycles_and_unknown_parents() -> None:
+    profiles = ProfileSet({"a": Profile("a", extends=("b",), source="m.toml"),
+                           "b": Profile("b", extends=("a",), source="m.toml"),
+                           "c": Profile("c", extends=("minimall",), source="m.toml")})
+    with pytest.raises(MlstackError, match=r"extends itself \(a -> b -> a\)"):
+        profiles.get("a")
+    with pytest.raises(MlstackError, match="extends unknown profile 'minimall'") as info:
+        profiles.get("c")
+    assert info.value.hint and "a, b, c" in info.value.hint
+
+
+def _manifest(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "mlstack.toml").write_text(text)
+    return tmp_path
+
+
+def test_find_project_upward_and_explicit(tmp_path: Path) -> None:
+    _manifest(tmp_path, 'default-env = "ml"\ntargets = ["cpu", "rocm6.4:gfx1100"]\n'
+              'python = "3.12"\n[profiles.ml]\nextends = ["minimal"]\npackages = ["rich"]\n')
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    project = find_project(deep)
+    assert project is not None
+    assert project.root == tmp_path
+    assert project.manifest_path == tmp_path / "mlstack.toml"
+    assert project.lock_path == tmp_path / "mlstack.lock"
+    assert project.default_env == "ml"
+    assert project.python == "3.12"
+    assert project.targets == (Target.cpu(), Target.parse("rocm6.4:gfx1100"))
+    assert project.profile_set().get("ml").packages == ("torch", "torchvision", "numpy",
+                                                        "rich")
+    assert find_project(Path("/"), tmp_path) == project
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[profiles.ml]\npackages = [\n", "mlstack.toml: invalid TOML"),
+        ('default_env = "ml"\n', "mlstack.toml:1: unknown key 'default_env'"),
+        ('default-env = "nope"\n', "default-env 'nope' is not a known profile"),
+        ('python = "3"\n', "python = '3' is not a Python version"),
+        ("[profiles.ml]\npython = 3\n", "'python' must be a string"),
+        ("[profiles.ml]\n[profiles.ml.env]\nX = 1\n", "variable X must be a string"),
+        ("[profiles.ml]\npackages = \"torch\"\n", "'packages' must be a list of strings"),
+        ('[sources.pytorch]\nurl = "https://m/{idx}"\n', "unknown placeholder"),
+        ('[sources.pytorch]\nurls = "https://m/"\n', "unknown key 'urls'"),
+        ('[sources.extra]\nkind = "index"\n', "source 'extra': needs a url"),
+    ],
+)
+def test_bad_manifests(tmp_path: Path, text: str, message: str) -> None:
+    _manifest(tmp_path, text)
+    with pytest.raises(MlstackError) as info:
+        find_project(tmp_path)
+    assert message in info.value.message
+    assert str(tmp_path / "mlstack.toml") in info.value.message
+    assert info.value.hint
+
+
+def test_sources_for_targets_and_overrides(tmp_path: Path) -> None:
+    rocm = catalog().for_target(Target.parse("rocm6.2.4:gfx1100"))
+    assert [s.url for s in rocm] == ["https://download.pytorch.org/whl/rocm6.2.4",
+                                     "https://pypi.org/simple"]
+    cpu = catalog().for_target(Target.cpu())
+    assert [s.url for s in cpu] == ["https://download.pytorch.org/whl/cpu",
+                                    "https://pypi.org/simple"]
+    with_vllm = catalog().for_target(Target.parse("rocm6.4:gfx942"), ("vLLM",))
+    assert "https://wheels.vllm.ai/rocm/" in [s.url for s in with_vllm]
+    with pytest.raises(MlstackError, match=r"ROCm 5\.7") as info:
+        catalog().for_target(Target.parse("rocm5.7:gfx1100"))
+    assert info.value.hint and "rocm6.4" in info.value.hint
+
+    _manifest(tmp_path, '[sources.pytorch]\nurl = "https://mirror.corp/torch/{index}"\n'
+              '[sources.amd-rocm]\nenabled = true\n')
+    project = find_project(tmp_path)
+    assert project is not None
+    sources = project.catalog().for_target(Target.parse("rocm6.4:gfx1100"))
+    assert [(s.kind, s.url) for s in sources] == [
+        ("index", "https://mirror.corp/torch/rocm6.4"),
+        ("find-links", "https://repo.radeon.com/rocm/manylinux/rocm-rel-6.4/"),
+        ("index", "https://pypi.org/simple"),
+    ]
+
+
+def test_profile_list_and_show_cli(tmp_path: Path, cli: Cli) -> None:
+    _manifest(tmp_path, '[profiles.ml]\nextends = ["inference"]\npackages = ["rich"]\n'
+              '[profiles.ml.env]\nMIOPEN_FIND_MODE = "1"\n')
+    listed = cli("profile", "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    assert [(p["name"], p["origin"]) for p in doc["profiles"]] == [
+        ("inference", "builtin"), ("minimal", "builtin"), ("ml", "project"),
+        ("training", "builtin")]
+    shown = cli("profile", "show", "ml", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    ml = json.loads(shown.stdout)
+    assert set(ml) == {"name", "description", "extends", "python", "packages", "system",
+                       "env", "origin", "source"}
+    assert ml["packages"][0] == "torch"
+    assert ml["packages"][-1] == "rich"
+    assert ml["env"]["MIOPEN_FIND_MODE"] == "1"
+    human = cli("profile", "show", "minimal")
+    assert human.returncode == 0
+    assert "torchvision" in human.stdout
+    text = cli("profile", "list", cwd=tmp_path)
+    assert "ml" in text.stdout and "project" in text.stdout
+
+
+def test_profile_show_unknown_is_a_clean_error(cli: Cli) -> None:
+    result = cli("profile", "show", "minimall")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: unknown profile 'minimall'",
+        "hint: did you mean 'minimal'? known profiles: inference, minimal, training",
+    ]
+
+
+def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:
+    _manifest(tmp_path, '[profiles.ml]\npackages = ["torch"]\ndescripton = "x"\n')
+    result = cli("profile", "list", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'mlstack.toml'}:3: unknown key 'descripton' in profile 'ml'",
+        "hint: did you mean 'description'?",
+    ]
