@@ -497,10 +497,8 @@ def register_gc(app: typer.Typer) -> None:
 
 
 def _register_activation() -> None:
-    try:
-        from mlstack_env.cli import env_activation
-    except ImportError:  # the activation commands land separately
-        return
+    from mlstack_env.cli import env_activation
+
     env_activation.register(env_app)
 
 
