@@ -42,7 +42,9 @@ def binary() -> Path:
         found = shutil.which("uv")
         if found:
             return Path(found)
-        raise MlstackError("uv is not installed", hint="reinstall mlstack: pip install mlstack") from None
+        raise MlstackError(
+            "uv is not installed", hint="reinstall mlstack: pip install mlstack"
+        ) from None
     return Path(find_uv_bin())
 
 
@@ -117,9 +119,9 @@ _NOISE = re.compile(r"^(warning:|Using |Resolved |Prepared |Installed |Uninstall
 
 
 def uv_reason(stderr: str, max_lines: int = 2) -> str:
-    """One or two lines of uv's error: the part after ``error:``/``×``, tidied."""
+    """One or two lines of uv's error: the part after ``error:`` or uv's cross, tidied."""
     lines = [
-        re.sub(r"^[\s×╰─▶│]+", "", line).strip()
+        re.sub(r"^[\s\u00d7\u2570\u2500\u25b6\u2502]+", "", line).strip()
         for line in stderr.splitlines()
         if line.strip() and not _NOISE.match(line.strip())
     ]
@@ -127,7 +129,11 @@ def uv_reason(stderr: str, max_lines: int = 2) -> str:
     if not lines:
         return "no error message"
     # uv puts the cause after the headline; keep the headline and the first cause.
-    return " — ".join(lines[:max_lines])
+    kept = lines[:max_lines]
+    text = kept[0]
+    for line in kept[1:]:
+        text += (" " if text.endswith(":") else "; ") + line
+    return text
 
 
 def _candidates(minor: int) -> list[Path]:
