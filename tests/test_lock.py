@@ -194,7 +194,7 @@ GOOD = 'python = "3.12"\ntargets = ["cpu"]\n\n[profiles.ml]\npackages = ["torch"
         (GOOD, ("-t", "rocm6.4:gfx9999"), "unknown GPU architecture 'gfx9999'", "use one of"),
         (GOOD, ("-t", "rocm5.7:gfx1100"), "no known PyTorch wheel index for ROCm 5.7",
          "rocm6.4"),
-        (GOOD, ("--python", "3.7"), "Python 3.7 is not installed", "install Python 3.7"),
+        (GOOD, ("--python", "3.99"), "Python 3.99 is not installed", "install Python 3.99"),
     ],
 )
 def test_bad_input_is_one_clean_error(  # noqa: PLR0917 - pytest parameters
