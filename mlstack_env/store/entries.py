@@ -96,7 +96,7 @@ class UvInstaller:
     offline: bool = False
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
-        interpreter = uv.find_python(entry.python)
+        interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
             uv.run(
@@ -119,6 +119,27 @@ class UvInstaller:
                 hint=_sync_hint(self.offline),
             )
         return uv_version
+
+
+def interpreter_for(version: str) -> Path:
+    """``uv.find_python``, remembered in the cache dir: probing interpreters costs a
+    process start each (a pyenv shim a quarter of a second), on every store miss. A
+    remembered path is used while it exists; uv itself then checks what it runs."""
+    memo = paths.uv_cache_dir().parent / "pythons.json"
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    path = known.get(version)
+    if isinstance(path, str) and os.access(path, os.X_OK):
+        return Path(path)
+    found = uv.find_python(version)
+    known[version] = str(found)
+    with contextlib.suppress(OSError):
+        write_atomic(memo, json.dumps(known, indent=2, sort_keys=True) + "\n")
+    return found
 
 
 def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
