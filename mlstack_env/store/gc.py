@@ -1,6 +1,6 @@
 """``mlstack gc``: remove what no env needs.
 
-Policy (docs/environments.md):
+Policy (docs/team.md, "Generations, rollback and gc"):
 
 * Per env, the current generation and the one ``env rollback`` would switch to are kept.
   Older generations are removed, except one that a running command holds (``env run``
