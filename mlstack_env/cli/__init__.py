@@ -71,10 +71,12 @@ def _run_app(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click_exc
 
-    from mlstack_env.cli.app import app
+    from mlstack_env.cli.app import build_app
 
+    args = _verbose_first(args)
+    app = build_app(args)
     try:
-        rv = app(args=_verbose_first(args), prog_name="mlstack", standalone_mode=False)
+        rv = app(args=args, prog_name="mlstack", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as e:
         e.show()
         return 0

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
 
 from mlstack_env import __version__
-
-app = typer.Typer(
-    name="mlstack",
-    help="Reproducible ML environments for AMD GPUs (ROCm).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
 
 
 def _version(value: bool) -> None:
@@ -24,7 +16,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show tracebacks and uv's command lines.")
@@ -41,22 +32,76 @@ def _root(
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
 
 
-def _register() -> None:
+def _detect(app: typer.Typer) -> None:
     from mlstack_env.cli import detect
 
     detect.register(app)
-    from mlstack_env.cli import env
 
-    app.add_typer(env.env_app, name="env")
-    env.register_gc(app)
-    from mlstack_env.cli import system
-    system.register(app)
-    from mlstack_env.cli import doctor
-    doctor.register(app)
+
+def _profile(app: typer.Typer) -> None:
     from mlstack_env.cli import profile
+
     profile.register(app)
+
+
+def _lock(app: typer.Typer) -> None:
     from mlstack_env.cli import lock
+
     lock.register(app)
 
 
-_register()
+def _env(app: typer.Typer) -> None:
+    from mlstack_env.cli import env
+
+    app.add_typer(env.env_app, name="env")
+
+
+def _gc(app: typer.Typer) -> None:
+    from mlstack_env.cli import env
+
+    env.register_gc(app)
+
+
+def _doctor(app: typer.Typer) -> None:
+    from mlstack_env.cli import doctor
+
+    doctor.register(app)
+
+
+def _system(app: typer.Typer) -> None:
+    from mlstack_env.cli import system
+
+    system.register(app)
+
+
+# Command name -> how to register it, in the order `mlstack --help` lists them. Each
+# command imports its own module only when it runs, so `mlstack env list` does not pay
+# for the resolver, the doctor's checks and the system catalog.
+COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
+    "detect": _detect,
+    "profile": _profile,
+    "lock": _lock,
+    "env": _env,
+    "gc": _gc,
+    "doctor": _doctor,
+    "system": _system,
+}
+
+
+def build_app(args: Sequence[str] = ()) -> typer.Typer:
+    """The app with the command ``args`` names registered, or all of them (for help and
+    for suggestions when the command is unknown)."""
+    app = typer.Typer(
+        name="mlstack",
+        help="Reproducible ML environments for AMD GPUs (ROCm).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(_root)
+    command = next((a for a in args if not a.startswith("-")), None)
+    wanted = [command] if command in COMMANDS else list(COMMANDS)
+    for name in wanted:
+        COMMANDS[name](app)
+    return app
