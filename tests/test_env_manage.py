@@ -134,3 +134,29 @@ def test_gc_prunes_old_generations_but_keeps_rollback(demo: Path, tmp_path: Path
     info = json.loads(cli("env", "info", "demo", "--json").stdout)
     assert info["generations"] == [2, 3] and info["previous"] == 2
     assert cli("env", "rollback", "demo").returncode == 0
+
+
+def test_gc_keeps_a_generation_that_env_run_is_using(demo: Path, tmp_path: Path,
+                                                    cli: Cli) -> None:
+    from tests.conftest import mlstack_exe
+
+    # A command running in generation 1 (it prints, then waits for stdin to close).
+    child = subprocess.Popen(
+        [*mlstack_exe(), "env", "run", "demo", "--", "python", "-c",
+         "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for i in (2, 3):
+            lock = write_lock(tmp_path / f"{i}.lock", [torch_entry(
+                "demo", "rocm6.4:gfx1100", env={"GEN": str(i)})])
+            assert cli("env", "create", "demo", "--lock", str(lock)).returncode == 0
+        held = json.loads(cli("gc", "--json").stdout)
+        assert held["generations"] == []  # generation 1 is in use: not removed
+        assert (paths.envs_dir() / "demo" / "gen-1").is_dir()
+    finally:
+        child.communicate(input="", timeout=60)
+    assert child.returncode == 0
+    freed = json.loads(cli("gc", "--json").stdout)
+    assert freed["generations"] == [{"env": "demo", "generation": 1}]

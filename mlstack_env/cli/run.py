@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from mlstack_env.errors import MlstackError
 
@@ -56,6 +57,30 @@ def parse(args: list[str]) -> tuple[str, list[str]] | None:
     return name, rest
 
 
+def _hold(generation: Path, name: str) -> None:
+    """Keep ``mlstack gc`` off this generation while the command runs.
+
+    gc removes a generation only when it can lock the directory exclusively; a shared lock
+    on an fd that survives ``exec`` (inheritable) lasts exactly as long as the command.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise MlstackError(
+            f"env {name!r}: its generation is being removed by `mlstack gc`",
+            hint=f"run the command again; if it keeps failing, `mlstack env create` {name}",
+        ) from None
+    except OSError as e:
+        raise MlstackError(
+            f"env {name!r}: cannot open {generation}: {e.strerror}",
+            hint=f"recreate the env with `mlstack env create --name {name}`",
+        ) from None
+    os.set_inheritable(fd, True)
+
+
 def run_fast(args: list[str]) -> int:
     """Run ``args`` (what follows ``mlstack env run``); returns only on help or error."""
     parsed = parse(args)
@@ -64,10 +89,12 @@ def run_fast(args: list[str]) -> int:
         return 0
     name, argv = parsed
 
-    from mlstack_env.activation.data import apply
-    from mlstack_env.activation.lookup import load
+    from mlstack_env.activation.data import apply, load_env_json
+    from mlstack_env.activation.lookup import current_generation
 
-    data = load(name)
+    generation = current_generation(name)
+    _hold(generation, name)
+    data = load_env_json(generation)
     env = apply(os.environ, data)
     sys.stdout.flush()
     sys.stderr.flush()
