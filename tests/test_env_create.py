@@ -48,6 +48,11 @@ def test_done_when_7900xtx(mirrored: WheelIndex, fake_machine: Callable[[str], P
               "; print(os.environ.get('HSA_OVERRIDE_GFX_VERSION', '-'))")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["2.8.0+rocm6.4", "gfx1100", "-"]
+    # MIOpen's caches live with the env (each torch build bundles its own MIOpen).
+    miopen = cli("env", "run", "demo", "--", "python", "-c",
+                 "import os; print(os.environ['MIOPEN_USER_DB_PATH'])").stdout.strip()
+    assert Path(miopen) == paths.envs_dir() / "demo" / "cache" / "miopen" / "db"
+    assert Path(miopen).is_dir()
 
 
 def test_6700xt_carries_the_override(mirrored: WheelIndex, fake_machine: Callable[[str], Path],

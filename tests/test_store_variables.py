@@ -91,3 +91,23 @@ def test_unsupported_gpu_is_a_note_not_an_override(fake_machine: Callable[[str],
     decided = env_variables(entry("rocm6.4:gfx1151"), detect())
     assert not any(k.startswith("HSA_OVERRIDE") for k in decided.variables)
     assert any("gfx1151" in n for n in decided.notes)
+
+
+def test_cache_variables_per_env_and_tunableop_per_gpu_set(tmp_path: Path) -> None:
+    from mlstack_env.store.variables import cache_variables
+
+    env_dir, home = tmp_path / "envs" / "demo", tmp_path
+    rocm = entry("rocm6.4:gfx1100", env={"PYTORCH_TUNABLEOP_ENABLED": "1"})
+    v = cache_variables(rocm, env_dir, home, {"PYTORCH_ROCM_ARCH": "gfx1100",
+                                             "PYTORCH_TUNABLEOP_ENABLED": "1"})
+    assert v == {
+        "MIOPEN_USER_DB_PATH": str(env_dir / "cache" / "miopen" / "db"),
+        "MIOPEN_CUSTOM_CACHE_DIR": str(env_dir / "cache" / "miopen" / "kernels"),
+        "PYTORCH_TUNABLEOP_FILENAME": str(home / "tunableop" / "gfx1100"
+                                          / "tunableop_results.csv"),
+    }
+    # Without TunableOp there is no results file; a CPU entry needs no GPU caches.
+    plain = cache_variables(entry("rocm6.4:gfx1100"), env_dir, home,
+                            {"PYTORCH_ROCM_ARCH": "gfx1100"})
+    assert "PYTORCH_TUNABLEOP_FILENAME" not in plain and "MIOPEN_USER_DB_PATH" in plain
+    assert cache_variables(entry("cpu"), env_dir, home, {}) == {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack_env import __version__
+from mlstack_env import __version__, envvars, paths
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
 from mlstack_env.store.entries import (
@@ -28,7 +28,7 @@ from mlstack_env.store.entries import (
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
 from mlstack_env.store.generations import Generation, NamedEnv, remove_env
-from mlstack_env.store.variables import env_variables
+from mlstack_env.store.variables import cache_variables, env_variables
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 
@@ -93,22 +93,37 @@ def create_env(
     store = store or Store()
     progress = progress or NoProgress()
     decided = env_variables(entry, machine)
-    variables = decided.variables
+    variables = dict(sorted(
+        (cache_variables(entry, env.path, paths.home(), decided.variables)
+         | decided.variables).items()
+    ))
     key = store_key(entry)
     facts = MachineFacts.of(machine)
     say = on_wait or (lambda _msg: None)
     with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
         env.clean_temporaries()
         try:
-            return _create_locked(env, entry, key, facts=facts, variables=variables,
-                                  notes=decided.notes, store=store, installer=installer,
-                                  source=source,
-                                  lock_versions=lock_versions, progress=progress, say=say,
-                                  write_scripts=write_scripts)
+            created = _create_locked(env, entry, key, facts=facts, variables=variables,
+                                     notes=decided.notes, store=store, installer=installer,
+                                     source=source,
+                                     lock_versions=lock_versions, progress=progress, say=say,
+                                     write_scripts=write_scripts)
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
             raise
+        _make_cache_dirs(variables)
+        return created
+
+
+def _make_cache_dirs(variables: Mapping[str, str]) -> None:
+    for name in (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR):
+        if name in variables:
+            Path(variables[name]).mkdir(parents=True, exist_ok=True)
+    if envvars.PYTORCH_TUNABLEOP_FILENAME in variables:
+        Path(variables[envvars.PYTORCH_TUNABLEOP_FILENAME]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
 
 
 def _create_locked(
@@ -152,7 +167,7 @@ def _create_locked(
             write_scripts or activation_writer(),
         )
     return Created(name, gen, store_entry, entry, variables, reused=reused, up_to_date=False,
-               notes=notes)
+                   notes=notes)
 
 
 def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, uv_version: str,

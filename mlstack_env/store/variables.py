@@ -11,6 +11,8 @@ lock entry's own (ROCM-FACTS §1 and §6).
 * ``HIP_VISIBLE_DEVICES``: the HIP indexes of the compute GPUs, set only when an
   integrated GPU sits beside a discrete one (the iGPU is left out).
 * ``ROCM_PATH``: the detected ROCm install.
+* ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
+* ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
 
 The lock entry's variables come last and win: a profile that sets a value on purpose
 means it.
@@ -19,6 +21,7 @@ means it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlstack_env import envvars
 from mlstack_env.catalog import CodeKind, code_support, gpu_table, override_gfx, wheel_gfx
@@ -119,3 +122,27 @@ def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
                 variables[envvars.ROCM_PATH] = machine.rocm.path
     variables.update(entry.env)
     return EnvVariables(dict(sorted(variables.items())), tuple(notes))
+
+
+def cache_variables(entry: LockEntry, env_dir: Path, home: Path,
+                    variables: dict[str, str]) -> dict[str, str]:
+    """Cache locations that depend on where the env lives, so a shared lock can't carry them.
+
+    MIOpen's find-db and compiled kernels go with the env: each torch build bundles its own
+    MIOpen, and kernels cached by one are not for another. TunableOp's results are
+    per GPU set and shared by every env that enables it (``PYTORCH_TUNABLEOP_ENABLED=1``),
+    so an inference env replays what a training env tuned on the same GPUs (ROCM-FACTS §6).
+    A value the profile sets itself wins (it comes later, in ``variables``).
+    """
+    if not entry.target.is_rocm:
+        return {}
+    out = {
+        envvars.MIOPEN_USER_DB_PATH: str(env_dir / "cache" / "miopen" / "db"),
+        envvars.MIOPEN_CUSTOM_CACHE_DIR: str(env_dir / "cache" / "miopen" / "kernels"),
+    }
+    if variables.get(envvars.PYTORCH_TUNABLEOP_ENABLED) == "1":
+        arch = variables.get(envvars.PYTORCH_ROCM_ARCH, "") or "-".join(entry.target.gfx)
+        out[envvars.PYTORCH_TUNABLEOP_FILENAME] = str(
+            home / "tunableop" / arch.replace(";", "-") / "tunableop_results.csv"
+        )
+    return out
