@@ -231,7 +231,9 @@ def _failure_hint(message: str, request: Request, config: UserConfig) -> str:
     lowered = message.lower()
     if any(s in lowered for s in ("failed to fetch", "error sending request", "connect",
                                   "dns error", "timed out", "network")):
-        where = f"the [mirrors] in {config.path}" if config.mirrors else "your network"
+        where = (f"the [mirrors] in {config.path}" if config.mirrors else
+                 f"your network, or point [mirrors] in {config.path} at a reachable mirror "
+                 "(docs/team.md)")
         urls = ", ".join(config.rewrite(s.url) for s in request.sources)
         return f"an index could not be reached ({urls}); check {where}"
     if "offline" in lowered:
