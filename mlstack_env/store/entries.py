@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 from mlstack_env import __version__, paths, uv
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
+from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.locks import file_lock
 
 META_NAME = "mlstack-store.json"
@@ -212,7 +212,7 @@ class Store:
                 return target, True
             self._clean_temporaries(key)
             if target.path.exists():  # a directory without its metadata: not ours to trust
-                _remove_tree(target.path)
+                remove_tree(target.path)
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
             try:
@@ -229,18 +229,18 @@ class Store:
                     "created": now(),
                 }
                 write_atomic(venv / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-                _fsync_dir(venv)
+                fsync_dir(venv)
                 venv.rename(target.path)
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
             finally:
-                _remove_tree(tmp)
+                remove_tree(tmp)
         return target, False
 
     def _clean_temporaries(self, key: str) -> None:
         """Builds of ``key`` left by a killed process; the caller holds the key's lock."""
         for tmp in self.temporaries():
             if tmp.name.startswith(f"{TMP_PREFIX}{key}-"):
-                _remove_tree(tmp)
+                remove_tree(tmp)
 
     def remove(self, key: str) -> None:
         """Remove an entry: renamed aside first, so a half-removed tree is never served."""
@@ -249,24 +249,10 @@ class Store:
             return
         aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-removing-", dir=self.root))
         path.rename(aside / "venv")
-        _remove_tree(aside)
+        remove_tree(aside)
 
 
 def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _remove_tree(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        else:
-            shutil.rmtree(path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -24,7 +24,8 @@ from typing import Any
 from mlstack_env import paths
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
-from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv, _remove
+from mlstack_env.store.files import remove_tree
+from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv
 from mlstack_env.store.locks import Busy, try_lock_dir
 
 
@@ -98,7 +99,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         for tmp in stale:
             report.temporaries.append(tmp)
             if not dry_run:
-                _remove(tmp)
+                remove_tree(tmp)
         if not dry_run:
             # Key locks of entries that are gone: no build holds one (builds hold the store
             # lock shared, and gc holds it exclusively).
@@ -120,7 +121,7 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
     if cur is None and not gens:
         # A first create that was killed: only the lock file (and temporaries) remain.
         if not report.dry_run:
-            _remove(env.path)
+            remove_tree(env.path)
         return
     for gen in gens:
         if gen.number in keep:

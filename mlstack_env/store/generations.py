@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -29,6 +28,7 @@ from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock
 from mlstack_env.store.entries import StoreEntry
+from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 from mlstack_env.store.locks import file_lock, try_lock_dir
 
@@ -129,7 +129,7 @@ class NamedEnv:
             return
         for p in self.path.iterdir():
             if p.name.startswith(TMP_PREFIX):
-                _remove(p)
+                remove_tree(p)
 
     def add_generation(
         self,
@@ -157,7 +157,7 @@ class NamedEnv:
             write_scripts(tmp, self.name, final / VENV_LINK, variables)
             tmp.rename(final)
         except BaseException:
-            _remove(tmp)
+            remove_tree(tmp)
             raise
         gen = Generation(self.name, number, final)
         self.switch(gen)
@@ -170,7 +170,7 @@ class NamedEnv:
             tmp_link.unlink()
         tmp_link.symlink_to(gen.path.name)
         tmp_link.replace(self.path / CURRENT)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def remove_generation(self, gen: Generation) -> bool:
         """Remove a generation that is not current and not held; False when in use."""
@@ -185,7 +185,7 @@ class NamedEnv:
             gen.path.rename(aside)
         finally:
             os.close(fd)
-        _remove(aside)
+        remove_tree(aside)
         return True
 
 
@@ -230,20 +230,6 @@ def remove_env(env: NamedEnv) -> None:
     used stay until gc."""
     aside = env.path.parent / f"{TMP_PREFIX}removed-{env.name}-{os.getpid()}"
     env.path.rename(aside)
-    _remove(aside)
+    remove_tree(aside)
 
 
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        else:
-            shutil.rmtree(path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
