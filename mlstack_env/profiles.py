@@ -26,6 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from mlstack_env import paths
+from mlstack_env.activation.data import validate_variable
 from mlstack_env.errors import MlstackError
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
@@ -189,6 +190,11 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
                 f"string, not {type(value).__name__}",
                 f'quote the value: {key} = "{value}"',
             )
+        try:  # the same rules activation applies, so a bad profile fails before a lock
+            validate_variable(key, value)
+        except MlstackError as err:
+            raise MlstackError(f"{_where(source, text, key, table)}: {what}: {err.message}",
+                               err.hint) from None
     return Profile(
         name=name,
         description=description,

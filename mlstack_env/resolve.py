@@ -32,7 +32,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from mlstack_env import __version__, uv
-from mlstack_env.catalog import CodeKind, code_support, gpu_table, override_gfx, wheel_gfx
+from mlstack_env.catalog import (
+    CodeKind,
+    code_support,
+    gpu_table,
+    override_gfx,
+    runs_as,
+    wheel_gfx,
+)
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import (
@@ -154,7 +161,6 @@ def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[st
     rdna = any(table.model(g).family.startswith("RDNA") for g in target.gfx)
     env = {k: v for k, v in profile.env.items() if rdna or k not in _RDNA_ONLY}
     notes: list[str] = []
-    env["PYTORCH_ROCM_ARCH"] = ";".join(target.gfx)
     carried = wheel_gfx(target.rocm) or frozenset()
     overrides: dict[str, str] = {}
     native: list[str] = []
@@ -170,6 +176,7 @@ def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[st
                          "(no compatible ISA is compiled in)")
         else:
             native.append(gfx)
+    env["PYTORCH_ROCM_ARCH"] = ";".join(runs_as(target.gfx, carried))
     values = set(overrides.values())
     if len(values) == 1:
         value = values.pop()

@@ -146,7 +146,7 @@ def test_partial_lock_merges_and_new_targets_are_added(
     # gfx1031 is not in the rocm6.4 wheels: it runs their gfx1030 code (ROCM-FACTS §1).
     env = targets["rocm6.4:gfx1031"]["env"]
     assert env["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
-    assert env["PYTORCH_ROCM_ARCH"] == "gfx1031"
+    assert env["PYTORCH_ROCM_ARCH"] == "gfx1030"  # the ISA it runs as
     assert targets["rocm6.4:gfx1031"]["notes"]
 
 

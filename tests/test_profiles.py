@@ -103,6 +103,8 @@ def test_find_project_upward_and_explicit(tmp_path: Path) -> None:
         ('python = "3"\n', "python = '3' is not a Python version"),
         ("[profiles.ml]\npython = 3\n", "'python' must be a string"),
         ("[profiles.ml]\n[profiles.ml.env]\nX = 1\n", "variable X must be a string"),
+        ('[profiles.ml]\n[profiles.ml.env]\nPATH = "/x"\n', "PATH cannot be set by an env"),
+        ('[profiles.ml]\n[profiles.ml.env]\nVIRTUAL_ENV = "/x"\n', "cannot be set by an env"),
         ("[profiles.ml]\npackages = \"torch\"\n", "'packages' must be a list of strings"),
         ('[sources.pytorch]\nurl = "https://m/{idx}"\n', "unknown placeholder"),
         ('[sources.pytorch]\nurls = "https://m/"\n', "unknown key 'urls'"),

@@ -111,3 +111,26 @@ def test_cache_variables_per_env_and_tunableop_per_gpu_set(tmp_path: Path) -> No
                             {"PYTORCH_ROCM_ARCH": "gfx1100"})
     assert "PYTORCH_TUNABLEOP_FILENAME" not in plain and "MIOPEN_USER_DB_PATH" in plain
     assert cache_variables(entry("cpu"), env_dir, home, {}) == {}
+
+
+def test_machine_decides_the_derived_variables_over_the_lock(
+        fake_machine: Callable[[str], Path]) -> None:
+    # A team lock for a gfx1030 + gfx1031 box, used on a machine with only the 6700 XT
+    # (gfx1031), and on one with only a native RX 6800 (gfx1030).
+    fake_machine("6700xt")
+    team = entry("rocm6.4:gfx1030,gfx1031", env={
+        "PYTORCH_ROCM_ARCH": "gfx1030", "HSA_OVERRIDE_GFX_VERSION": "10.3.0", "KEEP": "1"})
+    v = env_variables(team, detect()).variables
+    assert v["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0" and v["PYTORCH_ROCM_ARCH"] == "gfx1030"
+    assert v["KEEP"] == "1"  # the profile's own variables still come from the lock
+
+
+def test_no_override_from_the_lock_on_a_native_card(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    rx6800 = machines.FakeGpu(100300, 0x73BF, 16 << 30)
+    monkeypatch.setenv("MLSTACK_ROOT", str(machines.build(tmp_path / "m", [rx6800])))
+    team = entry("rocm6.4:gfx1030,gfx1031", env={
+        "PYTORCH_ROCM_ARCH": "gfx1030", "HSA_OVERRIDE_GFX_VERSION": "10.3.0"})
+    v = env_variables(team, detect()).variables
+    assert "HSA_OVERRIDE_GFX_VERSION" not in v  # never on a natively supported card
+    assert v["PYTORCH_ROCM_ARCH"] == "gfx1030"

@@ -179,6 +179,19 @@ def code_support(gfx: str, carried: frozenset[str]) -> CodeSupport:
     return CodeSupport(gfx, CodeKind.UNSUPPORTED)
 
 
+def runs_as(gfx_list: tuple[str, ...] | list[str], carried: frozenset[str]) -> list[str]:
+    """The ISAs GPUs run as with this GPU code: an overridden GPU runs the ISA its override
+    names, so extensions (``PYTORCH_ROCM_ARCH``) must be built for that one."""
+    out: dict[str, None] = {}
+    for gfx in gfx_list:
+        support = code_support(gfx, carried) if gfx in gpu_table().models else None
+        if support is not None and support.kind is CodeKind.OVERRIDE and support.override:
+            out[override_gfx(support.override)] = None
+        else:
+            out[gfx] = None
+    return list(out)
+
+
 def torch_code_support(gfx: str, rocm_version: str) -> CodeSupport:
     """:func:`code_support` for the PyTorch wheels of a ROCm version's index."""
     carried = wheel_gfx(rocm_version)

@@ -15,7 +15,9 @@ lock entry's own (ROCM-FACTS §1 and §6).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
 
 The lock entry's variables come last and win: a profile that sets a value on purpose
-means it.
+means it. Except the values the lock derived from its gfx list (``PYTORCH_ROCM_ARCH``,
+``HSA_OVERRIDE_GFX_VERSION``): when the env is for this machine's own GPUs, the machine
+decides those.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import envvars
-from mlstack_env.catalog import CodeKind, code_support, gpu_table, override_gfx, wheel_gfx
+from mlstack_env.catalog import (
+    CodeKind,
+    code_support,
+    gpu_table,
+    override_gfx,
+    runs_as,
+    wheel_gfx,
+)
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Gpu, Machine
 from mlstack_env.lockfile import LockEntry
@@ -120,7 +129,22 @@ def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
                 variables[envvars.HIP_VISIBLE_DEVICES] = ",".join(str(g.index) for g in compute)
             if machine.rocm is not None:
                 variables[envvars.ROCM_PATH] = machine.rocm.path
-    variables.update(entry.env)
+    lock_env = dict(entry.env)
+    if entry.target.is_rocm and _gpus_for(machine, entry.target)[1]:
+        # Values the lock derived from its gfx list give way to this machine's own GPUs
+        # (a lock for gfx1030+gfx1031 must not put an override on a lone native gfx1030);
+        # a value the profile set on purpose differs from the derived one and stays.
+        carried = carried_gfx(entry)
+        derived_arch = ";".join(runs_as(entry.target.gfx, carried))
+        if lock_env.get(envvars.PYTORCH_ROCM_ARCH) == derived_arch:
+            del lock_env[envvars.PYTORCH_ROCM_ARCH]
+        derived_override = {
+            s.override for g in entry.target.gfx if g in gpu_table().models
+            for s in [code_support(g, carried)] if s.kind is CodeKind.OVERRIDE
+        }
+        if lock_env.get(envvars.HSA_OVERRIDE_GFX_VERSION) in derived_override:
+            del lock_env[envvars.HSA_OVERRIDE_GFX_VERSION]
+    variables.update(lock_env)
     return EnvVariables(dict(sorted(variables.items())), tuple(notes))
 
 
