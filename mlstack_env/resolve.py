@@ -31,7 +31,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env import __version__, uv
+from mlstack_env import __version__, paths, uv
 from mlstack_env.catalog import (
     CodeKind,
     code_support,
@@ -238,13 +238,18 @@ def _failure_hint(message: str, request: Request, config: UserConfig) -> str:
     lowered = message.lower()
     if any(s in lowered for s in ("failed to fetch", "error sending request", "connect",
                                   "dns error", "timed out", "network")):
-        where = (f"the [mirrors] in {config.path}" if config.mirrors else
-                 f"your network, or point [mirrors] in {config.path} at a reachable mirror "
+        file = config.path or paths.config_file()
+        where = (f"the [mirrors] in {file}" if config.mirrors else
+                 f"your network, or point [mirrors] in {file} at a reachable mirror "
                  "(docs/team.md)")
         urls = ", ".join(config.rewrite(s.url) for s in request.sources)
         return f"an index could not be reached ({urls}); check {where}"
     if "offline" in lowered:
         return "drop --offline, or resolve once online so uv's cache holds these packages"
+    if "python implementation tag" in lowered or "requires-python" in lowered \
+            or "python version" in lowered or "python>=" in lowered:
+        return (f"no wheels for Python {request.python} satisfy the profile; lock for another "
+                "Python with --python X.Y (or python = \"X.Y\" in mlstack.toml)")
     hint = "change the profile's requirements, or lock for another target"
     if request.target.rocm is not None and "torch" in message:
         from mlstack_env.catalog import torch_index_name

@@ -115,24 +115,36 @@ def run(
     return proc
 
 
-_NOISE = re.compile(r"^(warning:|Using |Resolved |Prepared |Installed |Uninstalled |Audited )")
+_NOISE = re.compile(r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )")
+# A new part of uv's report starts with one of these; other lines continue the part above
+# (uv wraps long sentences to the terminal width).
+_HEAD = re.compile(r"^(?:error:|warning:|hint:|cause:|caused by:|[\u00d7\u2570\u251c]\S*)",
+                   re.IGNORECASE)
+_MARKS = re.compile(r"^[\s\u00d7\u2570\u251c\u2500\u25b6\u2502]+")
 
 
-def uv_reason(stderr: str, max_lines: int = 2) -> str:
-    """One or two lines of uv's error: the part after ``error:`` or uv's cross, tidied."""
-    lines = [
-        re.sub(r"^[\s\u00d7\u2570\u2500\u25b6\u2502]+", "", line).strip()
-        for line in stderr.splitlines()
-        if line.strip() and not _NOISE.match(line.strip())
-    ]
-    lines = [ln.removeprefix("error: ").strip() for ln in lines if ln]
-    if not lines:
+def uv_reason(stderr: str, max_parts: int = 2) -> str:
+    """uv's error in one line: its headline and first cause, wrapped lines joined, without
+    uv's warnings and hints (mlstack gives its own hint)."""
+    parts: list[tuple[str, str]] = []  # (kind, text)
+    for raw in stderr.splitlines():
+        line = raw.strip()
+        if not line or _NOISE.match(line):
+            continue
+        if _HEAD.match(line) or not parts:
+            text = _MARKS.sub("", line)
+            kind, _, rest = text.partition(":")
+            known = kind.lower() in ("error", "warning", "hint", "cause", "caused by")
+            parts.append((kind.lower() if known else "error", rest.strip() if known else text))
+        else:
+            kind, text = parts[-1]
+            parts[-1] = (kind, f"{text} {line}")
+    kept = [text for kind, text in parts if kind not in ("warning", "hint") and text]
+    if not kept:
         return "no error message"
-    # uv puts the cause after the headline; keep the headline and the first cause.
-    kept = lines[:max_lines]
     text = kept[0]
-    for line in kept[1:]:
-        text += (" " if text.endswith(":") else "; ") + line
+    for part in kept[1:max_parts]:
+        text += (" " if text.endswith(":") else "; ") + part
     return text
 
 
