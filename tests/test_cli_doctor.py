@@ -120,8 +120,8 @@ def make_env(name: str, target: str, system: tuple[str, ...] = ()) -> None:
 
     entry = LockEntry(profile="minimal", target=Target.parse(target), python="3.12",
                       platform="x86_64-manylinux_2_28", packages=(), system=system)
-    create_env(name, entry, detect(), installer=_FakeInstaller(), source="test",
-               write_scripts=_scripts)
+    create_env(name, entry, detect(), installer=_FakeInstaller(),
+               source="/team/mlstack.lock", write_scripts=_scripts)
 
 
 def test_doctor_env_matches_then_drifts(cli: Cli, fake_machine: FakeMachine,
@@ -144,7 +144,10 @@ def test_doctor_env_matches_then_drifts(cli: Cli, fake_machine: FakeMachine,
     assert drift["status"] == "warn"
     assert "GPUs gfx1100 -> gfx1103,gfx1101" in str(drift["message"])
     assert "ROCm 6.4.0 -> 6.3.0" in str(drift["message"])
-    assert drift["hint"] == "re-create it: mlstack env create minimal --name work"
+    # Both hints give a command that works from anywhere: the lock the env came from.
+    again = "mlstack env create minimal --name work --lock /team/mlstack.lock"
+    assert drift["hint"] == f"re-create it: {again}"
+    assert findings["lock"]["hint"] == f"re-create it here: {again}"
 
 
 def test_doctor_unknown_env_and_both_options(cli: Cli, tmp_path: Path) -> None:

@@ -198,12 +198,11 @@ def env_drift(ctx: Context) -> Iterator[Finding]:
     if fp.machine.rocm != now.rocm:
         changes.append(f"ROCm {fp.machine.rocm or 'none'} -> {now.rocm or 'none'}")
     if changes:
-        lock = f" --lock {fp.source}" if fp.source.endswith(".lock") else ""
         yield warn(
             "env-drift",
             f"env {name} was made on this machine as it was: {'; '.join(changes)}; its "
             "GPU variables (visible devices, overrides) may no longer fit",
-            f"re-create it: mlstack env create {fp.profile} --name {name}{lock}",
+            f"re-create it: {fp.recreate_command()}",
         )
         return
     yield ok("env-drift", f"env {name} (generation {fp.generation}, made {fp.created} by "

@@ -50,7 +50,16 @@ class Fingerprint:
     uv_version: str
     created: str
     variables: dict[str, str] = field(default_factory=dict)
-    source: str = ""  # the lock file it came from, or "project"/"built-in"
+    source: str = ""  # the lock file it came from, or "built-in profile NAME"
+
+    def recreate_command(self) -> str:
+        """The command that makes this env again from what it was made from."""
+        import shlex
+
+        cmd = f"mlstack env create {shlex.quote(self.profile)} --name {shlex.quote(self.name)}"
+        if self.source.endswith(".lock"):
+            cmd += f" --lock {shlex.quote(self.source)}"
+        return cmd
 
     def to_json(self) -> dict[str, Any]:
         return {

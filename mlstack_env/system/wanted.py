@@ -93,11 +93,14 @@ def wanted_from_env(name: str, machine: Machine) -> Wanted:
     if gen is None:  # pragma: no cover - get_env returns existing envs only
         raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
     entry = gen.entry()
+    fingerprint = gen.fingerprint()
     misfit = None
     if not fits(entry, machine.target):
+        command = fingerprint.recreate_command() if fingerprint else \
+            f"mlstack env create {entry.profile} --name {name}"
         misfit = MlstackError(
             f"env {name} was made for {entry.target}, but this machine is {machine.target}",
-            hint=f"re-create it here: mlstack env create {entry.profile} --name {name}",
+            hint=f"re-create it here: {command}",
         )
     return Wanted(
         source=f"env {name} (generation {gen.number}): {entry.key}",
@@ -106,7 +109,7 @@ def wanted_from_env(name: str, machine: Machine) -> Wanted:
         rocm=entry.target.rocm,
         misfit=misfit,
         env_name=name,
-        fingerprint=gen.fingerprint(),
+        fingerprint=fingerprint,
     )
 
 
