@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack_env import paths
-from mlstack_env.errors import MlstackError
+from mlstack_env.errors import MlstackError, toml_problem
 
 KNOWN_TABLES = ("mirrors",)
 
@@ -69,7 +69,7 @@ def load_config(path: Path | None = None) -> UserConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MlstackError(
-            f"{path}: invalid TOML: {exc}",
+            f"{path}: invalid TOML: {toml_problem(exc, text)}",
             "fix the syntax at that line (see https://toml.io), or move the file away",
         ) from exc
     for key in data:

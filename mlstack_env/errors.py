@@ -29,3 +29,16 @@ class InternalError(MlstackError):
             hint or "this is a bug in mlstack; rerun with -v and report the traceback",
             exit_code=INTERNAL_ERROR,
         )
+
+
+def toml_problem(exc: Exception, text: str) -> str:
+    """tomllib's complaint, with a line number even where it says "at end of document"
+    (Python 3.11's TOMLDecodeError carries no position of its own)."""
+    message = str(exc)
+    if "(at end of document)" in message:
+        last = max(1, len(text.rstrip("\n").splitlines()))
+        message = message.replace(
+            "(at end of document)",
+            f"(at the end of the file, line {last}: something opened earlier is not closed)",
+        )
+    return message

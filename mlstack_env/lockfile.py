@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.errors import MlstackError, toml_problem
 from mlstack_env.target import Target
 
 FORMAT_VERSION = 1
@@ -205,7 +205,7 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise MlstackError(
-            f"{source}: not valid TOML ({e})",
+            f"{source}: not valid TOML ({toml_problem(e, text)})",
             hint="re-create the lock with `mlstack lock`, or restore it from version control",
         ) from None
     version = raw.get("version")

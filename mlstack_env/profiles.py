@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from mlstack_env import paths
 from mlstack_env.activation.data import validate_variable
-from mlstack_env.errors import MlstackError
+from mlstack_env.errors import MlstackError, toml_problem
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -102,9 +102,9 @@ def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str,
     return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)
 
 
-def toml_error(source: Path, exc: tomllib.TOMLDecodeError) -> MlstackError:
+def toml_error(source: Path, exc: tomllib.TOMLDecodeError, text: str) -> MlstackError:
     return MlstackError(
-        f"{source}: invalid TOML: {exc}",
+        f"{source}: invalid TOML: {toml_problem(exc, text)}",
         "fix the syntax at that line (see https://toml.io)",
     )
 
@@ -118,7 +118,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise toml_error(path, exc) from None
+        raise toml_error(path, exc, text) from None
 
 
 # --- parsing one profile ---------------------------------------------------------------

@@ -179,6 +179,13 @@ def test_profile_show_unknown_is_a_clean_error(cli: Cli) -> None:
     ]
 
 
+def test_unclosed_toml_names_the_last_line(tmp_path: Path) -> None:
+    _manifest(tmp_path, '[profiles.ml]\npackages = [\n')
+    with pytest.raises(MlstackError) as info:
+        find_project(tmp_path)
+    assert "at the end of the file, line 2" in info.value.message
+
+
 def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:
     _manifest(tmp_path, '[profiles.ml]\npackages = ["torch"]\ndescripton = "x"\n')
     result = cli("profile", "list", cwd=tmp_path)
