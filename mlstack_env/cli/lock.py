@@ -80,20 +80,21 @@ def register(app: typer.Typer) -> None:
         profiles: Annotated[
             list[str] | None,
             typer.Argument(help="Profiles to lock (default: the project's, or its "
-                           "default-env).", show_default=False),
+                           "default-env).", show_default=False, metavar="[PROFILE]..."),
         ] = None,
         target: Annotated[
             list[str] | None,
             typer.Option("--target", "-t", help="Target to lock for, e.g. rocm6.4:gfx1100 or "
                          "cpu; repeatable (default: the project's targets, else this "
-                         "machine's).", show_default=False),
+                         "machine's).", show_default=False, metavar="T"),
         ] = None,
         python: Annotated[
-            str | None, typer.Option("--python", help="Python X.Y to lock for.")
+            str | None, typer.Option("--python", help="Python X.Y to lock for.", metavar="X.Y")
         ] = None,
         output: Annotated[
             Path | None, typer.Option("-o", "--output", help="Lock file to write (default: "
-                                      "mlstack.lock beside mlstack.toml).", dir_okay=False)
+                                      "mlstack.lock beside mlstack.toml).", dir_okay=False,
+                                      metavar="FILE")
         ] = None,
         check: Annotated[
             bool, typer.Option("--check", help="Exit 1 if the lock is missing or stale; "
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         project_dir: Annotated[
             Path | None, typer.Option("--project", help="The directory holding mlstack.toml.",
-                                      file_okay=False)
+                                      file_okay=False, metavar="DIR")
         ] = None,
         export_pylock: Annotated[
             Path | None, typer.Option("--export-pylock", help="Also write one PEP 751 "

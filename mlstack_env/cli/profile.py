@@ -19,7 +19,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", help="The directory holding mlstack.toml (default: search "
-                 "upward from the working directory).", file_okay=False),
+                 "upward from the working directory).", file_okay=False, metavar="DIR"),
 ]
 
 
