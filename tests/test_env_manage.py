@@ -76,6 +76,22 @@ def test_verify_names_changed_packages(demo: Path, cli: Cli) -> None:
     assert data["ok"] is False and data["changed"] == ["filelock", "torch"]
 
 
+def test_reinstall_repairs_a_store_entry_other_envs_share(demo: Path, cli: Cli) -> None:
+    # A second env shares the store entry, so remove + gc could never rebuild it.
+    assert cli("env", "create", "demo", "--name", "twin", "--lock", str(demo)).returncode == 0
+    (site_packages("demo") / "torch" / "version.py").write_text("hip = None  # edited\n")
+    bad = cli("env", "verify", "twin")
+    assert bad.returncode == 1
+    hint = bad.stderr.splitlines()[1]
+    assert hint == (f"hint: reinstall it: `mlstack env create demo --name twin --lock {demo} "
+                    "--reinstall`")
+    fixed = cli(*hint.split("`")[1].split()[1:], "--json")
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["reused"] is False  # the wheels were installed again
+    for name in ("demo", "twin"):
+        assert cli("env", "verify", name).returncode == 0
+
+
 def test_verify_sees_a_package_not_in_the_lock(demo: Path, cli: Cli) -> None:
     site = site_packages("demo")
     extra = site / "intruder-1.0.dist-info"

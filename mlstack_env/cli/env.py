@@ -162,6 +162,7 @@ def create(
     locked: bool,
     project_dir: Path | None,
     quiet: bool,
+    reinstall: bool = False,
 ) -> CreateResult:
     from mlstack_env.config import load_config
     from mlstack_env.envname import validate_env_name
@@ -176,6 +177,11 @@ def create(
             "--locked and --lock FILE do not go together",
             hint="--lock FILE already uses exactly that lock and never re-resolves",
         )
+    if reinstall and offline:
+        raise MlstackError(
+            "--reinstall fetches the wheels again; it cannot work --offline",
+            hint="run it with network access (or a reachable [mirrors] entry)",
+        )
     machine = detect()
     choice = choose_entry(
         profile=profile, lock_file=lock_file, target_text=target_text, python=python,
@@ -188,11 +194,12 @@ def create(
         env_name,
         choice.entry,
         machine,
-        installer=UvInstaller(mirrors=config.mirrors, offline=offline),
+        installer=UvInstaller(mirrors=config.mirrors, offline=offline, refresh=reinstall),
         source=choice.source,
         lock_versions=choice.lock_versions,
         progress=progress,
         on_wait=None if quiet else _say,
+        reinstall=reinstall,
     )
     return CreateResult(created, choice.source)
 
@@ -374,12 +381,16 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     project: Annotated[Path | None, typer.Option(
         "--project", metavar="DIR", help="The project directory (default: found upward "
         "from here).")] = None,
+    reinstall: Annotated[bool, typer.Option(
+        "--reinstall", help="Install the wheels again even when the store holds them "
+        "(after `env verify` found changed files).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Materialize a lock entry as a named env (a new generation when it exists)."""
     result = create(
         profile, name=name, lock_file=lock_file, target_text=target, python=python,
         offline=offline, locked=locked, project_dir=project, quiet=as_json,
+        reinstall=reinstall,
     )
     emit(result, as_json)
 
@@ -458,9 +469,15 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> None:
 
         raise typer.Exit(report(MlstackError(
             f"env {name} does not match its lock: {changed}",
-            hint=f"roll back (`mlstack env rollback {name}`), or rebuild: `mlstack env remove "
-            f"{name}`, `mlstack gc`, then create it again",
+            hint=f"reinstall it: `{_reinstall_command(gen)}`",
         )))
+
+
+def _reinstall_command(gen: Generation) -> str:
+    fp = gen.fingerprint()
+    if fp is None:
+        return f"mlstack env create --name {gen.env} --reinstall"
+    return f"{fp.recreate_command()} --reinstall"
 
 
 @env_app.command("rollback")

@@ -83,8 +83,11 @@ def create_env(
     on_wait: Callable[[str], None] | None = None,
     write_scripts: ScriptWriter | None = None,
     store: Store | None = None,
+    reinstall: bool = False,
 ) -> Created:
     """Materialize ``entry`` as the next generation of env ``name``.
+
+    ``reinstall`` rebuilds the store entry even when the store holds it.
 
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
@@ -107,7 +110,7 @@ def create_env(
                                      notes=decided.notes, store=store, installer=installer,
                                      source=source,
                                      lock_versions=lock_versions, progress=progress, say=say,
-                                     write_scripts=write_scripts)
+                                     write_scripts=write_scripts, reinstall=reinstall)
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
@@ -141,12 +144,13 @@ def _create_locked(
     progress: Progress,
     say: Callable[[str], None],
     write_scripts: ScriptWriter | None,
+    reinstall: bool = False,
 ) -> Created:
     name = env.name
     with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
         cur = env.current()
         cur_fp = cur.fingerprint() if cur else None
-        if cur is not None and cur_fp is not None and store.has(key):
+        if cur is not None and cur_fp is not None and store.has(key) and not reinstall:
             wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
                                   variables=variables, source=source)
             if cur_fp.matches(wanted) and cur.store_key == key:
@@ -155,6 +159,7 @@ def _create_locked(
         store_entry, reused = store.ensure(
             entry, installer, progress,
             on_wait=lambda: say("waiting for another build of the same store entry"),
+            reinstall=reinstall,
         )
         fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
                           variables=variables, source=source)

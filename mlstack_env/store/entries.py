@@ -94,6 +94,10 @@ class UvInstaller:
 
     mirrors: Mapping[str, str] = field(default_factory=dict)
     offline: bool = False
+    # Fetch the wheels again instead of trusting uv's cache. Installed files are hardlinks
+    # into the cache, so a file edited in an env is edited in the cache too; a reinstall
+    # must not link the same damaged file back.
+    refresh: bool = False
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         interpreter = interpreter_for(entry.python)
@@ -111,7 +115,8 @@ class UvInstaller:
             uv.run(
                 [
                     "pip", "sync", "--python", str(venv / "bin" / "python"),
-                    "--preview-features", "pylock", "--no-index", str(pylock),
+                    "--preview-features", "pylock", "--no-index",
+                    *(["--refresh"] if self.refresh else []), str(pylock),
                 ],
                 what=f"installing {entry.key}",
                 cwd=workdir,
@@ -197,22 +202,25 @@ class Store:
         installer: Installer,
         progress: Progress | None = None,
         on_wait: Callable[[], None] | None = None,
+        reinstall: bool = False,
     ) -> tuple[StoreEntry, bool]:
         """The store entry for ``entry``, built if absent; ``(entry, reused)``.
 
+        ``reinstall`` builds it again even when present (``env verify`` found files
+        changed in place): the new build replaces the old one only once it is complete.
         The caller holds the store lock shared (so gc cannot remove the result before a
         generation points at it).
         """
         key = store_key(entry)
         target = self.entry(key)
-        if self.has(key):
+        if self.has(key) and not reinstall:
             return target, True
         with self.key_lock(key, on_wait=on_wait):
-            if self.has(key):  # built by a concurrent create while we waited
+            if self.has(key) and not reinstall:  # built by a concurrent create meanwhile
                 return target, True
             self._clean_temporaries(key)
-            if target.path.exists():  # a directory without its metadata: not ours to trust
-                remove_tree(target.path)
+            if target.path.exists() and not self.has(key):
+                remove_tree(target.path)  # a directory without its metadata: not ours
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
             try:
@@ -230,6 +238,8 @@ class Store:
                 }
                 write_atomic(venv / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
                 fsync_dir(venv)
+                if target.path.exists():  # reinstall: move the damaged build out of the way
+                    target.path.rename(tmp / "replaced")
                 venv.rename(target.path)
                 fsync_dir(self.root)
             finally:
