@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlstack_env import __version__, paths, uv
-from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
 from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.locks import file_lock
@@ -104,49 +102,28 @@ class UvInstaller:
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
-        pylock = workdir / "pylock.toml"
-        pylock.write_text(to_pylock(entry, url_map=longest_first(self.mirrors)), encoding="utf-8")
-        count = len(entry.packages)
-        what = f"installing {count} locked package{'s' if count != 1 else ''}"
-        if not self.offline and not self.refresh:
-            # Every wheel is pinned by URL and sha256, so a copy in uv's cache is the
-            # right one: try the cache alone first. It saves uv's revalidation requests
-            # (one per wheel, to a remote index) on every warm create; on a miss, the
-            # half-made venv is dropped and the sync runs online.
-            self._venv(entry, interpreter, venv, workdir, progress)
-            with progress.step(f"{what} from the uv cache"):
-                try:
-                    self._sync(entry, venv, pylock, workdir, offline=True)
-                    return uv_version
-                except MlstackError:
-                    shutil.rmtree(venv)
-        self._venv(entry, interpreter, venv, workdir, progress)
-        with progress.step(what):
-            self._sync(entry, venv, pylock, workdir, offline=self.offline)
-        return uv_version
-
-    def _venv(self, entry: LockEntry, interpreter: Path, venv: Path, workdir: Path,
-              progress: Progress) -> None:
         with progress.step(f"creating a Python {entry.python} venv"):
             uv.run(
                 ["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
                 what=f"creating a Python {entry.python} venv",
                 cwd=workdir,
             )
-
-    def _sync(self, entry: LockEntry, venv: Path, pylock: Path, workdir: Path, *,
-              offline: bool) -> None:
-        uv.run(
-            [
-                "pip", "sync", "--python", str(venv / "bin" / "python"),
-                "--preview-features", "pylock", "--no-index",
-                *(["--refresh"] if self.refresh else []), str(pylock),
-            ],
-            what=f"installing {entry.key}",
-            cwd=workdir,
-            offline=offline,
-            hint=_sync_hint(self.offline),
-        )
+        pylock = workdir / "pylock.toml"
+        pylock.write_text(to_pylock(entry, url_map=longest_first(self.mirrors)), encoding="utf-8")
+        count = len(entry.packages)
+        with progress.step(f"installing {count} locked package{'s' if count != 1 else ''}"):
+            uv.run(
+                [
+                    "pip", "sync", "--python", str(venv / "bin" / "python"),
+                    "--preview-features", "pylock", "--no-index",
+                    *(["--refresh"] if self.refresh else []), str(pylock),
+                ],
+                what=f"installing {entry.key}",
+                cwd=workdir,
+                offline=self.offline,
+                hint=_sync_hint(self.offline),
+            )
+        return uv_version
 
 
 def interpreter_for(version: str) -> Path:
