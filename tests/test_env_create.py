@@ -200,6 +200,13 @@ def test_offline_with_a_warm_cache(fake_machine: Callable[[str], Path], tmp_path
     assert json.loads(r.stdout)["reused"] is False
     run = cli("env", "run", "demo", "--", "python", "-c", "import torch; print(torch.__version__)")
     assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr
+    # Without --offline too: the pinned wheels are taken from the cache before any request
+    # goes to the (dead) index.
+    other = write_lock(tmp_path / "other.lock",
+                       [torch_entry("demo", "rocm6.4:gfx1100", env={"NEW_KEY": "1"})])
+    again = cli("env", "create", "demo", "--name", "again", "--lock", str(other), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["reused"] is False  # a new store entry, built from cache
 
 
 def test_exported_lock_recreates_the_same_env(mirrored: WheelIndex,
