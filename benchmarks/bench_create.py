@@ -95,7 +95,8 @@ def main() -> int:
         uv_bin, python = str(uv.binary()), str(uv.find_python(entry.python))
         uv_env = environ | {"UV_CACHE_DIR": str(home / "cache" / "uv"),
                             "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
-        plain_venv = base / "plain-venv"
+        plain_root = base / "plain"
+        plain_root.mkdir()
 
         def reset_mlstack() -> None:
             subprocess.run([mlstack, "env", "remove", "demo"], env=environ, check=True,
@@ -103,7 +104,12 @@ def main() -> int:
             subprocess.run([mlstack, "gc"], env=environ, check=True, capture_output=True)
 
         def plain() -> float:
-            shutil.rmtree(plain_venv, ignore_errors=True)
+            # A new path each round, as each mlstack store miss builds in a new directory:
+            # uv caches its interpreter query per path, and reusing one path would give
+            # plain uv a warm query that a new env never has (about 50 ms here).
+            for old in plain_root.iterdir():
+                shutil.rmtree(old)
+            plain_venv = Path(tempfile.mkdtemp(dir=plain_root)) / "venv"
             t = time_once([uv_bin, "--no-config", "venv", "--relocatable", "--quiet",
                            "--python", python, str(plain_venv)], uv_env)
             return t + time_once([uv_bin, "pip", "--no-config", "sync", "--python",
