@@ -35,6 +35,8 @@ NASTY: dict[str, str] = {
     "EVIL_EMPTY": "",
     # fish splits variables named *PATH on ':' and joins them again on export
     "EVIL_SEARCH_PATH": "a:b::c $(touch pwned)",
+    # text that looks like the templates' own placeholders must stay text
+    "EVIL_PLACEHOLDER": "{{ EXPORT }} {{ RESTORE }} {{ NOPE }}",
 }
 
 #: The HIP/ROCm variables an env on a Radeon would carry (ROCM-FACTS §6).

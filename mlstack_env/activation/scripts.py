@@ -20,6 +20,7 @@ save / set / restore lines are generated, one line per variable, in sorted order
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -50,15 +51,21 @@ def fish_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_PLACEHOLDER = re.compile(r"\{\{ ([A-Z_]+) \}\}")
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill ``{{ KEY }}`` placeholders; every placeholder must be known and filled."""
+    """Fill ``{{ KEY }}`` placeholders in one pass, so text inside a value (which may be
+    anything, ``{{ EXPORT }}`` included) is never read as a placeholder."""
     text = (TEMPLATES / template).read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace("{{ " + key + " }}", value)
-    if "{{ " in text:
-        start = text.index("{{ ")
-        raise AssertionError(f"{template}: unfilled placeholder {text[start:start + 30]!r}")
-    return text
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise AssertionError(f"{template}: unfilled placeholder {key}")
+        return values[key]
+
+    return _PLACEHOLDER.sub(fill, text)
 
 
 def _sh_lines(data: ActivationData) -> dict[str, str]:
