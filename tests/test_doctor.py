@@ -375,6 +375,11 @@ def test_pytorch_rocm_arch_accepts_the_override_isa(tmp_path: Path) -> None:
     ctx = make_ctx(machines.MACHINES["6700xt"](tmp_path / "m"), tmp_path,
                    environ={"PYTORCH_ROCM_ARCH": "gfx1030"})
     assert statuses(user.pytorch_rocm_arch, ctx) == [Status.OK]
+    # A wrong value gets the hint an mlstack env would follow: the ISA the GPU runs as.
+    ctx = make_ctx(machines.MACHINES["6700xt"](tmp_path / "m"), tmp_path,
+                   environ={"PYTORCH_ROCM_ARCH": "gfx90a"})
+    f = one(user.pytorch_rocm_arch, ctx)
+    assert f.status is Status.WARN and f.hint == "export PYTORCH_ROCM_ARCH='gfx1030', or unset it"
 
 
 def test_rocm_path(tmp_path: Path) -> None:

@@ -101,18 +101,20 @@ def pytorch_rocm_arch(ctx: Context) -> Iterator[Finding]:
     archs = {a.strip().split(":")[0] for a in re.split(r"[;,\s]+", value) if a.strip()}
     gpus = ctx.machine.compute_gpus
     lacking = []
+    want: dict[str, None] = {}  # what an mlstack env would set: the ISAs the GPUs run as
     for gpu in gpus:
         expected, _ = (_expected_override(ctx, gpu) if gpu.gfx in gpu_table().models
                        else (None, ""))
         runs_as = override_gfx(expected) if expected else None
+        want[runs_as or gpu.gfx] = None
         if gpu.gfx not in archs and (runs_as is None or runs_as not in archs):
             lacking.append(gpu.gfx)
     unknown = sorted(a for a in archs if a not in gpu_table().models)
     if lacking:
-        want = ";".join(sorted({g.gfx for g in gpus}))
+        want_text = ";".join(want)
         yield warn("pytorch-rocm-arch",
                    f"{name}={value} leaves out this machine's {', '.join(sorted(set(lacking)))}",
-                   f"export {name}='{want}', or unset it")
+                   f"export {name}='{want_text}', or unset it")
     elif unknown:
         yield warn("pytorch-rocm-arch", f"{name}={value} names unknown targets: "
                    f"{', '.join(unknown)}", "write gfx names separated by ';'")
