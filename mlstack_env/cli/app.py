@@ -56,6 +56,12 @@ def _env(app: typer.Typer) -> None:
     app.add_typer(env.env_app, name="env")
 
 
+def _bundle(app: typer.Typer) -> None:
+    from mlstack_env.cli import bundle
+
+    bundle.register(app)
+
+
 def _gc(app: typer.Typer) -> None:
     from mlstack_env.cli import env
 
@@ -82,6 +88,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "profile": _profile,
     "lock": _lock,
     "env": _env,
+    "bundle": _bundle,
     "gc": _gc,
     "doctor": _doctor,
     "system": _system,

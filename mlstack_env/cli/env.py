@@ -163,6 +163,7 @@ def create(
     project_dir: Path | None,
     quiet: bool,
     reinstall: bool = False,
+    wheels_dir: Path | None = None,
 ) -> CreateResult:
     from mlstack_env.config import load_config
     from mlstack_env.envname import validate_env_name
@@ -182,6 +183,12 @@ def create(
             "--reinstall fetches the wheels again; it cannot work --offline",
             hint="run it with network access (or a reachable [mirrors] entry)",
         )
+    if wheels_dir is not None and not wheels_dir.is_dir():
+        raise MlstackError(
+            f"--wheels {wheels_dir}: no such folder",
+            hint="make one with `mlstack bundle --lock LOCK -o DIR` on a machine with network "
+            "access, and copy it here",
+        )
     machine = detect()
     choice = choose_entry(
         profile=profile, lock_file=lock_file, target_text=target_text, python=python,
@@ -194,7 +201,8 @@ def create(
         env_name,
         choice.entry,
         machine,
-        installer=UvInstaller(mirrors=config.mirrors, offline=offline, refresh=reinstall),
+        installer=UvInstaller(mirrors=config.mirrors, offline=offline, refresh=reinstall,
+                              wheels_dir=wheels_dir),
         source=choice.source,
         lock_versions=choice.lock_versions,
         progress=progress,
@@ -384,13 +392,16 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     reinstall: Annotated[bool, typer.Option(
         "--reinstall", help="Install the wheels again even when the store holds them "
         "(after `env verify` found changed files).")] = False,
+    wheels: Annotated[Path | None, typer.Option(
+        "--wheels", metavar="DIR", help="Install the locked wheels found in this folder "
+        "(made by `mlstack bundle`); with --offline all must be there.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Materialize a lock entry as a named env (a new generation when it exists)."""
     result = create(
         profile, name=name, lock_file=lock_file, target_text=target, python=python,
         offline=offline, locked=locked, project_dir=project, quiet=as_json,
-        reinstall=reinstall,
+        reinstall=reinstall, wheels_dir=wheels,
     )
     emit(result, as_json)
 

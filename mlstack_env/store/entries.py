@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlstack_env import __version__, paths, uv
+from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
 from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.locks import file_lock
@@ -90,7 +91,12 @@ class Installer(Protocol):
 class UvInstaller:
     """``uv venv --relocatable`` with the locked Python, then a hash-checked
     ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,
-    mirror URLs swapped in for fetching only)."""
+    mirror URLs swapped in for fetching only).
+
+    ``wheels_dir`` is a bundle folder (``mlstack bundle``): each locked wheel found there
+    by filename is fetched as a ``file://`` URL instead, still checked by uv against the
+    locked sha256; ``offline`` then requires every locked wheel to be there.
+    """
 
     mirrors: Mapping[str, str] = field(default_factory=dict)
     offline: bool = False
@@ -98,8 +104,42 @@ class UvInstaller:
     # into the cache, so a file edited in an env is edited in the cache too; a reinstall
     # must not link the same damaged file back.
     refresh: bool = False
+    wheels_dir: Path | None = None
+
+    def bundled(self, entry: LockEntry) -> dict[str, str]:
+        """Locked wheel URL -> ``file://`` URL of the same file in ``wheels_dir``."""
+        if self.wheels_dir is None:
+            return {}
+        found = {}
+        for package in entry.packages:
+            for wheel in package.wheels:
+                path = self.wheels_dir / wheel.filename
+                if path.is_file():
+                    found[wheel.url] = path.absolute().as_uri()
+        return found
+
+    def check_bundle(self, entry: LockEntry) -> None:
+        """``--offline --wheels DIR``: nothing can be fetched, so every locked wheel must
+        be in DIR; say which are not before uv runs (uv would name only the first)."""
+        if self.wheels_dir is None or not self.offline:
+            return
+        bundled = self.bundled(entry)
+        missing = sorted({w.filename for p in entry.packages for w in p.wheels
+                          if w.url not in bundled})
+        if missing:
+            raise MlstackError(
+                f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
+                f"{self.wheels_dir}: {', '.join(missing)}",
+                "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
+                "and copy DIR here, or drop --offline",
+            )
+
+    def url_map(self, entry: LockEntry) -> dict[str, str]:
+        """Bundled files first (a whole URL is the longest prefix), then the mirrors."""
+        return {**self.bundled(entry), **longest_first(self.mirrors)}
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
+        self.check_bundle(entry)
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -109,9 +149,13 @@ class UvInstaller:
                 cwd=workdir,
             )
         pylock = workdir / "pylock.toml"
-        pylock.write_text(to_pylock(entry, url_map=longest_first(self.mirrors)), encoding="utf-8")
+        url_map = self.url_map(entry)
+        pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
         count = len(entry.packages)
-        with progress.step(f"installing {count} locked package{'s' if count != 1 else ''}"):
+        step = f"installing {count} locked package{'s' if count != 1 else ''}"
+        if self.wheels_dir is not None:
+            step += f" ({len(self.bundled(entry))} wheels from {self.wheels_dir})"
+        with progress.step(step):
             uv.run(
                 [
                     "pip", "sync", "--python", str(venv / "bin" / "python"),
@@ -121,7 +165,7 @@ class UvInstaller:
                 what=f"installing {entry.key}",
                 cwd=workdir,
                 offline=self.offline,
-                hint=_sync_hint(self.offline),
+                hint=_sync_hint(self.offline, self.wheels_dir),
             )
         return uv_version
 
@@ -152,7 +196,12 @@ def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
 
 
-def _sync_hint(offline: bool) -> str:
+def _sync_hint(offline: bool, wheels_dir: Path | None = None) -> str:
+    if wheels_dir is not None:
+        return (
+            f"a hash mismatch means a file in {wheels_dir} (or a served wheel) differs from "
+            f"the lock: bundle it again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
+        )
     if offline:
         return (
             "--offline needs every locked wheel in the uv cache: run the same create once "

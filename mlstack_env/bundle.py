@@ -1,0 +1,281 @@
+"""Wheel bundles: every wheel of a lock, downloaded into one folder and checked against it.
+
+A bundle is what an air-gapped site installs from (``mlstack env create --wheels DIR``).
+It is made on a connected machine, through ``[mirrors]`` like any fetch, with the standard
+library only. Each file is streamed into ``DIR/.part-*``, its sha256 (and size, when the
+lock records one) checked, and only then renamed to the wheel's name: a file in DIR with
+a wheel's name always has the bytes the lock names, even after an interrupted run. A
+re-run checks the files already there and downloads only what is missing or different.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from mlstack_env import __version__
+from mlstack_env.config import UserConfig, load_config
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
+
+PART_PREFIX = ".part-"
+CHUNK = 1 << 20
+TIMEOUT = 60.0  # seconds without a byte before a download is given up
+
+Status = Literal["downloaded", "present"]
+
+
+@dataclass(frozen=True)
+class BundledWheel:
+    wheel: Wheel
+    status: Status
+    size: int  # bytes on disk
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.wheel.filename,
+            "url": self.wheel.url,
+            "sha256": self.wheel.sha256,
+            "size": self.size,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    lock_path: Path
+    entries: tuple[str, ...]  # entry keys whose wheels are in it
+    wheels: tuple[BundledWheel, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for w in self.wheels if w.status == status)
+
+
+class BundleProgress(Protocol):
+    """Where downloads are announced (rich on stderr, or nothing)."""
+
+    def start(self, wheel: Wheel, url: str) -> None: ...
+
+    def advance(self, nbytes: int) -> None: ...
+
+    def finish(self, item: BundledWheel) -> None: ...
+
+
+class NoBundleProgress:
+    def start(self, wheel: Wheel, url: str) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def finish(self, item: BundledWheel) -> None:
+        pass
+
+
+def lock_path_for(lock_file: Path | None, project_dir: Path | None, cwd: Path) -> Path:
+    """``--lock FILE``, else the lock of the project found from ``cwd`` (or ``--project``)."""
+    if lock_file is not None:
+        if project_dir is not None:
+            raise MlstackError("--lock and --project both name a lock",
+                               "pass one: --lock FILE, or --project DIR for its mlstack.lock")
+        return lock_file
+    from mlstack_env.project import find_project
+
+    project = find_project(cwd, project_dir)
+    if project is None:
+        raise MlstackError("which lock? there is no mlstack.toml here or above",
+                           "pass --lock FILE, or run it in a project (or with --project DIR)")
+    return project.lock_path
+
+
+def select_entries(lock: Lock, profiles: Sequence[str], source: str) -> tuple[LockEntry, ...]:
+    """The entries of the named profiles (all entries when none is named)."""
+    if not lock.entries:
+        raise MlstackError(f"{source} has no entries", "lock something first: `mlstack lock`")
+    if not profiles:
+        return lock.entries
+    known = sorted({e.profile for e in lock.entries})
+    unknown = [p for p in profiles if p not in known]
+    if unknown:
+        raise MlstackError(f"{source} has no entry for profile {', '.join(map(repr, unknown))}",
+                           f"profiles in this lock: {', '.join(known)}")
+    return tuple(e for e in lock.entries if e.profile in profiles)
+
+
+def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
+    """Every wheel of ``entries`` once, by filename (entries for two GPUs of one ROCm
+    share their wheels); two different files under one name cannot share a folder."""
+    by_name: dict[str, Wheel] = {}
+    for entry in entries:
+        for package in entry.packages:
+            for wheel in package.wheels:
+                seen = by_name.setdefault(wheel.filename, wheel)
+                if seen.sha256 != wheel.sha256:
+                    raise MlstackError(
+                        f"{source} names two different files {wheel.filename} "
+                        f"({seen.url} and {wheel.url}); one folder cannot hold both",
+                        "bundle the profiles separately, each into its own -o DIR",
+                    )
+    return [by_name[name] for name in sorted(by_name)]
+
+
+def make_bundle(
+    lock_path: Path,
+    directory: Path,
+    profiles: Sequence[str] = (),
+    *,
+    config: UserConfig | None = None,
+    progress: BundleProgress | None = None,
+) -> Bundle:
+    """Download the wheels of ``profiles`` (every entry when empty) of the lock at
+    ``lock_path`` into ``directory``; files already there with the locked sha256 stay."""
+    lock = read_lock(lock_path)
+    entries = select_entries(lock, profiles, str(lock_path))
+    wheels = wheels_of(entries, str(lock_path))
+    config = config or load_config()
+    progress = progress or NoBundleProgress()
+    _prepare(directory)
+    done = []
+    for wheel in wheels:
+        url = config.rewrite(wheel.url)
+        progress.start(wheel, url)
+        target = directory / wheel.filename
+        size = _matching_size(target, wheel)
+        if size is not None:
+            item = BundledWheel(wheel, "present", size)
+        else:
+            item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
+                                                               config))
+        progress.finish(item)
+        done.append(item)
+    return Bundle(directory, lock_path, tuple(e.key for e in entries), tuple(done))
+
+
+def _prepare(directory: Path) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise MlstackError(f"{directory} is a file, not a folder",
+                           "pass a folder for the wheels: -o DIR")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Leftovers of a killed run: never a wheel's name, so harmless, but not kept.
+        for part in directory.glob(PART_PREFIX + "*"):
+            part.unlink(missing_ok=True)
+    except OSError as exc:
+        raise MlstackError(f"cannot write to {directory}: {exc.strerror or exc}",
+                           "pick a folder you can write to") from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _matching_size(path: Path, wheel: Wheel) -> int | None:
+    """The size of ``path`` when it holds exactly the locked bytes, else None."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file() or (wheel.size is not None and size != wheel.size):
+            return None
+        return size if file_sha256(path) == wheel.sha256 else None
+    except OSError:
+        return None
+
+
+def _download(wheel: Wheel, url: str, directory: Path, progress: BundleProgress,
+              config: UserConfig) -> int:
+    """Fetch ``url`` into ``directory/.part-*``, check it, rename it to the wheel's name."""
+    # Not mkstemp: its files are 0600, and a bundle is often shared; this honours the umask.
+    part = directory / f"{PART_PREFIX}{wheel.filename}-{secrets.token_hex(4)}"
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out, _open(url, config) as response:
+            while chunk := _read(response, url, config):
+                size += len(chunk)
+                if wheel.size is not None and size > wheel.size:
+                    raise _mismatch(wheel, url, f"more than the locked {wheel.size} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+                progress.advance(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        if wheel.size is not None and size != wheel.size:
+            raise _mismatch(wheel, url, f"{size} bytes, the lock says {wheel.size}")
+        if digest.hexdigest() != wheel.sha256:
+            raise _mismatch(wheel, url, f"sha256 {digest.hexdigest()}, the lock says "
+                            f"{wheel.sha256}")
+        part.replace(directory / wheel.filename)
+    except OSError as exc:  # reading errors are MlstackErrors already: this is DIR's
+        part.unlink(missing_ok=True)
+        raise MlstackError(f"cannot write {wheel.filename} into {directory}: "
+                           f"{exc.strerror or exc}",
+                           "check the free space and permissions of the folder") from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _mismatch(wheel: Wheel, url: str, what: str) -> MlstackError:
+    return MlstackError(
+        f"{url} does not match the lock: {what}",
+        "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
+        f"the mirror, or re-lock with `mlstack lock` if {wheel.filename} was replaced on "
+        "purpose",
+    )
+
+
+def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
+    where = f"[mirrors] in {config.path}" if config.path else "a [mirrors] entry in the " \
+        "mlstack config"
+    return MlstackError(
+        f"cannot download {url}: {why}",
+        f"check the network, or route its prefix to a reachable mirror with {where} "
+        "(nightly wheels are deleted upstream: mirror them)",
+    )
+
+
+@contextlib.contextmanager
+def _open(url: str, config: UserConfig) -> Any:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https", "file"):
+        raise MlstackError(f"cannot download {url}: unsupported URL scheme {scheme!r}",
+                           "locked and mirrored URLs are http(s):// or file://")
+    # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
+    headers = {"User-Agent": f"mlstack/{__version__}"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310
+    except urllib.error.HTTPError as exc:
+        raise _unreachable(url, f"HTTP {exc.code} {exc.reason}", config) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        why = getattr(reason, "strerror", None) or str(reason)
+        raise _unreachable(url, why, config) from None
+    except (OSError, ValueError) as exc:
+        raise _unreachable(url, str(exc), config) from None
+    with response:
+        yield response
+
+
+def _read(response: Any, url: str, config: UserConfig) -> bytes:
+    try:
+        chunk = response.read(CHUNK)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _unreachable(url, f"the download broke off ({exc!r})", config) from None
+    return bytes(chunk)
