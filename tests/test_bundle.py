@@ -189,6 +189,17 @@ def test_air_gapped_create_from_the_bundle(fake_machine: Callable[[str], Path], 
               "import torch; print(torch.__version__)", env=site)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "2.8.0+rocm6.4"
+    # A damaged env is repaired from the same bundle, still without network: the command
+    # env verify prints carries --wheels.
+    venv = (home / "envs" / "demo" / "current" / "venv").resolve()
+    next(venv.glob("lib/python3.*/site-packages/torch/version.py")).write_text("# edited\n")
+    bad = cli("env", "verify", "demo", env=site)
+    assert bad.returncode == 1
+    command = bad.stderr.splitlines()[1].split("`")[1]
+    assert f"--wheels {out}" in command and "--reinstall" in command
+    fixed = cli(*command.split()[1:], "--offline", env=site)
+    assert fixed.returncode == 0, fixed.stderr
+    assert cli("env", "verify", "demo", env=site).returncode == 0
 
 
 def test_offline_with_a_wheel_missing_from_the_bundle(fake_machine: Callable[[str], Path],

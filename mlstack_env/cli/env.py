@@ -178,10 +178,11 @@ def create(
             "--locked and --lock FILE do not go together",
             hint="--lock FILE already uses exactly that lock and never re-resolves",
         )
-    if reinstall and offline:
+    if reinstall and offline and wheels_dir is None:
         raise MlstackError(
             "--reinstall fetches the wheels again; it cannot work --offline",
-            hint="run it with network access (or a reachable [mirrors] entry)",
+            hint="run it with network access (or a reachable [mirrors] entry), or give a "
+            "wheel bundle with --wheels DIR",
         )
     if wheels_dir is not None and not wheels_dir.is_dir():
         raise MlstackError(
@@ -208,6 +209,7 @@ def create(
         progress=progress,
         on_wait=None if quiet else _say,
         reinstall=reinstall,
+        wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
     )
     return CreateResult(created, choice.source)
 

@@ -84,6 +84,7 @@ def create_env(
     write_scripts: ScriptWriter | None = None,
     store: Store | None = None,
     reinstall: bool = False,
+    wheels: str = "",
 ) -> Created:
     """Materialize ``entry`` as the next generation of env ``name``.
 
@@ -110,7 +111,8 @@ def create_env(
                                      notes=decided.notes, store=store, installer=installer,
                                      source=source,
                                      lock_versions=lock_versions, progress=progress, say=say,
-                                     write_scripts=write_scripts, reinstall=reinstall)
+                                     write_scripts=write_scripts, reinstall=reinstall,
+                                     wheels=wheels)
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
@@ -145,6 +147,7 @@ def _create_locked(
     say: Callable[[str], None],
     write_scripts: ScriptWriter | None,
     reinstall: bool = False,
+    wheels: str = "",
 ) -> Created:
     name = env.name
     with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
@@ -152,7 +155,7 @@ def _create_locked(
         cur_fp = cur.fingerprint() if cur else None
         if cur is not None and cur_fp is not None and store.has(key) and not reinstall:
             wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
-                                  variables=variables, source=source)
+                                  variables=variables, source=source, wheels=wheels)
             if cur_fp.matches(wanted) and cur.store_key == key:
                 return Created(name, cur, store.entry(key), entry, variables,
                                reused=True, up_to_date=True, notes=notes)
@@ -162,7 +165,7 @@ def _create_locked(
             reinstall=reinstall,
         )
         fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
-                          variables=variables, source=source)
+                          variables=variables, source=source, wheels=wheels)
         mlstack_v, uv_v = lock_versions or (__version__, store_entry.uv_version)
         gen = env.add_generation(
             store_entry,
@@ -176,7 +179,7 @@ def _create_locked(
 
 
 def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, uv_version: str,
-                 variables: dict[str, str], source: str) -> Fingerprint:
+                 variables: dict[str, str], source: str, wheels: str = "") -> Fingerprint:
     return Fingerprint(
         name=name,
         generation=0,
@@ -192,4 +195,5 @@ def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, 
         created=now(),
         variables=variables,
         source=source,
+        wheels=wheels,
     )

@@ -138,6 +138,13 @@ class UvInstaller:
         """Bundled files first (a whole URL is the longest prefix), then the mirrors."""
         return {**self.bundled(entry), **longest_first(self.mirrors)}
 
+    def _refresh_args(self) -> list[str]:
+        if not self.refresh:
+            return []
+        # uv refuses --refresh offline; from a wheel bundle, bypassing the cache does the
+        # same for this install (the damaged cached copy is not linked back).
+        return ["--no-cache"] if self.offline else ["--refresh"]
+
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         self.check_bundle(entry)
         interpreter = interpreter_for(entry.python)
@@ -160,7 +167,7 @@ class UvInstaller:
                 [
                     "pip", "sync", "--python", str(venv / "bin" / "python"),
                     "--preview-features", "pylock", "--no-index",
-                    *(["--refresh"] if self.refresh else []), str(pylock),
+                    *self._refresh_args(), str(pylock),
                 ],
                 what=f"installing {entry.key}",
                 cwd=workdir,

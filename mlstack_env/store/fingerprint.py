@@ -51,6 +51,7 @@ class Fingerprint:
     created: str
     variables: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the lock file it came from, or "built-in profile NAME"
+    wheels: str = ""  # the wheel bundle folder it was installed from (--wheels), if any
 
     def recreate_command(self) -> str:
         """The command that makes this env again from what it was made from."""
@@ -59,6 +60,8 @@ class Fingerprint:
         cmd = f"mlstack env create {shlex.quote(self.profile)} --name {shlex.quote(self.name)}"
         if self.source.endswith(".lock"):
             cmd += f" --lock {shlex.quote(self.source)}"
+        if self.wheels:
+            cmd += f" --wheels {shlex.quote(self.wheels)}"
         return cmd
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class Fingerprint:
             "created": self.created,
             "variables": dict(self.variables),
             "source": self.source,
+            "wheels": self.wheels,
         }
 
     @classmethod
@@ -100,6 +104,7 @@ class Fingerprint:
             created=str(data.get("created", "")),
             variables={str(k): str(v) for k, v in (data.get("variables") or {}).items()},
             source=str(data.get("source", "")),
+            wheels=str(data.get("wheels", "")),
         )
 
     def matches(self, other: Fingerprint) -> bool:
