@@ -204,6 +204,33 @@ def test_activating_twice_does_not_stack(
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+def test_a_shell_started_inside_the_env_keeps_path_once(
+    shell: str, demo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # What `mlstack env shell` sees when run from a shell where the env is active: the
+    # env's bin is already first on the inherited PATH (activate's own state is not).
+    program = _require(shell)
+    gen, venv = demo
+    out = tmp_path / "out"
+    s = Script(shell, out)
+    _prelude(s)
+    if s.fish:
+        s.add(f"set -gx PATH {fish_quote(str(venv / 'bin'))} $PATH")
+    else:
+        s.add(f"PATH={sh_quote(str(venv / 'bin'))}:\"$PATH\"; export PATH")
+    s.dump("before")
+    s.source(gen / ("bin/activate.fish" if s.fish else "bin/activate"))
+    s.dump("inside")
+    s.add("deactivate")
+    s.dump("after")
+    s.run(program, tmp_path)
+
+    before, inside, after = (_read(out, st) for st in ("before", "inside", "after"))
+    assert inside["PATH"] == before["PATH"]
+    assert after == before
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 def test_switching_envs_undoes_the_first(
     shell: str, tmp_path: Path, isolated: Path
 ) -> None:
