@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlstack_env import paths
-from mlstack_env.activation.data import ENV_JSON, ActivationData, load_env_json
+from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 
@@ -49,7 +49,3 @@ def current_generation(name: str) -> Path:
     # Resolve once: a concurrent re-create swaps `current`, and everything activation
     # reads must come from the same generation.
     return current.resolve()
-
-
-def load(name: str) -> ActivationData:
-    return load_env_json(current_generation(name))
