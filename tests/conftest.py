@@ -55,8 +55,34 @@ def mlstack_exe() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mlstack_env"]
 
 
+# Commands whose point is the process itself: `env run` execs the command in place of
+# mlstack, `env shell` starts an interactive shell. They always run as a real process.
+_PROCESS_COMMANDS = (["env", "run"], ["env", "shell"], ["run"], ["shell"])
+
+
+def _needs_process(args: tuple[str, ...]) -> bool:
+    cut = args.index("--") if "--" in args else len(args)
+    words = [a for a in args[:cut] if not a.startswith("-")]
+    return any(words[: len(cmd)] == cmd for cmd in _PROCESS_COMMANDS)
+
+
 def run_mlstack(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+                input: str | None = None, timeout: float = 300,
+                process: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run mlstack as a user would and return what it printed and its exit code.
+
+    In-process (``mlstack_env.cli.main`` with this test's environment, working directory,
+    stdin and captured stdout/stderr) unless ``process=True`` or the command is one whose
+    point is the process (``env run``, ``env shell``): a process per call costs ~0.3 s of
+    interpreter and import start-up and adds nothing to what most tests check.
+    """
+    if process or _needs_process(args):
+        return _run_process(args, env=env, cwd=cwd, input=input, timeout=timeout)
+    return _run_in_process(args, env=env, cwd=cwd, input=input)
+
+
+def _run_process(args: tuple[str, ...], *, env: dict[str, str] | None, cwd: Path | None,
+                 input: str | None, timeout: float) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
@@ -70,6 +96,51 @@ def run_mlstack(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
         timeout=timeout,
         check=False,
     )
+
+
+def _run_in_process(args: tuple[str, ...], *, env: dict[str, str] | None, cwd: Path | None,
+                    input: str | None) -> subprocess.CompletedProcess[str]:
+    import io
+    import logging
+
+    from mlstack_env import uv
+    from mlstack_env.catalog import gpu_table
+    from mlstack_env.cli import main
+
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        if env:
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin = io.StringIO(input or "")
+        sys.stdout, sys.stderr = out, err
+        # What a new process would find anew: caches keyed on the environment.
+        gpu_table.cache_clear()
+        uv.version.cache_clear()  # `version()` means MLSTACK_UV's, which a call may change
+        try:
+            code: object = main(list(args))
+        except SystemExit as e:
+            code = e.code
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers[:] = saved_handlers  # -v configures logging onto this call's stderr
+        root.setLevel(saved_level)
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        err.write(f"{code}\n")
+        code = 1
+    return subprocess.CompletedProcess(["mlstack", *args], code, out.getvalue(),
+                                       err.getvalue())
 
 
 @pytest.fixture

@@ -173,3 +173,26 @@ def test_keyboard_interrupt_exits_130(
     monkeypatch.setattr("mlstack_env.cli.detect.detect", _raise(KeyboardInterrupt()))
     assert main(["detect"]) == 130  # the shell's code for SIGINT; no traceback
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ("--version",),
+    ("detect", "--json"),
+    ("profile", "list", "--json"),
+    ("profile", "show", "nosuch"),
+    ("env", "list"),
+    ("lock", "--target", "rocm6.4:gfxbogus"),
+    ("env", "create", "minimal", "--python", "three"),
+    ("nosuch",),
+])
+def test_in_process_runs_match_a_process(args: tuple[str, ...],
+                                         fake_machine: Callable[[str], object]) -> None:
+    """The `cli` fixture runs most commands in-process for speed; it must see what a user
+    running the real console script sees: same exit code, stdout and stderr."""
+    from tests.conftest import run_mlstack
+
+    fake_machine("7900xtx")
+    inproc = run_mlstack(*args)
+    proc = run_mlstack(*args, process=True)
+    assert (inproc.returncode, inproc.stdout, inproc.stderr) == \
+        (proc.returncode, proc.stdout, proc.stderr)
