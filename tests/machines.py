@@ -7,7 +7,7 @@ under a root that tests pass to mlstack as MLSTACK_ROOT.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 GiB = 1 << 30
@@ -18,14 +18,26 @@ class FakeGpu:
     gfx_target_version: int  # KFD encoding: 110000 for gfx1100
     device_id: int  # PCI device id
     vram_bytes: int
-    simd_count: int = 192
+    simd_count: int = 192  # CUs x SIMDs per CU: 96 x 2 on a 7900 XTX
+    # KFD ``unique_id`` (decimal in sysfs). Instinct cards report one; many consumer cards
+    # report 0, and rocminfo then shows ``GPU-XX`` (ROCM-FACTS §1).
+    unique_id: int = 0
 
 
 # The cards the issues name, with their real PCI ids (ROCM-FACTS §1).
 RX_7900_XTX = FakeGpu(110000, 0x744C, 24 * GiB)
 RX_7800_XT = FakeGpu(110001, 0x747E, 16 * GiB)
 RADEON_780M = FakeGpu(110003, 0x15BF, 512 << 20, simd_count=24)
-MI300X = FakeGpu(90402, 0x74A1, 192 * GiB, simd_count=1216)
+MI300X = FakeGpu(90402, 0x74A1, 192 * GiB, simd_count=1216, unique_id=0x3A1F6C2D9E8B7045)
+# The "AMD Radeon Graphics" of a Ryzen 7000/9000 desktop (Raphael / Granite Ridge): 2 CUs
+# (simd_count 4) and a 512 MiB carve-out; KFD reports 100306 (gfx1036).
+RAPHAEL_IGPU = FakeGpu(100306, 0x164E, 512 << 20, simd_count=4)
+# Renoir's Vega 8: 8 GCN CUs of 4 SIMDs; KFD reports 90012, which is gfx90c (hex step).
+RENOIR_IGPU = FakeGpu(90012, 0x1636, 512 << 20, simd_count=32)
+RX_6800 = FakeGpu(100300, 0x73BF, 16 * GiB, simd_count=120)
+# A GPU mlstack does not know: gfx1250 is an LLVM target (GFX12.5) outside mlstack's table
+# and LLVM's APU list; the PCI id is made up, in no table.
+UNKNOWN_GFX1250 = FakeGpu(120500, 0x75F0, 64 * GiB, simd_count=256)
 RX_6700_XT = FakeGpu(100301, 0x73DF, 12 * GiB)
 RX_9070_XT = FakeGpu(120001, 0x7550, 16 * GiB)
 RX_9060_XT = FakeGpu(120000, 0x7590, 16 * GiB)
@@ -59,7 +71,7 @@ def write_kfd(root: Path, gpus: list[FakeGpu], unreadable: tuple[int, ...] = ())
             f"cpu_cores_count 0\nsimd_count {gpu.simd_count}\nmem_banks_count 1\n"
             f"gfx_target_version {gpu.gfx_target_version}\nvendor_id {0x1002}\n"
             f"device_id {gpu.device_id}\nlocation_id {i * 256}\ndomain 0\n"
-            f"drm_render_minor {127 + i}\nunique_id {1000 + i}\nlocal_mem_size 0\n",
+            f"drm_render_minor {127 + i}\nunique_id {gpu.unique_id}\nlocal_mem_size 0\n",
         )
         _write(node / "gpu_id", f"{4000 + i}\n")
         _write(node / "name", "ip discovery\n")
@@ -124,7 +136,9 @@ def build(root: Path, gpus: list[FakeGpu], rocm: str | None = "6.4.0-47",
 MACHINES: dict[str, Callable[[Path], Path]] = {
     "7900xtx": lambda r: build(r, [RX_7900_XTX]),
     "7800xt-780m": lambda r: build(r, [RADEON_780M, RX_7800_XT], rocm="6.3.0-39"),
-    "2xmi300x": lambda r: build(r, [MI300X, MI300X], rocm="7.1.1"),
+    "2xmi300x": lambda r: build(
+        r, [MI300X, replace(MI300X, unique_id=0x5BD2E8A4C1F09E37)], rocm="7.1.1"
+    ),
     "6700xt": lambda r: build(r, [RX_6700_XT]),
     "9070xt": lambda r: build(r, [RX_9070_XT]),
     "strix-halo": lambda r: build(r, [STRIX_HALO], rocm="7.2.0"),
@@ -143,4 +157,16 @@ MACHINES.update({
     "7800xt-rocm624": lambda r: build(r, [RX_7800_XT], rocm="6.2.4-121"),
     # A lone Phoenix iGPU: counts when alone, runs through the 11.0.0 override.
     "780m": lambda r: build(r, [RADEON_780M]),
+})
+
+# Issue 8: machines as they are sold, where iGPUs sit beside discrete GPUs (ROCM-FACTS §1).
+MACHINES.update({
+    # Ryzen 9000 desktop + RX 7900 XTX: KFD enumerates the dGPU first and the Granite Ridge
+    # iGPU second (node 2).
+    "ryzen9000-7900xtx": lambda r: build(r, [RX_7900_XTX, RAPHAEL_IGPU]),
+    # Renoir laptop + RX 6800: the Vega iGPU on node 1, the dGPU on node 2.
+    "renoir-6800": lambda r: build(r, [RENOIR_IGPU, RX_6800]),
+    # A GPU whose gfx mlstack does not know, alone and beside a known discrete GPU.
+    "unknown-gpu": lambda r: build(r, [UNKNOWN_GFX1250], rocm="7.2.0"),
+    "7900xtx-unknown": lambda r: build(r, [RX_7900_XTX, UNKNOWN_GFX1250]),
 })

@@ -27,30 +27,42 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.sysfs import decode_gfx_target_version
 from mlstack_env.target import Target
 
-# ROCM-FACTS §1: gfx -> (PCI device ids, integrated, usual HSA_OVERRIDE_GFX_VERSION).
-# UNCONFIRMED device ids are an empty set: the table must not invent them.
+# ROCM-FACTS §1 (first table and "Corrections and additions"): gfx -> (PCI device ids,
+# integrated, usual HSA_OVERRIDE_GFX_VERSION). The overrides of gfx1033/gfx1036 are
+# mlstack's LIKELY choice (LLVM's gfx10-3-generic covers gfx1030-gfx1036), not FACTS'.
 FACTS_GPUS: dict[str, tuple[set[str], bool, str | None]] = {
+    "gfx900": ({"0x687f", "0x6860", "0x6863"}, False, None),
+    "gfx906": ({"0x66af", "0x66a1"}, False, None),
     "gfx908": ({"0x738c", "0x738e"}, False, None),
     "gfx90a": ({"0x7408", "0x740c", "0x740f", "0x7410"}, False, None),
+    "gfx90c": ({"0x1636", "0x1638", "0x164c", "0x15e7"}, True, None),
     "gfx942": ({"0x74a1", "0x74a0", "0x74a2", "0x74a5"}, False, None),
-    "gfx950": (set(), False, None),
-    "gfx1030": ({"0x73bf"} | {f"0x73a{d:x}" for d in range(16)}, False, None),
+    "gfx950": ({"0x75a0", "0x75a3"}, False, None),
+    # Never the whole 0x73a0-0x73af range: 0x73a4 is a USB function, 0x73a5 the 6950 XT.
+    "gfx1030": ({"0x73bf", "0x73a5"}, False, None),
     "gfx1031": ({"0x73df"}, False, "10.3.0"),
-    "gfx1032": ({"0x73ff"}, False, "10.3.0"),
+    "gfx1032": ({"0x73ff", "0x73ef"}, False, "10.3.0"),
+    "gfx1033": ({"0x163f"}, True, "10.3.0"),
     "gfx1034": ({"0x743f"}, False, "10.3.0"),
-    "gfx1035": ({"0x1681"}, True, "10.3.0"),
-    "gfx1100": ({"0x744c", "0x7448"}, False, None),
-    "gfx1101": ({"0x747e"}, False, "11.0.0"),
+    "gfx1035": ({"0x1681", "0x164d"}, True, "10.3.0"),
+    "gfx1036": ({"0x164e", "0x13c0", "0x1506"}, True, "10.3.0"),
+    "gfx1100": ({"0x744c", "0x7448", "0x745e", "0x7449", "0x744a"}, False, None),
+    "gfx1101": ({"0x747e", "0x7470", "0x7460", "0x7461"}, False, "11.0.0"),
     "gfx1102": ({"0x7480"}, False, "11.0.0"),
-    "gfx1103": ({"0x15bf"}, True, "11.0.0"),
-    "gfx1150": (set(), True, None),
+    "gfx1103": ({"0x15bf", "0x15c8", "0x1900", "0x1901"}, True, "11.0.0"),
+    "gfx1150": ({"0x150e"}, True, None),
     "gfx1151": ({"0x1586"}, True, None),
     "gfx1152": ({"0x1114"}, True, None),
+    "gfx1153": ({"0x1902"}, True, None),
     "gfx1200": ({"0x7590"}, False, None),
     "gfx1201": ({"0x7550", "0x7551"}, False, None),
 }
-# In the wheel lists (so in the table) but not in §1's rows.
-WHEEL_ONLY = {"gfx900", "gfx906"}
+# LLVM AMDGPUUsage, processors marked APU (FACTS §1 names gfx90c, gfx1033, gfx1035, gfx1036,
+# gfx1103, gfx1150-gfx1153, "…").
+FACTS_APUS = {"gfx90c", "gfx1033", "gfx1035", "gfx1036", "gfx1103", "gfx1150", "gfx1151",
+              "gfx1152", "gfx1153"}
+# In the wheel lists (so in the table); both now have §1 rows too.
+WHEEL_ONLY: set[str] = set()
 
 # ROCM-FACTS §1, second table (uv's LINUX_AMD_GPU_DRIVERS).
 _BASE = {"gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100"}
@@ -69,21 +81,22 @@ FACTS_WHEELS: dict[str, set[str]] = {
 
 # ROCM-FACTS §7 (6.0/6.1 from §1's "official Linux ROCm" column).
 _OFFICIAL_OLD = {"gfx1100", "gfx1030", "gfx942", "gfx90a", "gfx908"}
-_OFFICIAL_642 = _OFFICIAL_OLD | {"gfx1201", "gfx1200", "gfx1101"}
+# gfx1201/gfx1200 from 6.4.1 (CONFIRMED), gfx1101 from 6.4.1 (LIKELY).
+_OFFICIAL_641 = _OFFICIAL_OLD | {"gfx1201", "gfx1200", "gfx1101"}
 FACTS_OFFICIAL: dict[str, set[str]] = {
     "6.0": _OFFICIAL_OLD,
     "6.1": _OFFICIAL_OLD,
     "6.2": _OFFICIAL_OLD,
     "6.3": _OFFICIAL_OLD,
     "6.4.0": _OFFICIAL_OLD,
-    "6.4.1": _OFFICIAL_OLD,
-    "6.4.2": _OFFICIAL_642,
-    "6.4.3": _OFFICIAL_642,
-    "7.0": _OFFICIAL_642 | {"gfx950"},
-    "7.0.2": _OFFICIAL_642 | {"gfx950"},
-    "7.1": _OFFICIAL_642 | {"gfx950"},
-    "7.1.1": _OFFICIAL_642 | {"gfx950"},
-    "7.2": _OFFICIAL_642 | {"gfx950"},
+    "6.4.1": _OFFICIAL_641,
+    "6.4.2": _OFFICIAL_641,
+    "6.4.3": _OFFICIAL_641,
+    "7.0": _OFFICIAL_641 | {"gfx950"},
+    "7.0.2": _OFFICIAL_641 | {"gfx950"},
+    "7.1": _OFFICIAL_641 | {"gfx950"},
+    "7.1.1": _OFFICIAL_641 | {"gfx950"},
+    "7.2": _OFFICIAL_641 | {"gfx950"},
 }
 
 KNOWN_GFX = sorted(set(FACTS_GPUS) | WHEEL_ONLY)
@@ -133,6 +146,28 @@ def test_rdna4_is_not_inverted() -> None:
     assert "9070 XT" in nine070.name_for("0x7550")
     assert nine060.gfx == "gfx1200"
     assert "9060 XT" in nine060.name_for("0x7590")
+
+
+def test_apu_list_holds_llvms_apus() -> None:
+    assert gpu_table().apu_gfx >= FACTS_APUS
+
+
+@pytest.mark.parametrize("gfx", sorted(FACTS_GPUS))
+def test_integrated_flag_agrees_with_llvms_apu_list(gfx: str) -> None:
+    # One truth for "integrated": a row may not call an LLVM APU discrete, nor the reverse.
+    assert gpu_table().model(gfx).integrated is (gfx in gpu_table().apu_gfx)
+
+
+def test_integrated_answers_for_table_apu_list_and_unknown() -> None:
+    table = gpu_table()
+    assert table.integrated("gfx1036") is True
+    assert table.integrated("gfx1100") is False
+    assert table.integrated("gfx902") is True  # Raven: LLVM APU list only
+    assert table.integrated("gfx1250") is None  # in neither: mlstack cannot tell
+
+
+def test_navi21_usb_function_is_not_a_gpu() -> None:
+    assert gpu_table().by_device_id("0x73a4") is None
 
 
 def test_unknown_device_id_finds_nothing() -> None:
@@ -286,8 +321,8 @@ def test_code_support_rule(gfx: str, carried: frozenset[str]) -> None:
 
 
 def test_code_support_unknown_gfx_is_a_user_error() -> None:
-    with pytest.raises(MlstackError, match="gfx1036"):
-        code_support("gfx1036", frozenset({"gfx1030"}))
+    with pytest.raises(MlstackError, match="gfx1250"):
+        code_support("gfx1250", frozenset({"gfx1030"}))
 
 
 @pytest.mark.parametrize(
@@ -309,13 +344,19 @@ def test_official_support_per_release(rocm: str) -> None:
         assert support.known_release
 
 
-def test_gfx1101_runs_natively_on_rocm63_but_is_official_only_from_642() -> None:
+def test_gfx1101_runs_natively_on_rocm63_but_is_official_only_from_641() -> None:
     assert torch_code_support("gfx1101", "6.3").kind is CodeKind.NATIVE
     assert not official_support("gfx1101", "6.3").supported
     assert not official_support("gfx1101", "6.4.0").supported
-    assert official_support("gfx1101", "6.4.2").supported
-    assert official_support("gfx1101", "6.4.0").releases[0] == "6.4.2"
-    assert "from 6.4.2" in official_support("gfx1101", "6.4.0").describe()
+    assert official_support("gfx1101", "6.4.1").supported
+    assert official_support("gfx1101", "6.4.0").releases[0] == "6.4.1"
+    assert "from 6.4.1" in official_support("gfx1101", "6.4.0").describe()
+
+
+@pytest.mark.parametrize("gfx", ["gfx1200", "gfx1201"])
+def test_rdna4_is_official_from_641(gfx: str) -> None:
+    assert not official_support(gfx, "6.4.0").supported
+    assert official_support(gfx, "6.4.1").supported
 
 
 def test_official_support_outside_the_table() -> None:
@@ -340,15 +381,18 @@ def test_official_support_outside_the_table() -> None:
         (90010, "gfx90a"),
         (90402, "gfx942"),
         (90500, "gfx950"),
+        (90012, "gfx90c"),  # Renoir: step 12 is the hex digit c
         (100300, "gfx1030"),
         (100301, "gfx1031"),
         (110000, "gfx1100"),
         (110001, "gfx1101"),
         (110002, "gfx1102"),
         (110003, "gfx1103"),
+        (100306, "gfx1036"),  # Raphael / Granite Ridge / Mendocino
         (110501, "gfx1151"),
         (120000, "gfx1200"),
         (120001, "gfx1201"),
+        (120500, "gfx1250"),
     ],
 )
 def test_decode_gfx_target_version(value: int, gfx: str) -> None:

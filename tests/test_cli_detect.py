@@ -20,8 +20,8 @@ FakeMachine = Callable[[str], Path]
 # The --json contract. Changing these sets is a change of the public interface.
 TOP_KEYS = {"gpus", "rocm", "distro", "kernel", "python", "target", "notes", "summary"}
 GPU_KEYS = {
-    "index", "gfx", "name", "device_id", "vram_bytes", "integrated", "node", "source",
-    "in_target", "code", "override", "official",
+    "index", "gfx", "name", "device_id", "vram_bytes", "integrated", "known", "kind", "uuid",
+    "node", "source", "in_target", "code", "override", "official",
 }
 ROCM_KEYS = {"version", "path"}
 DISTRO_KEYS = {"id", "version_id", "name", "id_like", "codename"}
@@ -39,7 +39,8 @@ def detect_json(cli: Cli, **env: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "machine",
     ["7900xtx", "7800xt-780m", "2xmi300x", "6700xt", "9070xt", "strix-halo", "no-gpu",
-     "unreadable", "7900xtx-no-kfd", "7900xtx-no-rocm"],
+     "unreadable", "7900xtx-no-kfd", "7900xtx-no-rocm", "ryzen9000-7900xtx", "renoir-6800",
+     "unknown-gpu", "7900xtx-unknown"],
 )
 def test_json_keys_are_pinned(cli: Cli, fake_machine: FakeMachine, machine: str) -> None:
     fake_machine(machine)
@@ -81,8 +82,65 @@ def test_json_apu_beside_dgpu(cli: Cli, fake_machine: FakeMachine) -> None:
     assert by_gfx["gfx1103"]["in_target"] is False
     assert by_gfx["gfx1101"]["in_target"] is True
     assert by_gfx["gfx1101"]["code"] == "native"
-    assert by_gfx["gfx1101"]["official"] is False  # ROCm 6.3: official only from 6.4.2
+    assert by_gfx["gfx1101"]["official"] is False  # ROCm 6.3: official only from 6.4.1
     assert data["target"] == "rocm6.3:gfx1101"
+
+
+def test_json_ryzen9000_with_7900xtx(cli: Cli, fake_machine: FakeMachine) -> None:
+    # Issue 8: the Granite Ridge iGPU (gfx1036), enumerated second, is integrated and
+    # stays out of the target.
+    fake_machine("ryzen9000-7900xtx")
+    data = detect_json(cli)
+    assert [(g["index"], g["node"], g["gfx"], g["kind"], g["integrated"], g["in_target"])
+            for g in data["gpus"]] == [
+        (0, 1, "gfx1100", "discrete", False, True),
+        (1, 2, "gfx1036", "integrated", True, False),
+    ]
+    assert data["gpus"][1]["device_id"] == "0x164e"
+    assert data["target"] == "rocm6.4:gfx1100"
+    assert "gfx1036" not in data["target"]
+
+
+def test_json_renoir_with_rx6800(cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("renoir-6800")
+    data = detect_json(cli)
+    by_gfx = {g["gfx"]: g for g in data["gpus"]}
+    assert (by_gfx["gfx90c"]["kind"], by_gfx["gfx90c"]["in_target"]) == ("integrated", False)
+    assert (by_gfx["gfx1030"]["code"], by_gfx["gfx1030"]["override"]) == ("native", None)
+    assert data["target"] == "rocm6.4:gfx1030"
+
+
+def test_json_unknown_gpu(cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("7900xtx-unknown")
+    data = detect_json(cli)
+    [unknown] = [g for g in data["gpus"] if g["gfx"] == "gfx1250"]
+    assert (unknown["known"], unknown["kind"], unknown["in_target"]) == (False, "unknown",
+                                                                        False)
+    assert unknown["code"] is None and unknown["official"] is None
+    assert data["target"] == "rocm6.4:gfx1100"
+    assert any("gfx1250" in n and "left out" in n for n in data["notes"])
+    # Alone, it decides nothing: no target is guessed.
+    fake_machine("unknown-gpu")
+    data = detect_json(cli)
+    assert [(g["gfx"], g["kind"], g["in_target"]) for g in data["gpus"]] == [
+        ("gfx1250", "unknown", False)]
+    assert data["target"] == "cpu"
+    assert any("no target is guessed" in n and "MLSTACK_GPU" in n for n in data["notes"])
+
+
+def test_json_uuid(cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("2xmi300x")
+    assert [g["uuid"] for g in detect_json(cli)["gpus"]] == [
+        "GPU-3a1f6c2d9e8b7045", "GPU-5bd2e8a4c1f09e37"]
+    fake_machine("7900xtx")
+    assert [g["uuid"] for g in detect_json(cli)["gpus"]] == [None]
+
+
+def test_human_shows_unknown_gpu(cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("7900xtx-unknown")
+    out = " ".join(_human(cli).split())
+    assert "gfx1250 0x75f0 64.0 GiB unknown (left out)" in out
+    assert "GPU 1 gfx1250 (0x75f0): a gfx mlstack does not know" in out
 
 
 def test_json_override_and_cpu(cli: Cli, fake_machine: FakeMachine) -> None:

@@ -28,7 +28,7 @@ def test_doctor_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine, tmp_pat
     assert r.stderr == ""
     out = " ".join(r.stdout.split())  # the table wraps long findings
     assert "ROCm 6.3.0 does not officially support the Radeon RX 7800 XT / 7700 XT (from " \
-        "6.4.2 on)" in out
+        "6.4.1 on)" in out
     assert "HIP_VISIBLE_DEVICES=1" in out and "Radeon 780M" in out
 
 
@@ -43,13 +43,23 @@ def test_doctor_json_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine,
     assert all(f["status"] in ("ok", "warn", "fail") for f in findings)
     support = _by_check(findings, "gpu-support")
     assert [f["status"] for f in support] == ["ok", "warn"]
-    assert "(from 6.4.2 on)" in str(support[1]["message"])
+    assert "(from 6.4.1 on)" in str(support[1]["message"])
     (igpu,) = _by_check(findings, "igpu")
     assert igpu["status"] == "warn" and "export HIP_VISIBLE_DEVICES=1" in str(igpu["hint"])
     checks = {f["check"] for f in findings}
     assert {"gpu", "driver", "device-access", "rocm", "distro", "kernel", "hsa-override",
             "hsa-tools-lib", "pytorch-rocm-arch", "rocm-path", "old-env-files", "disk",
             "uv"} <= checks
+
+
+def test_doctor_names_an_unknown_gpu(cli: Cli, fake_machine: FakeMachine,
+                                     tmp_path: Path) -> None:
+    fake_machine("unknown-gpu")
+    r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1  # nothing is guessed: the user must say which GPU
+    gpu = _by_check(json.loads(r.stdout), "gpu")
+    assert [f["status"] for f in gpu] == ["ok", "fail"]
+    assert "gfx1250" in str(gpu[1]["message"]) and "MLSTACK_GPU" in str(gpu[1]["hint"])
 
 
 def test_doctor_without_a_gpu_fails(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:

@@ -123,6 +123,27 @@ def test_unreadable_gpu_node_warns(tmp_path: Path) -> None:
     assert statuses(machine.gpu_present, ctx) == [Status.OK, Status.WARN]
 
 
+def test_unknown_gpu_beside_a_dgpu_warns(tmp_path: Path) -> None:
+    ctx = make_ctx(machines.MACHINES["7900xtx-unknown"](tmp_path / "m"), tmp_path)
+    ok_, unknown = list(machine.gpu_present(ctx))
+    assert ok_.status is Status.OK
+    assert unknown.status is Status.WARN
+    assert "GPU 1 gfx1250 (0x75f0): a gfx mlstack does not know" in unknown.message
+    assert "left out of envs" in unknown.message
+    assert unknown.hint and "MLSTACK_GPU" in unknown.hint and "report the GPU" in unknown.hint
+    # it is judged nowhere else, and is not taken for the discrete GPU beside the iGPU check
+    assert all("gfx1250" not in f.message for f in machine.gpu_support(ctx))
+    assert statuses(machine.integrated_gpu, ctx) == [Status.OK]
+
+
+def test_unknown_gpu_alone_fails_without_guessing(tmp_path: Path) -> None:
+    ctx = make_ctx(machines.MACHINES["unknown-gpu"](tmp_path / "m"), tmp_path)
+    _, unknown = list(machine.gpu_present(ctx))
+    assert unknown.status is Status.FAIL
+    assert "no GPU target is guessed (detected target: cpu)" in unknown.message
+    assert unknown.hint and "MLSTACK_GPU" in unknown.hint
+
+
 def test_driver_loaded_ok_warn_fail(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
     (root / "sys/module/amdgpu/version").write_text("6.12.12\n")
@@ -214,8 +235,8 @@ def test_7800xt_on_rocm_6_3_runs_natively_but_is_not_official(tmp_path: Path) ->
     assert dgpu.status is Status.WARN
     assert "runs natively with the rocm6.3 PyTorch wheels" in dgpu.message
     assert "ROCm 6.3.0 does not officially support the Radeon RX 7800 XT" in dgpu.message
-    assert "(from 6.4.2 on)" in dgpu.message
-    assert dgpu.hint and "6.4.2" in dgpu.hint
+    assert "(from 6.4.1 on)" in dgpu.message
+    assert dgpu.hint and "6.4.1" in dgpu.hint
 
 
 def test_supported_gpu_is_ok(tmp_path: Path) -> None:

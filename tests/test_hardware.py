@@ -12,7 +12,12 @@ from mlstack_env.hardware import detect
 from mlstack_env.hardware.osinfo import parse_os_release, read_distro, read_kernel
 from mlstack_env.hardware.probe import detect_rocm
 from mlstack_env.hardware.rocm import newest_versioned_dir, parse_version_file, read_install
-from mlstack_env.hardware.sysfs import parse_properties, read_drm_cards, read_kfd_nodes
+from mlstack_env.hardware.sysfs import (
+    format_uuid,
+    parse_properties,
+    read_drm_cards,
+    read_kfd_nodes,
+)
 from mlstack_env.support import target_summary
 from mlstack_env.target import Target
 from tests import machines
@@ -378,13 +383,70 @@ def test_kfd_without_gpu_nodes_does_not_fall_back_to_drm(tmp_path: Path) -> None
     assert any("node 1" in n for n in m.notes)
 
 
-def test_unknown_gfx_in_kfd_is_kept_with_a_note(tmp_path: Path) -> None:
-    future = machines.FakeGpu(100306, 0x7999, 8 * GiB)  # gfx1036, not in the table
-    root = machines.build(tmp_path / "m", [future])
+def test_unknown_gfx_alone_decides_no_target(tmp_path: Path) -> None:
+    # gfx1250 is in neither the table nor LLVM's APU list: it may be an iGPU, so mlstack
+    # guesses no target from it (cpu) and says what to do.
+    root = machines.MACHINES["unknown-gpu"](tmp_path / "m")
     m = detect(root)
-    assert [(g.gfx, g.name) for g in m.gpus] == [("gfx1036", "gfx1036")]
-    assert any("gfx1036" in n and "GPU table" in n for n in m.notes)
-    assert "gfx1036 not in mlstack's GPU table" in target_summary(m)
+    [gpu] = m.gpus
+    assert (gpu.gfx, gpu.known, gpu.kind, gpu.device_id) == ("gfx1250", False, "unknown",
+                                                             "0x75f0")
+    assert m.compute_gpus == ()
+    assert m.target == Target.cpu()
+    [note] = [n for n in m.notes if "gfx1250" in n]
+    assert "no target is guessed" in note and "MLSTACK_GPU" in note
+
+
+def test_unknown_gfx_beside_a_known_dgpu_is_left_out(tmp_path: Path) -> None:
+    root = machines.MACHINES["7900xtx-unknown"](tmp_path / "m")
+    m = detect(root)
+    assert [(g.gfx, g.kind) for g in m.gpus] == [("gfx1100", "discrete"),
+                                                 ("gfx1250", "unknown")]
+    assert [g.gfx for g in m.compute_gpus] == ["gfx1100"]
+    assert str(m.target) == "rocm6.4:gfx1100"
+    assert any("gfx1250" in n and "left out of the target" in n for n in m.notes)
+
+
+def test_apu_list_gfx_outside_the_table_counts_as_integrated(tmp_path: Path) -> None:
+    raven = machines.FakeGpu(90002, 0x15DD, 512 << 20, simd_count=44)  # gfx902, APU in LLVM
+    root = machines.build(tmp_path / "m", [raven, machines.RX_7900_XTX])
+    m = detect(root)
+    assert [(g.gfx, g.kind) for g in m.gpus] == [("gfx902", "integrated"),
+                                                 ("gfx1100", "discrete")]
+    assert str(m.target) == "rocm6.4:gfx1100"
+
+
+def test_ryzen9000_igpu_enumerated_second_stays_out(tmp_path: Path) -> None:
+    m = detect(machines.MACHINES["ryzen9000-7900xtx"](tmp_path / "m"))
+    assert [(g.index, g.node, g.gfx, g.kind) for g in m.gpus] == [
+        (0, 1, "gfx1100", "discrete"), (1, 2, "gfx1036", "integrated"),
+    ]
+    assert m.gpus[1].name == "Radeon Graphics (Raphael)"
+    assert m.gpus[1].vram_bytes == 512 << 20
+    assert str(m.target) == "rocm6.4:gfx1100"
+
+
+def test_renoir_laptop_target_is_the_rx6800(tmp_path: Path) -> None:
+    m = detect(machines.MACHINES["renoir-6800"](tmp_path / "m"))
+    assert [(g.gfx, g.kind) for g in m.gpus] == [("gfx90c", "integrated"),
+                                                 ("gfx1030", "discrete")]
+    assert str(m.target) == "rocm6.4:gfx1030"
+
+
+def test_uuid_from_kfd_unique_id(tmp_path: Path) -> None:
+    # MI300X report a unique_id; rocminfo prints it as GPU- and 16 hex digits.
+    m = detect(machines.MACHINES["2xmi300x"](tmp_path / "m"))
+    assert [g.uuid for g in m.gpus] == ["GPU-3a1f6c2d9e8b7045", "GPU-5bd2e8a4c1f09e37"]
+    # Consumer cards that report 0 have none (rocminfo: GPU-XX): never a made-up one.
+    m = detect(machines.MACHINES["ryzen9000-7900xtx"](tmp_path / "r"))
+    assert [g.uuid for g in m.gpus] == [None, None]
+
+
+def test_format_uuid() -> None:
+    assert format_uuid(0) is None
+    assert format_uuid(None) is None
+    assert format_uuid(0xAF47EA8FB2CB9B42) == "GPU-af47ea8fb2cb9b42"
+    assert format_uuid(0x1F) == "GPU-000000000000001f"
 
 
 def test_gpu_override_variable(fake_machine: FakeMachine) -> None:

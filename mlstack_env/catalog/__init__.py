@@ -32,6 +32,7 @@ class GpuModel:
     integrated: bool
     override: str | None
     devices: dict[str, str]
+    note: str = ""  # where the row comes from: CONFIRMED / LIKELY (ROCM-FACTS §1)
 
     def name_for(self, device_id: str | None) -> str:
         if device_id is not None and device_id in self.devices:
@@ -45,6 +46,15 @@ class GpuTable:
     wheel_gfx: dict[str, frozenset[str]]
     official_gfx: dict[str, frozenset[str]]
     official_os: dict[str, dict[str, tuple[str, ...]]]
+    apu_gfx: frozenset[str] = frozenset()  # LLVM's APU processors (AMDGPUUsage)
+
+    def integrated(self, gfx: str) -> bool | None:
+        """Is this gfx an integrated GPU? The table's flag, else LLVM's APU list; None when
+        mlstack cannot tell (a gfx in neither): such a GPU must decide nothing."""
+        model = self.models.get(gfx)
+        if model is not None:
+            return model.integrated
+        return True if gfx in self.apu_gfx else None
 
     def model(self, gfx: str) -> GpuModel:
         try:
@@ -80,6 +90,7 @@ def gpu_table() -> GpuTable:
             integrated=bool(row["integrated"]),
             override=row["override"] or None,
             devices={k.lower(): v for k, v in row["devices"].items()},
+            note=row.get("note", ""),
         )
     return GpuTable(
         models=models,
@@ -89,6 +100,7 @@ def gpu_table() -> GpuTable:
             k: {distro: tuple(vs) for distro, vs in v.items()}
             for k, v in raw["official-os"].items()
         },
+        apu_gfx=frozenset(raw.get("apu-gfx", ())),
     )
 
 

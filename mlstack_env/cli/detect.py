@@ -43,7 +43,7 @@ class DetectResult:
                 table.add_column(col)
             for a in assess(m):
                 g = a.gpu
-                kind = "integrated" if g.integrated else "discrete"
+                kind = g.kind
                 if not a.in_target:
                     kind += " (left out)"
                 table.add_row(

@@ -17,7 +17,7 @@ from mlstack_env.catalog import (
 )
 from mlstack_env.doctor import Context, Finding, fail, ok, warn
 from mlstack_env.errors import MlstackError
-from mlstack_env.hardware.machine import Gpu
+from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu
 
 GROUPS_HINT = (
     "add yourself to the groups that own the GPU devices: "
@@ -56,11 +56,30 @@ def gpu_present(ctx: Context) -> Iterator[Finding]:
     names = ", ".join(f"{g.name} ({g.gfx})" for g in gpus)
     count = "1 AMD GPU" if len(gpus) == 1 else f"{len(gpus)} AMD GPUs"
     yield ok("gpu", f"{count}: {names}")
-    unknown = sorted({g.gfx for g in gpus if g.gfx not in gpu_table().models})
+    unknown = ctx.machine.unknown
     if unknown:
+        shown = ", ".join(f"GPU {g.index} {g.gfx} ({g.device_id or 'no PCI id'})"
+                          for g in unknown)
+        if ctx.machine.discrete:
+            yield warn(
+                "gpu",
+                f"{shown}: a gfx mlstack does not know; left out of envs (target and visible "
+                "devices) beside the known discrete GPU",
+                UNKNOWN_GPU_ADVICE,
+            )
+        else:
+            yield fail(
+                "gpu",
+                f"{shown}: a gfx mlstack does not know, and no known discrete GPU is "
+                f"present: no GPU target is guessed (detected target: {ctx.machine.target})",
+                UNKNOWN_GPU_ADVICE,
+            )
+    apu_only = sorted({g.gfx for g in gpus if g.known and g.gfx not in gpu_table().models})
+    if apu_only:
         yield warn(
             "gpu",
-            f"{', '.join(unknown)} is not in mlstack's GPU table: support cannot be judged",
+            f"{', '.join(apu_only)} is not in mlstack's GPU table (LLVM lists it as an APU, "
+            "so it is treated as integrated): support cannot be judged",
             "set MLSTACK_GPU to the nearest known gfx, or add the GPU to catalog/gpus.toml",
         )
     for note in ctx.machine.notes:
@@ -284,7 +303,7 @@ def _as_gfx(override: str | None) -> str:
 def integrated_gpu(ctx: Context) -> Iterator[Finding]:
     gpus = ctx.machine.gpus
     igpus = [g for g in gpus if g.integrated]
-    dgpus = [g for g in gpus if not g.integrated]
+    dgpus = list(ctx.machine.discrete)  # a GPU of unknown gfx is neither (gpu check)
     if not igpus or not dgpus:
         if igpus:
             yield ok("igpu", "the integrated GPU is the only GPU: envs use it")

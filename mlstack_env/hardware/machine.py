@@ -8,6 +8,13 @@ from typing import Any
 from mlstack_env.catalog import target_rocm_version
 from mlstack_env.target import Target
 
+# What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
+UNKNOWN_GPU_ADVICE = (
+    "If it is the GPU to use, set MLSTACK_GPU to the known gfx whose code it runs, or pass "
+    "--target rocmX.Y:gfxNNNN; please report the GPU (gfx and PCI id) so mlstack's table "
+    "can learn it"
+)
+
 
 @dataclass(frozen=True)
 class Gpu:
@@ -19,6 +26,16 @@ class Gpu:
     integrated: bool
     node: int | None = None  # KFD topology node, when read from KFD
     source: str = "kfd"  # kfd | drm | override
+    # False for a gfx in neither the GPU table nor LLVM's APU list: mlstack cannot tell a
+    # discrete GPU from an integrated one, so such a GPU decides no target or visibility.
+    known: bool = True
+    uuid: str | None = None  # "GPU-<16 hex>" from KFD unique_id; None when it reports none
+
+    @property
+    def kind(self) -> str:
+        if not self.known:
+            return "unknown"
+        return "integrated" if self.integrated else "discrete"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +45,9 @@ class Gpu:
             "device_id": self.device_id,
             "vram_bytes": self.vram_bytes,
             "integrated": self.integrated,
+            "known": self.known,
+            "kind": self.kind,
+            "uuid": self.uuid,
             "node": self.node,
             "source": self.source,
         }
@@ -75,16 +95,32 @@ class Machine:
 
     @property
     def discrete(self) -> tuple[Gpu, ...]:
-        return tuple(g for g in self.gpus if not g.integrated)
+        return tuple(g for g in self.gpus if g.known and not g.integrated)
+
+    @property
+    def unknown(self) -> tuple[Gpu, ...]:
+        """GPUs of a gfx mlstack does not know (neither the table nor LLVM's APU list)."""
+        return tuple(g for g in self.gpus if not g.known)
 
     @property
     def compute_gpus(self) -> tuple[Gpu, ...]:
-        """The GPUs an env should use: discrete ones; an APU only when it is alone."""
-        return self.discrete or self.gpus
+        """The GPUs an env should use (the target, the visible devices).
+
+        The known discrete GPUs; else the integrated ones when they are alone. A GPU of an
+        unknown gfx is never one of them: beside a known discrete GPU it is left out, and
+        when there is no known discrete GPU nothing is guessed (an empty set: the target
+        falls back to cpu, and detect/doctor say to set MLSTACK_GPU). Taking it, or the
+        iGPU beside it, could put an iGPU into the target and the visible devices.
+        """
+        if self.discrete:
+            return self.discrete
+        if self.unknown:
+            return ()
+        return self.gpus
 
     @property
     def target(self) -> Target:
-        if not self.gpus or self.rocm is None:
+        if not self.compute_gpus or self.rocm is None:
             return Target.cpu()
         # 6.2.4 has its own PyTorch index (with more gfx than rocm6.2): keep the micro then.
         version = target_rocm_version(self.rocm.version)

@@ -10,7 +10,7 @@ from mlstack_env import envvars, paths
 from mlstack_env.catalog import gpu_table, parse_version, unknown_gfx_error
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware import osinfo, rocm, sysfs
-from mlstack_env.hardware.machine import Gpu, Machine, RocmInstall
+from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu, Machine, RocmInstall
 
 
 def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> Machine:
@@ -23,6 +23,7 @@ def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> M
         gpus = detect_gpus(root, notes)
     else:
         notes.append(f"GPUs from {envvars.MLSTACK_GPU}")
+    notes.extend(unknown_gpu_notes(gpus))
     install = detect_rocm(root, env, notes)
     return Machine(
         gpus=tuple(gpus),
@@ -60,6 +61,21 @@ def _gpus_from_override(value: str) -> list[Gpu] | None:
     return gpus
 
 
+def unknown_gpu_notes(gpus: list[Gpu]) -> list[str]:
+    """What detection decided about GPUs of a gfx mlstack does not know (Machine.compute_gpus
+    holds the rule): they never choose the target or the visible devices."""
+    unknown = [g for g in gpus if not g.known]
+    if not unknown:
+        return []
+    names = ", ".join(f"GPU {g.index} {g.gfx} ({g.device_id or 'no PCI id'})" for g in unknown)
+    if any(g.known and not g.integrated for g in gpus):
+        what = "left out of the target and the visible devices"
+    else:
+        what = "no target is guessed from it (cpu)"
+    return [f"{names}: a gfx mlstack does not know (neither its GPU table nor LLVM's APU "
+            f"list); {what}. {UNKNOWN_GPU_ADVICE}"]
+
+
 def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
     table = gpu_table()
     kfd = sysfs.read_kfd_nodes(root, notes)
@@ -68,13 +84,17 @@ def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
         for node in kfd:
             device_id = sysfs.format_device_id(node.device_id) if node.device_id else None
             model = table.models.get(node.gfx)
-            if model is None:
-                notes.append(f"KFD node {node.node}: {node.gfx} is not in the GPU table")
-                name = node.gfx
-                integrated = False
-            else:
+            integrated = table.integrated(node.gfx)
+            if model is not None:
                 name = model.name_for(device_id)
-                integrated = model.integrated
+            elif integrated:
+                name = f"integrated GPU ({node.gfx})"
+                notes.append(
+                    f"KFD node {node.node}: {node.gfx} is not in the GPU table; LLVM lists "
+                    "it as an APU, so it is treated as integrated"
+                )
+            else:
+                name = f"unknown AMD GPU {device_id or ''}".strip()
             gpus.append(
                 Gpu(
                     index=len(gpus),
@@ -82,8 +102,10 @@ def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
                     name=name,
                     device_id=device_id,
                     vram_bytes=node.vram_bytes,
-                    integrated=integrated,
+                    integrated=bool(integrated),
                     node=node.node,
+                    known=integrated is not None,
+                    uuid=sysfs.format_uuid(node.unique_id),
                     source="kfd",
                 )
             )

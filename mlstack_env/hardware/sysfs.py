@@ -37,6 +37,15 @@ def format_device_id(value: int) -> str:
     return f"0x{value:04x}"
 
 
+def format_uuid(unique_id: int | None) -> str | None:
+    """The ROCr UUID of a GPU as rocminfo prints it: ``GPU-`` and the KFD ``unique_id`` in
+    16 hex digits (HSA_AMD_AGENT_INFO_UUID). None for 0 or absent: such a GPU (rocminfo
+    shows ``GPU-XX``, common on consumer cards) can only be selected by index (FACTS §1)."""
+    if not unique_id or unique_id < 0:
+        return None
+    return f"GPU-{unique_id:016x}"
+
+
 @dataclass(frozen=True)
 class KfdNode:
     node: int
@@ -45,6 +54,7 @@ class KfdNode:
     vendor_id: int
     vram_bytes: int | None
     render_minor: int | None
+    unique_id: int | None = None  # KFD ``unique_id``; 0 or absent on many consumer cards
 
 
 def _node_number(path: Path) -> int:
@@ -84,6 +94,7 @@ def read_kfd_nodes(root: Path, notes: list[str]) -> list[KfdNode] | None:
                 vendor_id=props.get("vendor_id", 0),
                 vram_bytes=_kfd_vram(node_dir) or _drm_vram_by_render_minor(root, render_minor),
                 render_minor=render_minor,
+                unique_id=props.get("unique_id") or None,
             )
         )
     return gpus
