@@ -317,6 +317,28 @@ def test_distro_listed_ok_unlisted_warns(tmp_path: Path) -> None:
     assert f.status is Status.OK and "(as rhel 9.4)" in f.message
 
 
+@pytest.mark.parametrize(
+    ("distro", "version", "rocm", "status"),
+    [
+        # ROCM-FACTS §7: Debian 12 from 6.3.1; SLES 15 SP5/SP6 and Oracle Linux 8.x across
+        # 6.x; Azure Linux 3.0 from 6.3.2.
+        ("debian", "12", "6.3.0", Status.WARN),
+        ("debian", "12", "6.3.1", Status.OK),
+        ("sles", "15.6", "6.2.4", Status.OK),
+        ("sles", "15.4", "6.4.0", Status.WARN),
+        ("ol", "8.9", "6.4.0", Status.OK),  # 8.x: RHEL's row lists only 8.10 for 6.4
+        ("azurelinux", "3.0", "6.3.1", Status.WARN),
+        ("azurelinux", "3.0", "6.3.2", Status.OK),
+    ],
+)
+def test_distro_rows_of_the_historical_matrix(tmp_path: Path, distro: str, version: str,
+                                              rocm: str, status: Status) -> None:
+    root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], rocm=rocm, distro=distro,
+                          version=version, codename="")
+    f = one(machine.distro_release, make_ctx(root, tmp_path))
+    assert f.status is status, f.message
+
+
 def test_kernel_listed_ok_unlisted_warns(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
     assert statuses(machine.kernel_release, make_ctx(root, tmp_path)) == [Status.OK]

@@ -215,13 +215,86 @@ def test_plan_without_rocm_packages_adds_no_repository() -> None:
 def test_dnf_plan_writes_the_el9_repo_file() -> None:
     plan = make_plan(["rocm-hip-runtime", "libopenmpi-dev"], parse_distro("rocky:9.4"),
                      system_catalog(), "6.4.1", sudo=True)
-    repo_step, install = plan.steps
+    *prereqs, repo_step, install = plan.steps
+    # AMD's prerequisites for RHEL (FACTS §5): EPEL, CRB, kernel headers.
+    assert [s.command for s in prereqs] == [
+        "sudo dnf install -y "
+        "https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm",
+        "sudo dnf install -y dnf-plugins-core",
+        "sudo crb enable",
+        "sudo dnf install -y kernel-headers kernel-devel",
+    ]
     argv = shlex.split(repo_step.command.split("|")[0])
     assert argv[:2] == ["printf", "%s\\n"]
     assert "baseurl=https://repo.radeon.com/rocm/el9/6.4.1/main" in argv
     assert "gpgkey=https://repo.radeon.com/rocm/rocm.gpg.key" in argv
     assert repo_step.command.endswith("sudo tee /etc/yum.repos.d/rocm.repo > /dev/null")
     assert install.command == "sudo dnf install -y openmpi-devel rocm-hip-runtime"
+
+
+def test_el8_epel_follows_the_release() -> None:
+    plan = make_plan(["rocm-hip-runtime"], parse_distro("rhel:8.10"), system_catalog(),
+                     "6.4", sudo=False)
+    assert plan.steps[0].command == (
+        "dnf install -y https://dl.fedoraproject.org/pub/epel/epel-release-latest-8.noarch.rpm")
+    assert "baseurl=https://repo.radeon.com/rocm/el8/6.4/main" in plan.script()
+
+
+def test_zypper_plan_has_sles_prerequisites_and_the_zyp_repo() -> None:
+    plan = make_plan(["rocm-hip-runtime"], parse_distro("sles:15.6"), system_catalog(),
+                     "6.4.0", sudo=True)
+    commands = [s.command for s in plan.steps]
+    assert commands[:3] == [
+        "sudo SUSEConnect --product sle-module-desktop-applications/15.6/x86_64",
+        "sudo SUSEConnect --product sle-module-development-tools/15.6/x86_64",
+        "sudo SUSEConnect --product PackageHub/15.6/x86_64",
+    ]
+    script = plan.script()
+    assert ("baseurl=https://download.opensuse.org/repositories/devel:/languages:/perl/15.6/"
+            in script)
+    assert "sudo tee /etc/zypp/repos.d/devel_languages_perl.repo > /dev/null" in script
+    assert "https://download.opensuse.org/repositories/Education/15.6/" in script
+    assert "sudo zypper --non-interactive install kernel-default-devel" in commands
+    # X.Y.0 folds to X.Y; the baseurl is FACTS §5's, no longer marked unconfirmed.
+    assert "baseurl=https://repo.radeon.com/rocm/zyp/6.4/main" in script
+    assert not any("UNCONFIRMED" in n for n in plan.notes)
+    # the prerequisites come before AMD's repository, the install last
+    titles = [s.title for s in plan.steps]
+    assert titles.index("add the ROCm 6.4 repository") > titles.index(
+        "install the kernel headers (amdgpu-dkms builds against them)")
+    assert commands[-1] == "sudo zypper --non-interactive install rocm-hip-runtime"
+
+
+def test_opensuse_leap_skips_suseconnect() -> None:
+    plan = make_plan(["rocm-hip-runtime"], parse_distro("opensuse-leap:15.6"),
+                     system_catalog(), "6.4", sudo=True)
+    assert "SUSEConnect" not in plan.script()
+    assert "devel:/languages:/perl/15.6/" in plan.script()
+
+
+def test_rocm7_apt_plan_adds_the_graphics_line() -> None:
+    plan = make_plan(["rocm-hip-runtime"], parse_distro("ubuntu:24.04"), system_catalog(),
+                     "7.0.0", sudo=True)
+    [repo] = [s for s in plan.steps if s.title.startswith("add the ROCm 7.0 repositor")]
+    assert shlex.split(repo.command.split("|")[0])[2:] == [
+        "deb [arch=amd64 signed-by=/etc/apt/keyrings/rocm.gpg] "
+        "https://repo.radeon.com/rocm/apt/7.0 noble main",
+        "deb [arch=amd64 signed-by=/etc/apt/keyrings/rocm.gpg] "
+        "https://repo.radeon.com/graphics/7.0/ubuntu noble main",
+    ]
+    six = make_plan(["rocm-hip-runtime"], parse_distro("ubuntu:24.04"), system_catalog(),
+                    "6.4.1", sudo=True)
+    assert "graphics" not in six.script()
+    assert "https://repo.radeon.com/rocm/apt/6.4.1 noble main" in six.script()
+
+
+def test_debian_12_from_rocm_631() -> None:
+    plan = make_plan(["rocm-hip-runtime"], parse_distro("debian:12"), system_catalog(),
+                     "6.3.1", sudo=True)
+    assert "https://repo.radeon.com/rocm/apt/6.3.1 jammy main" in plan.script()
+    with pytest.raises(MlstackError, match="debian:12"):
+        make_plan(["rocm-hip-runtime"], parse_distro("debian:12"), system_catalog(),
+                  "6.3.0", sudo=True)
 
 
 def test_fedora_and_arch_use_the_distros_own_rocm() -> None:

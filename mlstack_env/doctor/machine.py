@@ -359,20 +359,28 @@ def distro_release(ctx: Context) -> Iterator[Finding]:
         family = system_catalog().family_of(distro)
     except MlstackError:
         family = None
-    ident = (family.release_id if family and family.release_id else None) or distro.id
     table = gpu_table().official_os[row]
     listed = "; ".join(f"{k} {', '.join(v)}" for k, v in table.items())
-    releases = table.get(ident, ())
-    as_text = f" (as {ident} {distro.version_id})" if ident != distro.id else ""
-    if distro.version_id in releases:
-        yield ok("distro", f"{distro.name}{as_text} is supported by ROCm {rocm}")
-        return
+    # The distro's own ID (Oracle Linux, SLES, Debian rows), then the family's: Rocky 9.4
+    # is judged as RHEL 9.4.
+    family_id = family.release_id if family and family.release_id else None
+    for ident in dict.fromkeys(i for i in (distro.id, family_id) if i):
+        if any(_release_matches(distro.version_id, r) for r in table.get(ident, ())):
+            as_text = f" (as {ident} {distro.version_id})" if ident != distro.id else ""
+            yield ok("distro", f"{distro.name}{as_text} is supported by ROCm {rocm}")
+            return
+    as_text = f" (as {family_id} {distro.version_id})" if (
+        family_id and distro.id not in table) else ""
     yield warn(
         "distro",
         f"{distro.name}{as_text} is not among the releases ROCm {rocm} lists ({listed})",
-        "it may work; AMD tests only the listed releases (mlstack's table lists Ubuntu and "
-        "RHEL only)",
+        "it may work; AMD tests only the listed releases (catalog/gpus.toml, official-os)",
     )
+
+
+def _release_matches(version_id: str, listed: str) -> bool:
+    """``8.10`` matches ``8.10`` and a bare major ``8`` (Oracle Linux 8.x)."""
+    return version_id == listed or ("." not in listed and version_id.startswith(listed + "."))
 
 
 def kernel_release(ctx: Context) -> Iterator[Finding]:

@@ -46,6 +46,22 @@ class Repo:
     pin_priority: int = 0
     repo_file: str = ""
     unconfirmed: bool = False
+    # apt: more repositories listed beside ``url`` in the same list file, same suite and
+    # component (ROCm 7.x: repo.radeon.com/graphics/<ver>/ubuntu)
+    extra_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """One step AMD's install guide asks for before ROCm's packages (EPEL, CRB, SUSE
+    modules, kernel headers): a command, or a file written whole (idempotent)."""
+
+    family: str
+    title: str
+    ids: tuple[str, ...] = ()  # only these os-release IDs; empty: the whole family
+    command: tuple[str, ...] = ()  # argv, with {major} / {version} placeholders
+    file: str = ""
+    lines: tuple[str, ...] = ()  # the file's lines, with the same placeholders
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class SystemCatalog:
     repos: tuple[Repo, ...]
     packages: Mapping[str, PackageNames]
     kernels: Mapping[str, tuple[str, ...]]
+    prerequisites: tuple[Prerequisite, ...] = ()
 
     def family_of(self, distro: Distro) -> Family:
         """The family of a distro: by ID, then by ID_LIKE; unknown ones are an error."""
@@ -118,6 +135,10 @@ class SystemCatalog:
             hint=f"releases with a ROCm {rocm} repository: {listed}; plan for one with "
             "--distro ID:VERSION",
         )
+
+    def prerequisites_for(self, family: Family, distro: Distro) -> tuple[Prerequisite, ...]:
+        return tuple(p for p in self.prerequisites
+                     if p.family == family.name and (not p.ids or distro.id in p.ids))
 
     def kernel_series(self, family: Family, distro: Distro) -> tuple[str, ...] | None:
         for key in release_keys(family, distro):
@@ -181,8 +202,20 @@ def system_catalog() -> SystemCatalog:
             pin_priority=int(row.get("pin-priority", 0)),
             repo_file=row.get("repo-file", ""),
             unconfirmed=bool(row.get("unconfirmed", False)),
+            extra_urls=_strs(row.get("extra-urls", [])),
         )
         for row in raw["repo"]
+    )
+    prerequisites = tuple(
+        Prerequisite(
+            family=row["family"],
+            title=row["title"],
+            ids=_strs(row.get("ids", [])),
+            command=_strs(row.get("command", [])),
+            file=row.get("file", ""),
+            lines=_strs(row.get("lines", [])),
+        )
+        for row in raw.get("prerequisite", [])
     )
     packages = {
         name: PackageNames(
@@ -194,7 +227,7 @@ def system_catalog() -> SystemCatalog:
         for name, row in raw["package"].items()
     }
     kernels = {k: _strs(v) for k, v in raw.get("kernels", {}).items()}
-    return SystemCatalog(families, repos, packages, kernels)
+    return SystemCatalog(families, repos, packages, kernels, prerequisites)
 
 
 def kernel_series(kernel: str) -> str | None:

@@ -14,7 +14,13 @@ from typing import Any
 
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Distro
-from mlstack_env.system.catalog import Family, Repo, SystemCatalog, repo_version
+from mlstack_env.system.catalog import (
+    Family,
+    Prerequisite,
+    Repo,
+    SystemCatalog,
+    repo_version,
+)
 
 
 @dataclass(frozen=True)
@@ -80,15 +86,19 @@ def _write_file(sudo: bool, path: str, lines: Sequence[str]) -> str:
 
 def _apt_repo_steps(repo: Repo, codename: str, rocm: str, sudo: bool) -> list[Step]:
     keyring_dir = repo.keyring.rsplit("/", 1)[0]
-    url = repo.url.format(rocm=rocm, release=codename)
-    line = f"deb [arch={repo.arch} signed-by={repo.keyring}] {url} {codename} {repo.component}"
+    lines = [
+        f"deb [arch={repo.arch} signed-by={repo.keyring}] "
+        f"{url.format(rocm=rocm, release=codename)} {codename} {repo.component}"
+        for url in (repo.url, *repo.extra_urls)
+    ]
     return [
         Step("create the keyring folder",
              _as_root(sudo, "mkdir", "--parents", "--mode=0755", keyring_dir)),
         Step("add AMD's signing key",
              f"{_cmd('wget', '-qO-', repo.key_url)} | {_cmd('gpg', '--dearmor')} | "
              f"{_as_root(sudo, 'tee', repo.keyring)} > /dev/null"),
-        Step(f"add the ROCm {rocm} repository", _write_file(sudo, repo.list_file, [line])),
+        Step(f"add the ROCm {rocm} repositor{'ies' if len(lines) > 1 else 'y'}",
+             _write_file(sudo, repo.list_file, lines)),
         Step(f"prefer {repo.pin.split('o=', 1)[-1]} packages (pin priority {repo.pin_priority})",
              _write_file(sudo, repo.pin_file, [
                  "Package: *", f"Pin: {repo.pin}", f"Pin-Priority: {repo.pin_priority}",
@@ -113,6 +123,20 @@ def _rpm_repo_steps(repo: Repo, release: str, rocm: str, sudo: bool) -> list[Ste
     if repo.kind == "zypper":
         key = Step("add AMD's signing key", _as_root(sudo, "rpm", "--import", repo.key_url))
         steps.insert(0, key)
+    return steps
+
+
+def _prerequisite_steps(prereqs: Sequence[Prerequisite], distro: Distro,
+                        sudo: bool) -> list[Step]:
+    """AMD's prerequisites for the release: {major} 9 and {version} 9.4 of rhel:9.4."""
+    fill = {"major": distro.version_id.split(".")[0], "version": distro.version_id}
+    steps = []
+    for p in prereqs:
+        if p.file:
+            command = _write_file(sudo, p.file, [line.format(**fill) for line in p.lines])
+        else:
+            command = _as_root(sudo, *(arg.format(**fill) for arg in p.command))
+        steps.append(Step(p.title, command))
     return steps
 
 
@@ -169,6 +193,7 @@ def make_plan(
             )
         repo, release = catalog.repo_for(family, distro, rocm)
         planned_rocm = repo_version(rocm)
+        steps += _prerequisite_steps(catalog.prerequisites_for(family, distro), distro, sudo)
         if repo.kind == "apt":
             steps += _apt_repo_steps(repo, release, planned_rocm, sudo)
         else:
