@@ -305,9 +305,9 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
     igpus = [g for g in gpus if g.integrated]
     dgpus = list(ctx.machine.discrete)  # a GPU of unknown gfx is neither (gpu check)
     if not igpus or not dgpus:
-        if igpus:
+        if igpus and not ctx.machine.unknown:
             yield ok("igpu", "the integrated GPU is the only GPU: envs use it")
-        elif gpus:
+        elif dgpus:
             yield ok("igpu", "no integrated GPU beside the discrete ones")
         return
     visible = ",".join(str(g.index) for g in dgpus)

@@ -10,7 +10,7 @@ from mlstack_env.target import Target
 
 # What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
 UNKNOWN_GPU_ADVICE = (
-    "If it is the GPU to use, set MLSTACK_GPU to the known gfx whose code it runs, or pass "
+    "if it is the GPU to use, set MLSTACK_GPU to the known gfx whose code it runs, or pass "
     "--target rocmX.Y:gfxNNNN; please report the GPU (gfx and PCI id) so mlstack's table "
     "can learn it"
 )

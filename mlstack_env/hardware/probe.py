@@ -73,7 +73,7 @@ def unknown_gpu_notes(gpus: list[Gpu]) -> list[str]:
     else:
         what = "no target is guessed from it (cpu)"
     return [f"{names}: a gfx mlstack does not know (neither its GPU table nor LLVM's APU "
-            f"list); {what}. {UNKNOWN_GPU_ADVICE}"]
+            f"list); {what}; {UNKNOWN_GPU_ADVICE}"]
 
 
 def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
