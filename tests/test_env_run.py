@@ -137,10 +137,11 @@ def test_not_executable_is_126(cli: Cli, demo: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "missing env name"),
+        ([], "missing the command to run"),
+        (["--"], "missing the command to run"),
         (["demo"], "no command to run"),
         (["demo", "--"], "no command to run"),
-        (["--", "true"], "missing env name"),
+        (["demo", "other", "--", "true"], "one env name before `--`, not 2"),
         (["--frobnicate", "demo", "true"], "unknown option"),
     ],
 )
@@ -149,7 +150,7 @@ def test_usage_errors(cli: Cli, demo: Path, args: list[str], message: str) -> No
     assert r.returncode == 1
     error, hint = _one_error(r)
     assert message in error
-    assert "mlstack env run NAME" in hint
+    assert "mlstack env run [NAME]" in hint
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_usage_errors(cli: Cli, demo: Path, args: list[str], message: str) -> No
 def test_help(cli: Cli, args: list[str]) -> None:
     r = cli("env", "run", *args)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("usage: mlstack env run NAME [--] CMD [ARGS...]")
+    assert r.stdout.startswith("usage: mlstack env run [NAME] [--] CMD [ARGS...]")
 
 
 def test_env_help_lists_run(cli: Cli) -> None:
@@ -196,7 +197,85 @@ def test_env_run_imports_nothing_heavy(demo: Path) -> None:
     assert _heavy(modules) == set()
 
 
+def test_run_with_the_projects_default_env_imports_nothing_heavy(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mlstack.toml").write_text('default-env = "demo"\n')
+    monkeypatch.chdir(tmp_path)
+    modules = _imported(["run", "--", "true"])
+    assert "tomllib" in modules  # it did read the manifest
+    assert _heavy(modules) == set()
+
+
 def test_version_imports_nothing_heavy() -> None:
     modules = _imported(["--version"])
     assert "mlstack_env" in modules
     assert _heavy(modules) == set()
+
+
+# Without NAME: the project's default-env, else the only env (issue 10, item 8).
+
+
+def _which_env(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 0, r.stderr
+    return str(json.loads(r.stdout)["MLSTACK_ENV"])
+
+
+@pytest.mark.parametrize("command", [["env", "run"], ["run"]])
+def test_no_name_uses_the_only_env(cli: Cli, demo: Path, command: list[str],
+                                   tmp_path: Path) -> None:
+    r = cli(*command, "--", "python3", "-c", _DUMP, cwd=tmp_path)
+    assert _which_env(r) == "demo"
+    # Without `--`: `python3` is not an env, so it is the command.
+    r = cli(*command, "python3", "-c", _DUMP, cwd=tmp_path)
+    assert _which_env(r) == "demo"
+
+
+def test_no_name_uses_the_projects_default_env(
+    cli: Cli, demo: Path, isolated: Path, tmp_path: Path
+) -> None:
+    make_env(isolated, "mine", {}, demo)
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "mlstack.toml").write_text('default-env = "mine"\n\n[profiles.mine]\n'
+                                          "packages = []\n")
+    r = cli("run", "--", "python3", "-c", _DUMP, cwd=project / "src")
+    assert _which_env(r) == "mine"
+    # A NAME still wins, before `--` or as the first word when an env has that name.
+    assert _which_env(cli("run", "demo", "--", "python3", "-c", _DUMP, cwd=project)) == "demo"
+    assert _which_env(cli("env", "run", "demo", "python3", "-c", _DUMP, cwd=project)) == "demo"
+
+
+def test_default_env_that_was_never_created(cli: Cli, demo: Path, tmp_path: Path) -> None:
+    (tmp_path / "mlstack.toml").write_text('default-env = "ml"\n')
+    r = cli("run", "--", "true", cwd=tmp_path)
+    assert r.returncode == 1
+    error, hint = _one_error(r)
+    assert error == (f"error: the project's default-env 'ml' ({tmp_path / 'mlstack.toml'}) "
+                     "has no env yet")
+    assert "mlstack env create" in hint
+
+
+def test_no_name_with_several_envs_lists_them(cli: Cli, demo: Path, isolated: Path,
+                                              tmp_path: Path) -> None:
+    make_env(isolated, "other", {}, demo)
+    r = cli("run", "--", "true", cwd=tmp_path)
+    assert r.returncode == 1
+    error, hint = _one_error(r)
+    assert error == "error: which env? there are 2: demo, other"
+    assert "mlstack run NAME -- CMD" in hint
+
+
+def test_a_mistyped_env_name_says_it_ran_in_the_default_env(cli: Cli, demo: Path,
+                                                            tmp_path: Path) -> None:
+    r = cli("run", "dmeo", "python3", cwd=tmp_path)
+    assert r.returncode == 127
+    error, hint = _one_error(r)
+    assert error == "error: command not found in env 'demo': dmeo"
+    assert "'dmeo' is not an env either" in hint
+
+
+def test_run_help_is_the_env_run_usage(cli: Cli) -> None:
+    r = cli("run", "--help")
+    assert r.returncode == 0, r.stderr
+    assert "mlstack run [NAME] [--] CMD" in r.stdout

@@ -171,3 +171,26 @@ def test_unsupported_shell(cli: Cli, home: Path, demo: Path) -> None:
     error, hint = r.stderr.splitlines()
     assert error == "error: cannot start an env shell for SHELL=/bin/tcsh"
     assert hint.startswith("hint: ")
+
+
+def test_top_level_shell_is_the_short_form(
+    cli: Cli, home: Path, demo: Path, isolated: Path, tmp_path: Path
+) -> None:
+    make_env(isolated, "mine", {"HSA_OVERRIDE_GFX_VERSION": "10.3.0"}, demo)
+    (tmp_path / "mlstack.toml").write_text('default-env = "mine"\n')
+    r = cli("shell", env=_env("bash", home), cwd=tmp_path, input=COMMANDS)
+    assert r.returncode == 3, r.stderr
+    got = _markers(r.stdout)
+    assert (got["ENV"], got["VAL"]) == ("mine", "10.3.0")
+    r = cli("shell", "demo", env=_env("bash", home), cwd=tmp_path, input=COMMANDS)
+    assert _markers(r.stdout)["ENV"] == "demo"
+
+
+def test_activate_without_name_uses_the_projects_default_env(
+    cli: Cli, demo: Path, isolated: Path, tmp_path: Path
+) -> None:
+    make_env(isolated, "mine", {"HSA_OVERRIDE_GFX_VERSION": "10.3.0"}, demo)
+    (tmp_path / "mlstack.toml").write_text('default-env = "mine"\n')
+    r = cli("env", "activate", "--shell", "bash", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "export MLSTACK_ENV=mine\n" in r.stdout

@@ -1,7 +1,8 @@
 """The ``mlstack`` entry point.
 
-``main`` keeps two paths lean: ``--version`` and ``env run`` never import typer, rich or
-the resolver. Everything else goes through the typer app in :mod:`mlstack_env.cli.app`.
+``main`` keeps two paths lean: ``--version`` and ``env run`` (and its short form
+``run``) never import typer, rich or the resolver. Everything else goes through the
+typer app in :mod:`mlstack_env.cli.app`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlstack_env.cli.run import run_fast
 
             return run_fast(args[2:])
+        if args[:1] == ["run"]:  # the short form; run_fast prints its own --help
+            from mlstack_env.cli.run import run_fast
+
+            return run_fast(args[1:])
         return _run_app(args)
     except MlstackError as e:
         return report(e, verbose)

@@ -32,6 +32,12 @@ def _root(
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
 
 
+def _init(app: typer.Typer) -> None:
+    from mlstack_env.cli import init
+
+    init.register(app)
+
+
 def _detect(app: typer.Typer) -> None:
     from mlstack_env.cli import detect
 
@@ -54,6 +60,36 @@ def _env(app: typer.Typer) -> None:
     from mlstack_env.cli import env
 
     app.add_typer(env.env_app, name="env")
+
+
+def _run(app: typer.Typer) -> None:
+    from mlstack_env.cli import env_activation
+
+    env_activation.register_top_level(app, "run")
+
+
+def _shell(app: typer.Typer) -> None:
+    from mlstack_env.cli import env_activation
+
+    env_activation.register_top_level(app, "shell")
+
+
+def _diff(app: typer.Typer) -> None:
+    from mlstack_env.cli import diff
+
+    diff.register(app)
+
+
+def _tree(app: typer.Typer) -> None:
+    from mlstack_env.cli import tree
+
+    tree.register(app)
+
+
+def _cache(app: typer.Typer) -> None:
+    from mlstack_env.cli import cache
+
+    app.add_typer(cache.cache_app, name="cache")
 
 
 def _bundle(app: typer.Typer) -> None:
@@ -84,12 +120,18 @@ def _system(app: typer.Typer) -> None:
 # command imports its own module only when it runs, so `mlstack env list` does not pay
 # for the resolver, the doctor's checks and the system catalog.
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
+    "init": _init,
     "detect": _detect,
     "profile": _profile,
     "lock": _lock,
+    "diff": _diff,
     "env": _env,
+    "run": _run,
+    "shell": _shell,
+    "tree": _tree,
     "bundle": _bundle,
     "gc": _gc,
+    "cache": _cache,
     "doctor": _doctor,
     "system": _system,
 }

@@ -3,7 +3,7 @@
 For the env group's owner (``cli/env.py``): call ``env_activation.register(env_app)``
 once, after creating ``env_app``; it adds three commands to the group:
 
-- ``activate NAME [--shell bash|zsh|sh|fish]`` prints the env's activation script, for
+- ``activate [NAME] [--shell bash|zsh|sh|fish]`` prints the env's activation script, for
   ``eval "$(mlstack env activate NAME)"`` (fish: ``… --shell fish | source``).
 - ``shell [NAME]`` replaces mlstack with the user's ``$SHELL``, the env active in it.
 - ``run`` only for ``--help`` and ``mlstack env --help``: ``cli.main`` sends every other
@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from mlstack_env.activation.lookup import current_generation, known_envs
+from mlstack_env.activation.lookup import current_generation, default_env_name
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH, fish_quote
 from mlstack_env.errors import MlstackError
 
@@ -34,11 +34,24 @@ WRAPPERS = Path(__file__).parent.parent / "activation" / "shell"
 def register(env_app: typer.Typer) -> None:
     env_app.command("activate")(activate)
     env_app.command("shell")(shell)
-    env_app.command(
+    register_run(env_app)
+
+
+def register_run(app: typer.Typer) -> None:
+    """``run`` on ``app`` (the env group, or the top level for ``mlstack run``)."""
+    app.command(
         "run",
         add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(run)
+
+
+def register_top_level(app: typer.Typer, command: str) -> None:
+    """``mlstack run`` and ``mlstack shell``: short forms of ``env run`` / ``env shell``."""
+    if command == "run":
+        register_run(app)
+    else:
+        app.command("shell")(shell)
 
 
 def shell_kind(program: str) -> str | None:
@@ -50,14 +63,17 @@ def shell_kind(program: str) -> str | None:
 
 
 def activate(
-    name: Annotated[str, typer.Argument(help="The env.")],
+    name: Annotated[
+        str | None,
+        typer.Argument(help="The env (default: the project's default-env, else the only env)."),
+    ] = None,
     shell: Annotated[
         str | None,
         typer.Option("--shell", metavar="bash|zsh|sh|fish",
                      help="The shell to write for (default: from $SHELL, else bash)."),
     ] = None,
 ) -> None:
-    """Print the env's activation script, for eval: eval "$(mlstack env activate NAME)".
+    """Print the env's activation script, for eval: eval "$(mlstack env activate [NAME])".
 
     fish: mlstack env activate NAME --shell fish | source. `deactivate` leaves it.
     """
@@ -68,6 +84,8 @@ def activate(
     else:
         raise MlstackError(f"unknown shell {shell!r}",
                            hint=f"use --shell {', '.join(SHELLS[:-1])} or {SHELLS[-1]}")
+    if name is None:
+        name = default_env_name("mlstack env activate NAME")
     gen = current_generation(name)
     script = gen / (ACTIVATE_FISH if kind == "fish" else ACTIVATE_SH)
     try:
@@ -101,7 +119,7 @@ def shell(
 
 
 def run(ctx: typer.Context) -> int:
-    """Run a command in an env, without a shell: mlstack env run NAME [--] CMD [ARGS...].
+    """Run a command in an env, without a shell: mlstack env run [NAME] [--] CMD [ARGS...].
 
     The command's exit status and signals pass through.
     """
@@ -162,22 +180,3 @@ def _stash(env: dict[str, str], name: str, keep: str) -> None:
         env[keep] = env.pop(name)
     else:
         env.pop(keep, None)
-
-
-def default_env_name() -> str:
-    """The project's ``default-env``, else the only env, else an error listing them."""
-    from mlstack_env.project import find_project
-
-    project = find_project(Path.cwd())
-    if project is not None and project.default_env:
-        return project.default_env
-    names = known_envs()
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise MlstackError("there are no envs yet",
-                           hint="create one with `mlstack env create PROFILE`")
-    raise MlstackError(
-        f"which env? there are {len(names)}: {', '.join(names)}",
-        hint="name one (`mlstack env shell NAME`), or set default-env in mlstack.toml",
-    )

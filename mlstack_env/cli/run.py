@@ -1,4 +1,5 @@
-"""``mlstack env run NAME [--] CMD [ARGS...]``: run a command inside an env, without a shell.
+"""``mlstack env run [NAME] [--] CMD [ARGS...]`` (and its short form ``mlstack run``): run
+a command inside an env, without a shell.
 
 The hot path of mlstack: ``cli.main`` calls :func:`run_fast` before typer, rich or the
 resolver are imported, and this module keeps it that way (only ``os``, ``sys``, ``json``,
@@ -10,51 +11,84 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env.errors import MlstackError
 
 USAGE = """\
-usage: mlstack env run NAME [--] CMD [ARGS...]
+usage: mlstack env run [NAME] [--] CMD [ARGS...]
+       mlstack run [NAME] [--] CMD [ARGS...]
 
 Run CMD with the env NAME active: VIRTUAL_ENV, PATH with the env's bin first, and
 the env's variables (HIP/ROCm and the rest), applied without a shell. CMD replaces
-mlstack, so its exit status and signals pass straight through. Use `--` when CMD
-itself starts with '-' options meant for it, e.g.
+mlstack, so its exit status and signals pass straight through.
+
+Without NAME: the project's default-env (mlstack.toml, found from here upward), else
+the only env. With `--`, NAME is what comes before it (`mlstack run -- python -V` uses
+the default env); without `--`, the first word is NAME only when an env has that name.
+Use `--` when CMD itself starts with '-' options meant for it, e.g.
 
     mlstack env run inference -- python -c 'import torch; print(torch.cuda.is_available())'
 """
 
-_HINT = "usage: mlstack env run NAME [--] CMD [ARGS...]  (see `mlstack env run --help`)"
+_HINT = "usage: mlstack env run [NAME] [--] CMD [ARGS...]  (see `mlstack env run --help`)"
 
 #: Exit statuses a shell reports for a command it could not find or could not execute.
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
 
 
-def parse(args: list[str]) -> tuple[str, list[str]] | None:
-    """``NAME [--] CMD...`` → (name, argv); None when help was asked for."""
+def parse(args: list[str], known: Callable[[str], bool] | None = None
+          ) -> tuple[str | None, list[str]] | None:
+    """``[NAME] [--] CMD...`` → (name or None for the default env, argv); None for help.
+
+    With ``--``, NAME is the one word before it (none: the default env). Without ``--``,
+    the first word is NAME when ``known(word)`` says an env has that name, else it is the
+    command (``mlstack env run python`` runs python in the default env).
+    """
     rest = list(args)
-    while rest and rest[0].startswith("-") and rest[0] != "-":
+    while rest and rest[0].startswith("-") and rest[0] not in ("-", "--"):
         opt = rest.pop(0)
         if opt in ("-h", "--help"):
             return None
         if opt in ("-v", "--verbose"):  # global; cli.main already acted on it
             continue
-        if opt == "--":
-            raise MlstackError("missing env name before `--`", hint=_HINT)
         raise MlstackError(f"unknown option {opt!r} for `mlstack env run`", hint=_HINT)
-    if not rest:
-        raise MlstackError("missing env name", hint=_HINT)
-    name = rest.pop(0)
-    if rest and rest[0] == "--":
-        rest.pop(0)
-    elif rest and rest[0] in ("-h", "--help"):
-        # `mlstack env run NAME --help`: no command starts with '-'; this asks for help.
-        return None
-    if not rest:
-        raise MlstackError(f"no command to run in env {name!r}", hint=_HINT)
-    return name, rest
+    if "--" in rest:
+        cut = rest.index("--")
+        head, argv = rest[:cut], rest[cut + 1:]
+        if len(head) > 1:
+            raise MlstackError(
+                f"one env name before `--`, not {len(head)}: {' '.join(head)}", hint=_HINT)
+        name = head[0] if head else None
+    else:
+        if rest and rest[0] in ("-h", "--help"):
+            return None
+        if len(rest) >= 2 and rest[1] in ("-h", "--help"):
+            # `mlstack env run NAME --help`: no command starts with '-'; this asks for help.
+            return None
+        is_env = known or _is_env
+        if rest and is_env(rest[0]):
+            name, argv = rest[0], rest[1:]
+        else:
+            name, argv = None, rest
+    if not argv:
+        raise MlstackError(f"no command to run in env {name!r}" if name else
+                           "missing the command to run", hint=_HINT)
+    return name, argv
+
+
+def _is_env(word: str) -> bool:
+    from mlstack_env import paths
+    from mlstack_env.activation.lookup import CURRENT
+    from mlstack_env.envname import validate_env_name
+
+    try:
+        validate_env_name(word)
+    except MlstackError:
+        return False
+    return (paths.envs_dir() / word / CURRENT).exists()
 
 
 def _hold(generation: Path, name: str) -> None:
@@ -90,7 +124,11 @@ def run_fast(args: list[str]) -> int:
     name, argv = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
-    from mlstack_env.activation.lookup import current_generation
+    from mlstack_env.activation.lookup import current_generation, default_env_name
+
+    implicit = name is None
+    if name is None:
+        name = default_env_name("mlstack run NAME -- CMD")
 
     generation = current_generation(name)
     _hold(generation, name)
@@ -101,11 +139,13 @@ def run_fast(args: list[str]) -> int:
     try:
         os.execvpe(argv[0], argv, env)  # noqa: S606 - replace mlstack: status and signals pass
     except FileNotFoundError:
+        hint = (f"the env's PATH starts with {os.pathsep.join(map(str, data.path))}; "
+                "install the command into the env or give its full path")
+        if implicit:
+            hint = (f"{argv[0]!r} is not an env either, so it ran in the default env "
+                    f"{name!r}; " + hint)
         raise MlstackError(
-            f"command not found in env {name!r}: {argv[0]}",
-            hint=f"the env's PATH starts with {os.pathsep.join(map(str, data.path))}; "
-            "install the command into the env or give its full path",
-            exit_code=NOT_FOUND,
+            f"command not found in env {name!r}: {argv[0]}", hint=hint, exit_code=NOT_FOUND,
         ) from None
     except PermissionError:
         raise MlstackError(

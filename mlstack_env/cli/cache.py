@@ -1,0 +1,5 @@
+"""placeholder"""
+
+import typer
+
+cache_app = typer.Typer(name="cache")
