@@ -1,9 +1,72 @@
-"""placeholder"""
+"""``mlstack diff [OLD] [NEW]``: what changed between two locks, for pull-request review."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from mlstack_env.cli.output import emit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.lockdiff import LockDiff
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    diff: LockDiff
+    exit_on_changes: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.exit_on_changes and not self.diff.identical else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return self.diff.to_json()
+
+    def render(self, console: Console) -> None:
+        from rich.text import Text
+
+        from mlstack_env.lockdiff import render_lines
+
+        for line in render_lines(self.diff):
+            style = ""
+            stripped = line.strip()
+            if "!!" in line:
+                style = "bold red"
+            elif stripped.startswith(("+", "env +", "system +")):
+                style = "green"
+            elif stripped.startswith(("-", "env -", "system -")) and not line.startswith("---"):
+                style = "red"
+            console.print(Text(line, style=style), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("diff")
+    def diff_cmd(
+        old: Annotated[str | None, typer.Argument(
+            metavar="[OLD]", help="A lock file, a git revision (its mlstack.lock) or "
+            "REV:PATH. Default: the committed mlstack.lock (git HEAD).")] = None,
+        new: Annotated[str | None, typer.Argument(
+            metavar="[NEW]", help="Like OLD. Default: the working mlstack.lock.")] = None,
+        exit_code: Annotated[bool, typer.Option(
+            "--exit-code", help="Exit 1 when the locks differ (like `git diff "
+            "--exit-code`); without it the exit status is 0 either way.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+        = False,
+    ) -> None:
+        """What changed between two locks, entry by entry: packages added, removed,
+        upgraded, downgraded; wheels whose hash changed (!!); variables; system packages."""
+        from mlstack_env.lockdiff import compare, load_side, project_root
+
+        root = project_root(Path.cwd())
+        before = load_side(old, root, default_rev="HEAD")
+        after = load_side(new, root)
+        result = DiffResult(compare(before, after), exit_on_changes=exit_code)
+        emit(result, as_json)
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
