@@ -1,9 +1,100 @@
-"""placeholder"""
+"""``mlstack init``: write mlstack.toml for the current directory."""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from mlstack_env.cli.output import emit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.manifest_init import InitPlan
+
+
+@dataclass(frozen=True)
+class InitResult:
+    plan: InitPlan
+
+    def to_json(self) -> dict[str, Any]:
+        return self.plan.to_json()
+
+    def render(self, console: Console) -> None:
+        p = self.plan
+        lines = [
+            f"wrote {p.path}",
+            f"  profile   {p.profile} (also default-env): "
+            + ", ".join(c.title for c in p.chosen),
+            f"  targets   {', '.join(str(t) for t in p.targets)}",
+            f"  python    {p.python} ({p.python_why})",
+            f"  packages  {', '.join(r for r, _ in p.packages)}",
+        ]
+        if p.system:
+            lines.append(f"  system    {', '.join(p.system)}")
+        lines += [f"  {k}={v}" for k, v, _ in p.env]
+        lines += [f"note: {note}" for note in p.notes]
+        lines.append("next:      mlstack lock   then   mlstack env create")
+        for line in lines:
+            console.print(line, soft_wrap=True, markup=False)
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("init")
+    def init_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
+        target: Annotated[list[str] | None, typer.Option(
+            "--target", "-t", metavar="T", help="Also lock for this target, e.g. "
+            "rocm7.0:gfx942; repeatable (the detected one is always included).")] = None,
+        python: Annotated[str | None, typer.Option(
+            "--python", metavar="X.Y", help="The Python to lock for (default: what the "
+            "components need, else the one mlstack runs on).")] = None,
+        with_: Annotated[list[str] | None, typer.Option(
+            "--with", metavar="C,C…", help="Components to include, comma-separated or "
+            "repeated (default: pytorch). See the picker for the list.")] = None,
+        profile: Annotated[str | None, typer.Option(
+            "--profile", metavar="NAME", help="The profile and default-env name (default: "
+            "the folder's name).")] = None,
+        yes: Annotated[bool, typer.Option(
+            "--yes", "-y", help="No picker: take --with (or the defaults).")] = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace an existing mlstack.toml.")] = False,
+        no_detect: Annotated[bool, typer.Option(
+            "--no-detect", help="Only the --target targets, not this machine's.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+        = False,
+    ) -> None:
+        """Write mlstack.toml here: targets, Python, default-env, and a profile built from
+        components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
+        from mlstack_env.errors import MlstackError
+        from mlstack_env.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
+        from mlstack_env.target import Target
+
+        root = Path.cwd()
+        if (root / MANIFEST_NAME).exists() and not force:
+            raise MlstackError(f"{root / MANIFEST_NAME} already exists",
+                               hint="edit it, or replace it with `mlstack init --force`")
+        targets: list[Target] = []
+        if not no_detect:
+            from mlstack_env.hardware import detect
+
+            targets.append(detect().target)
+        for t in target or []:
+            parsed = Target.parse(t)
+            if parsed not in targets:
+                targets.append(parsed)
+        ids = _split(with_)
+        if not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
+            ids = pick(targets, python, input, print, ids)
+        plan = plan_init(root, targets, python, ids, profile=profile)
+        write(plan, render(plan), force=force)
+        emit(InitResult(plan), as_json)

@@ -1,0 +1,112 @@
+"""The components ``mlstack init`` builds a profile from: ``components.toml``, loaded, and
+the one question asked of it — is a component available for a target and a Python, and
+if not, why."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+from packaging.specifiers import SpecifierSet
+
+from mlstack_env.catalog import DATA_DIR, gpu_table
+from mlstack_env.target import Target
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    title: str
+    packages: tuple[str, ...] = ()
+    system: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_rdna: Mapping[str, str] = field(default_factory=dict)
+    backends: tuple[str, ...] = ("rocm", "cpu")
+    rocm: str | None = None
+    gfx: tuple[str, ...] = ()
+    python: tuple[str, ...] = ()
+    why: str = ""
+    notes: tuple[str, ...] = ()
+    default: bool = False
+    required: bool = False
+    included: str | None = None
+
+    def problems(self, target: Target, python: str | None) -> list[str]:
+        """Why this component cannot be had on ``target`` with ``python``; empty if it can."""
+        out: list[str] = []
+        if target.backend not in self.backends:
+            out.append(f"no {target.backend} build")
+            return out
+        if target.is_rocm and self.rocm and target.rocm is not None \
+                and not SpecifierSet(self.rocm).contains(target.rocm, prereleases=True):
+            out.append(f"needs ROCm {self.rocm} (target has {target.rocm})")
+        if target.is_rocm and self.gfx:
+            missing = [g for g in target.gfx if g not in self.gfx]
+            if missing:
+                out.append(f"no build for {', '.join(missing)}")
+        if python is not None and self.python and python not in self.python:
+            out.append(f"needs Python {' or '.join(self.python)} (not {python})")
+        return out
+
+    def needs(self, targets: tuple[Target, ...]) -> list[str]:
+        """What it asks of the system and the env, in words, for the picker."""
+        out: list[str] = []
+        if self.system and any(t.is_rocm for t in targets):
+            out.append("system: " + ", ".join(self.system))
+        env = dict(self.env)
+        if any(is_rdna(t) for t in targets):
+            env.update(self.env_rdna)
+        if env:
+            out.append("env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
+        return out
+
+
+def is_rdna(target: Target) -> bool:
+    table = gpu_table()
+    return target.is_rocm and any(
+        g in table.models and table.models[g].family.startswith("RDNA") for g in target.gfx)
+
+
+def _strs(row: Mapping[str, object], key: str) -> tuple[str, ...]:
+    value = row.get(key, [])
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _table(row: Mapping[str, object], key: str) -> dict[str, str]:
+    value = row.get(key, {})
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+@cache
+def components() -> tuple[Component, ...]:
+    """Every component, in the order the picker shows them."""
+    with (DATA_DIR / "components.toml").open("rb") as f:
+        raw = tomllib.load(f)
+    out = []
+    for cid, row in raw["component"].items():
+        rocm = row.get("rocm")
+        included = row.get("included")
+        out.append(Component(
+            id=cid,
+            title=str(row["title"]),
+            packages=_strs(row, "packages"),
+            system=_strs(row, "system"),
+            env=_table(row, "env"),
+            env_rdna=_table(row, "env-rdna"),
+            backends=_strs(row, "backends") or ("rocm", "cpu"),
+            rocm=str(rocm) if rocm else None,
+            gfx=_strs(row, "gfx"),
+            python=_strs(row, "python"),
+            why=str(row.get("why", "")),
+            notes=_strs(row, "notes"),
+            default=bool(row.get("default", False)),
+            required=bool(row.get("required", False)),
+            included=str(included) if included else None,
+        ))
+    return tuple(out)
+
+
+def component(cid: str) -> Component | None:
+    return next((c for c in components() if c.id == cid), None)

@@ -1,0 +1,340 @@
+"""``mlstack init``: a new project's ``mlstack.toml`` — targets, Python, default-env and a
+profile built from components (``catalog/components.toml``).
+
+The CLI decides which components (the picker on a terminal, else ``--with`` and the
+defaults); this module checks them against every target, chooses the Python, writes the
+file (tomlkit, with comments) and checks that the project loader accepts it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstack_env.catalog.components import Component, component, components, is_rdna
+from mlstack_env.errors import MlstackError
+from mlstack_env.target import Target
+
+MANIFEST_NAME = "mlstack.toml"
+_PYTHON_RE = re.compile(r"3\.(\d+)")
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    path: Path
+    profile: str
+    targets: tuple[Target, ...]
+    python: str
+    python_why: str
+    python_range: str
+    chosen: tuple[Component, ...]
+    packages: tuple[tuple[str, str], ...]  # (requirement, component title)
+    system: tuple[str, ...]
+    env: tuple[tuple[str, str, str], ...]  # (name, value, component title)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "profile": self.profile,
+            "default_env": self.profile,
+            "targets": [str(t) for t in self.targets],
+            "python": self.python,
+            "python_why": self.python_why,
+            "components": [c.id for c in self.chosen],
+            "packages": [r for r, _ in self.packages],
+            "system": list(self.system),
+            "env": {k: v for k, v, _ in self.env},
+            "notes": list(self.notes),
+        }
+
+
+def profile_name_for(directory: Path) -> str:
+    """A profile (and env) name from the project folder's name: envs are named globally,
+    so ``main`` in every project would collide."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.absolute().name).strip("-._")[:64]
+    return name or "project"
+
+
+def builtin_python_range() -> str:
+    """The Pythons the built-in profiles allow (PyTorch's wheels): one home, minimal's."""
+    from mlstack_env.profiles import ProfileSet
+
+    return ProfileSet.load().get("minimal").python or ">=3.10,<3.14"
+
+
+def choose_python(explicit: str | None, chosen: Sequence[Component], targets: Sequence[Target],
+                  allowed: str, running: tuple[int, int] | None = None) -> tuple[str, str]:
+    """(X.Y, why): ``--python``; else the one Python a chosen component needs; else the
+    interpreter mlstack runs on when the profile allows it; else the newest allowed."""
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(allowed)
+    needed: set[str] | None = None
+    needer = ""
+    for c in chosen:
+        if c.python and any(t.backend in c.backends for t in targets):
+            needed = set(c.python) if needed is None else needed & set(c.python)
+            needer = c.title
+    if explicit is not None:
+        if not _PYTHON_RE.fullmatch(explicit):
+            raise MlstackError(f"invalid --python {explicit!r}", hint="write it as X.Y, e.g. 3.12")
+        if needed is not None and explicit not in needed:
+            raise MlstackError(
+                f"{needer} needs Python {' or '.join(sorted(needed))}, not {explicit}",
+                hint=f"drop --python, or leave {needer} out",
+            )
+        return explicit, "--python"
+    if needed is not None:
+        if not needed:
+            raise MlstackError("the chosen components need different Pythons",
+                               hint="leave one of them out")
+        version = max(needed, key=lambda v: int(v.split(".")[1]))
+        return version, f"{needer} has wheels for Python {version} only"
+    major, minor = running or sys.version_info[:2]
+    mine = f"{major}.{minor}"
+    if spec.contains(f"{mine}.0"):
+        return mine, "the Python mlstack runs on"
+    newest = max((f"3.{m}" for m in range(8, 20) if spec.contains(f"3.{m}.0")),
+                 key=lambda v: int(v.split(".")[1]))
+    return newest, f"the newest the profile allows ({allowed}); mlstack runs on {mine}"
+
+
+def resolve_choice(ids: Sequence[str] | None) -> list[Component]:
+    """The components for ``ids`` (None: the defaults), plus the required ones, in catalog
+    order; unknown ids are an error naming the known ones."""
+    known = [c.id for c in components()]
+    if ids is None:
+        wanted = {c.id for c in components() if c.default}
+    else:
+        wanted = set()
+        for cid in ids:
+            if component(cid) is None:
+                import difflib
+
+                close = difflib.get_close_matches(cid, known, n=1)
+                raise MlstackError(
+                    f"unknown component {cid!r}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + f"components: {', '.join(known)}",
+                )
+            wanted.add(cid)
+    return [c for c in components() if c.required or c.id in wanted]
+
+
+def availability(c: Component, targets: Sequence[Target], python: str | None
+                 ) -> dict[str, list[str]]:
+    """Target -> why ``c`` is not available there (targets where it is are left out)."""
+    out = {}
+    for t in targets:
+        problems = c.problems(t, python)
+        if problems:
+            out[str(t)] = problems
+    return out
+
+
+def plan_init(root: Path, targets: Sequence[Target], python: str | None,
+              ids: Sequence[str] | None, *, profile: str | None = None,
+              running: tuple[int, int] | None = None) -> InitPlan:
+    from mlstack_env.envname import validate_env_name
+    from mlstack_env.profiles import _merge_packages
+
+    if not targets:
+        raise MlstackError("no target to lock for", hint="pass --target T (e.g. rocm6.4:gfx1100)")
+    name = profile or profile_name_for(root)
+    validate_env_name(name)  # it is the default-env too
+    chosen = [c for c in resolve_choice(ids) if c.included is None]
+    allowed = builtin_python_range()
+    py, why = choose_python(python, chosen, targets, allowed, running)
+    for c in chosen:
+        missing = availability(c, targets, py)
+        if missing:
+            where = "; ".join(f"{t}: {', '.join(p)}" for t, p in missing.items())
+            raise MlstackError(
+                f"{c.title} is not available here ({where})" + (f" — {c.why}" if c.why else ""),
+                hint=f"leave {c.id} out, or choose targets it supports with --target",
+            )
+    packages: list[str] = []
+    origin: dict[str, str] = {}
+    for c in chosen:
+        packages = _merge_packages(packages, c.packages)
+        for req in c.packages:
+            origin[req] = c.title
+    system: list[str] = []
+    env: dict[str, tuple[str, str]] = {}
+    rdna = any(is_rdna(t) for t in targets)
+    for c in chosen:
+        system += [s for s in c.system if s not in system]
+        for k, v in c.env.items():
+            env[k] = (v, c.title)
+        if rdna:
+            for k, v in c.env_rdna.items():
+                env[k] = (v, f"{c.title} on RDNA")
+    notes = [f"{c.title}: {n}" for c in chosen for n in c.notes]
+    return InitPlan(
+        path=root / MANIFEST_NAME,
+        profile=name,
+        targets=tuple(targets),
+        python=py,
+        python_why=why,
+        python_range=allowed,
+        chosen=tuple(chosen),
+        packages=tuple((r, origin[r]) for r in packages),
+        system=tuple(system),
+        env=tuple((k, v, who) for k, (v, who) in env.items()),
+        notes=tuple(notes),
+    )
+
+
+def render(plan: InitPlan) -> str:
+    """The manifest text: tomlkit, every choice commented."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    for line in (
+        "mlstack project. `mlstack lock` resolves the profile below for every target into",
+        "mlstack.lock (commit both files); `mlstack env create` builds the default env from",
+        "the lock; `mlstack run -- CMD` and `mlstack shell` use it. Written by `mlstack init`;",
+        "edit freely (docs/profiles.md).",
+    ):
+        doc.add(tomlkit.comment(line))
+    doc.add(tomlkit.nl())
+    doc.add(tomlkit.comment("The env `env create`, `run`, `shell` and `env activate` use "
+                            "without a name."))
+    doc.add("default-env", plan.profile)
+    doc.add(tomlkit.comment(f"The Python to lock for: {plan.python_why}."))
+    doc.add("python", plan.python)
+    doc.add(tomlkit.comment("The machines the team locks for: this one, plus any `--target`."))
+    targets = tomlkit.array()
+    for t in plan.targets:
+        targets.append(str(t))
+    doc.add("targets", targets)
+    profile = tomlkit.table()
+    titles = ", ".join(c.title for c in plan.chosen)
+    profile.add("description", f"{titles} (from mlstack init)")
+    profile.add("python", plan.python_range)
+    profile.add(tomlkit.comment("PEP 508 requirements; the comment says which component "
+                                "asked for each."))
+    packages = tomlkit.array()
+    for req, title in plan.packages:
+        packages.add_line(req, comment=title)
+    packages.add_line(indent="")
+    profile.add("packages", packages)
+    if plan.system:
+        profile.add(tomlkit.comment("System packages by ROCm's Debian names (`mlstack system "
+                                    "check` looks for them)."))
+    system = tomlkit.array()
+    for s in plan.system:
+        system.append(s)
+    profile.add("system", system)
+    if plan.env:
+        env = tomlkit.table()
+        for k, v, who in plan.env:
+            env.add(k, v)
+            env[k].comment(who)
+        profile.add("env", env)
+    profiles = tomlkit.table(is_super_table=True)
+    profiles.add(plan.profile, profile)
+    doc.add(tomlkit.nl())
+    doc.add("profiles", profiles)
+    return tomlkit.dumps(doc)
+
+
+def write(plan: InitPlan, text: str, *, force: bool) -> None:
+    """Write the manifest atomically, mode per the umask (0644 under 022), after checking
+    that the project loader accepts it; refuse to replace one without ``force``."""
+    from mlstack_env.project import load_project
+
+    if plan.path.exists() and not force:
+        raise MlstackError(f"{plan.path} already exists",
+                           hint="edit it, or replace it with `mlstack init --force`")
+    directory = plan.path.parent
+    # mkstemp would make the file 0600; a fresh name opened with O_EXCL is as safe.
+    tmp = Path(tempfile.mktemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp",  # noqa: S306
+                               dir=directory))
+    try:
+        # O_EXCL on a fresh name, mode 0666 minus the umask, like any editor's new file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        load_project(tmp)  # a file mlstack itself would refuse is a bug here, not the user's
+        tmp.replace(plan.path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# --- the picker -----------------------------------------------------------------------
+
+
+def picker_lines(items: Sequence[Component], picked: set[str], targets: Sequence[Target],
+                 python: str | None) -> list[str]:
+    """The checklist as text: one line per component, and what it needs below it.
+    ``python`` None: not fixed yet (chosen from the components afterwards)."""
+    head = ", ".join(str(t) for t in targets)
+    lines = [f"Components for {head}" + (f", Python {python}:" if python else ":")]
+    for i, c in enumerate(items, start=1):
+        missing = availability(c, targets, python)
+        if c.included:
+            mark = "(=)"
+        elif missing:
+            mark = " - "
+        else:
+            mark = "[x]" if c.id in picked else "[ ]"
+        parent = component(c.included) if c.included else None
+        extra = "always" if c.required else (f"comes with {parent.title}" if parent else "")
+        desc = ", ".join(c.packages)
+        if extra:
+            desc = f"{desc} ({extra})" if desc else f"({extra})"
+        lines.append(f"{i:>3} {mark} {c.title:<26} {desc}".rstrip())
+        if missing:
+            where = "; ".join(f"{t}: {', '.join(p)}" for t, p in missing.items())
+            lines.append(f"          not available: {where}")
+        needs = c.needs(tuple(targets))
+        if needs and not missing:
+            lines.append(f"          {'; '.join(needs)}")
+    return lines
+
+
+PROMPT = "Toggle by number (e.g. `3 8`), Enter to accept, q to quit: "
+
+
+def pick(targets: Sequence[Target], python: str | None, read: Callable[[str], str],
+         write_line: Callable[[str], None], ids: Sequence[str] | None = None) -> list[str]:
+    """The interactive checklist: numbers toggle, an empty line accepts. Returns the chosen
+    component ids. Unavailable, required and included ones cannot be toggled."""
+    items = list(components())
+    picked = {c.id for c in resolve_choice(ids)}
+    while True:
+        for line in picker_lines(items, picked, targets, python):
+            write_line(line)
+        try:
+            answer = read(PROMPT).strip()
+        except EOFError:
+            answer = "q"
+        if answer == "":
+            return [c.id for c in items if c.id in picked]
+        if answer.lower() in ("q", "quit"):
+            raise MlstackError("mlstack init: stopped, nothing written",
+                               hint="run it again, or `mlstack init --yes --with …`")
+        for word in answer.replace(",", " ").split():
+            if not word.isdigit() or not 1 <= int(word) <= len(items):
+                write_line(f"  ? {word}: not a number from 1 to {len(items)}")
+                continue
+            c = items[int(word) - 1]
+            if c.required or c.included:
+                write_line(f"  {c.title} is always in")
+            elif availability(c, targets, python):
+                write_line(f"  {c.title} is not available for these targets")
+            elif c.id in picked:
+                picked.discard(c.id)
+            else:
+                picked.add(c.id)
