@@ -1,0 +1,140 @@
+"""``mlstack tree``: packages, sizes and why each is there, from a real env's metadata."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.cli import main
+from mlstack_env.lockfile import LockEntry
+from mlstack_env.tree import key_versions
+from tests.envfixtures import _pytorch_package, torch_entry, write_lock
+from tests.wheelindex import WheelIndex
+
+pytest_plugins = ["tests.wheelindex"]
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _entry() -> LockEntry:
+    """torch, torchvision and numpy for a 7900 XTX, as `mlstack lock` would lock them."""
+    base = torch_entry("ml", "rocm6.4:gfx1100", extra=("numpy",))
+    vision = _pytorch_package("rocm6.4", "torchvision", "3.12")
+    return replace(base, packages=tuple(sorted((*base.packages, vision), key=lambda p: p.name)))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "mlstack.toml").write_text(
+        'default-env = "ml"\n\n[profiles.ml]\npackages = ["torch", "torchvision>=0.20", '
+        '"numpy"]\n')
+    write_lock(root / "mlstack.lock", [_entry()])
+    return root
+
+
+def _tree(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["tree", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_key_versions() -> None:
+    assert key_versions(_entry()) == ["torch 2.8.0+rocm6.4", "torchvision 0.23.0+rocm6.4",
+                                      "pytorch-triton-rocm 3.4.0"]
+    assert key_versions(torch_entry("ml", "cpu")) == ["torch 2.8.0+cpu"]
+
+
+def test_env_tree_from_its_metadata(  # noqa: PLR0917 - fixtures
+    mirrored: WheelIndex, fake_machine: Callable[[str], Path], project: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli: Cli,
+) -> None:
+    fake_machine("7900xtx")
+    made = cli("env", "create", "ml", "--lock", "mlstack.lock", cwd=project)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.chdir(project)
+    code, out, err = _tree(capsys, "--json")  # no NAME: the project's default-env
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["entry"] == "ml@rocm6.4:gfx1100@py3.12"
+    assert doc["source"] == "env ml (generation 1)"
+    assert doc["direct_from"] == f"profile ml ({project / 'mlstack.toml'})"
+    assert doc["missing_metadata"] == []
+    assert doc["disk_bytes"] > 0
+    pkgs = {p["name"]: p for p in doc["packages"]}
+    assert set(pkgs) == {"filelock", "numpy", "pytorch-triton-rocm", "torch", "torchvision"}
+    assert pkgs["torch"]["requires"] == ["filelock", "pytorch-triton-rocm"]
+    assert pkgs["torchvision"]["requires"] == ["numpy", "torch"]
+    assert pkgs["torchvision"]["requirement"] == "torchvision>=0.20"
+    assert pkgs["numpy"]["direct"] is True
+    assert pkgs["numpy"]["required_by"] == ["torchvision"]
+    assert pkgs["numpy"]["pulled_by"] == ["torchvision"]
+    assert pkgs["filelock"]["direct"] is False
+    assert pkgs["filelock"]["pulled_by"] == ["torch", "torchvision"]
+    locked = {p.name: p for p in _entry().packages}
+    assert pkgs["torch"]["wheel_size"] == locked["torch"].wheels[0].size
+    assert doc["wheel_bytes"] == sum(p.wheels[0].size or 0 for p in locked.values())
+
+    code, out, _ = _tree(capsys, "ml")
+    lines = out.splitlines()
+    assert lines[0].startswith("env ml (generation 1): ml@rocm6.4:gfx1100@py3.12, 5 packages, "
+                               "wheels 5.4 KiB, ")
+    assert lines[1:8] == [  # sizes: the lock's, of the loopback index's deterministic wheels
+        "numpy 2.3.2 (946 B)",
+        "torch 2.8.0+rocm6.4 (1.3 KiB)",
+        "├── filelock 3.18.0 (987 B)",
+        "└── pytorch-triton-rocm 3.4.0 (1.1 KiB)",
+        "torchvision 0.23.0+rocm6.4 (1.1 KiB)  [torchvision>=0.20]",
+        "├── numpy 2.3.2 (*)",
+        "└── torch 2.8.0+rocm6.4 (*)",
+    ]
+    assert "(*) shown above" in lines
+    assert lines[-1] == ("key versions: torch 2.8.0+rocm6.4, torchvision 0.23.0+rocm6.4, "
+                         "pytorch-triton-rocm 3.4.0")
+
+    # The lock entry, without naming the env: its graph comes from the store entry.
+    code, out, err = _tree(capsys, "--lock", "mlstack.lock", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["source"] == "mlstack.lock"
+    assert doc["graph_from"].startswith("the store entry ")
+    assert doc["disk_bytes"] is None
+    # Without env and store entry, the wheels uv unpacked in its cache still tell.
+    assert cli("env", "remove", "ml").returncode == 0
+    assert cli("gc").returncode == 0
+    code, out, _ = _tree(capsys, "--lock", "mlstack.lock", "--json")
+    doc = json.loads(out)
+    assert doc["graph_from"].startswith("the wheels in uv's cache")
+    assert {p["name"]: p["requires"] for p in doc["packages"]}["torch"] == [
+        "filelock", "pytorch-triton-rocm"]
+
+
+def test_lock_entry_without_any_metadata(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(project)
+    code, out, err = _tree(capsys, "--lock", "mlstack.lock", "--target", "rocm6.4:gfx1100")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1:4] == [line for line in lines[1:4] if "──" not in line]
+    assert "the other locked packages (who requires them is unknown):" in lines
+    assert any(line.startswith("why each package is there: unknown") for line in lines)
+
+
+def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _tree(capsys)
+    assert code == 1
+    assert err.splitlines()[0] == "error: there are no envs yet"
+    code, _, err = _tree(capsys, "nope")
+    assert code == 1
+    assert err.splitlines()[0] == "error: no env named 'nope'"
+    code, _, err = _tree(capsys, "--profile", "ml")
+    assert err.splitlines()[0] == "error: --profile, --target and --python go with --lock FILE"
