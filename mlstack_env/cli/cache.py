@@ -1,5 +1,69 @@
-"""placeholder"""
+"""``mlstack cache clean|prune``: uv's cache under MLSTACK_HOME."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-cache_app = typer.Typer(name="cache")
+from mlstack_env.cli.output import emit, human_bytes
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.cache import CacheReport
+
+cache_app = typer.Typer(
+    name="cache",
+    help="uv's download cache under MLSTACK_HOME: clean or prune (gc frees the store).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@dataclass(frozen=True)
+class CacheResult:
+    report: CacheReport
+
+    def to_json(self) -> dict[str, Any]:
+        return self.report.to_json()
+
+    def render(self, console: Console) -> None:
+        r = self.report
+        if r.before.total == 0 and r.after.total == 0:
+            console.print(f"uv's cache at {r.path} is empty: nothing to {r.action}",
+                          soft_wrap=True, markup=False)
+            return
+        what = "cleaned" if r.action == "clean" else "pruned"
+        line = (f"{what} uv's cache at {r.path}: {human_bytes(r.before.total)} -> "
+                f"{human_bytes(r.after.total)}, freed {human_bytes(r.freed)}")
+        console.print(line, soft_wrap=True, markup=False)
+        if r.shared:
+            console.print(f"({human_bytes(r.shared)} of it is hardlinked into envs: their "
+                          "files stay until `mlstack env remove` and `mlstack gc`)",
+                          soft_wrap=True, markup=False)
+
+
+def _waiting() -> None:
+    sys.stderr.write("waiting for running `mlstack env create` commands to finish\n")
+    sys.stderr.flush()
+
+
+@cache_app.command("clean")
+def clean_cmd(as_json: JsonOpt = False) -> None:
+    """Remove uv's whole cache (the next create or lock downloads again)."""
+    from mlstack_env.cache import run
+
+    emit(CacheResult(run("clean", on_wait=_waiting)), as_json)
+
+
+@cache_app.command("prune")
+def prune_cmd(as_json: JsonOpt = False) -> None:
+    """Remove what uv no longer needs from its cache (`uv cache prune`)."""
+    from mlstack_env.cache import run
+
+    emit(CacheResult(run("prune", on_wait=_waiting)), as_json)
