@@ -41,7 +41,7 @@ def load_side(spec: str | None, project_root: Path, *, default_rev: str | None =
         if default_rev is not None:
             return _git_side(default_rev, LOCK_NAME, project_root, missing_ok=True)
         side = _file_side(project_root / LOCK_NAME)
-        return Side(f"{project_root / LOCK_NAME} (working file)", side.lock)
+        return Side(f"{LOCK_NAME} (working file)", side.lock)
     path = Path(spec)
     if path.is_file():
         return _file_side(path)
@@ -333,9 +333,10 @@ def render_lines(diff: LockDiff) -> list[str]:
             continue
         lines.append(f"~ entry {e.key}")
         for h in e.hash_changed:
-            lines.append(f"    !! hash changed: {h.name} {h.version} ({h.filename}) "
-                         f"sha256 {h.old_sha256[:16]}… -> {h.new_sha256[:16]}… "
-                         "(same version, different file: re-uploaded or tampered)")
+            lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
+                         "file (re-uploaded, or the lock was edited)")
+            lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
+                         f"{h.new_sha256[:16]}…")
         lines += [f"    + {n} {v}" for n, v in e.added]
         lines += [f"    - {n} {v}" for n, v in e.removed]
         lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]

@@ -35,6 +35,9 @@ def render_lines(tree: PackageTree) -> list[str]:
     package shown before is marked (*) and not expanded again."""
     by_name = {p.name: p for p in tree.packages}
     size = f"wheels {human_bytes(tree.wheel_total)}"
+    unsized = sum(1 for p in tree.packages if p.wheel_size is None)
+    if unsized:
+        size += f" + {unsized} of unrecorded size"
     if tree.disk is not None:
         size += f", {human_bytes(tree.disk)} on disk"
     lines = [f"{tree.source}: {tree.key}, {len(tree.packages)} packages, {size}"]
