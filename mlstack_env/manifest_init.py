@@ -152,6 +152,9 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
     chosen = [c for c in resolve_choice(ids) if c.included is None]
     allowed = builtin_python_range()
     py, why = choose_python(python, chosen, targets, allowed, running)
+    if any(c.python for c in chosen):
+        # vLLM on another Python would resolve PyPI's CUDA abi3 wheel (ROCM-FACTS §4).
+        allowed = f"=={py}.*"
     for c in chosen:
         missing = availability(c, targets, py)
         if missing:
@@ -210,7 +213,7 @@ def render(plan: InitPlan) -> str:
     doc.add("default-env", plan.profile)
     doc.add(tomlkit.comment(f"The Python to lock for: {plan.python_why}."))
     doc.add("python", plan.python)
-    doc.add(tomlkit.comment("The machines the team locks for: this one, plus any `--target`."))
+    doc.add(tomlkit.comment("The machines the team locks for; `mlstack lock` resolves each."))
     targets = tomlkit.array()
     for t in plan.targets:
         targets.append(str(t))

@@ -125,6 +125,8 @@ def test_vllm_is_refused_on_rocm6_and_picks_python_312_on_rocm7(
     plan = plan_init(tmp_path, [Target.parse("rocm7.0:gfx942")], None, ["vllm"],
                      running=(3, 11))
     assert (plan.python, plan.python_why) == ("3.12", "vLLM has wheels for Python 3.12 only")
+    # The profile allows only that Python: on 3.11 PyPI's CUDA abi3 vllm would resolve.
+    assert plan.python_range == "==3.12.*"
     code, _, err = _init(capsys, "--yes", "--no-detect", "-t", "rocm7.0:gfx942", "--with",
                          "vllm", "--python", "3.11")
     assert code == 1
