@@ -279,3 +279,11 @@ def test_run_help_is_the_env_run_usage(cli: Cli) -> None:
     r = cli("run", "--help")
     assert r.returncode == 0, r.stderr
     assert "mlstack run [NAME] [--] CMD" in r.stdout
+
+
+def test_a_broken_manifest_is_named(cli: Cli, demo: Path, tmp_path: Path) -> None:
+    (tmp_path / "mlstack.toml").write_text('default-env = "demo\n')
+    r = cli("run", "--", "true", cwd=tmp_path)
+    assert r.returncode == 1
+    error, _ = _one_error(r)
+    assert error.startswith(f"error: {tmp_path / 'mlstack.toml'}: cannot read default-env (")
