@@ -163,6 +163,9 @@ class EntryDiff:
     env_changed: tuple[tuple[str, str, str], ...] = ()  # (name, old, new)
     system_added: tuple[str, ...] = ()
     system_removed: tuple[str, ...] = ()
+    notes_added: tuple[str, ...] = ()
+    notes_removed: tuple[str, ...] = ()
+    platform: tuple[str, str] | None = None  # (old, new) uv --python-platform
     inputs_changed: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -185,6 +188,9 @@ class EntryDiff:
                 "changed": {k: {"old": o, "new": n} for k, o, n in self.env_changed},
             },
             "system": {"added": list(self.system_added), "removed": list(self.system_removed)},
+            "notes": {"added": list(self.notes_added), "removed": list(self.notes_removed)},
+            "platform": {"old": self.platform[0], "new": self.platform[1]}
+            if self.platform else None,
             "inputs_changed": self.inputs_changed,
         }
 
@@ -277,6 +283,9 @@ def compare_entries(old: LockEntry, new: LockEntry) -> EntryDiff | None:
         key=new.key, status="changed", package_count=len(new.packages), **packages,
         env_added=env_added, env_removed=env_removed, env_changed=env_changed,
         system_added=system_added, system_removed=system_removed,
+        notes_added=tuple(n for n in new.notes if n not in old.notes),
+        notes_removed=tuple(n for n in old.notes if n not in new.notes),
+        platform=(old.platform, new.platform) if old.platform != new.platform else None,
         inputs_changed=old.inputs_hash != new.inputs_hash,
     )
     if old.content_hash() == new.content_hash() and old.inputs_hash == new.inputs_hash:
@@ -348,6 +357,10 @@ def render_lines(diff: LockDiff) -> list[str]:
         lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
         lines += [f"    system + {s}" for s in e.system_added]
         lines += [f"    system - {s}" for s in e.system_removed]
+        if e.platform:
+            lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
+        lines += [f"    note + {n}" for n in e.notes_added]
+        lines += [f"    note - {n}" for n in e.notes_removed]
         if e.inputs_changed and _only_inputs(e):
             lines.append("    inputs changed (profile, sources or catalog); "
                          "the same packages were locked")
@@ -362,7 +375,8 @@ def render_lines(diff: LockDiff) -> list[str]:
 def _only_inputs(e: EntryDiff) -> bool:
     return not (e.added or e.removed or e.upgraded or e.downgraded or e.hash_changed
                 or e.wheels_changed or e.index_changed or e.env_added or e.env_removed
-                or e.env_changed or e.system_added or e.system_removed)
+                or e.env_changed or e.system_added or e.system_removed or e.platform
+                or e.notes_added or e.notes_removed)
 
 
 def _count(n: int) -> str:

@@ -47,7 +47,8 @@ def locks(tmp_path: Path) -> tuple[Path, Path]:
         env={"PYTORCH_ROCM_ARCH": "gfx1100", "MIOPEN_FIND_MODE": "2"},
         system=("migraphx",),
     )
-    new_cpu = _with_package(old_cpu, "filelock", version="3.10.0")
+    new_cpu = replace(_with_package(old_cpu, "filelock", version="3.10.0"),
+                      notes=("a note the resolver added",))
     new_extra = torch_entry("ml", "rocm6.4:gfx1030")
     old = write_lock(tmp_path / "old.lock", [old_gfx1100, old_cpu, old_gone])
     new = write_lock(tmp_path / "new.lock", [new_gfx1100, new_cpu, new_extra])
@@ -76,6 +77,7 @@ def test_two_files_entry_by_entry(capsys: pytest.CaptureFixture[str],
     assert lines[at + 1].endswith(" -> ffffffffffffffff…")
     assert "    env + MIOPEN_FIND_MODE=2" in lines
     assert "    system + migraphx" in lines
+    assert "    note + a note the resolver added" in lines
     assert lines[-1] == ("1 entry added, 1 entry removed, 2 entries changed; !! 1 wheel "
                          "changed hash without a version change: do not merge before you "
                          "know why")
@@ -101,6 +103,9 @@ def test_json_keys_and_exit_code(capsys: pytest.CaptureFixture[str],
         {"name": "filelock", "old": "3.18.0", "new": "3.19.1"}]
     assert gfx1100["env"]["added"] == {"MIOPEN_FIND_MODE": "2"}
     assert gfx1100["system"] == {"added": ["migraphx"], "removed": []}
+    assert gfx1100["platform"] is None
+    assert by_key["ml@cpu@py3.12"]["notes"] == {"added": ["a note the resolver added"],
+                                                "removed": []}
     assert by_key["ml@rocm6.3:gfx1101@py3.12"]["status"] == "removed"
     assert by_key["ml@rocm6.4:gfx1030@py3.12"]["status"] == "added"
     # --exit-code: 1 when they differ, 0 when they do not.
@@ -174,3 +179,19 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     code, _, err = _run(capsys, "nope.lock", "mlstack.lock")
     assert code == 1
     assert err.splitlines()[0] == "error: nope.lock: no such lock file, and not a git revision"
+
+
+def test_inputs_only_and_identical_entries(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    entry = torch_entry("ml", "cpu")
+    same = torch_entry("ml", "rocm6.4:gfx1100")
+    old = write_lock(tmp_path / "old.lock", [entry, same])
+    new = write_lock(tmp_path / "new.lock", [replace(entry, inputs_hash="sha256:" + "1" * 64),
+                                             same])
+    code, out, _ = _run(capsys, str(old), str(new))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[3:5] == ["~ entry ml@cpu@py3.12",
+                          "    inputs changed (profile, sources or catalog); the same packages "
+                          "were locked"]
+    assert lines[-1] == "1 entry changed, 1 unchanged"
