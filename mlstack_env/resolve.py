@@ -31,15 +31,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env import __version__, paths, uv
-from mlstack_env.catalog import (
-    CodeKind,
-    code_support,
-    gpu_table,
-    override_gfx,
-    runs_as,
-    wheel_gfx,
-)
+from mlstack_env import __version__, gpuvars, paths, uv
+from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import (
@@ -153,45 +146,17 @@ def choose_python(profile: Profile, explicit: str | None, project: Project | Non
 
 
 def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[str]]:
-    """The entry's variables and notes: the profile's, plus ROCm arch and overrides (§1)."""
+    """The entry's variables and notes: the profile's that apply to the target, plus the
+    GPU variables of its gfx list (:func:`mlstack_env.gpuvars.decide`)."""
     if not target.is_rocm or target.rocm is None:
         env = {k: v for k, v in profile.env.items() if not k.startswith(_ROCM_ONLY)}
         return env, []
     table = gpu_table()
-    rdna = any(table.model(g).family.startswith("RDNA") for g in target.gfx)
+    rdna = any(g in table.models and table.models[g].family.is_rdna for g in target.gfx)
     env = {k: v for k, v in profile.env.items() if rdna or k not in _RDNA_ONLY}
-    notes: list[str] = []
-    carried = wheel_gfx(target.rocm) or frozenset()
-    overrides: dict[str, str] = {}
-    native: list[str] = []
-    for gfx in target.gfx:
-        support = code_support(gfx, carried)
-        if support.kind is CodeKind.OVERRIDE and support.override:
-            overrides[gfx] = support.override
-            notes.append(f"{gfx} is not in the rocm{target.rocm} wheels; it runs their "
-                         f"{override_gfx(support.override)} code via "
-                         f"HSA_OVERRIDE_GFX_VERSION={support.override}")
-        elif support.kind is CodeKind.UNSUPPORTED:
-            notes.append(f"{gfx} cannot run the GPU code of the rocm{target.rocm} wheels "
-                         "(no compatible ISA is compiled in)")
-        else:
-            native.append(gfx)
-    env["PYTORCH_ROCM_ARCH"] = ";".join(runs_as(target.gfx, carried))
-    values = set(overrides.values())
-    if len(values) == 1:
-        value = values.pop()
-        # A global override is safe only when every native GPU is that very ISA.
-        if all(g == override_gfx(value) for g in native):
-            env["HSA_OVERRIDE_GFX_VERSION"] = value
-        else:
-            notes.append("a global HSA_OVERRIDE_GFX_VERSION would also change the native "
-                         f"GPUs ({', '.join(native)}); set HSA_OVERRIDE_GFX_VERSION_<node> "
-                         "for the overridden GPUs on each machine")
-    elif len(values) > 1:
-        notes.append("the GPUs need different overrides ("
-                     + ", ".join(f"{g}: {v}" for g, v in overrides.items())
-                     + "); set HSA_OVERRIDE_GFX_VERSION_<node> per GPU on each machine")
-    return env, notes
+    decided = gpuvars.decide(gpuvars.GpuSet.of_target(target), gpuvars.gpu_code(target))
+    env.update(decided.variables)
+    return env, list(decided.notes)
 
 
 # --- running uv ------------------------------------------------------------------------

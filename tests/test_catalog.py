@@ -176,8 +176,8 @@ def test_unknown_device_id_finds_nothing() -> None:
 
 def test_name_for_unknown_device_falls_back_to_family_or_only_name() -> None:
     navi32 = gpu_table().model("gfx1101")  # several names: the family is shown
-    assert navi32.name_for(None) == navi32.family
-    assert navi32.name_for("0xdead") == navi32.family
+    assert navi32.name_for(None) == navi32.family_name == "RDNA 3 (Navi 32)"
+    assert navi32.name_for("0xdead") == navi32.family_name
     mi100 = gpu_table().model("gfx908")  # one name: that name
     assert mi100.name_for(None) == "Instinct MI100"
 

@@ -19,25 +19,50 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.errors import InternalError, MlstackError
 
 DATA_DIR = Path(__file__).parent
+
+
+class GpuFamily(StrEnum):
+    """The architecture family of a gfx: the part of the table's ``family`` before the chip
+    name (``RDNA 3`` of ``RDNA 3 (Navi 31)``). A new family is added here and in gpus.toml."""
+
+    GCN5 = "GCN 5"
+    CDNA1 = "CDNA 1"
+    CDNA2 = "CDNA 2"
+    CDNA3 = "CDNA 3"
+    CDNA4 = "CDNA 4"
+    RDNA2 = "RDNA 2"
+    RDNA3 = "RDNA 3"
+    RDNA3_5 = "RDNA 3.5"
+    RDNA4 = "RDNA 4"
+
+    @property
+    def is_rdna(self) -> bool:
+        return self.value.startswith("RDNA")
 
 
 @dataclass(frozen=True)
 class GpuModel:
     gfx: str
-    family: str
+    family: GpuFamily
+    chip: str | None  # "Navi 31", "Strix Halo iGPU"; None when the table names none
     names: tuple[str, ...]
     integrated: bool
     override: str | None
     devices: dict[str, str]
     note: str = ""  # where the row comes from: CONFIRMED / LIKELY (ROCM-FACTS §1)
 
+    @property
+    def family_name(self) -> str:
+        """The table's wording: ``RDNA 3 (Navi 31)``."""
+        return f"{self.family} ({self.chip})" if self.chip else str(self.family)
+
     def name_for(self, device_id: str | None) -> str:
         if device_id is not None and device_id in self.devices:
             return self.devices[device_id]
-        return self.names[0] if len(self.names) == 1 else self.family
+        return self.names[0] if len(self.names) == 1 else self.family_name
 
 
 @dataclass(frozen=True)
@@ -83,9 +108,11 @@ def gpu_table() -> GpuTable:
         raw = tomllib.load(f)
     models: dict[str, GpuModel] = {}
     for row in raw["gpu"]:
+        family, chip = _family(row["family"])
         models[row["gfx"]] = GpuModel(
             gfx=row["gfx"],
-            family=row["family"],
+            family=family,
+            chip=chip,
             names=tuple(row["names"]),
             integrated=bool(row["integrated"]),
             override=row["override"] or None,
@@ -102,6 +129,17 @@ def gpu_table() -> GpuTable:
         },
         apu_gfx=frozenset(raw.get("apu-gfx", ())),
     )
+
+
+_FAMILY_RE = re.compile(r"(?P<family>[^(]+?)\s*(?:\((?P<chip>[^)]*)\))?")
+
+
+def _family(text: str) -> tuple[GpuFamily, str | None]:
+    """``RDNA 3 (Navi 31)`` -> (RDNA3, "Navi 31"); an unknown family is a bug in gpus.toml."""
+    m = _FAMILY_RE.fullmatch(text.strip())
+    if m is None or m.group("family") not in GpuFamily._value2member_map_:
+        raise InternalError(f"gpus.toml: unknown GPU family {text!r}; add it to GpuFamily")
+    return GpuFamily(m.group("family")), m.group("chip")
 
 
 ROCM_VERSION_HINT = "write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
@@ -189,19 +227,6 @@ def code_support(gfx: str, carried: frozenset[str]) -> CodeSupport:
     if model.override and override_gfx(model.override) in carried:
         return CodeSupport(gfx, CodeKind.OVERRIDE, model.override)
     return CodeSupport(gfx, CodeKind.UNSUPPORTED)
-
-
-def runs_as(gfx_list: tuple[str, ...] | list[str], carried: frozenset[str]) -> list[str]:
-    """The ISAs GPUs run as with this GPU code: an overridden GPU runs the ISA its override
-    names, so extensions (``PYTORCH_ROCM_ARCH``) must be built for that one."""
-    out: dict[str, None] = {}
-    for gfx in gfx_list:
-        support = code_support(gfx, carried) if gfx in gpu_table().models else None
-        if support is not None and support.kind is CodeKind.OVERRIDE and support.override:
-            out[override_gfx(support.override)] = None
-        else:
-            out[gfx] = None
-    return list(out)
 
 
 def torch_code_support(gfx: str, rocm_version: str) -> CodeSupport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from mlstack_env.catalog import target_rocm_version
@@ -16,6 +17,15 @@ UNKNOWN_GPU_ADVICE = (
 )
 
 
+class GpuSource(StrEnum):
+    """Where a GPU was read from."""
+
+    KFD = "kfd"  # KFD topology: the GPUs ROCm enumerates, with their nodes
+    DRM = "drm"  # DRM cards by PCI id, when KFD is absent
+    OVERRIDE = "override"  # MLSTACK_GPU
+    TARGET = "target"  # stands for a gfx of a target, not a GPU of this machine
+
+
 @dataclass(frozen=True)
 class Gpu:
     index: int  # HIP index: order among GPU nodes
@@ -25,7 +35,7 @@ class Gpu:
     vram_bytes: int | None
     integrated: bool
     node: int | None = None  # KFD topology node, when read from KFD
-    source: str = "kfd"  # kfd | drm | override
+    source: GpuSource = GpuSource.KFD
     # False for a gfx in neither the GPU table nor LLVM's APU list: mlstack cannot tell a
     # discrete GPU from an integrated one, so such a GPU decides no target or visibility.
     known: bool = True

@@ -10,7 +10,13 @@ from mlstack_env import envvars, paths
 from mlstack_env.catalog import gpu_table, parse_version, unknown_gfx_error
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware import osinfo, rocm, sysfs
-from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu, Machine, RocmInstall
+from mlstack_env.hardware.machine import (
+    UNKNOWN_GPU_ADVICE,
+    Gpu,
+    GpuSource,
+    Machine,
+    RocmInstall,
+)
 
 
 def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> Machine:
@@ -55,7 +61,7 @@ def _gpus_from_override(value: str) -> list[Gpu] | None:
                 vram_bytes=None,
                 integrated=model.integrated,
                 node=None,
-                source="override",
+                source=GpuSource.OVERRIDE,
             )
         )
     return gpus
@@ -106,7 +112,7 @@ def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
                     node=node.node,
                     known=integrated is not None,
                     uuid=sysfs.format_uuid(node.unique_id),
-                    source="kfd",
+                    source=GpuSource.KFD,
                 )
             )
         return gpus
@@ -125,7 +131,7 @@ def detect_gpus(root: Path, notes: list[str]) -> list[Gpu]:
                 vram_bytes=card.vram_bytes,
                 integrated=model.integrated,
                 node=None,
-                source="drm",
+                source=GpuSource.DRM,
             )
         )
     if gpus:
