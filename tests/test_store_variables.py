@@ -1,4 +1,5 @@
-"""The variables an env carries, decided from detection, the GPU table and the entry."""
+"""The variables an env carries: what create adds around the GPU-variables rule (that rule
+is tested in test_gpuvars): ROCM_PATH, the lock entry's own values, caches."""
 
 from __future__ import annotations
 
@@ -25,48 +26,6 @@ def test_7900xtx_is_native(fake_machine: Callable[[str], Path]) -> None:
     assert v == {"PYTORCH_ROCM_ARCH": "gfx1100", "ROCM_PATH": "/opt/rocm"}
 
 
-def test_6700xt_runs_through_the_10_3_0_override(fake_machine: Callable[[str], Path]) -> None:
-    fake_machine("6700xt")
-    v = env_variables(entry("rocm6.4:gfx1031"), detect()).variables
-    assert v["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
-    # The GPU runs as gfx1030, so extensions must be built for that ISA.
-    assert v["PYTORCH_ROCM_ARCH"] == "gfx1030"
-    assert "HIP_VISIBLE_DEVICES" not in v
-
-
-def test_igpu_is_hidden_beside_a_discrete_gpu(fake_machine: Callable[[str], Path]) -> None:
-    fake_machine("7800xt-780m")  # 780M is HIP device 0, the 7800 XT device 1; ROCm 6.3
-    v = env_variables(entry("rocm6.3:gfx1101"), detect()).variables
-    assert v["HIP_VISIBLE_DEVICES"] == "1"
-    # gfx1101 is in the rocm6.3 wheels: native, no override, although 6.3 does not list it.
-    assert not any(k.startswith("HSA_OVERRIDE_GFX_VERSION") for k in v)
-    assert v["PYTORCH_ROCM_ARCH"] == "gfx1101"
-
-
-def test_lone_780m_gets_11_0_0(fake_machine: Callable[[str], Path]) -> None:
-    fake_machine("780m")
-    v = env_variables(entry("rocm6.4:gfx1103"), detect()).variables
-    assert v["HSA_OVERRIDE_GFX_VERSION"] == "11.0.0"
-    assert "HIP_VISIBLE_DEVICES" not in v  # alone, the APU is the compute GPU
-
-
-def test_two_mi300x_no_override_no_visible_devices(fake_machine: Callable[[str], Path]) -> None:
-    fake_machine("2xmi300x")
-    v = env_variables(entry("rocm7.1:gfx942"), detect()).variables
-    assert v == {"PYTORCH_ROCM_ARCH": "gfx942", "ROCM_PATH": "/opt/rocm"}
-
-
-def test_mixed_families_use_per_node_overrides(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    root = machines.build(tmp_path / "m", [machines.RX_7900_XTX, machines.RX_6700_XT])
-    monkeypatch.setenv("MLSTACK_ROOT", str(root))
-    v = env_variables(entry("rocm6.4:gfx1031,gfx1100"), detect()).variables
-    # A global 10.3.0 would break the native 7900 XTX: only the 6700 XT's node gets it.
-    assert "HSA_OVERRIDE_GFX_VERSION" not in v
-    assert v["HSA_OVERRIDE_GFX_VERSION_2"] == "10.3.0"
-    assert v["PYTORCH_ROCM_ARCH"] == "gfx1100;gfx1030"
-
-
 def test_the_entry_variables_come_last_and_win(fake_machine: Callable[[str], Path]) -> None:
     fake_machine("7900xtx")
     e = entry("rocm6.4:gfx1100", {"PYTORCH_ROCM_ARCH": "gfx1100;gfx942", "MIOPEN_FIND_MODE": "2"})
@@ -84,13 +43,6 @@ def test_another_machines_target_follows_the_target(fake_machine: Callable[[str]
     fake_machine("7900xtx")  # building, on this box, an env for a 6700 XT box
     v = env_variables(entry("rocm6.4:gfx1031"), detect()).variables
     assert v == {"HSA_OVERRIDE_GFX_VERSION": "10.3.0", "PYTORCH_ROCM_ARCH": "gfx1030"}
-
-
-def test_unsupported_gpu_is_a_note_not_an_override(fake_machine: Callable[[str], Path]) -> None:
-    fake_machine("strix-halo")  # gfx1151: not in the rocm6.4 wheels, no override
-    decided = env_variables(entry("rocm6.4:gfx1151"), detect())
-    assert not any(k.startswith("HSA_OVERRIDE") for k in decided.variables)
-    assert any("gfx1151" in n for n in decided.notes)
 
 
 def test_cache_variables_per_env_and_tunableop_per_gpu_set(tmp_path: Path) -> None:
