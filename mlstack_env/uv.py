@@ -2,8 +2,9 @@
 
 It finds the binary (``MLSTACK_UV``, else the pinned wheel's), checks its version once,
 builds a clean environment (no inherited ``UV_*``, our cache dir, no Python downloads),
-logs the argv, runs with an argument list, and turns a failure into an MlstackError
-that quotes uv's own reason.
+logs the argv, runs with an argument list, and turns a failure into a :class:`UvError`
+that quotes uv's own reason and says what kind of failure it is (:class:`UvFailure`),
+classified here once so callers choose their hint by kind, never by uv's wording.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -22,7 +24,49 @@ from mlstack_env.errors import MlstackError
 
 log = logging.getLogger("mlstack.uv")
 
-PINNED_VERSION = "0.13.9"  # keep equal to the uv==… pin in pyproject.toml
+PINNED_VERSION = "0.13.9"  # equal to the uv==… pin in pyproject.toml (a test checks)
+
+
+class UvFailure(StrEnum):
+    """What kind of failure a uv run ended in."""
+
+    NETWORK = "network"  # an index or file could not be reached
+    OFFLINE = "offline"  # --offline, and uv's cache lacks something
+    NO_PYTHON = "no-python"  # no wheels (or interpreter) for the requested Python
+    HASH = "hash"  # a downloaded file does not match its locked hash
+    UNSATISFIABLE = "unsatisfiable"  # the requirements have no solution on the sources
+    OTHER = "other"
+
+
+class UvError(MlstackError):
+    """uv failed: ``message`` quotes uv's reason, ``kind`` classifies it."""
+
+    def __init__(self, message: str, hint: str | None, kind: UvFailure, reason: str) -> None:
+        super().__init__(message, hint)
+        self.kind = kind
+        self.reason = reason
+
+
+_NETWORK_WORDS = ("failed to fetch", "error sending request", "connect", "dns error",
+                  "timed out", "network")
+_OFFLINE_WORDS = ("offline", "not found in the cache", "connectivity is disabled")
+_PYTHON_WORDS = ("python implementation tag", "requires-python", "python version", "python>=")
+
+
+def classify(reason: str) -> UvFailure:
+    """The kind of a failure, from uv's one-line reason (:func:`uv_reason`)."""
+    lowered = reason.lower()
+    if "hash mismatch" in lowered or "hashes do not match" in lowered:
+        return UvFailure.HASH
+    if any(w in lowered for w in _OFFLINE_WORDS):
+        return UvFailure.OFFLINE
+    if any(w in lowered for w in _NETWORK_WORDS):
+        return UvFailure.NETWORK
+    if any(w in lowered for w in _PYTHON_WORDS):
+        return UvFailure.NO_PYTHON
+    if "unsatisfiable" in lowered or "no solution found" in lowered:
+        return UvFailure.UNSATISFIABLE
+    return UvFailure.OTHER
 
 
 def binary() -> Path:
@@ -88,11 +132,12 @@ def run(
     offline: bool = False,
     cache_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
-    hint: str | None = None,
+    hint: str | Callable[[UvFailure], str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``uv ARGS`` (``--no-config`` added); raise MlstackError quoting uv on failure.
+    """Run ``uv ARGS`` (``--no-config`` added); raise :class:`UvError` quoting uv on failure.
 
-    ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100".
+    ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100";
+    ``hint`` is the hint, or chooses it from the kind of failure.
     """
     argv = [str(binary()), *args]
     if "--no-config" not in argv:
@@ -107,10 +152,11 @@ def run(
         check=False,
     )
     if proc.returncode != 0:
-        raise MlstackError(
-            f"uv failed {what}: {uv_reason(proc.stderr)}",
-            hint=hint or "rerun with -v to see uv's full output",
-        )
+        reason = uv_reason(proc.stderr)
+        kind = classify(reason)
+        chosen = hint(kind) if callable(hint) else hint
+        raise UvError(f"uv failed {what}: {reason}",
+                      chosen or "rerun with -v to see uv's full output", kind, reason)
     log.debug("uv stderr: %s", proc.stderr.strip())
     return proc
 

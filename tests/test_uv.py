@@ -63,3 +63,55 @@ def test_installed_pythons_run_as_their_version() -> None:
         out = subprocess.run([str(path), "-c", "import sys; print(sys.version_info[:2])"],
                              capture_output=True, text=True, check=True).stdout
         assert out.strip() == str(tuple(int(p) for p in version.split(".")))
+
+
+def test_the_pin_in_pyproject_is_the_version_the_code_checks() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).parent.parent / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    pins = [Requirement(d) for d in deps if Requirement(d).name == "uv"]
+    assert len(pins) == 1 and str(pins[0].specifier) == f"=={uv.PINNED_VERSION}"
+
+
+@pytest.mark.parametrize(("stderr", "kind"), [
+    # uv 0.13.9's own words (`uv pip compile` against a closed port, and with UV_OFFLINE=1
+    # and an empty cache), one case per kind mlstack tells apart.
+    ("error: Request failed after 3 retries in 7.8s\n"
+     "  cause: Failed to fetch: http://127.0.0.1:9/simple/demo/\n"
+     "  cause: error sending request for url (http://127.0.0.1:9/simple/demo/)\n"
+     "  cause: Connection refused (os error 111)\n", uv.UvFailure.NETWORK),
+    ("error: No solution found when resolving dependencies\n"
+     "  cause: Because demo was not found in the cache and you require demo==1.0, we can "
+     "conclude that your requirements are unsatisfiable.\n\n"
+     "hint: Packages were unavailable because the network was disabled.\n",
+     uv.UvFailure.OFFLINE),
+    # Not reproduced here: a hash mismatch as uv reports it (its "Hash mismatch for" wording).
+    ("error: Failed to download `demo==1.0`\n  Caused by: Hash mismatch for `demo==1.0`\n\n"
+     "Expected:\n  sha256:00\n\nComputed:\n  sha256:11\n", uv.UvFailure.HASH),
+    (WRAPPED, uv.UvFailure.NO_PYTHON),
+    (FANCY, uv.UvFailure.UNSATISFIABLE),
+    ("error: No such file or directory (os error 2)\n", uv.UvFailure.OTHER),
+])
+def test_failures_are_classified_once_from_uvs_reason(stderr: str, kind: uv.UvFailure) -> None:
+    assert uv.classify(uv.uv_reason(stderr)) is kind
+
+
+def test_a_failed_run_raises_a_typed_error(tmp_path: pytest.TempPathFactory,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    fake = Path(str(tmp_path)) / "uv"
+    fake.write_text("#!/bin/sh\necho 'error: Failed to fetch: http://127.0.0.1:9/x' >&2\n"
+                    "exit 2\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("MLSTACK_UV", str(fake))
+    with pytest.raises(uv.UvError) as info:
+        uv.run(["pip", "compile", "x"], what="resolving x",
+               hint=lambda kind: f"kind was {kind}")
+    assert info.value.kind is uv.UvFailure.NETWORK
+    assert info.value.message == "uv failed resolving x: Failed to fetch: http://127.0.0.1:9/x"
+    assert info.value.hint == "kind was network"
