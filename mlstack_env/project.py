@@ -7,7 +7,6 @@ schema, see ``profiles``) and ``[sources.NAME]`` (overrides of catalog/sources.t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,10 @@ from mlstack_env.profiles import (
     read_toml,
     unknown_key_error,
 )
-from mlstack_env.target import Target
+from mlstack_env.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
 PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources")
-_PYTHON = re.compile(r"3\.\d+")
 
 
 @dataclass(frozen=True)
@@ -80,9 +78,9 @@ def load_project(manifest: Path) -> Project:
         raise MlstackError(f"{_where(source, text, 'default-env')}: default-env must be a "
                            "profile name", 'write default-env = "inference"')
     python = raw.get("python")
-    if python is not None and (not isinstance(python, str) or not _PYTHON.fullmatch(python)):
-        raise MlstackError(f"{_where(source, text, 'python')}: python = {python!r} is not a "
-                           "Python version", 'write it as X.Y, e.g. python = "3.12"')
+    if python is not None:
+        parse_python(str(python) if isinstance(python, str) else repr(python),
+                     f"{_where(source, text, 'python')}: python =")
     targets_raw = raw.get("targets", [])
     if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
         raise MlstackError(f"{_where(source, text, 'targets')}: targets must be a list of "

@@ -20,14 +20,14 @@ from packaging.utils import canonicalize_name
 from mlstack_env.catalog import no_index_error, torch_index_name
 from mlstack_env.errors import MlstackError
 from mlstack_env.profiles import unknown_key_error
-from mlstack_env.target import Target
+from mlstack_env.target import Backend, Target
 
 CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
-BACKENDS = ("rocm", "cpu")
+BACKENDS: tuple[str, ...] = (Backend.ROCM.value, Backend.CPU.value)
 
 
 @dataclass(frozen=True)

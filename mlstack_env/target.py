@@ -4,28 +4,45 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from mlstack_env.errors import MlstackError
 
 _ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$")
 
+_PYTHON_RE = re.compile(r"3\.\d+")
+
 TARGET_HINT = "write a target as 'cpu' or 'rocmX.Y[.Z]:gfxA[,gfxB…]', e.g. rocm6.4:gfx1100"
+
+
+def parse_python(text: str, where: str = "--python") -> str:
+    """A Python version as a target names it, ``X.Y``; anything else is a user error
+    (``where`` says which option or file key held it)."""
+    if not _PYTHON_RE.fullmatch(text):
+        raise MlstackError(f"{where} {text!r} is not a Python version",
+                           hint="write it as X.Y, e.g. 3.12")
+    return text
+
+
+class Backend(StrEnum):
+    CPU = "cpu"
+    ROCM = "rocm"
 
 
 @dataclass(frozen=True, order=True)
 class Target:
-    backend: str  # "cpu" or "rocm"
+    backend: Backend
     rocm: str | None = None  # "6.4" or "6.2.4", exactly as written
     gfx: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        if self.backend == "cpu":
+        if self.backend is Backend.CPU:
             return "cpu"
         return f"rocm{self.rocm}:{','.join(self.gfx)}"
 
     @property
     def is_rocm(self) -> bool:
-        return self.backend == "rocm"
+        return self.backend is Backend.ROCM
 
     @property
     def rocm_minor(self) -> str | None:
@@ -36,11 +53,11 @@ class Target:
 
     @classmethod
     def cpu(cls) -> Target:
-        return cls("cpu")
+        return cls(Backend.CPU)
 
     @classmethod
     def rocm_for(cls, version: str, gfx: list[str] | tuple[str, ...]) -> Target:
-        return cls("rocm", version, tuple(sorted(set(gfx), key=_gfx_key)))
+        return cls(Backend.ROCM, version, tuple(sorted(set(gfx), key=_gfx_key)))
 
     @classmethod
     def parse(cls, text: str) -> Target:

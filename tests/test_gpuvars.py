@@ -13,7 +13,7 @@ import pytest
 
 from mlstack_env.gpuvars import GpuCode, GpuSet, decide, gpu_code, gpus_for
 from mlstack_env.hardware import detect
-from mlstack_env.target import Target
+from mlstack_env.target import Backend, Target
 from tests import machines
 
 FakeMachine = Callable[[str], Path]
@@ -110,7 +110,7 @@ def test_a_targets_gfx_list_hides_nothing() -> None:
 
 
 def test_a_gfx_outside_the_table_is_kept_with_a_note() -> None:
-    unknown = GpuSet.of_target(Target("rocm", "6.4", ("gfx1999",)))
+    unknown = GpuSet.of_target(Target(Backend.ROCM, "6.4", ("gfx1999",)))
     decided = decide(unknown, GpuCode(frozenset({"gfx1100"}), "the rocm6.4 wheels"))
     assert decided.variables == {"PYTORCH_ROCM_ARCH": "gfx1999"}
     assert any("gfx1999" in n and "GPU table" in n for n in decided.notes)
