@@ -172,10 +172,6 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_lock(path: Path, lock: Lock) -> None:
-    write_atomic(path, dumps(lock))
-
-
 # --- reading ---------------------------------------------------------------------------
 
 
