@@ -77,4 +77,4 @@ def test_no_profile_and_no_project(tmp_path: Path, cli: Cli) -> None:
 
 def test_bad_python_is_refused(tmp_path: Path, cli: Cli) -> None:
     r = cli("env", "create", "minimal", "--python", "three", cwd=tmp_path)
-    assert r.returncode == 1 and "invalid --python 'three'" in r.stderr
+    assert r.returncode == 1 and "error: --python 'three' is not a Python version" in r.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.errors import MlstackError
+from mlstack_env.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.osinfo import parse_os_release, read_distro, read_kernel
 from mlstack_env.hardware.probe import detect_rocm
@@ -18,7 +19,6 @@ from mlstack_env.hardware.sysfs import (
     read_drm_cards,
     read_kfd_nodes,
 )
-from mlstack_env.support import target_summary
 from mlstack_env.target import Target
 from tests import machines
 from tests.machines import GiB

@@ -9,6 +9,7 @@ import pytest
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.profiles import Profile, ProfileSet
+from mlstack_env.project import find_project
 from mlstack_env.resolve import entry_env, entry_for_env, make_request, pylock_name
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
@@ -100,10 +101,10 @@ def test_in_a_project_adds_missing_targets_and_relocks_stale_entries(
     target = Target.parse("rocm6.3:gfx1101")
 
     with pytest.raises(MlstackError, match=r"no entry for ml on rocm6\.3:gfx1101"):
-        entry_for_env("ml", target, None, None, locked=True)
+        entry_for_env("ml", target, None, find_project(project), locked=True)
     assert not (project / "mlstack.lock").exists()
 
-    entry = entry_for_env("ml", target, None, None)
+    entry = entry_for_env("ml", target, None, find_project(project))
     assert entry.python == "3.12"
     assert entry.package("torch").version == "2.7.1+rocm6.3"  # type: ignore[union-attr]
     lock = read_lock(project / "mlstack.lock")
@@ -111,14 +112,14 @@ def test_in_a_project_adds_missing_targets_and_relocks_stale_entries(
 
     # Fresh: the same entry, nothing rewritten.
     before = (project / "mlstack.lock").read_bytes()
-    assert entry_for_env("ml", target, None, project, locked=True) == entry
+    assert entry_for_env("ml", target, None, find_project(project), locked=True) == entry
     assert (project / "mlstack.lock").read_bytes() == before
 
     # The profile changes: --locked refuses, otherwise the entry is re-locked.
     write_project(project, profiles={"ml": ["torch"]}, targets=["cpu"])
     with pytest.raises(MlstackError, match="stale"):
-        entry_for_env("ml", target, None, None, locked=True)
-    relocked = entry_for_env("ml", target, None, None)
+        entry_for_env("ml", target, None, find_project(project), locked=True)
+    relocked = entry_for_env("ml", target, None, find_project(project))
     assert relocked.package("torchvision") is None
     assert read_lock(project / "mlstack.lock").entries == (relocked,)
 
@@ -127,7 +128,7 @@ def test_entry_for_env_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MlstackError, match="unknown profile 'nope'"):
         entry_for_env("nope", Target.cpu(), None, None)
-    with pytest.raises(MlstackError, match=r"no mlstack\.toml in"):
-        entry_for_env("minimal", Target.cpu(), None, tmp_path)
+    with pytest.raises(MlstackError, match=r"--python '3' is not a Python version"):
+        entry_for_env("minimal", Target.cpu(), "3", None)
     with pytest.raises(MlstackError, match=r"does not support Python 3\.7"):
         entry_for_env("minimal", Target.cpu(), "3.7", None)

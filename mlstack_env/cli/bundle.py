@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
                                       "directory (default: found upward from here).")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    ) -> None:
+    ) -> int:
         """Download every locked wheel into DIR, sha256-checked, for `env create --wheels`."""
         from mlstack_env.bundle import lock_path_for, make_bundle
 
@@ -138,4 +138,4 @@ def register(app: typer.Typer) -> None:
         else:
             with RichBundleProgress() as progress:
                 bundle = make_bundle(lock_path, output, profiles or [], progress=progress)
-        emit(BundleResult(bundle), as_json)
+        return emit(BundleResult(bundle), as_json)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.gpu_assessment import assess, target_summary
 from mlstack_env.hardware import Machine, detect
-from mlstack_env.support import assess, target_summary
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,6 +71,6 @@ class DetectResult:
 
 def register(app: typer.Typer) -> None:
     @app.command("detect")
-    def detect_cmd(as_json: JsonOpt = False) -> None:
+    def detect_cmd(as_json: JsonOpt = False) -> int:
         """Show the GPUs, gfx targets, ROCm, distro, kernel, Python and the implied target."""
-        emit(DetectResult(detect()), as_json)
+        return emit(DetectResult(detect()), as_json)

@@ -97,11 +97,10 @@ def build_context(lock: Path | None, env: str | None) -> Context:
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor_cmd(env: EnvOpt = None, lock: LockOpt = None, as_json: JsonOpt = False
-                   ) -> None:
+                   ) -> int:
         """Check the GPU, driver, device access, ROCm, support, distro, your shell setup,
         disk and uv; exit 1 when a check fails."""
         from mlstack_env.doctor import run
 
         result = DoctorResult(tuple(run(build_context(lock, env))))
-        emit(result, as_json)
-        raise typer.Exit(result.exit_code)
+        return emit(result, as_json)

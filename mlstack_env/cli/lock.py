@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--offline", help="Resolve from uv's cache only.")
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    ) -> None:
+    ) -> int:
         """Resolve profiles x targets into a hash-pinned lock (mlstack.lock)."""
         from mlstack_env.project import find_project
         from mlstack_env.resolve import lock
@@ -136,14 +136,15 @@ def register(app: typer.Typer) -> None:
                 offline=offline,
                 progress=progress,
             )
-        emit(LockResult(outcome), as_json)
+        code = emit(LockResult(outcome), as_json)
         if check and not outcome.up_to_date:
             stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
-                     if o.status not in ("fresh", "unchanged")]
+                     if not o.status.up_to_date]
             raise MlstackError(
                 f"{outcome.path} is not up to date: {', '.join(stale)}",
                 "run `mlstack lock` and commit the result",
             )
+        return code
 
 
 class _progress:

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 class Result(Protocol):
-    """What a command returns: data for --json, and a human rendering."""
+    """What a command returns: data for --json, and a human rendering. A result that can
+    fail also has an ``exit_code`` (0 or 1); :func:`emit` returns it."""
 
     def to_json(self) -> Any: ...
 
@@ -24,15 +25,14 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def emit(result: Result, as_json: bool) -> None:
+def emit(result: Result, as_json: bool) -> int:
+    """Print ``result`` (rich text or ``--json``) and return its exit code, for the command
+    to return: the one path from a result to the exit status."""
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         sys.stdout.flush()
-        return
-    result.render(console())
-
-
-def exit_code(result: object) -> int:
+    else:
+        result.render(console())
     code = getattr(result, "exit_code", 0)
     return code if isinstance(code, int) else 0
 

@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="List and show profiles.", no_args_is_help=True)
 
     @group.command("list")
-    def list_cmd(as_json: JsonOpt = False, project_dir: ProjectOpt = None) -> None:
+    def list_cmd(as_json: JsonOpt = False, project_dir: ProjectOpt = None) -> int:
         """List the built-in profiles and the project's, with extends applied."""
         from mlstack_env.profiles import ProfileSet
         from mlstack_env.project import find_project
@@ -86,20 +86,20 @@ def register(app: typer.Typer) -> None:
         project = find_project(Path.cwd(), project_dir)
         profiles = project.profile_set() if project else ProfileSet.load()
         merged = tuple(profiles.get(n) for n in profiles.names())
-        emit(ProfileList(merged, str(project.manifest_path) if project else None), as_json)
+        return emit(ProfileList(merged, str(project.manifest_path) if project else None), as_json)
 
     @group.command("show")
     def show_cmd(
         name: Annotated[str, typer.Argument(help="The profile to show.")],
         as_json: JsonOpt = False,
         project_dir: ProjectOpt = None,
-    ) -> None:
+    ) -> int:
         """Show one profile after `extends` is applied."""
         from mlstack_env.profiles import ProfileSet
         from mlstack_env.project import find_project
 
         project = find_project(Path.cwd(), project_dir)
         profiles = project.profile_set() if project else ProfileSet.load()
-        emit(ProfileShow(profiles.get(name)), as_json)
+        return emit(ProfileShow(profiles.get(name)), as_json)
 
     app.add_typer(group, name="profile")

@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
     )
 
     @sub.command("check")
-    def check_cmd(env: EnvOpt = None, lock: LockOpt = None, as_json: JsonOpt = False) -> None:
+    def check_cmd(env: EnvOpt = None, lock: LockOpt = None, as_json: JsonOpt = False) -> int:
         """Which of the lock's system packages are installed (exit 1 when some are missing)."""
         machine = detect()
         wanted = require_wanted(lock, env, machine)
@@ -158,8 +158,7 @@ def register(app: typer.Typer) -> None:
             wanted.system, family, system_catalog(), package_db(family.database)
         )
         result = CheckResult(wanted, distro, family, tuple(statuses))
-        emit(result, as_json)
-        raise typer.Exit(result.exit_code)
+        return emit(result, as_json)
 
     @sub.command("plan")
     def plan_cmd(
@@ -171,7 +170,7 @@ def register(app: typer.Typer) -> None:
                          help="Plan for another machine's distribution, e.g. ubuntu:24.04."),
         ] = None,
         as_json: JsonOpt = False,
-    ) -> None:
+    ) -> int:
         """Print the commands that install the lock's missing system packages. Runs nothing."""
         from mlstack_env.system.apply import needs_sudo
 
@@ -184,7 +183,7 @@ def register(app: typer.Typer) -> None:
             # user is rarely root.
             plan = make_plan(wanted.system, parse_distro(distro), system_catalog(),
                              _rocm(wanted, machine), sudo=True)
-        emit(PlanResult(wanted, plan, local=distro is None), as_json)
+        return emit(PlanResult(wanted, plan, local=distro is None), as_json)
 
     @sub.command("apply")
     def apply_cmd(

@@ -1,0 +1,194 @@
+"""The results ``mlstack env …`` commands return: JSON for ``--json`` and a human rendering,
+both printed by :func:`mlstack_env.cli.output.emit`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.store import Created, Generation, NamedEnv
+    from mlstack_env.store.gc import GcReport
+    from mlstack_env.store.verify import VerifyReport
+
+
+# --- create ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    created: Created
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.created.to_json()
+        data["source"] = self.source
+        return data
+
+    def render(self, console: Console) -> None:
+        c = self.created
+        if c.up_to_date:
+            head = f"env {c.name} is up to date (generation {c.generation.number})"
+        else:
+            head = f"created env {c.name}, generation {c.generation.number}"
+        console.print(head, soft_wrap=True)
+        console.print(f"  from      {self.source}: {c.entry.key}", soft_wrap=True)
+        how = "reused, no install" if c.reused else "built"
+        console.print(f"  store     {c.store_entry.key} ({how})", soft_wrap=True)
+        for k, v in c.variables.items():
+            console.print(f"  {k}={v}", soft_wrap=True)
+        for note in c.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+        console.print(
+            f"use it:    mlstack env shell {c.name}   or   mlstack env run {c.name} -- CMD",
+            soft_wrap=True,
+        )
+
+
+# --- list / info -----------------------------------------------------------------------
+
+
+def summary(env: NamedEnv) -> dict[str, Any]:
+    gen = env.current()
+    fp = gen.fingerprint() if gen else None
+    return {
+        "name": env.name,
+        "generation": gen.number if gen else None,
+        "profile": fp.profile if fp else None,
+        "target": fp.target if fp else None,
+        "python": fp.python if fp else None,
+        "store_key": gen.store_key if gen else None,
+        "created": fp.created if fp else None,
+        "path": str(env.path),
+    }
+
+
+@dataclass(frozen=True)
+class ListResult:
+    envs: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"envs": self.envs}
+
+    def render(self, console: Console) -> None:
+        if not self.envs:
+            console.print("no envs yet; create one with `mlstack env create PROFILE`")
+            return
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for col in ("name", "gen", "profile", "target", "python", "created"):
+            table.add_column(col)
+        for e in self.envs:
+            table.add_row(e["name"], str(e["generation"]), e["profile"] or "-",
+                          e["target"] or "-", e["python"] or "-", e["created"] or "-")
+        console.print(table)
+
+
+@dataclass(frozen=True)
+class InfoResult:
+    env: NamedEnv
+    generation: Generation
+
+    def to_json(self) -> dict[str, Any]:
+        fp = self.generation.fingerprint()
+        prev = self.env.previous()
+        return {
+            "name": self.env.name,
+            "path": str(self.env.path),
+            "generation": self.generation.number,
+            "generation_path": str(self.generation.path),
+            "generations": [g.number for g in self.env.generations()],
+            "previous": prev.number if prev else None,
+            "venv": str(self.generation.venv.resolve()),
+            "store_key": self.generation.store_key,
+            "fingerprint": fp.to_json() if fp else None,
+        }
+
+    def render(self, console: Console) -> None:
+        data = self.to_json()
+        fp = data["fingerprint"] or {}
+        rows = [
+            ("env", f"{data['name']} ({data['path']})"),
+            ("generation", f"{data['generation']} of {data['generations']}"
+                           + (f"; rollback goes to {data['previous']}" if data["previous"]
+                              else "")),
+            ("profile", fp.get("profile", "-")),
+            ("target", fp.get("target", "-")),
+            ("python", fp.get("python", "-")),
+            ("from", fp.get("source", "-")),
+            ("lock hash", fp.get("lock_hash", "-")),
+            ("store", f"{data['store_key']} ({data['venv']})"),
+            ("machine", _machine_line(fp.get("machine") or {})),
+            ("made by",
+             f"mlstack {fp.get('mlstack_version', '?')}, uv {fp.get('uv_version', '?')}"),
+            ("created", fp.get("created", "-")),
+        ]
+        for key, value in rows:
+            console.print(f"{key:<11}{value}", soft_wrap=True)
+        for k, v in (fp.get("variables") or {}).items():
+            console.print(f"{'':<11}{k}={v}", soft_wrap=True)
+
+
+def _machine_line(m: dict[str, Any]) -> str:
+    gfx = ",".join(m.get("gfx") or []) or "no GPU"
+    return f"{gfx}; ROCm {m.get('rocm') or '-'}; kernel {m.get('kernel') or '-'}"
+
+
+# --- verify / gc -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    name: str
+    generation: int
+    report: VerifyReport
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.report.ok else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "generation": self.generation, **self.report.to_json()}
+
+    def render(self, console: Console) -> None:
+        r = self.report
+        if r.ok:
+            console.print(
+                f"env {self.name} (generation {self.generation}): {r.packages} packages, "
+                f"{r.files} files match the lock and their RECORD hashes", soft_wrap=True,
+            )
+            return
+        for p in r.problems:
+            console.print(f"{p.package}: {p.detail}", soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class GcResult:
+    report: GcReport
+
+    def to_json(self) -> dict[str, Any]:
+        return self.report.to_json()
+
+    def render(self, console: Console) -> None:
+        from mlstack_env.cli.output import human_bytes
+
+        r = self.report
+        verb = "would remove" if r.dry_run else "removed"
+        for g in r.generations:
+            console.print(f"{verb} generation {g.number} of env {g.env}")
+        for e in r.entries:
+            console.print(f"{verb} store entry {e.key}")
+        for g in r.held:
+            console.print(f"kept generation {g.number} of env {g.env}: in use")
+        for name in r.busy_envs:
+            console.print(f"skipped env {name}: another mlstack command is working on it")
+        if r.temporaries:
+            console.print(f"{verb} {len(r.temporaries)} leftover temporary director"
+                          f"{'y' if len(r.temporaries) == 1 else 'ies'}")
+        if not (r.generations or r.entries or r.temporaries):
+            console.print("nothing to remove")
+        else:
+            console.print(f"{verb} {human_bytes(r.freed_bytes)} of store entries")

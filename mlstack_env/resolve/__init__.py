@@ -1,0 +1,56 @@
+"""Profile x target -> lock entry, through uv; locking a project; the entry for an env.
+
+Resolution is cross-target (ROCM-FACTS §8): ``uv pip compile --format pylock.toml
+--python-version X.Y --python-platform x86_64-manylinux_2_28``, the target's sources as
+``--index`` (the PyTorch index of its ROCm version first) ahead of the default index,
+uv's default ``first-index`` strategy (never ``unsafe-best-match``), wheels only. URLs go
+to uv through the user's ``[mirrors]`` and come back canonical, so a lock never holds a
+mirror URL. A ROCm entry holding a torch without a ``+rocm`` label or any ``nvidia-*``
+package is refused, naming the package that pulled it in (ROCM-FACTS §4).
+
+One module per concern:
+
+* :mod:`.request` — what to resolve (:class:`Request`, its inputs hash, the Python, the
+  entry's variables)
+* :mod:`.uvcompile` — the ``uv pip compile`` run and the hint for its failure
+* :mod:`.cudacheck` — refusing CUDA builds in a ROCm entry
+* :mod:`.entry` — one request into a :class:`~mlstack_env.lockfile.LockEntry`
+* :mod:`.locking` — what ``mlstack lock`` does
+* :mod:`.for_env` — the lock entry an environment installs
+"""
+
+from mlstack_env.project import find_project
+from mlstack_env.resolve.entry import resolve
+from mlstack_env.resolve.for_env import entry_for_env
+from mlstack_env.resolve.locking import (
+    EntryOutcome,
+    EntryStatus,
+    LockOutcome,
+    lock,
+    plan,
+    pylock_name,
+)
+from mlstack_env.resolve.request import (
+    PLATFORM,
+    Request,
+    choose_python,
+    entry_env,
+    make_request,
+)
+
+__all__ = [
+    "PLATFORM",
+    "EntryOutcome",
+    "EntryStatus",
+    "LockOutcome",
+    "Request",
+    "choose_python",
+    "entry_env",
+    "entry_for_env",
+    "find_project",
+    "lock",
+    "make_request",
+    "plan",
+    "pylock_name",
+    "resolve",
+]

@@ -1,0 +1,72 @@
+"""One request through uv into a lock entry: compile to pylock, read it back with canonical
+URLs (a lock never holds a mirror URL), check for CUDA builds, add the entry's variables."""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from mlstack_env.config import UserConfig, load_config
+from mlstack_env.errors import InternalError, MlstackError
+from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+from mlstack_env.resolve.cudacheck import check_rocm
+from mlstack_env.resolve.request import PLATFORM, Request, entry_env
+from mlstack_env.resolve.uvcompile import compile_request
+
+
+def resolve(request: Request, config: UserConfig | None = None, offline: bool = False) -> LockEntry:
+    """Resolve one request through uv into a lock entry (canonical URLs, checked for CUDA)."""
+    config = config or load_config()
+    with tempfile.TemporaryDirectory(prefix="mlstack-lock-") as tmp:
+        workdir = Path(tmp)
+        output = workdir / "pylock.toml"  # uv insists on this name
+        compile_request(request, config, workdir, "pylock.toml", output, offline=offline)
+        packages = _parse_pylock(output, request, config)
+        check_rocm(packages, request, config, workdir, offline)
+    env, notes = entry_env(request.profile, request.target)
+    return LockEntry(
+        profile=request.profile.name,
+        target=request.target,
+        python=request.python,
+        platform=PLATFORM,
+        packages=tuple(sorted(packages, key=lambda p: p.name)),
+        env=env,
+        system=request.profile.system if request.target.is_rocm else (),
+        notes=tuple(notes),
+        inputs_hash=request.inputs_hash(),
+    )
+
+
+def _parse_pylock(path: Path, request: Request, config: UserConfig) -> list[LockedPackage]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InternalError(f"cannot read uv's pylock output {path}: {exc}") from None
+    packages: list[LockedPackage] = []
+    for p in raw.get("packages", []):
+        name = canonicalize_name(p["name"])
+        wheels = []
+        for w in p.get("wheels", []):
+            url = config.canonical(w["url"])
+            sha = w.get("hashes", {}).get("sha256")
+            if not sha:
+                raise MlstackError(
+                    f"resolving {request.key}: {w['url']} has no sha256 on its index",
+                    "use an index that publishes hashes (PEP 503 #sha256= fragments)",
+                )
+            wheels.append(Wheel(url, sha, w.get("size")))
+        if not wheels:
+            raise MlstackError(
+                f"resolving {request.key}: {name} {p.get('version')} has no wheel for "
+                f"Python {request.python} on {PLATFORM}",
+                "pin a version with wheels, or choose another Python",
+            )
+        index = next((s.url for s in request.sources if s.kind == "index"
+                      and all(s.owns(w.url) for w in wheels)), None)
+        if index is None:
+            index = next((s.url for s in request.sources if s.default), None)
+        packages.append(LockedPackage(name, str(p["version"]), index, tuple(wheels)))
+    return packages

@@ -1,0 +1,115 @@
+"""What to resolve: one :class:`Request` (merged profile x target x Python x sources), the
+hash of its inputs, the Python it is for, and the variables its entry carries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from mlstack_env import gpuvars, uv
+from mlstack_env.catalog import gpu_table, wheel_gfx
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import FORMAT_VERSION
+from mlstack_env.profiles import Profile
+from mlstack_env.project import Project
+from mlstack_env.sources import Catalog, ConcreteSource
+from mlstack_env.target import Target, parse_python
+
+PLATFORM = "x86_64-manylinux_2_28"
+
+# Variables that mean nothing without a GPU: left out of cpu entries.
+_ROCM_ONLY = ("HSA_", "HIP_", "ROCR_", "ROCM_", "MIOPEN_", "PYTORCH_ROCM_", "TORCH_ROCM_",
+              "PYTORCH_TUNABLEOP_", "NCCL_", "RCCL_", "VLLM_ROCM_")
+# Variables that only apply to RDNA GPUs (ROCM-FACTS §6).
+_RDNA_ONLY = ("TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL",)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One lock entry to produce: a merged profile for a target and Python."""
+
+    profile: Profile
+    target: Target
+    python: str
+    sources: tuple[ConcreteSource, ...]
+    torch_rocm: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Packages that must carry a +rocm label in a ROCm entry, from every catalog source
+    # (also switched-off ones: without the PyTorch index, PyPI's CUDA torch must not pass).
+    labelled: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.profile.name}@{self.target}@py{self.python}"
+
+    def inputs_hash(self) -> str:
+        """sha256 over everything the entry is a function of — never over mirrors."""
+        profile = self.profile.inputs()
+        del profile["description"], profile["extends"]
+        table = gpu_table()
+        catalog_data: dict[str, Any] = {"torch-rocm": self.torch_rocm}
+        if self.target.rocm is not None:
+            carried = wheel_gfx(self.target.rocm)
+            catalog_data["wheel-gfx"] = sorted(carried or ())
+            catalog_data["overrides"] = {g: table.model(g).override for g in self.target.gfx}
+        data = {
+            "format": FORMAT_VERSION,
+            "profile": profile,
+            "target": str(self.target),
+            "python": self.python,
+            "platform": PLATFORM,
+            "sources": [s.to_json() for s in self.sources],
+            "labelled": list(self.labelled),
+            "catalog": catalog_data,
+        }
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_request(profile: Profile, target: Target, python: str, cat: Catalog) -> Request:
+    names = tuple(Requirement(r).name for r in profile.packages)
+    labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
+                       for n in s.labelled})
+    return Request(profile, target, python, tuple(cat.for_target(target, names)),
+                   dict(cat.torch_rocm), tuple(labelled))
+
+
+def choose_python(profile: Profile, explicit: str | None, project: Project | None) -> str:
+    """``--python``, else the project's ``python``, else the newest installed one allowed."""
+    wanted = parse_python(explicit) if explicit else (project.python if project else None)
+    if wanted:
+        if not profile.allows_python(wanted):
+            raise MlstackError(
+                f"profile {profile.name!r} does not support Python {wanted} "
+                f"(it needs {profile.python})",
+                "choose another Python with --python, or change the profile's python",
+            )
+        return wanted
+    installed = sorted(uv.installed_pythons(), key=Version, reverse=True)
+    for version in installed:
+        if profile.allows_python(version):
+            return version
+    raise MlstackError(
+        f"no installed Python satisfies profile {profile.name!r} ({profile.python}); "
+        f"found: {', '.join(installed) or 'none'}",
+        "install a matching Python, or set python = \"X.Y\" in mlstack.toml",
+    )
+
+
+def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[str]]:
+    """The entry's variables and notes: the profile's that apply to the target, plus the
+    GPU variables of its gfx list (:func:`mlstack_env.gpuvars.decide`)."""
+    if not target.is_rocm or target.rocm is None:
+        env = {k: v for k, v in profile.env.items() if not k.startswith(_ROCM_ONLY)}
+        return env, []
+    table = gpu_table()
+    rdna = any(g in table.models and table.models[g].family.is_rdna for g in target.gfx)
+    env = {k: v for k, v in profile.env.items() if rdna or k not in _RDNA_ONLY}
+    decided = gpuvars.decide(gpuvars.GpuSet.of_target(target), gpuvars.gpu_code(target))
+    env.update(decided.variables)
+    return env, list(decided.notes)

@@ -1,0 +1,75 @@
+"""``uv pip compile`` for one request: the argv, the run, and the hint for its failure
+(chosen by the kind uv.py classified, never by uv's wording)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlstack_env import paths, uv
+from mlstack_env.config import UserConfig
+from mlstack_env.resolve.request import PLATFORM, Request
+from mlstack_env.sources import catalog
+from mlstack_env.uv import UvError, UvFailure
+
+
+def uv_args(request: Request, config: UserConfig, requirements: Path, output: Path, *,
+            interpreter: Path, fmt: str) -> list[str]:
+    args = [
+        "pip", "compile", str(requirements),
+        "--format", fmt, "-o", str(output),
+        "--python", str(interpreter),
+        "--python-version", request.python,
+        "--python-platform", PLATFORM,
+        "--index-strategy", "first-index",
+        "--only-binary", ":all:",
+        "--no-header",
+    ]
+    for src in request.sources:
+        url = config.rewrite(src.url)
+        if src.default:
+            args += ["--default-index", url]
+        elif src.kind == "find-links":
+            args += ["--find-links", url]
+        else:
+            args += ["--index", url]
+    return args
+
+
+def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: str,
+                    output: Path, *, offline: bool) -> None:
+    """Run ``uv pip compile`` for ``request`` into ``output`` (format ``fmt``)."""
+    requirements = workdir / "requirements.in"
+    requirements.write_text("".join(r + "\n" for r in request.profile.packages),
+                            encoding="utf-8")
+    interpreter = uv.find_python(request.python)
+    args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt)
+    try:
+        uv.run(args, what=f"resolving {request.key}", cwd=workdir, offline=offline)
+    except UvError as err:
+        err.hint = failure_hint(err, request, config)
+        raise
+
+
+def failure_hint(err: UvError, request: Request, config: UserConfig) -> str:
+    if err.kind is UvFailure.NETWORK:
+        file = config.path or paths.config_file()
+        where = (f"the [mirrors] in {file}" if config.mirrors else
+                 f"your network, or point [mirrors] in {file} at a reachable mirror "
+                 "(docs/team.md)")
+        urls = ", ".join(config.rewrite(s.url) for s in request.sources)
+        return f"an index could not be reached ({urls}); check {where}"
+    if err.kind is UvFailure.OFFLINE:
+        return "drop --offline, or resolve once online so uv's cache holds these packages"
+    if err.kind is UvFailure.NO_PYTHON:
+        return (f"no wheels for Python {request.python} satisfy the profile; lock for another "
+                "Python with --python X.Y (or python = \"X.Y\" in mlstack.toml)")
+    hint = "change the profile's requirements, or lock for another target"
+    if request.target.rocm is not None and "torch" in err.reason:
+        from mlstack_env.catalog import torch_index_name
+
+        index = torch_index_name(request.target.rocm)
+        builds = catalog().torch_builds(index or "")
+        if builds:
+            hint = (f"the {index} index carries torch {', '.join(builds)}; pin torch to one of "
+                    "those, or lock for another ROCm version")
+    return hint
