@@ -9,6 +9,11 @@ from mlstack_env import envvars
 
 APP_NAME = "mlstack"
 
+# The layout of ``envs/<name>/``: the store writes it (store/generations.py); ``env run``
+# reads it (activation/lookup.py) without importing the store.
+CURRENT = "current"  # envs/<name>/current -> gen-<N>
+GEN_PREFIX = "gen-"
+
 
 def home() -> Path:
     """The data root: store, env names, generations and the uv cache."""
@@ -46,10 +51,6 @@ def envs_dir() -> Path:
 def uv_cache_dir() -> Path:
     # Beside the store, on the same filesystem, so uv hardlinks instead of copying.
     return home() / "cache" / "uv"
-
-
-def locks_dir() -> Path:
-    return home() / "locks"
 
 
 def package_data() -> Path:

@@ -287,3 +287,31 @@ def test_a_broken_manifest_is_named(cli: Cli, demo: Path, tmp_path: Path) -> Non
     assert r.returncode == 1
     error, _ = _one_error(r)
     assert error.startswith(f"error: {tmp_path / 'mlstack.toml'}: cannot read default-env (")
+
+
+def test_the_fast_paths_hold_is_the_lock_gc_honours(tmp_path: Path, isolated: Path) -> None:
+    # cli/run keeps its own copy of the hold so `env run` never imports the store; it must
+    # lock exactly what store.generations.hold locks, or gc removes a running generation.
+    import os
+
+    from mlstack_env import paths
+    from mlstack_env.cli.run import hold
+    from mlstack_env.store.generations import NamedEnv
+    from mlstack_env.store.generations import hold as store_hold
+
+    venv = fake_venv(tmp_path / "venv")
+    old = make_env(isolated, "demo", VARIABLES, venv, generation=1)
+    make_env(isolated, "demo", VARIABLES, venv, generation=2)
+    env = NamedEnv("demo")
+    assert env.path / paths.CURRENT == isolated / "envs" / "demo" / "current"
+    first = env.generations()[0]
+    assert first.path == old
+    fd = hold(old, "demo")
+    try:
+        assert not env.remove_generation(first)  # held: gc keeps it
+        shared = store_hold(first)  # both are shared holds: they coexist
+        assert shared is not None
+        os.close(shared)
+    finally:
+        os.close(fd)
+    assert env.remove_generation(first)  # released: gc may remove it

@@ -14,8 +14,6 @@ from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 
-CURRENT = "current"
-
 
 def known_envs() -> list[str]:
     """Names of the envs that have a current generation, sorted."""
@@ -23,7 +21,7 @@ def known_envs() -> list[str]:
         entries = list(paths.envs_dir().iterdir())
     except OSError:
         return []
-    return sorted(e.name for e in entries if (e / CURRENT / ENV_JSON).is_file())
+    return sorted(e.name for e in entries if (e / paths.CURRENT / ENV_JSON).is_file())
 
 
 def describe_known() -> str:
@@ -37,9 +35,9 @@ def current_generation(name: str) -> Path:
     """The directory of ``name``'s current generation, or an error naming the envs there are."""
     validate_env_name(name)
     env_dir = paths.envs_dir() / name
-    current = env_dir / CURRENT
+    current = env_dir / paths.CURRENT
     if not (current / ENV_JSON).is_file():
-        if current.exists() or (env_dir.is_dir() and any(env_dir.glob("gen-*"))):
+        if current.exists() or (env_dir.is_dir() and any(env_dir.glob(f"{paths.GEN_PREFIX}*"))):
             raise MlstackError(
                 f"env {name!r} has no usable generation ({current / ENV_JSON} is missing)",
                 hint=f"recreate it with `mlstack env create --name {name}`, or "

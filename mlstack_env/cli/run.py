@@ -91,11 +91,13 @@ def _is_env(word: str) -> bool:
     return (paths.envs_dir() / word / CURRENT).exists()
 
 
-def _hold(generation: Path, name: str) -> None:
-    """Keep ``mlstack gc`` off this generation while the command runs.
+def hold(generation: Path, name: str) -> int:
+    """Keep ``mlstack gc`` off this generation while the command runs; the fd holding it.
 
     gc removes a generation only when it can lock the directory exclusively; a shared lock
     on an fd that survives ``exec`` (inheritable) lasts exactly as long as the command.
+    The same lock as ``store.generations.hold``, written out here so the hot path does
+    not import the store (tests/test_env_run.py checks that gc honours it).
     """
     import fcntl
 
@@ -113,6 +115,7 @@ def _hold(generation: Path, name: str) -> None:
             hint=f"recreate the env with `mlstack env create --name {name}`",
         ) from None
     os.set_inheritable(fd, True)
+    return fd
 
 
 def run_fast(args: list[str]) -> int:
@@ -131,7 +134,7 @@ def run_fast(args: list[str]) -> int:
         name = default_env_name("mlstack run NAME -- CMD")
 
     generation = current_generation(name)
-    _hold(generation, name)
+    hold(generation, name)
     data = load_env_json(generation)
     env = apply(os.environ, data)
     sys.stdout.flush()

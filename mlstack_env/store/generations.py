@@ -32,12 +32,10 @@ from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 from mlstack_env.store.locks import file_lock, try_lock_dir
 
-CURRENT = "current"
-GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = "lock.toml"
 VENV_LINK = "venv"
-_GEN_RE = re.compile(r"gen-(\d+)")
+_GEN_RE = re.compile(re.escape(paths.GEN_PREFIX) + r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ class NamedEnv:
 
     def current(self) -> Generation | None:
         try:
-            link = str((self.path / CURRENT).readlink())
+            link = str((self.path / paths.CURRENT).readlink())
         except OSError:
             return None
         m = _GEN_RE.fullmatch(link)
@@ -142,7 +140,7 @@ class NamedEnv:
         """Build the next generation and make it current; the caller holds the env lock."""
         self.path.mkdir(parents=True, exist_ok=True)
         number = max((g.number for g in self.generations()), default=0) + 1
-        final = self.path / f"{GEN_PREFIX}{number}"
+        final = self.path / f"{paths.GEN_PREFIX}{number}"
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}gen-{number}-", dir=self.path))
         try:
             # Relative, so MLSTACK_HOME can move as a whole: envs/<n>/gen-N/venv -> store/<key>
@@ -169,7 +167,7 @@ class NamedEnv:
         with contextlib.suppress(FileNotFoundError):
             tmp_link.unlink()
         tmp_link.symlink_to(gen.path.name)
-        tmp_link.replace(self.path / CURRENT)
+        tmp_link.replace(self.path / paths.CURRENT)
         fsync_dir(self.path)
 
     def remove_generation(self, gen: Generation) -> bool:
