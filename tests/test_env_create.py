@@ -145,7 +145,9 @@ def test_tampered_sha256_in_lock_is_refused(mirrored: WheelIndex,
     r = cli("env", "create", "demo", "--lock", str(lock))
     assert r.returncode == 1
     one_error(r.stderr)
-    assert "hash" in r.stderr.lower()
+    error, hint = r.stderr.strip().splitlines()
+    assert "hash" in error.lower()
+    assert "the lock or the served wheel was changed" in hint, r.stderr  # UvFailure.HASH
     assert nothing_created()
 
 

@@ -89,7 +89,7 @@ def test_the_pin_in_pyproject_is_the_version_the_code_checks() -> None:
      "conclude that your requirements are unsatisfiable.\n\n"
      "hint: Packages were unavailable because the network was disabled.\n",
      uv.UvFailure.OFFLINE),
-    # Not reproduced here: a hash mismatch as uv reports it (its "Hash mismatch for" wording).
+    # A hash mismatch (uv's "Hash mismatch for" wording; real output: test_env_create).
     ("error: Failed to download `demo==1.0`\n  Caused by: Hash mismatch for `demo==1.0`\n\n"
      "Expected:\n  sha256:00\n\nComputed:\n  sha256:11\n", uv.UvFailure.HASH),
     (WRAPPED, uv.UvFailure.NO_PYTHON),

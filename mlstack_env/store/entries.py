@@ -172,7 +172,7 @@ class UvInstaller:
                 what=f"installing {entry.key}",
                 cwd=workdir,
                 offline=self.offline,
-                hint=_sync_hint(self.offline, self.wheels_dir),
+                hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
             )
         return uv_version
 
@@ -203,7 +203,10 @@ def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
 
 
-def _sync_hint(offline: bool, wheels_dir: Path | None = None) -> str:
+def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:
+    if kind is uv.UvFailure.HASH and wheels_dir is None:
+        return ("a locked hash does not match the file served: the lock or the served wheel "
+                "was changed; restore the lock (or lock again if the change is wanted)")
     if wheels_dir is not None:
         return (
             f"a hash mismatch means a file in {wheels_dir} (or a served wheel) differs from "
