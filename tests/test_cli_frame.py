@@ -196,3 +196,34 @@ def test_in_process_runs_match_a_process(args: tuple[str, ...],
     proc = run_mlstack(*args, process=True)
     assert (inproc.returncode, inproc.stdout, inproc.stderr) == \
         (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_emit_returns_the_results_exit_code_and_main_exits_with_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import dataclass
+    from typing import Any
+
+    from mlstack_env.cli.output import emit
+
+    @dataclass
+    class Plain:
+        def to_json(self) -> Any:
+            return {"a": 1}
+
+        def render(self, console: Any) -> None:
+            console.print("plain")
+
+    @dataclass
+    class Failing(Plain):
+        exit_code: int = 1
+
+    assert emit(Plain(), as_json=True) == 0
+    assert emit(Failing(), as_json=False) == 1
+    assert capsys.readouterr().out == '{\n  "a": 1\n}\nplain\n'
+    # A command returns emit's code; main returns it as the process status.
+    from mlstack_env.cli import doctor
+
+    monkeypatch.setattr(doctor, "build_context", lambda lock, env: None)
+    monkeypatch.setattr("mlstack_env.doctor.run", lambda ctx: [])
+    monkeypatch.setattr(doctor.DoctorResult, "exit_code", property(lambda self: 1))
+    assert main(["doctor", "--json"]) == 1

@@ -39,7 +39,9 @@ class DoctorResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(f.status == "fail" for f in self.findings) else 0
+        from mlstack_env.doctor import Status
+
+        return 1 if any(f.status is Status.FAIL for f in self.findings) else 0
 
     def to_json(self) -> list[dict[str, Any]]:
         return [f.to_json() for f in self.findings]
@@ -48,20 +50,22 @@ class DoctorResult:
         from rich.table import Table
         from rich.text import Text
 
+        from mlstack_env.doctor import Status
+
         table = Table(box=None, pad_edge=False, show_header=True)
         table.add_column("status")
         table.add_column("check")
         table.add_column("finding", overflow="fold")
         for f in self.findings:
             cell = Text(f.message)
-            if f.hint and f.status != "ok":
+            if f.hint and f.status is not Status.OK:
                 cell.append(f"\nhint: {f.hint}", style="dim")
             elif f.hint:
                 cell.append(f"\n{f.hint}", style="dim")
             table.add_row(Text(f.status.value, style=_STYLE[f.status.value]), f.check, cell)
         console.print(table)
-        warns = sum(f.status == "warn" for f in self.findings)
-        fails = sum(f.status == "fail" for f in self.findings)
+        warns = sum(f.status is Status.WARN for f in self.findings)
+        fails = sum(f.status is Status.FAIL for f in self.findings)
         console.print(
             f"{fails} failed, {warns} warning{'s' if warns != 1 else ''}, "
             f"{len(self.findings) - warns - fails} ok",
