@@ -59,17 +59,19 @@ def gpu_code(target: Target) -> GpuCode:
 class GpuSet:
     """The GPUs an env is for.
 
-    ``machine`` True: every GPU of this machine in enumeration order (iGPUs included),
-    with HIP indexes and KFD nodes that mean something here. False: one stand-in per gfx
-    of a target (no nodes, nothing to hide).
+    ``machine`` True: every GPU of this machine in enumeration order (iGPUs and unknown
+    GPUs included), with HIP indexes, KFD nodes and UUIDs that mean something here, and
+    ``used`` the ones the env runs on (``Machine.compute_gpus`` decides). False: one
+    stand-in per gfx of a target, all used (no nodes, nothing to hide).
     """
 
     gpus: tuple[Gpu, ...]
+    used: tuple[Gpu, ...]
     machine: bool
 
     @classmethod
     def of_machine(cls, machine: Machine) -> GpuSet:
-        return cls(machine.gpus, True)
+        return cls(machine.gpus, machine.compute_gpus, True)
 
     @classmethod
     def of_target(cls, target: Target) -> GpuSet:
@@ -81,15 +83,7 @@ class GpuSet:
                 source=GpuSource.TARGET)
             for i, g in enumerate(target.gfx)
         )
-        return cls(gpus, False)
-
-    @property
-    def used(self) -> tuple[Gpu, ...]:
-        """The GPUs the env runs on: on a machine the discrete ones (an APU only when it
-        is alone); a target's gfx list as written."""
-        if not self.machine:
-            return self.gpus
-        return tuple(g for g in self.gpus if not g.integrated) or self.gpus
+        return cls(gpus, gpus, False)
 
     @property
     def hidden(self) -> tuple[Gpu, ...]:
@@ -146,8 +140,7 @@ def decide(gpus: GpuSet, code: GpuCode) -> GpuVariables:
     if arch:
         variables[envvars.PYTORCH_ROCM_ARCH] = ";".join(arch)
     variables.update(_overrides(overrides, others, notes))
-    hidden = gpus.hidden
-    if hidden:
+    if gpus.used and gpus.hidden:
         variables[envvars.HIP_VISIBLE_DEVICES] = ",".join(str(g.index) for g in gpus.used)
     return GpuVariables(dict(sorted(variables.items())), tuple(dict.fromkeys(notes)))
 
