@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.doctor import Check, Context, Finding, Status, machine, run, user
+from mlstack_env.doctor import distro as doctor_distro
 from mlstack_env.doctor.seams import SystemAccess, UvInfo, disk_free
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import Lock, LockEntry
@@ -305,15 +306,15 @@ def test_lone_igpu_and_dgpu_only_are_ok(tmp_path: Path) -> None:
 
 def test_distro_listed_ok_unlisted_warns(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
-    f = one(machine.distro_release, make_ctx(root, tmp_path))
+    f = one(doctor_distro.distro_release, make_ctx(root, tmp_path))
     assert f.status is Status.OK and "supported by ROCm 6.4.0" in f.message
     old = machines.build(tmp_path / "o", [machines.RX_7900_XTX], version="20.04",
                          codename="focal", kernel="5.4.0-100-generic")
-    f = one(machine.distro_release, make_ctx(old, tmp_path))
+    f = one(doctor_distro.distro_release, make_ctx(old, tmp_path))
     assert f.status is Status.WARN and "ubuntu 24.04, 22.04" in f.message
     rocky = machines.build(tmp_path / "r", [machines.RX_7900_XTX], distro="rocky",
                            version="9.4", codename="", kernel="5.14.0-427.el9.x86_64")
-    f = one(machine.distro_release, make_ctx(rocky, tmp_path))
+    f = one(doctor_distro.distro_release, make_ctx(rocky, tmp_path))
     assert f.status is Status.OK and "(as rhel 9.4)" in f.message
 
 
@@ -335,30 +336,30 @@ def test_distro_rows_of_the_historical_matrix(tmp_path: Path, distro: str, versi
                                               rocm: str, status: Status) -> None:
     root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], rocm=rocm, distro=distro,
                           version=version, codename="")
-    f = one(machine.distro_release, make_ctx(root, tmp_path))
+    f = one(doctor_distro.distro_release, make_ctx(root, tmp_path))
     assert f.status is status, f.message
 
 
 def test_kernel_listed_ok_unlisted_warns(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
-    assert statuses(machine.kernel_release, make_ctx(root, tmp_path)) == [Status.OK]
+    assert statuses(doctor_distro.kernel_release, make_ctx(root, tmp_path)) == [Status.OK]
     odd = machines.build(tmp_path / "k", [machines.RX_7900_XTX], kernel="6.5.0-14-generic")
-    f = one(machine.kernel_release, make_ctx(odd, tmp_path))
+    f = one(doctor_distro.kernel_release, make_ctx(odd, tmp_path))
     assert f.status is Status.WARN and "6.5.0-14-generic" in f.message
     rocky = machines.build(tmp_path / "r", [machines.RX_7900_XTX], distro="rocky",
                            version="9.4", codename="", kernel="5.14.0-427.el9.x86_64")
-    assert statuses(machine.kernel_release, make_ctx(rocky, tmp_path)) == [Status.OK]
+    assert statuses(doctor_distro.kernel_release, make_ctx(rocky, tmp_path)) == [Status.OK]
 
 
 def test_system_packages_from_the_lock(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
     wanted = lock_wanting(root, "rocm6.4:gfx1100", ("coreutils", "rocm-hip-runtime"))
     db = FakeDb({"coreutils": "9.4-3"})
-    f = one(machine.system_packages, make_ctx(root, tmp_path, wanted=wanted, db=db))
+    f = one(doctor_distro.system_packages, make_ctx(root, tmp_path, wanted=wanted, db=db))
     assert f.status is Status.WARN and "1 of 2 system packages missing: rocm-hip-runtime" \
         in f.message
     db.installed["rocm-hip-runtime"] = "6.4.0.60400-47~24.04"
-    f = one(machine.system_packages, make_ctx(root, tmp_path, wanted=wanted, db=db))
+    f = one(doctor_distro.system_packages, make_ctx(root, tmp_path, wanted=wanted, db=db))
     assert f.status is Status.OK
 
 

@@ -76,7 +76,7 @@ Check = Callable[[Context], Iterable[Finding]]
 
 
 def checks() -> list[Check]:
-    from mlstack_env.doctor import machine, user
+    from mlstack_env.doctor import distro, machine, user
 
     return [
         machine.gpu_present,
@@ -87,9 +87,9 @@ def checks() -> list[Check]:
         machine.env_drift,
         machine.gpu_support,
         machine.integrated_gpu,
-        machine.distro_release,
-        machine.kernel_release,
-        machine.system_packages,
+        distro.distro_release,
+        distro.kernel_release,
+        distro.system_packages,
         user.hsa_override,
         user.hsa_tools_lib,
         user.pytorch_rocm_arch,
