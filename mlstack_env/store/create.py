@@ -101,24 +101,51 @@ def create_env(
         (cache_variables(entry, env.path, paths.home(), decided.variables)
          | decided.variables).items()
     ))
-    key = store_key(entry)
-    facts = MachineFacts.of(machine)
+    build = _Build(env, entry, store_key(entry), MachineFacts.of(machine), variables,
+                   decided.notes, source, lock_versions, reinstall, wheels)
     say = on_wait or (lambda _msg: None)
     with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
         env.clean_temporaries()
         try:
-            created = _create_locked(env, entry, key, facts=facts, variables=variables,
-                                     notes=decided.notes, store=store, installer=installer,
-                                     source=source,
-                                     lock_versions=lock_versions, progress=progress, say=say,
-                                     write_scripts=write_scripts, reinstall=reinstall,
-                                     wheels=wheels)
+            created = _create_locked(build, store=store, installer=installer,
+                                     progress=progress, say=say,
+                                     write_scripts=write_scripts)
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
             raise
         _make_cache_dirs(variables)
         return created
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What one create makes, decided before the env lock is taken."""
+
+    env: NamedEnv
+    entry: LockEntry
+    key: str  # the store key
+    facts: MachineFacts
+    variables: dict[str, str]
+    notes: tuple[str, ...]
+    source: str
+    lock_versions: tuple[str, str] | None
+    reinstall: bool
+    wheels: str
+
+    def fingerprint(self, uv_version: str) -> Fingerprint:
+        e = self.entry
+        return Fingerprint(
+            name=self.env.name, generation=0, lock_hash=e.content_hash(), store_key=self.key,
+            profile=e.profile, target=str(e.target), python=e.python, platform=e.platform,
+            machine=self.facts, mlstack_version=__version__, uv_version=uv_version,
+            created=now(), variables=self.variables, source=self.source, wheels=self.wheels,
+        )
+
+    def created(self, generation: Generation, store_entry: StoreEntry, *, reused: bool,
+                up_to_date: bool) -> Created:
+        return Created(self.env.name, generation, store_entry, self.entry, self.variables,
+                       reused=reused, up_to_date=up_to_date, notes=self.notes)
 
 
 def _make_cache_dirs(variables: Mapping[str, str]) -> None:
@@ -132,68 +159,29 @@ def _make_cache_dirs(variables: Mapping[str, str]) -> None:
 
 
 def _create_locked(
-    env: NamedEnv,
-    entry: LockEntry,
-    key: str,
+    build: _Build,
     *,
-    facts: MachineFacts,
-    variables: dict[str, str],
-    notes: tuple[str, ...],
     store: Store,
     installer: Installer,
-    source: str,
-    lock_versions: tuple[str, str] | None,
     progress: Progress,
     say: Callable[[str], None],
     write_scripts: ScriptWriter | None,
-    reinstall: bool = False,
-    wheels: str = "",
 ) -> Created:
-    name = env.name
+    env, entry, key = build.env, build.entry, build.key
     with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
         cur = env.current()
         cur_fp = cur.fingerprint() if cur else None
-        if cur is not None and cur_fp is not None and store.has(key) and not reinstall:
-            wanted = _fingerprint(name, entry, key, facts, uv_version=cur_fp.uv_version,
-                                  variables=variables, source=source, wheels=wheels)
-            if cur_fp.matches(wanted) and cur.store_key == key:
-                return Created(name, cur, store.entry(key), entry, variables,
-                               reused=True, up_to_date=True, notes=notes)
+        if (cur is not None and cur_fp is not None and store.has(key) and not build.reinstall
+                and cur.store_key == key
+                and cur_fp.matches(build.fingerprint(cur_fp.uv_version))):
+            return build.created(cur, store.entry(key), reused=True, up_to_date=True)
         store_entry, reused = store.ensure(
             entry, installer, progress,
             on_wait=lambda: say("waiting for another build of the same store entry"),
-            reinstall=reinstall,
+            reinstall=build.reinstall,
         )
-        fp = _fingerprint(name, entry, key, facts, uv_version=store_entry.uv_version,
-                          variables=variables, source=source, wheels=wheels)
-        mlstack_v, uv_v = lock_versions or (__version__, store_entry.uv_version)
-        gen = env.add_generation(
-            store_entry,
-            Lock((entry,), mlstack_v, uv_v),
-            fp,
-            variables,
-            write_scripts or activation_writer(),
-        )
-    return Created(name, gen, store_entry, entry, variables, reused=reused, up_to_date=False,
-                   notes=notes)
-
-
-def _fingerprint(name: str, entry: LockEntry, key: str, facts: MachineFacts, *, uv_version: str,
-                 variables: dict[str, str], source: str, wheels: str = "") -> Fingerprint:
-    return Fingerprint(
-        name=name,
-        generation=0,
-        lock_hash=entry.content_hash(),
-        store_key=key,
-        profile=entry.profile,
-        target=str(entry.target),
-        python=entry.python,
-        platform=entry.platform,
-        machine=facts,
-        mlstack_version=__version__,
-        uv_version=uv_version,
-        created=now(),
-        variables=variables,
-        source=source,
-        wheels=wheels,
-    )
+        fp = build.fingerprint(store_entry.uv_version)
+        mlstack_v, uv_v = build.lock_versions or (__version__, store_entry.uv_version)
+        gen = env.add_generation(store_entry, Lock((entry,), mlstack_v, uv_v), fp,
+                                 build.variables, write_scripts or activation_writer())
+    return build.created(gen, store_entry, reused=reused, up_to_date=False)
