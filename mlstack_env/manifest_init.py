@@ -19,10 +19,9 @@ from typing import Any
 
 from mlstack_env.catalog.components import Component, component, components, is_rdna
 from mlstack_env.errors import MlstackError
-from mlstack_env.target import Target
+from mlstack_env.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
-_PYTHON_RE = re.compile(r"3\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,7 @@ def choose_python(explicit: str | None, chosen: Sequence[Component], targets: Se
             needed = set(c.python) if needed is None else needed & set(c.python)
             needer = c.title
     if explicit is not None:
-        if not _PYTHON_RE.fullmatch(explicit):
-            raise MlstackError(f"invalid --python {explicit!r}", hint="write it as X.Y, e.g. 3.12")
+        parse_python(explicit)
         if needed is not None and explicit not in needed:
             raise MlstackError(
                 f"{needer} needs Python {' or '.join(sorted(needed))}, not {explicit}",

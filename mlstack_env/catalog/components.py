@@ -66,7 +66,7 @@ class Component:
 def is_rdna(target: Target) -> bool:
     table = gpu_table()
     return target.is_rocm and any(
-        g in table.models and table.models[g].family.startswith("RDNA") for g in target.gfx)
+        g in table.models and table.models[g].family.is_rdna for g in target.gfx)
 
 
 def _strs(row: Mapping[str, object], key: str) -> tuple[str, ...]:

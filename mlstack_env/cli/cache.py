@@ -54,16 +54,16 @@ def _waiting() -> None:
 
 
 @cache_app.command("clean")
-def clean_cmd(as_json: JsonOpt = False) -> None:
+def clean_cmd(as_json: JsonOpt = False) -> int:
     """Remove uv's whole cache (the next create or lock downloads again)."""
     from mlstack_env.cache import run
 
-    emit(CacheResult(run("clean", on_wait=_waiting)), as_json)
+    return emit(CacheResult(run("clean", on_wait=_waiting)), as_json)
 
 
 @cache_app.command("prune")
-def prune_cmd(as_json: JsonOpt = False) -> None:
+def prune_cmd(as_json: JsonOpt = False) -> int:
     """Remove what uv no longer needs from its cache (`uv cache prune`)."""
     from mlstack_env.cache import run
 
-    emit(CacheResult(run("prune", on_wait=_waiting)), as_json)
+    return emit(CacheResult(run("prune", on_wait=_waiting)), as_json)

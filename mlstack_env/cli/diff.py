@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             "--exit-code`); without it the exit status is 0 either way.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
         = False,
-    ) -> None:
+    ) -> int:
         """What changed between two locks, entry by entry: packages added, removed,
         upgraded, downgraded; wheels whose hash changed (!!); variables; system packages."""
         from mlstack_env.lockdiff import compare, load_side, project_root
@@ -67,6 +67,4 @@ def register(app: typer.Typer) -> None:
         before = load_side(old, root, default_rev="HEAD")
         after = load_side(new, root)
         result = DiffResult(compare(before, after), exit_on_changes=exit_code)
-        emit(result, as_json)
-        if result.exit_code:
-            raise typer.Exit(result.exit_code)
+        return emit(result, as_json)

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
             "--no-detect", help="Only the --target targets, not this machine's.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
         = False,
-    ) -> None:
+    ) -> int:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
         from mlstack_env.errors import MlstackError
@@ -97,4 +97,4 @@ def register(app: typer.Typer) -> None:
             ids = pick(targets, python, input, print, ids)
         plan = plan_init(root, targets, python, ids, profile=profile)
         write(plan, render(plan), force=force)
-        emit(InitResult(plan), as_json)
+        return emit(InitResult(plan), as_json)

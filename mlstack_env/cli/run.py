@@ -81,14 +81,13 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
 
 def _is_env(word: str) -> bool:
     from mlstack_env import paths
-    from mlstack_env.activation.lookup import CURRENT
     from mlstack_env.envname import validate_env_name
 
     try:
         validate_env_name(word)
     except MlstackError:
         return False
-    return (paths.envs_dir() / word / CURRENT).exists()
+    return (paths.envs_dir() / word / paths.CURRENT).exists()
 
 
 def hold(generation: Path, name: str) -> int:

@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
             "--python", metavar="X.Y", help="With --lock: the entry's Python.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
         = False,
-    ) -> None:
+    ) -> int:
         """An env's packages with versions and sizes, and which profile requirement pulled
         each in (or a lock entry's, with --lock)."""
         from mlstack_env import tree
@@ -125,8 +125,7 @@ def register(app: typer.Typer) -> None:
                 from mlstack_env.activation.lookup import default_env_name
 
                 name = default_env_name("mlstack tree NAME")
-            emit(TreeResult(tree.env_tree(name)), as_json)
-            return
+            return emit(TreeResult(tree.env_tree(name)), as_json)
         if name is not None:
             raise MlstackError("give an env NAME or --lock FILE, not both",
                                hint="mlstack tree NAME, or mlstack tree --lock FILE")
@@ -141,5 +140,5 @@ def register(app: typer.Typer) -> None:
             chosen = detect().target
         entry = select_entry(read_lock(lock_file), chosen, profile, python,
                              source=str(lock_file))
-        emit(TreeResult(tree.entry_tree(entry, str(lock_file), lock_file.absolute().parent)),
+        return emit(TreeResult(tree.entry_tree(entry, str(lock_file), lock_file.absolute().parent)),
              as_json)

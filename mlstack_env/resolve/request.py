@@ -14,6 +14,7 @@ from packaging.version import Version
 
 from mlstack_env import gpuvars, uv
 from mlstack_env.catalog import gpu_table, wheel_gfx
+from mlstack_env.catalog.components import is_rdna
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import FORMAT_VERSION
 from mlstack_env.profiles import Profile
@@ -107,8 +108,7 @@ def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[st
     if not target.is_rocm or target.rocm is None:
         env = {k: v for k, v in profile.env.items() if not k.startswith(_ROCM_ONLY)}
         return env, []
-    table = gpu_table()
-    rdna = any(g in table.models and table.models[g].family.is_rdna for g in target.gfx)
+    rdna = is_rdna(target)
     env = {k: v for k, v in profile.env.items() if rdna or k not in _RDNA_ONLY}
     decided = gpuvars.decide(gpuvars.GpuSet.of_target(target), gpuvars.gpu_code(target))
     env.update(decided.variables)
