@@ -27,7 +27,7 @@ from mlstack_env.target import Target
 
 MANIFEST_NAME = "mlstack.toml"
 PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources")
-_PYTHON = re.compile(r"3\.\d+")
+_PYTHON = re.compile(r"3\.\d+", re.ASCII)
 
 
 @dataclass(frozen=True)

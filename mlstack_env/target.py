@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from mlstack_env.errors import MlstackError
 
-_ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$")
+# re.ASCII: \d would also match other scripts' digits (Arabic-Indic ٦), which int() reads.
+_ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$",
+                      re.ASCII)
+_PYTHON_RE = re.compile(r"3\.[0-9]{1,3}", re.ASCII)
 
 TARGET_HINT = "write a target as 'cpu' or 'rocmX.Y[.Z]:gfxA[,gfxB…]', e.g. rocm6.4:gfx1100"
 
@@ -48,6 +51,8 @@ class Target:
         from mlstack_env.catalog import gpu_table, unknown_gfx_error
 
         value = text.strip()
+        if not value:
+            raise MlstackError("empty target", hint=TARGET_HINT)
         if value == "cpu":
             return cls.cpu()
         m = _ROCM_RE.match(value)
@@ -65,6 +70,14 @@ class Target:
             if g not in table.models:
                 raise unknown_gfx_error(g, table)
         return cls.rocm_for(m.group("version"), gfx)
+
+
+def parse_python(text: str, what: str = "--python") -> str:
+    """A Python version ``X.Y`` as targets name it (ASCII digits only)."""
+    if not _PYTHON_RE.fullmatch(text):
+        raise MlstackError(f"{what} {text!r} is not a Python version",
+                           hint="write it as X.Y, e.g. 3.12")
+    return text
 
 
 def _gfx_key(gfx: str) -> tuple[int, str]:

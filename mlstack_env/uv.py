@@ -178,7 +178,7 @@ def find_python(version: str) -> Path:
     """An installed interpreter for ``X.Y``; uv may not download one here."""
     # Ask only this version's candidates first: probing every installed Python costs a
     # process start each (about 1.3 s with pyenv's six), on every `env create`.
-    m = re.fullmatch(r"3\.(\d+)", version)
+    m = re.fullmatch(r"3\.(\d+)", version, re.ASCII)
     if m:
         for path in _candidates(int(m.group(1))):
             if path.exists() and _runs(path, version):

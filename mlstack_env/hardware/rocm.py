@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-_VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)")
-_DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$")
+_VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)", re.ASCII)
+_DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$", re.ASCII)
 
 
 def parse_version_file(text: str) -> str | None:
