@@ -89,12 +89,15 @@ def activate(
     gen = current_generation(name)
     script = gen / (ACTIVATE_FISH if kind == "fish" else ACTIVATE_SH)
     try:
-        text = script.read_text(encoding="utf-8")
+        # Bytes, not text: reading text would turn a CR inside a quoted value into a
+        # newline, and eval would then set another value than `source bin/activate` does.
+        data = script.read_bytes()
     except OSError as e:
         raise MlstackError(f"cannot read {script}: {e.strerror}",
                            hint=f"recreate the env: mlstack env create --name {name}") from e
-    sys.stdout.write(text)
     sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def shell(
