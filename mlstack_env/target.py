@@ -51,8 +51,6 @@ class Target:
         from mlstack_env.catalog import gpu_table, unknown_gfx_error
 
         value = text.strip()
-        if not value:
-            raise MlstackError("empty target", hint=TARGET_HINT)
         if value == "cpu":
             return cls.cpu()
         m = _ROCM_RE.match(value)

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: interrupted\n")
         return 130
     except OSError as e:
-        if e.filename is None:
+        if e.filename is None and e.errno not in (*_FULL, *_DENIED):
             return report(_internal(e), verbose)
         return report(filesystem_error(e), verbose)
     except Exception as e:  # the last line of defence: one line, not a traceback
@@ -78,8 +78,8 @@ def filesystem_error(e: OSError) -> MlstackError:
     (built aside, renamed into place), so what failed left nothing half written."""
     import os
 
-    path = str(e.filename)
     home = os.environ.get("MLSTACK_HOME")
+    path = str(e.filename) if e.filename is not None else f"writing under {home or 'MLSTACK_HOME'}"
     where = " (under MLSTACK_HOME)" if home and path.startswith(home.rstrip("/") + "/") else ""
     reason = e.strerror or type(e).__name__
     if e.errno in _FULL:

@@ -21,8 +21,9 @@ class Result(Protocol):
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI by itself), and the
 # bidi overrides that reorder what a terminal shows.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNPRINTABLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_OTHERS = "\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHERS}]")
+_UNPRINTABLE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f{_OTHERS}]")
 
 
 def _escape(match: re.Match[str]) -> str:
