@@ -194,12 +194,6 @@ def test_non_utf8_manifest_and_config(run: Run, tmp_path: Path) -> None:
         load_config(config)
 
 
-@contextlib.contextmanager
-def fifo(path: Path) -> Iterator[Path]:
-    os.mkfifo(path)
-    yield path
-
-
 @pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
 def test_files_that_are_not_regular_are_refused(run: Run, tmp_path: Path, kind: str) -> None:
     path = {"device": Path("/dev/zero"), "directory": tmp_path}.get(kind, tmp_path / "fifo")
@@ -207,7 +201,6 @@ def test_files_that_are_not_regular_are_refused(run: Run, tmp_path: Path, kind: 
         os.mkfifo(path)
     code, _, err = run("system", "plan", "--lock", str(path), "--distro", "ubuntu:24.04")
     clean_error(code, err, str(path), "not a regular file")
-    (tmp_path / "mlstack.toml").mkdir() if kind == "directory" else None
 
 
 def test_a_fifo_as_mlstack_toml_does_not_hang(run: Run, tmp_path: Path) -> None:
@@ -410,3 +403,65 @@ def test_full_disk_is_a_clean_error_and_leaves_the_lock(run: Run, tmp_path: Path
         assert err.hint and "free some space" in err.hint
         assert old.read_bytes() == before
         assert sorted(p.name for p in disk.iterdir()) == ["filler", "team.lock"]
+
+
+# --- an index that accepts and never answers ---------------------------------------------
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """``http://127.0.0.1:PORT``: accepts every connection, reads nothing, says nothing."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_hanging_index_times_out_with_a_clean_error(
+        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv gives up on a silent index after UV_HTTP_TIMEOUT (passed through; 30 s by
+    default), and mlstack says which URL and what to do."""
+    from tests.wheelindex import FILES, PYPI, PYTORCH
+
+    monkeypatch.setenv("UV_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    with silent_server() as url:
+        mirrors = {PYTORCH: f"{url}/pytorch/", PYPI: f"{url}/pypi/simple", FILES: f"{url}/f/"}
+        (tmp_path / "config.toml").write_text(
+            "[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in mirrors.items()))
+        manifest(tmp_path, 'python = "3.12"\n[profiles.ml]\npackages = ["numpy"]\n')
+        code, _, err = run("lock", "--target", "cpu")
+    clean_error(code, err, url)
+    assert not (tmp_path / "mlstack.lock").exists()
+
+
+def test_uv_network_timeouts_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlstack_env.uv import clean_env
+
+    monkeypatch.setenv("UV_HTTP_TIMEOUT", "5")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "1")
+    monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere.example/simple")
+    env = clean_env()
+    assert env["UV_HTTP_TIMEOUT"] == "5" and env["UV_HTTP_RETRIES"] == "1"
+    assert "UV_INDEX_URL" not in env
