@@ -330,7 +330,7 @@ _LOCK_HINT = "re-create the lock with `mlstack lock`, or restore it from version
 
 def read_lock(path: Path) -> Lock:
     try:
-        text = userfile.read_text(path)
+        text = userfile.read_text(path, decode_hint=_LOCK_HINT)
     except FileNotFoundError:
         raise MlstackError(
             f"lock file {path} does not exist",

@@ -81,9 +81,10 @@ def decode(data: bytes, source: str | Path, hint: str) -> str:
         ) from None
 
 
-def read_text(path: Path, hint: str = "check the path and its permissions") -> str:
+def read_text(path: Path, hint: str = "check the path and its permissions",
+              decode_hint: str = "save the file as UTF-8") -> str:
     """A user's text file: a regular file, at most MAX_BYTES, UTF-8 (see read_bytes)."""
-    return decode(read_bytes(path, hint), path, "save the file as UTF-8")
+    return decode(read_bytes(path, hint), path, decode_hint)
 
 
 def parse_toml(text: str, source: str | Path, hint: str) -> dict[str, Any]:

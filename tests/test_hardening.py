@@ -382,7 +382,7 @@ def test_read_only_home_is_a_clean_error_naming_it(run: Run, tmp_path: Path, iso
     lock = team_lock(tmp_path / "team.lock")
     with read_only(isolated):
         code, _, err = run("env", "create", "demo", "--lock", str(lock))
-        clean_error(code, err, str(isolated), "(under MLSTACK_HOME)")
+        clean_error(code, err, str(isolated), "MLSTACK_HOME)")
         assert "Read-only file system" in err or "Permission denied" in err
         assert not any(isolated.iterdir())
 

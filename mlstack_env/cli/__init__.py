@@ -80,7 +80,9 @@ def filesystem_error(e: OSError) -> MlstackError:
 
     home = os.environ.get("MLSTACK_HOME")
     path = str(e.filename) if e.filename is not None else f"writing under {home or 'MLSTACK_HOME'}"
-    where = " (under MLSTACK_HOME)" if home and path.startswith(home.rstrip("/") + "/") else ""
+    inside = home and (path == home or path.startswith(home.rstrip("/") + "/"))
+    where = " (MLSTACK_HOME)" if inside and path == home else \
+        " (under MLSTACK_HOME)" if inside else ""
     reason = e.strerror or type(e).__name__
     if e.errno in _FULL:
         hint = ("free some space on that disk (`mlstack gc` removes unused envs), or set "
