@@ -81,7 +81,8 @@ def test_default_shell_comes_from_the_shell_variable(
     r = cli("env", "activate", "demo", env={"SHELL": shell_var})
     assert r.returncode == 0, r.stderr
     gen = isolated / "envs" / "demo" / "current"
-    assert r.stdout == (gen / "bin" / expected).read_text(encoding="utf-8")
+    # the script byte for byte: its CRs (EVIL_CR) are not turned into newlines
+    assert r.stdout == (gen / "bin" / expected).read_bytes().decode("utf-8")
 
 
 def test_unknown_shell_option(cli: Cli, demo: Path) -> None:

@@ -262,7 +262,7 @@ def test_zypper_plan_has_sles_prerequisites_and_the_zyp_repo() -> None:
     titles = [s.title for s in plan.steps]
     assert titles.index("add the ROCm 6.4 repository") > titles.index(
         "install the kernel headers (amdgpu-dkms builds against them)")
-    assert commands[-1] == "sudo zypper --non-interactive install rocm-hip-runtime"
+    assert commands[-1] == "sudo zypper --non-interactive install -- rocm-hip-runtime"
 
 
 def test_opensuse_leap_skips_suseconnect() -> None:
