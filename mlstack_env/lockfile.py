@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from mlstack_env import envvars, userfile
 from mlstack_env.errors import MlstackError
-from mlstack_env.system.names import check_system_package
+from mlstack_env.system_names import check_system_package
 from mlstack_env.target import Target
 
 FORMAT_VERSION = 1

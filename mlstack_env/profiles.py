@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from mlstack_env import envvars, paths, userfile
 from mlstack_env.errors import MlstackError
-from mlstack_env.system.names import check_system_package
+from mlstack_env.system_names import check_system_package
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

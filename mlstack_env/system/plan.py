@@ -21,7 +21,7 @@ from mlstack_env.system.catalog import (
     SystemCatalog,
     repo_version,
 )
-from mlstack_env.system.names import check_system_package
+from mlstack_env.system_names import check_system_package
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def make_plan(
         if family.update:
             steps.append(Step("refresh the package lists", _as_root(sudo, *family.update)))
         # "--": nothing after it is an option, whatever a name looks like (they are
-        # checked at load time too: system.names).
+        # checked at load time too: system_names).
         steps.append(Step("install the packages",
                           _as_root(sudo, *family.install, "--", *install)))
     return Plan(distro, family, planned_rocm, tuple(install), tuple(steps), tuple(notes))

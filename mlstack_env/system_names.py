@@ -5,6 +5,10 @@ it must never read as an option (``-oDPkg::Pre-Invoke::=…``) or carry anything
 name. The grammar is the union of the distros' own: Debian policy §5.6.1
 (``[a-z0-9][a-z0-9+.-]+``), rpm and pacman names (which add upper case and ``_``), so a
 name always starts with a letter or digit and holds no space, ``=``, ``:``, ``/`` or glob.
+
+Not inside ``mlstack_env.system``: profiles and the lock reader check names on load, and
+importing that package (catalog, hardware probes) would slow every command that reads a
+lock.
 """
 
 from __future__ import annotations
