@@ -221,6 +221,8 @@ def _tables(d: Mapping[str, Any], key: str, source: str) -> list[dict[str, Any]]
 
 _PYTHON_RE = re.compile(r"3\.[0-9]{1,3}", re.ASCII)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# uv's --python-platform values (x86_64-manylinux_2_28): never one that reads as an option.
+_PLATFORM_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", re.ASCII)
 _URL_SCHEMES = ("https://", "http://", "file://")
 
 
@@ -270,6 +272,10 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
         python = _str(item, "python", where)
         if not _PYTHON_RE.fullmatch(python):
             raise _bad(where, f"python {python!r} is not a Python version X.Y")
+        platform = _str(item, "platform", where)
+        if not _PLATFORM_RE.fullmatch(platform):
+            raise _bad(where, f"platform {platform!r} is not a platform name like "
+                       "x86_64-manylinux_2_28")
         packages = []
         names: set[str] = set()
         for p in _tables(item, "package", where):
@@ -307,7 +313,7 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
             profile=_str(item, "profile", where),
             target=target,
             python=python,
-            platform=_str(item, "platform", where),
+            platform=platform,
             packages=tuple(packages),
             env=dict(env),
             system=system,

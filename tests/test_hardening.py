@@ -266,6 +266,7 @@ def _lock_text() -> str:
     (lambda t: t.replace('python = "3.12"', 'python = "3.\u0661\u0662"', 1), "not a Python"),
     (lambda t: t.replace('target = "rocm6.4', 'target = "rocm\u0666.\u0664', 1), "bad target"),
     (lambda t: t.replace("system = []", 'system = ["--force-yes"]', 1), "package name"),
+    (lambda t: t.replace('platform = "', 'platform = "--help ', 1), "platform"),
     (lambda t: "[" * 5000, "invalid TOML"),
 ])
 def test_malformed_locks_are_clean_errors(edit: Callable[[str], str], needle: str) -> None:
