@@ -406,6 +406,32 @@ def test_full_disk_is_a_clean_error_and_leaves_the_lock(run: Run, tmp_path: Path
         assert sorted(p.name for p in disk.iterdir()) == ["filler", "team.lock"]
 
 
+def test_full_disk_through_a_fault_seam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """The same without a tmpfs (no mount rights): fsync fails with ENOSPC, as it does
+    when the last blocks cannot be written."""
+    import errno
+
+    from mlstack_env.cli import filesystem_error
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    old = team_lock(folder / "team.lock")
+    before = old.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as exc:
+        write_atomic(old, "new\n")
+    monkeypatch.undo()
+    assert exc.value.filename == str(old)
+    assert filesystem_error(exc.value).message == f"{old}: No space left on device"
+    assert old.read_bytes() == before
+    assert [p.name for p in folder.iterdir()] == ["team.lock"]
+
+
 # --- an index that accepts and never answers ---------------------------------------------
 
 
