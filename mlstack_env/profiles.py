@@ -215,7 +215,7 @@ def load_builtin(directory: Path | None = None) -> dict[str, Profile]:
 # --- merging ---------------------------------------------------------------------------
 
 
-#: How deep ``extends`` may nest: deeper is a mistake, and each level is a file to read.
+#: How deep ``extends`` may nest: a deeper chain is a mistake (or a hostile file).
 MAX_EXTENDS_DEPTH = 16
 
 
