@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,7 +224,16 @@ def _requirement_name(req: str) -> str:
     return canonicalize_name(Requirement(req).name)
 
 
-def _merge_packages(into: dict[str, str], more: tuple[str, ...]) -> None:
+def merge_requirements(base: Sequence[str], more: Sequence[str]) -> list[str]:
+    """``base`` then ``more``, later winning: a requirement for a package already there
+    replaces it (and moves last)."""
+    merged: dict[str, str] = {}
+    _merge_packages(merged, base)
+    _merge_packages(merged, more)
+    return list(merged.values())
+
+
+def _merge_packages(into: dict[str, str], more: Sequence[str]) -> None:
     """Later wins: a requirement for a package already there replaces it (and moves last)."""
     for req in more:
         name = _requirement_name(req)

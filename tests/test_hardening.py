@@ -492,3 +492,23 @@ def test_uv_network_timeouts_pass_through(monkeypatch: pytest.MonkeyPatch) -> No
     env = clean_env()
     assert env["UV_HTTP_TIMEOUT"] == "5" and env["UV_HTTP_RETRIES"] == "1"
     assert "UV_INDEX_URL" not in env
+
+
+def test_diff_of_a_non_utf8_lock_is_a_clean_error(run: Run, tmp_path: Path) -> None:
+    good = team_lock(tmp_path / "a.lock")
+    bad = tmp_path / "b.lock"
+    bad.write_bytes(b"\xff" + good.read_bytes())
+    code, _, err = run("diff", str(good), str(bad))
+    clean_error(code, err, f"{bad}: not UTF-8", "offset 0, line 1")
+
+
+def test_diff_of_a_committed_non_utf8_lock_is_a_clean_error(run: Run, tmp_path: Path) -> None:
+    lock = team_lock(tmp_path / "mlstack.lock")
+    good = lock.read_bytes()
+    lock.write_bytes(b"# \xe9\n" + good)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    for args in (["init", "-q"], ["add", "mlstack.lock"], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True)
+    lock.write_bytes(good)
+    code, _, err = run("diff")
+    clean_error(code, err, "not UTF-8", "offset 2, line 1")
