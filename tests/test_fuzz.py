@@ -145,6 +145,8 @@ def test_fuzzed_lock(data: bytes, tmp_path: Path, run: Callable[..., int],
     run("system", "plan", "--lock", str(lock), "--distro", "ubuntu:24.04")
     run("system", "plan", "--lock", str(lock), "--distro", "rocky:9.4", "--json")
     run("env", "create", "ml", "--lock", str(lock), "--name", "fuzz")
+    run("diff", str(EXAMPLE / "mlstack.lock"), str(lock))
+    run("tree", "--lock", str(lock))
 
 
 CONFIG_SEED = b"""[mirrors]
