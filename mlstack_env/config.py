@@ -16,13 +16,12 @@ Example ``config.toml``::
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlstack_env import paths
-from mlstack_env.errors import MlstackError, toml_problem
+from mlstack_env import paths, userfile
+from mlstack_env.errors import MlstackError
 
 KNOWN_TABLES = ("mirrors",)
 
@@ -57,21 +56,12 @@ def load_config(path: Path | None = None) -> UserConfig:
     """Read the user config (``paths.config_file()`` unless ``path``); absent means empty."""
     path = path or paths.config_file()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = userfile.read_text(
+            path, "fix its permissions, or point MLSTACK_CONFIG at another file")
     except FileNotFoundError:
         return UserConfig(path=None)
-    except OSError as exc:
-        raise MlstackError(
-            f"cannot read the user config {path}: {exc.strerror or exc}",
-            "fix its permissions, or point MLSTACK_CONFIG at another file",
-        ) from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MlstackError(
-            f"{path}: invalid TOML: {toml_problem(exc, text)}",
-            "fix the syntax at that line (see https://toml.io), or move the file away",
-        ) from exc
+    data = userfile.parse_toml(
+        text, path, "fix the syntax at that line (see https://toml.io), or move the file away")
     for key in data:
         if key not in KNOWN_TABLES:
             close = difflib.get_close_matches(key, KNOWN_TABLES, n=1)

@@ -27,3 +27,108 @@ PYTORCH_TUNABLEOP_FILENAME = "PYTORCH_TUNABLEOP_FILENAME"
 # Set by activation.
 VIRTUAL_ENV = "VIRTUAL_ENV"
 MLSTACK_ENV = "MLSTACK_ENV"
+
+# --- what an env may not set -------------------------------------------------------------
+#
+# Values from a profile or lock are data: activation quotes them, so no shell runs them as
+# a command. But some variables are code by meaning: a shell or the dynamic loader runs or
+# loads what they name (BASH_ENV, PROMPT_COMMAND, LD_PRELOAD), a shell will not let a
+# script set them (UID, zsh's `status`), or activation manages them itself (PATH, the
+# prompt). A profile or lock that sets one is refused where it is read, before anything is
+# written. docs/profiles.md lists these with the reasons; keep the two in step.
+
+_MANAGED = "activation manages it (PATH, VIRTUAL_ENV, MLSTACK_ENV, PYTHONHOME and the prompt)"
+_SHELL_RUNS = "a shell runs or sources what it holds"
+_SHELL_OWNS = "a shell owns it: read-only, special, or it changes how the shell works"
+_LOADER = "the dynamic loader loads code from what it names, in every program"
+_PROGRAM_RUNS = "programs run or load code from what it names"
+_PYTHON = "it changes what every Python run in the env imports or executes"
+
+#: name -> why it is refused.
+FORBIDDEN: dict[str, str] = {
+    **dict.fromkeys(("PATH", VIRTUAL_ENV, MLSTACK_ENV, "PYTHONHOME", "PS1", "PROMPT"),
+                    _MANAGED),
+    **dict.fromkeys((
+        "PROMPT_COMMAND", "BASH_ENV", "ENV", "ZDOTDIR", "PS0", "PS2", "PS3", "PS4",
+        "PROMPT2", "PROMPT3", "PROMPT4", "RPROMPT", "RPROMPT2", "RPS1", "RPS2", "SPROMPT",
+        "INPUTRC", "FPATH", "fpath", "NULLCMD", "READNULLCMD", "MODULE_PATH", "module_path",
+        "precmd_functions", "preexec_functions", "chpwd_functions", "periodic_functions",
+        "zshexit_functions", "zshaddhistory_functions", "SHELL",
+    ), _SHELL_RUNS),
+    **dict.fromkeys((
+        # bash
+        "IFS", "PWD", "OLDPWD", "SHLVL", "UID", "EUID", "PPID", "GROUPS", "SHELLOPTS",
+        "BASHOPTS", "BASHPID", "HISTCMD", "LINENO", "RANDOM", "SRANDOM", "SECONDS",
+        "EPOCHSECONDS", "EPOCHREALTIME", "OPTIND", "OPTARG", "PIPESTATUS", "DIRSTACK",
+        "FUNCNAME", "COMP_WORDBREAKS", "POSIXLY_CORRECT", "CDPATH",
+        # zsh (lowercase ones are arrays tied to the uppercase variables)
+        "path", "cdpath", "manpath", "mailpath", "psvar", "status", "pipestatus", "argv",
+        "ARGC", "GID", "EGID", "USERNAME", "ERRNO", "TTYIDLE", "ZSH_SUBSHELL", "options",
+        "parameters", "commands", "functions", "aliases", "builtins", "history",
+        "historywords", "jobdirs", "jobstates", "jobtexts", "modules", "nameddirs",
+        "reswords", "saliases", "userdirs", "widgets", "dirstack", "mapfile", "signals",
+        "termcap", "terminfo", "keymaps", "funcstack", "zsh_eval_context", "histchars",
+        "HISTCHARS", "KEYBOARD_HACK",
+        # fish (besides the fish_ prefix)
+        "version", "hostname", "umask", "last_pid", "CMD_DURATION", "FISH_VERSION",
+    ), _SHELL_OWNS),
+    **dict.fromkeys(("GCONV_PATH", "GLIBC_TUNABLES"), _LOADER),
+    **dict.fromkeys((
+        "EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE",
+        "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS",
+        "GIT_EDITOR", "GIT_PAGER", "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
+        "GIT_TEMPLATE_DIR", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
+        "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+    ), _PROGRAM_RUNS),
+    **dict.fromkeys(("PYTHONPATH", "PYTHONSTARTUP", "PYTHONBREAKPOINT", "PYTHONUSERBASE",
+                     "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE"), _PYTHON),
+}
+
+#: name prefix -> why every name starting with it is refused.
+FORBIDDEN_PREFIXES: dict[str, str] = {
+    "_MLSTACK_": "activation keeps its own state in these",
+    "LD_": _LOADER,
+    "DYLD_": _LOADER,
+    "BASH_": _SHELL_RUNS + " (BASH_ENV, BASH_LOADABLES_PATH, exported functions)",
+    "GIT_CONFIG": _PROGRAM_RUNS + " (git settings such as core.pager and core.sshCommand)",
+    "fish_": _SHELL_RUNS + " (fish_function_path, fish_user_paths)",
+    "__fish": _SHELL_OWNS,
+}
+
+#: What a variable name must look like: a POSIX name, which every shell can export.
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def forbidden_reason(name: str) -> str | None:
+    """Why an env may not set ``name``; None when it may."""
+    if name in FORBIDDEN:
+        return FORBIDDEN[name]
+    return next((why for p, why in FORBIDDEN_PREFIXES.items() if name.startswith(p)), None)
+
+
+def check_variable(name: object, value: object) -> None:
+    """Refuse a variable an env may not set, or one no shell could set literally.
+
+    The one rule for profiles, locks and activation data (raises MlstackError).
+    """
+    import re
+
+    from mlstack_env.errors import MlstackError
+
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name, re.ASCII):
+        raise MlstackError(
+            f"invalid environment variable name {name!r}",
+            hint="names are ASCII letters, digits and '_', not starting with a digit",
+        )
+    why = forbidden_reason(name)
+    if why is not None:
+        raise MlstackError(
+            f"environment variable {name} cannot be set by an env: {why}",
+            hint="remove it from the profile's [env] (docs/profiles.md lists the variables "
+            "an env may not set, and why)",
+        )
+    if not isinstance(value, str) or "\0" in value:
+        raise MlstackError(
+            f"invalid value for environment variable {name}: {value!r}",
+            hint="values are strings without NUL characters",
+        )

@@ -19,8 +19,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from mlstack_env import userfile
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LOCK_NAME, Lock, LockedPackage, LockEntry, loads
+from mlstack_env.lockfile import LOCK_NAME, Lock, LockedPackage, LockEntry, loads, read_lock
 
 # --- one side of the comparison --------------------------------------------------------
 
@@ -69,21 +70,14 @@ def project_root(start: Path) -> Path:
 
 
 def _file_side(path: Path) -> Side:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MlstackError(f"lock file {path} does not exist",
-                           hint="create it with `mlstack lock`, or pass the right path") from None
-    except OSError as e:
-        raise MlstackError(f"cannot read lock file {path}: {e.strerror}",
-                           hint="check the path and its permissions") from None
-    return Side(str(path), loads(text, str(path)))
+    return Side(str(path), read_lock(path))
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     try:
+        # surrogateescape: a committed file that is not UTF-8 reaches userfile.decode whole
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              check=False)
+                              encoding="utf-8", errors="surrogateescape", check=False)
     except FileNotFoundError:
         raise MlstackError("git is not installed, so mlstack diff cannot read a committed lock",
                            hint="install git, or compare two files: mlstack diff OLD NEW") from None
@@ -114,7 +108,10 @@ def _git_side(rev: str, rel: str, cwd: Path, *, missing_ok: bool) -> Side:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed"
         raise MlstackError(f"cannot read {spec} from git: {reason.removeprefix('fatal: ')}",
                            hint="check the revision and the path (`git log -- mlstack.lock`)")
-    return Side(label, loads(proc.stdout, label))
+    data = proc.stdout.encode("utf-8", "surrogateescape")
+    text = userfile.decode(data, label, "that commit's lock is damaged; compare other revisions, "
+                           "or re-create the lock with `mlstack lock`")
+    return Side(label, loads(text, label))
 
 
 # --- the comparison --------------------------------------------------------------------

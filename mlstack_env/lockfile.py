@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from mlstack_env.errors import MlstackError, toml_problem
+from mlstack_env import envvars, userfile
+from mlstack_env.errors import MlstackError
+from mlstack_env.system_names import check_system_package
 from mlstack_env.target import Target
 
 FORMAT_VERSION = 1
@@ -158,7 +160,11 @@ def dumps(lock: Lock) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
+
+    Only over a regular file or nothing: a symlink or a device there is refused (see
+    :func:`userfile.check_output`)."""
+    userfile.check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -167,6 +173,11 @@ def write_atomic(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # write() and fsync() name no file: say which one
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -196,23 +207,45 @@ def _strs(d: Mapping[str, Any], key: str, source: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _tables(d: Mapping[str, Any], key: str, source: str) -> list[dict[str, Any]]:
+    """``[[key]]`` (or ``key = [{…}, …]``): a list of tables, else an error."""
+    value = d.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _bad(source, f"{key!r} must be a list of tables ([[{key}]])")
+    return value
+
+
+_PYTHON_RE = re.compile(r"3\.[0-9]{1,3}", re.ASCII)
+_SHA256_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# uv's --python-platform values (x86_64-manylinux_2_28): never one that reads as an option.
+_PLATFORM_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", re.ASCII)
+_URL_SCHEMES = ("https://", "http://", "file://")
+
+
+def _url(value: str, source: str) -> str:
+    """A wheel or index URL as the lock records it: absolute, no placeholder left, nothing
+    a terminal, a shell or a URL parser could read as more than one URL."""
+    if not value.startswith(_URL_SCHEMES):
+        raise _bad(source, f"URL {value!r} is not an http(s):// or file:// URL")
+    if any(c in value for c in "{}") :
+        raise _bad(source, f"URL {value!r} has a placeholder ({{…}}) left in it")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
+        raise _bad(source, f"URL {value!r} has a space or a control character in it")
+    return value
+
+
 def loads(text: str, source: str = LOCK_NAME) -> Lock:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise MlstackError(
-            f"{source}: not valid TOML ({toml_problem(e, text)})",
-            hint="re-create the lock with `mlstack lock`, or restore it from version control",
-        ) from None
+    raw = userfile.parse_toml(text, source, _LOCK_HINT)
     version = raw.get("version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise MlstackError(
             f"{source}: lock format version {version!r} is not supported (expected "
             f"{FORMAT_VERSION})",
             hint="upgrade mlstack, or re-create the lock with `mlstack lock`",
         )
-    entries = []
-    for i, item in enumerate(raw.get("entry", [])):
+    entries: list[LockEntry] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(_tables(raw, "entry", source)):
         where = f"{source}: entry {i + 1}"
         try:
             target = Target.parse(_str(item, "target", where))
@@ -221,42 +254,72 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
         env = item.get("env", {})
         if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
             raise _bad(where, "'env' must be a table of strings")
+        for name, value in env.items():
+            try:  # the rule profiles obey: a lock edited by hand gets no further
+                envvars.check_variable(name, value)
+            except MlstackError as err:
+                raise _bad(where, err.message) from None
+        system = _strs(item, "system", where)
+        for package in system:
+            try:
+                check_system_package(package)
+            except MlstackError as err:
+                raise _bad(where, err.message) from None
+        python = _str(item, "python", where)
+        if not _PYTHON_RE.fullmatch(python):
+            raise _bad(where, f"python {python!r} is not a Python version X.Y")
+        platform = _str(item, "platform", where)
+        if not _PLATFORM_RE.fullmatch(platform):
+            raise _bad(where, f"platform {platform!r} is not a platform name like "
+                       "x86_64-manylinux_2_28")
         packages = []
-        for p in item.get("package", []):
+        names: set[str] = set()
+        for p in _tables(item, "package", where):
             name = _str(p, "name", where)
+            if name in names:
+                raise _bad(where, f"package {name} is listed twice")
+            names.add(name)
             wheels = []
-            for w in p.get("wheels", []):
+            for w in _tables(p, "wheels", f"{where}: package {name}"):
                 size = w.get("size")
-                if size is not None and not isinstance(size, int):
-                    raise _bad(where, f"package {name}: wheel size must be an integer")
+                # bool is an int to Python, but `size = true` is not a size.
+                if size is not None and (type(size) is not int or size < 0):
+                    raise _bad(where, f"package {name}: wheel size must be a whole number "
+                               f"of bytes, not {size!r}")
                 sha = _str(w, "sha256", f"{where}: package {name}")
-                if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                if not _SHA256_RE.fullmatch(sha):
                     raise _bad(where, f"package {name}: sha256 {sha!r} is not a sha256 hex digest")
-                wheels.append(Wheel(_str(w, "url", f"{where}: package {name}"), sha, size))
+                url = _url(_str(w, "url", f"{where}: package {name}"),
+                           f"{where}: package {name}")
+                wheels.append(Wheel(url, sha, size))
             if not wheels:
                 raise _bad(where, f"package {name} has no wheels")
             index = p.get("index")
+            if index is not None and not isinstance(index, str):
+                raise _bad(where, f"package {name}: 'index' must be a URL string")
             packages.append(
                 LockedPackage(
                     name=name,
                     version=_str(p, "version", where),
-                    index=index if isinstance(index, str) else None,
+                    index=_url(index, f"{where}: package {name}") if index else None,
                     wheels=tuple(wheels),
                 )
             )
-        entries.append(
-            LockEntry(
-                profile=_str(item, "profile", where),
-                target=target,
-                python=_str(item, "python", where),
-                platform=_str(item, "platform", where),
-                packages=tuple(packages),
-                env=dict(env),
-                system=_strs(item, "system", where),
-                notes=_strs(item, "notes", where),
-                inputs_hash=_str(item, "inputs-hash", where),
-            )
+        entry = LockEntry(
+            profile=_str(item, "profile", where),
+            target=target,
+            python=python,
+            platform=platform,
+            packages=tuple(packages),
+            env=dict(env),
+            system=system,
+            notes=_strs(item, "notes", where),
+            inputs_hash=_str(item, "inputs-hash", where),
         )
+        if entry.key in seen:
+            raise _bad(where, f"entry {entry.key} is already entry {seen[entry.key]}")
+        seen[entry.key] = i + 1
+        entries.append(entry)
     return Lock(
         entries=tuple(entries),
         mlstack_version=str(raw.get("mlstack-version", "")),
@@ -264,17 +327,17 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
     )
 
 
+_LOCK_HINT = "re-create the lock with `mlstack lock`, or restore it from version control"
+
+
 def read_lock(path: Path) -> Lock:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = userfile.read_text(path, decode_hint=_LOCK_HINT)
     except FileNotFoundError:
         raise MlstackError(
             f"lock file {path} does not exist",
             hint="create it with `mlstack lock`, or pass the right path",
         ) from None
-    except OSError as e:
-        raise MlstackError(f"cannot read lock file {path}: {e.strerror}",
-                           hint="check the path and its permissions") from None
     return loads(text, str(path))
 
 
@@ -329,7 +392,7 @@ def select_entry(
 
 
 def _neg_version(python: str) -> tuple[int, ...]:
-    return tuple(-int(p) for p in python.split(".") if p.isdigit())
+    return tuple(-int(p) for p in python.split(".") if p.isascii() and p.isdigit())
 
 
 # --- PEP 751 ---------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
               ids: Sequence[str] | None, *, profile: str | None = None,
               running: tuple[int, int] | None = None) -> InitPlan:
     from mlstack_env.envname import validate_env_name
-    from mlstack_env.profiles import _merge_packages
+    from mlstack_env.profiles import merge_requirements
 
     if not targets:
         raise MlstackError("no target to lock for", hint="pass --target T (e.g. rocm6.4:gfx1100)")
@@ -164,7 +164,7 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
     packages: list[str] = []
     origin: dict[str, str] = {}
     for c in chosen:
-        packages = _merge_packages(packages, c.packages)
+        packages = merge_requirements(packages, c.packages)
         for req in c.packages:
             origin[req] = c.title
     system: list[str] = []

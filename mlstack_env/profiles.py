@@ -14,9 +14,9 @@ project profile of the same name as a built-in one replaces it.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from mlstack_env import paths
-from mlstack_env.activation.data import validate_variable
-from mlstack_env.errors import MlstackError, toml_problem
+from mlstack_env import envvars, paths, userfile
+from mlstack_env.errors import MlstackError
+from mlstack_env.system_names import check_system_package
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -102,23 +101,13 @@ def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str,
     return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)
 
 
-def toml_error(source: Path, exc: tomllib.TOMLDecodeError, text: str) -> MlstackError:
-    return MlstackError(
-        f"{source}: invalid TOML: {toml_problem(exc, text)}",
-        "fix the syntax at that line (see https://toml.io)",
-    )
-
-
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """A profile or manifest file, through the one reader of user files."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}",
+        return userfile.read_toml(path)
+    except FileNotFoundError:
+        raise MlstackError(f"cannot read {path}: no such file",
                            "check the path and its permissions") from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise toml_error(path, exc, text) from None
 
 
 # --- parsing one profile ---------------------------------------------------------------
@@ -181,27 +170,31 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
         raise MlstackError(f"{_where(source, text, 'env', table)}: {what}: 'env' must be a "
                            "table of NAME = \"value\"", 'write [env] then NAME = "value"')
     for key, value in env.items():
-        if not _ENV_NAME.fullmatch(key):
-            raise MlstackError(f"{_where(source, text, key, table)}: {what}: bad variable "
-                               f"name {key!r}", "variable names are letters, digits and _")
         if not isinstance(value, str):
             raise MlstackError(
                 f"{_where(source, text, key, table)}: {what}: variable {key} must be a "
                 f"string, not {type(value).__name__}",
-                f'quote the value: {key} = "{value}"',
+                f'quote the value: {key} = "…"',
             )
-        try:  # the same rules activation applies, so a bad profile fails before a lock
-            validate_variable(key, value)
+        try:  # the one rule for names and values, so a bad profile fails before a lock
+            envvars.check_variable(key, value)
         except MlstackError as err:
             raise MlstackError(f"{_where(source, text, key, table)}: {what}: {err.message}",
                                err.hint) from None
+    system = strings("system")
+    for package in system:
+        try:
+            check_system_package(package)
+        except MlstackError as err:
+            raise MlstackError(f"{_where(source, text, package, table)}: {what}: "
+                               f"{err.message}", err.hint) from None
     return Profile(
         name=name,
         description=description,
         extends=strings("extends"),
         python=python,
         packages=packages,
-        system=strings("system"),
+        system=system,
         env=dict(env),
         origin=origin,
         source=source,
@@ -222,13 +215,30 @@ def load_builtin(directory: Path | None = None) -> dict[str, Profile]:
 # --- merging ---------------------------------------------------------------------------
 
 
-def _merge_packages(base: list[str], more: tuple[str, ...]) -> list[str]:
-    out = list(base)
+#: How deep ``extends`` may nest: a deeper chain is a mistake (or a hostile file).
+MAX_EXTENDS_DEPTH = 16
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirement_name(req: str) -> str:
+    return canonicalize_name(Requirement(req).name)
+
+
+def merge_requirements(base: Sequence[str], more: Sequence[str]) -> list[str]:
+    """``base`` then ``more``, later winning: a requirement for a package already there
+    replaces it (and moves last)."""
+    merged: dict[str, str] = {}
+    _merge_packages(merged, base)
+    _merge_packages(merged, more)
+    return list(merged.values())
+
+
+def _merge_packages(into: dict[str, str], more: Sequence[str]) -> None:
+    """Later wins: a requirement for a package already there replaces it (and moves last)."""
     for req in more:
-        name = canonicalize_name(Requirement(req).name)
-        out = [r for r in out if canonicalize_name(Requirement(r).name) != name]
-        out.append(req)
-    return out
+        name = _requirement_name(req)
+        into.pop(name, None)
+        into[name] = req
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,8 @@ class ProfileSet:
     """The profiles visible from one place: built-ins, then the project's (which win)."""
 
     profiles: Mapping[str, Profile]
+    # Merged profiles, each computed once: a diamond of extends stays linear.
+    _cache: dict[str, Profile] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, project_profiles: Mapping[str, Profile] | None = None) -> ProfileSet:
@@ -257,15 +269,23 @@ class ProfileSet:
         return self._merged(name, ())
 
     def _merged(self, name: str, chain: tuple[str, ...]) -> Profile:
+        if name in self._cache:
+            return self._cache[name]
         if name in chain:
             cycle = " -> ".join((*chain[chain.index(name):], name))
             raise MlstackError(
                 f"{self.profiles[name].source}: profile {name!r} extends itself ({cycle})",
                 "remove one of the extends in that cycle",
             )
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise MlstackError(
+                f"{self.profiles[name].source}: profile {chain[0]!r} extends profiles "
+                f"{MAX_EXTENDS_DEPTH} levels deep ({' -> '.join((*chain[:3], '…', name))})",
+                f"flatten the chain: at most {MAX_EXTENDS_DEPTH} levels of extends",
+            )
         own = self.raw(name)
-        packages: list[str] = []
-        system: list[str] = []
+        packages: dict[str, str] = {}
+        system: dict[str, None] = {}
         env: dict[str, str] = {}
         python: str | None = None
         description = ""
@@ -277,25 +297,27 @@ class ProfileSet:
                     err.hint,
                 )
             parent = self._merged(parent_name, (*chain, name))
-            packages = _merge_packages(packages, parent.packages)
-            system += [s for s in parent.system if s not in system]
+            _merge_packages(packages, parent.packages)
+            system.update(dict.fromkeys(parent.system))
             env.update(parent.env)
             python = parent.python or python
             description = parent.description or description
-        packages = _merge_packages(packages, own.packages)
-        system += [s for s in own.system if s not in system]
+        _merge_packages(packages, own.packages)
+        system.update(dict.fromkeys(own.system))
         env.update(own.env)
-        return Profile(
+        merged = Profile(
             name=name,
             description=own.description or description,
             extends=own.extends,
             python=own.python or python,
-            packages=tuple(packages),
+            packages=tuple(packages.values()),
             system=tuple(system),
             env=env,
             origin=own.origin,
             source=own.source,
         )
+        self._cache[name] = merged
+        return merged
 
 
 def unknown_profile_error(name: str, known: list[str]) -> MlstackError:

@@ -175,15 +175,30 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     for b in backends:
         if b not in BACKENDS:
             raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
-    try:
-        url.format(index="x", rocm="x")
-    except (KeyError, IndexError, ValueError):
-        raise fail(f"url {url!r} has an unknown placeholder",
-                   "the placeholders are {index} and {rocm}") from None
+    files = strings("files")
+    for key, value in (("url", url), *(("files", f) for f in files)):
+        if not _plain_template(value):
+            raise fail(f"{key} {value!r} has an unknown placeholder",
+                       "the placeholders are {index} and {rocm}, written just so") from None
     return Source(
         name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
-        use=use, default=flag("default", False), files=strings("files"),
+        use=use, default=flag("default", False), files=files,
         enabled=flag("enabled", True), labelled=strings("labelled"),
+    )
+
+
+def _plain_template(value: str) -> bool:
+    """Only ``{index}`` and ``{rocm}``: no attribute, index, conversion or format spec
+    (``{index:>999999999}`` would build a gigabyte string)."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(value))
+    except ValueError:  # a lone "{" or "}"
+        return False
+    return all(
+        name is None or (name in ("index", "rocm") and not spec and conversion is None)
+        for _, name, spec, conversion in fields
     )
 
 

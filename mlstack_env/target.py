@@ -8,9 +8,11 @@ from enum import StrEnum
 
 from mlstack_env.errors import MlstackError
 
-_ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$")
+# re.ASCII: \d would also match other scripts' digits (Arabic-Indic ٦), which int() reads.
+_ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$",
+                      re.ASCII)
+_PYTHON_RE = re.compile(r"3\.[0-9]{1,3}", re.ASCII)
 
-_PYTHON_RE = re.compile(r"3\.\d+")
 
 TARGET_HINT = "write a target as 'cpu' or 'rocmX.Y[.Z]:gfxA[,gfxB…]', e.g. rocm6.4:gfx1100"
 

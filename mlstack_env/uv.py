@@ -107,13 +107,19 @@ def version(uv_bin: Path | None = None) -> str:
     return m.group(1)
 
 
+#: The user's uv settings that pass through: how long to wait for a silent index and how
+#: often to retry (uv's defaults: 30 s, 3 retries) tune the network, not what resolves.
+PASSED_THROUGH = ("UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES")
+
+
 def clean_env(cache_dir: Path | None = None, offline: bool = False,
               extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment uv runs in: ours, not the user's uv settings."""
+    """The environment uv runs in: ours, not the user's uv settings (but PASSED_THROUGH)."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("UV_") and k not in (envvars.VIRTUAL_ENV, "CONDA_PREFIX")
+        if (not k.startswith("UV_") or k in PASSED_THROUGH)
+        and k not in (envvars.VIRTUAL_ENV, "CONDA_PREFIX")
     }
     env["UV_CACHE_DIR"] = str(cache_dir or paths.uv_cache_dir())
     env["UV_PYTHON_DOWNLOADS"] = "never"
@@ -224,7 +230,7 @@ def find_python(version: str) -> Path:
     """An installed interpreter for ``X.Y``; uv may not download one here."""
     # Ask only this version's candidates first: probing every installed Python costs a
     # process start each (about 1.3 s with pyenv's six), on every `env create`.
-    m = re.fullmatch(r"3\.(\d+)", version)
+    m = re.fullmatch(r"3\.(\d+)", version, re.ASCII)
     if m:
         for path in _candidates(int(m.group(1))):
             if path.exists() and _runs(path, version):

@@ -27,6 +27,10 @@ NASTY: dict[str, str] = {
     "EVIL_BACKSLASH": "C:\\path\\to\\ \\' \\\\ \\n \\$(touch pwned)",
     "EVIL_FISH": "'; touch pwned; echo '\\'",
     "EVIL_NEWLINE": "line1\ntouch pwned\nline3\n",
+    # a CR must stay a CR, through the scripts and through `eval "$(mlstack env activate)"`
+    "EVIL_CR": "dos\r\nline\rtouch pwned\r",
+    # terminal escapes: an OSC title and a colour, data like any other byte
+    "EVIL_ESCAPE": "\x1b]0;pwned\x07\x1b[31mred\x1b[0m",
     "EVIL_SPACES": "  two  spaces\tand a tab  ",
     "EVIL_GLOB": "* ? [a-z] ~ ~root",
     "EVIL_DASH": "-e",

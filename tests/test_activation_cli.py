@@ -38,6 +38,7 @@ def test_output_evals_in_sh_family(shell: str, demo: Path, tmp_path: Path) -> No
         f'eval "$({_mlstack()} env activate demo --shell {kind})"\n'
         f"printf '%s' \"$EVIL_NEWLINE\" > {out}/newline\n"
         f"printf '%s' \"$EVIL_FISH\" > {out}/fish\n"
+        f"printf '%s' \"$EVIL_CR\" > {out}/cr\n"
         f"printf '%s' \"$PATH\" > {out}/path\n"
         "deactivate\n"
         f"printf '%s' \"${{HSA_OVERRIDE_GFX_VERSION-unset}}\" > {out}/after\n"
@@ -48,6 +49,7 @@ def test_output_evals_in_sh_family(shell: str, demo: Path, tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
     assert (out / "newline").read_text() == VARIABLES["EVIL_NEWLINE"]
     assert (out / "fish").read_text() == VARIABLES["EVIL_FISH"]
+    assert (out / "cr").read_bytes() == VARIABLES["EVIL_CR"].encode()
     assert (out / "path").read_text().startswith(f"{demo / 'bin'}:")
     assert (out / "after").read_text() == "unset"
     assert not (tmp_path / "pwned").exists()
@@ -79,7 +81,8 @@ def test_default_shell_comes_from_the_shell_variable(
     r = cli("env", "activate", "demo", env={"SHELL": shell_var})
     assert r.returncode == 0, r.stderr
     gen = isolated / "envs" / "demo" / "current"
-    assert r.stdout == (gen / "bin" / expected).read_text(encoding="utf-8")
+    # the script byte for byte: its CRs (EVIL_CR) are not turned into newlines
+    assert r.stdout == (gen / "bin" / expected).read_bytes().decode("utf-8")
 
 
 def test_unknown_shell_option(cli: Cli, demo: Path) -> None:

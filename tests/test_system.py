@@ -185,7 +185,7 @@ APT_NOBLE = [
     "printf '%s\\n' 'Package: *' 'Pin: release o=repo.radeon.com' 'Pin-Priority: 600' | "
     "sudo tee /etc/apt/preferences.d/rocm-pin-600 > /dev/null",
     "sudo apt-get update",
-    "sudo apt-get install -y coreutils rocm-hip-runtime",
+    "sudo apt-get install -y -- coreutils rocm-hip-runtime",
 ]
 
 
@@ -209,7 +209,7 @@ def test_plan_without_rocm_packages_adds_no_repository() -> None:
     plan = make_plan(["coreutils", "git"], parse_distro("ubuntu:24.04"), system_catalog(),
                      None, sudo=True)
     assert [s.command for s in plan.steps] == [
-        "sudo apt-get update", "sudo apt-get install -y coreutils git"]
+        "sudo apt-get update", "sudo apt-get install -y -- coreutils git"]
 
 
 def test_dnf_plan_writes_the_el9_repo_file() -> None:
@@ -229,7 +229,7 @@ def test_dnf_plan_writes_the_el9_repo_file() -> None:
     assert "baseurl=https://repo.radeon.com/rocm/el9/6.4.1/main" in argv
     assert "gpgkey=https://repo.radeon.com/rocm/rocm.gpg.key" in argv
     assert repo_step.command.endswith("sudo tee /etc/yum.repos.d/rocm.repo > /dev/null")
-    assert install.command == "sudo dnf install -y openmpi-devel rocm-hip-runtime"
+    assert install.command == "sudo dnf install -y -- openmpi-devel rocm-hip-runtime"
 
 
 def test_el8_epel_follows_the_release() -> None:
@@ -262,7 +262,7 @@ def test_zypper_plan_has_sles_prerequisites_and_the_zyp_repo() -> None:
     titles = [s.title for s in plan.steps]
     assert titles.index("add the ROCm 6.4 repository") > titles.index(
         "install the kernel headers (amdgpu-dkms builds against them)")
-    assert commands[-1] == "sudo zypper --non-interactive install rocm-hip-runtime"
+    assert commands[-1] == "sudo zypper --non-interactive install -- rocm-hip-runtime"
 
 
 def test_opensuse_leap_skips_suseconnect() -> None:
@@ -301,7 +301,7 @@ def test_fedora_and_arch_use_the_distros_own_rocm() -> None:
     plan = make_plan(["rocm-hip-runtime", "amdgpu-dkms"], parse_distro("arch"),
                      system_catalog(), "6.4", sudo=True)
     assert [s.command for s in plan.steps] == [
-        "sudo pacman -S --needed --noconfirm rocm-hip-runtime"]
+        "sudo pacman -S --needed --noconfirm -- rocm-hip-runtime"]
     assert any("own packages" in n for n in plan.notes)
     assert any("amdgpu-dkms" in n for n in plan.notes)
 
@@ -320,12 +320,22 @@ def test_rocm_packages_without_a_rocm_version_are_an_error() -> None:
                   None, sudo=True)
 
 
-def test_values_in_commands_are_quoted() -> None:
-    plan = make_plan(["x;touch /tmp/pwned", "$(reboot)"], parse_distro("ubuntu:24.04"),
-                     system_catalog(), None, sudo=True)
-    install = plan.steps[-1].command
-    assert shlex.split(install) == ["sudo", "apt-get", "install", "-y", "$(reboot)",
-                                    "x;touch /tmp/pwned"]
+@pytest.mark.parametrize("name", [
+    "-oDPkg::Pre-Invoke::=touch /tmp/x", "--allow-unauthenticated", "x;touch /tmp/pwned",
+    "$(reboot)", "rocm hip", "", "pkg=1.0", "../x", "rocm-hip-runtime\n-y",
+])
+def test_plan_refuses_what_is_not_a_package_name(name: str) -> None:
+    with pytest.raises(MlstackError, match="bad system package name"):
+        make_plan([name], parse_distro("ubuntu:24.04"), system_catalog(), None, sudo=True)
+
+
+@pytest.mark.parametrize("distro_text", ["ubuntu:24.04", "rocky:9.4", "opensuse-leap:15.6",
+                                         "arch"])
+def test_install_commands_end_options_before_the_names(distro_text: str) -> None:
+    plan = make_plan(["coreutils"], parse_distro(distro_text), system_catalog(), None,
+                     sudo=True)
+    argv = shlex.split(plan.steps[-1].command)
+    assert argv[-2:] == ["--", "coreutils"]
 
 
 @pytest.mark.parametrize("text", ["ubuntu 24.04", "", ":24.04", "ubuntu:"])
@@ -367,6 +377,25 @@ def test_apply_runs_the_shell_text_itself(tmp_path: Path) -> None:
     plan = Plan(distro("ubuntu", "24.04"), cat.families["debian"], None, (), (step,))
     apply_plan(plan, run_shell, (tmp_path / "log").open("w"))
     assert target.read_text() == "a b\n$HOME\n"
+
+
+def test_apply_runs_each_step_with_pipefail(tmp_path: Path) -> None:
+    """A failed download piped into tee must fail the step and stop the plan (before,
+    it left a 0-byte keyring and went on)."""
+    from mlstack_env.system.apply import run_shell
+    from mlstack_env.system.plan import Plan, Step
+
+    keyring, after = tmp_path / "rocm.gpg", tmp_path / "after"
+    steps = (
+        Step("add the key", f"false | tee {shlex.quote(str(keyring))} > /dev/null"),
+        Step("next", f"touch {shlex.quote(str(after))}"),
+    )
+    plan = Plan(distro("ubuntu", "24.04"), system_catalog().families["debian"], None, (),
+                steps)
+    with pytest.raises(MlstackError, match=r"step 1/2 \(add the key\) failed"):
+        apply_plan(plan, run_shell, (tmp_path / "log").open("w"))
+    assert not after.exists()
+    assert run_shell("true | true") == 0
 
 
 # --- which entry -----------------------------------------------------------------------
@@ -455,7 +484,7 @@ def test_cli_plan_prints_the_apt_commands(cli: Cli, tmp_path: Path,
     commands = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith("#")]
     prefix = "" if __import__("os").geteuid() == 0 else "sudo "
     expected = [c.replace("sudo ", prefix) for c in APT_NOBLE]
-    expected[-1] = f"{prefix}apt-get install -y rocm-hip-runtime"  # coreutils is here
+    expected[-1] = f"{prefix}apt-get install -y -- rocm-hip-runtime"  # coreutils is here
     assert commands == expected
     r = cli("system", "plan", "--lock", str(lock), "--json")
     data = json.loads(r.stdout)
@@ -469,7 +498,7 @@ def test_cli_plan_for_another_distro(cli: Cli, tmp_path: Path) -> None:
     r = cli("system", "plan", "--lock", str(lock), "--distro", "rhel:9.6")
     assert r.returncode == 0, r.stderr
     assert "https://repo.radeon.com/rocm/el9/6.4/main" in r.stdout
-    assert "sudo dnf install -y coreutils rocm-hip-runtime" in r.stdout
+    assert "sudo dnf install -y -- coreutils rocm-hip-runtime" in r.stdout
     r = cli("system", "plan", "--lock", str(lock), "--distro", "ubuntu:18.04")
     assert r.returncode == 1
     assert r.stderr.startswith("error: AMD's ROCm 6.4 repository has no packages")

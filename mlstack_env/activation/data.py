@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,42 +32,10 @@ from mlstack_env.errors import MlstackError
 ENV_JSON = "mlstack-env.json"
 FORMAT = 1
 
-_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-#: Variables activation manages itself, or that a shell will not let a script set.
-RESERVED = frozenset(
-    {
-        "PATH",
-        envvars.VIRTUAL_ENV,
-        envvars.MLSTACK_ENV,
-        "PYTHONHOME",
-        "PS1",
-        "PWD",
-        "SHLVL",
-        "IFS",
-    }
-)
-_RESERVED_PREFIX = "_MLSTACK_"
-
-
 def validate_variable(name: str, value: str) -> None:
-    """Refuse a variable no shell could set literally, or one activation itself manages."""
-    if not isinstance(name, str) or not _VAR_NAME_RE.fullmatch(name):
-        raise MlstackError(
-            f"invalid environment variable name {name!r}",
-            hint="names are letters, digits and '_', not starting with a digit",
-        )
-    if name in RESERVED or name.startswith(_RESERVED_PREFIX):
-        raise MlstackError(
-            f"environment variable {name} cannot be set by an env",
-            hint="activation manages PATH, VIRTUAL_ENV, MLSTACK_ENV, PYTHONHOME and the "
-            "prompt itself; remove it from the profile's [env]",
-        )
-    if not isinstance(value, str) or "\0" in value:
-        raise MlstackError(
-            f"invalid value for environment variable {name}: {value!r}",
-            hint="values are strings without NUL characters",
-        )
+    """Refuse a variable no shell could set literally, or one an env may not set
+    (the rule lives in :func:`mlstack_env.envvars.check_variable`)."""
+    envvars.check_variable(name, value)
 
 
 class ActivationData:

@@ -145,7 +145,7 @@ def _family(text: str) -> tuple[GpuFamily, str | None]:
 ROCM_VERSION_HINT = "write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
 # The shape a target string accepts (target.py); "7" or "6.4rc1" would make targets that
 # `Target.parse` rejects, so they are refused here too.
-_ROCM_VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?")
+_ROCM_VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?", re.ASCII)
 
 
 def parse_version(text: str) -> Version:

@@ -7,6 +7,7 @@ typer app in :mod:`mlstack_env.cli.app`.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 from mlstack_env.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
@@ -22,9 +23,11 @@ def report(err: MlstackError, verbose: bool = False) -> int:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    sys.stderr.write(f"error: {err.message}\n")
+    from mlstack_env.cli.output import printable
+
+    sys.stderr.write(f"error: {printable(err.message)}\n")
     if err.hint:
-        sys.stderr.write(f"hint: {err.hint}\n")
+        sys.stderr.write(f"hint: {printable(err.hint, newlines=True)}\n")
     sys.stderr.flush()
     return err.exit_code
 
@@ -52,10 +55,44 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except OSError as e:
+        if e.filename is None and e.errno not in (*_FULL, *_DENIED):
+            return report(_internal(e), verbose)
+        return report(filesystem_error(e), verbose)
     except Exception as e:  # the last line of defence: one line, not a traceback
-        return report(MlstackError(f"internal error: {e!r}", exit_code=INTERNAL_ERROR,
-                                   hint="this is a bug in mlstack; rerun with -v and report "
-                                   "the traceback"), verbose)
+        return report(_internal(e), verbose)
+
+
+def _internal(e: Exception) -> MlstackError:
+    return MlstackError(f"internal error: {e!r}", exit_code=INTERNAL_ERROR,
+                        hint="this is a bug in mlstack; rerun with -v and report the traceback")
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def filesystem_error(e: OSError) -> MlstackError:
+    """A failed file operation, as the user's problem it is: which path, and why (a full
+    disk, a read-only or unwritable MLSTACK_HOME). The changes mlstack makes are atomic
+    (built aside, renamed into place), so what failed left nothing half written."""
+    import os
+
+    home = os.environ.get("MLSTACK_HOME")
+    path = str(e.filename) if e.filename is not None else f"writing under {home or 'MLSTACK_HOME'}"
+    inside = home and (path == home or path.startswith(home.rstrip("/") + "/"))
+    where = " (MLSTACK_HOME)" if inside and path == home else \
+        " (under MLSTACK_HOME)" if inside else ""
+    reason = e.strerror or type(e).__name__
+    if e.errno in _FULL:
+        hint = ("free some space on that disk (`mlstack gc` removes unused envs), or set "
+                "MLSTACK_HOME to a directory on another disk")
+    elif e.errno in _DENIED:
+        hint = ("make that directory writable for you, or set MLSTACK_HOME to a directory "
+                "you can write")
+    else:
+        hint = "check that path"
+    return MlstackError(f"{path}{where}: {reason}", hint)
 
 
 def _dashdash(args: list[str]) -> int:

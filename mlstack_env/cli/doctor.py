@@ -50,6 +50,7 @@ class DoctorResult:
         from rich.table import Table
         from rich.text import Text
 
+        from mlstack_env.cli.output import printable
         from mlstack_env.doctor import Status
 
         table = Table(box=None, pad_edge=False, show_header=True)
@@ -57,11 +58,11 @@ class DoctorResult:
         table.add_column("check")
         table.add_column("finding", overflow="fold")
         for f in self.findings:
-            cell = Text(f.message)
+            cell = Text(printable(f.message, newlines=True))
             if f.hint and f.status is not Status.OK:
-                cell.append(f"\nhint: {f.hint}", style="dim")
+                cell.append(f"\nhint: {printable(f.hint, newlines=True)}", style="dim")
             elif f.hint:
-                cell.append(f"\n{f.hint}", style="dim")
+                cell.append(f"\n{printable(f.hint, newlines=True)}", style="dim")
             table.add_row(Text(f.status.value, style=_STYLE[f.status.value]), f.check, cell)
         console.print(table)
         warns = sum(f.status is Status.WARN for f in self.findings)

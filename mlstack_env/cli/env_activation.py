@@ -74,7 +74,11 @@ def activate(
     gen = current_generation(name)
     script = gen / (ACTIVATE_FISH if kind == "fish" else ACTIVATE_SH)
     try:
-        text = script.read_text(encoding="utf-8")
+        # newline="": no newline translation on reading, which would turn a CR inside a
+        # quoted value into a newline, and eval would set another value than `source
+        # bin/activate` does.
+        with script.open(encoding="utf-8", newline="") as f:
+            text = f.read()
     except OSError as e:
         raise MlstackError(f"cannot read {script}: {e.strerror}",
                            hint=f"recreate the env: mlstack env create --name {name}") from e

@@ -117,9 +117,11 @@ def register(app: typer.Typer) -> None:
         """Resolve profiles x targets into a hash-pinned lock (mlstack.lock)."""
         from mlstack_env.project import find_project
         from mlstack_env.resolve import lock
-        from mlstack_env.target import Target
+        from mlstack_env.target import Target, parse_python
 
         targets = [Target.parse(t) for t in target or []]
+        if python is not None:
+            parse_python(python)
         project = find_project(Path.cwd(), project_dir)
         if check and export_pylock is not None:
             raise MlstackError("--check writes nothing; it cannot be used with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,10 +20,38 @@ class Result(Protocol):
     def render(self, console: Console) -> None: ...
 
 
-def console(stderr: bool = False) -> Console:
-    from rich.console import Console
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI by itself), and the
+# bidi overrides that reorder what a terminal shows.
+_OTHERS = "\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHERS}]")
+_UNPRINTABLE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f{_OTHERS}]")
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """``text`` safe to show on a terminal: escape sequences and other control characters
+    (values from profiles and locks may hold any) shown escaped, ``\\x1b``, never sent raw.
+    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself)."""
+    pattern = _UNPRINTABLE if newlines else _UNPRINTABLE_LINE
+    return pattern.sub(_escape, text)
+
+
+def console(stderr: bool = False) -> Console:
+    """The console results render on. Every string it renders goes through
+    :func:`printable`; result renderers get no markup, so a ``[link=…]`` in a value is
+    text, not a hyperlink escape (the stderr console keeps markup for progress lines)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    class DataConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Text:
+            return super().render_str(printable(text, newlines=True), **kwargs)
+
+    return DataConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=stderr)
 
 
 def emit(result: Result, as_json: bool) -> int:

@@ -113,7 +113,7 @@ def driver_loaded(ctx: Context) -> Iterator[Finding]:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text().strip() or None
+        return path.read_text(errors="replace").strip() or None
     except OSError:
         return None
 

@@ -27,7 +27,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 def read_distro(root: Path) -> Distro | None:
     for rel in ("etc/os-release", "usr/lib/os-release"):
         try:
-            text = (root / rel).read_text()
+            text = (root / rel).read_text(errors="replace")
         except OSError:
             continue
         v = parse_os_release(text)
@@ -45,7 +45,7 @@ def read_distro(root: Path) -> Distro | None:
 
 def read_kernel(root: Path) -> str | None:
     try:
-        return (root / "proc/sys/kernel/osrelease").read_text().strip() or None
+        return (root / "proc/sys/kernel/osrelease").read_text(errors="replace").strip() or None
     except OSError:
         pass
     return platform.release() if root == Path("/") else None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-_VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)")
-_DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$")
+_VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)", re.ASCII)
+_DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$", re.ASCII)
 
 
 def parse_version_file(text: str) -> str | None:
@@ -24,7 +24,7 @@ def under_root(root: Path, path: str) -> Path:
 def read_install(root: Path, path: str) -> str | None:
     """The version of the ROCm install at ``path`` (a path on the machine), or None."""
     try:
-        text = under_root(root, path).joinpath(".info/version").read_text()
+        text = under_root(root, path).joinpath(".info/version").read_text(errors="replace")
     except OSError:
         return None
     return parse_version_file(text)

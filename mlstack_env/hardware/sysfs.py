@@ -75,7 +75,7 @@ def read_kfd_nodes(root: Path, notes: list[str]) -> list[KfdNode] | None:
         if not node_dir.name.isdigit():
             continue
         try:
-            props = parse_properties((node_dir / "properties").read_text())
+            props = parse_properties((node_dir / "properties").read_text(errors="replace"))
         except OSError as e:
             notes.append(f"KFD node {node_dir.name} skipped: {e.strerror or e}")
             continue
@@ -114,7 +114,7 @@ def _kfd_vram(node_dir: Path) -> int | None:
     total = 0
     for bank in banks.iterdir():
         try:
-            props = parse_properties((bank / "properties").read_text())
+            props = parse_properties((bank / "properties").read_text(errors="replace"))
         except OSError:
             continue
         if props.get("heap_type") in (HEAP_FB_PUBLIC, HEAP_FB_PRIVATE):

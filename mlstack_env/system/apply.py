@@ -17,7 +17,14 @@ ShellRunner = Callable[[str], int]
 
 
 def run_shell(command: str) -> int:
-    return subprocess.run(["sh", "-c", command], check=False).returncode
+    """Run one step with pipefail: a pipeline fails when any command in it fails, so a
+    failed key download (``wget … | gpg --dearmor | tee KEYRING``) stops the plan instead
+    of passing as an empty keyring. bash has pipefail everywhere; a sh without it (older
+    dash) refuses ``set -o pipefail``, and the step fails rather than run unchecked."""
+    bash = shutil.which("bash")
+    argv = [bash, "-o", "pipefail", "-c", command] if bash else \
+        ["sh", "-c", "set -o pipefail\n" + command]
+    return subprocess.run(argv, check=False).returncode
 
 
 def needs_sudo() -> bool:

@@ -21,6 +21,7 @@ from mlstack_env.system.catalog import (
     SystemCatalog,
     repo_version,
 )
+from mlstack_env.system_names import check_system_package
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def make_plan(
     AMD's repository for ``rocm`` is added only when a package needs it. ``names`` are the
     packages to install: the missing ones on this machine, every one for another.
     """
+    for name in names:
+        check_system_package(name)
     family = catalog.family_of(distro)
     notes: list[str] = []
     install: list[str] = []
@@ -206,5 +209,8 @@ def make_plan(
     if install:
         if family.update:
             steps.append(Step("refresh the package lists", _as_root(sudo, *family.update)))
-        steps.append(Step("install the packages", _as_root(sudo, *family.install, *install)))
+        # "--": nothing after it is an option, whatever a name looks like (they are
+        # checked at load time too: system_names).
+        steps.append(Step("install the packages",
+                          _as_root(sudo, *family.install, "--", *install)))
     return Plan(distro, family, planned_rocm, tuple(install), tuple(steps), tuple(notes))

@@ -1,0 +1,126 @@
+"""Reading and writing the files a user hands mlstack: manifests, profiles, locks, config.
+
+One reader for all of them, so every bad file gets the same clean error naming the file:
+not a regular file (a FIFO would block the read forever, ``/dev/zero`` never ends), too
+big, not UTF-8 (the byte offset and line, never the bytes themselves), not TOML (the
+line). And one check before writing a user-named output (``-o FILE``): a symlink or a
+device there is refused instead of being replaced or written through.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from mlstack_env.errors import MlstackError, toml_problem
+
+#: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
+MAX_BYTES = 64 * 1024 * 1024
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_bytes(path: Path, hint: str = "check the path and its permissions") -> bytes:
+    """The bytes of the regular file ``path``. A missing file raises FileNotFoundError
+    (callers say what a missing file means); every other problem is an MlstackError."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would block; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}", hint) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise MlstackError(f"cannot read {path}: it is {_kind(mode)}, not a regular file",
+                               "pass the path of a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BYTES:
+                raise MlstackError(
+                    f"cannot read {path}: it is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                    "pass the right file; mlstack's inputs are small text files",
+                )
+            chunks.append(chunk)
+    except OSError as exc:
+        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}", hint) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def decode(data: bytes, source: str | Path, hint: str) -> str:
+    """``data`` as UTF-8; else an error naming the first bad byte's offset and line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise MlstackError(
+            f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}, "
+            f"line {line})",
+            hint,
+        ) from None
+
+
+def read_text(path: Path, hint: str = "check the path and its permissions",
+              decode_hint: str = "save the file as UTF-8") -> str:
+    """A user's text file: a regular file, at most MAX_BYTES, UTF-8 (see read_bytes)."""
+    return decode(read_bytes(path, hint), path, decode_hint)
+
+
+def parse_toml(text: str, source: str | Path, hint: str) -> dict[str, Any]:
+    """``text`` as TOML; else an error naming ``source`` and the line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MlstackError(f"{source}: invalid TOML: {toml_problem(exc, text)}", hint) from None
+    except RecursionError:  # tomllib recurses per nesting level: [[[[[[...
+        raise MlstackError(f"{source}: invalid TOML: arrays or tables nested too deeply",
+                           hint) from None
+
+
+TOML_HINT = "fix the syntax at that line (see https://toml.io)"
+
+
+def read_toml(path: Path, hint: str = TOML_HINT) -> tuple[dict[str, Any], str]:
+    """A user's TOML file, parsed, and its text (for line numbers in later errors)."""
+    text = read_text(path)
+    return parse_toml(text, path, hint), text
+
+
+def check_output(path: Path) -> None:
+    """Refuse to write a user-named output over anything but a regular file (or nothing):
+    a rename would replace a symlink or a device node, and writing through one would
+    change what it points at."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise MlstackError(f"cannot write {path}: {exc.strerror or exc}",
+                           "choose another output path") from None
+    if stat.S_ISLNK(mode):
+        raise MlstackError(f"refusing to write {path}: it is a symbolic link",
+                           "write to the link's target directly, or choose another path")
+    if not stat.S_ISREG(mode):
+        raise MlstackError(f"refusing to write {path}: it is {_kind(mode)}",
+                           "choose a regular file as the output")

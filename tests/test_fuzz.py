@@ -1,0 +1,205 @@
+"""Fuzzing (issue 13, item 9): mutated mlstack.toml, profiles, locks, config and machine
+trees get exit 0 or a clean exit 1 (an ``error:`` line, then a ``hint:`` line), never
+exit 2 or a traceback.
+
+In-process through ``mlstack_env.cli.main`` and bounded: few examples, no deadline,
+derandomized, so CI runs the same cases in a few seconds. The seeds are real files: the
+example project and its lock from ``lockfiles/example``, a machine like a 7900 XTX box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlstack_env.cli import main
+from mlstack_env.config import load_config
+from mlstack_env.errors import MlstackError
+from tests import machines
+from tests.envfixtures import failing_uv
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "lockfiles" / "example"
+
+FUZZ = settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# Values that have broken parsers before: wrong types, foreign digits, controls, options.
+NASTY_VALUES = [
+    "true", "false", "0", "-1", "1.5", "1e400", "inf", "nan", '""', "[]", "{}", "[[]]",
+    '"\\u001b[31m"', '"\\u0663.\\u0661\\u0662"', '"rocm\\u0666.\\u0664:gfx1100"',
+    '"-oDPkg::Pre-Invoke::=touch /tmp/x"', '"{rocm}"', '"$(touch pwned)"', "1979-05-27",
+    '"' + "x" * 300 + '"', '"\\r\\n"', '"gfx1100"', '"cpu"', '"3.12"', '"PROMPT_COMMAND"',
+]
+NASTY_TEXT = ["[", "]", "[[", "]]", "=", '"', "'", "\n", "\\", "{", "}", ",", "#", ".", " ",
+              "[profiles.x]", "[[entry]]", "[[entry.package]]", "extends = [\"ml\"]",
+              "env = 1", "version = 2", "[mirrors]", "\x00", "\x1b", "\u0663"]
+NASTY_BYTES = [b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\x80", b"\xf4\x90\x80\x80"]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
+    """``seed`` with a few edits: spans deleted, text or bad bytes inserted, a value
+    replaced by another type, lines duplicated or swapped."""
+    data = seed
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["delete", "insert", "value", "bytes", "dup-line", "cut"]))
+        at = draw(st.integers(0, len(data)))
+        if op == "delete":
+            data = data[:at] + data[at + draw(st.integers(1, 40)):]
+        elif op == "insert":
+            data = data[:at] + draw(st.sampled_from(NASTY_TEXT)).encode() + data[at:]
+        elif op == "bytes":
+            data = data[:at] + draw(st.sampled_from(NASTY_BYTES)) + data[at:]
+        elif op == "value":
+            # replace what follows the next "= " up to the end of its line
+            eq = data.find(b"= ", at)
+            if eq >= 0:
+                end = data.find(b"\n", eq)
+                end = len(data) if end < 0 else end
+                value = draw(st.sampled_from(NASTY_VALUES)).encode()
+                data = data[:eq + 2] + value + data[end:]
+        elif op == "dup-line":
+            lines = data.split(b"\n")
+            i = draw(st.integers(0, len(lines) - 1))
+            lines.insert(draw(st.integers(0, len(lines))), lines[i])
+            data = b"\n".join(lines)
+        else:
+            data = data[:at]
+    return data
+
+
+def assert_clean(code: int, err: str) -> None:
+    assert code in (0, 1), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if code == 1:
+        lines = err.splitlines()
+        firsts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+        assert firsts, err
+        assert lines[firsts[0] + 1].startswith("hint: "), err
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., int]:
+    def call(*args: str) -> int:
+        capsys.readouterr()
+        code = main(list(args))
+        assert_clean(code, capsys.readouterr().err)
+        return code
+
+    return call
+
+
+MANIFEST_SEED = (EXAMPLE / "mlstack.toml").read_bytes() + b"""
+[profiles.extra]
+extends = ["ml"]
+description = "more"
+python = ">=3.10,<3.14"
+system = ["rocm-hip-runtime"]
+packages = ["numpy<2; python_version < '3.12'"]
+[profiles.extra.env]
+MIOPEN_FIND_MODE = "2"
+
+[sources.mine]
+url = "https://example.com/{rocm}/simple"
+files = ["https://example.com/files/"]
+packages = ["numpy"]
+use = "when-required"
+"""
+
+
+@FUZZ
+@given(data=mutated(MANIFEST_SEED))
+def test_fuzzed_manifest_and_profiles(data: bytes, tmp_path: Path, run: Callable[..., int],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlstack.toml").write_bytes(data)
+    run("profile", "list")
+    run("profile", "show", "extra")
+    run("profile", "show", "minimal", "--json")
+
+
+LOCK_SEED = (EXAMPLE / "mlstack.lock").read_bytes()
+
+
+@FUZZ
+@given(data=mutated(LOCK_SEED))
+def test_fuzzed_lock(data: bytes, tmp_path: Path, run: Callable[..., int],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "machine"
+    if not root.exists():
+        machines.MACHINES["7900xtx"](root)
+    monkeypatch.setenv("MLSTACK_ROOT", str(root))
+    for key, value in failing_uv(tmp_path).items():  # create gets as far as installing
+        monkeypatch.setenv(key, value)
+    lock = tmp_path / "mlstack.lock"
+    lock.write_bytes(data)
+    run("system", "plan", "--lock", str(lock), "--distro", "ubuntu:24.04")
+    run("system", "plan", "--lock", str(lock), "--distro", "rocky:9.4", "--json")
+    run("env", "create", "ml", "--lock", str(lock), "--name", "fuzz")
+    run("diff", str(EXAMPLE / "mlstack.lock"), str(lock))
+    run("tree", "--lock", str(lock))
+
+
+CONFIG_SEED = b"""[mirrors]
+"https://download.pytorch.org/" = "https://artifacts.example.com/pytorch/"
+"https://pypi.org/simple" = "https://artifacts.example.com/pypi/simple"
+"https://files.pythonhosted.org/" = "https://artifacts.example.com/pythonhosted/"
+"""
+
+
+@FUZZ
+@given(data=mutated(CONFIG_SEED))
+def test_fuzzed_config(data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(data)
+    try:
+        load_config(path)
+    except MlstackError as err:
+        assert err.exit_code == 1 and err.hint
+
+
+@pytest.fixture
+def machine_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    root = machines.MACHINES["7800xt-780m"](tmp_path / "machine")
+    monkeypatch.setenv("MLSTACK_ROOT", str(root))
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.stat().st_size)
+
+
+@FUZZ
+@given(pick=st.integers(0, 10_000), edits=st.data())
+def test_fuzzed_machine_tree(pick: int, edits: st.DataObject, machine_files: list[Path],
+                             run: Callable[..., int]) -> None:
+    path = machine_files[pick % len(machine_files)]
+    original = path.read_bytes()
+    try:
+        path.write_bytes(edits.draw(mutated(original)))
+        run("detect")
+        run("detect", "--json")
+    finally:
+        path.write_bytes(original)
+
+
+@FUZZ
+@given(target=st.text(min_size=0, max_size=24), python=st.text(min_size=0, max_size=6))
+def test_fuzzed_options(target: str, python: str, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch, run: Callable[..., int]) -> None:
+    """--target and --python strings that are refused before any resolving."""
+    monkeypatch.chdir(tmp_path)
+    if "\x00" in target or "\x00" in python:
+        return  # an argv cannot hold NUL
+    from mlstack_env.target import Target, parse_python
+
+    try:
+        Target.parse(target)
+        parse_python(python)
+    except MlstackError:
+        run("lock", "minimal", "--target", target, "--python", python, "--offline")
