@@ -21,7 +21,8 @@ from typing import Annotated
 
 import typer
 
-from mlstack_env.activation.lookup import current_generation, default_env_name
+from mlstack_env.activation.data import load_env_json
+from mlstack_env.activation.lookup import current_generation, default_env_name, require_python
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH, fish_quote
 from mlstack_env.errors import MlstackError
 
@@ -87,6 +88,7 @@ def activate(
     if name is None:
         name = default_env_name("mlstack env activate NAME")
     gen = current_generation(name)
+    require_python(name, gen, load_env_json(gen).venv)
     script = gen / (ACTIVATE_FISH if kind == "fish" else ACTIVATE_SH)
     try:
         text = script.read_text(encoding="utf-8")
@@ -107,6 +109,7 @@ def shell(
     if name is None:
         name = default_env_name()
     gen = current_generation(name)
+    require_python(name, gen, load_env_json(gen).venv)
     program, kind = user_shell()
     argv, env = shell_command(program, kind, gen, os.environ)
     sys.stdout.flush()

@@ -27,7 +27,7 @@ from mlstack_env.store.entries import (
     store_key,
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
-from mlstack_env.store.generations import Generation, NamedEnv, remove_env
+from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
@@ -151,6 +151,10 @@ def _create_locked(
 ) -> Created:
     name = env.name
     with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
+        # Leftovers of killed creates and removes that no running command holds.
+        store.reclaim_temporaries()
+        reclaim_removed()
+        env.repair()
         cur = env.current()
         cur_fp = cur.fingerprint() if cur else None
         if cur is not None and cur_fp is not None and store.has(key) and not reinstall:

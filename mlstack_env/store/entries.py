@@ -25,8 +25,8 @@ from typing import Any, Protocol
 from mlstack_env import __version__, paths, uv
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
-from mlstack_env.store.files import fsync_dir, remove_tree
-from mlstack_env.store.locks import file_lock
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
+from mlstack_env.store.locks import Busy, file_lock
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
@@ -228,6 +228,9 @@ class Store:
         return StoreEntry(key, self.root / key)
 
     def has(self, key: str) -> bool:
+        """Is the entry built? A planted link or a directory another user owns there is
+        an error, never used."""
+        own_directory(self.root / key, "store entry")
         return (self.root / key / META_NAME).is_file()
 
     def entries(self) -> list[StoreEntry]:
@@ -307,6 +310,21 @@ class Store:
         for tmp in self.temporaries():
             if tmp.name.startswith(f"{TMP_PREFIX}{key}-"):
                 remove_tree(tmp)
+
+    def reclaim_temporaries(self) -> list[Path]:
+        """Delete the build folders of killed creates, of any key, that no running build
+        holds (a build holds its key's lock for as long as its folder exists); the caller
+        holds the store lock shared or exclusively. The paths deleted."""
+        done = []
+        for tmp in self.temporaries():
+            key = tmp.name[len(TMP_PREFIX):].split("-", 1)[0]
+            try:
+                with self.key_lock(key, wait=False):
+                    remove_tree(tmp)
+            except Busy:
+                continue
+            done.append(tmp)
+        return done
 
     def remove(self, key: str) -> None:
         """Remove an entry: renamed aside first, so a half-removed tree is never served."""
