@@ -360,7 +360,7 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str
     for p in sorted(entry.packages, key=lambda p: p.name):
         lines += ["", "[[packages]]", f"name = {_q(p.name)}", f"version = {_q(p.version)}"]
         if p.index is not None:
-            lines.append(f"index = {_q(p.index)}")
+            lines.append(f"index = {_q(mapped(p.index))}")
         lines.append("wheels = [")
         for w in sorted(p.wheels):
             size = f", size = {w.size}" if w.size is not None else ""

@@ -302,3 +302,15 @@ def test_verify_refuses_a_store_entry_replaced_by_a_link(demo: Path, tmp_path: P
     error, _hint = one_error(cli("env", "verify", "demo"))
     assert error == (f"error: store entry {entry} is a symbolic link (to {moved}); "
                      "mlstack does not use it")
+
+
+def test_a_linked_lock_file_is_refused_not_created(demo: Path, tmp_path: Path,
+                                                   cli: Cli) -> None:
+    lock_file = paths.envs_dir() / "demo" / ".lock"
+    lock_file.unlink()
+    target = tmp_path / "not-a-lock"
+    lock_file.symlink_to(target)
+    error, _hint = one_error(cli("env", "remove", "demo"))
+    assert error == f"error: lock file {lock_file} is a symbolic link; mlstack does not use it"
+    assert not target.exists()
+    assert env_names(cli) == ["demo"]

@@ -168,6 +168,7 @@ def create(
     from mlstack_env.config import load_config
     from mlstack_env.envname import validate_env_name
     from mlstack_env.hardware import detect
+    from mlstack_env.sources import url_policy
     from mlstack_env.store import UvInstaller, create_env
     from mlstack_env.store.entries import NoProgress
 
@@ -210,6 +211,7 @@ def create(
         on_wait=None if quiet else _say,
         reinstall=reinstall,
         wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
+        url_policy=url_policy(choice.source, project_dir),
     )
     return CreateResult(created, choice.source)
 

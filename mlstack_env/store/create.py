@@ -17,6 +17,7 @@ from typing import Any
 from mlstack_env import __version__, envvars, paths
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
+from mlstack_env.sources import UrlPolicy
 from mlstack_env.store.entries import (
     Installer,
     NoProgress,
@@ -85,14 +86,20 @@ def create_env(
     store: Store | None = None,
     reinstall: bool = False,
     wheels: str = "",
+    url_policy: UrlPolicy | None = None,
 ) -> Created:
     """Materialize ``entry`` as the next generation of env ``name``.
+
+    ``url_policy`` refuses wheel URLs outside the configured sources before anything is
+    written (the CLI always passes one; tests of the store alone may not).
 
     ``reinstall`` rebuilds the store entry even when the store holds it.
 
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
     """
+    if url_policy is not None:
+        url_policy.check(entry, source)
     env = NamedEnv(name)
     store = store or Store()
     progress = progress or NoProgress()
