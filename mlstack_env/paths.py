@@ -48,6 +48,12 @@ def uv_cache_dir() -> Path:
     return home() / "cache" / "uv"
 
 
+def wheel_urls_dir() -> Path:
+    """``<sha256>`` -> the URL that wheel was last fetched from (uv's cache key), so an
+    offline install finds a cached wheel whatever mirror fetched it."""
+    return home() / "cache" / "wheel-urls"
+
+
 def locks_dir() -> Path:
     return home() / "locks"
 
