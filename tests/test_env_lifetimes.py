@@ -108,7 +108,8 @@ def test_remove_during_env_run_leaves_the_command_working(demo: Path, cli: Cli) 
     assert not (paths.envs_dir() / "demo").exists()
 
 
-def test_a_name_removed_while_running_can_be_created_again(demo: Path, cli: Cli) -> None:
+def test_a_name_removed_while_running_can_be_created_again(demo: Path, tmp_path: Path,
+                                                           cli: Cli) -> None:
     with running_in("demo") as child:
         assert cli("env", "remove", "demo").returncode == 0
         again = cli("env", "create", "demo", "--lock", str(demo))
@@ -121,9 +122,12 @@ def test_a_name_removed_while_running_can_be_created_again(demo: Path, cli: Cli)
         assert one_error(back)[0] == "error: env demo has no generation before 2"
         child.communicate(input="", timeout=120)
     assert child.returncode == 0
+    # Once free, the next create (or gc) deletes the removed env's generation.
+    second_generation(tmp_path, cli)
+    assert sorted(p.name for p in (paths.envs_dir() / "demo").glob("gen-*")) == \
+        ["gen-2", "gen-3"]
     report = json.loads(cli("gc", "--json").stdout)
-    assert report["generations"] == [{"env": "demo", "generation": 1}]
-    assert report["store_entries"] == []  # generation 2 uses the same store entry
+    assert report["generations"] == [] and report["store_entries"] == []
     assert cli("env", "run", "demo", "--", "python", "-c", "import torch").returncode == 0
 
 

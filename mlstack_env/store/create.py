@@ -161,6 +161,8 @@ def _create_locked(
         # Leftovers of killed creates and removes that no running command holds.
         store.reclaim_temporaries()
         reclaim_removed()
+        for old in env.retired_generations():  # of a removed env, once no command holds it
+            env.remove_generation(old)
         env.repair()
         cur = env.current()
         cur_fp = cur.fingerprint() if cur else None
