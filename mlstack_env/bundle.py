@@ -142,6 +142,11 @@ def make_bundle(
     ``lock_path`` into ``directory``; files already there with the locked sha256 stay."""
     lock = read_lock(lock_path)
     entries = select_entries(lock, profiles, str(lock_path))
+    from mlstack_env.sources import url_policy
+
+    policy = url_policy(str(lock_path))
+    for entry in entries:  # fetch nothing a create of this lock would refuse
+        policy.check(entry, str(lock_path))
     wheels = wheels_of(entries, str(lock_path))
     config = config or load_config()
     progress = progress or NoBundleProgress()

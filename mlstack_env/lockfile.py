@@ -139,6 +139,8 @@ def _entry_text(e: LockEntry) -> str:
             f"version = {_q(p.version)}",
         ]
         if p.index is not None:
+            # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),
+            # and uv keys cached wheels by it, so a changed mirror would miss them.
             lines.append(f"index = {_q(p.index)}")
         lines.append("wheels = [")
         for w in sorted(p.wheels):
@@ -398,6 +400,15 @@ def _neg_version(python: str) -> tuple[int, ...]:
 # --- PEP 751 ---------------------------------------------------------------------------
 
 
+def map_url(url: str, url_map: Mapping[str, str]) -> str:
+    """``url`` with the first matching prefix of ``url_map`` replaced (a whole URL is a
+    prefix too)."""
+    for prefix, replacement in url_map.items():
+        if url.startswith(prefix):
+            return replacement + url[len(prefix):]
+    return url
+
+
 def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str:
     """The entry as a standard PEP 751 ``pylock.toml`` (installable by uv and pip).
 
@@ -406,10 +417,7 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str
     """
 
     def mapped(url: str) -> str:
-        for prefix, replacement in (url_map or {}).items():
-            if url.startswith(prefix):
-                return replacement + url[len(prefix):]
-        return url
+        return map_url(url, url_map or {})
 
     lines = [
         'lock-version = "1.0"',
@@ -419,6 +427,8 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str
     for p in sorted(entry.packages, key=lambda p: p.name):
         lines += ["", "[[packages]]", f"name = {_q(p.name)}", f"version = {_q(p.version)}"]
         if p.index is not None:
+            # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),
+            # and uv keys cached wheels by it, so a changed mirror would miss them.
             lines.append(f"index = {_q(p.index)}")
         lines.append("wheels = [")
         for w in sorted(p.wheels):

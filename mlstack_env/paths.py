@@ -13,6 +13,7 @@ APP_NAME = "mlstack"
 # reads it (activation/lookup.py) without importing the store.
 CURRENT = "current"  # envs/<name>/current -> gen-<N>
 GEN_PREFIX = "gen-"
+RETIRED = ".retired"  # envs/<name>/.retired: generations up to N were removed
 
 
 def home() -> Path:
@@ -51,6 +52,12 @@ def envs_dir() -> Path:
 def uv_cache_dir() -> Path:
     # Beside the store, on the same filesystem, so uv hardlinks instead of copying.
     return home() / "cache" / "uv"
+
+
+def wheel_urls_dir() -> Path:
+    """``<sha256>`` -> the URL that wheel was last fetched from (uv's cache key), so an
+    offline install finds a cached wheel whatever mirror fetched it."""
+    return home() / "cache" / "wheel-urls"
 
 
 def package_data() -> Path:

@@ -1,7 +1,8 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
 Top-level keys: ``default-env``, ``targets``, ``python``, ``[profiles.NAME]`` (the profile
-schema, see ``profiles``) and ``[sources.NAME]`` (overrides of catalog/sources.toml).
+schema, see ``profiles``), ``[sources.NAME]`` (overrides of catalog/sources.toml) and
+``allow-urls`` (wheel URL prefixes a lock may use beyond the sources' servers).
 ``mlstack.lock`` lives beside it.
 """
 
@@ -25,7 +26,7 @@ from mlstack_env.profiles import (
 from mlstack_env.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
-PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources")
+PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources", "allow-urls")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Project:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     sources: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
+    allow_urls: tuple[str, ...] = ()
 
     @property
     def lock_path(self) -> Path:
@@ -108,7 +110,14 @@ def load_project(manifest: Path) -> Project:
     if not isinstance(sources, dict):
         raise MlstackError(f"{_where(source, text, 'sources')}: 'sources' must be tables "
                            "[sources.NAME]", 'write [sources.NAME] then url = "…"')
+    allow_urls = raw.get("allow-urls", [])
+    if not isinstance(allow_urls, list) or not all(
+        isinstance(u, str) and "://" in u for u in allow_urls
+    ):
+        raise MlstackError(f"{_where(source, text, 'allow-urls')}: allow-urls must be a list "
+                           "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
     project = Project(
+        allow_urls=tuple(allow_urls),
         root=manifest.parent,
         manifest_path=manifest,
         default_env=default_env,

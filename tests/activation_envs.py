@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def fake_venv(path: Path) -> Path:
     tool = bin_dir / TOOL
     tool.write_text("#!/bin/sh\necho from-the-venv\n")
     tool.chmod(0o755)
+    # Every venv has its Python (`env run` refuses an env without one).
+    if not (bin_dir / "python").is_symlink():
+        (bin_dir / "python").symlink_to(sys.executable)
     return path
 
 

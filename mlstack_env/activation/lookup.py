@@ -32,11 +32,23 @@ def describe_known() -> str:
 
 
 def current_generation(name: str) -> Path:
-    """The directory of ``name``'s current generation, or an error naming the envs there are."""
+    """The directory of ``name``'s current generation, or an error naming the envs there are.
+
+    A lost ``current`` link is repaired first; a link planted as the env's directory is
+    refused.
+    """
     validate_env_name(name)
     env_dir = paths.envs_dir() / name
     current = env_dir / paths.CURRENT
-    if not (current / ENV_JSON).is_file():
+    if env_dir.is_symlink():
+        raise MlstackError(
+            f"env {name!r}: {env_dir} is a symbolic link; mlstack does not use it",
+            hint=f"mlstack makes that directory itself: move {env_dir} away (after checking "
+            f"what it is) and recreate the env with `mlstack env create --name {name}`",
+        )
+    if not (current / ENV_JSON).is_file() and not _repaired(name):
+        if (env_dir / paths.RETIRED).exists() and not current.exists():
+            raise MlstackError(f"no env named {name!r}", hint=describe_known())
         if current.exists() or (env_dir.is_dir() and any(env_dir.glob(f"{paths.GEN_PREFIX}*"))):
             raise MlstackError(
                 f"env {name!r} has no usable generation ({current / ENV_JSON} is missing)",
@@ -103,3 +115,49 @@ def default_env_name(command: str = "mlstack env shell NAME") -> str:
         f"which env? there are {len(names)}: {', '.join(names)}",
         hint=f"name one (`{command}`), or set default-env in mlstack.toml",
     )
+
+
+def require_python(name: str, generation: Path, venv: Path) -> None:
+    """Refuse an env whose Python is gone (its store entry removed, or the interpreter the
+    venv links to uninstalled): activating it would silently run the system Python.
+
+    One ``stat`` on the fast path, following ``gen-N/venv -> store/<key>`` and
+    ``bin/python -> the interpreter``.
+    """
+    python = venv / "bin" / "python"
+    try:
+        python.stat()
+    except OSError:
+        pass
+    else:
+        return
+    try:
+        key = venv.readlink().name
+    except OSError:
+        key = "?"
+    why = ("the Python it was made with is no longer installed" if (venv / "bin").is_dir()
+           else f"its store entry {key} is gone")
+    from mlstack_env.store.fingerprint import read_fingerprint
+
+    fp = read_fingerprint(generation)
+    again = fp.recreate_command() if fp is not None else f"mlstack env create --name {name}"
+    raise MlstackError(
+        f"env {name!r} cannot run: {why} ({python} is missing)",
+        hint=f"re-create it: `{again}`",
+    )
+
+
+def _repaired(name: str) -> bool:
+    """A lost ``current`` link: repaired from the newest usable generation (off the fast
+    path: only when the link is missing)."""
+    env_dir = paths.envs_dir() / name
+    if not env_dir.is_dir() or not any(env_dir.glob("gen-*")):
+        return False
+    from mlstack_env.store.generations import NamedEnv
+
+    env = NamedEnv(name)
+    if not env.needs_repair():
+        return False
+    with env.lock():
+        env.repair()
+    return env.exists()

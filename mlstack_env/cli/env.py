@@ -147,13 +147,13 @@ def info_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
 def remove_cmd(name: NameArg) -> None:
     """Remove an env (all its generations); `mlstack gc` then frees its store entries."""
     from mlstack_env.store import get_env
-    from mlstack_env.store.generations import remove_env
+    from mlstack_env.store.generations import remove_env, removed_message
 
     env = get_env(name)
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):
         env = get_env(name)  # it may have gone while we waited
-        remove_env(env)
-    typer.echo(f"removed env {name}; run `mlstack gc` to free store entries no env uses")
+        held = remove_env(env)
+    typer.echo(removed_message(name, held))
 
 
 @env_app.command("export")

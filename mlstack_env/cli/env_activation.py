@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from mlstack_env.activation.lookup import current_generation, default_env_name
+from mlstack_env.activation.data import load_env_json
+from mlstack_env.activation.lookup import current_generation, default_env_name, require_python
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
 from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
 from mlstack_env.errors import MlstackError
@@ -72,6 +73,7 @@ def activate(
     if name is None:
         name = default_env_name("mlstack env activate NAME")
     gen = current_generation(name)
+    require_python(name, gen, load_env_json(gen).venv)
     script = gen / (ACTIVATE_FISH if kind == "fish" else ACTIVATE_SH)
     try:
         # newline="": no newline translation on reading, which would turn a CR inside a
@@ -96,6 +98,7 @@ def shell(
     if name is None:
         name = default_env_name()
     gen = current_generation(name)
+    require_python(name, gen, load_env_json(gen).venv)
     program, kind = user_shell()
     argv, env = shell_command(program, kind, gen, os.environ)
     sys.stdout.flush()

@@ -126,7 +126,7 @@ def run_fast(args: list[str]) -> int:
     name, argv = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
-    from mlstack_env.activation.lookup import current_generation, default_env_name
+    from mlstack_env.activation.lookup import current_generation, default_env_name, require_python
 
     implicit = name is None
     if name is None:
@@ -135,6 +135,7 @@ def run_fast(args: list[str]) -> int:
     generation = current_generation(name)
     hold(generation, name)
     data = load_env_json(generation)
+    require_python(name, generation, data.venv)
     env = apply(os.environ, data)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -17,6 +17,7 @@ from typing import Any
 from mlstack_env import __version__, envvars, paths
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
+from mlstack_env.sources import UrlPolicy
 from mlstack_env.store.entries import (
     Installer,
     NoProgress,
@@ -27,7 +28,7 @@ from mlstack_env.store.entries import (
     store_key,
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
-from mlstack_env.store.generations import Generation, NamedEnv, remove_env
+from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
@@ -85,14 +86,20 @@ def create_env(
     store: Store | None = None,
     reinstall: bool = False,
     wheels: str = "",
+    url_policy: UrlPolicy | None = None,
 ) -> Created:
     """Materialize ``entry`` as the next generation of env ``name``.
+
+    ``url_policy`` refuses wheel URLs outside the configured sources before anything is
+    written (the CLI always passes one; tests of the store alone may not).
 
     ``reinstall`` rebuilds the store entry even when the store holds it.
 
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
     """
+    if url_policy is not None:
+        url_policy.check(entry, source)
     env = NamedEnv(name)
     store = store or Store()
     progress = progress or NoProgress()
@@ -169,6 +176,12 @@ def _create_locked(
 ) -> Created:
     env, entry, key = build.env, build.entry, build.key
     with store.gc_lock(shared=True, on_wait=lambda: say("waiting for mlstack gc")):
+        # Leftovers of killed creates and removes that no running command holds.
+        store.reclaim_temporaries()
+        reclaim_removed()
+        for old in env.retired_generations():  # of a removed env, once no command holds it
+            env.remove_generation(old)
+        env.repair()
         cur = env.current()
         cur_fp = cur.fingerprint() if cur else None
         if (cur is not None and cur_fp is not None and store.has(key) and not build.reinstall

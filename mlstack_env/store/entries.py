@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 from mlstack_env import __version__, paths, uv
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
-from mlstack_env.store.files import fsync_dir, remove_tree
-from mlstack_env.store.locks import file_lock
+from mlstack_env.lockfile import LockEntry, map_url, to_pylock, write_atomic
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
+from mlstack_env.store.locks import Busy, file_lock
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
@@ -134,9 +134,24 @@ class UvInstaller:
                 "and copy DIR here, or drop --offline",
             )
 
+    def fetched(self, entry: LockEntry) -> dict[str, str]:
+        """Offline: locked wheel URL -> the URL it was last fetched from.
+
+        uv's cache is keyed by URL, so after ``[mirrors]`` changed, an offline install
+        through the new mirror would miss a wheel the cache holds; the URL that filled
+        the cache finds it. The lock's sha256 is still checked by uv.
+        """
+        if not self.offline:
+            return {}
+        return {w.url: url for p in entry.packages for w in p.wheels
+                if (url := fetched_url(w.sha256)) is not None}
+
     def url_map(self, entry: LockEntry) -> dict[str, str]:
-        """Bundled files first (a whole URL is the longest prefix), then the mirrors."""
-        return {**self.bundled(entry), **longest_first(self.mirrors)}
+        """Bundled files first (a whole URL is the longest prefix), then, offline, the
+        URLs cached wheels were fetched from, then the mirrors."""
+        bundled = self.bundled(entry)
+        fetched = {k: v for k, v in self.fetched(entry).items() if k not in bundled}
+        return {**bundled, **fetched, **longest_first(self.mirrors)}
 
     def _refresh_args(self) -> list[str]:
         if not self.refresh:
@@ -174,7 +189,34 @@ class UvInstaller:
                 offline=self.offline,
                 hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
             )
+        remember_fetched(entry, url_map)
         return uv_version
+
+
+def fetched_url(sha256: str) -> str | None:
+    """The URL a wheel with this sha256 was last installed from, if one was recorded."""
+    if not sha256.isalnum():
+        return None
+    try:
+        url = (paths.wheel_urls_dir() / sha256).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def remember_fetched(entry: LockEntry, url_map: Mapping[str, str]) -> None:
+    """After an install: record, per locked sha256, the URL uv fetched the wheel from
+    (network URLs only; a bundle's files are found again with --wheels). Best effort."""
+    where = paths.wheel_urls_dir()
+    for package in entry.packages:
+        for wheel in package.wheels:
+            url = map_url(wheel.url, url_map)
+            if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
+                continue
+            if fetched_url(wheel.sha256) == url:
+                continue
+            with contextlib.suppress(OSError):
+                write_atomic(where / wheel.sha256, url + "\n")
 
 
 def interpreter_for(version: str) -> Path:
@@ -231,6 +273,9 @@ class Store:
         return StoreEntry(key, self.root / key)
 
     def has(self, key: str) -> bool:
+        """Is the entry built? A planted link or a directory another user owns there is
+        an error, never used."""
+        own_directory(self.root / key, "store entry")
         return (self.root / key / META_NAME).is_file()
 
     def entries(self) -> list[StoreEntry]:
@@ -310,6 +355,21 @@ class Store:
         for tmp in self.temporaries():
             if tmp.name.startswith(f"{TMP_PREFIX}{key}-"):
                 remove_tree(tmp)
+
+    def reclaim_temporaries(self) -> list[Path]:
+        """Delete the build folders of killed creates, of any key, that no running build
+        holds (a build holds its key's lock for as long as its folder exists); the caller
+        holds the store lock shared or exclusively. The paths deleted."""
+        done = []
+        for tmp in self.temporaries():
+            key = tmp.name[len(TMP_PREFIX):].split("-", 1)[0]
+            try:
+                with self.key_lock(key, wait=False):
+                    remove_tree(tmp)
+            except Busy:
+                continue
+            done.append(tmp)
+        return done
 
     def remove(self, key: str) -> None:
         """Remove an entry: renamed aside first, so a half-removed tree is never served."""

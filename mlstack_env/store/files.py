@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from pathlib import Path
+
+from mlstack_env.errors import MlstackError
 
 
 def remove_tree(path: Path) -> None:
@@ -24,3 +27,28 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def own_directory(path: Path, what: str) -> None:
+    """Refuse ``path`` unless it is a real directory (not a symlink) owned by this user.
+
+    mlstack only writes below directories it made itself; a link planted there would send
+    its writes (or a store entry's Python) somewhere else. Absent is fine.
+    """
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        why = f"is a symbolic link (to {path.readlink()})"
+    elif not stat.S_ISDIR(st.st_mode):
+        why = "is not a directory"
+    elif st.st_uid != os.getuid():
+        why = f"is owned by another user (uid {st.st_uid})"
+    else:
+        return
+    raise MlstackError(
+        f"{what} {path} {why}; mlstack does not use it",
+        hint=f"mlstack makes that directory itself: move {path} away (after checking what "
+        "it is) and run the command again",
+    )

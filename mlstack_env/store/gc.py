@@ -2,10 +2,14 @@
 
 Policy (docs/team.md, "Generations, rollback and gc"):
 
+* A lost ``current`` link is repaired first (the newest generation whose store entry is
+  there), never read as "this env has no generations to keep".
 * Per env, the current generation and the one ``env rollback`` would switch to are kept.
   Older generations are removed, except one that a running command holds (``env run``
   keeps a shared lock on its generation directory while it runs).
 * A store entry that no remaining generation of any env points at is removed.
+* Generations of a removed env (``env remove`` while a command ran in them) are removed
+  once no command holds them; the env's directory goes with the last one.
 * Temporary directories of killed builds are removed.
 * An env that another command is working on right now is left alone (its generations
   all count as in use).
@@ -24,8 +28,14 @@ from typing import Any
 from mlstack_env import paths
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
-from mlstack_env.store.files import remove_tree
-from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv
+from mlstack_env.store.files import own_directory, remove_tree
+from mlstack_env.store.generations import (
+    TMP_PREFIX,
+    Generation,
+    NamedEnv,
+    reclaim_removed,
+    usable,
+)
 from mlstack_env.store.locks import Busy, try_lock_dir
 
 
@@ -67,7 +77,9 @@ def _env_dirs() -> list[Path]:
     base = paths.envs_dir()
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # A planted link is not an env of ours: never followed (docs/troubleshooting.md).
+    return sorted(p for p in base.iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
 def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
@@ -78,6 +90,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         for env_dir in _env_dirs():
             try:
                 env = NamedEnv(env_dir.name, env_dir.parent)
+                own_directory(env.path, "env directory")
             except MlstackError:
                 continue
             try:
@@ -85,21 +98,29 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
                     _collect_env(env, report, referenced)
             except Busy:
                 report.busy_envs.append(env.name)
-                referenced.update(k for g in env.generations() if (k := g.store_key))
+                referenced.update(k for g in [*env.retired_generations(), *env.generations()]
+                                  if (k := g.store_key))
         for entry in store.entries():
             if entry.key not in referenced:
                 report.entries.append(entry)
                 report.freed_bytes += _tree_size(entry.path)
                 if not dry_run:
                     store.remove(entry.key)
+        # No build runs while gc holds the store lock: every store temporary is stale.
         stale = store.temporaries()
         envs = paths.envs_dir()
         if envs.is_dir():
-            stale += sorted(p for p in envs.iterdir() if p.name.startswith(TMP_PREFIX))
+            # Except a removed env's tree that a running `env remove` is deleting.
+            stale += sorted(p for p in envs.iterdir() if p.name.startswith(TMP_PREFIX)
+                            and not p.name.startswith(f"{TMP_PREFIX}removed-"))
         for tmp in stale:
             report.temporaries.append(tmp)
             if not dry_run:
                 remove_tree(tmp)
+        if dry_run:
+            report.temporaries += sorted(envs.glob(f"{TMP_PREFIX}removed-*"))
+        else:
+            report.temporaries += reclaim_removed()
         if not dry_run:
             # Key locks of entries that are gone: no build holds one (builds hold the store
             # lock shared, and gc holds it exclusively).
@@ -112,18 +133,27 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
 
 
 def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
-    cur = env.current()
-    prev = env.previous()
-    keep = {g.number for g in (cur, prev) if g is not None}
     if not report.dry_run:
+        env.repair()
         env.clean_temporaries()
+    cur = env.current()
+    if cur is None and report.dry_run and env.needs_repair():
+        cur = next(g for g in reversed(env.generations()) if usable(g))
+    prev = _previous(env, cur)
+    keep = {g.number for g in (cur, prev) if g is not None}
     gens = env.generations()
-    if cur is None and not gens:
-        # A first create that was killed: only the lock file (and temporaries) remain.
+    retired = env.retired_generations()
+    if cur is None and not gens and not retired:
+        # A first create that was killed, or a removed env whose last held generation is
+        # free now: only the lock file (and temporaries) remain.
         if not report.dry_run:
             remove_tree(env.path)
         return
-    for gen in gens:
+    if cur is None and gens:
+        # Live generations but none usable (their store entries are gone): keep them for
+        # the user to see; `env create` makes a new one.
+        keep = {g.number for g in gens}
+    for gen in [*retired, *gens]:
         if gen.number in keep:
             if key := gen.store_key:
                 referenced.add(key)
@@ -141,3 +171,13 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
             report.held.append(gen)
             if key := gen.store_key:
                 referenced.add(key)
+    if (not report.dry_run and cur is None and not env.generations()
+            and not env.retired_generations()):
+        remove_tree(env.path)
+
+
+def _previous(env: NamedEnv, cur: Generation | None) -> Generation | None:
+    if cur is None:
+        return None
+    older = [g for g in env.generations() if g.number < cur.number]
+    return older[-1] if older else None

@@ -6,9 +6,19 @@ swapped atomically (a new symlink under a temporary name, ``os.replace``). So a 
 always sees a complete generation, and an interrupted create leaves the previous one in
 place. ``envs/<name>/.lock`` serializes commands on one env.
 
-An env exists when its ``current`` link points at a complete generation; a directory
-without one (a first create that was killed) is never listed, and is cleaned up by the
-next create of that name or by gc.
+An env exists when its ``current`` link points at a complete generation. A lost
+``current`` (deleted by hand, or by a tool) is repaired from the newest generation whose
+store entry is there; a directory without any generation (a first create that was
+killed) is never listed, and is cleaned up by the next create of that name or by gc.
+
+``env remove`` retires an env instead of deleting what a running command holds:
+``envs/<name>/.retired`` records the highest generation number removed, ``current`` goes,
+and every generation no ``env run`` holds is deleted. Held ones stay (with their store
+entries) until gc finds them free. Generations up to the ``.retired`` number are never
+current, listed or rolled back to, even if the name is created again.
+
+Nothing here follows a symlink planted where mlstack keeps its own directories: an env
+directory or a generation that is a link, or that another user owns, is refused.
 """
 
 from __future__ import annotations
@@ -26,11 +36,11 @@ from pathlib import Path
 from mlstack_env import paths
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock
+from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, write_atomic
 from mlstack_env.store.entries import StoreEntry
-from mlstack_env.store.files import fsync_dir, remove_tree
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
-from mlstack_env.store.locks import file_lock, try_lock_dir
+from mlstack_env.store.locks import Busy, file_lock, try_lock_dir
 
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = "lock.toml"
@@ -87,10 +97,11 @@ class NamedEnv:
 
     def lock(self, *, wait: bool = True, on_wait: Callable[[], None] | None = None
              ) -> AbstractContextManager[int]:
+        own_directory(self.path, f"env {self.name}:")
         return file_lock(self.path / ".lock", wait=wait, on_wait=on_wait)
 
-    def generations(self) -> list[Generation]:
-        if not self.path.is_dir():
+    def _all_generations(self) -> list[Generation]:
+        if not self.path.is_dir() or self.path.is_symlink():
             return []
         gens = []
         for p in self.path.iterdir():
@@ -99,19 +110,56 @@ class NamedEnv:
                 gens.append(Generation(self.name, int(m.group(1)), p))
         return sorted(gens, key=lambda g: g.number)
 
+    def retired_upto(self) -> int:
+        """Generations numbered up to this were removed by ``env remove`` (0: none)."""
+        try:
+            text = (self.path / paths.RETIRED).read_text(encoding="ascii").strip()
+        except (OSError, ValueError):
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    def generations(self) -> list[Generation]:
+        """The env's live generations, oldest first (retired ones left out)."""
+        upto = self.retired_upto()
+        return [g for g in self._all_generations() if g.number > upto]
+
+    def retired_generations(self) -> list[Generation]:
+        """Generations of a removed env that a running command still held; gc's to take."""
+        upto = self.retired_upto()
+        return [g for g in self._all_generations() if g.number <= upto]
+
     def current(self) -> Generation | None:
+        if self.path.is_symlink():
+            return None
         try:
             link = str((self.path / paths.CURRENT).readlink())
         except OSError:
             return None
         m = _GEN_RE.fullmatch(link)
         gen_path = self.path / link
-        if not m or not gen_path.is_dir():
+        if not m or gen_path.is_symlink() or not gen_path.is_dir():
+            return None
+        if int(m.group(1)) <= self.retired_upto():
             return None
         return Generation(self.name, int(m.group(1)), gen_path)
 
     def exists(self) -> bool:
         return self.current() is not None
+
+    def needs_repair(self) -> bool:
+        """``current`` is lost (missing or dangling) while live generations remain."""
+        return self.current() is None and any(usable(g) for g in self.generations())
+
+    def repair(self) -> Generation | None:
+        """Point a lost ``current`` at the newest generation whose store entry is there;
+        the caller holds the env lock. The generation made current, or None."""
+        if self.current() is not None:
+            return None
+        for gen in reversed(self.generations()):
+            if usable(gen):
+                self.switch(gen)
+                return gen
+        return None
 
     def previous(self) -> Generation | None:
         """The generation ``rollback`` switches to: the newest one older than current."""
@@ -139,7 +187,9 @@ class NamedEnv:
     ) -> Generation:
         """Build the next generation and make it current; the caller holds the env lock."""
         self.path.mkdir(parents=True, exist_ok=True)
-        number = max((g.number for g in self.generations()), default=0) + 1
+        own_directory(self.path, f"env {self.name}:")
+        number = max((g.number for g in self._all_generations()),
+                     default=self.retired_upto()) + 1
         final = self.path / f"{paths.GEN_PREFIX}{number}"
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}gen-{number}-", dir=self.path))
         try:
@@ -162,7 +212,17 @@ class NamedEnv:
         return gen
 
     def switch(self, gen: Generation) -> None:
-        """Point ``current`` at ``gen`` atomically."""
+        """Point ``current`` at ``gen`` atomically; refused when its store entry is gone
+        (``env run`` would have no Python to run)."""
+        if not usable(gen):
+            fp = gen.fingerprint()
+            again = fp.recreate_command() if fp is not None else \
+                f"mlstack env create --name {self.name} …"
+            raise MlstackError(
+                f"env {self.name}: generation {gen.number} cannot be used, its store entry "
+                f"{gen.store_key or '?'} is gone ({gen.venv / 'bin' / 'python'} is missing)",
+                hint=f"make a new generation instead: `{again}`",
+            )
         tmp_link = self.path / f"{TMP_PREFIX}current-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
             tmp_link.unlink()
@@ -175,6 +235,8 @@ class NamedEnv:
         cur = self.current()
         if cur is not None and cur.number == gen.number:
             return False
+        if gen.path.is_symlink():
+            return False
         fd = try_lock_dir(gen.path, shared=False)
         if fd is None:
             return False
@@ -185,6 +247,11 @@ class NamedEnv:
             os.close(fd)
         remove_tree(aside)
         return True
+
+
+def usable(gen: Generation) -> bool:
+    """Does the generation's Python exist (its venv link, store entry and interpreter)?"""
+    return (gen.venv / "bin" / "python").exists()
 
 
 def _with_generation(fp: Fingerprint, number: int) -> Fingerprint:
@@ -208,6 +275,11 @@ def all_envs(root: Path | None = None) -> list[NamedEnv]:
             continue
         if env.exists():
             out.append(env)
+        elif env.needs_repair():
+            with contextlib.suppress(Busy), env.lock(wait=False):
+                env.repair()
+            if env.exists():
+                out.append(env)
     return out
 
 
@@ -216,6 +288,12 @@ def get_env(name: str) -> NamedEnv:
     env = NamedEnv(name)
     if env.exists():
         return env
+    if env.needs_repair():
+        # Not waiting: a caller may hold this env's lock already (flock would deadlock).
+        with contextlib.suppress(Busy), env.lock(wait=False):
+            env.repair()
+        if env.exists():
+            return env
     known = ", ".join(e.name for e in all_envs()) or "none yet"
     raise MlstackError(
         f"no env named {name!r}",
@@ -223,11 +301,78 @@ def get_env(name: str) -> NamedEnv:
     )
 
 
-def remove_env(env: NamedEnv) -> None:
-    """Remove a named env: renamed aside under its lock, then deleted. The store entries it
-    used stay until gc."""
-    aside = env.path.parent / f"{TMP_PREFIX}removed-{env.name}-{os.getpid()}"
-    env.path.rename(aside)
-    remove_tree(aside)
+def remove_env(env: NamedEnv) -> list[Generation]:
+    """Remove a named env; the caller holds its lock. Returns the generations kept because
+    a running command (``env run``) holds them: they and their store entries stay until gc
+    finds them free. The store entries the env used stay until gc in any case."""
+    gens = env._all_generations()
+    fds = [try_lock_dir(g.path, shared=False) for g in gens]
+    # Held until the tree is deleted: a `.tmp-removed-*` directory nobody holds was left
+    # by a killed remove, and the next create or gc reclaims it.
+    whole = try_lock_dir(env.path, shared=False)
+    aside: Path | None = None
+    try:
+        if all(fd is not None for fd in fds):
+            # Nothing in use: the whole directory goes (renamed aside first, so a
+            # half-removed env is never seen under its name). The exclusive locks held
+            # meanwhile keep an `env run` from starting in it.
+            aside = env.path.parent / f"{TMP_PREFIX}removed-{env.name}-{os.getpid()}"
+            env.path.rename(aside)
+        else:
+            # Retire: from here on the name is gone (``current`` is ignored), the held
+            # generations stay where the running commands find their files.
+            write_atomic(env.path / paths.RETIRED, f"{max(g.number for g in gens)}\n")
+            (env.path / paths.CURRENT).unlink(missing_ok=True)
+            fsync_dir(env.path)
+    finally:
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+    try:
+        if aside is not None:
+            remove_tree(aside)
+            return []
+    finally:
+        if whole is not None:
+            os.close(whole)
+    for gen in gens:
+        env.remove_generation(gen)
+    env.clean_temporaries()
+    return [g for g in gens if g.path.is_dir()]
 
 
+def removed_message(name: str, held: list[Generation]) -> str:
+    """What ``env remove`` says: the name is gone; generations still running are kept."""
+    if not held:
+        return f"removed env {name}; run `mlstack gc` to free store entries no env uses"
+    nums = ", ".join(str(g.number) for g in held)
+    plural = "s" if len(held) > 1 else ""
+    return (f"removed env {name}; generation{plural} {nums} still in use by a running "
+            f"command, kept with {'their' if plural else 'its'} store entr"
+            f"{'ies' if plural else 'y'} until it ends: `mlstack gc` frees them then")
+
+
+def reclaim_removed(envs: Path | None = None) -> list[Path]:
+    """Delete what killed ``env remove`` runs left (``envs/.tmp-removed-*``), unless a
+    running remove still holds it; the paths deleted."""
+    base = envs or paths.envs_dir()
+    try:
+        leftovers = sorted(p for p in base.iterdir()
+                           if p.name.startswith(f"{TMP_PREFIX}removed-"))
+    except OSError:
+        return []
+    done = []
+    for p in leftovers:
+        if p.is_symlink() or not p.is_dir():
+            remove_tree(p)
+            done.append(p)
+            continue
+        fd = try_lock_dir(p, shared=False)
+        if fd is None:
+            continue
+        try:
+            remove_tree(p)
+        finally:
+            os.close(fd)
+        done.append(p)
+    return done

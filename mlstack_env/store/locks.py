@@ -6,11 +6,14 @@ a ``kill -9`` never leaves a stale lock behind (STYLE habit 7).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from mlstack_env.errors import MlstackError
 
 
 class Busy(Exception):
@@ -34,7 +37,17 @@ def file_lock(
     told = False
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            # Never through a link planted in MLSTACK_HOME (O_CREAT would make its target).
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise MlstackError(
+                f"lock file {path} is a symbolic link; mlstack does not use it",
+                hint=f"mlstack makes that file itself: remove the link {path} (after "
+                "checking what it is) and run the command again",
+            ) from None
         try:
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)

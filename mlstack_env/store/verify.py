@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlstack_env.lockfile import LockEntry
+from mlstack_env.store.files import own_directory
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def check_record(dist: Installed, site: Path, report: VerifyReport) -> None:
 
 
 def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
+    """Check ``venv`` (a generation's ``venv`` link) against ``entry``. The store entry it
+    links to must be a real directory this user owns (else an error, nothing read)."""
+    if venv.is_symlink():
+        own_directory(Path(os.path.normpath(venv.parent / venv.readlink())), "store entry")
     report = VerifyReport(venv)
     site = site_packages(venv) if venv.is_dir() else None
     if site is None:
