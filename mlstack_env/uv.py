@@ -13,7 +13,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -43,7 +44,9 @@ def binary() -> Path:
         if found:
             return Path(found)
         raise MlstackError(
-            "uv is not installed", hint="reinstall mlstack: pip install mlstack"
+            "uv is not installed",
+            hint="reinstall mlstack: `pip install mlstack-env`, or `uv tool install .` from a "
+            "clone",
         ) from None
     return Path(find_uv_bin())
 
@@ -89,23 +92,25 @@ def run(
     cache_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     hint: str | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``uv ARGS`` (``--no-config`` added); raise MlstackError quoting uv on failure.
 
     ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100".
+    ``on_line`` is called with each line uv writes to stderr, as it writes it (uv's
+    "Prepared 3 packages in 146ms" marks the end of downloading).
     """
     argv = [str(binary()), *args]
     if "--no-config" not in argv:
         argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
     log.debug("running %s", " ".join(argv))
-    proc = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=clean_env(cache_dir, offline, extra_env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = clean_env(cache_dir, offline, extra_env)
+    if on_line is None:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
+        )
+    else:
+        proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line)
     if proc.returncode != 0:
         raise MlstackError(
             f"uv failed {what}: {uv_reason(proc.stderr)}",
@@ -113,6 +118,22 @@ def run(
         )
     log.debug("uv stderr: %s", proc.stderr.strip())
     return proc
+
+
+def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
+                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` with stderr read line by line while uv runs (stdout goes to a
+    temporary file, so a full stdout pipe cannot stall uv)."""
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
+        with subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
+                              text=True) as child:
+            assert child.stderr is not None  # noqa: S101 - PIPE was asked for
+            lines = []
+            for line in child.stderr:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        out.seek(0)
+        return subprocess.CompletedProcess(argv, child.returncode, out.read(), "".join(lines))
 
 
 _NOISE = re.compile(r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )")

@@ -248,15 +248,11 @@ class ListResult:
         if not self.envs:
             console.print("no envs yet; create one with `mlstack env create PROFILE`")
             return
-        from rich.table import Table
+        from mlstack_env.cli.tables import print_table
 
-        table = Table(box=None, pad_edge=False)
-        for col in ("name", "gen", "profile", "target", "python", "created"):
-            table.add_column(col)
-        for e in self.envs:
-            table.add_row(e["name"], str(e["generation"]), e["profile"] or "-",
-                          e["target"] or "-", e["python"] or "-", e["created"] or "-")
-        console.print(table)
+        rows = [[e["name"], str(e["generation"]), e["profile"] or "-", e["target"] or "-",
+                 e["python"] or "-", e["created"] or "-"] for e in self.envs]
+        print_table(console, ("name", "gen", "profile", "target", "python", "created"), rows)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from mlstack_env import __version__, paths, uv
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
 from mlstack_env.store.files import fsync_dir, remove_tree
 from mlstack_env.store.locks import file_lock
+from mlstack_env.store.pipshim import write_pip_shims
+from mlstack_env.units import human_bytes
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
@@ -158,11 +163,8 @@ class UvInstaller:
         pylock = workdir / "pylock.toml"
         url_map = self.url_map(entry)
         pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
-        count = len(entry.packages)
-        step = f"installing {count} locked package{'s' if count != 1 else ''}"
-        if self.wheels_dir is not None:
-            step += f" ({len(self.bundled(entry))} wheels from {self.wheels_dir})"
-        with progress.step(step):
+        stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
+        with stages:
             uv.run(
                 [
                     "pip", "sync", "--python", str(venv / "bin" / "python"),
@@ -173,8 +175,83 @@ class UvInstaller:
                 cwd=workdir,
                 offline=self.offline,
                 hint=_sync_hint(self.offline, self.wheels_dir),
+                on_line=stages.line,
             )
+        with progress.step("checking the installed packages against the lock"):
+            check_installed(entry, venv)
+        write_pip_shims(venv, entry.python)
         return uv_version
+
+
+class _SyncStages:
+    """``uv pip sync`` is one process that downloads, then links; its stderr says when each
+    part ends ("Prepared 3 packages in 146ms", "Installed 3 packages in 20ms"). Each part
+    is one progress step, closed when uv reports it done."""
+
+    def __init__(self, entry: LockEntry, progress: Progress,
+                 bundled: Mapping[str, str] | None) -> None:
+        self._progress = progress
+        self._stack = contextlib.ExitStack()
+        wheels = [w for p in entry.packages for w in p.wheels]
+        sizes = [w.size for w in wheels]
+        size = f", {human_bytes(sum(s for s in sizes if s is not None))}" \
+            if sizes and None not in sizes else ""
+        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}{size}"
+        if bundled is not None:
+            self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
+        else:
+            self._fetch = f"downloading {what} (those not in uv's cache)"
+        count = len(entry.packages)
+        self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
+        self._stage = ""
+
+    def __enter__(self) -> _SyncStages:
+        self._stack.__enter__()
+        self._enter(self._fetch)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    def _enter(self, stage: str) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(self._progress.step(stage))
+        self._stage = stage
+
+    def line(self, text: str) -> None:
+        if text.startswith("Prepared ") and self._stage == self._fetch:
+            self._enter(self._link)
+        elif text.startswith(("Installed ", "Audited ")):
+            if self._stage == self._fetch:  # all cached: uv prepared nothing
+                self._enter(self._link)
+            self._stack.close()
+            self._stage = ""
+
+
+def check_installed(entry: LockEntry, venv: Path) -> None:
+    """The installed set is exactly the locked one (names and versions; uv checked each
+    wheel's sha256 as it fetched it, and `env verify` checks every file)."""
+    from mlstack_env.store.verify import installed, site_packages
+
+    site = site_packages(venv)
+    have: dict[str, str] = {d.name: d.version for d in installed(site)} if site else {}
+    want: dict[str, str] = {canonicalize_name(p.name): p.version for p in entry.packages}
+    wrong = sorted(n for n in set(have) | set(want) if not _same(have.get(n), want.get(n)))
+    if wrong:
+        raise MlstackError(
+            f"uv installed a different set than the lock {entry.key}: {', '.join(wrong)}",
+            "this is a bug in mlstack or uv; rerun with -v and report it",
+        )
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def interpreter_for(version: str) -> Path:
