@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.progress import StepProgress, is_quiet, say
 from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -40,27 +39,6 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The env's name.")]
 _PYTHON_RE = re.compile(r"3\.\d+")
 
 
-# --- progress on stderr ----------------------------------------------------------------
-
-
-class RichProgress:
-    """A spinner on stderr for each long step; nothing when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        from mlstack_env.cli.output import console
-
-        self._console = console(stderr=True)
-
-    @contextmanager
-    def step(self, message: str) -> Iterator[None]:
-        with self._console.status(message, spinner="dots"):
-            yield
-        self._console.print(f"[dim]{message}: done[/dim]") if self._console.is_terminal else None
-
-    def say(self, message: str) -> None:
-        self._console.print(message, soft_wrap=True)
-
-
 # --- create ----------------------------------------------------------------------------
 
 
@@ -68,6 +46,12 @@ class RichProgress:
 class CreateResult:
     created: Created
     source: str
+
+    @property
+    def size(self) -> int:
+        from mlstack_env.store.files import tree_size
+
+        return tree_size(self.created.store_entry.path)
 
     def to_json(self) -> dict[str, Any]:
         data = self.created.to_json()
@@ -83,7 +67,10 @@ class CreateResult:
         console.print(head, soft_wrap=True)
         console.print(f"  from      {self.source}: {c.entry.key}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
-        console.print(f"  store     {c.store_entry.key} ({how})", soft_wrap=True)
+        console.print(f"  store     {c.store_entry.key} ({how}, {human_bytes(self.size)})",
+                      soft_wrap=True)
+        for line in installed_summary(c.entry):
+            console.print(f"  {line}", soft_wrap=True)
         for k, v in c.variables.items():
             console.print(f"  {k}={v}", soft_wrap=True)
         for note in c.notes:
@@ -191,13 +178,14 @@ def create(
             "access, and copy it here",
         )
     machine = detect()
-    choice = choose_entry(
-        profile=profile, lock_file=lock_file, target_text=target_text, python=python,
-        offline=offline, locked=locked, project_dir=project_dir, machine=machine,
-    )
+    progress = NoProgress() if quiet else StepProgress()
+    with progress.step(_choosing(profile, lock_file, target_text or str(machine.target))):
+        choice = choose_entry(
+            profile=profile, lock_file=lock_file, target_text=target_text, python=python,
+            offline=offline, locked=locked, project_dir=project_dir, machine=machine,
+        )
     env_name = validate_env_name(name or choice.entry.profile)
     config = load_config()
-    progress = NoProgress() if quiet else RichProgress()
     created = create_env(
         env_name,
         choice.entry,
@@ -214,12 +202,32 @@ def create(
     return CreateResult(created, choice.source)
 
 
+def _choosing(profile: str | None, lock_file: Path | None, target: str) -> str:
+    if lock_file is not None:
+        return f"reading {lock_file} for {target}"
+    return f"resolving {profile or 'the default env'} for {target}"
+
+
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    say(message)
 
 
 # --- list / info -----------------------------------------------------------------------
+
+
+def installed_summary(entry: LockEntry) -> list[str]:
+    """What matters in an env, one line each: torch and the build it is (ROCm or CPU,
+    from its local version label, e.g. ``2.8.0+rocm6.4``)."""
+    lines = []
+    for name in ("torch", "torchvision", "vllm", "onnxruntime-rocm", "jax"):
+        pkg = next((p for p in entry.packages if p.name == name), None)
+        if pkg is None:
+            continue
+        _, _, local = pkg.version.partition("+")
+        build = f" (ROCm {local[4:]} build)" if local.startswith("rocm") else \
+            " (CPU build)" if local == "cpu" else ""
+        lines.append(f"{name:<10}{pkg.version}{build}")
+    return lines
 
 
 def _summary(env: NamedEnv) -> dict[str, Any]:
@@ -398,10 +406,11 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     """Materialize a lock entry as a named env (a new generation when it exists)."""
     result = create(
         profile, name=name, lock_file=lock_file, target_text=target, python=python,
-        offline=offline, locked=locked, project_dir=project, quiet=as_json,
+        offline=offline, locked=locked, project_dir=project, quiet=as_json or is_quiet(),
         reinstall=reinstall, wheels_dir=wheels,
     )
-    emit(result, as_json)
+    if as_json or not is_quiet():  # -q: nothing on success
+        emit(result, as_json)
 
 
 @env_app.command("list")

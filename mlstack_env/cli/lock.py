@@ -121,6 +121,8 @@ def register(app: typer.Typer) -> None:
 
         targets = [Target.parse(t) for t in target or []]
         project = find_project(Path.cwd(), project_dir)
+        if project is None:
+            _check_profiles(profiles or [])
         if check and export_pylock is not None:
             raise MlstackError("--check writes nothing; it cannot be used with "
                                "--export-pylock", "drop one of them")
@@ -144,6 +146,19 @@ def register(app: typer.Typer) -> None:
                 f"{outcome.path} is not up to date: {', '.join(stale)}",
                 "run `mlstack lock` and commit the result",
             )
+
+
+def _check_profiles(names: list[str]) -> None:
+    """Outside a project only built-in profiles exist: an unknown name is the error to
+    report, before the missing mlstack.toml."""
+    from mlstack_env.profiles import ProfileSet, unknown_profile_error
+
+    known = ProfileSet.load().names()
+    for name in names:
+        if name not in known:
+            err = unknown_profile_error(name, known)
+            raise MlstackError(f"{err.message} (no mlstack.toml here defines profiles)",
+                               err.hint)
 
 
 class _progress:

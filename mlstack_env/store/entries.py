@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlstack_env import __version__, paths, uv
+from mlstack_env.config import UserConfig, is_network_failure, mirror_advice
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
 from mlstack_env.store.files import fsync_dir, remove_tree
@@ -164,19 +165,26 @@ class UvInstaller:
         url_map = self.url_map(entry)
         pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
         stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
-        with stages:
-            uv.run(
-                [
-                    "pip", "sync", "--python", str(venv / "bin" / "python"),
-                    "--preview-features", "pylock", "--no-index",
-                    *self._refresh_args(), str(pylock),
-                ],
-                what=f"installing {entry.key}",
-                cwd=workdir,
-                offline=self.offline,
-                hint=_sync_hint(self.offline, self.wheels_dir),
-                on_line=stages.line,
-            )
+        try:
+            with stages:
+                uv.run(
+                    [
+                        "pip", "sync", "--python", str(venv / "bin" / "python"),
+                        "--preview-features", "pylock", "--no-index",
+                        *self._refresh_args(), str(pylock),
+                    ],
+                    what=f"installing {entry.key}",
+                    cwd=workdir,
+                    offline=self.offline,
+                    hint=_sync_hint(self.offline, self.wheels_dir),
+                    on_line=stages.line,
+                )
+        except MlstackError as err:
+            if self.offline or not is_network_failure(err.message):
+                raise
+            fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
+            raise MlstackError(err.message, mirror_advice(
+                fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
         write_pip_shims(venv, entry.python)
@@ -200,7 +208,7 @@ class _SyncStages:
         if bundled is not None:
             self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
         else:
-            self._fetch = f"downloading {what} (those not in uv's cache)"
+            self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
         count = len(entry.packages)
         self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
         self._stage = ""

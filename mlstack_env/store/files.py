@@ -24,3 +24,20 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files under ``path``, each file once (hardlinks counted once)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = (Path(dirpath) / f).lstat()
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total

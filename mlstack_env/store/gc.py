@@ -24,7 +24,7 @@ from typing import Any
 from mlstack_env import paths
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
-from mlstack_env.store.files import remove_tree
+from mlstack_env.store.files import remove_tree, tree_size
 from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv
 from mlstack_env.store.locks import Busy, try_lock_dir
 
@@ -49,18 +49,6 @@ class GcReport:
             "busy_envs": self.busy_envs,
             "freed_bytes": self.freed_bytes,
         }
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                st = (Path(dirpath) / f).lstat()
-            except OSError:
-                continue
-            total += st.st_size
-    return total
 
 
 def _env_dirs() -> list[Path]:
@@ -89,7 +77,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         for entry in store.entries():
             if entry.key not in referenced:
                 report.entries.append(entry)
-                report.freed_bytes += _tree_size(entry.path)
+                report.freed_bytes += tree_size(entry.path)
                 if not dry_run:
                     store.remove(entry.key)
         stale = store.temporaries()

@@ -14,6 +14,7 @@ next create of that name or by gc.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import re
@@ -218,11 +219,14 @@ def get_env(name: str) -> NamedEnv:
     env = NamedEnv(name)
     if env.exists():
         return env
-    known = ", ".join(e.name for e in all_envs()) or "none yet"
-    raise MlstackError(
-        f"no env named {name!r}",
-        hint=f"envs: {known}; create one with `mlstack env create PROFILE --name {name}`",
-    )
+    names = [e.name for e in all_envs()]
+    if not names:
+        hint = "there are no envs yet; `mlstack env create PROFILE` makes one"
+    else:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + \
+            f"existing envs: {', '.join(names)}"
+    raise MlstackError(f"no env named {name!r}", hint=hint)
 
 
 def remove_env(env: NamedEnv) -> None:

@@ -47,10 +47,16 @@ def dists() -> dict[str, metadata.Distribution]:
     """Installed distributions by normalized name, as this python's sys.path finds them."""
     out: dict[str, metadata.Distribution] = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        name = field(dist, "Name")
         if name:
             out.setdefault(normalize(name), dist)
     return out
+
+
+def field(dist: metadata.Distribution, key: str) -> str:
+    """A metadata field, "" when absent (indexing a missing one is deprecated)."""
+    values = dist.metadata.get_all(key) or []
+    return str(values[0]) if values else ""
 
 
 def normalize(name: str) -> str:
@@ -84,7 +90,7 @@ def cmd_list(args: list[str]) -> int:
         else:
             return fail(f"pip list {arg}: not supported by {env_label()}'s read-only pip",
                         "supported: pip list [--format columns|freeze|json]")
-    rows = sorted(((d.metadata["Name"], d.version) for d in dists().values()),
+    rows = sorted(((field(d, "Name"), d.version) for d in dists().values()),
                   key=lambda r: r[0].lower())
     if fmt == "json":
         sys.stdout.write(json.dumps([{"name": n, "version": v} for n, v in rows]) + "\n")
@@ -117,7 +123,7 @@ def cmd_show(args: list[str]) -> int:
     required_by: dict[str, list[str]] = {}
     for dist in installed.values():
         for req in requirement_names(dist):
-            required_by.setdefault(normalize(req), []).append(dist.metadata["Name"])
+            required_by.setdefault(normalize(req), []).append(field(dist, "Name"))
     found = 0
     for i, name in enumerate(names):
         found_dist = installed.get(normalize(name))
@@ -126,16 +132,12 @@ def cmd_show(args: list[str]) -> int:
             continue
         found += 1
         dist = found_dist
-        meta = dist.metadata
         location = str(dist.locate_file(""))
         fields = [
-            ("Name", meta["Name"]),
+            ("Name", field(dist, "Name")),
             ("Version", dist.version),
-            ("Summary", meta["Summary"] or ""),
-            ("Home-page", meta["Home-page"] or ""),
-            ("Author", meta["Author"] or ""),
-            ("Author-email", meta["Author-email"] or ""),
-            ("License", meta["License"] or ""),
+            *((key, field(dist, key))
+              for key in ("Summary", "Home-page", "Author", "Author-email", "License")),
             ("Location", location),
             ("Requires", ", ".join(requirement_names(dist))),
             ("Required-by", ", ".join(sorted(required_by.get(normalize(name), []),
