@@ -102,7 +102,7 @@ def load_config(path: Path | None = None) -> UserConfig:
 
 # Words in uv's reason when an index or wheel host could not be reached.
 _NETWORK_WORDS = ("failed to fetch", "error sending request", "connect", "dns error",
-                  "timed out", "network")
+                  "timed out", "network", "request failed after")
 # Hosts a canonical URL implies: PyPI's simple index serves files from files.pythonhosted.org.
 _IMPLIED = {"https://pypi.org/": ("https://files.pythonhosted.org/",)}
 
@@ -136,7 +136,7 @@ def mirror_advice(urls: Iterable[str], config: UserConfig) -> str:
                  and not any(m.startswith(h) for m in config.mirrors)]
     if not uncovered:
         mirrors = ", ".join(dict.fromkeys(config.rewrite(h) for h in hosts))
-        return f"check that the mirrors in {file} are reachable: {mirrors}"
+        return f"check the network and that the mirrors in {file} are reachable: {mirrors}"
     names = ", ".join(h.split("://", 1)[-1].rstrip("/") for h in uncovered)
     lines = "\n".join(f'"{h}" = "https://MIRROR.example/{_slug(h)}/"' for h in uncovered)
     return (f"no [mirrors] entry covers {names}: check the network, or add to {file} "

@@ -218,3 +218,4 @@ def test_mirror_advice_when_every_host_is_mirrored() -> None:
     config = UserConfig(mirrors={"https://download.pytorch.org/": "https://m.example/pt/"})
     assert mirror_advice(["https://download.pytorch.org/whl/rocm6.4"], config).endswith(
         "are reachable: https://m.example/pt/")
+    assert "check the network" in mirror_advice(["https://download.pytorch.org/"], config)
