@@ -226,7 +226,7 @@ def installed_summary(entry: LockEntry) -> list[str]:
         _, _, local = pkg.version.partition("+")
         build = f" (ROCm {local[4:]} build)" if local.startswith("rocm") else \
             " (CPU build)" if local == "cpu" else ""
-        lines.append(f"{name:<10}{pkg.version}{build}")
+        lines.append(f"{name:<9} {pkg.version}{build}")
     return lines
 
 

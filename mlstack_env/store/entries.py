@@ -201,10 +201,12 @@ class _SyncStages:
         self._progress = progress
         self._stack = contextlib.ExitStack()
         wheels = [w for p in entry.packages for w in p.wheels]
-        sizes = [w.size for w in wheels]
-        size = f", {human_bytes(sum(s for s in sizes if s is not None))}" \
-            if sizes and None not in sizes else ""
-        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}{size}"
+        sizes = [w.size for w in wheels if w.size is not None]
+        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}"
+        if sizes:  # the lock records each wheel's size; say so when some lack one
+            what += f", {human_bytes(sum(sizes))}"
+            if len(sizes) < len(wheels):
+                what += f" for the {len(sizes)} with a recorded size"
         if bundled is not None:
             self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
         else:

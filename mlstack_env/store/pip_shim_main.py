@@ -145,7 +145,7 @@ def cmd_show(args: list[str]) -> int:
         ]
         if i:
             sys.stdout.write("---\n")
-        sys.stdout.writelines(f"{k}: {v}\n" for k, v in fields)
+        sys.stdout.writelines(f"{k}: {v}".rstrip() + "\n" for k, v in fields)
     return 0 if found else 1
 
 
