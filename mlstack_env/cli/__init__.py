@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             from mlstack_env.cli.run import run_fast
 
             return run_fast(args[lead + 2 :])
-        if cmd[:1] and cmd[0] in _NOT_YET:
+        if cmd[:1] and cmd[0] in _NOT_YET and not _registered(cmd[0]):
             raise MlstackError(
                 f"`mlstack {cmd[0]}` is not a command (yet)",
                 hint=f"did you mean `{_NOT_YET[cmd[0]]}`?",
@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dashdash(args: list[str]) -> int:
     return args.index("--") if "--" in args else len(args)
+
+
+def _registered(command: str) -> bool:
+    from mlstack_env.cli.app import COMMANDS
+
+    return command in COMMANDS
 
 
 def _leading_globals(args: list[str]) -> int:

@@ -448,7 +448,8 @@ def remove_cmd(name: NameArg) -> None:
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):
         env = get_env(name)  # it may have gone while we waited
         remove_env(env)
-    typer.echo(f"removed env {name}; run `mlstack gc` to free store entries no env uses")
+    if not is_quiet():
+        typer.echo(f"removed env {name}; run `mlstack gc` to free store entries no env uses")
 
 
 @env_app.command("export")
@@ -470,7 +471,7 @@ def export_cmd(
     from mlstack_env.lockfile import write_atomic
 
     write_atomic(output, text)
-    sys.stderr.write(f"wrote the lock of env {name} to {output}\n")
+    say(f"wrote the lock of env {name} to {output}")
 
 
 @env_app.command("verify")
@@ -515,7 +516,8 @@ def rollback_cmd(name: NameArg) -> None:
                 "see `mlstack env info NAME`",
             )
         env.switch(prev)
-    typer.echo(f"env {name}: generation {cur.number} -> {prev.number}")
+    if not is_quiet():
+        typer.echo(f"env {name}: generation {cur.number} -> {prev.number}")
 
 
 def register_gc(app: typer.Typer) -> None:

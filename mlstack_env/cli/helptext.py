@@ -69,7 +69,8 @@ def epilog(examples: tuple[str, ...]) -> str:
 
 
 def apply(command: Any, path: tuple[str, ...] = ()) -> None:
-    """Set ``short_help`` and ``epilog`` on ``command``'s subcommands, recursively."""
+    """Set ``short_help`` and ``epilog`` on ``command``'s subcommands, recursively, and
+    name every argument the same way in usage lines."""
     for name, sub in (getattr(command, "commands", None) or {}).items():
         sub_path = (*path, name)
         found = HELP.get(" ".join(sub_path))
@@ -77,4 +78,22 @@ def apply(command: Any, path: tuple[str, ...] = ()) -> None:
             sub.short_help = found[0]
             if not sub.epilog:
                 sub.epilog = epilog(found[1])
+        for param in sub.params:
+            if param.param_type_name == "argument":
+                _plain_metavar(param)
         apply(sub, sub_path)
+
+
+def _plain_metavar(param: Any) -> None:
+    """``NAME`` when required, ``[NAME]`` when not, ``…...`` when repeated: typer writes a
+    required one as ``{name}`` and keeps the parameter's lower-case name."""
+    base = (param.metavar or param.name or "").strip("[]{}.").upper()
+    text = base if param.required else f"[{base}]"
+    if param.nargs == -1:
+        text += "..."
+    param.metavar = text
+
+    def make_metavar(ctx: Any = None, *, usage: bool = False) -> str:
+        return text
+
+    param.make_metavar = make_metavar

@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         if check and export_pylock is not None:
             raise MlstackError("--check writes nothing; it cannot be used with "
                                "--export-pylock", "drop one of them")
-        with _progress() as progress:
+        with _progress(quiet=as_json) as progress:
             outcome = lock(
                 project=project,
                 profiles=profiles or [],
@@ -162,16 +162,24 @@ def _check_profiles(names: list[str]) -> None:
 
 
 class _progress:
-    """A spinner on stderr while uv resolves; one line per entry, gone when done."""
+    """A spinner on stderr while uv resolves, one entry after the other, gone when done;
+    in a log or a pipe one ``resolving KEY`` line per entry; nothing with -q or --json."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self._quiet = quiet
 
     def __enter__(self) -> Any:
         from rich.console import Console
         from rich.status import Status
 
+        from mlstack_env.cli.progress import is_quiet, say
+
         self._status: Status | None = None
+        if self._quiet or is_quiet():
+            return None
         console = Console(stderr=True)
         if not console.is_terminal:
-            return None
+            return lambda key: say(f"resolving {key}")
         self._status = Status("", console=console)
 
         def update(key: str) -> None:
