@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env import paths
-from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, closed_port_url, serve
 
 pytest_plugins = ["tests.wheelindex"]
@@ -31,8 +31,7 @@ def nothing_created() -> bool:
 
 def one_error(stderr: str) -> None:
     """One error and its hint, after the lines of the steps that completed."""
-    lines = [line for line in stderr.strip().splitlines()
-             if not re.fullmatch(r".+: done in \d+(\.\d+)? s", line)]
+    lines = error_lines(stderr)
     assert len(lines) == 2, stderr
     assert lines[0].startswith("error: ") and lines[1].startswith("hint: "), stderr
 

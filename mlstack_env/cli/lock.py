@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -162,33 +163,27 @@ def _check_profiles(names: list[str]) -> None:
 
 
 class _progress:
-    """A spinner on stderr while uv resolves, one entry after the other, gone when done;
-    in a log or a pipe one ``resolving KEY`` line per entry; nothing with -q or --json."""
+    """One step per entry uv resolves, as ``env create`` shows its steps (a spinner, then
+    ``resolving KEY: done in …``; in a log or a pipe only that line); nothing with -q or
+    --json. An entry that fails gets no line: the error says it."""
 
     def __init__(self, quiet: bool = False) -> None:
         self._quiet = quiet
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Any:
-        from rich.console import Console
-        from rich.status import Status
+        from mlstack_env.cli.progress import StepProgress, is_quiet
 
-        from mlstack_env.cli.progress import is_quiet, say
-
-        self._status: Status | None = None
         if self._quiet or is_quiet():
             return None
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return lambda key: say(f"resolving {key}")
-        self._status = Status("", console=console)
+        progress = StepProgress()
 
         def update(key: str) -> None:
-            assert self._status is not None  # noqa: S101 - set just above
-            self._status.update(f"resolving {key}")
-            self._status.start()
+            self._stack.close()  # the previous entry is done
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(progress.step(f"resolving {key}"))
 
         return update
 
-    def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
