@@ -88,3 +88,41 @@ def load_config(path: Path | None = None) -> UserConfig:
                 )
         mirrors[prefix] = replacement
     return UserConfig(mirrors=mirrors, path=path)
+
+
+# Hosts a canonical URL implies: PyPI's simple index serves files from files.pythonhosted.org.
+_IMPLIED = {"https://pypi.org/": ("https://files.pythonhosted.org/",)}
+
+
+def host_prefix(url: str) -> str:
+    """``https://download.pytorch.org/whl/rocm6.4`` -> ``https://download.pytorch.org/``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    return f"{scheme}://{rest.split('/', 1)[0]}/"
+
+
+def mirror_advice(urls: Iterable[str], config: UserConfig) -> str:
+    """The hint for an unreachable index: which hosts no ``[mirrors]`` entry covers, and
+    the exact lines to add to the user config; or, when every host is mirrored, the
+    mirrors to check."""
+    hosts: list[str] = []
+    for url in urls:
+        prefix = host_prefix(url)
+        for host in (prefix, *_IMPLIED.get(prefix, ())):
+            if host not in hosts:
+                hosts.append(host)
+    file = config.path or paths.config_file()
+    uncovered = [h for h in hosts if config.rewrite(h) == h
+                 and not any(m.startswith(h) for m in config.mirrors)]
+    if not uncovered:
+        mirrors = ", ".join(dict.fromkeys(config.rewrite(h) for h in hosts))
+        return f"check the network and that the mirrors in {file} are reachable: {mirrors}"
+    names = ", ".join(h.split("://", 1)[-1].rstrip("/") for h in uncovered)
+    lines = "\n".join(f'"{h}" = "https://MIRROR.example/{_slug(h)}/"' for h in uncovered)
+    return (f"no [mirrors] entry covers {names}: check the network, or add to {file} "
+            f"(with your mirror's URLs; see docs/team.md):\n[mirrors]\n{lines}")
+
+
+def _slug(host: str) -> str:
+    return host.split("://", 1)[-1].rstrip("/").split(".")[-2]

@@ -128,10 +128,13 @@ def create(
     from mlstack_env.hardware import detect
     from mlstack_env.sources import url_policy
     from mlstack_env.store import UvInstaller, create_env
+    from mlstack_env.store.entries import NoProgress
 
     request.check()
     machine = detect()
-    choice = choose_entry(request, machine)
+    progress = progress or NoProgress()
+    with progress.step(_choosing(request, str(request.target or machine.target))):
+        choice = choose_entry(request, machine)
     env_name = validate_env_name(request.name or choice.entry.profile)
     config = load_config()
     wheels_dir = request.wheels_dir
@@ -150,3 +153,10 @@ def create(
         url_policy=url_policy(choice.source, request.project_dir),
     )
     return CreateOutcome(created, choice.source)
+
+
+def _choosing(request: CreateRequest, target: str) -> str:
+    """The progress line of finding the entry: reading a lock, or resolving a profile."""
+    if request.lock_file is not None:
+        return f"reading {request.lock_file} for {target}"
+    return f"resolving {request.profile or 'the default env'} for {target}"

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
@@ -48,7 +49,7 @@ class UvError(MlstackError):
 
 
 _NETWORK_WORDS = ("failed to fetch", "error sending request", "connect", "dns error",
-                  "timed out", "network")
+                  "timed out", "network", "request failed after")
 _OFFLINE_WORDS = ("offline", "not found in the cache", "connectivity is disabled")
 _PYTHON_WORDS = ("python implementation tag", "requires-python", "python version", "python>=")
 
@@ -87,7 +88,9 @@ def binary() -> Path:
         if found:
             return Path(found)
         raise MlstackError(
-            "uv is not installed", hint="reinstall mlstack: pip install mlstack"
+            "uv is not installed",
+            hint="reinstall mlstack: `pip install mlstack-env`, or `uv tool install .` from a "
+            "clone",
         ) from None
     return Path(find_uv_bin())
 
@@ -139,24 +142,26 @@ def run(
     cache_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     hint: str | Callable[[UvFailure], str] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``uv ARGS`` (``--no-config`` added); raise :class:`UvError` quoting uv on failure.
 
     ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100";
     ``hint`` is the hint, or chooses it from the kind of failure.
+    ``on_line`` is called with each line uv writes to stderr, as it writes it (uv's
+    "Prepared 3 packages in 146ms" marks the end of downloading).
     """
     argv = [str(binary()), *args]
     if "--no-config" not in argv:
         argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
     log.debug("running %s", " ".join(argv))
-    proc = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=clean_env(cache_dir, offline, extra_env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = clean_env(cache_dir, offline, extra_env)
+    if on_line is None:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
+        )
+    else:
+        proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line)
     if proc.returncode != 0:
         reason = uv_reason(proc.stderr)
         kind = classify(reason)
@@ -165,6 +170,22 @@ def run(
                       chosen or "rerun with -v to see uv's full output", kind, reason)
     log.debug("uv stderr: %s", proc.stderr.strip())
     return proc
+
+
+def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
+                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` with stderr read line by line while uv runs (stdout goes to a
+    temporary file, so a full stdout pipe cannot stall uv)."""
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
+        with subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
+                              text=True) as child:
+            assert child.stderr is not None  # noqa: S101 - PIPE was asked for
+            lines = []
+            for line in child.stderr:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        out.seek(0)
+        return subprocess.CompletedProcess(argv, child.returncode, out.read(), "".join(lines))
 
 
 _NOISE = re.compile(r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -107,3 +108,12 @@ def failing_uv(directory: Path) -> dict[str, str]:
 
 def env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+STEP_LINE = re.compile(r".+: done in \d+(\.\d+)? s")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without the progress lines of the steps that completed before the error
+    (``env create`` prints one per step when stderr is not a terminal)."""
+    return [line for line in stderr.strip().splitlines() if not STEP_LINE.fullmatch(line)]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env import paths
-from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, closed_port_url, serve, write_project
 
 pytest_plugins = ["tests.wheelindex"]
@@ -28,7 +28,7 @@ TORCH = TEAM_WHEELS[2]
 
 
 def one_error(stderr: str) -> tuple[str, str]:
-    lines = stderr.strip().splitlines()
+    lines = error_lines(stderr)
     assert len(lines) == 2, stderr
     assert lines[0].startswith("error: ") and lines[1].startswith("hint: "), stderr
     return lines[0], lines[1]

@@ -163,7 +163,8 @@ def test_user_error_exits_1(
     monkeypatch.setattr("mlstack_env.cli.detect.detect", _raise(err))
     assert main(["detect", "--json"]) == 1
     captured = capsys.readouterr()
-    assert captured.out == ""
+    # --json: the error is also the one JSON document on stdout, for the script reading it.
+    assert json.loads(captured.out) == {"error": "no such thing", "hint": "try another thing"}
     assert captured.err.splitlines() == ["error: no such thing", "hint: try another thing"]
 
 

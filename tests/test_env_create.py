@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env import paths
-from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, closed_port_url, serve
 
 pytest_plugins = ["tests.wheelindex"]
@@ -30,7 +30,8 @@ def nothing_created() -> bool:
 
 
 def one_error(stderr: str) -> None:
-    lines = stderr.strip().splitlines()
+    """One error and its hint, after the lines of the steps that completed."""
+    lines = error_lines(stderr)
     assert len(lines) == 2, stderr
     assert lines[0].startswith("error: ") and lines[1].startswith("hint: "), stderr
 
@@ -145,7 +146,7 @@ def test_tampered_sha256_in_lock_is_refused(mirrored: WheelIndex,
     r = cli("env", "create", "demo", "--lock", str(lock))
     assert r.returncode == 1
     one_error(r.stderr)
-    error, hint = r.stderr.strip().splitlines()
+    error, hint = error_lines(r.stderr)
     assert "hash" in error.lower()
     assert "the lock or the served wheel was changed" in hint, r.stderr  # UvFailure.HASH
     assert nothing_created()

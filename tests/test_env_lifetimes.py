@@ -18,7 +18,7 @@ from mlstack_env import paths
 from mlstack_env.store.entries import Store, store_key
 from mlstack_env.store.locks import file_lock
 from tests.conftest import mlstack_exe
-from tests.envfixtures import team_lock, torch_entry, write_lock
+from tests.envfixtures import error_lines, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -74,7 +74,7 @@ def store_entries() -> list[str]:
 
 def one_error(r: subprocess.CompletedProcess[str]) -> tuple[str, str]:
     assert r.returncode == 1, (r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
+    lines = error_lines(r.stderr)
     assert len(lines) == 2 and lines[0].startswith("error: ") and \
         lines[1].startswith("hint: "), r.stderr
     return lines[0], lines[1]

@@ -56,7 +56,7 @@ def test_info_of_unknown_env(demo: Path, cli: Cli) -> None:
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "error: no env named 'nope'",
-        "hint: envs: demo; create one with `mlstack env create PROFILE --name nope`",
+        "hint: existing envs: demo",
     ]
 
 

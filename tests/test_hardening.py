@@ -23,7 +23,7 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, loads, read_lock, write_atomic
 from mlstack_env.profiles import MAX_EXTENDS_DEPTH, Profile, ProfileSet
 from mlstack_env.target import Target, parse_python
-from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -46,7 +46,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 def clean_error(code: int, err: str, *needles: str) -> None:
     """Exit 1 with exactly one error line and one hint line, naming what it should."""
     assert code == 1, err
-    lines = err.splitlines()
+    lines = error_lines(err)
     assert [line.split(":")[0] for line in lines][:2] == ["error", "hint"], err
     assert "Traceback" not in err
     for needle in needles:

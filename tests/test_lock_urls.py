@@ -14,7 +14,7 @@ import pytest
 
 from mlstack_env import paths
 from mlstack_env.lockfile import LockEntry, Wheel
-from tests.envfixtures import torch_entry, write_lock
+from tests.envfixtures import error_lines, torch_entry, write_lock
 from tests.wheelindex import FILES, WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -41,7 +41,7 @@ def moved(entry: LockEntry, package: str, new_prefix: str) -> tuple[LockEntry, s
 
 def one_error(r: subprocess.CompletedProcess[str]) -> tuple[str, str]:
     assert r.returncode == 1, (r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
+    lines = error_lines(r.stderr)
     assert len(lines) == 2, r.stderr
     return lines[0], lines[1]
 

@@ -12,17 +12,31 @@ import sys
 
 from mlstack_env.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
 
-
+# Options of mlstack itself, accepted anywhere before `--` (users put -v last).
+GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
+# Commands of the second wave that users type already; until they exist, point at the
+# command that does the job.
 def _verbose(args: list[str]) -> bool:
     head = args[: args.index("--")] if "--" in args else args
     return any(a in ("-v", "--verbose") for a in head)
 
 
-def report(err: MlstackError, verbose: bool = False) -> int:
+def _wants_json(args: list[str]) -> bool:
+    return "--json" in args[: _dashdash(args)]
+
+
+def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> int:
+    """The error on stderr (one line and a hint); with ``--json`` also as one JSON
+    document on stdout, ``{"error": …, "hint": …}``, for the script that parses it."""
     if verbose:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps({"error": err.message, "hint": err.hint}) + "\n")
+        sys.stdout.flush()
     from mlstack_env.cli.output import printable
 
     sys.stderr.write(f"error: {printable(err.message)}\n")
@@ -41,17 +55,23 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(f"mlstack {__version__}\n")
             return 0
-        if args[:2] == ["env", "run"] and "--help" not in args[: _dashdash(args)]:
+        if args[:1] == ["__complete"]:  # the completion scripts' helper, before typer
+            from mlstack_env.cli.completion import run_helper
+
+            return run_helper(args[1:])
+        lead = _leading_globals(args)
+        cmd = args[lead : lead + 2]
+        if cmd == ["env", "run"] and "--help" not in args[: _dashdash(args)]:
             from mlstack_env.cli.run import run_fast
 
-            return run_fast(args[2:])
-        if args[:1] == ["run"]:  # the short form; run_fast prints its own --help
+            return run_fast(args[lead + 2 :])
+        if cmd[:1] == ["run"]:  # the short form; run_fast prints its own --help
             from mlstack_env.cli.run import run_fast
 
-            return run_fast(args[1:])
+            return run_fast(args[lead + 1 :])
         return _run_app(args)
     except MlstackError as e:
-        return report(e, verbose)
+        return report(e, verbose, _wants_json(args))
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
@@ -99,38 +119,50 @@ def _dashdash(args: list[str]) -> int:
     return args.index("--") if "--" in args else len(args)
 
 
-def _verbose_first(args: list[str]) -> list[str]:
-    """``mlstack detect -v`` means ``mlstack -v detect``: -v is a global option, and users
-    put it last. Only before ``--``, where the arguments are mlstack's own."""
+def _leading_globals(args: list[str]) -> int:
+    n = 0
+    while n < len(args) and args[n] in GLOBAL_FLAGS:
+        n += 1
+    return n
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """``mlstack detect -v`` means ``mlstack -v detect``: -v and -q are global options, and
+    users put them last. Only before ``--``, where the arguments are mlstack's own."""
     cut = _dashdash(args)
-    head = [a for a in args[:cut] if a not in ("-v", "--verbose")]
+    head = [a for a in args[:cut] if a not in GLOBAL_FLAGS]
     if len(head) == cut:
         return args
-    return ["-v", *head, *args[cut:]]
+    flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+    return [*dict.fromkeys(flags), *head, *args[cut:]]
 
 
 def _run_app(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click_exc
 
-    from mlstack_env.cli.app import build_app
+    from mlstack_env.cli.app import build_app, click_command
 
-    args = _verbose_first(args)
-    app = build_app(args)
+    args = _globals_first(args)
+    if len(args) == _leading_globals(args):  # bare `mlstack`: help, on stdout
+        args = [*args, "--help"]
+    as_json = _wants_json(args)
+    command = click_command(build_app(args))
     try:
-        rv = app(args=args, prog_name="mlstack", standalone_mode=False)
-    except click_exc.NoArgsIsHelpError as e:
-        e.show()
+        rv = command.main(args=args, prog_name="mlstack", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as e:  # `mlstack env`: the group's help, on stdout
+        typer.echo(e.format_message())
         return 0
     except click_exc.UsageError as e:
         # One line and a hint, like every other user error, not click's usage block.
         path = e.ctx.command_path if e.ctx else "mlstack"
-        return report(MlstackError(e.format_message(), hint=f"see `{path} --help`"))
+        return report(MlstackError(e.format_message(), hint=f"see `{path} --help`"),
+                      as_json=as_json)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         return USER_ERROR
     except click_exc.ClickException as e:
-        return report(MlstackError(e.format_message()))
+        return report(MlstackError(e.format_message()), as_json=as_json)
     except typer.Exit as e:
         return int(e.exit_code or 0)
     return rv if isinstance(rv, int) else 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from mlstack_env import __version__
+from mlstack_env.cli.helptext import epilog
 
 
 def _version(value: bool) -> None:
@@ -20,12 +21,18 @@ def _root(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show tracebacks and uv's command lines.")
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No progress or notes; errors only.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """Reproducible ML environments for AMD GPUs (ROCm)."""
+    from mlstack_env.cli.progress import set_quiet
+
+    set_quiet(quiet)
     if verbose:
         import logging
 
@@ -116,6 +123,23 @@ def _system(app: typer.Typer) -> None:
     system.register(app)
 
 
+def _completion(app: typer.Typer) -> None:
+    @app.command("completion")
+    def completion_cmd(
+        shell: Annotated[str, typer.Argument(
+            metavar="SHELL", help="bash, zsh or fish.")],
+    ) -> None:
+        """Print a completion script for SHELL: commands, options, env and profile names,
+        targets."""
+        from mlstack_env.cli.completion import SHELLS, script, table_of
+        from mlstack_env.errors import MlstackError
+
+        if shell not in SHELLS:
+            raise MlstackError(f"no completion for shell {shell!r}",
+                               hint=f"choose one of: {', '.join(SHELLS)}")
+        typer.echo(script(shell, table_of(click_command(build_app()))), nl=False)
+
+
 # Command name -> how to register it, in the order `mlstack --help` lists them. Each
 # command imports its own module only when it runs, so `mlstack env list` does not pay
 # for the resolver, the doctor's checks and the system catalog.
@@ -134,6 +158,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "cache": _cache,
     "doctor": _doctor,
     "system": _system,
+    "completion": _completion,
 }
 
 
@@ -145,6 +170,8 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
         help="Reproducible ML environments for AMD GPUs (ROCm).",
         no_args_is_help=True,
         add_completion=False,
+        epilog=epilog(("mlstack detect", "mlstack env create minimal",
+                       "mlstack env shell minimal")),
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
@@ -154,3 +181,12 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
     for name in wanted:
         COMMANDS[name](app)
     return app
+
+
+def click_command(app: typer.Typer) -> Any:
+    """The click command tree of ``app``, with each command's summary and examples."""
+    from mlstack_env.cli.helptext import apply
+
+    command = typer.main.get_command(app)
+    apply(command)
+    return command

@@ -133,7 +133,9 @@ def register(app: typer.Typer) -> None:
                                "e.g. mlstack bundle -o wheels/  (then copy wheels/ and the "
                                "lock to the offline machine)")
         lock_path = lock_path_for(lock_file, project_dir, Path.cwd())
-        if as_json:
+        from mlstack_env.cli.progress import is_quiet
+
+        if as_json or is_quiet():
             bundle = make_bundle(lock_path, output, profiles or [])
         else:
             with RichBundleProgress() as progress:

@@ -34,19 +34,17 @@ class DetectResult:
         return data
 
     def render(self, console: Console) -> None:
-        from rich.table import Table
+        from mlstack_env.cli.tables import print_table
 
         m = self.machine
         if m.gpus:
-            table = Table(title=None, box=None, pad_edge=False)
-            for col in ("#", "GPU", "gfx", "PCI id", "VRAM", "kind", "wheels", "official"):
-                table.add_column(col)
+            rows = []
             for a in assess(m):
                 g = a.gpu
                 kind = g.kind
                 if not a.in_target:
                     kind += " (left out)"
-                table.add_row(
+                rows.append([
                     str(g.index),
                     g.name,
                     g.gfx,
@@ -55,8 +53,9 @@ class DetectResult:
                     kind,
                     a.code.describe() if a.code else "-",
                     ("yes" if a.official.supported else "no") if a.official else "-",
-                )
-            console.print(table)
+                ])
+            print_table(console, ("#", "GPU", "gfx", "PCI id", "VRAM", "kind", "wheels",
+                                  "official"), rows, heading=2)
         else:
             console.print("GPUs:    none found")
         rocm = f"{m.rocm.version} at {m.rocm.path}" if m.rocm else "not installed"

@@ -8,8 +8,6 @@ commands (run, activate, shell) register themselves from ``cli/env_activation.py
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +22,7 @@ from mlstack_env.cli.env_results import (
     summary,
 )
 from mlstack_env.cli.output import emit
+from mlstack_env.cli.progress import StepProgress, is_quiet, say
 from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -40,33 +39,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The env's name.")]
 
 
-# --- progress on stderr ----------------------------------------------------------------
-
-
-class RichProgress:
-    """A spinner on stderr for each long step; nothing when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        from mlstack_env.cli.output import console
-
-        self._console = console(stderr=True)
-
-    @contextmanager
-    def step(self, message: str) -> Iterator[None]:
-        with self._console.status(message, spinner="dots"):
-            yield
-        self._console.print(f"[dim]{message}: done[/dim]") if self._console.is_terminal else None
-
-    def say(self, message: str) -> None:
-        self._console.print(message, soft_wrap=True)
-
-
 # --- create ----------------------------------------------------------------------------
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    say(message)
 
 
 # --- commands --------------------------------------------------------------------------
@@ -112,9 +89,11 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         target=Target.parse(target) if target else None, python=python, offline=offline,
         locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
     )
-    quiet = as_json
-    outcome = create(request, progress=NoProgress() if quiet else RichProgress(),
+    quiet = as_json or is_quiet()
+    outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
                      on_wait=None if quiet else _say)
+    if not as_json and is_quiet():  # -q: nothing on success
+        return 0
     return emit(CreateResult(outcome.created, outcome.source), as_json)
 
 
@@ -153,7 +132,8 @@ def remove_cmd(name: NameArg) -> None:
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):
         env = get_env(name)  # it may have gone while we waited
         held = remove_env(env)
-    typer.echo(removed_message(name, held))
+    if not is_quiet():
+        typer.echo(removed_message(name, held))
 
 
 @env_app.command("export")
@@ -175,7 +155,7 @@ def export_cmd(
     from mlstack_env.lockfile import write_atomic
 
     write_atomic(output, text)
-    sys.stderr.write(f"wrote the lock of env {name} to {output}\n")
+    say(f"wrote the lock of env {name} to {output}")
 
 
 @env_app.command("verify")
@@ -186,10 +166,15 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     _env, gen = _current(name)
     result = VerifyResult(name, gen.number, verify_venv(gen.venv, gen.entry()))
     if emit(result, as_json) != 0:
-        raise MlstackError(
+        err = MlstackError(
             f"env {name} does not match its lock: {', '.join(result.report.changed)}",
             hint=f"reinstall it: `{_reinstall_command(gen)}`",
         )
+        if as_json:  # stdout holds the result already: one JSON document, the error on stderr
+            from mlstack_env.cli import report
+
+            return report(err)
+        raise err
     return 0
 
 
@@ -217,7 +202,8 @@ def rollback_cmd(name: NameArg) -> None:
                 "see `mlstack env info NAME`",
             )
         env.switch(prev)
-    typer.echo(f"env {name}: generation {cur.number} -> {prev.number}")
+    if not is_quiet():
+        typer.echo(f"env {name}: generation {cur.number} -> {prev.number}")
 
 
 def register_gc(app: typer.Typer) -> None:

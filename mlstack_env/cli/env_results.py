@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlstack_env.units import human_bytes
+
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.lockfile import LockEntry
     from mlstack_env.store import Created, Generation, NamedEnv
     from mlstack_env.store.gc import GcReport
     from mlstack_env.store.verify import VerifyReport
@@ -21,6 +24,13 @@ if TYPE_CHECKING:
 class CreateResult:
     created: Created
     source: str
+
+    @property
+    def size(self) -> int:
+        """Bytes the store entry takes on disk (hardlinks shared with uv's cache counted once)."""
+        from mlstack_env.diskusage import usage
+
+        return usage(self.created.store_entry.path).total
 
     def to_json(self) -> dict[str, Any]:
         data = self.created.to_json()
@@ -36,7 +46,10 @@ class CreateResult:
         console.print(head, soft_wrap=True)
         console.print(f"  from      {self.source}: {c.entry.key}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
-        console.print(f"  store     {c.store_entry.key} ({how})", soft_wrap=True)
+        console.print(f"  store     {c.store_entry.key} ({how}, {human_bytes(self.size)})",
+                      soft_wrap=True)
+        for line in installed_summary(c.entry):
+            console.print(f"  {line}", soft_wrap=True)
         for k, v in c.variables.items():
             console.print(f"  {k}={v}", soft_wrap=True)
         for note in c.notes:
@@ -45,6 +58,23 @@ class CreateResult:
             f"use it:    mlstack env shell {c.name}   or   mlstack env run {c.name} -- CMD",
             soft_wrap=True,
         )
+
+
+def installed_summary(entry: LockEntry) -> list[str]:
+    """What matters in an env, one line each (:data:`mlstack_env.tree.KEY_PACKAGES`), with
+    the build a local version label names: ``torch     2.8.0+rocm6.4 (ROCm 6.4 build)``."""
+    from mlstack_env.tree import KEY_PACKAGES
+
+    lines = []
+    for name in KEY_PACKAGES:
+        pkg = entry.package(name)
+        if pkg is None:
+            continue
+        _, _, local = pkg.version.partition("+")
+        build = f" (ROCm {local[4:]} build)" if local.startswith("rocm") else \
+            " (CPU build)" if local == "cpu" else ""
+        lines.append(f"{name:<9} {pkg.version}{build}")
+    return lines
 
 
 # --- list / info -----------------------------------------------------------------------
@@ -76,15 +106,11 @@ class ListResult:
         if not self.envs:
             console.print("no envs yet; create one with `mlstack env create PROFILE`")
             return
-        from rich.table import Table
+        from mlstack_env.cli.tables import print_table
 
-        table = Table(box=None, pad_edge=False)
-        for col in ("name", "gen", "profile", "target", "python", "created"):
-            table.add_column(col)
-        for e in self.envs:
-            table.add_row(e["name"], str(e["generation"]), e["profile"] or "-",
-                          e["target"] or "-", e["python"] or "-", e["created"] or "-")
-        console.print(table)
+        rows = [[e["name"], str(e["generation"]), e["profile"] or "-", e["target"] or "-",
+                 e["python"] or "-", e["created"] or "-"] for e in self.envs]
+        print_table(console, ("name", "gen", "profile", "target", "python", "created"), rows)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -123,10 +124,12 @@ def register(app: typer.Typer) -> None:
         if python is not None:
             parse_python(python)
         project = find_project(Path.cwd(), project_dir)
+        if project is None:
+            _check_profiles(profiles or [])
         if check and export_pylock is not None:
             raise MlstackError("--check writes nothing; it cannot be used with "
                                "--export-pylock", "drop one of them")
-        with _progress() as progress:
+        with _progress(quiet=as_json) as progress:
             outcome = lock(
                 project=project,
                 profiles=profiles or [],
@@ -149,26 +152,41 @@ def register(app: typer.Typer) -> None:
         return code
 
 
+def _check_profiles(names: list[str]) -> None:
+    """Outside a project only built-in profiles exist: an unknown name is the error to
+    report, before the missing mlstack.toml."""
+    from mlstack_env.profiles import ProfileSet, unknown_profile_error
+
+    known = ProfileSet.load().names()
+    for name in names:
+        if name not in known:
+            err = unknown_profile_error(name, known)
+            raise MlstackError(f"{err.message} (no mlstack.toml here defines profiles)",
+                               err.hint)
+
+
 class _progress:
-    """A spinner on stderr while uv resolves; one line per entry, gone when done."""
+    """One step per entry uv resolves, as ``env create`` shows its steps (a spinner, then
+    ``resolving KEY: done in …``; in a log or a pipe only that line); nothing with -q or
+    --json. An entry that fails gets no line: the error says it."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self._quiet = quiet
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Any:
-        from rich.console import Console
-        from rich.status import Status
+        from mlstack_env.cli.progress import StepProgress, is_quiet
 
-        self._status: Status | None = None
-        console = Console(stderr=True)
-        if not console.is_terminal:
+        if self._quiet or is_quiet():
             return None
-        self._status = Status("", console=console)
+        progress = StepProgress()
 
         def update(key: str) -> None:
-            assert self._status is not None  # noqa: S101 - set just above
-            self._status.update(f"resolving {key}")
-            self._status.start()
+            self._stack.close()  # the previous entry is done
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(progress.step(f"resolving {key}"))
 
         return update
 
-    def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)

@@ -7,6 +7,10 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mlstack_env.units import human_bytes
+
+__all__ = ["Result", "console", "emit", "human_bytes", "printable"]
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -64,14 +68,3 @@ def emit(result: Result, as_json: bool) -> int:
         result.render(console())
     code = getattr(result, "exit_code", 0)
     return code if isinstance(code, int) else 0
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"

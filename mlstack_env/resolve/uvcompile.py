@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlstack_env import paths, uv
-from mlstack_env.config import UserConfig
+from mlstack_env import uv
+from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.resolve.request import PLATFORM, Request
 from mlstack_env.sources import catalog
 from mlstack_env.uv import UvError, UvFailure
@@ -52,12 +52,7 @@ def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: st
 
 def failure_hint(err: UvError, request: Request, config: UserConfig) -> str:
     if err.kind is UvFailure.NETWORK:
-        file = config.path or paths.config_file()
-        where = (f"the [mirrors] in {file}" if config.mirrors else
-                 f"your network, or point [mirrors] in {file} at a reachable mirror "
-                 "(docs/team.md)")
-        urls = ", ".join(config.rewrite(s.url) for s in request.sources)
-        return f"an index could not be reached ({urls}); check {where}"
+        return mirror_advice([s.url for s in request.sources], config)
     if err.kind is UvFailure.OFFLINE:
         return "drop --offline, or resolve once online so uv's cache holds these packages"
     if err.kind is UvFailure.NO_PYTHON:

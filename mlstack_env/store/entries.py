@@ -22,11 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from mlstack_env import __version__, paths, uv
+from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, map_url, to_pylock, write_atomic
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
 from mlstack_env.store.locks import Busy, file_lock
+from mlstack_env.store.pipshim import write_pip_shims
+from mlstack_env.units import human_bytes
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
@@ -173,23 +179,31 @@ class UvInstaller:
         pylock = workdir / "pylock.toml"
         url_map = self.url_map(entry)
         pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
-        count = len(entry.packages)
-        step = f"installing {count} locked package{'s' if count != 1 else ''}"
-        if self.wheels_dir is not None:
-            step += f" ({len(self.bundled(entry))} wheels from {self.wheels_dir})"
-        with progress.step(step):
-            uv.run(
-                [
-                    "pip", "sync", "--python", str(venv / "bin" / "python"),
-                    "--preview-features", "pylock", "--no-index",
-                    *self._refresh_args(), str(pylock),
-                ],
-                what=f"installing {entry.key}",
-                cwd=workdir,
-                offline=self.offline,
-                hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
-            )
+        stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
+        try:
+            with stages:
+                uv.run(
+                    [
+                        "pip", "sync", "--python", str(venv / "bin" / "python"),
+                        "--preview-features", "pylock", "--no-index",
+                        *self._refresh_args(), str(pylock),
+                    ],
+                    what=f"installing {entry.key}",
+                    cwd=workdir,
+                    offline=self.offline,
+                    hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
+                    on_line=stages.line,
+                )
+        except uv.UvError as err:
+            if self.offline or err.kind is not uv.UvFailure.NETWORK:
+                raise
+            fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
+            raise MlstackError(err.message, mirror_advice(
+                fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
         remember_fetched(entry, url_map)
+        with progress.step("checking the installed packages against the lock"):
+            check_installed(entry, venv)
+        write_pip_shims(venv, entry.python)
         return uv_version
 
 
@@ -217,6 +231,79 @@ def remember_fetched(entry: LockEntry, url_map: Mapping[str, str]) -> None:
                 continue
             with contextlib.suppress(OSError):
                 write_atomic(where / wheel.sha256, url + "\n")
+
+
+class _SyncStages:
+    """``uv pip sync`` is one process that downloads, then links; its stderr says when each
+    part ends ("Prepared 3 packages in 146ms", "Installed 3 packages in 20ms"). Each part
+    is one progress step, closed when uv reports it done."""
+
+    def __init__(self, entry: LockEntry, progress: Progress,
+                 bundled: Mapping[str, str] | None) -> None:
+        self._progress = progress
+        self._stack = contextlib.ExitStack()
+        wheels = [w for p in entry.packages for w in p.wheels]
+        sizes = [w.size for w in wheels if w.size is not None]
+        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}"
+        if sizes:  # the lock records each wheel's size; say so when some lack one
+            what += f", {human_bytes(sum(sizes))}"
+            if len(sizes) < len(wheels):
+                what += f" for the {len(sizes)} with a recorded size"
+        if bundled is not None:
+            self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
+        else:
+            self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
+        count = len(entry.packages)
+        self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
+        self._stage = ""
+
+    def __enter__(self) -> _SyncStages:
+        self._stack.__enter__()
+        self._enter(self._fetch)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    def _enter(self, stage: str) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(self._progress.step(stage))
+        self._stage = stage
+
+    def line(self, text: str) -> None:
+        if text.startswith("Prepared ") and self._stage == self._fetch:
+            self._enter(self._link)
+        elif text.startswith(("Installed ", "Audited ")):
+            if self._stage == self._fetch:  # all cached: uv prepared nothing
+                self._enter(self._link)
+            self._stack.close()
+            self._stage = ""
+
+
+def check_installed(entry: LockEntry, venv: Path) -> None:
+    """The installed set is exactly the locked one (names and versions; uv checked each
+    wheel's sha256 as it fetched it, and `env verify` checks every file)."""
+    from mlstack_env.store.verify import installed, site_packages
+
+    site = site_packages(venv)
+    have: dict[str, str] = {d.name: d.version for d in installed(site)} if site else {}
+    want: dict[str, str] = {canonicalize_name(p.name): p.version for p in entry.packages}
+    wrong = sorted(n for n in set(have) | set(want) if not _same(have.get(n), want.get(n)))
+    if wrong:
+        raise MlstackError(
+            f"uv installed a different set than the lock {entry.key}: {', '.join(wrong)}",
+            "this is a bug in mlstack or uv; rerun with -v and report it",
+        )
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def interpreter_for(version: str) -> Path:

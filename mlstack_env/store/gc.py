@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env import paths
+from mlstack_env.diskusage import usage
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
 from mlstack_env.store.files import own_directory, remove_tree
@@ -61,18 +62,6 @@ class GcReport:
         }
 
 
-def _tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                st = (Path(dirpath) / f).lstat()
-            except OSError:
-                continue
-            total += st.st_size
-    return total
-
-
 def _env_dirs() -> list[Path]:
     base = paths.envs_dir()
     if not base.is_dir():
@@ -103,7 +92,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         for entry in store.entries():
             if entry.key not in referenced:
                 report.entries.append(entry)
-                report.freed_bytes += _tree_size(entry.path)
+                report.freed_bytes += usage(entry.path).total
                 if not dry_run:
                     store.remove(entry.key)
         # No build runs while gc holds the store lock: every store temporary is stale.

@@ -24,6 +24,7 @@ directory or a generation that is a link, or that another user owns, is refused.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import re
@@ -294,11 +295,14 @@ def get_env(name: str) -> NamedEnv:
             env.repair()
         if env.exists():
             return env
-    known = ", ".join(e.name for e in all_envs()) or "none yet"
-    raise MlstackError(
-        f"no env named {name!r}",
-        hint=f"envs: {known}; create one with `mlstack env create PROFILE --name {name}`",
-    )
+    names = [e.name for e in all_envs()]
+    if not names:
+        hint = "there are no envs yet; `mlstack env create PROFILE` makes one"
+    else:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + \
+            f"existing envs: {', '.join(names)}"
+    raise MlstackError(f"no env named {name!r}", hint=hint)
 
 
 def remove_env(env: NamedEnv) -> list[Generation]:
