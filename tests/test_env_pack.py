@@ -41,7 +41,8 @@ def _index_down(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("suffix", ["tar.zst", "tar.gz"])
-def test_pack_unpack_elsewhere_offline(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+def test_pack_unpack_elsewhere_offline(  # noqa: PLR0917 - pytest fixtures
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path],
                                        tmp_path: Path, cli: Cli, isolated: Path,
                                        suffix: str) -> None:
     fake_machine("7900xtx")
