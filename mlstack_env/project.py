@@ -149,6 +149,10 @@ def load_project(manifest: Path) -> Project:
         sites=sites,
     )
     project.catalog()  # validate [sources.*] now, naming the file
+    if sites:
+        from mlstack_env.sites import known_sites
+
+        known_sites(sites, str(manifest))  # and [sites.*], used or not
     project.site_preset()  # and the site
     if default_env is not None:
         names = project.profile_set().names()

@@ -56,6 +56,7 @@ def test_project_site_and_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message", "hint"), [
     ('site = "lumy"\n', "unknown site 'lumy'", "did you mean 'lumi'?"),
     ('site = "x"\n[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
+    ('[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
     ('site = "x"\n[sites.x]\ngpu-per-task = "yes"\n', "must be true or false", "= true"),
     ('site = "x"\n[sites.x.env]\nPATH = "/evil"\n', "PATH cannot be set", "activation"),
     ('site = 3\n', "site must be a preset name", 'site = "slurm"'),

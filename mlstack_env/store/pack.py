@@ -335,6 +335,8 @@ def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
 
 def _fix_shebangs(venv: Path, old: str) -> int:
     """Scripts whose ``#!`` names the old venv path get the new one."""
+    if not old:
+        return 0
     fixed = 0
     prefix = f"#!{old}/".encode()
     bindir = venv / "bin"
@@ -392,6 +394,9 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
         env_name = validate_env_name(name or str(manifest.get("name", "")))
         python = str(manifest.get("python", ""))
         lock = read_lock(tmp / LOCK_NAME)
+        if len(lock.entries) != 1:
+            raise MlstackError(f"{archive}: its lock.toml should hold one entry",
+                               hint="pack the env again with `mlstack env pack NAME -o FILE`")
         entry = lock.entries[0]
         env = NamedEnv(env_name)
         final_venv = directory / VENV
