@@ -7,7 +7,8 @@ uv as ``env create`` (``uv venv --relocatable`` then ``uv pip sync`` of the pylo
 checks every wheel's sha256). The text is deterministic: same entry, same bytes.
 
 * Base image: AMD's ROCm image for the entry's ROCm version
-  (``rocm/dev-ubuntu-24.04:<version>``; 22.04 before ROCm 6.2, the first release for
+  (``rocm/dev-ubuntu-24.04:X.Y.Z``, or ``:X.Y-complete`` for an X.Y target; 22.04 before
+  ROCm 6.2, the first release for
   24.04, ROCM-FACTS §7); for ROCm-as-wheels entries (ROCm 7.14+, 10.x; ROCM-FACTS §4b) the
   wheels carry ROCm's user space and the image needs only the kernel driver's interface
   (``/dev/kfd``, ``/dev/dri``), so a plain ``ubuntu:24.04``; ``cpu`` entries too.
@@ -67,9 +68,13 @@ def base_image(target: Target) -> str:
     """AMD's ROCm image for the entry's ROCm version, or a plain one (see the module)."""
     if not target.is_rocm or target.rocm is None or rocm_as_wheels(target):
         return PLAIN_BASE
-    major, minor = (int(p) for p in target.rocm.split(".")[:2])
+    parts = target.rocm.split(".")
+    major, minor = int(parts[0]), int(parts[1])
     ubuntu = "24.04" if (major, minor) >= (6, 2) else "22.04"
-    return f"rocm/dev-ubuntu-{ubuntu}:{target.rocm}"
+    # Tags seen in use: X.Y.Z (6.4.1 … 6.4.4, 7.2.4) and X.Y-complete (6.3-complete,
+    # 7.0-complete); a plain X.Y tag is not confirmed, so X.Y takes its -complete image.
+    tag = target.rocm if len(parts) > 2 else f"{target.rocm}-complete"
+    return f"rocm/dev-ubuntu-{ubuntu}:{tag}"
 
 
 def docker_quote(name: str, value: str) -> str:

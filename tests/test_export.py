@@ -122,7 +122,7 @@ def test_done_when_docker_and_apptainer(mirrored: WheelIndex,
     r = cli("export", "docker", "demo", "-o", str(work / "Dockerfile"), "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["base_image"] == "rocm/dev-ubuntu-24.04:6.4"
+    assert data["base_image"] == "rocm/dev-ubuntu-24.04:6.4-complete"
     assert data["lock"] == str(work / "pylock.demo.toml") and data["mirrors"] == {}
     a = cli("export", "apptainer", "demo", "-o", str(work / "demo.def"))
     assert a.returncode == 0, a.stderr
@@ -213,10 +213,10 @@ def test_a_line_break_cannot_go_into_a_dockerfile() -> None:
 
 
 @pytest.mark.parametrize(("target", "image"), [
-    (Target("rocm", "6.4", ("gfx1100",)), "rocm/dev-ubuntu-24.04:6.4"),
+    (Target("rocm", "6.4", ("gfx1100",)), "rocm/dev-ubuntu-24.04:6.4-complete"),
     (Target("rocm", "6.4.1", ("gfx942",)), "rocm/dev-ubuntu-24.04:6.4.1"),
-    (Target("rocm", "6.1", ("gfx90a",)), "rocm/dev-ubuntu-22.04:6.1"),
-    (Target("rocm", "7.2", ("gfx1201",)), "rocm/dev-ubuntu-24.04:7.2"),
+    (Target("rocm", "6.1", ("gfx90a",)), "rocm/dev-ubuntu-22.04:6.1-complete"),
+    (Target("rocm", "7.2.4", ("gfx1201",)), "rocm/dev-ubuntu-24.04:7.2.4"),
     (Target("rocm", "7.14", ("gfx1100",)), "ubuntu:24.04"),
     (Target("rocm", "10.0", ("gfx942",)), "ubuntu:24.04"),
     (Target("cpu"), "ubuntu:24.04"),
