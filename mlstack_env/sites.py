@@ -74,7 +74,8 @@ def _check(name: str, body: object, source: str) -> dict[str, Any]:
         try:
             validate_variable(key, value)
         except MlstackError as e:
-            raise MlstackError(f"{source}: sites.{name}.env: {e.message}", e.hint) from None
+            raise MlstackError(f"{source}: sites.{name}.env: {e.message}",
+                               f"remove {key} from [sites.{name}.env]") from None
     return body
 
 

@@ -58,7 +58,8 @@ def test_project_site_and_override(tmp_path: Path) -> None:
     ('site = "x"\n[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
     ('[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
     ('site = "x"\n[sites.x]\ngpu-per-task = "yes"\n', "must be true or false", "= true"),
-    ('site = "x"\n[sites.x.env]\nPATH = "/evil"\n', "PATH cannot be set", "activation"),
+    ('site = "x"\n[sites.x.env]\nPATH = "/evil"\n', "PATH cannot be set",
+     "remove PATH from [sites.x.env]"),
     ('site = 3\n', "site must be a preset name", 'site = "slurm"'),
 ])
 def test_bad_site_is_one_clear_error(tmp_path: Path, text: str, message: str, hint: str) -> None:
