@@ -69,6 +69,11 @@ def test_pack_unpack_elsewhere_offline(  # noqa: PLR0917 - pytest fixtures
     verify = cli("env", "verify", "demo", env=node)
     assert verify.returncode == 0, verify.stderr + verify.stdout
     assert "match the lock" in verify.stdout
+    # gc leaves an unpacked env (its venv lives outside the store) and its directory alone.
+    gc = cli("gc", env=node)
+    assert gc.returncode == 0, gc.stderr
+    again = cli("env", "run", "demo", "--", "python", "-c", IMPORT_TORCH, env=node)
+    assert again.returncode == 0 and again.stdout.split()[0] == "2.8.0+rocm6.4", again.stderr
     # Without mlstack: the activation script written into DIR for its new path.
     sh = subprocess.run(["sh", "-c", f'. "{target}/bin/activate" && python -c "{IMPORT_TORCH}"'],
                         capture_output=True, text=True, check=False)
