@@ -126,6 +126,7 @@ def create(
     from mlstack_env.config import load_config
     from mlstack_env.envname import validate_env_name
     from mlstack_env.hardware import detect
+    from mlstack_env.sites import site_for
     from mlstack_env.sources import url_policy
     from mlstack_env.store import UvInstaller, create_env
     from mlstack_env.store.entries import NoProgress
@@ -151,6 +152,7 @@ def create(
         reinstall=request.reinstall,
         wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
         url_policy=url_policy(choice.source, request.project_dir),
+        site=site_for(request.project_dir),
     )
     return CreateOutcome(created, choice.source)
 

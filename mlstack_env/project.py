@@ -1,7 +1,8 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
-Top-level keys: ``default-env``, ``targets``, ``python``, ``[profiles.NAME]`` (the profile
-schema, see ``profiles``), ``[sources.NAME]`` (overrides of catalog/sources.toml) and
+Top-level keys: ``default-env``, ``targets``, ``python``, ``site`` (a cluster preset, see
+``sites``), ``[profiles.NAME]`` (the profile schema, see ``profiles``), ``[sources.NAME]``
+(overrides of catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
 ``allow-urls`` (wheel URL prefixes a lock may use beyond the sources' servers).
 ``mlstack.lock`` lives beside it.
 """
@@ -23,10 +24,12 @@ from mlstack_env.profiles import (
     read_toml,
     unknown_key_error,
 )
+from mlstack_env.sites import Site, load_site
 from mlstack_env.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
-PROJECT_KEYS = ("default-env", "targets", "python", "profiles", "sources", "allow-urls")
+PROJECT_KEYS = ("default-env", "targets", "python", "site", "profiles", "sources", "sites",
+                "allow-urls")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Project:
     sources: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
     allow_urls: tuple[str, ...] = ()
+    site: str | None = None  # a cluster preset (catalog/sites.toml or [sites.NAME])
+    sites: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def lock_path(self) -> Path:
@@ -55,6 +60,12 @@ class Project:
         from mlstack_env.sources import catalog
 
         return catalog().with_overrides(self.sources, str(self.manifest_path), self.text)
+
+    def site_preset(self) -> Site | None:
+        """The ``site`` preset, or None."""
+        if self.site is None:
+            return None
+        return load_site(self.site, self.sites, str(self.manifest_path))
 
     def lock_profiles(self) -> list[str]:
         """What a bare ``mlstack lock`` locks: the project's profiles, else its default-env."""
@@ -116,6 +127,14 @@ def load_project(manifest: Path) -> Project:
     ):
         raise MlstackError(f"{_where(source, text, 'allow-urls')}: allow-urls must be a list "
                            "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
+    site = raw.get("site")
+    if site is not None and not isinstance(site, str):
+        raise MlstackError(f"{_where(source, text, 'site')}: site must be a preset name",
+                           'write site = "slurm" (or "lumi", "frontier")')
+    sites = raw.get("sites", {})
+    if not isinstance(sites, dict):
+        raise MlstackError(f"{_where(source, text, 'sites')}: 'sites' must be tables "
+                           "[sites.NAME]", "write [sites.NAME] then job-cache = true")
     project = Project(
         allow_urls=tuple(allow_urls),
         root=manifest.parent,
@@ -126,8 +145,15 @@ def load_project(manifest: Path) -> Project:
         profiles=profiles,
         sources=sources,
         text=text,
+        site=site,
+        sites=sites,
     )
     project.catalog()  # validate [sources.*] now, naming the file
+    if sites:
+        from mlstack_env.sites import known_sites
+
+        known_sites(sites, str(manifest))  # and [sites.*], used or not
+    project.site_preset()  # and the site
     if default_env is not None:
         names = project.profile_set().names()
         if default_env not in names:

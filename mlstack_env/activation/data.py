@@ -11,8 +11,13 @@ This module is on the ``mlstack env run`` hot path: it imports only ``json``, ``
       "venv": "/abs/path/of/the/venv",      # VIRTUAL_ENV
       "path": ["/abs/path/of/the/venv/bin"],  # prepended to PATH, in this order
       "prompt": "demo",                     # shells show "(demo) " before the prompt
-      "variables": {"HSA_OVERRIDE_GFX_VERSION": "11.0.0", ...}   # exact values, sorted
+      "variables": {"HSA_OVERRIDE_GFX_VERSION": "11.0.0", ...},  # exact values, sorted
+      "site": {"name": "lumi", "job_cache": true, "gpu_per_task": true}   # optional
     }
+
+``site`` (only when the project names a cluster preset) holds job rules that are decided
+each time the env is entered, from the job's own variables (see
+:mod:`mlstack_env.activation.site`).
 
 Values are literal strings: no ``$VAR`` expansion, no ``~``, no word splitting, in any
 shell or in ``env run``. A reader must ignore keys it does not know; a format it does
@@ -41,7 +46,7 @@ def validate_variable(name: str, value: str) -> None:
 class ActivationData:
     """What activating a generation means: the venv, its PATH entries, the variables."""
 
-    __slots__ = ("name", "path", "prompt", "variables", "venv")
+    __slots__ = ("name", "path", "prompt", "site", "variables", "venv")
 
     def __init__(
         self,
@@ -50,6 +55,8 @@ class ActivationData:
         variables: Mapping[str, str],
         path: tuple[Path, ...] | None = None,
         prompt: str | None = None,
+        *,
+        site: dict[str, object] | None = None,
     ) -> None:
         for key, value in variables.items():
             validate_variable(key, value)
@@ -58,6 +65,7 @@ class ActivationData:
         self.variables: dict[str, str] = dict(sorted(variables.items()))
         self.path: tuple[Path, ...] = path if path is not None else (venv / "bin",)
         self.prompt = prompt if prompt is not None else name
+        self.site: dict[str, object] | None = dict(site) if site else None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActivationData):
@@ -71,7 +79,7 @@ class ActivationData:
         return f"ActivationData({self.to_json()!r})"
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "format": FORMAT,
             "name": self.name,
             "venv": str(self.venv),
@@ -79,6 +87,9 @@ class ActivationData:
             "prompt": self.prompt,
             "variables": dict(self.variables),
         }
+        if self.site:
+            data["site"] = dict(self.site)
+        return data
 
     @classmethod
     def from_json(cls, data: object, source: str = ENV_JSON) -> ActivationData:
@@ -113,6 +124,9 @@ class ActivationData:
             not isinstance(path, list) or not all(isinstance(p, str) for p in path)
         ):
             raise bad("'path' must be a list of strings")
+        site = data.get("site")
+        if site is not None and not isinstance(site, dict):
+            raise bad("'site' must be an object")
         try:
             return cls(
                 name=name,
@@ -120,6 +134,7 @@ class ActivationData:
                 variables=variables,
                 path=tuple(Path(p) for p in path) if path is not None else None,
                 prompt=prompt,
+                site=site,
             )
         except MlstackError as e:
             raise bad(e.message) from e
@@ -153,11 +168,16 @@ def apply(environ: Mapping[str, str], data: ActivationData) -> dict[str, str]:
 
     ``VIRTUAL_ENV``, ``MLSTACK_ENV``, every variable, ``PATH`` with the env's entries
     first (an entry already on ``PATH`` moves to the front, so nesting does not stack),
-    and no ``PYTHONHOME``, which would point the venv's Python at another prefix.
+    and no ``PYTHONHOME``, which would point the venv's Python at another prefix. A site
+    preset's job rules come last: they read the job's variables from ``environ``.
     """
     env = dict(environ)
     env.pop("PYTHONHOME", None)
     env.update(data.variables)
+    if data.site:
+        from mlstack_env.activation.site import job_variables
+
+        env.update(job_variables(environ, data.site))
     front = [str(p) for p in data.path]
     old = env.get("PATH")
     # No PATH at all means the system default; an empty one means nothing.

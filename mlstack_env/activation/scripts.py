@@ -68,8 +68,20 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
-def _sh_lines(data: ActivationData) -> dict[str, str]:
+def _managed(data: ActivationData) -> list[str]:
+    """Every variable activation may set, saved before and restored by ``deactivate``."""
     names = [*_MANAGED, *data.variables]
+    if data.site:
+        from mlstack_env.activation.site import MANAGED
+
+        names += [n for n in MANAGED if n not in names]
+    return names
+
+
+def _sh_lines(data: ActivationData) -> dict[str, str]:
+    from mlstack_env.activation.site import sh_lines
+
+    names = _managed(data)
     save = [
         f'if [ -n "${{{n}+x}}" ]; then _MLSTACK_OLD_{n}="${n}"; '
         f"else unset _MLSTACK_OLD_{n}; fi"
@@ -81,11 +93,14 @@ def _sh_lines(data: ActivationData) -> dict[str, str]:
         for n in names
     ]
     export = [f"export {n}={sh_quote(v)}" for n, v in data.variables.items()]
-    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export)}
+    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export),
+            "SITE": sh_lines(data.site) if data.site else ""}
 
 
 def _fish_lines(data: ActivationData) -> dict[str, str]:
-    names = [*_MANAGED, *data.variables]
+    from mlstack_env.activation.site import fish_lines
+
+    names = _managed(data)
     save = [
         f"if set -q {n}; set -g _MLSTACK_OLD_{n} ${n}; else; set -e -g _MLSTACK_OLD_{n}; end"
         for n in names
@@ -96,7 +111,8 @@ def _fish_lines(data: ActivationData) -> dict[str, str]:
         for n in names
     ]
     export = [f"set -gx {n} {fish_quote(v)}" for n, v in data.variables.items()]
-    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export)}
+    return {"SAVE": "\n".join(save), "RESTORE": "\n".join(restore), "EXPORT": "\n".join(export),
+            "SITE": fish_lines(data.site) if data.site else ""}
 
 
 def _common(data: ActivationData, quote: Callable[[str], str]) -> dict[str, str]:
@@ -144,14 +160,16 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_scripts(
-    gen_dir: Path, *, name: str, venv: Path, variables: Mapping[str, str]
+    gen_dir: Path, *, name: str, venv: Path, variables: Mapping[str, str],
+    site: dict[str, object] | None = None,
 ) -> None:
     """Write a generation's activation files (see the module docstring) into ``gen_dir``.
 
     ``venv`` becomes ``VIRTUAL_ENV`` as given (made absolute, symlinks kept) and
     ``venv/bin`` goes first on ``PATH``, so pass its final path (the store entry), not
     a temporary one; ``gen_dir`` itself may be temporary. ``variables`` are set with
-    exactly these values.
+    exactly these values. ``site`` holds a cluster preset's job rules (decided at
+    activation; see :mod:`mlstack_env.activation.site`).
     Raises :class:`MlstackError` for an invalid env name, variable name or value, or a
     venv path that cannot be on ``PATH``.
     """
@@ -165,7 +183,7 @@ def write_scripts(
             f"{os.pathsep!r} or a newline)",
             hint="set MLSTACK_HOME to a directory whose path has neither",
         )
-    data = ActivationData(name=name, venv=venv, variables=variables)
+    data = ActivationData(name=name, venv=venv, variables=variables, site=site)
     gen_dir = gen_dir.absolute()
     _write(gen_dir / ACTIVATE_SH, render_sh(data))
     _write(gen_dir / ACTIVATE_FISH, render_fish(data))

@@ -111,6 +111,12 @@ def _gc(app: typer.Typer) -> None:
     env.register_gc(app)
 
 
+def _export(app: typer.Typer) -> None:
+    from mlstack_env.cli import export
+
+    export.register(app)
+
+
 def _doctor(app: typer.Typer) -> None:
     from mlstack_env.cli import doctor
 
@@ -156,6 +162,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "bundle": _bundle,
     "gc": _gc,
     "cache": _cache,
+    "export": _export,
     "doctor": _doctor,
     "system": _system,
     "completion": _completion,

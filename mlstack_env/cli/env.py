@@ -220,9 +220,10 @@ def register_gc(app: typer.Typer) -> None:
 
 
 def _register_activation() -> None:
-    from mlstack_env.cli import env_activation
+    from mlstack_env.cli import env_activation, pack
 
     env_activation.register(env_app)
+    pack.register(env_app)
 
 
 _register_activation()

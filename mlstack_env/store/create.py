@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__, envvars, paths
 from mlstack_env.hardware.machine import Machine
@@ -30,6 +30,9 @@ from mlstack_env.store.entries import (
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
 from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
+
+if TYPE_CHECKING:
+    from mlstack_env.sites import Site
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 
@@ -63,11 +66,14 @@ class Created:
         }
 
 
-def activation_writer() -> ScriptWriter:
+def activation_writer(site: Site | None = None) -> ScriptWriter:
+    """Writes a generation's activation files; ``site``'s job rules go into them."""
     from mlstack_env.activation.scripts import write_scripts
 
+    rules = site.rules() if site is not None else None
+
     def write(gen_dir: Path, name: str, venv: Path, variables: Mapping[str, str]) -> None:
-        write_scripts(gen_dir, name=name, venv=venv, variables=variables)
+        write_scripts(gen_dir, name=name, venv=venv, variables=variables, site=rules)
 
     return write
 
@@ -87,13 +93,16 @@ def create_env(
     reinstall: bool = False,
     wheels: str = "",
     url_policy: UrlPolicy | None = None,
+    site: Site | None = None,
 ) -> Created:
     """Materialize ``entry`` as the next generation of env ``name``.
 
     ``url_policy`` refuses wheel URLs outside the configured sources before anything is
     written (the CLI always passes one; tests of the store alone may not).
 
-    ``reinstall`` rebuilds the store entry even when the store holds it.
+    ``reinstall`` rebuilds the store entry even when the store holds it. ``site`` is the
+    project's cluster preset: its fixed variables join the env's (the entry's own win) and
+    its job rules go into the activation files; the store entry is the same without it.
 
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
@@ -106,17 +115,19 @@ def create_env(
     decided = env_variables(entry, machine)
     variables = dict(sorted(
         (cache_variables(entry, env.path, paths.home(), decided.variables)
+         | (site.env if site is not None else {})
          | decided.variables).items()
     ))
     build = _Build(env, entry, store_key(entry), MachineFacts.of(machine), variables,
-                   decided.notes, source, lock_versions, reinstall, wheels)
+                   decided.notes, source, lock_versions, reinstall, wheels,
+                   site.name if site is not None else "")
     say = on_wait or (lambda _msg: None)
     with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
         env.clean_temporaries()
         try:
             created = _create_locked(build, store=store, installer=installer,
                                      progress=progress, say=say,
-                                     write_scripts=write_scripts)
+                                     write_scripts=write_scripts or activation_writer(site))
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
@@ -139,6 +150,7 @@ class _Build:
     lock_versions: tuple[str, str] | None
     reinstall: bool
     wheels: str
+    site: str  # the cluster preset's name, or ""
 
     def fingerprint(self, uv_version: str) -> Fingerprint:
         e = self.entry
@@ -147,6 +159,7 @@ class _Build:
             profile=e.profile, target=str(e.target), python=e.python, platform=e.platform,
             machine=self.facts, mlstack_version=__version__, uv_version=uv_version,
             created=now(), variables=self.variables, source=self.source, wheels=self.wheels,
+            site=self.site,
         )
 
     def created(self, generation: Generation, store_entry: StoreEntry, *, reused: bool,

@@ -52,6 +52,7 @@ class Fingerprint:
     variables: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the lock file it came from, or "built-in profile NAME"
     wheels: str = ""  # the wheel bundle folder it was installed from (--wheels), if any
+    site: str = ""  # the project's cluster preset (site = "…" in mlstack.toml), if any
 
     def recreate_command(self) -> str:
         """The command that makes this env again from what it was made from."""
@@ -82,6 +83,7 @@ class Fingerprint:
             "variables": dict(self.variables),
             "source": self.source,
             "wheels": self.wheels,
+            "site": self.site,
         }
 
     @classmethod
@@ -105,6 +107,7 @@ class Fingerprint:
             variables={str(k): str(v) for k, v in (data.get("variables") or {}).items()},
             source=str(data.get("source", "")),
             wheels=str(data.get("wheels", "")),
+            site=str(data.get("site", "")),
         )
 
     def matches(self, other: Fingerprint) -> bool:
@@ -115,6 +118,7 @@ class Fingerprint:
             and self.variables == other.variables
             and self.machine == other.machine
             and self.mlstack_version == other.mlstack_version
+            and self.site == other.site
         )
 
 

@@ -1,0 +1,132 @@
+"""``mlstack export docker|apptainer [NAME | --lock FILE …] -o PATH``: a container recipe
+(see :mod:`mlstack_env.containers`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlstack_env.cli.output import emit
+from mlstack_env.errors import MlstackError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlstack_env.containers import Recipe
+    from mlstack_env.lockfile import LockEntry
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    recipe: Recipe
+    recipe_path: Path
+    lock_path: Path
+
+    def to_json(self) -> dict[str, Any]:
+        return self.recipe.to_json(self.recipe_path, self.lock_path)
+
+    def render(self, console: Console) -> None:
+        r = self.recipe
+        console.print(f"wrote {self.recipe_path} and {self.lock_path.name} beside it, for "
+                      f"{r.entry.key}", soft_wrap=True)
+        console.print(f"  base      {r.base}", soft_wrap=True)
+        if r.mirrors:
+            console.print(f"  mirrors   {', '.join(r.mirrors.values())} (in the recipe)",
+                          soft_wrap=True)
+        where = self.recipe_path.parent
+        if r.kind == "docker":
+            console.print(f"build:     docker build -t {r.entry.profile} {where}",
+                          soft_wrap=True)
+        else:
+            console.print(f"build:     cd {where} && apptainer build {r.entry.profile}.sif "
+                          f"{self.recipe_path.name}", soft_wrap=True)
+
+
+def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
+           target: str | None, python: str | None, project: Path | None,
+           ) -> tuple[LockEntry, str]:
+    """The entry to export, and the name its pylock file is called after."""
+    if name is not None:
+        if lock_file is not None or profile or target or python:
+            raise MlstackError("an env NAME and --lock/--profile/--target/--python do not go "
+                               "together", hint="export an env by name, or an entry of a lock")
+        from mlstack_env.store import get_env
+
+        gen = get_env(name).current()
+        if gen is None:
+            raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        return gen.entry(), name
+    from mlstack_env.bundle import lock_path_for
+    from mlstack_env.lockfile import read_lock, select_entry
+    from mlstack_env.target import Target
+
+    path = lock_path_for(lock_file, project, Path.cwd())
+    lock = read_lock(path)
+    if target is not None:
+        entry = select_entry(lock, Target.parse(target), profile, python, source=str(path))
+        return entry, entry.profile
+    found = [e for e in lock.entries if (profile is None or e.profile == profile)
+             and (python is None or e.python == python)]
+    if len(found) != 1:
+        keys = ", ".join(e.key for e in found) or "none"
+        raise MlstackError(
+            f"{path}: {len(found)} entries match ({keys})" if found else
+            f"{path} has no entry for that profile/Python",
+            hint="choose one with --profile P and --target T (see `mlstack lock`'s targets)",
+        )
+    return found[0], found[0].profile
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export")
+    def export_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
+        kind: Annotated[str, typer.Argument(metavar="docker|apptainer",
+                                            help="The recipe to write.")],
+        name: Annotated[str | None, typer.Argument(
+            metavar="[NAME]", help="An env to export (else an entry of --lock).")] = None,
+        output: Annotated[Path | None, typer.Option(
+            "-o", "--output", metavar="PATH", help="The recipe (e.g. Dockerfile, NAME.def); "
+            "the lock is written beside it. Required.")] = None,
+        lock_file: Annotated[Path | None, typer.Option(
+            "--lock", metavar="FILE", help="The lock (default: the project's).")] = None,
+        profile: Annotated[str | None, typer.Option(
+            "--profile", metavar="P", help="The lock entry's profile.")] = None,
+        target: Annotated[str | None, typer.Option(
+            "--target", metavar="T", help="The lock entry's target, e.g. rocm6.4:gfx942.")]
+        = None,
+        python: Annotated[str | None, typer.Option(
+            "--python", metavar="X.Y", help="The lock entry's Python.")] = None,
+        project: Annotated[Path | None, typer.Option(
+            "--project", metavar="DIR", help="The project directory.")] = None,
+        base: Annotated[str | None, typer.Option(
+            "--base", metavar="IMAGE", help="Base image instead of AMD's ROCm image for the "
+            "entry's ROCm version.")] = None,
+        with_mirrors: Annotated[bool, typer.Option(
+            "--with-mirrors", help="Put the config's [mirrors] into the recipe (default: "
+            "canonical URLs only; pass mirrors at build time).")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+        = False,
+    ) -> None:
+        """Write a Dockerfile or Apptainer definition that rebuilds a lock entry in an image."""
+        from mlstack_env.containers import KINDS, make_recipe, write_recipe
+
+        if kind not in KINDS:
+            raise MlstackError(f"unknown container kind {kind!r}",
+                               hint="use `mlstack export docker` or `mlstack export apptainer`")
+        if output is None:
+            example = "Dockerfile" if kind == "docker" else "env.def"
+            raise MlstackError(f"where to? `mlstack export {kind}` needs -o PATH",
+                               hint=f"e.g. mlstack export {kind} NAME -o {example}")
+        entry, slug = _entry(name, lock_file=lock_file, profile=profile, target=target,
+                             python=python, project=project)
+        mirrors = None
+        if with_mirrors:
+            from mlstack_env.config import load_config
+
+            mirrors = dict(load_config().mirrors)
+        recipe = make_recipe(kind, entry, name=slug, mirrors=mirrors, base=base)
+        recipe_path, lock_path = write_recipe(recipe, output)
+        emit(ExportResult(recipe, recipe_path, lock_path), as_json)
