@@ -2,22 +2,25 @@
 (ROCM-FACTS §1 and §6).
 
 Input: the GPUs an env is for (:class:`GpuSet`: a machine's, iGPUs included, or the gfx
-list of a target) and the GPU code its wheels carry (:class:`GpuCode`). Output: the
-variables and notes (:class:`GpuVariables`):
+list of a target) and the GPU code its wheels carry (:class:`GpuCode`, from the target's
+index and the locked torch version). Output: the variables and notes
+(:class:`GpuVariables`):
 
 * ``PYTORCH_ROCM_ARCH``: the ISAs the GPUs run as (an overridden GPU runs as the ISA its
   override names, so extensions must be built for that one).
-* ``HSA_OVERRIDE_GFX_VERSION``: only for a GPU whose code the wheels do not carry and
-  whose table override names a carried ISA; never for a native card. One global value
-  when it is the only one needed and every other GPU already is the ISA it names; else
-  ``HSA_OVERRIDE_GFX_VERSION_<node>`` per overridden GPU whose KFD node is known, and a
-  note for the others (a target's gfx list has no nodes).
-* ``HIP_VISIBLE_DEVICES``: the HIP indexes of the GPUs used, when some GPUs of the
-  machine are hidden (an iGPU beside a discrete one).
-
-Where the next rules go: what the wheels carry (from the locked torch version) in
-:func:`gpu_code`; which GPUs are hidden and how (``ROCR_VISIBLE_DEVICES``) in
-:class:`GpuSet` and :func:`decide`; node numbering in the ``node`` of each :class:`Gpu`.
+* ``HSA_OVERRIDE_GFX_VERSION``: only for a GPU whose code the wheels do not carry, to the
+  first of the table's values (in order of preference) whose ISA they carry; never for a
+  native card, never for RDNA 4. One global value when it is the only one needed and every
+  other GPU already is the ISA it names; else ``HSA_OVERRIDE_GFX_VERSION_<node>`` per
+  overridden GPU, ``<node>`` being libhsakmt's compacted node id (``Gpu.node``), and only
+  when the wheels' runtime reads the per-node form (ROCm 6.2 on); a note otherwise (and
+  for a target's gfx list, which has no nodes).
+* ``ROCR_VISIBLE_DEVICES``: the GPUs used, when some GPUs of the machine are hidden (an
+  iGPU beside a discrete one): by UUID when every GPU used reports one (re-enumeration
+  cannot shift it), else by ROCr index. Never a guessed UUID (a wrong one hides every
+  GPU). ``HIP_VISIBLE_DEVICES`` is not set: HIP counts devices after ROCr's filter, so
+  the visible GPUs are HIP devices 0..n-1 without it, and a stale index list would select
+  the wrong GPU or none.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from packaging.version import Version
+
 from mlstack_env import envvars
 from mlstack_env.catalog import CodeKind, code_support, gpu_table, override_gfx, wheel_gfx
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 from mlstack_env.target import Target
 
-__all__ = ["GpuCode", "GpuSet", "GpuVariables", "decide", "gpu_code", "gpus_for"]
+# The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;
+# rocm6.0/6.1 wheels ignore it: ROCM-FACTS §1, LIKELY).
+PER_NODE_OVERRIDE_SINCE = Version("6.2")
+
+__all__ = ["GpuCode", "GpuSet", "GpuVariables", "decide", "gpu_code", "gpus_for", "rocr_visible"]
 
 
 @dataclass(frozen=True)
@@ -39,20 +48,25 @@ class GpuCode:
     """The GPU code an env runs: the gfx compiled into its wheels, and a name for notes."""
 
     gfx: frozenset[str]
-    name: str  # "the rocm6.4 wheels"
+    name: str  # "the rocm6.4 wheels (torch 2.8.0)"
+    per_node: bool = True  # does its runtime read HSA_OVERRIDE_GFX_VERSION_<node>?
 
 
-def gpu_code(target: Target) -> GpuCode:
-    """What the PyTorch wheels of a target's ROCm version carry (the catalog's per-index
-    list); for an index mlstack does not know, the gfx list the target names."""
+def gpu_code(target: Target, torch: str | None = None) -> GpuCode:
+    """What the PyTorch wheels of a target's ROCm version carry: the catalog's per-index
+    list, narrowed to what the locked ``torch`` version carried (``2.5.1+rocm6.1``; None
+    when the entry has no torch); for an index mlstack does not know, the gfx list the
+    target names."""
     if target.rocm is None:
         return GpuCode(frozenset(), "CPU wheels")
-    name = f"the rocm{target.rocm} wheels"
+    public = torch.split("+", 1)[0] if torch else None
+    name = f"the rocm{target.rocm} wheels" + (f" (torch {public})" if public else "")
     try:
-        known = wheel_gfx(target.rocm)
-    except MlstackError:  # a version string catalog does not know: use the target's own list
-        known = None
-    return GpuCode(known if known is not None else frozenset(target.gfx), name)
+        known = wheel_gfx(target.rocm, torch)
+        per_node = Version(target.rocm) >= PER_NODE_OVERRIDE_SINCE
+    except (MlstackError, ValueError):  # a version catalog does not know: the target's list
+        known, per_node = None, True
+    return GpuCode(known if known is not None else frozenset(target.gfx), name, per_node)
 
 
 @dataclass(frozen=True)
@@ -131,23 +145,62 @@ def decide(gpus: GpuSet, code: GpuCode) -> GpuVariables:
             arch[runs_as] = None
             notes.append(f"{gpu.gfx} is not in {code.name}; it runs their {runs_as} code via "
                          f"{envvars.HSA_OVERRIDE_GFX_VERSION}={support.override}")
+            if support.warning:
+                notes.append(f"warning: {support.warning}")
             continue
         if support.kind is CodeKind.UNSUPPORTED:
-            notes.append(f"{gpu.gfx} cannot run the GPU code of {code.name} (no compatible "
-                         "ISA is compiled in, and no override fits)")
+            if table.models[gpu.gfx].family.value == "RDNA 4":
+                notes.append(f"{gpu.gfx} is not in {code.name}, and RDNA 4 is never "
+                             f"overridden (the override crashes it): use wheels that carry "
+                             f"{gpu.gfx} (torch 2.7 or newer on rocm6.2.4 or later)")
+            else:
+                notes.append(f"{gpu.gfx} cannot run the GPU code of {code.name} (no "
+                             "compatible ISA is compiled in, and no override fits)")
         arch[gpu.gfx] = None
         others.append(gpu)
     if arch:
         variables[envvars.PYTORCH_ROCM_ARCH] = ";".join(arch)
-    variables.update(_overrides(overrides, others, notes))
-    if gpus.used and gpus.hidden:
-        variables[envvars.HIP_VISIBLE_DEVICES] = ",".join(str(g.index) for g in gpus.used)
+    variables.update(_overrides(overrides, others, notes, code))
+    variables.update(_visible(gpus, notes))
     return GpuVariables(dict(sorted(variables.items())), tuple(dict.fromkeys(notes)))
 
 
-def _overrides(overrides: dict[Gpu, str], others: Iterable[Gpu], notes: list[str]
-               ) -> dict[str, str]:
-    """One global value, or one per KFD node; a note for the GPUs without a known node."""
+def rocr_visible(gpus: GpuSet) -> str | None:
+    """The ``ROCR_VISIBLE_DEVICES`` value selecting the GPUs used: their UUIDs when every
+    one reports a UUID, else their ROCr indexes (KFD GPU nodes in order, unreadable ones
+    skipped); None when the GPUs were not read from KFD (indexes unknown) or none is used."""
+    if not gpus.used:
+        return None
+    if all(g.uuid for g in gpus.used):
+        return ",".join(g.uuid for g in gpus.used if g.uuid)
+    if all(g.source is GpuSource.KFD for g in gpus.used):
+        return ",".join(str(g.index) for g in gpus.used)
+    return None
+
+
+def _visible(gpus: GpuSet, notes: list[str]) -> dict[str, str]:
+    """``ROCR_VISIBLE_DEVICES`` for the GPUs used when others are hidden (module docstring)."""
+    if not gpus.used or not gpus.hidden:
+        return {}
+    hidden = ", ".join(f"{g.name} ({g.gfx})" for g in gpus.hidden)
+    value = rocr_visible(gpus)
+    if value is None:
+        notes.append(f"cannot hide {hidden}: the GPUs were not read from the KFD topology, "
+                     f"so their ROCr indexes are unknown; set "
+                     f"{envvars.ROCR_VISIBLE_DEVICES} yourself (rocminfo lists them)")
+        return {}
+    notes.append(f"{hidden} hidden with {envvars.ROCR_VISIBLE_DEVICES}={value}; the GPUs "
+                 f"used are HIP devices 0..{len(gpus.used) - 1}")
+    if any(g.integrated for g in gpus.hidden):
+        notes.append("AMD advises switching the iGPU off in the firmware (BIOS/UEFI) setup: "
+                     "the runtime may crash when the driver enumerates it ('mlstack doctor')")
+    return {envvars.ROCR_VISIBLE_DEVICES: value}
+
+
+def _overrides(overrides: dict[Gpu, str], others: Iterable[Gpu], notes: list[str],
+               code: GpuCode) -> dict[str, str]:
+    """One global value, or one per libhsakmt node; a note for the GPUs without a known
+    node, or when the wheels' runtime does not read the per-node form."""
     values = set(overrides.values())
     if not values:
         return {}
@@ -158,6 +211,12 @@ def _overrides(overrides: dict[Gpu, str], others: Iterable[Gpu], notes: list[str
         # (a 7800 XT on rocm6.2 wheels beside a 7900 XTX).
         if all(g.gfx == override_gfx(value) for g in others):
             return {envvars.HSA_OVERRIDE_GFX_VERSION: value}
+    if not code.per_node:
+        gfxs = ", ".join(dict.fromkeys(g.gfx for g in overrides))
+        notes.append(f"{gfxs} would need {envvars.HSA_OVERRIDE_GFX_VERSION}_<node>, which the "
+                     f"runtime of {code.name} does not read (ROCm 6.2 on); no override is set: "
+                     "use wheels for ROCm 6.2 or newer, or run on the other GPUs only")
+        return {}
     out = {f"{envvars.HSA_OVERRIDE_GFX_VERSION}_{g.node}": v
            for g, v in overrides.items() if g.node is not None}
     unplaced = {g.gfx: v for g, v in overrides.items() if g.node is None}

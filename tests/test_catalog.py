@@ -49,7 +49,8 @@ FACTS_GPUS: dict[str, tuple[set[str], bool, str | None]] = {
     "gfx1100": ({"0x744c", "0x7448", "0x745e", "0x7449", "0x744a"}, False, None),
     "gfx1101": ({"0x747e", "0x7470", "0x7460", "0x7461"}, False, "11.0.0"),
     "gfx1102": ({"0x7480"}, False, "11.0.0"),
-    "gfx1103": ({"0x15bf", "0x15c8", "0x1900", "0x1901"}, True, "11.0.0"),
+    # The first of ["11.0.2", "11.0.0"]: gfx1102's VGPR budget fits (FACTS §1 corrections).
+    "gfx1103": ({"0x15bf", "0x15c8", "0x1900", "0x1901"}, True, "11.0.2"),
     "gfx1150": ({"0x150e"}, True, None),
     "gfx1151": ({"0x1586"}, True, None),
     "gfx1152": ({"0x1114"}, True, None),
@@ -279,7 +280,8 @@ def test_gfx1030_is_native_everywhere_never_10_0_0(index: str) -> None:
         ("gfx1101", "6.2", CodeKind.OVERRIDE, "11.0.0"),
         ("gfx1101", "6.2.4", CodeKind.NATIVE, None),
         ("gfx1102", "6.0", CodeKind.OVERRIDE, "11.0.0"),
-        ("gfx1103", "6.4", CodeKind.OVERRIDE, "11.0.0"),
+        ("gfx1103", "6.4", CodeKind.OVERRIDE, "11.0.2"),  # gfx1102 carried: its VGPRs fit
+        ("gfx1103", "6.2", CodeKind.OVERRIDE, "11.0.0"),  # no gfx1102: 11.0.0, with a warning
         ("gfx1201", "6.4", CodeKind.NATIVE, None),
         ("gfx1200", "6.4", CodeKind.NATIVE, None),
         ("gfx1201", "6.2", CodeKind.UNSUPPORTED, None),
@@ -497,3 +499,40 @@ def test_target_str_parse_round_trip(version: str, gfx: list[str]) -> None:
     # Sorted by ISA number: gfx908 < gfx90a < gfx942 < gfx1030 < gfx1100.
     numbers = [(int(g[3:-2]), int(g[-2], 16), int(g[-1], 16)) for g in target.gfx]
     assert numbers == sorted(numbers)
+
+
+# --- what a torch version carries (FACTS §1: base, +1101 in 2.6, +1102/1200/1201 in 2.7,
+# +950/1150/1151 in 2.10) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rocm", "torch", "gfx", "carried"), [
+    ("6.1", "2.5.1+rocm6.1", "gfx1101", False),  # the rocm6.1 index lists it, 2.5 lacks it
+    ("6.1", "2.6.0+rocm6.1", "gfx1101", True),
+    ("6.2.4", "2.6.0+rocm6.2.4", "gfx1102", False),
+    ("6.2.4", "2.7.1+rocm6.2.4", "gfx1102", True),
+    ("6.2.4", "2.6.0+rocm6.2.4", "gfx1201", False),
+    ("6.4", "2.8.0+rocm6.4", "gfx1201", True),
+    ("7.2", "2.11.0+rocm7.2", "gfx1151", True),
+    ("6.2", "2.7.0", "gfx1102", False),  # never more than the index's own list
+])
+def test_wheel_gfx_follows_the_torch_version(rocm: str, torch: str, gfx: str,
+                                             carried: bool) -> None:
+    got = wheel_gfx(rocm, torch)
+    assert got is not None
+    assert (gfx in got) is carried
+    assert got <= (wheel_gfx(rocm) or frozenset())
+
+
+def test_rdna4_never_gets_an_override() -> None:
+    for gfx in ("gfx1200", "gfx1201"):
+        assert gpu_table().model(gfx).overrides == ()
+        assert code_support(gfx, wheel_gfx("6.2") or frozenset()).kind is CodeKind.UNSUPPORTED
+
+
+def test_gfx1103_prefers_11_0_2_and_warns_on_11_0_0() -> None:
+    with_1102 = code_support("gfx1103", wheel_gfx("6.4", "2.8.0+rocm6.4") or frozenset())
+    assert (with_1102.override, with_1102.warning) == ("11.0.2", "")
+    without = code_support("gfx1103", wheel_gfx("6.2.4", "2.6.0+rocm6.2.4") or frozenset())
+    assert without.override == "11.0.0" and "page-fault" in without.warning
+    gfx1102 = code_support("gfx1102", wheel_gfx("6.2") or frozenset())
+    assert gfx1102.override == "11.0.0" and "page-fault" in gfx1102.warning

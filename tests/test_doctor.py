@@ -277,20 +277,26 @@ def test_lock_fit(tmp_path: Path) -> None:
 # --- iGPU ------------------------------------------------------------------------------
 
 
-def test_igpu_beside_dgpu_warns_with_visible_devices(tmp_path: Path) -> None:
+def test_igpu_beside_dgpu_warns_with_rocr_and_firmware_advice(tmp_path: Path) -> None:
     ctx = make_ctx(machines.MACHINES["7800xt-780m"](tmp_path / "m"), tmp_path)
     f = one(machine.integrated_gpu, ctx)
     assert f.status is Status.WARN
-    assert "HIP_VISIBLE_DEVICES=1" in f.message and "Radeon 780M" in f.message
-    assert f.hint and "export HIP_VISIBLE_DEVICES=1" in f.hint
+    # The 780M enumerates first: the 7800 XT is ROCr index 1 (no UUID on consumer cards).
+    assert "ROCR_VISIBLE_DEVICES=1" in f.message and "Radeon 780M" in f.message
+    assert f.hint and "firmware" in f.hint and "export ROCR_VISIBLE_DEVICES=1" in f.hint
 
 
-def test_igpu_already_hidden_is_ok(tmp_path: Path) -> None:
+def test_igpu_hidden_by_rocr_is_ok_but_hip_alone_is_not(tmp_path: Path) -> None:
     root = machines.MACHINES["7800xt-780m"](tmp_path / "m")
-    f = one(machine.integrated_gpu, make_ctx(root, tmp_path, environ={"HIP_VISIBLE_DEVICES": "1"}))
-    assert f.status is Status.OK
     f = one(machine.integrated_gpu, make_ctx(root, tmp_path,
-                                             environ={"HIP_VISIBLE_DEVICES": "0,1"}))
+                                             environ={"ROCR_VISIBLE_DEVICES": "1"}))
+    assert f.status is Status.OK and "firmware" in f.message
+    f = one(machine.integrated_gpu, make_ctx(root, tmp_path,
+                                             environ={"ROCR_VISIBLE_DEVICES": "0,1"}))
+    assert f.status is Status.WARN
+    # AMD: HIP_VISIBLE_DEVICES alone may not keep the runtime off the iGPU.
+    f = one(machine.integrated_gpu, make_ctx(root, tmp_path,
+                                             environ={"HIP_VISIBLE_DEVICES": "1"}))
     assert f.status is Status.WARN
 
 

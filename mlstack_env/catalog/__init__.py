@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -50,9 +50,17 @@ class GpuModel:
     chip: str | None  # "Navi 31", "Strix Halo iGPU"; None when the table names none
     names: tuple[str, ...]
     integrated: bool
-    override: str | None
+    # HSA_OVERRIDE_GFX_VERSION values in order of preference (the first whose ISA the
+    # wheels carry wins); empty when none is safe. Never any for RDNA 4.
+    overrides: tuple[str, ...]
     devices: dict[str, str]
     note: str = ""  # where the row comes from: CONFIRMED / LIKELY (ROCM-FACTS §1)
+    override_warnings: dict[str, str] = field(default_factory=dict)  # value -> warning
+
+    @property
+    def override(self) -> str | None:
+        """The preferred override value (the table's first), or None."""
+        return self.overrides[0] if self.overrides else None
 
     @property
     def family_name(self) -> str:
@@ -72,6 +80,8 @@ class GpuTable:
     official_gfx: dict[str, frozenset[str]]
     official_os: dict[str, dict[str, tuple[str, ...]]]
     apu_gfx: frozenset[str] = frozenset()  # LLVM's APU processors (AMDGPUUsage)
+    # torch minor -> the gfx its ROCm wheels gained then ("base": from the start)
+    torch_gfx: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def integrated(self, gfx: str) -> bool | None:
         """Is this gfx an integrated GPU? The table's flag, else LLVM's APU list; None when
@@ -115,9 +125,10 @@ def gpu_table() -> GpuTable:
             chip=chip,
             names=tuple(row["names"]),
             integrated=bool(row["integrated"]),
-            override=row["override"] or None,
+            overrides=_overrides(row),
             devices={k.lower(): v for k, v in row["devices"].items()},
             note=row.get("note", ""),
+            override_warnings=dict(row.get("override-warning", {})),
         )
     return GpuTable(
         models=models,
@@ -128,7 +139,21 @@ def gpu_table() -> GpuTable:
             for k, v in raw["official-os"].items()
         },
         apu_gfx=frozenset(raw.get("apu-gfx", ())),
+        torch_gfx={k: frozenset(v) for k, v in raw.get("torch-gfx", {}).items()},
     )
+
+
+def _overrides(row: dict[str, object]) -> tuple[str, ...]:
+    """A row's ``override``: a list in order of preference, or one string ("" = none).
+    RDNA 4 never gets one: the override crashes it (ROCM-FACTS §1)."""
+    raw = row["override"]
+    values = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list) else None
+    if values is None or not all(isinstance(v, str) for v in values):
+        raise InternalError(f"gpus.toml: {row['gfx']}: override must be a string or a list")
+    values = [v for v in values if v]
+    if values and str(row["family"]).startswith(GpuFamily.RDNA4.value):
+        raise InternalError(f"gpus.toml: {row['gfx']}: RDNA 4 must have no override")
+    return tuple(values)
 
 
 _FAMILY_RE = re.compile(r"(?P<family>[^(]+?)\s*(?:\((?P<chip>[^)]*)\))?")
@@ -183,10 +208,36 @@ def target_rocm_version(rocm_version: str) -> str:
     return f"{v.major}.{v.minor}"
 
 
-def wheel_gfx(rocm_version: str) -> frozenset[str] | None:
-    """The gfx compiled into the PyTorch wheels for this ROCm version, or None if unknown."""
+def wheel_gfx(rocm_version: str, torch_version: str | None = None) -> frozenset[str] | None:
+    """The gfx compiled into the PyTorch wheels for this ROCm version, or None if unknown.
+
+    With ``torch_version`` (the locked torch, ``2.5.1+rocm6.1``), only what that torch
+    release carried: the index's list ∩ the gfx torch had gained by then (``[torch-gfx]``,
+    ROCM-FACTS §1). A torch newer than the table is taken to carry the index's whole list.
+    """
     index = torch_index_name(rocm_version)
-    return gpu_table().wheel_gfx[index] if index else None
+    if not index:
+        return None
+    carried = gpu_table().wheel_gfx[index]
+    had = torch_gfx(torch_version) if torch_version else None
+    return carried & had if had is not None else carried
+
+
+def torch_gfx(torch_version: str) -> frozenset[str] | None:
+    """The gfx PyTorch's ROCm wheels of this torch release could carry (``[torch-gfx]``),
+    or None when the table cannot say (no table, or a version it cannot read)."""
+    table = gpu_table().torch_gfx
+    try:
+        release = Version(torch_version).release[:2]
+    except InvalidVersion:
+        return None
+    if "base" not in table or len(release) < 2:
+        return None
+    out = set(table["base"])
+    for minor, added in table.items():
+        if minor != "base" and Version(minor).release[:2] <= release:
+            out |= added
+    return frozenset(out)
 
 
 class CodeKind(StrEnum):
@@ -200,6 +251,7 @@ class CodeSupport:
     gfx: str
     kind: CodeKind
     override: str | None = None  # the HSA_OVERRIDE_GFX_VERSION value, with OVERRIDE
+    warning: str = ""  # the table's warning for that value (gfx1103 on 11.0.0)
 
     def describe(self) -> str:
         if self.kind is CodeKind.NATIVE:
@@ -218,14 +270,16 @@ def override_gfx(override: str) -> str:
 def code_support(gfx: str, carried: frozenset[str]) -> CodeSupport:
     """Can a GPU of this gfx run code compiled for the ``carried`` gfx list?
 
-    Native when carried; else the table's override when the ISA it names is carried (same
-    family by construction of the table); else it cannot run.
+    Native when carried; else the first of the table's overrides whose ISA is carried (same
+    family by construction of the table; none for RDNA 4); else it cannot run.
     """
     model = gpu_table().model(gfx)
     if gfx in carried:
         return CodeSupport(gfx, CodeKind.NATIVE)
-    if model.override and override_gfx(model.override) in carried:
-        return CodeSupport(gfx, CodeKind.OVERRIDE, model.override)
+    for value in model.overrides:
+        if override_gfx(value) in carried:
+            return CodeSupport(gfx, CodeKind.OVERRIDE, value,
+                               model.override_warnings.get(value, ""))
     return CodeSupport(gfx, CodeKind.UNSUPPORTED)
 
 

@@ -309,20 +309,29 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
         elif dgpus:
             yield ok("igpu", "no integrated GPU beside the discrete ones")
         return
-    visible = ",".join(str(g.index) for g in dgpus)
+    from mlstack_env.gpuvars import GpuSet, rocr_visible
+
+    visible = rocr_visible(GpuSet.of_machine(ctx.machine)) or "<the discrete GPUs' ROCr indexes>"
     names = ", ".join(f"{g.name} (GPU {g.index}, {g.gfx})" for g in igpus)
-    user = ctx.environ.get(envvars.HIP_VISIBLE_DEVICES) or ctx.environ.get(
-        envvars.ROCR_VISIBLE_DEVICES
-    )
-    if user is not None:
-        shown = {p.strip() for p in user.split(",") if p.strip()}
-        if not shown & {str(g.index) for g in igpus}:
-            yield ok("igpu", f"integrated {names} is hidden by your visible-devices setting")
+    # AMD's install prerequisites: the runtime may crash the system when the driver
+    # enumerates the iGPU, even when HIP_VISIBLE_DEVICES omits it (ROCM-FACTS §1).
+    firmware = ("switch the iGPU off in the firmware (BIOS/UEFI: integrated graphics "
+                "disabled), as AMD advises: the runtime may crash while the driver "
+                "enumerates it, even when it is hidden")
+    rocr = ctx.environ.get(envvars.ROCR_VISIBLE_DEVICES)
+    if rocr is not None:
+        shown = {p.strip() for p in rocr.split(",") if p.strip()}
+        ids = {str(g.index) for g in igpus} | {g.uuid for g in igpus if g.uuid}
+        if not shown & ids:
+            yield ok("igpu", f"integrated {names} is hidden by your "
+                             f"{envvars.ROCR_VISIBLE_DEVICES}; if ROCm programs crash, "
+                             f"{firmware}")
             return
     yield warn(
         "igpu",
         f"integrated {names} sits beside a discrete GPU: mlstack envs hide it with "
-        f"HIP_VISIBLE_DEVICES={visible}",
-        f"outside mlstack envs, export HIP_VISIBLE_DEVICES={visible} so frameworks do not "
-        "pick the integrated GPU",
+        f"{envvars.ROCR_VISIBLE_DEVICES}={visible}, but AMD advises switching it off in "
+        "firmware",
+        f"{firmware}; outside mlstack envs, export {envvars.ROCR_VISIBLE_DEVICES}={visible} "
+        f"({envvars.HIP_VISIBLE_DEVICES} alone does not keep the runtime off the iGPU)",
     )

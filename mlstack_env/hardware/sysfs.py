@@ -48,6 +48,10 @@ def format_uuid(unique_id: int | None) -> str | None:
 
 @dataclass(frozen=True)
 class KfdNode:
+    # libhsakmt's node id, the ``<n>`` of HSA_OVERRIDE_GFX_VERSION_<n>: sysfs nodes in
+    # order, CPU nodes included, nodes it cannot read skipped and the rest renumbered
+    # (ROCT-Thunk-Interface src/topology.c, map_user_to_sysfs_node_id; FACTS §1). Equal to
+    # the sysfs node number unless a node before it is unreadable.
     node: int
     gfx: str
     device_id: int
@@ -65,21 +69,26 @@ def read_kfd_nodes(root: Path, notes: list[str]) -> list[KfdNode] | None:
     """GPU nodes of the KFD topology in node order; None when there is no KFD at all.
 
     CPU nodes (no SIMDs, gpu_id 0) are skipped, and so are nodes that cannot be read
-    (EPERM under a device cgroup), as ROCm itself does.
+    (EPERM under a device cgroup), as ROCm itself does. Each node's ``node`` is its
+    compacted id (see :class:`KfdNode`): unreadable nodes do not count, CPU nodes do. (A
+    render node libhsakmt cannot open is skipped by it too; sysfs cannot show that.)
     """
     nodes_dir = root / "sys/class/kfd/kfd/topology/nodes"
     if not nodes_dir.is_dir():
         return None
     gpus: list[KfdNode] = []
+    compact = -1
     for node_dir in sorted(nodes_dir.iterdir(), key=_node_number):
         if not node_dir.name.isdigit():
             continue
         try:
             props = parse_properties((node_dir / "properties").read_text(errors="replace"))
-        except OSError as e:
-            notes.append(f"KFD node {node_dir.name} skipped: {e.strerror or e}")
+            gpu_id = int((node_dir / "gpu_id").read_text().strip(), 0)
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else e
+            notes.append(f"KFD node {node_dir.name} skipped: {why}")
             continue
-        gpu_id = _read_int(node_dir / "gpu_id")
+        compact += 1
         if props.get("simd_count", 0) == 0 or gpu_id == 0:
             continue
         version = props.get("gfx_target_version", 0)
@@ -88,7 +97,7 @@ def read_kfd_nodes(root: Path, notes: list[str]) -> list[KfdNode] | None:
         render_minor = props.get("drm_render_minor")
         gpus.append(
             KfdNode(
-                node=int(node_dir.name),
+                node=compact,
                 gfx=decode_gfx_target_version(version),
                 device_id=props.get("device_id", 0),
                 vendor_id=props.get("vendor_id", 0),

@@ -26,7 +26,8 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         compile_request(request, config, workdir, "pylock.toml", output, offline=offline)
         packages = _parse_pylock(output, request, config)
         check_rocm(packages, request, config, workdir, offline)
-    env, notes = entry_env(request.profile, request.target)
+    torch = next((p.version for p in packages if p.name == "torch"), None)
+    env, notes = entry_env(request.profile, request.target, torch)
     return LockEntry(
         profile=request.profile.name,
         target=request.target,

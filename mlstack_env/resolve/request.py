@@ -57,7 +57,9 @@ class Request:
         if self.target.rocm is not None:
             carried = wheel_gfx(self.target.rocm)
             catalog_data["wheel-gfx"] = sorted(carried or ())
-            catalog_data["overrides"] = {g: table.model(g).override for g in self.target.gfx}
+            catalog_data["overrides"] = {g: list(table.model(g).overrides)
+                                         for g in self.target.gfx if g in table.models}
+            catalog_data["torch-gfx"] = {k: sorted(v) for k, v in table.torch_gfx.items()}
         data = {
             "format": FORMAT_VERSION,
             "profile": profile,
@@ -102,14 +104,16 @@ def choose_python(profile: Profile, explicit: str | None, project: Project | Non
     )
 
 
-def entry_env(profile: Profile, target: Target) -> tuple[dict[str, str], list[str]]:
+def entry_env(profile: Profile, target: Target, torch: str | None = None
+              ) -> tuple[dict[str, str], list[str]]:
     """The entry's variables and notes: the profile's that apply to the target, plus the
-    GPU variables of its gfx list (:func:`mlstack_env.gpuvars.decide`)."""
+    GPU variables of its gfx list (:func:`mlstack_env.gpuvars.decide`) for the GPU code of
+    the locked ``torch`` version (None: the entry has no torch, the index decides)."""
     if not target.is_rocm or target.rocm is None:
         env = {k: v for k, v in profile.env.items() if not k.startswith(_ROCM_ONLY)}
         return env, []
     rdna = is_rdna(target)
     env = {k: v for k, v in profile.env.items() if rdna or k not in _RDNA_ONLY}
-    decided = gpuvars.decide(gpuvars.GpuSet.of_target(target), gpuvars.gpu_code(target))
+    decided = gpuvars.decide(gpuvars.GpuSet.of_target(target), gpuvars.gpu_code(target, torch))
     env.update(decided.variables)
     return env, list(decided.notes)

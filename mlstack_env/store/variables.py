@@ -2,8 +2,9 @@
 lock entry's own (ROCM-FACTS §1 and §6).
 
 * The GPU variables (``PYTORCH_ROCM_ARCH``, ``HSA_OVERRIDE_GFX_VERSION[_<node>]``,
-  ``HIP_VISIBLE_DEVICES``): :func:`mlstack_env.gpuvars.decide`, for this machine's GPUs
-  when the entry's target is this machine's, else for the target's gfx list.
+  ``ROCR_VISIBLE_DEVICES``): :func:`mlstack_env.gpuvars.decide`, for this machine's GPUs
+  when the entry's target is this machine's, else for the target's gfx list, running the
+  GPU code of the entry's locked torch version.
 * ``ROCM_PATH``: the detected ROCm install.
 * ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
@@ -33,7 +34,8 @@ def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
     if not entry.target.is_rocm:
         return EnvVariables(dict(sorted(entry.env.items())))
     gpus = gpuvars.gpus_for(machine, entry.target)
-    code = gpuvars.gpu_code(entry.target)
+    torch = entry.package("torch")
+    code = gpuvars.gpu_code(entry.target, torch.version if torch else None)
     decided = gpuvars.decide(gpus, code)
     variables = dict(decided.variables)
     lock_env = dict(entry.env)
