@@ -91,6 +91,6 @@ def target_summary(machine: Machine) -> str:
         parts.append(f"not officially supported by ROCm {version}: {', '.join(unofficial)}")
     left_out = [a.gpu for a in assessed if not a.in_target]
     if left_out:
-        names = ", ".join(f"{g.name} ({g.gfx})" for g in left_out)
-        parts.append(f"integrated {names} left out (hidden from envs)")
+        names = ", ".join(f"{g.name} ({g.gfx}, {g.kind})" for g in left_out)
+        parts.append(f"{names} left out (hidden from envs)")
     return f"{target}: " + "; ".join(parts)

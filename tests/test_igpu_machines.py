@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mlstack_env.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.machine import Gpu, Machine
 from mlstack_env.lockfile import LockEntry
@@ -40,7 +41,8 @@ def test_ryzen9000_env_leaves_the_gfx1036_igpu_out(
     assert str(m.target) == "rocm6.4:gfx1100"
     v = _variables(m)
     assert v["PYTORCH_ROCM_ARCH"] == "gfx1100"
-    assert _shown(v)  # the iGPU is hidden, so some visible-devices variable is set
+    assert v["ROCR_VISIBLE_DEVICES"] == "0"  # the dGPU enumerates first; no UUID on it
+    assert "HIP_VISIBLE_DEVICES" not in v  # HIP counts after ROCr's filter
     _assert_left_out(v, m.gpus[1])
     assert not any(k.startswith("HSA_OVERRIDE_GFX_VERSION") for k in v)
 
@@ -61,3 +63,16 @@ def test_unknown_gpu_beside_a_7900xtx_is_left_out(fake_machine: Callable[[str], 
     v = _variables(m)
     assert v["PYTORCH_ROCM_ARCH"] == "gfx1100"
     _assert_left_out(v, m.gpus[1])
+    # Labelled by its kind: mlstack cannot tell whether it is integrated.
+    summary = target_summary(m)
+    assert "unknown AMD GPU 0x75f0 (gfx1250, unknown) left out" in summary
+    assert "integrated" not in summary
+
+
+def test_lone_780m_on_rocm64_wheels_runs_as_gfx1102(fake_machine: Callable[[str], Path]) -> None:
+    fake_machine("780m")
+    m = detect()
+    v = _variables(m)
+    assert v["HSA_OVERRIDE_GFX_VERSION"] == "11.0.2"  # rocm6.4 wheels (torch 2.8) carry gfx1102
+    assert v["PYTORCH_ROCM_ARCH"] == "gfx1102"
+    assert not any(k in v for k in VISIBLE)  # a lone iGPU is used, nothing hidden
