@@ -8,9 +8,10 @@ canonical; mirrors are applied only by the resolver, when fetching.
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
-               "labelled")
+               "labelled", "variants", "python", "exclusive", "platform")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
 BACKENDS: tuple[str, ...] = (Backend.ROCM.value, Backend.CPU.value)
@@ -46,14 +47,46 @@ class Source:
     files: tuple[str, ...] = ()
     enabled: bool = True
     labelled: tuple[str, ...] = ()
+    # ROCm version -> the folder filling {variant} (vLLM's rocm700, rocm72, …); a target
+    # whose ROCm has none gets no build from this source.
+    variants: Mapping[str, str] = field(default_factory=dict)
+    python: tuple[str, ...] = ()  # the only Pythons its wheels are built for ("3.12")
+    # Its packages come from it only: where it has no build (backend, variant, Python),
+    # naming one of them is an error, never a fall-through to the default index (the CUDA
+    # trap: PyPI's vllm is a CUDA build).
+    exclusive: bool = False
+    # The platform its wheels need (vLLM's ROCm wheels: glibc >= 2.35), when newer than the
+    # default x86_64-manylinux_2_28: an entry that uses the source is locked for it.
+    platform: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "kind": self.kind, "url": self.url,
             "backends": list(self.backends), "packages": list(self.packages), "use": self.use,
             "default": self.default, "files": list(self.files), "enabled": self.enabled,
-            "labelled": list(self.labelled),
+            "labelled": list(self.labelled), "variants": dict(self.variants),
+            "python": list(self.python), "exclusive": self.exclusive,
+            "platform": self.platform,
         }
+
+    def variant(self, rocm: str | None) -> str | None:
+        """The {variant} for a ROCm version: an exact ``X.Y.Z`` row, else ``X.Y``."""
+        if rocm is None:
+            return None
+        if rocm in self.variants:
+            return self.variants[rocm]
+        return self.variants.get(".".join(rocm.split(".")[:2]))
+
+    def unavailable(self, target: Target, python: str) -> str | None:
+        """Why this source has no build for ``target`` and ``python``, or None."""
+        if target.backend not in self.backends:
+            return f"it has builds for {', '.join(self.backends)} targets only"
+        if "{variant}" in self.url and self.variant(target.rocm) is None:
+            return ("it has builds for ROCm " + ", ".join(self.variants) + " only"
+                    if self.variants else "it names no ROCm variant")
+        if self.python and python not in self.python:
+            return f"its wheels are built for Python {' and '.join(self.python)} only"
+        return None
 
 
 @dataclass(frozen=True)
@@ -67,6 +100,8 @@ class ConcreteSource:
     default: bool
     files: tuple[str, ...]
     labelled: tuple[str, ...]
+    exclusive: bool = False
+    platform: str = ""
 
     def owns(self, wheel_url: str) -> bool:
         """Does a (canonical) wheel URL come from this source?"""
@@ -78,6 +113,7 @@ class ConcreteSource:
             "name": self.name, "kind": self.kind, "url": self.url,
             "packages": list(self.packages), "default": self.default,
             "files": list(self.files), "labelled": list(self.labelled),
+            "exclusive": self.exclusive, "platform": self.platform,
         }
 
 
@@ -120,14 +156,20 @@ class Catalog:
                 canonicalize_name(p) for p in src.packages
             }:
                 continue
+            variant = src.variant(target.rocm)
+            if "{variant}" in src.url and variant is None:
+                continue  # no build here: check_exclusive says so when it matters
+            here = {**fill, "variant": variant or ""}
             out.append(ConcreteSource(
                 name=src.name,
                 kind=src.kind,
-                url=src.url.format(**fill),
+                url=src.url.format(**here),
                 packages=src.packages,
                 default=src.default,
-                files=tuple(f.format(**fill) for f in src.files),
+                files=tuple(f.format(**here) for f in src.files),
                 labelled=src.labelled,
+                exclusive=src.exclusive,
+                platform=src.platform,
             ))
         defaults = [s for s in out if s.default]
         if len(defaults) != 1:
@@ -138,6 +180,32 @@ class Catalog:
             )
         # Indexes with packages first (catalog order), the default index last.
         return [s for s in out if not s.default] + defaults
+
+    def check_exclusive(self, target: Target, python: str, required: tuple[str, ...],
+                        profile: str) -> None:
+        """Refuse a profile naming a package that comes only from a source (``exclusive``)
+        which has no build for this target or Python: one clear error, never PyPI's."""
+        wanted = {canonicalize_name(r) for r in required}
+        for src in self.sources.values():
+            names = sorted(p for p in src.packages if canonicalize_name(p) in wanted)
+            if not src.enabled or not src.exclusive or not names:
+                continue
+            why = src.unavailable(target, python)
+            if why is None:
+                continue
+            what = ", ".join(names)
+            wrong_python = bool(src.python) and python not in src.python
+            where = f"Python {python}" if wrong_python else str(target)
+            if wrong_python:
+                hint = (f"lock profile {profile!r} with --python {src.python[0]} (or python = "
+                        f"\"{src.python[0]}\" in mlstack.toml)")
+            else:
+                hint = f"lock profile {profile!r} for another target, or remove {what} from it"
+            raise MlstackError(
+                f"profile {profile!r} needs {what}, which comes only from source "
+                f"{src.name!r} ({src.url}); {why}: no build for {where}",
+                hint + "; PyPI's build is for CUDA, never a substitute",
+            )
 
     def torch_builds(self, index: str) -> list[str]:
         """The torch minors the catalog pairs with a PyTorch index (``rocm6.4`` -> 2.8, 2.9)."""
@@ -183,17 +251,26 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     for key, value in (("url", url), *(("files", f) for f in files)):
         if not _plain_template(value):
             raise fail(f"{key} {value!r} has an unknown placeholder",
-                       "the placeholders are {index} and {rocm}, written just so") from None
+                       "the placeholders are {index}, {rocm} and {variant}, written just so"
+                       ) from None
+    variants = raw.get("variants", {})
+    if not isinstance(variants, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in variants.items()):
+        raise fail("'variants' must be a table of ROCm version = folder",
+                   'write variants = { "7.0" = "rocm700" }')
     return Source(
         name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
         use=use, default=flag("default", False), files=files,
         enabled=flag("enabled", True), labelled=strings("labelled"),
+        variants=dict(variants), python=strings("python"),
+        exclusive=flag("exclusive", False),
+        platform=_platform(raw.get("platform", ""), fail),
     )
 
 
 def _plain_template(value: str) -> bool:
-    """Only ``{index}`` and ``{rocm}``: no attribute, index, conversion or format spec
-    (``{index:>999999999}`` would build a gigabyte string)."""
+    """Only ``{index}``, ``{rocm}`` and ``{variant}``: no attribute, index, conversion or
+    format spec (``{index:>999999999}`` would build a gigabyte string)."""
     import string
 
     try:
@@ -201,9 +278,29 @@ def _plain_template(value: str) -> bool:
     except ValueError:  # a lone "{" or "}"
         return False
     return all(
-        name is None or (name in ("index", "rocm") and not spec and conversion is None)
+        name is None or (name in ("index", "rocm", "variant") and not spec and conversion is None)
         for _, name, spec, conversion in fields
     )
+
+
+_PLATFORM_RE = re.compile(r"x86_64-manylinux_2_(\d+)")
+
+
+def _platform(value: object, fail: Callable[[str, str], MlstackError]) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not _PLATFORM_RE.fullmatch(value):
+        raise fail(f"platform {value!r} is not x86_64-manylinux_2_NN",
+                   'write platform = "x86_64-manylinux_2_35"')
+    return value
+
+
+def newest_platform(platforms: list[str], default: str) -> str:
+    """The most demanding of ``default`` and the sources' platforms (highest glibc)."""
+    def glibc(p: str) -> int:
+        m = _PLATFORM_RE.fullmatch(p)
+        return int(m.group(1)) if m else 0
+    return max([default, *(p for p in platforms if p)], key=glibc)
 
 
 @cache

@@ -127,8 +127,13 @@ def test_sources_for_targets_and_overrides(tmp_path: Path) -> None:
     cpu = catalog().for_target(Target.cpu())
     assert [s.url for s in cpu] == ["https://download.pytorch.org/whl/cpu",
                                     "https://pypi.org/simple"]
-    with_vllm = catalog().for_target(Target.parse("rocm6.4:gfx942"), ("vLLM",))
-    assert "https://wheels.vllm.ai/rocm/" in [s.url for s in with_vllm]
+    with_vllm = catalog().for_target(Target.parse("rocm7.0:gfx942"), ("vLLM",))
+    # vLLM's variant index for ROCm 7.0 first: torch comes from it when vllm does.
+    assert [s.url for s in with_vllm][:2] == ["https://wheels.vllm.ai/rocm/rocm700",
+                                              "https://download.pytorch.org/whl/rocm7.0"]
+    # No vLLM variant for ROCm 6.4: the source is left out (make_request says why).
+    no_vllm = catalog().for_target(Target.parse("rocm6.4:gfx942"), ("vLLM",))
+    assert not any("vllm" in s.url for s in no_vllm)
     with pytest.raises(MlstackError, match=r"ROCm 5\.7") as info:
         catalog().for_target(Target.parse("rocm5.7:gfx1100"))
     assert info.value.hint and "rocm6.4" in info.value.hint

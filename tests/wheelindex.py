@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import html
 import io
 import json
 import os
 import socket
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -59,6 +61,8 @@ import pytest
 PYTORCH = "https://download.pytorch.org/"
 PYPI = "https://pypi.org/simple"
 FILES = "https://files.pythonhosted.org/"
+VLLM = "https://wheels.vllm.ai/"
+RADEON = "https://repo.radeon.com/"
 
 LINUX = "manylinux_2_28_x86_64"
 CPYTHONS = ("cp311", "cp312", "cp313")
@@ -76,6 +80,7 @@ class Dist:
     tags: tuple[str, ...] = ("py3-none-any",)
     requires_python: str | None = ">=3.10"
     files: tuple[tuple[str, str], ...] = ()  # extra (path, text) in the wheel
+    sdist: bool = False  # also (or, with no tags, only) a source distribution
 
     @property
     def module(self) -> str:
@@ -109,6 +114,22 @@ def torch_dist(version: str, requires: tuple[str, ...], hip: str | None = None,
                 _torch_files(version, hip, cuda))
 
 
+def _torch_family(torch: str, vision: str, triton_version: str, label: str, hip: str, *,
+                  triton: str = "pytorch-triton-rocm", cps: tuple[str, ...] = CPYTHONS,
+                  linux: str = LINUX) -> tuple[Dist, ...]:
+    """torch, torchvision (exact ``torch==`` pin) and the Triton companion torch pins
+    (``pytorch-triton-rocm``; ``triton-rocm`` from torch 2.10), all labelled ``+label``."""
+    tags = tuple(f"{cp}-{cp}-{linux}" for cp in cps)
+    return (
+        Dist("torch", f"{torch}+{label}",
+             ("filelock", f"{triton}=={triton_version}; {TRITON_MARKER}"), tags, ">=3.9",
+             _torch_files(f"{torch}+{label}", hip, None)),
+        Dist("torchvision", f"{vision}+{label}", ("numpy", f"torch=={torch}"), tags),
+        Dist(triton, triton_version, (), tags,
+             files=(("triton/__init__.py", f'__version__ = "{triton_version}"\n'),)),
+    )
+
+
 # The PyTorch indexes: which dists each serves.
 PYTORCH_INDEXES: dict[str, tuple[Dist, ...]] = {
     "rocm6.4": (
@@ -125,10 +146,55 @@ PYTORCH_INDEXES: dict[str, tuple[Dist, ...]] = {
         Dist("pytorch-triton-rocm", "3.3.1", (), _cp_tags(),
              files=(("triton/__init__.py", '__version__ = "3.3.1"\n'),)),
     ),
+    # Two torch releases on one index, with different gfx lists (the gfx list is not in
+    # wheel metadata; it is catalog knowledge: torch 2.5 lacks gfx1101, 2.6 carries it).
+    "rocm6.1": (
+        *_torch_family("2.5.1", "0.20.1", "3.1.0", "rocm6.1", "6.1.40093"),
+        *_torch_family("2.6.0", "0.21.0", "3.2.0", "rocm6.1", "6.1.40093"),
+    ),
+    "rocm6.0": _torch_family("2.4.1", "0.19.1", "3.0.0", "rocm6.0", "6.0.32830",
+                             cps=("cp311", "cp312")),
+    "rocm6.2": _torch_family("2.5.1", "0.20.1", "3.1.0", "rocm6.2", "6.2.41133"),
+    "rocm6.2.4": _torch_family("2.7.1", "0.22.1", "3.3.1", "rocm6.2.4", "6.2.41134"),
+    "rocm7.0": _torch_family("2.10.0", "0.25.0", "3.6.0", "rocm7.0", "7.0.51831",
+                             triton="triton-rocm"),
+    "rocm7.1": _torch_family("2.10.0", "0.25.0", "3.6.0", "rocm7.1", "7.1.52802",
+                             triton="triton-rocm"),
+    "rocm7.2": _torch_family("2.11.0", "0.26.0", "3.7.0", "rocm7.2", "7.2.53211",
+                             triton="triton-rocm"),
     "cpu": (
         torch_dist("2.8.0+cpu", ()),
         Dist("torchvision", "0.23.0+cpu", ("numpy", "torch==2.8.0"), _cp_tags()),
     ),
+}
+
+# vLLM's ROCm indexes, one per variant under https://wheels.vllm.ai/rocm/ (ROCM-FACTS §4):
+# vllm built for cp312 only on glibc >= 2.35 (manylinux_2_35), labelled +rocmNNN, pinning
+# the torch it was built with; the index carries that torch and its companions ("use the
+# included PyTorch"), which differ from the PyTorch index's torch for the same ROCm.
+VLLM_LINUX = "manylinux_2_35_x86_64"
+VLLM_INDEXES: dict[str, tuple[Dist, ...]] = {
+    "rocm700": (
+        Dist("vllm", "0.14.0+rocm700", ("torch==2.9.1", "transformers>=4.56"),
+             (f"cp312-cp312-{VLLM_LINUX}",), ">=3.12,<3.13"),
+        *_torch_family("2.9.1", "0.24.1", "3.5.1", "rocm7.0", "7.0.51831", cps=("cp312",)),
+    ),
+    "rocm72": (
+        Dist("vllm", "0.16.0+rocm72", ("torch==2.10.0", "transformers>=4.56"),
+             (f"cp312-cp312-{VLLM_LINUX}",), ">=3.12,<3.13"),
+        *_torch_family("2.10.0", "0.25.0", "3.6.0", "rocm7.2", "7.2.53211", cps=("cp312",),
+                       triton="triton-rocm"),
+    ),
+}
+
+# AMD's flat folders https://repo.radeon.com/rocm/manylinux/rocm-rel-X.Y/ (find-links):
+# onnxruntime_migraphx built against that release's MIGraphX, cp310/cp312 only (FACTS §4).
+AMD_FOLDERS: dict[str, tuple[Dist, ...]] = {
+    rel: (Dist("onnxruntime-migraphx", version, ("numpy", "packaging"),
+               tuple(f"{cp}-{cp}-{LINUX}" for cp in ("cp310", "cp312"))),)
+    for rel, version in (("6.0", "1.17.0"), ("6.1", "1.17.0"), ("6.2", "1.18.0"),
+                         ("6.2.4", "1.19.0"), ("6.3", "1.19.0"), ("6.4", "1.21.0"),
+                         ("7.0", "1.22.0"), ("7.1", "1.22.0"), ("7.2", "1.23.0"))
 }
 
 PYPI_DISTS: tuple[Dist, ...] = (
@@ -138,7 +204,28 @@ PYPI_DISTS: tuple[Dist, ...] = (
     Dist("torchvision", "0.24.0", ("numpy", "torch==2.9.0"), _cp_tags()),
     Dist("nvidia-cublas-cu12", "12.8.4.1", (), ("py3-none-manylinux_2_27_x86_64",)),
     Dist("cuda-kernels", "1.0.0", ("nvidia-cublas-cu12",)),
-    Dist("vllm", "0.10.0", ("torch==2.9.0",)),
+    # PyPI's vllm is a CUDA build: one cp38-abi3 wheel that installs on any Python >= 3.8
+    # (the trap of vllm#44660), pinning PyPI's CUDA torch and pulling nvidia-* packages.
+    Dist("vllm", "0.10.0", ("torch==2.9.0", "nvidia-cublas-cu12"),
+         ("cp38-abi3-manylinux_2_28_x86_64",), ">=3.8"),
+    # What the built-in profiles name beside torch (pure Python unless noted).
+    Dist("packaging", "25.0", ()),
+    Dist("transformers", "4.57.1", ("numpy", "packaging", "filelock")),
+    Dist("accelerate", "1.10.1", ("numpy", "packaging", "torch>=2.0.0")),
+    Dist("bitsandbytes", "0.48.1", ("numpy", "torch>=2.3,<3"),
+         ("py3-none-manylinux_2_24_x86_64",), ">=3.9"),
+    Dist("megatron-core", "0.14.0", ("numpy<2", "packaging", "torch"), _cp_tags()),
+    Dist("numpy", "1.26.4", (), _cp_tags(), ">=3.9"),
+    Dist("datasets", "4.1.1", ("numpy", "filelock", "packaging")),
+    Dist("wandb", "0.22.0", ("packaging",), ("py3-none-manylinux_2_28_x86_64",)),
+    Dist("mpi4py", "4.1.0", (), _cp_tags(), ">=3.8"),
+    Dist("einops", "0.8.1", ()),
+    Dist("ninja", "1.13.0", (), ("py3-none-manylinux_2_28_x86_64",)),
+    Dist("psutil", "7.1.0", (), ("cp36-abi3-manylinux_2_28_x86_64",)),
+    Dist("py-cpuinfo", "9.0.0", ()),
+    # DeepSpeed publishes only an sdist on PyPI (its ops build at install time).
+    Dist("deepspeed", "0.17.6", ("torch", "numpy", "packaging", "ninja", "psutil",
+                                 "py-cpuinfo", "einops"), (), sdist=True),
 )
 
 
@@ -215,25 +302,64 @@ def _wheels(dists: tuple[Dist, ...]) -> dict[str, list[tuple[Dist, BuiltWheel]]]
     return by_project
 
 
+def _write_index(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str]) -> None:
+    """A PEP 503 index at ``base`` with its files beside the pages (as on the PyTorch host)."""
+    projects = _wheels(dists)
+    for project, wheels in sorted(projects.items()):
+        anchors = []
+        for dist, wheel in wheels:
+            _write(base / wheel.filename, wheel.data)
+            _write(base / (wheel.filename + ".metadata"), wheel.metadata)
+            hashes[wheel.filename] = wheel.sha256
+            anchors.append(_anchor("../" + quote(wheel.filename), wheel, dist.requires_python))
+        _write(base / project / "index.html", _page(f"Links for {project}", anchors))
+    root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
+    _write(base / "index.html", _page("Simple index", root_links))
+
+
+def _write_flat(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str]) -> None:
+    """A flat folder for find-links: one page listing every file, files beside it."""
+    anchors = []
+    for _, wheels in sorted(_wheels(dists).items()):
+        for _dist, wheel in wheels:
+            _write(base / wheel.filename, wheel.data)
+            hashes[wheel.filename] = wheel.sha256
+            # An Apache-style listing: hashes, no PEP 658 metadata.
+            anchors.append(f'<a href="{quote(wheel.filename)}#sha256={wheel.sha256}">'
+                           f"{html.escape(wheel.filename)}</a><br/>")
+    _write(base / "index.html", _page("rocm-rel", anchors))
+
+
+def build_sdist(dist: Dist) -> tuple[str, bytes]:
+    """A minimal sdist (``name-version.tar.gz`` with PKG-INFO), the same bytes every time."""
+    base = f"{dist.module}-{dist.version}"
+    info = (f"Metadata-Version: 2.1\nName: {dist.name}\nVersion: {dist.version}\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in dist.requires)).encode()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        member = tarfile.TarInfo(f"{base}/PKG-INFO")
+        member.size, member.mtime, member.mode = len(info), 0, 0o644
+        tar.addfile(member, io.BytesIO(info))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    return f"{base}.tar.gz", out.getvalue()
+
+
 def build_tree(root: Path) -> dict[str, str]:
     """Write every page and file under ``root``; return {wheel filename: sha256}."""
     hashes: dict[str, str] = {}
     for index, dists in PYTORCH_INDEXES.items():
-        base = root / "pytorch" / "whl" / index
-        projects = _wheels(dists)
-        for project, wheels in sorted(projects.items()):
-            anchors = []
-            for dist, wheel in wheels:
-                _write(base / wheel.filename, wheel.data)
-                _write(base / (wheel.filename + ".metadata"), wheel.metadata)
-                hashes[wheel.filename] = wheel.sha256
-                anchors.append(_anchor("../" + quote(wheel.filename), wheel, dist.requires_python))
-            _write(base / project / "index.html", _page(f"Links for {project}", anchors))
-        root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
-        _write(base / "index.html", _page("Simple index", root_links))
+        _write_index(root / "pytorch" / "whl" / index, dists, hashes)
+    for variant, dists in VLLM_INDEXES.items():
+        _write_index(root / "vllm" / "rocm" / variant, dists, hashes)
+    for rel, dists in AMD_FOLDERS.items():
+        _write_flat(root / "radeon" / "rocm" / "manylinux" / f"rocm-rel-{rel}", dists, hashes)
 
     simple = root / "pypi" / "simple"
     projects = _wheels(PYPI_DISTS)
+    for dist in PYPI_DISTS:
+        projects.setdefault(dist.name, [])  # sdist-only projects have a page too
     for project, wheels in sorted(projects.items()):
         anchors = []
         files_json = []
@@ -255,9 +381,19 @@ def build_tree(root: Path) -> dict[str, str]:
                 "core-metadata": {"sha256": meta_sha},
                 "size": len(wheel.data),
             })
+        for dist in (d for d in PYPI_DISTS if d.name == project and d.sdist):
+            filename, data = build_sdist(dist)
+            rel = f"packages/sd/{hashlib.sha256(data).hexdigest()[:16]}/{filename}"
+            _write(root / "files" / rel, data)
+            hashes[filename] = hashlib.sha256(data).hexdigest()
+            href = "../../../files/" + rel
+            anchors.append(f'<a href="{href}#sha256={hashes[filename]}">{filename}</a><br/>')
+            files_json.append({"filename": filename, "url": href,
+                               "hashes": {"sha256": hashes[filename]},
+                               "requires-python": dist.requires_python, "size": len(data)})
         _write(simple / project / "index.html", _page(f"Links for {project}", anchors))
         doc = {"meta": {"api-version": "1.1"}, "name": project, "files": files_json,
-               "versions": sorted({d.version for d, _ in wheels})}
+               "versions": sorted({d.version for d in PYPI_DISTS if d.name == project})}
         _write(simple / project / "index.json", json.dumps(doc, indent=1, sort_keys=True))
     root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
     _write(simple / "index.html", _page("Simple index", root_links))
@@ -315,6 +451,8 @@ class WheelIndex:
             PYTORCH: f"{self.url}/pytorch/",
             PYPI: f"{self.url}/pypi/simple",
             FILES: f"{self.url}/files/",
+            VLLM: f"{self.url}/vllm/",
+            RADEON: f"{self.url}/radeon/",
         }
 
     @property

@@ -1,5 +1,7 @@
-"""The CUDA trap (ROCM-FACTS §4): a ROCm entry holding a torch without a ``+rocm`` label or
-any ``nvidia-*`` package is refused, naming the requirement that pulled it in."""
+"""The CUDA trap (ROCM-FACTS §4): a ROCm entry holding a torch (or vllm) without a ``+rocm``
+label or any ``nvidia-*`` package is refused, naming the requirement that pulled it in; and
+a package of an ``exclusive`` source (vLLM's ROCm index) taken from anywhere else is refused
+(PyPI's vllm is a CUDA abi3 wheel that installs silently on Python 3.11: vllm#44660)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,28 @@ from mlstack_env.resolve.request import Request
 from mlstack_env.resolve.uvcompile import compile_request
 
 
+def check_exclusive(entry_packages: list[LockedPackage], request: Request) -> None:
+    """Every package an ``exclusive`` source carries comes from that source."""
+    for src in request.sources:
+        if not src.exclusive:
+            continue
+        own = {canonicalize_name(p) for p in src.packages}
+        for p in entry_packages:
+            if p.name in own and not all(src.owns(w.url) for w in p.wheels):
+                raise MlstackError(
+                    f"resolving {request.key} took {p.name} {p.version} from "
+                    f"{p.wheels[0].url if p.wheels else p.index}, not from source "
+                    f"{src.name!r} ({src.url}), the only one with its ROCm build",
+                    f"pin {p.name} to a version {src.url} carries, or remove it from the "
+                    "profile",
+                )
+
+
 def check_rocm(entry_packages: list[LockedPackage], request: Request, config: UserConfig,
                workdir: Path, offline: bool) -> None:
     if not request.target.is_rocm:
         return
+    check_exclusive(entry_packages, request)
     labelled = set(request.labelled)
     bad = [
         p for p in entry_packages

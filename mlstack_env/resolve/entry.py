@@ -13,7 +13,7 @@ from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import InternalError, MlstackError
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
-from mlstack_env.resolve.request import PLATFORM, Request, entry_env
+from mlstack_env.resolve.request import Request, entry_env
 from mlstack_env.resolve.uvcompile import compile_request
 
 
@@ -32,7 +32,7 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         profile=request.profile.name,
         target=request.target,
         python=request.python,
-        platform=PLATFORM,
+        platform=request.platform,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
         env=env,
         system=request.profile.system if request.target.is_rocm else (),
@@ -62,7 +62,7 @@ def _parse_pylock(path: Path, request: Request, config: UserConfig) -> list[Lock
         if not wheels:
             raise MlstackError(
                 f"resolving {request.key}: {name} {p.get('version')} has no wheel for "
-                f"Python {request.python} on {PLATFORM}",
+                f"Python {request.python} on {request.platform}",
                 "pin a version with wheels, or choose another Python",
             )
         index = next((s.url for s in request.sources if s.kind == "index"

@@ -19,16 +19,17 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import FORMAT_VERSION
 from mlstack_env.profiles import Profile
 from mlstack_env.project import Project
-from mlstack_env.sources import Catalog, ConcreteSource
+from mlstack_env.sources import Catalog, ConcreteSource, newest_platform
 from mlstack_env.target import Target, parse_python
 
 PLATFORM = "x86_64-manylinux_2_28"
 
 # Variables that mean nothing without a GPU: left out of cpu entries.
 _ROCM_ONLY = ("HSA_", "HIP_", "ROCR_", "ROCM_", "MIOPEN_", "PYTORCH_ROCM_", "TORCH_ROCM_",
-              "PYTORCH_TUNABLEOP_", "NCCL_", "RCCL_", "VLLM_ROCM_")
+              "PYTORCH_TUNABLEOP_", "NCCL_", "RCCL_", "VLLM_ROCM_",
+              "FLASH_ATTENTION_TRITON_AMD_")
 # Variables that only apply to RDNA GPUs (ROCM-FACTS §6).
-_RDNA_ONLY = ("TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL",)
+_RDNA_ONLY = ("TORCH_ROCM_AOTRITON_ENABLE_EXPERIMENTAL", "FLASH_ATTENTION_TRITON_AMD_ENABLE")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Request:
     # Packages that must carry a +rocm label in a ROCm entry, from every catalog source
     # (also switched-off ones: without the PyTorch index, PyPI's CUDA torch must not pass).
     labelled: tuple[str, ...] = ()
+    # What uv resolves for: x86_64-manylinux_2_28, or newer when a source's wheels need it.
+    platform: str = PLATFORM
 
     @property
     def key(self) -> str:
@@ -65,7 +68,7 @@ class Request:
             "profile": profile,
             "target": str(self.target),
             "python": self.python,
-            "platform": PLATFORM,
+            "platform": self.platform,
             "sources": [s.to_json() for s in self.sources],
             "labelled": list(self.labelled),
             "catalog": catalog_data,
@@ -76,10 +79,13 @@ class Request:
 
 def make_request(profile: Profile, target: Target, python: str, cat: Catalog) -> Request:
     names = tuple(Requirement(r).name for r in profile.packages)
+    cat.check_exclusive(target, python, names, profile.name)
     labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
                        for n in s.labelled})
-    return Request(profile, target, python, tuple(cat.for_target(target, names)),
-                   dict(cat.torch_rocm), tuple(labelled))
+    sources = tuple(cat.for_target(target, names))
+    platform = newest_platform([s.platform for s in sources], PLATFORM)
+    return Request(profile, target, python, sources, dict(cat.torch_rocm), tuple(labelled),
+                   platform)
 
 
 def choose_python(profile: Profile, explicit: str | None, project: Project | None) -> str:

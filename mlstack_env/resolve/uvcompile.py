@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlstack_env import uv
 from mlstack_env.config import UserConfig, mirror_advice
-from mlstack_env.resolve.request import PLATFORM, Request
+from mlstack_env.resolve.request import Request
 from mlstack_env.sources import catalog
 from mlstack_env.uv import UvError, UvFailure
 
@@ -19,7 +19,7 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
         "--format", fmt, "-o", str(output),
         "--python", str(interpreter),
         "--python-version", request.python,
-        "--python-platform", PLATFORM,
+        "--python-platform", request.platform,
         "--index-strategy", "first-index",
         "--only-binary", ":all:",
         "--no-header",

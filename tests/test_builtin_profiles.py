@@ -1,0 +1,123 @@
+"""Every built-in profile x supported target either locks or fails with one clear error:
+the table of docs/profiles.md, row by row, against the loopback index's real layouts
+(vLLM per-variant indexes, AMD's rocm-rel folders, PyPI's CUDA vllm and sdist-only
+deepspeed; ROCM-FACTS §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import LockEntry
+from mlstack_env.resolve import lock
+from mlstack_env.target import Target
+from tests.wheelindex import WheelIndex
+
+pytest_plugins = ["tests.wheelindex"]
+
+ROCM = ["rocm6.0", "rocm6.1", "rocm6.2", "rocm6.2.4", "rocm6.3", "rocm6.4", "rocm7.0",
+        "rocm7.1", "rocm7.2"]
+# torch each PyTorch index gives minimal (the newest it carries on the loopback index).
+MINIMAL_TORCH = {"rocm6.0": "2.4.1+rocm6.0", "rocm6.1": "2.6.0+rocm6.1",
+                 "rocm6.2": "2.5.1+rocm6.2", "rocm6.2.4": "2.7.1+rocm6.2.4",
+                 "rocm6.3": "2.7.1+rocm6.3", "rocm6.4": "2.8.0+rocm6.4",
+                 "rocm7.0": "2.10.0+rocm7.0", "rocm7.1": "2.10.0+rocm7.1",
+                 "rocm7.2": "2.11.0+rocm7.2", "cpu": "2.8.0+cpu"}
+# vLLM's variant for the target's ROCm, the vllm it serves and the torch that vllm pins.
+INFERENCE = {"rocm7.0": ("rocm700", "0.14.0+rocm700", "2.9.1+rocm7.0"),
+             "rocm7.2": ("rocm72", "0.16.0+rocm72", "2.10.0+rocm7.2")}
+
+
+def _target(name: str) -> Target:
+    return Target.parse(name if name == "cpu" else f"{name}:gfx1100")
+
+
+def _lock(profile: str, target: str, tmp_path: Path, python: str = "3.12") -> LockEntry:
+    outcome = lock(project=None, profiles=[profile], targets=[_target(target)],
+                   python=python, output=tmp_path / "mlstack.lock")
+    (only,) = outcome.outcomes
+    assert only.entry is not None
+    return only.entry
+
+
+def _versions(entry: LockEntry) -> dict[str, str]:
+    return {p.name: p.version for p in entry.packages}
+
+
+@pytest.mark.parametrize("target", [*ROCM, "cpu"])
+def test_minimal_locks_on_every_target(mirrored: WheelIndex, tmp_path: Path,
+                                       target: str) -> None:
+    entry = _lock("minimal", target, tmp_path)
+    assert _versions(entry)["torch"] == MINIMAL_TORCH[target]
+    assert not any(p.name.startswith("nvidia-") for p in entry.packages)
+
+
+@pytest.mark.parametrize("target", sorted(INFERENCE))
+def test_inference_locks_vllm_and_its_torch_from_the_variant_index(
+        mirrored: WheelIndex, tmp_path: Path, target: str) -> None:
+    entry = _lock("inference", target, tmp_path)
+    variant, vllm, torch = INFERENCE[target]
+    got = {p.name: p for p in entry.packages}
+    assert got["vllm"].version == vllm
+    assert got["vllm"].index == f"https://wheels.vllm.ai/rocm/{variant}"
+    assert got["torch"].version == torch  # the torch vLLM names, not the PyTorch index's
+    assert got["torch"].index == f"https://wheels.vllm.ai/rocm/{variant}"
+    rel = target.removeprefix("rocm")
+    assert got["onnxruntime-migraphx"].wheels[0].url.startswith(
+        f"https://repo.radeon.com/rocm/manylinux/rocm-rel-{rel}/")
+    assert not any(p.name.startswith("nvidia-") for p in entry.packages)
+    assert entry.platform == "x86_64-manylinux_2_35"  # vLLM's ROCm wheels need glibc 2.35
+    assert entry.env["FLASH_ATTENTION_TRITON_AMD_ENABLE"] == "TRUE"  # gfx1100 is RDNA
+
+
+@pytest.mark.parametrize("target", [t for t in ROCM if t not in INFERENCE])
+def test_inference_on_a_rocm_without_vllm_wheels_is_one_error(
+        mirrored: WheelIndex, tmp_path: Path, target: str) -> None:
+    with pytest.raises(MlstackError) as info:
+        _lock("inference", target, tmp_path)
+    assert "vllm" in info.value.message and "ROCm 7.0, 7.2, 7.2.1, 10.0 only" in info.value.message
+    assert f"no build for {target}:gfx1100" in info.value.message
+    assert info.value.hint and "another target" in info.value.hint
+    assert not (tmp_path / "mlstack.lock").exists()
+
+
+def test_inference_on_cpu_is_one_error(mirrored: WheelIndex, tmp_path: Path) -> None:
+    with pytest.raises(MlstackError, match="builds for rocm targets only"):
+        _lock("inference", "cpu", tmp_path)
+
+
+@pytest.mark.parametrize("target", [*ROCM, "cpu"])
+def test_inference_on_python_311_names_312(mirrored: WheelIndex, tmp_path: Path,
+                                           target: str) -> None:
+    with pytest.raises(MlstackError) as info:
+        _lock("inference", target, tmp_path, python="3.11")
+    assert "3.12" in info.value.message
+    assert not (tmp_path / "mlstack.lock").exists()
+
+
+def test_a_user_profile_with_vllm_on_311_never_takes_pypis_cuda_wheel(
+        mirrored: WheelIndex, tmp_path: Path) -> None:
+    # Without the built-in profile's Python range: the vllm source's own rule speaks.
+    from tests.wheelindex import write_project
+
+    write_project(tmp_path, profiles={"serve": ["vllm"]}, targets=["rocm7.0:gfx1100"],
+                  python="3.11")
+    from mlstack_env.project import find_project
+
+    with pytest.raises(MlstackError) as info:
+        lock(project=find_project(tmp_path), python="3.11")
+    assert "Python 3.12 only" in info.value.message
+    assert info.value.hint and "--python 3.12" in info.value.hint
+    assert not (tmp_path / "mlstack.lock").exists()
+
+
+@pytest.mark.parametrize("target", [*ROCM, "cpu"])
+def test_training_fails_on_deepspeeds_sdist(mirrored: WheelIndex, tmp_path: Path,
+                                            target: str) -> None:
+    # PyPI has only an sdist of deepspeed; mlstack locks wheels only.
+    with pytest.raises(MlstackError) as info:
+        _lock("training", target, tmp_path)
+    assert "deepspeed" in info.value.message
+    assert not (tmp_path / "mlstack.lock").exists()
