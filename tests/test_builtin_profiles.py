@@ -121,3 +121,31 @@ def test_training_fails_on_deepspeeds_sdist(mirrored: WheelIndex, tmp_path: Path
         _lock("training", target, tmp_path)
     assert "deepspeed" in info.value.message
     assert not (tmp_path / "mlstack.lock").exists()
+
+
+@pytest.mark.parametrize(("requirement", "torch", "variables"), [
+    # One index, two torch releases: 2.5 lacks gfx1101 (override), 2.6 carries it (native).
+    ("torch<2.6", "2.5.1+rocm6.1", {"HSA_OVERRIDE_GFX_VERSION": "11.0.0",
+                                     "PYTORCH_ROCM_ARCH": "gfx1100"}),
+    ("torch", "2.6.0+rocm6.1", {"PYTORCH_ROCM_ARCH": "gfx1101"}),
+])
+def test_the_locked_torch_decides_native_or_override(
+        mirrored: WheelIndex, tmp_path: Path, requirement: str, torch: str,
+        variables: dict[str, str]) -> None:
+    from mlstack_env.project import find_project
+    from mlstack_env.store.variables import env_variables
+    from tests.machines import RX_7800_XT, build
+    from tests.wheelindex import write_project
+
+    write_project(tmp_path, profiles={"ml": [requirement]}, targets=["rocm6.1:gfx1101"])
+    outcome = lock(project=find_project(tmp_path))
+    (entry,) = (o.entry for o in outcome.outcomes)
+    assert entry is not None
+    assert _versions(entry)["torch"] == torch
+    assert {k: v for k, v in entry.env.items() if k in variables or "HSA" in k} == variables
+    # create time, on a 7800 XT machine with ROCm 6.1: the same decision from the entry.
+    from mlstack_env.hardware import detect
+
+    machine = detect(build(tmp_path / "m", [RX_7800_XT], rocm="6.1.3"))
+    got = env_variables(entry, machine).variables
+    assert {k: v for k, v in got.items() if k in variables or "HSA" in k} == variables
