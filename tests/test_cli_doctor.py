@@ -29,7 +29,7 @@ def test_doctor_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine, tmp_pat
     out = " ".join(r.stdout.split())  # the table wraps long findings
     assert "ROCm 6.3.0 does not officially support the Radeon RX 7800 XT / 7700 XT (from " \
         "6.4.1 on)" in out
-    assert "HIP_VISIBLE_DEVICES=1" in out and "Radeon 780M" in out
+    assert "ROCR_VISIBLE_DEVICES=1" in out and "Radeon 780M" in out and "firmware" in out
 
 
 def test_doctor_json_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine,
@@ -45,7 +45,7 @@ def test_doctor_json_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine,
     assert [f["status"] for f in support] == ["ok", "warn"]
     assert "(from 6.4.1 on)" in str(support[1]["message"])
     (igpu,) = _by_check(findings, "igpu")
-    assert igpu["status"] == "warn" and "export HIP_VISIBLE_DEVICES=1" in str(igpu["hint"])
+    assert igpu["status"] == "warn" and "export ROCR_VISIBLE_DEVICES=1" in str(igpu["hint"])
     checks = {f["check"] for f in findings}
     assert {"gpu", "driver", "device-access", "rocm", "distro", "kernel", "hsa-override",
             "hsa-tools-lib", "pytorch-rocm-arch", "rocm-path", "old-env-files", "disk",
