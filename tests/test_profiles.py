@@ -199,3 +199,33 @@ def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:
         f"error: {tmp_path / 'mlstack.toml'}:3: unknown key 'descripton' in profile 'ml'",
         "hint: did you mean 'description'?",
     ]
+
+
+def test_vllm_variant_follows_the_targets_rocm() -> None:
+    def urls(target: str) -> list[str]:
+        return [s.url for s in catalog().for_target(Target.parse(target), ("vllm",))]
+
+    assert "https://wheels.vllm.ai/rocm/rocm72" in urls("rocm7.2:gfx1100")
+    # An X.Y.Z row wins over X.Y: 7.2.1 has its own variant.
+    assert "https://wheels.vllm.ai/rocm/rocm721" in urls("rocm7.2.1:gfx1100")
+    assert not any("wheels.vllm.ai" in u for u in urls("rocm7.1:gfx1100"))
+
+
+def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
+    from mlstack_env.lockfile import LockedPackage, Wheel
+    from mlstack_env.profiles import Profile
+    from mlstack_env.resolve.cudacheck import check_exclusive
+    from mlstack_env.resolve.request import make_request
+
+    request = make_request(Profile("serve", packages=("vllm",), python=">=3.12"),
+                           Target.parse("rocm7.0:gfx1100"), "3.12", catalog())
+    pypi_vllm = LockedPackage("vllm", "0.10.0", "https://pypi.org/simple", (Wheel(
+        "https://files.pythonhosted.org/packages/aa/bb/cc/vllm-0.10.0-cp38-abi3-"
+        "manylinux_2_28_x86_64.whl", "0" * 64, 1),))
+    with pytest.raises(MlstackError) as info:
+        check_exclusive([pypi_vllm], request)
+    assert "not from source 'vllm-rocm'" in info.value.message
+    ours = LockedPackage("vllm", "0.14.0+rocm700", "https://wheels.vllm.ai/rocm/rocm700", (
+        Wheel("https://wheels.vllm.ai/rocm/rocm700/vllm-0.14.0%2Brocm700-cp312-cp312-"
+              "manylinux_2_35_x86_64.whl", "0" * 64, 1),))
+    check_exclusive([ours], request)  # from its own source: fine
