@@ -344,8 +344,9 @@ class UrlPolicy:
         for src in self.catalog.sources.values():
             if not src.enabled or target.backend not in src.backends:
                 continue
+            here = {**fill, "variant": src.variant(target.rocm) or ""}
             for url in (src.url, *src.files):
-                prefix = origin(url.format(**fill))
+                prefix = origin(url.format(**here))
                 if not prefix.startswith("file:") and prefix not in out:
                     out.append(prefix)
         return (*out, *self.allow_urls)

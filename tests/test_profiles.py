@@ -229,3 +229,11 @@ def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
         Wheel("https://wheels.vllm.ai/rocm/rocm700/vllm-0.14.0%2Brocm700-cp312-cp312-"
               "manylinux_2_35_x86_64.whl", "0" * 64, 1),))
     check_exclusive([ours], request)  # from its own source: fine
+
+
+def test_url_policy_admits_the_vllm_and_amd_servers() -> None:
+    from mlstack_env.sources import UrlPolicy
+
+    prefixes = UrlPolicy(catalog()).prefixes(Target.parse("rocm7.0:gfx1100"))
+    assert "https://wheels.vllm.ai/" in prefixes
+    assert "https://repo.radeon.com/" in prefixes
