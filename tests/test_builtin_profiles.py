@@ -13,7 +13,7 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.resolve import lock
 from mlstack_env.target import Target
-from tests.wheelindex import WheelIndex
+from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
 
@@ -100,7 +100,6 @@ def test_inference_on_python_311_names_312(mirrored: WheelIndex, tmp_path: Path,
 def test_a_user_profile_with_vllm_on_311_never_takes_pypis_cuda_wheel(
         mirrored: WheelIndex, tmp_path: Path) -> None:
     # Without the built-in profile's Python range: the vllm source's own rule speaks.
-    from tests.wheelindex import write_project
 
     write_project(tmp_path, profiles={"serve": ["vllm"]}, targets=["rocm7.0:gfx1100"],
                   python="3.11")
@@ -114,11 +113,26 @@ def test_a_user_profile_with_vllm_on_311_never_takes_pypis_cuda_wheel(
 
 
 @pytest.mark.parametrize("target", [*ROCM, "cpu"])
-def test_training_fails_on_deepspeeds_sdist(mirrored: WheelIndex, tmp_path: Path,
-                                            target: str) -> None:
-    # PyPI has only an sdist of deepspeed; mlstack locks wheels only.
+def test_training_locks_on_every_target(mirrored: WheelIndex, tmp_path: Path,
+                                        target: str) -> None:
+    entry = _lock("training", target, tmp_path)
+    versions = _versions(entry)
+    assert versions["torch"] == MINIMAL_TORCH[target]
+    assert {"megatron-core", "accelerate", "transformers", "datasets", "wandb",
+            "mpi4py"} <= set(versions)
+    assert not any(p.name.startswith("nvidia-") for p in entry.packages)
+    # hipcc for JIT-compiled extensions (DeepSpeed's ops, torch.utils.cpp_extension).
+    assert ("rocm-hip-sdk" in entry.system) == (target != "cpu")
+
+
+def test_deepspeed_from_pypi_fails_on_its_sdist(mirrored: WheelIndex, tmp_path: Path) -> None:
+    # PyPI has only an sdist of deepspeed; mlstack locks wheels only: one clear error.
+    write_project(tmp_path, profiles={"train": ["deepspeed"]}, targets=["rocm6.4:gfx1100"],
+                  python="3.12")
+    from mlstack_env.project import find_project
+
     with pytest.raises(MlstackError) as info:
-        _lock("training", target, tmp_path)
+        lock(project=find_project(tmp_path))
     assert "deepspeed" in info.value.message
     assert not (tmp_path / "mlstack.lock").exists()
 
@@ -135,7 +149,6 @@ def test_the_locked_torch_decides_native_or_override(
     from mlstack_env.project import find_project
     from mlstack_env.store.variables import env_variables
     from tests.machines import RX_7800_XT, build
-    from tests.wheelindex import write_project
 
     write_project(tmp_path, profiles={"ml": [requirement]}, targets=["rocm6.1:gfx1101"])
     outcome = lock(project=find_project(tmp_path))
