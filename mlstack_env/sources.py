@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env.catalog import no_index_error, torch_index_name
+from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
 from mlstack_env.errors import MlstackError
 from mlstack_env.profiles import unknown_key_error
 from mlstack_env.target import Backend, Target
@@ -31,7 +31,16 @@ SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files",
                "labelled")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
-BACKENDS: tuple[str, ...] = (Backend.ROCM.value, Backend.CPU.value)
+# "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
+# [rocm-wheels]); "rocm": the older ones, whose torch wheels bundle ROCm's libraries.
+BACKENDS: tuple[str, ...] = (Backend.ROCM.value, "rocm-wheels", Backend.CPU.value)
+
+
+def source_backend(target: Target) -> str:
+    """Which ``backends`` value a target's sources are chosen by."""
+    if target.rocm is None:
+        return Backend.CPU.value
+    return "rocm-wheels" if wheels_release(target.rocm) else Backend.ROCM.value
 
 
 @dataclass(frozen=True)
@@ -108,13 +117,16 @@ class Catalog:
             index = torch_index_name(target.rocm)
             if index is None:
                 raise no_index_error(target.rocm)
-            fill = {"index": index, "rocm": target.rocm}
+            release = wheels_release(target.rocm)
+            fill = {"index": index, "rocm": target.rocm,
+                    "wheels": release.index if release else ""}
         else:
-            fill = {"index": "cpu", "rocm": ""}
+            fill = {"index": "cpu", "rocm": "", "wheels": ""}
+        backend = source_backend(target)
         wanted = {canonicalize_name(r) for r in required}
         out: list[ConcreteSource] = []
         for src in self.sources.values():
-            if not src.enabled or target.backend not in src.backends:
+            if not src.enabled or backend not in src.backends:
                 continue
             if src.use == "when-required" and not wanted & {
                 canonicalize_name(p) for p in src.packages
@@ -170,7 +182,16 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     if kind not in KINDS:
         raise fail(f"kind {kind!r} is not one of {', '.join(KINDS)}", 'write kind = "index"')
     url = raw.get("url")
-    if not isinstance(url, str) or "://" not in url:
+    if not isinstance(url, str):
+        raise fail("needs a url", 'write url = "https://…/simple"')
+    files = strings("files")
+    for key, value in (("url", url), *(("files", f) for f in files)):
+        if not _plain_template(value):
+            raise fail(f"{key} {value!r} has an unknown placeholder",
+                       "the placeholders are {index}, {rocm} and {wheels}, written just "
+                       "so") from None
+    # {wheels} stands for a whole URL (AMD's index of a ROCm-as-wheels release).
+    if "://" not in url.format(index="x", rocm="x", wheels="https://x/"):
         raise fail("needs a url", 'write url = "https://…/simple"')
     use = raw.get("use", "always")
     if use not in USES:
@@ -179,11 +200,6 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     for b in backends:
         if b not in BACKENDS:
             raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
-    files = strings("files")
-    for key, value in (("url", url), *(("files", f) for f in files)):
-        if not _plain_template(value):
-            raise fail(f"{key} {value!r} has an unknown placeholder",
-                       "the placeholders are {index} and {rocm}, written just so") from None
     return Source(
         name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
         use=use, default=flag("default", False), files=files,
@@ -192,8 +208,8 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
 
 
 def _plain_template(value: str) -> bool:
-    """Only ``{index}`` and ``{rocm}``: no attribute, index, conversion or format spec
-    (``{index:>999999999}`` would build a gigabyte string)."""
+    """Only ``{index}``, ``{rocm}`` and ``{wheels}``: no attribute, index, conversion or
+    format spec (``{index:>999999999}`` would build a gigabyte string)."""
     import string
 
     try:
@@ -201,7 +217,8 @@ def _plain_template(value: str) -> bool:
     except ValueError:  # a lone "{" or "}"
         return False
     return all(
-        name is None or (name in ("index", "rocm") and not spec and conversion is None)
+        name is None or (name in ("index", "rocm", "wheels") and not spec
+                         and conversion is None)
         for _, name, spec, conversion in fields
     )
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
@@ -66,11 +67,27 @@ class GpuModel:
 
 
 @dataclass(frozen=True)
+class WheelsRelease:
+    """A ROCm release whose user space ships as wheels (ROCM-FACTS §4b)."""
+
+    name: str  # the index name, "rocm7.14"
+    index: str  # AMD's multi-arch release index
+    sdk: str  # the version spec every rocm-sdk-* wheel matches, "7.14.*"
+    released: str  # "2026-07"
+
+    @property
+    def rocm(self) -> str:
+        return self.name.removeprefix("rocm")
+
+
+@dataclass(frozen=True)
 class GpuTable:
     models: dict[str, GpuModel]
     wheel_gfx: dict[str, frozenset[str]]
     official_gfx: dict[str, frozenset[str]]
     official_os: dict[str, dict[str, tuple[str, ...]]]
+    rocm_wheels: dict[str, WheelsRelease] = field(default_factory=dict)
+    rocm_wheel_names: tuple[str, ...] = ()
     apu_gfx: frozenset[str] = frozenset()  # LLVM's APU processors (AMDGPUUsage)
 
     def integrated(self, gfx: str) -> bool | None:
@@ -127,6 +144,11 @@ def gpu_table() -> GpuTable:
             k: {distro: tuple(vs) for distro, vs in v.items()}
             for k, v in raw["official-os"].items()
         },
+        rocm_wheels={
+            name: WheelsRelease(name, row["index"], row["sdk"], row["released"])
+            for name, row in raw.get("rocm-wheels", {}).items()
+        },
+        rocm_wheel_names=tuple(raw.get("rocm-wheels-names", {}).get("patterns", ())),
         apu_gfx=frozenset(raw.get("apu-gfx", ())),
     )
 
@@ -187,6 +209,47 @@ def wheel_gfx(rocm_version: str) -> frozenset[str] | None:
     """The gfx compiled into the PyTorch wheels for this ROCm version, or None if unknown."""
     index = torch_index_name(rocm_version)
     return gpu_table().wheel_gfx[index] if index else None
+
+
+def wheels_release(rocm_version: str) -> WheelsRelease | None:
+    """The ROCm-as-wheels release a ROCm version belongs to (7.14, 10.0), else None."""
+    index = torch_index_name(rocm_version)
+    return gpu_table().rocm_wheels.get(index) if index else None
+
+
+def is_rocm_wheel_name(name: str) -> bool:
+    """Is this (canonical) dist name one only AMD's ROCm-as-wheels index may provide?"""
+    return any(fnmatchcase(name, p) for p in gpu_table().rocm_wheel_names)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The release ``detect`` proposes for GPUs on a machine without ROCm, and why."""
+
+    release: WheelsRelease | None
+    reason: str
+
+
+def propose_wheels_release(gfx_list: tuple[str, ...] | list[str]) -> Proposal:
+    """The newest ROCm-as-wheels release whose wheels carry every GPU natively.
+
+    Without a ROCm install nothing on the host pins a release, and these releases need
+    only the kernel driver: the env brings ROCm itself (ROCM-FACTS §4b).
+    """
+    gfx = list(dict.fromkeys(gfx_list))
+    table = gpu_table()
+    newest = sorted(table.rocm_wheels.values(), key=lambda r: Version(r.rocm), reverse=True)
+    for release in newest:
+        carried = table.wheel_gfx.get(release.name, frozenset())
+        if all(g in carried for g in gfx):
+            return Proposal(release, (
+                f"no ROCm installed: {release.name} ({release.released}) is the newest release "
+                f"whose wheels carry {', '.join(gfx)}; its envs hold ROCm itself as wheels and "
+                "need only the amdgpu driver from the host"))
+    names = ", ".join(r.name for r in newest) or "none"
+    return Proposal(None, (
+        f"no ROCm installed, and no ROCm-as-wheels release ({names}) carries "
+        f"{', '.join(gfx)}: environments use CPU builds"))
 
 
 class CodeKind(StrEnum):

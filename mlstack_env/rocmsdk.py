@@ -1,0 +1,199 @@
+"""ROCm's user space as wheels in a lock entry (ROCM-FACTS §4b): the rules, in one place.
+
+For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0):
+
+* **What to resolve** (:func:`sdk_request`): torch with the device extras for exactly the
+  target's gfx (``torch[device-gfx1100]``, never ``device-all``: ~10 GB), and the
+  ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``, ``-libraries``, one
+  ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the ``rocm`` selector,
+  an sdist that picks its dependencies on the machine that builds it; a lock must hold
+  wheels only, so the selector is overridden away (uv ``--overrides`` with a marker that is
+  never true) and its wheels are required directly — what the selector itself asks for in a
+  multi-arch build (TheRock ``templates/rocm/setup.py``: ``<dist>==<version>`` per extra).
+* **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
+  (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
+  0.1.0), a ``rocm-sdk-*`` wheel from any source that is not a ROCm-as-wheels index,
+  ``rocm-sdk-*`` wheels of two ROCm builds, torch/vision/audio of two builds, torch without
+  the device kernels of a target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
+* **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
+  directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
+  other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
+* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` expands the devel tree
+  and links the device files into it; it has work only when the entry holds
+  ``rocm-sdk-devel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from mlstack_env.catalog import (
+    WheelsRelease,
+    is_rocm_wheel_name,
+    runs_as,
+    wheel_gfx,
+    wheels_release,
+)
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import LockedPackage, LockEntry
+from mlstack_env.target import Target
+
+# The selector (sdist only) and the marker that removes it from a resolution.
+SELECTOR = "rocm"
+NEVER = 'sys_platform == "never"'
+CORE = "rocm-sdk-core"
+LIBRARIES = "rocm-sdk-libraries"
+DEVEL = "rocm-sdk-devel"
+# Versions PyPI's placeholders carry under AMD's names (ROCM-FACTS §4b).
+PLACEHOLDER_VERSIONS = ("0.0.1.dev0", "0.1.0")
+# torch and the companions that must come from one ROCm build (rocm-cli; FACTS §4b).
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def release_of(target: Target) -> WheelsRelease | None:
+    """The ROCm-as-wheels release of a target, else None (cpu, ROCm up to 7.2)."""
+    return wheels_release(target.rocm) if target.rocm is not None else None
+
+
+def device_gfx(target: Target, release: WheelsRelease) -> list[str]:
+    """The gfx whose device wheels the entry needs: what the target's GPUs run as."""
+    return runs_as(target.gfx, wheel_gfx(release.rocm) or frozenset())
+
+
+@dataclass(frozen=True)
+class SdkRequest:
+    """What uv resolves for a ROCm-as-wheels entry: requirements and overrides."""
+
+    requirements: tuple[str, ...]
+    overrides: tuple[str, ...]
+
+
+def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
+    """The requirements (and overrides) for ``packages`` on ``target``; None when the target
+    is not a ROCm-as-wheels release (nothing changes then)."""
+    release = release_of(target)
+    if release is None:
+        return None
+    carried = wheel_gfx(release.rocm) or frozenset()
+    gfx = device_gfx(target, release)
+    missing = [g for g in gfx if g not in carried]
+    if missing:
+        raise MlstackError(
+            f"{release.name} ships no device wheels for {', '.join(missing)} (target {target})",
+            f"its wheels carry: {', '.join(sorted(carried))}; lock for a gfx they carry",
+        )
+    pins = {CORE: release.sdk, LIBRARIES: release.sdk}
+    pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
+    out: list[str] = []
+    for text in packages:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        if name == SELECTOR:
+            # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
+            for extra in sorted(req.extras):
+                pins.update(_selector_extra(extra, release, gfx))
+            continue
+        if name == "torch":
+            req.extras |= {f"device-{g}" for g in gfx}
+        out.append(str(req))
+    out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
+    return SdkRequest(tuple(out), (f"{SELECTOR}; {NEVER}",))
+
+
+def _selector_extra(extra: str, release: WheelsRelease, gfx: list[str]) -> dict[str, str]:
+    if extra == "libraries":
+        return {LIBRARIES: release.sdk}
+    if extra == "devel":
+        return {DEVEL: release.sdk}
+    if extra.startswith("device-gfx"):
+        return {f"rocm-sdk-{extra}": release.sdk}
+    if extra == "device-all":
+        raise MlstackError(
+            "rocm[device-all] would lock the kernels of every GPU (about 10 GB)",
+            f"leave it out: the entry already holds the device wheels of {', '.join(gfx)}",
+        )
+    raise MlstackError(f"unknown extra rocm[{extra}]",
+                       "the rocm extras are libraries, devel and device-<gfx>")
+
+
+def _describe(p: LockedPackage) -> str:
+    return f"{p.name} {p.version} from {p.index or 'an unknown index'}"
+
+
+def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes: Iterable[str],
+                key: str) -> None:
+    """Refuse an entry that holds ROCm's wheels from the wrong place or of two builds.
+
+    ``wheel_indexes`` are the canonical URLs of the ROCm-as-wheels sources of the request;
+    ``key`` names the entry in messages. Applies to every ROCm target (a rocm6.4 entry that
+    pulled a PyPI placeholder is as wrong); the build checks only to ROCm-as-wheels ones.
+    """
+    if not target.is_rocm:
+        return
+    pkgs = {p.name: p for p in packages}
+    allowed = {u.rstrip("/") for u in wheel_indexes}
+    wrong = [
+        p for p in pkgs.values()
+        if is_rocm_wheel_name(p.name) and (
+            p.version in PLACEHOLDER_VERSIONS or (p.index or "").rstrip("/") not in allowed)
+    ]
+    if wrong:
+        raise MlstackError(
+            f"resolving {key} took placeholders of AMD's ROCm wheels: "
+            + "; ".join(_describe(p) for p in wrong),
+            "PyPI holds empty placeholders under these names (0.0.1.dev0, 0.1.0); the real "
+            "wheels are on AMD's ROCm-as-wheels index: lock for a rocm7.14/rocm10.0 target, "
+            "remove the package from the profile, or enable [sources.amd-rocm-wheels]",
+        )
+    release = release_of(target)
+    if release is None:
+        return
+    if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard
+        raise MlstackError(f"resolving {key} took the rocm selector sdist",
+                           "report this: the selector must never be locked")
+    sdk = {p.name: p.version for p in pkgs.values() if p.name.startswith("rocm-sdk-")}
+    if len(set(sdk.values())) > 1:
+        raise MlstackError(
+            f"resolving {key} mixed ROCm builds: "
+            + ", ".join(f"{n} {v}" for n, v in sorted(sdk.items())),
+            f"pin every rocm-sdk-* wheel to one {release.name} build (or none: mlstack pins them)",
+        )
+    labels = {n: Version(pkgs[n].version).local or "" for n in TORCH_FAMILY if n in pkgs}
+    if len(set(labels.values())) > 1:
+        raise MlstackError(
+            f"resolving {key} mixed ROCm builds of torch: "
+            + ", ".join(f"{n} {pkgs[n].version}" for n in labels),
+            "pin torch, torchvision and torchaudio to versions of one build of the "
+            f"{release.name} index",
+        )
+    torch = pkgs.get("torch")
+    if torch is not None:
+        lacking = [g for g in device_gfx(target, release)
+                   if f"amd-torch-device-{g}" not in pkgs]
+        if lacking:
+            raise MlstackError(
+                f"resolving {key}: torch {torch.version} holds no GPU kernels for "
+                f"{', '.join(lacking)} (it would fail with hipErrorInvalidImage)",
+                "name torch in the profile's packages, so mlstack adds its device extras",
+            )
+
+
+def holds_rocm(entry: LockEntry) -> bool:
+    """Does the entry carry ROCm's user space itself (rocm-sdk-core)?"""
+    return entry.package(CORE) is not None
+
+
+def needs_init(entry: LockEntry) -> bool:
+    """``rocm-sdk init`` has work only with the devel tree (TheRock ``rocm-sdk init``)."""
+    return holds_rocm(entry) and entry.package(DEVEL) is not None
+
+
+def rocm_root(site_packages: Path) -> Path:
+    """ROCm's root inside an env: where rocm-sdk-core's files live."""
+    return site_packages / "_rocm_sdk_core"

@@ -1,0 +1,262 @@
+"""ROCm as wheels (issue 9, ROCM-FACTS §4b): catalog, sources, detection, entry rules, and
+the loopback multi-arch index the rest of the tests lock from."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import uv
+
+from mlstack_env.catalog import (
+    code_support,
+    is_rocm_wheel_name,
+    propose_wheels_release,
+    target_rocm_version,
+    torch_index_name,
+    wheel_gfx,
+    wheels_release,
+)
+from mlstack_env.errors import MlstackError
+from mlstack_env.hardware import detect
+from mlstack_env.lockfile import LockedPackage, Wheel
+from mlstack_env.rocmsdk import check_entry, needs_init, sdk_request
+from mlstack_env.sources import catalog
+from mlstack_env.target import Target
+from tests.wheelindex import WheelIndex
+
+pytest_plugins = ["tests.wheelindex"]
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+FakeMachine = Callable[[str], Path]
+
+AMD_714 = "https://repo.amd.com/rocm/whl-multi-arch/"
+AMD_100 = "https://stable.repo.amd.com/rocm/whl-next/"
+PYPI = "https://pypi.org/simple"
+
+# --- catalog ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rocm", "index", "url"), [
+    ("7.14", "rocm7.14", AMD_714), ("7.14.0", "rocm7.14", AMD_714),
+    ("10.0", "rocm10.0", AMD_100), ("10.0.0", "rocm10.0", AMD_100),
+])
+def test_wheels_releases_and_their_indexes(rocm: str, index: str, url: str) -> None:
+    assert torch_index_name(rocm) == index
+    release = wheels_release(rocm)
+    assert release is not None
+    assert release.index == url
+    assert target_rocm_version(rocm) == index.removeprefix("rocm")
+
+
+@pytest.mark.parametrize("rocm", ["6.4", "7.2", "7.1.1"])
+def test_older_releases_bundle_rocm_in_torch(rocm: str) -> None:
+    assert wheels_release(rocm) is None
+
+
+def test_wheels_carry_gpus_the_bundled_builds_only_overrode() -> None:
+    # One device wheel per gfx: gfx1031 (RX 6700 XT) and gfx1103 (780M) run natively.
+    for gfx in ("gfx1031", "gfx1103", "gfx1151", "gfx1100", "gfx942", "gfx90a"):
+        assert code_support(gfx, wheel_gfx("10.0") or frozenset()).kind.value == "native"
+    assert "gfx1250" in (wheel_gfx("10.0") or ()) and "gfx1250" not in (wheel_gfx("7.14") or ())
+
+
+def test_torch_rocm_pairing_has_the_corrected_rows() -> None:
+    pairing = catalog().torch_rocm
+    assert pairing["2.14"] == ("rocm7.14",)
+    assert pairing["2.10"] == ("rocm7.0", "rocm7.1")
+    assert pairing["2.9"] == ("rocm6.3", "rocm6.4")
+    for minor in ("2.11", "2.12", "2.13"):
+        assert pairing[minor] == ("rocm7.2",)
+    assert "rocm6.0" in pairing["2.4.1"] and "rocm6.2.4" in pairing["2.7.1"]
+    assert "2.14" in catalog().torch_builds("rocm7.14")
+
+
+@pytest.mark.parametrize(("name", "amd"), [
+    ("rocm", True), ("rocm-sdk-core", True), ("rocm-sdk-device-gfx1100", True),
+    ("amd-torch-device-gfx1100", True), ("amd-torchvision-device-gfx942", True),
+    ("torch", False), ("rocm-smi", False), ("amdsmi", False),
+])
+def test_names_only_amd_may_provide(name: str, amd: bool) -> None:
+    assert is_rocm_wheel_name(name) is amd
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def test_sources_of_a_wheels_target_are_amds_index_then_pypi() -> None:
+    sources = catalog().for_target(Target.parse("rocm7.14:gfx1100"))
+    assert [(s.name, s.url) for s in sources] == [("amd-rocm-wheels", AMD_714), ("pypi", PYPI)]
+    sources = catalog().for_target(Target.parse("rocm10.0:gfx942,gfx90a"))
+    assert [s.url for s in sources] == [AMD_100, PYPI]
+
+
+def test_pytorch_mirror_and_nightly_only_when_a_project_opts_in() -> None:
+    cat = catalog().with_overrides(
+        {"amd-rocm-wheels": {"enabled": False}, "pytorch-rocm-wheels": {"enabled": True},
+         "amd-rocm-nightly": {"enabled": True}}, "mlstack.toml")
+    urls = [s.url for s in cat.for_target(Target.parse("rocm7.14:gfx1100"))]
+    assert urls == ["https://download.pytorch.org/whl/test/rocm7.14",
+                    "https://rocm.nightlies.amd.com/whl-multi-arch/", PYPI]
+
+
+def test_bundled_targets_keep_the_pytorch_index() -> None:
+    urls = [s.url for s in catalog().for_target(Target.parse("rocm6.4:gfx1100"))]
+    assert urls == ["https://download.pytorch.org/whl/rocm6.4", PYPI]
+
+
+# --- detection without ROCm --------------------------------------------------------------
+
+
+def test_detect_without_rocm_proposes_a_release_carrying_every_gpu(
+        fake_machine: FakeMachine) -> None:
+    m = detect(fake_machine("mi300x-mi210-no-rocm"))
+    assert str(m.target) == "rocm10.0:gfx90a,gfx942"
+    assert any("rocm10.0 (2026-08) is the newest release" in n for n in m.notes)
+
+
+def test_no_release_carries_the_gpu_then_cpu_and_why() -> None:
+    proposal = propose_wheels_release(["gfx900"])
+    assert proposal.release is None
+    assert "CPU builds" in proposal.reason and "gfx900" in proposal.reason
+
+
+def test_detect_json_says_why(cli: Cli, fake_machine: FakeMachine) -> None:
+    import json
+
+    fake_machine("7900xtx-no-rocm")
+    result = cli("detect", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["target"] == "rocm10.0:gfx1100"
+    assert data["rocm"] is None
+    assert any("need only the amdgpu driver" in n for n in data["notes"])
+
+
+# --- what a wheels entry resolves -------------------------------------------------------
+
+
+def test_sdk_request_device_extras_for_exactly_the_target() -> None:
+    req = sdk_request(Target.parse("rocm10.0:gfx942,gfx90a"), ["torch>=2.13", "numpy"])
+    assert req is not None
+    assert req.requirements == (
+        "torch[device-gfx90a,device-gfx942]>=2.13", "numpy",
+        "rocm-sdk-core==10.0.*", "rocm-sdk-device-gfx90a==10.0.*",
+        "rocm-sdk-device-gfx942==10.0.*", "rocm-sdk-libraries==10.0.*",
+    )
+    assert req.overrides == ('rocm; sys_platform == "never"',)
+    assert sdk_request(Target.parse("rocm6.4:gfx1100"), ["torch"]) is None
+
+
+def test_sdk_request_turns_the_selector_into_its_wheels() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[devel,libraries]"])
+    assert req is not None
+    assert "rocm-sdk-devel==7.14.*" in req.requirements
+    assert not any(r.startswith("rocm[") for r in req.requirements)
+    with pytest.raises(MlstackError, match="10 GB"):
+        sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[device-all]"])
+
+
+def _pkg(name: str, version: str, index: str = AMD_714) -> LockedPackage:
+    return LockedPackage(name, version, index, (Wheel(f"{index}{name}.whl", "0" * 64, 1),))
+
+
+_GOOD = [
+    _pkg("torch", "2.14.0+rocm7.14"), _pkg("amd-torch-device-gfx1100", "2.14.0+rocm7.14"),
+    _pkg("torchvision", "0.29.0+rocm7.14"), _pkg("rocm-sdk-core", "7.14.0"),
+    _pkg("rocm-sdk-libraries", "7.14.0"), _pkg("rocm-sdk-device-gfx1100", "7.14.0"),
+    _pkg("numpy", "2.3.2", PYPI),
+]
+T714 = Target.parse("rocm7.14:gfx1100")
+
+
+def test_check_entry_accepts_one_build_from_amds_index() -> None:
+    check_entry(T714, _GOOD, [AMD_714], "ml@rocm7.14:gfx1100@py3.12")
+
+
+@pytest.mark.parametrize("bad", [
+    _pkg("amd-torchvision-device-gfx1100", "0.0.1.dev0", PYPI),
+    _pkg("rocm-sdk-core", "0.1.0", PYPI),
+    _pkg("rocm-sdk-device-gfx1100", "7.14.0", PYPI),
+])
+def test_check_entry_refuses_placeholders_naming_them(bad: LockedPackage) -> None:
+    packages = [p for p in _GOOD if p.name != bad.name] + [bad]
+    with pytest.raises(MlstackError) as info:
+        check_entry(T714, packages, [AMD_714], "ml@rocm7.14:gfx1100@py3.12")
+    assert f"{bad.name} {bad.version} from {PYPI}" in info.value.message
+    assert "placeholder" in info.value.hint
+
+
+def test_a_bundled_rocm_entry_refuses_placeholders_too() -> None:
+    with pytest.raises(MlstackError, match=r"rocm-sdk-core 0\.1\.0"):
+        check_entry(Target.parse("rocm6.4:gfx1100"), [_pkg("rocm-sdk-core", "0.1.0", PYPI)],
+                    [], "k")
+
+
+@pytest.mark.parametrize(("swap", "match"), [
+    (_pkg("rocm-sdk-libraries", "7.14.1"), "mixed ROCm builds: rocm-sdk-core 7.14.0"),
+    (_pkg("torchvision", "0.29.0+rocm7.14.1"), "mixed ROCm builds of torch"),
+])
+def test_check_entry_refuses_two_builds(swap: LockedPackage, match: str) -> None:
+    packages = [p for p in _GOOD if p.name != swap.name] + [swap]
+    with pytest.raises(MlstackError, match=match):
+        check_entry(T714, packages, [AMD_714], "k")
+
+
+def test_check_entry_refuses_torch_without_its_device_kernels() -> None:
+    packages = [p for p in _GOOD if p.name != "amd-torch-device-gfx1100"]
+    with pytest.raises(MlstackError, match="hipErrorInvalidImage"):
+        check_entry(T714, packages, [AMD_714], "k")
+
+
+def test_init_only_with_the_devel_tree() -> None:
+    from mlstack_env.lockfile import LockEntry
+
+    entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", tuple(_GOOD))
+    assert not needs_init(entry)
+    devel = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28",
+                      (*_GOOD, _pkg("rocm-sdk-devel", "7.14.0")))
+    assert needs_init(devel)
+
+
+# --- the loopback multi-arch index is shaped like the real one --------------------------
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+def test_fixture_rocm_is_an_sdist_only_and_pypi_has_placeholders(wheel_index: WheelIndex) -> None:
+    page = _get(f"{wheel_index.url}/amd/rocm/whl-multi-arch/rocm/")
+    assert "rocm-7.14.0.tar.gz#sha256=" in page and ".whl" not in page
+    torch = _get(f"{wheel_index.url}/amd/rocm/whl-multi-arch/torch/")
+    assert "torch-2.14.0%2Brocm7.14-cp312-cp312-manylinux_2_28_x86_64.whl" in torch
+    assert 'data-core-metadata="sha256=' in torch
+    meta = _get(f"{wheel_index.url}/amd/rocm/whl-multi-arch/"
+                "torch-2.14.0%2Brocm7.14-cp312-cp312-manylinux_2_28_x86_64.whl.metadata")
+    assert "Requires-Dist: rocm[libraries]==7.14.0" in meta
+    assert 'Requires-Dist: amd-torch-device-gfx1100==2.14.0+rocm7.14; extra == "device-gfx1100"' \
+        in meta
+    assert "Provides-Extra: device-all" in meta
+    for name in ("rocm-sdk-device-gfx1100", "amd-torch-device-gfx1100", "rocm-sdk-core"):
+        assert "0.0.1.dev0" in _get(f"{wheel_index.url}/pypi/simple/{name}/") \
+            or "0.1.0" in _get(f"{wheel_index.url}/pypi/simple/{name}/")
+
+
+def test_fixture_a_wheels_only_resolver_cannot_use_the_selector(
+        wheel_index: WheelIndex, tmp_path: Path) -> None:
+    reqs = tmp_path / "requirements.in"
+    reqs.write_text("torch[device-gfx1100]\n")
+    base = [uv.find_uv_bin(), "pip", "compile", str(reqs), "--no-config", "--offline",
+            "--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28",
+            "--only-binary", ":all:", "--cache-dir", str(tmp_path / "cache"),
+            "--index", f"{wheel_index.url}/amd/rocm/whl-multi-arch/",
+            "--default-index", f"{wheel_index.url}/pypi/simple", "--no-python-downloads"]
+    base.remove("--offline")
+    result = subprocess.run(base, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "rocm[libraries]==7.14.0 has no usable wheels" in result.stderr
