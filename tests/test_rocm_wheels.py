@@ -260,3 +260,35 @@ def test_fixture_a_wheels_only_resolver_cannot_use_the_selector(
     result = subprocess.run(base, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "rocm[libraries]==7.14.0 has no usable wheels" in result.stderr
+
+
+# --- system packages shrink to the driver ----------------------------------------------
+
+
+def test_system_check_asks_a_wheels_entry_for_the_driver_only(
+        cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from mlstack_env.lockfile import Lock, LockEntry, dumps
+
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("needs dpkg (the fake machine is Ubuntu)")
+    fake_machine("7900xtx-no-rocm")
+    entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", tuple(_GOOD),
+                      system=("coreutils", "rocm-hip-runtime", "migraphx"))
+    lock = tmp_path / "mlstack.lock"
+    lock.write_text(dumps(Lock((entry,), "0.1.0", "0.13.9")))
+    r = cli("system", "check", "--lock", str(lock), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert [p["name"] for p in data["packages"]] == ["coreutils"]
+    assert data["missing"] == [] and data["rocm_in_env"] == "7.14.0"
+    assert [(f["check"], f["status"]) for f in data["host"]] == [
+        ("driver", "ok"), ("device-access", "ok")]
+    [note] = [n for n in data["notes"] if "inside the env" in n]
+    assert "only the amdgpu driver" in note and "migraphx, rocm-hip-runtime" in note
+    r = cli("system", "plan", "--lock", str(lock))
+    assert r.returncode == 0, r.stderr
+    assert "repo.radeon.com" not in r.stdout and "rocm-hip-runtime" in r.stdout  # the note
+    assert "# nothing to do" in r.stdout
