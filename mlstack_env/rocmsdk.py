@@ -25,6 +25,7 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,3 +198,67 @@ def needs_init(entry: LockEntry) -> bool:
 def rocm_root(site_packages: Path) -> Path:
     """ROCm's root inside an env: where rocm-sdk-core's files live."""
     return site_packages / "_rocm_sdk_core"
+
+
+# --- the post-install step, inside a store entry before it is published -----------------
+
+def _site_packages(venv: Path) -> Path | None:
+    found = sorted(venv.glob("lib/python3.*/site-packages"))
+    return found[0] if found else None
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """rel path -> (inode, size) of every regular file under ``root``."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            out[path.relative_to(root).as_posix()] = (st.st_ino, st.st_size)
+    return out
+
+
+def initialize(entry: LockEntry, venv: Path) -> int:
+    """Run ``rocm-sdk init`` in a store entry being built, and record what it made.
+
+    TheRock's init expands the devel tree and hard-links the installed device files into
+    it: files no wheel's RECORD lists. They are written to ``<venv>/mlstack-rocm-init.RECORD``
+    (RECORD format, paths relative to site-packages) so ``env verify`` checks them too.
+    Returns how many files were recorded (0 when there is nothing to initialize, or the
+    entry has no ``rocm-sdk``: TheRock ships it in the ``rocm`` selector, never locked).
+    """
+    import subprocess
+
+    from mlstack_env.store.verify import INIT_RECORD, record_digest
+
+    tool = venv / "bin" / "rocm-sdk"
+    site = _site_packages(venv)
+    if not needs_init(entry) or site is None or not tool.is_file():
+        return 0
+    before = _files(site)
+    # No inherited ROCm variables: init must see the env's ROCm, not the host's.
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
+    proc = subprocess.run([str(tool), "init", "--quiet"], capture_output=True, text=True,
+                          env=environ, cwd=venv, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise MlstackError(
+            f"`rocm-sdk init` failed in the new store entry for {entry.key}: {last}",
+            "nothing was published; run the create again with -v, or report it with the "
+            "output of `rocm-sdk init` from that env",
+        )
+    after = _files(site)
+    made = sorted(rel for rel, ident in after.items() if before.get(rel) != ident)
+    lines = [f"{rel},sha256={record_digest(site / rel)},{after[rel][1]}\n" for rel in made]
+    (venv / INIT_RECORD).write_text("".join(lines), encoding="utf-8")
+    return len(made)
+
+
+def env_variables(venv: Path) -> dict[str, str]:
+    """``ROCM_PATH`` and what PyTorch also looks for (``ROCM_HOME``, ``HIP_PATH``: FACTS §6),
+    pointing at the ROCm inside the env; none for an env without rocm-sdk-core."""
+    site = _site_packages(venv)
+    if site is None or not rocm_root(site).is_dir():
+        return {}
+    root = str(rocm_root(site))
+    return {"ROCM_PATH": root, "ROCM_HOME": root, "HIP_PATH": root}

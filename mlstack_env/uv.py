@@ -127,6 +127,10 @@ def clean_env(cache_dir: Path | None = None, offline: bool = False,
     env["UV_CACHE_DIR"] = str(cache_dir or paths.uv_cache_dir())
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
+    # Installed files are hardlinks into the cache (beside the store, same filesystem):
+    # store entries holding the same wheels share one copy (uv's Linux default, made
+    # explicit; across filesystems uv falls back to copying).
+    env["UV_LINK_MODE"] = "hardlink"
     if offline:
         env["UV_OFFLINE"] = "1"
     env.update(extra or {})

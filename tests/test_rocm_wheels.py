@@ -22,7 +22,7 @@ from mlstack_env.catalog import (
 )
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware import detect
-from mlstack_env.lockfile import LockedPackage, Wheel
+from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.rocmsdk import check_entry, needs_init, sdk_request
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
@@ -292,3 +292,55 @@ def test_system_check_asks_a_wheels_entry_for_the_driver_only(
     assert r.returncode == 0, r.stderr
     assert "repo.radeon.com" not in r.stdout and "rocm-hip-runtime" in r.stdout  # the note
     assert "# nothing to do" in r.stdout
+
+
+# --- the store entry: rocm-sdk init before publishing, verifiable after ----------------
+
+
+def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
+    names = ["rocm-sdk-core", "rocm-sdk-libraries", "rocm-sdk-device-gfx1100"]
+    names += ["rocm-sdk-devel"] if devel else []
+    packages = []
+    for name in names:
+        filename = f"{name.replace('-', '_')}-7.14.0-py3-none-manylinux_2_28_x86_64.whl"
+        wheel = Wheel(AMD_714 + filename, index.sha256(filename), None)
+        packages.append(LockedPackage(name, "7.14.0", AMD_714, (wheel,)))
+    return LockEntry("sdk", T714, "3.12", "x86_64-manylinux_2_28", tuple(packages))
+
+
+def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
+    from mlstack_env.rocmsdk import env_variables
+    from mlstack_env.store.entries import Store, UvInstaller
+    from mlstack_env.store.verify import verify_venv
+
+    entry = _sdk_entry(wheel_index, devel=True)
+    store_entry, reused = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
+    assert not reused
+    venv = store_entry.path
+    [site] = venv.glob("lib/python3.*/site-packages")
+    devel = site / "_rocm_sdk_devel"
+    assert (devel / "include/hip/hip_runtime.h").is_file()  # the devel tree, expanded
+    linked = devel / "lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    device = site / "_rocm_sdk_device_gfx1100/lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    assert linked.stat().st_ino == device.stat().st_ino  # a hardlink, as TheRock's init makes
+    record = (venv / "mlstack-rocm-init.RECORD").read_text()
+    assert "_rocm_sdk_devel/include/hip/hip_runtime.h,sha256=" in record
+    assert verify_venv(venv, entry).ok
+    variables = env_variables(venv)
+    assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_core")
+    assert variables["ROCM_PATH"].startswith(str(Store().root))
+    out = subprocess.run([str(venv / "bin/hipcc"), "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.startswith("HIP version: 7.14.0")
+    (devel / "include/hip/hip_runtime.h").write_text("edited\n")
+    problems = verify_venv(venv, entry).problems
+    assert [(p.package, p.kind) for p in problems] == [("rocm-sdk init", "modified")]
+
+
+def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
+    from mlstack_env.store.entries import Store, UvInstaller
+
+    entry = _sdk_entry(wheel_index, devel=False)
+    store_entry, _ = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
+    assert not (store_entry.path / "mlstack-rocm-init.RECORD").exists()
+    assert not list(store_entry.path.glob("lib/python3.*/site-packages/_rocm_sdk_devel"))
