@@ -262,3 +262,13 @@ def env_variables(venv: Path) -> dict[str, str]:
         return {}
     root = str(rocm_root(site))
     return {"ROCM_PATH": root, "ROCM_HOME": root, "HIP_PATH": root}
+
+
+def version_at(root: Path) -> str | None:
+    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core``) this is,
+    from the dist-info beside it; None for any other directory."""
+    if root.name != "_rocm_sdk_core" or not root.is_dir():
+        return None
+    for dist_info in sorted(root.parent.glob("rocm_sdk_core-*.dist-info")):
+        return dist_info.name.removeprefix("rocm_sdk_core-").removesuffix(".dist-info")
+    return None

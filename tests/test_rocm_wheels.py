@@ -344,3 +344,43 @@ def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
     store_entry, _ = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
     assert not (store_entry.path / "mlstack-rocm-init.RECORD").exists()
     assert not list(store_entry.path.glob("lib/python3.*/site-packages/_rocm_sdk_devel"))
+
+
+# --- doctor: which ROCm an env uses -----------------------------------------------------
+
+
+def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
+    from mlstack_env.doctor import Status, machine, user
+    from mlstack_env.lockfile import Lock
+    from mlstack_env.system.wanted import wanted_from_lock
+    from tests import machines
+    from tests.test_doctor import make_ctx, one
+
+    site = tmp_path / "venv/lib/python3.12/site-packages"
+    (site / "_rocm_sdk_core").mkdir(parents=True)
+    (site / "rocm_sdk_core-7.14.0.dist-info").mkdir()
+    root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], rocm="6.4.0-47")
+    ctx = make_ctx(root, tmp_path, environ={"ROCM_PATH": str(site / "_rocm_sdk_core")})
+    f = one(user.rocm_path, ctx)
+    assert f.status is Status.OK and "ROCm 7.14.0 from an env's rocm-sdk-core wheels" in f.message
+    entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", tuple(_GOOD))
+    ctx = make_ctx(root, tmp_path,
+                   wanted=wanted_from_lock(Lock((entry,), "0", "0"), detect(root, {}), "x"))
+    f = one(machine.rocm_installed, ctx)
+    assert f.status is Status.OK
+    assert f.message == ("ROCm 6.4.0 at /opt/rocm; the lock's entry ignores it and uses its "
+                         "own ROCm 7.14.0 (wheels)")
+
+
+def test_two_entries_on_one_rocm_build_share_one_copy(wheel_index: WheelIndex) -> None:
+    from mlstack_env.store.entries import Store, UvInstaller, disk_usage
+
+    installer = UvInstaller(mirrors=wheel_index.mirrors)
+    a, _ = Store().ensure(_sdk_entry(wheel_index, devel=False), installer)
+    b, _ = Store().ensure(_sdk_entry(wheel_index, devel=True), installer)
+    assert a.key != b.key
+    [hipcc_a] = a.path.glob("lib/python3.*/site-packages/_rocm_sdk_core/bin/hipcc")
+    [hipcc_b] = b.path.glob("lib/python3.*/site-packages/_rocm_sdk_core/bin/hipcc")
+    assert hipcc_a.stat().st_ino == hipcc_b.stat().st_ino  # hardlinks from uv's cache
+    usage = disk_usage(a.path)
+    assert usage.files > 0 and 0 < usage.shared <= usage.size
