@@ -37,7 +37,6 @@ from packaging.version import Version
 from mlstack_env.catalog import (
     WheelsRelease,
     is_rocm_wheel_name,
-    runs_as,
     wheel_gfx,
     wheels_release,
 )
@@ -62,9 +61,11 @@ def release_of(target: Target) -> WheelsRelease | None:
     return wheels_release(target.rocm) if target.rocm is not None else None
 
 
-def device_gfx(target: Target, release: WheelsRelease) -> list[str]:
-    """The gfx whose device wheels the entry needs: what the target's GPUs run as."""
-    return runs_as(target.gfx, wheel_gfx(release.rocm) or frozenset())
+def device_gfx(target: Target) -> list[str]:
+    """The gfx whose device wheels the entry needs: exactly the target's (one device wheel
+    per gfx; a release carries every GPU of the table but gfx900/906, so no GPU of a
+    target runs another's code through an override)."""
+    return list(target.gfx)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
     if release is None:
         return None
     carried = wheel_gfx(release.rocm) or frozenset()
-    gfx = device_gfx(target, release)
+    gfx = device_gfx(target)
     missing = [g for g in gfx if g not in carried]
     if missing:
         raise MlstackError(
@@ -175,7 +176,7 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
         )
     torch = pkgs.get("torch")
     if torch is not None:
-        lacking = [g for g in device_gfx(target, release)
+        lacking = [g for g in device_gfx(target)
                    if f"amd-torch-device-{g}" not in pkgs]
         if lacking:
             raise MlstackError(
