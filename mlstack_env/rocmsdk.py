@@ -255,14 +255,15 @@ def initialize(entry: LockEntry, venv: Path) -> int:
     return len(made)
 
 
-def env_variables(venv: Path) -> dict[str, str]:
+def root_in(venv: Path, python: str) -> Path:
+    """ROCm's root in a venv of Python ``python`` (``X.Y``), built or not yet."""
+    return rocm_root(venv / "lib" / f"python{python}" / "site-packages")
+
+
+def env_variables(root: Path) -> dict[str, str]:
     """``ROCM_PATH`` and what PyTorch also looks for (``ROCM_HOME``, ``HIP_PATH``: FACTS §6),
-    pointing at the ROCm inside the env; none for an env without rocm-sdk-core."""
-    site = _site_packages(venv)
-    if site is None or not rocm_root(site).is_dir():
-        return {}
-    root = str(rocm_root(site))
-    return {"ROCM_PATH": root, "ROCM_HOME": root, "HIP_PATH": root}
+    all at the ROCm inside the env."""
+    return {"ROCM_PATH": str(root), "ROCM_HOME": str(root), "HIP_PATH": str(root)}
 
 
 def version_at(root: Path) -> str | None:

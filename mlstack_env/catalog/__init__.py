@@ -222,6 +222,19 @@ def is_rocm_wheel_name(name: str) -> bool:
     return any(fnmatchcase(name, p) for p in gpu_table().rocm_wheel_names)
 
 
+def same_host_rocm(a: str | None, b: str | None) -> bool:
+    """Do two targets' ROCm versions ask the same of a host? The same major.minor; or both
+    ROCm-as-wheels releases: an env of either brings its own ROCm and needs only the amdgpu
+    driver from the host (ROCM-FACTS §4b), so a project may pin 7.14 where detect proposes
+    10.0."""
+    if a is None or b is None:
+        return a == b
+    va, vb = parse_version(a), parse_version(b)
+    if (va.major, va.minor) == (vb.major, vb.minor):
+        return True
+    return wheels_release(a) is not None and wheels_release(b) is not None
+
+
 @dataclass(frozen=True)
 class Proposal:
     """The release ``detect`` proposes for GPUs on a machine without ROCm, and why."""
