@@ -21,6 +21,7 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.errors import MlstackError
+from mlstack_env.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.rocmsdk import check_entry, needs_init, sdk_request
@@ -115,7 +116,7 @@ def test_detect_without_rocm_proposes_a_release_carrying_every_gpu(
         fake_machine: FakeMachine) -> None:
     m = detect(fake_machine("mi300x-mi210-no-rocm"))
     assert str(m.target) == "rocm10.0:gfx90a,gfx942"
-    assert any("rocm10.0 (2026-08) is the newest release" in n for n in m.notes)
+    assert "rocm10.0 (2026-08) is the newest release" in target_summary(m)
 
 
 def test_no_release_carries_the_gpu_then_cpu_and_why() -> None:
@@ -133,7 +134,12 @@ def test_detect_json_says_why(cli: Cli, fake_machine: FakeMachine) -> None:
     data = json.loads(result.stdout)
     assert data["target"] == "rocm10.0:gfx1100"
     assert data["rocm"] is None
-    assert any("need only the amdgpu driver" in n for n in data["notes"])
+    assert data["summary"] == (
+        "rocm10.0:gfx1100: no ROCm installed: rocm10.0 (2026-08) is the newest release whose "
+        "wheels carry gfx1100; its envs hold ROCm itself as wheels and need only the amdgpu "
+        "driver from the host")
+    [gpu] = data["gpus"]
+    assert (gpu["code"], gpu["official"]) == ("native", None)
 
 
 # --- what a wheels entry resolves -------------------------------------------------------
@@ -309,7 +315,7 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
 
 
 def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
-    from mlstack_env.rocmsdk import env_variables
+    from mlstack_env.rocmsdk import env_variables, root_in
     from mlstack_env.store.entries import Store, UvInstaller
     from mlstack_env.store.verify import verify_venv
 
@@ -326,7 +332,7 @@ def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: Wheel
     record = (venv / "mlstack-rocm-init.RECORD").read_text()
     assert "_rocm_sdk_devel/include/hip/hip_runtime.h,sha256=" in record
     assert verify_venv(venv, entry).ok
-    variables = env_variables(venv)
+    variables = env_variables(root_in(venv, "3.12"))
     assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_core")
     assert variables["ROCM_PATH"].startswith(str(Store().root))
     out = subprocess.run([str(venv / "bin/hipcc"), "--version"], capture_output=True,
@@ -368,7 +374,7 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
                    wanted=wanted_from_lock(Lock((entry,), "0", "0"), detect(root, {}), "x"))
     f = one(machine.rocm_installed, ctx)
     assert f.status is Status.OK
-    assert f.message == ("ROCm 6.4.0 at /opt/rocm; the lock's entry ignores it and uses its "
+    assert f.message == ("ROCm 6.4.0 at /opt/rocm; the entry ignores it and uses its "
                          "own ROCm 7.14.0 (wheels)")
 
 
@@ -384,3 +390,22 @@ def test_two_entries_on_one_rocm_build_share_one_copy(wheel_index: WheelIndex) -
     assert hipcc_a.stat().st_ino == hipcc_b.stat().st_ino  # hardlinks from uv's cache
     usage = disk_usage(a.path)
     assert usage.files > 0 and 0 < usage.shared <= usage.size
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("7.14", "10.0", True), ("10.0", "10.0", True), ("6.4.1", "6.4", True),
+    ("6.4", "7.14", False), ("7.2", "7.14", False), (None, None, True), ("7.14", None, False),
+])
+def test_any_two_wheels_releases_ask_the_same_of_a_host(
+        a: str | None, b: str | None, same: bool) -> None:
+    from mlstack_env.catalog import same_host_rocm
+
+    assert same_host_rocm(a, b) is same
+
+
+def test_a_pinned_wheels_entry_fits_a_machine_without_rocm() -> None:
+    from mlstack_env.lockfile import fits
+
+    entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", ())
+    assert fits(entry, Target.parse("rocm10.0:gfx1100"))
+    assert not fits(entry, Target.parse("rocm7.2:gfx1100"))

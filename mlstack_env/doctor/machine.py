@@ -161,10 +161,10 @@ def rocm_installed(ctx: Context) -> Iterator[Finding]:
     in_env = ctx.wanted.rocm_in_env if ctx.wanted is not None else None
     if in_env is not None:  # the entry brings ROCm itself (ROCM-FACTS §4b)
         if rocm is None:
-            yield ok("rocm", f"ROCm is not installed, nor needed: the lock's entry holds "
+            yield ok("rocm", f"ROCm is not installed, nor needed: the entry holds "
                      f"ROCm {in_env} as wheels")
         else:
-            yield ok("rocm", f"ROCm {rocm.version} at {rocm.path}; the lock's entry ignores "
+            yield ok("rocm", f"ROCm {rocm.version} at {rocm.path}; the entry ignores "
                      f"it and uses its own ROCm {in_env} (wheels)")
         return
     if rocm is None:
@@ -202,11 +202,10 @@ def env_rocm(ctx: Context) -> Iterator[Finding]:
         return
     name = wanted.env_name
     if wanted.rocm_in_env is not None:
-        from mlstack_env.rocmsdk import env_variables
+        from mlstack_env.rocmsdk import root_in
         from mlstack_env.store.entries import Store, store_key
 
-        venv = Store().entry(store_key(wanted.entry)).path
-        root = env_variables(venv).get(envvars.ROCM_PATH, f"{venv} (missing)")
+        root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry.python)
         yield ok("env-rocm", f"env {name} uses its own ROCm {wanted.rocm_in_env} (rocm-sdk-* "
                  f"wheels) at {root}; ROCM_PATH, ROCM_HOME and HIP_PATH point there and a "
                  "system ROCm is ignored")

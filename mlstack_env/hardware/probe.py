@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import replace
 from pathlib import Path
 
 from mlstack_env import envvars, paths
@@ -32,7 +31,7 @@ def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> M
         notes.append(f"GPUs from {envvars.MLSTACK_GPU}")
     notes.extend(unknown_gpu_notes(gpus))
     install = detect_rocm(root, env, notes)
-    machine = Machine(
+    return Machine(
         gpus=tuple(gpus),
         rocm=install,
         distro=osinfo.read_distro(root),
@@ -40,10 +39,6 @@ def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> M
         python=platform.python_version(),
         notes=tuple(notes),
     )
-    proposal = machine.proposal
-    if proposal is not None:  # say why the target is what it is without ROCm
-        machine = replace(machine, notes=(*machine.notes, proposal.reason))
-    return machine
 
 
 def _gpus_from_override(value: str) -> list[Gpu] | None:
