@@ -145,15 +145,19 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
         if is_rocm_wheel_name(p.name) and (
             p.version in PLACEHOLDER_VERSIONS or (p.index or "").rstrip("/") not in allowed)
     ]
+    release = release_of(target)
     if wrong:
+        names = ", ".join(p.name for p in wrong)
+        where = (f"the configured {release.name} index has no real wheel under that name: "
+                 f"remove {names} from the profile (torch[device-<gfx>], which mlstack "
+                 "adds, brings the device wheels a target needs)" if release is not None else
+                 f"they belong to ROCm-as-wheels releases: remove {names} from the profile, "
+                 "or lock a rocm7.14/rocm10.0 target")
         raise MlstackError(
             f"resolving {key} took placeholders of AMD's ROCm wheels: "
             + "; ".join(_describe(p) for p in wrong),
-            "PyPI holds empty placeholders under these names (0.0.1.dev0, 0.1.0); the real "
-            "wheels are on AMD's ROCm-as-wheels index: lock for a rocm7.14/rocm10.0 target, "
-            "remove the package from the profile, or enable [sources.amd-rocm-wheels]",
+            f"PyPI holds empty placeholders under AMD's names (0.0.1.dev0, 0.1.0); {where}",
         )
-    release = release_of(target)
     if release is None:
         return
     if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard

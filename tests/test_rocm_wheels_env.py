@@ -159,3 +159,43 @@ def test_devel_entry_is_initialized_in_the_store_and_verifies(
     assert r.stdout.split() == ["TensileLibrary_gfx1100.dat"]
     r = cli("env", "verify", "dev")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_bundled_target_naming_the_selector_gets_pypis_placeholder_refused(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli) -> None:
+    # rocm6.4's PyTorch index has no `rocm`; PyPI's old rocm 0.1.0 would be taken.
+    write_project(tmp_path, profiles={"ml": ["torch", "rocm[libraries]"]})
+    r = cli("lock", "--target", "rocm6.4:gfx1100", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "rocm 0.1.0 from https://pypi.org/simple" in r.stderr
+    assert "lock a rocm7.14/rocm10.0 target" in r.stderr
+
+
+def test_uv_saying_no_usable_wheels_is_classified() -> None:
+    from mlstack_env.uv import UvFailure, classify
+
+    reason = ("Because rocm[libraries]==7.14.0 has no usable wheels and all versions of torch "
+              "depend on rocm[libraries]==7.14.0, we can conclude that all versions of torch "
+              "cannot be used.")
+    assert classify(reason) is UvFailure.SDIST_ONLY
+
+
+def test_a_profile_that_sets_rocm_path_keeps_the_system_rocm(
+        fake_machine: FakeMachine) -> None:
+    from mlstack_env.hardware import detect
+    from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+    from mlstack_env.store.variables import env_variables
+    from mlstack_env.target import Target
+
+    fake_machine("7900xtx")  # ROCm 6.4 installed at /opt/rocm
+    core = LockedPackage("rocm-sdk-core", "7.14.0", AMD_714,
+                         (Wheel(AMD_714 + "rocm_sdk_core.whl", "0" * 64),))
+    target = Target.parse("rocm7.14:gfx1100")
+    own = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28", (core,))
+    v = env_variables(own, detect(), Path("/store/k")).variables
+    root = "/store/k/lib/python3.12/site-packages/_rocm_sdk_core"
+    assert (v["ROCM_PATH"], v["ROCM_HOME"], v["HIP_PATH"]) == (root, root, root)
+    system = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28", (core,),
+                       env={"ROCM_PATH": "/opt/rocm"})
+    v = env_variables(system, detect(), Path("/store/k")).variables
+    assert v["ROCM_PATH"] == "/opt/rocm" and "ROCM_HOME" not in v and "HIP_PATH" not in v

@@ -40,9 +40,9 @@ def env_variables(entry: LockEntry, machine: Machine, venv: Path | None = None
     decided = gpuvars.decide(gpus, code)
     variables = dict(decided.variables)
     lock_env = dict(entry.env)
-    if rocmsdk.holds_rocm(entry):
+    if rocmsdk.holds_rocm(entry) and envvars.ROCM_PATH not in lock_env:
         # ROCm inside the env (FACTS §4b): a system ROCm is ignored unless the profile sets
-        # ROCM_PATH itself (the entry's variables win, below).
+        # ROCM_PATH itself (then none of the three point into the env).
         from mlstack_env.store.entries import Store, store_key
 
         venv = venv or Store().entry(store_key(entry)).path
