@@ -90,6 +90,10 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
             f"{release.name} ships no device wheels for {', '.join(missing)} (target {target})",
             f"its wheels carry: {', '.join(sorted(carried))}; lock for a gfx they carry",
         )
+    if asks_device_all(packages):
+        # Asked for by name (torch[device-all] or rocm[device-all]): every GPU's kernels,
+        # about 10 GB. The selector is overridden away, so its device wheels are pinned here.
+        gfx = sorted(carried, key=lambda g: (len(g), g))
     pins = {CORE: release.sdk, LIBRARIES: release.sdk}
     pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
     out: list[str] = []
@@ -98,30 +102,35 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
         name = canonicalize_name(req.name)
         if name == SELECTOR:
             # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
-            for extra in sorted(req.extras):
-                pins.update(_selector_extra(extra, release, gfx))
+            for extra in sorted(req.extras - {"device-all"}):
+                pins.update(_selector_extra(extra, release))
             continue
-        if name == "torch":
+        if name == "torch" and "device-all" not in req.extras:
             req.extras |= {f"device-{g}" for g in gfx}
         out.append(str(req))
     out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
     return SdkRequest(tuple(out), (f"{SELECTOR}; {NEVER}",))
 
 
-def _selector_extra(extra: str, release: WheelsRelease, gfx: list[str]) -> dict[str, str]:
+def asks_device_all(packages: Sequence[str]) -> bool:
+    """Does a profile ask for every GPU's kernels by name (``torch[device-all]``,
+    ``rocm[device-all]``)? Never implied: about 10 GB (ROCM-FACTS §4b)."""
+    for text in packages:
+        req = Requirement(text)
+        if canonicalize_name(req.name) in ("torch", SELECTOR) and "device-all" in req.extras:
+            return True
+    return False
+
+
+def _selector_extra(extra: str, release: WheelsRelease) -> dict[str, str]:
     if extra == "libraries":
         return {LIBRARIES: release.sdk}
     if extra == "devel":
         return {DEVEL: release.sdk}
     if extra.startswith("device-gfx"):
         return {f"rocm-sdk-{extra}": release.sdk}
-    if extra == "device-all":
-        raise MlstackError(
-            "rocm[device-all] would lock the kernels of every GPU (about 10 GB)",
-            f"leave it out: the entry already holds the device wheels of {', '.join(gfx)}",
-        )
     raise MlstackError(f"unknown extra rocm[{extra}]",
-                       "the rocm extras are libraries, devel and device-<gfx>")
+                       "the rocm extras are libraries, devel, device-<gfx> and device-all")
 
 
 def _describe(p: LockedPackage) -> str:

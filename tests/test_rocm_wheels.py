@@ -162,8 +162,17 @@ def test_sdk_request_turns_the_selector_into_its_wheels() -> None:
     assert req is not None
     assert "rocm-sdk-devel==7.14.*" in req.requirements
     assert not any(r.startswith("rocm[") for r in req.requirements)
-    with pytest.raises(MlstackError, match="10 GB"):
-        sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[device-all]"])
+    with pytest.raises(MlstackError, match=r"unknown extra rocm\[gpu\]"):
+        sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[gpu]"])
+
+
+def test_device_all_only_when_the_profile_names_it() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torch[device-all]"])
+    assert req is not None
+    assert req.requirements[0] == "torch[device-all]"
+    devices = [r for r in req.requirements if r.startswith("rocm-sdk-device-")]
+    assert len(devices) == len(wheel_gfx("7.14") or ()) == 24
+    assert "rocm-sdk-device-gfx1201==7.14.*" in devices
 
 
 def _pkg(name: str, version: str, index: str = AMD_714) -> LockedPackage:
