@@ -46,6 +46,7 @@ import io
 import json
 import os
 import socket
+import sys
 import tarfile
 import threading
 import zipfile
@@ -356,6 +357,15 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-file (uv stops reading a wheel whose bytes are wrong)
+        # is no error of the index; its traceback would land in an in-process CLI's stderr.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @dataclass
 class WheelIndex:
     """The running index. ``url`` is its base (``http://127.0.0.1:PORT``)."""
@@ -408,7 +418,7 @@ def closed_port_url() -> str:
 def serve(root: Path) -> Iterator[WheelIndex]:
     """Build the tree under ``root`` and serve it until the block ends."""
     hashes = build_tree(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    server = _Server(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
     thread.start()
