@@ -43,6 +43,15 @@ def source_backend(target: Target) -> str:
     return "rocm-wheels" if wheels_release(target.rocm) else Backend.ROCM.value
 
 
+def url_fill(target: Target) -> dict[str, str]:
+    """The values of a source URL's placeholders for ``target`` (``""`` where unknown)."""
+    if target.rocm is None:
+        return {"index": "cpu", "rocm": "", "wheels": ""}
+    release = wheels_release(target.rocm)
+    return {"index": torch_index_name(target.rocm) or "", "rocm": target.rocm,
+            "wheels": release.index if release else ""}
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -113,15 +122,9 @@ class Catalog:
 
         ``required`` are the profile's direct requirement names (for ``when-required``).
         """
-        if target.rocm is not None:
-            index = torch_index_name(target.rocm)
-            if index is None:
-                raise no_index_error(target.rocm)
-            release = wheels_release(target.rocm)
-            fill = {"index": index, "rocm": target.rocm,
-                    "wheels": release.index if release else ""}
-        else:
-            fill = {"index": "cpu", "rocm": "", "wheels": ""}
+        if target.rocm is not None and torch_index_name(target.rocm) is None:
+            raise no_index_error(target.rocm)
+        fill = url_fill(target)
         backend = source_backend(target)
         wanted = {canonicalize_name(r) for r in required}
         out: list[ConcreteSource] = []
@@ -258,13 +261,15 @@ class UrlPolicy:
     manifest: Path | None = None  # the mlstack.toml that configured them, if any
 
     def prefixes(self, target: Target) -> tuple[str, ...]:
-        fill = {"index": torch_index_name(target.rocm) or "", "rocm": target.rocm} \
-            if target.rocm is not None else {"index": "cpu", "rocm": ""}
+        fill = url_fill(target)
+        backend = source_backend(target)
         out: list[str] = []
         for src in self.catalog.sources.values():
-            if not src.enabled or target.backend not in src.backends:
+            if not src.enabled or backend not in src.backends:
                 continue
             for url in (src.url, *src.files):
+                if not url.format(**fill):
+                    continue  # {wheels} of a target that is no ROCm-as-wheels release
                 prefix = origin(url.format(**fill))
                 if not prefix.startswith("file:") and prefix not in out:
                     out.append(prefix)
