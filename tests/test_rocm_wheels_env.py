@@ -199,3 +199,15 @@ def test_a_profile_that_sets_rocm_path_keeps_the_system_rocm(
                        env={"ROCM_PATH": "/opt/rocm"})
     v = env_variables(system, detect(), Path("/store/k")).variables
     assert v["ROCM_PATH"] == "/opt/rocm" and "ROCM_HOME" not in v and "HIP_PATH" not in v
+
+
+def test_no_project_no_rocm_the_proposed_release_just_works(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("7900xtx-no-rocm")
+    r = cli("env", "create", "minimal", "--python", "3.12", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["target"] == "rocm10.0:gfx1100"  # detect's proposal
+    assert data["variables"]["ROCM_PATH"].startswith(str(paths.store_dir()))
+    r = cli("env", "run", "minimal", "--", "amd-smi", "version")
+    assert r.stdout.strip().endswith("ROCm version: 10.0.0")
