@@ -136,9 +136,12 @@ class InfoResult:
         }
 
     def _size(self) -> dict[str, int]:
-        from mlstack_env.store.entries import disk_usage
+        """Disk the env's store entry takes; ``shared`` is what links outside it (uv's
+        cache, other entries holding the same wheels) keep too."""
+        from mlstack_env.diskusage import usage
 
-        return disk_usage(self.generation.venv.resolve()).to_json()
+        u = usage(self.generation.venv.resolve())
+        return {"size": u.total, "shared": u.total - u.exclusive, "files": u.files}
 
     def _rocm(self) -> dict[str, Any] | None:
         """Which ROCm the env runs on: its own (rocm-sdk-* wheels, FACTS §4b) or the host's."""
@@ -181,8 +184,6 @@ class InfoResult:
 
 
 def _size_line(size: dict[str, int]) -> str:
-    from mlstack_env.cli.output import human_bytes
-
     shared = size["shared"]
     line = f"{human_bytes(size['size'])} in {size['files']} files"
     if shared:

@@ -469,39 +469,6 @@ class Store:
         remove_tree(aside)
 
 
-@dataclass(frozen=True)
-class DiskUsage:
-    """What a store entry takes: ``size`` counts each file once; ``shared`` is the part held
-    by files hardlinked elsewhere too (uv's cache, other store entries), so the disk pays
-    it once for all of them."""
-
-    size: int
-    shared: int
-    files: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"size": self.size, "shared": self.shared, "files": self.files}
-
-
-def disk_usage(path: Path) -> DiskUsage:
-    size = shared = files = 0
-    seen: set[tuple[int, int]] = set()
-    for dirpath, _dirs, names in os.walk(path):
-        for name in names:
-            try:
-                st = (Path(dirpath) / name).lstat()
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            files += 1
-            size += st.st_size
-            if st.st_nlink > 1:
-                shared += st.st_size
-    return DiskUsage(size, shared, files)
-
-
 def _post_install(entry: LockEntry, venv: Path, progress: Progress) -> None:
     """Steps a package needs after install, run before the entry is published: an entry
     holding ROCm as wheels runs ``rocm-sdk init`` (ROCM-FACTS §4b), so it stays immutable
