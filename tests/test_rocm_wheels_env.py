@@ -115,6 +115,7 @@ def test_env_info_and_doctor_say_which_rocm_and_how_big(
     assert info["rocm"]["from"] == "env" and info["rocm"]["version"] == "7.14.0"
     assert info["rocm"]["path"].startswith(str(paths.store_dir()))
     assert info["size"]["size"] > 0 and info["size"]["shared"] > 0
+    assert "  rocm      7.14.0 (inside the env: rocm-sdk-* wheels)" in r.stdout.splitlines()
     human = cli("env", "info", "ml").stdout
     assert "7.14.0 inside the env (rocm-sdk-* wheels)" in human
     assert "hardlinked from uv's cache" in human

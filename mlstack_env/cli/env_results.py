@@ -70,6 +70,9 @@ def installed_summary(entry: LockEntry) -> list[str]:
         pkg = entry.package(name)
         if pkg is None:
             continue
+        if name == "rocm-sdk-core":  # ROCm's user space itself, as wheels (ROCM-FACTS §4b)
+            lines.append(f"{'rocm':<9} {pkg.version} (inside the env: rocm-sdk-* wheels)")
+            continue
         _, _, local = pkg.version.partition("+")
         build = f" (ROCm {local[4:]} build)" if local.startswith("rocm") else \
             " (CPU build)" if local == "cpu" else ""
