@@ -279,6 +279,15 @@ def env_variables(root: Path) -> dict[str, str]:
     return {"ROCM_PATH": str(root), "ROCM_HOME": str(root), "HIP_PATH": str(root)}
 
 
+def entry_variables(entry: LockEntry, venv: Path) -> dict[str, str]:
+    """The ROCm variables of ``entry`` installed at ``venv`` (a store entry, or a path inside
+    an image): none when the entry holds no ROCm, or when its profile sets ``ROCM_PATH``
+    itself (the way to keep a system ROCm)."""
+    if not holds_rocm(entry) or "ROCM_PATH" in entry.env:
+        return {}
+    return env_variables(root_in(venv, entry.python))
+
+
 def version_at(root: Path) -> str | None:
     """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core``) this is,
     from the dist-info beside it; None for any other directory."""

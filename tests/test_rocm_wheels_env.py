@@ -212,3 +212,25 @@ def test_no_project_no_rocm_the_proposed_release_just_works(
     assert data["variables"]["ROCM_PATH"].startswith(str(paths.store_dir()))
     r = cli("env", "run", "minimal", "--", "amd-smi", "version")
     assert r.stdout.strip().endswith("ROCm version: 10.0.0")
+
+
+def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
+    from mlstack_env.containers import make_recipe
+    from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+    from mlstack_env.target import Target
+
+    def pkg(name: str) -> LockedPackage:
+        return LockedPackage(name, "7.14.0", AMD_714, (Wheel(f"{AMD_714}{name}.whl", "0" * 64),))
+
+    target = Target.parse("rocm7.14:gfx1100")
+    entry = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28",
+                      (pkg("rocm-sdk-core"), pkg("rocm-sdk-libraries")))
+    recipe = make_recipe("docker", entry, name="ml")
+    root = "/opt/mlstack/venv/lib/python3.12/site-packages/_rocm_sdk_core"
+    assert recipe.base == "ubuntu:24.04"  # no ROCm image: the venv holds ROCm
+    assert f"ENV ROCM_PATH={root}" in recipe.text.splitlines()
+    assert "rocm-sdk init" not in recipe.text
+    devel = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28",
+                      (pkg("rocm-sdk-core"), pkg("rocm-sdk-devel")))
+    assert "/opt/mlstack/venv/bin/rocm-sdk init --quiet" in make_recipe(
+        "apptainer", devel, name="ml").text

@@ -40,13 +40,13 @@ def env_variables(entry: LockEntry, machine: Machine, venv: Path | None = None
     decided = gpuvars.decide(gpus, code)
     variables = dict(decided.variables)
     lock_env = dict(entry.env)
-    if rocmsdk.holds_rocm(entry) and envvars.ROCM_PATH not in lock_env:
+    if rocmsdk.holds_rocm(entry):
         # ROCm inside the env (FACTS §4b): a system ROCm is ignored unless the profile sets
         # ROCM_PATH itself (then none of the three point into the env).
         from mlstack_env.store.entries import Store, store_key
 
         venv = venv or Store().entry(store_key(entry)).path
-        variables.update(rocmsdk.env_variables(rocmsdk.root_in(venv, entry.python)))
+        variables.update(rocmsdk.entry_variables(entry, venv))
     elif gpus.machine and machine.rocm is not None:
         variables[envvars.ROCM_PATH] = machine.rocm.path
     if gpus.machine:
