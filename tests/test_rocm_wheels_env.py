@@ -234,3 +234,24 @@ def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
                       (pkg("rocm-sdk-core"), pkg("rocm-sdk-devel")))
     assert "/opt/mlstack/venv/bin/rocm-sdk init --quiet" in make_recipe(
         "apptainer", devel, name="ml").text
+
+
+def test_unpacked_elsewhere_rocm_path_follows_the_venv(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli, fake_machine: FakeMachine) -> None:
+    fake_machine("7900xtx-no-rocm")
+    write_project(tmp_path, profiles={"ml": ["torch"]})
+    assert cli("env", "create", "ml", "--target", "rocm7.14:gfx1100",
+               cwd=tmp_path).returncode == 0
+    archive = tmp_path / "ml.tar.gz"
+    r = cli("env", "pack", "ml", "-o", str(archive))
+    assert r.returncode == 0, r.stderr
+    node = {"MLSTACK_HOME": str(tmp_path / "node-home")}
+    target = tmp_path / "node-local" / "ml"
+    r = cli("env", "unpack", str(archive), str(target), env=node)
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "run", "ml", "--", "sh", "-c", 'echo "$ROCM_PATH"; hipcc --version',
+            env=node)
+    assert r.returncode == 0, r.stderr
+    rocm_path, hip = r.stdout.splitlines()[:2]
+    assert rocm_path == str(target / "venv/lib/python3.12/site-packages/_rocm_sdk_core")
+    assert hip.startswith("HIP version: 7.14.0")
