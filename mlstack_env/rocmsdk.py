@@ -3,18 +3,19 @@
 For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0):
 
 * **What to resolve** (:func:`sdk_request`): torch with the device extras for exactly the
-  target's gfx (``torch[device-gfx1100]``, never ``device-all``: ~10 GB), and the
-  ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``, ``-libraries``, one
-  ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the ``rocm`` selector,
-  an sdist that picks its dependencies on the machine that builds it; a lock must hold
-  wheels only, so the selector is overridden away (uv ``--overrides`` with a marker that is
-  never true) and its wheels are required directly — what the selector itself asks for in a
-  multi-arch build (TheRock ``templates/rocm/setup.py``: ``<dist>==<version>`` per extra).
+  target's gfx (``torch[device-gfx1100]``; ``device-all``, ~10 GB, only when the profile
+  names it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
+  ``-libraries``, one ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the
+  ``rocm`` selector, an sdist that picks its dependencies on the machine that builds it; a
+  lock must hold wheels only, so the selector is overridden away (uv ``--overrides`` with a
+  marker that is never true) and its wheels are required directly — what the selector
+  itself asks for in a multi-arch build (TheRock ``templates/rocm/setup.py``:
+  ``<dist>==<version>`` per extra).
 * **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
   (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
-  0.1.0), a ``rocm-sdk-*`` wheel from any source that is not a ROCm-as-wheels index,
-  ``rocm-sdk-*`` wheels of two ROCm builds, torch/vision/audio of two builds, torch without
-  the device kernels of a target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
+  0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
+  two ROCm builds, torch/vision/audio of two builds, torch without the device kernels of a
+  target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
 * **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
   directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
   other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
@@ -141,9 +142,10 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
                 key: str) -> None:
     """Refuse an entry that holds ROCm's wheels from the wrong place or of two builds.
 
-    ``wheel_indexes`` are the canonical URLs of the ROCm-as-wheels sources of the request;
+    ``wheel_indexes`` are the canonical URLs AMD's names may come from (every source of the
+    request but the default index);
     ``key`` names the entry in messages. Applies to every ROCm target (a rocm6.4 entry that
-    pulled a PyPI placeholder is as wrong); the build checks only to ROCm-as-wheels ones.
+    pulled a PyPI placeholder is as wrong); the build checks apply to ROCm-as-wheels ones.
     """
     if not target.is_rocm:
         return
