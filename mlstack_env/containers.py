@@ -33,6 +33,7 @@ from typing import Any
 
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
+from mlstack_env.rocmsdk import entry_variables, needs_init, release_of
 from mlstack_env.target import Target
 
 KINDS = ("docker", "apptainer")
@@ -56,12 +57,9 @@ _REWRITE = ";".join([
 
 
 def rocm_as_wheels(target: Target) -> bool:
-    """Does the entry lock ROCm's user space as wheels (ROCm 7.14+, 10.x; ROCM-FACTS §4b)?"""
-    if not target.is_rocm or target.rocm is None:
-        return False
-    parts = [int(p) for p in target.rocm.split(".")[:2] if p.isdigit()]
-    major, minor = [*parts, 0, 0][:2]
-    return major >= 10 or (major == 7 and minor >= 14)
+    """Does the entry lock ROCm's user space as wheels (ROCm 7.14, 10.0; ROCM-FACTS §4b)?
+    The catalog's ``[rocm-wheels]`` releases (:func:`mlstack_env.rocmsdk.release_of`)."""
+    return release_of(target) is not None
 
 
 def base_image(target: Target) -> str:
@@ -123,6 +121,9 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
         f'uv pip sync --no-config --python {VENV}/bin/python --preview-features pylock '
         '--no-index "$lock"',
         f"rm -rf {tmp}",
+        # ROCm as wheels with its devel tree: the post-install step, as env create runs it.
+        *([f"if [ -x {VENV}/bin/rocm-sdk ]; then {VENV}/bin/rocm-sdk init --quiet; fi"]
+          if needs_init(entry) else []),
     ]
 
 
@@ -247,7 +248,8 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
                            "argument cannot carry", hint="fix [mirrors] in the mlstack config")
     mirror_text = " ".join(f"{k}={v}" for k, v in
                            sorted((mirrors or {}).items(), key=lambda kv: -len(kv[0])))
-    variables = dict(sorted(entry.env.items()))
+    # ROCm inside the image's venv (ROCm as wheels) is the same path on every machine.
+    variables = dict(sorted({**entry_variables(entry, Path(VENV)), **entry.env}.items()))
     lock_name = _lock_name(name)
     chosen = base or base_image(entry.target)
     render = _docker if kind == "docker" else _apptainer

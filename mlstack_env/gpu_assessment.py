@@ -37,11 +37,14 @@ class GpuAssessment:
 def assess(machine: Machine) -> list[GpuAssessment]:
     compute = set(machine.compute_gpus)
     rocm = machine.rocm.version if machine.rocm else None
-    index = torch_index_name(rocm) if rocm else None
+    proposal = machine.proposal
+    # Without ROCm: the wheels of the proposed ROCm-as-wheels release (no official claim).
+    wheels = rocm or (proposal.release.rocm if proposal and proposal.release else None)
+    index = torch_index_name(wheels) if wheels else None
     out = []
     for gpu in machine.gpus:
         known = gpu.gfx in gpu_table().models
-        code = torch_code_support(gpu.gfx, rocm) if rocm and index and known else None
+        code = torch_code_support(gpu.gfx, wheels) if wheels and index and known else None
         official = official_support(gpu.gfx, rocm) if rocm and known else None
         out.append(GpuAssessment(gpu, gpu in compute, code, official))
     return out
@@ -53,10 +56,12 @@ def target_summary(machine: Machine) -> str:
     if not machine.gpus:
         return f"{target}: no AMD GPU found; environments use CPU builds"
     if machine.rocm is None:
-        return (
-            f"{target}: AMD GPU found but no ROCm install; install ROCm "
-            "(`mlstack system plan`) or set MLSTACK_ROCM_VERSION"
-        )
+        proposal = machine.proposal
+        if proposal is not None and proposal.release is not None:
+            return f"{target}: {proposal.reason}"
+        why = proposal.reason if proposal is not None else "AMD GPU found but no ROCm install"
+        return (f"{target}: {why}; install ROCm (`mlstack system plan`) or set "
+                "MLSTACK_ROCM_VERSION")
     index = torch_index_name(machine.rocm.version)
     if index is None:
         return f"{target}: no PyTorch wheel index is known for ROCm {machine.rocm.version}"

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from mlstack_env import envvars
-from mlstack_env.catalog import CodeKind, code_support, gpu_table, override_gfx, wheel_gfx
+from mlstack_env.catalog import (
+    CodeKind,
+    code_support,
+    gpu_table,
+    override_gfx,
+    same_host_rocm,
+    wheel_gfx,
+)
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 from mlstack_env.target import Target
@@ -112,7 +119,7 @@ def gpus_for(machine: Machine, target: Target) -> GpuSet:
     detected = machine.target
     if detected == target or (
         detected.is_rocm and target.is_rocm and set(detected.gfx) <= set(target.gfx)
-        and detected.rocm_minor == target.rocm_minor
+        and same_host_rocm(detected.rocm, target.rocm)
     ):
         return GpuSet.of_machine(machine)
     return GpuSet.of_target(target)

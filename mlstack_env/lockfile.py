@@ -349,15 +349,18 @@ def read_lock(path: Path) -> Lock:
 def fits(entry: LockEntry, target: Target, python: str | None = None) -> bool:
     """Does a lock entry fit a machine whose detected target is ``target``?
 
-    Backend and ROCm major.minor must match, Python too when given, and the entry's gfx
-    list must cover the machine's GPUs.
+    Backend and ROCm major.minor must match (any two ROCm-as-wheels releases do:
+    ``catalog.same_host_rocm``), Python too when given, and the entry's gfx list must
+    cover the machine's GPUs.
     """
+    from mlstack_env.catalog import same_host_rocm
+
     if entry.target.backend != target.backend:
         return False
     if python is not None and entry.python != python:
         return False
     if target.is_rocm:
-        if entry.target.rocm_minor != target.rocm_minor:
+        if not same_host_rocm(entry.target.rocm, target.rocm):
             return False
         return set(target.gfx) <= set(entry.target.gfx)
     return True
@@ -388,8 +391,9 @@ def select_entry(
             f"`mlstack lock --target {target}`",
         )
     # Prefer the narrowest gfx list (the entry made for exactly this machine), then the
-    # newest Python.
-    fitting.sort(key=lambda e: (len(e.target.gfx), _neg_version(e.python)))
+    # detected ROCm release, then the newest Python.
+    fitting.sort(key=lambda e: (len(e.target.gfx), e.target.rocm_minor != target.rocm_minor,
+                                _neg_version(e.python)))
     return fitting[0]
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env.catalog import no_index_error, torch_index_name
+from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
 from mlstack_env.errors import MlstackError
 from mlstack_env.profiles import unknown_key_error
 from mlstack_env.target import Backend, Target
@@ -32,7 +32,25 @@ SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files",
                "labelled", "variants", "python", "exclusive", "platform")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
-BACKENDS: tuple[str, ...] = (Backend.ROCM.value, Backend.CPU.value)
+# "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
+# [rocm-wheels]); "rocm": the older ones, whose torch wheels bundle ROCm's libraries.
+BACKENDS: tuple[str, ...] = (Backend.ROCM.value, "rocm-wheels", Backend.CPU.value)
+
+
+def source_backend(target: Target) -> str:
+    """Which ``backends`` value a target's sources are chosen by."""
+    if target.rocm is None:
+        return Backend.CPU.value
+    return "rocm-wheels" if wheels_release(target.rocm) else Backend.ROCM.value
+
+
+def url_fill(target: Target) -> dict[str, str]:
+    """The values of a source URL's placeholders for ``target`` (``""`` where unknown)."""
+    if target.rocm is None:
+        return {"index": "cpu", "rocm": "", "wheels": ""}
+    release = wheels_release(target.rocm)
+    return {"index": torch_index_name(target.rocm) or "", "rocm": target.rocm,
+            "wheels": release.index if release else ""}
 
 
 @dataclass(frozen=True)
@@ -140,17 +158,14 @@ class Catalog:
 
         ``required`` are the profile's direct requirement names (for ``when-required``).
         """
-        if target.rocm is not None:
-            index = torch_index_name(target.rocm)
-            if index is None:
-                raise no_index_error(target.rocm)
-            fill = {"index": index, "rocm": target.rocm}
-        else:
-            fill = {"index": "cpu", "rocm": ""}
+        if target.rocm is not None and torch_index_name(target.rocm) is None:
+            raise no_index_error(target.rocm)
+        fill = url_fill(target)
+        backend = source_backend(target)
         wanted = {canonicalize_name(r) for r in required}
         out: list[ConcreteSource] = []
         for src in self.sources.values():
-            if not src.enabled or target.backend not in src.backends:
+            if not src.enabled or backend not in src.backends:
                 continue
             if src.use == "when-required" and not wanted & {
                 canonicalize_name(p) for p in src.packages
@@ -238,7 +253,16 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     if kind not in KINDS:
         raise fail(f"kind {kind!r} is not one of {', '.join(KINDS)}", 'write kind = "index"')
     url = raw.get("url")
-    if not isinstance(url, str) or "://" not in url:
+    if not isinstance(url, str):
+        raise fail("needs a url", 'write url = "https://…/simple"')
+    files = strings("files")
+    for key, value in (("url", url), *(("files", f) for f in files)):
+        if not _plain_template(value):
+            raise fail(f"{key} {value!r} has an unknown placeholder",
+                       "the placeholders are {index}, {rocm}, {variant} and {wheels}, "
+                       "written just so") from None
+    # {wheels} stands for a whole URL (AMD's index of a ROCm-as-wheels release).
+    if "://" not in url.format(index="x", rocm="x", variant="x", wheels="https://x/"):
         raise fail("needs a url", 'write url = "https://…/simple"')
     use = raw.get("use", "always")
     if use not in USES:
@@ -247,12 +271,6 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     for b in backends:
         if b not in BACKENDS:
             raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
-    files = strings("files")
-    for key, value in (("url", url), *(("files", f) for f in files)):
-        if not _plain_template(value):
-            raise fail(f"{key} {value!r} has an unknown placeholder",
-                       "the placeholders are {index}, {rocm} and {variant}, written just so"
-                       ) from None
     variants = raw.get("variants", {})
     if not isinstance(variants, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in variants.items()):
@@ -269,8 +287,8 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
 
 
 def _plain_template(value: str) -> bool:
-    """Only ``{index}``, ``{rocm}`` and ``{variant}``: no attribute, index, conversion or
-    format spec (``{index:>999999999}`` would build a gigabyte string)."""
+    """Only ``{index}``, ``{rocm}``, ``{variant}`` and ``{wheels}``: no attribute, index,
+    conversion or format spec (``{index:>999999999}`` would build a gigabyte string)."""
     import string
 
     try:
@@ -278,7 +296,8 @@ def _plain_template(value: str) -> bool:
     except ValueError:  # a lone "{" or "}"
         return False
     return all(
-        name is None or (name in ("index", "rocm", "variant") and not spec and conversion is None)
+        name is None or (name in ("index", "rocm", "variant", "wheels") and not spec
+                         and conversion is None)
         for _, name, spec, conversion in fields
     )
 
@@ -338,14 +357,16 @@ class UrlPolicy:
     manifest: Path | None = None  # the mlstack.toml that configured them, if any
 
     def prefixes(self, target: Target) -> tuple[str, ...]:
-        fill = {"index": torch_index_name(target.rocm) or "", "rocm": target.rocm} \
-            if target.rocm is not None else {"index": "cpu", "rocm": ""}
+        fill = url_fill(target)
+        backend = source_backend(target)
         out: list[str] = []
         for src in self.catalog.sources.values():
-            if not src.enabled or target.backend not in src.backends:
+            if not src.enabled or backend not in src.backends:
                 continue
             here = {**fill, "variant": src.variant(target.rocm) or ""}
             for url in (src.url, *src.files):
+                if not url.format(**here):
+                    continue  # {wheels} of a target that is no ROCm-as-wheels release
                 prefix = origin(url.format(**here))
                 if not prefix.startswith("file:") and prefix not in out:
                     out.append(prefix)

@@ -36,6 +36,7 @@ class UvFailure(StrEnum):
     NO_PYTHON = "no-python"  # no wheels (or interpreter) for the requested Python
     HASH = "hash"  # a downloaded file does not match its locked hash
     UNSATISFIABLE = "unsatisfiable"  # the requirements have no solution on the sources
+    SDIST_ONLY = "sdist-only"  # a needed package has no wheel (locks hold wheels only)
     OTHER = "other"
 
 
@@ -65,6 +66,8 @@ def classify(reason: str) -> UvFailure:
         return UvFailure.NETWORK
     if any(w in lowered for w in _PYTHON_WORDS):
         return UvFailure.NO_PYTHON
+    if "has no usable wheels" in lowered or "building from source is disabled" in lowered:
+        return UvFailure.SDIST_ONLY
     if "unsatisfiable" in lowered or "no solution found" in lowered:
         return UvFailure.UNSATISFIABLE
     return UvFailure.OTHER
@@ -127,6 +130,10 @@ def clean_env(cache_dir: Path | None = None, offline: bool = False,
     env["UV_CACHE_DIR"] = str(cache_dir or paths.uv_cache_dir())
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
+    # Installed files are hardlinks into the cache (beside the store, same filesystem):
+    # store entries holding the same wheels share one copy (uv's Linux default, made
+    # explicit; across filesystems uv falls back to copying).
+    env["UV_LINK_MODE"] = "hardlink"
     if offline:
         env["UV_OFFLINE"] = "1"
     env.update(extra or {})

@@ -150,7 +150,7 @@ MACHINES: dict[str, Callable[[Path], Path]] = {
 MACHINES.update({
     # amdgpu bound but no KFD topology (old kernel, KFD disabled): GPUs come from DRM.
     "7900xtx-no-kfd": lambda r: build(r, [RX_7900_XTX], kfd=False),
-    # A GPU and no ROCm user space: the target is cpu until ROCm is installed.
+    # A GPU and no ROCm user space: detect proposes a ROCm-as-wheels release (issue 9).
     "7900xtx-no-rocm": lambda r: build(r, [RX_7900_XTX], rocm=None),
     "9060xt": lambda r: build(r, [RX_9060_XT]),
     # ROCm 6.2.4 has its own PyTorch index, with gfx1101 (rocm6.2 lacks it).
@@ -169,4 +169,11 @@ MACHINES.update({
     # A GPU whose gfx mlstack does not know, alone and beside a known discrete GPU.
     "unknown-gpu": lambda r: build(r, [UNKNOWN_GFX1250], rocm="7.2.0"),
     "7900xtx-unknown": lambda r: build(r, [RX_7900_XTX, UNKNOWN_GFX1250]),
+})
+
+# ROCm as wheels (issue 9, ROCM-FACTS §4b): GPUs with the amdgpu driver loaded and /dev/kfd,
+# and no ROCm user space at all (no /opt/rocm*): the env brings ROCm itself.
+MI210 = FakeGpu(90010, 0x740F, 64 * GiB, simd_count=416)
+MACHINES.update({
+    "mi300x-mi210-no-rocm": lambda r: build(r, [MI300X, MI210], rocm=None),
 })

@@ -68,6 +68,9 @@ WHEEL_ONLY: set[str] = set()
 # ROCM-FACTS §1, second table (uv's LINUX_AMD_GPU_DRIVERS).
 _BASE = {"gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100"}
 _RDNA = _BASE | {"gfx1101", "gfx1102", "gfx1200", "gfx1201"}
+_WHEELS_714 = {"gfx908", "gfx90a", "gfx942", "gfx950", "gfx1010", "gfx1011", "gfx1012",
+               *(f"gfx103{d}" for d in range(7)), *(f"gfx110{d}" for d in range(4)),
+               *(f"gfx115{d}" for d in range(4)), "gfx1200", "gfx1201"}
 FACTS_WHEELS: dict[str, set[str]] = {
     "rocm6.0": _BASE,
     "rocm6.1": _BASE | {"gfx1101"},
@@ -78,6 +81,10 @@ FACTS_WHEELS: dict[str, set[str]] = {
     "rocm7.0": _RDNA | {"gfx950"},
     "rocm7.1": _RDNA | {"gfx950"},
     "rocm7.2": _RDNA | {"gfx950", "gfx1150", "gfx1151"},
+    # ROCM-FACTS §4b: ROCm as wheels, one device wheel per gfx; the device packages of
+    # AMD's whl-next stable stream (TheRock rocm_whl_next_ownership.yaml).
+    "rocm7.14": _WHEELS_714,
+    "rocm10.0": _WHEELS_714 | {"gfx1250"},
 }
 
 # ROCM-FACTS §7 (6.0/6.1 from §1's "official Linux ROCm" column).

@@ -329,12 +329,14 @@ def test_drm_ignores_other_vendors_and_notes_unknown_amd_ids(tmp_path: Path) -> 
     assert any("0x1234" in n for n in m.notes)
 
 
-def test_gpu_without_rocm_targets_cpu(fake_machine: FakeMachine) -> None:
+def test_gpu_without_rocm_proposes_the_newest_wheels_release(fake_machine: FakeMachine) -> None:
+    # ROCM-FACTS §4b: with ROCm as wheels the env brings ROCm; only the driver is needed.
     m = detect(fake_machine("7900xtx-no-rocm"))
     assert [g.gfx for g in m.gpus] == ["gfx1100"]
     assert m.rocm is None
-    assert m.target == Target.cpu()
-    assert "no ROCm install" in target_summary(m)
+    assert str(m.target) == "rocm10.0:gfx1100"
+    why = target_summary(m)
+    assert "rocm10.0" in why and "gfx1100" in why and "amdgpu driver" in why
 
 
 def test_rocm_624_keeps_its_own_index(fake_machine: FakeMachine) -> None:

@@ -414,7 +414,8 @@ def test_wanted_uses_the_entry_that_fits(tmp_path: Path) -> None:
 def test_wanted_before_rocm_is_installed_goes_by_gpu(tmp_path: Path) -> None:
     root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], rocm=None)
     machine = detect(root, {})
-    assert str(machine.target) == "cpu"
+    # Without ROCm, detect proposes a ROCm-as-wheels release (issue 9); the lock has none.
+    assert str(machine.target) == "rocm10.0:gfx1100"
     lock = Lock((entry("rocm6.4:gfx1100", ("rocm-hip-runtime",)),
                  entry("rocm6.4:gfx1100", ("migraphx",), profile="inference"),
                  entry("rocm6.3:gfx1100", ("rocblas",)),
@@ -423,7 +424,7 @@ def test_wanted_before_rocm_is_installed_goes_by_gpu(tmp_path: Path) -> None:
     assert wanted.rocm == "6.4"  # the newest for this GPU
     assert wanted.system == ("migraphx", "rocm-hip-runtime")
     assert wanted.misfit is not None and "no entry" in wanted.misfit.message
-    assert "detected cpu" in wanted.notes[0]
+    assert "detected rocm10.0:gfx1100" in wanted.notes[0]
 
 
 def test_wanted_prefers_the_installed_rocm_release(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ import io
 import json
 import os
 import socket
+import sys
 import tarfile
 import threading
 import zipfile
@@ -79,8 +80,11 @@ class Dist:
     requires: tuple[str, ...] = ()
     tags: tuple[str, ...] = ("py3-none-any",)
     requires_python: str | None = ">=3.10"
-    files: tuple[tuple[str, str], ...] = ()  # extra (path, text) in the wheel
+    files: tuple[tuple[str, str | bytes], ...] = ()  # extra (path, content) in the wheel
     sdist: bool = False  # also (or, with no tags, only) a source distribution
+    extras: tuple[str, ...] = ()  # Provides-Extra
+    console_scripts: tuple[str, ...] = ()  # "name = module:function" (entry_points.txt)
+    executables: tuple[str, ...] = ()  # paths among `files` installed with mode 0755
 
     @property
     def module(self) -> str:
@@ -245,6 +249,7 @@ def build_wheel(dist: Dist, tag: str) -> BuiltWheel:
     ]
     if dist.requires_python:
         meta.append(f"Requires-Python: {dist.requires_python}")
+    meta += [f"Provides-Extra: {e}" for e in dist.extras]
     meta += [f"Requires-Dist: {r}" for r in dist.requires]
     metadata = ("\n".join(meta) + "\n").encode()
     purelib = tag.endswith("-any")
@@ -253,8 +258,13 @@ def build_wheel(dist: Dist, tag: str) -> BuiltWheel:
         f"Root-Is-Purelib: {'true' if purelib else 'false'}\nTag: {tag}\n"
     ).encode()
     files = dict(dist.files) or {f"{dist.module}/__init__.py": f'__version__ = "{dist.version}"\n'}
-    contents: list[tuple[str, bytes]] = [(p, t.encode()) for p, t in sorted(files.items())]
+    contents: list[tuple[str, bytes]] = [
+        (p, c.encode() if isinstance(c, str) else c) for p, c in sorted(files.items())
+    ]
     contents += [(f"{dist_info}/METADATA", metadata), (f"{dist_info}/WHEEL", wheel_text)]
+    if dist.console_scripts:
+        entry_points = "[console_scripts]\n" + "".join(s + "\n" for s in dist.console_scripts)
+        contents.append((f"{dist_info}/entry_points.txt", entry_points.encode()))
     record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, d in contents)
     record += f"{dist_info}/RECORD,,\n"
     contents.append((f"{dist_info}/RECORD", record.encode()))
@@ -263,7 +273,7 @@ def build_wheel(dist: Dist, tag: str) -> BuiltWheel:
         for path, data in contents:
             info = zipfile.ZipInfo(path, date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if path in dist.executables else 0o644) << 16
             zf.writestr(info, data)
     filename = f"{dist.module}-{dist.version}-{tag}.whl"
     return BuiltWheel(filename, buf.getvalue(), metadata)
@@ -302,18 +312,56 @@ def _wheels(dists: tuple[Dist, ...]) -> dict[str, list[tuple[Dist, BuiltWheel]]]
     return by_project
 
 
-def _write_index(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str]) -> None:
-    """A PEP 503 index at ``base`` with its files beside the pages (as on the PyTorch host)."""
+@dataclass(frozen=True)
+class Sdist:
+    """A source distribution listed on an index page (no wheel, no PEP 658 metadata)."""
+
+    name: str
+    version: str
+    pkg_info: str  # the PKG-INFO text
+    files: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}.tar.gz"
+
+    def build(self) -> bytes:
+        """A real .tar.gz, the same bytes every time."""
+        top = self.filename.removesuffix(".tar.gz")
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path, text in sorted((("PKG-INFO", self.pkg_info), *self.files)):
+                data = text.encode()
+                info = tarfile.TarInfo(f"{top}/{path}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+
+def write_index(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str],
+                sdists: tuple[Sdist, ...] = ()) -> None:
+    """A PEP 503 index under ``base``: one page per project, files beside the pages."""
     projects = _wheels(dists)
+    anchors: dict[str, list[str]] = {}
     for project, wheels in sorted(projects.items()):
-        anchors = []
         for dist, wheel in wheels:
             _write(base / wheel.filename, wheel.data)
             _write(base / (wheel.filename + ".metadata"), wheel.metadata)
             hashes[wheel.filename] = wheel.sha256
-            anchors.append(_anchor("../" + quote(wheel.filename), wheel, dist.requires_python))
-        _write(base / project / "index.html", _page(f"Links for {project}", anchors))
-    root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(projects)]
+            anchors.setdefault(project, []).append(
+                _anchor("../" + quote(wheel.filename), wheel, dist.requires_python))
+    for sdist in sdists:
+        data = sdist.build()
+        _write(base / sdist.filename, data)
+        sha = hashlib.sha256(data).hexdigest()
+        hashes[sdist.filename] = sha
+        anchors.setdefault(sdist.name, []).append(
+            f'<a href="../{quote(sdist.filename)}#sha256={sha}">'
+            f"{html.escape(sdist.filename)}</a><br/>")
+    for project, links in sorted(anchors.items()):
+        _write(base / project / "index.html", _page(f"Links for {project}", links))
+    root_links = [f'<a href="{p}/">{p}</a><br/>' for p in sorted(anchors)]
     _write(base / "index.html", _page("Simple index", root_links))
 
 
@@ -348,16 +396,19 @@ def build_sdist(dist: Dist) -> tuple[str, bytes]:
 
 def build_tree(root: Path) -> dict[str, str]:
     """Write every page and file under ``root``; return {wheel filename: sha256}."""
+    from tests import rocmwheels  # it builds on this module's Dist and write_index
+
     hashes: dict[str, str] = {}
     for index, dists in PYTORCH_INDEXES.items():
-        _write_index(root / "pytorch" / "whl" / index, dists, hashes)
+        write_index(root / "pytorch" / "whl" / index, dists, hashes)
     for variant, dists in VLLM_INDEXES.items():
-        _write_index(root / "vllm" / "rocm" / variant, dists, hashes)
+        write_index(root / "vllm" / "rocm" / variant, dists, hashes)
     for rel, dists in AMD_FOLDERS.items():
         _write_flat(root / "radeon" / "rocm" / "manylinux" / f"rocm-rel-{rel}", dists, hashes)
+    rocmwheels.build_indexes(root, hashes)
 
     simple = root / "pypi" / "simple"
-    projects = _wheels(PYPI_DISTS)
+    projects = _wheels((*PYPI_DISTS, *rocmwheels.PYPI_PLACEHOLDERS))
     for dist in PYPI_DISTS:
         projects.setdefault(dist.name, [])  # sdist-only projects have a page too
     for project, wheels in sorted(projects.items()):
@@ -436,6 +487,15 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-file (uv stops reading a wheel whose bytes are wrong)
+        # is no error of the index; its traceback would land in an in-process CLI's stderr.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @dataclass
 class WheelIndex:
     """The running index. ``url`` is its base (``http://127.0.0.1:PORT``)."""
@@ -447,12 +507,15 @@ class WheelIndex:
     @property
     def mirrors(self) -> dict[str, str]:
         """Canonical prefix -> this server: the ``[mirrors]`` table that routes to it."""
+        from tests.rocmwheels import AMD_HOSTS
+
         return {
             PYTORCH: f"{self.url}/pytorch/",
             PYPI: f"{self.url}/pypi/simple",
             FILES: f"{self.url}/files/",
             VLLM: f"{self.url}/vllm/",
             RADEON: f"{self.url}/radeon/",
+            **{host: f"{self.url}/{path}/" for host, path in AMD_HOSTS.items()},
         }
 
     @property
@@ -487,7 +550,7 @@ def closed_port_url() -> str:
 def serve(root: Path) -> Iterator[WheelIndex]:
     """Build the tree under ``root`` and serve it until the block ends."""
     hashes = build_tree(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    server = _Server(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
     thread.start()

@@ -14,6 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
@@ -74,11 +75,27 @@ class GpuModel:
 
 
 @dataclass(frozen=True)
+class WheelsRelease:
+    """A ROCm release whose user space ships as wheels (ROCM-FACTS §4b)."""
+
+    name: str  # the index name, "rocm7.14"
+    index: str  # AMD's multi-arch release index
+    sdk: str  # the version spec every rocm-sdk-* wheel matches, "7.14.*"
+    released: str  # "2026-07"
+
+    @property
+    def rocm(self) -> str:
+        return self.name.removeprefix("rocm")
+
+
+@dataclass(frozen=True)
 class GpuTable:
     models: dict[str, GpuModel]
     wheel_gfx: dict[str, frozenset[str]]
     official_gfx: dict[str, frozenset[str]]
     official_os: dict[str, dict[str, tuple[str, ...]]]
+    rocm_wheels: dict[str, WheelsRelease] = field(default_factory=dict)
+    rocm_wheel_names: tuple[str, ...] = ()
     apu_gfx: frozenset[str] = frozenset()  # LLVM's APU processors (AMDGPUUsage)
     # torch minor -> the gfx its ROCm wheels gained then ("base": from the start)
     torch_gfx: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -138,6 +155,11 @@ def gpu_table() -> GpuTable:
             k: {distro: tuple(vs) for distro, vs in v.items()}
             for k, v in raw["official-os"].items()
         },
+        rocm_wheels={
+            name: WheelsRelease(name, row["index"], row["sdk"], row["released"])
+            for name, row in raw.get("rocm-wheels", {}).items()
+        },
+        rocm_wheel_names=tuple(raw.get("rocm-wheels-names", {}).get("patterns", ())),
         apu_gfx=frozenset(raw.get("apu-gfx", ())),
         torch_gfx={k: frozenset(v) for k, v in raw.get("torch-gfx", {}).items()},
     )
@@ -238,6 +260,60 @@ def torch_gfx(torch_version: str) -> frozenset[str] | None:
         if minor != "base" and Version(minor).release[:2] <= release:
             out |= added
     return frozenset(out)
+
+
+def wheels_release(rocm_version: str) -> WheelsRelease | None:
+    """The ROCm-as-wheels release a ROCm version belongs to (7.14, 10.0), else None."""
+    index = torch_index_name(rocm_version)
+    return gpu_table().rocm_wheels.get(index) if index else None
+
+
+def is_rocm_wheel_name(name: str) -> bool:
+    """Is this (canonical) dist name one only AMD's ROCm-as-wheels index may provide?"""
+    return any(fnmatchcase(name, p) for p in gpu_table().rocm_wheel_names)
+
+
+def same_host_rocm(a: str | None, b: str | None) -> bool:
+    """Do two targets' ROCm versions ask the same of a host? The same major.minor; or both
+    ROCm-as-wheels releases: an env of either brings its own ROCm and needs only the amdgpu
+    driver from the host (ROCM-FACTS §4b), so a project may pin 7.14 where detect proposes
+    10.0."""
+    if a is None or b is None:
+        return a == b
+    va, vb = parse_version(a), parse_version(b)
+    if (va.major, va.minor) == (vb.major, vb.minor):
+        return True
+    return wheels_release(a) is not None and wheels_release(b) is not None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The release ``detect`` proposes for GPUs on a machine without ROCm, and why."""
+
+    release: WheelsRelease | None
+    reason: str
+
+
+def propose_wheels_release(gfx_list: tuple[str, ...] | list[str]) -> Proposal:
+    """The newest ROCm-as-wheels release whose wheels carry every GPU natively.
+
+    Without a ROCm install nothing on the host pins a release, and these releases need
+    only the kernel driver: the env brings ROCm itself (ROCM-FACTS §4b).
+    """
+    gfx = list(dict.fromkeys(gfx_list))
+    table = gpu_table()
+    newest = sorted(table.rocm_wheels.values(), key=lambda r: Version(r.rocm), reverse=True)
+    for release in newest:
+        carried = table.wheel_gfx.get(release.name, frozenset())
+        if all(g in carried for g in gfx):
+            return Proposal(release, (
+                f"no ROCm installed: {release.name} ({release.released}) is the newest release "
+                f"whose wheels carry {', '.join(gfx)}; its envs hold ROCm itself as wheels and "
+                "need only the amdgpu driver from the host"))
+    names = ", ".join(r.name for r in newest) or "none"
+    return Proposal(None, (
+        f"no ROCm installed, and no ROCm-as-wheels release ({names}) carries "
+        f"{', '.join(gfx)}: environments use CPU builds"))
 
 
 class CodeKind(StrEnum):

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mlstack_env.doctor import Context, Finding
+    from mlstack_env.hardware.machine import Machine
+    from mlstack_env.system.wanted import Wanted
 
 EnvOpt = Annotated[
     str | None,
@@ -75,27 +77,32 @@ class DoctorResult:
 
 
 def build_context(lock: Path | None, env: str | None) -> Context:
+    from mlstack_env.hardware import detect
+    from mlstack_env.system.wanted import load_wanted
+
+    machine = detect(environ=dict(os.environ))
+    return live_context(machine, load_wanted(lock, env, machine))
+
+
+def live_context(machine: Machine, wanted: Wanted | None) -> Context:
+    """The doctor's view of this live system, for a machine already detected."""
     from mlstack_env import paths
     from mlstack_env.doctor import Context
     from mlstack_env.doctor.seams import SystemAccess, disk_free, probe_uv
-    from mlstack_env.hardware import detect
     from mlstack_env.system import package_db
-    from mlstack_env.system.wanted import load_wanted
 
     environ = dict(os.environ)
-    machine = detect(environ=environ)
-    home = Path(environ.get("HOME") or Path.home())
     return Context(
         machine=machine,
         root=paths.machine_root(),
         environ=environ,
-        home=home,
+        home=Path(environ.get("HOME") or Path.home()),
         store=paths.home(),
         access=SystemAccess(),
         disk_free=disk_free,
         uv=probe_uv,
         package_db=package_db,
-        wanted=load_wanted(lock, env, machine),
+        wanted=wanted,
     )
 
 

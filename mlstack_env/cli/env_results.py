@@ -70,6 +70,9 @@ def installed_summary(entry: LockEntry) -> list[str]:
         pkg = entry.package(name)
         if pkg is None:
             continue
+        if name == "rocm-sdk-core":  # ROCm's user space itself, as wheels (ROCM-FACTS §4b)
+            lines.append(f"{'rocm':<9} {pkg.version} (inside the env: rocm-sdk-* wheels)")
+            continue
         _, _, local = pkg.version.partition("+")
         build = f" (ROCm {local[4:]} build)" if local.startswith("rocm") else \
             " (CPU build)" if local == "cpu" else ""
@@ -131,7 +134,30 @@ class InfoResult:
             "venv": str(self.generation.venv.resolve()),
             "store_key": self.generation.store_key,
             "fingerprint": fp.to_json() if fp else None,
+            "size": self._size(),
+            "rocm": self._rocm(),
         }
+
+    def _size(self) -> dict[str, int]:
+        """Disk the env's store entry takes; ``shared`` is what links outside it (uv's
+        cache, other entries holding the same wheels) keep too."""
+        from mlstack_env.diskusage import usage
+
+        u = usage(self.generation.venv.resolve())
+        return {"size": u.total, "shared": u.total - u.exclusive, "files": u.files}
+
+    def _rocm(self) -> dict[str, Any] | None:
+        """Which ROCm the env runs on: its own (rocm-sdk-* wheels, FACTS §4b) or the host's."""
+        from mlstack_env import rocmsdk
+
+        entry = self.generation.entry()
+        if not entry.target.is_rocm:
+            return None
+        core = entry.package(rocmsdk.CORE)
+        if core is None:
+            return {"from": "host", "version": entry.target.rocm, "path": None}
+        root = rocmsdk.root_in(self.generation.venv.resolve(), entry.python)
+        return {"from": "env", "version": core.version, "path": str(root)}
 
     def render(self, console: Console) -> None:
         data = self.to_json()
@@ -147,6 +173,8 @@ class InfoResult:
             ("from", fp.get("source", "-")),
             ("lock hash", fp.get("lock_hash", "-")),
             ("store", f"{data['store_key']} ({data['venv']})"),
+            ("size", _size_line(data["size"])),
+            ("rocm", _rocm_line(data["rocm"])),
             ("machine", _machine_line(fp.get("machine") or {})),
             ("made by",
              f"mlstack {fp.get('mlstack_version', '?')}, uv {fp.get('uv_version', '?')}"),
@@ -156,6 +184,23 @@ class InfoResult:
             console.print(f"{key:<11}{value}", soft_wrap=True)
         for k, v in (fp.get("variables") or {}).items():
             console.print(f"{'':<11}{k}={v}", soft_wrap=True)
+
+
+def _size_line(size: dict[str, int]) -> str:
+    shared = size["shared"]
+    line = f"{human_bytes(size['size'])} in {size['files']} files"
+    if shared:
+        line += (f", {human_bytes(shared)} of it hardlinked from uv's cache: envs holding the "
+                 "same wheels share one copy")
+    return line
+
+
+def _rocm_line(rocm: dict[str, Any] | None) -> str:
+    if rocm is None:
+        return "none (a CPU env)"
+    if rocm["from"] == "env":
+        return f"{rocm['version']} inside the env (rocm-sdk-* wheels) at {rocm['path']}"
+    return f"the host's; torch bundles ROCm {rocm['version']}'s libraries"
 
 
 def _machine_line(m: dict[str, Any]) -> str:

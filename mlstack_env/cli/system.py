@@ -26,6 +26,8 @@ from mlstack_env.system.wanted import Wanted, require_wanted
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.doctor import Finding
+
 EnvOpt = Annotated[
     str | None,
     typer.Option("--env", metavar="NAME", help="The lock of this named env."),
@@ -52,12 +54,26 @@ def machine_family(machine: Machine) -> tuple[Distro, Family]:
     return machine.distro, system_catalog().family_of(machine.distro)
 
 
+def host_findings(machine: Machine, wanted: Wanted) -> tuple[Finding, ...]:
+    """What the host must give an entry that holds ROCm as wheels: the amdgpu driver and
+    device access (doctor's own checks); nothing for other entries."""
+    if wanted.rocm_in_env is None:
+        return ()
+    from mlstack_env.cli.doctor import live_context
+    from mlstack_env.doctor import machine as checks
+    from mlstack_env.doctor import run
+
+    return tuple(run(live_context(machine, wanted), [checks.driver_loaded,
+                                                     checks.device_access]))
+
+
 @dataclass(frozen=True)
 class CheckResult:
     wanted: Wanted
     distro: Distro
     family: Family
     statuses: tuple[PackageStatus, ...]
+    host: tuple[Finding, ...] = ()
 
     @property
     def missing(self) -> list[str]:
@@ -65,7 +81,8 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.missing else 0
+        failed = any(f.status.value == "fail" for f in self.host)
+        return 1 if self.missing or failed else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,8 +90,10 @@ class CheckResult:
             "distro": f"{self.distro.id}:{self.distro.version_id}",
             "manager": self.family.manager,
             "rocm": self.wanted.rocm,
+            "rocm_in_env": self.wanted.rocm_in_env,
             "packages": [s.to_json() for s in self.statuses],
             "missing": self.missing,
+            "host": [f.to_json() for f in self.host],
             "notes": list(self.wanted.notes),
         }
 
@@ -85,6 +104,10 @@ class CheckResult:
         _print(console, f"on {self.distro.name} ({self.family.manager})")
         for note in self.wanted.notes:
             _print(console, f"note: {note}", style="dim")
+        for f in self.host:
+            _print(console, f"host: {f.status.value}: {f.message}")
+            if f.status.value != "ok" and f.hint:
+                _print(console, f"  {f.hint}", style="dim")
         if not self.statuses:
             _print(console, "the entry lists no system packages")
             return
@@ -157,7 +180,8 @@ def register(app: typer.Typer) -> None:
         statuses = check_packages(
             wanted.system, family, system_catalog(), package_db(family.database)
         )
-        result = CheckResult(wanted, distro, family, tuple(statuses))
+        result = CheckResult(wanted, distro, family, tuple(statuses),
+                             host_findings(machine, wanted))
         return emit(result, as_json)
 
     @sub.command("plan")

@@ -83,6 +83,7 @@ def checks() -> list[Check]:
         machine.driver_loaded,
         machine.device_access,
         machine.rocm_installed,
+        machine.env_rocm,
         machine.lock_fits,
         machine.env_drift,
         machine.gpu_support,

@@ -158,6 +158,15 @@ def device_access(ctx: Context) -> Iterator[Finding]:
 
 def rocm_installed(ctx: Context) -> Iterator[Finding]:
     rocm = ctx.machine.rocm
+    in_env = ctx.wanted.rocm_in_env if ctx.wanted is not None else None
+    if in_env is not None:  # the entry brings ROCm itself (ROCM-FACTS §4b)
+        if rocm is None:
+            yield ok("rocm", f"ROCm is not installed, nor needed: the entry holds "
+                     f"ROCm {in_env} as wheels")
+        else:
+            yield ok("rocm", f"ROCm {rocm.version} at {rocm.path}; the entry ignores "
+                     f"it and uses its own ROCm {in_env} (wheels)")
+        return
     if rocm is None:
         if not ctx.machine.gpus:
             yield ok("rocm", "ROCm is not installed (nor needed without an AMD GPU)")
@@ -184,6 +193,27 @@ def rocm_installed(ctx: Context) -> Iterator[Finding]:
         yield ok("rocm", f"{where} (newer than mlstack's tables, which end at {newest})")
         return
     yield ok("rocm", where)
+
+
+def env_rocm(ctx: Context) -> Iterator[Finding]:
+    """With ``--env``: which ROCm the env runs on."""
+    wanted = ctx.wanted
+    if wanted is None or wanted.env_name is None or not wanted.entry.target.is_rocm:
+        return
+    name = wanted.env_name
+    if wanted.rocm_in_env is not None:
+        from mlstack_env.rocmsdk import root_in
+        from mlstack_env.store.entries import Store, store_key
+
+        root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry.python)
+        yield ok("env-rocm", f"env {name} uses its own ROCm {wanted.rocm_in_env} (rocm-sdk-* "
+                 f"wheels) at {root}; ROCM_PATH, ROCM_HOME and HIP_PATH point there and a "
+                 "system ROCm is ignored")
+        return
+    host = ctx.machine.rocm
+    tools = f"ROCm {host.version} at {host.path}" if host else "no ROCm (none installed)"
+    yield ok("env-rocm", f"env {name}: torch bundles ROCm {wanted.entry.target.rocm}'s "
+             f"libraries; hipcc, rocminfo and amd-smi come from the host: {tools}")
 
 
 def lock_fits(ctx: Context) -> Iterator[Finding]:

@@ -20,6 +20,7 @@ from mlstack_env.doctor import Context, Finding, fail, ok, warn
 from mlstack_env.doctor.machine import wheel_rocm
 from mlstack_env.hardware import rocm as rocm_files
 from mlstack_env.hardware.machine import Gpu
+from mlstack_env.rocmsdk import version_at
 
 _OVERRIDE_RE = re.compile(r"^\d+\.\d+\.\d+$")
 UNSET_HINT = "unset {name} and remove it from your shell startup files"
@@ -131,6 +132,11 @@ def rocm_path(ctx: Context) -> Iterator[Finding]:
         if not value:
             continue
         seen = True
+        in_env = version_at(Path(value))
+        if in_env is not None:  # an active env that holds ROCm as wheels (FACTS §4b)
+            yield ok("rocm-path", f"{name}={value} (ROCm {in_env} from an env's "
+                     "rocm-sdk-core wheels)")
+            continue
         version = rocm_files.read_install(ctx.root, value)
         if version is None:
             yield fail("rocm-path", f"{name}={value} holds no ROCm install "

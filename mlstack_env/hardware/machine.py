@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mlstack_env.catalog import target_rocm_version
+from mlstack_env.catalog import Proposal, gpu_table, propose_wheels_release, target_rocm_version
 from mlstack_env.target import Target
 
 # What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
@@ -129,9 +129,31 @@ class Machine:
         return self.gpus
 
     @property
+    def proposal(self) -> Proposal | None:
+        """Without ROCm installed: the ROCm-as-wheels release proposed for the GPUs, and why
+        (ROCM-FACTS §4b: such envs bring ROCm themselves). None when ROCm is installed or
+        there is no GPU."""
+        if self.rocm is not None or not self.gpus:
+            return None
+        gfx = [g.gfx for g in self.compute_gpus]
+        if not gfx:
+            return Proposal(None, "no ROCm installed, and no GPU whose gfx mlstack knows: "
+                            "environments use CPU builds")
+        unknown = [g for g in gfx if g not in gpu_table().models]
+        if unknown:
+            return Proposal(None, f"no ROCm installed, and {', '.join(unknown)} is not in "
+                            "mlstack's GPU table: environments use CPU builds")
+        return propose_wheels_release(gfx)
+
+    @property
     def target(self) -> Target:
-        if not self.compute_gpus or self.rocm is None:
+        if not self.compute_gpus:
             return Target.cpu()
+        if self.rocm is None:
+            proposal = self.proposal
+            if proposal is None or proposal.release is None:
+                return Target.cpu()
+            return Target.rocm_for(proposal.release.rocm, [g.gfx for g in self.compute_gpus])
         # 6.2.4 has its own PyTorch index (with more gfx than rocm6.2): keep the micro then.
         version = target_rocm_version(self.rocm.version)
         return Target.rocm_for(version, [g.gfx for g in self.compute_gpus])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from mlstack_env import rocmsdk
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import InternalError, MlstackError
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
@@ -25,9 +26,19 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         output = workdir / "pylock.toml"  # uv insists on this name
         compile_request(request, config, workdir, "pylock.toml", output, offline=offline)
         packages = _parse_pylock(output, request, config)
+        rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key)
         check_rocm(packages, request, config, workdir, offline)
     torch = next((p.version for p in packages if p.name == "torch"), None)
     env, notes = entry_env(request.profile, request.target, torch)
+    system = request.profile.system if request.target.is_rocm else ()
+    if rocmsdk.release_of(request.target) is not None:
+        # ROCm itself is in the entry: the host provides none of ROCm's packages.
+        from mlstack_env.system.catalog import system_catalog
+
+        system, dropped = system_catalog().beside_rocm_wheels(system)
+        if dropped:
+            notes.append(f"ROCm's user space is in the entry (rocm-sdk-* wheels): "
+                         f"{', '.join(dropped)} not needed from the host")
     return LockEntry(
         profile=request.profile.name,
         target=request.target,
@@ -35,7 +46,7 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         platform=request.platform,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
         env=env,
-        system=request.profile.system if request.target.is_rocm else (),
+        system=tuple(system),
         notes=tuple(notes),
         inputs_hash=request.inputs_hash(),
     )

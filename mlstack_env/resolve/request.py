@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env import gpuvars, uv
+from mlstack_env import gpuvars, rocmsdk, uv
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
 from mlstack_env.errors import MlstackError
@@ -51,6 +51,20 @@ class Request:
     def key(self) -> str:
         return f"{self.profile.name}@{self.target}@py{self.python}"
 
+    def requirements(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(requirements, overrides) for uv: the profile's packages, and for a
+        ROCm-as-wheels target its ROCm wheels too (:func:`mlstack_env.rocmsdk.sdk_request`)."""
+        sdk = rocmsdk.sdk_request(self.target, self.profile.packages)
+        if sdk is None:
+            return tuple(self.profile.packages), ()
+        return sdk.requirements, sdk.overrides
+
+    @property
+    def wheel_indexes(self) -> tuple[str, ...]:
+        """The indexes ROCm's own wheels may come from: every source but the default one
+        (PyPI, where only placeholders live under those names)."""
+        return tuple(s.url for s in self.sources if not s.default)
+
     def inputs_hash(self) -> str:
         """sha256 over everything the entry is a function of — never over mirrors."""
         profile = self.profile.inputs()
@@ -63,6 +77,10 @@ class Request:
             catalog_data["overrides"] = {g: list(table.model(g).overrides)
                                          for g in self.target.gfx if g in table.models}
             catalog_data["torch-gfx"] = {k: sorted(v) for k, v in table.torch_gfx.items()}
+            release = rocmsdk.release_of(self.target)
+            if release is not None:
+                catalog_data["rocm-wheels"] = {"index": release.index, "sdk": release.sdk,
+                                               "names": list(table.rocm_wheel_names)}
         data = {
             "format": FORMAT_VERSION,
             "profile": profile,

@@ -13,7 +13,7 @@ from mlstack_env.uv import UvError, UvFailure
 
 
 def uv_args(request: Request, config: UserConfig, requirements: Path, output: Path, *,
-            interpreter: Path, fmt: str) -> list[str]:
+            interpreter: Path, fmt: str, overrides: Path | None = None) -> list[str]:
     args = [
         "pip", "compile", str(requirements),
         "--format", fmt, "-o", str(output),
@@ -24,6 +24,8 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
         "--only-binary", ":all:",
         "--no-header",
     ]
+    if overrides is not None:
+        args += ["--overrides", str(overrides)]
     for src in request.sources:
         url = config.rewrite(src.url)
         if src.default:
@@ -38,11 +40,16 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
 def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: str,
                     output: Path, *, offline: bool) -> None:
     """Run ``uv pip compile`` for ``request`` into ``output`` (format ``fmt``)."""
+    wanted, replaced = request.requirements()
     requirements = workdir / "requirements.in"
-    requirements.write_text("".join(r + "\n" for r in request.profile.packages),
-                            encoding="utf-8")
+    requirements.write_text("".join(r + "\n" for r in wanted), encoding="utf-8")
+    overrides = None
+    if replaced:  # ROCm as wheels: the rocm selector sdist out, its wheels in (rocmsdk)
+        overrides = workdir / "overrides.txt"
+        overrides.write_text("".join(r + "\n" for r in replaced), encoding="utf-8")
     interpreter = uv.find_python(request.python)
-    args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt)
+    args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt,
+                   overrides=overrides)
     try:
         uv.run(args, what=f"resolving {request.key}", cwd=workdir, offline=offline)
     except UvError as err:
@@ -58,6 +65,11 @@ def failure_hint(err: UvError, request: Request, config: UserConfig) -> str:
     if err.kind is UvFailure.NO_PYTHON:
         return (f"no wheels for Python {request.python} satisfy the profile; lock for another "
                 "Python with --python X.Y (or python = \"X.Y\" in mlstack.toml)")
+    if err.kind is UvFailure.SDIST_ONLY:
+        return ("a lock holds wheels only, and a package it needs is published as a source "
+                "distribution alone: pin a version with wheels; for ROCm's `rocm` selector "
+                "lock a ROCm-as-wheels target (rocm7.14, rocm10.0), where mlstack locks the "
+                "rocm-sdk-* wheels it stands for")
     hint = "change the profile's requirements, or lock for another target"
     if request.target.rocm is not None and "torch" in err.reason:
         from mlstack_env.catalog import torch_index_name

@@ -112,13 +112,14 @@ def create_env(
     env = NamedEnv(name)
     store = store or Store()
     progress = progress or NoProgress()
-    decided = env_variables(entry, machine)
+    key = store_key(entry)
+    decided = env_variables(entry, machine, store.entry(key).path)
     variables = dict(sorted(
         (cache_variables(entry, env.path, paths.home(), decided.variables)
          | (site.env if site is not None else {})
          | decided.variables).items()
     ))
-    build = _Build(env, entry, store_key(entry), MachineFacts.of(machine), variables,
+    build = _Build(env, entry, key, MachineFacts.of(machine), variables,
                    decided.notes, source, lock_versions, reinstall, wheels,
                    site.name if site is not None else "")
     say = on_wait or (lambda _msg: None)

@@ -417,6 +417,7 @@ class Store:
             try:
                 venv = tmp / "venv"
                 uv_version = installer.install(entry, venv, tmp, progress or NoProgress())
+                _post_install(entry, venv, progress or NoProgress())
                 meta = {
                     "key": key,
                     "python": entry.python,
@@ -466,6 +467,17 @@ class Store:
         aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-removing-", dir=self.root))
         path.rename(aside / "venv")
         remove_tree(aside)
+
+
+def _post_install(entry: LockEntry, venv: Path, progress: Progress) -> None:
+    """Steps a package needs after install, run before the entry is published: an entry
+    holding ROCm as wheels runs ``rocm-sdk init`` (ROCM-FACTS §4b), so it stays immutable
+    and verifiable afterwards."""
+    from mlstack_env import rocmsdk
+
+    if rocmsdk.needs_init(entry):
+        with progress.step("running rocm-sdk init in the new store entry"):
+            rocmsdk.initialize(entry, venv)
 
 
 def now() -> str:

@@ -416,8 +416,11 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
         shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
         variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
                      if k not in _PLACES}
+        from mlstack_env.rocmsdk import entry_variables
         from mlstack_env.store.variables import cache_variables
 
+        # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
+        variables |= entry_variables(entry, final_venv)
         variables = dict(sorted(
             (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
         site = manifest.get("site") or None

@@ -5,7 +5,8 @@ lock entry's own (ROCM-FACTS §1 and §6).
   ``ROCR_VISIBLE_DEVICES``): :func:`mlstack_env.gpuvars.decide`, for this machine's GPUs
   when the entry's target is this machine's, else for the target's gfx list, running the
   GPU code of the entry's locked torch version.
-* ``ROCM_PATH``: the detected ROCm install.
+* ``ROCM_PATH``: the detected ROCm install; for an entry holding ROCm as wheels, the ROCm
+  inside the env (``ROCM_HOME`` and ``HIP_PATH`` too: what PyTorch looks for).
 * ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack_env import envvars, gpuvars
+from mlstack_env import envvars, gpuvars, rocmsdk
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import LockEntry
 
@@ -30,7 +31,9 @@ class EnvVariables:
     notes: tuple[str, ...] = ()
 
 
-def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
+def env_variables(entry: LockEntry, machine: Machine, venv: Path | None = None
+                  ) -> EnvVariables:
+    """``venv``: the env's store entry (default: where the store keeps ``entry``)."""
     if not entry.target.is_rocm:
         return EnvVariables(dict(sorted(entry.env.items())))
     gpus = gpuvars.gpus_for(machine, entry.target)
@@ -39,9 +42,16 @@ def env_variables(entry: LockEntry, machine: Machine) -> EnvVariables:
     decided = gpuvars.decide(gpus, code)
     variables = dict(decided.variables)
     lock_env = dict(entry.env)
+    if rocmsdk.holds_rocm(entry):
+        # ROCm inside the env (FACTS §4b): a system ROCm is ignored unless the profile sets
+        # ROCM_PATH itself (then none of the three point into the env).
+        from mlstack_env.store.entries import Store, store_key
+
+        venv = venv or Store().entry(store_key(entry)).path
+        variables.update(rocmsdk.entry_variables(entry, venv))
+    elif gpus.machine and machine.rocm is not None:
+        variables[envvars.ROCM_PATH] = machine.rocm.path
     if gpus.machine:
-        if machine.rocm is not None:
-            variables[envvars.ROCM_PATH] = machine.rocm.path
         # What lock derived from the entry's gfx list gives way to this machine's own GPUs
         # (a lock for gfx1030+gfx1031 must not put an override on a lone native gfx1030);
         # a value the profile set on purpose differs from the derived one and stays.

@@ -18,6 +18,9 @@ from packaging.version import InvalidVersion, Version
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import own_directory
 
+# Written by rocmsdk.initialize (kept here, the reader, to keep the import one-way).
+INIT_RECORD = "mlstack-rocm-init.RECORD"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -88,7 +91,8 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
-def _record_digest(path: Path) -> str:
+def record_digest(path: Path) -> str:
+    """A file's digest as a wheel RECORD writes it (urlsafe base64 sha256, unpadded)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -96,10 +100,11 @@ def _record_digest(path: Path) -> str:
     return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
 
 
-def check_record(dist: Installed, site: Path, report: VerifyReport) -> None:
+def check_record(dist: Installed, site: Path, report: VerifyReport,
+                 record: Path | None = None) -> None:
     try:
         rows = list(csv.reader(
-            (dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
+            (record or dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
         ))
     except OSError:
         report.problems.append(Problem(dist.name, "missing-file", "its RECORD is missing"))
@@ -115,7 +120,7 @@ def check_record(dist: Installed, site: Path, report: VerifyReport) -> None:
             continue
         if not path.is_file():
             report.problems.append(Problem(dist.name, "missing-file", f"{rel} is missing"))
-        elif _record_digest(path) != value:
+        elif record_digest(path) != value:
             report.problems.append(Problem(dist.name, "modified", f"{rel} was changed"))
 
 
@@ -143,6 +148,10 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
                 Problem(name, "version", f"locked {pkg.version}, installed {dist.version}")
             )
         check_record(dist, site, report)
+    init_record = venv / INIT_RECORD
+    if init_record.is_file():  # files `rocm-sdk init` made in the store entry
+        check_record(Installed("rocm-sdk init", "", init_record.parent), site, report,
+                     record=init_record)
     locked = {str(canonicalize_name(p.name)) for p in entry.packages}
     for name, dist in sorted(have.items()):
         if name not in locked:

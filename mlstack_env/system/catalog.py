@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -108,6 +108,14 @@ class SystemCatalog:
     def source(self, debian_name: str) -> str:
         entry = self.packages.get(debian_name)
         return entry.repo if entry else "distro"
+
+    def beside_rocm_wheels(self, names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(kept, dropped): an entry that holds ROCm's user space as wheels (ROCM-FACTS §4b)
+        needs none of ROCm's own packages from the host; the driver and distro packages
+        stay."""
+        kept = tuple(sorted({n for n in names if self.source(n) != "rocm"}))
+        dropped = tuple(sorted({n for n in names if self.source(n) == "rocm"}))
+        return kept, dropped
 
     def has_repo(self, family: Family) -> bool:
         """False for families that package ROCm themselves (Fedora, Arch)."""

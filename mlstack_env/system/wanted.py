@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -32,10 +32,30 @@ class Wanted:
     notes: tuple[str, ...] = field(default=())
     env_name: str | None = None  # with --env: the named env
     fingerprint: Fingerprint | None = None  # with --env: what its generation was made from
+    rocm_in_env: str | None = None  # the ROCm build the entry holds as wheels (§4b)
 
     @property
     def env(self) -> Mapping[str, str]:
         return self.entry.env
+
+
+def _from_entry(source: str, entry: LockEntry, system: tuple[str, ...], rocm: str | None,
+                **more: Any) -> Wanted:
+    """A Wanted for ``entry``; one holding ROCm itself asks the host for no ROCm package."""
+    from mlstack_env.rocmsdk import CORE
+    from mlstack_env.system.catalog import system_catalog
+
+    core = entry.package(CORE)
+    if core is None:
+        return Wanted(source, entry, system, rocm, **more)
+    kept, dropped = system_catalog().beside_rocm_wheels(system)
+    note = (f"ROCm {core.version} is inside the env (rocm-sdk-* wheels): this machine "
+            "provides only the amdgpu driver and access to /dev/kfd and /dev/dri "
+            "(groups render and video)")
+    if dropped:
+        note += f"; not needed from the host: {', '.join(dropped)}"
+    notes = (*more.pop("notes", ()), note)
+    return Wanted(source, entry, kept, rocm, notes=notes, rocm_in_env=core.version, **more)
 
 
 def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
@@ -51,8 +71,8 @@ def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
     except MlstackError as err:
         strict: MlstackError | None = err
     else:
-        return Wanted(f"{source}: {entry.key}", entry, tuple(sorted(set(entry.system))),
-                      entry.target.rocm)
+        return _from_entry(f"{source}: {entry.key}", entry, tuple(sorted(set(entry.system))),
+                           entry.target.rocm)
     gfx = {g.gfx for g in machine.compute_gpus}
     rocm_entries = [e for e in lock.entries if e.target.is_rocm]
     candidates = [e for e in rocm_entries if gfx and gfx <= set(e.target.gfx)] or (
@@ -70,7 +90,8 @@ def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
     names = tuple(sorted({n for e in pool for n in e.system}))
     keys = ", ".join(e.key for e in pool)
     note = f"no entry fits this machine exactly (detected {machine.target}); using {keys}"
-    return Wanted(f"{source}: {entry.key}", entry, names, chosen, strict, (note,))
+    return _from_entry(f"{source}: {entry.key}", entry, names, chosen, misfit=strict,
+                       notes=(note,))
 
 
 def find_project_lock(start: Path) -> Path | None:
@@ -102,11 +123,11 @@ def wanted_from_env(name: str, machine: Machine) -> Wanted:
             f"env {name} was made for {entry.target}, but this machine is {machine.target}",
             hint=f"re-create it here: {command}",
         )
-    return Wanted(
-        source=f"env {name} (generation {gen.number}): {entry.key}",
-        entry=entry,
-        system=tuple(sorted(set(entry.system))),
-        rocm=entry.target.rocm,
+    return _from_entry(
+        f"env {name} (generation {gen.number}): {entry.key}",
+        entry,
+        tuple(sorted(set(entry.system))),
+        entry.target.rocm,
         misfit=misfit,
         env_name=name,
         fingerprint=fingerprint,

@@ -1,0 +1,300 @@
+"""ROCm's user space as wheels in a lock entry (ROCM-FACTS §4b): the rules, in one place.
+
+For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0):
+
+* **What to resolve** (:func:`sdk_request`): torch with the device extras for exactly the
+  target's gfx (``torch[device-gfx1100]``; ``device-all``, ~10 GB, only when the profile
+  names it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
+  ``-libraries``, one ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the
+  ``rocm`` selector, an sdist that picks its dependencies on the machine that builds it; a
+  lock must hold wheels only, so the selector is overridden away (uv ``--overrides`` with a
+  marker that is never true) and its wheels are required directly — what the selector
+  itself asks for in a multi-arch build (TheRock ``templates/rocm/setup.py``:
+  ``<dist>==<version>`` per extra).
+* **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
+  (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
+  0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
+  two ROCm builds, torch/vision/audio of two builds, torch without the device kernels of a
+  target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
+* **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
+  directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
+  other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
+* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` expands the devel tree
+  and links the device files into it; it has work only when the entry holds
+  ``rocm-sdk-devel``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from mlstack_env.catalog import (
+    WheelsRelease,
+    is_rocm_wheel_name,
+    wheel_gfx,
+    wheels_release,
+)
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import LockedPackage, LockEntry
+from mlstack_env.target import Target
+
+# The selector (sdist only) and the marker that removes it from a resolution.
+SELECTOR = "rocm"
+NEVER = 'sys_platform == "never"'
+CORE = "rocm-sdk-core"
+LIBRARIES = "rocm-sdk-libraries"
+DEVEL = "rocm-sdk-devel"
+# Versions PyPI's placeholders carry under AMD's names (ROCM-FACTS §4b).
+PLACEHOLDER_VERSIONS = ("0.0.1.dev0", "0.1.0")
+# torch and the companions that must come from one ROCm build (rocm-cli; FACTS §4b).
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def release_of(target: Target) -> WheelsRelease | None:
+    """The ROCm-as-wheels release of a target, else None (cpu, ROCm up to 7.2)."""
+    return wheels_release(target.rocm) if target.rocm is not None else None
+
+
+def device_gfx(target: Target) -> list[str]:
+    """The gfx whose device wheels the entry needs: exactly the target's (one device wheel
+    per gfx; a release carries every GPU of the table but gfx900/906, so no GPU of a
+    target runs another's code through an override)."""
+    return list(target.gfx)
+
+
+@dataclass(frozen=True)
+class SdkRequest:
+    """What uv resolves for a ROCm-as-wheels entry: requirements and overrides."""
+
+    requirements: tuple[str, ...]
+    overrides: tuple[str, ...]
+
+
+def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
+    """The requirements (and overrides) for ``packages`` on ``target``; None when the target
+    is not a ROCm-as-wheels release (nothing changes then)."""
+    release = release_of(target)
+    if release is None:
+        return None
+    carried = wheel_gfx(release.rocm) or frozenset()
+    gfx = device_gfx(target)
+    missing = [g for g in gfx if g not in carried]
+    if missing:
+        raise MlstackError(
+            f"{release.name} ships no device wheels for {', '.join(missing)} (target {target})",
+            f"its wheels carry: {', '.join(sorted(carried))}; lock for a gfx they carry",
+        )
+    if asks_device_all(packages):
+        # Asked for by name (torch[device-all] or rocm[device-all]): every GPU's kernels,
+        # about 10 GB. The selector is overridden away, so its device wheels are pinned here.
+        gfx = sorted(carried, key=lambda g: (len(g), g))
+    pins = {CORE: release.sdk, LIBRARIES: release.sdk}
+    pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
+    out: list[str] = []
+    for text in packages:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        if name == SELECTOR:
+            # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
+            for extra in sorted(req.extras - {"device-all"}):
+                pins.update(_selector_extra(extra, release))
+            continue
+        if name == "torch" and "device-all" not in req.extras:
+            req.extras |= {f"device-{g}" for g in gfx}
+        out.append(str(req))
+    out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
+    return SdkRequest(tuple(out), (f"{SELECTOR}; {NEVER}",))
+
+
+def asks_device_all(packages: Sequence[str]) -> bool:
+    """Does a profile ask for every GPU's kernels by name (``torch[device-all]``,
+    ``rocm[device-all]``)? Never implied: about 10 GB (ROCM-FACTS §4b)."""
+    for text in packages:
+        req = Requirement(text)
+        if canonicalize_name(req.name) in ("torch", SELECTOR) and "device-all" in req.extras:
+            return True
+    return False
+
+
+def _selector_extra(extra: str, release: WheelsRelease) -> dict[str, str]:
+    if extra == "libraries":
+        return {LIBRARIES: release.sdk}
+    if extra == "devel":
+        return {DEVEL: release.sdk}
+    if extra.startswith("device-gfx"):
+        return {f"rocm-sdk-{extra}": release.sdk}
+    raise MlstackError(f"unknown extra rocm[{extra}]",
+                       "the rocm extras are libraries, devel, device-<gfx> and device-all")
+
+
+def _describe(p: LockedPackage) -> str:
+    return f"{p.name} {p.version} from {p.index or 'an unknown index'}"
+
+
+def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes: Iterable[str],
+                key: str) -> None:
+    """Refuse an entry that holds ROCm's wheels from the wrong place or of two builds.
+
+    ``wheel_indexes`` are the canonical URLs AMD's names may come from (every source of the
+    request but the default index);
+    ``key`` names the entry in messages. Applies to every ROCm target (a rocm6.4 entry that
+    pulled a PyPI placeholder is as wrong); the build checks apply to ROCm-as-wheels ones.
+    """
+    if not target.is_rocm:
+        return
+    pkgs = {p.name: p for p in packages}
+    allowed = {u.rstrip("/") for u in wheel_indexes}
+    wrong = [
+        p for p in pkgs.values()
+        if is_rocm_wheel_name(p.name) and (
+            p.version in PLACEHOLDER_VERSIONS or (p.index or "").rstrip("/") not in allowed)
+    ]
+    release = release_of(target)
+    if wrong:
+        names = ", ".join(p.name for p in wrong)
+        where = (f"the configured {release.name} index has no real wheel under that name: "
+                 f"remove {names} from the profile (torch[device-<gfx>], which mlstack "
+                 "adds, brings the device wheels a target needs)" if release is not None else
+                 f"they belong to ROCm-as-wheels releases: remove {names} from the profile, "
+                 "or lock a rocm7.14/rocm10.0 target")
+        raise MlstackError(
+            f"resolving {key} took placeholders of AMD's ROCm wheels: "
+            + "; ".join(_describe(p) for p in wrong),
+            f"PyPI holds empty placeholders under AMD's names (0.0.1.dev0, 0.1.0); {where}",
+        )
+    if release is None:
+        return
+    if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard
+        raise MlstackError(f"resolving {key} took the rocm selector sdist",
+                           "report this: the selector must never be locked")
+    sdk = {p.name: p.version for p in pkgs.values() if p.name.startswith("rocm-sdk-")}
+    if len(set(sdk.values())) > 1:
+        raise MlstackError(
+            f"resolving {key} mixed ROCm builds: "
+            + ", ".join(f"{n} {v}" for n, v in sorted(sdk.items())),
+            f"pin every rocm-sdk-* wheel to one {release.name} build (or none: mlstack pins them)",
+        )
+    labels = {n: Version(pkgs[n].version).local or "" for n in TORCH_FAMILY if n in pkgs}
+    if len(set(labels.values())) > 1:
+        raise MlstackError(
+            f"resolving {key} mixed ROCm builds of torch: "
+            + ", ".join(f"{n} {pkgs[n].version}" for n in labels),
+            "pin torch, torchvision and torchaudio to versions of one build of the "
+            f"{release.name} index",
+        )
+    torch = pkgs.get("torch")
+    if torch is not None:
+        lacking = [g for g in device_gfx(target)
+                   if f"amd-torch-device-{g}" not in pkgs]
+        if lacking:
+            raise MlstackError(
+                f"resolving {key}: torch {torch.version} holds no GPU kernels for "
+                f"{', '.join(lacking)} (it would fail with hipErrorInvalidImage)",
+                "name torch in the profile's packages, so mlstack adds its device extras",
+            )
+
+
+def holds_rocm(entry: LockEntry) -> bool:
+    """Does the entry carry ROCm's user space itself (rocm-sdk-core)?"""
+    return entry.package(CORE) is not None
+
+
+def needs_init(entry: LockEntry) -> bool:
+    """``rocm-sdk init`` has work only with the devel tree (TheRock ``rocm-sdk init``)."""
+    return holds_rocm(entry) and entry.package(DEVEL) is not None
+
+
+def rocm_root(site_packages: Path) -> Path:
+    """ROCm's root inside an env: where rocm-sdk-core's files live."""
+    return site_packages / "_rocm_sdk_core"
+
+
+# --- the post-install step, inside a store entry before it is published -----------------
+
+def _site_packages(venv: Path) -> Path | None:
+    found = sorted(venv.glob("lib/python3.*/site-packages"))
+    return found[0] if found else None
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """rel path -> (inode, size) of every regular file under ``root``."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            out[path.relative_to(root).as_posix()] = (st.st_ino, st.st_size)
+    return out
+
+
+def initialize(entry: LockEntry, venv: Path) -> int:
+    """Run ``rocm-sdk init`` in a store entry being built, and record what it made.
+
+    TheRock's init expands the devel tree and hard-links the installed device files into
+    it: files no wheel's RECORD lists. They are written to ``<venv>/mlstack-rocm-init.RECORD``
+    (RECORD format, paths relative to site-packages) so ``env verify`` checks them too.
+    Returns how many files were recorded (0 when there is nothing to initialize, or the
+    entry has no ``rocm-sdk``: TheRock ships it in the ``rocm`` selector, never locked).
+    """
+    import subprocess
+
+    from mlstack_env.store.verify import INIT_RECORD, record_digest
+
+    tool = venv / "bin" / "rocm-sdk"
+    site = _site_packages(venv)
+    if not needs_init(entry) or site is None or not tool.is_file():
+        return 0
+    before = _files(site)
+    # No inherited ROCm variables: init must see the env's ROCm, not the host's.
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
+    proc = subprocess.run([str(tool), "init", "--quiet"], capture_output=True, text=True,
+                          env=environ, cwd=venv, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise MlstackError(
+            f"`rocm-sdk init` failed in the new store entry for {entry.key}: {last}",
+            "nothing was published; run the create again with -v, or report it with the "
+            "output of `rocm-sdk init` from that env",
+        )
+    after = _files(site)
+    made = sorted(rel for rel, ident in after.items() if before.get(rel) != ident)
+    lines = [f"{rel},sha256={record_digest(site / rel)},{after[rel][1]}\n" for rel in made]
+    (venv / INIT_RECORD).write_text("".join(lines), encoding="utf-8")
+    return len(made)
+
+
+def root_in(venv: Path, python: str) -> Path:
+    """ROCm's root in a venv of Python ``python`` (``X.Y``), built or not yet."""
+    return rocm_root(venv / "lib" / f"python{python}" / "site-packages")
+
+
+def env_variables(root: Path) -> dict[str, str]:
+    """``ROCM_PATH`` and what PyTorch also looks for (``ROCM_HOME``, ``HIP_PATH``: FACTS §6),
+    all at the ROCm inside the env."""
+    return {"ROCM_PATH": str(root), "ROCM_HOME": str(root), "HIP_PATH": str(root)}
+
+
+def entry_variables(entry: LockEntry, venv: Path) -> dict[str, str]:
+    """The ROCm variables of ``entry`` installed at ``venv`` (a store entry, or a path inside
+    an image): none when the entry holds no ROCm, or when its profile sets ``ROCM_PATH``
+    itself (the way to keep a system ROCm)."""
+    if not holds_rocm(entry) or "ROCM_PATH" in entry.env:
+        return {}
+    return env_variables(root_in(venv, entry.python))
+
+
+def version_at(root: Path) -> str | None:
+    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core``) this is,
+    from the dist-info beside it; None for any other directory."""
+    if root.name != "_rocm_sdk_core" or not root.is_dir():
+        return None
+    for dist_info in sorted(root.parent.glob("rocm_sdk_core-*.dist-info")):
+        return dist_info.name.removeprefix("rocm_sdk_core-").removesuffix(".dist-info")
+    return None

@@ -1,0 +1,311 @@
+"""ROCm as wheels (ROCM-FACTS §4b) for the loopback index: AMD's multi-arch release
+indexes with tiny stand-ins, and the placeholders PyPI holds under the same names.
+
+PYTEST_DONT_REWRITE: no asserts here (imported by tests/wheelindex.py).
+
+What is served (beside tests/wheelindex.py's tree, same server; canonical URLs map onto it
+through :data:`AMD_HOSTS` in ``WheelIndex.mirrors``):
+
+* ``https://repo.amd.com/rocm/whl-multi-arch/`` (ROCm 7.14) and
+  ``https://stable.repo.amd.com/rocm/whl-next/`` (ROCm 10.0): PEP 503 pages, ``#sha256=``
+  fragments, PEP 658 ``.metadata`` files; files beside the pages. The same 7.14 tree is
+  also served as PyTorch's mirror ``download.pytorch.org/whl/test/rocm7.14``
+  (pytorch/test-infra#8662).
+* On the PyPI stand-in: the placeholders ``rocm-sdk-device-gfx1100``,
+  ``amd-torch-device-gfx1100``, ``amd-torchvision-device-gfx1100`` 0.0.1.dev0 and the old
+  ``rocm``/``rocm-sdk-core`` 0.1.0 (ROCM-FACTS §4b "Traps").
+
+How the release index is shaped, and where that comes from (ROCm/TheRock, read for this):
+
+* ``rocm`` is the *selector*, published as an **sdist only**: ``templates/rocm/setup.py``
+  computes ``install_requires`` at build time from the GPU of the building machine
+  (``_dist_info.determine_target_family``: ``ROCM_SDK_TARGET_FAMILY``, else
+  ``offload-arch``), with extras ``libraries``, ``devel`` and, in multi-arch builds, one
+  ``device-<gfx>`` per target, each ``<dist>==<version>``. Here: ``rocm-7.14.0.tar.gz``
+  with those extras in its PKG-INFO; a wheels-only resolver cannot use it.
+* ``rocm-sdk-core`` (compiler, HIP runtime, tools): the files live in the platform package
+  ``_rocm_sdk_core/`` in site-packages (``bin/hipcc``, ``bin/rocminfo``, ``bin/amd-smi``,
+  ``share/therock/dist_info.json``); the venv's ``bin/`` gets console-script trampolines
+  (``templates/rocm-sdk-core/setup.py`` entry points ``hipcc``, ``amd-smi``, ``rocminfo``,
+  ``rocm-smi``, ``rocm_agent_enumerator`` … → ``rocm_sdk_core._cli``, which execs
+  ``_rocm_sdk_core/bin/<tool>``; its hipcc treats a ``ROCM_PATH``/``HIP_PATH`` other than
+  ``_rocm_sdk_core`` as stale). ``rocm-sdk-libraries`` (host code, ``_rocm_sdk_libraries``),
+  ``rocm-sdk-device-<gfx>`` (per-GPU kernels) and ``rocm-sdk-devel`` (headers etc. packed in
+  ``_devel.tar``, expanded into ``_rocm_sdk_devel/`` on ``rocm-sdk init``, which also links
+  the installed device files into that tree and must re-run after adding a device wheel)
+  are wheels at the same version; the whl-next package list is
+  ``build_tools/packaging/python/rocm_whl_next_ownership.yaml``.
+* DEVIATION, on purpose: TheRock ships the ``rocm-sdk`` CLI (``path|test|version|targets|
+  init``) in the ``rocm`` selector sdist (``rocm_sdk.__main__``), which a wheels-only lock
+  leaves out. The stand-in ``rocm-sdk-core`` carries a ``rocm-sdk`` entry point so that the
+  init step of ``env create`` can be exercised; mlstack runs it only when the entry holds
+  ``rocm-sdk-devel`` and the env has a ``rocm-sdk`` (see the issue-9 report).
+* torch ``2.14.0+rocm7.14`` requires ``rocm[libraries]==7.14.0`` (TheRock
+  ``python_packaging.md``: ``PYTORCH_EXTRA_INSTALL_REQUIREMENTS="rocm[libraries]==…"``) and
+  provides ``device-<gfx>`` extras pulling ``amd-torch-device-<gfx>`` at torch's exact
+  version (seen as ``amd-torch-device-gfx1103==2.14.0+rocm10.1.0a20260822`` beside that torch
+  in install notes) and ``rocm[device-<gfx>]``; ``device-all`` pulls every one. Its Triton
+  is ``triton`` (whl-next ownership list).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.wheelindex import LINUX, Dist, Sdist, _cp_tags, _torch_files, write_index
+
+# Canonical host prefix -> path on the loopback server.
+AMD_HOSTS = {
+    "https://repo.amd.com/": "amd",
+    "https://stable.repo.amd.com/": "amd-stable",
+    "https://rocm.nightlies.amd.com/": "amd-nightly",
+}
+AMD_714 = "https://repo.amd.com/rocm/whl-multi-arch/"
+AMD_100 = "https://stable.repo.amd.com/rocm/whl-next/"
+
+PLATFORM_TAG = f"py3-none-{LINUX}"
+
+
+def _sh(text: str) -> str:
+    return "#!/bin/sh\n# stand-in built by tests/rocmwheels.py\n" + text
+
+
+def _tools(version: str) -> tuple[tuple[str, str], ...]:
+    """``_rocm_sdk_core/bin``: tiny scripts that answer as the real tools' first lines do."""
+    root = '"$(cd "$(dirname "$0")/.." && pwd)"'
+    return (
+        ("_rocm_sdk_core/bin/hipcc", _sh(
+            'case "$1" in\n'
+            f'  --version) echo "HIP version: {version}-stand-in"; '
+            f'echo "InstalledDir: {root}/lib/llvm/bin" ;;\n'
+            '  *) echo "hipcc (stand-in): $*" ;;\nesac\n')),
+        ("_rocm_sdk_core/bin/rocminfo", _sh(
+            'echo "ROCk module is loaded"\necho "Runtime Version:         1.18"\n')),
+        ("_rocm_sdk_core/bin/amd-smi", _sh(
+            'case "$1" in\n'
+            f'  version) echo "AMDSMI Tool: 26.1.0+stand-in | ROCm version: {version}" ;;\n'
+            '  *) echo "amd-smi (stand-in): $*" ;;\nesac\n')),
+    )
+
+
+_CLI = '''"""Trampolines for console scripts (stand-in for TheRock's rocm_sdk_core._cli)."""
+
+import os
+import sys
+from pathlib import Path
+
+import _rocm_sdk_core
+
+CORE = Path(_rocm_sdk_core.__file__).parent
+
+
+def _exec(relpath):
+    path = CORE / relpath
+    os.execv("/bin/sh", ["sh", str(path), *sys.argv[1:]])
+
+
+def hipcc():
+    _exec("bin/hipcc")
+
+
+def rocm_info():
+    _exec("bin/rocminfo")
+
+
+def amd_smi():
+    _exec("bin/amd-smi")
+'''
+
+# The rocm-sdk CLI (see the DEVIATION note above): init expands the devel tree and links
+# the installed device files into it, idempotently, as TheRock's `rocm-sdk init` does.
+_SDK_MAIN = '''"""rocm-sdk stand-in: path, version, targets, init."""
+
+import importlib.util
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import _rocm_sdk_core
+
+CORE = Path(_rocm_sdk_core.__file__).parent
+SITE = CORE.parent
+DEVEL = SITE / "_rocm_sdk_devel"
+
+
+def _init():
+    spec = importlib.util.find_spec("rocm_sdk_devel")
+    if spec is None or spec.origin is None:
+        print("ERROR running init: No module named 'rocm_sdk_devel'", file=sys.stderr)
+        sys.exit(1)
+    if not (DEVEL / ".expanded").exists():
+        with tarfile.open(Path(spec.origin).parent / "_devel.tar") as tar:
+            tar.extractall(DEVEL, filter="data")
+        (DEVEL / ".expanded").write_text("expanded by rocm-sdk init\\n")
+    for device in sorted(SITE.glob("_rocm_sdk_device_*")):
+        for src in sorted(p for p in device.rglob("*") if p.is_file()):
+            dest = DEVEL / src.relative_to(device)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                dest.unlink()
+            os.link(src, dest)
+    return DEVEL
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else ""
+    if command == "init":
+        root = _init()
+        if "--quiet" not in args:
+            print(f"Devel links initialized in '{root}'")
+    elif command == "version":
+        print(VERSION)
+    elif command == "targets":
+        info = json.loads((CORE / "share/therock/dist_info.json").read_text())
+        print(info["dist_amdgpu_targets"])
+    elif command == "path" and "--root" in args:
+        print(DEVEL if DEVEL.is_dir() else CORE)
+    elif command == "path" and "--bin" in args:
+        print((DEVEL if DEVEL.is_dir() else CORE) / "bin")
+    else:
+        print("usage: rocm-sdk {path,version,targets,init} ...", file=sys.stderr)
+        sys.exit(2)
+'''
+
+
+def _devel_tar() -> bytes:
+    """``_devel.tar``: the devel tree (headers, cmake files), as TheRock packs it."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, text in (("include/hip/hip_runtime.h", "/* stand-in */\n"),
+                           ("lib/cmake/hip/hip-config.cmake", "# stand-in\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def sdk_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
+    """rocm-sdk-core/-libraries/-devel and one rocm-sdk-device-<gfx> per target."""
+    core_files: tuple[tuple[str, str | bytes], ...] = (
+        ("rocm_sdk_core/__init__.py", f'__version__ = "{version}"\n'),
+        ("rocm_sdk_core/_cli.py", _CLI),
+        ("rocm_sdk_core/_sdk.py", f'VERSION = "{version}"\n' + _SDK_MAIN),
+        ("_rocm_sdk_core/__init__.py", ""),
+        ("_rocm_sdk_core/share/therock/dist_info.json",
+         '{"dist_amdgpu_targets": "' + ";".join(gfx) + '"}\n'),
+        *_tools(version),
+    )
+    core = Dist(
+        "rocm-sdk-core", version, (), (PLATFORM_TAG,), ">=3.10", core_files,
+        console_scripts=("hipcc = rocm_sdk_core._cli:hipcc",
+                         "rocminfo = rocm_sdk_core._cli:rocm_info",
+                         "amd-smi = rocm_sdk_core._cli:amd_smi",
+                         "rocm-sdk = rocm_sdk_core._sdk:main"),
+        executables=tuple(p for p, _ in _tools(version)),
+    )
+    libraries = Dist("rocm-sdk-libraries", version, (f"rocm-sdk-core=={version}",),
+                     (PLATFORM_TAG,), ">=3.10",
+                     (("rocm_sdk_libraries/__init__.py", ""),
+                      ("_rocm_sdk_libraries/lib/libhipblas.so.3", "stand-in\n")))
+    devel = Dist("rocm-sdk-devel", version, (f"rocm-sdk-core=={version}",),
+                 (PLATFORM_TAG,), ">=3.10",
+                 (("rocm_sdk_devel/__init__.py", ""), ("rocm_sdk_devel/_devel.tar", _devel_tar())))
+    devices = tuple(
+        Dist(f"rocm-sdk-device-{g}", version, (f"rocm-sdk-libraries=={version}",),
+             (PLATFORM_TAG,), ">=3.10",
+             ((f"_rocm_sdk_device_{g}/__init__.py", ""),
+              (f"_rocm_sdk_device_{g}/lib/rocblas/library/TensileLibrary_{g}.dat",
+               f"kernels for {g}\n")))
+        for g in gfx
+    )
+    return (core, libraries, devel, *devices)
+
+
+def selector(version: str, gfx: tuple[str, ...]) -> Sdist:
+    """The ``rocm`` selector sdist: its extras as PKG-INFO declares them."""
+    lines = ["Metadata-Version: 2.1", "Name: rocm", f"Version: {version}",
+             f"Requires-Dist: rocm-sdk-core=={version}"]
+    extras = {"libraries": [f"rocm-sdk-libraries=={version}"],
+              "devel": [f"rocm-sdk-devel=={version}"]}
+    extras.update({f"device-{g}": [f"rocm-sdk-device-{g}=={version}"] for g in gfx})
+    for extra, reqs in extras.items():
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs]
+    setup = ("# The real one computes install_requires from the building machine's GPU\n"
+             "raise SystemExit('stand-in: never built in tests')\n")
+    return Sdist("rocm", version, "\n".join(lines) + "\n", (("setup.py", setup),))
+
+
+def torch_dists(torch: str, *, vision: str, audio: str, triton: str, rocm: str,
+                gfx: tuple[str, ...]) -> tuple[Dist, ...]:
+    """torch built on ROCm wheels, its device extras, and its companions."""
+    label = torch.split("+", 1)[1]
+    base = torch.split("+", 1)[0]
+    device = {g: (f"amd-torch-device-{g}=={torch}", f"rocm[device-{g}]=={rocm}") for g in gfx}
+    requires = [f"rocm[libraries]=={rocm}", f"triton=={triton}"]
+    for g, reqs in device.items():
+        requires += [f'{r}; extra == "device-{g}"' for r in reqs]
+        requires += [f'{r}; extra == "device-all"' for r in reqs]
+    torch_dist = Dist("torch", torch, ("filelock", *requires), _cp_tags(), ">=3.10",
+                      _torch_files(torch, hip=f"{rocm}-stand-in", cuda=None),
+                      extras=(*(f"device-{g}" for g in gfx), "device-all"))
+    devices = tuple(
+        Dist(f"amd-torch-device-{g}", torch, (f"torch=={torch}", f"rocm[device-{g}]=={rocm}"),
+             (PLATFORM_TAG,), ">=3.10",
+             ((f"amd_torch_device_{g}/__init__.py", ""),
+              (f"amd_torch_device_{g}/lib/kernels_{g}.hsaco", f"{g}\n")))
+        for g in gfx
+    )
+    return (
+        torch_dist,
+        *devices,
+        Dist("torchvision", vision, ("numpy", f"torch=={base}+{label}"), _cp_tags()),
+        Dist("torchaudio", audio, (f"torch=={base}+{label}",), _cp_tags()),
+        Dist("triton", triton, (), _cp_tags(),
+             files=(("triton/__init__.py", f'__version__ = "{triton}"\n'),)),
+    )
+
+
+ROCM_714_GFX = ("gfx1100", "gfx942")
+ROCM_100_GFX = ("gfx1100", "gfx942", "gfx90a")
+
+# Release index path (under the loopback root) -> (wheels, sdists).
+RELEASE_INDEXES: dict[str, tuple[tuple[Dist, ...], tuple[Sdist, ...]]] = {
+    "amd/rocm/whl-multi-arch": (
+        (*sdk_dists("7.14.0", ROCM_714_GFX),
+         *torch_dists("2.14.0+rocm7.14", vision="0.29.0+rocm7.14", audio="2.14.0+rocm7.14",
+                      triton="3.6.0+rocm7.14", rocm="7.14.0", gfx=ROCM_714_GFX)),
+        (selector("7.14.0", ROCM_714_GFX),),
+    ),
+    "amd-stable/rocm/whl-next": (
+        (*sdk_dists("10.0.0", ROCM_100_GFX),
+         *torch_dists("2.13.0+rocm10.0.0", vision="0.28.0+rocm10.0.0",
+                      audio="2.13.0+rocm10.0.0", triton="3.5.0+rocm10.0.0", rocm="10.0.0",
+                      gfx=ROCM_100_GFX)),
+        (selector("10.0.0", ROCM_100_GFX),),
+    ),
+}
+# PyTorch's mirror of the 7.14 release index (the same files).
+RELEASE_INDEXES["pytorch/whl/test/rocm7.14"] = RELEASE_INDEXES["amd/rocm/whl-multi-arch"]
+
+# ROCM-FACTS §4b: what PyPI holds under the names of AMD's wheels.
+PYPI_PLACEHOLDERS: tuple[Dist, ...] = (
+    Dist("rocm-sdk-device-gfx1100", "0.0.1.dev0"),
+    Dist("amd-torch-device-gfx1100", "0.0.1.dev0"),
+    Dist("amd-torchvision-device-gfx1100", "0.0.1.dev0"),
+    Dist("rocm-sdk-core", "0.1.0"),
+    Dist("rocm", "0.1.0"),
+)
+
+
+def build_indexes(root: Path, hashes: dict[str, str]) -> None:
+    """Write every release index under ``root`` (wheel and sdist hashes into ``hashes``)."""
+    for path, (dists, sdists) in RELEASE_INDEXES.items():
+        write_index(root / path, dists, hashes, sdists)
