@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.errors import MlstackError
-from mlstack_env.store.pack import MANIFEST, unpack_env
+from mlstack_env.store.pack import MANIFEST
+from mlstack_env.store.unpack import unpack_env
 from tests.envfixtures import team_lock
 from tests.wheelindex import WheelIndex, closed_port_url
 

@@ -18,7 +18,8 @@ from mlstack_env.errors import MlstackError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.store.pack import Packed, Unpacked
+    from mlstack_env.store.pack import Packed
+    from mlstack_env.store.unpack import Unpacked
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -85,7 +86,7 @@ def unpack(
     as_json: JsonOpt = False,
 ) -> None:
     """Unpack an env archive into DIR, no network needed, and register it as a named env."""
-    from mlstack_env.store.pack import unpack_env
+    from mlstack_env.store.unpack import unpack_env
 
     emit(UnpackResult(unpack_env(archive, directory, name=name)), as_json)
 

@@ -1,0 +1,261 @@
+"""``env unpack``: an archive made by :mod:`mlstack_env.store.pack`, at another path.
+
+``unpack FILE DIR`` extracts into a temporary directory beside DIR (refusing members that
+would land outside it), points the venv at this node's interpreter for the same Python
+X.Y (``pyvenv.cfg`` ``home`` and ``bin/python``; a clear error when the node has none),
+rewrites console-script shebangs that named the old path (uv's ``--relocatable`` scripts
+need none), writes ``DIR/bin/activate``, ``DIR/bin/activate.fish`` and
+``DIR/mlstack-env.json`` for the new path, renames the directory to DIR, and registers DIR
+as a generation of the named env under ``MLSTACK_HOME``, so ``mlstack env run|shell|
+activate|info|verify NAME`` work on it. Registering the same DIR again (every node of a
+job unpacking to the same node-local path, with one shared home) changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mlstack_env import __version__, envvars, paths
+from mlstack_env.envname import validate_env_name
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import read_lock
+from mlstack_env.store.entries import StoreEntry, now
+from mlstack_env.store.files import remove_tree
+from mlstack_env.store.fingerprint import Fingerprint, read_fingerprint
+from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
+from mlstack_env.store.pack import (
+    FORMAT,
+    MANIFEST,
+    PLACES,
+    TRUSTED,
+    VENV,
+    PythonFinder,
+    archive_format,
+    open_read,
+)
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    name: str
+    directory: Path
+    python: str
+    interpreter: Path
+    registered: bool  # False: the same DIR was already this env's generation
+    generation: int
+    shebangs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "directory": str(self.directory),
+                "venv": str(self.directory / VENV), "python": self.python,
+                "interpreter": str(self.interpreter), "registered": self.registered,
+                "generation": self.generation, "shebangs_fixed": self.shebangs}
+
+
+
+def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
+    """The member if it stays inside ``dest`` (tarfile's "data" filter where there is one)."""
+    if hasattr(tarfile, "data_filter"):
+        try:
+            return tarfile.data_filter(member, str(dest))
+        except tarfile.FilterError as e:
+            raise MlstackError(f"refusing archive member {member.name!r}: {e}",
+                               hint="this archive was not made by `mlstack env pack`") from None
+    target = (dest / member.name).resolve()
+    if not target.is_relative_to(dest.resolve()) or member.isdev():
+        raise MlstackError(f"refusing archive member {member.name!r}: it leaves {dest}",
+                           hint="this archive was not made by `mlstack env pack`")
+    if member.issym() or member.islnk():
+        link = (target.parent / member.linkname).resolve() if member.issym() \
+            else (dest / member.linkname).resolve()
+        if not link.is_relative_to(dest.resolve()):
+            raise MlstackError(f"refusing archive member {member.name!r}: its link leaves "
+                               f"{dest}", hint="this archive was not made by `mlstack env pack`")
+    return member
+
+
+def _extract(archive: Path, dest: Path) -> dict[str, Any]:
+    with open_read(archive) as tar:
+        try:
+            for member in tar:
+                safe = _safe(member, dest)
+                if safe is not None:
+                    # Checked above; tarfile must not filter again (3.14 defaults to "data").
+                    tar.extract(safe, dest, set_attrs=True, **TRUSTED)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise MlstackError(f"{archive}: damaged or not an env archive ({e})",
+                               hint="copy it again, or pack it again with "
+                               "`mlstack env pack NAME -o FILE`") from None
+    try:
+        manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MlstackError(f"{archive} is not an env archive (no {MANIFEST})",
+                           hint="make one with `mlstack env pack NAME -o FILE`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise MlstackError(f"{archive}: unknown archive format",
+                           hint="unpack it with the mlstack version that packed it")
+    return manifest
+
+
+def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
+    """Point the venv at this node's interpreter: ``pyvenv.cfg`` and the dropped links."""
+    old_home = str(manifest.get("interpreter_home", ""))
+    cfg = venv / "pyvenv.cfg"
+    lines = []
+    for line in cfg.read_text(encoding="utf-8").splitlines():
+        key = line.partition("=")[0].strip()
+        lines.append(f"home = {interpreter.parent}" if key == "home" else line)
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for rel, target in dict(manifest.get("links", {})).items():
+        link = Path(os.path.normpath(venv / str(rel)))
+        if not link.is_relative_to(venv):
+            continue
+        link.unlink(missing_ok=True)
+        # The packing node's interpreter becomes this node's; other links stay as they were.
+        old = Path(str(target))
+        is_python = old.parent == Path(old_home) or old.name.startswith("python")
+        link.symlink_to(interpreter if is_python else old)
+
+
+def _fix_shebangs(venv: Path, old: str) -> int:
+    """Scripts whose ``#!`` names the old venv path get the new one."""
+    if not old:
+        return 0
+    fixed = 0
+    prefix = f"#!{old}/".encode()
+    bindir = venv / "bin"
+    for path in sorted(bindir.iterdir()) if bindir.is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
+        with path.open("rb") as f:
+            head = f.read(len(prefix))
+        if head != prefix:
+            continue
+        data = path.read_bytes()
+        path.write_bytes(f"#!{venv}/".encode() + data[len(prefix):])
+        fixed += 1
+    return fixed
+
+
+def _check_free(env: NamedEnv, venv: Path, lock_hash: str) -> Generation | None:
+    """None when the name is free; the generation when it already is this DIR; else an error."""
+    gen = env.current()
+    if gen is None:
+        return None
+    fp = gen.fingerprint()
+    if gen.venv.resolve() == venv.resolve() and fp is not None and fp.lock_hash == lock_hash:
+        return gen
+    raise MlstackError(
+        f"an env named {env.name!r} exists already",
+        hint=f"unpack under another name (--name NAME), or `mlstack env remove {env.name}` first",
+    )
+
+
+def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
+               find_python: PythonFinder | None = None) -> Unpacked:
+    """Unpack ``archive`` into ``directory`` and register it as env ``name`` (see module)."""
+    from mlstack_env.activation.scripts import write_scripts
+
+    if find_python is None:
+        from mlstack_env.store.entries import interpreter_for
+
+        find_python = interpreter_for
+    archive = archive.absolute()
+    directory = directory.absolute()
+    if not archive.is_file():
+        raise MlstackError(f"{archive}: no such file",
+                           hint="make one with `mlstack env pack NAME -o FILE`")
+    archive_format(archive)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise MlstackError(f"{directory} exists and is not empty",
+                           hint="unpack into a new directory (it is made for you)")
+    if name is not None:
+        validate_env_name(name)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.unpack-", dir=directory.parent))
+    try:
+        manifest = _extract(archive, tmp)
+        env_name = validate_env_name(name or str(manifest.get("name", "")))
+        python = str(manifest.get("python", ""))
+        lock = read_lock(tmp / LOCK_NAME)
+        if len(lock.entries) != 1:
+            raise MlstackError(f"{archive}: its lock.toml should hold one entry",
+                               hint="pack the env again with `mlstack env pack NAME -o FILE`")
+        entry = lock.entries[0]
+        env = NamedEnv(env_name)
+        final_venv = directory / VENV
+        packed_fp = read_fingerprint(tmp)
+        lock_hash = entry.content_hash()
+        _check_free(env, final_venv, lock_hash)
+        try:
+            interpreter = find_python(python)
+        except MlstackError:
+            raise MlstackError(
+                f"env {env_name} needs Python {python} (packed with "
+                f"{manifest.get('python_version') or python}), and this node has none",
+                hint=f"install Python {python} here (a module, pyenv or the distro's "
+                f"python{python}), or pack an env locked for a Python this node has",
+            ) from None
+        _relink(tmp / VENV, manifest, interpreter)
+        shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
+        variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
+                     if k not in PLACES}
+        from mlstack_env.rocmsdk import entry_variables
+        from mlstack_env.store.variables import cache_variables
+
+        # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
+        variables |= entry_variables(entry, final_venv)
+        variables = dict(sorted(
+            (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
+        site = manifest.get("site") or None
+        write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
+        if directory.exists():
+            directory.rmdir()
+        tmp.rename(directory)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+
+    def write(gen_dir: Path, n: str, venv: Path, v: Mapping[str, str]) -> None:
+        write_scripts(gen_dir, name=n, venv=venv, variables=v, site=site)
+
+    try:
+        with env.lock():
+            existing = _check_free(env, final_venv, lock_hash)
+            if existing is not None:
+                gen, registered = existing, False
+            else:
+                fp = _fingerprint(packed_fp, env_name, entry=entry, variables=variables,
+                                  archive=archive, site=site)
+                store_entry = StoreEntry(str(manifest.get("store_key", VENV)), final_venv)
+                gen = env.add_generation(store_entry, lock, fp, variables, write)
+                registered = True
+    except BaseException:
+        remove_tree(directory)
+        raise
+    for key in (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR):
+        if key in variables:
+            Path(variables[key]).mkdir(parents=True, exist_ok=True)
+    return Unpacked(env_name, directory, python, interpreter, registered, gen.number, shebangs)
+
+
+def _fingerprint(packed: Fingerprint | None, name: str, *, entry: Any,
+                 variables: dict[str, str], archive: Path, site: Any) -> Fingerprint:
+    from mlstack_env.store.fingerprint import MachineFacts
+
+    base = packed or Fingerprint(
+        name=name, generation=0, lock_hash=entry.content_hash(), store_key="",
+        profile=entry.profile, target=str(entry.target), python=entry.python,
+        platform=entry.platform, machine=MachineFacts((), None, None),
+        mlstack_version=__version__, uv_version="", created="",
+    )
+    return replace(base, name=name, generation=0, created=now(), variables=variables,
+                   source=f"unpacked from {archive}", wheels="",
+                   site=str(site.get("name", "")) if isinstance(site, dict) else base.site)
