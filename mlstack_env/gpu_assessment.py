@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlstack_env.catalog import (
+from mlstack_env.catalog import gpu_table, torch_index_name
+from mlstack_env.catalog.support import (
     CodeKind,
     CodeSupport,
     OfficialSupport,
-    gpu_table,
     official_support,
     torch_code_support,
-    torch_index_name,
 )
 from mlstack_env.hardware.machine import Gpu, Machine
 

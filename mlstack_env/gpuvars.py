@@ -31,14 +31,8 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from mlstack_env import envvars
-from mlstack_env.catalog import (
-    CodeKind,
-    code_support,
-    gpu_table,
-    override_gfx,
-    same_host_rocm,
-    wheel_gfx,
-)
+from mlstack_env.catalog import gpu_table, same_host_rocm, wheel_gfx
+from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 from mlstack_env.target import Target

@@ -12,16 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlstack_env.catalog import (
-    CodeKind,
-    code_support,
     gpu_table,
-    official_support,
-    override_gfx,
     parse_version,
     target_rocm_version,
-    torch_code_support,
     torch_index_name,
     wheel_gfx,
+)
+from mlstack_env.catalog.support import (
+    CodeKind,
+    code_support,
+    official_support,
+    override_gfx,
+    torch_code_support,
 )
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware.sysfs import decode_gfx_target_version

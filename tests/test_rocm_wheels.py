@@ -12,7 +12,6 @@ import pytest
 import uv
 
 from mlstack_env.catalog import (
-    code_support,
     is_rocm_wheel_name,
     propose_wheels_release,
     target_rocm_version,
@@ -20,6 +19,7 @@ from mlstack_env.catalog import (
     wheel_gfx,
     wheels_release,
 )
+from mlstack_env.catalog.support import code_support
 from mlstack_env.errors import MlstackError
 from mlstack_env.gpu_assessment import target_summary
 from mlstack_env.hardware import detect

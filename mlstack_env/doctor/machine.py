@@ -8,13 +8,8 @@ from pathlib import Path
 from packaging.version import Version
 
 from mlstack_env import envvars
-from mlstack_env.catalog import (
-    CodeKind,
-    gpu_table,
-    official_support,
-    torch_code_support,
-    torch_index_name,
-)
+from mlstack_env.catalog import gpu_table, torch_index_name
+from mlstack_env.catalog.support import CodeKind, official_support, torch_code_support
 from mlstack_env.doctor import Context, Finding, fail, ok, warn
 from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu
 
@@ -324,7 +319,7 @@ def gpu_support(ctx: Context) -> Iterator[Finding]:
 
 
 def _as_gfx(override: str | None) -> str:
-    from mlstack_env.catalog import override_gfx
+    from mlstack_env.catalog.support import override_gfx
 
     return override_gfx(override) if override else "?"
 

@@ -9,13 +9,8 @@ from pathlib import Path
 from packaging.version import Version
 
 from mlstack_env import envvars
-from mlstack_env.catalog import (
-    CodeKind,
-    gpu_table,
-    override_gfx,
-    torch_code_support,
-    torch_index_name,
-)
+from mlstack_env.catalog import gpu_table, torch_index_name
+from mlstack_env.catalog.support import CodeKind, override_gfx, torch_code_support
 from mlstack_env.doctor import Context, Finding, fail, ok, warn
 from mlstack_env.doctor.machine import wheel_rocm
 from mlstack_env.hardware import rocm as rocm_files
