@@ -172,7 +172,14 @@ def create(
 
 
 def _choosing(request: CreateRequest, target: str) -> str:
-    """The progress line of finding the entry: reading a lock, or resolving a profile."""
+    """The progress line of finding the entry: reading a lock, the project's lock (which
+    resolves only when it lacks the entry or it is stale), or resolving a profile."""
+    from mlstack_env.project import find_project
+
     if request.lock_file is not None:
         return f"reading {request.lock_file} for {target}"
-    return f"resolving {request.profile or 'the default env'} for {target}"
+    what = request.profile or "the default env"
+    project = find_project(Path.cwd(), request.project_dir)
+    if project is not None:
+        return f"the entry of {project.lock_path.name} for {what} on {target}"
+    return f"resolving {what} for {target}"
