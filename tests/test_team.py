@@ -377,3 +377,20 @@ def test_interpreters_are_found_once_by_real_path(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(uv, "_probe", no_probe)
     assert uv.find_python(other) == found  # remembered: no interpreter is run again
+
+
+def test_add_relocks_the_profiles_that_extend_the_one_changed(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "mlstack.toml").write_text(
+        'python = "3.12"\ntargets = ["cpu"]\n\n[profiles.base]\npackages = ["torch"]\n\n'
+        '[profiles.child]\nextends = ["base"]\npackages = ["numpy"]\n\n'
+        '[profiles.other]\npackages = ["filelock"]\n')
+    assert cli("lock", cwd=tmp_path).returncode == 0
+    other_before = read_lock(tmp_path / "mlstack.lock").get("other@cpu@py3.12")
+    r = cli("add", "tqdm", "--profile", "base", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["lock"]["re_resolved"] == ["base@cpu@py3.12",
+                                                            "child@cpu@py3.12"]
+    lock = read_lock(tmp_path / "mlstack.lock")
+    assert lock.get("child@cpu@py3.12").package("tqdm") is not None  # type: ignore[union-attr]
+    assert lock.get("other@cpu@py3.12") == other_before
