@@ -19,6 +19,7 @@ from mlstack_env.target import Target, parse_python
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.lockfile import LockEntry
+    from mlstack_env.resolve import LockChange
     from mlstack_env.store import Created
     from mlstack_env.store.entries import Progress
 
@@ -70,16 +71,24 @@ class EntryChoice:
     entry: LockEntry
     source: str  # the lock file, or "built-in profile NAME"
     lock_versions: tuple[str, str] | None  # (mlstack, uv) recorded in --lock FILE
+    python_why: str = ""  # why the entry's Python (resolve.PythonChoice.why)
+    change: LockChange | None = None  # what was written to the project's lock for it
 
 
 @dataclass(frozen=True)
 class CreateOutcome:
     created: Created
     source: str
+    python_why: str = ""
+    change: LockChange | None = None
 
 
-def choose_entry(request: CreateRequest, machine: Machine) -> EntryChoice:
-    """The lock entry to materialize for ``request`` on ``machine`` (module docstring)."""
+def choose_entry(request: CreateRequest, machine: Machine,
+                 on_wait: Callable[[str], None] | None = None,
+                 announce: Callable[[str], None] | None = None) -> EntryChoice:
+    """The lock entry to materialize for ``request`` on ``machine`` (module docstring).
+    ``announce`` gets the lines saying what changed in the project's lock as soon as it is
+    written (before the install, which may still fail)."""
     from mlstack_env.lockfile import fits, read_lock, select_entry
 
     target = request.target or machine.target
@@ -94,7 +103,9 @@ def choose_entry(request: CreateRequest, machine: Machine) -> EntryChoice:
                     hint=f"name one: mlstack env create {fitting[0]} --lock {lock_file}",
                 )
         entry = select_entry(lock, target, profile, python, source=str(lock_file))
-        return EntryChoice(entry, str(lock_file), (lock.mlstack_version, lock.uv_version))
+        why = "--python" if python else f"the entry of {lock_file.name} for this machine"
+        return EntryChoice(entry, str(lock_file), (lock.mlstack_version, lock.uv_version),
+                           why)
     from mlstack_env.project import find_project
     from mlstack_env.resolve import entry_for_env
 
@@ -110,10 +121,12 @@ def choose_entry(request: CreateRequest, machine: Machine) -> EntryChoice:
             )
         profile = project.default_env
     chosen = entry_for_env(profile, target, python, project, locked=request.locked,
-                           offline=request.offline)
-    if project is None:
-        return EntryChoice(chosen, f"built-in profile {profile}", None)
-    return EntryChoice(chosen, str(project.lock_path), None)
+                           offline=request.offline, on_wait=on_wait)
+    if chosen.change is not None and announce is not None:
+        for line in chosen.change.lines():
+            announce(line)
+    source = str(project.lock_path) if project else f"built-in profile {profile}"
+    return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change)
 
 
 def create(
@@ -121,6 +134,7 @@ def create(
     *,
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> CreateOutcome:
     """Materialize the chosen entry as the next generation of the env (store/create.py)."""
     from mlstack_env.config import load_config
@@ -135,7 +149,7 @@ def create(
     machine = detect()
     progress = progress or NoProgress()
     with progress.step(_choosing(request, str(request.target or machine.target))):
-        choice = choose_entry(request, machine)
+        choice = choose_entry(request, machine, on_wait, announce)
     env_name = validate_env_name(request.name or choice.entry.profile)
     config = load_config()
     wheels_dir = request.wheels_dir
@@ -154,11 +168,18 @@ def create(
         url_policy=url_policy(choice.source, request.project_dir),
         site=site_for(request.project_dir),
     )
-    return CreateOutcome(created, choice.source)
+    return CreateOutcome(created, choice.source, choice.python_why, choice.change)
 
 
 def _choosing(request: CreateRequest, target: str) -> str:
-    """The progress line of finding the entry: reading a lock, or resolving a profile."""
+    """The progress line of finding the entry: reading a lock, the project's lock (which
+    resolves only when it lacks the entry or it is stale), or resolving a profile."""
+    from mlstack_env.project import find_project
+
     if request.lock_file is not None:
         return f"reading {request.lock_file} for {target}"
-    return f"resolving {request.profile or 'the default env'} for {target}"
+    what = request.profile or "the default env"
+    project = find_project(Path.cwd(), request.project_dir)
+    if project is not None:
+        return f"the entry of {project.lock_path.name} for {what} on {target}"
+    return f"resolving {what} for {target}"

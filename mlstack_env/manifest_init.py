@@ -8,10 +8,8 @@ file (tomlkit, with comments) and checks that the project loader accepts it.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,29 +246,18 @@ def render(plan: InitPlan) -> str:
 
 
 def write(plan: InitPlan, text: str, *, force: bool) -> None:
-    """Write the manifest atomically, mode per the umask (0644 under 022), after checking
-    that the project loader accepts it; refuse to replace one without ``force``."""
+    """Write the manifest atomically (``lockfile.write_atomic``: mode per the umask, 0644
+    under 022), after checking that the project loader accepts it; refuse to replace one
+    without ``force``."""
+    from mlstack_env.lockfile import write_atomic
     from mlstack_env.project import load_project
 
     if plan.path.exists() and not force:
         raise MlstackError(f"{plan.path} already exists",
                            hint="edit it, or replace it with `mlstack init --force`")
-    directory = plan.path.parent
-    # mkstemp would make the file 0600; a fresh name opened with O_EXCL is as safe.
-    tmp = Path(tempfile.mktemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp",  # noqa: S306
-                               dir=directory))
-    try:
-        # O_EXCL on a fresh name, mode 0666 minus the umask, like any editor's new file.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        load_project(tmp)  # a file mlstack itself would refuse is a bug here, not the user's
-        tmp.replace(plan.path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # A file mlstack itself would refuse is a bug here, not the user's: checked before it
+    # replaces anything.
+    write_atomic(plan.path, text, check=load_project)
 
 
 # --- the picker -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
-Top-level keys: ``default-env``, ``targets``, ``python``, ``site`` (a cluster preset, see
-``sites``), ``[profiles.NAME]`` (the profile schema, see ``profiles``), ``[sources.NAME]``
-(overrides of catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
+Top-level keys: ``default-env``, ``targets``, ``python``, ``locked`` (never change
+mlstack.lock implicitly), ``site`` (a cluster preset, see ``sites``), ``[profiles.NAME]``
+(the profile schema, see ``profiles``), ``[sources.NAME]`` (overrides of
+catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
 ``allow-urls`` (wheel URL prefixes a lock may use beyond the sources' servers).
 ``mlstack.lock`` lives beside it.
 """
@@ -28,8 +29,8 @@ from mlstack_env.sites import Site, load_site
 from mlstack_env.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
-PROJECT_KEYS = ("default-env", "targets", "python", "site", "profiles", "sources", "sites",
-                "allow-urls")
+PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
+                "sites", "allow-urls")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Project:
     default_env: str | None = None
     targets: tuple[Target, ...] = ()
     python: str | None = None  # "3.12"
+    locked: bool = False  # never change mlstack.lock implicitly (env create refuses)
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     sources: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
@@ -94,6 +96,10 @@ def load_project(manifest: Path) -> Project:
     if python is not None:
         parse_python(str(python) if isinstance(python, str) else repr(python),
                      f"{_where(source, text, 'python')}: python =")
+    locked = raw.get("locked", False)
+    if not isinstance(locked, bool):
+        raise MlstackError(f"{_where(source, text, 'locked')}: locked must be true or false",
+                           "write locked = true")
     targets_raw = raw.get("targets", [])
     if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
         raise MlstackError(f"{_where(source, text, 'targets')}: targets must be a list of "
@@ -142,6 +148,7 @@ def load_project(manifest: Path) -> Project:
         default_env=default_env,
         targets=tuple(targets),
         python=python,
+        locked=locked,
         profiles=profiles,
         sources=sources,
         text=text,

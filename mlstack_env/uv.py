@@ -9,11 +9,14 @@ classified here once so callers choose their hint by kind, never by uv's wording
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
@@ -52,7 +55,8 @@ class UvError(MlstackError):
 _NETWORK_WORDS = ("failed to fetch", "error sending request", "connect", "dns error",
                   "timed out", "network", "request failed after")
 _OFFLINE_WORDS = ("offline", "not found in the cache", "connectivity is disabled")
-_PYTHON_WORDS = ("python implementation tag", "requires-python", "python version", "python>=")
+_PYTHON_WORDS = ("python implementation tag", "python abi tag", "requires-python",
+                 "python version", "python>=")
 
 
 def classify(reason: str) -> UvFailure:
@@ -243,29 +247,73 @@ def _candidates(minor: int) -> list[Path]:
 
 
 def installed_pythons() -> dict[str, Path]:
-    """Installed interpreters by ``X.Y``: on PATH, in pyenv's versions, in /usr."""
+    """Installed interpreters by ``X.Y``: on PATH, in pyenv's versions, in /usr. Probes every
+    one (a process each): only for an explicit need, never on a command's normal path."""
     found: dict[str, Path] = {}
     for minor in range(8, 16):
         version = f"3.{minor}"
         for path in _candidates(minor):
-            if path.exists() and _runs(path, version):
-                found[version] = path
+            real = _probe(path) if path.exists() else None
+            if real is not None and real[0] == version:
+                found[version] = real[1]
                 break
     return found
 
 
+def running_python() -> tuple[str, Path]:
+    """The interpreter mlstack runs on: ``X.Y`` and its real path. From a venv (``uv tool``,
+    pipx, a project venv) that is the venv's base interpreter, a real installed Python."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return f"{sys.version_info[0]}.{sys.version_info[1]}", Path(os.path.realpath(base))
+
+
+def _memo_path() -> Path:
+    return paths.uv_cache_dir().parent / "pythons.json"
+
+
+def _remembered() -> dict[str, str]:
+    try:
+        known = json.loads(_memo_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in known.items() if isinstance(v, str)} if isinstance(known, dict) \
+        else {}
+
+
+def _remember(version: str, path: Path) -> None:
+    from mlstack_env.lockfile import write_atomic
+
+    known = _remembered()
+    if known.get(version) == str(path):
+        return
+    known[version] = str(path)
+    with contextlib.suppress(OSError):
+        write_atomic(_memo_path(), json.dumps(known, indent=2, sort_keys=True) + "\n")
+
+
 def find_python(version: str) -> Path:
-    """An installed interpreter for ``X.Y``; uv may not download one here."""
-    # Ask only this version's candidates first: probing every installed Python costs a
-    # process start each (about 1.3 s with pyenv's six), on every `env create`.
+    """The real interpreter for ``X.Y`` (never a pyenv shim); uv may not download one here.
+
+    Found once and remembered by real path in ``cache/pythons.json`` beside uv's cache:
+    probing costs a process start each (a pyenv shim a quarter of a second). A remembered
+    path is used while it exists; uv itself then checks what it runs. Only this version's
+    candidates are asked; every installed Python is probed only to word the error.
+    """
+    remembered = _remembered().get(version)
+    if remembered and os.access(remembered, os.X_OK):
+        return Path(remembered)
+    mine, mine_path = running_python()
+    if mine == version and os.access(mine_path, os.X_OK):
+        _remember(version, mine_path)
+        return mine_path
     m = re.fullmatch(r"3\.(\d+)", version, re.ASCII)
     if m:
         for path in _candidates(int(m.group(1))):
-            if path.exists() and _runs(path, version):
-                return path
+            real = _probe(path) if path.exists() else None
+            if real is not None and real[0] == version:
+                _remember(version, real[1])
+                return real[1]
     found = installed_pythons()
-    if version in found:
-        return found[version]
     have = ", ".join(found) or "none"
     raise MlstackError(
         f"Python {version} is not installed",
@@ -275,13 +323,17 @@ def find_python(version: str) -> Path:
 
 
 @cache
-def _runs(path: Path, version: str) -> bool:
-    """pyenv shims exist for versions that are not active; ask the interpreter itself."""
+def _probe(path: Path) -> tuple[str, Path] | None:
+    """(X.Y, real executable) of the interpreter ``path`` runs — a pyenv shim runs the
+    active version, or refuses one that is not: ask the interpreter itself."""
+    code = ("import os, sys; print('%d.%d' % sys.version_info[:2]); "
+            "print(os.path.realpath(sys.executable))")
     try:
-        out = subprocess.run(
-            [str(path), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
+        out = subprocess.run([str(path), "-c", code], capture_output=True, text=True,
+                             timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and out.stdout.strip() == version
+        return None
+    lines = out.stdout.split("\n")
+    if out.returncode != 0 or len(lines) < 2 or not lines[1].strip():
+        return None
+    return lines[0].strip(), Path(lines[1].strip())

@@ -14,7 +14,8 @@ from tests import machines
 
 # Variables from the developer's shell that would change what mlstack does.
 _LEAKY_PREFIXES = ("UV_", "MLSTACK_", "HSA_", "HIP_", "ROCR_", "PYTORCH_", "MIOPEN_")
-_LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+# CI: set by every CI service, and it makes env create refuse to change a project lock.
+_LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "CI")
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,8 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 FakeMachine = Callable[[str], Path]
 
 # The --json contract. Changing these sets is a change of the public interface.
-TOP_KEYS = {"gpus", "rocm", "distro", "kernel", "python", "target", "notes", "summary"}
+TOP_KEYS = {"gpus", "rocm", "distro", "kernel", "python", "target", "notes", "summary",
+            "lock_python"}
 GPU_KEYS = {
     "index", "gfx", "name", "device_id", "vram_bytes", "integrated", "known", "kind", "uuid",
     "node", "source", "in_target", "code", "override", "official",

@@ -122,7 +122,9 @@ def test_json_is_one_document_and_export_pylock(
     result = cli("lock", "--json", "--export-pylock", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)  # exactly one document: json.loads refuses trailing data
-    assert set(doc) == {"lock", "check", "up_to_date", "written", "entries", "exported"}
+    assert set(doc) == {"lock", "check", "up_to_date", "written", "entries", "exported",
+                        "change"}
+    assert doc["change"]["added"] == ["ml@cpu@py3.12"]
     (entry,) = doc["entries"]
     assert entry["status"] == "resolved"
     assert entry["torch"] == "2.8.0+cpu"

@@ -81,7 +81,7 @@ def test_outside_a_project_resolves_the_builtin_profile(
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    entry = entry_for_env("minimal", Target.parse("rocm6.4:gfx1100"), "3.12", None)
+    entry = entry_for_env("minimal", Target.parse("rocm6.4:gfx1100"), "3.12", None).entry
     torch = entry.package("torch")
     assert torch is not None
     assert torch.version == "2.8.0+rocm6.4"
@@ -104,7 +104,7 @@ def test_in_a_project_adds_missing_targets_and_relocks_stale_entries(
         entry_for_env("ml", target, None, find_project(project), locked=True)
     assert not (project / "mlstack.lock").exists()
 
-    entry = entry_for_env("ml", target, None, find_project(project))
+    entry = entry_for_env("ml", target, None, find_project(project)).entry
     assert entry.python == "3.12"
     assert entry.package("torch").version == "2.7.1+rocm6.3"  # type: ignore[union-attr]
     lock = read_lock(project / "mlstack.lock")
@@ -112,14 +112,14 @@ def test_in_a_project_adds_missing_targets_and_relocks_stale_entries(
 
     # Fresh: the same entry, nothing rewritten.
     before = (project / "mlstack.lock").read_bytes()
-    assert entry_for_env("ml", target, None, find_project(project), locked=True) == entry
+    assert entry_for_env("ml", target, None, find_project(project), locked=True).entry == entry
     assert (project / "mlstack.lock").read_bytes() == before
 
     # The profile changes: --locked refuses, otherwise the entry is re-locked.
     write_project(project, profiles={"ml": ["torch"]}, targets=["cpu"])
     with pytest.raises(MlstackError, match="stale"):
         entry_for_env("ml", target, None, find_project(project), locked=True)
-    relocked = entry_for_env("ml", target, None, find_project(project))
+    relocked = entry_for_env("ml", target, None, find_project(project)).entry
     assert relocked.package("torchvision") is None
     assert read_lock(project / "mlstack.lock").entries == (relocked,)
 

@@ -230,6 +230,7 @@ PYPI_DISTS: tuple[Dist, ...] = (
     # DeepSpeed publishes only an sdist on PyPI (its ops build at install time).
     Dist("deepspeed", "0.17.6", ("torch", "numpy", "packaging", "ninja", "psutil",
                                  "py-cpuinfo", "einops"), (), sdist=True),
+    Dist("tqdm", "4.67.1", (), requires_python=">=3.7"),  # what `mlstack add` adds
 )
 
 
@@ -407,9 +408,18 @@ def build_tree(root: Path) -> dict[str, str]:
         _write_flat(root / "radeon" / "rocm" / "manylinux" / f"rocm-rel-{rel}", dists, hashes)
     rocmwheels.build_indexes(root, hashes)
 
+    hashes.update(write_pypi(root, PYPI_DISTS))
+    return hashes
+
+
+def write_pypi(root: Path, dists: tuple[Dist, ...]) -> dict[str, str]:
+    """The PyPI stand-in's pages and files for ``dists``; {wheel filename: sha256}."""
+    hashes: dict[str, str] = {}
     simple = root / "pypi" / "simple"
-    projects = _wheels((*PYPI_DISTS, *rocmwheels.PYPI_PLACEHOLDERS))
-    for dist in PYPI_DISTS:
+    from tests import rocmwheels  # PyPI's placeholders of ROCm's wheels are always there
+
+    projects = _wheels((*dists, *rocmwheels.PYPI_PLACEHOLDERS))
+    for dist in dists:
         projects.setdefault(dist.name, [])  # sdist-only projects have a page too
     for project, wheels in sorted(projects.items()):
         anchors = []
@@ -432,7 +442,7 @@ def build_tree(root: Path) -> dict[str, str]:
                 "core-metadata": {"sha256": meta_sha},
                 "size": len(wheel.data),
             })
-        for dist in (d for d in PYPI_DISTS if d.name == project and d.sdist):
+        for dist in (d for d in dists if d.name == project and d.sdist):
             filename, data = build_sdist(dist)
             rel = f"packages/sd/{hashlib.sha256(data).hexdigest()[:16]}/{filename}"
             _write(root / "files" / rel, data)
@@ -503,6 +513,7 @@ class WheelIndex:
     root: Path
     url: str
     hashes: dict[str, str] = field(default_factory=dict)
+    published: tuple[Dist, ...] = ()  # releases added by publish()
 
     @property
     def mirrors(self) -> dict[str, str]:
@@ -537,6 +548,12 @@ class WheelIndex:
     def sha256(self, filename: str) -> str:
         return self.hashes[filename]
 
+    def publish(self, *dists: Dist) -> None:
+        """New releases appear on the PyPI stand-in (only on an index of one's own:
+        :func:`own_index`, never the session's shared one)."""
+        self.published = (*self.published, *dists)
+        self.hashes.update(write_pypi(self.root, PYPI_DISTS + self.published))
+
 
 def closed_port_url() -> str:
     """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
@@ -566,6 +583,14 @@ def serve(root: Path) -> Iterator[WheelIndex]:
 def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
     """The session's loopback index (no config written; see :func:`mirrored`)."""
     with serve(tmp_path_factory.mktemp("wheel-index")) as index:
+        yield index
+
+
+@pytest.fixture
+def own_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
+    """An index of this test's own, mirrored in its config, for :meth:`WheelIndex.publish`."""
+    with serve(tmp_path_factory.mktemp("own-index")) as index:
+        index.write_config()
         yield index
 
 

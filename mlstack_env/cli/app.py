@@ -81,6 +81,12 @@ def _shell(app: typer.Typer) -> None:
     env_activation.register_top_level(app, "shell")
 
 
+def _add(app: typer.Typer) -> None:
+    from mlstack_env.cli import add
+
+    add.register(app)
+
+
 def _diff(app: typer.Typer) -> None:
     from mlstack_env.cli import diff
 
@@ -154,6 +160,8 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "detect": _detect,
     "profile": _profile,
     "lock": _lock,
+    "add": _add,
+    "remove": _add,
     "diff": _diff,
     "env": _env,
     "run": _run,

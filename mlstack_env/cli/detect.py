@@ -14,15 +14,21 @@ from mlstack_env.hardware import Machine, detect
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.resolve import PythonChoice
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)
 class DetectResult:
     machine: Machine
+    lock_python: tuple[str, PythonChoice] | None = None  # (profile, the Python it locks for)
 
     def to_json(self) -> dict[str, Any]:
         data = self.machine.to_json()
+        lp = self.lock_python
+        data["lock_python"] = ({"profile": lp[0], "version": lp[1].version, "why": lp[1].why}
+                               if lp else None)
         support = {a.gpu.index: a.to_json() for a in assess(self.machine)}
         for gpu in data["gpus"]:
             s = support[gpu["index"]]
@@ -63,6 +69,9 @@ class DetectResult:
         console.print(f"Distro:  {m.distro.name if m.distro else 'unknown'}")
         console.print(f"Kernel:  {m.kernel or 'unknown'}")
         console.print(f"Python:  {m.python}")
+        if self.lock_python:
+            profile, choice = self.lock_python
+            console.print(f"Locks:   {profile} for Python {choice}", soft_wrap=True)
         console.print(f"Target:  {target_summary(m)}", soft_wrap=True)
         for note in m.notes:
             console.print(f"note: {note}", style="dim", soft_wrap=True)
@@ -72,4 +81,28 @@ def register(app: typer.Typer) -> None:
     @app.command("detect")
     def detect_cmd(as_json: JsonOpt = False) -> int:
         """Show the GPUs, gfx targets, ROCm, distro, kernel, Python and the implied target."""
-        return emit(DetectResult(detect()), as_json)
+        machine = detect()
+        return emit(DetectResult(machine, _lock_python(machine)), as_json)
+
+
+def _lock_python(machine: Machine) -> tuple[str, PythonChoice] | None:
+    """The Python `lock`/`env create` would choose here without --python, for the project's
+    default-env (else its first profile, else the built-in minimal), and why."""
+    from pathlib import Path
+
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.profiles import ProfileSet
+    from mlstack_env.project import find_project
+    from mlstack_env.resolve import choose_python
+    from mlstack_env.resolve.locking import existing_lock
+
+    try:
+        project = find_project(Path.cwd())
+        if project is None:
+            return "minimal", choose_python(ProfileSet.load().get("minimal"), None, None)
+        name = project.default_env or project.lock_profiles()[0]
+        lock = existing_lock(project.lock_path)
+        profile = project.profile_set().get(name)
+        return name, choose_python(profile, None, project, lock, [machine.target])
+    except MlstackError:  # a broken project is for `lock` to report; detect still works
+        return None

@@ -90,11 +90,14 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
     )
     quiet = as_json or is_quiet()
+    # A changed mlstack.lock is said on stderr even with --json or -q: it must never go
+    # unnoticed.
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
-                     on_wait=None if quiet else _say)
-    if not as_json and is_quiet():  # -q: nothing on success
+                     on_wait=None if quiet else _say, announce=_say)
+    if not as_json and is_quiet():  # -q: nothing else on success
         return 0
-    return emit(CreateResult(outcome.created, outcome.source), as_json)
+    return emit(CreateResult(outcome.created, outcome.source, outcome.python_why,
+                             outcome.change), as_json)
 
 
 @env_app.command("list")

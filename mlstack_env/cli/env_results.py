@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mlstack_env.lockfile import LockEntry
+    from mlstack_env.resolve import LockChange
     from mlstack_env.store import Created, Generation, NamedEnv
     from mlstack_env.store.gc import GcReport
     from mlstack_env.store.verify import VerifyReport
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 class CreateResult:
     created: Created
     source: str
+    python_why: str = ""
+    change: LockChange | None = None
 
     @property
     def size(self) -> int:
@@ -33,8 +36,13 @@ class CreateResult:
         return usage(self.created.store_entry.path).total
 
     def to_json(self) -> dict[str, Any]:
+        from mlstack_env.tree import key_versions
+
         data = self.created.to_json()
         data["source"] = self.source
+        data["python_why"] = self.python_why
+        data["key_versions"] = key_versions(self.created.entry)
+        data["lock_change"] = self.change.to_json() if self.change else None
         return data
 
     def render(self, console: Console) -> None:
@@ -45,6 +53,8 @@ class CreateResult:
             head = f"created env {c.name}, generation {c.generation.number}"
         console.print(head, soft_wrap=True)
         console.print(f"  from      {self.source}: {c.entry.key}", soft_wrap=True)
+        why = f" ({self.python_why})" if self.python_why else ""
+        console.print(f"  python    {c.entry.python}{why}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
         console.print(f"  store     {c.store_entry.key} ({how}, {human_bytes(self.size)})",
                       soft_wrap=True)
@@ -122,8 +132,10 @@ class InfoResult:
     generation: Generation
 
     def to_json(self) -> dict[str, Any]:
+
         fp = self.generation.fingerprint()
         prev = self.env.previous()
+        venv = self.generation.venv.resolve()
         return {
             "name": self.env.name,
             "path": str(self.env.path),
@@ -131,7 +143,7 @@ class InfoResult:
             "generation_path": str(self.generation.path),
             "generations": [g.number for g in self.env.generations()],
             "previous": prev.number if prev else None,
-            "venv": str(self.generation.venv.resolve()),
+            "venv": str(venv),
             "store_key": self.generation.store_key,
             "fingerprint": fp.to_json() if fp else None,
             "size": self._size(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +16,7 @@ from mlstack_env.errors import MlstackError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.resolve import LockOutcome
+    from mlstack_env.resolve import LockOutcome, Upgrade
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LockResult:
                 "profile": item.request.profile.name,
                 "target": str(item.request.target),
                 "python": item.request.python,
+                "python_why": item.request.python_why,
                 "status": item.status,
                 "inputs_hash": item.request.inputs_hash(),
                 "packages": len(e.packages) if e else None,
@@ -46,6 +48,7 @@ class LockResult:
             "written": o.written,
             "entries": entries,
             "exported": [str(p) for p in o.exported],
+            "change": o.change.to_json() if o.change else None,
         }
 
     def render(self, console: Console) -> None:
@@ -61,6 +64,13 @@ class LockResult:
             table.add_row(item.request.key, item.status, str(len(e.packages)) if e else "-",
                           torch.version if torch else "-")
         console.print(table)
+        pythons: dict[str, str] = {}
+        for item in o.outcomes:
+            pythons.setdefault(f"{item.request.python} ({item.request.python_why})",
+                               item.request.profile.name)
+        for text, profile in pythons.items():
+            console.print(f"python: {text}" + (f" for {profile}" if len(pythons) > 1 else ""),
+                          soft_wrap=True)
         for item in o.outcomes:
             for note in item.entry.notes if item.entry else ():
                 console.print(f"note: {item.request.key}: {note}", soft_wrap=True)
@@ -113,6 +123,20 @@ def register(app: typer.Typer) -> None:
         offline: Annotated[
             bool, typer.Option("--offline", help="Resolve from uv's cache only.")
         ] = False,
+        upgrade: Annotated[
+            bool, typer.Option("--upgrade", "-U", help="Take the newest versions the profiles "
+                               "allow, from fresh index pages (default: re-locked entries "
+                               "keep their versions).")
+        ] = False,
+        upgrade_package: Annotated[
+            list[str] | None,
+            typer.Option("--upgrade-package", "-P", help="Take the newest version of P (from a "
+                         "fresh index page) and keep every other package; repeatable.",
+                         show_default=False, metavar="P"),
+        ] = None,
+        locked: Annotated[
+            bool, typer.Option("--locked", help="Fail instead of changing the lock.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> int:
         """Resolve profiles x targets into a hash-pinned lock (mlstack.lock)."""
@@ -123,6 +147,8 @@ def register(app: typer.Typer) -> None:
         targets = [Target.parse(t) for t in target or []]
         if python is not None:
             parse_python(python)
+        wanted = _upgrade(upgrade, upgrade_package or [], check=check, locked=locked,
+                          offline=offline)
         project = find_project(Path.cwd(), project_dir)
         if project is None:
             _check_profiles(profiles or [])
@@ -140,7 +166,12 @@ def register(app: typer.Typer) -> None:
                 export_dir=export_pylock,
                 offline=offline,
                 progress=progress,
+                upgrade=wanted,
+                locked=locked,
+                on_wait=_say,
             )
+        for line in outcome.change.lines() if outcome.change else ():
+            _say(line)
         code = emit(LockResult(outcome), as_json)
         if check and not outcome.up_to_date:
             stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
@@ -163,6 +194,35 @@ def _check_profiles(names: list[str]) -> None:
             err = unknown_profile_error(name, known)
             raise MlstackError(f"{err.message} (no mlstack.toml here defines profiles)",
                                err.hint)
+
+
+def _say(message: str) -> None:
+    import sys
+
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _upgrade(everything: bool, packages: list[str], *, check: bool, locked: bool,
+             offline: bool) -> Upgrade | None:
+    from packaging.utils import canonicalize_name
+
+    from mlstack_env.resolve import Upgrade
+
+    if not everything and not packages:
+        return None
+    flag = "--upgrade" if everything else "--upgrade-package"
+    for other, name in ((check, "--check"), (locked, "--locked"), (offline, "--offline")):
+        if other:
+            raise MlstackError(f"{flag} changes the lock from fresh index pages; it cannot "
+                               f"be used with {name}", f"drop {name} or {flag}")
+    names = []
+    for p in packages:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", p):
+            raise MlstackError(f"--upgrade-package {p!r} is not a package name",
+                               "give a distribution name, e.g. --upgrade-package tqdm")
+        names.append(str(canonicalize_name(p)))
+    return Upgrade(everything, tuple(dict.fromkeys(names)))
 
 
 class _progress:

@@ -16,12 +16,13 @@ One module per concern:
 * :mod:`.cudacheck` — refusing CUDA builds in a ROCm entry
 * :mod:`.entry` — one request into a :class:`~mlstack_env.lockfile.LockEntry`
 * :mod:`.locking` — what ``mlstack lock`` does
+* :mod:`.lockwrite` — one writer of a lock at a time, changes announced, CI refusal
 * :mod:`.for_env` — the lock entry an environment installs
 """
 
 from mlstack_env.project import find_project
 from mlstack_env.resolve.entry import resolve
-from mlstack_env.resolve.for_env import entry_for_env
+from mlstack_env.resolve.for_env import EnvEntry, entry_for_env
 from mlstack_env.resolve.locking import (
     EntryOutcome,
     EntryStatus,
@@ -30,20 +31,27 @@ from mlstack_env.resolve.locking import (
     plan,
     pylock_name,
 )
+from mlstack_env.resolve.lockwrite import LockChange
 from mlstack_env.resolve.request import (
     PLATFORM,
+    PythonChoice,
     Request,
     choose_python,
     entry_env,
     make_request,
 )
+from mlstack_env.resolve.uvcompile import Upgrade
 
 __all__ = [
     "PLATFORM",
     "EntryOutcome",
     "EntryStatus",
+    "EnvEntry",
+    "LockChange",
     "LockOutcome",
+    "PythonChoice",
     "Request",
+    "Upgrade",
     "choose_python",
     "entry_env",
     "entry_for_env",

@@ -15,16 +15,21 @@ from mlstack_env.errors import InternalError, MlstackError
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
 from mlstack_env.resolve.request import Request, entry_env
-from mlstack_env.resolve.uvcompile import compile_request
+from mlstack_env.resolve.uvcompile import Upgrade, compile_request
 
 
-def resolve(request: Request, config: UserConfig | None = None, offline: bool = False) -> LockEntry:
-    """Resolve one request through uv into a lock entry (canonical URLs, checked for CUDA)."""
+def resolve(request: Request, config: UserConfig | None = None, offline: bool = False, *,
+            previous: LockEntry | None = None, upgrade: Upgrade | None = None) -> LockEntry:
+    """Resolve one request through uv into a lock entry (canonical URLs, checked for CUDA).
+
+    ``previous``: the entry it replaces, whose versions uv keeps where it can (only what
+    the changed inputs or ``upgrade`` need moves)."""
     config = config or load_config()
     with tempfile.TemporaryDirectory(prefix="mlstack-lock-") as tmp:
         workdir = Path(tmp)
         output = workdir / "pylock.toml"  # uv insists on this name
-        compile_request(request, config, workdir, "pylock.toml", output, offline=offline)
+        compile_request(request, config, workdir, "pylock.toml", output, offline=offline,
+                        previous=previous, upgrade=upgrade)
         packages = _parse_pylock(output, request, config)
         rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key)
         check_rocm(packages, request, config, workdir, offline)

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from mlstack_env import __version__, uv
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, fits, write_atomic
-from mlstack_env.profiles import ProfileSet
+from mlstack_env.profiles import Profile, ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.entry import resolve
 from mlstack_env.resolve.locking import existing_lock
-from mlstack_env.resolve.request import choose_python, make_request
-from mlstack_env.sources import catalog
+from mlstack_env.resolve.lockwrite import LockChange, change_between, held, refusal, stale_keys
+from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
+from mlstack_env.sources import Catalog, catalog
 from mlstack_env.target import Target
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """The entry to install, why its Python, and what was changed in mlstack.lock for it."""
+
+    entry: LockEntry
+    python: PythonChoice
+    change: LockChange | None = None  # None: the lock was not written
 
 
 def entry_for_env(
@@ -22,57 +35,77 @@ def entry_for_env(
     *,
     locked: bool = False,
     offline: bool = False,
-) -> LockEntry:
+    on_wait: Callable[[str], None] | None = None,
+) -> EnvEntry:
     """The lock entry that ``mlstack env create`` should install for ``profile`` on ``target``.
 
     * In a project (found by the caller, once: ``project.find_project``): the entry of the
-      project's ``mlstack.lock`` for this profile that fits ``target`` (and ``python``; see
-      ``lockfile.fits``). A stale entry (its inputs changed) is re-resolved and the lock
-      rewritten first; with ``locked=True`` that is an MlstackError instead. When the lock
-      has no entry for this target (or no lock exists), one is resolved and added to
-      ``mlstack.lock`` (with ``locked=True``: an MlstackError).
+      project's ``mlstack.lock`` for this profile that fits ``target`` (and the Python; see
+      ``lockfile.fits``), used as it is when fresh — no uv. A stale entry (its inputs
+      changed) is re-resolved, keeping its versions where it can, and the lock rewritten;
+      a missing one is resolved and added. Both are refused (MlstackError naming the entry
+      and the command to run) under ``--locked``, ``locked = true`` or ``CI``
+      (:func:`.lockwrite.refusal`), and serialized with every other writer of the lock.
     * Outside a project (``project`` None): the built-in (or named) profile resolved for
       ``target``; nothing is written.
 
-    ``python`` None means the project's ``python``, else the newest installed Python the
-    profile allows. ``offline`` makes uv resolve from its cache only. Raises MlstackError
-    for every user-facing failure (unknown profile, no Python, unreachable index, …).
+    ``python`` None: chosen by :func:`.request.choose_python` (the project's, the lock's,
+    the running one, the newest allowed). ``offline`` makes uv resolve from its cache only.
     """
     profile_set = project.profile_set() if project else ProfileSet.load()
     cat = project.catalog() if project else catalog()
     merged = profile_set.get(profile)
-    py = choose_python(merged, python, project)
     if project is None:
-        return resolve(make_request(merged, target, py, cat), offline=offline)
+        py = choose_python(merged, python, None)
+        return EnvEntry(resolve(make_request(merged, target, py, cat), offline=offline), py)
     existing = existing_lock(project.lock_path)
+    found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
+    if found is not None and found.inputs_hash == request.inputs_hash():
+        return EnvEntry(found, py)
+    why = refusal(project, locked)
+    if why is not None:
+        raise _refused(project, profile, target, py, found=found, existing=existing, why=why)
+    with held(project.lock_path, on_wait):
+        # Another command may have written the lock while this one waited.
+        existing = existing_lock(project.lock_path)
+        found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
+        if found is not None and found.inputs_hash == request.inputs_hash():
+            return EnvEntry(found, py)
+        entry = resolve(request, offline=offline, previous=found)
+        base = Lock(existing.entries if existing else (), __version__, uv.version())
+        new_lock = base.merged([entry])
+        write_atomic(project.lock_path, dumps(new_lock))
+    stale = stale_keys(new_lock, profile_set, cat)
+    return EnvEntry(entry, py, change_between(project.lock_path, existing, new_lock, stale))
+
+
+def _lookup(merged: Profile, target: Target, python: str | None, project: Project, *,
+            cat: Catalog, existing: Lock | None) -> tuple[LockEntry | None, Request, PythonChoice]:
+    """The lock's entry for this machine (or None) and the request it should match."""
+    py = choose_python(merged, python, project, existing, [target])
     candidates = [e for e in (existing.entries if existing else ())
-                  if e.profile == profile and fits(e, target, py)]
+                  if e.profile == merged.name and fits(e, target, py.version)]
     candidates.sort(key=lambda e: (len(e.target.gfx), e.target != target))
     if candidates:
         entry = candidates[0]
-        request = make_request(merged, entry.target, py, cat)
-        if entry.inputs_hash == request.inputs_hash():
-            return entry
-        if locked:
-            raise MlstackError(
-                f"{project.lock_path} is stale for {entry.key}: its inputs changed "
-                "(profile, sources or catalog)",
-                "run `mlstack lock` and commit the lock, or drop --locked",
-            )
-    else:
-        if locked:
-            have = ", ".join(sorted({str(e.target) for e in existing.entries
-                                     if e.profile == profile})) if existing else "none"
-            raise MlstackError(
-                f"{project.lock_path} has no entry for {profile} on {target} (Python {py}); "
-                f"locked targets: {have or 'none'}",
-                f"run `mlstack lock --target {target}` and commit the lock, or drop --locked",
-            )
-        request = make_request(merged, target, py, cat)
-    entry = resolve(request, offline=offline)
-    if existing is not None:
-        new_lock = Lock(existing.entries, __version__, uv.version()).merged([entry])
-    else:
-        new_lock = Lock((entry,), __version__, uv.version())
-    write_atomic(project.lock_path, dumps(new_lock))
-    return entry
+        return entry, make_request(merged, entry.target, py, cat), py
+    return None, make_request(merged, target, py, cat), py
+
+
+def _refused(project: Project, profile: str, target: Target, py: PythonChoice, *,
+             found: LockEntry | None, existing: Lock | None, why: str) -> MlstackError:
+    drop = ", or drop --locked" if why == "--locked" else ""
+    if found is not None:
+        return MlstackError(
+            f"{project.lock_path} is stale for {found.key}: its inputs changed (profile, "
+            f"sources or catalog); re-resolving it is refused by {why}",
+            f"run `mlstack lock` and commit the lock{drop}",
+        )
+    have = ", ".join(sorted({str(e.target) for e in existing.entries
+                             if e.profile == profile})) if existing else ""
+    return MlstackError(
+        f"{project.lock_path} has no entry for {profile} on {target} (Python "
+        f"{py.version}); locked targets: {have or 'none'}; adding one is refused by {why}",
+        f"run `mlstack lock --target {target} --python {py.version}` and commit the "
+        f"lock{drop}",
+    )

@@ -1,5 +1,6 @@
 """What ``mlstack lock`` does: profiles x targets into one lock file, fresh entries reused
-without calling uv, ``--check`` writing nothing, ``--export-pylock`` beside it."""
+without calling uv, re-locked ones keeping their versions unless upgraded, ``--check``
+writing nothing, ``--export-pylock`` beside it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from mlstack_env import __version__, uv
 from mlstack_env.config import load_config
 from mlstack_env.errors import MlstackError
@@ -16,7 +19,9 @@ from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock, w
 from mlstack_env.profiles import ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.entry import resolve
-from mlstack_env.resolve.request import Request, choose_python, make_request
+from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
+from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
+from mlstack_env.resolve.uvcompile import Upgrade
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
 
@@ -49,6 +54,7 @@ class LockOutcome:
     written: bool
     checked: bool
     exported: tuple[Path, ...] = ()
+    change: LockChange | None = None  # None with --check
 
     @property
     def up_to_date(self) -> bool:
@@ -66,10 +72,11 @@ def plan(
     python: str | None,
     existing: Lock | None,
 ) -> list[Request]:
-    """The requests for ``mlstack lock``: profiles x targets, plus kept extra entries."""
+    """The requests for ``mlstack lock``: profiles x targets, plus, unless targets were
+    named, the entries the lock already holds for other machines (env create on a new
+    target), so that they are re-resolved with the rest instead of left stale."""
     profile_set = project.profile_set() if project else ProfileSet.load()
     cat = project.catalog() if project else catalog()
-    full = not profiles and not targets
     names = list(profiles) or (project.lock_profiles() if project else [])
     if not names:
         raise MlstackError("no profile to lock",
@@ -83,14 +90,20 @@ def plan(
     seen: set[str] = set()
     for name in names:
         merged = profile_set.get(name)
-        py = choose_python(merged, python, project)
-        wanted = list(chosen_targets)
-        if full and existing is not None:
-            # Keep entries added for other machines (env create on a new target).
-            wanted += [e.target for e in existing.entries
-                       if e.profile == name and e.python == py and e.target not in wanted]
-        for target in wanted:
-            req = make_request(merged, target, py, cat)
+        py = choose_python(merged, python, project, existing, chosen_targets)
+        wanted = [(t, py) for t in chosen_targets]
+        if not targets and existing is not None:
+            # Entries for other Pythons stay too, unless a Python was fixed (--python, or
+            # the project's python): a bare `mlstack lock` never drops what a teammate
+            # locked with `lock --python X.Y`.
+            fixed = python is not None or (project is not None and project.python)
+            wanted += [(e.target, py if e.python == py.version else
+                        PythonChoice(e.python, "the Python of this entry of the lock"))
+                       for e in existing.entries
+                       if e.profile == name and merged.allows_python(e.python)
+                       and (e.python == py.version or not fixed)]
+        for target, choice in wanted:
+            req = make_request(merged, target, choice, cat)
             if req.key not in seen:
                 seen.add(req.key)
                 requests.append(req)
@@ -108,8 +121,15 @@ def lock(
     export_dir: Path | None = None,
     offline: bool = False,
     progress: Progress | None = None,
+    upgrade: Upgrade | None = None,
+    locked: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> LockOutcome:
-    """What ``mlstack lock`` does. Fresh entries are reused without calling uv."""
+    """What ``mlstack lock`` does. Fresh entries are reused without calling uv; a re-locked
+    entry keeps its versions where it can (uv's preferences) unless ``upgrade`` says which
+    to take anew. Serialized with every other writer of ``output`` (:mod:`.lockwrite`);
+    all or nothing: when an entry fails, nothing is written. ``locked`` refuses instead of
+    changing anything."""
     if output is None:
         if project is None:
             raise MlstackError(
@@ -118,30 +138,77 @@ def lock(
                 "the lock elsewhere with -o FILE",
             )
         output = project.lock_path
+    if check:
+        return _check(project, profiles, targets, python, output)
+    with held(output, on_wait):
+        return lock_held(project=project, profiles=profiles, targets=targets, python=python,
+                         output=output, export_dir=export_dir, offline=offline,
+                         progress=progress, upgrade=upgrade, locked=locked)
+
+
+def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[Target],
+           python: str | None, output: Path) -> LockOutcome:
+    existing = existing_lock(output)
+    outcomes = []
+    for req in plan(project, profiles, targets, python, existing):
+        old = existing.get(req.key) if existing else None
+        fresh = old is not None and old.inputs_hash == req.inputs_hash()
+        status = EntryStatus.FRESH if fresh else (
+            EntryStatus.STALE if old else EntryStatus.MISSING)
+        outcomes.append(EntryOutcome(req, old, status))
+    return LockOutcome(output, tuple(outcomes), written=False, checked=True)
+
+
+def lock_held(
+    *,
+    project: Project | None,
+    output: Path,
+    profiles: Sequence[str] = (),
+    targets: Sequence[Target] = (),
+    python: str | None = None,
+    export_dir: Path | None = None,
+    offline: bool = False,
+    progress: Progress | None = None,
+    upgrade: Upgrade | None = None,
+    locked: bool = False,
+) -> LockOutcome:
+    """:func:`lock` for a caller already holding ``output``'s write lock (``mlstack add``
+    re-locks and writes mlstack.toml under one hold)."""
     existing = existing_lock(output)
     requests = plan(project, profiles, targets, python, existing)
     full = not profiles and not targets
-    outcomes: list[EntryOutcome] = []
-    config = load_config()
+    todo: list[tuple[Request, LockEntry | None]] = []
+    outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
         old = existing.get(req.key) if existing else None
         fresh = old is not None and old.inputs_hash == req.inputs_hash()
-        if check:
-            status = EntryStatus.FRESH if fresh else (
-                EntryStatus.STALE if old else EntryStatus.MISSING)
-            outcomes.append(EntryOutcome(req, old, status))
-            continue
-        if fresh and old is not None:
-            outcomes.append(EntryOutcome(req, old, EntryStatus.UNCHANGED))
-            continue
+        wanted = upgrade is not None and (upgrade.everything or (
+            old is not None and any(old.package(str(canonicalize_name(p)))
+                                    for p in upgrade.packages)))
+        if fresh and old is not None and not wanted:
+            outcomes[req.key] = EntryOutcome(req, old, EntryStatus.UNCHANGED)
+        else:
+            todo.append((req, old))
+    if locked and todo:
+        keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
+        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
+                           "run `mlstack lock` without --locked and commit the lock")
+    config = load_config()
+    failures: list[MlstackError] = []
+    for req, old in todo:
         if progress:
             progress(req.key)
-        outcomes.append(EntryOutcome(req, resolve(req, config, offline), EntryStatus.RESOLVED))
-    if check:
-        return LockOutcome(output, tuple(outcomes), written=False, checked=True)
-    new_entries = [o.entry for o in outcomes if o.entry is not None]
-    resolved_any = any(o.status is EntryStatus.RESOLVED for o in outcomes)
-    if existing is not None and not resolved_any:
+        try:
+            entry = resolve(req, config, offline, previous=old, upgrade=upgrade)
+        except MlstackError as err:
+            failures.append(err)
+            continue
+        outcomes[req.key] = EntryOutcome(req, entry, EntryStatus.RESOLVED)
+    if failures:
+        raise _failed(failures, len(requests), output)
+    ordered = tuple(outcomes[r.key] for r in requests)
+    new_entries = [o.entry for o in ordered if o.entry is not None]
+    if existing is not None and not todo:
         base = Lock((), existing.mlstack_version, existing.uv_version)
     else:
         base = Lock((), __version__, uv.version())
@@ -154,13 +221,26 @@ def lock(
     written = not output.exists() or output.read_text(encoding="utf-8") != text
     if written:
         write_atomic(output, text)
+    profile_set = project.profile_set() if project else ProfileSet.load()
+    stale = stale_keys(new_lock, profile_set, project.catalog() if project else catalog())
+    change = change_between(output, existing, new_lock, stale) if written else \
+        LockChange(output, stale=tuple(stale))
     exported: list[Path] = []
     if export_dir is not None:
         for entry in new_lock.entries:
             path = export_dir / f"pylock.{pylock_name(entry)}.toml"
             write_atomic(path, to_pylock(entry))
             exported.append(path)
-    return LockOutcome(output, tuple(outcomes), written, False, tuple(exported))
+    return LockOutcome(output, ordered, written, False, tuple(exported), change)
+
+
+def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> MlstackError:
+    """One error for every entry that failed (each names its entry); nothing was written."""
+    if len(failures) == 1:
+        return failures[0]
+    what = "; ".join(f.message for f in failures)
+    return MlstackError(f"{len(failures)} of {total} entries failed, {output} left as it was: "
+                        f"{what}", failures[0].hint)
 
 
 def pylock_name(entry: LockEntry) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from mlstack_env import gpuvars, rocmsdk, uv
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import FORMAT_VERSION
+from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
 from mlstack_env.profiles import Profile
 from mlstack_env.project import Project
 from mlstack_env.sources import Catalog, ConcreteSource, newest_platform
@@ -46,6 +47,7 @@ class Request:
     labelled: tuple[str, ...] = ()
     # What uv resolves for: x86_64-manylinux_2_28, or newer when a source's wheels need it.
     platform: str = PLATFORM
+    python_why: str = field(default="", compare=False)  # PythonChoice.why; not an input
 
     @property
     def key(self) -> str:
@@ -95,37 +97,78 @@ class Request:
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def make_request(profile: Profile, target: Target, python: str, cat: Catalog) -> Request:
+def make_request(profile: Profile, target: Target, python: str | PythonChoice,
+                 cat: Catalog) -> Request:
+    why = python.why if isinstance(python, PythonChoice) else ""
+    version = python.version if isinstance(python, PythonChoice) else python
     names = tuple(Requirement(r).name for r in profile.packages)
-    cat.check_exclusive(target, python, names, profile.name)
+    cat.check_exclusive(target, version, names, profile.name)
     labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
                        for n in s.labelled})
     sources = tuple(cat.for_target(target, names))
     platform = newest_platform([s.platform for s in sources], PLATFORM)
-    return Request(profile, target, python, sources, dict(cat.torch_rocm), tuple(labelled),
-                   platform)
+    return Request(profile, target, version, sources, dict(cat.torch_rocm), tuple(labelled),
+                   platform, why)
 
 
-def choose_python(profile: Profile, explicit: str | None, project: Project | None) -> str:
-    """``--python``, else the project's ``python``, else the newest installed one allowed."""
-    wanted = parse_python(explicit) if explicit else (project.python if project else None)
-    if wanted:
-        if not profile.allows_python(wanted):
-            raise MlstackError(
-                f"profile {profile.name!r} does not support Python {wanted} "
-                f"(it needs {profile.python})",
-                "choose another Python with --python, or change the profile's python",
-            )
-        return wanted
+@dataclass(frozen=True)
+class PythonChoice:
+    """The Python a profile is locked for, and why that one (said in every output)."""
+
+    version: str  # "3.12"
+    why: str  # "from mlstack.lock's entries for ml on rocm6.4:gfx1100"
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.why})"
+
+
+def choose_python(profile: Profile, explicit: str | None, project: Project | None,
+                  lock: Lock | None = None, targets: Sequence[Target] = ()) -> PythonChoice:
+    """The Python to lock ``profile`` for — chosen, never guessed:
+
+    1. ``--python``; 2. the project's ``python``; 3. the Python of ``lock``'s entries for
+    this profile on these ``targets`` (else on any target); 4. the interpreter mlstack runs
+    on, when the profile allows it; 5. the newest installed one the profile allows — only
+    then are installed interpreters probed.
+    """
+    if explicit:
+        return _allowed(profile, PythonChoice(parse_python(explicit), "--python"))
+    if project is not None and project.python:
+        return _allowed(profile, PythonChoice(project.python,
+                                              f"python in {project.manifest_path.name}"))
+    if lock is not None:
+        mine = [e for e in lock.entries if e.profile == profile.name]
+        here = [e for e in mine if any(fits(e, t) for t in targets)]
+        where = " on " + ", ".join(str(t) for t in targets) if here and targets else ""
+        for entries, what in ((here, f"entries for {profile.name}{where}"),
+                              (mine, f"other entries for {profile.name}")):
+            pythons = sorted({e.python for e in entries if profile.allows_python(e.python)},
+                             key=Version, reverse=True)
+            if pythons:
+                return PythonChoice(pythons[0], f"from the lock's {what}")
+    running, _ = uv.running_python()
+    if profile.allows_python(running):
+        return PythonChoice(running, "the Python mlstack runs on")
     installed = sorted(uv.installed_pythons(), key=Version, reverse=True)
     for version in installed:
         if profile.allows_python(version):
-            return version
+            return PythonChoice(version, f"the newest installed Python that {profile.name} "
+                                f"allows ({profile.python}); mlstack runs on {running}")
     raise MlstackError(
         f"no installed Python satisfies profile {profile.name!r} ({profile.python}); "
         f"found: {', '.join(installed) or 'none'}",
         "install a matching Python, or set python = \"X.Y\" in mlstack.toml",
     )
+
+
+def _allowed(profile: Profile, choice: PythonChoice) -> PythonChoice:
+    if not profile.allows_python(choice.version):
+        raise MlstackError(
+            f"profile {profile.name!r} does not support Python {choice.version} "
+            f"(it needs {profile.python}; {choice.version} is {choice.why})",
+            "choose another Python with --python, or change the profile's python",
+        )
+    return choice
 
 
 def entry_env(profile: Profile, target: Target, torch: str | None = None

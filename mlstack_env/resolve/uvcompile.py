@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import uv
 from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.lockfile import LockEntry, to_pylock
 from mlstack_env.resolve.request import Request
 from mlstack_env.sources import catalog
 from mlstack_env.uv import UvError, UvFailure
@@ -37,9 +39,35 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
     return args
 
 
+@dataclass(frozen=True)
+class Upgrade:
+    """What ``mlstack lock --upgrade`` / ``--upgrade-package P`` asks uv to take anew."""
+
+    everything: bool = False
+    packages: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.packages)
+
+    def uv_args(self) -> list[str]:
+        # --refresh: fresh index pages, not the ones uv cached at the last lock.
+        if self.everything:
+            return ["--upgrade", "--refresh"]
+        args: list[str] = []
+        for name in self.packages:
+            args += ["--upgrade-package", name, "--refresh-package", name]
+        return args
+
+
 def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: str,
-                    output: Path, *, offline: bool) -> None:
-    """Run ``uv pip compile`` for ``request`` into ``output`` (format ``fmt``)."""
+                    output: Path, *, offline: bool, previous: LockEntry | None = None,
+                    upgrade: Upgrade | None = None) -> None:
+    """Run ``uv pip compile`` for ``request`` into ``output`` (format ``fmt``).
+
+    ``previous`` (the entry being re-locked) is written to ``output`` first: uv reads an
+    existing output file as preferences, so every package keeps its locked version unless
+    the requirements or ``upgrade`` ask otherwise (as ``uv lock`` keeps uv.lock's).
+    """
     wanted, replaced = request.requirements()
     requirements = workdir / "requirements.in"
     requirements.write_text("".join(r + "\n" for r in wanted), encoding="utf-8")
@@ -47,9 +75,12 @@ def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: st
     if replaced:  # ROCm as wheels: the rocm selector sdist out, its wheels in (rocmsdk)
         overrides = workdir / "overrides.txt"
         overrides.write_text("".join(r + "\n" for r in replaced), encoding="utf-8")
+    if previous is not None and fmt == "pylock.toml":
+        output.write_text(to_pylock(previous), encoding="utf-8")
     interpreter = uv.find_python(request.python)
     args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt,
                    overrides=overrides)
+    args += upgrade.uv_args() if upgrade else []
     try:
         uv.run(args, what=f"resolving {request.key}", cwd=workdir, offline=offline)
     except UvError as err:
@@ -63,8 +94,9 @@ def failure_hint(err: UvError, request: Request, config: UserConfig) -> str:
     if err.kind is UvFailure.OFFLINE:
         return "drop --offline, or resolve once online so uv's cache holds these packages"
     if err.kind is UvFailure.NO_PYTHON:
-        return (f"no wheels for Python {request.python} satisfy the profile; lock for another "
-                "Python with --python X.Y (or python = \"X.Y\" in mlstack.toml)")
+        why = f" ({request.python_why})" if request.python_why else ""
+        return (f"Python {request.python}{why} has no wheels that satisfy the profile; lock "
+                "for another Python with --python X.Y (or python = \"X.Y\" in mlstack.toml)")
     if err.kind is UvFailure.SDIST_ONLY:
         return ("a lock holds wheels only, and a package it needs is published as a source "
                 "distribution alone: pin a version with wheels; for ROCm's `rocm` selector "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -307,24 +306,8 @@ def _same(a: str | None, b: str | None) -> bool:
 
 
 def interpreter_for(version: str) -> Path:
-    """``uv.find_python``, remembered in the cache dir: probing interpreters costs a
-    process start each (a pyenv shim a quarter of a second), on every store miss. A
-    remembered path is used while it exists; uv itself then checks what it runs."""
-    memo = paths.uv_cache_dir().parent / "pythons.json"
-    try:
-        known = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    path = known.get(version)
-    if isinstance(path, str) and os.access(path, os.X_OK):
-        return Path(path)
-    found = uv.find_python(version)
-    known[version] = str(found)
-    with contextlib.suppress(OSError):
-        write_atomic(memo, json.dumps(known, indent=2, sort_keys=True) + "\n")
-    return found
+    """The real interpreter for ``X.Y``, found once and remembered (``uv.find_python``)."""
+    return uv.find_python(version)
 
 
 def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:

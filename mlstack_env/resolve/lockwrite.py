@@ -1,0 +1,133 @@
+"""Writing a project's ``mlstack.lock``: one writer at a time, every change announced, and
+no implicit change where the team said so.
+
+* :func:`held` serializes every read-modify-write of one lock file (``lock``, ``env
+  create``'s re-lock, ``add``/``remove``): a file lock under ``$MLSTACK_HOME/locks/``,
+  keyed by the lock's real path, held from the read to the write — resolving included,
+  so a waiting command always merges into what the previous one wrote (issue 13: eight
+  concurrent creates once left one entry of eight).
+* :func:`refusal` says why an *implicit* write (``env create`` adding or re-resolving
+  its entry) is refused: ``--locked``, ``locked = true`` in mlstack.toml, or ``CI`` set.
+  Commands whose point is to change the lock (``lock``, ``add``, ``remove``) refuse
+  only with their own ``--locked``.
+* :class:`LockChange` is what a write changed, for the stderr lines ("added … to
+  mlstack.lock — commit it") and ``--json``, with the entries left stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlstack_env import paths
+
+if TYPE_CHECKING:
+    from mlstack_env.lockfile import Lock
+    from mlstack_env.profiles import ProfileSet
+    from mlstack_env.project import Project
+    from mlstack_env.sources import Catalog
+
+
+@contextmanager
+def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the write lock of ``lock_path`` (blocking; ``on_wait`` is told once)."""
+    from mlstack_env.store.locks import file_lock
+
+    real = os.path.realpath(lock_path)
+    key = hashlib.sha256(real.encode()).hexdigest()[:24]
+    flock = paths.home() / "locks" / f"lockfile-{key}.lock"
+    told = (lambda: on_wait(f"waiting for another mlstack command writing {lock_path}")) \
+        if on_wait is not None else None
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(flock, on_wait=told))
+        except OSError as exc:
+            from mlstack_env.errors import MlstackError
+
+            raise MlstackError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
+                               "make MLSTACK_HOME writable, or point it elsewhere") from None
+        yield
+
+
+def ci_value() -> str | None:
+    """``$CI`` when it means "this is CI": set, non-empty, not ``0``/``false``."""
+    value = os.environ.get("CI", "")
+    return value if value and value.strip().lower() not in ("0", "false") else None
+
+
+def refusal(project: Project | None, locked: bool) -> str | None:
+    """Why an implicit change of the project's lock is refused, or None when allowed."""
+    if locked:
+        return "--locked"
+    if project is not None and project.locked:
+        return f"locked = true in {project.manifest_path}"
+    ci = ci_value()
+    if ci is not None:
+        return f"CI={ci}"
+    return None
+
+
+@dataclass(frozen=True)
+class LockChange:
+    """What one write did to a lock file, by entry key, and what it left stale."""
+
+    path: Path
+    added: tuple[str, ...] = ()
+    re_resolved: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.re_resolved or self.removed)
+
+    def lines(self) -> list[str]:
+        name = self.path.name
+        out = [f"added {k} to {name} — commit it" for k in self.added]
+        out += [f"re-resolved {k} in {name} — commit it" for k in self.re_resolved]
+        out += [f"removed {k} from {name} — commit it" for k in self.removed]
+        if self.stale:
+            out.append(f"left stale in {name}: {', '.join(self.stale)} (their inputs changed; "
+                       "`mlstack lock` re-resolves them)")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lock": str(self.path), "added": list(self.added),
+                "re_resolved": list(self.re_resolved), "removed": list(self.removed),
+                "stale": list(self.stale)}
+
+
+def change_between(path: Path, old: Lock | None, new: Lock, stale: Iterable[str] = ()
+                   ) -> LockChange:
+    before = {e.key: e for e in old.entries} if old is not None else {}
+    after = {e.key: e for e in new.entries}
+    return LockChange(
+        path,
+        added=tuple(sorted(k for k in after if k not in before)),
+        re_resolved=tuple(sorted(k for k, e in after.items() if k in before and before[k] != e)),
+        removed=tuple(sorted(k for k in before if k not in after)),
+        stale=tuple(sorted(stale)),
+    )
+
+
+def stale_keys(lock: Lock, profile_set: ProfileSet, cat: Catalog) -> list[str]:
+    """Entries of ``lock`` whose inputs (profile, sources, catalog) changed since locking,
+    or whose profile is gone. No uv: input hashes only."""
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.resolve.request import make_request
+
+    out = []
+    for e in lock.entries:
+        try:
+            request = make_request(profile_set.get(e.profile), e.target, e.python, cat)
+        except MlstackError:
+            out.append(e.key)
+            continue
+        if request.inputs_hash() != e.inputs_hash:
+            out.append(e.key)
+    return out
