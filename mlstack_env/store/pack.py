@@ -1,5 +1,5 @@
-"""``env pack`` / ``env unpack``: an env as one relocatable archive, for another path on
-another node, without network (ROCM-FACTS §5b: stage the env to node-local NVMe with
+"""``env pack``: an env as one relocatable archive, for another path on another node,
+without network (ROCM-FACTS §5b: stage the env to node-local NVMe with
 ``sbcast``, "NVMe > Lustre >> NFS").
 
 An archive (``tar.zst`` when the ``zstandard`` module is there, else ``tar.gz``) holds::
