@@ -119,7 +119,7 @@ def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
     by_name: dict[str, Wheel] = {}
     for entry in entries:
         for package in entry.packages:
-            for wheel in package.wheels:
+            for wheel in package.files:  # wheels, and the rocm selector's sdist
                 seen = by_name.setdefault(wheel.filename, wheel)
                 if seen.sha256 != wheel.sha256:
                     raise MlstackError(
@@ -276,6 +276,16 @@ def _open(url: str, config: UserConfig) -> Any:
         raise _unreachable(url, str(exc), config) from None
     with response:
         yield response
+
+
+def read_url(url: str, config: UserConfig) -> bytes:
+    """The whole body at ``url`` (an index page, the rocm selector sdist), with the errors
+    and hints of a bundle download."""
+    body = bytearray()
+    with _open(url, config) as response:
+        while chunk := _read(response, url, config):
+            body += chunk
+    return bytes(body)
 
 
 def _read(response: Any, url: str, config: UserConfig) -> bytes:

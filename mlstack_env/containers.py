@@ -55,6 +55,39 @@ _REWRITE = ";".join([
     'open(sys.argv[2],"w").write(t)',
 ])
 
+# ROCm's `rocm` selector (ROCm-as-wheels entries): uv cannot install it without building
+# its setup.py, which mlstack never runs, so the recipe unpacks its pure-Python rocm_sdk
+# package (what torch's _rocm_init imports) as env create does (rocmselector.py, whose
+# rules this mirrors in one line: sha256 checked, only <top>/src/rocm_sdk/ regular files,
+# no link, no `..`), with a dist-info and bin/rocm-sdk. Same quoting rules as _REWRITE.
+# argv: url sha256 version venv site-packages mirrors-variable.
+_SELECTOR = ";".join([
+    "import hashlib,io,os,sys,tarfile,urllib.request as u",
+    "url,sha,ver,venv,site=sys.argv[1:6]",
+    'm=dict(p.split("=",1) for p in os.environ.get(sys.argv[6],"").split() if "=" in p)',
+    "k=[p for p in sorted(m,key=len,reverse=True) if url.startswith(p)]",
+    "url=m[k[0]]+url[len(k[0]):] if k else url",
+    "d=u.urlopen(url,timeout=60).read()",
+    'sys.exit("sha256 of "+url+" does not match the lock") if '
+    "hashlib.sha256(d).hexdigest()!=sha else None",
+    "t=tarfile.open(fileobj=io.BytesIO(d))",
+    'ms=[x for x in t.getmembers() if x.name.split("/")[1:3]==["src","rocm_sdk"]]',
+    'bad=[x.name for x in t.getmembers() if x.name.startswith("/") or ".." in '
+    'x.name.split("/") or x in ms and not (x.isfile() or x.isdir())]',
+    'sys.exit("refusing "+" ".join(bad)) if bad else None',
+    'fs={"/".join(x.name.split("/")[2:]):t.extractfile(x).read() for x in ms if x.isfile()}',
+    'di="rocm-"+ver+".dist-info"',
+    'fs[di+"/METADATA"]=("Metadata-Version: 2.1\\nName: rocm\\nVersion: "+ver+"\\n").encode()',
+    'fs[di+"/INSTALLER"]=b"mlstack\\n"',
+    'fs[di+"/entry_points.txt"]=b"[console_scripts]\\nrocm-sdk = rocm_sdk.__main__:main\\n"',
+    '[(os.makedirs(os.path.dirname(site+"/"+n),exist_ok=True),'
+    'open(site+"/"+n,"wb").write(b)) for n,b in fs.items()]',
+    'b=venv+"/bin/rocm-sdk"',
+    'open(b,"w").write("#!"+venv+"/bin/python\\nimport sys\\nfrom rocm_sdk.__main__ '
+    'import main\\nsys.exit(main())\\n")',
+    "os.chmod(b,0o755)",
+])
+
 
 def rocm_as_wheels(target: Target) -> bool:
     """Does the entry lock ROCm's user space as wheels (ROCm 7.14, 10.0; ROCM-FACTS §4b)?
@@ -121,10 +154,25 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
         f'uv pip sync --no-config --python {VENV}/bin/python --preview-features pylock '
         '--no-index "$lock"',
         f"rm -rf {tmp}",
+        *_selector_lines(entry),
         # ROCm as wheels with its devel tree: the post-install step, as env create runs it.
         *([f"if [ -x {VENV}/bin/rocm-sdk ]; then {VENV}/bin/rocm-sdk init --quiet; fi"]
           if needs_init(entry) else []),
     ]
+
+
+def _selector_lines(entry: LockEntry) -> list[str]:
+    """The rocm selector's rocm_sdk, unpacked from its locked sdist (not in the pylock:
+    uv would build it); nothing for an entry without one."""
+    from mlstack_env.rocmselector import selector_of
+
+    package = selector_of(entry)
+    if package is None or package.sdist is None:
+        return []
+    site = f"{VENV}/lib/python{entry.python}/site-packages"
+    args = " ".join(shlex.quote(a) for a in (package.sdist.url, package.sdist.sha256,
+                                              package.version, VENV, site, MIRRORS_ARG))
+    return [f"{VENV}/bin/python -I -c '{_SELECTOR}' {args}"]
 
 
 def _header(entry: LockEntry, kind: str, image_hint: str) -> list[str]:

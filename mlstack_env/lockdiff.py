@@ -254,8 +254,8 @@ def _compare_package(a: LockedPackage, b: LockedPackage, out: dict[str, list[Any
         kind = "downgraded" if newer is False else "upgraded"
         out[kind].append(VersionChange(a.name, a.version, b.version))
         return
-    old_files = {w.filename: w.sha256 for w in a.wheels}
-    new_files = {w.filename: w.sha256 for w in b.wheels}
+    old_files = {w.filename: w.sha256 for w in a.files}  # the selector: its sdist
+    new_files = {w.filename: w.sha256 for w in b.files}
     for filename in sorted(set(old_files) & set(new_files)):
         if old_files[filename] != new_files[filename]:
             out["hash_changed"].append(HashChange(a.name, a.version, filename,

@@ -27,6 +27,8 @@ from mlstack_env.system_names import check_system_package
 from mlstack_env.target import Target
 
 FORMAT_VERSION = 1
+# ROCm's selector package: the one package a lock may hold as an sdist (see LockedPackage).
+SELECTOR = "rocm"
 LOCK_NAME = "mlstack.lock"
 HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock`.\n"
 
@@ -48,6 +50,15 @@ class LockedPackage:
     version: str
     index: str | None  # canonical index URL the package came from
     wheels: tuple[Wheel, ...]
+    # The one sdist a lock holds: ROCm's ``rocm`` selector (SELECTOR below), whose
+    # pure-Python ``rocm_sdk`` package mlstack unpacks itself, never building it
+    # (store/selector.py). uv never sees it: ``to_pylock`` leaves it out.
+    sdist: Wheel | None = None
+
+    @property
+    def files(self) -> tuple[Wheel, ...]:
+        """Every file the package fetches: its wheels, or its sdist."""
+        return self.wheels + ((self.sdist,) if self.sdist is not None else ())
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,11 @@ def _entry_text(e: LockEntry) -> str:
             # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),
             # and uv keys cached wheels by it, so a changed mirror would miss them.
             lines.append(f"index = {_q(p.index)}")
+        if p.sdist is not None:
+            w = p.sdist
+            size = f", size = {w.size}" if w.size is not None else ""
+            lines.append(f"sdist = {{ url = {_q(w.url)}, sha256 = {_q(w.sha256)}{size} }}")
+            continue
         lines.append("wheels = [")
         for w in sorted(p.wheels):
             size = f", size = {w.size}" if w.size is not None else ""
@@ -270,6 +286,20 @@ def _url(value: str, source: str) -> str:
     return value
 
 
+def _file(w: Mapping[str, Any], name: str, where: str) -> Wheel:
+    """One locked file (a wheel, or the selector's sdist): URL, sha256, size."""
+    size = w.get("size")
+    # bool is an int to Python, but `size = true` is not a size.
+    if size is not None and (type(size) is not int or size < 0):
+        raise _bad(where, f"package {name}: wheel size must be a whole number "
+                   f"of bytes, not {size!r}")
+    sha = _str(w, "sha256", f"{where}: package {name}")
+    if not _SHA256_RE.fullmatch(sha):
+        raise _bad(where, f"package {name}: sha256 {sha!r} is not a sha256 hex digest")
+    url = _url(_str(w, "url", f"{where}: package {name}"), f"{where}: package {name}")
+    return Wheel(url, sha, size)
+
+
 def loads(text: str, source: str = LOCK_NAME) -> Lock:
     raw = userfile.parse_toml(text, source, _LOCK_HINT)
     version = raw.get("version")
@@ -315,20 +345,18 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
             if name in names:
                 raise _bad(where, f"package {name} is listed twice")
             names.add(name)
-            wheels = []
-            for w in _tables(p, "wheels", f"{where}: package {name}"):
-                size = w.get("size")
-                # bool is an int to Python, but `size = true` is not a size.
-                if size is not None and (type(size) is not int or size < 0):
-                    raise _bad(where, f"package {name}: wheel size must be a whole number "
-                               f"of bytes, not {size!r}")
-                sha = _str(w, "sha256", f"{where}: package {name}")
-                if not _SHA256_RE.fullmatch(sha):
-                    raise _bad(where, f"package {name}: sha256 {sha!r} is not a sha256 hex digest")
-                url = _url(_str(w, "url", f"{where}: package {name}"),
-                           f"{where}: package {name}")
-                wheels.append(Wheel(url, sha, size))
-            if not wheels:
+            wheels = [_file(w, name, where)
+                      for w in _tables(p, "wheels", f"{where}: package {name}")]
+            sdist = None
+            if "sdist" in p:
+                # Only ROCm's selector: its rocm_sdk package is unpacked, never built.
+                if name != SELECTOR or wheels or not isinstance(p["sdist"], dict):
+                    raise _bad(where, f"package {name}: only the {SELECTOR!r} selector may "
+                               "have an sdist, as one table and no wheels")
+                sdist = _file(p["sdist"], name, where)
+                if not sdist.filename.endswith(".tar.gz"):
+                    raise _bad(where, f"package {name}: sdist {sdist.url} is not a .tar.gz")
+            elif not wheels:
                 raise _bad(where, f"package {name} has no wheels")
             index = p.get("index")
             if index is not None and not isinstance(index, str):
@@ -339,6 +367,7 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
                     version=_str(p, "version", where),
                     index=_url(index, f"{where}: package {name}") if index else None,
                     wheels=tuple(wheels),
+                    sdist=sdist,
                 )
             )
         entry = LockEntry(
@@ -463,6 +492,8 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str
         'created-by = "mlstack"',
     ]
     for p in sorted(entry.packages, key=lambda p: p.name):
+        if p.sdist is not None:  # the rocm selector: mlstack unpacks it, uv never builds it
+            continue
         lines += ["", "[[packages]]", f"name = {_q(p.name)}", f"version = {_q(p.version)}"]
         if p.index is not None:
             # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),

@@ -10,7 +10,9 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
   lock must hold wheels only, so the selector is overridden away (uv ``--overrides`` with a
   marker that is never true) and its wheels are required directly — what the selector
   itself asks for in a multi-arch build (TheRock ``templates/rocm/setup.py``:
-  ``<dist>==<version>`` per extra).
+  ``<dist>==<version>`` per extra). The selector's sdist is then pinned beside them (URL,
+  sha256) for the ``rocm_sdk`` package torch imports, and unpacked without being built:
+  :mod:`mlstack_env.rocmselector`.
 * **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
   (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
   0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
@@ -19,9 +21,9 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 * **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
   directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
   other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
-* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` expands the devel tree
-  and links the device files into it; it has work only when the entry holds
-  ``rocm-sdk-devel``.
+* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` (the selector's
+  console script) expands the devel tree and links the device files into it; it has work
+  only when the entry holds ``rocm-sdk-devel``.
 """
 
 from __future__ import annotations
@@ -42,11 +44,10 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LockedPackage, LockEntry
+from mlstack_env.lockfile import SELECTOR, LockedPackage, LockEntry
 from mlstack_env.target import Target
 
 # The selector (sdist only) and the marker that removes it from a resolution.
-SELECTOR = "rocm"
 NEVER = 'sys_platform == "never"'
 CORE = "rocm-sdk-core"
 LIBRARIES = "rocm-sdk-libraries"
@@ -172,8 +173,8 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
     if release is None:
         return
     if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard
-        raise MlstackError(f"resolving {key} took the rocm selector sdist",
-                           "report this: the selector must never be locked")
+        raise MlstackError(f"resolving {key} took the rocm selector from uv's resolution",
+                           "report this: mlstack pins the selector sdist itself, unbuilt")
     sdk = {p.name: p.version for p in pkgs.values() if p.name.startswith("rocm-sdk-")}
     if len(set(sdk.values())) > 1:
         raise MlstackError(
@@ -239,8 +240,8 @@ def initialize(entry: LockEntry, venv: Path) -> int:
     TheRock's init expands the devel tree and hard-links the installed device files into
     it: files no wheel's RECORD lists. They are written to ``<venv>/mlstack-rocm-init.RECORD``
     (RECORD format, paths relative to site-packages) so ``env verify`` checks them too.
-    Returns how many files were recorded (0 when there is nothing to initialize, or the
-    entry has no ``rocm-sdk``: TheRock ships it in the ``rocm`` selector, never locked).
+    Returns how many files were recorded (0 when there is nothing to initialize; an entry
+    locked before the selector was pinned has no ``rocm-sdk`` either).
     """
     import subprocess
 

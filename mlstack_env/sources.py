@@ -378,7 +378,7 @@ class UrlPolicy:
         allowed = self.prefixes(entry.target)
         where = str(self.manifest) if self.manifest else "the project's mlstack.toml"
         for package in sorted(entry.packages, key=lambda p: p.name):
-            for wheel in package.wheels:
+            for wheel in package.files:  # wheels, and the rocm selector's sdist
                 if any(wheel.url.startswith(p) for p in allowed):
                     continue
                 local = wheel.url.lower().startswith("file:")

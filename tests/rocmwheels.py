@@ -35,17 +35,23 @@ How the release index is shaped, and where that comes from (ROCm/TheRock, read f
   the installed device files into that tree and must re-run after adding a device wheel)
   are wheels at the same version; the whl-next package list is
   ``build_tools/packaging/python/rocm_whl_next_ownership.yaml``.
-* DEVIATION, on purpose: TheRock ships the ``rocm-sdk`` CLI (``path|test|version|targets|
-  init``) in the ``rocm`` selector sdist (``rocm_sdk.__main__``), which a wheels-only lock
-  leaves out. The stand-in ``rocm-sdk-core`` carries a ``rocm-sdk`` entry point so that the
-  init step of ``env create`` can be exercised; mlstack runs it only when the entry holds
-  ``rocm-sdk-devel`` and the env has a ``rocm-sdk`` (see the issue-9 report).
+* The ``rocm-sdk`` CLI (``path|test|version|targets|init``) and the ``rocm_sdk`` package
+  torch imports ship only in the selector sdist (``src/rocm_sdk/__init__.py`` with
+  ``initialize_process``, ``__main__.py``, a pre-generated ``_dist_info.py``; setup.py's
+  entry point ``rocm-sdk = rocm_sdk.__main__:main``). The stand-in sdist has that layout,
+  and its setup.py refuses to run: mlstack unpacks ``src/rocm_sdk`` (rocmselector.py), never
+  builds it. ``rocm-sdk-core`` carries no ``rocm-sdk``.
 * torch ``2.14.0+rocm7.14`` requires ``rocm[libraries]==7.14.0`` (TheRock
   ``python_packaging.md``: ``PYTORCH_EXTRA_INSTALL_REQUIREMENTS="rocm[libraries]==…"``) and
   provides ``device-<gfx>`` extras pulling ``amd-torch-device-<gfx>`` at torch's exact
   version (seen as ``amd-torch-device-gfx1103==2.14.0+rocm10.1.0a20260822`` beside that torch
   in install notes) and ``rocm[device-<gfx>]``; ``device-all`` pulls every one. Its Triton
-  is ``triton`` (whl-next ownership list).
+  is ``triton`` (whl-next ownership list). Its ``torch/_rocm_init.py`` does ``import
+  rocm_sdk; rocm_sdk.initialize_process(preload_shortnames=[...], check_version=...)``,
+  called from ``torch/__init__.py`` with TheRock's idiom (``python_packaging.md``
+  "Performing Initialization": ``try: from . import _rocm_init`` / ``except
+  ModuleNotFoundError: pass`` / ``else: _rocm_init.initialize()``), so ``import torch``
+  fails without ``rocm_sdk``.
 """
 
 from __future__ import annotations
@@ -116,8 +122,8 @@ def amd_smi():
     _exec("bin/amd-smi")
 '''
 
-# The rocm-sdk CLI (see the DEVIATION note above): init expands the devel tree and links
-# the installed device files into it, idempotently, as TheRock's `rocm-sdk init` does.
+# rocm_sdk/__main__.py of the selector: init expands the devel tree and links the
+# installed device files into it, idempotently, as TheRock's `rocm-sdk init` does.
 _SDK_MAIN = '''"""rocm-sdk stand-in: path, version, targets, init."""
 
 import importlib.util
@@ -128,6 +134,8 @@ import tarfile
 from pathlib import Path
 
 import _rocm_sdk_core
+
+from ._dist_info import __version__ as VERSION
 
 CORE = Path(_rocm_sdk_core.__file__).parent
 SITE = CORE.parent
@@ -175,6 +183,50 @@ def main(argv=None):
 '''
 
 
+# rocm_sdk/__init__.py of the selector: what torch's _rocm_init calls (TheRock
+# templates/rocm/src/rocm_sdk/__init__.py: find_libraries by short name in the installed
+# rocm-sdk-* packages, preload them, check the version against the caller's pattern).
+_SDK_INIT = '''"""rocm_sdk stand-in: initialize_process, find_libraries."""
+
+import re
+import warnings
+from pathlib import Path
+
+from ._dist_info import __version__
+
+__all__ = ["__version__", "find_libraries", "initialize_process"]
+PRELOADED = {}
+
+
+def find_libraries(*shortnames):
+    import importlib
+
+    paths = []
+    for shortname in shortnames:
+        for package in ("_rocm_sdk_core", "_rocm_sdk_libraries"):
+            try:
+                root = Path(importlib.import_module(package).__file__).parent
+            except ModuleNotFoundError:
+                continue
+            found = sorted((root / "lib").glob(f"lib{shortname}.so*"))
+            if found:
+                paths.append(found[0])
+                break
+        else:
+            raise FileNotFoundError(f"Could not find rocm library {shortname!r}")
+    return paths
+
+
+def initialize_process(*, preload_shortnames=None, check_version=None, **kwargs):
+    for shortname, path in zip(preload_shortnames or (), find_libraries(*preload_shortnames or ())):
+        PRELOADED[shortname] = path  # the real one: ctypes.CDLL(path, RTLD_GLOBAL)
+    if check_version:
+        pattern = re.escape(check_version).replace("\\\\*", ".*")
+        if not re.match(f"^{pattern}$", __version__):
+            warnings.warn(f"installed ROCm version {__version__} does not match {check_version}")
+'''
+
+
 def _devel_tar() -> bytes:
     """``_devel.tar``: the devel tree (headers, cmake files), as TheRock packs it."""
     import io
@@ -196,7 +248,6 @@ def sdk_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
     core_files: tuple[tuple[str, str | bytes], ...] = (
         ("rocm_sdk_core/__init__.py", f'__version__ = "{version}"\n'),
         ("rocm_sdk_core/_cli.py", _CLI),
-        ("rocm_sdk_core/_sdk.py", f'VERSION = "{version}"\n' + _SDK_MAIN),
         ("_rocm_sdk_core/__init__.py", ""),
         ("_rocm_sdk_core/share/therock/dist_info.json",
          '{"dist_amdgpu_targets": "' + ";".join(gfx) + '"}\n'),
@@ -206,13 +257,13 @@ def sdk_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
         "rocm-sdk-core", version, (), (PLATFORM_TAG,), ">=3.10", core_files,
         console_scripts=("hipcc = rocm_sdk_core._cli:hipcc",
                          "rocminfo = rocm_sdk_core._cli:rocm_info",
-                         "amd-smi = rocm_sdk_core._cli:amd_smi",
-                         "rocm-sdk = rocm_sdk_core._sdk:main"),
+                         "amd-smi = rocm_sdk_core._cli:amd_smi"),
         executables=tuple(p for p, _ in _tools(version)),
     )
     libraries = Dist("rocm-sdk-libraries", version, (f"rocm-sdk-core=={version}",),
                      (PLATFORM_TAG,), ">=3.10",
                      (("rocm_sdk_libraries/__init__.py", ""),
+                      ("_rocm_sdk_libraries/__init__.py", ""),
                       ("_rocm_sdk_libraries/lib/libhipblas.so.3", "stand-in\n")))
     devel = Dist("rocm-sdk-devel", version, (f"rocm-sdk-core=={version}",),
                  (PLATFORM_TAG,), ">=3.10",
@@ -240,7 +291,25 @@ def selector(version: str, gfx: tuple[str, ...]) -> Sdist:
         lines += [f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs]
     setup = ("# The real one computes install_requires from the building machine's GPU\n"
              "raise SystemExit('stand-in: never built in tests')\n")
-    return Sdist("rocm", version, "\n".join(lines) + "\n", (("setup.py", setup),))
+    files = (("setup.py", setup),
+             ("src/rocm_sdk/__init__.py", _SDK_INIT),
+             ("src/rocm_sdk/__main__.py", _SDK_MAIN),
+             ("src/rocm_sdk/_dist_info.py", f'__version__ = "{version}"\n'))
+    return Sdist("rocm", version, "\n".join(lines) + "\n", files)
+
+
+def _torch_rocm_files(torch: str, rocm: str) -> tuple[tuple[str, str], ...]:
+    """torch's files on ROCm wheels: version.py, ``_rocm_init.py`` and an ``__init__`` that
+    calls it before anything else (TheRock's idiom)."""
+    files = dict(_torch_files(torch, hip=f"{rocm}-stand-in", cuda=None))
+    files["torch/__init__.py"] = (
+        "try:\n    from . import _rocm_init\nexcept ModuleNotFoundError:\n    pass\n"
+        "else:\n    _rocm_init.initialize()\n    del _rocm_init\n" + files["torch/__init__.py"])
+    files["torch/_rocm_init.py"] = (
+        "def initialize():\n    import rocm_sdk\n"
+        "    rocm_sdk.initialize_process(preload_shortnames=['hipblas'], "
+        f"check_version='{rocm}')\n")
+    return tuple(sorted(files.items()))
 
 
 def torch_dists(torch: str, *, vision: str, audio: str, triton: str, rocm: str,
@@ -254,7 +323,7 @@ def torch_dists(torch: str, *, vision: str, audio: str, triton: str, rocm: str,
         requires += [f'{r}; extra == "device-{g}"' for r in reqs]
         requires += [f'{r}; extra == "device-all"' for r in reqs]
     torch_dist = Dist("torch", torch, ("filelock", *requires), _cp_tags(), ">=3.10",
-                      _torch_files(torch, hip=f"{rocm}-stand-in", cuda=None),
+                      _torch_rocm_files(torch, rocm),
                       extras=(*(f"device-{g}" for g in gfx), "device-all"))
     devices = tuple(
         Dist(f"amd-torch-device-{g}", torch, (f"torch=={torch}", f"rocm[device-{g}]=={rocm}"),

@@ -320,6 +320,9 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
         filename = f"{name.replace('-', '_')}-7.14.0-py3-none-manylinux_2_28_x86_64.whl"
         wheel = Wheel(AMD_714 + filename, index.sha256(filename), None)
         packages.append(LockedPackage(name, "7.14.0", AMD_714, (wheel,)))
+    # The selector sdist, whose rocm_sdk holds the `rocm-sdk` CLI (unpacked, never built).
+    sdist = Wheel(AMD_714 + "rocm-7.14.0.tar.gz", index.sha256("rocm-7.14.0.tar.gz"), None)
+    packages.append(LockedPackage("rocm", "7.14.0", AMD_714, (), sdist=sdist))
     return LockEntry("sdk", T714, "3.12", "x86_64-manylinux_2_28", tuple(packages))
 
 

@@ -42,7 +42,13 @@ def test_lock_rocm714_holds_rocm_itself(mirrored: WheelIndex, tmp_path: Path, cl
                  "rocm-sdk-device-gfx1100", "torchvision", "triton"):
         assert pkgs[name]["index"] == AMD_714, name
     assert {pkgs[n]["version"] for n in pkgs if n.startswith("rocm-sdk-")} == {"7.14.0"}
-    assert "rocm" not in pkgs  # never the selector sdist
+    # The selector, pinned as its sdist beside the wheels (same index, same version): its
+    # rocm_sdk is what torch imports; mlstack unpacks it, never builds it.
+    selector = pkgs["rocm"]
+    assert selector["version"] == "7.14.0" and selector["index"] == AMD_714
+    assert "wheels" not in selector
+    assert selector["sdist"] == {"url": AMD_714 + "rocm-7.14.0.tar.gz",
+                                 "sha256": mirrored.sha256("rocm-7.14.0.tar.gz")}
     assert not [n for n in pkgs if n.startswith("nvidia-")]
     assert not [p for p in pkgs.values() if p["version"] in ("0.0.1.dev0", "0.1.0")]
     assert not [n for n in pkgs if n.startswith("amd-torch-device-") and n.endswith("gfx942")]
@@ -74,6 +80,8 @@ def test_done_when(mirrored: WheelIndex, tmp_path: Path, cli: Cli,
             "hipcc --version; amd-smi version", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rocm_path, hipcc, hip_version, installed_dir, smi = r.stdout.splitlines()
+    r = cli("env", "run", "ml", "--", "python", "-c", "import torch", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr  # torch's _rocm_init found rocm_sdk
     assert installed_dir == f"InstalledDir: {rocm_path}/lib/llvm/bin"
     store = paths.store_dir()
     assert rocm_path.startswith(str(store) + "/")
@@ -88,6 +96,40 @@ def test_done_when(mirrored: WheelIndex, tmp_path: Path, cli: Cli,
     data = json.loads(r.stdout)
     assert data["packages"] == [] and data["missing"] == []
     assert data["rocm_in_env"] == "7.14.0"
+
+
+def test_import_torch_needs_the_selectors_rocm_sdk(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli, fake_machine: FakeMachine) -> None:
+    """torch's _rocm_init imports rocm_sdk, which only the selector sdist ships: the env
+    holds it, unpacked from the locked sdist with a RECORD `env verify` checks."""
+    fake_machine("7900xtx-no-rocm")
+    write_project(tmp_path, profiles={"ml": ["torch"]})
+    r = cli("env", "create", "ml", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "run", "ml", "--", "python", "-c",
+            "import torch, rocm_sdk; print(torch.__version__); print(rocm_sdk.__file__); "
+            "print(sorted(rocm_sdk.PRELOADED))", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    version, module, preloaded = r.stdout.splitlines()
+    assert version == "2.14.0+rocm7.14"
+    assert module.endswith("/site-packages/rocm_sdk/__init__.py")
+    assert str(Path(module).resolve()).startswith(str(paths.store_dir()) + "/")
+    assert preloaded == "['hipblas']"  # torch's _rocm_init ran against the env's ROCm
+    r = cli("env", "run", "ml", "--", "rocm-sdk", "version", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "7.14.0\n"), r.stderr
+    site = Path(module).resolve().parent.parent
+    dist_info = site / "rocm-7.14.0.dist-info"
+    assert (dist_info / "INSTALLER").read_text() == "mlstack\n"
+    record = (dist_info / "RECORD").read_text()
+    assert "rocm_sdk/__main__.py,sha256=" in record and "../../../bin/rocm-sdk,sha256=" in record
+    assert not (site / "setup.py").exists() and not (site / "src").exists()  # never built
+    assert cli("env", "verify", "ml").returncode == 0
+    init = site / "rocm_sdk" / "__init__.py"
+    init.chmod(0o644)
+    init.write_text(init.read_text() + "# changed\n")
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 1
+    assert "rocm_sdk/__init__.py was changed" in r.stdout + r.stderr
 
 
 def test_lock_refuses_a_placeholder_from_pypi(mirrored: WheelIndex, tmp_path: Path,
@@ -154,7 +196,7 @@ def test_devel_entry_is_initialized_in_the_store_and_verifies(
     r = cli("env", "create", "dev", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     pkgs = {p["name"] for p in _entry(tmp_path / "mlstack.lock", "rocm7.14:gfx1100")["package"]}
-    assert "rocm-sdk-devel" in pkgs and "rocm" not in pkgs
+    assert {"rocm-sdk-devel", "rocm"} <= pkgs
     r = cli("env", "run", "dev", "--", "sh", "-c",
             'ls "$ROCM_PATH/../_rocm_sdk_devel/lib/rocblas/library"')
     assert r.stdout.split() == ["TensileLibrary_gfx1100.dat"]

@@ -33,6 +33,15 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         packages = _parse_pylock(output, request, config)
         rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key)
         check_rocm(packages, request, config, workdir, offline)
+    core = next((p for p in packages if p.name == rocmsdk.CORE), None)
+    if rocmsdk.release_of(request.target) is not None and core is not None \
+            and core.index is not None:
+        # torch imports rocm_sdk, which only the selector sdist ships: pin it beside the
+        # rocm-sdk-* wheels, same index, same version (rocmselector: unpacked, never built).
+        from mlstack_env.rocmselector import locate
+
+        packages.append(locate(core.index, core.version, config, offline=offline,
+                               previous=previous, key=request.key))
     torch = next((p.version for p in packages if p.name == "torch"), None)
     env, notes = entry_env(request.profile, request.target, torch)
     system = request.profile.system if request.target.is_rocm else ()

@@ -45,7 +45,7 @@ def store_key(entry: LockEntry) -> str:
         "python": entry.python,
         "platform": entry.platform,
         "packages": [
-            [p.name, p.version, sorted(w.sha256 for w in p.wheels)]
+            [p.name, p.version, sorted(w.sha256 for w in p.files)]
             for p in sorted(entry.packages, key=lambda p: p.name)
         ],
         "env": dict(sorted(entry.env.items())),
@@ -117,7 +117,7 @@ class UvInstaller:
             return {}
         found = {}
         for package in entry.packages:
-            for wheel in package.wheels:
+            for wheel in package.files:  # the rocm selector's sdist is bundled too
                 path = self.wheels_dir / wheel.filename
                 if path.is_file():
                     found[wheel.url] = path.absolute().as_uri()
@@ -129,7 +129,7 @@ class UvInstaller:
         if self.wheels_dir is None or not self.offline:
             return
         bundled = self.bundled(entry)
-        missing = sorted({w.filename for p in entry.packages for w in p.wheels
+        missing = sorted({w.filename for p in entry.packages for w in p.files
                           if w.url not in bundled})
         if missing:
             raise MlstackError(
@@ -200,10 +200,29 @@ class UvInstaller:
             raise MlstackError(err.message, mirror_advice(
                 fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
         remember_fetched(entry, url_map)
+        self._install_selector(entry, venv, url_map, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
         write_pip_shims(venv, entry.python)
         return uv_version
+
+
+    def _install_selector(self, entry: LockEntry, venv: Path, url_map: Mapping[str, str],
+                          progress: Progress) -> None:
+        """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
+        built (mlstack_env/rocmselector.py); nothing for an entry without one."""
+        from mlstack_env import rocmselector
+        from mlstack_env.store.verify import site_packages
+
+        package = rocmselector.selector_of(entry)
+        site = site_packages(venv)
+        if package is None or package.sdist is None or site is None:
+            return
+        with progress.step(f"unpacking rocm_sdk from {package.sdist.filename} (not built)"):
+            data = rocmselector.fetch(package.sdist, url_map, self.wheels_dir,
+                                      offline=self.offline,
+                                      config=UserConfig(mirrors=dict(self.mirrors)))
+            rocmselector.install(entry, venv, site, data)
 
 
 def fetched_url(sha256: str) -> str | None:
@@ -252,7 +271,7 @@ class _SyncStages:
             self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
         else:
             self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
-        count = len(entry.packages)
+        count = sum(1 for p in entry.packages if p.wheels)  # uv links these; not the selector
         self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
         self._stage = ""
 
