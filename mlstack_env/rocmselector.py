@@ -13,8 +13,10 @@ sdist"; it computes ``install_requires`` at build time from the building machine
 ``rocm-sdk = rocm_sdk.__main__:main``). Its package is pure Python:
 ``src/rocm_sdk/__init__.py`` (``initialize_process``, ``find_libraries``,
 ``preload_libraries``), ``__main__.py`` (``rocm-sdk path|test|version|targets|init``),
-``_devel.py``, ``tests/`` and a pre-generated ``_dist_info.py`` (version, package and library
-tables) that the sdist carries.
+``_devel.py``, ``tests/`` and a pre-generated ``_dist_info.py`` (``__version__``, the
+``ALL_PACKAGES``/``ALL_LIBRARIES`` tables, ``determine_target_family``:
+``ROCM_SDK_TARGET_FAMILY``, else ``offload-arch``, else ``DEFAULT_TARGET_FAMILY``) that the
+sdist carries (setup.py imports it from ``src/rocm_sdk/_dist_info.py`` at build time).
 
 So an entry on a ROCm-as-wheels release pins the selector's sdist (URL, sha256) from the
 same AMD index and at the same version as its ``rocm-sdk-*`` wheels, as the one package
@@ -93,6 +95,8 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
     from mlstack_env.bundle import read_url
 
     fetched = config.rewrite(page)
+    if fetched.startswith("file:"):  # a mirror that is a folder: the page is its index.html
+        fetched += "index.html"
     body = read_url(fetched, config)
     parser = _Links()
     parser.feed(body.decode("utf-8", errors="replace"))

@@ -68,6 +68,36 @@ def test_only_the_selector_may_be_an_sdist(package: str, body: str) -> None:
     assert f"package {package}" in err.value.message
 
 
+def test_a_relock_keeps_the_selector_and_offline_needs_it() -> None:
+    from mlstack_env.config import UserConfig
+    from mlstack_env.rocmselector import locate
+
+    kept = locate(AMD_714, "7.14.0", UserConfig(), offline=True, previous=_entry(),
+                  key="ml@rocm7.14:gfx1100@py3.12")
+    assert kept == _entry().package("rocm")
+    with pytest.raises(MlstackError) as err:  # another version: the page must be read
+        locate(AMD_714, "7.14.1", UserConfig(), offline=True, previous=_entry(),
+               key="ml@rocm7.14:gfx1100@py3.12")
+    assert "--offline reads no index page" in err.value.message
+
+
+def test_the_selector_is_read_from_the_index_page(tmp_path: Path) -> None:
+    from mlstack_env.config import UserConfig
+    from mlstack_env.rocmselector import locate
+
+    page = tmp_path / "rocm" / "index.html"
+    page.parent.mkdir()
+    page.write_text(f'<a href="../rocm-7.14.0.tar.gz#sha256={SHA}">rocm-7.14.0.tar.gz</a>\n'
+                    f'<a href="../rocm-7.14.1.tar.gz#sha256={A64}">rocm-7.14.1.tar.gz</a>\n')
+    mirror = UserConfig(mirrors={AMD_714: tmp_path.as_uri() + "/"})
+    found = locate(AMD_714, "7.14.0", mirror, offline=False, previous=None, key="k")
+    # Canonical URLs in the lock, whatever mirror served the page.
+    assert found.sdist == Wheel(AMD_714 + "rocm-7.14.0.tar.gz", SHA)
+    with pytest.raises(MlstackError) as err:
+        locate(AMD_714, "7.14.2", mirror, offline=False, previous=None, key="k")
+    assert f"{AMD_714}rocm/ has no rocm-7.14.2.tar.gz" in err.value.message
+
+
 def _tarball(*members: tuple[str, str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
