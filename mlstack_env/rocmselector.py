@@ -45,7 +45,14 @@ from pathlib import Path, PurePosixPath
 from mlstack_env import paths
 from mlstack_env.config import UserConfig
 from mlstack_env.errors import InternalError, MlstackError
-from mlstack_env.lockfile import SELECTOR, LockedPackage, LockEntry, Wheel, map_url
+from mlstack_env.lockfile import (
+    SELECTOR,
+    LockedPackage,
+    LockEntry,
+    Wheel,
+    current_umask,
+    map_url,
+)
 
 PACKAGE = "rocm_sdk"
 SCRIPT = "rocm-sdk"
@@ -248,12 +255,11 @@ def install(entry: LockEntry, venv: Path, site: Path, data: bytes) -> list[str]:
     for rel, content in sorted(files.items()):
         dest = site / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(content)
-        dest.chmod(0o644)
+        dest.write_bytes(content)  # created per the umask, as uv's installs are
         rows.append((rel, _digest(content), str(len(content))))
     script_path = venv / "bin" / SCRIPT
     script_path.write_text(script, encoding="utf-8")
-    script_path.chmod(0o755)
+    script_path.chmod(0o777 & ~current_umask())
     rows.append((bin_rel, _digest(script.encode()), str(len(script.encode()))))
     rows.append((f"{dist_info}/RECORD", "", ""))
     out = io.StringIO()
