@@ -142,7 +142,7 @@ def make_bundle(
     ``lock_path`` into ``directory``; files already there with the locked sha256 stay."""
     lock = read_lock(lock_path)
     entries = select_entries(lock, profiles, str(lock_path))
-    from mlstack_env.sources import url_policy
+    from mlstack_env.urlpolicy import url_policy
 
     policy = url_policy(str(lock_path))
     for entry in entries:  # fetch nothing a create of this lock would refuse

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LockEntry, to_pylock, write_atomic
+from mlstack_env.lockfile import LockEntry, to_pylock
 from mlstack_env.rocmsdk import entry_variables, needs_init, release_of
 from mlstack_env.target import Target
+from mlstack_env.userfile import write_atomic
 
 KINDS = ("docker", "apptainer")
 PREFIX = "/opt/mlstack"

@@ -141,9 +141,9 @@ def create(
     from mlstack_env.envname import validate_env_name
     from mlstack_env.hardware import detect
     from mlstack_env.sites import site_for
-    from mlstack_env.sources import url_policy
     from mlstack_env.store import UvInstaller, create_env
     from mlstack_env.store.entries import NoProgress
+    from mlstack_env.urlpolicy import url_policy
 
     request.check()
     machine = detect()

@@ -246,11 +246,11 @@ def render(plan: InitPlan) -> str:
 
 
 def write(plan: InitPlan, text: str, *, force: bool) -> None:
-    """Write the manifest atomically (``lockfile.write_atomic``: mode per the umask, 0644
+    """Write the manifest atomically (``userfile.write_atomic``: mode per the umask, 0644
     under 022), after checking that the project loader accepts it; refuse to replace one
     without ``force``."""
-    from mlstack_env.lockfile import write_atomic
     from mlstack_env.project import load_project
+    from mlstack_env.userfile import write_atomic
 
     if plan.path.exists() and not force:
         raise MlstackError(f"{plan.path} already exists",

@@ -56,10 +56,10 @@ def edit_packages(
     on_wait: Callable[[str], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> EditOutcome:
-    from mlstack_env.lockfile import write_atomic
     from mlstack_env.project import find_project
     from mlstack_env.resolve.locking import existing_lock, lock_held
     from mlstack_env.resolve.lockwrite import held, stale_keys
+    from mlstack_env.userfile import write_atomic
 
     project = find_project(Path.cwd(), request.project_dir)
     if project is None:

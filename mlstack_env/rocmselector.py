@@ -50,9 +50,9 @@ from mlstack_env.lockfile import (
     LockedPackage,
     LockEntry,
     Wheel,
-    current_umask,
     map_url,
 )
+from mlstack_env.userfile import current_umask
 
 PACKAGE = "rocm_sdk"
 SCRIPT = "rocm-sdk"

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
+import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +127,59 @@ def check_output(path: Path) -> None:
     if not stat.S_ISREG(mode):
         raise MlstackError(f"refusing to write {path}: it is {_kind(mode)}",
                            "choose a regular file as the output")
+
+
+def write_atomic(path: Path, text: str, *, check: Callable[[Path], object] | None = None) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
+
+    The file people get has the mode any tool would give it: an existing file keeps its
+    mode (a teammate's ``chmod g+w`` survives a re-lock); a new one gets 0666 minus the
+    umask (0644 under 022) — not mkstemp's 0600. ``check`` (e.g. "does mlstack load
+    it?") runs on the written temporary file before it replaces ``path``. Only over a
+    regular file or nothing: a symlink or a device there is refused (see
+    :func:`check_output`).
+    """
+    check_output(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~current_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if check is not None:
+            check(Path(tmp))
+        Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # write() and fsync() name no file: say which one
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``
+    has ``Umask:`` since 4.7); else set-and-restore under a lock, since os.umask is
+    process-global and another thread could create a file in between."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask

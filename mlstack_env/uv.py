@@ -281,7 +281,7 @@ def _remembered() -> dict[str, str]:
 
 
 def _remember(version: str, path: Path) -> None:
-    from mlstack_env.lockfile import write_atomic
+    from mlstack_env.userfile import write_atomic
 
     known = _remembered()
     if known.get(version) == str(path):

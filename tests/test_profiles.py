@@ -233,7 +233,7 @@ def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
 
 
 def test_url_policy_admits_the_vllm_and_amd_servers() -> None:
-    from mlstack_env.sources import UrlPolicy
+    from mlstack_env.urlpolicy import UrlPolicy
 
     prefixes = UrlPolicy(catalog()).prefixes(Target.parse("rocm7.0:gfx1100"))
     assert "https://wheels.vllm.ai/" in prefixes

@@ -328,7 +328,8 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
 
 def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
     from mlstack_env.rocmsdk import env_variables, root_in
-    from mlstack_env.store.entries import Store, UvInstaller
+    from mlstack_env.store.entries import Store
+    from mlstack_env.store.install import UvInstaller
     from mlstack_env.store.verify import verify_venv
 
     entry = _sdk_entry(wheel_index, devel=True)
@@ -356,7 +357,8 @@ def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: Wheel
 
 
 def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
-    from mlstack_env.store.entries import Store, UvInstaller
+    from mlstack_env.store.entries import Store
+    from mlstack_env.store.install import UvInstaller
 
     entry = _sdk_entry(wheel_index, devel=False)
     store_entry, _ = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
@@ -392,7 +394,8 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
 
 def test_two_entries_on_one_rocm_build_share_one_copy(wheel_index: WheelIndex) -> None:
     from mlstack_env.diskusage import usage
-    from mlstack_env.store.entries import Store, UvInstaller
+    from mlstack_env.store.entries import Store
+    from mlstack_env.store.install import UvInstaller
 
     installer = UvInstaller(mirrors=wheel_index.mirrors)
     a, _ = Store().ensure(_sdk_entry(wheel_index, devel=False), installer)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.lockfile import Lock, read_lock, write_atomic
+from mlstack_env.lockfile import Lock, read_lock
 from mlstack_env.profiles import ProfileSet
 from mlstack_env.resolve import choose_python
+from mlstack_env.userfile import write_atomic
 from tests.conftest import mlstack_exe
 from tests.envfixtures import torch_entry, uv_wrapper
 from tests.wheelindex import Dist, WheelIndex, write_project

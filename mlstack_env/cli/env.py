@@ -155,7 +155,7 @@ def export_cmd(
     if output is None:
         sys.stdout.write(text)
         return
-    from mlstack_env.lockfile import write_atomic
+    from mlstack_env.userfile import write_atomic
 
     write_atomic(output, text)
     say(f"wrote the lock of env {name} to {output}")

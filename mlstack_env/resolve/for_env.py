@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mlstack_env import __version__, uv
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, fits, write_atomic
+from mlstack_env.lockfile import Lock, LockEntry, dumps, fits
 from mlstack_env.profiles import Profile, ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.entry import resolve
@@ -16,6 +16,7 @@ from mlstack_env.resolve.lockwrite import LockChange, change_between, held, refu
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
 from mlstack_env.sources import Catalog, catalog
 from mlstack_env.target import Target
+from mlstack_env.userfile import write_atomic
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from mlstack_env import __version__, uv
 from mlstack_env.config import load_config
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock, write_atomic
+from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock
 from mlstack_env.profiles import ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.entry import resolve
@@ -24,6 +24,7 @@ from mlstack_env.resolve.request import PythonChoice, Request, choose_python, ma
 from mlstack_env.resolve.uvcompile import Upgrade
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
+from mlstack_env.userfile import write_atomic
 
 Progress = Callable[[str], None]
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from mlstack_env import __version__, envvars, paths
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
-from mlstack_env.sources import UrlPolicy
 from mlstack_env.store.entries import (
     Installer,
     NoProgress,
@@ -30,6 +29,7 @@ from mlstack_env.store.entries import (
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
 from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
+from mlstack_env.urlpolicy import UrlPolicy
 
 if TYPE_CHECKING:
     from mlstack_env.sites import Site

@@ -37,11 +37,12 @@ from pathlib import Path
 from mlstack_env import paths
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, write_atomic
+from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock
 from mlstack_env.store.entries import StoreEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 from mlstack_env.store.locks import Busy, file_lock, try_lock_dir
+from mlstack_env.userfile import write_atomic
 
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = "lock.toml"

@@ -164,7 +164,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
     from mlstack_env.activation.scripts import write_scripts
 
     if find_python is None:
-        from mlstack_env.store.entries import interpreter_for
+        from mlstack_env.store.install import interpreter_for
 
         find_python = interpreter_for
     archive = archive.absolute()

@@ -1,0 +1,39 @@
+"""The lock file: read, write, hash, select. Resolution lives in ``resolve``.
+
+Format (documented in docs/lockfile.md): TOML, one ``[[entry]]`` per profile x target x
+Python, every package with its exact version, canonical index and wheels (URL, sha256,
+size). Writing is deterministic: entries, packages, wheels and variables are sorted and
+the text is built here, so the same inputs give the same bytes.
+"""
+
+from mlstack_env.lockfile.model import (
+    FORMAT_VERSION,
+    HEADER,
+    LOCK_NAME,
+    SELECTOR,
+    Lock,
+    LockedPackage,
+    LockEntry,
+    Wheel,
+)
+from mlstack_env.lockfile.pylock import map_url, to_pylock
+from mlstack_env.lockfile.select import fits, select_entry
+from mlstack_env.lockfile.text import dumps, loads, read_lock
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HEADER",
+    "LOCK_NAME",
+    "SELECTOR",
+    "Lock",
+    "LockEntry",
+    "LockedPackage",
+    "Wheel",
+    "dumps",
+    "fits",
+    "loads",
+    "map_url",
+    "read_lock",
+    "select_entry",
+    "to_pylock",
+]

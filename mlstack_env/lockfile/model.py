@@ -1,0 +1,112 @@
+"""The lock's values: :class:`Lock`, :class:`LockEntry`, :class:`LockedPackage`,
+:class:`Wheel`, and the format's constants."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from mlstack_env.target import Target
+
+FORMAT_VERSION = 1
+# ROCm's selector package: the one package a lock may hold as an sdist (see LockedPackage).
+SELECTOR = "rocm"
+LOCK_NAME = "mlstack.lock"
+HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock`.\n"
+
+
+@dataclass(frozen=True, order=True)
+class Wheel:
+    url: str  # canonical URL, never a mirror's
+    sha256: str
+    size: int | None = None
+
+    @property
+    def filename(self) -> str:
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str  # normalized (PEP 503)
+    version: str
+    index: str | None  # canonical index URL the package came from
+    wheels: tuple[Wheel, ...]
+    # The one sdist a lock holds: ROCm's ``rocm`` selector (SELECTOR below), whose
+    # pure-Python ``rocm_sdk`` package mlstack unpacks itself, never building it
+    # (store/selector.py). uv never sees it: ``to_pylock`` leaves it out.
+    sdist: Wheel | None = None
+
+    @property
+    def files(self) -> tuple[Wheel, ...]:
+        """Every file the package fetches: its wheels, or its sdist."""
+        return self.wheels + ((self.sdist,) if self.sdist is not None else ())
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    profile: str
+    target: Target
+    python: str  # "3.12"
+    platform: str  # uv --python-platform, e.g. "x86_64-manylinux_2_28"
+    packages: tuple[LockedPackage, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    system: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    inputs_hash: str = ""
+
+    @property
+    def key(self) -> str:
+        """``minimal@rocm6.4:gfx1100@py3.12``: unique within a lock."""
+        return f"{self.profile}@{self.target}@py{self.python}"
+
+    def package(self, name: str) -> LockedPackage | None:
+        return next((p for p in self.packages if p.name == name), None)
+
+    def content_hash(self) -> str:
+        """sha256 of the entry's canonical text: what it installs and sets."""
+        from mlstack_env.lockfile.text import entry_text  # the text is built there
+
+        return "sha256:" + hashlib.sha256(entry_text(self).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Lock:
+    entries: tuple[LockEntry, ...]
+    mlstack_version: str
+    uv_version: str
+
+    def sorted(self) -> Lock:
+        return Lock(
+            tuple(sorted(self.entries, key=entry_sort_key)), self.mlstack_version, self.uv_version
+        )
+
+    def get(self, key: str) -> LockEntry | None:
+        return next((e for e in self.entries if e.key == key), None)
+
+    def merged(self, new: Iterable[LockEntry]) -> Lock:
+        """This lock with ``new`` entries replacing those of the same key."""
+        by_key = {e.key: e for e in self.entries}
+        for e in new:
+            by_key[e.key] = e
+        return Lock(tuple(by_key.values()), self.mlstack_version, self.uv_version).sorted()
+
+
+def entry_sort_key(e: LockEntry) -> tuple[str, str, str]:
+    return (e.profile, str(e.target), e.python)
+
+
+# TOML strings, as the lock and its PEP 751 export write them.
+
+
+def quote(value: str) -> str:
+    """A TOML basic string. JSON's escaping is valid TOML; DEL must be escaped too."""
+    text: str = json.dumps(value, ensure_ascii=False)
+    return text.replace("\x7f", "\\u007f")
+
+
+def quote_list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(quote(v) for v in values) + "]"

@@ -1,0 +1,288 @@
+"""Installing a lock entry into a new venv with uv: ``uv venv`` then ``uv pip sync`` of a
+hash-pinned pylock (``--no-index``: every wheel by its locked URL, through ``[mirrors]``),
+progress from uv's own lines, the installed set checked against the lock, the env's
+``pip`` and ROCm's selector added; and, per locked sha256, the URL a wheel was fetched
+from, so ``--offline`` finds it in uv's cache after a mirror change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from mlstack_env import paths, uv
+from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.errors import MlstackError
+from mlstack_env.lockfile import LockEntry, map_url, to_pylock
+from mlstack_env.store.entries import Progress
+from mlstack_env.store.pipshim import write_pip_shims
+from mlstack_env.units import human_bytes
+from mlstack_env.userfile import write_atomic
+
+
+@dataclass(frozen=True)
+class UvInstaller:
+    """``uv venv --relocatable`` with the locked Python, then a hash-checked
+    ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,
+    mirror URLs swapped in for fetching only).
+
+    ``wheels_dir`` is a bundle folder (``mlstack bundle``): each locked wheel found there
+    by filename is fetched as a ``file://`` URL instead, still checked by uv against the
+    locked sha256; ``offline`` then requires every locked wheel to be there.
+    """
+
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    offline: bool = False
+    # Fetch the wheels again instead of trusting uv's cache. Installed files are hardlinks
+    # into the cache, so a file edited in an env is edited in the cache too; a reinstall
+    # must not link the same damaged file back.
+    refresh: bool = False
+    wheels_dir: Path | None = None
+
+    def bundled(self, entry: LockEntry) -> dict[str, str]:
+        """Locked wheel URL -> ``file://`` URL of the same file in ``wheels_dir``."""
+        if self.wheels_dir is None:
+            return {}
+        found = {}
+        for package in entry.packages:
+            for wheel in package.files:  # the rocm selector's sdist is bundled too
+                path = self.wheels_dir / wheel.filename
+                if path.is_file():
+                    found[wheel.url] = path.absolute().as_uri()
+        return found
+
+    def check_bundle(self, entry: LockEntry) -> None:
+        """``--offline --wheels DIR``: nothing can be fetched, so every locked wheel must
+        be in DIR; say which are not before uv runs (uv would name only the first)."""
+        if self.wheels_dir is None or not self.offline:
+            return
+        bundled = self.bundled(entry)
+        missing = sorted({w.filename for p in entry.packages for w in p.files
+                          if w.url not in bundled})
+        if missing:
+            raise MlstackError(
+                f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
+                f"{self.wheels_dir}: {', '.join(missing)}",
+                "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
+                "and copy DIR here, or drop --offline",
+            )
+
+    def fetched(self, entry: LockEntry) -> dict[str, str]:
+        """Offline: locked wheel URL -> the URL it was last fetched from.
+
+        uv's cache is keyed by URL, so after ``[mirrors]`` changed, an offline install
+        through the new mirror would miss a wheel the cache holds; the URL that filled
+        the cache finds it. The lock's sha256 is still checked by uv.
+        """
+        if not self.offline:
+            return {}
+        return {w.url: url for p in entry.packages for w in p.wheels
+                if (url := fetched_url(w.sha256)) is not None}
+
+    def url_map(self, entry: LockEntry) -> dict[str, str]:
+        """Bundled files first (a whole URL is the longest prefix), then, offline, the
+        URLs cached wheels were fetched from, then the mirrors."""
+        bundled = self.bundled(entry)
+        fetched = {k: v for k, v in self.fetched(entry).items() if k not in bundled}
+        return {**bundled, **fetched, **longest_first(self.mirrors)}
+
+    def _refresh_args(self) -> list[str]:
+        if not self.refresh:
+            return []
+        # uv refuses --refresh offline; from a wheel bundle, bypassing the cache does the
+        # same for this install (the damaged cached copy is not linked back).
+        return ["--no-cache"] if self.offline else ["--refresh"]
+
+    def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
+        self.check_bundle(entry)
+        interpreter = interpreter_for(entry.python)
+        uv_version = uv.version()
+        with progress.step(f"creating a Python {entry.python} venv"):
+            uv.run(
+                ["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
+                what=f"creating a Python {entry.python} venv",
+                cwd=workdir,
+            )
+        pylock = workdir / "pylock.toml"
+        url_map = self.url_map(entry)
+        pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
+        stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
+        try:
+            with stages:
+                uv.run(
+                    [
+                        "pip", "sync", "--python", str(venv / "bin" / "python"),
+                        "--preview-features", "pylock", "--no-index",
+                        *self._refresh_args(), str(pylock),
+                    ],
+                    what=f"installing {entry.key}",
+                    cwd=workdir,
+                    offline=self.offline,
+                    hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
+                    on_line=stages.line,
+                )
+        except uv.UvError as err:
+            if self.offline or err.kind is not uv.UvFailure.NETWORK:
+                raise
+            fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
+            raise MlstackError(err.message, mirror_advice(
+                fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
+        remember_fetched(entry, url_map)
+        self._install_selector(entry, venv, url_map, progress)
+        with progress.step("checking the installed packages against the lock"):
+            check_installed(entry, venv)
+        write_pip_shims(venv, entry.python)
+        return uv_version
+
+
+    def _install_selector(self, entry: LockEntry, venv: Path, url_map: Mapping[str, str],
+                          progress: Progress) -> None:
+        """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
+        built (mlstack_env/rocmselector.py); nothing for an entry without one."""
+        from mlstack_env import rocmselector
+        from mlstack_env.store.verify import site_packages
+
+        package = rocmselector.selector_of(entry)
+        site = site_packages(venv)
+        if package is None or package.sdist is None or site is None:
+            return
+        with progress.step(f"unpacking rocm_sdk from {package.sdist.filename} (not built)"):
+            data = rocmselector.fetch(package.sdist, url_map, self.wheels_dir,
+                                      offline=self.offline,
+                                      config=UserConfig(mirrors=dict(self.mirrors)))
+            rocmselector.install(entry, venv, site, data)
+
+
+def fetched_url(sha256: str) -> str | None:
+    """The URL a wheel with this sha256 was last installed from, if one was recorded."""
+    if not sha256.isalnum():
+        return None
+    try:
+        url = (paths.wheel_urls_dir() / sha256).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def remember_fetched(entry: LockEntry, url_map: Mapping[str, str]) -> None:
+    """After an install: record, per locked sha256, the URL uv fetched the wheel from
+    (network URLs only; a bundle's files are found again with --wheels). Best effort."""
+    where = paths.wheel_urls_dir()
+    for package in entry.packages:
+        for wheel in package.wheels:
+            url = map_url(wheel.url, url_map)
+            if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
+                continue
+            if fetched_url(wheel.sha256) == url:
+                continue
+            with contextlib.suppress(OSError):
+                write_atomic(where / wheel.sha256, url + "\n")
+
+
+class _SyncStages:
+    """``uv pip sync`` is one process that downloads, then links; its stderr says when each
+    part ends ("Prepared 3 packages in 146ms", "Installed 3 packages in 20ms"). Each part
+    is one progress step, closed when uv reports it done."""
+
+    def __init__(self, entry: LockEntry, progress: Progress,
+                 bundled: Mapping[str, str] | None) -> None:
+        self._progress = progress
+        self._stack = contextlib.ExitStack()
+        wheels = [w for p in entry.packages for w in p.wheels]
+        sizes = [w.size for w in wheels if w.size is not None]
+        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}"
+        if sizes:  # the lock records each wheel's size; say so when some lack one
+            what += f", {human_bytes(sum(sizes))}"
+            if len(sizes) < len(wheels):
+                what += f" for the {len(sizes)} with a recorded size"
+        if bundled is not None:
+            self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
+        else:
+            self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
+        count = sum(1 for p in entry.packages if p.wheels)  # uv links these; not the selector
+        self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
+        self._stage = ""
+
+    def __enter__(self) -> _SyncStages:
+        self._stack.__enter__()
+        self._enter(self._fetch)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    def _enter(self, stage: str) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(self._progress.step(stage))
+        self._stage = stage
+
+    def line(self, text: str) -> None:
+        if text.startswith("Prepared ") and self._stage == self._fetch:
+            self._enter(self._link)
+        elif text.startswith(("Installed ", "Audited ")):
+            if self._stage == self._fetch:  # all cached: uv prepared nothing
+                self._enter(self._link)
+            self._stack.close()
+            self._stage = ""
+
+
+def check_installed(entry: LockEntry, venv: Path) -> None:
+    """The installed set is exactly the locked one (names and versions; uv checked each
+    wheel's sha256 as it fetched it, and `env verify` checks every file)."""
+    from mlstack_env.store.verify import installed, site_packages
+
+    site = site_packages(venv)
+    have: dict[str, str] = {d.name: d.version for d in installed(site)} if site else {}
+    want: dict[str, str] = {canonicalize_name(p.name): p.version for p in entry.packages}
+    wrong = sorted(n for n in set(have) | set(want) if not _same(have.get(n), want.get(n)))
+    if wrong:
+        raise MlstackError(
+            f"uv installed a different set than the lock {entry.key}: {', '.join(wrong)}",
+            "this is a bug in mlstack or uv; rerun with -v and report it",
+        )
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def interpreter_for(version: str) -> Path:
+    """The real interpreter for ``X.Y``, found once and remembered (``uv.find_python``)."""
+    return uv.find_python(version)
+
+
+def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
+    """``to_pylock`` takes the first matching prefix; the user config means the longest."""
+    return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
+
+
+def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:
+    if kind is uv.UvFailure.HASH and wheels_dir is None:
+        return ("a locked hash does not match the file served: the lock or the served wheel "
+                "was changed; restore the lock (or lock again if the change is wanted)")
+    if wheels_dir is not None:
+        return (
+            f"a hash mismatch means a file in {wheels_dir} (or a served wheel) differs from "
+            f"the lock: bundle it again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
+        )
+    if offline:
+        return (
+            "--offline needs every locked wheel in the uv cache: run the same create once "
+            "with network access, or drop --offline"
+        )
+    return (
+        "check the network and the index (or [mirrors] in the mlstack config); a hash "
+        "mismatch means the lock or the served wheel was changed: restore the lock"
+    )
