@@ -112,6 +112,23 @@ def test_lock_for_another_machine_is_refused(mirrored: WheelIndex,
     assert nothing_created()
 
 
+def test_lock_for_a_newer_glibc_is_refused(mirrored: WheelIndex,
+                                           fake_machine: Callable[[str], Path],
+                                           tmp_path: Path, cli: Cli) -> None:
+    # The team's manylinux_2_28 lock on a host with CentOS 7's glibc 2.17.
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock),
+            env={**failing_uv(tmp_path), "MLSTACK_GLIBC": "2.17"})
+    assert r.returncode == 1
+    one_error(r.stderr)
+    assert "entry demo@rocm6.4:gfx1100@py3.12" in r.stderr
+    assert "needs glibc 2.28 (x86_64-manylinux_2_28)" in r.stderr
+    assert "this host has glibc 2.17" in r.stderr
+    assert "glibc >= 2.28" in r.stderr
+    assert nothing_created()
+
+
 def test_unknown_profile_in_lock(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
                                  tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")

@@ -483,3 +483,42 @@ def test_machine_json_round_trips_the_values(fake_machine: FakeMachine) -> None:
     assert data["target"] == str(m.target)
     assert [g["gfx"] for g in data["gpus"]] == ["gfx1103", "gfx1101"]
     assert data["rocm"] == {"version": "6.3.0", "path": "/opt/rocm"}
+
+
+def test_glibc_of_a_manylinux_tag() -> None:
+    from mlstack_env.hardware.glibc import needed_glibc
+
+    assert needed_glibc("x86_64-manylinux_2_28") == (2, 28)
+    assert needed_glibc("x86_64-manylinux_2_35") == (2, 35)  # vLLM's ROCm wheels
+    assert needed_glibc("x86_64-unknown-linux-gnu") is None
+
+
+def test_host_glibc_is_read_and_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from mlstack_env.hardware.glibc import host_glibc
+
+    monkeypatch.delenv("MLSTACK_GLIBC", raising=False)
+    libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    if libc.startswith("glibc "):
+        major, minor = libc.split()[1].split(".")[:2]
+        assert host_glibc() == (int(major), int(minor))
+    monkeypatch.setenv("MLSTACK_GLIBC", "2.31")
+    assert host_glibc() == (2, 31)
+    monkeypatch.setenv("MLSTACK_GLIBC", "glibc-2.31")
+    with pytest.raises(MlstackError, match=r"not a glibc version like 2\.35"):
+        host_glibc()
+
+
+def test_glibc_check_against_vllm_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlstack_env.hardware.glibc import check_glibc
+
+    monkeypatch.setenv("MLSTACK_GLIBC", "2.35")  # Ubuntu 22.04: vLLM's wheels run
+    check_glibc("x86_64-manylinux_2_35", "entry inference@rocm7.0:gfx942@py3.12")
+    monkeypatch.setenv("MLSTACK_GLIBC", "2.31")  # Ubuntu 20.04: they do not
+    with pytest.raises(MlstackError) as err:
+        check_glibc("x86_64-manylinux_2_35", "entry inference@rocm7.0:gfx942@py3.12")
+    assert err.value.message == ("entry inference@rocm7.0:gfx942@py3.12 needs glibc 2.35 "
+                                 "(x86_64-manylinux_2_35); this host has glibc 2.31")
+    assert err.value.hint is not None and "glibc >= 2.35" in err.value.hint
+    check_glibc("x86_64-manylinux_2_28", "entry minimal@rocm7.0:gfx942@py3.12")

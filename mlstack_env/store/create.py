@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__, envvars, paths
+from mlstack_env.hardware.glibc import check_glibc
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
 from mlstack_env.store.entries import (
@@ -98,7 +99,9 @@ def create_env(
     """Materialize ``entry`` as the next generation of env ``name``.
 
     ``url_policy`` refuses wheel URLs outside the configured sources before anything is
-    written (the CLI always passes one; tests of the store alone may not).
+    written (the CLI always passes one; tests of the store alone may not). An entry whose
+    manylinux tag needs a newer glibc than this host's is refused first (here, not in
+    ``lockfile.fits``: locks, exports and trees for other machines still select it).
 
     ``reinstall`` rebuilds the store entry even when the store holds it. ``site`` is the
     project's cluster preset: its fixed variables join the env's (the entry's own win) and
@@ -107,6 +110,7 @@ def create_env(
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
     """
+    check_glibc(entry.platform, f"entry {entry.key} of {source}")
     if url_policy is not None:
         url_policy.check(entry, source)
     env = NamedEnv(name)
