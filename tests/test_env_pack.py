@@ -109,6 +109,33 @@ def test_unpack_again_same_dir_is_a_no_op_and_other_dir_is_refused(
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_verify_of_an_unpacked_env_says_unpack_again(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
+    fake_machine("7900xtx")
+    _created(cli, tmp_path)
+    archive = tmp_path / "demo.tar.gz"
+    assert cli("env", "pack", "demo", "-o", str(archive)).returncode == 0
+    node = _index_down(tmp_path)
+    target = tmp_path / "node-local" / "demo"
+    assert cli("env", "unpack", str(archive), str(target), env=node).returncode == 0
+    edited = next(target.glob("venv/lib/python3.*/site-packages/torch/version.py"))
+    edited.write_text("hip = None  # edited\n")
+    bad = cli("env", "verify", "demo", env=node)
+    assert bad.returncode == 1
+    hint = bad.stderr.splitlines()[1]
+    assert hint == (f"hint: unpack the archive again: `mlstack env remove demo`, delete "
+                    f"{target}, then `mlstack env unpack {archive} {target} --name demo`")
+    assert "--reinstall" not in bad.stderr
+    # Following it, with the index still down, gives the env back.
+    remove, unpack = hint.split("`")[1], hint.split("`")[3]
+    assert cli(*remove.split()[1:], env=node).returncode == 0
+    shutil.rmtree(target)
+    again = cli(*unpack.split()[1:], env=node)
+    assert again.returncode == 0, again.stderr
+    assert cli("env", "verify", "demo", env=node).returncode == 0
+
+
 def test_missing_python_is_named_and_nothing_is_left(
         mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
         cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -171,7 +171,7 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     if emit(result, as_json) != 0:
         err = MlstackError(
             f"env {name} does not match its lock: {', '.join(result.report.changed)}",
-            hint=f"reinstall it: `{_reinstall_command(gen)}`",
+            hint=_repair_hint(gen),
         )
         if as_json:  # stdout holds the result already: one JSON document, the error on stderr
             from mlstack_env.cli import report
@@ -181,11 +181,20 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     return 0
 
 
-def _reinstall_command(gen: Generation) -> str:
+def _repair_hint(gen: Generation) -> str:
+    """How to get the env's files back: reinstall a created env; unpack an unpacked one
+    again (its venv was never installed here, and unpack keeps an existing DIR)."""
+    import shlex
+
     fp = gen.fingerprint()
     if fp is None:
-        return f"mlstack env create --name {gen.env} --reinstall"
-    return f"{fp.recreate_command()} --reinstall"
+        return f"reinstall it: `mlstack env create --name {gen.env} --reinstall`"
+    archive = fp.unpacked_from
+    if archive is None:
+        return f"reinstall it: `{fp.recreate_command()} --reinstall`"
+    name, directory = shlex.quote(gen.env), shlex.quote(str(gen.venv.resolve().parent))
+    return (f"unpack the archive again: `mlstack env remove {name}`, delete {directory}, "
+            f"then `mlstack env unpack {shlex.quote(archive)} {directory} --name {name}`")
 
 
 @env_app.command("rollback")

@@ -13,6 +13,7 @@ from mlstack_env.hardware.machine import Machine
 
 FINGERPRINT_NAME = "fingerprint.json"
 SCHEMA = 1
+UNPACKED_FROM = "unpacked from "  # the source of an env registered by ``env unpack``
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ class Fingerprint:
     source: str = ""  # the lock file it came from, or "built-in profile NAME"
     wheels: str = ""  # the wheel bundle folder it was installed from (--wheels), if any
     site: str = ""  # the project's cluster preset (site = "…" in mlstack.toml), if any
+
+    @property
+    def unpacked_from(self) -> str | None:
+        """The archive ``env unpack`` registered this env from; None for a created env."""
+        return self.source.removeprefix(UNPACKED_FROM) \
+            if self.source.startswith(UNPACKED_FROM) else None
 
     def recreate_command(self) -> str:
         """The command that makes this env again from what it was made from."""

@@ -28,7 +28,7 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import remove_tree
-from mlstack_env.store.fingerprint import Fingerprint, read_fingerprint
+from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
     FORMAT,
@@ -257,5 +257,5 @@ def _fingerprint(packed: Fingerprint | None, name: str, *, entry: Any,
         mlstack_version=__version__, uv_version="", created="",
     )
     return replace(base, name=name, generation=0, created=now(), variables=variables,
-                   source=f"unpacked from {archive}", wheels="",
+                   source=f"{UNPACKED_FROM}{archive}", wheels="",
                    site=str(site.get("name", "")) if isinstance(site, dict) else base.site)
