@@ -41,7 +41,12 @@ def _index_down(tmp_path: Path) -> dict[str, str]:
     return {"MLSTACK_HOME": str(tmp_path / "node-home"), "MLSTACK_CONFIG": str(config)}
 
 
-@pytest.mark.parametrize("suffix", ["tar.zst", "tar.gz"])
+SQUASHFS = pytest.mark.skipif(shutil.which("mksquashfs") is None
+                              or shutil.which("unsquashfs") is None,
+                              reason="squashfs-tools is not installed")
+
+
+@pytest.mark.parametrize("suffix", ["tar.zst", "tar.gz", pytest.param("sqsh", marks=SQUASHFS)])
 def test_pack_unpack_elsewhere_offline(  # noqa: PLR0917 - pytest fixtures
         mirrored: WheelIndex, fake_machine: Callable[[str], Path],
                                        tmp_path: Path, cli: Cli, isolated: Path,
@@ -52,7 +57,8 @@ def test_pack_unpack_elsewhere_offline(  # noqa: PLR0917 - pytest fixtures
     r = cli("env", "pack", "demo", "-o", str(archive), "--json")
     assert r.returncode == 0, r.stderr
     packed = json.loads(r.stdout)
-    assert packed["format"] == suffix and packed["python"] == "3.12"
+    assert packed["format"] == ("squashfs" if suffix == "sqsh" else suffix)
+    assert packed["python"] == "3.12"
     assert archive.stat().st_size == packed["size"]
     # The packing node's home goes away entirely: the copy must not need it.
     shutil.rmtree(isolated)
@@ -134,6 +140,51 @@ def test_verify_of_an_unpacked_env_says_unpack_again(
     again = cli(*unpack.split()[1:], env=node)
     assert again.returncode == 0, again.stderr
     assert cli("env", "verify", "demo", env=node).returncode == 0
+
+
+@SQUASHFS
+def test_squashfs_image_holds_what_the_tar_holds(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
+    fake_machine("7900xtx")
+    _created(cli, tmp_path)
+    tgz, sqsh = tmp_path / "demo.tar.gz", tmp_path / "demo.squashfs"
+    for archive in (tgz, sqsh):
+        assert cli("env", "pack", "demo", "-o", str(archive)).returncode == 0
+    with tarfile.open(tgz) as tar:
+        in_tar = {m.name for m in tar.getmembers()}
+    listing = subprocess.run(["unsquashfs", "-l", "-d", "", str(sqsh)], capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    in_image = {line.lstrip("/") for line in listing if line.startswith("/")}
+    assert in_image == in_tar | {"venv"}  # tar names only what is inside it
+    assert {"mlstack-pack.json", "lock.toml", "fingerprint.json"} <= in_image
+    assert not any(n.endswith("bin/python") for n in in_image)  # relinked at unpack
+    assert sorted(p.name for p in tmp_path.iterdir() if "stage" in p.name) == []
+
+
+def test_squashfs_without_squashfs_tools_is_one_clear_error(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlstack_env.store.pack import pack_env
+
+    fake_machine("7900xtx")
+    _created(cli, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    with pytest.raises(MlstackError) as err:
+        pack_env("demo", out / "demo.sqsh")
+    assert err.value.message == "packing demo.sqsh needs mksquashfs, and it is not on PATH"
+    assert "apt-get install squashfs-tools" in (err.value.hint or "")
+    assert ".tar.zst" in (err.value.hint or "")
+    assert list(out.iterdir()) == []  # no image, no staging tree
+    image = tmp_path / "made-elsewhere.sqsh"
+    image.write_bytes(b"hsqs")  # unsquashfs is asked for before the bytes are read
+    with pytest.raises(MlstackError) as err:
+        unpack_env(image, tmp_path / "node" / "demo")
+    assert err.value.message == ("unpacking made-elsewhere.sqsh needs unsquashfs, and it is "
+                                 "not on PATH")
+    assert not (tmp_path / "node" / "demo").exists()
 
 
 def test_missing_python_is_named_and_nothing_is_left(

@@ -64,7 +64,8 @@ def pack(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The env to pack.")],
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", metavar="FILE",
-        help="The archive: NAME.tar.zst (zstd) or NAME.tar.gz. Required.")] = None,
+        help="The archive: NAME.tar.zst (zstd), NAME.tar.gz, or NAME.sqsh (squashfs, "
+             "needs mksquashfs). Required.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pack an env into one archive that `env unpack` sets up at another path or node."""

@@ -2,7 +2,8 @@
 without network (ROCM-FACTS §5b: stage the env to node-local NVMe with
 ``sbcast``, "NVMe > Lustre >> NFS").
 
-An archive (``tar.zst`` when the ``zstandard`` module is there, else ``tar.gz``) holds::
+An archive (``tar.zst`` when the ``zstandard`` module is there, else ``tar.gz``, or a
+squashfs image made by ``mksquashfs``: :mod:`mlstack_env.store.squashfs`) holds::
 
     mlstack-pack.json   what it is: env name, Python X.Y it needs, the venv's old path,
                         the links that pointed at the packing node's interpreter, the
@@ -36,7 +37,8 @@ from mlstack_env.store.generations import LOCK_NAME, get_env
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1
 VENV = "venv"
-SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
+SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz",
+            ".sqsh": "squashfs", ".squashfs": "squashfs"}
 #: Variables that name places under the packing node's MLSTACK_HOME: set again at unpack.
 PLACES = (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR,
            envvars.PYTORCH_TUNABLEOP_FILENAME)
@@ -66,7 +68,7 @@ def archive_format(path: Path) -> str:
             return fmt
     raise MlstackError(
         f"{path}: unknown archive type",
-        hint="name it NAME.tar.zst (zstd) or NAME.tar.gz (gzip)",
+        hint="name it NAME.tar.zst (zstd), NAME.tar.gz (gzip) or NAME.sqsh (squashfs)",
     )
 
 
@@ -156,6 +158,10 @@ def pack_env(name: str, output: Path) -> Packed:
     fmt = archive_format(output)
     if fmt == "tar.zst":
         _zstandard()
+    if fmt == "squashfs":
+        from mlstack_env.store.squashfs import tool
+
+        tool("mksquashfs", f"packing {output.name}")
     env = get_env(name)
     gen = env.current()
     if gen is None:
@@ -192,26 +198,42 @@ def pack_env(name: str, output: Path) -> Packed:
     fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
-    files = 0
+    manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    members = [(gen.path / n, n) for n in (LOCK_NAME, FINGERPRINT_NAME)
+               if (gen.path / n).is_file()]
+    venv_members = [(path, f"{VENV}/{path.relative_to(venv).as_posix()}")
+                    for path in sorted(_walk(venv))
+                    if path.relative_to(venv).as_posix() not in links]
     try:
-        with _open_write(tmp, fmt) as tar:
-            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            tar.add(gen.path / LOCK_NAME, arcname=LOCK_NAME, filter=_member_filter)
-            if (gen.path / FINGERPRINT_NAME).is_file():
-                tar.add(gen.path / FINGERPRINT_NAME, arcname=FINGERPRINT_NAME,
-                        filter=_member_filter)
-            for path in sorted(_walk(venv)):
-                rel = path.relative_to(venv).as_posix()
-                if rel in links:
-                    continue
-                tar.add(path, arcname=f"{VENV}/{rel}", recursive=False, filter=_member_filter)
-                files += 1
+        if fmt == "squashfs":
+            _write_image(tmp, manifest_text, [*members, *venv_members])
+        else:
+            with _open_write(tmp, fmt) as tar:
+                _add_bytes(tar, MANIFEST, manifest_text)
+                for path, arcname in [*members, *venv_members]:
+                    tar.add(path, arcname=arcname, recursive=False, filter=_member_filter)
         tmp.chmod(0o666 & ~_umask())
         tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return Packed(name, output, fmt, output.stat().st_size, entry.python, files)
+    return Packed(name, output, fmt, output.stat().st_size, entry.python, len(venv_members))
+
+
+def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]]) -> None:
+    """The same members as a squashfs image: staged (hard links) beside it, then made."""
+    from mlstack_env.store.files import remove_tree
+    from mlstack_env.store.squashfs import make_image, stage_file
+
+    stage = Path(tempfile.mkdtemp(dir=image.parent, prefix=f"{image.name}.stage-"))
+    try:
+        stage.chmod(0o777 & ~_umask())  # the image's root, and so DIR at unpack
+        (stage / MANIFEST).write_text(manifest_text, encoding="utf-8")
+        for path, arcname in members:
+            stage_file(path, stage / arcname)
+        make_image(stage, image)
+    finally:
+        remove_tree(stage)
 
 
 def _umask() -> int:

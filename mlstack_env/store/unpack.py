@@ -82,6 +82,11 @@ def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
 
 
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
+    if archive_format(archive) == "squashfs":
+        from mlstack_env.store.squashfs import extract_image
+
+        extract_image(archive, dest)
+        return _manifest(archive, dest)
     with open_read(archive) as tar:
         try:
             for member in tar:
@@ -93,6 +98,10 @@ def _extract(archive: Path, dest: Path) -> dict[str, Any]:
             raise MlstackError(f"{archive}: damaged or not an env archive ({e})",
                                hint="copy it again, or pack it again with "
                                "`mlstack env pack NAME -o FILE`") from None
+    return _manifest(archive, dest)
+
+
+def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
