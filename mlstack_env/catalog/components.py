@@ -8,11 +8,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, gpu_table
+from mlstack_env.errors import InternalError
 from mlstack_env.target import Target
+
+if TYPE_CHECKING:
+    from mlstack_env.sources import Source
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,9 @@ class Component:
     env_rdna: Mapping[str, str] = field(default_factory=dict)
     backends: tuple[str, ...] = ("rocm", "cpu")
     rocm: str | None = None
+    # A [sources.NAME] (sources.toml) that alone carries its builds: its ROCm variants say
+    # which releases have one, its Pythons which Pythons (one home: the source).
+    source: str | None = None
     gfx: tuple[str, ...] = ()
     python: tuple[str, ...] = ()
     why: str = ""
@@ -42,6 +50,10 @@ class Component:
         if target.is_rocm and self.rocm and target.rocm is not None \
                 and not SpecifierSet(self.rocm).contains(target.rocm, prereleases=True):
             out.append(f"needs ROCm {self.rocm} (target has {target.rocm})")
+        releases = self._source_releases()
+        if target.is_rocm and releases and target.rocm is not None \
+                and not _has_variant(self.source, target.rocm):
+            out.append(f"needs ROCm {_or(releases)} (target has {target.rocm})")
         if target.is_rocm and self.gfx:
             missing = [g for g in target.gfx if g not in self.gfx]
             if missing:
@@ -49,6 +61,11 @@ class Component:
         if python is not None and self.python and python not in self.python:
             out.append(f"needs Python {' or '.join(self.python)} (not {python})")
         return out
+
+    def _source_releases(self) -> tuple[str, ...]:
+        """The ROCm releases its source has a variant for; () when any (or no source)."""
+        src = _source(self.source)
+        return tuple(src.variants) if src is not None and "{variant}" in src.url else ()
 
     def needs(self, targets: tuple[Target, ...]) -> list[str]:
         """What it asks of the system and the env, in words, for the picker."""
@@ -61,6 +78,23 @@ class Component:
         if env:
             out.append("env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
         return out
+
+
+def _source(name: str | None) -> Source | None:
+    if name is None:
+        return None
+    from mlstack_env.sources import catalog
+
+    return catalog().sources.get(name)
+
+
+def _has_variant(name: str | None, rocm: str) -> bool:
+    src = _source(name)
+    return src is not None and src.variant(rocm) is not None
+
+
+def _or(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def is_rdna(target: Target) -> bool:
@@ -88,6 +122,11 @@ def components() -> tuple[Component, ...]:
     for cid, row in raw["component"].items():
         rocm = row.get("rocm")
         included = row.get("included")
+        source = str(row["source"]) if row.get("source") else None
+        src = _source(source)
+        if source is not None and src is None:
+            raise InternalError(f"components.toml: component {cid} names no known "
+                                f"source {source!r}")
         out.append(Component(
             id=cid,
             title=str(row["title"]),
@@ -97,8 +136,9 @@ def components() -> tuple[Component, ...]:
             env_rdna=_table(row, "env-rdna"),
             backends=_strs(row, "backends") or ("rocm", "cpu"),
             rocm=str(rocm) if rocm else None,
+            source=source,
             gfx=_strs(row, "gfx"),
-            python=_strs(row, "python"),
+            python=_strs(row, "python") or (src.python if src is not None else ()),
             why=str(row.get("why", "")),
             notes=_strs(row, "notes"),
             default=bool(row.get("default", False)),
