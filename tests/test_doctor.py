@@ -274,6 +274,23 @@ def test_lock_fit(tmp_path: Path) -> None:
     assert list(machine.lock_fits(make_ctx(root, tmp_path))) == []
 
 
+def test_glibc_against_the_entry_platform(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = machines.MACHINES["7900xtx"](tmp_path / "m")
+    wanted = lock_wanting(root, "rocm6.4:gfx1100")  # x86_64-manylinux_2_28
+    monkeypatch.setenv("MLSTACK_GLIBC", "2.39")  # Ubuntu 24.04
+    f = one(machine.glibc, make_ctx(root, tmp_path, wanted=wanted))
+    assert f.status is Status.OK
+    assert f.message == ("glibc 2.39 runs the wheels of minimal@rocm6.4:gfx1100@py3.12 "
+                         "(x86_64-manylinux_2_28)")
+    monkeypatch.setenv("MLSTACK_GLIBC", "2.17")  # CentOS 7
+    f = one(machine.glibc, make_ctx(root, tmp_path, wanted=wanted))
+    assert f.status is Status.FAIL
+    assert f.message == ("entry minimal@rocm6.4:gfx1100@py3.12 needs glibc 2.28 "
+                         "(x86_64-manylinux_2_28); this host has glibc 2.17")
+    assert list(machine.glibc(make_ctx(root, tmp_path))) == []
+
+
 # --- iGPU ------------------------------------------------------------------------------
 
 

@@ -85,6 +85,7 @@ def checks() -> list[Check]:
         machine.rocm_installed,
         machine.env_rocm,
         machine.lock_fits,
+        machine.glibc,
         machine.env_drift,
         machine.gpu_support,
         machine.integrated_gpu,

@@ -220,6 +220,28 @@ def lock_fits(ctx: Context) -> Iterator[Finding]:
     yield ok("lock", f"{ctx.wanted.source} fits this machine")
 
 
+def glibc(ctx: Context) -> Iterator[Finding]:
+    """With a lock or env: does this host's glibc run the entry's wheels (its manylinux
+    tag)? The same check as ``env create`` (hardware/glibc.py)."""
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.hardware.glibc import check_glibc, host_glibc, needed_glibc
+
+    if ctx.wanted is None:
+        return
+    entry = ctx.wanted.entry
+    needed = needed_glibc(entry.platform)
+    try:
+        found = host_glibc()
+        check_glibc(entry.platform, f"entry {entry.key}")
+    except MlstackError as e:
+        yield fail("glibc", e.message, e.hint)
+        return
+    if needed is None or found is None:
+        return
+    yield ok("glibc", f"glibc {found[0]}.{found[1]} runs the wheels of {entry.key} "
+             f"({entry.platform})")
+
+
 def env_drift(ctx: Context) -> Iterator[Finding]:
     """With --env: has the machine changed since the env's variables were decided?"""
     from mlstack_env.store.fingerprint import MachineFacts
