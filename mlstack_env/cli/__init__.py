@@ -1,8 +1,10 @@
 """The ``mlstack`` entry point.
 
-``main`` keeps two paths lean: ``--version`` and ``env run`` (and its short form
-``run``) never import typer, rich or the resolver. Everything else goes through the
-typer app in :mod:`mlstack_env.cli.app`.
+``main`` keeps the paths that do no resolving lean: ``--version`` and ``env run`` (and
+its short form ``run``) never import typer, rich or the resolver, and the simple forms
+of ``env list``, ``env info``, ``env create --lock``, ``profile list`` and ``lock`` run
+without typer (:mod:`mlstack_env.cli.lean`). Everything else goes through the typer app
+in :mod:`mlstack_env.cli.app`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlstack_env.cli.run import run_fast
 
             return run_fast(args[lead + 1 :])
-        return _run_app(args)
+        from mlstack_env.cli.lean import run_fast as run_lean
+
+        code = run_lean(args)
+        return _run_app(args) if code is None else code
     except MlstackError as e:
         return report(e, verbose, _wants_json(args))
     except KeyboardInterrupt:

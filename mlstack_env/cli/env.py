@@ -13,16 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlstack_env.cli.env_results import (
-    CreateResult,
-    GcResult,
-    InfoResult,
-    ListResult,
-    VerifyResult,
-    summary,
-)
+from mlstack_env.cli.env_results import GcResult, VerifyResult
 from mlstack_env.cli.output import emit
-from mlstack_env.cli.progress import StepProgress, is_quiet, say
+from mlstack_env.cli.progress import is_quiet, say
 from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -80,32 +73,23 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     as_json: JsonOpt = False,
 ) -> int:
     """Materialize a lock entry as a named env (a new generation when it exists)."""
-    from mlstack_env.create import CreateRequest, create
-    from mlstack_env.store.entries import NoProgress
+    from mlstack_env.cli.lean import env_create
+    from mlstack_env.create import CreateRequest
     from mlstack_env.target import Target
 
-    request = CreateRequest(
+    return env_create(CreateRequest(
         profile=profile, name=name, lock_file=lock_file,
         target=Target.parse(target) if target else None, python=python, offline=offline,
         locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
-    )
-    quiet = as_json or is_quiet()
-    # A changed mlstack.lock is said on stderr even with --json or -q: it must never go
-    # unnoticed.
-    outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
-                     on_wait=None if quiet else _say, announce=_say)
-    if not as_json and is_quiet():  # -q: nothing else on success
-        return 0
-    return emit(CreateResult(outcome.created, outcome.source, outcome.python_why,
-                             outcome.change), as_json)
+    ), as_json)
 
 
 @env_app.command("list")
 def list_cmd(as_json: JsonOpt = False) -> int:
     """List the envs."""
-    from mlstack_env.store import all_envs
+    from mlstack_env.cli.lean import env_list
 
-    return emit(ListResult([summary(e) for e in all_envs()]), as_json)
+    return env_list(as_json)
 
 
 def _current(name: str) -> tuple[NamedEnv, Generation]:
@@ -121,8 +105,9 @@ def _current(name: str) -> tuple[NamedEnv, Generation]:
 @env_app.command("info")
 def info_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     """Show an env: generation, fingerprint, store entry, variables."""
-    env, gen = _current(name)
-    return emit(InfoResult(env, gen), as_json)
+    from mlstack_env.cli.lean import env_info
+
+    return env_info(name, as_json)
 
 
 @env_app.command("remove")

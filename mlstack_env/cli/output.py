@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mlstack_env.units import human_bytes
 
@@ -47,7 +47,19 @@ def printable(text: str, *, newlines: bool = False) -> str:
 def console(stderr: bool = False) -> Console:
     """The console results render on. Every string it renders goes through
     :func:`printable`; result renderers get no markup, so a ``[link=…]`` in a value is
-    text, not a hyperlink escape (the stderr console keeps markup for progress lines)."""
+    text, not a hyperlink escape (the stderr console keeps markup for progress lines).
+    Output that is no terminal (a pipe, a file, ``--json``'s neighbours) gets a
+    :class:`~mlstack_env.cli.plain.PlainConsole`, which prints the same bytes without
+    loading rich."""
+    from mlstack_env.cli.plain import PlainConsole, rich_would_style
+
+    if not rich_would_style(sys.stderr if stderr else sys.stdout):
+        return cast("Console", PlainConsole(stderr))
+    return rich_console(stderr)
+
+
+def rich_console(stderr: bool = False) -> Console:
+    """A rich console (:func:`console` on a terminal)."""
     from rich.console import Console
     from rich.text import Text
 
