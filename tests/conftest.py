@@ -147,3 +147,14 @@ def _run_in_process(args: tuple[str, ...], *, env: dict[str, str] | None, cwd: P
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_mlstack
+
+
+@pytest.fixture
+def dead_index(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An index URL where nothing listens, with uv told not to retry (UV_HTTP_RETRIES=0,
+    which mlstack passes through to uv): uv's default retries with back-off cost about 9 s
+    per test and change nothing in the error it reports."""
+    from tests.wheelindex import closed_port_url
+
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    return closed_port_url()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlstack_env import paths
 from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
-from tests.wheelindex import WheelIndex, closed_port_url, serve, write_project
+from tests.wheelindex import WheelIndex, serve, write_project
 
 pytest_plugins = ["tests.wheelindex"]
 
@@ -144,9 +144,9 @@ def test_a_tampered_wheel_is_refused_and_not_kept(wheel_index: WheelIndex, tmp_p
     assert list(out.iterdir()) == []  # neither the wheel's name nor a .part-* file
 
 
-def test_an_unreachable_mirror_is_a_clean_error(tmp_path: Path, cli: Cli,
+def test_an_unreachable_mirror_is_a_clean_error(dead_index: str, tmp_path: Path, cli: Cli,
                                                 wheel_index: WheelIndex) -> None:
-    dead = closed_port_url()
+    dead = dead_index
     wheel_index.write_config(mirrors={"https://download.pytorch.org/": f"{dead}/pytorch/",
                                       "https://files.pythonhosted.org/": f"{dead}/files/"})
     lock = team_lock(tmp_path / "mlstack.lock")

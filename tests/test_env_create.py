@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlstack_env import paths
 from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
-from tests.wheelindex import WheelIndex, closed_port_url, serve
+from tests.wheelindex import WheelIndex, serve
 
 pytest_plugins = ["tests.wheelindex"]
 
@@ -185,11 +185,11 @@ def test_served_wheel_with_other_bytes_is_refused(wheel_index: WheelIndex,
     assert nothing_created()
 
 
-def test_unreachable_index_with_cold_cache(wheel_index: WheelIndex,
+def test_unreachable_index_with_cold_cache(dead_index: str, wheel_index: WheelIndex,
                                            fake_machine: Callable[[str], Path],
                                            tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
-    dead = closed_port_url()
+    dead = dead_index
     wheel_index.write_config(mirrors={k: v.replace(wheel_index.url, dead)
                                       for k, v in wheel_index.mirrors.items()})
     lock = team_lock(tmp_path / "mlstack.lock")

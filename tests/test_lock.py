@@ -17,7 +17,6 @@ from tests.wheelindex import (
     DONE_WHEN_PROFILES,
     DONE_WHEN_TARGETS,
     WheelIndex,
-    closed_port_url,
     write_project,
 )
 
@@ -241,9 +240,9 @@ def test_plain_pypi_torch_is_refused_for_rocm(
     assert "nvidia-cublas-cu12 12.8.4.1 (pulled by torch)" in error
 
 
-@pytest.mark.slow  # uv retries a refused connection three times (~8 s)
-def test_unreachable_index(wheel_index: WheelIndex, tmp_path: Path, cli: Cli) -> None:
-    dead = closed_port_url()
+def test_unreachable_index(dead_index: str, wheel_index: WheelIndex, tmp_path: Path,
+                           cli: Cli) -> None:
+    dead = dead_index
     config = wheel_index.write_config(mirrors={k: f"{dead}/x/" for k in wheel_index.mirrors})
     _project(tmp_path, GOOD)
     error, hint = _fail(cli("lock", cwd=tmp_path))

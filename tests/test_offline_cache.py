@@ -10,15 +10,16 @@ from pathlib import Path
 
 from mlstack_env import paths
 from tests.envfixtures import team_lock, torch_entry, write_lock
-from tests.wheelindex import closed_port_url, serve
+from tests.wheelindex import serve
 
 pytest_plugins = ["tests.wheelindex"]
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def test_offline_after_the_mirror_changed(fake_machine: Callable[[str], Path],
-                                          tmp_path: Path, cli: Cli) -> None:
+def test_offline_after_the_mirror_changed(dead_index: str,
+                                         fake_machine: Callable[[str], Path],
+                                         tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
     lock = team_lock(tmp_path / "mlstack.lock")
     with serve(tmp_path / "mirror-a") as mirror_a:  # this test's own index, to stop it
@@ -27,7 +28,7 @@ def test_offline_after_the_mirror_changed(fake_machine: Callable[[str], Path],
         assert first.returncode == 0, first.stderr
         mirrors_a = mirror_a.mirrors
     # The team moves to mirror B, which this machine cannot reach (down, or no network).
-    dead = closed_port_url()
+    dead = dead_index
     mirror_a.write_config(mirrors={k: v.replace(mirror_a.url, dead)
                                    for k, v in mirrors_a.items()})
     # A NEW store entry needing the same wheels: nothing can be reused from the store.
