@@ -21,7 +21,10 @@ from mlstack_env.cli.output import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-_EMOJI = re.compile(r":\S*?:")  # what rich's emoji replacement looks at
+# What rich's emoji replacement could take for a name: text between two colons, with a
+# letter in it or one of the few codes without one (``:+1:``). A time's ``18:17:00`` is not.
+_EMOJI = re.compile(r"(?=:(\S*?):)")
+_LETTERLESS_EMOJI = {"100", "1234", "+1", "-1", "__1"}
 
 
 def rich_would_style(stream: IO[str]) -> bool:
@@ -37,6 +40,11 @@ def rich_would_style(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def _maybe_emoji(text: str) -> bool:
+    return any(re.search("[^\\W\\d_]", m.group(1)) or m.group(1) in _LETTERLESS_EMOJI
+               for m in _EMOJI.finditer(text))
 
 
 def _simple_width(text: str) -> bool:
@@ -89,7 +97,7 @@ class PlainConsole:
             return
         text = printable(sep.join(objects), newlines=True)
         wraps = not soft_wrap and any(len(line) > self.width for line in text.split("\n"))
-        if (wraps or "\t" in text or not _simple_width(text) or _EMOJI.search(text)
+        if (wraps or "\t" in text or not _simple_width(text) or _maybe_emoji(text)
                 or (self._stderr and "[" in text)):
             self._fallback().print(*objects, sep=sep, end=end, soft_wrap=soft_wrap,
                                    style=style)
