@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlstack_env.hardware.machine import Machine
+if TYPE_CHECKING:
+    from mlstack_env.hardware.machine import Machine
 
 FINGERPRINT_NAME = "fingerprint.json"
 SCHEMA = 1

@@ -33,16 +33,19 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlstack_env import paths
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock
-from mlstack_env.store.entries import StoreEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 from mlstack_env.store.locks import Busy, file_lock, try_lock_dir
 from mlstack_env.userfile import write_atomic
+
+if TYPE_CHECKING:  # the lock file code and the installer load when used, not to list envs
+    from mlstack_env.lockfile import Lock, LockEntry
+    from mlstack_env.store.entries import StoreEntry
 
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = "lock.toml"
@@ -71,6 +74,8 @@ class Generation:
         return read_fingerprint(self.path)
 
     def lock(self) -> Lock:
+        from mlstack_env.lockfile import read_lock
+
         return read_lock(self.path / LOCK_NAME)
 
     def entry(self) -> LockEntry:
@@ -202,6 +207,8 @@ class NamedEnv:
             (tmp / FINGERPRINT_NAME).write_text(
                 json.dumps(fp.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
+            from mlstack_env.lockfile import dumps
+
             (tmp / LOCK_NAME).write_text(dumps(lock), encoding="utf-8")
             # Scripts name the final path: the directory is renamed, not rewritten.
             write_scripts(tmp, self.name, final / VENV_LINK, variables)
