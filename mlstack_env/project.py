@@ -13,20 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LOCK_NAME
-from mlstack_env.profiles import (
-    Profile,
-    ProfileSet,
-    _where,
-    parse_profile,
-    read_toml,
-    unknown_key_error,
-)
 from mlstack_env.sites import Site, load_site
 from mlstack_env.target import Target, parse_python
+
+if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
+    from mlstack_env.profiles import Profile, ProfileSet
 
 MANIFEST_NAME = "mlstack.toml"
 PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
@@ -55,6 +50,8 @@ class Project:
         return self.root / LOCK_NAME
 
     def profile_set(self) -> ProfileSet:
+        from mlstack_env.profiles import ProfileSet
+
         return ProfileSet.load(self.profiles)
 
     def catalog(self) -> Any:
@@ -83,6 +80,8 @@ class Project:
 
 
 def load_project(manifest: Path) -> Project:
+    from mlstack_env.profiles import _where, parse_profile, read_toml, unknown_key_error
+
     raw, text = read_toml(manifest)
     source = str(manifest)
     for key in raw:

@@ -16,11 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
 from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
 from mlstack_env.errors import MlstackError
-from mlstack_env.profiles import unknown_key_error
 from mlstack_env.target import Backend, Target
 
 if TYPE_CHECKING:
@@ -161,6 +158,8 @@ class Catalog:
             raise no_index_error(target.rocm)
         fill = url_fill(target)
         backend = source_backend(target)
+        from packaging.utils import canonicalize_name  # resolving only: not on a store hit
+
         wanted = {canonicalize_name(r) for r in required}
         out: list[ConcreteSource] = []
         for src in self.sources.values():
@@ -199,6 +198,8 @@ class Catalog:
                         profile: str) -> None:
         """Refuse a profile naming a package that comes only from a source (``exclusive``)
         which has no build for this target or Python: one clear error, never PyPI's."""
+        from packaging.utils import canonicalize_name
+
         wanted = {canonicalize_name(r) for r in required}
         for src in self.sources.values():
             names = sorted(p for p in src.packages if canonicalize_name(p) in wanted)
@@ -230,6 +231,8 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
                   table: str | None = None, keys: list[str] | None = None) -> Source:
     for key in keys if keys is not None else raw:
         if key not in SOURCE_KEYS:
+            from mlstack_env.profiles import unknown_key_error
+
             raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
                                     after=table)
 

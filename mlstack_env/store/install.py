@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
 from mlstack_env import paths, uv
 from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
@@ -236,6 +233,8 @@ class _SyncStages:
 def check_installed(entry: LockEntry, venv: Path) -> None:
     """The installed set is exactly the locked one (names and versions; uv checked each
     wheel's sha256 as it fetched it, and `env verify` checks every file)."""
+    from packaging.utils import canonicalize_name  # after an install only, not on a store hit
+
     from mlstack_env.store.verify import installed, site_packages
 
     site = site_packages(venv)
@@ -250,6 +249,8 @@ def check_installed(entry: LockEntry, venv: Path) -> None:
 
 
 def _same(a: str | None, b: str | None) -> bool:
+    from packaging.version import InvalidVersion, Version
+
     if a is None or b is None:
         return a == b
     try:
