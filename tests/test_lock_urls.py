@@ -83,8 +83,10 @@ def test_a_file_url_is_refused(machine: WheelIndex, tmp_path: Path, cli: Cli) ->
     assert nothing_written()
 
 
-def test_allow_urls_lets_a_host_in_and_mirrors_still_apply(machine: WheelIndex,
-                                                           tmp_path: Path, cli: Cli) -> None:
+def test_allow_urls_lets_a_host_in_and_mirrors_still_apply(
+        machine: WheelIndex, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first create cannot reach the host; uv's retries would only make it slower (~10 s).
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     # The team's own host, allowed by the project; this machine reaches it via a mirror.
     entry, _url = moved(torch_entry("demo", TARGET), "filelock", "https://wheels.team.example/")
     project = tmp_path / "proj"
