@@ -10,7 +10,8 @@ Targets (medians; a ratio compares two commands measured alternately in the same
   absent) <= 1.3x raw ``uv venv`` + ``uv pip sync``;
 - store miss, torch-sized: the same with PyPI's real torch wheel (``--torch-wheel PATH``,
   installed with its dependencies left out: ~900 MB, ~4 GB unpacked) <= 1.1x;
-- no-op ``mlstack lock`` (inputs unchanged) <= 0.15 s;
+- no-op ``mlstack lock`` (inputs unchanged) <= 0.15 s, with and without ``python =`` in
+  mlstack.toml (without it mlstack chooses the interpreter: no probe of the others);
 - ``mlstack env run demo -- python -c pass`` <= 25 ms over ``<env>/bin/python -c pass``;
 - ``mlstack env list`` with 100 envs <= 0.15 s.
 
@@ -189,6 +190,13 @@ def main() -> int:
         b.run("lock", cwd=project)
         no_op = [b.time("lock", cwd=project) for _ in range(args.runs + 2)][2:]
         limit("no-op lock", statistics.median(no_op), 150)
+        # The same without `python =` in mlstack.toml: mlstack picks the Python itself.
+        any_python = base / "project-any-python"
+        write_project(any_python, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
+                      python=None)
+        b.run("lock", cwd=any_python)
+        no_op = [b.time("lock", cwd=any_python) for _ in range(args.runs + 2)][2:]
+        limit("no-op lock, no python =", statistics.median(no_op), 150)
 
         venv = b.home / "envs" / "demo" / "current" / "venv"
         t_run, t_py = medians([([b.mlstack, "env", "run", "demo", "--", "python", "-c", "pass"],
