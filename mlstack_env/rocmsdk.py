@@ -33,10 +33,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import Version
-
 from mlstack_env.catalog import (
     WheelsRelease,
     is_rocm_wheel_name,
@@ -98,6 +94,9 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
         gfx = sorted(carried, key=lambda g: (len(g), g))
     pins = {CORE: release.sdk, LIBRARIES: release.sdk}
     pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
+    from packaging.requirements import Requirement  # resolving only: not on a store hit
+    from packaging.utils import canonicalize_name
+
     out: list[str] = []
     for text in packages:
         req = Requirement(text)
@@ -117,6 +116,9 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
 def asks_device_all(packages: Sequence[str]) -> bool:
     """Does a profile ask for every GPU's kernels by name (``torch[device-all]``,
     ``rocm[device-all]``)? Never implied: about 10 GB (ROCM-FACTS §4b)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     for text in packages:
         req = Requirement(text)
         if canonicalize_name(req.name) in ("torch", SELECTOR) and "device-all" in req.extras:
@@ -182,6 +184,8 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
             + ", ".join(f"{n} {v}" for n, v in sorted(sdk.items())),
             f"pin every rocm-sdk-* wheel to one {release.name} build (or none: mlstack pins them)",
         )
+    from packaging.version import Version
+
     labels = {n: Version(pkgs[n].version).local or "" for n in TORCH_FAMILY if n in pkgs}
     if len(set(labels.values())) > 1:
         raise MlstackError(

@@ -207,3 +207,23 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(console(), PlainConsole)
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert not isinstance(console(), PlainConsole)
+
+
+@pytest.mark.parametrize(("args", "absent"), [
+    (["env", "list"], ("packaging", "mlstack_env.uv", "mlstack_env.hardware",
+                       "mlstack_env.lockfile")),
+    # info reads the generation's lock (which ROCm the env runs on), not the machine.
+    (["env", "info", "demo", "--json"], ("packaging.requirements", "packaging.tags",
+                                         "mlstack_env.uv", "mlstack_env.hardware",
+                                         "mlstack_env.resolve")),
+    # A store hit reads a lock and detects the machine, but parses no requirement.
+    (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "-q"],
+     ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
+      "mlstack_env.profiles")),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_reads_and_store_hits_skip_what_they_do_not_use(
+        args: list[str], absent: tuple[str, ...], world: Path, tmp_path: Path) -> None:
+    args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
+    modules = _imported(args)
+    assert "mlstack_env.cli.lean" in modules
+    assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
