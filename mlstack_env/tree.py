@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any
-
-from packaging.markers import InvalidMarker
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env import paths
 from mlstack_env.lockfile import LockedPackage, LockEntry
+
+if TYPE_CHECKING:  # packaging loads to read a tree, not for key_versions (env create)
+    from packaging.requirements import Requirement
 
 #: The packages whose versions say what an env is, in the order people ask about them.
 KEY_PACKAGES = (
@@ -48,6 +46,10 @@ class DistMeta:
 
 
 def read_metadata(dist_info: Path) -> DistMeta | None:
+    from email.parser import HeaderParser
+
+    from packaging.utils import canonicalize_name
+
     try:
         text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -105,6 +107,8 @@ def _marker_env(python: str) -> dict[str, str]:
 
 
 def _requirements(lines: Iterable[str]) -> list[Requirement]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     out = []
     for line in lines:
         try:
@@ -119,6 +123,9 @@ def edges(metas: Mapping[str, DistMeta], present: set[str], python: str,
     """name -> the present packages it requires, with markers evaluated for the entry
     (an extra's requirements count when some present package, or the profile, asks for
     that extra)."""
+    from packaging.markers import InvalidMarker
+    from packaging.utils import canonicalize_name
+
     env = _marker_env(python)
     parsed = {n: _requirements(m.requires) for n, m in metas.items()}
     extras: dict[str, set[str]] = {}
@@ -206,6 +213,8 @@ def wheel_size(package: LockedPackage, python: str) -> int | None:
 def build(entry: LockEntry, metas: Mapping[str, DistMeta], *, source: str,
           graph_from: str | None, direct: list[Requirement] | None, direct_from: str,
           disk: int | None = None) -> PackageTree:
+    from packaging.utils import canonicalize_name
+
     present = {p.name for p in entry.packages}
     known = {n: m for n, m in metas.items() if n in present}
     children = edges(known, present, entry.python, direct or ())
@@ -251,6 +260,8 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
     """The requirements of ``profile`` as it is now: the project's (``mlstack.toml`` found
     from ``near``, else from the working directory) or the built-in one; None when it
     cannot be read."""
+    from packaging.requirements import Requirement
+
     from mlstack_env.errors import MlstackError
     from mlstack_env.profiles import ProfileSet
     from mlstack_env.project import find_project

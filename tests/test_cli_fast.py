@@ -217,7 +217,7 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
                                          "mlstack_env.uv", "mlstack_env.hardware",
                                          "mlstack_env.resolve")),
     # A store hit reads a lock and detects the machine, but parses no requirement.
-    (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "-q"],
+    (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.profiles")),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
