@@ -3,7 +3,6 @@ default env, changed in one command (:mod:`mlstack_env.project_edit`)."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit
+from mlstack_env.cli.progress import announce, say
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,15 +64,10 @@ class EditResult:
             console.print(f"env {c.name}: {state}", soft_wrap=True)
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
 def _run(request: EditRequest, as_json: bool) -> int:
     from mlstack_env.project_edit import edit_packages
 
-    outcome = edit_packages(request, on_wait=_say, announce=_say)
+    outcome = edit_packages(request, on_wait=say, announce=announce)
     return emit(EditResult(outcome), as_json)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.cli.output import emit
-from mlstack_env.cli.progress import is_quiet, say, set_quiet
+from mlstack_env.cli.progress import announce, is_quiet, say, set_quiet
 from mlstack_env.errors import MlstackError
 
 # --- the command bodies (typer's commands call these too) -------------------------------
@@ -51,7 +51,7 @@ def env_create(request: Any, as_json: bool) -> int:
 
     quiet = as_json or is_quiet()
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
-                     on_wait=None if quiet else say, announce=say)
+                     on_wait=None if quiet else say, announce=announce)
     if not as_json and is_quiet():  # -q: nothing else on success
         return 0
     return emit(CreateResult(outcome.created, outcome.source, outcome.python_why,
@@ -74,7 +74,7 @@ def lock(profiles: list[str], targets: list[str], *, python: str | None = None,
          export_pylock: Path | None = None, offline: bool = False, upgrade: bool = False,
          upgrade_package: Sequence[str] = (), locked: bool = False,
          as_json: bool = False) -> int:
-    from mlstack_env.cli.lock_results import LockProgress, LockResult, announce, upgrade_request
+    from mlstack_env.cli.lock_results import LockProgress, LockResult, upgrade_request
     from mlstack_env.project import find_project
     from mlstack_env.resolve import lock as resolve_lock
     from mlstack_env.target import Target, parse_python

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,12 +104,6 @@ class LockProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.__exit__(*exc)
-
-
-def announce(message: str) -> None:
-    """A line on stderr even with -q or --json: a changed lock must never go unnoticed."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 def upgrade_request(everything: bool, packages: list[str], *, check: bool, locked: bool,

@@ -65,3 +65,9 @@ def say(message: str) -> None:
         return
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+def announce(message: str) -> None:
+    """A line on stderr even with -q or --json: a changed lock must never go unnoticed."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
