@@ -380,19 +380,11 @@ def _write_flat(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str]) -> 
 
 
 def build_sdist(dist: Dist) -> tuple[str, bytes]:
-    """A minimal sdist (``name-version.tar.gz`` with PKG-INFO), the same bytes every time."""
-    base = f"{dist.module}-{dist.version}"
+    """A minimal sdist of ``dist`` (``name-version.tar.gz`` with PKG-INFO)."""
     info = (f"Metadata-Version: 2.1\nName: {dist.name}\nVersion: {dist.version}\n"
-            + "".join(f"Requires-Dist: {r}\n" for r in dist.requires)).encode()
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        member = tarfile.TarInfo(f"{base}/PKG-INFO")
-        member.size, member.mtime, member.mode = len(info), 0, 0o644
-        tar.addfile(member, io.BytesIO(info))
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-        gz.write(raw.getvalue())
-    return f"{base}.tar.gz", out.getvalue()
+            + "".join(f"Requires-Dist: {r}\n" for r in dist.requires))
+    sdist = Sdist(dist.name, dist.version, info)
+    return sdist.filename, sdist.build()
 
 
 def build_tree(root: Path) -> dict[str, str]:
