@@ -33,6 +33,7 @@ from mlstack_env import __version__, envvars
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
 from mlstack_env.store.generations import LOCK_NAME, get_env
+from mlstack_env.userfile import current_umask
 
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1
@@ -212,7 +213,7 @@ def pack_env(name: str, output: Path) -> Packed:
                 _add_bytes(tar, MANIFEST, manifest_text)
                 for path, arcname in [*members, *venv_members]:
                     tar.add(path, arcname=arcname, recursive=False, filter=_member_filter)
-        tmp.chmod(0o666 & ~_umask())
+        tmp.chmod(0o666 & ~current_umask())
         tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -227,19 +228,13 @@ def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]
 
     stage = Path(tempfile.mkdtemp(dir=image.parent, prefix=f"{image.name}.stage-"))
     try:
-        stage.chmod(0o777 & ~_umask())  # the image's root, and so DIR at unpack
+        stage.chmod(0o777 & ~current_umask())  # the image's root, and so DIR at unpack
         (stage / MANIFEST).write_text(manifest_text, encoding="utf-8")
         for path, arcname in members:
             stage_file(path, stage / arcname)
         make_image(stage, image)
     finally:
         remove_tree(stage)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _walk(root: Path) -> Iterator[Path]:

@@ -8,7 +8,6 @@ distributions against their RECORD) neither counts nor flags them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 # Run by the env's own python, found next to the script wherever the store entry is (uv's
@@ -29,8 +28,9 @@ def shim_names(python: str) -> tuple[str, ...]:
 def write_pip_shims(venv: Path, python: str) -> list[Path]:
     """Write the shims into ``venv/bin`` (executable, following the umask)."""
     text = PRELUDE + SOURCE.read_text(encoding="utf-8")
-    umask = os.umask(0)
-    os.umask(umask)
+    from mlstack_env.userfile import current_umask
+
+    umask = current_umask()
     written = []
     for name in shim_names(python):
         path = venv / "bin" / name
