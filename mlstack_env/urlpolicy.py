@@ -7,20 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from mlstack_env.config import host_prefix
 from mlstack_env.errors import MlstackError
 from mlstack_env.sources import Catalog, catalog, source_backend, url_fill
 from mlstack_env.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockEntry
-
-
-def origin(url: str) -> str:
-    """``https://host[:port]/`` of a URL (the prefix every URL on that server starts with)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ class UrlPolicy:
             for url in (src.url, *src.files):
                 if not url.format(**here):
                     continue  # {wheels} of a target that is no ROCm-as-wheels release
-                prefix = origin(url.format(**here))
+                prefix = host_prefix(url.format(**here))
                 if not prefix.startswith("file:") and prefix not in out:
                     out.append(prefix)
         return (*out, *self.allow_urls)
@@ -63,7 +57,7 @@ class UrlPolicy:
                 local = wheel.url.lower().startswith("file:")
                 what = "a local file, not a configured source" if local else \
                     "outside the configured sources"
-                suggest = wheel.url.rsplit("/", 1)[0] + "/" if local else origin(wheel.url)
+                suggest = wheel.url.rsplit("/", 1)[0] + "/" if local else host_prefix(wheel.url)
                 raise MlstackError(
                     f"{source}: entry {entry.key}: wheel URL {wheel.url} is {what}",
                     hint=f"re-lock from the configured sources (`mlstack lock`), or, if "
