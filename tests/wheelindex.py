@@ -490,6 +490,11 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5. uv opens tens of connections at once; past the
+    # backlog the kernel drops their SYNs, and each dropped one waits a full second for its
+    # retransmission (about a second of every larger resolve, for nothing a real index does).
+    request_queue_size = 128
+
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up mid-file (uv stops reading a wheel whose bytes are wrong)
         # is no error of the index; its traceback would land in an in-process CLI's stderr.
@@ -579,7 +584,8 @@ def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex
 
 
 @pytest.fixture
-def own_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
+def own_index(tmp_path_factory: pytest.TempPathFactory,
+              warm_interpreters: None) -> Iterator[WheelIndex]:
     """An index of this test's own, mirrored in its config, for :meth:`WheelIndex.publish`."""
     with serve(tmp_path_factory.mktemp("own-index")) as index:
         index.write_config()
@@ -587,7 +593,7 @@ def own_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
 
 
 @pytest.fixture
-def mirrored(wheel_index: WheelIndex) -> WheelIndex:
+def mirrored(wheel_index: WheelIndex, warm_interpreters: None) -> WheelIndex:
     """The index, with this test's ``$MLSTACK_CONFIG`` mirroring canonical URLs onto it."""
     wheel_index.write_config()
     return wheel_index
