@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,15 +14,84 @@ import pytest
 
 from tests import machines
 
+# PYTHONDONTWRITEBYTECODE (set in some workplaces) keeps .pyc files out of the source
+# tree; without them every pytest worker would recompile every test and mlstack module,
+# and every mlstack or Python process a test starts would recompile what it imports.
+# Python's own answer to "not beside the sources" is a pycache prefix: the suite keeps
+# its bytecode in the temporary directory instead, for itself and its child processes.
+if sys.dont_write_bytecode and not sys.pycache_prefix:
+    _prefix = str(Path(tempfile.gettempdir()) / f"mlstack-tests-pycache-{os.getuid()}")
+    sys.pycache_prefix = _prefix
+    sys.dont_write_bytecode = False
+    os.environ["PYTHONPYCACHEPREFIX"] = _prefix
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+
 # Variables from the developer's shell that would change what mlstack does.
 _LEAKY_PREFIXES = ("UV_", "MLSTACK_", "HSA_", "HIP_", "ROCR_", "PYTORCH_", "MIOPEN_")
 # CI: set by every CI service, and it makes env create refuse to change a project lock.
 _LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "CI")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject's addopts): two workers per CPU, at most 8. A test spends
+    most of its time waiting for the processes it starts (uv, shells, mlstack itself) and
+    for the loopback index, so one worker per CPU leaves the CPUs half idle; more than 8
+    would spend more on each worker's start (collection, the session's wheel index) than
+    they save. ``-n 0`` runs in one process (a debugger, one test)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(8, 2 * (cpus or 1)))
+
+
+@pytest.fixture(scope="session")
+def uv_interpreters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What uv learnt about this machine's real Pythons (its ``interpreter-v*`` cache),
+    kept for the session (per worker) and given by :func:`warm_interpreters` to the uv
+    cache of each test that installs or resolves from the loopback index.
+
+    uv asks an interpreter for its version, paths and tags the first time a cache sees it
+    (a Python start, ~70 ms) and keys the answer by path and modification time. A user's
+    cache knows their Pythons after the first command; a test's cache is new each time,
+    so without this every test paid those starts again. Only interpreters outside the
+    session's temporary tree are kept: a test's venvs and fake Pythons stay its own.
+    """
+    return tmp_path_factory.mktemp("uv-interpreters")
+
+
+@pytest.fixture
+def warm_interpreters(isolated: Path, uv_interpreters: Path) -> None:
+    """This test's uv cache knows the machine's Pythons, as a user's does after their first
+    command (the wheels, index pages and venvs stay the test's own). Used by the loopback
+    index fixtures (tests/wheelindex.py); a test that checks MLSTACK_HOME stays empty
+    does not get it."""
+    _seed_interpreters(uv_interpreters, isolated / "cache" / "uv")
+
+
+def _seed_interpreters(seed: Path, cache: Path) -> None:
+    for entry in seed.glob("interpreter-v*/*/*"):
+        target = cache / entry.relative_to(seed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry, target)
+
+
+def _keep_interpreters(cache: Path, seed: Path, session_tmp: bytes) -> None:
+    for entry in cache.glob("interpreter-v*/*/*.msgpack"):
+        target = seed / entry.relative_to(cache)
+        if target.exists():
+            continue
+        try:
+            data = entry.read_bytes()
+        except OSError:  # a test that made its home unreadable
+            continue
+        if session_tmp not in data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Own MLSTACK_HOME and config, no colour, a wide terminal, an empty machine."""
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_interpreters: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Own MLSTACK_HOME and config, no colour, a wide terminal, an empty machine. What
+    uv learnt of the machine's real Pythons is kept for :func:`warm_interpreters`."""
     for name in list(os.environ):
         if name.startswith(_LEAKY_PREFIXES) or name in _LEAKY:
             monkeypatch.delenv(name, raising=False)
@@ -32,10 +103,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TERM", "dumb")
     empty = machines.build(tmp_path / "machine-default", [], rocm=None)
     monkeypatch.setenv("MLSTACK_ROOT", str(empty))
-    from mlstack_env.catalog import gpu_table
-
-    gpu_table.cache_clear()
     yield home
+    cache = home / "cache" / "uv"
+    session_tmp = str(tmp_path_factory.getbasetemp().parent).encode()
+    _keep_interpreters(cache, uv_interpreters, session_tmp)
 
 
 @pytest.fixture
@@ -105,7 +176,6 @@ def _run_in_process(args: tuple[str, ...], *, env: dict[str, str] | None, cwd: P
     import logging
 
     from mlstack_env import uv
-    from mlstack_env.catalog import gpu_table
     from mlstack_env.cli import main
 
     saved_env = dict(os.environ)
@@ -121,8 +191,8 @@ def _run_in_process(args: tuple[str, ...], *, env: dict[str, str] | None, cwd: P
             os.chdir(cwd)
         sys.stdin = io.StringIO(input or "")
         sys.stdout, sys.stderr = out, err
-        # What a new process would find anew: caches keyed on the environment.
-        gpu_table.cache_clear()
+        # What a new process would find anew: caches keyed on the environment (the GPU
+        # table is the package's own data, the same for every call).
         uv.version.cache_clear()  # `version()` means MLSTACK_UV's, which a call may change
         try:
             code: object = main(list(args))

@@ -8,6 +8,7 @@ TOML writer (``-X importtime``, in a process of its own).
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,14 @@ from tests.wheelindex import WheelIndex, write_project
 pytest_plugins = ["tests.wheelindex"]
 
 Result = tuple[int, str, str]
+
+# Progress lines time their steps ("done in 0.01 s"); two runs of the same command may
+# differ there and only there.
+_DURATION = re.compile(r"\bin \d+\.\d+ s\b")
+
+
+def _result(r: subprocess.CompletedProcess[str]) -> Result:
+    return r.returncode, r.stdout, _DURATION.sub("in T s", r.stderr)
 
 
 @pytest.fixture
@@ -51,7 +60,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) 
     with monkeypatch.context() as m:
         m.setattr(mlstack_env.cli, "_run_app", no_typer)
         r = run_mlstack(*args, cwd=cwd)
-    return r.returncode, r.stdout, r.stderr
+    return _result(r)
 
 
 def _typer(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) -> Result:
@@ -59,7 +68,7 @@ def _typer(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None)
     with monkeypatch.context() as m:
         m.setattr(lean, "FAST", {})
         r = run_mlstack(*args, cwd=cwd)
-    return r.returncode, r.stdout, r.stderr
+    return _result(r)
 
 
 READS = [
@@ -143,7 +152,7 @@ def test_other_forms_go_to_typer(args: tuple[str, ...]) -> None:
 def test_help_and_usage_errors_are_typers(args: tuple[str, ...], world: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     r = run_mlstack(*args, cwd=world)
-    assert (r.returncode, r.stdout, r.stderr) == _typer(monkeypatch, *args, cwd=world)
+    assert _result(r) == _typer(monkeypatch, *args, cwd=world)
     assert ("Usage: mlstack" in r.stdout) == ("--help" in args)
 
 

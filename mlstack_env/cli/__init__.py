@@ -146,13 +146,13 @@ def _run_app(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click_exc
 
-    from mlstack_env.cli.app import build_app, click_command
+    from mlstack_env.cli.app import command_for
 
     args = _globals_first(args)
     if len(args) == _leading_globals(args):  # bare `mlstack`: help, on stdout
         args = [*args, "--help"]
     as_json = _wants_json(args)
-    command = click_command(build_app(args))
+    command = command_for(args)
     try:
         rv = command.main(args=args, prog_name="mlstack", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as e:  # `mlstack env`: the group's help, on stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Annotated, Any
 
 import typer
@@ -175,6 +176,20 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "system": _system,
     "completion": _completion,
 }
+
+
+def command_for(args: Sequence[str]) -> Any:
+    """The click command tree for ``args`` (:func:`build_app`, :func:`click_command`),
+    built once per process for each command: typer reads every option's signature to
+    build it (10-30 ms), and a process that runs mlstack more than once (a test, a tool
+    embedding it) need not pay that each time."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    return _command_for(command if command in COMMANDS else None)
+
+
+@cache
+def _command_for(command: str | None) -> Any:
+    return click_command(build_app([command] if command else []))
 
 
 def build_app(args: Sequence[str] = ()) -> typer.Typer:
