@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from timing import machine, medians, mlstack_script, time_once
+from timing import install_like_users, machine, medians, mlstack_script, time_once
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -55,9 +55,15 @@ TORCH_INDEX = "cu128"
 Verdicts = list[tuple[str, str, bool]]
 
 
-def byte_compile() -> None:
-    for tree in (REPO / "mlstack_env", Path(sysconfig.get_paths()["purelib"])):
+def byte_compile(*trees: Path) -> None:
+    for tree in trees:
         compileall.compile_dir(tree, quiet=2, workers=2)
+
+
+def site_packages(script: str) -> Path:
+    """The site-packages of the venv whose ``bin/`` holds ``script``."""
+    venv = Path(script).parent.parent
+    return next((venv / "lib").glob("python3*/site-packages"))
 
 
 def torch_lock(path: Path, wheel: Path, index: WheelIndex) -> Path:
@@ -80,10 +86,10 @@ def torch_lock(path: Path, wheel: Path, index: WheelIndex) -> Path:
 
 
 class Bench:
-    def __init__(self, base: Path, index: WheelIndex, runs: int) -> None:
+    def __init__(self, base: Path, index: WheelIndex, runs: int, mlstack: str) -> None:
         self.base, self.runs, self.index = base, runs, index
         self.home = base / "home"
-        self.mlstack = mlstack_script()
+        self.mlstack = mlstack
         config = index.write_config(base / "config.toml")
         root = machines.MACHINES["7900xtx"](base / "machine")
         self.env = {k: v for k, v in os.environ.items()
@@ -158,9 +164,10 @@ def main() -> int:
     parser.add_argument("--torch-runs", type=int, default=5)
     parser.add_argument("--torch-wheel", type=Path, help="PyPI's torch wheel (cp311)")
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--dev-venv", action="store_true",
+                        help="time the dev venv's mlstack (pip's launcher, editable) instead "
+                             "of one installed as users install it (uv, from a wheel)")
     args = parser.parse_args()
-    if not args.no_compile:
-        byte_compile()
     results: Verdicts = []
 
     def ratio(name: str, a: float, b: float, target: float) -> None:
@@ -175,7 +182,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlstack-bench-") as tmp, \
             serve(Path(tmp) / "index") as index:
         base = Path(tmp)
-        b = Bench(base, index, args.runs)
+        if args.dev_venv:
+            script, trees = mlstack_script(), [REPO / "mlstack_env",
+                                               Path(sysconfig.get_paths()["purelib"])]
+        else:
+            script = install_like_users(REPO, base, str(uv.binary()))
+            trees = [site_packages(script)]
+        if not args.no_compile:
+            byte_compile(*trees)
+        b = Bench(base, index, args.runs, script)
         from tests.envfixtures import team_lock
 
         lock = team_lock(base / "team.lock")
@@ -215,8 +230,10 @@ def main() -> int:
                                      ([sys.executable, "-c", "pass"], b.env)], args.runs * 3)
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
+    how = ("the dev venv's (pip's launcher, editable)" if args.dev_venv
+           else "installed by uv from a wheel, as users install it")
     print(f"uv {uv.version()}; {args.runs} runs per command (torch: {args.torch_runs}), "
-          f"alternating, medians; byte-compiled: {not args.no_compile}")
+          f"alternating, medians; byte-compiled: {not args.no_compile}; mlstack: {how}")
     for name, text, ok in results:
         print(f"{name:<26} {text:<58} {'met' if ok else 'NOT MET'}")
     print(f"{'(info) --version':<26} {t_version * 1000:.1f} ms vs python -c pass "

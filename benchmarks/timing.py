@@ -52,9 +52,23 @@ def machine() -> str:
 
 
 def mlstack_script() -> str:
-    """The installed console script next to this Python."""
+    """The installed console script next to this Python (the dev venv's: pip's launcher
+    of an editable install)."""
     script = Path(sys.executable).parent / "mlstack"
     if not script.exists():
         sys.exit(f"error: no mlstack console script next to {sys.executable}\n"
                  "hint: run with the dev venv: .venv/bin/python benchmarks/...")
     return str(script)
+
+
+def install_like_users(repo: Path, where: Path, uv_bin: str) -> str:
+    """mlstack installed the way the README tells users (``uv tool install .``): a venv of
+    its own with a wheel built from ``repo`` (not editable) and uv's console-script
+    launcher, which, unlike pip's, does not import ``re`` before mlstack starts. The
+    dependencies come from the developer's uv cache or PyPI. Returns the script."""
+    venv = where / "mlstack-venv"
+    subprocess.run([uv_bin, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True)
+    subprocess.run([uv_bin, "pip", "install", "--quiet", "--python",
+                    str(venv / "bin" / "python"), str(repo)], check=True)
+    return str(venv / "bin" / "mlstack")

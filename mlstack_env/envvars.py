@@ -98,6 +98,17 @@ FORBIDDEN_PREFIXES: dict[str, str] = {
 
 #: What a variable name must look like: a POSIX name, which every shell can export.
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+# NAME_PATTERN as character sets: `env run` checks every variable of an env on its hot
+# path, which imports no `re` (tests/test_envvars.py holds the two to the same answers).
+_ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_NAME_FIRST = frozenset(_ASCII_LETTERS + "_")
+_NAME_REST = frozenset(_ASCII_LETTERS + "_0123456789")
+
+
+def is_variable_name(name: object) -> bool:
+    """Whether ``name`` matches :data:`NAME_PATTERN` (ASCII only)."""
+    return (isinstance(name, str) and name != "" and name[0] in _NAME_FIRST
+            and all(c in _NAME_REST for c in name))
 
 
 def forbidden_reason(name: str) -> str | None:
@@ -112,11 +123,9 @@ def check_variable(name: object, value: object) -> None:
 
     The one rule for profiles, locks and activation data (raises MlstackError).
     """
-    import re
-
     from mlstack_env.errors import MlstackError
 
-    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name, re.ASCII):
+    if not isinstance(name, str) or not is_variable_name(name):
         raise MlstackError(
             f"invalid environment variable name {name!r}",
             hint="names are ASCII letters, digits and '_', not starting with a digit",

@@ -87,9 +87,17 @@ def _keep_interpreters(cache: Path, seed: Path, session_tmp: bytes) -> None:
             target.write_bytes(data)
 
 
+@pytest.fixture(scope="session")
+def empty_machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A machine with no GPU and no ROCm, the one every test starts on. mlstack only reads
+    MLSTACK_ROOT, so one tree serves the session (per worker); a test that needs another
+    machine builds its own (:func:`fake_machine`)."""
+    return machines.build(tmp_path_factory.mktemp("machine-default"), [], rocm=None)
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_interpreters: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+             empty_machine: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Own MLSTACK_HOME and config, no colour, a wide terminal, an empty machine. What
     uv learnt of the machine's real Pythons is kept for :func:`warm_interpreters`."""
     for name in list(os.environ):
@@ -101,8 +109,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_interpreters: P
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("TERM", "dumb")
-    empty = machines.build(tmp_path / "machine-default", [], rocm=None)
-    monkeypatch.setenv("MLSTACK_ROOT", str(empty))
+    monkeypatch.setenv("MLSTACK_ROOT", str(empty_machine))
     yield home
     cache = home / "cache" / "uv"
     session_tmp = str(tmp_path_factory.getbasetemp().parent).encode()

@@ -7,10 +7,13 @@
   the environment of a child process (``mlstack env run``, no shell involved).
 - :mod:`~mlstack_env.activation.lookup` finds an env's current generation by name.
 
-Importing this package stays cheap: ``env run`` imports it on its hot path.
+Importing this package stays cheap: ``env run`` imports it on its hot path, so the
+script writer's names (which need ``re`` and ``shlex``) load on first use (PEP 562).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env.activation.data import (
     ENV_JSON,
@@ -19,13 +22,17 @@ from mlstack_env.activation.data import (
     load_env_json,
     validate_variable,
 )
-from mlstack_env.activation.scripts import (
-    ACTIVATE_FISH,
-    ACTIVATE_SH,
-    fish_quote,
-    sh_quote,
-    write_scripts,
-)
+
+if TYPE_CHECKING:
+    from mlstack_env.activation.scripts import (
+        ACTIVATE_FISH,
+        ACTIVATE_SH,
+        fish_quote,
+        sh_quote,
+        write_scripts,
+    )
+
+_FROM_SCRIPTS = ("ACTIVATE_FISH", "ACTIVATE_SH", "fish_quote", "sh_quote", "write_scripts")
 
 __all__ = [
     "ACTIVATE_FISH",
@@ -39,3 +46,13 @@ __all__ = [
     "validate_variable",
     "write_scripts",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM_SCRIPTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mlstack_env.activation import scripts
+
+    value = getattr(scripts, name)
+    globals()[name] = value
+    return value
