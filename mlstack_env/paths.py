@@ -1,11 +1,19 @@
-"""Every path mlstack uses, in one place."""
+"""Every path mlstack uses, in one place.
+
+``env run``'s hot path imports no ``pathlib`` (with ``re``, which it pulls in, about a
+third of that command's start-up): it uses the ``*_str`` forms; the ``Path`` forms are
+built from them, so each location has one rule.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from mlstack_env import envvars
+
+TYPE_CHECKING = False  # typing's own costs an import on the hot path; mypy reads the name
+if TYPE_CHECKING:
+    from pathlib import Path
 
 APP_NAME = "mlstack"
 
@@ -16,21 +24,30 @@ GEN_PREFIX = "gen-"
 RETIRED = ".retired"  # envs/<name>/.retired: generations up to N were removed
 
 
-def home() -> Path:
-    """The data root: store, env names, generations and the uv cache."""
+def home_str() -> str:
+    """:func:`home` as a string."""
     value = os.environ.get(envvars.MLSTACK_HOME)
     if value:
-        return Path(value).expanduser().absolute()
+        return os.path.abspath(os.path.expanduser(value))
     import platformdirs
 
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return str(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def home() -> Path:
+    """The data root: store, env names, generations and the uv cache."""
+    from pathlib import Path
+
+    return Path(home_str())
 
 
 def config_file() -> Path:
     """The user config file (``[mirrors]`` and friends)."""
+    from pathlib import Path
+
     value = os.environ.get(envvars.MLSTACK_CONFIG)
     if value:
-        return Path(value).expanduser().absolute()
+        return Path(os.path.abspath(os.path.expanduser(value)))
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
@@ -38,6 +55,8 @@ def config_file() -> Path:
 
 def machine_root() -> Path:
     """The filesystem root that hardware detection reads; tests point it at a fake tree."""
+    from pathlib import Path
+
     return Path(os.environ.get(envvars.MLSTACK_ROOT) or "/")
 
 
@@ -45,8 +64,15 @@ def store_dir() -> Path:
     return home() / "store"
 
 
+def envs_dir_str() -> str:
+    """:func:`envs_dir` as a string."""
+    return os.path.join(home_str(), "envs")
+
+
 def envs_dir() -> Path:
-    return home() / "envs"
+    from pathlib import Path
+
+    return Path(envs_dir_str())
 
 
 def uv_cache_dir() -> Path:
@@ -61,6 +87,8 @@ def wheel_urls_dir() -> Path:
 
 
 def package_data() -> Path:
+    from pathlib import Path
+
     return Path(__file__).parent
 
 

@@ -236,3 +236,12 @@ def test_reads_and_store_hits_skip_what_they_do_not_use(
     modules = _imported(args)
     assert "mlstack_env.cli.lean" in modules
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
+
+
+def test_a_no_op_lock_imports_no_resolver(world: Path) -> None:
+    """Nothing to resolve: the resolver proper (one entry's resolution, the CUDA check)
+    stays unloaded."""
+    modules = _imported(["lock"], cwd=world)
+    assert "mlstack_env.resolve.locking" in modules  # the log is the real one
+    absent = ("mlstack_env.resolve.entry", "mlstack_env.resolve.cudacheck")
+    assert {m for m in modules if m in absent} == set()

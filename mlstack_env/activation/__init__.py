@@ -13,8 +13,6 @@ script writer's names (which need ``re`` and ``shlex``) load on first use (PEP 5
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from mlstack_env.activation.data import (
     ENV_JSON,
     ActivationData,
@@ -23,6 +21,7 @@ from mlstack_env.activation.data import (
     validate_variable,
 )
 
+TYPE_CHECKING = False  # typing itself costs an import (and re) on the hot path
 if TYPE_CHECKING:
     from mlstack_env.activation.scripts import (
         ACTIVATE_FISH,
@@ -48,7 +47,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _FROM_SCRIPTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from mlstack_env.activation import scripts

@@ -1,7 +1,8 @@
 """The activation data of a generation (``mlstack-env.json``) and how a child process gets it.
 
-This module is on the ``mlstack env run`` hot path: it imports only ``json``, ``os``,
-``re`` and ``pathlib`` (no ``typing``, no ``dataclasses``).
+This module is on the ``mlstack env run`` hot path: it imports only ``json`` and ``os``
+(no ``pathlib``, ``re``, ``typing`` or ``dataclasses``); paths are kept as strings and
+handed out as ``Path`` objects to the callers that want them.
 
 ``mlstack-env.json`` (format 1), written beside ``bin/activate`` in every generation::
 
@@ -28,11 +29,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
 from mlstack_env import envvars
 from mlstack_env.errors import MlstackError
+
+TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
 
 ENV_JSON = "mlstack-env.json"
 FORMAT = 1
@@ -46,14 +52,14 @@ def validate_variable(name: str, value: str) -> None:
 class ActivationData:
     """What activating a generation means: the venv, its PATH entries, the variables."""
 
-    __slots__ = ("name", "path", "prompt", "site", "variables", "venv")
+    __slots__ = ("name", "path_strs", "prompt", "site", "variables", "venv_str")
 
     def __init__(
         self,
         name: str,
-        venv: Path,
+        venv: StrPath,
         variables: Mapping[str, str],
-        path: tuple[Path, ...] | None = None,
+        path: tuple[StrPath, ...] | None = None,
         prompt: str | None = None,
         *,
         site: dict[str, object] | None = None,
@@ -61,11 +67,26 @@ class ActivationData:
         for key, value in variables.items():
             validate_variable(key, value)
         self.name = name
-        self.venv = venv
+        self.venv_str = os.fspath(venv)
         self.variables: dict[str, str] = dict(sorted(variables.items()))
-        self.path: tuple[Path, ...] = path if path is not None else (venv / "bin",)
+        self.path_strs: tuple[str, ...] = (
+            tuple(os.fspath(p) for p in path) if path is not None
+            else (os.path.join(self.venv_str, "bin"),))
         self.prompt = prompt if prompt is not None else name
         self.site: dict[str, object] | None = dict(site) if site else None
+
+    @property
+    def venv(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.venv_str)
+
+    @property
+    def path(self) -> tuple[Path, ...]:
+        """The directories put first on ``PATH``, in this order."""
+        from pathlib import Path
+
+        return tuple(Path(p) for p in self.path_strs)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActivationData):
@@ -82,8 +103,8 @@ class ActivationData:
         data: dict[str, object] = {
             "format": FORMAT,
             "name": self.name,
-            "venv": str(self.venv),
-            "path": [str(p) for p in self.path],
+            "venv": self.venv_str,
+            "path": list(self.path_strs),
             "prompt": self.prompt,
             "variables": dict(self.variables),
         }
@@ -130,9 +151,9 @@ class ActivationData:
         try:
             return cls(
                 name=name,
-                venv=Path(venv),
+                venv=venv,
                 variables=variables,
-                path=tuple(Path(p) for p in path) if path is not None else None,
+                path=tuple(path) if path is not None else None,
                 prompt=prompt,
                 site=site,
             )
@@ -140,11 +161,12 @@ class ActivationData:
             raise bad(e.message) from e
 
 
-def load_env_json(gen_dir: Path) -> ActivationData:
+def load_env_json(gen_dir: StrPath) -> ActivationData:
     """Read ``<gen_dir>/mlstack-env.json``."""
-    file = gen_dir / ENV_JSON
+    file = os.path.join(gen_dir, ENV_JSON)
     try:
-        text = file.read_text(encoding="utf-8")
+        with open(file, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         raise MlstackError(
             f"{file} is missing",
@@ -160,7 +182,7 @@ def load_env_json(gen_dir: Path) -> ActivationData:
             f"{file} is not valid JSON: {e}",
             hint="the env is damaged; recreate it with `mlstack env create`",
         ) from None
-    return ActivationData.from_json(data, source=str(file))
+    return ActivationData.from_json(data, source=file)
 
 
 def apply(environ: Mapping[str, str], data: ActivationData) -> dict[str, str]:
@@ -178,11 +200,11 @@ def apply(environ: Mapping[str, str], data: ActivationData) -> dict[str, str]:
         from mlstack_env.activation.site import job_variables
 
         env.update(job_variables(environ, data.site))
-    front = [str(p) for p in data.path]
+    front = list(data.path_strs)
     old = env.get("PATH")
     # No PATH at all means the system default; an empty one means nothing.
     rest = (old if old is not None else os.defpath).split(os.pathsep) if old != "" else []
     env["PATH"] = os.pathsep.join([*front, *(p for p in rest if p not in front)])
-    env[envvars.VIRTUAL_ENV] = str(data.venv)
+    env[envvars.VIRTUAL_ENV] = data.venv_str
     env[envvars.MLSTACK_ENV] = data.name
     return env

@@ -2,26 +2,36 @@
 
 A light reader of the store's layout for the ``env run`` hot path (the store module
 pulls in the lock and TOML machinery). It only reads: ``current`` is swapped atomically
-by the store, so reading it once gives one whole generation.
+by the store, so reading it once gives one whole generation. Like
+:mod:`mlstack_env.activation.data` it works on strings (``os.path``): ``pathlib`` and the
+``re`` it imports are a third of ``env run``'s start-up.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from mlstack_env import paths
 from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 
+TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
+
 
 def known_envs() -> list[str]:
     """Names of the envs that have a current generation, sorted."""
+    envs = paths.envs_dir_str()
     try:
-        entries = list(paths.envs_dir().iterdir())
+        names = os.listdir(envs)
     except OSError:
         return []
-    return sorted(e.name for e in entries if (e / paths.CURRENT / ENV_JSON).is_file())
+    return sorted(n for n in names
+                  if os.path.isfile(os.path.join(envs, n, paths.CURRENT, ENV_JSON)))
 
 
 def describe_known() -> str:
@@ -32,52 +42,69 @@ def describe_known() -> str:
 
 
 def current_generation(name: str) -> Path:
+    """The directory of ``name``'s current generation (:func:`current_generation_dir`)."""
+    from pathlib import Path
+
+    return Path(current_generation_dir(name))
+
+
+def current_generation_dir(name: str) -> str:
     """The directory of ``name``'s current generation, or an error naming the envs there are.
 
     A lost ``current`` link is repaired first; a link planted as the env's directory is
     refused.
     """
     validate_env_name(name)
-    env_dir = paths.envs_dir() / name
-    current = env_dir / paths.CURRENT
-    if env_dir.is_symlink():
+    env_dir = os.path.join(paths.envs_dir_str(), name)
+    current = os.path.join(env_dir, paths.CURRENT)
+    env_json = os.path.join(current, ENV_JSON)
+    if os.path.islink(env_dir):
         raise MlstackError(
             f"env {name!r}: {env_dir} is a symbolic link; mlstack does not use it",
             hint=f"mlstack makes that directory itself: move {env_dir} away (after checking "
             f"what it is) and recreate the env with `mlstack env create --name {name}`",
         )
-    if not (current / ENV_JSON).is_file() and not _repaired(name):
-        if (env_dir / paths.RETIRED).exists() and not current.exists():
+    if not os.path.isfile(env_json) and not _repaired(name):
+        if (os.path.exists(os.path.join(env_dir, paths.RETIRED))
+                and not os.path.exists(current)):
             raise MlstackError(f"no env named {name!r}", hint=describe_known())
-        if current.exists() or (env_dir.is_dir() and any(env_dir.glob(f"{paths.GEN_PREFIX}*"))):
+        if os.path.exists(current) or _has_generations(env_dir):
             raise MlstackError(
-                f"env {name!r} has no usable generation ({current / ENV_JSON} is missing)",
+                f"env {name!r} has no usable generation ({env_json} is missing)",
                 hint=f"recreate it with `mlstack env create --name {name}`, or "
                 f"`mlstack env rollback {name}`",
             )
         raise MlstackError(f"no env named {name!r}", hint=describe_known())
     # Resolve once: a concurrent re-create swaps `current`, and everything activation
     # reads must come from the same generation.
-    return current.resolve()
+    return os.path.realpath(current)
+
+
+def _has_generations(env_dir: str) -> bool:
+    try:
+        return any(n.startswith(paths.GEN_PREFIX) for n in os.listdir(env_dir))
+    except OSError:
+        return False
 
 
 MANIFEST = "mlstack.toml"  # project.MANIFEST_NAME; the hot path does not import project
 
 
-def project_default_env(start: Path) -> tuple[str, Path] | None:
+def project_default_env(start: StrPath) -> tuple[str, str] | None:
     """``default-env`` of the ``mlstack.toml`` found from ``start`` upward, and the file.
 
     A light read (``tomllib`` only) for the ``env run`` hot path; ``mlstack lock`` and
     ``env create`` validate the whole manifest.
     """
-    here = start.absolute()
-    for directory in (here, *here.parents):
-        manifest = directory / MANIFEST
-        if manifest.is_file():
+    directory = os.path.abspath(start)
+    while True:
+        manifest = os.path.join(directory, MANIFEST)
+        if os.path.isfile(manifest):
             import tomllib
 
             try:
-                raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+                with open(manifest, encoding="utf-8") as f:
+                    raw = tomllib.loads(f.read())
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
                 raise MlstackError(f"{manifest}: cannot read default-env ({e})",
                                    hint="fix the file; `mlstack lock` names the line") from None
@@ -88,21 +115,24 @@ def project_default_env(start: Path) -> tuple[str, Path] | None:
                 raise MlstackError(f"{manifest}: default-env must be a profile name",
                                    hint='write default-env = "inference"')
             return value, manifest
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def default_env_name(command: str = "mlstack env shell NAME") -> str:
     """The env a command without NAME uses: the project's ``default-env`` (``mlstack.toml``
     found from the working directory upward), else the only env, else an error listing
     them. ``command`` is how to name one, for the hint."""
-    found = project_default_env(Path.cwd())
+    found = project_default_env(os.getcwd())
     if found is not None:
         name, manifest = found
-        env_dir = paths.envs_dir() / validate_env_name(name)
-        if not env_dir.is_dir():  # a broken one: current_generation says what is wrong
+        env_dir = os.path.join(paths.envs_dir_str(), validate_env_name(name))
+        if not os.path.isdir(env_dir):  # a broken one: current_generation says what is wrong
             raise MlstackError(
                 f"the project's default-env {name!r} ({manifest}) has no env yet",
-                hint=f"create it with `mlstack env create` in {manifest.parent}",
+                hint=f"create it with `mlstack env create` in {os.path.dirname(manifest)}",
             )
         return name
     names = known_envs()
@@ -117,20 +147,23 @@ def default_env_name(command: str = "mlstack env shell NAME") -> str:
     )
 
 
-def require_python(name: str, generation: Path, venv: Path) -> None:
+def require_python(name: str, generation: StrPath, venv: StrPath) -> None:
     """Refuse an env whose Python is gone (its store entry removed, or the interpreter the
     venv links to uninstalled): activating it would silently run the system Python.
 
     One ``stat`` on the fast path, following ``gen-N/venv -> store/<key>`` and
     ``bin/python -> the interpreter``.
     """
-    python = venv / "bin" / "python"
     try:
-        python.stat()
+        os.stat(os.path.join(venv, "bin", "python"))
     except OSError:
         pass
     else:
         return
+    from pathlib import Path
+
+    generation, venv = Path(generation), Path(venv)
+    python = venv / "bin" / "python"
     try:
         key = venv.readlink().name
     except OSError:
@@ -150,8 +183,7 @@ def require_python(name: str, generation: Path, venv: Path) -> None:
 def _repaired(name: str) -> bool:
     """A lost ``current`` link: repaired from the newest usable generation (off the fast
     path: only when the link is missing)."""
-    env_dir = paths.envs_dir() / name
-    if not env_dir.is_dir() or not any(env_dir.glob("gen-*")):
+    if not _has_generations(os.path.join(paths.envs_dir_str(), name)):
         return False
     from mlstack_env.store.generations import NamedEnv
 

@@ -2,19 +2,23 @@
 a command inside an env, without a shell.
 
 The hot path of mlstack: ``cli.main`` calls :func:`run_fast` before typer, rich or the
-resolver are imported, and this module keeps it that way (only ``os``, ``sys``, ``json``,
-``pathlib`` and the small activation modules). The command replaces this process
-(``execvpe``), so its exit status and signals are the command's own.
+resolver are imported, and this module keeps it that way (only ``os``, ``sys``, ``json``
+and the small activation modules: no ``pathlib``, ``re`` or ``typing``). The command
+replaces this process (``execvpe``), so its exit status and signals are the command's own.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 from mlstack_env.errors import MlstackError
+
+TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlstack_env.activation.data import StrPath
 
 USAGE = """\
 usage: mlstack env run [NAME] [--] CMD [ARGS...]
@@ -87,10 +91,10 @@ def _is_env(word: str) -> bool:
         validate_env_name(word)
     except MlstackError:
         return False
-    return (paths.envs_dir() / word / paths.CURRENT).exists()
+    return os.path.exists(os.path.join(paths.envs_dir_str(), word, paths.CURRENT))
 
 
-def hold(generation: Path, name: str) -> int:
+def hold(generation: StrPath, name: str) -> int:
     """Keep ``mlstack gc`` off this generation while the command runs; the fd holding it.
 
     gc removes a generation only when it can lock the directory exclusively; a shared lock
@@ -126,23 +130,27 @@ def run_fast(args: list[str]) -> int:
     name, argv = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
-    from mlstack_env.activation.lookup import current_generation, default_env_name, require_python
+    from mlstack_env.activation.lookup import (
+        current_generation_dir,
+        default_env_name,
+        require_python,
+    )
 
     implicit = name is None
     if name is None:
         name = default_env_name("mlstack run NAME -- CMD")
 
-    generation = current_generation(name)
+    generation = current_generation_dir(name)
     hold(generation, name)
     data = load_env_json(generation)
-    require_python(name, generation, data.venv)
+    require_python(name, generation, data.venv_str)
     env = apply(os.environ, data)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execvpe(argv[0], argv, env)  # noqa: S606 - replace mlstack: status and signals pass
     except FileNotFoundError:
-        hint = (f"the env's PATH starts with {os.pathsep.join(map(str, data.path))}; "
+        hint = (f"the env's PATH starts with {os.pathsep.join(data.path_strs)}; "
                 "install the command into the env or give its full path")
         if implicit:
             hint = (f"{argv[0]!r} is not an env either, so it ran in the default env "

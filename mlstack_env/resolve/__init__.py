@@ -20,27 +20,44 @@ One module per concern:
 * :mod:`.for_env` — the lock entry an environment installs
 """
 
-from mlstack_env.project import find_project
-from mlstack_env.resolve.entry import resolve
-from mlstack_env.resolve.for_env import EnvEntry, entry_for_env
-from mlstack_env.resolve.locking import (
-    EntryOutcome,
-    EntryStatus,
-    LockOutcome,
-    lock,
-    plan,
-    pylock_name,
-)
-from mlstack_env.resolve.lockwrite import LockChange
-from mlstack_env.resolve.request import (
-    PLATFORM,
-    PythonChoice,
-    Request,
-    choose_python,
-    entry_env,
-    make_request,
-)
-from mlstack_env.resolve.uvcompile import Upgrade
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlstack_env.project import find_project
+    from mlstack_env.resolve.entry import resolve
+    from mlstack_env.resolve.for_env import EnvEntry, entry_for_env
+    from mlstack_env.resolve.locking import (
+        EntryOutcome,
+        EntryStatus,
+        LockOutcome,
+        lock,
+        plan,
+        pylock_name,
+    )
+    from mlstack_env.resolve.lockwrite import LockChange
+    from mlstack_env.resolve.request import (
+        PLATFORM,
+        PythonChoice,
+        Request,
+        choose_python,
+        entry_env,
+        make_request,
+    )
+    from mlstack_env.resolve.uvcompile import Upgrade
+
+# The names load on first use (PEP 562): a no-op ``mlstack lock`` reads the lock and the
+# inputs' hashes and never imports the resolver itself (entry, cudacheck, uvcompile).
+_HOMES = {
+    "find_project": "mlstack_env.project",
+    "resolve": "mlstack_env.resolve.entry",
+    "EnvEntry": "mlstack_env.resolve.for_env", "entry_for_env": "mlstack_env.resolve.for_env",
+    **dict.fromkeys(("EntryOutcome", "EntryStatus", "LockOutcome", "lock", "plan",
+                     "pylock_name"), "mlstack_env.resolve.locking"),
+    "LockChange": "mlstack_env.resolve.lockwrite",
+    **dict.fromkeys(("PLATFORM", "PythonChoice", "Request", "choose_python", "entry_env",
+                     "make_request"), "mlstack_env.resolve.request"),
+    "Upgrade": "mlstack_env.resolve.uvcompile",
+}
 
 __all__ = [
     "PLATFORM",
@@ -62,3 +79,14 @@ __all__ = [
     "pylock_name",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # __import__, not importlib.import_module: only the former shows in -X importtime,
+    # which the tests read to check what a command loads.
+    value = getattr(__import__(home, fromlist=[name]), name)
+    globals()[name] = value
+    return value

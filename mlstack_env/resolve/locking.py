@@ -18,7 +18,6 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock
 from mlstack_env.profiles import ProfileSet
 from mlstack_env.project import Project
-from mlstack_env.resolve.entry import resolve
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
 from mlstack_env.resolve.uvcompile import Upgrade
@@ -200,6 +199,8 @@ def lock_held(
         if progress:
             progress(req.key)
         try:
+            from mlstack_env.resolve.entry import resolve  # not on a no-op lock's path
+
             entry = resolve(req, config, offline, previous=old, upgrade=upgrade)
         except MlstackError as err:
             failures.append(err)
