@@ -15,7 +15,6 @@ Example ``config.toml``::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +63,8 @@ def load_config(path: Path | None = None) -> UserConfig:
         text, path, "fix the syntax at that line (see https://toml.io), or move the file away")
     for key in data:
         if key not in KNOWN_TABLES:
+            import difflib
+
             close = difflib.get_close_matches(key, KNOWN_TABLES, n=1)
             hint = f"did you mean [{close[0]}]?" if close else "the known tables are: [mirrors]"
             raise MlstackError(f"{path}: unknown key {key!r} in the user config", hint)

@@ -17,23 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import paths
-from mlstack_env.lockfile import LockedPackage, LockEntry
+from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
-if TYPE_CHECKING:  # packaging loads to read a tree, not for key_versions (env create)
+if TYPE_CHECKING:  # packaging loads to read a tree
     from packaging.requirements import Requirement
-
-#: The packages whose versions say what an env is, in the order people ask about them.
-KEY_PACKAGES = (
-    "torch", "torchvision", "torchaudio", "pytorch-triton-rocm", "triton-rocm", "triton",
-    "vllm", "rocm-sdk-core", "onnxruntime-migraphx", "flash-attn", "deepspeed",
-)
-
-
-def key_versions(entry: LockEntry) -> list[str]:
-    """``["torch 2.8.0+rocm6.4", "torchvision 0.23.0+rocm6.4", …]``: the versions that
-    matter in ``entry`` (torch and friends, Triton, vLLM, ROCm's own wheels), those present."""
-    return [f"{p.name} {p.version}" for name in KEY_PACKAGES if (p := entry.package(name))]
-
 
 # --- metadata ---------------------------------------------------------------------------
 

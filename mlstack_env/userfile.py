@@ -9,9 +9,9 @@ device there is refused instead of being replaced or written through.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-import tempfile
 import threading
 import tomllib
 from collections.abc import Callable
@@ -145,7 +145,7 @@ def write_atomic(path: Path, text: str, *, check: Callable[[Path], object] | Non
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         mode = 0o666 & ~current_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_beside(path)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
@@ -163,6 +163,20 @@ def write_atomic(path: Path, text: str, *, check: Callable[[Path], object] | Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def temporary_beside(path: Path) -> tuple[int, Path]:
+    """A new file ``.<name>.<random>.tmp`` in ``path``'s directory, open for writing, mode
+    0600 — what ``tempfile.mkstemp`` makes (exclusive, no link followed, close-on-exec),
+    without importing tempfile (with random and shutil) on a store hit."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
 
 _UMASK_LOCK = threading.Lock()

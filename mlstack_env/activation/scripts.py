@@ -145,10 +145,10 @@ def render_fish(data: ActivationData) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write through a temporary file and a rename: a reader sees the old or the new file."""
-    import tempfile  # not at the top: `env run` imports this package on its hot path
+    from mlstack_env.userfile import temporary_beside
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)

@@ -36,7 +36,7 @@ class CreateResult:
         return usage(self.created.store_entry.path).total
 
     def to_json(self) -> dict[str, Any]:
-        from mlstack_env.tree import key_versions
+        from mlstack_env.lockfile import key_versions
 
         data = self.created.to_json()
         data["source"] = self.source
@@ -71,9 +71,9 @@ class CreateResult:
 
 
 def installed_summary(entry: LockEntry) -> list[str]:
-    """What matters in an env, one line each (:data:`mlstack_env.tree.KEY_PACKAGES`), with
+    """What matters in an env, one line each (:data:`mlstack_env.lockfile.KEY_PACKAGES`), with
     the build a local version label names: ``torch     2.8.0+rocm6.4 (ROCm 6.4 build)``."""
-    from mlstack_env.tree import KEY_PACKAGES
+    from mlstack_env.lockfile import KEY_PACKAGES
 
     lines = []
     for name in KEY_PACKAGES:

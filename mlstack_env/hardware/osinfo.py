@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import os
 import shlex
 from pathlib import Path
 
@@ -48,4 +48,4 @@ def read_kernel(root: Path) -> str | None:
         return (root / "proc/sys/kernel/osrelease").read_text(errors="replace").strip() or None
     except OSError:
         pass
-    return platform.release() if root == Path("/") else None
+    return os.uname().release if root == Path("/") else None  # platform.release()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import platform
+import sys
 from pathlib import Path
 
 from mlstack_env import envvars, paths
@@ -36,7 +36,7 @@ def detect(root: Path | None = None, environ: dict[str, str] | None = None) -> M
         rocm=install,
         distro=osinfo.read_distro(root),
         kernel=osinfo.read_kernel(root),
-        python=platform.python_version(),
+        python=sys.version.split(" ", 1)[0],  # platform.python_version(), unimported
         notes=tuple(notes),
     )
 

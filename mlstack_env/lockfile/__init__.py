@@ -9,12 +9,14 @@ the text is built here, so the same inputs give the same bytes.
 from mlstack_env.lockfile.model import (
     FORMAT_VERSION,
     HEADER,
+    KEY_PACKAGES,
     LOCK_NAME,
     SELECTOR,
     Lock,
     LockedPackage,
     LockEntry,
     Wheel,
+    key_versions,
 )
 from mlstack_env.lockfile.pylock import map_url, to_pylock
 from mlstack_env.lockfile.select import fits, select_entry
@@ -23,6 +25,7 @@ from mlstack_env.lockfile.text import dumps, loads, read_lock
 __all__ = [
     "FORMAT_VERSION",
     "HEADER",
+    "KEY_PACKAGES",
     "LOCK_NAME",
     "SELECTOR",
     "Lock",
@@ -31,6 +34,7 @@ __all__ = [
     "Wheel",
     "dumps",
     "fits",
+    "key_versions",
     "loads",
     "map_url",
     "read_lock",

@@ -110,3 +110,16 @@ def quote(value: str) -> str:
 
 def quote_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(quote(v) for v in values) + "]"
+
+
+#: The packages whose versions say what an env is, in the order people ask about them.
+KEY_PACKAGES = (
+    "torch", "torchvision", "torchaudio", "pytorch-triton-rocm", "triton-rocm", "triton",
+    "vllm", "rocm-sdk-core", "onnxruntime-migraphx", "flash-attn", "deepspeed",
+)
+
+
+def key_versions(entry: LockEntry) -> list[str]:
+    """``["torch 2.8.0+rocm6.4", "torchvision 0.23.0+rocm6.4", …]``: the versions that
+    matter in ``entry`` (torch and friends, Triton, vLLM, ROCm's own wheels), those present."""
+    return [f"{p.name} {p.version}" for name in KEY_PACKAGES if (p := entry.package(name))]

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlstack_env import __version__, paths
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
 from mlstack_env.store.locks import Busy, file_lock
 from mlstack_env.userfile import write_atomic
 
@@ -146,7 +145,7 @@ class Store:
             if target.path.exists() and not self.has(key):
                 remove_tree(target.path)  # a directory without its metadata: not ours
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
+            tmp = temporary_dir(self.root, f"{TMP_PREFIX}{key}-")
             try:
                 venv = tmp / "venv"
                 uv_version = installer.install(entry, venv, tmp, progress or NoProgress())
@@ -197,7 +196,7 @@ class Store:
         path = self.root / key
         if not path.exists():
             return
-        aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-removing-", dir=self.root))
+        aside = temporary_dir(self.root, f"{TMP_PREFIX}{key}-removing-")
         path.rename(aside / "venv")
         remove_tree(aside)
 
@@ -214,6 +213,8 @@ def _post_install(entry: LockEntry, venv: Path, progress: Progress) -> None:
 
 
 def now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """``2026-11-30T18:17:00Z``: UTC, to the second (time, not datetime: one import less
+    on a store hit)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 

@@ -24,11 +24,9 @@ directory or a generation that is a link, or that another user owns, is refused.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from typing import TYPE_CHECKING
 from mlstack_env import paths
 from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
-from mlstack_env.store.files import fsync_dir, own_directory, remove_tree
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 from mlstack_env.store.locks import Busy, file_lock, try_lock_dir
 from mlstack_env.userfile import write_atomic
@@ -198,7 +196,7 @@ class NamedEnv:
         number = max((g.number for g in self._all_generations()),
                      default=self.retired_upto()) + 1
         final = self.path / f"{paths.GEN_PREFIX}{number}"
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}gen-{number}-", dir=self.path))
+        tmp = temporary_dir(self.path, f"{TMP_PREFIX}gen-{number}-")
         try:
             # Relative, so MLSTACK_HOME can move as a whole: envs/<n>/gen-N/venv -> store/<key>
             rel = os.path.relpath(store_entry.path, final)
@@ -307,6 +305,8 @@ def get_env(name: str) -> NamedEnv:
     if not names:
         hint = "there are no envs yet; `mlstack env create PROFILE` makes one"
     else:
+        import difflib
+
         close = difflib.get_close_matches(name, names, n=1)
         hint = (f"did you mean {close[0]!r}? " if close else "") + \
             f"existing envs: {', '.join(names)}"

@@ -11,9 +11,9 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlstack_env import paths, uv
+from mlstack_env import paths
 from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry, map_url, to_pylock
@@ -21,6 +21,9 @@ from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
 from mlstack_env.units import human_bytes
 from mlstack_env.userfile import write_atomic
+
+if TYPE_CHECKING:
+    from mlstack_env import uv
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class UvInstaller:
         return ["--no-cache"] if self.offline else ["--refresh"]
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
+        from mlstack_env import uv  # the installer runs uv; a store hit needs neither
+
         self.check_bundle(entry)
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
@@ -261,6 +266,8 @@ def _same(a: str | None, b: str | None) -> bool:
 
 def interpreter_for(version: str) -> Path:
     """The real interpreter for ``X.Y``, found once and remembered (``uv.find_python``)."""
+    from mlstack_env import uv
+
     return uv.find_python(version)
 
 
@@ -270,6 +277,8 @@ def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
 
 
 def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:
+    from mlstack_env import uv
+
     if kind is uv.UvFailure.HASH and wheels_dir is None:
         return ("a locked hash does not match the file served: the lock or the served wheel "
                 "was changed; restore the lock (or lock again if the change is wanted)")
