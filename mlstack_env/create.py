@@ -68,6 +68,7 @@ class CreateRequest:
 
 @dataclass(frozen=True)
 class EntryChoice:
+    """The lock entry an env create installs, where it came from and why its Python."""
     entry: LockEntry
     source: str  # the lock file, or "built-in profile NAME"
     lock_versions: tuple[str, str] | None  # (mlstack, uv) recorded in --lock FILE
@@ -77,6 +78,7 @@ class EntryChoice:
 
 @dataclass(frozen=True)
 class CreateOutcome:
+    """What an env create made, from which lock, and any change it made to the lock."""
     created: Created
     source: str
     python_why: str = ""

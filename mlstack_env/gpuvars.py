@@ -121,6 +121,7 @@ def gpus_for(machine: Machine, target: Target) -> GpuSet:
 
 @dataclass(frozen=True)
 class GpuVariables:
+    """The GPU variables an env sets for its GPUs, and the notes that explain them."""
     variables: dict[str, str]
     notes: tuple[str, ...] = ()
 

@@ -28,6 +28,7 @@ CATALOG = DATA_DIR / "sites.toml"
 
 @dataclass(frozen=True)
 class Site:
+    """A cluster preset: job-time rules, variables and sources."""
     name: str
     description: str = ""
     job_cache: bool = False

@@ -51,6 +51,7 @@ def url_fill(target: Target) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Source:
+    """One package source from the catalog: an index URL template and where it applies."""
     name: str
     kind: str
     url: str  # a template: {index}, {rocm}
@@ -133,6 +134,7 @@ class ConcreteSource:
 
 @dataclass(frozen=True)
 class Catalog:
+    """Every source, and the torch releases each ROCm index carries."""
     sources: Mapping[str, Source]
     torch_rocm: Mapping[str, tuple[str, ...]]
 

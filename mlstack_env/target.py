@@ -33,6 +33,7 @@ class Backend(StrEnum):
 
 @dataclass(frozen=True, order=True)
 class Target:
+    """A target: a backend (ROCm or CPU), its ROCm version as written, and the gfx list."""
     backend: Backend
     rocm: str | None = None  # "6.4" or "6.2.4", exactly as written
     gfx: tuple[str, ...] = ()

@@ -45,6 +45,7 @@ class GpuFamily(StrEnum):
 
 @dataclass(frozen=True)
 class GpuModel:
+    """One gfx target of the GPU table: family, chip, marketing names, overrides, PCI ids."""
     gfx: str
     family: GpuFamily
     chip: str | None  # "Navi 31", "Strix Halo iGPU"; None when the table names none
@@ -89,6 +90,7 @@ class WheelsRelease:
 
 @dataclass(frozen=True)
 class GpuTable:
+    """The GPU table (gpus.toml): the models and which ROCm releases and wheels carry each gfx."""
     models: dict[str, GpuModel]
     wheel_gfx: dict[str, frozenset[str]]
     official_gfx: dict[str, frozenset[str]]

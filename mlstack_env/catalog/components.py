@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Component:
+    """One component `mlstack init` offers: its packages, system packages and variables."""
     id: str
     title: str
     packages: tuple[str, ...] = ()

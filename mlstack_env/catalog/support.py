@@ -20,6 +20,7 @@ class CodeKind(StrEnum):
 
 @dataclass(frozen=True)
 class CodeSupport:
+    """How the wheels of an entry run on one gfx: native, through an override, or not at all."""
     gfx: str
     kind: CodeKind
     override: str | None = None  # the HSA_OVERRIDE_GFX_VERSION value, with OVERRIDE
@@ -65,6 +66,7 @@ def torch_code_support(gfx: str, rocm_version: str) -> CodeSupport:
 
 @dataclass(frozen=True)
 class OfficialSupport:
+    """Whether AMD's compatibility matrix lists a gfx for a ROCm release."""
     gfx: str
     rocm: str
     supported: bool

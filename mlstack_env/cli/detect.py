@@ -21,6 +21,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 @dataclass(frozen=True)
 class DetectResult:
+    """`detect`'s result: the machine, and the Python a lock would use."""
     machine: Machine
     lock_python: tuple[str, PythonChoice] | None = None  # (profile, the Python it locks for)
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CreateResult:
+    """`env create`'s result, rendered for people or as JSON."""
     created: Created
     source: str
     python_why: str = ""
@@ -110,6 +111,7 @@ def summary(env: NamedEnv) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ListResult:
+    """`env list`'s result."""
     envs: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class ListResult:
 
 @dataclass(frozen=True)
 class InfoResult:
+    """`env info`'s result: one env's current generation."""
     env: NamedEnv
     generation: Generation
 
@@ -225,6 +228,7 @@ def _machine_line(m: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """`env verify`'s result; exits 1 when the env differs from its lock."""
     name: str
     generation: int
     report: VerifyReport
@@ -250,6 +254,7 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class GcResult:
+    """`gc`'s result: what was removed and what it freed."""
     report: GcReport
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LockResult:
+    """`lock`'s result: a line per entry, and where the lock was written."""
     outcome: LockOutcome
 
     def to_json(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ProfileList:
+    """`profile list`'s result: the built-in profiles and the project's."""
     profiles: tuple[Profile, ...]  # merged
     project: str | None
 
@@ -38,6 +39,7 @@ class ProfileList:
 
 @dataclass(frozen=True)
 class ProfileShow:
+    """`profile show`'s result: one profile, merged with what it extends."""
     profile: Profile  # merged
 
     def to_json(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class GpuSource(StrEnum):
 
 @dataclass(frozen=True)
 class Gpu:
+    """One GPU as mlstack sees it: gfx, name, PCI id, VRAM, and whether it is integrated."""
     index: int  # HIP index: order among GPU nodes
     gfx: str
     name: str
@@ -65,6 +66,7 @@ class Gpu:
 
 @dataclass(frozen=True)
 class RocmInstall:
+    """An installed ROCm: its version and where it lives."""
     version: str  # "6.4.0", build suffix dropped
     path: str  # as the machine sees it, e.g. "/opt/rocm"
 
@@ -78,6 +80,7 @@ class RocmInstall:
 
 @dataclass(frozen=True)
 class Distro:
+    """The distribution, from os-release."""
     id: str  # "ubuntu"
     version_id: str  # "24.04"
     name: str  # PRETTY_NAME
@@ -96,6 +99,7 @@ class Distro:
 
 @dataclass(frozen=True)
 class Machine:
+    """What detection found: GPUs, ROCm, distro, kernel and Python."""
     gpus: tuple[Gpu, ...]
     rocm: RocmInstall | None
     distro: Distro | None

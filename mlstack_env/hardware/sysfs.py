@@ -48,6 +48,7 @@ def format_uuid(unique_id: int | None) -> str | None:
 
 @dataclass(frozen=True)
 class KfdNode:
+    """One KFD topology node as sysfs shows it."""
     # libhsakmt's node id, the ``<n>`` of HSA_OVERRIDE_GFX_VERSION_<n>: sysfs nodes in
     # order, CPU nodes included, nodes it cannot read skipped and the rest renumbered
     # (ROCT-Thunk-Interface src/topology.c, map_user_to_sysfs_node_id; FACTS §1). Equal to
@@ -142,6 +143,7 @@ _CARD_RE = re.compile(r"^card\d+$")
 
 @dataclass(frozen=True)
 class DrmCard:
+    """One DRM card as sysfs shows it: PCI device id and VRAM."""
     card: str
     device_id: int
     vram_bytes: int | None

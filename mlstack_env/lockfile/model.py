@@ -20,6 +20,7 @@ HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock
 
 @dataclass(frozen=True, order=True)
 class Wheel:
+    """One locked file: canonical URL, sha256 and size."""
     url: str  # canonical URL, never a mirror's
     sha256: str
     size: int | None = None
@@ -31,6 +32,7 @@ class Wheel:
 
 @dataclass(frozen=True)
 class LockedPackage:
+    """One locked package: exact version, canonical index, and its files."""
     name: str  # normalized (PEP 503)
     version: str
     index: str | None  # canonical index URL the package came from
@@ -48,6 +50,7 @@ class LockedPackage:
 
 @dataclass(frozen=True)
 class LockEntry:
+    """One profile x target x Python of the lock: packages, variables and system packages."""
     profile: str
     target: Target
     python: str  # "3.12"
@@ -75,6 +78,7 @@ class LockEntry:
 
 @dataclass(frozen=True)
 class Lock:
+    """A whole lock file: its entries and the mlstack and uv versions that wrote it."""
     entries: tuple[LockEntry, ...]
     mlstack_version: str
     uv_version: str

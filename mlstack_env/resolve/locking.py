@@ -42,6 +42,7 @@ class EntryStatus(StrEnum):
 
 @dataclass(frozen=True)
 class EntryOutcome:
+    """What `mlstack lock` did with one entry (resolved, unchanged, stale, ...)."""
     request: Request
     entry: LockEntry | None  # None with --check
     status: EntryStatus
@@ -49,6 +50,7 @@ class EntryOutcome:
 
 @dataclass(frozen=True)
 class LockOutcome:
+    """What `mlstack lock` did: every entry's outcome, and whether and where it wrote."""
     path: Path
     outcomes: tuple[EntryOutcome, ...]
     written: bool

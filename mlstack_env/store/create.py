@@ -40,6 +40,7 @@ ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 
 @dataclass(frozen=True)
 class Created:
+    """The generation an env create published and the store entry it links to."""
     name: str
     generation: Generation
     store_entry: StoreEntry

@@ -48,6 +48,7 @@ def store_key(entry: LockEntry) -> str:
 
 @dataclass(frozen=True)
 class StoreEntry:
+    """One published store entry: a relocatable venv named by its key."""
     key: str
     path: Path
 

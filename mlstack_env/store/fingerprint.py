@@ -39,6 +39,7 @@ class MachineFacts:
 
 @dataclass(frozen=True)
 class Fingerprint:
+    """What a generation was made from (lock entry hash, store key, machine facts, source)."""
     name: str
     generation: int
     lock_hash: str  # LockEntry.content_hash()

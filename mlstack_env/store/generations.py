@@ -53,6 +53,7 @@ _GEN_RE = re.compile(re.escape(paths.GEN_PREFIX) + r"(\d+)")
 
 @dataclass(frozen=True)
 class Generation:
+    """One generation of a named env: ``envs/<name>/gen-<N>``."""
     env: str
     number: int
     path: Path

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlstack_env import paths
 from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LockEntry, map_url, to_pylock
+from mlstack_env.lockfile import SELECTOR, LockEntry, map_url, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
 from mlstack_env.units import human_bytes
@@ -147,6 +147,8 @@ class UvInstaller:
                           progress: Progress) -> None:
         """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
         built (mlstack_env/rocmselector.py); nothing for an entry without one."""
+        if entry.package(SELECTOR) is None:  # most entries: the module need not load
+            return
         from mlstack_env import rocmselector
         from mlstack_env.store.verify import site_packages
 

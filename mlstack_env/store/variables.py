@@ -27,6 +27,7 @@ from mlstack_env.lockfile import LockEntry
 
 @dataclass(frozen=True)
 class EnvVariables:
+    """The variables an env carries on this machine, and the notes about them."""
     variables: dict[str, str]
     notes: tuple[str, ...] = ()
 
