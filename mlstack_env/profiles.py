@@ -13,7 +13,6 @@ project profile of the same name as a built-in one replaces it.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -95,6 +94,8 @@ def _where(source: str, text: str | None, needle: str | None, after: str | None 
 
 def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str, ...],
                       what: str, *, after: str | None = None) -> MlstackError:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
     where = _where(source, text, key, after)
@@ -321,6 +322,8 @@ class ProfileSet:
 
 
 def unknown_profile_error(name: str, known: list[str]) -> MlstackError:
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"known profiles: {', '.join(known) or 'none'}"
     if close:

@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
@@ -187,6 +186,8 @@ def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
                    on_line: Callable[[str], None]) -> subprocess.CompletedProcess[str]:
     """``subprocess.run`` with stderr read line by line while uv runs (stdout goes to a
     temporary file, so a full stdout pipe cannot stall uv)."""
+    import tempfile
+
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
         with subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
                               text=True) as child:

@@ -241,9 +241,10 @@ def test_reads_and_store_hits_skip_what_they_do_not_use(
 
 
 def test_a_no_op_lock_imports_no_resolver(world: Path) -> None:
-    """Nothing to resolve: the resolver proper (one entry's resolution, the CUDA check)
-    stays unloaded."""
+    """Nothing to resolve: the resolver proper (one entry's resolution, the CUDA check,
+    uv's compile run, uv itself) stays unloaded."""
     modules = _imported(["lock"], cwd=world)
     assert "mlstack_env.resolve.locking" in modules  # the log is the real one
-    absent = ("mlstack_env.resolve.entry", "mlstack_env.resolve.cudacheck")
+    absent = ("mlstack_env.resolve.entry", "mlstack_env.resolve.cudacheck",
+              "mlstack_env.resolve.uvcompile", "mlstack_env.uv", "tempfile")
     assert {m for m in modules if m in absent} == set()

@@ -110,12 +110,11 @@ class LockProgress:
 def upgrade_request(everything: bool, packages: list[str], *, check: bool, locked: bool,
                     offline: bool) -> Upgrade | None:
     """``--upgrade`` / ``--upgrade-package P`` as the resolver's :class:`Upgrade`."""
+    if not everything and not packages:
+        return None
     from packaging.utils import canonicalize_name
 
     from mlstack_env.resolve import Upgrade
-
-    if not everything and not packages:
-        return None
     flag = "--upgrade" if everything else "--upgrade-package"
     for other, name in ((check, "--check"), (locked, "--locked"), (offline, "--offline")):
         if other:

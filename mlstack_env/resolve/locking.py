@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env import __version__, uv
+from mlstack_env import __version__
 from mlstack_env.config import load_config
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock
@@ -20,10 +21,12 @@ from mlstack_env.profiles import ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
-from mlstack_env.resolve.uvcompile import Upgrade
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
 from mlstack_env.userfile import write_atomic
+
+if TYPE_CHECKING:  # the uv compile module (and uv) load only to resolve
+    from mlstack_env.resolve.uvcompile import Upgrade
 
 Progress = Callable[[str], None]
 
@@ -215,6 +218,8 @@ def lock_held(
     if existing is not None and not todo:
         base = Lock((), existing.mlstack_version, existing.uv_version)
     else:
+        from mlstack_env import uv  # only when something is resolved: a no-op needs no uv
+
         base = Lock((), __version__, uv.version())
     if full or existing is None:
         new_lock = base.merged(new_entries)

@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env import gpuvars, rocmsdk, uv
+from mlstack_env import gpuvars, rocmsdk
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
 from mlstack_env.errors import MlstackError
@@ -146,6 +146,8 @@ def choose_python(profile: Profile, explicit: str | None, project: Project | Non
                              key=Version, reverse=True)
             if pythons:
                 return PythonChoice(pythons[0], f"from the lock's {what}")
+    from mlstack_env import uv  # only when no flag, project or lock entry names one
+
     running, _ = uv.running_python()
     if profile.allows_python(running):
         return PythonChoice(running, "the Python mlstack runs on")
