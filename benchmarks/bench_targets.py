@@ -16,9 +16,11 @@ Targets (medians; a ratio compares two commands measured alternately in the same
 - ``mlstack env list`` with 100 envs <= 0.15 s.
 
 The wheels are the test suite's stand-ins (tests/wheelindex.py), served on loopback; the
-machine is the fake 7900 XTX tree. mlstack and its site-packages are byte-compiled first
-(``compileall``) and the measured commands run without PYTHONDONTWRITEBYTECODE, so Python
-loads ``.pyc`` files as it does for users (``--no-compile`` to skip). Get the torch wheel
+machine is the fake 7900 XTX tree. mlstack is installed as users install it (uv, from a
+wheel, with uv's launcher; ``--dev-venv`` times the dev venv's script instead); its
+site-packages are byte-compiled first (``compileall``) and the measured commands run
+without PYTHONDONTWRITEBYTECODE, so Python loads ``.pyc`` files as it does for users
+(``--no-compile`` to skip). The torch-sized miss is measured last. Get the torch wheel
 with ``pip download --no-deps --only-binary :all: torch==2.9.1 --python-version 3.11
 -d /tmp/torchwheel``; never commit it.
 """

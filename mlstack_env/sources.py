@@ -14,14 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
 from mlstack_env.errors import MlstackError
 from mlstack_env.target import Backend, Target
-
-if TYPE_CHECKING:
-    pass
 
 CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
