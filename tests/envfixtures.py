@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mlstack_env import __version__, uv
+from mlstack_env.catalog import torch_index_name
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, dumps
 from mlstack_env.target import Target
 from tests.wheelindex import FILES, PYPI_DISTS, PYTORCH, PYTORCH_INDEXES, Dist, build_wheel
@@ -62,8 +63,11 @@ def torch_entry(profile: str, target: str, python: str = "3.12",
                 env: dict[str, str] | None = None, extra: Sequence[str] = ()) -> LockEntry:
     """torch + triton (+ filelock) for a ROCm target, or torch+cpu for ``cpu``."""
     t = Target.parse(target)
-    index = f"rocm{t.rocm_minor}" if t.is_rocm else "cpu"
-    names = ["torch"] + (["pytorch-triton-rocm"] if t.is_rocm else [])
+    # The index a real lock takes for this ROCm version (6.2.4 has its own, not 6.2's),
+    # and the Triton it ships (pytorch-triton-rocm, renamed triton-rocm from 7.0).
+    index = (torch_index_name(t.rocm) or f"rocm{t.rocm_minor}") if t.rocm else "cpu"
+    triton = [d.name for d in PYTORCH_INDEXES[index] if "triton" in d.name]
+    names = ["torch"] + (triton[:1] if t.is_rocm else [])
     packages = [_pytorch_package(index, n, python) for n in names]
     packages += [_pypi_package(n, python) for n in ("filelock", *extra)]
     return LockEntry(

@@ -535,3 +535,33 @@ def test_every_finding_has_a_hint_unless_ok(tmp_path: Path) -> None:
     env = {"HSA_TOOLS_LIB": "1", "HSA_OVERRIDE_GFX_VERSION": "x", "ROCM_PATH": "/nope"}
     for f in run(make_ctx(root, tmp_path, environ=env, free=0)):
         assert f.status is Status.OK or f.hint, f
+
+
+# Doctor and env creation answer "which override?" with one rule (gpuvars): the value an
+# env created on the machine sets is the value doctor calls right, and doctor refuses a
+# global value where the env sets one per GPU.
+@pytest.mark.parametrize("name", ["6700xt", "7900xtx", "780m", "7800xt-rocm624", "9070xt",
+                                  "strix-halo", "renoir-6800", "ryzen9000-7900xtx",
+                                  "7800xt-780m"])
+def test_doctor_agrees_with_the_env_on_the_override(tmp_path: Path, name: str) -> None:
+    from mlstack_env.store.variables import env_variables
+    from tests.envfixtures import torch_entry
+
+    root = machines.MACHINES[name](tmp_path / "m")
+    found = detect(root)
+    entry = torch_entry("demo", str(found.target))
+    env = env_variables(entry, found, tmp_path / "venv").variables
+    override = "HSA_OVERRIDE_GFX_VERSION"
+    per_node = sorted(k for k in env if k.startswith(override + "_"))
+    value = env.get(override) or (env[per_node[0]] if per_node else None)
+    if value is None:
+        # Nothing to override: unset is right, and a value naming another ISA is wrong.
+        assert statuses(user.hsa_override, make_ctx(root, tmp_path)) == [Status.OK]
+        f = one(user.hsa_override, make_ctx(root, tmp_path, environ={override: "9.0.6"}))
+        assert f.status is Status.FAIL and "needs none" in f.message
+        return
+    f = one(user.hsa_override, make_ctx(root, tmp_path, environ={override: value}))
+    if per_node:  # the env sets HSA_OVERRIDE_GFX_VERSION_<node>: a global one is wrong
+        assert f.status is Status.FAIL and f"{per_node[0]}={value}" in f.message, f
+    else:
+        assert f.status is Status.OK, f

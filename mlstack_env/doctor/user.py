@@ -9,31 +9,40 @@ from pathlib import Path
 from packaging.version import Version
 
 from mlstack_env import envvars
-from mlstack_env.catalog import gpu_table, torch_index_name
-from mlstack_env.catalog.support import CodeKind, override_gfx, torch_code_support
+from mlstack_env.catalog import gpu_table, target_rocm_version
+from mlstack_env.catalog.support import override_gfx
 from mlstack_env.doctor import Context, Finding, fail, ok, warn
 from mlstack_env.doctor.machine import wheel_rocm
+from mlstack_env.gpuvars import GpuCode, GpuSet, decide, gpu_code
 from mlstack_env.hardware import rocm as rocm_files
 from mlstack_env.hardware.machine import Gpu
 from mlstack_env.rocmsdk import version_at
+from mlstack_env.target import Backend, Target
 
 _OVERRIDE_RE = re.compile(r"^\d+\.\d+\.\d+$")
 UNSET_HINT = "unset {name} and remove it from your shell startup files"
 
 
-def _expected_override(ctx: Context, gpu: Gpu) -> tuple[str | None, str]:
-    """The override this GPU should have (None: none), and why."""
-    model = gpu_table().model(gpu.gfx)
+def _env_code(ctx: Context) -> GpuCode | None:
+    """The GPU code of the wheels this machine's envs run (the lock's ROCm, else the
+    installed one); None when neither is known."""
     rocm = wheel_rocm(ctx)
-    code = torch_code_support(gpu.gfx, rocm) if rocm and torch_index_name(rocm) else None
-    if code is None:
-        return model.override, "by mlstack's GPU table"
-    if code.kind is CodeKind.NATIVE:
-        return None, f"it runs natively with the rocm{rocm} wheels"
-    return code.override, f"for the rocm{rocm} wheels"
+    if rocm is None:
+        return None
+    gfx = tuple(dict.fromkeys(g.gfx for g in ctx.machine.compute_gpus))
+    return gpu_code(Target(Backend.ROCM, target_rocm_version(rocm), gfx))
+
+
+def _runs_as(gpu: Gpu, code: GpuCode) -> str:
+    """The ISA ``gpu`` runs as in an env of ``code``: what the one rule (gpuvars) builds
+    extensions for, for an env of this GPU alone."""
+    decided = decide(GpuSet((gpu,), (gpu,), True), code).variables
+    return decided.get(envvars.PYTORCH_ROCM_ARCH, gpu.gfx)
 
 
 def hsa_override(ctx: Context) -> Iterator[Finding]:
+    """A global ``HSA_OVERRIDE_GFX_VERSION`` in the user's shell, judged against what an
+    mlstack env would set on this machine (gpuvars decides; doctor only compares)."""
     name = envvars.HSA_OVERRIDE_GFX_VERSION
     value = ctx.environ.get(name)
     if value is None:
@@ -44,30 +53,38 @@ def hsa_override(ctx: Context) -> Iterator[Finding]:
         yield fail("hsa-override", f"{name}={value!r} is not a major.minor.step version",
                    UNSET_HINT.format(name=name))
         return
-    pretends = override_gfx(value)
-    problems = []
     gpus = [g for g in ctx.machine.compute_gpus if g.gfx in gpu_table().models]
-    for gpu in gpus:
-        expected, why = _expected_override(ctx, gpu)
-        if value == expected:
-            continue
-        if expected is None and pretends == gpu.gfx:
-            continue  # names the GPU's own ISA: harmless
-        if expected is None:
-            problems.append(f"set on {gpu.name} ({gpu.gfx}), which needs none ({why}); "
-                            f"it makes it pretend to be {pretends}")
-            continue
-        # gfx1031 -> gfx103: the family a GPU can borrow an ISA from.
-        other = " (another family)" if pretends[:-1] != gpu.gfx[:-1] else ""
-        problems.append(f"{gpu.name} ({gpu.gfx}) needs {expected} ({why}), not {value}: "
-                        f"{pretends}{other}")
-    if problems:
-        yield fail("hsa-override", f"{name}={value} is wrong: " + "; ".join(problems),
-                   UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
-        return
     if not gpus:
         yield warn("hsa-override", f"{name}={value} is set, but there is no known GPU to use it",
                    UNSET_HINT.format(name=name))
+        return
+    code = _env_code(ctx)
+    if code is None:
+        yield warn("hsa-override", f"{name}={value} is set; with no ROCm installed or locked "
+                   "there are no wheels to judge it against",
+                   UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
+        return
+    decided = decide(GpuSet.of_machine(ctx.machine), code).variables
+    expected = decided.get(name)
+    per_node = {k: v for k, v in decided.items() if k.startswith(f"{name}_")}
+    pretends = override_gfx(value)
+    problems = []
+    if per_node:
+        problems.append("the GPUs need a value each (" + ", ".join(
+            f"{k}={v}" for k, v in per_node.items()) + "); a global one changes every GPU")
+    elif expected is not None and value != expected:
+        needing = [g for g in gpus if g.gfx != override_gfx(expected)]
+        other = " (another family)" if any(pretends[:-1] != g.gfx[:-1] for g in needing) else ""
+        names = ", ".join(f"{g.name} ({g.gfx})" for g in needing)
+        problems.append(f"{names} need{'s' if len(needing) == 1 else ''} {expected} (for "
+                        f"{code.name}), not {value}: {pretends}{other}")
+    elif expected is None:
+        problems.extend(f"set on {g.name} ({g.gfx}), which needs none (it runs natively with "
+                        f"{code.name}); it makes it pretend to be {pretends}"
+                        for g in gpus if g.gfx != pretends)  # its own ISA: harmless
+    if problems:
+        yield fail("hsa-override", f"{name}={value} is wrong: " + "; ".join(problems),
+                   UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
         return
     yield ok("hsa-override", f"{name}={value} is right for this machine's GPUs")
 
@@ -96,14 +113,13 @@ def pytorch_rocm_arch(ctx: Context) -> Iterator[Finding]:
         return
     archs = {a.strip().split(":")[0] for a in re.split(r"[;,\s]+", value) if a.strip()}
     gpus = ctx.machine.compute_gpus
+    code = _env_code(ctx)
     lacking = []
     want: dict[str, None] = {}  # what an mlstack env would set: the ISAs the GPUs run as
     for gpu in gpus:
-        expected, _ = (_expected_override(ctx, gpu) if gpu.gfx in gpu_table().models
-                       else (None, ""))
-        runs_as = override_gfx(expected) if expected else None
-        want[runs_as or gpu.gfx] = None
-        if gpu.gfx not in archs and (runs_as is None or runs_as not in archs):
+        runs_as = _runs_as(gpu, code) if code is not None else gpu.gfx
+        want[runs_as] = None
+        if gpu.gfx not in archs and runs_as not in archs:
             lacking.append(gpu.gfx)
     unknown = sorted(a for a in archs if a not in gpu_table().models)
     if lacking:
