@@ -19,6 +19,7 @@ from mlstack_env.target import Target, parse_python
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.lockfile import LockEntry
+    from mlstack_env.project import Project
     from mlstack_env.resolve import LockChange
     from mlstack_env.store import Created
     from mlstack_env.store.entries import Progress
@@ -85,10 +86,11 @@ class CreateOutcome:
     change: LockChange | None = None
 
 
-def choose_entry(request: CreateRequest, machine: Machine,
+def choose_entry(request: CreateRequest, machine: Machine, project: Project | None,
                  on_wait: Callable[[str], None] | None = None,
                  announce: Callable[[str], None] | None = None) -> EntryChoice:
-    """The lock entry to materialize for ``request`` on ``machine`` (module docstring).
+    """The lock entry to materialize for ``request`` on ``machine`` (module docstring);
+    ``project`` is the one found from the working directory or ``--project``.
     ``announce`` gets the lines saying what changed in the project's lock as soon as it is
     written (before the install, which may still fail)."""
     from mlstack_env.lockfile import fits, read_lock, select_entry
@@ -108,10 +110,8 @@ def choose_entry(request: CreateRequest, machine: Machine,
         why = "--python" if python else f"the entry of {lock_file.name} for this machine"
         return EntryChoice(entry, str(lock_file), (lock.mlstack_version, lock.uv_version),
                            why)
-    from mlstack_env.project import find_project
     from mlstack_env.resolve import entry_for_env
 
-    project = find_project(Path.cwd(), request.project_dir)
     if profile is None:
         if project is None or not project.default_env:
             where = f"{project.manifest_path} sets no default-env" if project else \
@@ -142,16 +142,19 @@ def create(
     from mlstack_env.config import load_config
     from mlstack_env.envname import validate_env_name
     from mlstack_env.hardware import detect
-    from mlstack_env.sites import site_for
+    from mlstack_env.project import find_project
     from mlstack_env.store import UvInstaller, create_env
     from mlstack_env.store.entries import NoProgress
     from mlstack_env.urlpolicy import url_policy
 
     request.check()
+    # Found once, here: the entry, the progress line, the URL policy and the site preset
+    # all mean the project of the working directory (or --project).
+    project = find_project(Path.cwd(), request.project_dir)
     machine = detect()
     progress = progress or NoProgress()
-    with progress.step(_choosing(request, str(request.target or machine.target))):
-        choice = choose_entry(request, machine, on_wait, announce)
+    with progress.step(_choosing(request, str(request.target or machine.target), project)):
+        choice = choose_entry(request, machine, project, on_wait, announce)
     env_name = validate_env_name(request.name or choice.entry.profile)
     config = load_config()
     wheels_dir = request.wheels_dir
@@ -167,21 +170,18 @@ def create(
         on_wait=on_wait,
         reinstall=request.reinstall,
         wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
-        url_policy=url_policy(choice.source, request.project_dir),
-        site=site_for(request.project_dir),
+        url_policy=url_policy(choice.source, request.project_dir, project),
+        site=project.site_preset() if project is not None else None,
     )
     return CreateOutcome(created, choice.source, choice.python_why, choice.change)
 
 
-def _choosing(request: CreateRequest, target: str) -> str:
+def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:
     """The progress line of finding the entry: reading a lock, the project's lock (which
     resolves only when it lacks the entry or it is stale), or resolving a profile."""
-    from mlstack_env.project import find_project
-
     if request.lock_file is not None:
         return f"reading {request.lock_file} for {target}"
     what = request.profile or "the default env"
-    project = find_project(Path.cwd(), request.project_dir)
     if project is not None:
         return f"the entry of {project.lock_path.name} for {what} on {target}"
     return f"resolving {what} for {target}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
@@ -133,11 +132,3 @@ def load_site(name: str, overrides: Mapping[str, Any] | None = None,
         env=dict(sorted(body.get("env", {}).items())),
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
     )
-
-
-def site_for(project_dir: Path | None, cwd: Path | None = None) -> Site | None:
-    """The cluster preset of the project found from ``cwd`` (or ``--project DIR``)."""
-    from mlstack_env.project import find_project
-
-    project = find_project(cwd or Path.cwd(), project_dir)
-    return project.site_preset() if project is not None else None

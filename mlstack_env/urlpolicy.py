@@ -15,6 +15,7 @@ from mlstack_env.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockEntry
+    from mlstack_env.project import Project
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,23 @@ class UrlPolicy:
                 )
 
 
-def url_policy(lock_source: str, project_dir: Path | None = None) -> UrlPolicy:
+def url_policy(lock_source: str, project_dir: Path | None = None,
+               found: Project | None = None) -> UrlPolicy:
     """The policy for an entry from ``lock_source`` (a lock file's path, or a description
     such as "built-in profile minimal"): the project named by ``--project DIR``, else the
-    one the lock file belongs to (found from its folder upward), else the catalog alone."""
+    one the lock file belongs to (found from its folder upward), else the catalog alone.
+    ``found``: the project the caller found from the working directory or ``--project``,
+    used when it is that project (not looked for again)."""
     from mlstack_env.project import find_project
 
     project = None
+    lock = Path(lock_source)
     if project_dir is not None:
-        project = find_project(Path.cwd(), project_dir)
-    else:
-        lock = Path(lock_source)
-        if lock.is_file():
-            project = find_project(lock.absolute().parent)
+        project = found if found is not None else find_project(Path.cwd(), project_dir)
+    elif found is not None and lock.absolute() == found.lock_path.absolute():
+        project = found
+    elif lock.is_file():
+        project = find_project(lock.absolute().parent)
     if project is None:
         return UrlPolicy(catalog())
     return UrlPolicy(project.catalog(), project.allow_urls, project.manifest_path)

@@ -8,6 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from mlstack_env import paths
 from mlstack_env.lockfile import read_lock
 from tests.envfixtures import failing_uv
@@ -78,3 +80,36 @@ def test_no_profile_and_no_project(tmp_path: Path, cli: Cli) -> None:
 def test_bad_python_is_refused(tmp_path: Path, cli: Cli) -> None:
     r = cli("env", "create", "minimal", "--python", "three", cwd=tmp_path)
     assert r.returncode == 1 and "error: --python 'three' is not a Python version" in r.stderr
+
+
+def test_the_project_is_found_once_per_create(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry, the progress line, the URL policy and the site preset all mean the
+    working directory's project: one discovery (it parses mlstack.toml), also for --lock."""
+    import mlstack_env.project
+
+    fake_machine("7900xtx")
+    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
+                  default_env="ml")
+    manifest = tmp_path / "mlstack.toml"
+    manifest.write_text('site = "slurm"\n' + manifest.read_text())
+    calls: list[Path] = []
+    real = mlstack_env.project.find_project
+
+    def counting(start: Path, explicit: Path | None = None) -> object:
+        calls.append(start)
+        return real(start, explicit)
+
+    monkeypatch.setattr(mlstack_env.project, "find_project", counting)
+    for args in (("env", "create", "--json"),
+                 ("env", "create", "ml", "--lock", str(tmp_path / "mlstack.lock"), "--name",
+                  "again", "--json")):
+        calls.clear()
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert len(calls) == 1, calls
+        # ... and what it found was used: the project's site preset is in the env.
+        generation = Path(json.loads(r.stdout)["generation_path"])
+        site = json.loads((generation / "mlstack-env.json").read_text())["site"]
+        assert site["name"] == "slurm"
