@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,16 +14,14 @@ import pytest
 from tests import machines
 
 # PYTHONDONTWRITEBYTECODE (set in some workplaces) keeps .pyc files out of the source
-# tree; without them every pytest worker would recompile every test and mlstack module,
-# and every mlstack or Python process a test starts would recompile what it imports.
-# Python's own answer to "not beside the sources" is a pycache prefix: the suite keeps
-# its bytecode in the temporary directory instead, for itself and its child processes.
+# tree; without them every pytest worker recompiles every test and mlstack module at each
+# run. Python's own answer to "not beside the sources" is a pycache prefix: the pytest
+# processes keep their bytecode in one ignored folder, .pytest_cache/pycache, instead.
+# Child processes keep the setting as it is (their bytecode would be a test's temporary
+# packages, which nothing would ever delete from a prefix).
 if sys.dont_write_bytecode and not sys.pycache_prefix:
-    _prefix = str(Path(tempfile.gettempdir()) / f"mlstack-tests-pycache-{os.getuid()}")
-    sys.pycache_prefix = _prefix
+    sys.pycache_prefix = str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache")
     sys.dont_write_bytecode = False
-    os.environ["PYTHONPYCACHEPREFIX"] = _prefix
-    del os.environ["PYTHONDONTWRITEBYTECODE"]
 
 # Variables from the developer's shell that would change what mlstack does.
 _LEAKY_PREFIXES = ("UV_", "MLSTACK_", "HSA_", "HIP_", "ROCR_", "PYTORCH_", "MIOPEN_")
