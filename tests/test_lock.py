@@ -259,3 +259,32 @@ def test_bad_user_config_names_the_file(tmp_path: Path, cli: Cli) -> None:
     _project(project, GOOD)
     error, _ = _fail(cli("lock", cwd=project))
     assert f"{tmp_path / 'config.toml'}: invalid TOML" in error
+
+
+def test_lock_without_python_starts_no_interpreter(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `python =` and no `--python`: mlstack takes the Python it runs on and asks no
+    interpreter anything (a pyenv shim costs a quarter of a second each): the only
+    processes a lock starts are uv's."""
+    import sys
+
+    from mlstack_env import uv
+
+    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
+                  python=None)
+    started: list[str] = []
+    real = subprocess.Popen.__init__
+
+    def record(self: subprocess.Popen[str], args: object, *a: object, **k: object) -> None:
+        argv = list(args) if isinstance(args, (list, tuple)) else [args]
+        started.append(str(argv[0]))
+        real(self, args, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", record)
+    r = cli("lock", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"@py{mine}" in r.stdout  # the Python mlstack runs on
+    assert started, "uv ran"
+    assert set(started) == {str(uv.binary())}, started
