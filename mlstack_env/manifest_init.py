@@ -9,7 +9,6 @@ file (tomlkit, with comments) and checks that the project loader accepts it.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +67,13 @@ def builtin_python_range() -> str:
 
 def choose_python(explicit: str | None, chosen: Sequence[Component], targets: Sequence[Target],
                   allowed: str, running: tuple[int, int] | None = None) -> tuple[str, str]:
-    """(X.Y, why): ``--python``; else the one Python a chosen component needs; else the
-    interpreter mlstack runs on when the profile allows it; else the newest allowed."""
+    """(X.Y, why): ``--python``; else the one Python a chosen component needs; else what
+    the lock's rule takes (:func:`mlstack_env.resolve.request.fallback_python`: the
+    interpreter mlstack runs on when the profile allows it, else the newest installed
+    one it allows)."""
     from packaging.specifiers import SpecifierSet
+
+    from mlstack_env.resolve.request import fallback_python
 
     spec = SpecifierSet(allowed)
     needed: set[str] | None = None
@@ -93,13 +96,10 @@ def choose_python(explicit: str | None, chosen: Sequence[Component], targets: Se
                                hint="leave one of them out")
         version = max(needed, key=lambda v: int(v.split(".")[1]))
         return version, f"{needer} has wheels for Python {version} only"
-    major, minor = running or sys.version_info[:2]
-    mine = f"{major}.{minor}"
-    if spec.contains(f"{mine}.0"):
-        return mine, "the Python mlstack runs on"
-    newest = max((f"3.{m}" for m in range(8, 20) if spec.contains(f"3.{m}.0")),
-                 key=lambda v: int(v.split(".")[1]))
-    return newest, f"the newest the profile allows ({allowed}); mlstack runs on {mine}"
+    choice = fallback_python(lambda v: spec.contains(f"{v}.0", prereleases=True), allowed,
+                             "the built-in profiles",
+                             running=f"{running[0]}.{running[1]}" if running else None)
+    return choice.version, choice.why
 
 
 def resolve_choice(ids: Sequence[str] | None) -> list[Component]:

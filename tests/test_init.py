@@ -136,9 +136,15 @@ def test_vllm_is_refused_on_rocm6_and_picks_python_312_on_rocm7(
 def test_python_is_the_running_one_when_allowed() -> None:
     plan = plan_init(Path("/p"), [Target.cpu()], None, None, running=(3, 13))
     assert (plan.python, plan.python_why) == ("3.13", "the Python mlstack runs on")
+    # Not allowed: the lock's rule takes the newest installed Python the profiles allow
+    # (never an uninstalled one, which `mlstack lock` would then refuse).
+    from mlstack_env import uv
+
+    allowed = [v for v in uv.installed_pythons() if v in ("3.10", "3.11", "3.12", "3.13")]
     plan = plan_init(Path("/p"), [Target.cpu()], None, None, running=(3, 14))
-    assert plan.python == "3.13"
-    assert plan.python_why.startswith("the newest the profile allows (>=3.10,<3.14)")
+    assert plan.python == max(allowed, key=lambda v: int(v.split(".")[1]))
+    assert plan.python_why == ("the newest installed Python allowed by the built-in "
+                               "profiles (>=3.10,<3.14); mlstack runs on 3.14")
 
 
 def test_unknown_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

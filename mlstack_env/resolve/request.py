@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,18 +146,28 @@ def choose_python(profile: Profile, explicit: str | None, project: Project | Non
                              key=Version, reverse=True)
             if pythons:
                 return PythonChoice(pythons[0], f"from the lock's {what}")
+    return fallback_python(profile.allows_python, profile.python or "any",
+                           f"profile {profile.name!r}")
+
+
+def fallback_python(allows: Callable[[str], bool], allowed: str, what: str,
+                    running: str | None = None) -> PythonChoice:
+    """Steps 4 and 5 of :func:`choose_python`, also ``mlstack init``'s last ones: the
+    interpreter mlstack runs on (``running``: X.Y, for tests) when ``allows`` it, else the
+    newest installed one it allows — only then are installed interpreters probed.
+    ``allowed`` is the constraint as written, ``what`` whose it is, for the messages."""
     from mlstack_env import uv  # only when no flag, project or lock entry names one
 
-    running, _ = uv.running_python()
-    if profile.allows_python(running):
-        return PythonChoice(running, "the Python mlstack runs on")
+    mine = running or uv.running_python()[0]
+    if allows(mine):
+        return PythonChoice(mine, "the Python mlstack runs on")
     installed = sorted(uv.installed_pythons(), key=Version, reverse=True)
     for version in installed:
-        if profile.allows_python(version):
-            return PythonChoice(version, f"the newest installed Python that {profile.name} "
-                                f"allows ({profile.python}); mlstack runs on {running}")
+        if allows(version):
+            return PythonChoice(version, f"the newest installed Python allowed by {what} "
+                                f"({allowed}); mlstack runs on {mine}")
     raise MlstackError(
-        f"no installed Python satisfies profile {profile.name!r} ({profile.python}); "
+        f"no installed Python satisfies {what} ({allowed}); "
         f"found: {', '.join(installed) or 'none'}",
         "install a matching Python, or set python = \"X.Y\" in mlstack.toml",
     )
