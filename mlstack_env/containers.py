@@ -58,36 +58,9 @@ _REWRITE = ";".join([
 
 # ROCm's `rocm` selector (ROCm-as-wheels entries): uv cannot install it without building
 # its setup.py, which mlstack never runs, so the recipe unpacks its pure-Python rocm_sdk
-# package (what torch's _rocm_init imports) as env create does (rocmselector.py, whose
-# rules this mirrors in one line: sha256 checked, only <top>/src/rocm_sdk/ regular files,
-# no link, no `..`), with a dist-info and bin/rocm-sdk. Same quoting rules as _REWRITE.
-# argv: url sha256 version venv site-packages mirrors-variable.
-_SELECTOR = ";".join([
-    "import hashlib,io,os,sys,tarfile,urllib.request as u",
-    "url,sha,ver,venv,site=sys.argv[1:6]",
-    'm=dict(p.split("=",1) for p in os.environ.get(sys.argv[6],"").split() if "=" in p)',
-    "k=[p for p in sorted(m,key=len,reverse=True) if url.startswith(p)]",
-    "url=m[k[0]]+url[len(k[0]):] if k else url",
-    "d=u.urlopen(url,timeout=60).read()",
-    'sys.exit("sha256 of "+url+" does not match the lock") if '
-    "hashlib.sha256(d).hexdigest()!=sha else None",
-    "t=tarfile.open(fileobj=io.BytesIO(d))",
-    'ms=[x for x in t.getmembers() if x.name.split("/")[1:3]==["src","rocm_sdk"]]',
-    'bad=[x.name for x in t.getmembers() if x.name.startswith("/") or ".." in '
-    'x.name.split("/") or x in ms and not (x.isfile() or x.isdir())]',
-    'sys.exit("refusing "+" ".join(bad)) if bad else None',
-    'fs={"/".join(x.name.split("/")[2:]):t.extractfile(x).read() for x in ms if x.isfile()}',
-    'di="rocm-"+ver+".dist-info"',
-    'fs[di+"/METADATA"]=("Metadata-Version: 2.1\\nName: rocm\\nVersion: "+ver+"\\n").encode()',
-    'fs[di+"/INSTALLER"]=b"mlstack\\n"',
-    'fs[di+"/entry_points.txt"]=b"[console_scripts]\\nrocm-sdk = rocm_sdk.__main__:main\\n"',
-    '[(os.makedirs(os.path.dirname(site+"/"+n),exist_ok=True),'
-    'open(site+"/"+n,"wb").write(b)) for n,b in fs.items()]',
-    'b=venv+"/bin/rocm-sdk"',
-    'open(b,"w").write("#!"+venv+"/bin/python\\nimport sys\\nfrom rocm_sdk.__main__ '
-    'import main\\nsys.exit(main())\\n")',
-    "os.chmod(b,0o755)",
-])
+# package (what torch's _rocm_init imports) as env create does: with the same file,
+# mlstack_env/selectorunpack.py, copied beside the recipe and run by the image's Python.
+SELECTOR_SCRIPT = "selectorunpack.py"
 
 
 def rocm_as_wheels(target: Target) -> bool:
@@ -132,9 +105,11 @@ class Recipe:
     entry: LockEntry
     variables: dict[str, str]
     mirrors: dict[str, str]
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) also copied from beside it
 
     def to_json(self, recipe_path: Path, lock_path: Path) -> dict[str, Any]:
         return {"kind": self.kind, "recipe": str(recipe_path), "lock": str(lock_path),
+                "files": [str(recipe_path.parent / name) for name, _ in self.files],
                 "base_image": self.base, "entry": self.entry.key,
                 "variables": dict(self.variables), "mirrors": dict(self.mirrors)}
 
@@ -164,16 +139,31 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
 
 def _selector_lines(entry: LockEntry) -> list[str]:
     """The rocm selector's rocm_sdk, unpacked from its locked sdist (not in the pylock:
-    uv would build it); nothing for an entry without one."""
-    from mlstack_env.rocmselector import selector_of
+    uv would build it) by :mod:`mlstack_env.selectorunpack`, copied into the image;
+    nothing for an entry without one."""
+    import base64
+
+    from mlstack_env.rocmselector import metadata, selector_of
 
     package = selector_of(entry)
     if package is None or package.sdist is None:
         return []
     site = f"{VENV}/lib/python{entry.python}/site-packages"
+    meta = base64.b64encode(metadata(entry, package.version).encode()).decode()
     args = " ".join(shlex.quote(a) for a in (package.sdist.url, package.sdist.sha256,
-                                              package.version, VENV, site, MIRRORS_ARG))
-    return [f"{VENV}/bin/python -I -c '{_SELECTOR}' {args}"]
+                                              package.version, VENV, site, MIRRORS_ARG, meta))
+    return [f"{VENV}/bin/python -I {PREFIX}/{SELECTOR_SCRIPT} {args}"]
+
+
+def _build_files(entry: LockEntry) -> tuple[tuple[str, str], ...]:
+    """Files the recipe copies from beside it besides the lock: the selector's unpacker,
+    for an entry that holds the selector."""
+    from mlstack_env import selectorunpack
+    from mlstack_env.rocmselector import selector_of
+
+    if selector_of(entry) is None:
+        return ()
+    return ((SELECTOR_SCRIPT, Path(selectorunpack.__file__).read_text(encoding="utf-8")),)
 
 
 def _header(entry: LockEntry, kind: str, image_hint: str) -> list[str]:
@@ -221,6 +211,7 @@ def _docker(entry: LockEntry, *, lock_name: str, base: str, variables: Mapping[s
         "COPY --from=uv /uv /usr/local/bin/uv",
         f"ARG {MIRRORS_ARG}={docker_quote(MIRRORS_ARG, mirrors)}",
         f"COPY {lock_name} {lock_in_image}",
+        *(f"COPY {name} {PREFIX}/{name}" for name, _ in _build_files(entry)),
         *body,
         *env_lines,
         f"LABEL io.mlstack.entry={docker_quote('label', entry.key)} "
@@ -264,6 +255,7 @@ def _apptainer(entry: LockEntry, *, lock_name: str, base: str, variables: Mappin
         "",
         "%files",
         f"    {lock_name} {lock_in_image}",
+        *(f"    {name} {PREFIX}/{name}" for name, _ in _build_files(entry)),
         "",
         "%post",
         *post,
@@ -305,15 +297,20 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
     text = render(entry, lock_name=lock_name, base=chosen, variables=variables,
                   mirrors=mirror_text, uv_version=uv.PINNED_VERSION)
     return Recipe(kind, text, lock_name, to_pylock(entry), chosen, entry, variables,
-                  dict(mirrors or {}))
+                  dict(mirrors or {}), _build_files(entry))
 
 
 def write_recipe(recipe: Recipe, output: Path) -> tuple[Path, Path]:
-    """Write the recipe to ``output`` and the lock beside it; returns both paths."""
+    """Write the recipe to ``output``, the lock and the recipe's other files beside it;
+    returns the recipe's and the lock's paths."""
     lock_path = output.parent / recipe.lock_name
-    if output.absolute() == lock_path.absolute():
-        raise MlstackError(f"-o {output} is the lock's own name",
+    taken = {recipe.lock_name: "the lock's", **{n: "a file the recipe copies, its" for n, _
+                                                in recipe.files}}
+    if output.name in taken:
+        raise MlstackError(f"-o {output} is {taken[output.name]} own name",
                            hint="name the recipe Dockerfile or NAME.def")
     write_atomic(lock_path, recipe.lock_text)
+    for name, text in recipe.files:
+        write_atomic(output.parent / name, text)
     write_atomic(output, recipe.text)
     return output, lock_path

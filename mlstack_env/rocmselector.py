@@ -32,15 +32,12 @@ the dependencies it would compute are the entry's locked wheels already.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html.parser
-import io
 import os
-import tarfile
 import urllib.parse
-from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping
+from pathlib import Path
 
 from mlstack_env import paths
 from mlstack_env.config import UserConfig
@@ -53,14 +50,6 @@ from mlstack_env.lockfile import (
     map_url,
 )
 from mlstack_env.userfile import current_umask
-
-PACKAGE = "rocm_sdk"
-SCRIPT = "rocm-sdk"
-# uv's relocatable console-script header (``uv venv --relocatable``): the store entry is
-# built in a temporary folder and renamed, and env unpack moves it again.
-_LAUNCHER = ("#!/bin/sh\n"
-             "'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'python' \"$0\" \"$@\"\n"
-             "' '''\n")
 
 
 def selector_of(entry: LockEntry) -> LockedPackage | None:
@@ -178,37 +167,20 @@ def fetch(sdist: Wheel, url_map: Mapping[str, str], wheels_dir: Path | None, *,
 
 def package_files(data: bytes, name: str) -> dict[str, bytes]:
     """``rocm_sdk/<path>`` -> bytes for every file under ``<top>/src/rocm_sdk/`` of the
-    sdist; anything else in the tarball is ignored. Refused: a link, a device, an absolute
-    path or ``..`` anywhere in the package (nothing is written before the whole tarball
-    passed)."""
-    out: dict[str, bytes] = {}
+    sdist ``name`` (:func:`mlstack_env.selectorunpack.package_files`, the rules' one home);
+    a refusal is one error naming the sdist."""
+    from mlstack_env.selectorunpack import Refused
+    from mlstack_env.selectorunpack import package_files as unpack
+
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if (member.name.startswith("/") or ".." in parts
-                        or (len(parts) > 2 and parts[1:3] == ("src", PACKAGE)
-                            and not (member.isfile() or member.isdir()))):
-                    raise MlstackError(
-                        f"the rocm selector {name} holds {member.name!r}, which mlstack "
-                        "does not unpack (a link, a device, or a path leaving the package)",
-                        "the sdist is not shaped like TheRock's; re-lock, or report it",
-                    )
-                if len(parts) < 4 or parts[1:3] != ("src", PACKAGE) or not member.isfile():
-                    continue
-                f = tar.extractfile(member)
-                if f is not None:
-                    out[PurePosixPath(PACKAGE, *parts[3:]).as_posix()] = f.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise MlstackError(f"cannot read the rocm selector {name}: {exc}",
-                           "re-lock with `mlstack lock`, or report it") from None
-    if f"{PACKAGE}/__init__.py" not in out:
-        raise MlstackError(f"the rocm selector {name} holds no src/{PACKAGE}/__init__.py",
-                           "the sdist is not shaped like TheRock's; report it")
-    return out
+        return unpack(data)
+    except Refused as exc:
+        raise MlstackError(f"the rocm selector {name} {exc}",
+                           "the sdist is not shaped like TheRock's; re-lock, or report it",
+                           ) from None
 
 
-def _metadata(entry: LockEntry, version: str) -> str:
+def metadata(entry: LockEntry, version: str) -> str:
     """METADATA: the extras the selector provides, each naming the entry's locked wheel
     (what ``setup.py`` would compute for this entry's gfx, without running it)."""
     lines = ["Metadata-Version: 2.1", f"Name: {SELECTOR}", f"Version: {version}",
@@ -221,48 +193,15 @@ def _metadata(entry: LockEntry, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _digest(data: bytes) -> str:
-    import base64
-
-    raw = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def install(entry: LockEntry, venv: Path, site: Path, data: bytes) -> list[str]:
     """Unpack the selector's ``rocm_sdk`` package (``data``, its locked sdist's bytes) into
     ``site`` (of ``venv``, a store entry being built) with its dist-info and
-    ``bin/rocm-sdk``; the files, relative to ``site``."""
+    ``bin/rocm-sdk`` (:mod:`mlstack_env.selectorunpack`); the files, relative to ``site``."""
+    from mlstack_env import selectorunpack
+
     package = selector_of(entry)
     if package is None or package.sdist is None:
         raise InternalError(f"{entry.key} holds no rocm selector sdist to install")
     files = package_files(data, package.sdist.filename)
-    version = package.version
-    dist_info = f"{SELECTOR}-{version}.dist-info"
-    script = _LAUNCHER + (
-        "import sys\n"
-        f"from {PACKAGE}.__main__ import main\n"
-        "if __name__ == \"__main__\":\n"
-        "    sys.exit(main())\n"
-    )
-    files.update({
-        f"{dist_info}/METADATA": _metadata(entry, version).encode(),
-        f"{dist_info}/INSTALLER": b"mlstack\n",
-        f"{dist_info}/entry_points.txt":
-            f"[console_scripts]\n{SCRIPT} = {PACKAGE}.__main__:main\n".encode(),
-    })
-    bin_rel = os.path.relpath(venv / "bin" / SCRIPT, site)
-    rows: list[Sequence[str]] = []
-    for rel, content in sorted(files.items()):
-        dest = site / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(content)  # created per the umask, as uv's installs are
-        rows.append((rel, _digest(content), str(len(content))))
-    script_path = venv / "bin" / SCRIPT
-    script_path.write_text(script, encoding="utf-8")
-    script_path.chmod(0o777 & ~current_umask())
-    rows.append((bin_rel, _digest(script.encode()), str(len(script.encode()))))
-    rows.append((f"{dist_info}/RECORD", "", ""))
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    (site / dist_info / "RECORD").write_text(out.getvalue(), encoding="utf-8")
-    return [r[0] for r in rows]
+    return selectorunpack.install(files, package.version, metadata(entry, package.version),
+                                  venv=venv, site=site, umask=current_umask())

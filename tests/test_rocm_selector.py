@@ -135,33 +135,53 @@ def test_links_and_paths_leaving_the_package_are_refused(member: tuple[str, str,
 
 
 def test_container_recipe_unpacks_the_selector_as_env_create_does(tmp_path: Path) -> None:
-    from mlstack_env.containers import _SELECTOR, make_recipe
+    """The recipe runs the very file env create's unpacking lives in (copied beside it),
+    with the same METADATA: the image's selector is byte for byte a store entry's."""
+    import shlex
 
-    recipe = make_recipe("docker", _entry(), name="ml")
+    from mlstack_env import rocmselector
+    from mlstack_env.containers import make_recipe, write_recipe
+
+    entry = _entry()
+    recipe = make_recipe("docker", entry, name="ml")
     assert f"{AMD_714}rocm-7.14.0.tar.gz {SHA} 7.14.0 /opt/mlstack/venv" in recipe.text
+    assert "COPY selectorunpack.py /opt/mlstack/selectorunpack.py" in recipe.text
     assert 'name = "rocm"' not in recipe.lock_text  # uv never builds it
-    # The recipe's one line of Python, run here against the stand-in sdist via a mirror.
+    write_recipe(recipe, tmp_path / "ctx" / "Dockerfile")
+    script = tmp_path / "ctx" / "selectorunpack.py"
+    line = next(w for w in recipe.text.splitlines() if "/selectorunpack.py https" in w)
+    args = shlex.split(line.split("selectorunpack.py", 1)[1].rstrip("; \\"))
+    # Run here against the stand-in sdist via a mirror, into a venv of this test's own.
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "rocm-7.14.0.tar.gz").write_bytes(SDIST)
     venv, site = tmp_path / "venv", tmp_path / "venv/lib/python3.12/site-packages"
     (venv / "bin").mkdir(parents=True)
     env = {**os.environ, "MLSTACK_MIRRORS": f"{AMD_714}={(tmp_path / 'mirror').as_uri()}/"}
+    url, _, version, _, _, variable, meta = args
 
-    def run(sha: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-I", "-c", _SELECTOR,
-                               AMD_714 + "rocm-7.14.0.tar.gz", sha, "7.14.0", str(venv),
-                               str(site), "MLSTACK_MIRRORS"],
+    def run(sha: str, where: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-I", str(script), url, sha, version,
+                               str(where), str(where / "lib/python3.12/site-packages"),
+                               variable, meta],
                               env=env, capture_output=True, text=True, check=False)
 
-    bad = run("0" * 64)
+    bad = run("0" * 64, venv)
     assert bad.returncode == 1 and "does not match the lock" in bad.stderr
     assert not site.exists()
-    ok = run(SHA)
+    ok = run(SHA, venv)
     assert ok.returncode == 0, ok.stderr
     assert (site / "rocm_sdk/__init__.py").is_file()
     assert not (site / "setup.py").exists()
-    assert "Version: 7.14.0" in (site / "rocm-7.14.0.dist-info/METADATA").read_text()
     assert os.access(venv / "bin/rocm-sdk", os.X_OK)
+    # What env create writes for the same entry and sdist: the same files and bytes.
+    store_venv = tmp_path / "store-venv"
+    store_site = store_venv / "lib/python3.12/site-packages"
+    (store_venv / "bin").mkdir(parents=True)
+    files = rocmselector.install(entry, store_venv, store_site, SDIST)
+    for rel in files:
+        if not rel.startswith(".."):
+            assert (site / rel).read_bytes() == (store_site / rel).read_bytes(), rel
+    assert (venv / "bin/rocm-sdk").read_bytes() == (store_venv / "bin/rocm-sdk").read_bytes()
 
 
 def test_bundle_holds_the_selector_and_an_offline_create_uses_it(

@@ -30,7 +30,8 @@ class ExportResult:
 
     def render(self, console: Console) -> None:
         r = self.recipe
-        console.print(f"wrote {self.recipe_path} and {self.lock_path.name} beside it, for "
+        beside = " and ".join([self.lock_path.name, *(n for n, _ in r.files)])
+        console.print(f"wrote {self.recipe_path} and {beside} beside it, for "
                       f"{r.entry.key}", soft_wrap=True)
         console.print(f"  base      {r.base}", soft_wrap=True)
         if r.mirrors:
