@@ -11,9 +11,9 @@ from mlstack_env.units import human_bytes
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.create import CreateOutcome
     from mlstack_env.lockfile import LockEntry
-    from mlstack_env.resolve import LockChange
-    from mlstack_env.store import Created, Generation, NamedEnv
+    from mlstack_env.store import Generation, NamedEnv
     from mlstack_env.store.gc import GcReport
     from mlstack_env.store.verify import VerifyReport
 
@@ -24,37 +24,34 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
-    created: Created
-    source: str
-    python_why: str = ""
-    change: LockChange | None = None
+    outcome: CreateOutcome
 
     @property
     def size(self) -> int:
         """Bytes the store entry takes on disk (hardlinks shared with uv's cache counted once)."""
         from mlstack_env.diskusage import usage
 
-        return usage(self.created.store_entry.path).total
+        return usage(self.outcome.created.store_entry.path).total
 
     def to_json(self) -> dict[str, Any]:
         from mlstack_env.lockfile import key_versions
 
-        data = self.created.to_json()
-        data["source"] = self.source
-        data["python_why"] = self.python_why
-        data["key_versions"] = key_versions(self.created.entry)
-        data["lock_change"] = self.change.to_json() if self.change else None
+        data = self.outcome.created.to_json()
+        data["source"] = self.outcome.source
+        data["python_why"] = self.outcome.python_why
+        data["key_versions"] = key_versions(self.outcome.created.entry)
+        data["lock_change"] = self.outcome.change.to_json() if self.outcome.change else None
         return data
 
     def render(self, console: Console) -> None:
-        c = self.created
+        c = self.outcome.created
         if c.up_to_date:
             head = f"env {c.name} is up to date (generation {c.generation.number})"
         else:
             head = f"created env {c.name}, generation {c.generation.number}"
         console.print(head, soft_wrap=True)
-        console.print(f"  from      {self.source}: {c.entry.key}", soft_wrap=True)
-        why = f" ({self.python_why})" if self.python_why else ""
+        console.print(f"  from      {self.outcome.source}: {c.entry.key}", soft_wrap=True)
+        why = f" ({self.outcome.python_why})" if self.outcome.python_why else ""
         console.print(f"  python    {c.entry.python}{why}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
         console.print(f"  store     {c.store_entry.key} ({how}, {human_bytes(self.size)})",

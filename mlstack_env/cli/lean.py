@@ -54,8 +54,7 @@ def env_create(request: Any, as_json: bool) -> int:
                      on_wait=None if quiet else say, announce=announce)
     if not as_json and is_quiet():  # -q: nothing else on success
         return 0
-    return emit(CreateResult(outcome.created, outcome.source, outcome.python_why,
-                             outcome.change), as_json)
+    return emit(CreateResult(outcome), as_json)
 
 
 def profile_list(as_json: bool, project_dir: Path | None) -> int:
