@@ -20,6 +20,7 @@ from mlstack_env.activation.data import (
     load_env_json,
     validate_variable,
 )
+from mlstack_env.lazy import loader
 
 TYPE_CHECKING = False  # typing itself costs an import (and re) on the hot path
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
         write_scripts,
     )
 
-_FROM_SCRIPTS = ("ACTIVATE_FISH", "ACTIVATE_SH", "fish_quote", "sh_quote", "write_scripts")
 
 __all__ = [
     "ACTIVATE_FISH",
@@ -47,11 +47,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name not in _FROM_SCRIPTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from mlstack_env.activation import scripts
-
-    value = getattr(scripts, name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, dict.fromkeys(
+    ("ACTIVATE_FISH", "ACTIVATE_SH", "fish_quote", "sh_quote", "write_scripts"),
+    "mlstack_env.activation.scripts"), globals())

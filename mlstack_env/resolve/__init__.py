@@ -20,7 +20,9 @@ One module per concern:
 * :mod:`.for_env` — the lock entry an environment installs
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlstack_env.lazy import loader
 
 if TYPE_CHECKING:
     from mlstack_env.project import find_project
@@ -81,12 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # __import__, not importlib.import_module: only the former shows in -X importtime,
-    # which the tests read to check what a command loads.
-    value = getattr(__import__(home, fromlist=[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _HOMES, globals())

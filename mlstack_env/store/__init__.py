@@ -7,7 +7,9 @@ the installer along with the package."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlstack_env.lazy import loader
 
 if TYPE_CHECKING:
     from mlstack_env.store.create import Created, create_env
@@ -41,12 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # __import__, not importlib.import_module: only the former shows in -X importtime,
-    # which the tests read to check what a command loads.
-    value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, {k: f"{__name__}.{v}" for k, v in _HOMES.items()}, globals())
