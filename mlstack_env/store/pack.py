@@ -223,10 +223,10 @@ def pack_env(name: str, output: Path) -> Packed:
 
 def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]]) -> None:
     """The same members as a squashfs image: staged (hard links) beside it, then made."""
-    from mlstack_env.store.files import remove_tree
+    from mlstack_env.store.files import remove_tree, temporary_dir
     from mlstack_env.store.squashfs import make_image, stage_file
 
-    stage = Path(tempfile.mkdtemp(dir=image.parent, prefix=f"{image.name}.stage-"))
+    stage = temporary_dir(image.parent, f"{image.name}.stage-")
     try:
         stage.chmod(0o777 & ~current_umask())  # the image's root, and so DIR at unpack
         (stage / MANIFEST).write_text(manifest_text, encoding="utf-8")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.store.entries import StoreEntry, now
-from mlstack_env.store.files import remove_tree
+from mlstack_env.store.files import remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
@@ -188,7 +187,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
     if name is not None:
         validate_env_name(name)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.unpack-", dir=directory.parent))
+    tmp = temporary_dir(directory.parent, f".{directory.name}.unpack-")
     try:
         manifest = _extract(archive, tmp)
         env_name = validate_env_name(name or str(manifest.get("name", "")))
