@@ -40,6 +40,8 @@ from mlstack_env.userfile import write_atomic
 KINDS = ("docker", "apptainer")
 PREFIX = "/opt/mlstack"
 VENV = f"{PREFIX}/venv"
+# Where the install step rewrites the lock for a mirror: the image's own /tmp, removed after.
+SCRATCH = "/tmp/mlstack-lock"  # noqa: S108
 UV_IMAGE = "ghcr.io/astral-sh/uv"
 PLAIN_BASE = "ubuntu:24.04"
 MIRRORS_ARG = "MLSTACK_MIRRORS"
@@ -116,7 +118,7 @@ class Recipe:
 
 def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
     """The install step, shared by both recipes: one shell command per item."""
-    tmp = "/tmp/mlstack-lock"  # noqa: S108 - inside the image build, removed after
+    tmp = SCRATCH
     return [
         "set -eu",
         f"export UV_NO_CACHE=1 UV_PYTHON_INSTALL_DIR={PREFIX}/python",
@@ -177,7 +179,7 @@ def _header(entry: LockEntry, kind: str, image_hint: str) -> list[str]:
 
 
 def _docker(entry: LockEntry, *, lock_name: str, base: str, variables: Mapping[str, str],
-            mirrors: str, uv_version: str) -> str:
+            mirrors: str, uv_version: str, files: tuple[str, ...]) -> str:
     lock_in_image = f"{PREFIX}/{lock_name}"
     gpu = entry.target.is_rocm
     hint = (
@@ -211,7 +213,7 @@ def _docker(entry: LockEntry, *, lock_name: str, base: str, variables: Mapping[s
         "COPY --from=uv /uv /usr/local/bin/uv",
         f"ARG {MIRRORS_ARG}={docker_quote(MIRRORS_ARG, mirrors)}",
         f"COPY {lock_name} {lock_in_image}",
-        *(f"COPY {name} {PREFIX}/{name}" for name, _ in _build_files(entry)),
+        *(f"COPY {name} {PREFIX}/{name}" for name in files),
         *body,
         *env_lines,
         f"LABEL io.mlstack.entry={docker_quote('label', entry.key)} "
@@ -221,7 +223,7 @@ def _docker(entry: LockEntry, *, lock_name: str, base: str, variables: Mapping[s
 
 
 def _apptainer(entry: LockEntry, *, lock_name: str, base: str, variables: Mapping[str, str],
-               mirrors: str, uv_version: str) -> str:
+               mirrors: str, uv_version: str, files: tuple[str, ...]) -> str:
     lock_in_image = f"{PREFIX}/{lock_name}"
     gpu = entry.target.is_rocm
     hint = (
@@ -255,7 +257,7 @@ def _apptainer(entry: LockEntry, *, lock_name: str, base: str, variables: Mappin
         "",
         "%files",
         f"    {lock_name} {lock_in_image}",
-        *(f"    {name} {PREFIX}/{name}" for name, _ in _build_files(entry)),
+        *(f"    {name} {PREFIX}/{name}" for name in files),
         "",
         "%post",
         *post,
@@ -294,10 +296,12 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
     lock_name = _lock_name(name)
     chosen = base or base_image(entry.target)
     render = _docker if kind == "docker" else _apptainer
+    files = _build_files(entry)
     text = render(entry, lock_name=lock_name, base=chosen, variables=variables,
-                  mirrors=mirror_text, uv_version=uv.PINNED_VERSION)
+                  mirrors=mirror_text, uv_version=uv.PINNED_VERSION,
+                  files=tuple(name for name, _ in files))
     return Recipe(kind, text, lock_name, to_pylock(entry), chosen, entry, variables,
-                  dict(mirrors or {}), _build_files(entry))
+                  dict(mirrors or {}), files)
 
 
 def write_recipe(recipe: Recipe, output: Path) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env import uv
-from mlstack_env.containers import PREFIX, base_image, make_recipe, rocm_as_wheels
+from mlstack_env.containers import PREFIX, SCRATCH, base_image, make_recipe, rocm_as_wheels
 from mlstack_env.errors import MlstackError
 from mlstack_env.target import Target
 from tests.envfixtures import team_lock, torch_entry, write_lock
@@ -45,7 +45,10 @@ def _tools(tmp_path: Path) -> dict[str, str]:
 
 
 def _in_root(text: str, root: Path) -> str:
-    return text.replace(PREFIX, f"{root}{PREFIX}")
+    """The recipe's paths under ``root``: the image's install prefix, and the scratch
+    folder the install step uses in the image's own /tmp (on this host /tmp is shared
+    with the tests running beside it)."""
+    return text.replace(PREFIX, f"{root}{PREFIX}").replace(SCRATCH, f"{root}{SCRATCH}")
 
 
 def _run(script: str, env: dict[str, str], root: Path) -> None:
