@@ -29,6 +29,18 @@ _LEAKY_PREFIXES = ("UV_", "MLSTACK_", "HSA_", "HIP_", "ROCR_", "PYTORCH_", "MIOP
 _LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "CI")
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The real tier's components and their versions, when the run includes the tier
+    (``-m real``, or CI, which runs everything but ``network``)."""
+    markexpr = str(config.getoption("markexpr", "") or "")
+    wanted = ("real" in markexpr and "not real" not in markexpr) or bool(os.environ.get("CI"))
+    if not wanted or "not real" in markexpr:
+        return []
+    from tests.real.components import header
+
+    return header()
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` (pyproject's addopts): two workers per CPU, at most 8. A test spends
     most of its time waiting for the processes it starts (uv, shells, mlstack itself) and
