@@ -52,6 +52,15 @@ DEVEL = "rocm-sdk-devel"
 PLACEHOLDER_VERSIONS = ("0.0.1.dev0", "0.1.0")
 # torch and the companions that must come from one ROCm build (rocm-cli; FACTS §4b).
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+# PyTorch's mirrors of ROCm-as-wheels releases live under it (pytorch/test-infra#8662).
+PYTORCH_MIRROR = "https://download.pytorch.org/whl/"
+# The packages TheRock splits into a host wheel and per-GPU kernel wheels, -> the prefix of
+# those wheels' names: its PyTorch workflows run rocm_kpack's split_python_wheels on torch
+# (`--device-package-prefix amd-torch-device`) and on torchvision (`… amd-torchvision-device`)
+# (TheRock .github/workflows/multi_arch_build_portable_linux_pytorch_wheels.yml;
+# rocm_whl_next_ownership.yaml lists amd-torchvision-device-gfx*; RELEASES.md installs
+# `"torch[device-gfx942]" "torchvision[device-gfx942]"`). torchaudio ships unsplit.
+SPLIT = {"torch": "amd-torch-device", "torchvision": "amd-torchvision-device"}
 
 
 def release_of(target: Target) -> WheelsRelease | None:
@@ -106,7 +115,8 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
             for extra in sorted(req.extras - {"device-all"}):
                 pins.update(_selector_extra(extra, release))
             continue
-        if name == "torch" and "device-all" not in req.extras:
+        if name in SPLIT and "device-all" not in req.extras:
+            # torch[device-gfx1100], torchvision[device-gfx1100]: their kernels for the gfx.
             req.extras |= {f"device-{g}" for g in gfx}
         out.append(str(req))
     out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
@@ -115,13 +125,14 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
 
 def asks_device_all(packages: Sequence[str]) -> bool:
     """Does a profile ask for every GPU's kernels by name (``torch[device-all]``,
-    ``rocm[device-all]``)? Never implied: about 10 GB (ROCM-FACTS §4b)."""
+    ``torchvision[device-all]``, ``rocm[device-all]``)? Never implied: about 10 GB download,
+    19 GB installed (ultralytics#24137)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     for text in packages:
         req = Requirement(text)
-        if canonicalize_name(req.name) in ("torch", SELECTOR) and "device-all" in req.extras:
+        if canonicalize_name(req.name) in (*SPLIT, SELECTOR) and "device-all" in req.extras:
             return True
     return False
 
@@ -142,12 +153,13 @@ def _describe(p: LockedPackage) -> str:
 
 
 def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes: Iterable[str],
-                key: str) -> None:
+                key: str, *, device_all: bool = False) -> None:
     """Refuse an entry that holds ROCm's wheels from the wrong place or of two builds.
 
     ``wheel_indexes`` are the canonical URLs AMD's names may come from (every source of the
     request but the default index);
-    ``key`` names the entry in messages. Applies to every ROCm target (a rocm6.4 entry that
+    ``key`` names the entry in messages; ``device_all``: the profile asks for every GPU's
+    kernels (:func:`asks_device_all`). Applies to every ROCm target (a rocm6.4 entry that
     pulled a PyPI placeholder is as wrong); the build checks apply to ROCm-as-wheels ones.
     """
     if not target.is_rocm:
@@ -195,15 +207,48 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
             f"{release.name} index",
         )
     torch = pkgs.get("torch")
-    if torch is not None:
-        lacking = [g for g in device_gfx(target)
-                   if f"amd-torch-device-{g}" not in pkgs]
+    if torch is not None and from_pytorch_mirror(torch):
+        if not device_all:
+            raise MlstackError(
+                f"resolving {key}: torch {torch.version} from {torch.index} is PyTorch's own "
+                "build: it has no per-GPU kernel wheels and requires "
+                "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to "
+                f"download, 19 GB installed), where this lock is for {', '.join(target.gfx)}",
+                "take torch from AMD's index, which splits it per GPU: in mlstack.toml remove "
+                "`enabled = false` from [sources.amd-rocm-wheels] (PyTorch's mirror copies "
+                "only rocm and rocm-sdk-*); or name torch[device-all] in the profile to take "
+                "every GPU's kernels",
+            )
+        return  # its kernels are in torch itself; torchvision from there is not split
+    for host, prefix in SPLIT.items():
+        split = pkgs.get(host)
+        if split is None:
+            continue
+        lacking = [g for g in device_gfx(target) if f"{prefix}-{g}" not in pkgs]
         if lacking:
             raise MlstackError(
-                f"resolving {key}: torch {torch.version} holds no GPU kernels for "
+                f"resolving {key}: {host} {split.version} holds no GPU kernels for "
                 f"{', '.join(lacking)} (it would fail with hipErrorInvalidImage)",
-                "name torch in the profile's packages, so mlstack adds its device extras",
+                f"name {host} in the profile's packages, so mlstack adds its device extras",
             )
+
+
+def from_pytorch_mirror(package: LockedPackage) -> bool:
+    """Was ``package`` taken from PyTorch's mirror of a ROCm-as-wheels release
+    (``download.pytorch.org/whl/{test,nightly}/rocm7.14``, ``rocm10.0``)? Its torch is
+    PyTorch's own, not AMD's split one (pytorch#191688, pytorch#190276)."""
+    return (package.index or "").startswith(PYTORCH_MIRROR)
+
+
+def device_all_note(target: Target, packages: Iterable[LockedPackage]) -> str | None:
+    """The lock note of an entry holding every GPU's ROCm kernels: what it costs."""
+    release = release_of(target)
+    names = {p.name for p in packages}
+    carried = wheel_gfx(release.rocm) if release is not None else None
+    if not carried or not all(f"rocm-sdk-device-{g}" in names for g in carried):
+        return None
+    return (f"every GPU's ROCm kernels ({len(carried)} rocm-sdk-device-* wheels, device-all): "
+            "about 10 GB to download, 19 GB installed")
 
 
 def holds_rocm(entry: LockEntry) -> bool:

@@ -58,13 +58,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlstack_env.catalog import wheel_gfx
 from tests.wheelindex import LINUX, Dist, Sdist, _cp_tags, _torch_files, write_index
 
 # Canonical host prefix -> path on the loopback server.
 AMD_HOSTS = {
     "https://repo.amd.com/": "amd",
     "https://stable.repo.amd.com/": "amd-stable",
-    "https://rocm.nightlies.amd.com/": "amd-nightly",
+    "https://nightly.repo.amd.com/": "amd-nightly",
 }
 AMD_714 = "https://repo.amd.com/rocm/whl-multi-arch/"
 AMD_100 = "https://stable.repo.amd.com/rocm/whl-next/"
@@ -314,30 +315,63 @@ def _torch_rocm_files(torch: str, rocm: str) -> tuple[tuple[str, str], ...]:
 
 def torch_dists(torch: str, *, vision: str, audio: str, triton: str, rocm: str,
                 gfx: tuple[str, ...]) -> tuple[Dist, ...]:
-    """torch built on ROCm wheels, its device extras, and its companions."""
+    """torch and torchvision as TheRock publishes them on AMD's indexes: host wheels with a
+    ``device-<gfx>`` extra per GPU (and ``device-all``) pulling that GPU's kernel wheel
+    (``amd-torch-device-<gfx>``, ``amd-torchvision-device-<gfx>``, at the host's version),
+    each kernel wheel requiring ``rocm-sdk-device-<gfx>`` at the ROCm version and
+    overlaying its files into the host package's directory (split_python_wheels
+    ``--overlay-root torch/`` / ``torchvision/``); torchaudio and triton unsplit."""
     label = torch.split("+", 1)[1]
     base = torch.split("+", 1)[0]
-    device = {g: (f"amd-torch-device-{g}=={torch}", f"rocm[device-{g}]=={rocm}") for g in gfx}
-    requires = [f"rocm[libraries]=={rocm}", f"triton=={triton}"]
-    for g, reqs in device.items():
-        requires += [f'{r}; extra == "device-{g}"' for r in reqs]
-        requires += [f'{r}; extra == "device-all"' for r in reqs]
-    torch_dist = Dist("torch", torch, ("filelock", *requires), _cp_tags(), ">=3.10",
-                      _torch_rocm_files(torch, rocm),
-                      extras=(*(f"device-{g}" for g in gfx), "device-all"))
-    devices = tuple(
-        Dist(f"amd-torch-device-{g}", torch, (f"torch=={torch}", f"rocm[device-{g}]=={rocm}"),
-             (PLATFORM_TAG,), ">=3.10",
-             ((f"amd_torch_device_{g}/__init__.py", ""),
-              (f"amd_torch_device_{g}/lib/kernels_{g}.hsaco", f"{g}\n")))
-        for g in gfx
-    )
+
+    def split(host: str, version: str, prefix: str, requires: tuple[str, ...],
+              files: tuple[tuple[str, str], ...]) -> tuple[Dist, ...]:
+        reqs = list(requires)
+        for g in gfx:
+            device = f"{prefix}-{g}=={version}"
+            reqs += [f'{device}; extra == "device-{g}"', f'{device}; extra == "device-all"']
+        host_dist = Dist(host, version, tuple(reqs), _cp_tags(), ">=3.10", files,
+                         extras=(*(f"device-{g}" for g in gfx), "device-all"))
+        devices = tuple(
+            Dist(f"{prefix}-{g}", version, (f"rocm-sdk-device-{g}=={rocm}",),
+                 (PLATFORM_TAG,), ">=3.10",
+                 ((f"{host}/.kpack/{host}_{g}.kpack", f"{host} kernels for {g}\n"),))
+            for g in gfx
+        )
+        return (host_dist, *devices)
+
+    vision_files = (("torchvision/__init__.py", f'__version__ = "{vision}"\n'),)
     return (
-        torch_dist,
-        *devices,
-        Dist("torchvision", vision, ("numpy", f"torch=={base}+{label}"), _cp_tags()),
+        *split("torch", torch, "amd-torch-device",
+               ("filelock", f"rocm[libraries]=={rocm}", f"triton=={triton}"),
+               _torch_rocm_files(torch, rocm)),
+        *split("torchvision", vision, "amd-torchvision-device",
+               ("numpy", f"torch=={base}+{label}"), vision_files),
         Dist("torchaudio", audio, (f"torch=={base}+{label}",), _cp_tags()),
         Dist("triton", triton, (), _cp_tags(),
+             files=(("triton/__init__.py", f'__version__ = "{triton}"\n'),)),
+    )
+
+
+def pytorch_mirror_dists(torch: str, *, vision: str, audio: str, triton: str, rocm: str,
+                         gfx: tuple[str, ...]) -> tuple[Dist, ...]:
+    """What PyTorch's mirror of a ROCm-as-wheels release holds besides ``rocm`` and
+    ``rocm-sdk-*`` (copied from AMD's index): PyTorch's own torch, built with every GPU's
+    kernels inside, requiring ``rocm[libraries,device-all]==X.Y`` and offering no device
+    extras (pytorch#191688, pytorch#190276); torchvision unsplit; the companion Triton is
+    ``triton-rocm`` (PyTorch's name from torch 2.10). No ``amd-torch-device-*``."""
+    label = torch.split("+", 1)[1]
+    base = torch.split("+", 1)[0]
+    files = dict(_torch_rocm_files(torch, rocm))
+    files.update({f"torch/lib/kernels_{g}.hsaco": f"{g}\n" for g in gfx})
+    return (
+        Dist("torch", torch, ("filelock", f"rocm[libraries,device-all]=={rocm}",
+                              f"triton-rocm=={triton}"), _cp_tags(), ">=3.10",
+             tuple(sorted(files.items()))),
+        Dist("torchvision", vision, ("numpy", f"torch=={base}+{label}"), _cp_tags(),
+             files=(("torchvision/__init__.py", f'__version__ = "{vision}"\n'),)),
+        Dist("torchaudio", audio, (f"torch=={base}+{label}",), _cp_tags()),
+        Dist("triton-rocm", triton, (), _cp_tags(),
              files=(("triton/__init__.py", f'__version__ = "{triton}"\n'),)),
     )
 
@@ -361,8 +395,17 @@ RELEASE_INDEXES: dict[str, tuple[tuple[Dist, ...], tuple[Sdist, ...]]] = {
         (selector("10.0.0", ROCM_100_GFX),),
     ),
 }
-# PyTorch's mirror of the 7.14 release index (the same files).
-RELEASE_INDEXES["pytorch/whl/test/rocm7.14"] = RELEASE_INDEXES["amd/rocm/whl-multi-arch"]
+# PyTorch's mirror of the 7.14 release (pytorch/test-infra#8662): AMD's rocm and rocm-sdk-*
+# files, and PyTorch's own torch beside them.
+# It carries every device wheel of the release (its torch asks for rocm[device-all]).
+ROCM_714_ALL = tuple(sorted(wheel_gfx("7.14") or ()))
+RELEASE_INDEXES["pytorch/whl/test/rocm7.14"] = (
+    (*sdk_dists("7.14.0", ROCM_714_ALL),
+     *pytorch_mirror_dists("2.14.0+rocm7.14", vision="0.29.0+rocm7.14",
+                           audio="2.14.0+rocm7.14", triton="3.6.0", rocm="7.14.0",
+                           gfx=ROCM_714_GFX)),
+    (selector("7.14.0", ROCM_714_GFX),),
+)
 
 # ROCM-FACTS §4b: what PyPI holds under the names of AMD's wheels.
 PYPI_PLACEHOLDERS: tuple[Dist, ...] = (

@@ -101,7 +101,7 @@ def test_pytorch_mirror_and_nightly_only_when_a_project_opts_in() -> None:
          "amd-rocm-nightly": {"enabled": True}}, "mlstack.toml")
     urls = [s.url for s in cat.for_target(Target.parse("rocm7.14:gfx1100"))]
     assert urls == ["https://download.pytorch.org/whl/test/rocm7.14",
-                    "https://rocm.nightlies.amd.com/whl-multi-arch/", PYPI]
+                    "https://nightly.repo.amd.com/rocm/whl-next/", PYPI]
 
 
 def test_bundled_targets_keep_the_pytorch_index() -> None:
@@ -157,6 +157,17 @@ def test_sdk_request_device_extras_for_exactly_the_target() -> None:
     assert sdk_request(Target.parse("rocm6.4:gfx1100"), ["torch"]) is None
 
 
+def test_sdk_request_adds_torchvisions_device_extras_too() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torch", "torchvision==0.29.*",
+                                                         "torchaudio"])
+    assert req is not None
+    assert req.requirements[:3] == ("torch[device-gfx1100]",
+                                    "torchvision[device-gfx1100]==0.29.*", "torchaudio")
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torchvision[device-all]"])
+    assert req is not None and req.requirements[0] == "torchvision[device-all]"
+    assert len([r for r in req.requirements if r.startswith("rocm-sdk-device-")]) == 24
+
+
 def test_sdk_request_turns_the_selector_into_its_wheels() -> None:
     req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[devel,libraries]"])
     assert req is not None
@@ -181,7 +192,8 @@ def _pkg(name: str, version: str, index: str = AMD_714) -> LockedPackage:
 
 _GOOD = [
     _pkg("torch", "2.14.0+rocm7.14"), _pkg("amd-torch-device-gfx1100", "2.14.0+rocm7.14"),
-    _pkg("torchvision", "0.29.0+rocm7.14"), _pkg("rocm-sdk-core", "7.14.0"),
+    _pkg("torchvision", "0.29.0+rocm7.14"),
+    _pkg("amd-torchvision-device-gfx1100", "0.29.0+rocm7.14"), _pkg("rocm-sdk-core", "7.14.0"),
     _pkg("rocm-sdk-libraries", "7.14.0"), _pkg("rocm-sdk-device-gfx1100", "7.14.0"),
     _pkg("numpy", "2.3.2", PYPI),
 ]
@@ -221,10 +233,34 @@ def test_check_entry_refuses_two_builds(swap: LockedPackage, match: str) -> None
         check_entry(T714, packages, [AMD_714], "k")
 
 
-def test_check_entry_refuses_torch_without_its_device_kernels() -> None:
-    packages = [p for p in _GOOD if p.name != "amd-torch-device-gfx1100"]
-    with pytest.raises(MlstackError, match="hipErrorInvalidImage"):
+@pytest.mark.parametrize(("host", "device"), [
+    ("torch", "amd-torch-device-gfx1100"), ("torchvision", "amd-torchvision-device-gfx1100")])
+def test_check_entry_refuses_a_split_package_without_its_device_kernels(
+        host: str, device: str) -> None:
+    # TheRock splits torch and torchvision into host + per-GPU kernel wheels.
+    packages = [p for p in _GOOD if p.name != device]
+    with pytest.raises(MlstackError, match="hipErrorInvalidImage") as info:
         check_entry(T714, packages, [AMD_714], "k")
+    assert info.value.message.startswith(f"resolving k: {host} ")
+    assert info.value.hint == (f"name {host} in the profile's packages, so mlstack adds its "
+                               "device extras")
+
+
+MIRROR = "https://download.pytorch.org/whl/test/rocm7.14"
+
+
+def test_check_entry_refuses_pytorchs_own_torch_for_some_gpus() -> None:
+    packages = [_pkg(p.name, p.version, MIRROR) if p.name.startswith(("torch", "rocm-sdk-"))
+                else p for p in _GOOD if not p.name.startswith("amd-")]
+    with pytest.raises(MlstackError) as info:
+        check_entry(T714, packages, [MIRROR], "k")
+    assert info.value.message == (
+        f"resolving k: torch 2.14.0+rocm7.14 from {MIRROR} is PyTorch's own build: it has "
+        "no per-GPU kernel wheels and requires rocm[libraries,device-all], every GPU's ROCm "
+        "kernels (about 10 GB to download, 19 GB installed), where this lock is for gfx1100")
+    assert "[sources.amd-rocm-wheels]" in info.value.hint
+    # Asked for by name, every GPU's kernels: PyTorch's torch holds them itself.
+    check_entry(T714, packages, [MIRROR], "k", device_all=True)
 
 
 def test_init_only_with_the_devel_tree() -> None:
