@@ -110,6 +110,9 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
     for text in packages:
         req = Requirement(text)
         name = canonicalize_name(req.name)
+        if name in (DEVEL, LIBRARIES) and not req.specifier:
+            pins[name] = release.sdk  # named bare: the release's own build
+            continue
         if name == SELECTOR:
             # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
             for extra in sorted(req.extras - {"device-all"}):
@@ -261,9 +264,31 @@ def needs_init(entry: LockEntry) -> bool:
     return holds_rocm(entry) and entry.package(DEVEL) is not None
 
 
-def rocm_root(site_packages: Path) -> Path:
-    """ROCm's root inside an env: where rocm-sdk-core's files live."""
-    return site_packages / "_rocm_sdk_core"
+# The ROCm root's directory in site-packages. TheRock names the platform packages
+# "_" + dist name + a build nonce (rocm_sdk/_dist_info.py get_py_package_name; the nonce is
+# empty in the builds seen), so what an env holds is asked of it at create (ROOT_FILE).
+CORE_ROOT = "_rocm_sdk_core"
+DEVEL_ROOT = "_rocm_sdk_devel"
+# In a store entry: the ROCm root `rocm-sdk path --root` answered at create, relative to
+# site-packages (the entry is built in a temporary folder and moved, so never absolute).
+ROOT_FILE = "mlstack-rocm-root"
+
+
+def rocm_root(site_packages: Path, entry: LockEntry) -> Path:
+    """ROCm's root inside an env whose site-packages is ``site_packages``: what
+    ``rocm-sdk path --root`` answers there — the devel tree when the entry holds
+    rocm-sdk-devel (TheRock's docs: ``-DROCM_HOME=$(rocm-sdk path --root)``); without
+    rocm-sdk-devel that command fails by design, and the tools run from core's tree (the
+    ``rocm_sdk_core._cli`` trampolines fall back to it), so that is the root then.
+
+    The answer recorded at create (:data:`ROOT_FILE`) wins; before create (or in an image
+    mlstack did not build) it is the name TheRock's builds use."""
+    recorded = site_packages.parent.parent.parent / ROOT_FILE
+    try:
+        name = recorded.read_text(encoding="utf-8").strip()
+    except OSError:
+        name = DEVEL_ROOT if entry.package(DEVEL) is not None else CORE_ROOT
+    return site_packages / name
 
 
 # --- the post-install step, inside a store entry before it is published -----------------
@@ -284,45 +309,75 @@ def _files(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def initialize(entry: LockEntry, venv: Path) -> int:
-    """Run ``rocm-sdk init`` in a store entry being built, and record what it made.
+    """Run ``rocm-sdk init`` in a store entry being built, record what it changed, and ask
+    the env for its ROCm root.
 
-    TheRock's init expands the devel tree and hard-links the installed device files into
-    it: files no wheel's RECORD lists. They are written to ``<venv>/mlstack-rocm-init.RECORD``
-    (RECORD format, paths relative to site-packages) so ``env verify`` checks them too.
-    Returns how many files were recorded (0 when there is nothing to initialize; an entry
-    locked before the selector was pinned has no ``rocm-sdk`` either).
+    TheRock's init (``rocm_sdk/_devel.py``) expands ``rocm_sdk_devel/_devel.tar[.xz]`` into
+    ``_rocm_sdk_devel/``, appends a row without hash for each new file to rocm-sdk-devel's
+    RECORD, DELETES the tarball, and hard-links the installed device wheels' files into the
+    tree (rows appended to each device wheel's RECORD). So ``env verify`` can check the
+    entry afterwards, mlstack writes beside the venv:
+
+    * ``mlstack-rocm-init.RECORD``: every file init created or changed (the expanded tree,
+      the rewritten RECORDs), RECORD format with sha256, relative to site-packages;
+    * ``mlstack-rocm-init.removed``: every file init deleted (the tarball), one a line;
+      verify expects those absent although their wheel's RECORD still lists them;
+    * :data:`ROOT_FILE`: ``rocm-sdk path --root``'s answer, relative to site-packages.
+
+    Returns how many files init created or changed (0 when there is nothing to initialize;
+    an entry locked before the selector was pinned has no ``rocm-sdk`` either).
     """
-    import subprocess
-
-    from mlstack_env.store.verify import INIT_RECORD, record_digest
+    from mlstack_env.store.verify import INIT_RECORD, INIT_REMOVED, record_digest
 
     tool = venv / "bin" / "rocm-sdk"
     site = _site_packages(venv)
     if not needs_init(entry) or site is None or not tool.is_file():
         return 0
     before = _files(site)
-    # No inherited ROCm variables: init must see the env's ROCm, not the host's.
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
-    proc = subprocess.run([str(tool), "init", "--quiet"], capture_output=True, text=True,
-                          env=environ, cwd=venv, check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise MlstackError(
-            f"`rocm-sdk init` failed in the new store entry for {entry.key}: {last}",
-            "nothing was published; run the create again with -v, or report it with the "
-            "output of `rocm-sdk init` from that env",
-        )
+    _run_tool(entry, tool, venv, "init", "--quiet")
     after = _files(site)
     made = sorted(rel for rel, ident in after.items() if before.get(rel) != ident)
     lines = [f"{rel},sha256={record_digest(site / rel)},{after[rel][1]}\n" for rel in made]
     (venv / INIT_RECORD).write_text("".join(lines), encoding="utf-8")
+    removed = sorted(set(before) - set(after))
+    (venv / INIT_REMOVED).write_text("".join(f"{rel}\n" for rel in removed), encoding="utf-8")
+    answer = Path(_run_tool(entry, tool, venv, "path", "--root").strip())
+    try:
+        relative = answer.resolve().relative_to(site.resolve())
+    except ValueError:
+        raise MlstackError(
+            f"`rocm-sdk path --root` in the new store entry for {entry.key} answered "
+            f"{answer}, outside the env's site-packages",
+            "nothing was published; report it with the output of `rocm-sdk path --root` "
+            "from that env",
+        ) from None
+    (venv / ROOT_FILE).write_text(f"{relative.as_posix()}\n", encoding="utf-8")
     return len(made)
 
 
-def root_in(venv: Path, python: str) -> Path:
-    """ROCm's root in a venv of Python ``python`` (``X.Y``), built or not yet."""
-    return rocm_root(venv / "lib" / f"python{python}" / "site-packages")
+def _run_tool(entry: LockEntry, tool: Path, venv: Path, *args: str) -> str:
+    """``rocm-sdk ARGS`` in a store entry being built; its stdout, or an error."""
+    import subprocess
+
+    # No inherited ROCm variables: rocm-sdk must see the env's ROCm, not the host's.
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
+    proc = subprocess.run([str(tool), *args], capture_output=True, text=True,
+                          env=environ, cwd=venv, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise MlstackError(
+            f"`rocm-sdk {' '.join(args)}` failed in the new store entry for {entry.key}: "
+            f"{last}",
+            "nothing was published; run the create again with -v, or report it with the "
+            f"output of `rocm-sdk {' '.join(args)}` from that env",
+        )
+    return proc.stdout
+
+
+def root_in(venv: Path, entry: LockEntry) -> Path:
+    """ROCm's root in ``venv`` holding ``entry`` (:func:`rocm_root`), built or not yet."""
+    return rocm_root(venv / "lib" / f"python{entry.python}" / "site-packages", entry)
 
 
 def env_variables(root: Path) -> dict[str, str]:
@@ -337,13 +392,14 @@ def entry_variables(entry: LockEntry, venv: Path) -> dict[str, str]:
     itself (the way to keep a system ROCm)."""
     if not holds_rocm(entry) or "ROCM_PATH" in entry.env:
         return {}
-    return env_variables(root_in(venv, entry.python))
+    return env_variables(root_in(venv, entry))
 
 
 def version_at(root: Path) -> str | None:
-    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core``) this is,
-    from the dist-info beside it; None for any other directory."""
-    if root.name != "_rocm_sdk_core" or not root.is_dir():
+    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core`` or
+    ``_rocm_sdk_devel``) this is, from the dist-info beside it; None for any other
+    directory."""
+    if not root.name.startswith((CORE_ROOT, DEVEL_ROOT)) or not root.is_dir():
         return None
     for dist_info in sorted(root.parent.glob("rocm_sdk_core-*.dist-info")):
         return dist_info.name.removeprefix("rocm_sdk_core-").removesuffix(".dist-info")

@@ -95,9 +95,16 @@ def _tools(version: str) -> tuple[tuple[str, str], ...]:
     )
 
 
+# rocm_sdk_core/_cli.py: console-script trampolines. As TheRock's
+# (templates/rocm-sdk-core/src/rocm_sdk_core/_cli.py `_get_module_path`): the tools run from
+# the devel tree when rocm-sdk-devel is installed — compiler tools expand it first with
+# `python -m rocm_sdk init --quiet`, system-information tools (rocminfo, amd-smi) do not —
+# and from the core tree otherwise.
 _CLI = '''"""Trampolines for console scripts (stand-in for TheRock's rocm_sdk_core._cli)."""
 
+import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -106,8 +113,19 @@ import _rocm_sdk_core
 CORE = Path(_rocm_sdk_core.__file__).parent
 
 
-def _exec(relpath):
-    path = CORE / relpath
+def _root(expand_devel):
+    if importlib.util.find_spec("rocm_sdk_devel") is None:
+        return CORE
+    devel = CORE.parent / "_rocm_sdk_devel"
+    if not (devel / "__init__.py").is_file():
+        if not expand_devel:
+            return CORE
+        subprocess.check_call([sys.executable, "-m", "rocm_sdk", "init", "--quiet"])
+    return devel
+
+
+def _exec(relpath, expand_devel=True):
+    path = _root(expand_devel) / relpath
     os.execv("/bin/sh", ["sh", str(path), *sys.argv[1:]])
 
 
@@ -116,20 +134,38 @@ def hipcc():
 
 
 def rocm_info():
-    _exec("bin/rocminfo")
+    _exec("bin/rocminfo", expand_devel=False)
 
 
 def amd_smi():
-    _exec("bin/amd-smi")
+    _exec("bin/amd-smi", expand_devel=False)
 '''
 
-# rocm_sdk/__main__.py of the selector: init expands the devel tree and links the
-# installed device files into it, idempotently, as TheRock's `rocm-sdk init` does.
+# rocm_sdk/__main__.py of the selector: `rocm-sdk path|version|targets|init`, behaving as
+# TheRock's (templates/rocm/src/rocm_sdk/__main__.py and _devel.py; written here from that
+# behaviour, not copied):
+# * `init` and `path` both go through the devel root. Without rocm_sdk_devel they fail
+#   (exit 1): `path` says it needs the `rocm[devel]` package, `init` prints
+#   "ERROR running init: …". So `path --root` answers only when rocm-sdk-devel is installed.
+# * The first time, `rocm_sdk_devel/_devel.tar.xz` or `_devel.tar` is expanded into
+#   site-packages (its members are named `_rocm_sdk_devel/…`); each member's parent
+#   directory is emptied on first touch; a member that is a symlink to a file becomes a
+#   hardlink; a row `<member>,,` (no hash, no size) is APPENDED to rocm-sdk-devel's RECORD
+#   for every member that RECORD does not list already; then the tarball is DELETED. Later
+#   calls find `_rocm_sdk_devel/__init__.py` and no tarball, and skip the expansion.
+# * Every call then links the device files of each installed rocm-sdk-device-* wheel of
+#   the same version into the devel tree: the wheel's `.devel_links/<gfx>.json` manifest
+#   lists (relpath, target) pairs; each `<devel>/<relpath>` becomes a hardlink to
+#   `<devel>/<relpath>/../<target>`, and `<path>,,` rows are added to THAT device wheel's
+#   RECORD (rewritten without duplicate rows).
 _SDK_MAIN = '''"""rocm-sdk stand-in: path, version, targets, init."""
 
-import importlib.util
+import csv
+import importlib.metadata as md
 import json
 import os
+import re
+import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -139,47 +175,125 @@ import _rocm_sdk_core
 from ._dist_info import __version__ as VERSION
 
 CORE = Path(_rocm_sdk_core.__file__).parent
-SITE = CORE.parent
-DEVEL = SITE / "_rocm_sdk_devel"
 
 
-def _init():
-    spec = importlib.util.find_spec("rocm_sdk_devel")
-    if spec is None or spec.origin is None:
-        print("ERROR running init: No module named 'rocm_sdk_devel'", file=sys.stderr)
-        sys.exit(1)
-    if not (DEVEL / ".expanded").exists():
-        with tarfile.open(Path(spec.origin).parent / "_devel.tar") as tar:
-            tar.extractall(DEVEL, filter="data")
-        (DEVEL / ".expanded").write_text("expanded by rocm-sdk init\\n")
-    for device in sorted(SITE.glob("_rocm_sdk_device_*")):
-        for src in sorted(p for p in device.rglob("*") if p.is_file()):
-            dest = DEVEL / src.relative_to(device)
+def _record_of(dist):
+    for f in dist.files or ():
+        if f.name == "RECORD" and f.parent.name.endswith(".dist-info"):
+            return Path(f.locate())
+    raise ImportError(f"No distribution RECORD found for {dist.metadata['Name']}")
+
+
+def _expand(package, site, tar_path):
+    dist = md.distribution("rocm-sdk-devel")
+    listed = {str(f) for f in dist.files or ()}
+    cleaned = set()
+    mode = "r:xz" if tar_path.suffix == ".xz" else "r"
+    with open(_record_of(dist), "a", encoding="utf-8") as record, \
+            tarfile.open(tar_path, mode) as tar:
+        for member in tar:
+            dest = site / member.name
+            if not (member.isfile() or member.issym()):
+                continue
+            if dest.parent not in cleaned:
+                cleaned.add(dest.parent)
+                shutil.rmtree(dest.parent, ignore_errors=True)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            if member.name not in listed:
+                record.write(f"{member.name},,\\n")
+            target = dest.parent / member.linkname if member.issym() else None
+            if target is not None and target.is_file():
+                os.link(target, dest)
+            else:
+                tar.extract(member, site, filter="data")
+    tar_path.unlink()
+
+
+def _base(version):
+    return re.sub(r"\\.post\\d+", "", version, count=1)
+
+
+def _link_devices(site, devel):
+    for dist in md.distributions(path=[str(site)]):
+        name = dist.metadata["Name"] or ""
+        if not name.startswith("rocm-sdk-device-"):
+            continue
+        if _base(dist.version) != _base(VERSION):
+            print(f"WARNING: skipping {name} {dist.version}: does not match rocm-sdk "
+                  f"{VERSION}", file=sys.stderr)
+            continue
+        manifests = [f for f in dist.files or () if f.parent.name == ".devel_links"
+                     and f.suffix == ".json"]
+        if not manifests:
+            continue
+        links = json.loads(Path(manifests[0].locate()).read_text())["links"]
+        rows = []
+        for link in links:
+            dest = devel / link["relpath"]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.exists():
-                dest.unlink()
-            os.link(src, dest)
-    return DEVEL
+            target = dest.parent / link["target"]
+            if not (dest.is_file() and not dest.is_symlink() and dest.samefile(target)):
+                if dest.exists() or dest.is_symlink():
+                    dest.unlink()
+                os.link(target, dest)
+            rows.append((devel / link["relpath"]).relative_to(site).as_posix())
+        record = _record_of(dist)
+        lines = [line for line in record.read_text().splitlines() if line.strip()]
+        seen, kept = set(), []
+        for line in lines:
+            path = next(csv.reader([line]))[0]
+            if path not in seen:
+                seen.add(path)
+                kept.append(line)
+        kept += [f"{r},," for r in rows if r not in seen]
+        if kept != lines:
+            record.write_text("\\n".join(kept) + "\\n")
+
+
+def devel_root():
+    import rocm_sdk_devel  # ModuleNotFoundError without rocm-sdk-devel, as the real one
+
+    package = Path(rocm_sdk_devel.__file__).parent
+    site = package.parent
+    devel = site / "_rocm_sdk_devel"
+    tars = [t for t in (package / "_devel.tar.xz", package / "_devel.tar") if t.exists()]
+    if tars or not (devel / "__init__.py").exists():
+        if not tars:
+            raise ImportError(f"Expected to find _devel.tar or _devel.tar.xz in {package}")
+        _expand(package, site, tars[0])
+    _link_devices(site, devel)
+    return devel
 
 
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else ""
     if command == "init":
-        root = _init()
+        try:
+            root = devel_root()
+        except ModuleNotFoundError as e:
+            print(f"ERROR running init: {e}", file=sys.stderr)
+            sys.exit(1)
         if "--quiet" not in args:
-            print(f"Devel links initialized in '{root}'")
+            print(f"Devel contents expanded to '{root}'")
     elif command == "version":
         print(VERSION)
     elif command == "targets":
         info = json.loads((CORE / "share/therock/dist_info.json").read_text())
         print(info["dist_amdgpu_targets"])
-    elif command == "path" and "--root" in args:
-        print(DEVEL if DEVEL.is_dir() else CORE)
-    elif command == "path" and "--bin" in args:
-        print((DEVEL if DEVEL.is_dir() else CORE) / "bin")
+    elif command == "path" and {"--root", "--bin", "--cmake"} & set(args):
+        try:
+            root = devel_root()
+        except ModuleNotFoundError as e:
+            print("ERROR: Could not load the `rocm[devel]` package, which is required to "
+                  "access runtime tools and development files. Please install it with "
+                  "your package manager (pip, uv, etc)", file=sys.stderr)
+            print(f"ERROR: {e}", file=sys.stderr)
+            sys.exit(1)
+        print(root / "bin" if "--bin" in args else root / "lib" / "cmake" if "--cmake" in args
+              else root)
     else:
-        print("usage: rocm-sdk {path,version,targets,init} ...", file=sys.stderr)
+        print("usage: rocm-sdk {command} ...", file=sys.stderr)
         sys.exit(2)
 '''
 
@@ -229,19 +343,44 @@ def initialize_process(*, preload_shortnames=None, check_version=None, **kwargs)
 
 
 def _devel_tar() -> bytes:
-    """``_devel.tar``: the devel tree (headers, cmake files), as TheRock packs it."""
+    """``_devel.tar`` as TheRock packs it (python_packaging.md "Devel package"): members
+    named ``_rocm_sdk_devel/…`` relative to site-packages; what a runtime wheel already
+    holds is a relative symlink to it (hipcc from core, libhipblas from libraries); the
+    rest verbatim — among it the headers core lacks (hipBLAS's)."""
     import io
     import tarfile
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path, text in (("include/hip/hip_runtime.h", "/* stand-in */\n"),
-                           ("lib/cmake/hip/hip-config.cmake", "# stand-in\n")):
+        for path, text in (("_rocm_sdk_devel/__init__.py", ""),
+                           ("_rocm_sdk_devel/include/hip/hip_runtime.h", "/* stand-in */\n"),
+                           ("_rocm_sdk_devel/include/hipblas/hipblas.h", "/* stand-in */\n"),
+                           ("_rocm_sdk_devel/lib/cmake/hip/hip-config.cmake", "# stand-in\n")):
             data = text.encode()
             info = tarfile.TarInfo(path)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
+        for path, target in (("_rocm_sdk_devel/bin/hipcc", "../../_rocm_sdk_core/bin/hipcc"),
+                             ("_rocm_sdk_devel/lib/libhipblas.so.3",
+                              "../../_rocm_sdk_libraries/lib/libhipblas.so.3")):
+            info = tarfile.TarInfo(path)
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 0
+            tar.addfile(info)
     return buf.getvalue()
+
+
+def _device_files(g: str) -> tuple[tuple[str, str], ...]:
+    """rocm-sdk-device-<gfx>: kernel files overlaid into the libraries' platform package,
+    and the ``.devel_links/<gfx>.json`` manifest `rocm-sdk init` links them into the devel
+    tree from (TheRock ``_therock_utils/py_packaging.py`` populate_device_files: target
+    ``../`` per part of relpath, then ``_rocm_sdk_libraries/<relpath>``)."""
+    import json
+
+    rel = f"lib/rocblas/library/TensileLibrary_{g}.dat"
+    target = "/".join([".."] * len(rel.split("/")) + ["_rocm_sdk_libraries", rel])
+    manifest = {"version": "", "links": [{"relpath": rel, "target": target}]}
+    return ((f"_rocm_sdk_libraries/{rel}", f"kernels for {g}\n"),
+            (f"_rocm_sdk_libraries/.devel_links/{g}.json", json.dumps(manifest, indent=2)))
 
 
 def sdk_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
@@ -269,15 +408,14 @@ def sdk_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
     devel = Dist("rocm-sdk-devel", version, (f"rocm-sdk-core=={version}",),
                  (PLATFORM_TAG,), ">=3.10",
                  (("rocm_sdk_devel/__init__.py", ""), ("rocm_sdk_devel/_devel.tar", _devel_tar())))
-    devices = tuple(
-        Dist(f"rocm-sdk-device-{g}", version, (f"rocm-sdk-libraries=={version}",),
-             (PLATFORM_TAG,), ">=3.10",
-             ((f"_rocm_sdk_device_{g}/__init__.py", ""),
-              (f"_rocm_sdk_device_{g}/lib/rocblas/library/TensileLibrary_{g}.dat",
-               f"kernels for {g}\n")))
-        for g in gfx
-    )
-    return (core, libraries, devel, *devices)
+    return (core, libraries, devel, *device_dists(version, gfx))
+
+
+def device_dists(version: str, gfx: tuple[str, ...]) -> tuple[Dist, ...]:
+    """One rocm-sdk-device-<gfx> per gfx (its Requires-Dist: rocm-sdk-libraries at the
+    same version, python_packaging.md "Device packages")."""
+    return tuple(Dist(f"rocm-sdk-device-{g}", version, (f"rocm-sdk-libraries=={version}",),
+                      (PLATFORM_TAG,), ">=3.10", _device_files(g)) for g in gfx)
 
 
 def selector(version: str, gfx: tuple[str, ...]) -> Sdist:
@@ -397,10 +535,11 @@ RELEASE_INDEXES: dict[str, tuple[tuple[Dist, ...], tuple[Sdist, ...]]] = {
 }
 # PyTorch's mirror of the 7.14 release (pytorch/test-infra#8662): AMD's rocm and rocm-sdk-*
 # files, and PyTorch's own torch beside them.
-# It carries every device wheel of the release (its torch asks for rocm[device-all]).
-ROCM_714_ALL = tuple(sorted(wheel_gfx("7.14") or ()))
+# The same files as AMD's (one filename, one hash), with every device wheel of the release
+# (its torch asks for rocm[device-all]).
+ROCM_714_MORE = tuple(sorted(set(wheel_gfx("7.14") or ()) - set(ROCM_714_GFX)))
 RELEASE_INDEXES["pytorch/whl/test/rocm7.14"] = (
-    (*sdk_dists("7.14.0", ROCM_714_ALL),
+    (*sdk_dists("7.14.0", ROCM_714_GFX), *device_dists("7.14.0", ROCM_714_MORE),
      *pytorch_mirror_dists("2.14.0+rocm7.14", vision="0.29.0+rocm7.14",
                            audio="2.14.0+rocm7.14", triton="3.6.0", rocm="7.14.0",
                            gfx=ROCM_714_GFX)),

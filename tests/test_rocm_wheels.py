@@ -376,13 +376,19 @@ def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: Wheel
     devel = site / "_rocm_sdk_devel"
     assert (devel / "include/hip/hip_runtime.h").is_file()  # the devel tree, expanded
     linked = devel / "lib/rocblas/library/TensileLibrary_gfx1100.dat"
-    device = site / "_rocm_sdk_device_gfx1100/lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    # The device wheel overlays the libraries' tree; init hard-links its files into devel.
+    device = site / "_rocm_sdk_libraries/lib/rocblas/library/TensileLibrary_gfx1100.dat"
     assert linked.stat().st_ino == device.stat().st_ino  # a hardlink, as TheRock's init makes
     record = (venv / "mlstack-rocm-init.RECORD").read_text()
     assert "_rocm_sdk_devel/include/hip/hip_runtime.h,sha256=" in record
+    # What init deleted (TheRock's _devel.py unlinks the tarball after expanding it).
+    assert (venv / "mlstack-rocm-init.removed").read_text() == "rocm_sdk_devel/_devel.tar\n"
+    assert not (site / "rocm_sdk_devel/_devel.tar").exists()
     assert verify_venv(venv, entry).ok
-    variables = env_variables(root_in(venv, "3.12"))
-    assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_core")
+    # The root `rocm-sdk path --root` answered, relative to site-packages (the entry moved).
+    assert (venv / "mlstack-rocm-root").read_text() == "_rocm_sdk_devel\n"
+    variables = env_variables(root_in(venv, entry))
+    assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_devel")
     assert variables["ROCM_PATH"].startswith(str(Store().root))
     out = subprocess.run([str(venv / "bin/hipcc"), "--version"], capture_output=True,
                          text=True, check=True).stdout
@@ -399,6 +405,7 @@ def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
     entry = _sdk_entry(wheel_index, devel=False)
     store_entry, _ = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
     assert not (store_entry.path / "mlstack-rocm-init.RECORD").exists()
+    assert not (store_entry.path / "mlstack-rocm-root").exists()  # path --root needs devel
     assert not list(store_entry.path.glob("lib/python3.*/site-packages/_rocm_sdk_devel"))
 
 

@@ -343,3 +343,63 @@ def test_pytorchs_mirror_is_refused_for_one_gpu_and_locks_device_all(
     assert not [n for n in pkgs if n.startswith("amd-")]
     assert ("every GPU's ROCm kernels (24 rocm-sdk-device-* wheels, device-all): about 10 GB "
             "to download, 19 GB installed") in entry["notes"]
+
+
+def test_done_when_devel_root_and_verify(mirrored: WheelIndex, tmp_path: Path, cli: Cli,
+                                         fake_machine: FakeMachine) -> None:
+    """Issue 20's done-when on a 7900 XTX without ROCm: torch and torchvision with their
+    gfx1100 kernels; with rocm-sdk-devel, ROCM_HOME is the devel root `rocm-sdk path --root`
+    answers, and `env verify` passes after the stand-in's TheRock-faithful init (tarball
+    expanded, then deleted; RECORD rows appended)."""
+    import csv
+
+    fake_machine("7900xtx-no-rocm")
+    write_project(tmp_path, profiles={"ml": ["torch", "torchvision", "rocm-sdk-devel"]})
+    r = cli("env", "create", "ml", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pkgs = {p["name"]: p for p in
+            _entry(tmp_path / "mlstack.lock", "rocm7.14:gfx1100")["package"]}
+    assert {"amd-torch-device-gfx1100", "amd-torchvision-device-gfx1100"} <= set(pkgs)
+    assert pkgs["rocm-sdk-devel"]["version"] == "7.14.0"
+    r = cli("env", "run", "ml", "--", "sh", "-c",
+            'echo "$ROCM_HOME"; echo "$ROCM_PATH"; echo "$HIP_PATH"; rocm-sdk path --root; '
+            "hipcc --version", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    home, path, hip, answer, _version, installed_dir = r.stdout.splitlines()
+    assert home.endswith("/site-packages/_rocm_sdk_devel") and home == path == hip == answer
+    assert home.startswith(str(paths.store_dir()) + "/")
+    assert installed_dir == f"InstalledDir: {home}/lib/llvm/bin"  # hipcc runs from devel
+    devel = Path(home)
+    site = devel.parent
+    assert (devel / "include" / "hipblas" / "hipblas.h").is_file()  # core has no hipBLAS
+    assert not (site / "rocm_sdk_devel" / "_devel.tar").exists()  # init deleted it
+    [dist_info] = site.glob("rocm_sdk_devel-*.dist-info")
+    rows = {row[0]: row[1:] for row in csv.reader(
+        (dist_info / "RECORD").read_text().splitlines())}
+    assert rows["rocm_sdk_devel/_devel.tar"][0].startswith("sha256=")  # still listed
+    assert rows["_rocm_sdk_devel/include/hipblas/hipblas.h"] == ["", ""]  # appended
+    assert rows["_rocm_sdk_devel/bin/hipcc"] == ["", ""]
+    assert (devel / "bin" / "hipcc").samefile(site / "_rocm_sdk_core" / "bin" / "hipcc")
+    # The device wheel's kernels are linked into the devel tree, recorded in its RECORD.
+    kernels = "lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    assert (devel / kernels).samefile(site / "_rocm_sdk_libraries" / kernels)
+    [device_info] = site.glob("rocm_sdk_device_gfx1100-*.dist-info")
+    assert f"_rocm_sdk_devel/{kernels},," in (device_info / "RECORD").read_text()
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # A changed expanded file is caught, and the hint's --reinstall repairs the env.
+    header = devel / "include" / "hipblas" / "hipblas.h"
+    header.chmod(0o644)
+    header.write_text("/* changed */\n")
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 1
+    assert "_rocm_sdk_devel/include/hipblas/hipblas.h was changed" in r.stdout
+    hint = r.stderr.strip().splitlines()[-1]
+    command = hint.split("`")[1]
+    assert command.startswith("mlstack env create") and command.endswith("--reinstall")
+    import shlex
+
+    r = cli(*shlex.split(command)[1:], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 0, r.stdout + r.stderr
