@@ -2,9 +2,10 @@
 
 For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0):
 
-* **What to resolve** (:func:`sdk_request`): torch with the device extras for exactly the
-  target's gfx (``torch[device-gfx1100]``; ``device-all``, ~10 GB, only when the profile
-  names it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
+* **What to resolve** (:func:`sdk_request`): torch and torchvision with the device extras
+  for exactly the target's gfx (``torch[device-gfx1100]``, ``torchvision[device-gfx1100]``:
+  TheRock splits both, :data:`SPLIT`; ``device-all``, ~10 GB, only when the profile names
+  it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
   ``-libraries``, one ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the
   ``rocm`` selector, an sdist that picks its dependencies on the machine that builds it; a
   lock must hold wheels only, so the selector is overridden away (uv ``--overrides`` with a
@@ -16,14 +17,16 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 * **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
   (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
   0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
-  two ROCm builds, torch/vision/audio of two builds, torch without the device kernels of a
-  target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
-* **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
-  directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
-  other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
-* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` (the selector's
-  console script) expands the devel tree and links the device files into it; it has work
-  only when the entry holds ``rocm-sdk-devel``.
+  two ROCm builds, torch/vision/audio of two builds, torch or torchvision without the device
+  kernels of a target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839); PyTorch's
+  own torch from its mirror unless the profile asks for every GPU (:func:`from_pytorch_mirror`).
+* **Where ROCm is in an env** (:func:`rocm_root`): what ``rocm-sdk path --root`` answers
+  there — the devel tree with rocm-sdk-devel, core's tree without (``path --root`` then
+  fails by design; the ``rocm_sdk_core._cli`` trampolines run the tools from core).
+* **The post-install step** (:func:`initialize`): ``rocm-sdk init`` (the selector's
+  console script) expands the devel tarball, deletes it, appends RECORD rows and links the
+  device files in; it has work only when the entry holds ``rocm-sdk-devel``. mlstack
+  records what it changed and the root it answers, for ``env verify`` and the variables.
 """
 
 from __future__ import annotations

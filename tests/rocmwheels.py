@@ -8,9 +8,10 @@ through :data:`AMD_HOSTS` in ``WheelIndex.mirrors``):
 
 * ``https://repo.amd.com/rocm/whl-multi-arch/`` (ROCm 7.14) and
   ``https://stable.repo.amd.com/rocm/whl-next/`` (ROCm 10.0): PEP 503 pages, ``#sha256=``
-  fragments, PEP 658 ``.metadata`` files; files beside the pages. The same 7.14 tree is
-  also served as PyTorch's mirror ``download.pytorch.org/whl/test/rocm7.14``
-  (pytorch/test-infra#8662).
+  fragments, PEP 658 ``.metadata`` files; files beside the pages.
+* ``https://download.pytorch.org/whl/test/rocm7.14``, PyTorch's mirror
+  (pytorch/test-infra#8662): AMD's ``rocm`` and ``rocm-sdk-*`` files (every device wheel of
+  the release) and PyTorch's own torch (:func:`pytorch_mirror_dists`).
 * On the PyPI stand-in: the placeholders ``rocm-sdk-device-gfx1100``,
   ``amd-torch-device-gfx1100``, ``amd-torchvision-device-gfx1100`` 0.0.1.dev0 and the old
   ``rocm``/``rocm-sdk-core`` 0.1.0 (ROCM-FACTS §4b "Traps").
@@ -28,12 +29,12 @@ How the release index is shaped, and where that comes from (ROCm/TheRock, read f
   ``share/therock/dist_info.json``); the venv's ``bin/`` gets console-script trampolines
   (``templates/rocm-sdk-core/setup.py`` entry points ``hipcc``, ``amd-smi``, ``rocminfo``,
   ``rocm-smi``, ``rocm_agent_enumerator`` … → ``rocm_sdk_core._cli``, which execs
-  ``_rocm_sdk_core/bin/<tool>``; its hipcc treats a ``ROCM_PATH``/``HIP_PATH`` other than
-  ``_rocm_sdk_core`` as stale). ``rocm-sdk-libraries`` (host code, ``_rocm_sdk_libraries``),
-  ``rocm-sdk-device-<gfx>`` (per-GPU kernels) and ``rocm-sdk-devel`` (headers etc. packed in
-  ``_devel.tar``, expanded into ``_rocm_sdk_devel/`` on ``rocm-sdk init``, which also links
-  the installed device files into that tree and must re-run after adding a device wheel)
-  are wheels at the same version; the whl-next package list is
+  ``<root>/bin/<tool>``, the root being the devel tree when rocm-sdk-devel is installed and
+  core's otherwise: see ``_CLI``). ``rocm-sdk-libraries`` (host code,
+  ``_rocm_sdk_libraries``), ``rocm-sdk-device-<gfx>`` (per-GPU kernels overlaid into
+  ``_rocm_sdk_libraries/``, with a ``.devel_links/<gfx>.json`` manifest) and
+  ``rocm-sdk-devel`` (the full tree packed in ``_devel.tar``, expanded by ``rocm-sdk
+  init``: see ``_SDK_MAIN``) are wheels at the same version; the whl-next package list is
   ``build_tools/packaging/python/rocm_whl_next_ownership.yaml``.
 * The ``rocm-sdk`` CLI (``path|test|version|targets|init``) and the ``rocm_sdk`` package
   torch imports ship only in the selector sdist (``src/rocm_sdk/__init__.py`` with
@@ -45,7 +46,12 @@ How the release index is shaped, and where that comes from (ROCm/TheRock, read f
   ``python_packaging.md``: ``PYTORCH_EXTRA_INSTALL_REQUIREMENTS="rocm[libraries]==…"``) and
   provides ``device-<gfx>`` extras pulling ``amd-torch-device-<gfx>`` at torch's exact
   version (seen as ``amd-torch-device-gfx1103==2.14.0+rocm10.1.0a20260822`` beside that torch
-  in install notes) and ``rocm[device-<gfx>]``; ``device-all`` pulls every one. Its Triton
+  in install notes); ``device-all`` pulls every one. torchvision is split the same way
+  (``amd-torchvision-device-<gfx>``); each kernel wheel requires ``rocm-sdk-device-<gfx>``
+  at the ROCm version (TheRock
+  ``.github/workflows/multi_arch_build_portable_linux_pytorch_wheels.yml``:
+  ``split_python_wheels --device-package-prefix amd-torch-device`` / ``amd-torchvision-device``,
+  ``--device-requires-dist "rocm-sdk-device-@GFXARCH@ == <rocm>"``). Its Triton
   is ``triton`` (whl-next ownership list). Its ``torch/_rocm_init.py`` does ``import
   rocm_sdk; rocm_sdk.initialize_process(preload_shortnames=[...], check_version=...)``,
   called from ``torch/__init__.py`` with TheRock's idiom (``python_packaging.md``

@@ -121,6 +121,13 @@ def test_import_torch_needs_the_selectors_rocm_sdk(
     assert preloaded == "['hipblas']"  # torch's _rocm_init ran against the env's ROCm
     r = cli("env", "run", "ml", "--", "rocm-sdk", "version", cwd=tmp_path)
     assert (r.returncode, r.stdout) == (0, "7.14.0\n"), r.stderr
+    # Without rocm-sdk-devel, `rocm-sdk path --root` fails as TheRock's does (it needs
+    # rocm[devel]); the env's ROCm root is then core's tree, where the tools run from.
+    r = cli("env", "run", "ml", "--", "rocm-sdk", "path", "--root", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("ERROR: Could not load the `rocm[devel]` package")
+    r = cli("env", "run", "ml", "--", "sh", "-c", 'echo "$ROCM_HOME"', cwd=tmp_path)
+    assert r.stdout.strip().endswith("/site-packages/_rocm_sdk_core"), r.stderr
     site = Path(module).resolve().parent.parent
     dist_info = site / "rocm-7.14.0.dist-info"
     assert (dist_info / "INSTALLER").read_text() == "mlstack\n"
@@ -387,6 +394,10 @@ def test_done_when_devel_root_and_verify(mirrored: WheelIndex, tmp_path: Path, c
     assert f"_rocm_sdk_devel/{kernels},," in (device_info / "RECORD").read_text()
     r = cli("env", "verify", "ml")
     assert r.returncode == 0, r.stdout + r.stderr
+    # init again (as hipcc's first run or a user would): nothing left to do, nothing changes.
+    r = cli("env", "run", "ml", "--", "rocm-sdk", "init", cwd=tmp_path)
+    assert r.stdout == f"Devel contents expanded to '{home}'\n", r.stderr
+    assert cli("env", "verify", "ml").returncode == 0
     # A changed expanded file is caught, and the hint's --reinstall repairs the env.
     header = devel / "include" / "hipblas" / "hipblas.h"
     header.chmod(0o644)
