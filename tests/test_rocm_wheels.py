@@ -426,6 +426,11 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
     ctx = make_ctx(root, tmp_path, environ={"ROCM_PATH": str(site / "_rocm_sdk_core")})
     f = one(user.rocm_path, ctx)
     assert f.status is Status.OK and "ROCm 7.14.0 from an env's rocm-sdk-core wheels" in f.message
+    # An env with rocm-sdk-devel exports its devel tree: that is the env's ROCm too.
+    (site / "_rocm_sdk_devel").mkdir()
+    ctx = make_ctx(root, tmp_path, environ={"ROCM_PATH": str(site / "_rocm_sdk_devel")})
+    f = one(user.rocm_path, ctx)
+    assert f.status is Status.OK and "ROCm 7.14.0 from an env's rocm-sdk-core wheels" in f.message
     entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", tuple(_GOOD))
     ctx = make_ctx(root, tmp_path,
                    wanted=wanted_from_lock(Lock((entry,), "0", "0"), detect(root, {}), "x"))
