@@ -168,6 +168,13 @@ def test_sdk_request_adds_torchvisions_device_extras_too() -> None:
     assert len([r for r in req.requirements if r.startswith("rocm-sdk-device-")]) == 24
 
 
+def test_sdk_request_pins_rocm_sdk_devel_named_bare_to_the_release() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torch", "rocm-sdk-devel"])
+    assert req is not None
+    assert "rocm-sdk-devel==7.14.*" in req.requirements
+    assert "rocm-sdk-devel" not in req.requirements
+
+
 def test_sdk_request_turns_the_selector_into_its_wheels() -> None:
     req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[devel,libraries]"])
     assert req is not None
