@@ -338,13 +338,15 @@ def initialize(entry: LockEntry, venv: Path) -> int:
         return 0
     before = _files(site)
     _run_tool(entry, tool, venv, "init", "--quiet")
+    # `path --root` goes through the same expansion and device linking: asked before the
+    # files are taken stock of, whatever it touched is recorded too.
+    answer = Path(_run_tool(entry, tool, venv, "path", "--root").strip())
     after = _files(site)
     made = sorted(rel for rel, ident in after.items() if before.get(rel) != ident)
     lines = [f"{rel},sha256={record_digest(site / rel)},{after[rel][1]}\n" for rel in made]
     (venv / INIT_RECORD).write_text("".join(lines), encoding="utf-8")
     removed = sorted(set(before) - set(after))
     (venv / INIT_REMOVED).write_text("".join(f"{rel}\n" for rel in removed), encoding="utf-8")
-    answer = Path(_run_tool(entry, tool, venv, "path", "--root").strip())
     try:
         relative = answer.resolve().relative_to(site.resolve())
     except ValueError:

@@ -414,3 +414,13 @@ def test_done_when_devel_root_and_verify(mirrored: WheelIndex, tmp_path: Path, c
     assert r.returncode == 0, r.stderr
     r = cli("env", "verify", "ml")
     assert r.returncode == 0, r.stdout + r.stderr
+    # Packed and unpacked elsewhere, the env's ROCm root moves with it (recorded relative).
+    archive, moved = tmp_path / "ml.tar.gz", tmp_path / "elsewhere"
+    assert cli("env", "pack", "ml", "-o", str(archive)).returncode == 0
+    r = cli("env", "unpack", str(archive), str(moved), "--name", "ml2")
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "run", "ml2", "--", "sh", "-c", 'echo "$ROCM_HOME"; rocm-sdk path --root')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [str(moved / "venv/lib/python3.12/site-packages"
+                                         / "_rocm_sdk_devel")] * 2
+    assert cli("env", "verify", "ml2").returncode == 0
