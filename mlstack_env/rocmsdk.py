@@ -2,9 +2,10 @@
 
 For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0):
 
-* **What to resolve** (:func:`sdk_request`): torch with the device extras for exactly the
-  target's gfx (``torch[device-gfx1100]``; ``device-all``, ~10 GB, only when the profile
-  names it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
+* **What to resolve** (:func:`sdk_request`): torch and torchvision with the device extras
+  for exactly the target's gfx (``torch[device-gfx1100]``, ``torchvision[device-gfx1100]``:
+  TheRock splits both, :data:`SPLIT`; ``device-all``, ~10 GB, only when the profile names
+  it), and the ``rocm-sdk-*`` wheels pinned to the release (``rocm-sdk-core``,
   ``-libraries``, one ``-device-<gfx>`` per gfx). torch's ``rocm[libraries]`` points at the
   ``rocm`` selector, an sdist that picks its dependencies on the machine that builds it; a
   lock must hold wheels only, so the selector is overridden away (uv ``--overrides`` with a
@@ -16,14 +17,16 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 * **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
   (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
   0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
-  two ROCm builds, torch/vision/audio of two builds, torch without the device kernels of a
-  target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839).
-* **Where ROCm is in an env** (:func:`rocm_root`): ``site-packages/_rocm_sdk_core``, the
-  directory rocm-sdk-core's own ``hipcc`` trampoline takes as ROCm's root (it treats any
-  other ``ROCM_PATH``/``HIP_PATH`` as stale: ``rocm_sdk_core/_cli.py``).
-* **The post-install step** (:func:`needs_init`): ``rocm-sdk init`` (the selector's
-  console script) expands the devel tree and links the device files into it; it has work
-  only when the entry holds ``rocm-sdk-devel``.
+  two ROCm builds, torch/vision/audio of two builds, torch or torchvision without the device
+  kernels of a target gfx (``hipErrorInvalidImage`` at run time, TheRock#7839); PyTorch's
+  own torch from its mirror unless the profile asks for every GPU (:func:`from_pytorch_mirror`).
+* **Where ROCm is in an env** (:func:`rocm_root`): what ``rocm-sdk path --root`` answers
+  there — the devel tree with rocm-sdk-devel, core's tree without (``path --root`` then
+  fails by design; the ``rocm_sdk_core._cli`` trampolines run the tools from core).
+* **The post-install step** (:func:`initialize`): ``rocm-sdk init`` (the selector's
+  console script) expands the devel tarball, deletes it, appends RECORD rows and links the
+  device files in; it has work only when the entry holds ``rocm-sdk-devel``. mlstack
+  records what it changed and the root it answers, for ``env verify`` and the variables.
 """
 
 from __future__ import annotations
@@ -52,6 +55,15 @@ DEVEL = "rocm-sdk-devel"
 PLACEHOLDER_VERSIONS = ("0.0.1.dev0", "0.1.0")
 # torch and the companions that must come from one ROCm build (rocm-cli; FACTS §4b).
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+# PyTorch's mirrors of ROCm-as-wheels releases live under it (pytorch/test-infra#8662).
+PYTORCH_MIRROR = "https://download.pytorch.org/whl/"
+# The packages TheRock splits into a host wheel and per-GPU kernel wheels, -> the prefix of
+# those wheels' names: its PyTorch workflows run rocm_kpack's split_python_wheels on torch
+# (`--device-package-prefix amd-torch-device`) and on torchvision (`… amd-torchvision-device`)
+# (TheRock .github/workflows/multi_arch_build_portable_linux_pytorch_wheels.yml;
+# rocm_whl_next_ownership.yaml lists amd-torchvision-device-gfx*; RELEASES.md installs
+# `"torch[device-gfx942]" "torchvision[device-gfx942]"`). torchaudio ships unsplit.
+SPLIT = {"torch": "amd-torch-device", "torchvision": "amd-torchvision-device"}
 
 
 def release_of(target: Target) -> WheelsRelease | None:
@@ -101,12 +113,16 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
     for text in packages:
         req = Requirement(text)
         name = canonicalize_name(req.name)
+        if name in (DEVEL, LIBRARIES) and not req.specifier:
+            pins[name] = release.sdk  # named bare: the release's own build
+            continue
         if name == SELECTOR:
             # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
             for extra in sorted(req.extras - {"device-all"}):
                 pins.update(_selector_extra(extra, release))
             continue
-        if name == "torch" and "device-all" not in req.extras:
+        if name in SPLIT and "device-all" not in req.extras:
+            # torch[device-gfx1100], torchvision[device-gfx1100]: their kernels for the gfx.
             req.extras |= {f"device-{g}" for g in gfx}
         out.append(str(req))
     out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
@@ -115,13 +131,14 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
 
 def asks_device_all(packages: Sequence[str]) -> bool:
     """Does a profile ask for every GPU's kernels by name (``torch[device-all]``,
-    ``rocm[device-all]``)? Never implied: about 10 GB (ROCM-FACTS §4b)."""
+    ``torchvision[device-all]``, ``rocm[device-all]``)? Never implied: about 10 GB download,
+    19 GB installed (ultralytics#24137)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     for text in packages:
         req = Requirement(text)
-        if canonicalize_name(req.name) in ("torch", SELECTOR) and "device-all" in req.extras:
+        if canonicalize_name(req.name) in (*SPLIT, SELECTOR) and "device-all" in req.extras:
             return True
     return False
 
@@ -142,12 +159,13 @@ def _describe(p: LockedPackage) -> str:
 
 
 def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes: Iterable[str],
-                key: str) -> None:
+                key: str, *, device_all: bool = False) -> None:
     """Refuse an entry that holds ROCm's wheels from the wrong place or of two builds.
 
     ``wheel_indexes`` are the canonical URLs AMD's names may come from (every source of the
     request but the default index);
-    ``key`` names the entry in messages. Applies to every ROCm target (a rocm6.4 entry that
+    ``key`` names the entry in messages; ``device_all``: the profile asks for every GPU's
+    kernels (:func:`asks_device_all`). Applies to every ROCm target (a rocm6.4 entry that
     pulled a PyPI placeholder is as wrong); the build checks apply to ROCm-as-wheels ones.
     """
     if not target.is_rocm:
@@ -195,15 +213,48 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
             f"{release.name} index",
         )
     torch = pkgs.get("torch")
-    if torch is not None:
-        lacking = [g for g in device_gfx(target)
-                   if f"amd-torch-device-{g}" not in pkgs]
+    if torch is not None and from_pytorch_mirror(torch):
+        if not device_all:
+            raise MlstackError(
+                f"resolving {key}: torch {torch.version} from {torch.index} is PyTorch's own "
+                "build: it has no per-GPU kernel wheels and requires "
+                "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to "
+                f"download, 19 GB installed), where this lock is for {', '.join(target.gfx)}",
+                "take torch from AMD's index, which splits it per GPU: in mlstack.toml remove "
+                "`enabled = false` from [sources.amd-rocm-wheels] (PyTorch's mirror copies "
+                "only rocm and rocm-sdk-*); or name torch[device-all] in the profile to take "
+                "every GPU's kernels",
+            )
+        return  # its kernels are in torch itself; torchvision from there is not split
+    for host, prefix in SPLIT.items():
+        split = pkgs.get(host)
+        if split is None:
+            continue
+        lacking = [g for g in device_gfx(target) if f"{prefix}-{g}" not in pkgs]
         if lacking:
             raise MlstackError(
-                f"resolving {key}: torch {torch.version} holds no GPU kernels for "
+                f"resolving {key}: {host} {split.version} holds no GPU kernels for "
                 f"{', '.join(lacking)} (it would fail with hipErrorInvalidImage)",
-                "name torch in the profile's packages, so mlstack adds its device extras",
+                f"name {host} in the profile's packages, so mlstack adds its device extras",
             )
+
+
+def from_pytorch_mirror(package: LockedPackage) -> bool:
+    """Was ``package`` taken from PyTorch's mirror of a ROCm-as-wheels release
+    (``download.pytorch.org/whl/{test,nightly}/rocm7.14``, ``rocm10.0``)? Its torch is
+    PyTorch's own, not AMD's split one (pytorch#191688, pytorch#190276)."""
+    return (package.index or "").startswith(PYTORCH_MIRROR)
+
+
+def device_all_note(target: Target, packages: Iterable[LockedPackage]) -> str | None:
+    """The lock note of an entry holding every GPU's ROCm kernels: what it costs."""
+    release = release_of(target)
+    names = {p.name for p in packages}
+    carried = wheel_gfx(release.rocm) if release is not None else None
+    if not carried or not all(f"rocm-sdk-device-{g}" in names for g in carried):
+        return None
+    return (f"every GPU's ROCm kernels ({len(carried)} rocm-sdk-device-* wheels, device-all): "
+            "about 10 GB to download, 19 GB installed")
 
 
 def holds_rocm(entry: LockEntry) -> bool:
@@ -216,9 +267,31 @@ def needs_init(entry: LockEntry) -> bool:
     return holds_rocm(entry) and entry.package(DEVEL) is not None
 
 
-def rocm_root(site_packages: Path) -> Path:
-    """ROCm's root inside an env: where rocm-sdk-core's files live."""
-    return site_packages / "_rocm_sdk_core"
+# The ROCm root's directory in site-packages. TheRock names the platform packages
+# "_" + dist name + a build nonce (rocm_sdk/_dist_info.py get_py_package_name; the nonce is
+# empty in the builds seen), so what an env holds is asked of it at create (ROOT_FILE).
+CORE_ROOT = "_rocm_sdk_core"
+DEVEL_ROOT = "_rocm_sdk_devel"
+# In a store entry: the ROCm root `rocm-sdk path --root` answered at create, relative to
+# site-packages (the entry is built in a temporary folder and moved, so never absolute).
+ROOT_FILE = "mlstack-rocm-root"
+
+
+def rocm_root(site_packages: Path, entry: LockEntry) -> Path:
+    """ROCm's root inside an env whose site-packages is ``site_packages``: what
+    ``rocm-sdk path --root`` answers there — the devel tree when the entry holds
+    rocm-sdk-devel (TheRock's docs: ``-DROCM_HOME=$(rocm-sdk path --root)``); without
+    rocm-sdk-devel that command fails by design, and the tools run from core's tree (the
+    ``rocm_sdk_core._cli`` trampolines fall back to it), so that is the root then.
+
+    The answer recorded at create (:data:`ROOT_FILE`) wins; before create (or in an image
+    mlstack did not build) it is the name TheRock's builds use."""
+    recorded = site_packages.parent.parent.parent / ROOT_FILE
+    try:
+        name = recorded.read_text(encoding="utf-8").strip()
+    except OSError:
+        name = DEVEL_ROOT if entry.package(DEVEL) is not None else CORE_ROOT
+    return site_packages / name
 
 
 # --- the post-install step, inside a store entry before it is published -----------------
@@ -239,45 +312,77 @@ def _files(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def initialize(entry: LockEntry, venv: Path) -> int:
-    """Run ``rocm-sdk init`` in a store entry being built, and record what it made.
+    """Run ``rocm-sdk init`` in a store entry being built, record what it changed, and ask
+    the env for its ROCm root.
 
-    TheRock's init expands the devel tree and hard-links the installed device files into
-    it: files no wheel's RECORD lists. They are written to ``<venv>/mlstack-rocm-init.RECORD``
-    (RECORD format, paths relative to site-packages) so ``env verify`` checks them too.
-    Returns how many files were recorded (0 when there is nothing to initialize; an entry
-    locked before the selector was pinned has no ``rocm-sdk`` either).
+    TheRock's init (``rocm_sdk/_devel.py``) expands ``rocm_sdk_devel/_devel.tar[.xz]`` into
+    ``_rocm_sdk_devel/``, appends a row without hash for each new file to rocm-sdk-devel's
+    RECORD, DELETES the tarball, and hard-links the installed device wheels' files into the
+    tree (rows appended to each device wheel's RECORD). So ``env verify`` can check the
+    entry afterwards, mlstack writes beside the venv:
+
+    * ``mlstack-rocm-init.RECORD``: every file init created or changed (the expanded tree,
+      the rewritten RECORDs), RECORD format with sha256, relative to site-packages;
+    * ``mlstack-rocm-init.removed``: every file init deleted (the tarball), one a line;
+      verify expects those absent although their wheel's RECORD still lists them;
+    * :data:`ROOT_FILE`: ``rocm-sdk path --root``'s answer, relative to site-packages.
+
+    Returns how many files init created or changed (0 when there is nothing to initialize;
+    an entry locked before the selector was pinned has no ``rocm-sdk`` either).
     """
-    import subprocess
-
-    from mlstack_env.store.verify import INIT_RECORD, record_digest
+    from mlstack_env.store.verify import INIT_RECORD, INIT_REMOVED, record_digest
 
     tool = venv / "bin" / "rocm-sdk"
     site = _site_packages(venv)
     if not needs_init(entry) or site is None or not tool.is_file():
         return 0
     before = _files(site)
-    # No inherited ROCm variables: init must see the env's ROCm, not the host's.
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
-    proc = subprocess.run([str(tool), "init", "--quiet"], capture_output=True, text=True,
-                          env=environ, cwd=venv, check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise MlstackError(
-            f"`rocm-sdk init` failed in the new store entry for {entry.key}: {last}",
-            "nothing was published; run the create again with -v, or report it with the "
-            "output of `rocm-sdk init` from that env",
-        )
+    _run_tool(entry, tool, venv, "init", "--quiet")
+    # `path --root` goes through the same expansion and device linking: asked before the
+    # files are taken stock of, whatever it touched is recorded too.
+    answer = Path(_run_tool(entry, tool, venv, "path", "--root").strip())
     after = _files(site)
     made = sorted(rel for rel, ident in after.items() if before.get(rel) != ident)
     lines = [f"{rel},sha256={record_digest(site / rel)},{after[rel][1]}\n" for rel in made]
     (venv / INIT_RECORD).write_text("".join(lines), encoding="utf-8")
+    removed = sorted(set(before) - set(after))
+    (venv / INIT_REMOVED).write_text("".join(f"{rel}\n" for rel in removed), encoding="utf-8")
+    try:
+        relative = answer.resolve().relative_to(site.resolve())
+    except ValueError:
+        raise MlstackError(
+            f"`rocm-sdk path --root` in the new store entry for {entry.key} answered "
+            f"{answer}, outside the env's site-packages",
+            "nothing was published; report it with the output of `rocm-sdk path --root` "
+            "from that env",
+        ) from None
+    (venv / ROOT_FILE).write_text(f"{relative.as_posix()}\n", encoding="utf-8")
     return len(made)
 
 
-def root_in(venv: Path, python: str) -> Path:
-    """ROCm's root in a venv of Python ``python`` (``X.Y``), built or not yet."""
-    return rocm_root(venv / "lib" / f"python{python}" / "site-packages")
+def _run_tool(entry: LockEntry, tool: Path, venv: Path, *args: str) -> str:
+    """``rocm-sdk ARGS`` in a store entry being built; its stdout, or an error."""
+    import subprocess
+
+    # No inherited ROCm variables: rocm-sdk must see the env's ROCm, not the host's.
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ROCM_", "HIP_", "HSA_", "PYTHON"))}
+    proc = subprocess.run([str(tool), *args], capture_output=True, text=True,
+                          env=environ, cwd=venv, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise MlstackError(
+            f"`rocm-sdk {' '.join(args)}` failed in the new store entry for {entry.key}: "
+            f"{last}",
+            "nothing was published; run the create again with -v, or report it with the "
+            f"output of `rocm-sdk {' '.join(args)}` from that env",
+        )
+    return proc.stdout
+
+
+def root_in(venv: Path, entry: LockEntry) -> Path:
+    """ROCm's root in ``venv`` holding ``entry`` (:func:`rocm_root`), built or not yet."""
+    return rocm_root(venv / "lib" / f"python{entry.python}" / "site-packages", entry)
 
 
 def env_variables(root: Path) -> dict[str, str]:
@@ -292,13 +397,14 @@ def entry_variables(entry: LockEntry, venv: Path) -> dict[str, str]:
     itself (the way to keep a system ROCm)."""
     if not holds_rocm(entry) or "ROCM_PATH" in entry.env:
         return {}
-    return env_variables(root_in(venv, entry.python))
+    return env_variables(root_in(venv, entry))
 
 
 def version_at(root: Path) -> str | None:
-    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core``) this is,
-    from the dist-info beside it; None for any other directory."""
-    if root.name != "_rocm_sdk_core" or not root.is_dir():
+    """The rocm-sdk-core version whose ROCm root (``site-packages/_rocm_sdk_core`` or
+    ``_rocm_sdk_devel``) this is, from the dist-info beside it; None for any other
+    directory."""
+    if not root.name.startswith((CORE_ROOT, DEVEL_ROOT)) or not root.is_dir():
         return None
     for dist_info in sorted(root.parent.glob("rocm_sdk_core-*.dist-info")):
         return dist_info.name.removeprefix("rocm_sdk_core-").removesuffix(".dist-info")

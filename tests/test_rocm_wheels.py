@@ -101,7 +101,7 @@ def test_pytorch_mirror_and_nightly_only_when_a_project_opts_in() -> None:
          "amd-rocm-nightly": {"enabled": True}}, "mlstack.toml")
     urls = [s.url for s in cat.for_target(Target.parse("rocm7.14:gfx1100"))]
     assert urls == ["https://download.pytorch.org/whl/test/rocm7.14",
-                    "https://rocm.nightlies.amd.com/whl-multi-arch/", PYPI]
+                    "https://nightly.repo.amd.com/rocm/whl-next/", PYPI]
 
 
 def test_bundled_targets_keep_the_pytorch_index() -> None:
@@ -157,6 +157,24 @@ def test_sdk_request_device_extras_for_exactly_the_target() -> None:
     assert sdk_request(Target.parse("rocm6.4:gfx1100"), ["torch"]) is None
 
 
+def test_sdk_request_adds_torchvisions_device_extras_too() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torch", "torchvision==0.29.*",
+                                                         "torchaudio"])
+    assert req is not None
+    assert req.requirements[:3] == ("torch[device-gfx1100]",
+                                    "torchvision[device-gfx1100]==0.29.*", "torchaudio")
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torchvision[device-all]"])
+    assert req is not None and req.requirements[0] == "torchvision[device-all]"
+    assert len([r for r in req.requirements if r.startswith("rocm-sdk-device-")]) == 24
+
+
+def test_sdk_request_pins_rocm_sdk_devel_named_bare_to_the_release() -> None:
+    req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["torch", "rocm-sdk-devel"])
+    assert req is not None
+    assert "rocm-sdk-devel==7.14.*" in req.requirements
+    assert "rocm-sdk-devel" not in req.requirements
+
+
 def test_sdk_request_turns_the_selector_into_its_wheels() -> None:
     req = sdk_request(Target.parse("rocm7.14:gfx1100"), ["rocm[devel,libraries]"])
     assert req is not None
@@ -181,7 +199,8 @@ def _pkg(name: str, version: str, index: str = AMD_714) -> LockedPackage:
 
 _GOOD = [
     _pkg("torch", "2.14.0+rocm7.14"), _pkg("amd-torch-device-gfx1100", "2.14.0+rocm7.14"),
-    _pkg("torchvision", "0.29.0+rocm7.14"), _pkg("rocm-sdk-core", "7.14.0"),
+    _pkg("torchvision", "0.29.0+rocm7.14"),
+    _pkg("amd-torchvision-device-gfx1100", "0.29.0+rocm7.14"), _pkg("rocm-sdk-core", "7.14.0"),
     _pkg("rocm-sdk-libraries", "7.14.0"), _pkg("rocm-sdk-device-gfx1100", "7.14.0"),
     _pkg("numpy", "2.3.2", PYPI),
 ]
@@ -221,10 +240,34 @@ def test_check_entry_refuses_two_builds(swap: LockedPackage, match: str) -> None
         check_entry(T714, packages, [AMD_714], "k")
 
 
-def test_check_entry_refuses_torch_without_its_device_kernels() -> None:
-    packages = [p for p in _GOOD if p.name != "amd-torch-device-gfx1100"]
-    with pytest.raises(MlstackError, match="hipErrorInvalidImage"):
+@pytest.mark.parametrize(("host", "device"), [
+    ("torch", "amd-torch-device-gfx1100"), ("torchvision", "amd-torchvision-device-gfx1100")])
+def test_check_entry_refuses_a_split_package_without_its_device_kernels(
+        host: str, device: str) -> None:
+    # TheRock splits torch and torchvision into host + per-GPU kernel wheels.
+    packages = [p for p in _GOOD if p.name != device]
+    with pytest.raises(MlstackError, match="hipErrorInvalidImage") as info:
         check_entry(T714, packages, [AMD_714], "k")
+    assert info.value.message.startswith(f"resolving k: {host} ")
+    assert info.value.hint == (f"name {host} in the profile's packages, so mlstack adds its "
+                               "device extras")
+
+
+MIRROR = "https://download.pytorch.org/whl/test/rocm7.14"
+
+
+def test_check_entry_refuses_pytorchs_own_torch_for_some_gpus() -> None:
+    packages = [_pkg(p.name, p.version, MIRROR) if p.name.startswith(("torch", "rocm-sdk-"))
+                else p for p in _GOOD if not p.name.startswith("amd-")]
+    with pytest.raises(MlstackError) as info:
+        check_entry(T714, packages, [MIRROR], "k")
+    assert info.value.message == (
+        f"resolving k: torch 2.14.0+rocm7.14 from {MIRROR} is PyTorch's own build: it has "
+        "no per-GPU kernel wheels and requires rocm[libraries,device-all], every GPU's ROCm "
+        "kernels (about 10 GB to download, 19 GB installed), where this lock is for gfx1100")
+    assert "[sources.amd-rocm-wheels]" in info.value.hint
+    # Asked for by name, every GPU's kernels: PyTorch's torch holds them itself.
+    check_entry(T714, packages, [MIRROR], "k", device_all=True)
 
 
 def test_init_only_with_the_devel_tree() -> None:
@@ -340,13 +383,19 @@ def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: Wheel
     devel = site / "_rocm_sdk_devel"
     assert (devel / "include/hip/hip_runtime.h").is_file()  # the devel tree, expanded
     linked = devel / "lib/rocblas/library/TensileLibrary_gfx1100.dat"
-    device = site / "_rocm_sdk_device_gfx1100/lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    # The device wheel overlays the libraries' tree; init hard-links its files into devel.
+    device = site / "_rocm_sdk_libraries/lib/rocblas/library/TensileLibrary_gfx1100.dat"
     assert linked.stat().st_ino == device.stat().st_ino  # a hardlink, as TheRock's init makes
     record = (venv / "mlstack-rocm-init.RECORD").read_text()
     assert "_rocm_sdk_devel/include/hip/hip_runtime.h,sha256=" in record
+    # What init deleted (TheRock's _devel.py unlinks the tarball after expanding it).
+    assert (venv / "mlstack-rocm-init.removed").read_text() == "rocm_sdk_devel/_devel.tar\n"
+    assert not (site / "rocm_sdk_devel/_devel.tar").exists()
     assert verify_venv(venv, entry).ok
-    variables = env_variables(root_in(venv, "3.12"))
-    assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_core")
+    # The root `rocm-sdk path --root` answered, relative to site-packages (the entry moved).
+    assert (venv / "mlstack-rocm-root").read_text() == "_rocm_sdk_devel\n"
+    variables = env_variables(root_in(venv, entry))
+    assert variables["ROCM_PATH"] == str(site / "_rocm_sdk_devel")
     assert variables["ROCM_PATH"].startswith(str(Store().root))
     out = subprocess.run([str(venv / "bin/hipcc"), "--version"], capture_output=True,
                          text=True, check=True).stdout
@@ -363,6 +412,7 @@ def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
     entry = _sdk_entry(wheel_index, devel=False)
     store_entry, _ = Store().ensure(entry, UvInstaller(mirrors=wheel_index.mirrors))
     assert not (store_entry.path / "mlstack-rocm-init.RECORD").exists()
+    assert not (store_entry.path / "mlstack-rocm-root").exists()  # path --root needs devel
     assert not list(store_entry.path.glob("lib/python3.*/site-packages/_rocm_sdk_devel"))
 
 
@@ -381,6 +431,11 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
     (site / "rocm_sdk_core-7.14.0.dist-info").mkdir()
     root = machines.build(tmp_path / "m", [machines.RX_7900_XTX], rocm="6.4.0-47")
     ctx = make_ctx(root, tmp_path, environ={"ROCM_PATH": str(site / "_rocm_sdk_core")})
+    f = one(user.rocm_path, ctx)
+    assert f.status is Status.OK and "ROCm 7.14.0 from an env's rocm-sdk-core wheels" in f.message
+    # An env with rocm-sdk-devel exports its devel tree: that is the env's ROCm too.
+    (site / "_rocm_sdk_devel").mkdir()
+    ctx = make_ctx(root, tmp_path, environ={"ROCM_PATH": str(site / "_rocm_sdk_devel")})
     f = one(user.rocm_path, ctx)
     assert f.status is Status.OK and "ROCm 7.14.0 from an env's rocm-sdk-core wheels" in f.message
     entry = LockEntry("ml", T714, "3.12", "x86_64-manylinux_2_28", tuple(_GOOD))

@@ -38,9 +38,13 @@ def test_lock_rocm714_holds_rocm_itself(mirrored: WheelIndex, tmp_path: Path, cl
     entry = _entry(tmp_path / "mlstack.lock", "rocm7.14:gfx1100")
     pkgs = {p["name"]: p for p in entry["package"]}
     assert pkgs["torch"]["version"] == "2.14.0+rocm7.14"
+    # torch and torchvision are split like TheRock splits them: a host wheel and this
+    # GPU's kernels (amd-torch-device-*, amd-torchvision-device-*), nothing for gfx942.
     for name in ("torch", "amd-torch-device-gfx1100", "rocm-sdk-core", "rocm-sdk-libraries",
-                 "rocm-sdk-device-gfx1100", "torchvision", "triton"):
+                 "rocm-sdk-device-gfx1100", "torchvision", "amd-torchvision-device-gfx1100",
+                 "triton"):
         assert pkgs[name]["index"] == AMD_714, name
+    assert pkgs["amd-torchvision-device-gfx1100"]["version"] == pkgs["torchvision"]["version"]
     assert {pkgs[n]["version"] for n in pkgs if n.startswith("rocm-sdk-")} == {"7.14.0"}
     # The selector, pinned as its sdist beside the wheels (same index, same version): its
     # rocm_sdk is what torch imports; mlstack unpacks it, never builds it.
@@ -51,7 +55,7 @@ def test_lock_rocm714_holds_rocm_itself(mirrored: WheelIndex, tmp_path: Path, cl
                                  "sha256": mirrored.sha256("rocm-7.14.0.tar.gz")}
     assert not [n for n in pkgs if n.startswith("nvidia-")]
     assert not [p for p in pkgs.values() if p["version"] in ("0.0.1.dev0", "0.1.0")]
-    assert not [n for n in pkgs if n.startswith("amd-torch-device-") and n.endswith("gfx942")]
+    assert not [n for n in pkgs if n.startswith("amd-") and n.endswith("gfx942")]
 
 
 def test_done_when(mirrored: WheelIndex, tmp_path: Path, cli: Cli,
@@ -117,6 +121,13 @@ def test_import_torch_needs_the_selectors_rocm_sdk(
     assert preloaded == "['hipblas']"  # torch's _rocm_init ran against the env's ROCm
     r = cli("env", "run", "ml", "--", "rocm-sdk", "version", cwd=tmp_path)
     assert (r.returncode, r.stdout) == (0, "7.14.0\n"), r.stderr
+    # Without rocm-sdk-devel, `rocm-sdk path --root` fails as TheRock's does (it needs
+    # rocm[devel]); the env's ROCm root is then core's tree, where the tools run from.
+    r = cli("env", "run", "ml", "--", "rocm-sdk", "path", "--root", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("ERROR: Could not load the `rocm[devel]` package")
+    r = cli("env", "run", "ml", "--", "sh", "-c", 'echo "$ROCM_HOME"', cwd=tmp_path)
+    assert r.stdout.strip().endswith("/site-packages/_rocm_sdk_core"), r.stderr
     site = Path(module).resolve().parent.parent
     dist_info = site / "rocm-7.14.0.dist-info"
     assert (dist_info / "INSTALLER").read_text() == "mlstack\n"
@@ -134,13 +145,14 @@ def test_import_torch_needs_the_selectors_rocm_sdk(
 
 def test_lock_refuses_a_placeholder_from_pypi(mirrored: WheelIndex, tmp_path: Path,
                                               cli: Cli) -> None:
-    # AMD's index has no amd-torchvision-device-gfx1100; PyPI has its empty placeholder.
+    # A bundled-ROCm target: its PyTorch index has no amd-torchvision-device-gfx1100 (only
+    # ROCm-as-wheels releases do); PyPI has its empty placeholder.
     write_project(tmp_path, profiles={"ml": ["torch", "amd-torchvision-device-gfx1100"]})
-    r = cli("lock", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    r = cli("lock", "--target", "rocm6.4:gfx1100", cwd=tmp_path)
     assert r.returncode == 1
     assert r.stdout == ""
     [message, hint] = r.stderr.strip().splitlines()
-    assert message == ("error: resolving ml@rocm7.14:gfx1100@py3.12 took placeholders of AMD's "
+    assert message == ("error: resolving ml@rocm6.4:gfx1100@py3.12 took placeholders of AMD's "
                        "ROCm wheels: amd-torchvision-device-gfx1100 0.0.1.dev0 from "
                        "https://pypi.org/simple")
     assert "placeholders" in hint
@@ -297,3 +309,118 @@ def test_unpacked_elsewhere_rocm_path_follows_the_venv(
     rocm_path, hip = r.stdout.splitlines()[:2]
     assert rocm_path == str(target / "venv/lib/python3.12/site-packages/_rocm_sdk_core")
     assert hip.startswith("HIP version: 7.14.0")
+
+
+MIRROR_SOURCES = """
+[sources.amd-rocm-wheels]
+enabled = false
+
+[sources.pytorch-rocm-wheels]
+enabled = true
+"""
+
+
+def test_pytorchs_mirror_is_refused_for_one_gpu_and_locks_device_all(
+        mirrored: WheelIndex, tmp_path: Path, cli: Cli, fake_machine: FakeMachine) -> None:
+    """PyTorch's mirror copies only rocm and rocm-sdk-*; its torch is PyTorch's own, which
+    requires rocm[libraries,device-all] and has no device extras (pytorch#191688)."""
+    fake_machine("7900xtx-no-rocm")
+    mirror = "https://download.pytorch.org/whl/test/rocm7.14"
+    write_project(tmp_path, profiles={"ml": ["torch", "torchvision"]}, extra=MIRROR_SOURCES)
+    r = cli("lock", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    assert r.returncode == 1
+    [message, hint] = r.stderr.strip().splitlines()
+    assert message == (
+        f"error: resolving ml@rocm7.14:gfx1100@py3.12: torch 2.14.0+rocm7.14 from {mirror} is "
+        "PyTorch's own build: it has no per-GPU kernel wheels and requires "
+        "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to download, "
+        "19 GB installed), where this lock is for gfx1100")
+    assert hint.startswith("hint: take torch from AMD's index, which splits it per GPU")
+    assert not (tmp_path / "mlstack.lock").exists()
+    # Asked for by name: every GPU's kernels from the mirror, and the lock says the size.
+    write_project(tmp_path, profiles={"ml": ["torch[device-all]", "torchvision"]},
+                  extra=MIRROR_SOURCES)
+    r = cli("lock", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    entry = _entry(tmp_path / "mlstack.lock", "rocm7.14:gfx1100")
+    pkgs = {p["name"]: p for p in entry["package"]}
+    assert pkgs["torch"]["index"] == mirror and pkgs["rocm-sdk-core"]["index"] == mirror
+    devices = [n for n in pkgs if n.startswith("rocm-sdk-device-")]
+    assert len(devices) == 24
+    assert not [n for n in pkgs if n.startswith("amd-")]
+    assert ("every GPU's ROCm kernels (24 rocm-sdk-device-* wheels, device-all): about 10 GB "
+            "to download, 19 GB installed") in entry["notes"]
+
+
+def test_done_when_devel_root_and_verify(mirrored: WheelIndex, tmp_path: Path, cli: Cli,
+                                         fake_machine: FakeMachine) -> None:
+    """Issue 20's done-when on a 7900 XTX without ROCm: torch and torchvision with their
+    gfx1100 kernels; with rocm-sdk-devel, ROCM_HOME is the devel root `rocm-sdk path --root`
+    answers, and `env verify` passes after the stand-in's TheRock-faithful init (tarball
+    expanded, then deleted; RECORD rows appended)."""
+    import csv
+
+    fake_machine("7900xtx-no-rocm")
+    write_project(tmp_path, profiles={"ml": ["torch", "torchvision", "rocm-sdk-devel"]})
+    r = cli("env", "create", "ml", "--target", "rocm7.14:gfx1100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pkgs = {p["name"]: p for p in
+            _entry(tmp_path / "mlstack.lock", "rocm7.14:gfx1100")["package"]}
+    assert {"amd-torch-device-gfx1100", "amd-torchvision-device-gfx1100"} <= set(pkgs)
+    assert pkgs["rocm-sdk-devel"]["version"] == "7.14.0"
+    r = cli("env", "run", "ml", "--", "sh", "-c",
+            'echo "$ROCM_HOME"; echo "$ROCM_PATH"; echo "$HIP_PATH"; rocm-sdk path --root; '
+            "hipcc --version", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    home, path, hip, answer, _version, installed_dir = r.stdout.splitlines()
+    assert home.endswith("/site-packages/_rocm_sdk_devel") and home == path == hip == answer
+    assert home.startswith(str(paths.store_dir()) + "/")
+    assert installed_dir == f"InstalledDir: {home}/lib/llvm/bin"  # hipcc runs from devel
+    devel = Path(home)
+    site = devel.parent
+    assert (devel / "include" / "hipblas" / "hipblas.h").is_file()  # core has no hipBLAS
+    assert not (site / "rocm_sdk_devel" / "_devel.tar").exists()  # init deleted it
+    [dist_info] = site.glob("rocm_sdk_devel-*.dist-info")
+    rows = {row[0]: row[1:] for row in csv.reader(
+        (dist_info / "RECORD").read_text().splitlines())}
+    assert rows["rocm_sdk_devel/_devel.tar"][0].startswith("sha256=")  # still listed
+    assert rows["_rocm_sdk_devel/include/hipblas/hipblas.h"] == ["", ""]  # appended
+    assert rows["_rocm_sdk_devel/bin/hipcc"] == ["", ""]
+    assert (devel / "bin" / "hipcc").samefile(site / "_rocm_sdk_core" / "bin" / "hipcc")
+    # The device wheel's kernels are linked into the devel tree, recorded in its RECORD.
+    kernels = "lib/rocblas/library/TensileLibrary_gfx1100.dat"
+    assert (devel / kernels).samefile(site / "_rocm_sdk_libraries" / kernels)
+    [device_info] = site.glob("rocm_sdk_device_gfx1100-*.dist-info")
+    assert f"_rocm_sdk_devel/{kernels},," in (device_info / "RECORD").read_text()
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # init again (as hipcc's first run or a user would): nothing left to do, nothing changes.
+    r = cli("env", "run", "ml", "--", "rocm-sdk", "init", cwd=tmp_path)
+    assert r.stdout == f"Devel contents expanded to '{home}'\n", r.stderr
+    assert cli("env", "verify", "ml").returncode == 0
+    # A changed expanded file is caught, and the hint's --reinstall repairs the env.
+    header = devel / "include" / "hipblas" / "hipblas.h"
+    header.chmod(0o644)
+    header.write_text("/* changed */\n")
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 1
+    assert "_rocm_sdk_devel/include/hipblas/hipblas.h was changed" in r.stdout
+    hint = r.stderr.strip().splitlines()[-1]
+    command = hint.split("`")[1]
+    assert command.startswith("mlstack env create") and command.endswith("--reinstall")
+    import shlex
+
+    r = cli(*shlex.split(command)[1:], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "verify", "ml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # Packed and unpacked elsewhere, the env's ROCm root moves with it (recorded relative).
+    archive, moved = tmp_path / "ml.tar.gz", tmp_path / "elsewhere"
+    assert cli("env", "pack", "ml", "-o", str(archive)).returncode == 0
+    r = cli("env", "unpack", str(archive), str(moved), "--name", "ml2")
+    assert r.returncode == 0, r.stderr
+    r = cli("env", "run", "ml2", "--", "sh", "-c", 'echo "$ROCM_HOME"; rocm-sdk path --root')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [str(moved / "venv/lib/python3.12/site-packages"
+                                         / "_rocm_sdk_devel")] * 2
+    assert cli("env", "verify", "ml2").returncode == 0

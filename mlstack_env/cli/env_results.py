@@ -168,7 +168,7 @@ class InfoResult:
         core = entry.package(rocmsdk.CORE)
         if core is None:
             return {"from": "host", "version": entry.target.rocm, "path": None}
-        root = rocmsdk.root_in(self.generation.venv.resolve(), entry.python)
+        root = rocmsdk.root_in(self.generation.venv.resolve(), entry)
         return {"from": "env", "version": core.version, "path": str(root)}
 
     def render(self, console: Console) -> None:

@@ -200,7 +200,7 @@ def env_rocm(ctx: Context) -> Iterator[Finding]:
         from mlstack_env.rocmsdk import root_in
         from mlstack_env.store.entries import Store, store_key
 
-        root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry.python)
+        root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry)
         yield ok("env-rocm", f"env {name} uses its own ROCm {wanted.rocm_in_env} (rocm-sdk-* "
                  f"wheels) at {root}; ROCM_PATH, ROCM_HOME and HIP_PATH point there and a "
                  "system ROCm is ignored")

@@ -31,7 +31,8 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         compile_request(request, config, workdir, "pylock.toml", output, offline=offline,
                         previous=previous, upgrade=upgrade)
         packages = _parse_pylock(output, request, config)
-        rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key)
+        rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key,
+                            device_all=rocmsdk.asks_device_all(request.profile.packages))
         check_rocm(packages, request, config, workdir, offline)
     core = next((p for p in packages if p.name == rocmsdk.CORE), None)
     if rocmsdk.release_of(request.target) is not None and core is not None \
@@ -44,6 +45,9 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
                                previous=previous, key=request.key))
     torch = next((p.version for p in packages if p.name == "torch"), None)
     env, notes = entry_env(request.profile, request.target, torch)
+    size = rocmsdk.device_all_note(request.target, packages)
+    if size is not None:
+        notes.append(size)
     system = request.profile.system if request.target.is_rocm else ()
     if rocmsdk.release_of(request.target) is not None:
         # ROCm itself is in the entry: the host provides none of ROCm's packages.

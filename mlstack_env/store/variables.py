@@ -5,8 +5,10 @@ lock entry's own (ROCM-FACTS §1 and §6).
   ``ROCR_VISIBLE_DEVICES``): :func:`mlstack_env.gpuvars.decide`, for this machine's GPUs
   when the entry's target is this machine's, else for the target's gfx list, running the
   GPU code of the entry's locked torch version.
-* ``ROCM_PATH``: the detected ROCm install; for an entry holding ROCm as wheels, the ROCm
-  inside the env (``ROCM_HOME`` and ``HIP_PATH`` too: what PyTorch looks for).
+* ``ROCM_PATH``: the detected ROCm install; for an entry holding ROCm as wheels, the root
+  ``rocm-sdk path --root`` answers inside the env (the devel tree with rocm-sdk-devel:
+  :func:`mlstack_env.rocmsdk.rocm_root`), and ``ROCM_HOME`` and ``HIP_PATH`` too (what
+  PyTorch looks for).
 * ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
 

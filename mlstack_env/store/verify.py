@@ -18,8 +18,10 @@ from packaging.version import InvalidVersion, Version
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import own_directory
 
-# Written by rocmsdk.initialize (kept here, the reader, to keep the import one-way).
+# Written by rocmsdk.initialize (kept here, the reader, to keep the import one-way): the
+# files `rocm-sdk init` created or changed (RECORD format), and those it deleted.
 INIT_RECORD = "mlstack-rocm-init.RECORD"
+INIT_REMOVED = "mlstack-rocm-init.removed"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ def record_digest(path: Path) -> str:
 
 
 def check_record(dist: Installed, site: Path, report: VerifyReport,
-                 record: Path | None = None) -> None:
+                 record: Path | None = None, removed: frozenset[str] = frozenset()) -> None:
+    """Each row of ``dist``'s RECORD (or ``record``) against the file; the paths in
+    ``removed`` are expected absent (``rocm-sdk init`` deleted them)."""
     try:
         rows = list(csv.reader(
             (record or dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
@@ -117,6 +121,11 @@ def check_record(dist: Installed, site: Path, report: VerifyReport,
         path = Path(os.path.normpath(site / rel))
         report.files += 1
         if algo != "sha256":
+            continue
+        if rel in removed:
+            if path.exists():
+                report.problems.append(Problem(
+                    dist.name, "modified", f"{rel} is back (rocm-sdk init had deleted it)"))
             continue
         if not path.is_file():
             report.problems.append(Problem(dist.name, "missing-file", f"{rel} is missing"))
@@ -137,6 +146,10 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
         return report
     have = {d.name: d for d in installed(site)}
     report.packages = len(have)
+    try:  # TheRock's init deletes rocm_sdk_devel/_devel.tar[.xz], still in its RECORD
+        removed = frozenset((venv / INIT_REMOVED).read_text(encoding="utf-8").splitlines())
+    except OSError:
+        removed = frozenset()
     for pkg in sorted(entry.packages, key=lambda p: p.name):
         name = str(canonicalize_name(pkg.name))
         dist = have.get(name)
@@ -147,7 +160,7 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
             report.problems.append(
                 Problem(name, "version", f"locked {pkg.version}, installed {dist.version}")
             )
-        check_record(dist, site, report)
+        check_record(dist, site, report, removed=removed)
     init_record = venv / INIT_RECORD
     if init_record.is_file():  # files `rocm-sdk init` made in the store entry
         check_record(Installed("rocm-sdk init", "", init_record.parent), site, report,
