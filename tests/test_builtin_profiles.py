@@ -25,9 +25,12 @@ MINIMAL_TORCH = {"rocm6.0": "2.4.1+rocm6.0", "rocm6.1": "2.6.0+rocm6.1",
                  "rocm6.3": "2.7.1+rocm6.3", "rocm6.4": "2.8.0+rocm6.4",
                  "rocm7.0": "2.10.0+rocm7.0", "rocm7.1": "2.10.0+rocm7.1",
                  "rocm7.2": "2.11.0+rocm7.2", "cpu": "2.8.0+cpu"}
-# vLLM's variant for the target's ROCm, the vllm it serves and the torch that vllm pins.
-INFERENCE = {"rocm7.0": ("rocm700", "0.14.0+rocm700", "2.9.1+rocm7.0"),
-             "rocm7.2": ("rocm72", "0.16.0+rocm72", "2.10.0+rocm7.2")}
+# vLLM's folder (<release>/<variant>) for the target's exact ROCm release, the vllm it
+# serves and the torch that vllm pins. ROCm 7.2.0 has no variant (rocm72 is no longer
+# built); a host on 7.2.2 gets rocm722.
+INFERENCE = {"rocm7.0": ("0.18.0/rocm700", "0.18.0+rocm700", "2.9.1+rocm7.0"),
+             "rocm7.2.2": ("0.28.0/rocm722", "0.28.0+rocm722", "2.10.0+rocm7.2")}
+VARIANTS = "ROCm 7.0 (rocm700), 7.2.1 (rocm721), 7.2.2 (rocm722), 7.2.3 (rocm723), 10.0 (rocm100) only"
 
 
 def _target(name: str) -> Target:
@@ -77,7 +80,7 @@ def test_inference_on_a_rocm_without_vllm_wheels_is_one_error(
         mirrored: WheelIndex, tmp_path: Path, target: str) -> None:
     with pytest.raises(MlstackError) as info:
         _lock("inference", target, tmp_path)
-    assert "vllm" in info.value.message and "ROCm 7.0, 7.2, 7.2.1, 10.0 only" in info.value.message
+    assert "vllm" in info.value.message and VARIANTS in info.value.message
     assert f"no build for {target}:gfx1100" in info.value.message
     assert info.value.hint and "another target" in info.value.hint
     assert not (tmp_path / "mlstack.lock").exists()
