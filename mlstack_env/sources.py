@@ -80,8 +80,8 @@ class Source:
             "backends": list(self.backends), "packages": list(self.packages), "use": self.use,
             "default": self.default, "files": list(self.files), "enabled": self.enabled,
             "labelled": list(self.labelled), "variants": dict(self.variants),
-            "releases": dict(self.releases), "python": list(self.python), "exclusive": self.exclusive,
-            "platform": self.platform,
+            "releases": dict(self.releases), "python": list(self.python),
+            "exclusive": self.exclusive, "platform": self.platform,
         }
 
     def variant(self, rocm: str | None) -> str | None:
@@ -93,7 +93,7 @@ class Source:
         return self.variants.get(".".join(rocm.split(".")[:2]))
 
     def variant_list(self) -> str:
-        """The variants that exist, with their ROCm: ``7.0 (rocm700), 7.2.2 (rocm722)``."""
+        """The variants that exist, with their ROCm: ``7.0 (rocm700), 7.2.2 (rocm722)``"""
         return ", ".join(f"{rocm} ({folder})" for rocm, folder in self.variants.items())
 
     def release(self, target: Target, pins: Mapping[str, str]) -> str | None:
@@ -218,7 +218,7 @@ class Catalog:
         return [s for s in out if not s.default] + defaults
 
     def check_exclusive(self, target: Target, python: str, required: tuple[str, ...],
-                        profile: str, labels: Mapping[str, str] | None = None,
+                        profile: str, *, labels: Mapping[str, str] | None = None,
                         pins: Mapping[str, str] | None = None) -> None:
         """Refuse a profile naming a package that comes only from a source (``exclusive``)
         which has no build for this target or Python: one clear error, never PyPI's.
@@ -234,7 +234,8 @@ class Catalog:
             what = ", ".join(names)
             why = src.unavailable(target, python)
             if why is None:
-                _check_variant_pins(src, target, names, profile, labels or {}, pins or {})
+                _check_variant_pins(src, target, names, profile, labels=labels or {},
+                                    pins=pins or {})
                 continue
             wrong_python = bool(src.python) and python not in src.python
             where = f"Python {python}" if wrong_python else str(target)
@@ -254,7 +255,7 @@ class Catalog:
         return [v for v, idxs in self.torch_rocm.items() if index in idxs]
 
 
-def _check_variant_pins(src: Source, target: Target, names: list[str], profile: str,
+def _check_variant_pins(src: Source, target: Target, names: list[str], profile: str, *,
                         labels: Mapping[str, str], pins: Mapping[str, str]) -> None:
     """A source with {variant}/{version} folders: a pinned label must be the target's
     variant, and some release must be named (by the profile or the source's releases)."""
@@ -378,8 +379,9 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
 
 
 def _plain_template(value: str) -> bool:
-    """Only ``{index}``, ``{rocm}``, ``{variant}``, ``{version}`` and ``{wheels}``: no attribute, index,
-    conversion or format spec (``{index:>999999999}`` would build a gigabyte string)."""
+    """Only ``{index}``, ``{rocm}``, ``{variant}``, ``{version}`` and ``{wheels}``: no
+    attribute, index, conversion or format spec (``{index:>999999999}`` would build a
+    gigabyte string)."""
     import string
 
     try:

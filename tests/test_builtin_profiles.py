@@ -30,7 +30,8 @@ MINIMAL_TORCH = {"rocm6.0": "2.4.1+rocm6.0", "rocm6.1": "2.6.0+rocm6.1",
 # built); a host on 7.2.2 gets rocm722.
 INFERENCE = {"rocm7.0": ("0.18.0/rocm700", "0.18.0+rocm700", "2.9.1+rocm7.0"),
              "rocm7.2.2": ("0.28.0/rocm722", "0.28.0+rocm722", "2.10.0+rocm7.2")}
-VARIANTS = "ROCm 7.0 (rocm700), 7.2.1 (rocm721), 7.2.2 (rocm722), 7.2.3 (rocm723), 10.0 (rocm100) only"
+VARIANTS = ("ROCm 7.0 (rocm700), 7.2.1 (rocm721), 7.2.2 (rocm722), 7.2.3 (rocm723), "
+            "10.0 (rocm100) only")
 
 
 def _target(name: str) -> Target:

@@ -103,7 +103,7 @@ def make_request(profile: Profile, target: Target, python: str | PythonChoice,
     version = python.version if isinstance(python, PythonChoice) else python
     names = tuple(Requirement(r).name for r in profile.packages)
     pins, labels = exact_pins(tuple(profile.packages))
-    cat.check_exclusive(target, version, names, profile.name, labels, pins)
+    cat.check_exclusive(target, version, names, profile.name, labels=labels, pins=pins)
     labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
                        for n in s.labelled})
     sources = tuple(cat.for_target(target, names, pins))
