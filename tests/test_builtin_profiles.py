@@ -129,16 +129,44 @@ def test_training_locks_on_every_target(mirrored: WheelIndex, tmp_path: Path,
     assert ("rocm-hip-sdk" in entry.system) == (target != "cpu")
 
 
-def test_deepspeed_from_pypi_fails_on_its_sdist(mirrored: WheelIndex, tmp_path: Path) -> None:
-    # PyPI has only an sdist of deepspeed; mlstack locks wheels only: one clear error.
+def test_deepspeed_from_pypi_fails_naming_its_dev_wheel(mirrored: WheelIndex,
+                                                        tmp_path: Path) -> None:
+    # PyPI's one Linux wheel of deepspeed is 0.3.1.dev5 (2020); every newer release is an
+    # sdist. uv takes a dev release "if necessary": mlstack refuses it, saying why.
     write_project(tmp_path, profiles={"train": ["deepspeed"]}, targets=["rocm6.4:gfx1100"],
                   python="3.12")
     from mlstack_env.project import find_project
 
     with pytest.raises(MlstackError) as info:
         lock(project=find_project(tmp_path))
-    assert "deepspeed" in info.value.message
+    message = info.value.message
+    assert "deepspeed 0.3.1.dev5 is a dev release" in message
+    assert "none of its 2 newer releases has a wheel that fits (the newest, 0.17.6, is an " \
+        "sdist only)" in message
+    assert info.value.hint and "[sources.NAME] that carries a deepspeed wheel" in info.value.hint
+    assert 'prereleases = "allow" in profile \'train\'' in info.value.hint
     assert not (tmp_path / "mlstack.lock").exists()
+
+
+@pytest.mark.parametrize(("packages", "prereleases"), [
+    (["deepspeed==0.3.1.dev5"], None),  # the requirement names the dev release
+    (["deepspeed"], "allow"),           # the profile takes pre-releases
+])
+def test_deepspeed_dev_wheel_when_asked_for(mirrored: WheelIndex, tmp_path: Path,
+                                            packages: list[str], prereleases: str | None) -> None:
+    from mlstack_env.project import find_project
+
+    write_project(tmp_path, profiles={"train": packages}, targets=["rocm6.4:gfx1100"],
+                  python="3.12")
+    if prereleases:
+        manifest = tmp_path / "mlstack.toml"
+        text = manifest.read_text()
+        manifest.write_text(text.replace("[profiles.train]\n",
+                                         f'[profiles.train]\nprereleases = "{prereleases}"\n'))
+    outcome = lock(project=find_project(tmp_path))
+    (only,) = outcome.outcomes
+    assert only.entry is not None
+    assert _versions(only.entry)["deepspeed"] == "0.3.1.dev5"
 
 
 @pytest.mark.parametrize(("requirement", "torch", "variables"), [

@@ -110,6 +110,10 @@ def test_find_project_upward_and_explicit(tmp_path: Path) -> None:
         ('[sources.pytorch]\nurl = "https://m/{idx}"\n', "unknown placeholder"),
         ('[sources.pytorch]\nurls = "https://m/"\n', "unknown key 'urls'"),
         ('[sources.extra]\nkind = "index"\n', "source 'extra': needs a url"),
+        ('[profiles.ml]\nprereleases = "if-necessary"\n',
+         "prereleases 'if-necessary' is not one of explicit, allow"),
+        ('[sources.vllm-rocm]\nreleases = ["0.18.0"]\n',
+         "'releases' must be a table of variant = release"),
     ],
 )
 def test_bad_manifests(tmp_path: Path, text: str, message: str) -> None:
@@ -190,6 +194,17 @@ def test_unclosed_toml_names_the_last_line(tmp_path: Path) -> None:
     with pytest.raises(MlstackError) as info:
         find_project(tmp_path)
     assert "at the end of the file, line 2" in info.value.message
+
+
+def test_prereleases_is_inherited_and_only_then_an_input(tmp_path: Path) -> None:
+    _manifest(tmp_path, '[profiles.base]\npackages = ["torch"]\nprereleases = "allow"\n'
+                        '[profiles.ml]\nextends = ["base"]\n'
+                        '[profiles.strict]\nextends = ["base"]\nprereleases = "explicit"\n')
+    profiles = find_project(tmp_path).profile_set()  # type: ignore[union-attr]
+    assert profiles.get("ml").allows_prereleases
+    assert not profiles.get("strict").allows_prereleases
+    # A profile that does not set it locks with the inputs it always had.
+    assert "prereleases" not in Profile("plain", packages=("torch",)).inputs()
 
 
 def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:

@@ -233,7 +233,11 @@ PYPI_DISTS: tuple[Dist, ...] = (
     Dist("ninja", "1.13.0", (), ("py3-none-manylinux_2_28_x86_64",)),
     Dist("psutil", "7.1.0", (), ("cp36-abi3-manylinux_2_28_x86_64",)),
     Dist("py-cpuinfo", "9.0.0", ()),
-    # DeepSpeed publishes only an sdist on PyPI (its ops build at install time).
+    # DeepSpeed on PyPI as it is: every release since 2020 is an sdist for Linux (its ops
+    # build at install time; a few have Windows wheels), and the one Linux wheel is the dev
+    # release 0.3.1.dev5 — which uv's "pre-release if necessary" takes with --only-binary.
+    Dist("deepspeed", "0.3.1.dev5", ("torch", "numpy")),
+    Dist("deepspeed", "0.16.5", ("torch", "numpy"), ("cp312-cp312-win_amd64",), sdist=True),
     Dist("deepspeed", "0.17.6", ("torch", "numpy", "packaging", "ninja", "psutil",
                                  "py-cpuinfo", "einops"), (), sdist=True),
     Dist("tqdm", "4.67.1", (), requires_python=">=3.7"),  # what `mlstack add` adds
