@@ -22,7 +22,8 @@ from mlstack_env.target import Backend, Target
 
 CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
-               "labelled", "variants", "releases", "python", "exclusive", "platform")
+               "labelled", "variants", "releases", "python", "exclusive", "platform",
+               "prereleases")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
 # "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
@@ -73,6 +74,8 @@ class Source:
     # The platform its wheels need (vLLM's ROCm wheels: glibc >= 2.35), when newer than the
     # default x86_64-manylinux_2_28: an entry that uses the source is locked for it.
     platform: str = ""
+    # A stream of pre-releases (nightlies): what it carries may be one (resolve/prerelease)
+    prereleases: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class Source:
             "labelled": list(self.labelled), "variants": dict(self.variants),
             "releases": dict(self.releases), "python": list(self.python),
             "exclusive": self.exclusive, "platform": self.platform,
+            **({"prereleases": True} if self.prereleases else {}),
         }
 
     def variant(self, rocm: str | None) -> str | None:
@@ -133,6 +137,7 @@ class ConcreteSource:
     labelled: tuple[str, ...]
     exclusive: bool = False
     platform: str = ""
+    prereleases: bool = False
 
     def owns(self, wheel_url: str) -> bool:
         """Does a (canonical) wheel URL come from this source?"""
@@ -145,6 +150,7 @@ class ConcreteSource:
             "packages": list(self.packages), "default": self.default,
             "files": list(self.files), "labelled": list(self.labelled),
             "exclusive": self.exclusive, "platform": self.platform,
+            **({"prereleases": True} if self.prereleases else {}),
         }
 
 
@@ -206,6 +212,7 @@ class Catalog:
                 labelled=src.labelled,
                 exclusive=src.exclusive,
                 platform=src.platform,
+                prereleases=src.prereleases,
             ))
         defaults = [s for s in out if s.default]
         if len(defaults) != 1:
@@ -375,6 +382,7 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
         variants=dict(variants), releases=dict(releases), python=strings("python"),
         exclusive=flag("exclusive", False),
         platform=_platform(raw.get("platform", ""), fail),
+        prereleases=flag("prereleases", False),
     )
 
 

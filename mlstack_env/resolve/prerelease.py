@@ -5,8 +5,9 @@ has nothing else that fits; with ``--only-binary :all:`` that happens whenever e
 but an old dev build is an sdist: a profile naming ``deepspeed`` locked 0.3.1.dev5 (2020),
 PyPI's one Linux wheel of it. After resolution, a pre-release (or dev release) is accepted
 only where a requirement names one explicitly (``deepspeed==0.3.1.dev5``, ``>=2.15.0a0``) or
-the profile says ``prereleases = "allow"``; else the lock fails naming the package and why
-(its newer releases, read from the index page, have no wheel that fits)."""
+the profile says ``prereleases = "allow"`` (or it comes from a source that is a stream of
+pre-releases, ``prereleases = true``: AMD's nightlies); else the lock fails naming the
+package and why (its newer releases, read from the index page, have no wheel that fits)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def check_prereleases(packages: list[LockedPackage], request: Request, config: U
     wanted, replaced = request.requirements()
     explicit = {canonicalize_name(r.name) for r in map(Requirement, (*wanted, *replaced))
                 if r.specifier.prereleases}
+    streams = [s for s in request.sources if s.prereleases]  # nightlies: all pre-releases
     for p in sorted(packages, key=lambda p: p.name):
         version = Version(p.version)
         if not version.is_prerelease or p.name in explicit:
+            continue
+        if p.wheels and any(all(s.owns(w.url) for w in p.wheels) for s in streams):
             continue
         kind = "a dev release" if version.is_devrelease else "a pre-release"
         newer = None if offline or p.index is None else _newer_files(p, config)
