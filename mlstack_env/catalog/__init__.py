@@ -33,10 +33,12 @@ class GpuFamily(StrEnum):
     CDNA2 = "CDNA 2"
     CDNA3 = "CDNA 3"
     CDNA4 = "CDNA 4"
+    RDNA1 = "RDNA 1"
     RDNA2 = "RDNA 2"
     RDNA3 = "RDNA 3"
     RDNA3_5 = "RDNA 3.5"
     RDNA4 = "RDNA 4"
+    GFX12_5 = "GFX 12.5"  # gfx1250/gfx1251: LLVM names no product family yet
 
     @property
     def is_rdna(self) -> bool:
