@@ -65,6 +65,7 @@ def test_inference_locks_vllm_and_its_torch_from_the_variant_index(
     variant, vllm, torch = INFERENCE[target]
     got = {p.name: p for p in entry.packages}
     assert got["vllm"].version == vllm
+    assert got["bitsandbytes"].version == "0.50.2"  # >=0.49: the releases with ROCm binaries
     assert got["vllm"].index == f"https://wheels.vllm.ai/rocm/{variant}"
     assert got["torch"].version == torch  # the torch vLLM names, not the PyTorch index's
     assert got["torch"].index == f"https://wheels.vllm.ai/rocm/{variant}"

@@ -241,3 +241,11 @@ def test_components_are_consistent_data() -> None:
     megatron = component("megatron")
     assert megatron is not None
     assert "numpy<2" in megatron.packages
+    # bitsandbytes: ROCm binaries from 0.49; 0.50.2 has libraries up to ROCm 7.15, none for 10.
+    bnb = component("bitsandbytes")
+    assert bnb is not None
+    assert bnb.packages == ("bitsandbytes>=0.49",)
+    for ok in ("rocm6.0:gfx1100", "rocm6.4:gfx1100", "rocm7.2:gfx1100", "rocm7.14:gfx1100"):
+        assert bnb.problems(Target.parse(ok), "3.12") == [], ok
+    assert bnb.problems(Target.parse("rocm10.0:gfx1100"), "3.12") == [
+        "needs ROCm <10 (target has 10.0)"]

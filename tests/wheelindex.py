@@ -222,8 +222,15 @@ PYPI_DISTS: tuple[Dist, ...] = (
     Dist("packaging", "25.0", ()),
     Dist("transformers", "4.57.1", ("numpy", "packaging", "filelock")),
     Dist("accelerate", "1.10.1", ("numpy", "packaging", "torch>=2.0.0")),
+    # bitsandbytes: ROCm binaries in its PyPI wheels from 0.49; 0.50.2's carry libraries for
+    # ROCm 6.4, 7.0, 7.1, 7.2, 7.14 and 7.15 (6.0-6.3 load the 6.4 one). 0.48.1 has none.
     Dist("bitsandbytes", "0.48.1", ("numpy", "torch>=2.3,<3"),
          ("py3-none-manylinux_2_24_x86_64",), ">=3.9"),
+    Dist("bitsandbytes", "0.50.2", ("numpy", "torch>=2.3,<3"),
+         ("py3-none-manylinux_2_24_x86_64",), ">=3.10",
+         files=tuple((f"bitsandbytes/libbitsandbytes_{lib}.so", b"\x7fELF")
+                     for lib in ("rocm64", "rocm70", "rocm71", "rocm72", "rocm714",
+                                 "rocm715"))),
     Dist("megatron-core", "0.14.0", ("numpy<2", "packaging", "torch"), _cp_tags()),
     Dist("numpy", "1.26.4", (), _cp_tags(), ">=3.9"),
     Dist("datasets", "4.1.1", ("numpy", "filelock", "packaging")),
