@@ -28,7 +28,13 @@ from mlstack_env import envvars, paths, userfile
 from mlstack_env.errors import MlstackError
 from mlstack_env.system_names import check_system_package
 
-PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env")
+PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env",
+                "prereleases")
+# How a profile takes pre-releases and dev releases (uv's --prerelease modes):
+# "explicit" (the default): only where a requirement names one (``deepspeed==0.3.1.dev5``,
+# ``torch>=2.15.0a0``) — never because it is the only wheel (resolve/prerelease.py);
+# "allow": any, the newest wins, as uv's ``--prerelease allow``.
+PRERELEASE_MODES = ("explicit", "allow")
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -43,6 +49,7 @@ class Profile:
     packages: tuple[str, ...] = ()
     system: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    prereleases: str | None = None  # PRERELEASE_MODES; None: "explicit", or the parent's
     origin: str = "builtin"  # "builtin" or "project"
     source: str = ""  # the file it was read from, for messages
 
@@ -57,7 +64,13 @@ class Profile:
             "env": dict(sorted(self.env.items())),
             "origin": self.origin,
             "source": self.source,
+            # only when set: a lock's inputs (and so every existing lock) stay as they were
+            **({"prereleases": self.prereleases} if self.prereleases else {}),
         }
+
+    @property
+    def allows_prereleases(self) -> bool:
+        return self.prereleases == "allow"
 
     def inputs(self) -> dict[str, Any]:
         """What a lock depends on: everything but where the profile was read from."""
@@ -182,6 +195,13 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
         except MlstackError as err:
             raise MlstackError(f"{_where(source, text, key, table)}: {what}: {err.message}",
                                err.hint) from None
+    prereleases = raw.get("prereleases")
+    if prereleases is not None and prereleases not in PRERELEASE_MODES:
+        raise MlstackError(
+            f"{_where(source, text, 'prereleases', table)}: {what}: prereleases "
+            f"{prereleases!r} is not one of {', '.join(PRERELEASE_MODES)}",
+            'write prereleases = "allow" to take pre-releases and dev releases, or leave it '
+            "out to take them only where a requirement names one")
     system = strings("system")
     for package in system:
         try:
@@ -197,6 +217,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
         packages=packages,
         system=system,
         env=dict(env),
+        prereleases=prereleases,
         origin=origin,
         source=source,
     )
@@ -289,6 +310,7 @@ class ProfileSet:
         system: dict[str, None] = {}
         env: dict[str, str] = {}
         python: str | None = None
+        prereleases: str | None = None
         description = ""
         for parent_name in own.extends:
             if parent_name not in self.profiles:
@@ -302,6 +324,7 @@ class ProfileSet:
             system.update(dict.fromkeys(parent.system))
             env.update(parent.env)
             python = parent.python or python
+            prereleases = parent.prereleases or prereleases
             description = parent.description or description
         _merge_packages(packages, own.packages)
         system.update(dict.fromkeys(own.system))
@@ -314,6 +337,7 @@ class ProfileSet:
             packages=tuple(packages.values()),
             system=tuple(system),
             env=env,
+            prereleases=own.prereleases or prereleases,
             origin=own.origin,
             source=own.source,
         )

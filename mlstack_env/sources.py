@@ -22,7 +22,8 @@ from mlstack_env.target import Backend, Target
 
 CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
-               "labelled", "variants", "python", "exclusive", "platform")
+               "labelled", "variants", "releases", "python", "exclusive", "platform",
+               "prereleases")
 KINDS = ("index", "find-links")
 USES = ("always", "when-required")
 # "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
@@ -59,9 +60,12 @@ class Source:
     files: tuple[str, ...] = ()
     enabled: bool = True
     labelled: tuple[str, ...] = ()
-    # ROCm version -> the folder filling {variant} (vLLM's rocm700, rocm72, …); a target
+    # ROCm version -> the folder filling {variant} (vLLM's rocm700, rocm722, …); a target
     # whose ROCm has none gets no build from this source.
     variants: Mapping[str, str] = field(default_factory=dict)
+    # variant -> the release filling {version} when the profile pins none of `packages`
+    # exactly (vLLM publishes one index per release and variant: …/rocm/<version>/<variant>)
+    releases: Mapping[str, str] = field(default_factory=dict)
     python: tuple[str, ...] = ()  # the only Pythons its wheels are built for ("3.12")
     # Its packages come from it only: where it has no build (backend, variant, Python),
     # naming one of them is an error, never a fall-through to the default index (the CUDA
@@ -70,6 +74,8 @@ class Source:
     # The platform its wheels need (vLLM's ROCm wheels: glibc >= 2.35), when newer than the
     # default x86_64-manylinux_2_28: an entry that uses the source is locked for it.
     platform: str = ""
+    # A stream of pre-releases (nightlies): what it carries may be one (resolve/prerelease)
+    prereleases: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,8 +83,9 @@ class Source:
             "backends": list(self.backends), "packages": list(self.packages), "use": self.use,
             "default": self.default, "files": list(self.files), "enabled": self.enabled,
             "labelled": list(self.labelled), "variants": dict(self.variants),
-            "python": list(self.python), "exclusive": self.exclusive,
-            "platform": self.platform,
+            "releases": dict(self.releases), "python": list(self.python),
+            "exclusive": self.exclusive, "platform": self.platform,
+            **({"prereleases": True} if self.prereleases else {}),
         }
 
     def variant(self, rocm: str | None) -> str | None:
@@ -89,12 +96,28 @@ class Source:
             return self.variants[rocm]
         return self.variants.get(".".join(rocm.split(".")[:2]))
 
+    def variant_list(self) -> str:
+        """The variants that exist, with their ROCm: ``7.0 (rocm700), 7.2.2 (rocm722)``"""
+        return ", ".join(f"{rocm} ({folder})" for rocm, folder in self.variants.items())
+
+    def release(self, target: Target, pins: Mapping[str, str]) -> str | None:
+        """The {version} for ``target``: the profile's exact pin of one of ``packages``
+        (``pins``: canonical name -> public version), else this source's ``releases`` row
+        for the target's variant; None when neither names one."""
+        from packaging.utils import canonicalize_name
+
+        for p in self.packages:
+            if canonicalize_name(p) in pins:
+                return pins[canonicalize_name(p)]
+        variant = self.variant(target.rocm)
+        return self.releases.get(variant) if variant is not None else None
+
     def unavailable(self, target: Target, python: str) -> str | None:
         """Why this source has no build for ``target`` and ``python``, or None."""
         if target.backend not in self.backends:
             return f"it has builds for {', '.join(self.backends)} targets only"
         if "{variant}" in self.url and self.variant(target.rocm) is None:
-            return ("it has builds for ROCm " + ", ".join(self.variants) + " only"
+            return ("it has builds for ROCm " + self.variant_list() + " only"
                     if self.variants else "it names no ROCm variant")
         if self.python and python not in self.python:
             return f"its wheels are built for Python {' and '.join(self.python)} only"
@@ -114,6 +137,7 @@ class ConcreteSource:
     labelled: tuple[str, ...]
     exclusive: bool = False
     platform: str = ""
+    prereleases: bool = False
 
     def owns(self, wheel_url: str) -> bool:
         """Does a (canonical) wheel URL come from this source?"""
@@ -126,6 +150,7 @@ class ConcreteSource:
             "packages": list(self.packages), "default": self.default,
             "files": list(self.files), "labelled": list(self.labelled),
             "exclusive": self.exclusive, "platform": self.platform,
+            **({"prereleases": True} if self.prereleases else {}),
         }
 
 
@@ -148,10 +173,12 @@ class Catalog:
                                          table=f"[sources.{name}]", keys=list(raw))
         return Catalog(merged, self.torch_rocm)
 
-    def for_target(self, target: Target, required: tuple[str, ...] = ()) -> list[ConcreteSource]:
+    def for_target(self, target: Target, required: tuple[str, ...] = (),
+                   pins: Mapping[str, str] | None = None) -> list[ConcreteSource]:
         """The sources a resolution for ``target`` uses, in search order (default last).
 
-        ``required`` are the profile's direct requirement names (for ``when-required``).
+        ``required`` are the profile's direct requirement names (for ``when-required``);
+        ``pins`` their exact versions (``exact_pins``), filling a source's {version}.
         """
         if target.rocm is not None and torch_index_name(target.rocm) is None:
             raise no_index_error(target.rocm)
@@ -171,7 +198,10 @@ class Catalog:
             variant = src.variant(target.rocm)
             if "{variant}" in src.url and variant is None:
                 continue  # no build here: check_exclusive says so when it matters
-            here = {**fill, "variant": variant or ""}
+            here = {**fill, "variant": variant or "",
+                    "version": src.release(target, pins or {}) or ""}
+            if "{version}" in src.url and not here["version"]:
+                continue  # check_exclusive says so when a profile needs it
             out.append(ConcreteSource(
                 name=src.name,
                 kind=src.kind,
@@ -182,6 +212,7 @@ class Catalog:
                 labelled=src.labelled,
                 exclusive=src.exclusive,
                 platform=src.platform,
+                prereleases=src.prereleases,
             ))
         defaults = [s for s in out if s.default]
         if len(defaults) != 1:
@@ -194,9 +225,12 @@ class Catalog:
         return [s for s in out if not s.default] + defaults
 
     def check_exclusive(self, target: Target, python: str, required: tuple[str, ...],
-                        profile: str) -> None:
+                        profile: str, *, labels: Mapping[str, str] | None = None,
+                        pins: Mapping[str, str] | None = None) -> None:
         """Refuse a profile naming a package that comes only from a source (``exclusive``)
-        which has no build for this target or Python: one clear error, never PyPI's."""
+        which has no build for this target or Python: one clear error, never PyPI's.
+        ``labels``: the local labels the profile pins (``vllm==0.15.0+rocm700`` -> rocm700),
+        which must be the target's variant; ``pins``: as for ``for_target``."""
         from packaging.utils import canonicalize_name
 
         wanted = {canonicalize_name(r) for r in required}
@@ -204,10 +238,12 @@ class Catalog:
             names = sorted(p for p in src.packages if canonicalize_name(p) in wanted)
             if not src.enabled or not src.exclusive or not names:
                 continue
+            what = ", ".join(names)
             why = src.unavailable(target, python)
             if why is None:
+                _check_variant_pins(src, target, names, profile, labels=labels or {},
+                                    pins=pins or {})
                 continue
-            what = ", ".join(names)
             wrong_python = bool(src.python) and python not in src.python
             where = f"Python {python}" if wrong_python else str(target)
             if wrong_python:
@@ -224,6 +260,61 @@ class Catalog:
     def torch_builds(self, index: str) -> list[str]:
         """The torch minors the catalog pairs with a PyTorch index (``rocm6.4`` -> 2.8, 2.9)."""
         return [v for v, idxs in self.torch_rocm.items() if index in idxs]
+
+
+def _check_variant_pins(src: Source, target: Target, names: list[str], profile: str, *,
+                        labels: Mapping[str, str], pins: Mapping[str, str]) -> None:
+    """A source with {variant}/{version} folders: a pinned label must be the target's
+    variant, and some release must be named (by the profile or the source's releases)."""
+    from packaging.utils import canonicalize_name
+
+    if "{variant}" not in src.url:
+        return
+    variant = src.variant(target.rocm)
+    what = ", ".join(names)
+    for n in names:
+        label = labels.get(canonicalize_name(n))
+        if label is not None and label != variant:
+            known = label in src.variants.values()
+            raise MlstackError(
+                f"profile {profile!r} pins {n} built for {label}, "
+                + (f"but {target} is ROCm {target.rocm}, whose variant is {variant}"
+                   if known else f"a variant source {src.name!r} does not have")
+                + f"; the variants that exist: {src.variant_list()}",
+                f"pin {n} without a +label (the target's ROCm picks the variant), or lock "
+                f"for a target on the ROCm of {label}")
+    if "{version}" in src.url and not src.release(target, pins):
+        folder = src.url.format(**{**url_fill(target), "variant": variant or "",
+                                   "version": "<version>"})
+        first = names[0]
+        raise MlstackError(
+            f"profile {profile!r} needs {what}, published per release under {folder}; "
+            f"no release of {first} is named for {variant} (the profile pins none, and "
+            f"source {src.name!r} has no releases row for it)",
+            f"pin one in the profile ({first}==X.Y.Z, a release listed under "
+            f"{folder.split('<version>')[0]}), or add releases = {{ \"{variant}\" = \"X.Y.Z\" }} "
+            f"to [sources.{src.name}] in mlstack.toml")
+
+
+def exact_pins(requirements: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """The exact versions (``==X.Y.Z``, public part) and local labels (``+rocm700``)
+    that ``requirements`` pin, by canonical name."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for text in requirements:
+        req = Requirement(text)
+        specs = list(req.specifier)
+        if len(specs) != 1 or specs[0].operator not in ("==", "===") \
+                or "*" in specs[0].version:
+            continue
+        public, _, label = specs[0].version.partition("+")
+        pins[canonicalize_name(req.name)] = public
+        if label:
+            labels[canonicalize_name(req.name)] = label
+    return pins, labels
 
 
 def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | None, *,
@@ -260,10 +351,12 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     for key, value in (("url", url), *(("files", f) for f in files)):
         if not _plain_template(value):
             raise fail(f"{key} {value!r} has an unknown placeholder",
-                       "the placeholders are {index}, {rocm}, {variant} and {wheels}, "
+                       "the placeholders are {index}, {rocm}, {variant}, {version} and "
+                       "{wheels}, "
                        "written just so") from None
     # {wheels} stands for a whole URL (AMD's index of a ROCm-as-wheels release).
-    if "://" not in url.format(index="x", rocm="x", variant="x", wheels="https://x/"):
+    if "://" not in url.format(index="x", rocm="x", variant="x", version="x",
+                               wheels="https://x/"):
         raise fail("needs a url", 'write url = "https://…/simple"')
     use = raw.get("use", "always")
     if use not in USES:
@@ -277,19 +370,26 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
             isinstance(k, str) and isinstance(v, str) for k, v in variants.items()):
         raise fail("'variants' must be a table of ROCm version = folder",
                    'write variants = { "7.0" = "rocm700" }')
+    releases = raw.get("releases", {})
+    if not isinstance(releases, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in releases.items()):
+        raise fail("'releases' must be a table of variant = release",
+                   'write releases = { "rocm700" = "0.18.0" }')
     return Source(
         name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
         use=use, default=flag("default", False), files=files,
         enabled=flag("enabled", True), labelled=strings("labelled"),
-        variants=dict(variants), python=strings("python"),
+        variants=dict(variants), releases=dict(releases), python=strings("python"),
         exclusive=flag("exclusive", False),
         platform=_platform(raw.get("platform", ""), fail),
+        prereleases=flag("prereleases", False),
     )
 
 
 def _plain_template(value: str) -> bool:
-    """Only ``{index}``, ``{rocm}``, ``{variant}`` and ``{wheels}``: no attribute, index,
-    conversion or format spec (``{index:>999999999}`` would build a gigabyte string)."""
+    """Only ``{index}``, ``{rocm}``, ``{variant}``, ``{version}`` and ``{wheels}``: no
+    attribute, index, conversion or format spec (``{index:>999999999}`` would build a
+    gigabyte string)."""
     import string
 
     try:
@@ -297,7 +397,8 @@ def _plain_template(value: str) -> bool:
     except ValueError:  # a lone "{" or "}"
         return False
     return all(
-        name is None or (name in ("index", "rocm", "variant", "wheels") and not spec
+        name is None or (name in ("index", "rocm", "variant", "version", "wheels")
+                         and not spec
                          and conversion is None)
         for _, name, spec, conversion in fields
     )

@@ -37,7 +37,8 @@ class UrlPolicy:
         for src in self.catalog.sources.values():
             if not src.enabled or backend not in src.backends:
                 continue
-            here = {**fill, "variant": src.variant(target.rocm) or ""}
+            # {version} never reaches the host prefix: any release of the source is its
+            here = {**fill, "variant": src.variant(target.rocm) or "", "version": "x"}
             for url in (src.url, *src.files):
                 if not url.format(**here):
                     continue  # {wheels} of a target that is no ROCm-as-wheels release

@@ -35,9 +35,9 @@ RAPHAEL_IGPU = FakeGpu(100306, 0x164E, 512 << 20, simd_count=4)
 # Renoir's Vega 8: 8 GCN CUs of 4 SIMDs; KFD reports 90012, which is gfx90c (hex step).
 RENOIR_IGPU = FakeGpu(90012, 0x1636, 512 << 20, simd_count=32)
 RX_6800 = FakeGpu(100300, 0x73BF, 16 * GiB, simd_count=120)
-# A GPU mlstack does not know: gfx1250 is an LLVM target (GFX12.5) outside mlstack's table
-# and LLVM's APU list; the PCI id is made up, in no table.
-UNKNOWN_GFX1250 = FakeGpu(120500, 0x75F0, 64 * GiB, simd_count=256)
+# A GPU mlstack does not know: gfx1310 is an LLVM target (GFX13, no product names yet)
+# outside mlstack's table and LLVM's APU list; the PCI id is made up, in no table.
+UNKNOWN_GFX1310 = FakeGpu(130100, 0x75F0, 64 * GiB, simd_count=256)
 RX_6700_XT = FakeGpu(100301, 0x73DF, 12 * GiB)
 RX_9070_XT = FakeGpu(120001, 0x7550, 16 * GiB)
 RX_9060_XT = FakeGpu(120000, 0x7590, 16 * GiB)
@@ -167,8 +167,8 @@ MACHINES.update({
     # Renoir laptop + RX 6800: the Vega iGPU on node 1, the dGPU on node 2.
     "renoir-6800": lambda r: build(r, [RENOIR_IGPU, RX_6800]),
     # A GPU whose gfx mlstack does not know, alone and beside a known discrete GPU.
-    "unknown-gpu": lambda r: build(r, [UNKNOWN_GFX1250], rocm="7.2.0"),
-    "7900xtx-unknown": lambda r: build(r, [RX_7900_XTX, UNKNOWN_GFX1250]),
+    "unknown-gpu": lambda r: build(r, [UNKNOWN_GFX1310], rocm="7.2.0"),
+    "7900xtx-unknown": lambda r: build(r, [RX_7900_XTX, UNKNOWN_GFX1310]),
 })
 
 # ROCm as wheels (issue 9, ROCM-FACTS §4b): GPUs with the amdgpu driver loaded and /dev/kfd,
@@ -176,4 +176,13 @@ MACHINES.update({
 MI210 = FakeGpu(90010, 0x740F, 64 * GiB, simd_count=416)
 MACHINES.update({
     "mi300x-mi210-no-rocm": lambda r: build(r, [MI300X, MI210], rocm=None),
+})
+
+# Issue 20: RDNA 1 (no PyTorch ROCm wheel carries it; ROCm as wheels does) — an RX 5700 XT
+# (Navi 10, pci.ids 0x731f; 40 CUs x 2 SIMDs, 8 GiB) with the driver and no ROCm; and a host
+# on ROCm 7.2.2, whose exact release picks vLLM's rocm722 variant.
+RX_5700_XT = FakeGpu(100100, 0x731F, 8 * GiB, simd_count=80)
+MACHINES.update({
+    "5700xt-no-rocm": lambda r: build(r, [RX_5700_XT], rocm=None),
+    "7900xtx-rocm722": lambda r: build(r, [RX_7900_XTX], rocm="7.2.2"),
 })

@@ -25,9 +25,13 @@ MINIMAL_TORCH = {"rocm6.0": "2.4.1+rocm6.0", "rocm6.1": "2.6.0+rocm6.1",
                  "rocm6.3": "2.7.1+rocm6.3", "rocm6.4": "2.8.0+rocm6.4",
                  "rocm7.0": "2.10.0+rocm7.0", "rocm7.1": "2.10.0+rocm7.1",
                  "rocm7.2": "2.11.0+rocm7.2", "cpu": "2.8.0+cpu"}
-# vLLM's variant for the target's ROCm, the vllm it serves and the torch that vllm pins.
-INFERENCE = {"rocm7.0": ("rocm700", "0.14.0+rocm700", "2.9.1+rocm7.0"),
-             "rocm7.2": ("rocm72", "0.16.0+rocm72", "2.10.0+rocm7.2")}
+# vLLM's folder (<release>/<variant>) for the target's exact ROCm release, the vllm it
+# serves and the torch that vllm pins. ROCm 7.2.0 has no variant (rocm72 is no longer
+# built); a host on 7.2.2 gets rocm722.
+INFERENCE = {"rocm7.0": ("0.18.0/rocm700", "0.18.0+rocm700", "2.9.1+rocm7.0"),
+             "rocm7.2.2": ("0.28.0/rocm722", "0.28.0+rocm722", "2.10.0+rocm7.2")}
+VARIANTS = ("ROCm 7.0 (rocm700), 7.2.1 (rocm721), 7.2.2 (rocm722), 7.2.3 (rocm723), "
+            "10.0 (rocm100) only")
 
 
 def _target(name: str) -> Target:
@@ -61,6 +65,7 @@ def test_inference_locks_vllm_and_its_torch_from_the_variant_index(
     variant, vllm, torch = INFERENCE[target]
     got = {p.name: p for p in entry.packages}
     assert got["vllm"].version == vllm
+    assert got["bitsandbytes"].version == "0.50.2"  # >=0.49: the releases with ROCm binaries
     assert got["vllm"].index == f"https://wheels.vllm.ai/rocm/{variant}"
     assert got["torch"].version == torch  # the torch vLLM names, not the PyTorch index's
     assert got["torch"].index == f"https://wheels.vllm.ai/rocm/{variant}"
@@ -77,7 +82,7 @@ def test_inference_on_a_rocm_without_vllm_wheels_is_one_error(
         mirrored: WheelIndex, tmp_path: Path, target: str) -> None:
     with pytest.raises(MlstackError) as info:
         _lock("inference", target, tmp_path)
-    assert "vllm" in info.value.message and "ROCm 7.0, 7.2, 7.2.1, 10.0 only" in info.value.message
+    assert "vllm" in info.value.message and VARIANTS in info.value.message
     assert f"no build for {target}:gfx1100" in info.value.message
     assert info.value.hint and "another target" in info.value.hint
     assert not (tmp_path / "mlstack.lock").exists()
@@ -125,16 +130,44 @@ def test_training_locks_on_every_target(mirrored: WheelIndex, tmp_path: Path,
     assert ("rocm-hip-sdk" in entry.system) == (target != "cpu")
 
 
-def test_deepspeed_from_pypi_fails_on_its_sdist(mirrored: WheelIndex, tmp_path: Path) -> None:
-    # PyPI has only an sdist of deepspeed; mlstack locks wheels only: one clear error.
+def test_deepspeed_from_pypi_fails_naming_its_dev_wheel(mirrored: WheelIndex,
+                                                        tmp_path: Path) -> None:
+    # PyPI's one Linux wheel of deepspeed is 0.3.1.dev5 (2020); every newer release is an
+    # sdist. uv takes a dev release "if necessary": mlstack refuses it, saying why.
     write_project(tmp_path, profiles={"train": ["deepspeed"]}, targets=["rocm6.4:gfx1100"],
                   python="3.12")
     from mlstack_env.project import find_project
 
     with pytest.raises(MlstackError) as info:
         lock(project=find_project(tmp_path))
-    assert "deepspeed" in info.value.message
+    message = info.value.message
+    assert "deepspeed 0.3.1.dev5 is a dev release" in message
+    assert "none of its 2 newer releases has a wheel that fits (the newest, 0.17.6, is an " \
+        "sdist only)" in message
+    assert info.value.hint and "[sources.NAME] that carries a deepspeed wheel" in info.value.hint
+    assert 'prereleases = "allow" in profile \'train\'' in info.value.hint
     assert not (tmp_path / "mlstack.lock").exists()
+
+
+@pytest.mark.parametrize(("packages", "prereleases"), [
+    (["deepspeed==0.3.1.dev5"], None),  # the requirement names the dev release
+    (["deepspeed"], "allow"),           # the profile takes pre-releases
+])
+def test_deepspeed_dev_wheel_when_asked_for(mirrored: WheelIndex, tmp_path: Path,
+                                            packages: list[str], prereleases: str | None) -> None:
+    from mlstack_env.project import find_project
+
+    write_project(tmp_path, profiles={"train": packages}, targets=["rocm6.4:gfx1100"],
+                  python="3.12")
+    if prereleases:
+        manifest = tmp_path / "mlstack.toml"
+        text = manifest.read_text()
+        manifest.write_text(text.replace("[profiles.train]\n",
+                                         f'[profiles.train]\nprereleases = "{prereleases}"\n'))
+    outcome = lock(project=find_project(tmp_path))
+    (only,) = outcome.outcomes
+    assert only.entry is not None
+    assert _versions(only.entry)["deepspeed"] == "0.3.1.dev5"
 
 
 @pytest.mark.parametrize(("requirement", "torch", "variables"), [

@@ -36,7 +36,8 @@ FACTS_GPUS: dict[str, tuple[set[str], bool, str | None]] = {
     "gfx900": ({"0x687f", "0x6860", "0x6863"}, False, None),
     "gfx906": ({"0x66af", "0x66a1"}, False, None),
     "gfx908": ({"0x738c", "0x738e"}, False, None),
-    "gfx90a": ({"0x7408", "0x740c", "0x740f", "0x7410"}, False, None),
+    # 0x7410 is not in pci.ids: not an MI210 id.
+    "gfx90a": ({"0x7408", "0x740c", "0x740f"}, False, None),
     "gfx90c": ({"0x1636", "0x1638", "0x164c", "0x15e7"}, True, None),
     "gfx942": ({"0x74a1", "0x74a0", "0x74a2", "0x74a5"}, False, None),
     "gfx950": ({"0x75a0", "0x75a3"}, False, None),
@@ -59,6 +60,16 @@ FACTS_GPUS: dict[str, tuple[set[str], bool, str | None]] = {
     "gfx1153": ({"0x1902"}, True, None),
     "gfx1200": ({"0x7590"}, False, None),
     "gfx1201": ({"0x7550", "0x7551"}, False, None),
+    # Issue 20: every target of AMD's rocm-bootstrap 0.3.0 table known where a source allows.
+    # pci.ids (Vega 12, Navi 10/12/14, Cyan Skillfish) and AMDGPUUsage's dGPU/APU column.
+    "gfx904": ({"0x69a0", "0x69a1", "0x69a2", "0x69a3", "0x69af"}, False, None),
+    "gfx1010": ({"0x731f", "0x7310", "0x7312"}, False, None),
+    "gfx1011": ({"0x7360", "0x7362"}, False, None),
+    "gfx1012": ({"0x7340", "0x7341", "0x7347", "0x734f"}, False, None),
+    "gfx1013": ({"0x13fe"}, True, None),
+    # AMDGPUUsage: APUs, product names TBA; no PCI id in pci.ids.
+    "gfx1250": (set(), True, None),
+    "gfx1251": (set(), True, None),
 }
 # LLVM AMDGPUUsage, processors marked APU (FACTS §1 names gfx90c, gfx1033, gfx1035, gfx1036,
 # gfx1103, gfx1150-gfx1153, "…").
@@ -173,7 +184,29 @@ def test_integrated_answers_for_table_apu_list_and_unknown() -> None:
     assert table.integrated("gfx1036") is True
     assert table.integrated("gfx1100") is False
     assert table.integrated("gfx902") is True  # Raven: LLVM APU list only
-    assert table.integrated("gfx1250") is None  # in neither: mlstack cannot tell
+    assert table.integrated("gfx1310") is None  # in neither: mlstack cannot tell
+
+
+def test_every_override_onto_a_full_vgpr_isa_warns() -> None:
+    # LLVM's full-VGPR GFX11 chips (gpus.toml full-vgpr-gfx): code built for one may use
+    # more VGPRs than another GFX11 chip has. Every override from a smaller chip onto one of
+    # them carries a warning; none is needed between two full-VGPR chips.
+    import tomllib
+
+    from mlstack_env.catalog import DATA_DIR
+
+    with (DATA_DIR / "gpus.toml").open("rb") as f:
+        full = set(tomllib.load(f)["full-vgpr-gfx"])
+    assert full == {"gfx1100", "gfx1101", "gfx1151", "gfx1152"}
+    checked = 0
+    for gfx, model in gpu_table().models.items():
+        for value in model.overrides:
+            if override_gfx(value) in full and gfx not in full:
+                assert value in model.override_warnings, (gfx, value)
+                checked += 1
+            elif value in model.override_warnings:
+                assert override_gfx(value) in full, (gfx, value)
+    assert checked == 2  # gfx1102 and gfx1103 onto 11.0.0
 
 
 def test_navi21_usb_function_is_not_a_gpu() -> None:
@@ -332,8 +365,8 @@ def test_code_support_rule(gfx: str, carried: frozenset[str]) -> None:
 
 
 def test_code_support_unknown_gfx_is_a_user_error() -> None:
-    with pytest.raises(MlstackError, match="gfx1250"):
-        code_support("gfx1250", frozenset({"gfx1030"}))
+    with pytest.raises(MlstackError, match="gfx1310"):
+        code_support("gfx1310", frozenset({"gfx1030"}))
 
 
 @pytest.mark.parametrize(

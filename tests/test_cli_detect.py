@@ -41,7 +41,7 @@ def detect_json(cli: Cli, **env: str) -> dict[str, Any]:
     "machine",
     ["7900xtx", "7800xt-780m", "2xmi300x", "6700xt", "9070xt", "strix-halo", "no-gpu",
      "unreadable", "7900xtx-no-kfd", "7900xtx-no-rocm", "ryzen9000-7900xtx", "renoir-6800",
-     "unknown-gpu", "7900xtx-unknown"],
+     "unknown-gpu", "7900xtx-unknown", "5700xt-no-rocm", "7900xtx-rocm722"],
 )
 def test_json_keys_are_pinned(cli: Cli, fake_machine: FakeMachine, machine: str) -> None:
     fake_machine(machine)
@@ -114,17 +114,17 @@ def test_json_renoir_with_rx6800(cli: Cli, fake_machine: FakeMachine) -> None:
 def test_json_unknown_gpu(cli: Cli, fake_machine: FakeMachine) -> None:
     fake_machine("7900xtx-unknown")
     data = detect_json(cli)
-    [unknown] = [g for g in data["gpus"] if g["gfx"] == "gfx1250"]
+    [unknown] = [g for g in data["gpus"] if g["gfx"] == "gfx1310"]
     assert (unknown["known"], unknown["kind"], unknown["in_target"]) == (False, "unknown",
                                                                         False)
     assert unknown["code"] is None and unknown["official"] is None
     assert data["target"] == "rocm6.4:gfx1100"
-    assert any("gfx1250" in n and "left out" in n for n in data["notes"])
+    assert any("gfx1310" in n and "left out" in n for n in data["notes"])
     # Alone, it decides nothing: no target is guessed.
     fake_machine("unknown-gpu")
     data = detect_json(cli)
     assert [(g["gfx"], g["kind"], g["in_target"]) for g in data["gpus"]] == [
-        ("gfx1250", "unknown", False)]
+        ("gfx1310", "unknown", False)]
     assert data["target"] == "cpu"
     assert any("no target is guessed" in n and "MLSTACK_GPU" in n for n in data["notes"])
 
@@ -140,8 +140,23 @@ def test_json_uuid(cli: Cli, fake_machine: FakeMachine) -> None:
 def test_human_shows_unknown_gpu(cli: Cli, fake_machine: FakeMachine) -> None:
     fake_machine("7900xtx-unknown")
     out = " ".join(_human(cli).split())
-    assert "gfx1250 0x75f0 64.0 GiB unknown (left out)" in out
-    assert "GPU 1 gfx1250 (0x75f0): a gfx mlstack does not know" in out
+    assert "gfx1310 0x75f0 64.0 GiB unknown (left out)" in out
+    assert "GPU 1 gfx1310 (0x75f0): a gfx mlstack does not know" in out
+
+
+def test_rx_5700_xt_without_rocm_proposes_rocm_as_wheels(cli: Cli,
+                                                          fake_machine: FakeMachine) -> None:
+    # RDNA 1: no PyTorch ROCm wheel up to rocm7.2 carries gfx1010; ROCm as wheels does.
+    fake_machine("5700xt-no-rocm")
+    data = detect_json(cli)
+    [gpu] = data["gpus"]
+    assert (gpu["gfx"], gpu["device_id"], gpu["kind"], gpu["in_target"]) == (
+        "gfx1010", "0x731f", "discrete", True)
+    assert data["rocm"] is None
+    assert data["target"] == "rocm10.0:gfx1010"
+    out = _human(cli)
+    assert _target_line(out).startswith("Target:  rocm10.0:gfx1010: no ROCm installed")
+    assert "Radeon RX 5600 XT / 5700 / 5700 XT" in out
 
 
 def test_json_override_and_cpu(cli: Cli, fake_machine: FakeMachine) -> None:

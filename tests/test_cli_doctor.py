@@ -59,7 +59,7 @@ def test_doctor_names_an_unknown_gpu(cli: Cli, fake_machine: FakeMachine,
     assert r.returncode == 1  # nothing is guessed: the user must say which GPU
     gpu = _by_check(json.loads(r.stdout), "gpu")
     assert [f["status"] for f in gpu] == ["ok", "fail"]
-    assert "gfx1250" in str(gpu[1]["message"]) and "MLSTACK_GPU" in str(gpu[1]["hint"])
+    assert "gfx1310" in str(gpu[1]["message"]) and "MLSTACK_GPU" in str(gpu[1]["hint"])
 
 
 def test_doctor_without_a_gpu_fails(cli: Cli, fake_machine: FakeMachine, tmp_path: Path) -> None:

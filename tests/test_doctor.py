@@ -129,11 +129,11 @@ def test_unknown_gpu_beside_a_dgpu_warns(tmp_path: Path) -> None:
     ok_, unknown = list(machine.gpu_present(ctx))
     assert ok_.status is Status.OK
     assert unknown.status is Status.WARN
-    assert "GPU 1 gfx1250 (0x75f0): a gfx mlstack does not know" in unknown.message
+    assert "GPU 1 gfx1310 (0x75f0): a gfx mlstack does not know" in unknown.message
     assert "left out of envs" in unknown.message
     assert unknown.hint and "MLSTACK_GPU" in unknown.hint and "report the GPU" in unknown.hint
     # it is judged nowhere else, and is not taken for the discrete GPU beside the iGPU check
-    assert all("gfx1250" not in f.message for f in machine.gpu_support(ctx))
+    assert all("gfx1310" not in f.message for f in machine.gpu_support(ctx))
     assert statuses(machine.integrated_gpu, ctx) == [Status.OK]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog import gpu_table
 from mlstack_env.errors import MlstackError
 from mlstack_env.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
@@ -388,16 +389,16 @@ def test_kfd_without_gpu_nodes_does_not_fall_back_to_drm(tmp_path: Path) -> None
 
 
 def test_unknown_gfx_alone_decides_no_target(tmp_path: Path) -> None:
-    # gfx1250 is in neither the table nor LLVM's APU list: it may be an iGPU, so mlstack
+    # gfx1310 is in neither the table nor LLVM's APU list: it may be an iGPU, so mlstack
     # guesses no target from it (cpu) and says what to do.
     root = machines.MACHINES["unknown-gpu"](tmp_path / "m")
     m = detect(root)
     [gpu] = m.gpus
-    assert (gpu.gfx, gpu.known, gpu.kind, gpu.device_id) == ("gfx1250", False, "unknown",
+    assert (gpu.gfx, gpu.known, gpu.kind, gpu.device_id) == ("gfx1310", False, "unknown",
                                                              "0x75f0")
     assert m.compute_gpus == ()
     assert m.target == Target.cpu()
-    [note] = [n for n in m.notes if "gfx1250" in n]
+    [note] = [n for n in m.notes if "gfx1310" in n]
     assert "no target is guessed" in note and "MLSTACK_GPU" in note
 
 
@@ -405,10 +406,10 @@ def test_unknown_gfx_beside_a_known_dgpu_is_left_out(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx-unknown"](tmp_path / "m")
     m = detect(root)
     assert [(g.gfx, g.kind) for g in m.gpus] == [("gfx1100", "discrete"),
-                                                 ("gfx1250", "unknown")]
+                                                 ("gfx1310", "unknown")]
     assert [g.gfx for g in m.compute_gpus] == ["gfx1100"]
     assert str(m.target) == "rocm6.4:gfx1100"
-    assert any("gfx1250" in n and "left out of the target" in n for n in m.notes)
+    assert any("gfx1310" in n and "left out of the target" in n for n in m.notes)
 
 
 def test_apu_list_gfx_outside_the_table_counts_as_integrated(tmp_path: Path) -> None:
@@ -522,3 +523,75 @@ def test_glibc_check_against_vllm_platform(monkeypatch: pytest.MonkeyPatch) -> N
                                  "(x86_64-manylinux_2_35); this host has glibc 2.31")
     assert err.value.hint is not None and "glibc >= 2.35" in err.value.hint
     check_glibc("x86_64-manylinux_2_28", "entry minimal@rocm7.0:gfx942@py3.12")
+
+
+# --- issue 20: every target of AMD's rocm-bootstrap 0.3.0 table -----------------------
+
+# AMD's `rocm-bootstrap` 0.3.0 (PyPI, MIT) `rocm_bootstrap/targets.py`: its GfxTarget
+# constants (from LLVM's GCNProcessors.td), as (name, KFD gfx_target_version). 34 entries,
+# 33 distinct versions: gfx1250-strict is gfx1250's ISA (120500) under another compiler name.
+AMD_TARGETS: tuple[tuple[str, int], ...] = (
+    ("gfx900", 90000), ("gfx902", 90002), ("gfx904", 90004), ("gfx906", 90006),
+    ("gfx908", 90008), ("gfx909", 90009), ("gfx90a", 90010), ("gfx90c", 90012),
+    ("gfx942", 90402), ("gfx950", 90500),
+    ("gfx1010", 100100), ("gfx1011", 100101), ("gfx1012", 100102), ("gfx1013", 100103),
+    ("gfx1030", 100300), ("gfx1031", 100301), ("gfx1032", 100302), ("gfx1033", 100303),
+    ("gfx1034", 100304), ("gfx1035", 100305), ("gfx1036", 100306),
+    ("gfx1100", 110000), ("gfx1101", 110001), ("gfx1102", 110002), ("gfx1103", 110003),
+    ("gfx1150", 110500), ("gfx1151", 110501), ("gfx1152", 110502), ("gfx1153", 110503),
+    ("gfx1200", 120000), ("gfx1201", 120001),
+    ("gfx1250", 120500), ("gfx1250-strict", 120500), ("gfx1251", 120501),
+)
+
+
+def test_amd_table_is_the_one_read() -> None:
+    assert len(AMD_TARGETS) == 34
+    assert len({v for _, v in AMD_TARGETS}) == 33
+
+
+@pytest.mark.parametrize(("name", "version"),
+                         [t for t in AMD_TARGETS if t[0] != "gfx1250-strict"])
+def test_every_amd_target_decodes_and_is_known(tmp_path: Path, name: str,
+                                               version: int) -> None:
+    # One fake KFD node per target (a PCI id in no table: detection goes by the gfx).
+    gpu = machines.FakeGpu(version, 0x7FFF, 16 * GiB)
+    m = detect(machines.build(tmp_path / name, [gpu]))
+    [found] = m.gpus
+    assert found.gfx == name
+    assert found.known, f"{name}: neither in gpus.toml nor in LLVM's APU list"
+    # An APU (LLVM's list) is never reported discrete; a discrete one is never an APU.
+    apu = name in gpu_table().apu_gfx
+    assert found.kind == ("integrated" if apu else "discrete")
+
+
+def test_no_apu_of_amds_table_is_discrete_beside_a_dgpu(tmp_path: Path) -> None:
+    # All of them on one machine beside an RX 7900 XTX: only discrete GPUs make the target.
+    gpus = [machines.RX_7900_XTX] + [machines.FakeGpu(v, 0x7FFF, 16 * GiB)
+                                     for n, v in AMD_TARGETS if n != "gfx1250-strict"]
+    m = detect(machines.build(tmp_path / "all", gpus))
+    assert len(m.gpus) == 34
+    apus = gpu_table().apu_gfx
+    assert not [g.gfx for g in m.discrete if g.gfx in apus]
+    assert not [g.gfx for g in m.compute_gpus if g.gfx in apus]
+    assert {g.gfx for g in m.gpus if g.kind == "integrated"} == \
+        {n for n, _ in AMD_TARGETS if n in apus}
+
+
+def test_rx_5700_xt_without_rocm_proposes_rocm_as_wheels(fake_machine: FakeMachine) -> None:
+    # No PyTorch ROCm wheel up to rocm7.2 carries gfx1010; TheRock's device wheels do.
+    m = detect(fake_machine("5700xt-no-rocm"))
+    [gpu] = m.gpus
+    assert (gpu.gfx, gpu.device_id, gpu.kind) == ("gfx1010", "0x731f", "discrete")
+    assert gpu.name == "Radeon RX 5600 XT / 5700 / 5700 XT"
+    assert str(m.target) == "rocm10.0:gfx1010"
+    assert "rocm10.0" in target_summary(m)
+
+
+def test_host_on_rocm_722_targets_its_exact_release(fake_machine: FakeMachine) -> None:
+    # vLLM's wheels follow the exact release (rocm722): the target keeps 7.2.2, and its
+    # torch index is still rocm7.2.
+    m = detect(fake_machine("7900xtx-rocm722"))
+    assert str(m.target) == "rocm7.2.2:gfx1100"
+    from mlstack_env.catalog import torch_index_name
+
+    assert torch_index_name("7.2.2") == "rocm7.2"

@@ -65,7 +65,7 @@ def test_unknown_gpu_beside_a_7900xtx_is_left_out(fake_machine: Callable[[str], 
     _assert_left_out(v, m.gpus[1])
     # Labelled by its kind: mlstack cannot tell whether it is integrated.
     summary = target_summary(m)
-    assert "unknown AMD GPU 0x75f0 (gfx1250, unknown) left out" in summary
+    assert "unknown AMD GPU 0x75f0 (gfx1310, unknown) left out" in summary
     assert "integrated" not in summary
 
 

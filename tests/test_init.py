@@ -119,7 +119,7 @@ def test_vllm_is_refused_on_rocm6_and_picks_python_312_on_rocm7(
     assert (code, out) == (1, "")
     error, hint = err.splitlines()
     assert error.startswith("error: vLLM is not available here (rocm6.4:gfx1100: needs "
-                            "ROCm 7.0, 7.2, 7.2.1 or 10.0 (target has 6.4))")
+                            "ROCm 7.0, 7.2.1, 7.2.2, 7.2.3 or 10.0 (target has 6.4))")
     assert hint == "hint: leave vllm out, or choose targets it supports with --target"
     assert not (tmp_path / "mlstack.toml").exists()
     plan = plan_init(tmp_path, [Target.parse("rocm7.0:gfx942")], None, ["vllm"],
@@ -165,7 +165,7 @@ def test_picker_toggles_and_shows_what_each_needs() -> None:
     assert chosen == ["pytorch", "bitsandbytes"]
     text = "\n".join(shown)
     assert "  4  -  vLLM" in text
-    assert ("not available: rocm6.4:gfx1100: needs ROCm 7.0, 7.2, 7.2.1 or 10.0 "
+    assert ("not available: rocm6.4:gfx1100: needs ROCm 7.0, 7.2.1, 7.2.2, 7.2.3 or 10.0 "
             "(target has 6.4)") in text
     assert "          system: rocm-hip-sdk" in text  # DeepSpeed
     assert "          env: FLASH_ATTENTION_TRITON_AMD_ENABLE=TRUE" in text
@@ -229,7 +229,7 @@ def test_components_are_consistent_data() -> None:
     assert vllm.problems(Target.cpu(), "3.12") == ["no cpu build"]
     # Its ROCm releases are the vllm-rocm source's variants: 7.1 has none, 7.2.1 has one.
     assert vllm.problems(Target.parse("rocm7.1:gfx942"), "3.12") == [
-        "needs ROCm 7.0, 7.2, 7.2.1 or 10.0 (target has 7.1)"]
+        "needs ROCm 7.0, 7.2.1, 7.2.2, 7.2.3 or 10.0 (target has 7.1)"]
     assert vllm.problems(Target.parse("rocm7.2.1:gfx942"), "3.12") == []
     assert vllm.python == ("3.12",)  # the source's Pythons
     onnx = component("onnxruntime")
@@ -241,3 +241,11 @@ def test_components_are_consistent_data() -> None:
     megatron = component("megatron")
     assert megatron is not None
     assert "numpy<2" in megatron.packages
+    # bitsandbytes: ROCm binaries from 0.49; 0.50.2 has libraries up to ROCm 7.15, none for 10.
+    bnb = component("bitsandbytes")
+    assert bnb is not None
+    assert bnb.packages == ("bitsandbytes>=0.49",)
+    for ok in ("rocm6.0:gfx1100", "rocm6.4:gfx1100", "rocm7.2:gfx1100", "rocm7.14:gfx1100"):
+        assert bnb.problems(Target.parse(ok), "3.12") == [], ok
+    assert bnb.problems(Target.parse("rocm10.0:gfx1100"), "3.12") == [
+        "needs ROCm <10 (target has 10.0)"]

@@ -110,6 +110,10 @@ def test_find_project_upward_and_explicit(tmp_path: Path) -> None:
         ('[sources.pytorch]\nurl = "https://m/{idx}"\n', "unknown placeholder"),
         ('[sources.pytorch]\nurls = "https://m/"\n', "unknown key 'urls'"),
         ('[sources.extra]\nkind = "index"\n', "source 'extra': needs a url"),
+        ('[profiles.ml]\nprereleases = "if-necessary"\n',
+         "prereleases 'if-necessary' is not one of explicit, allow"),
+        ('[sources.vllm-rocm]\nreleases = ["0.18.0"]\n',
+         "'releases' must be a table of variant = release"),
     ],
 )
 def test_bad_manifests(tmp_path: Path, text: str, message: str) -> None:
@@ -130,7 +134,7 @@ def test_sources_for_targets_and_overrides(tmp_path: Path) -> None:
                                     "https://pypi.org/simple"]
     with_vllm = catalog().for_target(Target.parse("rocm7.0:gfx942"), ("vLLM",))
     # vLLM's variant index for ROCm 7.0 first: torch comes from it when vllm does.
-    assert [s.url for s in with_vllm][:2] == ["https://wheels.vllm.ai/rocm/rocm700",
+    assert [s.url for s in with_vllm][:2] == ["https://wheels.vllm.ai/rocm/0.18.0/rocm700",
                                               "https://download.pytorch.org/whl/rocm7.0"]
     # No vLLM variant for ROCm 6.4: the source is left out (make_request says why).
     no_vllm = catalog().for_target(Target.parse("rocm6.4:gfx942"), ("vLLM",))
@@ -192,6 +196,17 @@ def test_unclosed_toml_names_the_last_line(tmp_path: Path) -> None:
     assert "at the end of the file, line 2" in info.value.message
 
 
+def test_prereleases_is_inherited_and_only_then_an_input(tmp_path: Path) -> None:
+    _manifest(tmp_path, '[profiles.base]\npackages = ["torch"]\nprereleases = "allow"\n'
+                        '[profiles.ml]\nextends = ["base"]\n'
+                        '[profiles.strict]\nextends = ["base"]\nprereleases = "explicit"\n')
+    profiles = find_project(tmp_path).profile_set()  # type: ignore[union-attr]
+    assert profiles.get("ml").allows_prereleases
+    assert not profiles.get("strict").allows_prereleases
+    # A profile that does not set it locks with the inputs it always had.
+    assert "prereleases" not in Profile("plain", packages=("torch",)).inputs()
+
+
 def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:
     _manifest(tmp_path, '[profiles.ml]\npackages = ["torch"]\ndescripton = "x"\n')
     result = cli("profile", "list", cwd=tmp_path)
@@ -202,14 +217,70 @@ def test_bad_manifest_cli_names_file_and_line(tmp_path: Path, cli: Cli) -> None:
     ]
 
 
-def test_vllm_variant_follows_the_targets_rocm() -> None:
-    def urls(target: str) -> list[str]:
-        return [s.url for s in catalog().for_target(Target.parse(target), ("vllm",))]
+def test_vllm_variant_follows_the_exact_rocm_release() -> None:
+    # vLLM's layout (docs/getting_started/installation/gpu.rocm.inc.md): one index per
+    # release and variant, https://wheels.vllm.ai/rocm/<version>/<variant>.
+    def urls(target: str, pins: dict[str, str] | None = None) -> list[str]:
+        return [s.url for s in catalog().for_target(Target.parse(target), ("vllm",), pins)]
 
-    assert "https://wheels.vllm.ai/rocm/rocm72" in urls("rocm7.2:gfx1100")
-    # An X.Y.Z row wins over X.Y: 7.2.1 has its own variant.
-    assert "https://wheels.vllm.ai/rocm/rocm721" in urls("rocm7.2.1:gfx1100")
+    assert "https://wheels.vllm.ai/rocm/0.20.1/rocm721" in urls("rocm7.2.1:gfx1100")
+    assert "https://wheels.vllm.ai/rocm/0.28.0/rocm722" in urls("rocm7.2.2:gfx1100")
+    assert "https://wheels.vllm.ai/rocm/0.30.0/rocm723" in urls("rocm7.2.3:gfx1100")
+    # A profile's exact pin names the release folder.
+    assert "https://wheels.vllm.ai/rocm/0.29.1/rocm722" in urls("rocm7.2.2:gfx1100",
+                                                                {"vllm": "0.29.1"})
+    # rocm72 (plain 7.2) is no longer built; nothing for 7.1 either.
+    assert not any("wheels.vllm.ai" in u for u in urls("rocm7.2:gfx1100"))
     assert not any("wheels.vllm.ai" in u for u in urls("rocm7.1:gfx1100"))
+
+
+def test_a_host_on_rocm_722_targets_722(tmp_path: Path) -> None:
+    from mlstack_env.catalog import target_rocm_version
+
+    assert target_rocm_version("7.2.2") == "7.2.2"  # vLLM's rocm722 is 7.2.2's alone
+    assert target_rocm_version("7.2.0") == "7.2"
+    assert target_rocm_version("6.4.1") == "6.4"  # no source builds for 6.4.1 alone
+    assert target_rocm_version("6.2.4") == "6.2.4"  # PyTorch's rocm6.2.4 index
+
+
+@pytest.mark.parametrize(("target", "packages", "words"), [
+    # ROCm 7.2.0: no variant; the error names the ones that exist, with their ROCm.
+    ("rocm7.2:gfx1100", ("vllm",),
+     ["no build for rocm7.2:gfx1100", "7.2.1 (rocm721), 7.2.2 (rocm722), 7.2.3 (rocm723)"]),
+    # A label naming another (or an unknown) variant than the target's.
+    ("rocm7.2.2:gfx1100", ("vllm==0.16.0+rocm72",),
+     ["pins vllm built for rocm72", "does not have", "7.2.2 (rocm722)"]),
+    ("rocm7.2.2:gfx1100", ("vllm==0.18.0+rocm700",),
+     ["pins vllm built for rocm700", "whose variant is rocm722", "7.0 (rocm700)"]),
+])
+def test_vllm_unknown_variant_is_one_error(target: str, packages: tuple[str, ...],
+                                           words: list[str]) -> None:
+    from mlstack_env.profiles import Profile
+    from mlstack_env.resolve.request import make_request
+
+    with pytest.raises(MlstackError) as info:
+        make_request(Profile("serve", packages=packages, python=">=3.12"),
+                     Target.parse(target), "3.12", catalog())
+    for w in words:
+        assert w in info.value.message
+    assert info.value.hint
+
+
+def test_vllm_variant_without_a_known_release_asks_for_a_pin(tmp_path: Path) -> None:
+    from mlstack_env.profiles import Profile
+    from mlstack_env.resolve.request import make_request
+
+    # A variant the catalog knows but names no release for (a project's override here).
+    cat = catalog().with_overrides({"vllm-rocm": {"releases": {}}}, "mlstack.toml")
+    with pytest.raises(MlstackError) as info:
+        make_request(Profile("serve", packages=("vllm",), python=">=3.12"),
+                     Target.parse("rocm7.2.2:gfx1100"), "3.12", cat)
+    assert "published per release under https://wheels.vllm.ai/rocm/<version>/rocm722" \
+        in info.value.message
+    assert info.value.hint and "vllm==X.Y.Z" in info.value.hint
+    pinned = make_request(Profile("serve", packages=("vllm==0.28.0",), python=">=3.12"),
+                          Target.parse("rocm7.2.2:gfx1100"), "3.12", cat)
+    assert pinned.sources[0].url == "https://wheels.vllm.ai/rocm/0.28.0/rocm722"
 
 
 def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
@@ -226,8 +297,8 @@ def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
     with pytest.raises(MlstackError) as info:
         check_exclusive([pypi_vllm], request)
     assert "not from source 'vllm-rocm'" in info.value.message
-    ours = LockedPackage("vllm", "0.14.0+rocm700", "https://wheels.vllm.ai/rocm/rocm700", (
-        Wheel("https://wheels.vllm.ai/rocm/rocm700/vllm-0.14.0%2Brocm700-cp312-cp312-"
+    ours = LockedPackage("vllm", "0.18.0+rocm700", "https://wheels.vllm.ai/rocm/0.18.0/rocm700", (
+        Wheel("https://wheels.vllm.ai/rocm/0.18.0/rocm700/vllm-0.18.0%2Brocm700-cp312-cp312-"
               "manylinux_2_35_x86_64.whl", "0" * 64, 1),))
     check_exclusive([ours], request)  # from its own source: fine
 

@@ -67,13 +67,17 @@ def test_wheels_carry_gpus_the_bundled_builds_only_overrode() -> None:
 
 def test_torch_rocm_pairing_has_the_corrected_rows() -> None:
     pairing = catalog().torch_rocm
-    assert pairing["2.14"] == ("rocm7.14",)
+    # TheRock builds torch 2.12-2.14 for ROCm 10.0 too (issue 20).
+    assert pairing["2.14"] == ("rocm7.14", "rocm10.0")
     assert pairing["2.10"] == ("rocm7.0", "rocm7.1")
     assert pairing["2.9"] == ("rocm6.3", "rocm6.4")
-    for minor in ("2.11", "2.12", "2.13"):
-        assert pairing[minor] == ("rocm7.2",)
-    assert "rocm6.0" in pairing["2.4.1"] and "rocm6.2.4" in pairing["2.7.1"]
+    assert pairing["2.11"] == ("rocm7.2",)
+    for minor in ("2.12", "2.13"):
+        assert pairing[minor] == ("rocm7.2", "rocm10.0")
+    # torch 2.7.0 was built for rocm6.2.4 too: the 2.7 row has it (no 2.7.1 row needed).
+    assert "rocm6.0" in pairing["2.4.1"] and "rocm6.2.4" in pairing["2.7"]
     assert "2.14" in catalog().torch_builds("rocm7.14")
+    assert catalog().torch_builds("rocm10.0") == ["2.12", "2.13", "2.14"]
 
 
 @pytest.mark.parametrize(("name", "amd"), [

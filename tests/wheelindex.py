@@ -172,23 +172,28 @@ PYTORCH_INDEXES: dict[str, tuple[Dist, ...]] = {
     ),
 }
 
-# vLLM's ROCm indexes, one per variant under https://wheels.vllm.ai/rocm/ (ROCM-FACTS §4):
-# vllm built for cp312 only on glibc >= 2.35 (manylinux_2_35), labelled +rocmNNN, pinning
-# the torch it was built with; the index carries that torch and its companions ("use the
-# included PyTorch"), which differ from the PyTorch index's torch for the same ROCm.
+# vLLM's ROCm indexes, one per release and variant under https://wheels.vllm.ai/rocm/ —
+# ``…/rocm/<version>/<variant>`` as vLLM's docs give it (gpu.rocm.inc.md): vllm built for
+# cp312 only on glibc >= 2.35 (manylinux_2_35), labelled +<variant>, pinning the torch it was
+# built with; the index carries that torch and its companions ("use the included PyTorch"),
+# which differ from the PyTorch index's torch for the same ROCm. Keyed "<version>/<variant>":
+# the catalog's default release per variant, and one older rocm700 release a profile pins.
 VLLM_LINUX = "manylinux_2_35_x86_64"
+
+
+def _vllm(version: str, variant: str, torch: str, family: tuple[Dist, ...]) -> tuple[Dist, ...]:
+    return (Dist("vllm", f"{version}+{variant}", (f"torch=={torch}", "transformers>=4.56"),
+                 (f"cp312-cp312-{VLLM_LINUX}",), ">=3.12,<3.13"), *family)
+
+
+_VLLM_TORCH_70 = _torch_family("2.9.1", "0.24.1", "3.5.1", "rocm7.0", "7.0.51831",
+                               cps=("cp312",))
+_VLLM_TORCH_72 = _torch_family("2.10.0", "0.25.0", "3.6.0", "rocm7.2", "7.2.53211",
+                               cps=("cp312",), triton="triton-rocm")
 VLLM_INDEXES: dict[str, tuple[Dist, ...]] = {
-    "rocm700": (
-        Dist("vllm", "0.14.0+rocm700", ("torch==2.9.1", "transformers>=4.56"),
-             (f"cp312-cp312-{VLLM_LINUX}",), ">=3.12,<3.13"),
-        *_torch_family("2.9.1", "0.24.1", "3.5.1", "rocm7.0", "7.0.51831", cps=("cp312",)),
-    ),
-    "rocm72": (
-        Dist("vllm", "0.16.0+rocm72", ("torch==2.10.0", "transformers>=4.56"),
-             (f"cp312-cp312-{VLLM_LINUX}",), ">=3.12,<3.13"),
-        *_torch_family("2.10.0", "0.25.0", "3.6.0", "rocm7.2", "7.2.53211", cps=("cp312",),
-                       triton="triton-rocm"),
-    ),
+    "0.18.0/rocm700": _vllm("0.18.0", "rocm700", "2.9.1", _VLLM_TORCH_70),
+    "0.14.0/rocm700": _vllm("0.14.0", "rocm700", "2.9.1", _VLLM_TORCH_70),
+    "0.28.0/rocm722": _vllm("0.28.0", "rocm722", "2.10.0", _VLLM_TORCH_72),
 }
 
 # AMD's flat folders https://repo.radeon.com/rocm/manylinux/rocm-rel-X.Y/ (find-links):
@@ -198,7 +203,8 @@ AMD_FOLDERS: dict[str, tuple[Dist, ...]] = {
                tuple(f"{cp}-{cp}-{LINUX}" for cp in ("cp310", "cp312"))),)
     for rel, version in (("6.0", "1.17.0"), ("6.1", "1.17.0"), ("6.2", "1.18.0"),
                          ("6.2.4", "1.19.0"), ("6.3", "1.19.0"), ("6.4", "1.21.0"),
-                         ("7.0", "1.22.0"), ("7.1", "1.22.0"), ("7.2", "1.23.0"))
+                         ("7.0", "1.22.0"), ("7.1", "1.22.0"), ("7.2", "1.23.0"),
+                         ("7.2.2", "1.23.0"))
 }
 
 PYPI_DISTS: tuple[Dist, ...] = (
@@ -216,8 +222,15 @@ PYPI_DISTS: tuple[Dist, ...] = (
     Dist("packaging", "25.0", ()),
     Dist("transformers", "4.57.1", ("numpy", "packaging", "filelock")),
     Dist("accelerate", "1.10.1", ("numpy", "packaging", "torch>=2.0.0")),
+    # bitsandbytes: ROCm binaries in its PyPI wheels from 0.49; 0.50.2's carry libraries for
+    # ROCm 6.4, 7.0, 7.1, 7.2, 7.14 and 7.15 (6.0-6.3 load the 6.4 one). 0.48.1 has none.
     Dist("bitsandbytes", "0.48.1", ("numpy", "torch>=2.3,<3"),
          ("py3-none-manylinux_2_24_x86_64",), ">=3.9"),
+    Dist("bitsandbytes", "0.50.2", ("numpy", "torch>=2.3,<3"),
+         ("py3-none-manylinux_2_24_x86_64",), ">=3.10",
+         files=tuple((f"bitsandbytes/libbitsandbytes_{lib}.so", b"\x7fELF")
+                     for lib in ("rocm64", "rocm70", "rocm71", "rocm72", "rocm714",
+                                 "rocm715"))),
     Dist("megatron-core", "0.14.0", ("numpy<2", "packaging", "torch"), _cp_tags()),
     Dist("numpy", "1.26.4", (), _cp_tags(), ">=3.9"),
     Dist("datasets", "4.1.1", ("numpy", "filelock", "packaging")),
@@ -227,7 +240,11 @@ PYPI_DISTS: tuple[Dist, ...] = (
     Dist("ninja", "1.13.0", (), ("py3-none-manylinux_2_28_x86_64",)),
     Dist("psutil", "7.1.0", (), ("cp36-abi3-manylinux_2_28_x86_64",)),
     Dist("py-cpuinfo", "9.0.0", ()),
-    # DeepSpeed publishes only an sdist on PyPI (its ops build at install time).
+    # DeepSpeed on PyPI as it is: every release since 2020 is an sdist for Linux (its ops
+    # build at install time; a few have Windows wheels), and the one Linux wheel is the dev
+    # release 0.3.1.dev5 — which uv's "pre-release if necessary" takes with --only-binary.
+    Dist("deepspeed", "0.3.1.dev5", ("torch", "numpy")),
+    Dist("deepspeed", "0.16.5", ("torch", "numpy"), ("cp312-cp312-win_amd64",), sdist=True),
     Dist("deepspeed", "0.17.6", ("torch", "numpy", "packaging", "ninja", "psutil",
                                  "py-cpuinfo", "einops"), (), sdist=True),
     Dist("tqdm", "4.67.1", (), requires_python=">=3.7"),  # what `mlstack add` adds
@@ -394,8 +411,8 @@ def build_tree(root: Path) -> dict[str, str]:
     hashes: dict[str, str] = {}
     for index, dists in PYTORCH_INDEXES.items():
         write_index(root / "pytorch" / "whl" / index, dists, hashes)
-    for variant, dists in VLLM_INDEXES.items():
-        write_index(root / "vllm" / "rocm" / variant, dists, hashes)
+    for folder, dists in VLLM_INDEXES.items():
+        write_index(root / "vllm" / "rocm" / folder, dists, hashes)
     for rel, dists in AMD_FOLDERS.items():
         _write_flat(root / "radeon" / "rocm" / "manylinux" / f"rocm-rel-{rel}", dists, hashes)
     rocmwheels.build_indexes(root, hashes)

@@ -33,10 +33,12 @@ class GpuFamily(StrEnum):
     CDNA2 = "CDNA 2"
     CDNA3 = "CDNA 3"
     CDNA4 = "CDNA 4"
+    RDNA1 = "RDNA 1"
     RDNA2 = "RDNA 2"
     RDNA3 = "RDNA 3"
     RDNA3_5 = "RDNA 3.5"
     RDNA4 = "RDNA 4"
+    GFX12_5 = "GFX 12.5"  # gfx1250/gfx1251: LLVM names no product family yet
 
     @property
     def is_rdna(self) -> bool:
@@ -222,12 +224,18 @@ def torch_index_name(rocm_version: str) -> str | None:
 
 def target_rocm_version(rocm_version: str) -> str:
     """The ROCm version a target names for an install: ``X.Y.Z`` when PyTorch has an index
-    for exactly that release (``6.2.4``), else ``X.Y`` — so the target and the wheels
-    judged for it (:func:`torch_index_name`) are the same index."""
+    for exactly that release (``6.2.4``) or a source builds for exactly that release (vLLM's
+    ``rocm722`` variant is 7.2.2's alone), else ``X.Y`` — so the target and the wheels
+    judged for it (:func:`torch_index_name`, ``Source.variant``) agree."""
     v = parse_version(rocm_version)
     full = f"{v.major}.{v.minor}.{v.micro}"
     if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
         return full
+    if v.micro:
+        from mlstack_env.sources import catalog  # the sources import this module
+
+        if any(full in src.variants for src in catalog().sources.values()):
+            return full
     return f"{v.major}.{v.minor}"
 
 

@@ -14,6 +14,7 @@ from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import InternalError, MlstackError
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
+from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import Request, entry_env
 from mlstack_env.resolve.uvcompile import Upgrade, compile_request
 
@@ -33,6 +34,7 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         packages = _parse_pylock(output, request, config)
         rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key,
                             device_all=rocmsdk.asks_device_all(request.profile.packages))
+        check_prereleases(packages, request, config, offline=offline)
         check_rocm(packages, request, config, workdir, offline)
     core = next((p for p in packages if p.name == rocmsdk.CORE), None)
     if rocmsdk.release_of(request.target) is not None and core is not None \

@@ -20,7 +20,7 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
 from mlstack_env.profiles import Profile
 from mlstack_env.project import Project
-from mlstack_env.sources import Catalog, ConcreteSource, newest_platform
+from mlstack_env.sources import Catalog, ConcreteSource, exact_pins, newest_platform
 from mlstack_env.target import Target, parse_python
 
 PLATFORM = "x86_64-manylinux_2_28"
@@ -102,10 +102,11 @@ def make_request(profile: Profile, target: Target, python: str | PythonChoice,
     why = python.why if isinstance(python, PythonChoice) else ""
     version = python.version if isinstance(python, PythonChoice) else python
     names = tuple(Requirement(r).name for r in profile.packages)
-    cat.check_exclusive(target, version, names, profile.name)
+    pins, labels = exact_pins(tuple(profile.packages))
+    cat.check_exclusive(target, version, names, profile.name, labels=labels, pins=pins)
     labelled = sorted({str(canonicalize_name(n)) for s in cat.sources.values()
                        for n in s.labelled})
-    sources = tuple(cat.for_target(target, names))
+    sources = tuple(cat.for_target(target, names, pins))
     platform = newest_platform([s.platform for s in sources], PLATFORM)
     return Request(profile, target, version, sources, dict(cat.torch_rocm), tuple(labelled),
                    platform, why)

@@ -28,6 +28,9 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
     ]
     if overrides is not None:
         args += ["--overrides", str(overrides)]
+    if request.profile.allows_prereleases:
+        # else uv's default (if-necessary-or-explicit), checked after (resolve/prerelease.py)
+        args += ["--prerelease", "allow"]
     for src in request.sources:
         url = config.rewrite(src.url)
         if src.default:
