@@ -14,7 +14,7 @@ from mlstack_env.resolve.request import Request, make_request
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
 
-NIGHTLY = "https://rocm.nightlies.amd.com/whl-multi-arch/"
+NIGHTLY = "https://nightly.repo.amd.com/rocm/whl-next/"
 
 
 def _pkg(name: str, version: str, index: str) -> LockedPackage:
