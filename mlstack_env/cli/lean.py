@@ -12,6 +12,7 @@ form behave exactly as before (``tests/test_cli_fast.py`` compares the bytes).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ def env_create(request: Any, as_json: bool) -> int:
     from mlstack_env.store.entries import NoProgress
 
     quiet = as_json or is_quiet()
+    fetched = sys.modules.get("mlstack_env.download")
+    if fetched is not None:  # in-process (tests): another command's downloads
+        fetched.forget_report()
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
                      on_wait=None if quiet else say, announce=announce)
     if not as_json and is_quiet():  # -q: nothing else on success

@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env import paths
-from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.config import UserConfig
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import SELECTOR, LockEntry, map_url, to_pylock
+from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
-from mlstack_env.units import human_bytes
-from mlstack_env.userfile import write_atomic
 
 if TYPE_CHECKING:
     from mlstack_env import uv
@@ -39,6 +36,7 @@ class UvInstaller:
 
     mirrors: Mapping[str, str] = field(default_factory=dict)
     offline: bool = False
+    downloads: Mapping[str, float] = field(default_factory=dict)  # [downloads] settings
     # Fetch the wheels again instead of trusting uv's cache. Installed files are hardlinks
     # into the cache, so a file edited in an env is edited in the cache too; a reinstall
     # must not link the same damaged file back.
@@ -62,9 +60,12 @@ class UvInstaller:
         be in DIR; say which are not before uv runs (uv would name only the first)."""
         if self.wheels_dir is None or not self.offline:
             return
+        from mlstack_env.download import cached, wants_for
+
         bundled = self.bundled(entry)
         missing = sorted({w.filename for p in entry.packages for w in p.files
-                          if w.url not in bundled})
+                          if w.url not in bundled
+                          and cached(wants_for([w], {})[0]) is None})
         if missing:
             raise MlstackError(
                 f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
@@ -73,24 +74,23 @@ class UvInstaller:
                 "and copy DIR here, or drop --offline",
             )
 
-    def fetched(self, entry: LockEntry) -> dict[str, str]:
-        """Offline: locked wheel URL -> the URL it was last fetched from.
-
-        uv's cache is keyed by URL, so after ``[mirrors]`` changed, an offline install
-        through the new mirror would miss a wheel the cache holds; the URL that filled
-        the cache finds it. The lock's sha256 is still checked by uv.
-        """
-        if not self.offline:
-            return {}
-        return {w.url: url for p in entry.packages for w in p.wheels
-                if (url := fetched_url(w.sha256)) is not None}
-
-    def url_map(self, entry: LockEntry) -> dict[str, str]:
-        """Bundled files first (a whole URL is the longest prefix), then, offline, the
-        URLs cached wheels were fetched from, then the mirrors."""
+    def local_files(self, entry: LockEntry, progress: Progress) -> dict[str, str]:
+        """Locked URL -> ``file://`` URL of every locked file: the bundle folder's, else
+        mlstack's download cache (keyed by sha256, so filled through any mirror), where
+        missing files are downloaded first (mlstack_env/download.py)."""
         bundled = self.bundled(entry)
-        fetched = {k: v for k, v in self.fetched(entry).items() if k not in bundled}
-        return {**bundled, **fetched, **longest_first(self.mirrors)}
+        files = [w for p in entry.packages for w in p.files if w.url not in bundled]
+        if not files:
+            return bundled
+        from mlstack_env import download
+
+        reporter = getattr(progress, "downloads", None)
+        shown = reporter() if callable(reporter) else None
+        got = download.fetch_all(
+            download.wants_for(files, longest_first(self.mirrors)),
+            settings=download.settings_from(self.downloads),
+            progress=shown, offline=self.offline, verify=self.refresh)
+        return {**{w.url: got[w.sha256].absolute().as_uri() for w in files}, **bundled}
 
     def _refresh_args(self) -> list[str]:
         if not self.refresh:
@@ -103,6 +103,7 @@ class UvInstaller:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
 
         self.check_bundle(entry)
+        url_map = self.local_files(entry, progress)  # the network part: before uv runs
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -112,36 +113,27 @@ class UvInstaller:
                 cwd=workdir,
             )
         pylock = workdir / "pylock.toml"
-        url_map = self.url_map(entry)
         pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
-        stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
-        try:
-            with stages:
-                uv.run(
-                    [
-                        "pip", "sync", "--python", str(venv / "bin" / "python"),
-                        "--preview-features", "pylock", "--no-index",
-                        *self._refresh_args(), str(pylock),
-                    ],
-                    what=f"installing {entry.key}",
-                    cwd=workdir,
-                    offline=self.offline,
-                    hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
-                    on_line=stages.line,
-                )
-        except uv.UvError as err:
-            if self.offline or err.kind is not uv.UvFailure.NETWORK:
-                raise
-            fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
-            raise MlstackError(err.message, mirror_advice(
-                fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
-        remember_fetched(entry, url_map)
+        stages = _SyncStages(entry, progress)
+        with stages:
+            uv.run(
+                [
+                    "pip", "sync", "--python", str(venv / "bin" / "python"),
+                    "--preview-features", "pylock", "--no-index",
+                    *self._refresh_args(), str(pylock),
+                ],
+                what=f"installing {entry.key}",
+                cwd=workdir,
+                # Every file is local: uv needs no network (but refuses --refresh offline).
+                offline=self.offline or not self.refresh,
+                hint=lambda kind: _sync_hint(kind, self.wheels_dir),
+                on_line=stages.line,
+            )
         self._install_selector(entry, venv, url_map, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
         write_pip_shims(venv, entry.python)
         return uv_version
-
 
     def _install_selector(self, entry: LockEntry, venv: Path, url_map: Mapping[str, str],
                           progress: Progress) -> None:
@@ -163,52 +155,18 @@ class UvInstaller:
             rocmselector.install(entry, venv, site, data)
 
 
-def fetched_url(sha256: str) -> str | None:
-    """The URL a wheel with this sha256 was last installed from, if one was recorded."""
-    if not sha256.isalnum():
-        return None
-    try:
-        url = (paths.wheel_urls_dir() / sha256).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return url if url.startswith(("https://", "http://")) else None
-
-
-def remember_fetched(entry: LockEntry, url_map: Mapping[str, str]) -> None:
-    """After an install: record, per locked sha256, the URL uv fetched the wheel from
-    (network URLs only; a bundle's files are found again with --wheels). Best effort."""
-    where = paths.wheel_urls_dir()
-    for package in entry.packages:
-        for wheel in package.wheels:
-            url = map_url(wheel.url, url_map)
-            if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
-                continue
-            if fetched_url(wheel.sha256) == url:
-                continue
-            with contextlib.suppress(OSError):
-                write_atomic(where / wheel.sha256, url + "\n")
-
-
 class _SyncStages:
     """``uv pip sync`` is one process that downloads, then links; its stderr says when each
     part ends ("Prepared 3 packages in 146ms", "Installed 3 packages in 20ms"). Each part
     is one progress step, closed when uv reports it done."""
 
-    def __init__(self, entry: LockEntry, progress: Progress,
-                 bundled: Mapping[str, str] | None) -> None:
+    def __init__(self, entry: LockEntry, progress: Progress) -> None:
         self._progress = progress
         self._stack = contextlib.ExitStack()
         wheels = [w for p in entry.packages for w in p.wheels]
-        sizes = [w.size for w in wheels if w.size is not None]
-        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}"
-        if sizes:  # the lock records each wheel's size; say so when some lack one
-            what += f", {human_bytes(sum(sizes))}"
-            if len(sizes) < len(wheels):
-                what += f" for the {len(sizes)} with a recorded size"
-        if bundled is not None:
-            self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
-        else:
-            self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
+        # The files are local by now (downloaded, cached or bundled): uv unpacks them.
+        self._fetch = (f"unpacking {len(wheels)} wheel{'s' if len(wheels) != 1 else ''} "
+                       "(uv's cache serves the ones it holds)")
         count = sum(1 for p in entry.packages if p.wheels)  # uv links these; not the selector
         self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
         self._stage = ""
@@ -278,23 +236,15 @@ def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
 
 
-def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:
+def _sync_hint(kind: uv.UvFailure, wheels_dir: Path | None = None) -> str:
     from mlstack_env import uv
 
-    if kind is uv.UvFailure.HASH and wheels_dir is None:
-        return ("a locked hash does not match the file served: the lock or the served wheel "
-                "was changed; restore the lock (or lock again if the change is wanted)")
     if wheels_dir is not None:
         return (
-            f"a hash mismatch means a file in {wheels_dir} (or a served wheel) differs from "
-            f"the lock: bundle it again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
+            f"a hash mismatch means a file in {wheels_dir} differs from the lock: bundle it "
+            f"again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
         )
-    if offline:
-        return (
-            "--offline needs every locked wheel in the uv cache: run the same create once "
-            "with network access, or drop --offline"
-        )
-    return (
-        "check the network and the index (or [mirrors] in the mlstack config); a hash "
-        "mismatch means the lock or the served wheel was changed: restore the lock"
-    )
+    if kind is uv.UvFailure.HASH:
+        return ("a file in mlstack's download cache was changed after it was checked: run "
+                "`mlstack cache clean`, then the same command again")
+    return "rerun with -v to see uv's full output"
