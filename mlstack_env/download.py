@@ -113,7 +113,11 @@ class Want:
         if self.mirror:
             return f"mirror {self.mirror}"
         parts = urlsplit(self.source)
-        return f"{parts.scheme}://{parts.hostname or ''}/ (no mirror)"
+        return f"{parts.scheme}://{parts.hostname or ''}{_port(parts.port)}/ (no mirror)"
+
+
+def _port(port: int | None) -> str:
+    return f":{port}" if port else ""
 
 
 @dataclass
@@ -354,7 +358,7 @@ class DownloadError(MlstackError):
 
 def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
     return DownloadError(
-        f"cannot download {want.filename} from {want.source} (through {want.through}): {why}",
+        f"cannot download {want.source} (through {want.through}): {why}",
         hint or (
             "check the network and that the server is up; to fetch through another mirror, "
             "set it in [mirrors] of the mlstack config (docs/team.md). A partial download "
@@ -364,7 +368,7 @@ def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
 
 
 def _mismatch(want: Want, why: str) -> DownloadError:
-    return _error(want, why, (
+    return _error(want, f"it does not match the lock: {why}", (
         "the server (or its [mirrors] entry) serves other bytes than the lock records: fix "
         f"the mirror, or re-lock with `mlstack lock` if {want.filename} was replaced on "
         "purpose"))
@@ -590,9 +594,7 @@ class _Client:
         user = password = None
         if parts.username is not None:
             user, password = unquote(parts.username), unquote(parts.password or "")
-            host = parts.hostname or ""
-            if parts.port:
-                host += f":{parts.port}"
+            host = (parts.hostname or "") + _port(parts.port)
             url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
         elif self._netrc is not None and parts.hostname:
             found = self._netrc.authenticators(parts.hostname)
@@ -636,13 +638,14 @@ def _why(exc: BaseException, timeout: float) -> str:
     if isinstance(reason, BaseException):
         exc = reason
     text = str(exc)
+    for words in ("Connection refused", "Name or service not known", "Connection reset",
+                  "No route to host", "Network is unreachable", "Temporary failure in name"):
+        if words in text:
+            return words.lower()
+    # (NewConnectionError is a ConnectTimeoutError to urllib3: the words come first.)
     if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)) or \
             "timed out" in text.lower():
         return f"timed out: no byte for {seconds(timeout)}"
-    for words in ("Connection refused", "Name or service not known", "Connection reset",
-                  "No route to host", "Network is unreachable"):
-        if words in text:
-            return words.lower()
     if isinstance(exc, urllib3.exceptions.SSLError):
         return f"TLS failed ({text}); a private CA goes in SSL_CERT_FILE"
     if isinstance(exc, urllib3.exceptions.ProtocolError):
