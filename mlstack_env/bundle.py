@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
-import os
 import secrets
 import shutil
 import urllib.error
