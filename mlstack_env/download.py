@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20  # bytes per read and write: what a killed run may fetch twice
 PART = ".part"
+USED = ".used"
 UNUSED_DAYS = 30  # `cache prune` removes files no create has used for this long
 
 
@@ -228,9 +229,11 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def _touch(path: Path) -> None:
-    """Mark a cached file used (`cache prune` keeps what was used lately)."""
+    """Mark a cached file used (`cache prune` keeps what was used lately) by touching
+    ``.used`` beside it, never the file: uv keys its unpacked copy of a local wheel by
+    the file's ctime, and a touched wheel would be unpacked again on every create."""
     with contextlib.suppress(OSError):
-        os.utime(path)
+        (path.parent / USED).touch()
 
 
 def file_sha256(path: Path) -> str:
@@ -368,10 +371,10 @@ def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
 
 
 def _mismatch(want: Want, why: str) -> DownloadError:
-    return _error(want, f"it does not match the lock: {why}", (
-        "the server (or its [mirrors] entry) serves other bytes than the lock records: fix "
-        f"the mirror, or re-lock with `mlstack lock` if {want.filename} was replaced on "
-        "purpose"))
+    return _error(want, f"it does not match the lock (hash mismatch): {why}", (
+        "the lock or the served wheel was changed: restore the lock, fix the server (or its "
+        f"[mirrors] entry), or re-lock with `mlstack lock` if {want.filename} was replaced "
+        "on purpose"))
 
 
 class _Retry(Exception):
@@ -736,7 +739,7 @@ def prune(*, everything: bool) -> None:
     cutoff = time.time() - UNUSED_DAYS * 86400
 
     def unused(slot: Path) -> bool:
-        files = [p for p in slot.iterdir() if not p.name.startswith(".")]
+        files = [p for p in slot.iterdir() if p.name != PART]
         return all(p.stat().st_mtime < cutoff for p in files)
 
     _remove_slots(root, unused)
