@@ -403,11 +403,58 @@ def _fetch_one(want: Want, client: _Client, settings: Settings,
         return _download(want, part, slot, client, settings=settings, progress=progress)
 
 
+class _Hasher:
+    """sha256 in a thread of its own: hashing a chunk (hashlib lets go of the GIL) overlaps
+    receiving and writing the next, so a fast link is not held to one core's hash rate."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="mlstack-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+
 def _download(want: Want, part: Any, slot: Path, client: _Client, *, settings: Settings,
               progress: DownloadProgress) -> Fetched:
+    hashers: list[_Hasher] = []
+
+    def fresh() -> _Hasher:
+        for old in hashers:
+            old.close()
+        hashers.append(_Hasher())
+        return hashers[-1]
+
+    try:
+        return _fetch_into(want, part, slot, client, settings=settings, progress=progress,
+                           fresh=fresh)
+    finally:
+        for hasher in hashers:
+            hasher.close()
+
+
+def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings: Settings,
+                progress: DownloadProgress, fresh: Callable[[], _Hasher]) -> Fetched:
     start = time.monotonic()
     deadline = start + settings.deadline_for(want.size)
-    digest = hashlib.sha256()
+    digest = fresh()
     part.seek(0)
     while chunk := part.read(CHUNK):  # a killed run's bytes: hashed, not fetched again
         digest.update(chunk)
@@ -423,7 +470,7 @@ def _download(want: Want, part: Any, slot: Path, client: _Client, *, settings: S
                 if offset != have:  # the server sent the file from its start
                     part.seek(0)
                     part.truncate()
-                    digest = hashlib.sha256()
+                    digest = fresh()
                     have = resumed = 0
                 total = size if want.size is None else want.size
                 if total is not None and have > total:
@@ -444,7 +491,7 @@ def _download(want: Want, part: Any, slot: Path, client: _Client, *, settings: S
             attempt += 1
             if isinstance(exc, _Restart):
                 _discard(part)
-                digest = hashlib.sha256()
+                digest = fresh()
                 have = resumed = 0
             left = deadline - time.monotonic()
             if attempt > settings.retries or left <= 0 or _stop.is_set():
@@ -454,9 +501,10 @@ def _download(want: Want, part: Any, slot: Path, client: _Client, *, settings: S
     if want.size is not None and have != want.size:
         _discard(part)
         raise _mismatch(want, f"{have} bytes, the lock says {want.size}")
-    if digest.hexdigest() != want.sha256:
+    got = digest.hexdigest()
+    if got != want.sha256:
         _discard(part)
-        raise _mismatch(want, f"sha256 {digest.hexdigest()}, the lock says {want.sha256}")
+        raise _mismatch(want, f"sha256 {got}, the lock says {want.sha256}")
     part.flush()
     os.fsync(part.fileno())
     path = slot / want.filename
