@@ -336,16 +336,21 @@ def _parallel(wants: Sequence[Want], workers: int,
     pool = ThreadPoolExecutor(max_workers=min(workers, len(wants)),
                               thread_name_prefix="mlstack-download")
     try:
-        pending = {pool.submit(job, w) for w in wants}
+        futures = [pool.submit(job, w) for w in wants]
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done):
+                for other in pending:
+                    other.cancel()
+                _stop.set()
+                wait(pending)
+                # The first file (in the caller's order) that failed on its own, not one
+                # stopped because another failed: the same error on every run.
+                failed = [e for f in futures
+                          if not f.cancelled() and (e := f.exception()) is not None]
+                raise next((e for e in failed if not isinstance(e, _Stopped)), failed[0])
             for future in done:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    _stop.set()
-                    wait(pending)
-                    raise future.exception()  # type: ignore[misc]
                 yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -357,6 +362,10 @@ _stop = threading.Event()  # set when one file failed: the others stop at their 
 
 class DownloadError(MlstackError):
     """A file could not be fetched; the message names the URL, the mirror and why."""
+
+
+class _Stopped(DownloadError):
+    """Given up because another file failed."""
 
 
 def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
@@ -494,7 +503,10 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
                 digest = fresh()
                 have = resumed = 0
             left = deadline - time.monotonic()
-            if attempt > settings.retries or left <= 0 or _stop.is_set():
+            if _stop.is_set():
+                raise _Stopped(f"stopped downloading {want.source}: another file failed",
+                               None) from None
+            if attempt > settings.retries or left <= 0:
                 raise _error(want, f"{exc} (after {attempt} attempt"
                              f"{'s' if attempt != 1 else ''})") from None
             time.sleep(min(left, _backoff(attempt)))
