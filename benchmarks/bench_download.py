@@ -198,11 +198,13 @@ def resume(mlstack: str, env: dict[str, str], home: Path, index: object, wheel: 
     child.send_signal(signal.SIGKILL)
     child.wait()
     kept = part.stat().st_size
+    name = wheel.url.rsplit("/", 1)[-1]
+    while not any(s.path.endswith(name) for s in index.log[start:]):
+        time.sleep(0.01)  # the server notes the killed response at its next write
     index.throttle(None)
     before = len(index.log)
     subprocess.run([mlstack, "env", "create", "big", "--lock", str(lock)], env=env, check=True,
                    capture_output=True)
-    name = wheel.url.rsplit("/", 1)[-1]
     all_sent = sum(s.sent for s in index.log[start:] if s.path.endswith(name))
     second = [s for s in index.log[before:] if s.path.endswith(name)]
     again = sum(s.sent for s in second)
