@@ -69,8 +69,8 @@ def build_big_wheel(directory: Path, size: int) -> Path:
         zf.writestr("mlbigblob-1.0.dist-info/METADATA", meta)
         zf.writestr("mlbigblob-1.0.dist-info/WHEEL", wheel)
         record = io.StringIO()
-        for p, data in records + [("mlbigblob-1.0.dist-info/METADATA", meta),
-                                  ("mlbigblob-1.0.dist-info/WHEEL", wheel)]:
+        for p, data in [*records, ("mlbigblob-1.0.dist-info/METADATA", meta),
+                        ("mlbigblob-1.0.dist-info/WHEEL", wheel)]:
             record.write(f"{p},sha256={_b64(hashlib.sha256(data).digest())},{len(data)}\n")
         record.write(f"mlbigblob/blob.bin,sha256={_b64(blob.digest())},{size}\n")
         record.write("mlbigblob-1.0.dist-info/RECORD,,\n")
@@ -177,16 +177,16 @@ def main() -> None:
                   f"({mb / med['download']:.0f} MB/s, sha256 checked, into its cache)")
             print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
                                             for k, v in samples.items()))
-            resume(mlstack, env, home, index, wheel, lock)
+            resume(mlstack, env, home, index, wheel=wheel, lock=lock)
 
 
-def resume(mlstack: str, env: dict[str, str], home: Path, index: object, wheel: Wheel,
+def resume(mlstack: str, env: dict[str, str], home: Path, index: object, *, wheel: Wheel,
            lock: Path) -> None:
     """Kill a create at 50% of the file, run it again: bytes served in all."""
     from tests.wheelindex import WheelIndex
 
-    assert isinstance(index, WheelIndex)  # noqa: S101
-    assert wheel.size is not None  # noqa: S101
+    assert isinstance(index, WheelIndex)
+    assert wheel.size is not None
     shutil.rmtree(home, ignore_errors=True)
     index.throttle(200 << 20)
     part = home / "cache" / "files" / wheel.sha256 / ".part"
