@@ -230,7 +230,7 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
-      "logging", "tempfile", "platform")),
+      "logging", "tempfile", "platform", "mlstack_env.download", "urllib3")),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_reads_and_store_hits_skip_what_they_do_not_use(
         args: list[str], absent: tuple[str, ...], world: Path, tmp_path: Path) -> None:

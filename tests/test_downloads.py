@@ -15,10 +15,12 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import ClassVar
 import pytest
 
 from mlstack_env import download, paths
-from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock
 from mlstack_env.target import Target
 from tests.conftest import mlstack_exe
 from tests.envfixtures import PLATFORM, error_lines, write_lock
@@ -407,3 +409,22 @@ def test_the_downloads_table_is_checked(fake_machine: Callable[[str], Path], tmp
     Path(os.environ["MLSTACK_CONFIG"]).write_text("[downloads]\nparallel = 0\n")
     r = cli("env", "create", "big", "--lock", str(lock))
     assert "[downloads] parallel = 0 is not a whole number above 0" in r.stderr
+
+
+def test_a_create_whose_files_are_cached_loads_no_http_client(
+        big: tuple[WheelIndex, Wheel, Path], cli: Cli, tmp_path: Path) -> None:
+    index, wheel, lock = big
+    assert cli("env", "create", "big", "--lock", str(lock)).returncode == 0
+    entry = read_lock(lock).entries[0]
+    other = write_lock(tmp_path / "other.lock", [replace(entry, env={"NEW_KEY": "1"})])
+    code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, "env", "create", "big",
+                        "--name", "other", "--lock", str(other), "--json"],
+                       capture_output=True, text=True, check=False, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["downloads"]["cached"] == 1  # a store miss, files cached
+    modules = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    assert "mlstack_env.download" in modules
+    assert {m for m in modules if m.split(".")[0] in ("urllib3", "ssl", "netrc")} == set()
+    assert len(wheel_requests(index, wheel)) == 1
