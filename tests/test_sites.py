@@ -259,6 +259,12 @@ def test_done_when_slurm(mirrored: WheelIndex, fake_machine: Callable[[str], Pat
     assert json.loads(r.stdout)["reused"] is True
     info = json.loads(cli("env", "info", "demo", "--json").stdout)
     assert info["fingerprint"]["site"] == "slurm"
+    # The text output shows it too, on its own line (docs/clusters.md says so).
+    text = cli("env", "info", "demo").stdout.splitlines()
+    assert "site       slurm (cluster preset: its job rules apply when the env is entered)" \
+        in text, text
+    assert not any(line.startswith("site ") for line in
+                   cli("env", "info", "plain").stdout.splitlines())
     run = cli("env", "run", "demo", "--", "printenv", "ROCR_VISIBLE_DEVICES",
               env={"SLURM_LOCALID": "1"})
     assert run.returncode == 0, run.stderr
