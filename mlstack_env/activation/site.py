@@ -42,9 +42,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlstack_env import envvars
+
 ROCR_VISIBLE_DEVICES = "ROCR_VISIBLE_DEVICES"
 #: The switch for "every GPU Slurm gave this task" (value ``none``).
-GPU_BIND = "MLSTACK_GPU_BIND"
+GPU_BIND = envvars.MLSTACK_GPU_BIND
 #: Slurm's copies of the ROCr list, which HIP applies after ROCr's filter.
 HIP_COPIES = ("CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL")
 MIOPEN_USER_DB_PATH = "MIOPEN_USER_DB_PATH"
@@ -130,7 +132,7 @@ def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
             out[ROCR_VISIBLE_DEVICES] = localid
     elif _DEVICES.fullmatch(rocr):
         devices = rocr.split(",")
-        if 1 < len(devices) and int(localid) < len(devices):
+        if len(devices) > 1 and int(localid) < len(devices):
             out[ROCR_VISIBLE_DEVICES] = devices[int(localid)]
     return out
 
