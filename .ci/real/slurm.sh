@@ -24,5 +24,5 @@ fi
 for p in slurm-wlm slurmctld slurmd slurm-client munge; do
     printf '%s %s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo absent)"
 done
-sinfo --version
+slurmd -V   # Slurm's clients (sinfo, srun) need a slurm.conf to print theirs
 munged --version
