@@ -65,6 +65,27 @@ def scripts() -> list[str]:
     return re.findall(r"```bash\n(#!/bin/bash\n#SBATCH.*?)```", DOC.read_text(), re.S)
 
 
+def packed_job(tmp_path: Path, cli: Cli, tools: dict[str, str]) -> tuple[Path, Path, Path]:
+    """Pack env ``train`` (made already) into a job directory beside train.py; write the
+    ``tools`` (name -> script) into a directory for PATH, and a config whose mirrors are
+    down (compute nodes have no network). Returns (job, tools directory, config)."""
+    job = tmp_path / "job"
+    job.mkdir()
+    r = cli("env", "pack", "train", "-o", str(job / "train.tar.zst"))
+    assert r.returncode == 0, r.stderr
+    (job / "train.py").write_text(TRAIN, encoding="utf-8")
+    bin_dir = tmp_path / "tools"
+    bin_dir.mkdir()
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    dead = closed_port_url()
+    config = tmp_path / "offline.toml"
+    config.write_text(f'[mirrors]\n"https://download.pytorch.org/" = "{dead}/"\n'
+                      f'"https://files.pythonhosted.org/" = "{dead}/"\n', encoding="utf-8")
+    return job, bin_dir, config
+
+
 def _job(tmp_path: Path, cli: Cli) -> tuple[Path, dict[str, str]]:
     """A job directory holding train.tar.zst and train.py, and the job's environment."""
     project = tmp_path / "project"
@@ -72,21 +93,8 @@ def _job(tmp_path: Path, cli: Cli) -> tuple[Path, dict[str, str]]:
     lock = write_lock(project / "mlstack.lock", [torch_entry("train", "rocm6.4:gfx1100")])
     (project / "mlstack.toml").write_text('site = "slurm"\n', encoding="utf-8")
     assert cli("env", "create", "train", "--lock", str(lock), cwd=project).returncode == 0
-    job = tmp_path / "job"
-    job.mkdir()
-    r = cli("env", "pack", "train", "-o", str(job / "train.tar.zst"))
-    assert r.returncode == 0, r.stderr
-    (job / "train.py").write_text(TRAIN, encoding="utf-8")
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    for name, text in (("srun", SRUN), ("sbcast", SBCAST), ("scontrol", SCONTROL),
-                       ("torchrun", TORCHRUN)):
-        (shims / name).write_text(text, encoding="utf-8")
-        (shims / name).chmod(0o755)
-    dead = closed_port_url()
-    config = tmp_path / "offline.toml"
-    config.write_text(f'[mirrors]\n"https://download.pytorch.org/" = "{dead}/"\n'
-                      f'"https://files.pythonhosted.org/" = "{dead}/"\n', encoding="utf-8")
+    job, shims, config = packed_job(tmp_path, cli, {
+        "srun": SRUN, "sbcast": SBCAST, "scontrol": SCONTROL, "torchrun": TORCHRUN})
     node_tmp = tmp_path / "node-tmp"
     node_tmp.mkdir()
     env = {

@@ -26,8 +26,8 @@ import pytest
 from tests.envfixtures import torch_entry, write_lock
 from tests.real import components
 from tests.real.slurmnode import SlurmNode, SlurmStartError
-from tests.test_clusters_doc import TRAIN, scripts
-from tests.wheelindex import WheelIndex, closed_port_url
+from tests.test_clusters_doc import packed_job, scripts
+from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
 pytestmark = pytest.mark.xdist_group("slurm")
@@ -64,21 +64,23 @@ def _start(root: Path, gpus: int) -> SlurmNode:
     return node
 
 
-@pytest.fixture(scope="session")
-def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmNode]:
-    """The 2-GPU node, for the session (every test here is in xdist group "slurm")."""
-    node = _start(tmp_path_factory.mktemp("slurm"), gpus=2)
+def _session_node(factory: pytest.TempPathFactory, gpus: int) -> Iterator[SlurmNode]:
+    node = _start(factory.mktemp(f"slurm{gpus}gpu"), gpus=gpus)
     yield node
     node.stop()
     shutil.rmtree(node.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmNode]:
+    """The 2-GPU node, for the session (every test here is in xdist group "slurm")."""
+    yield from _session_node(tmp_path_factory, 2)
 
 
 @pytest.fixture(scope="session")
 def slurm4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmNode]:
-    node = _start(tmp_path_factory.mktemp("slurm4"), gpus=4)
-    yield node
-    node.stop()
-    shutil.rmtree(node.root, ignore_errors=True)
+    """A 4-GPU node (Gres=gpu:mi300x:4), started only for the tests that ask for it."""
+    yield from _session_node(tmp_path_factory, 4)
 
 
 @pytest.fixture
@@ -201,20 +203,7 @@ def test_four_gpus_four_ranks(slurm4: SlurmNode, tmp_path: Path,
 def _job(tmp_path: Path, cli: Cli) -> tuple[Path, dict[str, str]]:
     """A job directory holding train.tar.zst (packed from env ``train``) and train.py."""
     env = _env(tmp_path, cli)
-    job = tmp_path / "job"
-    job.mkdir()
-    r = cli("env", "pack", "train", "-o", str(job / "train.tar.zst"))
-    assert r.returncode == 0, r.stderr
-    (job / "train.py").write_text(TRAIN, encoding="utf-8")
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "torchrun").write_text(TORCHRUN, encoding="utf-8")
-    (tools / "torchrun").chmod(0o755)
-    # The nodes have no network: the index is down, as on a compute node.
-    dead = closed_port_url()
-    config = tmp_path / "offline.toml"
-    config.write_text(f'[mirrors]\n"https://download.pytorch.org/" = "{dead}/"\n'
-                      f'"https://files.pythonhosted.org/" = "{dead}/"\n', encoding="utf-8")
+    job, tools, config = packed_job(tmp_path, cli, {"torchrun": TORCHRUN})
     env.update(PATH=f"{tools}:{env['PATH']}", MLSTACK_CONFIG=str(config))
     env.pop("MLSTACK_HOME", None)  # the scripts set their own
     return job, env
