@@ -130,6 +130,9 @@ def _gpu_cases() -> list[Case]:
         # One task (torchrun), or the switch: every GPU Slurm gave the task.
         (_slurm(0, 1, "0,1"), {"ROCR_VISIBLE_DEVICES": "0,1", **gone}),
         (_slurm(1, 2, "0,1", MLSTACK_GPU_BIND="none"), {"ROCR_VISIBLE_DEVICES": "0,1", **gone}),
+        # The batch script itself (no srun): one task, SLURM_JOB_GPUS instead of the step's.
+        ({"SLURM_LOCALID": "0", **dict.fromkeys(GPU, "2,3"), "SLURM_JOB_GPUS": "2,3"},
+         {"ROCR_VISIBLE_DEVICES": "2,3", **gone}),
         # gres.conf Flags=amd_gpu_env: Slurm sets ROCR_VISIBLE_DEVICES only.
         ({**_slurm(1, 2, None), "ROCR_VISIBLE_DEVICES": "0,1", "SLURM_STEP_GPUS": "0,1"},
          {"ROCR_VISIBLE_DEVICES": "1", **plain}),

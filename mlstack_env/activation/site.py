@@ -24,10 +24,11 @@ from the job are only ever expanded inside double quotes, never run.
   - no GPU request: nothing set; ``ROCR_VISIBLE_DEVICES=$SLURM_LOCALID``.
 
   Slurm's copies of its list in ``CUDA_VISIBLE_DEVICES`` and ``GPU_DEVICE_ORDINAL``
-  (gres.conf without ``Flags=amd_gpu_env``) are removed when the step has GPUs
-  (``SLURM_STEP_GPUS``): HIP applies them *after* ROCr's filter, counting from 0 again,
-  so ``ROCR_VISIBLE_DEVICES=1 CUDA_VISIBLE_DEVICES=1`` leaves no GPU (Parsl#3858; ROCm's
-  GPU isolation docs: use ROCR_VISIBLE_DEVICES on Linux). A job that set
+  (gres.conf without ``Flags=amd_gpu_env``) are removed when the step or job has GPUs
+  (``SLURM_STEP_GPUS``; ``SLURM_JOB_GPUS`` in the batch script itself): HIP applies them
+  *after* ROCr's filter, counting from 0 again, so ``ROCR_VISIBLE_DEVICES=1
+  CUDA_VISIBLE_DEVICES=1`` leaves no GPU (Parsl#3858; ROCm's GPU isolation docs: use
+  ROCR_VISIBLE_DEVICES on Linux). A job that set
   ``HIP_VISIBLE_DEVICES`` or ``CUDA_VISIBLE_DEVICES`` itself (no ROCr list) is left alone.
   ``MLSTACK_GPU_BIND=none`` keeps every GPU Slurm gave the task (torchrun, which starts
   its own workers; a node running one task keeps them anyway). ``SLURM_LOCALID`` is read
@@ -122,7 +123,7 @@ def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
         return {}
     out: dict[str, str | None] = {}
     rocr = environ.get(ROCR_VISIBLE_DEVICES, "")
-    if rocr and environ.get("SLURM_STEP_GPUS"):
+    if rocr and (environ.get("SLURM_STEP_GPUS") or environ.get("SLURM_JOB_GPUS")):
         out.update({n: None for n in HIP_COPIES if environ.get(n) == rocr})
     if (environ.get(GPU_BIND) == "none"
             or not _many_tasks(localid, environ.get("SLURM_STEP_TASKS_PER_NODE", ""))):
@@ -160,7 +161,8 @@ def sh_lines(rules: Mapping[str, object]) -> str:
             'case "${SLURM_LOCALID-}" in',
             "    ''|*[!0-9]*|??????????*) ;;",
             '    *) _mlstack_rocr="${ROCR_VISIBLE_DEVICES-}"',
-            '       if [ -n "$_mlstack_rocr" ] && [ -n "${SLURM_STEP_GPUS-}" ]; then',
+            '       if [ -n "$_mlstack_rocr" ] \\',
+            '          && [ -n "${SLURM_STEP_GPUS-}${SLURM_JOB_GPUS-}" ]; then',
             '           [ "${CUDA_VISIBLE_DEVICES-}" != "$_mlstack_rocr" ] '
             "|| unset CUDA_VISIBLE_DEVICES",
             '           [ "${GPU_DEVICE_ORDINAL-}" != "$_mlstack_rocr" ] '
@@ -211,7 +213,7 @@ def fish_lines(rules: Mapping[str, object]) -> str:
         lines += [
             "if set -q SLURM_LOCALID; and string match -qr '^[0-9]{1,9}\\z' -- $SLURM_LOCALID",
             '    set -l _mlstack_rocr "$ROCR_VISIBLE_DEVICES"',
-            '    if test -n "$_mlstack_rocr"; and test -n "$SLURM_STEP_GPUS"',
+            '    if test -n "$_mlstack_rocr"; and test -n "$SLURM_STEP_GPUS$SLURM_JOB_GPUS"',
             '        if test "$CUDA_VISIBLE_DEVICES" = "$_mlstack_rocr"; '
             "set -e -g CUDA_VISIBLE_DEVICES; end",
             '        if test "$GPU_DEVICE_ORDINAL" = "$_mlstack_rocr"; '

@@ -36,9 +36,14 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 BIN = Path(sys.executable).parent
 SHOW = 'echo "{how} rank=$SLURM_PROCID rocr=${{ROCR_VISIBLE_DEVICES-unset}} ' \
        'cuda=${{CUDA_VISIBLE_DEVICES-unset}}"'
-# Each task: what `env run` gives the command, then what sh activation sets.
+SHOW_FISH = ("set -q ROCR_VISIBLE_DEVICES; or set ROCR_VISIBLE_DEVICES unset; "
+             "set -q CUDA_VISIBLE_DEVICES; or set CUDA_VISIBLE_DEVICES unset; "
+             'echo "fish rank=$SLURM_PROCID rocr=$ROCR_VISIBLE_DEVICES '
+             'cuda=$CUDA_VISIBLE_DEVICES"')
+# Each task: what `env run` gives the command, what sh activation and fish activation set.
 TASK = f"""#!/bin/sh
 mlstack env run train -- sh -c '{SHOW.format(how="run")}'
+fish -c 'mlstack env activate train --shell fish | source; {SHOW_FISH}'
 eval "$(mlstack env activate train --shell sh)"
 {SHOW.format(how="activate")}
 """
@@ -116,9 +121,11 @@ def _ranks(node: SlurmNode, tmp_path: Path, env: dict[str, str], *srun: str) -> 
     return lines
 
 
-def _each(how: str, seen: list[tuple[str, str]]) -> list[str]:
-    return [f"{how} rank={rank} rocr={rocr} cuda={cuda}"
-            for rank, (rocr, cuda) in enumerate(seen)]
+def _each(seen: list[tuple[str, str]]) -> list[str]:
+    """What every rank prints, through env run, sh activation and fish activation."""
+    return sorted(f"{how} rank={rank} rocr={rocr} cuda={cuda}"
+                  for how in ("run", "activate", "fish")
+                  for rank, (rocr, cuda) in enumerate(seen))
 
 
 # (srun options, what rank i sees: (ROCR_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES)), measured:
@@ -148,11 +155,27 @@ def test_one_gpu_per_rank(style: str, slurm: SlurmNode, tmp_path: Path,
     env = _env(tmp_path, cli)
     srun, seen = STYLES[style]
     lines = _ranks(slurm, tmp_path, env, *srun)
-    assert lines == sorted(_each("run", seen) + _each("activate", seen))
+    assert lines == _each(seen)
     # All a bare srun leaves on the node: the job's MIOpen caches (the docs' scripts
     # remove them with the rest of the job's directory).
     left = [p.name for p in Path(env["TMPDIR"]).iterdir()]
     assert len(left) == 1 and left[0].startswith(f"mlstack-miopen-{os.getuid()}-"), left
+
+
+@pytest.mark.usefixtures("indexed")
+def test_the_batch_script_itself_keeps_the_jobs_gpus(slurm: SlurmNode, tmp_path: Path,
+                                                     cli: Cli) -> None:
+    """Outside srun, in the batch script (SLURM_LOCALID=0, SLURM_JOB_GPUS, no step list):
+    the one process keeps the job's GPUs, without Slurm's CUDA_VISIBLE_DEVICES copy."""
+    env = _env(tmp_path, cli)
+    task = tmp_path / "task.sh"
+    task.write_text(TASK, encoding="utf-8")
+    task.chmod(0o755)
+    r = slurm.run(["sbatch", "--wait", "-n2", "--gpus-per-node=2", "--output=batch.out",
+                   str(task)], env=env, cwd=tmp_path)
+    out = (tmp_path / "batch.out").read_text(encoding="utf-8", errors="replace")
+    assert r.returncode == 0, r.stderr + out
+    assert sorted(out.splitlines()) == _each([("0,1", "unset")]), out
 
 
 @pytest.mark.usefixtures("indexed")
@@ -183,7 +206,7 @@ def test_lumi_and_frontier_presets(site: str, slurm: SlurmNode, tmp_path: Path,
     env = _env(tmp_path, cli, site=site)
     lines = _ranks(slurm, tmp_path, env, "-n2", "--gpus-per-node=2")
     seen = [("0", "unset"), ("1", "unset")]
-    assert lines == sorted(_each("run", seen) + _each("activate", seen))
+    assert lines == _each(seen)
 
 
 @pytest.mark.usefixtures("indexed")
@@ -192,10 +215,10 @@ def test_four_gpus_four_ranks(slurm4: SlurmNode, tmp_path: Path,
     env = _env(tmp_path, cli)
     seen = [(str(i), "unset") for i in range(4)]
     lines = _ranks(slurm4, tmp_path, env, "-n4", "--gpus-per-node=4")
-    assert lines == sorted(_each("run", seen) + _each("activate", seen))
+    assert lines == _each(seen)
     # Two ranks on a 4-GPU node with 2 GPUs asked for: Slurm's list is 0,1.
     lines = _ranks(slurm4, tmp_path, env, "-n2", "--gpus-per-node=2")
-    assert lines == sorted(_each("run", seen[:2]) + _each("activate", seen[:2]))
+    assert lines == _each(seen[:2])
 
 
 # --- the sbatch scripts of docs/clusters.md, as written ------------------------------------
