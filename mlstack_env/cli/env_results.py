@@ -184,6 +184,8 @@ class InfoResult:
             ("python", fp.get("python", "-")),
             ("from", fp.get("source", "-")),
             ("lock hash", fp.get("lock_hash", "-")),
+            *([("site", f"{fp['site']} (cluster preset: its job rules apply when the env "
+                        "is entered)")] if fp.get("site") else []),
             ("store", f"{data['store_key']} ({data['venv']})"),
             ("size", _size_line(data["size"])),
             ("rocm", _rocm_line(data["rocm"])),

@@ -15,6 +15,10 @@ import pytest
 
 # name -> (argv that prints the version, the .ci/real script that installs it)
 COMPONENTS: dict[str, tuple[list[str], str]] = {
+    "munge": (["munged", "--version"], "slurm.sh"),
+    # slurmd, not sinfo: Slurm's clients print their version only once they find a
+    # slurm.conf, and the tests write their own.
+    "slurm": (["slurmd", "-V"], "slurm.sh"),
 }
 
 
