@@ -53,11 +53,23 @@ def test_project_site_and_override(tmp_path: Path) -> None:
     assert site.job_cache and not site.gpu_per_task
 
 
+@pytest.mark.parametrize(("value", "one_per_task"), [("all", False), ("one", True)])
+def test_gpus_per_task_spelling(tmp_path: Path, value: str, one_per_task: bool) -> None:
+    """`gpus-per-task = "all"` in the site table keeps every GPU in each task (the
+    contract's spelling of `gpu-per-task = false`); it wins over the preset's rule."""
+    manifest = tmp_path / "mlstack.toml"
+    manifest.write_text(f'site = "lumi"\n\n[sites.lumi]\ngpus-per-task = "{value}"\n',
+                        encoding="utf-8")
+    site = load_project(manifest).site_preset()
+    assert site is not None and site.gpu_per_task is one_per_task
+
+
 @pytest.mark.parametrize(("text", "message", "hint"), [
     ('site = "lumy"\n', "unknown site 'lumy'", "did you mean 'lumi'?"),
     ('site = "x"\n[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
     ('[sites.x]\njob-cach = true\n', "unknown key 'job-cach'", "'job-cache'"),
     ('site = "x"\n[sites.x]\ngpu-per-task = "yes"\n', "must be true or false", "= true"),
+    ('site = "x"\n[sites.x]\ngpus-per-task = 2\n', 'must be "one" or "all"', '= "all"'),
     ('site = "x"\n[sites.x.env]\nPATH = "/evil"\n', "PATH cannot be set",
      "remove PATH from [sites.x.env]"),
     ('site = 3\n', "site must be a preset name", 'site = "slurm"'),
