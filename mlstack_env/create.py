@@ -75,6 +75,7 @@ class EntryChoice:
     lock_versions: tuple[str, str] | None  # (mlstack, uv) recorded in --lock FILE
     python_why: str = ""  # why the entry's Python (resolve.PythonChoice.why)
     change: LockChange | None = None  # what was written to the project's lock for it
+    target_why: str = ""  # why not the detected target (target_fit), "" when it is
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class CreateOutcome:
     source: str
     python_why: str = ""
     change: LockChange | None = None
+    target_why: str = ""
 
 
 def choose_entry(request: CreateRequest, machine: Machine, project: Project | None,
@@ -122,13 +124,20 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
                 "training), or pass --lock FILE",
             )
         profile = project.default_env
+    target_why = ""
+    if request.target is None:  # the machine's, unless the profile has no build there
+        from mlstack_env.target_fit import for_profile
+
+        choice = for_profile(profile, machine, project, python)
+        target, target_why = choice.target, choice.why
     chosen = entry_for_env(profile, target, python, project, locked=request.locked,
                            offline=request.offline, on_wait=on_wait)
     if chosen.change is not None and announce is not None:
         for line in chosen.change.lines():
             announce(line)
     source = str(project.lock_path) if project else f"built-in profile {profile}"
-    return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change)
+    return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change,
+                       target_why)
 
 
 def create(
@@ -173,7 +182,8 @@ def create(
         url_policy=url_policy(choice.source, request.project_dir, project),
         site=project.site_preset() if project is not None else None,
     )
-    return CreateOutcome(created, choice.source, choice.python_why, choice.change)
+    return CreateOutcome(created, choice.source, choice.python_why, choice.change,
+                         choice.target_why)
 
 
 def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:
