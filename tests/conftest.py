@@ -249,3 +249,16 @@ def dead_index(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     return closed_port_url()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The count of documentation console blocks tests/test_docs.py ran (and skipped)."""
+    ran = skipped = 0
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "docs_blocks" and getattr(report, "when", "") == "call":
+                    ran, skipped = ran + value[0], skipped + value[1]
+    if ran or skipped:
+        terminalreporter.write_line(f"docs: {ran} console blocks run, {skipped} skipped "
+                                    "(marked, with the reason, in the docs)")
