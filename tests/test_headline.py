@@ -32,7 +32,7 @@ def the_command(stderr: str) -> list[str]:
     return shlex.split(commands[0])[1:]
 
 
-@pytest.mark.parametrize(("machine", "target", "why"), [
+@pytest.mark.parametrize("case", [
     ("7900xtx", "rocm7.0:gfx1100", "the amdgpu driver of ROCm 6.4 runs"),
     ("mi300x-rocm64", "rocm7.0:gfx942", "the amdgpu driver of ROCm 6.4 runs"),
     ("9070xt-rocm70", "rocm7.0:gfx1201", ""),  # its own target has vLLM: nothing to say
@@ -40,7 +40,8 @@ def the_command(stderr: str) -> list[str]:
 ])
 def test_env_create_inference_works_first_time(
         mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli,
-        machine: str, target: str, why: str) -> None:
+        case: tuple[str, str, str]) -> None:
+    machine, target, why = case
     fake_machine(machine)
     r = cli("env", "create", "inference", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
