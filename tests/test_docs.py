@@ -217,3 +217,11 @@ def test_links_between_docs_resolve() -> None:
                 if anchor not in slugs:
                     broken.append(f"{doc.name}: {target}#{anchor}")
     assert broken == []
+
+
+def test_docs_stand_alone() -> None:
+    """User docs cite no file users do not have (the team's fact sheet, its spec)."""
+    cited = [f"{doc.name}:{n}" for doc in docsrun.DOCS
+             for n, line in enumerate(doc.read_text().splitlines(), 1)
+             if re.search(r"ROCM-FACTS|\bSPEC(\.md)?\b", line)]
+    assert cited == []
