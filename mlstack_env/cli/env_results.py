@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
+    summary = True  # -q silences it (output.emit)
     outcome: CreateOutcome
 
     @property

@@ -95,7 +95,13 @@ def register(app: typer.Typer) -> None:
                 targets.append(parsed)
         ids = _split(with_)
         if not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
-            ids = pick(targets, python, input, print, ids)
+            from mlstack_env.manifest_init import PickerQuit
+
+            try:
+                ids = pick(targets, python, input, print, ids)
+            except PickerQuit:
+                sys.stderr.write("mlstack init: stopped, nothing written\n")
+                return 0
         if not no_detect and not target:
             targets = [_machine_target(ids, targets[0])]
         plan = plan_init(root, targets, python, ids, profile=profile)
