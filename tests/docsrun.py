@@ -208,12 +208,14 @@ def normal(lines: list[str]) -> list[str]:
 
 
 def update(doc: Path, results: list[tuple[Block, list[list[str]]]]) -> None:
-    """Write the real outputs into ``doc`` (blocks from the end, so indexes hold)."""
+    """Write the real outputs into ``doc`` (blocks from the end, so indexes hold). An
+    output that matches after normalising is kept as documented: a re-run changes only
+    what really changed, not every time and port."""
     lines = doc.read_text(encoding="utf-8").split("\n")
     for block, outputs in reversed(results):
         body = []
-        for command, output in zip(block.commands, outputs, strict=True):
-            body += [f"$ {command}", *output]
+        for command, want, got in zip(block.commands, block.outputs, outputs, strict=True):
+            body += [f"$ {command}", *(want if normal(want) == normal(got) else got)]
         lines[block.start:block.end] = body
     doc.write_text("\n".join(lines), encoding="utf-8")
 
