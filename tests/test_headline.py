@@ -7,6 +7,7 @@ so the host's amdgpu driver decides what runs (catalog/drivers.toml)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -52,6 +53,8 @@ def test_env_create_inference_works_first_time(
         assert "bring their own ROCm libraries" in target_line[0]
     else:
         assert target_line == []
+    data = json.loads(cli("env", "create", "inference", "--json", cwd=tmp_path).stdout)
+    assert (data["target"], bool(data["target_why"])) == (target, bool(why))
     run = cli("env", "run", "inference", "--", "python", "-c", VERSIONS)
     assert run.returncode == 0, run.stderr
     vllm, torch = run.stdout.split()
