@@ -75,7 +75,6 @@ class EntryChoice:
     lock_versions: tuple[str, str] | None  # (mlstack, uv) recorded in --lock FILE
     python_why: str = ""  # why the entry's Python (resolve.PythonChoice.why)
     change: LockChange | None = None  # what was written to the project's lock for it
-    target_why: str = ""  # why not the detected target (target_fit), "" when it is
 
 
 @dataclass(frozen=True)
@@ -124,20 +123,13 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
                 "training), or pass --lock FILE",
             )
         profile = project.default_env
-    target_why = ""
-    if request.target is None:  # the machine's, unless the profile has no build there
-        from mlstack_env.target_fit import for_profile
-
-        choice = for_profile(profile, machine, project, python)
-        target, target_why = choice.target, choice.why
     chosen = entry_for_env(profile, target, python, project, locked=request.locked,
                            offline=request.offline, on_wait=on_wait)
     if chosen.change is not None and announce is not None:
         for line in chosen.change.lines():
             announce(line)
     source = str(project.lock_path) if project else f"built-in profile {profile}"
-    return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change,
-                       target_why)
+    return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change)
 
 
 def create(
@@ -162,6 +154,7 @@ def create(
     project = find_project(Path.cwd(), request.project_dir)
     machine = detect()
     progress = progress or NoProgress()
+    request, target_why = _machine_target(request, machine, project)
     with progress.step(_choosing(request, str(request.target or machine.target), project)):
         choice = choose_entry(request, machine, project, on_wait, announce)
     env_name = validate_env_name(request.name or choice.entry.profile)
@@ -183,7 +176,22 @@ def create(
         site=project.site_preset() if project is not None else None,
     )
     return CreateOutcome(created, choice.source, choice.python_why, choice.change,
-                         choice.target_why)
+                         target_why)
+
+
+def _machine_target(request: CreateRequest, machine: Machine, project: Project | None
+                    ) -> tuple[CreateRequest, str]:
+    """Without --target (or --lock): the machine's target, unless the profile has no build
+    there (:mod:`mlstack_env.target_fit`); the request with it, and why ("" if detected)."""
+    name = request.profile or (project.default_env if project is not None else None)
+    if request.target is not None or request.lock_file is not None or name is None:
+        return request, ""
+    from dataclasses import replace
+
+    from mlstack_env.target_fit import for_profile
+
+    choice = for_profile(name, machine, project, request.python)
+    return replace(request, target=choice.target), choice.why
 
 
 def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:

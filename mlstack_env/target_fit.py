@@ -117,7 +117,7 @@ def choose_for(comps: list[Component], name: str, machine: Machine) -> TargetCho
         example = next((Target.rocm_for(r, [c.gfx[0]]) for c in comps for r in
                         _releases_of(c) if c.gfx), None)
         lock_cmd = (f"; to lock it for a GPU machine from here: `mlstack lock {name} "
-                    f"--target {example}`") if example else ""
+                    f"--target {example} -o {name}.lock`") if example else ""
         raise MlstackError(
             f"profile {name!r} needs {titles}, which runs only on an AMD GPU; "
             f"this machine's target is {detected} ({'; '.join(missing)})",

@@ -88,6 +88,12 @@ def test_no_gpu_says_what_works_instead(mirrored: WheelIndex, tmp_path: Path,
     argv = the_command(r.stderr)
     assert argv == ["env", "create", "minimal"]
     assert cli(*argv, cwd=tmp_path).returncode == 0
+    # The other command of the hint, for a GPU machine, works from here too.
+    hint = r.stderr.splitlines()[1]
+    lock_cmd = shlex.split(re.findall(r"`(mlstack lock [^`]+)`", hint)[0])[1:]
+    locked = cli(*lock_cmd, cwd=tmp_path)
+    assert locked.returncode == 0, locked.stderr
+    assert (tmp_path / "inference.lock").is_file()
 
 
 def test_init_with_vllm_picks_a_target_and_python_with_builds(
