@@ -120,3 +120,39 @@ def test_export_names_the_commands_that_pick_one_entry(
 def test_doctor_json_is_one_object(tmp_path: Path, cli: Cli) -> None:
     data = json.loads(cli("doctor", "--json", cwd=tmp_path).stdout)
     assert isinstance(data, dict) and data["status"] in ("ok", "warn", "fail")
+
+
+def _read_until(fd: int, marker: bytes, seen: bytearray) -> None:
+    import select
+
+    while marker not in seen:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, f"no {marker!r} on the terminal; got {bytes(seen)[-400:]!r}"
+        seen += os.read(fd, 4096)
+
+
+def test_init_picker_on_a_terminal_arrow_keys_then_q(tmp_path: Path) -> None:
+    """On a real terminal: an arrow key (ESC [ A) is ignored, `q` quits with 0 and
+    writes nothing."""
+    import pty
+
+    master, slave = pty.openpty()
+    exe = Path(sys.executable).parent / "mlstack"
+    proc = subprocess.Popen([str(exe), "init"], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=tmp_path, env=dict(os.environ))
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, b"q to quit: ", seen)
+        os.write(master, b"\x1b[A\r")
+        _read_until(master, b"arrow keys do nothing here", seen)
+        _read_until(master, b"q to quit: ", seen)
+        os.write(master, b"q\r")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"not a number" not in seen
+    assert not (tmp_path / "mlstack.toml").exists()
