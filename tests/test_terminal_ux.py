@@ -156,3 +156,15 @@ def test_init_picker_on_a_terminal_arrow_keys_then_q(tmp_path: Path) -> None:
         os.close(master)
     assert b"not a number" not in seen
     assert not (tmp_path / "mlstack.toml").exists()
+
+
+def test_printed_commands_name_mlstack_as_it_was_run(tmp_path: Path) -> None:
+    """Not only hints: the commands a result prints (init's `next:`) too."""
+    exe = Path(sys.executable).parent / "mlstack"
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if Path(p) != exe.parent)
+    r = subprocess.run([str(exe), "init", "--yes"], cwd=tmp_path, capture_output=True,
+                       text=True, check=False, env={**os.environ, "PATH": path})
+    assert r.returncode == 0, r.stderr
+    assert f"next:      {exe} lock   then   {exe} env create" in r.stdout
+    assert "mlstack.toml" in r.stdout  # file names are no commands

@@ -41,9 +41,14 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str, *, newlines: bool = False) -> str:
     """``text`` safe to show on a terminal: escape sequences and other control characters
     (values from profiles and locks may hold any) shown escaped, ``\\x1b``, never sent raw.
-    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself)."""
-    pattern = _UNPRINTABLE if newlines else _UNPRINTABLE_LINE
-    return pattern.sub(_escape, text)
+    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself,
+    where ``mlstack`` commands are also named as the user ran it: progname.commands)."""
+    if not newlines:
+        return _UNPRINTABLE_LINE.sub(_escape, text)
+    from mlstack_env.progname import commands
+
+    # Text mlstack laid out: the commands in it name mlstack as the user ran it.
+    return commands(_UNPRINTABLE.sub(_escape, text))
 
 
 def console(stderr: bool = False) -> Console:
