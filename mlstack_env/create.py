@@ -84,6 +84,7 @@ class CreateOutcome:
     source: str
     python_why: str = ""
     change: LockChange | None = None
+    target_why: str = ""
 
 
 def choose_entry(request: CreateRequest, machine: Machine, project: Project | None,
@@ -153,6 +154,7 @@ def create(
     project = find_project(Path.cwd(), request.project_dir)
     machine = detect()
     progress = progress or NoProgress()
+    request, target_why = _machine_target(request, machine, project)
     with progress.step(_choosing(request, str(request.target or machine.target), project)):
         choice = choose_entry(request, machine, project, on_wait, announce)
     env_name = validate_env_name(request.name or choice.entry.profile)
@@ -173,7 +175,23 @@ def create(
         url_policy=url_policy(choice.source, request.project_dir, project),
         site=project.site_preset() if project is not None else None,
     )
-    return CreateOutcome(created, choice.source, choice.python_why, choice.change)
+    return CreateOutcome(created, choice.source, choice.python_why, choice.change,
+                         target_why)
+
+
+def _machine_target(request: CreateRequest, machine: Machine, project: Project | None
+                    ) -> tuple[CreateRequest, str]:
+    """Without --target (or --lock): the machine's target, unless the profile has no build
+    there (:mod:`mlstack_env.target_fit`); the request with it, and why ("" if detected)."""
+    name = request.profile or (project.default_env if project is not None else None)
+    if request.target is not None or request.lock_file is not None or name is None:
+        return request, ""
+    from dataclasses import replace
+
+    from mlstack_env.target_fit import for_profile
+
+    choice = for_profile(name, machine, project, request.python)
+    return replace(request, target=choice.target), choice.why
 
 
 def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:

@@ -74,8 +74,10 @@ def test_pip_install_is_refused_and_installs_nothing(lock: Path, cli: Cli) -> No
         assert r.stderr.splitlines() == [
             "error: `pip install` cannot change mlstack env demo: envs are immutable store "
             "entries built from a lock, and nothing was installed",
-            "hint: add it to the env's profile instead: mlstack add tqdm (then `mlstack env "
-            "create` builds the new generation)",
+            "hint: change the env's profile instead: in the project that made it, `mlstack "
+            "add tqdm` (then `mlstack env create`); for an env of a built-in profile "
+            "(minimal, inference, training), make a project first: `mlstack init --yes && "
+            "mlstack add tqdm && mlstack env create`",
         ]
     r = cli("env", "run", "demo", "--", "pip", "uninstall", "-y", "torch")
     assert r.returncode == 1 and "mlstack remove torch" in r.stderr

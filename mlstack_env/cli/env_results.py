@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
+    summary = True  # -q silences it (output.emit)
     outcome: CreateOutcome
 
     @property
@@ -39,6 +40,7 @@ class CreateResult:
         data = self.outcome.created.to_json()
         data["source"] = self.outcome.source
         data["python_why"] = self.outcome.python_why
+        data["target_why"] = self.outcome.target_why
         data["key_versions"] = key_versions(self.outcome.created.entry)
         data["lock_change"] = self.outcome.change.to_json() if self.outcome.change else None
         return data
@@ -51,6 +53,9 @@ class CreateResult:
             head = f"created env {c.name}, generation {c.generation.number}"
         console.print(head, soft_wrap=True)
         console.print(f"  from      {self.outcome.source}: {c.entry.key}", soft_wrap=True)
+        if self.outcome.target_why:
+            console.print(f"  target    {c.entry.target} ({self.outcome.target_why})",
+                          soft_wrap=True)
         why = f" ({self.outcome.python_why})" if self.outcome.python_why else ""
         console.print(f"  python    {c.entry.python}{why}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
@@ -62,8 +67,10 @@ class CreateResult:
             console.print(f"  {k}={v}", soft_wrap=True)
         for note in c.notes:
             console.print(f"note: {note}", soft_wrap=True)
+        from mlstack_env.progname import prog
+
         console.print(
-            f"use it:    mlstack env shell {c.name}   or   mlstack env run {c.name} -- CMD",
+            f"use it:    {prog()} env shell {c.name}   or   {prog()} env run {c.name} -- CMD",
             soft_wrap=True,
         )
 

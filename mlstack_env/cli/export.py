@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExportResult:
+    summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path
     lock_path: Path
@@ -48,7 +50,7 @@ class ExportResult:
 
 def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
            target: str | None, python: str | None, project: Path | None,
-           ) -> tuple[LockEntry, str]:
+           again: str = "mlstack export docker -o PATH") -> tuple[LockEntry, str]:
     """The entry to export, and the name its pylock file is called after."""
     if name is not None:
         if lock_file is not None or profile or target or python:
@@ -73,10 +75,18 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
              and (python is None or e.python == python)]
     if len(found) != 1:
         keys = ", ".join(e.key for e in found) or "none"
+        # The command that exports each, to paste (the one the user ran, narrowed).
+        picks = "; ".join(
+            f"`{again} --lock {shlex.quote(str(lock_file or path.name))} --profile "
+            f"{shlex.quote(e.profile)} --target {e.target}"
+            + (f" --python {e.python}" if sum(f.profile == e.profile and f.target == e.target
+                                                 for f in found) > 1 else "") + "`"
+            for e in found)
         raise MlstackError(
             f"{path}: {len(found)} entries match ({keys})" if found else
             f"{path} has no entry for that profile/Python",
-            hint="choose one with --profile P and --target T (see `mlstack lock`'s targets)",
+            hint=f"pick one: {picks}" if found else
+            "choose one with --profile P and --target T (see `mlstack lock`'s targets)",
         )
     return found[0], found[0].profile
 
@@ -122,7 +132,8 @@ def register(app: typer.Typer) -> None:
             raise MlstackError(f"where to? `mlstack export {kind}` needs -o PATH",
                                hint=f"e.g. mlstack export {kind} NAME -o {example}")
         entry, slug = _entry(name, lock_file=lock_file, profile=profile, target=target,
-                             python=python, project=project)
+                             python=python, project=project,
+                             again=f"mlstack export {kind} -o {shlex.quote(str(output))}")
         mirrors = None
         if with_mirrors:
             from mlstack_env.config import load_config

@@ -166,11 +166,14 @@ def refuse(command: str, args: list[str]) -> int:
         elif not arg.startswith("-"):
             packages.append(arg)
     what = " ".join(packages) if packages else "PKG"
-    if command == "uninstall":
-        hint = f"remove it from the env's profile instead: mlstack remove {what}"
-    else:
-        hint = (f"add it to the env's profile instead: mlstack add {what} (then `mlstack env "
-                "create` builds the new generation)")
+    # `mlstack add` edits a project's profile: it works in the project whose profile made
+    # the env, and nowhere else (outside one: "no mlstack.toml"; in another: another
+    # profile). An env of a built-in profile has no project: the user makes one first.
+    verb = "remove" if command == "uninstall" else "add"
+    hint = (f"change the env's profile instead: in the project that made it, `mlstack {verb} "
+            f"{what}` (then `mlstack env create`); for an env of a built-in profile (minimal, "
+            f"inference, training), make a project first: `mlstack init --yes && mlstack "
+            f"{verb} {what} && mlstack env create`")
     return fail(
         f"`pip {command}` cannot change {env_label()}: envs are immutable store entries "
         "built from a lock, and nothing was installed",
