@@ -85,6 +85,19 @@ targets = ["rocm7.14:gfx1100"]
 [profiles.ml]
 packages = ["torch", "torchvision", "numpy"]
 '''
+PYTORCH_MIRROR_TOML = '''python = "3.12"
+targets = ["rocm7.14:gfx1100"]
+
+[profiles.ml]
+packages = ["torch", "torchvision"]
+
+[sources.amd-rocm-wheels]
+enabled = false
+
+[sources.pytorch-rocm-wheels]
+enabled = true
+
+'''
 DEMO_LOCK = "write_lock(Path('mlstack.lock'), [torch_entry('demo', 'rocm6.4:gfx1100')])"
 
 SETUPS: dict[str, Callable[[Session], None]] = {
@@ -99,8 +112,17 @@ SETUPS: dict[str, Callable[[Session], None]] = {
             "'mlstack.lock'], check=True)"),
     "rocm714-project": _sh(f"cat > mlstack.toml <<'EOF'\n{ROCM714_TOML}EOF"),
     "lock": _sh("mlstack -q lock"),
+    "deepspeed-project": _sh("cat > mlstack.toml <<'EOF'\npython = \"3.12\"\n"
+                             "targets = [\"rocm6.4:gfx1100\"]\n\n[profiles.train]\n"
+                             "packages = [\"torch\", \"deepspeed\"]\nEOF"),
+    "therock-devel": _sh(f"cat > mlstack.toml <<'EOF'\n{ROCM714_TOML}EOF\n"
+                         "sed -i 's/\"numpy\"]/\"numpy\", \"rocm-sdk-devel\"]/' mlstack.toml\n"
+                         "mlstack -q env create ml"),
+    "pytorch-mirror": _sh(f"cat > mlstack.toml <<'EOF'\n{PYTORCH_MIRROR_TOML}EOF"),
+    "device-all": _sh("sed -i 's/\"torch\", \"torchvision\"/\"torch[device-all]\", "
+                      "\"torchvision\"/' mlstack.toml"),
     "placeholder-profile": _sh("cat > mlstack.toml <<'EOF'\npython = \"3.12\"\n"
-                               "targets = [\"rocm7.14:gfx1100\"]\n\n[profiles.ml]\n"
+                               "targets = [\"rocm6.4:gfx1100\"]\n\n[profiles.ml]\n"
                                "packages = [\"torch\", \"amd-torchvision-device-gfx1100\"]\n"
                                "EOF"),
     "prompt-command-profile": _sh("cat > mlstack.toml <<'EOF'\n[profiles.ml]\n"
