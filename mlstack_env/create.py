@@ -124,10 +124,10 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
         profile = project.default_env
     chosen = entry_for_env(profile, target, python, project, locked=request.locked,
                            offline=request.offline, on_wait=on_wait)
-    if chosen.change is not None and announce is not None:
-        for line in chosen.change.lines():
+    if announce is not None:
+        for line in (*chosen.notes, *(chosen.change.lines() if chosen.change else ())):
             announce(line)
-    source = str(project.lock_path) if project else f"built-in profile {profile}"
+    source = str(chosen.lock_path) if chosen.lock_path else f"built-in profile {profile}"
     return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change)
 
 
@@ -170,10 +170,22 @@ def create(
         on_wait=on_wait,
         reinstall=request.reinstall,
         wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
-        url_policy=url_policy(choice.source, request.project_dir, project),
+        url_policy=url_policy(choice.source, _policy_dir(request, choice, project), project),
         site=project.site_preset() if project is not None else None,
     )
     return CreateOutcome(created, choice.source, choice.python_why, choice.change)
+
+
+def _policy_dir(request: CreateRequest, choice: EntryChoice, project: Project | None
+                ) -> Path | None:
+    """The project whose URL policy applies: ``--project``, else the working directory's
+    when the entry comes from this user's lock of its unused built-in profiles."""
+    from mlstack_env.project import user_lock_path
+
+    if request.project_dir is None and project is not None \
+            and choice.source == str(user_lock_path(project)):
+        return project.root
+    return request.project_dir
 
 
 def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:
@@ -183,5 +195,10 @@ def _choosing(request: CreateRequest, target: str, project: Project | None) -> s
         return f"reading {request.lock_file} for {target}"
     what = request.profile or "the default env"
     if project is not None:
-        return f"the entry of {project.lock_path.name} for {what} on {target}"
+        try:
+            ours = request.profile is None or request.profile in project.lock_profiles()
+        except MlstackError:
+            ours = False
+        lock = project.lock_path.name if ours else "your own lock"
+        return f"the entry of {lock} for {what} on {target}"
     return f"resolving {what} for {target}"
