@@ -173,7 +173,94 @@ def create(
         url_policy=url_policy(choice.source, _policy_dir(request, choice, project), project),
         site=project.site_preset() if project is not None else None,
     )
+    if Path(choice.source).is_file():  # from a lock file: runs follow it (sync_env)
+        from mlstack_env.activation.lookup import write_lock_stamp
+
+        write_lock_stamp(str(created.generation.path), choice.source)
     return CreateOutcome(created, choice.source, choice.python_why, choice.change)
+
+
+@dataclass(frozen=True)
+class Behind:
+    """An env behind its lock: the lock file it was made from no longer holds its entry
+    as it was (``mlstack lock`` re-resolved it, or the Python or target moved)."""
+
+    name: str
+    lock: Path
+    key: str  # the env's entry, profile@target@pyX.Y
+    why: str  # "its entry changed", "the lock has no entry … any more"
+    recreate: str  # the command that brings it to the lock by hand
+    changes: str = ""  # what syncing installs: "+tqdm 4.67.1, torch 2.8.0 -> 2.9.0"
+
+    def message(self) -> str:
+        return f"env {self.name!r} is behind its lock {self.lock}: {self.why}"
+
+
+def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
+    """Whether env ``name`` (its current ``generation``) is behind ``lock``, the lock file
+    it was made from, which changed on disk since (``activation.lookup.lock_stamp_changed``
+    said so). None when its entry is still the same: the stamp is refreshed, so the next
+    run takes the fast path again. A lock that cannot be read is not a reason to refuse
+    the run: None, and the next run looks again."""
+    from mlstack_env.activation.lookup import write_lock_stamp
+    from mlstack_env.lockfile import read_lock
+    from mlstack_env.store.fingerprint import read_fingerprint
+
+    fp = read_fingerprint(Path(generation))
+    if fp is None:
+        return None
+    try:
+        locked = read_lock(Path(lock))
+    except MlstackError:
+        return None
+    key = f"{fp.profile}@{fp.target}@py{fp.python}"
+    entry = locked.get(key)
+    if entry is not None and entry.content_hash() == fp.lock_hash:
+        write_lock_stamp(generation, lock)
+        return None
+    why = ("its entry changed (`mlstack lock` re-resolved it)" if entry is not None else
+           f"the lock has no entry {key} any more")
+    return Behind(name, Path(lock), key, why, fp.recreate_command(),
+                  _changes(Path(generation), entry))
+
+
+def _changes(generation: Path, new: LockEntry | None) -> str:
+    """What the new entry changes against the generation's own copy of its entry."""
+    from mlstack_env.lockfile import read_lock
+    from mlstack_env.store.generations import LOCK_NAME
+
+    if new is None:
+        return ""
+    try:
+        (old,) = read_lock(generation / LOCK_NAME).entries
+    except (MlstackError, ValueError):
+        return ""
+    before = {p.name: p.version for p in old.packages}
+    after = {p.name: p.version for p in new.packages}
+    out = [f"+{n} {v}" for n, v in sorted(after.items()) if n not in before]
+    out += [f"{n} {before[n]} -> {v}" for n, v in sorted(after.items())
+            if n in before and before[n] != v]
+    out += [f"-{n} {v}" for n, v in sorted(before.items()) if n not in after]
+    return ", ".join(out)
+
+
+def sync_env(behind: Behind, *, progress: Progress | None = None,
+             announce: Callable[[str], None] | None = None) -> CreateOutcome:
+    """Bring the env to its lock: a create from exactly that lock file (never resolving),
+    for the machine it runs on; a store hit is instant, a miss installs what changed."""
+    import shlex
+
+    profile = behind.key.split("@", 1)[0]
+    project_dir = behind.lock.parent if (behind.lock.parent / "mlstack.toml").is_file() \
+        else None
+    try:
+        return create(CreateRequest(profile=profile, name=behind.name, lock_file=behind.lock,
+                                    project_dir=project_dir),
+                      progress=progress, announce=announce)
+    except MlstackError as err:
+        raise MlstackError(f"{behind.message()}; syncing it failed: {err.message}",
+                           f"{err.hint} (or run the env as it is: `mlstack run --no-sync "
+                           f"{shlex.quote(behind.name)} -- CMD`)") from None
 
 
 def _policy_dir(request: CreateRequest, choice: EntryChoice, project: Project | None

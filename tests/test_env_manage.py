@@ -38,6 +38,7 @@ def test_list_and_info(demo: Path, cli: Cli) -> None:
     data = json.loads(cli("env", "list", "--json").stdout)
     assert [e["name"] for e in data["envs"]] == ["demo"]
     assert set(data["envs"][0]) == {"name", "generation", "profile", "target", "python",
+                                    "behind_lock",
                                     "store_key", "created", "path"}
     info = json.loads(cli("env", "info", "demo", "--json").stdout)
     fp = info["fingerprint"]
