@@ -230,7 +230,7 @@ def write_lock_stamp(generation: str, lock: str) -> None:
             f.write(text)
         os.replace(temporary, target)
     except OSError:  # a read-only home: the next run checks the lock again, nothing worse
-        try:
+        import contextlib
+
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass

@@ -17,7 +17,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 def register(app: typer.Typer) -> None:
     @app.command("sync")
-    def sync_cmd(
+    def sync_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         locked: Annotated[bool, typer.Option(
             "--locked", help="Fail if mlstack.lock would change instead of re-locking.")]
             = False,
