@@ -84,8 +84,10 @@ def test_reinstall_repairs_a_store_entry_other_envs_share(demo: Path, cli: Cli) 
     bad = cli("env", "verify", "twin")
     assert bad.returncode == 1
     hint = bad.stderr.splitlines()[1]
+    key = json.loads(cli("env", "info", "twin", "--json").stdout)["store_key"]
     assert hint == (f"hint: reinstall it: `mlstack env create demo --name twin --lock {demo} "
-                    "--reinstall`")
+                    f"--reinstall`; it rebuilds the store entry {key}, which env demo also "
+                    "uses")
     fixed = cli(*hint.split("`")[1].split()[1:], "--json")
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["reused"] is False  # the wheels were installed again

@@ -166,6 +166,18 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     return 0
 
 
+def _sharing(gen: Generation) -> list[str]:
+    """The other envs whose current generation links the same store entry."""
+    from mlstack_env.store.generations import all_envs
+
+    out = []
+    for env in all_envs():
+        cur = env.current()
+        if env.name != gen.env and cur is not None and cur.store_key == gen.store_key:
+            out.append(env.name)
+    return out
+
+
 def _repair_hint(gen: Generation) -> str:
     """How to get the env's files back: reinstall a created env; unpack an unpacked one
     again (its venv was never installed here, and unpack keeps an existing DIR)."""
@@ -176,7 +188,11 @@ def _repair_hint(gen: Generation) -> str:
         return f"reinstall it: `mlstack env create --name {gen.env} --reinstall`"
     archive = fp.unpacked_from
     if archive is None:
-        return f"reinstall it: `{fp.recreate_command()} --reinstall`"
+        shared = _sharing(gen)
+        also = (f"; it rebuilds the store entry {gen.store_key}, which env"
+                f"{'s' if len(shared) > 1 else ''} {', '.join(shared)} also use"
+                f"{'' if len(shared) > 1 else 's'}") if shared else ""
+        return f"reinstall it: `{fp.recreate_command()} --reinstall`{also}"
     name, directory = shlex.quote(gen.env), shlex.quote(str(gen.venv.resolve().parent))
     return (f"unpack the archive again: `mlstack env remove {name}`, delete {directory}, "
             f"then `mlstack env unpack {shlex.quote(archive)} {directory} --name {name}`")
