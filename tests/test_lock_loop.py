@@ -304,3 +304,12 @@ def test_uv_pip_and_python_m_pip_are_refused_and_root_writes_are_named_and_repai
                cwd=tmp_path).returncode == 0
     for name in ("ml", "scratch"):
         assert cli("env", "verify", name).returncode == 0, name
+
+
+def test_shell_syncs_or_refuses_like_run(stale_env: Path, cli: Cli) -> None:
+    r = cli("shell", "--frozen", cwd=stale_env, env={"SHELL": "/bin/sh"}, input="exit 0\n")
+    assert r.returncode == 1 and "error: env 'ml' is behind its lock" in r.stderr
+    r = cli("shell", cwd=stale_env, env={"SHELL": "/bin/sh"},
+            input='python -c "import tqdm; print(tqdm.__version__)"\nexit 0\n')
+    assert r.returncode == 0, r.stderr
+    assert "syncing it (+tqdm 4.67.1)" in r.stderr and "4.67.1" in r.stdout
