@@ -29,6 +29,14 @@ env_app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="No network: the uv cache must hold the wheels.")]
+ProjectOpt = Annotated[Path | None, typer.Option(
+    "--project", metavar="DIR", help="The project directory (default: found upward "
+    "from here).")]
+ReinstallOpt = Annotated[bool, typer.Option(
+    "--reinstall", help="Install the wheels again even when the store holds them "
+    "(after `env verify` found changed files).")]
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The env's name.")]
 
 
@@ -57,16 +65,11 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         "e.g. rocm6.4:gfx1100.")] = None,
     python: Annotated[str | None, typer.Option("--python", metavar="X.Y",
                                                help="Python version.")] = None,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="No network: the uv cache must hold the wheels.")] = False,
+    offline: OfflineOpt = False,
     locked: Annotated[bool, typer.Option(
         "--locked", help="Fail if the project's lock is stale instead of re-locking.")] = False,
-    project: Annotated[Path | None, typer.Option(
-        "--project", metavar="DIR", help="The project directory (default: found upward "
-        "from here).")] = None,
-    reinstall: Annotated[bool, typer.Option(
-        "--reinstall", help="Install the wheels again even when the store holds them "
-        "(after `env verify` found changed files).")] = False,
+    project: ProjectOpt = None,
+    reinstall: ReinstallOpt = False,
     wheels: Annotated[Path | None, typer.Option(
         "--wheels", metavar="DIR", help="Install the locked wheels found in this folder "
         "(made by `mlstack bundle`); with --offline all must be there.")] = None,

@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
+from mlstack_env.cli.env import JsonOpt, OfflineOpt, ProjectOpt, ReinstallOpt
 from mlstack_env.errors import MlstackError
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -24,14 +23,9 @@ def register(app: typer.Typer) -> None:
         frozen: Annotated[bool, typer.Option(
             "--frozen", help="Install the lock as it is: never re-lock, even when stale.")]
             = False,
-        offline: Annotated[bool, typer.Option(
-            "--offline", help="No network: the uv cache must hold the wheels.")] = False,
-        reinstall: Annotated[bool, typer.Option(
-            "--reinstall", help="Install the wheels again even when the store holds them "
-            "(after `env verify` found changed files).")] = False,
-        project: Annotated[Path | None, typer.Option(
-            "--project", metavar="DIR", help="The project directory (default: found upward "
-            "from here).")] = None,
+        offline: OfflineOpt = False,
+        reinstall: ReinstallOpt = False,
+        project: ProjectOpt = None,
         as_json: JsonOpt = False,
     ) -> int:
         """Create or update the project's default env from mlstack.lock."""
