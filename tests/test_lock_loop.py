@@ -313,3 +313,22 @@ def test_shell_syncs_or_refuses_like_run(stale_env: Path, cli: Cli) -> None:
             input='python -c "import tqdm; print(tqdm.__version__)"\nexit 0\n')
     assert r.returncode == 0, r.stderr
     assert "syncing it (+tqdm 4.67.1)" in r.stderr and "4.67.1" in r.stdout
+
+
+def test_an_env_for_another_python_than_the_project_locks_is_the_users_own(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
+    """`python = "3.12"` in mlstack.toml: `env create --python 3.11` would add an entry
+    the next `mlstack lock` drops, so it goes to the user's own lock."""
+    fake_machine("7900xtx")
+    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
+                  python="3.12")
+    assert cli("lock", cwd=tmp_path).returncode == 0
+    lock = (tmp_path / "mlstack.lock").read_bytes()
+    r = cli("env", "create", "ml", "--python", "3.11", "--name", "old", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "mlstack.toml locks Python 3.12, not 3.11, so mlstack.lock is left as it is" \
+        in r.stderr
+    assert (tmp_path / "mlstack.lock").read_bytes() == lock
+    assert "unchanged" in cli("lock", cwd=tmp_path).stdout
+    assert (tmp_path / "mlstack.lock").read_bytes() == lock

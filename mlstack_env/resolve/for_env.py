@@ -16,7 +16,7 @@ from mlstack_env.resolve.locking import existing_lock
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, refusal, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
 from mlstack_env.sources import Catalog, catalog
-from mlstack_env.target import Target
+from mlstack_env.target import Target, parse_python
 from mlstack_env.userfile import write_atomic
 
 
@@ -63,8 +63,15 @@ def entry_for_env(
         py = choose_python(merged, python, None)
         return EnvEntry(resolve(make_request(merged, target, py, cat), offline=offline), py)
     if profile not in _locked_profiles(project):
-        return _user_entry(merged, target, python, project, cat, offline=offline,
+        return _user_entry(merged, target, python, project, cat,
+                           why=f"does not use the profile {profile}", offline=offline,
                            on_wait=on_wait)
+    if python is not None and project.python and parse_python(python) != str(project.python):
+        # `mlstack lock` locks the project's Python only: an entry for another one would
+        # be dropped by the next `mlstack lock`.
+        return _user_entry(merged, target, python, project, cat,
+                           why=f"locks Python {project.python}, not {python}",
+                           offline=offline, on_wait=on_wait)
     existing = existing_lock(project.lock_path)
     found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
     if found is not None and found.inputs_hash == request.inputs_hash():
@@ -106,7 +113,7 @@ def _locked_profiles(project: Project) -> list[str]:
 
 
 def _user_entry(merged: Profile, target: Target, python: str | None, project: Project,
-                cat: Catalog, *, offline: bool,
+                cat: Catalog, *, why: str, offline: bool,
                 on_wait: Callable[[str], None] | None) -> EnvEntry:
     """A built-in profile the project does not use (``env create minimal`` in a project
     of other profiles): locked for this user under MLSTACK_HOME, never in the team's
@@ -127,8 +134,8 @@ def _user_entry(merged: Profile, target: Target, python: str | None, project: Pr
         entry = resolve(request, offline=offline, previous=found)
         base = Lock(existing.entries if existing else (), __version__, uv.version())
         write_atomic(path, dumps(base.merged([entry])))
-    note = (f"locked {entry.key} for you in {path}: {project.manifest_path.name} does not "
-            f"use the profile {merged.name}, so {project.lock_path.name} is left as it is")
+    note = (f"locked {entry.key} for you in {path}: {project.manifest_path.name} {why}, so "
+            f"{project.lock_path.name} is left as it is")
     return EnvEntry(entry, py, lock_path=path, notes=(note,))
 
 
