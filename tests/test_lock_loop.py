@@ -332,3 +332,46 @@ def test_an_env_for_another_python_than_the_project_locks_is_the_users_own(
     assert (tmp_path / "mlstack.lock").read_bytes() == lock
     assert "unchanged" in cli("lock", cwd=tmp_path).stdout
     assert (tmp_path / "mlstack.lock").read_bytes() == lock
+
+
+@pytest.mark.parametrize(("argv", "refused"), [
+    (["pip", "install", "tqdm"], "pip install"),
+    (["-q", "pip", "sync", "requirements.txt"], "pip sync"),
+    (["pip", "uninstall", "torch"], "pip uninstall"),
+    (["pip", "install", "-p", "3.12", "tqdm"], "pip install"),  # a version: may be this env
+    (["pip", "install", "--python", "{prefix}/bin/python", "tqdm"], "pip install"),
+    (["pip", "install", "--python", "/usr/bin/python3", "tqdm"], None),
+    (["pip", "install", "--python=/usr/bin/python3", "tqdm"], None),
+    (["pip", "install", "--system", "tqdm"], None),
+    (["pip", "install", "--target", "/tmp/t", "tqdm"], None),
+    (["pip", "list"], None),
+    (["pip", "compile", "requirements.in"], None),
+    (["add", "--active", "tqdm"], "add --active"),
+    (["sync", "--active"], "sync --active"),
+    (["add", "tqdm"], None),  # the uv project's own .venv, not this env
+    (["lock"], None),
+    (["tool", "install", "ruff"], None),
+])
+def test_the_envs_uv_refuses_only_what_would_install_into_it(argv: list[str],
+                                                             refused: str | None) -> None:
+    import sys
+
+    from mlstack_env.store.pip_shim_main import uv_target_is_this_env
+
+    args = [a.replace("{prefix}", sys.prefix) for a in argv]
+    assert uv_target_is_this_env(args) == refused
+
+
+def test_the_envs_uv_without_a_real_uv_says_so(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
+    fake_machine("7900xtx")
+    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
+                  default_env="ml")
+    assert cli("lock", cwd=tmp_path).returncode == 0
+    assert cli("env", "create", cwd=tmp_path).returncode == 0
+    r = cli("run", "--", "uv", "--version", cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "error: uv is not installed outside this env",
+        "hint: install uv (https://docs.astral.sh/uv/) or put it on PATH"]

@@ -192,9 +192,12 @@ UV_ACTIVE = ("add", "remove", "sync", "run")
 
 
 def _ours(path: str) -> bool:
-    here = os.path.realpath(sys.prefix)
-    there = os.path.realpath(path)
-    return there == here or there.startswith(here + os.sep)
+    # The folder, not the file: an env's bin/python is a link to the interpreter it was
+    # made with, outside the env.
+    here = Path(sys.prefix).resolve()
+    there = Path(path).absolute()
+    there = there.parent.resolve() / there.name
+    return there == here or here in there.parents
 
 
 def uv_target_is_this_env(args: list[str]) -> str | None:
