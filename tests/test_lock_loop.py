@@ -375,3 +375,33 @@ def test_the_envs_uv_without_a_real_uv_says_so(
     assert r.stderr.splitlines() == [
         "error: uv is not installed outside this env",
         "hint: install uv (https://docs.astral.sh/uv/) or put it on PATH"]
+
+
+def test_verify_repairs_an_env_whose_lock_lost_its_entry_and_one_made_outside_a_project(
+        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
+    """The hint verify prints always works: from the lock the env came from while it holds
+    the entry, else from the generation's own copy of it."""
+    fake_machine("7900xtx")
+    project = tmp_path / "p"
+    project.mkdir()
+    write_project(project, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"])
+    assert cli("lock", cwd=project).returncode == 0
+    assert cli("env", "create", "ml", cwd=project).returncode == 0
+    write_project(project, profiles={"other": ["torch"]}, targets=["rocm6.4:gfx1100"])
+    assert cli("lock", cwd=project).returncode == 0  # the ml entry is gone
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    assert cli("env", "create", "minimal", cwd=outside).returncode == 0
+    home = Path(os.environ["MLSTACK_HOME"])
+    for name in ("ml", "minimal"):
+        site = next((home / "envs" / name / "current" / "venv").glob(
+            "lib/python*/site-packages"))
+        (site / "torch" / "version.py").write_text("hip = None  # edited\n")
+        bad = cli("env", "verify", name)
+        assert bad.returncode == 1
+        hint = bad.stderr.splitlines()[-1].split("`")[1]
+        assert f"--lock {home / 'envs' / name / 'gen-1' / 'lock.toml'} --reinstall" in hint
+        fixed = cli(*shlex.split(hint)[1:], cwd=outside)
+        assert fixed.returncode == 0, fixed.stderr
+        assert cli("env", "verify", name).returncode == 0, name

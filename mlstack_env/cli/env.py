@@ -20,6 +20,7 @@ from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
     from mlstack_env.store import Generation, NamedEnv
+    from mlstack_env.store.fingerprint import Fingerprint
 
 env_app = typer.Typer(
     name="env",
@@ -181,6 +182,32 @@ def _sharing(gen: Generation) -> list[str]:
     return out
 
 
+def _source_holds(fp: Fingerprint) -> bool:
+    """Does the lock file the env was made from still hold its entry (it may have moved
+    on: the reinstall then brings the env to the lock, as `mlstack run` would)?"""
+    from mlstack_env.lockfile import read_lock
+
+    if not fp.source.endswith(".lock") or not Path(fp.source).is_file():
+        return False
+    try:
+        return read_lock(Path(fp.source)).get(
+            f"{fp.profile}@{fp.target}@py{fp.python}") is not None
+    except MlstackError:
+        return False
+
+
+def _from_own_lock(gen: Generation, fp: Fingerprint) -> str:
+    """The create that rebuilds exactly this generation's entry, from its own copy of it
+    (the lock it came from lost the entry, or it came from a profile resolved then)."""
+    import shlex
+
+    from mlstack_env.store.generations import LOCK_NAME
+
+    cmd = (f"mlstack env create {shlex.quote(fp.profile)} --name {shlex.quote(fp.name)} "
+           f"--lock {shlex.quote(str(gen.path / LOCK_NAME))}")
+    return cmd + (f" --wheels {shlex.quote(fp.wheels)}" if fp.wheels else "")
+
+
 def _repair_hint(gen: Generation) -> str:
     """How to get the env's files back: reinstall a created env; unpack an unpacked one
     again (its venv was never installed here, and unpack keeps an existing DIR)."""
@@ -195,7 +222,8 @@ def _repair_hint(gen: Generation) -> str:
         also = (f"; it rebuilds the store entry {gen.store_key}, which env"
                 f"{'s' if len(shared) > 1 else ''} {', '.join(shared)} also use"
                 f"{'' if len(shared) > 1 else 's'}") if shared else ""
-        return f"reinstall it: `{fp.recreate_command()} --reinstall`{also}"
+        again = fp.recreate_command() if _source_holds(fp) else _from_own_lock(gen, fp)
+        return f"reinstall it: `{again} --reinstall`{also}"
     name, directory = shlex.quote(gen.env), shlex.quote(str(gen.venv.resolve().parent))
     return (f"unpack the archive again: `mlstack env remove {name}`, delete {directory}, "
             f"then `mlstack env unpack {shlex.quote(archive)} {directory} --name {name}`")
