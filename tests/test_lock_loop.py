@@ -165,14 +165,20 @@ def test_an_unused_builtin_profile_is_locked_per_user_and_verify_repairs_it(
 
 
 @pytest.fixture
-def stale_env(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
-              cli: Cli) -> Path:
-    """A project whose default env is behind its lock: tqdm added to the profile, locked."""
+def project_env(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
+                cli: Cli) -> Path:
+    """A locked project (profile ml: torch) on a 7900 XTX and its default env ml."""
     fake_machine("7900xtx")
     write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
                   default_env="ml")
     assert cli("lock", cwd=tmp_path).returncode == 0
     assert cli("env", "create", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+@pytest.fixture
+def stale_env(project_env: Path, tmp_path: Path, cli: Cli) -> Path:
+    """A project whose default env is behind its lock: tqdm added to the profile, locked."""
     write_project(tmp_path, profiles={"ml": ["torch", "tqdm"]},
                   targets=["rocm6.4:gfx1100"], default_env="ml")
     assert cli("lock", cwd=tmp_path).returncode == 0
@@ -250,19 +256,13 @@ def test_sync_updates_the_default_env_and_needs_a_project(stale_env: Path, cli: 
 
 
 def test_uv_pip_and_python_m_pip_are_refused_and_root_writes_are_named_and_repaired(
-        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
-        cli: Cli) -> None:
+        mirrored: WheelIndex, project_env: Path, tmp_path: Path, cli: Cli) -> None:
     """Done-when (issue 19): `uv pip install`, `python -m pip install`, `pip install` inside
     an env are refused; the second env on the same store entry stays verify-clean. What
     cannot be stopped (the real uv by its full path, a write as root) is named by
     `env verify`, and the command it prints restores the env."""
     from mlstack_env import uv
 
-    fake_machine("7900xtx")
-    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
-                  default_env="ml")
-    assert cli("lock", cwd=tmp_path).returncode == 0
-    assert cli("env", "create", cwd=tmp_path).returncode == 0
     assert cli("env", "create", "ml", "--name", "scratch", cwd=tmp_path).returncode == 0
     path = {"PATH": f"{uv.binary().parent}{os.pathsep}{os.environ['PATH']}"}
     refused = {
@@ -362,14 +362,8 @@ def test_the_envs_uv_refuses_only_what_would_install_into_it(argv: list[str],
     assert uv_target_is_this_env(args) == refused
 
 
-def test_the_envs_uv_without_a_real_uv_says_so(
-        mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
-        cli: Cli) -> None:
-    fake_machine("7900xtx")
-    write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
-                  default_env="ml")
-    assert cli("lock", cwd=tmp_path).returncode == 0
-    assert cli("env", "create", cwd=tmp_path).returncode == 0
+def test_the_envs_uv_without_a_real_uv_says_so(project_env: Path, tmp_path: Path,
+                                               cli: Cli) -> None:
     r = cli("run", "--", "uv", "--version", cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
