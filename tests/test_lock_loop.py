@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
+import stat
 import subprocess
+import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -399,3 +402,57 @@ def test_verify_repairs_an_env_whose_lock_lost_its_entry_and_one_made_outside_a_
         fixed = cli(*shlex.split(hint)[1:], cwd=outside)
         assert fixed.returncode == 0, fixed.stderr
         assert cli("env", "verify", name).returncode == 0, name
+
+
+SEAL_PROBE = """
+import os, pathlib, sys
+from mlstack_env.store.files import remove_tree
+copy = pathlib.Path(sys.argv[1])
+site = next(copy.glob("lib/python*/site-packages"))
+dist = next(site.glob("torch-*.dist-info"))
+for what, attempt in (
+        ("a module in site-packages", lambda: (site / "planted.py").write_text("x")),
+        ("a script in bin", lambda: (copy / "bin" / "planted").write_text("x")),
+        ("an uninstall", lambda: dist.rename(copy / "gone")),
+):
+    try:
+        attempt()
+    except PermissionError:
+        print("refused:", what)
+(site / "torch" / "__pycache__").mkdir()  # Python's bytecode cache still works
+print("bytecode cache: ok")
+remove_tree(copy)
+print("removed:", not copy.exists())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or not Path("/usr/bin/python3").is_file(),
+                    reason="needs root (to act as another user), setpriv and /usr/bin/python3")
+def test_a_store_entry_is_sealed_against_users_who_are_not_root(project_env: Path) -> None:
+    """Where the kernel stops a tool (a user who is not root), nothing can be added to or
+    removed from a store entry's site-packages and bin, by any tool; mlstack still
+    removes it (gc)."""
+    entry = (Path(os.environ["MLSTACK_HOME"]) / "envs" / "ml" / "current" / "venv").resolve()
+    site = next(entry.glob("lib/python*/site-packages"))
+    for folder in (entry / "bin", site):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o222 == 0, folder
+    assert (site / "__pycache__").is_dir()
+    base = Path(tempfile.mkdtemp(prefix="mlstack-seal-"))
+    try:
+        base.chmod(0o755)
+        copy = base / "entry"
+        subprocess.run(["cp", "-a", str(entry), str(copy)], check=True)
+        subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
+        repo = Path(__file__).resolve().parent.parent
+        r = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "/usr/bin/python3", "-c", SEAL_PROBE, str(copy)],
+            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"}, cwd=base,
+            capture_output=True, text=True, check=False)
+        assert (r.returncode, r.stderr) == (0, ""), r.stderr
+        assert r.stdout.splitlines() == [
+            "refused: a module in site-packages", "refused: a script in bin",
+            "refused: an uninstall", "bytecode cache: ok", "removed: True"]
+    finally:
+        shutil.rmtree(base)
