@@ -191,6 +191,7 @@ class Behind:
     why: str  # "its entry changed", "the lock has no entry … any more"
     recreate: str  # the command that brings it to the lock by hand
     changes: str = ""  # what syncing installs: "+tqdm 4.67.1, torch 2.8.0 -> 2.9.0"
+    same_key: bool = False  # the lock still has an entry of the env's target and Python
 
     def message(self) -> str:
         return f"env {self.name!r} is behind its lock {self.lock}: {self.why}"
@@ -221,7 +222,7 @@ def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
     why = ("its entry changed (`mlstack lock` re-resolved it)" if entry is not None else
            f"the lock has no entry {key} any more")
     return Behind(name, Path(lock), key, why, fp.recreate_command(),
-                  _changes(Path(generation), entry))
+                  _changes(Path(generation), entry), same_key=entry is not None)
 
 
 def _changes(generation: Path, new: LockEntry | None) -> str:
@@ -250,13 +251,17 @@ def sync_env(behind: Behind, *, progress: Progress | None = None,
     for the machine it runs on; a store hit is instant, a miss installs what changed."""
     import shlex
 
-    profile = behind.key.split("@", 1)[0]
+    profile, target, python = behind.key.split("@")
     project_dir = behind.lock.parent if (behind.lock.parent / "mlstack.toml").is_file() \
         else None
+    # The env's own target and Python while the lock has them (an env made with --target
+    # stays on it), else this machine's entry.
+    request = CreateRequest(
+        profile=profile, name=behind.name, lock_file=behind.lock, project_dir=project_dir,
+        target=Target.parse(target) if behind.same_key else None,
+        python=python.removeprefix("py") if behind.same_key else None)
     try:
-        return create(CreateRequest(profile=profile, name=behind.name, lock_file=behind.lock,
-                                    project_dir=project_dir),
-                      progress=progress, announce=announce)
+        return create(request, progress=progress, announce=announce)
     except MlstackError as err:
         raise MlstackError(f"{behind.message()}; syncing it failed: {err.message}",
                            f"{err.hint} (or run the env as it is: `mlstack run --no-sync "

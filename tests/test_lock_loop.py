@@ -115,6 +115,10 @@ def test_the_cycle_changes_only_what_each_step_means_and_a_second_pass_nothing(
         assert _changed(project) == set(), cycle
         r = ok("run", "--", "python", "-c", "import numpy; print(numpy.__version__)")
         assert r.stdout == "2.3.3\n"  # the default env was synced to the new lock
+        r = ok("run", "other", "--", "python", "-c", "import numpy; print(numpy.__version__)")
+        assert r.stdout == "2.3.3\n"  # and the other machine's env, on its own target:
+        assert json.loads(ok("env", "info", "other", "--json").stdout)["fingerprint"][
+            "target"] == "rocm6.3:gfx1101"
         assert _changed(project) == set(), cycle
 
 
