@@ -110,7 +110,20 @@ def summary(env: NamedEnv) -> dict[str, Any]:
         "store_key": gen.store_key if gen else None,
         "created": fp.created if fp else None,
         "path": str(env.path),
+        "behind_lock": _behind(env.name, str(gen.path)) if gen else None,
     }
+
+
+def _behind(name: str, generation: str) -> str | None:
+    """The lock an env is behind (its entry there changed since it was made), or None."""
+    from mlstack_env.activation.lookup import lock_stamp_changed
+
+    lock = lock_stamp_changed(generation)
+    if lock is None:
+        return None
+    from mlstack_env.create import behind_lock
+
+    return lock if behind_lock(name, generation, lock) is not None else None
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,10 @@ class ListResult:
         rows = [[e["name"], str(e["generation"]), e["profile"] or "-", e["target"] or "-",
                  e["python"] or "-", e["created"] or "-"] for e in self.envs]
         print_table(console, ("name", "gen", "profile", "target", "python", "created"), rows)
+        behind = [e["name"] for e in self.envs if e.get("behind_lock")]
+        if behind:
+            console.print(f"behind their lock (the next `mlstack run` syncs them, or "
+                          f"`mlstack sync`): {', '.join(behind)}", soft_wrap=True)
 
 
 @dataclass(frozen=True)

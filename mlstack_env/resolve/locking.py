@@ -182,6 +182,8 @@ def lock_held(
     existing = existing_lock(output)
     requests = plan(project, profiles, targets, python, existing)
     full = not profiles and not targets
+    if upgrade is not None and upgrade.packages:
+        _check_upgrade_names(upgrade.packages, existing, output)
     todo: list[tuple[Request, LockEntry | None]] = []
     outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
@@ -241,6 +243,27 @@ def lock_held(
             write_atomic(path, to_pylock(entry))
             exported.append(path)
     return LockOutcome(output, ordered, written, False, tuple(exported), change)
+
+
+def _check_upgrade_names(packages: Sequence[str], existing: Lock | None, output: Path
+                         ) -> None:
+    """``--upgrade-package P`` names a locked package: a typo is an error naming the
+    locked packages closest to it, never a silent "up to date"."""
+    import difflib
+
+    locked = sorted({str(canonicalize_name(p.name))
+                     for e in (existing.entries if existing else ()) for p in e.packages})
+    for name in packages:
+        wanted = str(canonicalize_name(name))
+        if wanted in locked:
+            continue
+        close = difflib.get_close_matches(wanted, locked, n=3, cutoff=0.6)
+        raise MlstackError(
+            f"--upgrade-package {name}: no entry of {output} holds {wanted}"
+            + (f"; closest locked packages: {', '.join(close)}" if close else ""),
+            f"name a locked package: `mlstack lock --upgrade-package {close[0]}`" if close else
+            "name a locked package (`mlstack tree` lists them), or add it to the profile "
+            "with `mlstack add`")
 
 
 def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> MlstackError:

@@ -139,7 +139,7 @@ class UvInstaller:
         self._install_selector(entry, venv, url_map, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
-        write_pip_shims(venv, entry.python)
+        write_pip_shims(venv, entry.python, frozenset(p.name for p in entry.packages))
         return uv_version
 
 
