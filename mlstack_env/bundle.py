@@ -1,8 +1,9 @@
 """Wheel bundles: every wheel of a lock, downloaded into one folder and checked against it.
 
 A bundle is what an air-gapped site installs from (``mlstack env create --wheels DIR``).
-It is made on a connected machine, through ``[mirrors]`` like any fetch, with the standard
-library only. Each file is streamed into ``DIR/.part-*``, its sha256 (and size, when the
+It is made on a connected machine, through ``[mirrors]`` like any fetch (each file found
+by name on its index's mirror: locate.py), with the standard library only. Each file
+is streamed into ``DIR/.part-*``, its sha256 (and size, when the
 lock records one) checked, and only then renamed to the wheel's name: a file in DIR with
 a wheel's name always has the bytes the lock names, even after an interrupted run. A
 re-run checks the files already there and downloads only what is missing or different.
@@ -44,7 +45,7 @@ class BundledWheel:
     def to_json(self) -> dict[str, Any]:
         return {
             "filename": self.wheel.filename,
-            "url": self.wheel.url,
+            "url": self.wheel.url or None,  # None: locked by name (no canonical URL)
             "sha256": self.wheel.sha256,
             "size": self.size,
             "status": self.status,
@@ -124,7 +125,8 @@ def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
                 if seen.sha256 != wheel.sha256:
                     raise MlstackError(
                         f"{source} names two different files {wheel.filename} "
-                        f"({seen.url} and {wheel.url}); one folder cannot hold both",
+                        f"({seen.url or seen.sha256} and {wheel.url or wheel.sha256}); one "
+                        "folder cannot hold both",
                         "bundle the profiles separately, each into its own -o DIR",
                     )
     return [by_name[name] for name in sorted(by_name)]
@@ -151,15 +153,21 @@ def make_bundle(
     config = config or load_config()
     progress = progress or NoBundleProgress()
     _prepare(directory)
+    from mlstack_env.locate import FileLocator
+
+    locator = FileLocator(config)  # project pages read once for the whole bundle
+    owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
     done = []
     for wheel in wheels:
-        url = config.rewrite(wheel.url)
-        progress.start(wheel, url)
         target = directory / wheel.filename
         size = _matching_size(target, wheel)
         if size is not None:
+            progress.start(wheel, wheel.url or wheel.filename)
             item = BundledWheel(wheel, "present", size)
         else:
+            # By name on the mirror of its index, else its canonical URL (locate.py).
+            url = locator.url(owner[wheel.sha256], wheel)
+            progress.start(wheel, url)
             item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
                                                                config))
         progress.finish(item)

@@ -36,7 +36,6 @@ import hashlib
 import html.parser
 import os
 import urllib.parse
-from collections.abc import Mapping
 from pathlib import Path
 
 from mlstack_env import paths
@@ -47,7 +46,6 @@ from mlstack_env.lockfile import (
     LockedPackage,
     LockEntry,
     Wheel,
-    map_url,
 )
 from mlstack_env.userfile import current_umask
 
@@ -126,10 +124,11 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch(sdist: Wheel, url_map: Mapping[str, str], wheels_dir: Path | None, *,
+def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
           offline: bool, config: UserConfig) -> bytes:
     """The sdist's bytes, checked against the lock: from the bundle folder, mlstack's own
-    cache (filled by earlier creates), or the network through the mirrors."""
+    cache (filled by earlier creates), or the network at ``url`` (where locate.py found
+    it on the mirrors)."""
     for path in ((wheels_dir / sdist.filename) if wheels_dir else None, _cached(sdist)):
         if path is not None and path.is_file():
             data = path.read_bytes()
@@ -145,7 +144,7 @@ def fetch(sdist: Wheel, url_map: Mapping[str, str], wheels_dir: Path | None, *,
         )
     from mlstack_env.bundle import read_url
 
-    url = map_url(sdist.url, url_map)
+    url = url or config.rewrite(sdist.url)
     data = read_url(url, config)
     if _sha256(data) != sdist.sha256 or (sdist.size is not None and len(data) != sdist.size):
         raise MlstackError(
