@@ -10,11 +10,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+# PyPI tools' own venvs (.ci/real/*.sh installs them there).
+_REAL = Path(__file__).resolve().parents[2] / ".real"
+
 # name -> (argv that prints the version, the .ci/real script that installs it)
 COMPONENTS: dict[str, tuple[list[str], str]] = {
+    "pypiserver": ([str(_REAL / "pypiserver/bin/pypi-server"), "--version"], "mirrors.sh"),
+    "devpi-server": ([str(_REAL / "devpi/bin/devpi-server"), "--version"], "mirrors.sh"),
 }
 
 

@@ -1,0 +1,211 @@
+"""Real index servers as ``[mirrors]`` (issue 18 item 3): pypiserver and devpi-server,
+installed by .ci/real/mirrors.sh into <repo>/.real/, started here on loopback with the
+loopback index's files (tests/wheelindex.py) and no upstream: pypiserver with
+``--disable-fallback`` (else it redirects unknown projects to PyPI), devpi with
+``--offline-mode`` and indexes without bases. Stopped by PID at the end.
+
+Neither copies the upstream layout (pypiserver links ``/packages/<file>``, devpi
+``/root/<index>/+f/<3>/<13>/<file>``): a lock made through either records canonical
+indexes, names and hashes only — the same bytes — and installs through the other.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.layoutmirror import UPSTREAMS, local_path, upstream_files
+from tests.mirrorscenario import Cli, create_and_import, lock_through, project, use_mirrors
+from tests.real import components
+from tests.wheelindex import WheelIndex
+
+pytest_plugins = ["tests.wheelindex"]
+pytestmark = pytest.mark.xdist_group("mirrors-real")
+
+REAL = Path(__file__).resolve().parents[2] / ".real"
+PYPI_SERVER = REAL / "pypiserver" / "bin" / "pypi-server"
+DEVPI = REAL / "devpi" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, name: str,
+             seconds: float = 60.0) -> None:
+    """Until ``url`` answers; the component's own log when it exits or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stop(proc)
+            components.need(name, f"exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 (loopback http)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    components.need(name, f"no answer on {url} in {seconds:.0f} s: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def files_of(index: WheelIndex, canonical: str) -> list[Path]:
+    return sorted({local_path(f) for files in upstream_files(index, UPSTREAMS[canonical])
+                   .values() for f in files.values()})
+
+
+@pytest.fixture(scope="session")
+def pypiserver(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
+               ) -> Iterator[dict[str, str]]:
+    """One pypiserver per upstream index (it serves one flat index); the ``[mirrors]``."""
+    if not PYPI_SERVER.is_file():
+        components.need("pypiserver", f"{PYPI_SERVER} is not installed")
+    table: dict[str, str] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for canonical in UPSTREAMS:
+            folder = tmp_path_factory.mktemp("pypiserver")
+            packages = folder / "packages"
+            packages.mkdir()
+            for path in files_of(wheel_index, canonical):
+                shutil.copyfile(path, packages / path.name)
+            port = free_port()
+            log = folder / "log"
+            with log.open("wb") as out:
+                proc = subprocess.Popen(  # noqa: S603
+                    [str(PYPI_SERVER), "run", "-p", str(port), "-i", "127.0.0.1",
+                     "--disable-fallback", "--hash-algo", "sha256", "-a", ".", "-P", ".",
+                     str(packages)], stdout=out, stderr=subprocess.STDOUT)
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            wait_for(f"{url}/simple/", proc, log, "pypiserver")
+            table[canonical] = f"{url}/simple"
+        yield table
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+@pytest.fixture(scope="session")
+def devpi(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
+          ) -> Iterator[dict[str, str]]:
+    """One devpi-server, offline, an index without bases per upstream; the ``[mirrors]``."""
+    if not (DEVPI / "devpi-server").is_file():
+        components.need("devpi-server", f"{DEVPI / 'devpi-server'} is not installed")
+    folder = tmp_path_factory.mktemp("devpi")
+    server_dir = folder / "server"
+    init = subprocess.run([str(DEVPI / "devpi-init"), "--serverdir", str(server_dir),  # noqa: S603
+                           "--no-root-pypi", "--root-passwd", "root"],
+                          capture_output=True, text=True, check=False)
+    if init.returncode != 0:
+        components.need("devpi-server", f"devpi-init failed: {init.stderr[-2000:]}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603
+            [str(DEVPI / "devpi-server"), "--serverdir", str(server_dir), "--host",
+             "127.0.0.1", "--port", str(port), "--offline-mode"],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"{url}/+api", proc, log, "devpi-server")
+        env = {**os.environ, "DEVPI_CLIENTDIR": str(folder / "client")}
+
+        def client(*args: str) -> None:
+            done = subprocess.run([str(DEVPI / "devpi"), *args], env=env,  # noqa: S603
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                components.need("devpi-server",
+                                f"devpi {' '.join(args[:2])} failed: {done.stdout[-1500:]}")
+
+        client("use", url)
+        client("login", "root", "--password", "root")
+        table: dict[str, str] = {}
+        for n, canonical in enumerate(UPSTREAMS):
+            name = f"root/upstream{n}"
+            client("index", "-c", name, "bases=", "volatile=False")
+            client("upload", "--index", name,
+                   *(str(p) for p in files_of(wheel_index, canonical)))
+            table[canonical] = f"{url}/{name}/+simple"
+        yield table
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def machine(wheel_index: WheelIndex, warm_interpreters: None,
+            fake_machine: Callable[[str], Path]) -> WheelIndex:
+    fake_machine("7900xtx")
+    return wheel_index
+
+
+def test_lock_through_pypiserver_and_devpi_is_one_lock_each_team_installs(
+        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
+        tmp_path: Path, cli: Cli) -> None:
+    proj = project(tmp_path / "proj")
+    via_pypiserver = lock_through(cli, proj, pypiserver)
+    via_devpi = lock_through(cli, proj, devpi)
+    assert via_pypiserver == via_devpi
+    # The lock made through devpi, created behind pypiserver; and behind devpi.
+    use_mirrors(pypiserver)
+    create_and_import(cli, proj / "mlstack.lock", "behind-pypiserver")
+    use_mirrors(devpi)
+    create_and_import(cli, proj / "mlstack.lock", "behind-devpi")
+
+
+def test_a_lock_with_canonical_urls_installs_through_pypiserver_and_devpi(
+        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
+        tmp_path: Path, cli: Cli) -> None:
+    """Prefix rewriting asked pypiserver for /packages/packages/24/88/<hash>/<file> (404)."""
+    proj = project(tmp_path / "proj")
+    machine.write_config()  # the loopback index copies the upstream layout: URLs known
+    assert cli("lock", cwd=proj).returncode == 0
+    assert "https://files.pythonhosted.org/packages/" in \
+        (proj / "mlstack.lock").read_text(encoding="utf-8")
+    use_mirrors(pypiserver)
+    create_and_import(cli, proj / "mlstack.lock", "behind-pypiserver")
+    use_mirrors(devpi)
+    create_and_import(cli, proj / "mlstack.lock", "behind-devpi")
+
+
+def test_bundle_through_devpi_and_pypiserver(
+        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
+        tmp_path: Path, cli: Cli) -> None:
+    proj = project(tmp_path / "proj")
+    lock_through(cli, proj, pypiserver)
+    for name, table in (("devpi", devpi), ("pypiserver", pypiserver)):
+        use_mirrors(table)
+        out = tmp_path / f"wheels-{name}"
+        r = cli("bundle", "--lock", str(proj / "mlstack.lock"), "-o", str(out))
+        assert r.returncode == 0, r.stderr
+        names = sorted(p.name for p in out.iterdir())
+        assert "numpy-2.3.2-py3-none-any.whl" in names
+        assert all(machine.sha256(n) == _sha256(out / n) for n in names)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
