@@ -96,16 +96,21 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
     parser.feed(body.decode("utf-8", errors="replace"))
     wanted = f"{SELECTOR}-{version}.tar.gz"
     for href in parser.hrefs:
-        url = config.canonical(urllib.parse.urljoin(fetched, href))
-        base, _, fragment = url.partition("#")
-        name = urllib.parse.unquote(base.rsplit("/", 1)[-1])
+        served, _, fragment = urllib.parse.urljoin(fetched, href).partition("#")
+        name = urllib.parse.unquote(served.rsplit("/", 1)[-1])
         if name != wanted:
             continue
         algo, _, digest = fragment.partition("=")
         if algo != "sha256" or len(digest) != 64:
-            raise MlstackError(f"resolving {key}: {base} has no sha256 on its index",
+            raise MlstackError(f"resolving {key}: {served} has no sha256 on its index",
                                "use an index that publishes hashes (#sha256= fragments)")
-        return LockedPackage(SELECTOR, version, index, (), sdist=Wheel(base, digest.lower()))
+        base = config.canonical(served)
+        if base == served and config.rewrite(page) != page:
+            # A mirror of another layout: its URL says nothing of the canonical one, so
+            # the lock records the file by name (found on the mirror's page at create).
+            base = ""
+        sdist = Wheel(base, digest.lower()) if base else Wheel("", digest.lower(), name=wanted)
+        return LockedPackage(SELECTOR, version, index, (), sdist=sdist)
     raise MlstackError(
         f"resolving {key}: {page} has no {wanted} (the rocm selector, which holds the "
         "rocm_sdk package torch imports)",
