@@ -157,16 +157,19 @@ def make_bundle(
 
     locator = FileLocator(config)  # project pages read once for the whole bundle
     owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
+    present = {w.sha256: size for w in wheels
+               if (size := _matching_size(directory / w.filename, w)) is not None}
+    # Where each missing file is, before any download: by name on the mirror of its index,
+    # else its canonical URL (locate.py). A file no mirror lists stops it here.
+    urls = {w.sha256: locator.url(owner[w.sha256], w) for w in wheels if w.sha256 not in present}
     done = []
     for wheel in wheels:
-        target = directory / wheel.filename
-        size = _matching_size(target, wheel)
+        size = present.get(wheel.sha256)
         if size is not None:
             progress.start(wheel, wheel.url or wheel.filename)
             item = BundledWheel(wheel, "present", size)
         else:
-            # By name on the mirror of its index, else its canonical URL (locate.py).
-            url = locator.url(owner[wheel.sha256], wheel)
+            url = urls[wheel.sha256]
             progress.start(wheel, url)
             item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
                                                                config))

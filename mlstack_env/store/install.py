@@ -124,6 +124,11 @@ class UvInstaller:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
 
         self.check_bundle(entry)
+        # Every file found first (by name on its index's mirror): a missing one stops the
+        # create before anything is made.
+        with progress.step("finding the locked files on the mirrors") if self.mirrors \
+                and not self.offline else contextlib.nullcontext():
+            located = self.locations(entry)
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -133,9 +138,6 @@ class UvInstaller:
                 cwd=workdir,
             )
         pylock = workdir / "pylock.toml"
-        with progress.step("finding the locked files on the mirrors") if self.mirrors \
-                and not self.offline else contextlib.nullcontext():
-            located = self.locations(entry)
         pylock.write_text(to_pylock(entry, located=located, require_urls=False),
                           encoding="utf-8")
         stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
