@@ -51,7 +51,7 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, name: str,
             stop(proc)
             components.need(name, f"exited {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 (loopback http)
+            with urllib.request.urlopen(url, timeout=5):
                 return
         except urllib.error.HTTPError:
             return  # it answers
@@ -94,7 +94,7 @@ def pypiserver(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory
             port = free_port()
             log = folder / "log"
             with log.open("wb") as out:
-                proc = subprocess.Popen(  # noqa: S603
+                proc = subprocess.Popen(
                     [str(PYPI_SERVER), "run", "-p", str(port), "-i", "127.0.0.1",
                      "--disable-fallback", "--hash-algo", "sha256", "-a", ".", "-P", ".",
                      str(packages)], stdout=out, stderr=subprocess.STDOUT)
@@ -116,7 +116,7 @@ def devpi(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
         components.need("devpi-server", f"{DEVPI / 'devpi-server'} is not installed")
     folder = tmp_path_factory.mktemp("devpi")
     server_dir = folder / "server"
-    init = subprocess.run([str(DEVPI / "devpi-init"), "--serverdir", str(server_dir),  # noqa: S603
+    init = subprocess.run([str(DEVPI / "devpi-init"), "--serverdir", str(server_dir),
                            "--no-root-pypi", "--root-passwd", "root"],
                           capture_output=True, text=True, check=False)
     if init.returncode != 0:
@@ -125,7 +125,7 @@ def devpi(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
     url = f"http://127.0.0.1:{port}"
     log = folder / "log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [str(DEVPI / "devpi-server"), "--serverdir", str(server_dir), "--host",
              "127.0.0.1", "--port", str(port), "--offline-mode"],
             stdout=out, stderr=subprocess.STDOUT)
@@ -134,7 +134,7 @@ def devpi(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
         env = {**os.environ, "DEVPI_CLIENTDIR": str(folder / "client")}
 
         def client(*args: str) -> None:
-            done = subprocess.run([str(DEVPI / "devpi"), *args], env=env,  # noqa: S603
+            done = subprocess.run([str(DEVPI / "devpi"), *args], env=env,
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 components.need("devpi-server",
