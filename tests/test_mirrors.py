@@ -170,3 +170,83 @@ def test_html_pages_resolve_relative_links_against_the_final_url() -> None:
     assert wheel.url == ("http://p.example:8080/packages/"
                          "torch-2.8.0%2Brocm6.4-cp312-cp312-manylinux_2_28_x86_64.whl")
     assert wheel.sha256 == "0f" * 32
+
+
+# --- a file locked by name, in the lock format and its readers ----------------------------
+
+LOCK_BY_NAME = '''version = 1
+mlstack-version = "0.1.0"
+uv-version = "0.13.9"
+
+[[entry]]
+profile = "ml"
+target = "cpu"
+backend = "cpu"
+python = "3.12"
+platform = "x86_64-manylinux_2_28"
+inputs-hash = "sha256:0"
+system = []
+notes = []
+
+[entry.env]
+
+[[entry.package]]
+name = "numpy"
+version = "2.3.2"
+index = "INDEX"
+wheels = [
+  { name = "FILE", sha256 = "''' + "ab" * 32 + '''" },
+]
+'''
+
+
+def by_name(index: str = "https://pypi.org/simple", file: str = NUMPY) -> str:
+    return LOCK_BY_NAME.replace("INDEX", index).replace("FILE", file)
+
+
+def test_a_file_locked_by_name_reads_back_and_writes_the_same_bytes() -> None:
+    from mlstack_env.lockfile import HEADER, dumps, loads
+
+    lock = loads(by_name())
+    wheel = lock.entries[0].packages[0].wheels[0]
+    assert (wheel.url, wheel.filename, wheel.size) == ("", NUMPY, None)
+    assert dumps(lock) == HEADER + by_name()
+
+
+@pytest.mark.parametrize("bad", ["../numpy-2.3.2-py3-none-any.whl", "numpy.txt",
+                                 "a/numpy-2.3.2-py3-none-any.whl", "numpy 2.whl"])
+def test_a_file_name_that_is_no_file_name_is_refused(bad: str) -> None:
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.lockfile import loads
+
+    with pytest.raises(MlstackError) as err:
+        loads(by_name(file=bad), "team.lock")
+    assert err.value.message == (f"team.lock: entry 1: package numpy: file name {bad!r} is "
+                                 "not a wheel or sdist file name")
+
+
+def test_the_url_policy_checks_the_index_of_a_file_locked_by_name() -> None:
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.lockfile import loads
+    from mlstack_env.sources import catalog
+    from mlstack_env.urlpolicy import UrlPolicy
+
+    UrlPolicy(catalog()).check(loads(by_name()).entries[0], "team.lock")
+    with pytest.raises(MlstackError) as err:
+        UrlPolicy(catalog()).check(
+            loads(by_name("https://evil.example/simple")).entries[0], "team.lock")
+    assert err.value.message == (f"team.lock: entry ml@cpu@py3.12: index of {NUMPY} "
+                                 "https://evil.example/simple is outside the configured sources")
+
+
+def test_a_pylock_needs_a_url_per_wheel_and_says_so() -> None:
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.lockfile import loads, to_pylock
+
+    entry = loads(by_name()).entries[0]
+    with pytest.raises(MlstackError) as err:
+        to_pylock(entry)
+    assert err.value.message == (f"ml@cpu@py3.12: {NUMPY} was locked through a mirror without "
+                                 "its canonical URL, and a pylock.toml needs one per wheel")
+    located = to_pylock(entry, located={"ab" * 32: "http://m.example/packages/" + NUMPY})
+    assert f'url = "http://m.example/packages/{NUMPY}"' in located
