@@ -57,3 +57,10 @@ def create_and_import(cli: Cli, lock: Path, name: str) -> None:
               "import torch, numpy; print(torch.__version__)")
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "2.8.0+rocm6.4"
+
+
+def create_behind_each(cli: Cli, lock: Path, mirrors: dict[str, dict[str, str]]) -> None:
+    """A teammate behind each mirror (name -> ``[mirrors]``) creates an env from ``lock``."""
+    for name, table in mirrors.items():
+        use_mirrors(table)
+        create_and_import(cli, lock, f"behind-{name}")

@@ -23,6 +23,7 @@ from tests.layoutmirror import Layout, mirrors_table, serve_static, static_mirro
 from tests.mirrorscenario import (
     Cli,
     create_and_import,
+    create_behind_each,
     lock_through,
     project,
     use_mirrors,
@@ -70,10 +71,7 @@ def test_a_lock_through_either_mirror_is_the_same_bytes_and_installs_through_the
         "sha256": machine.sha256("torch-2.8.0+rocm6.4-cp312-cp312-manylinux_2_28_x86_64.whl"),
     }]
     # A teammate behind the other mirror creates from it; and behind the first one.
-    use_mirrors(a)
-    create_and_import(cli, proj / "mlstack.lock", "via-a")
-    use_mirrors(b)
-    create_and_import(cli, proj / "mlstack.lock", "via-b")
+    create_behind_each(cli, proj / "mlstack.lock", {"a": a, "b": b})
     # A teammate who reaches the canonical hosts (here: the loopback index, which copies
     # their layout) creates from the same lock: each file found by name on its index.
     machine.write_config()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.layoutmirror import UPSTREAMS, local_path, upstream_files
-from tests.mirrorscenario import Cli, create_and_import, lock_through, project, use_mirrors
+from tests.mirrorscenario import Cli, create_behind_each, lock_through, project, use_mirrors
 from tests.real import components
 from tests.wheelindex import WheelIndex
 
@@ -161,41 +161,37 @@ def machine(wheel_index: WheelIndex, warm_interpreters: None,
     return wheel_index
 
 
-def test_lock_through_pypiserver_and_devpi_is_one_lock_each_team_installs(
-        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
-        tmp_path: Path, cli: Cli) -> None:
-    proj = project(tmp_path / "proj")
-    via_pypiserver = lock_through(cli, proj, pypiserver)
-    via_devpi = lock_through(cli, proj, devpi)
-    assert via_pypiserver == via_devpi
-    # The lock made through devpi, created behind pypiserver; and behind devpi.
-    use_mirrors(pypiserver)
-    create_and_import(cli, proj / "mlstack.lock", "behind-pypiserver")
-    use_mirrors(devpi)
-    create_and_import(cli, proj / "mlstack.lock", "behind-devpi")
+@pytest.fixture
+def servers(pypiserver: dict[str, str], devpi: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {"pypiserver": pypiserver, "devpi": devpi}
 
 
-def test_a_lock_with_canonical_urls_installs_through_pypiserver_and_devpi(
-        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
-        tmp_path: Path, cli: Cli) -> None:
-    """Prefix rewriting asked pypiserver for /packages/packages/24/88/<hash>/<file> (404)."""
+@pytest.mark.parametrize("made", ["through-both", "canonical"])
+def test_one_lock_installs_behind_pypiserver_and_behind_devpi(
+        made: str, machine: WheelIndex, servers: dict[str, dict[str, str]], tmp_path: Path,
+        cli: Cli) -> None:
+    """through-both: locked through pypiserver, then devpi: the same bytes, no mirror URL.
+    canonical: a lock with canonical URLs (made through the loopback index, which copies
+    the upstream layout), which prefix rewriting asked pypiserver for as
+    /packages/packages/24/88/<hash>/<file> (404)."""
     proj = project(tmp_path / "proj")
-    machine.write_config()  # the loopback index copies the upstream layout: URLs known
-    assert cli("lock", cwd=proj).returncode == 0
-    assert "https://files.pythonhosted.org/packages/" in \
-        (proj / "mlstack.lock").read_text(encoding="utf-8")
-    use_mirrors(pypiserver)
-    create_and_import(cli, proj / "mlstack.lock", "behind-pypiserver")
-    use_mirrors(devpi)
-    create_and_import(cli, proj / "mlstack.lock", "behind-devpi")
+    if made == "through-both":
+        assert lock_through(cli, proj, servers["pypiserver"]) == \
+            lock_through(cli, proj, servers["devpi"])
+    else:
+        machine.write_config()
+        assert cli("lock", cwd=proj).returncode == 0
+        assert "https://files.pythonhosted.org/packages/" in \
+            (proj / "mlstack.lock").read_text(encoding="utf-8")
+    create_behind_each(cli, proj / "mlstack.lock", servers)
 
 
 def test_bundle_through_devpi_and_pypiserver(
-        machine: WheelIndex, pypiserver: dict[str, str], devpi: dict[str, str],
-        tmp_path: Path, cli: Cli) -> None:
+        machine: WheelIndex, servers: dict[str, dict[str, str]], tmp_path: Path,
+        cli: Cli) -> None:
     proj = project(tmp_path / "proj")
-    lock_through(cli, proj, pypiserver)
-    for name, table in (("devpi", devpi), ("pypiserver", pypiserver)):
+    lock_through(cli, proj, servers["pypiserver"])
+    for name, table in servers.items():
         use_mirrors(table)
         out = tmp_path / f"wheels-{name}"
         r = cli("bundle", "--lock", str(proj / "mlstack.lock"), "-o", str(out))
