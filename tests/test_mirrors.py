@@ -63,6 +63,11 @@ def test_a_lock_through_either_mirror_is_the_same_bytes_and_installs_through_the
     through_a = lock_through(cli, proj, a)
     through_b = lock_through(cli, proj, b)
     assert through_a == through_b
+    # uv re-resolving from it (the entry as preferences, files without URLs) changes nothing.
+    r = cli("lock", "--upgrade-package", "numpy", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert "resolved" in r.stdout
+    assert (proj / "mlstack.lock").read_text(encoding="utf-8") == through_b
     # Nothing but the file: index, name, sha256; no mirror's URL and no size it invented.
     torch = next(p for p in tomllib.loads(through_a)["entry"][0]["package"]
                  if p["name"] == "torch")
@@ -248,3 +253,18 @@ def test_a_pylock_needs_a_url_per_wheel_and_says_so() -> None:
                                  "its canonical URL, and a pylock.toml needs one per wheel")
     located = to_pylock(entry, located={"ab" * 32: "http://m.example/packages/" + NUMPY})
     assert f'url = "http://m.example/packages/{NUMPY}"' in located
+
+
+def test_a_new_entry_through_a_mirror_of_another_layout_keeps_the_urls_the_lock_knows(
+        machine: WheelIndex, two_mirrors: tuple[dict[str, str], dict[str, str]],
+        tmp_path: Path, cli: Cli) -> None:
+    proj = project(tmp_path / "proj")
+    machine.write_config()  # canonical URLs for rocm6.4:gfx1100's files
+    assert cli("lock", cwd=proj).returncode == 0
+    use_mirrors(two_mirrors[1])
+    r = cli("lock", "--target", "rocm6.4:gfx1031", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    entries = tomllib.loads((proj / "mlstack.lock").read_text(encoding="utf-8"))["entry"]
+    assert [e["target"] for e in entries] == ["rocm6.4:gfx1031", "rocm6.4:gfx1100"]
+    assert entries[0]["package"] == entries[1]["package"]  # the same files, URLs and all
+    assert all("url" in w for p in entries[0]["package"] for w in p["wheels"])

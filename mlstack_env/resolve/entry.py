@@ -14,7 +14,7 @@ from mlstack_env import rocmsdk
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import InternalError, MlstackError
 from mlstack_env.indexpages import PageError, ProjectPages
-from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
 from mlstack_env.resolve.request import Request, entry_env
 from mlstack_env.resolve.uvcompile import Upgrade, compile_request
@@ -22,18 +22,22 @@ from mlstack_env.sources import ConcreteSource
 
 
 def resolve(request: Request, config: UserConfig | None = None, offline: bool = False, *,
-            previous: LockEntry | None = None, upgrade: Upgrade | None = None) -> LockEntry:
+            previous: LockEntry | None = None, upgrade: Upgrade | None = None,
+            lock: Lock | None = None) -> LockEntry:
     """Resolve one request through uv into a lock entry (canonical URLs, checked for CUDA).
 
     ``previous``: the entry it replaces, whose versions uv keeps where it can (only what
-    the changed inputs or ``upgrade`` need moves)."""
+    the changed inputs or ``upgrade`` need moves). ``lock``: the lock it goes into, whose
+    canonical URLs a file fetched through a mirror of another layout keeps."""
     config = config or load_config()
     with tempfile.TemporaryDirectory(prefix="mlstack-lock-") as tmp:
         workdir = Path(tmp)
         output = workdir / "pylock.toml"  # uv insists on this name
         compile_request(request, config, workdir, "pylock.toml", output, offline=offline,
                         previous=previous, upgrade=upgrade)
-        packages = _parse_pylock(output, request, config, previous)
+        known = [*(previous.packages if previous else ()),
+                 *(p for e in (lock.entries if lock else ()) for p in e.packages)]
+        packages = _parse_pylock(output, request, config, known)
         rocmsdk.check_entry(request.target, packages, request.wheel_indexes, request.key)
         check_rocm(packages, request, config, workdir, offline)
     core = next((p for p in packages if p.name == rocmsdk.CORE), None)
@@ -70,14 +74,16 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
 
 
 def _parse_pylock(path: Path, request: Request, config: UserConfig,
-                  previous: LockEntry | None = None) -> list[LockedPackage]:
+                  previously: list[LockedPackage]) -> list[LockedPackage]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InternalError(f"cannot read uv's pylock output {path}: {exc}") from None
-    # Files the entry being replaced already records (a lock keeps what it knew).
-    known = {(w.filename, w.sha256): w for p in (previous.packages if previous else ())
-             for w in p.files}
+    # Files the lock already records, with a URL first (a lock keeps what it knew).
+    known: dict[tuple[str, str], Wheel] = {}
+    for w in (w for p in previously for w in p.files):
+        if w.url or (w.filename, w.sha256) not in known:
+            known[(w.filename, w.sha256)] = w
     pages = ProjectPages()  # a mirror's project pages, read once for the whole entry
     packages: list[LockedPackage] = []
     for p in raw.get("packages", []):

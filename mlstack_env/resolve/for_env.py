@@ -72,7 +72,7 @@ def entry_for_env(
         found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
             return EnvEntry(found, py)
-        entry = resolve(request, offline=offline, previous=found)
+        entry = resolve(request, offline=offline, previous=found, lock=existing)
         base = Lock(existing.entries if existing else (), __version__, uv.version())
         new_lock = base.merged([entry])
         write_atomic(project.lock_path, dumps(new_lock))
