@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from mlstack_env import __version__
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import MlstackError
+from mlstack_env.indexpages import basic_auth, redact, split_credentials
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
 PART_PREFIX = ".part-"
@@ -170,7 +171,7 @@ def make_bundle(
             item = BundledWheel(wheel, "present", size)
         else:
             url = urls[wheel.sha256]
-            progress.start(wheel, url)
+            progress.start(wheel, redact(url))
             item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
                                                                config))
         progress.finish(item)
@@ -249,7 +250,7 @@ def _download(wheel: Wheel, url: str, directory: Path, progress: BundleProgress,
 
 def _mismatch(wheel: Wheel, url: str, what: str) -> MlstackError:
     return MlstackError(
-        f"{url} does not match the lock: {what}",
+        f"{redact(url)} does not match the lock: {what}",
         "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
         f"the mirror, or re-lock with `mlstack lock` if {wheel.filename} was replaced on "
         "purpose",
@@ -260,7 +261,7 @@ def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
     where = f"[mirrors] in {config.path}" if config.path else "a [mirrors] entry in the " \
         "mlstack config"
     return MlstackError(
-        f"cannot download {url}: {why}",
+        f"cannot download {redact(url)}: {why}",
         f"check the network, or route its prefix to a reachable mirror with {where} "
         "(nightly wheels are deleted upstream: mirror them)",
     )
@@ -274,6 +275,9 @@ def _open(url: str, config: UserConfig) -> Any:
                            "locked and mirrored URLs are http(s):// or file://")
     # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
     headers = {"User-Agent": f"mlstack/{__version__}"}
+    url, userinfo = split_credentials(url)  # a mirror behind a login: Basic auth
+    if userinfo is not None:
+        headers["Authorization"] = basic_auth(userinfo)
     request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
         response = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310

@@ -64,6 +64,36 @@ class PageError(Exception):
         self.missing = missing
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``https://user:token@host/p`` -> (``https://host/p``, ``"user:token"``): mirrors
+    behind a login (Artifactory, Nexus) are configured with credentials in the URL, as
+    for uv and pip; they are sent as HTTP Basic auth, never printed or stored."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=host).geturl(), userinfo
+
+
+def redact(url: str) -> str:
+    """``url`` as it may be shown: a password replaced by ``***``."""
+    bare, userinfo = split_credentials(url)
+    if userinfo is None:
+        return url
+    user = userinfo.split(":", 1)[0]
+    parts = urlsplit(bare)
+    return parts._replace(netloc=f"{user}:***@{parts.netloc}").geturl()
+
+
+def basic_auth(userinfo: str) -> str:
+    """The ``Authorization`` header value for ``user:password`` (percent-decoded)."""
+    import base64
+
+    user, _, password = userinfo.partition(":")
+    token = f"{unquote(user)}:{unquote(password)}".encode()
+    return "Basic " + base64.b64encode(token).decode()
+
+
 def urllib_fetch(url: str, accept: str) -> tuple[bytes, str, str]:
     """The default :data:`Fetch`: urllib, redirects followed, ``file://`` folders read as
     ``<folder>/index.html`` (a mirror that is a copied folder)."""
@@ -82,8 +112,11 @@ def urllib_fetch(url: str, accept: str) -> tuple[bytes, str, str]:
         raise PageError(url, f"unsupported URL scheme {parts.scheme!r}")
     from mlstack_env import __version__
 
-    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        url, headers={"Accept": accept, "User-Agent": f"mlstack/{__version__}"})
+    url, userinfo = split_credentials(url)
+    headers = {"Accept": accept, "User-Agent": f"mlstack/{__version__}"}
+    if userinfo is not None:
+        headers["Authorization"] = basic_auth(userinfo)
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
             body = response.read(MAX_PAGE + 1)
@@ -179,7 +212,7 @@ class ProjectPages:
             raise
         if found is not None and sha256 and found.sha256 and found.sha256 != sha256:
             raise MirrorError(
-                f"{index} lists {filename} of {project} with another hash than the lock: "
+                f"{redact(index)} lists {filename} of {project} with another hash than the lock: "
                 f"sha256 {found.sha256}, the lock says {sha256}",
                 "the lock or the served wheel was changed: restore the lock, fix the "
                 "server, or re-lock with `mlstack lock` if the file was replaced on "
@@ -195,17 +228,23 @@ class ProjectPages:
             found = self.find(index, project, filename, sha256, flat=flat)
         except PageError as err:
             raise MirrorError(
-                f"cannot read the {what} page {err.url} for {project}: {err.why}",
-                f"check the network and that the {what} {index} is up (the [mirrors] "
-                "entry in the mlstack config names it)", unreachable=True) from None
+                f"cannot read the {what} page {redact(err.url)} for {project}: {err.why}",
+                f"check the network and that the {what} {redact(index)} is up (the "
+                "[mirrors] entry in the mlstack config names it)", unreachable=True) from None
         if found is None:
             page = index if flat else project_url(index, project)
             raise MirrorError(
-                f"the {what} {index} has no file {filename} for project {project} "
-                f"(its page {page} does not list it)",
+                f"the {what} {redact(index)} has no file {filename} for project {project} "
+                f"(its page {redact(page)} does not list it)",
                 f"copy or upload {filename} to the {what} (with its sha256 {sha256}), or "
                 "point the [mirrors] entry at a mirror that carries it"
                 if sha256 else f"copy or upload {filename} to the {what}")
+        bare, userinfo = split_credentials(index)
+        if userinfo is not None and urlsplit(found.url).netloc == urlsplit(bare).netloc:
+            # The file on the same server as the logged-in page: the same login (uv gets
+            # the URL alone, with --no-index, so it learns the credentials from nowhere).
+            parts = urlsplit(found.url)
+            return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
         return found.url
 
 

@@ -268,3 +268,26 @@ def test_a_new_entry_through_a_mirror_of_another_layout_keeps_the_urls_the_lock_
     assert [e["target"] for e in entries] == ["rocm6.4:gfx1031", "rocm6.4:gfx1100"]
     assert entries[0]["package"] == entries[1]["package"]  # the same files, URLs and all
     assert all("url" in w for p in entries[0]["package"] for w in p["wheels"])
+
+
+def test_a_mirror_login_is_sent_carried_to_its_files_and_never_shown() -> None:
+    asked: list[str] = []
+
+    def fetch(url: str, accept: str) -> tuple[bytes, str, str]:
+        asked.append(url)
+        page = (f'<a href="/packages/{NUMPY}#sha256={"ab" * 32}">n</a>'
+                f'<a href="https://cdn.example/{NUMPY}.asc">sig</a>')
+        return page.encode(), "text/html", "https://art.example/api/pypi/pypi/simple/numpy/"
+
+    pages = ProjectPages(fetch)
+    index = "https://me:p%40ss@art.example/api/pypi/pypi/simple"
+    assert pages.locate(index, "numpy", NUMPY, "ab" * 32) == \
+        f"https://me:p%40ss@art.example/packages/{NUMPY}"
+    with pytest.raises(MirrorError) as err:
+        pages.locate(index, "numpy", "numpy-9.9-py3-none-any.whl", "ab" * 32)
+    assert "p%40ss" not in err.value.message
+    assert "https://me:***@art.example/api/pypi/pypi/simple has no file" in err.value.message
+    from mlstack_env.indexpages import basic_auth, split_credentials
+
+    assert split_credentials(index) == ("https://art.example/api/pypi/pypi/simple", "me:p%40ss")
+    assert basic_auth("me:p%40ss") == "Basic bWU6cEBzcw=="  # me:p@ss

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlstack_env import paths
 from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
+from mlstack_env.indexpages import split_credentials
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
@@ -207,7 +208,8 @@ def remember_fetched(entry: LockEntry, located: Mapping[str, str]) -> None:
     where = paths.wheel_urls_dir()
     for package in entry.packages:
         for wheel in package.wheels:
-            url = located.get(wheel.sha256, "")
+            # Never a password on disk; uv's cache keys leave credentials out too.
+            url = split_credentials(located.get(wheel.sha256, ""))[0]
             if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
                 continue
             if fetched_url(wheel.sha256) == url:

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env import paths
 from tests.layoutmirror import UPSTREAMS, local_path, upstream_files
 from tests.mirrorscenario import Cli, create_behind_each, lock_through, project, use_mirrors
 from tests.real import components
-from tests.wheelindex import WheelIndex
+from tests.wheelindex import PYPI, WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
 pytestmark = pytest.mark.xdist_group("mirrors-real")
@@ -76,10 +77,26 @@ def files_of(index: WheelIndex, canonical: str) -> list[Path]:
                    .values() for f in files.values()})
 
 
+# The PyPI mirror's pypiserver asks for a login to list and download (as a corporate
+# mirror does); the mirror URL carries it, like uv's and pip's index URLs.
+LOGIN = ("team", "s3cret")
+
+
+def htpasswd(path: Path) -> None:
+    """An Apache htpasswd file with :data:`LOGIN`, written by pypiserver's own passlib."""
+    code = ("import sys; from passlib.apache import HtpasswdFile as H; "
+            "h = H(sys.argv[1], new=True); h.set_password(sys.argv[2], sys.argv[3]); h.save()")
+    done = subprocess.run([str(PYPI_SERVER.parent / "python"), "-c", code, str(path), *LOGIN],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        components.need("pypiserver", f"passlib could not write htpasswd: {done.stderr}")
+
+
 @pytest.fixture(scope="session")
 def pypiserver(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory,
                ) -> Iterator[dict[str, str]]:
-    """One pypiserver per upstream index (it serves one flat index); the ``[mirrors]``."""
+    """One pypiserver per upstream index (it serves one flat index), PyPI's behind a
+    login; the ``[mirrors]``."""
     if not PYPI_SERVER.is_file():
         components.need("pypiserver", f"{PYPI_SERVER} is not installed")
     table: dict[str, str] = {}
@@ -93,15 +110,21 @@ def pypiserver(wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory
                 shutil.copyfile(path, packages / path.name)
             port = free_port()
             log = folder / "log"
+            auth = ["-a", ".", "-P", "."]  # no login
+            login = ""
+            if canonical == PYPI:
+                htpasswd(folder / "htpasswd")
+                auth = ["-a", "list,download,update", "-P", str(folder / "htpasswd")]
+                login = ":".join(LOGIN) + "@"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
                     [str(PYPI_SERVER), "run", "-p", str(port), "-i", "127.0.0.1",
-                     "--disable-fallback", "--hash-algo", "sha256", "-a", ".", "-P", ".",
+                     "--disable-fallback", "--hash-algo", "sha256", *auth,
                      str(packages)], stdout=out, stderr=subprocess.STDOUT)
             procs.append(proc)
             url = f"http://127.0.0.1:{port}"
-            wait_for(f"{url}/simple/", proc, log, "pypiserver")
-            table[canonical] = f"{url}/simple"
+            wait_for(f"{url}/", proc, log, "pypiserver")
+            table[canonical] = f"http://{login}127.0.0.1:{port}/simple"
         yield table
     finally:
         for proc in procs:
@@ -184,6 +207,18 @@ def test_one_lock_installs_behind_pypiserver_and_behind_devpi(
         assert "https://files.pythonhosted.org/packages/" in \
             (proj / "mlstack.lock").read_text(encoding="utf-8")
     create_behind_each(cli, proj / "mlstack.lock", servers)
+    # The login reached pypiserver (it refuses without), and was written nowhere.
+    assert LOGIN[1] not in (proj / "mlstack.lock").read_text(encoding="utf-8")
+    assert not [p for p in paths.home().rglob("*") if p.is_file() and p.stat().st_size < 1 << 20
+                and LOGIN[1].encode() in p.read_bytes()]
+
+
+def test_pypiserver_refuses_without_the_login(pypiserver: dict[str, str]) -> None:
+    """So the creates above prove the login was sent (as HTTP Basic auth)."""
+    bare = pypiserver[PYPI].replace(":".join(LOGIN) + "@", "")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(bare + "/numpy/", timeout=10)
+    assert err.value.code == 401
 
 
 def test_bundle_through_devpi_and_pypiserver(
