@@ -45,8 +45,3 @@ class FileLocator:
                                "neither a URL nor an index",
                                "re-lock with `mlstack lock`")
         return self.config.rewrite(wheel.url)
-
-    def urls(self, packages: tuple[LockedPackage, ...] | list[LockedPackage],
-             ) -> dict[str, str]:
-        """sha256 -> URL to fetch, for every file (wheels and the selector's sdist)."""
-        return {w.sha256: self.url(p, w) for p in packages for w in p.files}
