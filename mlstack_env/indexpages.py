@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -59,7 +57,7 @@ class PageError(Exception):
 
     def __init__(self, url: str, why: str, missing: bool = False) -> None:
         super().__init__(why)
-        self.url = url
+        self.url = redact(url)  # for messages: never a password
         self.why = why
         self.missing = missing
 
@@ -110,6 +108,11 @@ def urllib_fetch(url: str, accept: str) -> tuple[bytes, str, str]:
             raise PageError(url, exc.strerror or str(exc)) from None
     if parts.scheme not in ("http", "https"):
         raise PageError(url, f"unsupported URL scheme {parts.scheme!r}")
+    # Loaded when a page is read: urllib.request pulls in tempfile, http.client, ssl …,
+    # which a store hit (store/install.py imports this module) must not pay for.
+    import urllib.error
+    import urllib.request
+
     from mlstack_env import __version__
 
     url, userinfo = split_credentials(url)
