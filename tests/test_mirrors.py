@@ -28,7 +28,7 @@ from tests.mirrorscenario import (
     project,
     use_mirrors,
 )
-from tests.wheelindex import WheelIndex
+from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
 
@@ -291,3 +291,23 @@ def test_a_mirror_login_is_sent_carried_to_its_files_and_never_shown() -> None:
 
     assert split_credentials(index) == ("https://art.example/api/pypi/pypi/simple", "me:p%40ss")
     assert basic_auth("me:p%40ss") == "Basic bWU6cEBzcw=="  # me:p@ss
+
+
+def test_a_find_links_package_has_no_index_and_installs_by_its_url(
+        machine: WheelIndex, tmp_path: Path, cli: Cli) -> None:
+    """AMD's per-release folder is no index: its wheel is fetched by its URL (through the
+    folder's [mirrors] prefix), never looked up on PyPI's mirror, which lacks it."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    write_project(proj, profiles={"ml": ["onnxruntime-migraphx"]}, targets=["rocm6.4:gfx1100"])
+    machine.write_config()
+    assert cli("lock", cwd=proj).returncode == 0
+    packages = {p["name"]: p for p in tomllib.loads(
+        (proj / "mlstack.lock").read_text(encoding="utf-8"))["entry"][0]["package"]}
+    ort = packages["onnxruntime-migraphx"]
+    assert "index" not in ort
+    assert ort["wheels"][0]["url"].startswith(
+        "https://repo.radeon.com/rocm/manylinux/rocm-rel-6.4/")
+    assert packages["numpy"]["index"] == "https://pypi.org/simple"
+    r = cli("env", "create", "ml", "--lock", str(proj / "mlstack.lock"))
+    assert r.returncode == 0, r.stderr

@@ -110,10 +110,9 @@ def _parse_pylock(path: Path, request: Request, config: UserConfig,
             # (a [mirrors] prefix maps the file back under the source's URLs).
             wheels = [Wheel(u, sha, size) for u, (_, sha, size) in zip(canonical, served,
                                                                         strict=True)]
-            index = next((s.url for s in request.sources if s.kind == "index"
-                          and all(s.owns(w.url) for w in wheels)), None)
-            if index is None:
-                index = next((s.url for s in request.sources if s.default), None)
+            # A find-links folder is no index: its files are found by their URLs (never
+            # by name on PyPI's mirror, which does not carry them).
+            index = owner.url if owner.kind == "index" else None
         else:
             source = _served_by(str(name), served, request, config, pages)
             index = source.url if source.kind == "index" else None
