@@ -1,8 +1,9 @@
 """Wheel bundles: every wheel of a lock, downloaded into one folder and checked against it.
 
 A bundle is what an air-gapped site installs from (``mlstack env create --wheels DIR``).
-It is made on a connected machine, through ``[mirrors]`` like any fetch, with the standard
-library only. Each file is streamed into ``DIR/.part-*``, its sha256 (and size, when the
+It is made on a connected machine, through ``[mirrors]`` like any fetch (each file found
+by name on its index's mirror: locate.py), with the standard library only. Each file
+is streamed into ``DIR/.part-*``, its sha256 (and size, when the
 lock records one) checked, and only then renamed to the wheel's name: a file in DIR with
 a wheel's name always has the bytes the lock names, even after an interrupted run. A
 re-run checks the files already there and downloads only what is missing or different.
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from mlstack_env import __version__
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import MlstackError
+from mlstack_env.indexpages import basic_auth, redact, split_credentials
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
 PART_PREFIX = ".part-"
@@ -44,7 +46,7 @@ class BundledWheel:
     def to_json(self) -> dict[str, Any]:
         return {
             "filename": self.wheel.filename,
-            "url": self.wheel.url,
+            "url": self.wheel.url or None,  # None: locked by name (no canonical URL)
             "sha256": self.wheel.sha256,
             "size": self.size,
             "status": self.status,
@@ -124,7 +126,8 @@ def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
                 if seen.sha256 != wheel.sha256:
                     raise MlstackError(
                         f"{source} names two different files {wheel.filename} "
-                        f"({seen.url} and {wheel.url}); one folder cannot hold both",
+                        f"({seen.url or seen.sha256} and {wheel.url or wheel.sha256}); one "
+                        "folder cannot hold both",
                         "bundle the profiles separately, each into its own -o DIR",
                     )
     return [by_name[name] for name in sorted(by_name)]
@@ -151,15 +154,24 @@ def make_bundle(
     config = config or load_config()
     progress = progress or NoBundleProgress()
     _prepare(directory)
+    from mlstack_env.locate import FileLocator
+
+    locator = FileLocator(config)  # project pages read once for the whole bundle
+    owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
+    present = {w.sha256: size for w in wheels
+               if (size := _matching_size(directory / w.filename, w)) is not None}
+    # Where each missing file is, before any download: by name on the mirror of its index,
+    # else its canonical URL (locate.py). A file no mirror lists stops it here.
+    urls = {w.sha256: locator.url(owner[w.sha256], w) for w in wheels if w.sha256 not in present}
     done = []
     for wheel in wheels:
-        url = config.rewrite(wheel.url)
-        progress.start(wheel, url)
-        target = directory / wheel.filename
-        size = _matching_size(target, wheel)
+        size = present.get(wheel.sha256)
         if size is not None:
+            progress.start(wheel, wheel.url or wheel.filename)
             item = BundledWheel(wheel, "present", size)
         else:
+            url = urls[wheel.sha256]
+            progress.start(wheel, redact(url))
             item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
                                                                config))
         progress.finish(item)
@@ -238,7 +250,7 @@ def _download(wheel: Wheel, url: str, directory: Path, progress: BundleProgress,
 
 def _mismatch(wheel: Wheel, url: str, what: str) -> MlstackError:
     return MlstackError(
-        f"{url} does not match the lock: {what}",
+        f"{redact(url)} does not match the lock: {what}",
         "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
         f"the mirror, or re-lock with `mlstack lock` if {wheel.filename} was replaced on "
         "purpose",
@@ -249,7 +261,7 @@ def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
     where = f"[mirrors] in {config.path}" if config.path else "a [mirrors] entry in the " \
         "mlstack config"
     return MlstackError(
-        f"cannot download {url}: {why}",
+        f"cannot download {redact(url)}: {why}",
         f"check the network, or route its prefix to a reachable mirror with {where} "
         "(nightly wheels are deleted upstream: mirror them)",
     )
@@ -263,6 +275,9 @@ def _open(url: str, config: UserConfig) -> Any:
                            "locked and mirrored URLs are http(s):// or file://")
     # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
     headers = {"User-Agent": f"mlstack/{__version__}"}
+    url, userinfo = split_credentials(url)  # a mirror behind a login: Basic auth
+    if userinfo is not None:
+        headers["Authorization"] = basic_auth(userinfo)
     request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
         response = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310

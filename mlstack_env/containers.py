@@ -150,6 +150,14 @@ def _selector_lines(entry: LockEntry) -> list[str]:
     package = selector_of(entry)
     if package is None or package.sdist is None:
         return []
+    if not package.sdist.url:  # locked by name through a mirror of another layout
+        from mlstack_env.errors import MlstackError
+
+        raise MlstackError(
+            f"{entry.key}: the rocm selector {package.sdist.filename} was locked through a "
+            "mirror without its canonical URL, which the recipe needs",
+            "lock once where the canonical index is reachable (or through a mirror that "
+            "copies its layout): `mlstack lock` then keeps the URL")
     site = f"{VENV}/lib/python{entry.python}/site-packages"
     meta = base64.b64encode(metadata(entry, package.version).encode()).decode()
     args = " ".join(shlex.quote(a) for a in (package.sdist.url, package.sdist.sha256,

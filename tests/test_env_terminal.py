@@ -36,6 +36,7 @@ def test_piped_stderr_gets_one_line_per_step(lock: Path, cli: Cli) -> None:
     size = sum(w.size or 0 for p in _entry(lock).packages for w in p.wheels)
     assert [m.group("step") for m in steps if m] == [
         f"reading {lock} for rocm6.4:gfx1100",
+        "finding the locked files on the mirrors",  # by name, on each index's mirror
         "creating a Python 3.12 venv",
         f"downloading 3 wheels, {size / 1024:.1f} KiB (uv's cache serves the ones it holds)",
         "linking 3 packages into the env",

@@ -86,7 +86,7 @@ def entry_for_env(
         found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
             return EnvEntry(found, py, lock_path=project.lock_path)
-        entry = resolve(request, offline=offline, previous=found)
+        entry = resolve(request, offline=offline, previous=found, lock=existing)
         if found is None and project.targets:
             # A new machine's target joins the project (mlstack.toml `targets`), so the
             # next `mlstack lock` keeps this entry instead of undoing it. Read again under

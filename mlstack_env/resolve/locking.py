@@ -208,7 +208,8 @@ def lock_held(
         try:
             from mlstack_env.resolve.entry import resolve  # not on a no-op lock's path
 
-            entry = resolve(req, config, offline, previous=old, upgrade=upgrade)
+            entry = resolve(req, config, offline, previous=old, upgrade=upgrade,
+                            lock=existing)
         except MlstackError as err:
             failures.append(err)
             continue

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from mlstack_env import paths
 from mlstack_env.config import UserConfig, mirror_advice
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import SELECTOR, LockEntry, map_url, to_pylock
+from mlstack_env.indexpages import split_credentials
+from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
 from mlstack_env.units import human_bytes
@@ -46,7 +47,7 @@ class UvInstaller:
     wheels_dir: Path | None = None
 
     def bundled(self, entry: LockEntry) -> dict[str, str]:
-        """Locked wheel URL -> ``file://`` URL of the same file in ``wheels_dir``."""
+        """Locked sha256 -> ``file://`` URL of the same file in ``wheels_dir``."""
         if self.wheels_dir is None:
             return {}
         found = {}
@@ -54,7 +55,7 @@ class UvInstaller:
             for wheel in package.files:  # the rocm selector's sdist is bundled too
                 path = self.wheels_dir / wheel.filename
                 if path.is_file():
-                    found[wheel.url] = path.absolute().as_uri()
+                    found[wheel.sha256] = path.absolute().as_uri()
         return found
 
     def check_bundle(self, entry: LockEntry) -> None:
@@ -64,7 +65,7 @@ class UvInstaller:
             return
         bundled = self.bundled(entry)
         missing = sorted({w.filename for p in entry.packages for w in p.files
-                          if w.url not in bundled})
+                          if w.sha256 not in bundled})
         if missing:
             raise MlstackError(
                 f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
@@ -74,7 +75,7 @@ class UvInstaller:
             )
 
     def fetched(self, entry: LockEntry) -> dict[str, str]:
-        """Offline: locked wheel URL -> the URL it was last fetched from.
+        """Offline: locked sha256 -> the URL the file was last fetched from.
 
         uv's cache is keyed by URL, so after ``[mirrors]`` changed, an offline install
         through the new mirror would miss a wheel the cache holds; the URL that filled
@@ -82,15 +83,36 @@ class UvInstaller:
         """
         if not self.offline:
             return {}
-        return {w.url: url for p in entry.packages for w in p.wheels
+        return {w.sha256: url for p in entry.packages for w in p.wheels
                 if (url := fetched_url(w.sha256)) is not None}
 
-    def url_map(self, entry: LockEntry) -> dict[str, str]:
-        """Bundled files first (a whole URL is the longest prefix), then, offline, the
-        URLs cached wheels were fetched from, then the mirrors."""
-        bundled = self.bundled(entry)
-        fetched = {k: v for k, v in self.fetched(entry).items() if k not in bundled}
-        return {**bundled, **fetched, **longest_first(self.mirrors)}
+    def locations(self, entry: LockEntry) -> dict[str, str]:
+        """Locked sha256 -> the URL to fetch it from: the bundle folder first, then,
+        offline, the URL a cached file was fetched from, then where ``locate.py`` finds
+        it (by name on the mirror of its index, else its canonical URL)."""
+        from mlstack_env.indexpages import MirrorError
+        from mlstack_env.locate import FileLocator
+
+        config = UserConfig(mirrors=dict(self.mirrors))
+        found = {**self.fetched(entry), **self.bundled(entry)}
+        locator = FileLocator(config)
+        for package in entry.packages:
+            for wheel in package.files:
+                if wheel.sha256 in found:
+                    continue
+                if self.offline:  # no page can be read: uv's cache by the old key, if any
+                    found[wheel.sha256] = config.rewrite(wheel.url) if wheel.url else ""
+                    continue
+                try:
+                    found[wheel.sha256] = locator.url(package, wheel)
+                except MirrorError as err:
+                    # The page is unreadable (the mirror is down), but this file was
+                    # fetched before: uv's cache holds it under that URL. Else the error.
+                    earlier = fetched_url(wheel.sha256)
+                    if earlier is None or not err.unreachable:
+                        raise
+                    found[wheel.sha256] = earlier
+        return found
 
     def _refresh_args(self) -> list[str]:
         if not self.refresh:
@@ -103,6 +125,11 @@ class UvInstaller:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
 
         self.check_bundle(entry)
+        # Every file found first (by name on its index's mirror): a missing one stops the
+        # create before anything is made.
+        with progress.step("finding the locked files on the mirrors") if self.mirrors \
+                and not self.offline else contextlib.nullcontext():
+            located = self.locations(entry)
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -112,8 +139,8 @@ class UvInstaller:
                 cwd=workdir,
             )
         pylock = workdir / "pylock.toml"
-        url_map = self.url_map(entry)
-        pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
+        pylock.write_text(to_pylock(entry, located=located, require_urls=False),
+                          encoding="utf-8")
         stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
         try:
             with stages:
@@ -132,18 +159,18 @@ class UvInstaller:
         except uv.UvError as err:
             if self.offline or err.kind is not uv.UvFailure.NETWORK:
                 raise
-            fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
+            canonical = [w.url or p.index or "" for p in entry.packages for w in p.wheels]
             raise MlstackError(err.message, mirror_advice(
-                fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
-        remember_fetched(entry, url_map)
-        self._install_selector(entry, venv, url_map, progress)
+                canonical, UserConfig(mirrors=dict(self.mirrors)))) from None
+        remember_fetched(entry, located)
+        self._install_selector(entry, venv, located, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
         write_pip_shims(venv, entry.python, frozenset(p.name for p in entry.packages))
         return uv_version
 
 
-    def _install_selector(self, entry: LockEntry, venv: Path, url_map: Mapping[str, str],
+    def _install_selector(self, entry: LockEntry, venv: Path, located: Mapping[str, str],
                           progress: Progress) -> None:
         """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
         built (mlstack_env/rocmselector.py); nothing for an entry without one."""
@@ -157,7 +184,8 @@ class UvInstaller:
         if package is None or package.sdist is None or site is None:
             return
         with progress.step(f"unpacking rocm_sdk from {package.sdist.filename} (not built)"):
-            data = rocmselector.fetch(package.sdist, url_map, self.wheels_dir,
+            data = rocmselector.fetch(package.sdist, located.get(package.sdist.sha256, ""),
+                                      self.wheels_dir,
                                       offline=self.offline,
                                       config=UserConfig(mirrors=dict(self.mirrors)))
             rocmselector.install(entry, venv, site, data)
@@ -174,13 +202,14 @@ def fetched_url(sha256: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-def remember_fetched(entry: LockEntry, url_map: Mapping[str, str]) -> None:
+def remember_fetched(entry: LockEntry, located: Mapping[str, str]) -> None:
     """After an install: record, per locked sha256, the URL uv fetched the wheel from
     (network URLs only; a bundle's files are found again with --wheels). Best effort."""
     where = paths.wheel_urls_dir()
     for package in entry.packages:
         for wheel in package.wheels:
-            url = map_url(wheel.url, url_map)
+            # Never a password on disk; uv's cache keys leave credentials out too.
+            url = split_credentials(located.get(wheel.sha256, ""))[0]
             if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
                 continue
             if fetched_url(wheel.sha256) == url:
@@ -271,11 +300,6 @@ def interpreter_for(version: str) -> Path:
     from mlstack_env import uv
 
     return uv.find_python(version)
-
-
-def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
-    """``to_pylock`` takes the first matching prefix; the user config means the longest."""
-    return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
 
 
 def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+
+# PyPI tools' own venvs (.ci/real/*.sh installs them there).
+_REAL = Path(__file__).resolve().parents[2] / ".real"
 
 # name -> (argv that prints the version, the .ci/real script that installs it)
 COMPONENTS: dict[str, tuple[list[str], str]] = {
@@ -19,6 +23,8 @@ COMPONENTS: dict[str, tuple[list[str], str]] = {
     # slurmd, not sinfo: Slurm's clients print their version only once they find a
     # slurm.conf, and the tests write their own.
     "slurm": (["slurmd", "-V"], "slurm.sh"),
+    "pypiserver": ([str(_REAL / "pypiserver/bin/pypi-server"), "--version"], "mirrors.sh"),
+    "devpi-server": ([str(_REAL / "devpi/bin/devpi-server"), "--version"], "mirrors.sh"),
 }
 
 
