@@ -15,6 +15,13 @@ import pytest
 
 # name -> (argv that prints the version, the .ci/real script that installs it)
 COMPONENTS: dict[str, tuple[list[str], str]] = {
+    "pip": ([".real/pylock/bin/pip", "--version"], "pylock.sh"),
+    "packaging": ([".real/pylock/bin/python", "-c",
+                   "import packaging; print('packaging', packaging.__version__)"], "pylock.sh"),
+    "dockerd": (["/usr/sbin/dockerd", "--version"], "containers.sh"),
+    "debootstrap": (["dpkg-query", "-W", "-f", "debootstrap ${Version}", "debootstrap"],
+                    "containers.sh"),
+    "hadolint": ([".real/containers/hadolint/bin/hadolint", "--version"], "containers.sh"),
 }
 
 
