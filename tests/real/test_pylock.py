@@ -16,7 +16,6 @@ same file name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import pytest
 from mlstack_env import uv
 from mlstack_env.lockfile import read_lock, to_pylock
 from tests.real import components
+from tests.real.installed import installed_files
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -40,8 +40,6 @@ CONSUMERS = REPO / ".real" / "pylock" / "bin"
 LOCKED = [("minimal", "rocm6.4:gfx1100"), ("minimal", "cpu"),
           ("training", "rocm6.4:gfx1100"), ("training", "cpu"),
           ("inference", "rocm7.2:gfx1100")]
-# Files an installer writes about itself, not the package's.
-INSTALLER_FILES = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json"}
 
 
 def _consumer(name: str) -> Path:
@@ -67,25 +65,8 @@ def _served_copy(pylock: Path, index: WheelIndex, where: Path) -> Path:
     return copy
 
 
-def _site(venv: Path) -> Path:
-    (site,) = (venv / "lib").glob("python3.*/site-packages")
-    return site
-
-
 def _files(venv: Path) -> dict[str, str]:
-    """Every file the installed distributions own, by path in site-packages -> sha256
-    (bytecode and the installer's own metadata files left out)."""
-    site = _site(venv)
-    out: dict[str, str] = {}
-    for dist in site.glob("*.dist-info"):
-        for row in (dist / "RECORD").read_text(encoding="utf-8").splitlines():
-            rel = row.rsplit(",", 2)[0]
-            path = (site / rel).resolve()
-            if "__pycache__" in rel or rel.startswith("..") or \
-                    (path.parent.name.endswith(".dist-info") and path.name in INSTALLER_FILES):
-                continue
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+    return installed_files([str(venv / "bin" / "python")])
 
 
 def _validate(pylock: Path) -> None:
