@@ -132,8 +132,10 @@ class Recipe:
 
 
 def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
-    """The install step, shared by both recipes: one shell command per item."""
+    """The install step, shared by both recipes: one shell command per item. The mirrored
+    copy keeps the lock's own (PEP 751) name: uv reads the same name either way."""
     tmp = SCRATCH
+    copy = f"{tmp}/{lock_in_image.rsplit('/', 1)[-1]}"
     return [
         "set -eu",
         f"export UV_NO_CACHE=1 UV_PYTHON_INSTALL_DIR={PREFIX}/python",
@@ -141,8 +143,8 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
         f"lock={lock_in_image}",
         f'case "${{{MIRRORS_ARG}-}}" in *=*)',
         f"    mkdir -p {tmp}",
-        f"    {VENV}/bin/python -I -c '{_REWRITE}' \"$lock\" {tmp}/pylock.toml {MIRRORS_ARG}",
-        f"    lock={tmp}/pylock.toml ;;",
+        f"    {VENV}/bin/python -I -c '{_REWRITE}' \"$lock\" {copy} {MIRRORS_ARG}",
+        f"    lock={copy} ;;",
         "esac",
         f'uv pip sync --no-config --python {VENV}/bin/python --preview-features pylock '
         '--no-index "$lock"',
@@ -287,15 +289,29 @@ def _apptainer(entry: LockEntry, *, lock_name: str, base: str, variables: Mappin
     return "\n".join(lines) + "\n"
 
 
+def _no_template(what: str, value: str) -> None:
+    """Apptainer (>= 1.2) replaces ``{{ NAME }}`` anywhere in a definition with a build
+    argument, and has no escape for it (apptainer.org/docs/user/main/definition_files.html,
+    "Templating"), so such text in a value would not stay data."""
+    if "{{" in value:
+        raise MlstackError(
+            f"{what} holds '{{{{', which an Apptainer definition reads as a build argument: "
+            f"{value!r}",
+            hint="drop the '{{' from the value, or export it with `mlstack export docker`",
+        )
+
+
 def _checked(kind: str, entry: LockEntry, variables: Mapping[str, str], base: str,
              mirrors: Mapping[str, str]) -> None:
     """Every value the recipe writes is one line (:func:`one_line`), for both formats:
     the variables, the entry's key (comments, labels), the base and the mirrors, and the
     selector's URL and version; a mirror prefix also stays inside sh single quotes."""
-    for k, v in variables.items():
-        one_line(f"variable {k}", v, kind)
-    one_line("the entry's profile", entry.key, kind)
-    one_line("--base", base, kind)
+    values = {**{f"variable {k}": v for k, v in variables.items()},
+              "the entry's profile": entry.key, "--base": base}
+    for what, value in values.items():
+        one_line(what, value, kind)
+        if kind == "apptainer":
+            _no_template(what, value)
     for package in entry.packages:
         for f in package.files:
             one_line(f"package {package.name}'s URL", f.url, kind)

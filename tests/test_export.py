@@ -245,6 +245,22 @@ def test_the_apptainer_section_value_is_refused_by_the_cli(mirrored: WheelIndex,
     assert not (tmp_path / "ctx").exists()
 
 
+def test_an_apptainer_template_in_a_value_is_refused() -> None:
+    """Apptainer fills {{ NAME }} from build arguments anywhere in the file: a value holding
+    it would not reach the image as written. A Dockerfile carries it as it is."""
+    entry = torch_entry("demo", "rocm6.4:gfx1100", env={"NOTE": "{{ MLSTACK_MIRRORS }}"})
+    with pytest.raises(MlstackError, match="reads as a build argument"):
+        make_recipe("apptainer", entry, name="demo")
+    assert "ENV NOTE='{{ MLSTACK_MIRRORS }}'" in make_recipe("docker", entry, name="demo").text
+
+
+def test_the_mirrored_copy_keeps_the_pep751_name() -> None:
+    for kind in ("docker", "apptainer"):
+        text = make_recipe(kind, torch_entry("ml.v2", "rocm6.4:gfx1100"), name="ml.v2").text
+        assert f"lock={SCRATCH}/pylock.ml_v2.toml" in text
+        assert "pylock.toml" not in text
+
+
 def test_mirror_prefixes_stay_one_quoted_word() -> None:
     entry = torch_entry("demo", "rocm6.4:gfx1100")
     for mirror in ("https://m/x' ; touch /PWN '", "https://m/a b", "https://m/\n%setup"):
