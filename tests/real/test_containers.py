@@ -121,7 +121,18 @@ def docker() -> Iterator[Docker]:
     finally:
         if proc is not None:
             _stop(proc)
-        shutil.rmtree(top, ignore_errors=True)
+        _unmount_under(top)
+        shutil.rmtree(top)
+
+
+def _unmount_under(top: Path) -> None:
+    """What dockerd leaves mounted under its roots (the default network namespace at
+    exec-root/netns/default stays bound after it exits), deepest first."""
+    prefix = f"{top}/"
+    mounts = Path("/proc/self/mounts").read_text(encoding="utf-8").splitlines()
+    points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", point], check=True, timeout=60)
 
 
 def hadolint(dockerfile: Path) -> None:
