@@ -53,6 +53,11 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None) -> str
         return map_url(url, url_map or {})
 
     lines = [
+        # A ROCm-as-wheels entry's selector is not in the file (see standalone_pylock): say
+        # so to whoever finds it beside a recipe, whose build unpacks it.
+        *(["# Not installable alone: ROCm's 'rocm' selector (an sdist mlstack unpacks, never",
+           "# builds) is left out; the recipe beside this file, or `mlstack env create`,",
+           "# adds it."] if any(p.sdist is not None for p in entry.packages) else []),
         'lock-version = "1.0"',
         f"requires-python = {quote('==' + entry.python + '.*')}",
         'created-by = "mlstack"',
