@@ -245,6 +245,19 @@ def test_the_apptainer_section_value_is_refused_by_the_cli(mirrored: WheelIndex,
     assert not (tmp_path / "ctx").exists()
 
 
+def test_accepted_values_open_no_section() -> None:
+    """Values that are accepted (no line break, no template) never put a line starting
+    with % into the definition: its sections are exactly mlstack's."""
+    env = {"PCT": "%setup", "SP": " %post", "TAB": "a\t%files", "Q": "'%runscript'"}
+    text = make_recipe("apptainer", torch_entry("demo", "rocm6.4:gfx1100", env=env),
+                       name="demo").text
+    opened = [line for line in text.splitlines() if line.startswith("%")]
+    assert opened == ["%arguments", "%files from uv", "%files", "%post", "%environment",
+                      "%labels"]
+    assert not any(line.lstrip().startswith("%") and not line.startswith("%")
+                   for line in text.splitlines())
+
+
 def test_an_apptainer_template_in_a_value_is_refused() -> None:
     """Apptainer fills {{ NAME }} from build arguments anywhere in the file: a value holding
     it would not reach the image as written. A Dockerfile carries it as it is."""
