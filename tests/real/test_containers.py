@@ -14,6 +14,7 @@ this fixture builds from the pinned uv binary, under the same name.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from mlstack_env import uv
 from mlstack_env.containers import make_recipe
 from tests.envfixtures import torch_entry
 from tests.real import components
+from tests.real.installed import SCRIPT as INSTALLED_SCRIPT
 from tests.real.installed import installed_files
 from tests.wheelindex import WheelIndex
 
@@ -45,6 +47,8 @@ BASE = "mlstack-real/debian:bookworm"
 DOCKER = "/usr/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
 HADOLINT = REAL / "hadolint" / "bin" / "hadolint"
+BUILDAH = "/usr/bin/buildah"
+LOCAL_BASE = f"localhost/{BASE}"  # buildah: a name no registry is asked for
 SECTIONS = {"arguments", "files", "post", "environment", "labels"}
 
 
@@ -175,15 +179,18 @@ def _mirrors(index: WheelIndex) -> str:
     return " ".join(f"{k}={v}" for k, v in index.mirrors.items())
 
 
-@pytest.mark.parametrize("case", [("rocm6.4:gfx1100", "7900xtx"),
-                                  ("rocm7.14:gfx1100", "7900xtx-no-rocm"), ("cpu", "no-gpu")],
-                         ids=lambda case: case[0])
-def test_exported_recipe_builds_and_imports_torch(  # noqa: PLR0917 - pytest fixtures
-        case: tuple[str, str], docker: Docker, mirrored: WheelIndex,
-        fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli) -> None:
-    """Lock (minimal, for the base's Python 3.11), create, export both recipes of the env,
-    build the Dockerfile for real, run torch in the image: the same files as the store's.
-    The env is named ml.v2: its pylock's name must still be PEP 751's."""
+@dataclass(frozen=True)
+class Exported:
+    ctx: Path  # Dockerfile, ml.def and their files
+    store_files: dict[str, str]  # installed_files of the store entry
+    torch: str  # the locked torch version
+
+
+def export_env(case: tuple[str, str], base: str, *, fake_machine: Callable[[str], Path],
+               tmp_path: Path, cli: Cli) -> Exported:
+    """Lock (minimal, for the base's Python 3.11), create, export both recipes of the env
+    FROM ``base``, lint both. The env is named ml.v2: its pylock's name must still be
+    PEP 751's."""
     target, machine = case
     fake_machine(machine)
     lock = tmp_path / "mlstack.lock"
@@ -196,17 +203,30 @@ def test_exported_recipe_builds_and_imports_torch(  # noqa: PLR0917 - pytest fix
 
     gen = get_env("ml.v2").current()
     assert gen is not None
-    store_files = installed_files([str(gen.venv / "bin" / "python")])
     ctx = tmp_path / "ctx"
     for kind, out in (("docker", "Dockerfile"), ("apptainer", "ml.def")):
-        r = cli("export", kind, "ml.v2", "--base", BASE, "-o", str(ctx / out))
+        r = cli("export", kind, "ml.v2", "--base", base, "-o", str(ctx / out))
         assert r.returncode == 0, r.stderr
     pylock = (ctx / "pylock.ml_v2.toml").read_text(encoding="utf-8")  # PEP 751's name
     # The selector (ROCm as wheels) is the recipe's to unpack: the file says it is partial.
     assert pylock.startswith("# Not installable alone") == target.startswith("rocm7.14")
     hadolint(ctx / "Dockerfile")
     check_definition(ctx / "ml.def")
+    torch = next(p.version for p in gen.entry().packages if p.name == "torch")
+    return Exported(ctx, installed_files([str(gen.venv / "bin" / "python")]), torch)
 
+
+@pytest.mark.parametrize("case", [("rocm6.4:gfx1100", "7900xtx"),
+                                  ("rocm7.14:gfx1100", "7900xtx-no-rocm"), ("cpu", "no-gpu")],
+                         ids=lambda case: case[0])
+def test_exported_recipe_builds_and_imports_torch(  # noqa: PLR0917 - pytest fixtures
+        case: tuple[str, str], docker: Docker, mirrored: WheelIndex,
+        fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli) -> None:
+    """docker build of the exported Dockerfile, then torch runs in the image, whose
+    installed files are the store entry's."""
+    target = case[0]
+    done = export_env(case, BASE, fake_machine=fake_machine, tmp_path=tmp_path, cli=cli)
+    ctx, store_files = done.ctx, done.store_files
     image = f"mlstack-real/test-{target.replace(':', '-')}"
     built = docker("build", "--network", "host", "--build-arg",
                    f"MLSTACK_MIRRORS={_mirrors(mirrored)}", "-t", image, str(ctx))
@@ -215,13 +235,74 @@ def test_exported_recipe_builds_and_imports_torch(  # noqa: PLR0917 - pytest fix
         run = docker("run", "--rm", "--network", "none", image, "python", "-c",
                      "import torch; print(torch.__version__)")
         assert run.returncode == 0, run.stderr
-        torch = next(p.version for p in gen.entry().packages if p.name == "torch")
-        assert run.stdout.strip() == torch
+        assert run.stdout.strip() == done.torch
         in_image = installed_files([DOCKER, "-H", f"unix://{docker.socket}", "run", "--rm",
                                     "--network", "none", image, "python"])
         assert in_image == store_files
     finally:
         docker("rmi", "-f", image)
+
+
+@dataclass(frozen=True)
+class Buildah:
+    top: Path
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BUILDAH, "--root", str(self.top / "root"), "--runroot", str(self.top / "run"),
+             "--storage-driver", "vfs", *args],
+            capture_output=True, text=True, check=False, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def buildah() -> Iterator[Buildah]:
+    """buildah with its own vfs storage under a temp dir (no daemon), the base and the uv
+    stage built into it once. Builds run with --isolation chroot; `podman run` cannot
+    start a container here, so what is checked in the image runs as RUN steps."""
+    for what, path in (("buildah", Path(BUILDAH)), ("debootstrap", BASE_TAR)):
+        if not path.exists():
+            components.need(what, f"{path} is missing")
+    engine = Buildah(Path(tempfile.mkdtemp(prefix="mlstack-buildah-")))
+    try:
+        for name, files, text in (
+                (LOCAL_BASE, (BASE_TAR,), f"FROM scratch\nADD {BASE_TAR.name} /\n"),
+                (f"ghcr.io/astral-sh/uv:{uv.PINNED_VERSION}", (uv.binary(),),
+                 "FROM scratch\nCOPY uv /uv\n")):
+            ctx = Path(tempfile.mkdtemp(dir=engine.top))
+            for f in files:
+                shutil.copy(f, ctx / f.name)
+            (ctx / "Dockerfile").write_text(text, encoding="utf-8")
+            done = engine("bud", "-q", "--isolation", "chroot", "-t", name, str(ctx))
+            if done.returncode != 0:
+                components.need("buildah", f"buildah bud failed: {done.stderr[-2000:]}")
+        yield engine
+    finally:
+        _unmount_under(engine.top)
+        shutil.rmtree(engine.top)
+
+
+def test_buildah_builds_the_recipe_and_torch_imports_in_a_run_step(
+        buildah: Buildah, mirrored: WheelIndex, fake_machine: Callable[[str], Path],
+        tmp_path: Path, cli: Cli) -> None:
+    """A second engine (buildah's own Dockerfile parser): the exported recipe, then two
+    RUN steps appended in a copy of it print torch's version and the installed files."""
+    done = export_env(("rocm7.14:gfx1100", "7900xtx-no-rocm"), LOCAL_BASE,
+                      fake_machine=fake_machine, tmp_path=tmp_path, cli=cli)
+    (done.ctx / "files.py").write_text(INSTALLED_SCRIPT, encoding="utf-8")
+    recipe = (done.ctx / "Dockerfile").read_text(encoding="utf-8")
+    (done.ctx / "Dockerfile.check").write_text(
+        recipe + "COPY files.py /opt/files.py\n"
+        "RUN python -c 'import torch; print(\"torch\", torch.__version__)' && "
+        "python -I /opt/files.py\n", encoding="utf-8")
+    built = buildah("bud", "--isolation", "chroot", "--network", "host", "--build-arg",
+                    f"MLSTACK_MIRRORS={_mirrors(mirrored)}", "-f",
+                    str(done.ctx / "Dockerfile.check"), "-t", "mlstack-real/buildah-check",
+                    str(done.ctx))
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    lines = built.stdout.splitlines()
+    assert f"torch {done.torch}" in lines
+    (files,) = (json.loads(line) for line in lines if line.startswith("{"))
+    assert files == done.store_files
 
 
 def test_hadolint_finds_nothing_in_any_dockerfile(tmp_path: Path) -> None:
