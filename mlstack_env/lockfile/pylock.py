@@ -99,6 +99,7 @@ def standalone_pylock(entry: LockEntry) -> str:
             f"its {selector.name!r} selector is an sdist that mlstack unpacks without "
             "building (uv would build it, or leave torch's rocm[libraries] unmet)",
             hint="ship this entry with `mlstack env pack NAME` or `mlstack export docker` "
-            "(both unpack the selector); --export-pylock needs targets without ROCm wheels",
+            "(both unpack the selector); export the other targets' pylocks with "
+            "`mlstack lock --target T --export-pylock DIR`",
         )
     return to_pylock(entry)

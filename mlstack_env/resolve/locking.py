@@ -232,8 +232,9 @@ def lock_held(
     else:
         new_lock = Lock(existing.entries, base.mlstack_version, base.uv_version).merged(
             new_entries)
-    # Every pylock's text before anything is written: an entry no pylock can hold stops it.
-    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_lock.entries
+    # The entries asked for (every one of the project's without --target/profiles), each
+    # pylock's text before anything is written: an entry no pylock can hold stops it.
+    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
                ] if export_dir is not None else []
     text = dumps(new_lock)
     written = not output.exists() or output.read_text(encoding="utf-8") != text
