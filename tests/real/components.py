@@ -25,6 +25,15 @@ COMPONENTS: dict[str, tuple[list[str], str]] = {
     "slurm": (["slurmd", "-V"], "slurm.sh"),
     "pypiserver": ([str(_REAL / "pypiserver/bin/pypi-server"), "--version"], "mirrors.sh"),
     "devpi-server": ([str(_REAL / "devpi/bin/devpi-server"), "--version"], "mirrors.sh"),
+    "pip": ([str(_REAL / "pylock/bin/pip"), "--version"], "pylock.sh"),
+    "packaging": ([str(_REAL / "pylock/bin/python"), "-c",
+                   "import packaging; print('packaging', packaging.__version__)"], "pylock.sh"),
+    "dockerd": (["/usr/sbin/dockerd", "--version"], "containers.sh"),
+    "buildah": (["/usr/bin/buildah", "--version"], "containers.sh"),
+    "debootstrap": (["dpkg-query", "-W", "-f", "debootstrap ${Version}", "debootstrap"],
+                    "containers.sh"),
+    "hadolint": ([str(_REAL / "containers/hadolint/bin/hadolint"), "--version"],
+                 "containers.sh"),
 }
 
 
