@@ -110,8 +110,8 @@ def main() -> None:
             wheel = Wheel(f"{FILES}packages/bb/{wheel_path.name}", file_sha256(wheel_path), size)
             entry = LockEntry(profile="big", target=Target.parse("rocm6.4:gfx1100"),
                               python=PYTHON, platform=PLATFORM,
-                              packages=(LockedPackage("mlbigblob", "1.0",
-                                                      "https://pypi.org/simple", (wheel,)),),
+                              packages=(LockedPackage("mlbigblob", "1.0", None,  # by its URL
+                                                      (wheel,)),),
                               env={}, inputs_hash="sha256:" + "0" * 64)
             lock = write_lock(base / "mlstack.lock", [entry])
             config = index.write_config(base / "config.toml")

@@ -2,11 +2,12 @@
 
 A bundle is what an air-gapped site installs from (``mlstack env create --wheels DIR``).
 It is made on a connected machine: the files come from mlstack's download cache, fetched
-into it first when missing, through ``[mirrors]`` like every fetch (resumed, checked
-against the lock's sha256 while streaming: mlstack_env/download.py). Each file is linked
-(or copied) into ``DIR/.part-*`` and renamed to the wheel's name: a file in DIR with a
-wheel's name always has the bytes the lock names, even after an interrupted run. A re-run
-checks the files already there and brings only what is missing or different.
+into it first when missing — found through ``[mirrors]`` like every fetch (by name on
+its index's mirror: locate.py), resumed, checked against the lock's sha256 while
+streaming (mlstack_env/download.py). Each file is copied into ``DIR/.part-*`` and
+renamed to the wheel's name: a file in DIR with a wheel's name always has the bytes the
+lock names, even after an interrupted run. A re-run checks the files already there and
+brings only what is missing or different.
 
 ``read_url`` (index pages, small files) stays on the standard library.
 """
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 from mlstack_env import __version__
 from mlstack_env.config import UserConfig, load_config
 from mlstack_env.errors import MlstackError
+from mlstack_env.indexpages import basic_auth, redact, split_credentials
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ class BundledWheel:
     def to_json(self) -> dict[str, Any]:
         return {
             "filename": self.wheel.filename,
-            "url": self.wheel.url,
+            "url": self.wheel.url or None,  # None: locked by name (no canonical URL)
             "sha256": self.wheel.sha256,
             "size": self.size,
             "status": self.status,
@@ -109,7 +111,8 @@ def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
                 if seen.sha256 != wheel.sha256:
                     raise MlstackError(
                         f"{source} names two different files {wheel.filename} "
-                        f"({seen.url} and {wheel.url}); one folder cannot hold both",
+                        f"({seen.url or seen.sha256} and {wheel.url or wheel.sha256}); one "
+                        "folder cannot hold both",
                         "bundle the profiles separately, each into its own -o DIR",
                     )
     return [by_name[name] for name in sorted(by_name)]
@@ -147,11 +150,19 @@ def make_bundle(
     needed = [w for w in wheels if w.filename not in done]
     if needed:
         from mlstack_env import download
-        from mlstack_env.store.install import longest_first
+        from mlstack_env.locate import FileLocator
 
-        before = {w.sha256 for w in needed
-                  if download.cached(download.wants_for([w], {})[0]) is not None}
-        got = download.fetch_all(download.wants_for(needed, longest_first(config.mirrors)),
+        wants = {w.sha256: download.want(w) for w in needed}
+        before = {sha for sha, want in wants.items() if download.cached(want) is not None}
+        # Where each missing file is, before any download: by name on the mirror of its
+        # index, else its canonical URL (locate.py). A file no mirror lists stops it here.
+        locator = FileLocator(config)  # project pages read once for the whole bundle
+        owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
+        for wheel in needed:
+            if wheel.sha256 not in before:
+                wants[wheel.sha256] = download.want(
+                    wheel, locator.url(owner[wheel.sha256], wheel), config.mirrors)
+        got = download.fetch_all(list(wants.values()),
                                  settings=download.settings_from(config.downloads),
                                  progress=progress)
         for wheel in needed:
@@ -216,7 +227,7 @@ def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
     where = f"[mirrors] in {config.path}" if config.path else "a [mirrors] entry in the " \
         "mlstack config"
     return MlstackError(
-        f"cannot download {url}: {why}",
+        f"cannot download {redact(url)}: {why}",
         f"check the network, or route its prefix to a reachable mirror with {where} "
         "(nightly wheels are deleted upstream: mirror them)",
     )
@@ -230,6 +241,9 @@ def _open(url: str, config: UserConfig) -> Any:
                            "locked and mirrored URLs are http(s):// or file://")
     # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
     headers = {"User-Agent": f"mlstack/{__version__}"}
+    url, userinfo = split_credentials(url)  # a mirror behind a login: Basic auth
+    if userinfo is not None:
+        headers["Authorization"] = basic_auth(userinfo)
     request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
         response = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310

@@ -1,16 +1,17 @@
 """The user config file: ``[mirrors]`` (canonical URL prefix -> mirror prefix).
 
-Mirrors apply only when fetching: every index and wheel URL is rewritten with
-:meth:`UserConfig.rewrite` just before uv sees it, and every URL uv reports back is turned
-into its canonical form with :meth:`UserConfig.canonical` before it reaches a lock. A lock
-therefore never contains a mirror URL, and teams behind different mirrors share one lock.
+Mirrors apply only when fetching: every index URL is rewritten with
+:meth:`UserConfig.rewrite` just before uv sees it. A file URL uv reports back becomes
+canonical with :meth:`UserConfig.canonical` only for a mirror that copies the upstream
+layout; for any other, the lock records the file by name (resolve/entry.py), and installs
+find it by name on the mirror's project page (locate.py). A lock therefore never contains
+a mirror URL, and teams behind different mirrors share one lock.
 
 Example ``config.toml``::
 
     [mirrors]
-    "https://download.pytorch.org/" = "https://artifacts.example.com/pytorch/"
-    "https://pypi.org/simple" = "https://artifacts.example.com/pypi/simple"
-    "https://files.pythonhosted.org/" = "https://artifacts.example.com/pythonhosted/"
+    "https://download.pytorch.org/whl/rocm6.4" = "https://artifacts.example.com/api/pypi/torch-rocm64/simple"
+    "https://pypi.org/simple" = "https://artifacts.example.com/api/pypi/pypi/simple"
 """
 
 from __future__ import annotations

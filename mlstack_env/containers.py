@@ -2,9 +2,11 @@
 the image, hash-checked, with the env's variables.
 
 The recipe and the entry's PEP 751 lock go side by side (``Dockerfile`` +
-``pylock.<name>.toml``); the build copies the lock in and installs it with the same pinned
-uv as ``env create`` (``uv venv --relocatable`` then ``uv pip sync`` of the pylock, which
-checks every wheel's sha256). The text is deterministic: same entry, same bytes.
+``pylock.<name>.toml``, named by PEP 751's rule as ``lock --export-pylock`` names files:
+:func:`mlstack_env.lockfile.pylock_file_name`); the build copies the lock in and installs
+it with the same pinned uv as ``env create`` (``uv venv --relocatable`` then ``uv pip
+sync`` of the pylock, which checks every wheel's sha256). The text is deterministic: same
+entry, same bytes.
 
 * Base image: AMD's ROCm image for the entry's ROCm version
   (``rocm/dev-ubuntu-24.04:X.Y.Z``, or ``:X.Y-complete`` for an X.Y target; 22.04 before
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import LockEntry, to_pylock
+from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
 from mlstack_env.rocmsdk import entry_variables, needs_init, release_of
 from mlstack_env.target import Target
 from mlstack_env.userfile import write_atomic
@@ -84,17 +86,30 @@ def base_image(target: Target) -> str:
     return f"rocm/dev-ubuntu-{ubuntu}:{tag}"
 
 
+# What ends a line somewhere: a Dockerfile instruction, or an Apptainer definition's line
+# (a line starting with `%` opens a section, and %setup runs on the build host).
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line(what: str, value: str, kind: str) -> str:
+    """``value``, refused when it holds a line break: no recipe format can carry one as
+    data (a Dockerfile ends the instruction there; an Apptainer definition reads a line
+    starting with ``%`` as a new section, whatever quotes came before)."""
+    if _LINE_BREAKS.search(value):
+        recipe = "a Dockerfile" if kind == "docker" else "an Apptainer definition"
+        raise MlstackError(
+            f"{what} holds a line break, which {recipe} cannot carry as data: {value!r}",
+            hint="drop the line break (from the profile's [env], the lock or the option), "
+            "or ship the env with `mlstack env pack`",
+        )
+    return value
+
+
 def docker_quote(name: str, value: str) -> str:
     """A Dockerfile word that is exactly ``value``: BuildKit's lexer takes single-quoted
     text as-is and ``\\`` escapes outside quotes (frontend/dockerfile/shell/lex.go), like sh.
     A newline cannot be written in a Dockerfile instruction at all."""
-    if "\n" in value or "\r" in value:
-        raise MlstackError(
-            f"variable {name} holds a line break, which a Dockerfile cannot carry",
-            hint="export it with `mlstack export apptainer`, or drop the line break from "
-            "the profile's [env]",
-        )
-    return shlex.quote(value)
+    return shlex.quote(one_line(f"variable {name}", value, "docker"))
 
 
 @dataclass(frozen=True)
@@ -117,8 +132,10 @@ class Recipe:
 
 
 def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
-    """The install step, shared by both recipes: one shell command per item."""
+    """The install step, shared by both recipes: one shell command per item. The mirrored
+    copy keeps the lock's own (PEP 751) name: uv reads the same name either way."""
     tmp = SCRATCH
+    copy = f"{tmp}/{lock_in_image.rsplit('/', 1)[-1]}"
     return [
         "set -eu",
         f"export UV_NO_CACHE=1 UV_PYTHON_INSTALL_DIR={PREFIX}/python",
@@ -126,8 +143,8 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
         f"lock={lock_in_image}",
         f'case "${{{MIRRORS_ARG}-}}" in *=*)',
         f"    mkdir -p {tmp}",
-        f"    {VENV}/bin/python -I -c '{_REWRITE}' \"$lock\" {tmp}/pylock.toml {MIRRORS_ARG}",
-        f"    lock={tmp}/pylock.toml ;;",
+        f"    {VENV}/bin/python -I -c '{_REWRITE}' \"$lock\" {copy} {MIRRORS_ARG}",
+        f"    lock={copy} ;;",
         "esac",
         f'uv pip sync --no-config --python {VENV}/bin/python --preview-features pylock '
         '--no-index "$lock"',
@@ -150,6 +167,14 @@ def _selector_lines(entry: LockEntry) -> list[str]:
     package = selector_of(entry)
     if package is None or package.sdist is None:
         return []
+    if not package.sdist.url:  # locked by name through a mirror of another layout
+        from mlstack_env.errors import MlstackError
+
+        raise MlstackError(
+            f"{entry.key}: the rocm selector {package.sdist.filename} was locked through a "
+            "mirror without its canonical URL, which the recipe needs",
+            "lock once where the canonical index is reachable (or through a mirror that "
+            "copies its layout): `mlstack lock` then keeps the URL")
     site = f"{VENV}/lib/python{entry.python}/site-packages"
     meta = base64.b64encode(metadata(entry, package.version).encode()).decode()
     args = " ".join(shlex.quote(a) for a in (package.sdist.url, package.sdist.sha256,
@@ -272,9 +297,38 @@ def _apptainer(entry: LockEntry, *, lock_name: str, base: str, variables: Mappin
     return "\n".join(lines) + "\n"
 
 
-def _lock_name(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip(".-") or "env"
-    return f"pylock.{slug}.toml"
+def _no_template(what: str, value: str) -> None:
+    """Apptainer (>= 1.2) replaces ``{{ NAME }}`` anywhere in a definition with a build
+    argument, and has no escape for it (apptainer.org/docs/user/main/definition_files.html,
+    "Templating"), so such text in a value would not stay data."""
+    if "{{" in value:
+        raise MlstackError(
+            f"{what} holds '{{{{', which an Apptainer definition reads as a build argument: "
+            f"{value!r}",
+            hint="drop the '{{' from the value, or export it with `mlstack export docker`",
+        )
+
+
+def _checked(kind: str, entry: LockEntry, variables: Mapping[str, str], base: str,
+             mirrors: Mapping[str, str]) -> None:
+    """Every value the recipe writes is one line (:func:`one_line`), for both formats:
+    the variables, the entry's key (comments, labels), the base and the mirrors, and the
+    selector's URL and version; a mirror prefix also stays inside sh single quotes."""
+    values = {**{f"variable {k}": v for k, v in variables.items()},
+              "the entry's profile": entry.key, "--base": base}
+    for what, value in values.items():
+        one_line(what, value, kind)
+        if kind == "apptainer":
+            _no_template(what, value)
+    for package in entry.packages:
+        for f in package.files:
+            one_line(f"package {package.name}'s URL", f.url, kind)
+        one_line(f"package {package.name}'s version", package.version, kind)
+    for k, v in mirrors.items():
+        if not k or not v or "=" in k or re.search(r"[\s'\"\\]", k + v):
+            raise MlstackError(f"a [mirrors] prefix ({k!r} = {v!r}) holds a space, quote or "
+                               "'=', which the build argument cannot carry",
+                               hint="fix [mirrors] in the mlstack config")
 
 
 def make_recipe(kind: str, entry: LockEntry, *, name: str,
@@ -286,15 +340,13 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
     if kind not in KINDS:
         raise MlstackError(f"unknown container kind {kind!r}",
                            hint="use `mlstack export docker` or `mlstack export apptainer`")
-    if mirrors and any(" " in k or " " in v or "=" in k for k, v in mirrors.items()):
-        raise MlstackError("a [mirrors] prefix holds a space or '=', which the build "
-                           "argument cannot carry", hint="fix [mirrors] in the mlstack config")
     mirror_text = " ".join(f"{k}={v}" for k, v in
                            sorted((mirrors or {}).items(), key=lambda kv: -len(kv[0])))
     # ROCm inside the image's venv (ROCm as wheels) is the same path on every machine.
     variables = dict(sorted({**entry_variables(entry, Path(VENV)), **entry.env}.items()))
-    lock_name = _lock_name(name)
+    lock_name = pylock_file_name(name)
     chosen = base or base_image(entry.target)
+    _checked(kind, entry, variables, chosen, mirrors or {})
     render = _docker if kind == "docker" else _apptainer
     files = _build_files(entry)
     text = render(entry, lock_name=lock_name, base=chosen, variables=variables,

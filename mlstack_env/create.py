@@ -84,6 +84,7 @@ class CreateOutcome:
     source: str
     python_why: str = ""
     change: LockChange | None = None
+    target_why: str = ""
 
 
 def choose_entry(request: CreateRequest, machine: Machine, project: Project | None,
@@ -124,10 +125,10 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
         profile = project.default_env
     chosen = entry_for_env(profile, target, python, project, locked=request.locked,
                            offline=request.offline, on_wait=on_wait)
-    if chosen.change is not None and announce is not None:
-        for line in chosen.change.lines():
+    if announce is not None:
+        for line in (*chosen.notes, *(chosen.change.lines() if chosen.change else ())):
             announce(line)
-    source = str(project.lock_path) if project else f"built-in profile {profile}"
+    source = str(chosen.lock_path) if chosen.lock_path else f"built-in profile {profile}"
     return EntryChoice(chosen.entry, source, None, chosen.python.why, chosen.change)
 
 
@@ -153,6 +154,7 @@ def create(
     project = find_project(Path.cwd(), request.project_dir)
     machine = detect()
     progress = progress or NoProgress()
+    request, target_why = _machine_target(request, machine, project)
     with progress.step(_choosing(request, str(request.target or machine.target), project)):
         choice = choose_entry(request, machine, project, on_wait, announce)
     env_name = validate_env_name(request.name or choice.entry.profile)
@@ -171,10 +173,130 @@ def create(
         on_wait=on_wait,
         reinstall=request.reinstall,
         wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
-        url_policy=url_policy(choice.source, request.project_dir, project),
+        url_policy=url_policy(choice.source, _policy_dir(request, choice, project), project),
         site=project.site_preset() if project is not None else None,
     )
-    return CreateOutcome(created, choice.source, choice.python_why, choice.change)
+    if Path(choice.source).is_file():  # from a lock file: runs follow it (sync_env)
+        from mlstack_env.activation.lookup import write_lock_stamp
+
+        write_lock_stamp(str(created.generation.path), choice.source)
+    return CreateOutcome(created, choice.source, choice.python_why, choice.change,
+                         target_why)
+
+
+def _machine_target(request: CreateRequest, machine: Machine, project: Project | None
+                    ) -> tuple[CreateRequest, str]:
+    """Without --target (or --lock): the machine's target, unless the profile has no build
+    there (:mod:`mlstack_env.target_fit`); the request with it, and why ("" if detected)."""
+    name = request.profile or (project.default_env if project is not None else None)
+    if request.target is not None or request.lock_file is not None or name is None:
+        return request, ""
+    from dataclasses import replace
+
+    from mlstack_env.target_fit import for_profile
+
+    choice = for_profile(name, machine, project, request.python)
+    return replace(request, target=choice.target), choice.why
+
+
+@dataclass(frozen=True)
+class Behind:
+    """An env behind its lock: the lock file it was made from no longer holds its entry
+    as it was (``mlstack lock`` re-resolved it, or the Python or target moved)."""
+
+    name: str
+    lock: Path
+    key: str  # the env's entry, profile@target@pyX.Y
+    why: str  # "its entry changed", "the lock has no entry … any more"
+    recreate: str  # the command that brings it to the lock by hand
+    changes: str = ""  # what syncing installs: "+tqdm 4.67.1, torch 2.8.0 -> 2.9.0"
+    same_key: bool = False  # the lock still has an entry of the env's target and Python
+
+    def message(self) -> str:
+        return f"env {self.name!r} is behind its lock {self.lock}: {self.why}"
+
+
+def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
+    """Whether env ``name`` (its current ``generation``) is behind ``lock``, the lock file
+    it was made from, which changed on disk since (``activation.lookup.lock_stamp_changed``
+    said so). None when its entry is still the same: the stamp is refreshed, so the next
+    run takes the fast path again. A lock that cannot be read is not a reason to refuse
+    the run: None, and the next run looks again."""
+    from mlstack_env.activation.lookup import write_lock_stamp
+    from mlstack_env.lockfile import read_lock
+    from mlstack_env.store.fingerprint import read_fingerprint
+
+    fp = read_fingerprint(Path(generation))
+    if fp is None:
+        return None
+    try:
+        locked = read_lock(Path(lock))
+    except MlstackError:
+        return None
+    key = f"{fp.profile}@{fp.target}@py{fp.python}"
+    entry = locked.get(key)
+    if entry is not None and entry.content_hash() == fp.lock_hash:
+        write_lock_stamp(generation, lock)
+        return None
+    why = ("its entry changed (`mlstack lock` re-resolved it)" if entry is not None else
+           f"the lock has no entry {key} any more")
+    return Behind(name, Path(lock), key, why, fp.recreate_command(),
+                  _changes(Path(generation), entry), same_key=entry is not None)
+
+
+def _changes(generation: Path, new: LockEntry | None) -> str:
+    """What the new entry changes against the generation's own copy of its entry."""
+    from mlstack_env.lockfile import read_lock
+    from mlstack_env.store.generations import LOCK_NAME
+
+    if new is None:
+        return ""
+    try:
+        (old,) = read_lock(generation / LOCK_NAME).entries
+    except (MlstackError, ValueError):
+        return ""
+    before = {p.name: p.version for p in old.packages}
+    after = {p.name: p.version for p in new.packages}
+    out = [f"+{n} {v}" for n, v in sorted(after.items()) if n not in before]
+    out += [f"{n} {before[n]} -> {v}" for n, v in sorted(after.items())
+            if n in before and before[n] != v]
+    out += [f"-{n} {v}" for n, v in sorted(before.items()) if n not in after]
+    return ", ".join(out)
+
+
+def sync_env(behind: Behind, *, progress: Progress | None = None,
+             announce: Callable[[str], None] | None = None) -> CreateOutcome:
+    """Bring the env to its lock: a create from exactly that lock file (never resolving),
+    for the machine it runs on; a store hit is instant, a miss installs what changed."""
+    import shlex
+
+    profile, target, python = behind.key.split("@")
+    project_dir = behind.lock.parent if (behind.lock.parent / "mlstack.toml").is_file() \
+        else None
+    # The env's own target and Python while the lock has them (an env made with --target
+    # stays on it), else this machine's entry.
+    request = CreateRequest(
+        profile=profile, name=behind.name, lock_file=behind.lock, project_dir=project_dir,
+        target=Target.parse(target) if behind.same_key else None,
+        python=python.removeprefix("py") if behind.same_key else None)
+    try:
+        return create(request, progress=progress, announce=announce)
+    except MlstackError as err:
+        raise MlstackError(f"{behind.message()}; syncing it failed: {err.message}",
+                           f"{err.hint} (or run the env as it is: `mlstack run --no-sync "
+                           f"{shlex.quote(behind.name)} -- CMD`)") from None
+
+
+def _policy_dir(request: CreateRequest, choice: EntryChoice, project: Project | None
+                ) -> Path | None:
+    """The project whose URL policy applies: ``--project``, else the working directory's
+    when the entry comes from this user's lock of its unused built-in profiles."""
+    from mlstack_env.project import user_lock_path
+
+    if request.project_dir is None and project is not None \
+            and choice.source == str(user_lock_path(project)):
+        return project.root
+    return request.project_dir
 
 
 def _choosing(request: CreateRequest, target: str, project: Project | None) -> str:
@@ -184,5 +306,10 @@ def _choosing(request: CreateRequest, target: str, project: Project | None) -> s
         return f"reading {request.lock_file} for {target}"
     what = request.profile or "the default env"
     if project is not None:
-        return f"the entry of {project.lock_path.name} for {what} on {target}"
+        try:
+            ours = request.profile is None or request.profile in project.lock_profiles()
+        except MlstackError:
+            ours = False
+        lock = project.lock_path.name if ours else "your own lock"
+        return f"the entry of {lock} for {what} on {target}"
     return f"resolving {what} for {target}"

@@ -36,11 +36,11 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from mlstack_env import __version__, paths
 from mlstack_env.errors import MlstackError
@@ -94,15 +94,16 @@ def settings_from(values: Mapping[str, float]) -> Settings:
 class Want:
     """One file to have in the cache."""
 
-    url: str  # the lock's (canonical) URL
+    url: str  # the lock's (canonical) URL; "" for a file locked by name only
     sha256: str
     size: int | None = None
     fetch_url: str = ""  # where to fetch it (on a mirror); the lock's URL when empty
     mirror: str | None = None  # the mirror prefix ``fetch_url`` goes through
+    name: str = ""  # the file name, when the URL does not say it
 
     @property
     def filename(self) -> str:
-        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+        return self.name or unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
 
     @property
     def source(self) -> str:
@@ -369,8 +370,10 @@ class _Stopped(DownloadError):
 
 
 def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
+    from mlstack_env.indexpages import redact  # never a password in a message
+
     return DownloadError(
-        f"cannot download {want.source} (through {want.through}): {why}",
+        f"cannot download {redact(want.source)} (through {redact(want.through)}): {why}",
         hint or (
             "check the network and that the server is up; to fetch through another mirror, "
             "set it in [mirrors] of the mlstack config (docs/team.md). A partial download "
@@ -504,7 +507,7 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
                 have = resumed = 0
             left = deadline - time.monotonic()
             if _stop.is_set():
-                raise _Stopped(f"stopped downloading {want.source}: another file failed",
+                raise _Stopped(f"stopped downloading {want.filename}: another file failed",
                                None) from None
             if attempt > settings.retries or left <= 0:
                 raise _error(want, f"{exc} (after {attempt} attempt"
@@ -649,24 +652,17 @@ class _Client:
         return f"not done within its deadline of {seconds(self._settings.deadline_for(want.size))}"
 
     def _credentials(self, url: str) -> tuple[str, dict[str, str]]:
-        """Userinfo in the URL, else the netrc entry of its host, as Basic auth."""
-        import base64
+        """Userinfo in the URL (indexpages.py's rule, as for index pages), else the netrc
+        entry of its host, as Basic auth."""
+        from mlstack_env.indexpages import basic_auth, split_credentials
 
-        parts = urlsplit(url)
-        headers: dict[str, str] = {}
-        user = password = None
-        if parts.username is not None:
-            user, password = unquote(parts.username), unquote(parts.password or "")
-            host = (parts.hostname or "") + _port(parts.port)
-            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-        elif self._netrc is not None and parts.hostname:
-            found = self._netrc.authenticators(parts.hostname)
+        url, userinfo = split_credentials(url)
+        host = urlsplit(url).hostname
+        if userinfo is None and self._netrc is not None and host:
+            found = self._netrc.authenticators(host)
             if found:
-                user, password = found[0], found[2] or ""
-        if user is not None:
-            token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        return url, headers
+                userinfo = f"{quote(found[0], safe='')}:{quote(found[2] or '', safe='')}"
+        return url, ({"Authorization": basic_auth(userinfo)} if userinfo is not None else {})
 
 
 def _netrc() -> Any:
@@ -766,20 +762,21 @@ def _open_file(want: Want, offset: int) -> Iterator[tuple[Any, int, int | None]]
 
 # --- from a lock ---------------------------------------------------------------------------
 
-def wants_for(files: Sequence[Any], mirrors: Mapping[str, str]) -> list[Want]:
-    """The wants of a lock's files (``lockfile.Wheel``), each through the longest matching
-    ``[mirrors]`` prefix."""
-    out = []
-    for f in files:
-        mirror = _mirror_of(f.url, mirrors)
-        fetch = mirrors[mirror] + f.url[len(mirror):] if mirror else f.url
-        out.append(Want(f.url, f.sha256, f.size, fetch, mirrors[mirror] if mirror else None))
-    return out
+def want(wheel: Any, fetch_url: str = "", mirrors: Mapping[str, str] | None = None) -> Want:
+    """The want of a lock's file (``lockfile.Wheel``), fetched from ``fetch_url`` (where
+    locate.py found it; its canonical URL through ``[mirrors]`` when empty). ``mirror`` is
+    the ``[mirrors]`` value the URL goes through, for errors."""
+    mirrors = mirrors or {}
+    if not fetch_url and wheel.url:
+        prefix = _longest(wheel.url, mirrors.keys())
+        fetch_url = mirrors[prefix] + wheel.url[len(prefix):] if prefix else wheel.url
+    mirror = _longest(fetch_url, mirrors.values())
+    return Want(wheel.url, wheel.sha256, wheel.size, fetch_url, mirror, wheel.filename)
 
 
-def _mirror_of(url: str, mirrors: Mapping[str, str]) -> str | None:
+def _longest(url: str, prefixes: Iterable[str]) -> str | None:
     best = None
-    for prefix in mirrors:
+    for prefix in prefixes:
         if url.startswith(prefix) and (best is None or len(prefix) > len(best)):
             best = prefix
     return best

@@ -10,6 +10,8 @@ MLSTACK_GPU = "MLSTACK_GPU"
 MLSTACK_ROCM_VERSION = "MLSTACK_ROCM_VERSION"
 MLSTACK_UV = "MLSTACK_UV"
 MLSTACK_GLIBC = "MLSTACK_GLIBC"
+# Read by a site preset's rules in a Slurm task: `none` keeps every GPU Slurm gave it.
+MLSTACK_GPU_BIND = "MLSTACK_GPU_BIND"
 
 # ROCm / HIP variables that environments carry (ROCM-FACTS §6).
 ROCM_PATH = "ROCM_PATH"

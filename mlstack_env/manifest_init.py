@@ -292,6 +292,12 @@ def picker_lines(items: Sequence[Component], picked: set[str], targets: Sequence
     return lines
 
 
+class PickerQuit(Exception):
+    """The user quit the checklist (``q``): nothing is written, and that is no error."""
+
+
+# CSI and SS3 sequences (arrow keys, Home, F-keys) and any other ESC + one character.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O.|.)?")
 PROMPT = "Toggle by number (e.g. `3 8`), Enter to accept, q to quit: "
 
 
@@ -305,14 +311,19 @@ def pick(targets: Sequence[Target], python: str | None, read: Callable[[str], st
         for line in picker_lines(items, picked, targets, python):
             write_line(line)
         try:
-            answer = read(PROMPT).strip()
+            raw = read(PROMPT)
         except EOFError:
-            answer = "q"
+            raw = "q"
+        # The line is read cooked: arrow keys arrive as escape sequences (ESC [ A), which
+        # are no choice. Drop them; a line of nothing else is asked again, not accepted.
+        answer = _ESCAPES.sub("", raw).strip()
+        if answer == "" and raw.strip():
+            write_line("  (arrow keys do nothing here: type the numbers to toggle)")
+            continue
         if answer == "":
             return [c.id for c in items if c.id in picked]
         if answer.lower() in ("q", "quit"):
-            raise MlstackError("mlstack init: stopped, nothing written",
-                               hint="run it again, or `mlstack init --yes --with …`")
+            raise PickerQuit
         for word in answer.replace(",", " ").split():
             if not word.isdigit() or not 1 <= int(word) <= len(items):
                 write_line(f"  ? {word}: not a number from 1 to {len(items)}")

@@ -194,3 +194,33 @@ def find_project(start: Path, explicit: Path | None = None) -> Project | None:
         if manifest.is_file():
             return load_project(manifest)
     return None
+
+
+def with_target(project: Project, target: Target) -> str:
+    """mlstack.toml's text with ``target`` appended to ``targets`` (tomlkit: comments and
+    layout kept). A new machine's target joins the project here, as pixi's platforms do, so
+    that what ``mlstack lock`` writes depends on mlstack.toml alone (docs/team.md)."""
+    import tomlkit
+
+    doc = tomlkit.parse(project.text)
+    targets = doc.get("targets")
+    if targets is None:
+        targets = tomlkit.array()
+        doc["targets"] = targets
+    targets.append(str(target))
+    return tomlkit.dumps(doc)
+
+
+def user_lock_path(project: Project) -> Path:
+    """Where this user's entries for the project's *unused* built-in profiles are locked
+    (``env create minimal`` in a project whose mlstack.toml does not use ``minimal``):
+    under MLSTACK_HOME, one file per project directory, never the team's mlstack.lock."""
+    import hashlib
+    import os
+
+    from mlstack_env import paths
+
+    real = os.path.realpath(project.root)
+    key = hashlib.sha256(real.encode()).hexdigest()[:16]
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in project.root.name)[:40]
+    return paths.home() / "user-locks" / f"{slug or 'project'}-{key}.lock"

@@ -36,7 +36,6 @@ import hashlib
 import html.parser
 import os
 import urllib.parse
-from collections.abc import Mapping
 from pathlib import Path
 
 from mlstack_env import paths
@@ -47,7 +46,6 @@ from mlstack_env.lockfile import (
     LockedPackage,
     LockEntry,
     Wheel,
-    map_url,
 )
 from mlstack_env.userfile import current_umask
 
@@ -98,16 +96,21 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
     parser.feed(body.decode("utf-8", errors="replace"))
     wanted = f"{SELECTOR}-{version}.tar.gz"
     for href in parser.hrefs:
-        url = config.canonical(urllib.parse.urljoin(fetched, href))
-        base, _, fragment = url.partition("#")
-        name = urllib.parse.unquote(base.rsplit("/", 1)[-1])
+        served, _, fragment = urllib.parse.urljoin(fetched, href).partition("#")
+        name = urllib.parse.unquote(served.rsplit("/", 1)[-1])
         if name != wanted:
             continue
         algo, _, digest = fragment.partition("=")
         if algo != "sha256" or len(digest) != 64:
-            raise MlstackError(f"resolving {key}: {base} has no sha256 on its index",
+            raise MlstackError(f"resolving {key}: {served} has no sha256 on its index",
                                "use an index that publishes hashes (#sha256= fragments)")
-        return LockedPackage(SELECTOR, version, index, (), sdist=Wheel(base, digest.lower()))
+        base = config.canonical(served)
+        if base == served and config.rewrite(page) != page:
+            # A mirror of another layout: its URL says nothing of the canonical one, so
+            # the lock records the file by name (found on the mirror's page at create).
+            base = ""
+        sdist = Wheel(base, digest.lower()) if base else Wheel("", digest.lower(), name=wanted)
+        return LockedPackage(SELECTOR, version, index, (), sdist=sdist)
     raise MlstackError(
         f"resolving {key}: {page} has no {wanted} (the rocm selector, which holds the "
         "rocm_sdk package torch imports)",
@@ -127,10 +130,11 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch(sdist: Wheel, url_map: Mapping[str, str], wheels_dir: Path | None, *,
+def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
           offline: bool, config: UserConfig) -> bytes:
     """The sdist's bytes, checked against the lock: from the bundle folder, mlstack's own
-    cache (filled by earlier creates), or the network through the mirrors."""
+    cache (filled by earlier creates), or the network at ``url`` (where locate.py found
+    it on the mirrors)."""
     for path in ((wheels_dir / sdist.filename) if wheels_dir else None, _cached(sdist)):
         if path is not None and path.is_file():
             data = path.read_bytes()
@@ -146,7 +150,7 @@ def fetch(sdist: Wheel, url_map: Mapping[str, str], wheels_dir: Path | None, *,
         )
     from mlstack_env.bundle import read_url
 
-    url = map_url(sdist.url, url_map)
+    url = url or config.rewrite(sdist.url)
     data = read_url(url, config)
     if _sha256(data) != sdist.sha256 or (sdist.size is not None and len(data) != sdist.size):
         raise MlstackError(

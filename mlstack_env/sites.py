@@ -21,7 +21,10 @@ from typing import Any
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.errors import MlstackError
 
-SITE_KEYS = ("description", "extends", "job-cache", "gpu-per-task", "env", "sources")
+SITE_KEYS = ("description", "extends", "job-cache", "gpu-per-task", "gpus-per-task", "env",
+             "sources")
+# `gpus-per-task = "all"` (the contract's spelling) is `gpu-per-task = false`; "one" is true.
+GPUS_PER_TASK = {"one": True, "all": False}
 CATALOG = DATA_DIR / "sites.toml"
 
 
@@ -64,6 +67,9 @@ def _check(name: str, body: object, source: str) -> dict[str, Any]:
         if key in body and not isinstance(body[key], bool):
             raise MlstackError(f"{source}: sites.{name}.{key} must be true or false",
                                f"write {key} = true")
+    if "gpus-per-task" in body and body["gpus-per-task"] not in GPUS_PER_TASK:
+        raise MlstackError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
+                           'write gpus-per-task = "all" to keep every GPU in each task')
     env = body.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise MlstackError(f"{source}: sites.{name}.env must map names to strings",
@@ -128,7 +134,8 @@ def load_site(name: str, overrides: Mapping[str, Any] | None = None,
         name=name,
         description=str(body.get("description", "")),
         job_cache=bool(body.get("job-cache", False)),
-        gpu_per_task=bool(body.get("gpu-per-task", False)),
+        gpu_per_task=GPUS_PER_TASK[body["gpus-per-task"]] if "gpus-per-task" in body
+        else bool(body.get("gpu-per-task", False)),
         env=dict(sorted(body.get("env", {}).items())),
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
     )

@@ -54,14 +54,17 @@ class UrlPolicy:
         where = str(self.manifest) if self.manifest else "the project's mlstack.toml"
         for package in sorted(entry.packages, key=lambda p: p.name):
             for wheel in package.files:  # wheels, and the rocm selector's sdist
-                if any(wheel.url.startswith(p) for p in allowed):
+                # A file locked by name (no canonical URL) is fetched from its index.
+                url = wheel.url or package.index or ""
+                if any(url.startswith(p) for p in allowed):
                     continue
-                local = wheel.url.lower().startswith("file:")
+                local = url.lower().startswith("file:")
                 what = "a local file, not a configured source" if local else \
                     "outside the configured sources"
-                suggest = wheel.url.rsplit("/", 1)[0] + "/" if local else host_prefix(wheel.url)
+                suggest = url.rsplit("/", 1)[0] + "/" if local else host_prefix(url)
+                label = "wheel URL" if wheel.url else f"index of {wheel.filename}"
                 raise MlstackError(
-                    f"{source}: entry {entry.key}: wheel URL {wheel.url} is {what}",
+                    f"{source}: entry {entry.key}: {label} {url} is {what}",
                     hint=f"re-lock from the configured sources (`mlstack lock`), or, if "
                     f"you trust it, allow it in {where}: allow-urls = [\"{suggest}\"]",
                 )

@@ -122,6 +122,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_interpreters: P
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setenv("MLSTACK_ROOT", str(empty_machine))
+    # mlstack on PATH, as after `uv tool install`: hints then name it `mlstack`
+    # (mlstack_env.progname); tests/test_headline.py runs it by a path off PATH too.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
     yield home
     cache = home / "cache" / "uv"
     session_tmp = str(tmp_path_factory.getbasetemp().parent).encode()
@@ -247,3 +252,16 @@ def dead_index(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     return closed_port_url()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The count of documentation console blocks tests/test_docs.py ran (and skipped)."""
+    ran = skipped = 0
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "docs_blocks" and getattr(report, "when", "") == "call":
+                    ran, skipped = ran + value[0], skipped + value[1]
+    if ran or skipped:
+        terminalreporter.write_line(f"docs: {ran} console blocks run, {skipped} skipped "
+                                    "(marked, with the reason, in the docs)")

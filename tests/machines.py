@@ -141,6 +141,9 @@ MACHINES: dict[str, Callable[[Path], Path]] = {
     ),
     "6700xt": lambda r: build(r, [RX_6700_XT]),
     "9070xt": lambda r: build(r, [RX_9070_XT]),
+    # The issue-19 headline machines: `env create inference` on each (tests/test_headline.py).
+    "9070xt-rocm70": lambda r: build(r, [RX_9070_XT], rocm="7.0.0"),
+    "mi300x-rocm64": lambda r: build(r, [MI300X]),
     "strix-halo": lambda r: build(r, [STRIX_HALO], rocm="7.2.0"),
     "no-gpu": lambda r: build(r, [], rocm=None),
     "unreadable": lambda r: build(r, [RX_7900_XTX, RX_7900_XTX], unreadable=(1,)),

@@ -135,9 +135,10 @@ def test_a_tampered_wheel_is_refused_and_not_kept(wheel_index: WheelIndex, tmp_p
     r = bundle(cli, lock, out)
     assert r.returncode == 1
     error, hint = one_error(r.stderr)
-    first = TEAM_WHEELS[0]
-    assert f"{wheel_index.url}/tampered/files/packages/" in error
-    assert first in error and "does not match the lock" in error
+    # Downloads run in parallel: the first to fail stops the others, and is named.
+    first = next(name for name in TEAM_WHEELS if name in error)
+    assert f"{wheel_index.url}/tampered/" in error
+    assert "does not match the lock" in error
     assert wheel_index.sha256(first) in error  # expected
     actual = error.split("sha256 ")[1].split(",")[0]
     assert len(actual) == 64 and actual != wheel_index.sha256(first)
@@ -154,7 +155,9 @@ def test_an_unreachable_mirror_is_a_clean_error(dead_index: str, tmp_path: Path,
     r = bundle(cli, lock, tmp_path / "wheels")
     assert r.returncode == 1
     error, hint = one_error(r.stderr)
-    assert f"cannot download {dead}/files/packages/" in error
+    # torch's index is mirrored: its files are looked up on the mirror's pages first.
+    assert error.startswith(f"error: cannot read the mirror page {dead}/pytorch/whl/rocm6.4/")
+    assert error.endswith("Connection refused")
     assert "[mirrors]" in hint
     assert list((tmp_path / "wheels").iterdir()) == []
 

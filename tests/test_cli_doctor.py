@@ -37,8 +37,11 @@ def test_doctor_json_on_7800xt_with_780m(cli: Cli, fake_machine: FakeMachine,
     fake_machine("7800xt-780m")
     r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 0
-    findings = json.loads(r.stdout)
+    data = json.loads(r.stdout)
+    assert set(data) == {"status", "findings"}  # one object, like every --json
+    findings = data["findings"]
     assert isinstance(findings, list)
+    assert data["status"] == ("warn" if any(f["status"] == "warn" for f in findings) else "ok")
     assert all(set(f) == {"check", "status", "message", "hint"} for f in findings)
     assert all(f["status"] in ("ok", "warn", "fail") for f in findings)
     support = _by_check(findings, "gpu-support")
@@ -57,7 +60,7 @@ def test_doctor_names_an_unknown_gpu(cli: Cli, fake_machine: FakeMachine,
     fake_machine("unknown-gpu")
     r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 1  # nothing is guessed: the user must say which GPU
-    gpu = _by_check(json.loads(r.stdout), "gpu")
+    gpu = _by_check(json.loads(r.stdout)["findings"], "gpu")
     assert [f["status"] for f in gpu] == ["ok", "fail"]
     assert "gfx1310" in str(gpu[1]["message"]) and "MLSTACK_GPU" in str(gpu[1]["hint"])
 
@@ -69,7 +72,7 @@ def test_doctor_without_a_gpu_fails(cli: Cli, fake_machine: FakeMachine, tmp_pat
     assert "no AMD GPU found" in r.stdout
     r = cli("doctor", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 1
-    (gpu,) = _by_check(json.loads(r.stdout), "gpu")
+    (gpu,) = _by_check(json.loads(r.stdout)["findings"], "gpu")
     assert gpu["status"] == "fail"
 
 
@@ -81,7 +84,7 @@ def test_doctor_finds_the_users_mistakes(cli: Cli, fake_machine: FakeMachine,
     env = {"HOME": str(tmp_path), "HSA_TOOLS_LIB": "1", "HSA_OVERRIDE_GFX_VERSION": "10.3.0"}
     r = cli("doctor", "--json", env=env, cwd=tmp_path)
     assert r.returncode == 1
-    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    findings = {f["check"]: f for f in json.loads(r.stdout)["findings"]}
     assert findings["hsa-tools-lib"]["status"] == "fail"
     assert findings["hsa-override"]["status"] == "fail"
     assert findings["old-env-files"]["status"] == "warn"
@@ -96,7 +99,7 @@ def test_doctor_with_a_lock(cli: Cli, fake_machine: FakeMachine, tmp_path: Path)
     lock.write_text(dumps(Lock((entry,), "0.1.0", "0.13.9")))
     r = cli("doctor", "--lock", str(lock), "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 1
-    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    findings = {f["check"]: f for f in json.loads(r.stdout)["findings"]}
     assert findings["lock"]["status"] == "fail"
     assert "fits this machine" in str(findings["lock"]["message"])
     assert "rocm6.4:gfx1100" in str(findings["lock"]["message"])
@@ -139,14 +142,14 @@ def test_doctor_env_matches_then_drifts(cli: Cli, fake_machine: FakeMachine,
     fake_machine("7900xtx")
     make_env("work", "rocm6.4:gfx1100")
     r = cli("doctor", "--env", "work", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
-    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    findings = {f["check"]: f for f in json.loads(r.stdout)["findings"]}
     assert findings["lock"]["status"] == "ok"
     assert findings["env-drift"]["status"] == "ok"
     assert "env work (generation 1" in str(findings["env-drift"]["message"])
     fake_machine("7800xt-780m")  # the same env, now on another machine
     r = cli("doctor", "--env", "work", "--json", env={"HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 1
-    findings = {f["check"]: f for f in json.loads(r.stdout)}
+    findings = {f["check"]: f for f in json.loads(r.stdout)["findings"]}
     assert findings["lock"]["status"] == "fail"
     assert findings["lock"]["message"] == (
         "env work was made for rocm6.4:gfx1100, but this machine is rocm6.3:gfx1101")

@@ -1,9 +1,15 @@
-"""The sbatch scripts of docs/clusters.md, run as they are with bash and Slurm shims.
+"""The sbatch scripts of docs/clusters.md, run as they are with bash and Slurm stand-ins.
 
-No Slurm here: ``srun`` starts the command once per task on this machine (one node), with
-the variables Slurm gives a task (``SLURM_LOCALID``, ``SLURM_PROCID``,
-``SLURM_STEP_TASKS_PER_NODE``); ``sbcast`` copies, ``scontrol show hostnames`` names one
-node. The env is packed from a project with ``site = "slurm"``, and the index is down.
+tests/real/test_slurm.py runs them under a real one-node Slurm; this copy runs in every
+suite, without Slurm installed, so a developer who changes the page or the preset finds a
+broken script at once. The stand-ins copy what real Slurm 22.05 does (measured there):
+``srun`` starts the command once per task on this machine (one node) with
+``SLURM_LOCALID``, ``SLURM_PROCID`` and ``SLURM_STEP_TASKS_PER_NODE``, and, when the job
+has GPUs (``SLURM_GPUS_ON_NODE``, as ``--gpus-per-node`` sets it), gives **every** task the
+node's whole list in ``ROCR_VISIBLE_DEVICES``, ``CUDA_VISIBLE_DEVICES`` and
+``GPU_DEVICE_ORDINAL`` (and ``SLURM_STEP_GPUS``); ``sbcast`` copies, ``scontrol show
+hostnames`` names one node. The env is packed from a project with ``site = "slurm"``, and
+the index is down.
 """
 
 from __future__ import annotations
@@ -32,8 +38,14 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
+gpus=""
+for ((g = 0; g < ${SLURM_GPUS_ON_NODE:-0}; g++)); do gpus="${gpus:+$gpus,}$g"; done
 rc=0
 for ((i = 0; i < n; i++)); do
+    if [ -n "$gpus" ]; then
+        export ROCR_VISIBLE_DEVICES="$gpus" CUDA_VISIBLE_DEVICES="$gpus" \\
+            GPU_DEVICE_ORDINAL="$gpus" SLURM_STEP_GPUS="$gpus"
+    fi
     SLURM_LOCALID=$i SLURM_PROCID=$i SLURM_NODEID=0 SLURM_STEP_TASKS_PER_NODE=$n \\
         SLURM_STEP_NUM_TASKS=$n "$@" || rc=$?
 done
@@ -53,6 +65,27 @@ def scripts() -> list[str]:
     return re.findall(r"```bash\n(#!/bin/bash\n#SBATCH.*?)```", DOC.read_text(), re.S)
 
 
+def packed_job(tmp_path: Path, cli: Cli, tools: dict[str, str]) -> tuple[Path, Path, Path]:
+    """Pack env ``train`` (made already) into a job directory beside train.py; write the
+    ``tools`` (name -> script) into a directory for PATH, and a config whose mirrors are
+    down (compute nodes have no network). Returns (job, tools directory, config)."""
+    job = tmp_path / "job"
+    job.mkdir()
+    r = cli("env", "pack", "train", "-o", str(job / "train.tar.zst"))
+    assert r.returncode == 0, r.stderr
+    (job / "train.py").write_text(TRAIN, encoding="utf-8")
+    bin_dir = tmp_path / "tools"
+    bin_dir.mkdir()
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    dead = closed_port_url()
+    config = tmp_path / "offline.toml"
+    config.write_text(f'[mirrors]\n"https://download.pytorch.org/" = "{dead}/"\n'
+                      f'"https://files.pythonhosted.org/" = "{dead}/"\n', encoding="utf-8")
+    return job, bin_dir, config
+
+
 def _job(tmp_path: Path, cli: Cli) -> tuple[Path, dict[str, str]]:
     """A job directory holding train.tar.zst and train.py, and the job's environment."""
     project = tmp_path / "project"
@@ -60,21 +93,8 @@ def _job(tmp_path: Path, cli: Cli) -> tuple[Path, dict[str, str]]:
     lock = write_lock(project / "mlstack.lock", [torch_entry("train", "rocm6.4:gfx1100")])
     (project / "mlstack.toml").write_text('site = "slurm"\n', encoding="utf-8")
     assert cli("env", "create", "train", "--lock", str(lock), cwd=project).returncode == 0
-    job = tmp_path / "job"
-    job.mkdir()
-    r = cli("env", "pack", "train", "-o", str(job / "train.tar.zst"))
-    assert r.returncode == 0, r.stderr
-    (job / "train.py").write_text(TRAIN, encoding="utf-8")
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    for name, text in (("srun", SRUN), ("sbcast", SBCAST), ("scontrol", SCONTROL),
-                       ("torchrun", TORCHRUN)):
-        (shims / name).write_text(text, encoding="utf-8")
-        (shims / name).chmod(0o755)
-    dead = closed_port_url()
-    config = tmp_path / "offline.toml"
-    config.write_text(f'[mirrors]\n"https://download.pytorch.org/" = "{dead}/"\n'
-                      f'"https://files.pythonhosted.org/" = "{dead}/"\n', encoding="utf-8")
+    job, shims, config = packed_job(tmp_path, cli, {
+        "srun": SRUN, "sbcast": SBCAST, "scontrol": SCONTROL, "torchrun": TORCHRUN})
     node_tmp = tmp_path / "node-tmp"
     node_tmp.mkdir()
     env = {
@@ -106,26 +126,29 @@ def test_one_task_per_gpu(mirrored: WheelIndex, fake_machine: Callable[[str], Pa
                           tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
     job, env = _job(tmp_path, cli)
-    env.update({"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2"})
+    env.update({"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2",
+                "SLURM_GPUS_ON_NODE": "2"})
     r = _sbatch(scripts()[0], job, env)
     assert r.returncode == 0, r.stderr
-    cache = f"{env['TMPDIR']}/mlstack-miopen-{os.getuid()}-777/db"
+    cache = f"{env['TMPDIR']}/job-777/mlstack-miopen-{os.getuid()}-777/db"
     tasks = [line for line in r.stdout.splitlines() if line.startswith("rank=")]
     assert tasks == [
         f"rank={i} rocr={i} db={cache} torch=2.8.0+rocm6.4 master=nid000001" for i in (0, 1)
     ], r.stdout + r.stderr
-    # The env was unpacked into the job's node-local MLSTACK_HOME.
-    assert (Path(env["TMPDIR"]) / "mlstack-777" / "train" / "venv" / "pyvenv.cfg").is_file()
+    # The job's directory (the env unpacked there, MIOpen's caches) is gone.
+    assert not any(Path(env["TMPDIR"]).iterdir())
 
 
 def test_torchrun_keeps_every_gpu(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
                                   tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
     job, env = _job(tmp_path, cli)
-    env.update({"SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1"})
+    env.update({"SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1",
+                "SLURM_GPUS_ON_NODE": "8"})
     r = _sbatch(scripts()[1], job, env)
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stdout.splitlines() if line.startswith("torchrun ")]
-    assert lines == ["torchrun rocr=all 2.8.0+rocm6.4 --nnodes=1 --nproc-per-node=8 "
+    assert lines == ["torchrun rocr=0,1,2,3,4,5,6,7 2.8.0+rocm6.4 --nnodes=1 --nproc-per-node=8 "
                      "--rdzv-backend=c10d --rdzv-endpoint=nid000001:29500 --rdzv-id=777 "
                      "train.py"], r.stdout + r.stderr
+    assert not any(Path(env["TMPDIR"]).iterdir())

@@ -17,7 +17,7 @@ pytest_plugins = ["tests.wheelindex"]
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 CREATE_KEYS = {"name", "generation", "path", "generation_path", "venv", "store_key", "profile",
                "target", "python", "variables", "reused", "up_to_date", "notes", "source",
-               "python_why", "key_versions", "lock_change", "downloads"}
+               "python_why", "target_why", "key_versions", "lock_change", "downloads"}
 
 
 def nothing_created() -> bool:

@@ -38,6 +38,7 @@ def test_list_and_info(demo: Path, cli: Cli) -> None:
     data = json.loads(cli("env", "list", "--json").stdout)
     assert [e["name"] for e in data["envs"]] == ["demo"]
     assert set(data["envs"][0]) == {"name", "generation", "profile", "target", "python",
+                                    "behind_lock",
                                     "store_key", "created", "path"}
     info = json.loads(cli("env", "info", "demo", "--json").stdout)
     fp = info["fingerprint"]
@@ -83,8 +84,10 @@ def test_reinstall_repairs_a_store_entry_other_envs_share(demo: Path, cli: Cli) 
     bad = cli("env", "verify", "twin")
     assert bad.returncode == 1
     hint = bad.stderr.splitlines()[1]
+    key = json.loads(cli("env", "info", "twin", "--json").stdout)["store_key"]
     assert hint == (f"hint: reinstall it: `mlstack env create demo --name twin --lock {demo} "
-                    "--reinstall`")
+                    f"--reinstall`; it rebuilds the store entry {key}, which env demo also "
+                    "uses")
     fixed = cli(*hint.split("`")[1].split()[1:], "--json")
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["reused"] is False  # the wheels were installed again

@@ -205,7 +205,8 @@ def test_missing_python_is_named_and_nothing_is_left(
     assert err.value.message.startswith("env demo needs Python 3.12 (packed with 3.12.")
     assert err.value.message.endswith("), and this node has none")
     assert "install Python 3.12" in (err.value.hint or "")
-    assert not target.exists() and list((tmp_path / "node").iterdir()) == []
+    # Nothing is left, not even the parent folder unpack made for it.
+    assert not target.exists() and not (tmp_path / "node").exists()
     assert not (tmp_path / "node-home" / "envs" / "demo").exists()
 
 

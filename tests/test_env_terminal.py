@@ -35,6 +35,7 @@ def test_piped_stderr_gets_one_line_per_step(lock: Path, cli: Cli) -> None:
     steps = [m.group("step") for line in lines if (m := STEP.match(line))]
     assert steps == [
         f"reading {lock} for rocm6.4:gfx1100",
+        "finding the locked files on the mirrors",  # by name, on each index's mirror
         "creating a Python 3.12 venv",
         "unpacking 3 wheels (uv's cache serves the ones it holds)",
         "linking 3 packages into the env",
@@ -51,7 +52,7 @@ def test_piped_stderr_gets_one_line_per_step(lock: Path, cli: Cli) -> None:
     assert sorted(d.split()[1] for d in done) == sorted(w.filename for w in wheels)
     assert re.fullmatch(rf"downloaded 3 files, {size / 1024:.1f} KiB in .* \(.*/s\)",
                         fetched[4]), fetched
-    assert lines.index(fetched[0]) == 1 and len(fetched) == 5
+    assert lines.index(fetched[0]) == 2 and len(fetched) == 5
     assert "  torch     2.8.0+rocm6.4 (ROCm 6.4 build)" in r.stdout.splitlines()
     assert re.search(r"^  store     [0-9a-f]{32} \(built, \d+\.\d KiB\)$", r.stdout, re.M)
 
@@ -85,8 +86,10 @@ def test_pip_install_is_refused_and_installs_nothing(lock: Path, cli: Cli) -> No
         assert r.stderr.splitlines() == [
             "error: `pip install` cannot change mlstack env demo: envs are immutable store "
             "entries built from a lock, and nothing was installed",
-            "hint: add it to the env's profile instead: mlstack add tqdm (then `mlstack env "
-            "create` builds the new generation)",
+            "hint: change the env's profile instead: in the project that made it, `mlstack "
+            "add tqdm` (then `mlstack env create`); for an env of a built-in profile "
+            "(minimal, inference, training), make a project first: `mlstack init --yes && "
+            "mlstack add tqdm && mlstack env create`",
         ]
     r = cli("env", "run", "demo", "--", "pip", "uninstall", "-y", "torch")
     assert r.returncode == 1 and "mlstack remove torch" in r.stderr

@@ -115,7 +115,10 @@ def test_vllm_is_refused_on_rocm6_and_picks_python_312_on_rocm7(
 ) -> None:
     fake_machine("7900xtx")  # ROCm 6.4
     monkeypatch.chdir(tmp_path)
-    code, out, err = _init(capsys, "--yes", "--with", "vllm")
+    # Without --target, init takes the nearest target with vLLM (tests/test_headline.py);
+    # a target named with --target is the user's: refused there.
+    code, out, err = _init(capsys, "--yes", "--no-detect", "-t", "rocm6.4:gfx1100",
+                           "--with", "vllm")
     assert (code, out) == (1, "")
     error, hint = err.splitlines()
     assert error.startswith("error: vLLM is not available here (rocm6.4:gfx1100: needs "

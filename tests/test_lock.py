@@ -128,7 +128,7 @@ def test_json_is_one_document_and_export_pylock(
     assert entry["status"] == "resolved"
     assert entry["torch"] == "2.8.0+cpu"
     (exported,) = doc["exported"]
-    assert Path(exported).name == "pylock.ml-cpu-py3.12.toml"
+    assert Path(exported).name == "pylock.ml-cpu-py3_12.toml"
     pylock = tomllib.loads(Path(exported).read_text())
     assert pylock["lock-version"] == "1.0"
     torch = next(p for p in pylock["packages"] if p["name"] == "torch")

@@ -26,14 +26,16 @@ KEY = f"demo@{TARGET}@py3.12"
 
 def moved(entry: LockEntry, package: str, new_prefix: str) -> tuple[LockEntry, str]:
     """``entry`` with ``package``'s wheel URL moved from files.pythonhosted.org to
-    ``new_prefix`` (same file, same sha256); the new URL."""
+    ``new_prefix`` (same file, same sha256), from no index (a file on a host is found by
+    its URL; one from an index, by name on the index's mirror); the new URL."""
     packages = []
     url = ""
     for p in entry.packages:
         if p.name == package:
             w = p.wheels[0]
             url = new_prefix + w.url.removeprefix(FILES)
-            packages.append(dataclasses.replace(p, wheels=(Wheel(url, w.sha256, w.size),)))
+            packages.append(dataclasses.replace(p, index=None,
+                                                wheels=(Wheel(url, w.sha256, w.size),)))
         else:
             packages.append(p)
     return dataclasses.replace(entry, packages=tuple(packages)), url

@@ -66,10 +66,13 @@ def test_inputs_hash_ignores_mirrors(wheel_index: WheelIndex) -> None:
 
 
 def test_pylock_name_is_a_valid_pep751_name() -> None:
+    from packaging.pylock import is_valid_pylock_path
+
     from mlstack_env.lockfile import LockEntry
 
     entry = LockEntry("ml", Target.parse("rocm6.4:gfx1100,gfx942"), "3.12", "x", ())
-    assert pylock_name(entry) == "ml-rocm6.4-gfx942-gfx1100-py3.12"
+    assert pylock_name(entry) == "pylock.ml-rocm6_4-gfx942-gfx1100-py3_12.toml"
+    assert is_valid_pylock_path(Path(pylock_name(entry)))
 
 
 # --- entry_for_env ---------------------------------------------------------------------

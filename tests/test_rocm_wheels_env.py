@@ -173,7 +173,7 @@ def test_env_info_and_doctor_say_which_rocm_and_how_big(
     human = cli("env", "info", "ml").stdout
     assert "7.14.0 inside the env (rocm-sdk-* wheels)" in human
     assert "hardlinked from uv's cache" in human
-    doctor = json.loads(cli("doctor", "--env", "ml", "--json").stdout)
+    doctor = json.loads(cli("doctor", "--env", "ml", "--json").stdout)["findings"]
     [env_rocm] = [f for f in doctor if f["check"] == "env-rocm"]
     assert env_rocm["message"].startswith("env ml uses its own ROCm 7.14.0 (rocm-sdk-* wheels)")
     [rocm] = [f for f in doctor if f["check"] == "rocm"]

@@ -144,8 +144,11 @@ def test_a_new_target_is_announced_refused_under_ci_and_0644(
     # -q silences progress, never a change to the committed lock.
     r = cli("env", "create", "ml", "-q", cwd=tmp_path, env={"CI": "0"})
     assert r.returncode == 0, r.stderr
-    assert r.stderr == "added ml@rocm6.4:gfx1031@py3.12 to mlstack.lock — commit it\n"
+    assert r.stderr == ("added target rocm6.4:gfx1031 to mlstack.toml — commit it\n"
+                        "added ml@rocm6.4:gfx1031@py3.12 to mlstack.lock — commit it\n")
     assert r.stdout == ""
+    assert tomllib.loads(manifest.read_text())["targets"] == ["rocm6.4:gfx1100",
+                                                              "rocm6.4:gfx1031"]
     assert [e.key for e in read_lock(lock_path).entries] == [
         "ml@rocm6.4:gfx1031@py3.12", "ml@rocm6.4:gfx1100@py3.12"]
     assert _mode(lock_path) == 0o644
@@ -208,8 +211,11 @@ def test_concurrent_creates_lose_no_lock_entry(
     lock = read_lock(tmp_path / "mlstack.lock")
     assert sorted(str(e.target) for e in lock.entries) == sorted(CONCURRENT_TARGETS)
     added = [line for _out, err in results for line in err.splitlines()
-             if line.startswith("added ")]
+             if line.startswith("added ml@")]
     assert len(added) == 8
+    # Each new target joined mlstack.toml, none lost to a concurrent edit (issue 19).
+    manifest = tomllib.loads((tmp_path / "mlstack.toml").read_text())
+    assert sorted(manifest["targets"]) == sorted(CONCURRENT_TARGETS)
 
 
 # --- add / remove ---------------------------------------------------------------------

@@ -199,7 +199,11 @@ def apply(environ: Mapping[str, str], data: ActivationData) -> dict[str, str]:
     if data.site:
         from mlstack_env.activation.site import job_variables
 
-        env.update(job_variables(environ, data.site))
+        for name, value in job_variables(environ, data.site).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
     front = list(data.path_strs)
     old = env.get("PATH")
     # No PATH at all means the system default; an empty one means nothing.

@@ -193,3 +193,44 @@ def _repaired(name: str) -> bool:
     with env.lock():
         env.repair()
     return env.exists()
+
+
+LOCK_STAMP = "lock-stamp"  # gen-N/lock-stamp: the lock file it was made from, and its stat
+
+
+def _stat_text(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns} {st.st_size} {st.st_ino} {st.st_dev}"
+
+
+def lock_stamp_changed(generation: str) -> str | None:
+    """The lock file ``generation`` was made from, when that file changed since (its stat
+    differs from the one recorded at create); None when it did not, or when the env has no
+    lock to follow (a built-in profile outside a project, an unpacked archive) or the lock
+    is gone. One small read and one ``stat``: ``env run``'s staleness check (issue 19)."""
+    try:
+        with open(os.path.join(generation, LOCK_STAMP), encoding="utf-8") as f:
+            lock, recorded = f.read().split("\n")[:2]
+        st = os.stat(lock)
+    except (OSError, ValueError):
+        return None
+    return None if _stat_text(st) == recorded else lock
+
+
+def write_lock_stamp(generation: str, lock: str) -> None:
+    """Record that ``generation`` matches ``lock`` as the file is now (atomically)."""
+    lock = os.path.abspath(lock)
+    try:
+        text = f"{lock}\n{_stat_text(os.stat(lock))}\n"
+    except OSError:
+        return
+    target = os.path.join(generation, LOCK_STAMP)
+    temporary = f"{target}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, target)
+    except OSError:  # a read-only home: the next run checks the lock again, nothing worse
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)

@@ -10,11 +10,30 @@ from the job are only ever expanded inside double quotes, never run.
   go to ``${TMPDIR:-/tmp}/mlstack-miopen-<uid>-<job id>/{db,kernels}``: node-local, one
   per job (MIOpen's db on Lustre fails with disk I/O errors, MIOpen#1878). The directory
   is made mode 700 and used only when it is ours; otherwise the env's own caches stay.
-* ``gpu_per_task``: in a task launched by ``srun`` that shares its node with other tasks
-  (``SLURM_LOCALID`` ≥ 1, or ``SLURM_STEP_TASKS_PER_NODE`` above 1), and only when the job
-  did not choose devices itself (none of ``ROCR_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``,
-  ``CUDA_VISIBLE_DEVICES`` set), ``ROCR_VISIBLE_DEVICES = SLURM_LOCALID``: one GPU per
-  task. A node running one task (torchrun, which starts its own workers) keeps all GPUs.
+* ``gpu_per_task``: one GPU per task in an ``srun`` task (``SLURM_LOCALID``) that shares
+  its node with other tasks of the step (``SLURM_LOCALID`` ≥ 1, or a count above 1 in
+  ``SLURM_STEP_TASKS_PER_NODE``). What real Slurm 22.05 exports (measured, tests/real/):
+
+  - ``--gpus-per-node=N`` (or ``--gres=gpu:N``, ``--gpus=N``): every task of the node gets
+    the whole list, ``ROCR_VISIBLE_DEVICES=0,1`` (with ``CUDA_VISIBLE_DEVICES`` and
+    ``GPU_DEVICE_ORDINAL`` the same, ``SLURM_STEP_GPUS`` the physical indices). The rule
+    gives task *i* the *i*-th entry of that list: ``ROCR_VISIBLE_DEVICES=<list[i]>``;
+    a task past the end of the list keeps the list;
+  - ``--gpus-per-task=1``, ``--gpu-bind=single:1|map_gpu:…``: Slurm bound each task
+    already (one entry each): left alone;
+  - no GPU request: nothing set; ``ROCR_VISIBLE_DEVICES=$SLURM_LOCALID``.
+
+  Slurm's copies of its list in ``CUDA_VISIBLE_DEVICES`` and ``GPU_DEVICE_ORDINAL``
+  (gres.conf without ``Flags=amd_gpu_env``) are removed when the step or job has GPUs
+  (``SLURM_STEP_GPUS``; ``SLURM_JOB_GPUS`` in the batch script itself): HIP applies them
+  *after* ROCr's filter, counting from 0 again, so ``ROCR_VISIBLE_DEVICES=1
+  CUDA_VISIBLE_DEVICES=1`` leaves no GPU (Parsl#3858; ROCm's GPU isolation docs: use
+  ROCR_VISIBLE_DEVICES on Linux). A job that set
+  ``HIP_VISIBLE_DEVICES`` or ``CUDA_VISIBLE_DEVICES`` itself (no ROCr list) is left alone.
+  ``MLSTACK_GPU_BIND=none`` keeps every GPU Slurm gave the task (torchrun, which starts
+  its own workers; a node running one task keeps them anyway). ``SLURM_LOCALID`` is read
+  only when it is 1 to 9 ASCII digits, the device list only when it is made of
+  ``[A-Za-z0-9_-]`` entries (indices or ``GPU-<uuid>``).
 """
 
 from __future__ import annotations
@@ -24,30 +43,37 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlstack_env import envvars
+
 ROCR_VISIBLE_DEVICES = "ROCR_VISIBLE_DEVICES"
+#: The switch for "every GPU Slurm gave this task" (value ``none``).
+GPU_BIND = envvars.MLSTACK_GPU_BIND
+#: Slurm's copies of the ROCr list, which HIP applies after ROCr's filter.
+HIP_COPIES = ("CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL")
 MIOPEN_USER_DB_PATH = "MIOPEN_USER_DB_PATH"
 MIOPEN_CUSTOM_CACHE_DIR = "MIOPEN_CUSTOM_CACHE_DIR"
 #: Set by a job (or by Slurm's GPU binding) that chose its devices itself.
 DEVICE_CHOICE = (ROCR_VISIBLE_DEVICES, "HIP_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")
 #: Variables the rules may set (activation saves and restores them).
-MANAGED = (MIOPEN_CUSTOM_CACHE_DIR, MIOPEN_USER_DB_PATH, ROCR_VISIBLE_DEVICES)
+MANAGED = (MIOPEN_CUSTOM_CACHE_DIR, MIOPEN_USER_DB_PATH, ROCR_VISIBLE_DEVICES, *HIP_COPIES)
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_.-]+")
-_COUNT = re.compile(r"(\d+)(?:\(x\d+\))?")
+#: A node's task count above 1 in SLURM_STEP_TASKS_PER_NODE, after ``(xN)`` is removed.
+_MANY = re.compile(r"[2-9]|[1-9][0-9]{1,8}")
+_REPEAT = re.compile(r"\([^)\n]*\)")
+_LOCALID = re.compile(r"[0-9]{1,9}")
+_DEVICES = re.compile(r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*")
 
 
 def _many_tasks(localid: str, per_node: str) -> bool:
     """Does this task share its node with other tasks of the step?
 
     ``SLURM_STEP_TASKS_PER_NODE`` is like ``4(x2),1``: a count per node, ``(xN)`` repeats.
+    (Split on line breaks too, as the sh and fish rules do.)
     """
     if int(localid) >= 1:
         return True
-    for item in per_node.split(","):
-        m = _COUNT.fullmatch(item.strip())
-        if m and int(m.group(1)) > 1:
-            return True
-    return False
+    return any(_MANY.fullmatch(n) for n in re.split(r"[,\n]", _REPEAT.sub("", per_node)))
 
 
 def job_cache_dir(environ: Mapping[str, str]) -> str | None:
@@ -76,20 +102,39 @@ def _own_dir(path: str) -> bool:
     return True
 
 
-def job_variables(environ: Mapping[str, str], rules: Mapping[str, object]) -> dict[str, str]:
-    """What the rules set for a process started with ``environ`` (the job's environment)."""
-    out: dict[str, str] = {}
+def job_variables(environ: Mapping[str, str], rules: Mapping[str, object]
+                  ) -> dict[str, str | None]:
+    """What the rules set (a value) or unset (None) for a process started with
+    ``environ`` (the job's environment)."""
+    out: dict[str, str | None] = {}
     if rules.get("job_cache"):
         path = job_cache_dir(environ)
         if path is not None and _own_dir(path):
             out[MIOPEN_USER_DB_PATH] = f"{path}/db"
             out[MIOPEN_CUSTOM_CACHE_DIR] = f"{path}/kernels"
     if rules.get("gpu_per_task"):
-        localid = environ.get("SLURM_LOCALID", "")
-        if (localid.isdigit() and localid.isascii()
-                and not any(environ.get(n) for n in DEVICE_CHOICE)
-                and _many_tasks(localid, environ.get("SLURM_STEP_TASKS_PER_NODE", ""))):
+        out.update(_gpu_variables(environ))
+    return out
+
+
+def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    localid = environ.get("SLURM_LOCALID", "")
+    if not _LOCALID.fullmatch(localid):
+        return {}
+    out: dict[str, str | None] = {}
+    rocr = environ.get(ROCR_VISIBLE_DEVICES, "")
+    if rocr and (environ.get("SLURM_STEP_GPUS") or environ.get("SLURM_JOB_GPUS")):
+        out.update({n: None for n in HIP_COPIES if environ.get(n) == rocr})
+    if (environ.get(GPU_BIND) == "none"
+            or not _many_tasks(localid, environ.get("SLURM_STEP_TASKS_PER_NODE", ""))):
+        return out
+    if not rocr:
+        if not any(environ.get(n) for n in DEVICE_CHOICE):
             out[ROCR_VISIBLE_DEVICES] = localid
+    elif _DEVICES.fullmatch(rocr):
+        devices = rocr.split(",")
+        if len(devices) > 1 and int(localid) < len(devices):
+            out[ROCR_VISIBLE_DEVICES] = devices[int(localid)]
     return out
 
 
@@ -114,15 +159,34 @@ def sh_lines(rules: Mapping[str, object]) -> str:
     if rules.get("gpu_per_task"):
         lines += [
             'case "${SLURM_LOCALID-}" in',
-            "    ''|*[!0-9]*) ;;",
-            '    *) if [ -z "${ROCR_VISIBLE_DEVICES-}${HIP_VISIBLE_DEVICES-}'
-            '${CUDA_VISIBLE_DEVICES-}" ] \\',
+            "    ''|*[!0-9]*|??????????*) ;;",
+            '    *) _mlstack_rocr="${ROCR_VISIBLE_DEVICES-}"',
+            '       if [ -n "$_mlstack_rocr" ] \\',
+            '          && [ -n "${SLURM_STEP_GPUS-}${SLURM_JOB_GPUS-}" ]; then',
+            '           [ "${CUDA_VISIBLE_DEVICES-}" != "$_mlstack_rocr" ] '
+            "|| unset CUDA_VISIBLE_DEVICES",
+            '           [ "${GPU_DEVICE_ORDINAL-}" != "$_mlstack_rocr" ] '
+            "|| unset GPU_DEVICE_ORDINAL",
+            "       fi",
+            '       if [ "${MLSTACK_GPU_BIND-}" != none ] \\',
             '          && { [ "$SLURM_LOCALID" -ge 1 ] \\',
             "               || printf '%s\\n' \"${SLURM_STEP_TASKS_PER_NODE-}\" "
             "| sed 's/([^)]*)//g' | tr , '\\n' \\",
-            "                  | grep -Eqx '[2-9]|[1-9][0-9]+'; }; then",
-            '           export ROCR_VISIBLE_DEVICES="$SLURM_LOCALID"',
-            "       fi ;;",
+            "                  | grep -Eqx '[2-9]|[1-9][0-9]{1,8}'; }; then",
+            '           if [ -z "$_mlstack_rocr" ]; then',
+            '               [ -n "${HIP_VISIBLE_DEVICES-}${CUDA_VISIBLE_DEVICES-}" ] \\',
+            '                   || export ROCR_VISIBLE_DEVICES="$SLURM_LOCALID"',
+            "           else",
+            '               case "$_mlstack_rocr" in',
+            "                   *[!A-Za-z0-9_,-]*|,*|*,|*,,*) ;;",
+            "                   *,*) _mlstack_dev=$(printf '%s\\n' \"$_mlstack_rocr\" "
+            "| awk -F, -v i=\"$SLURM_LOCALID\" '{ print $(i + 1) }')",
+            '                        [ -z "$_mlstack_dev" ] '
+            '|| export ROCR_VISIBLE_DEVICES="$_mlstack_dev" ;;',
+            "               esac",
+            "           fi",
+            "       fi",
+            "       unset _mlstack_rocr _mlstack_dev ;;",
             "esac",
         ]
     return "\n".join(lines)
@@ -147,13 +211,30 @@ def fish_lines(rules: Mapping[str, object]) -> str:
         ]
     if rules.get("gpu_per_task"):
         lines += [
-            "if set -q SLURM_LOCALID; and string match -qr '^[0-9]+$' -- $SLURM_LOCALID; "
-            'and test -z "$ROCR_VISIBLE_DEVICES$HIP_VISIBLE_DEVICES$CUDA_VISIBLE_DEVICES"',
-            "    set -l _mlstack_counts (string replace -ra '\\([^)]*\\)' '' -- "
+            "if set -q SLURM_LOCALID; and string match -qr '^[0-9]{1,9}\\z' -- $SLURM_LOCALID",
+            '    set -l _mlstack_rocr "$ROCR_VISIBLE_DEVICES"',
+            '    if test -n "$_mlstack_rocr"; and test -n "$SLURM_STEP_GPUS$SLURM_JOB_GPUS"',
+            '        if test "$CUDA_VISIBLE_DEVICES" = "$_mlstack_rocr"; '
+            "set -e -g CUDA_VISIBLE_DEVICES; end",
+            '        if test "$GPU_DEVICE_ORDINAL" = "$_mlstack_rocr"; '
+            "set -e -g GPU_DEVICE_ORDINAL; end",
+            "    end",
+            "    set -l _mlstack_counts (string replace -ra '\\([^)\\n]*\\)' '' -- "
             '"$SLURM_STEP_TASKS_PER_NODE" | string split ,)',
-            "    if test $SLURM_LOCALID -ge 1; "
-            "or string match -qr '^([2-9]|[1-9][0-9]+)$' -- $_mlstack_counts",
-            '        set -gx ROCR_VISIBLE_DEVICES "$SLURM_LOCALID"',
+            '    if test "$MLSTACK_GPU_BIND" != none; and begin; test $SLURM_LOCALID -ge 1; '
+            "or string match -qr '^([2-9]|[1-9][0-9]{1,8})\\z' -- $_mlstack_counts; end",
+            '        if test -z "$_mlstack_rocr"',
+            '            if test -z "$HIP_VISIBLE_DEVICES$CUDA_VISIBLE_DEVICES"',
+            '                set -gx ROCR_VISIBLE_DEVICES "$SLURM_LOCALID"',
+            "            end",
+            "        else if string match -qr '^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)+\\z' "
+            "-- $_mlstack_rocr",
+            "            set -l _mlstack_devs (string split , -- $_mlstack_rocr)",
+            "            set -l _mlstack_i (math $SLURM_LOCALID + 1)",
+            "            if test $_mlstack_i -le (count $_mlstack_devs)",
+            '                set -gx ROCR_VISIBLE_DEVICES "$_mlstack_devs[$_mlstack_i]"',
+            "            end",
+            "        end",
             "    end",
             "end",
         ]

@@ -16,8 +16,33 @@ from mlstack_env.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
 
 # Options of mlstack itself, accepted anywhere before `--` (users put -v last).
 GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
-# Commands of the second wave that users type already; until they exist, point at the
-# command that does the job.
+# Words users bring from other tools (uv, pip, conda), and the mlstack command that does
+# that job: an unknown command suggests it, else the nearest command name.
+FAMILIAR = {
+    "install": "env create",  # uv/pip: make the env from the lock (`add` adds a package)
+    "sync": "env create",
+    "uninstall": "remove",
+    "activate": "env activate",
+    "create": "env create",
+    "list": "env list",
+    "info": "env info",
+    "verify": "env verify",
+    "upgrade": "lock --upgrade",
+    "update": "lock --upgrade",
+}
+
+
+def suggest(word: str, known: list[str]) -> str | None:
+    """The command to suggest for an unknown ``word``: the familiar one, else the nearest
+    name (difflib), else None."""
+    import difflib
+
+    familiar = [w for w, cmd in FAMILIAR.items() if cmd.split()[0] in known]
+    close = difflib.get_close_matches(word, [*known, *familiar], n=1, cutoff=0.6)
+    if not close:
+        return None
+    return FAMILIAR[close[0]] if close[0] in familiar else close[0]
+
 def _verbose(args: list[str]) -> bool:
     head = args[: args.index("--")] if "--" in args else args
     return any(a in ("-v", "--verbose") for a in head)
@@ -37,13 +62,17 @@ def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> i
     if as_json:
         import json
 
-        sys.stdout.write(json.dumps({"error": err.message, "hint": err.hint}) + "\n")
+        from mlstack_env.progname import commands as _commands
+
+        hint = _commands(err.hint) if err.hint else err.hint
+        sys.stdout.write(json.dumps({"error": err.message, "hint": hint}) + "\n")
         sys.stdout.flush()
     from mlstack_env.cli.output import printable
+    from mlstack_env.progname import commands
 
     sys.stderr.write(f"error: {printable(err.message)}\n")
     if err.hint:
-        sys.stderr.write(f"hint: {printable(err.hint, newlines=True)}\n")
+        sys.stderr.write(f"hint: {printable(commands(err.hint), newlines=True)}\n")
     sys.stderr.flush()
     return err.exit_code
 
@@ -142,6 +171,14 @@ def _globals_first(args: list[str]) -> list[str]:
     return [*dict.fromkeys(flags), *head, *args[cut:]]
 
 
+def _unknown_command(e: Exception) -> str | None:
+    """The word of click's "No such command 'X'." error, or None for another usage error."""
+    import re
+
+    m = re.match(r"No such command '(.+)'\.", str(getattr(e, "message", "")))
+    return m.group(1) if m else None
+
+
 def _run_app(args: list[str]) -> int:
     import typer
     from typer._click import exceptions as click_exc
@@ -161,8 +198,18 @@ def _run_app(args: list[str]) -> int:
     except click_exc.UsageError as e:
         # One line and a hint, like every other user error, not click's usage block.
         path = e.ctx.command_path if e.ctx else "mlstack"
-        return report(MlstackError(e.format_message(), hint=f"see `{path} --help`"),
-                      as_json=as_json)
+        hint = f"see `{path} --help`"
+        word = _unknown_command(e)
+        if word is not None and e.ctx is not None:
+            known = list(getattr(e.ctx.command, "commands", {}) or {})
+            if path == "mlstack":
+                from mlstack_env.cli.app import COMMANDS
+
+                known = list(COMMANDS)
+            near = suggest(word, known)
+            if near is not None:
+                hint = f"did you mean `{path} {near}`? ({hint[0].lower()}{hint[1:]})"
+        return report(MlstackError(e.format_message(), hint=hint), as_json=as_json)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         return USER_ERROR

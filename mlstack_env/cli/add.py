@@ -28,6 +28,7 @@ OfflineOpt = Annotated[bool, typer.Option("--offline", help="Resolve from uv's c
 
 @dataclass(frozen=True)
 class EditResult:
+    summary = True  # -q silences it (output.emit)
     outcome: EditOutcome
 
     def to_json(self) -> dict[str, Any]:

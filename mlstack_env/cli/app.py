@@ -76,6 +76,12 @@ def _run(app: typer.Typer) -> None:
     env_activation.register_top_level(app, "run")
 
 
+def _sync(app: typer.Typer) -> None:
+    from mlstack_env.cli import sync
+
+    sync.register(app)
+
+
 def _shell(app: typer.Typer) -> None:
     from mlstack_env.cli import env_activation
 
@@ -165,6 +171,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "remove": _add,
     "diff": _diff,
     "env": _env,
+    "sync": _sync,
     "run": _run,
     "shell": _shell,
     "tree": _tree,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BundleResult:
+    summary = True  # -q silences it (output.emit)
     bundle: Bundle
 
     def to_json(self) -> dict[str, Any]:

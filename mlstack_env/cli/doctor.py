@@ -45,8 +45,11 @@ class DoctorResult:
 
         return 1 if any(f.status is Status.FAIL for f in self.findings) else 0
 
-    def to_json(self) -> list[dict[str, Any]]:
-        return [f.to_json() for f in self.findings]
+    def to_json(self) -> dict[str, Any]:
+        """One object, as every --json prints: the worst status, then each finding."""
+        worst = next((s for s in ("fail", "warn") if any(f.status.value == s
+                                                           for f in self.findings)), "ok")
+        return {"status": worst, "findings": [f.to_json() for f in self.findings]}
 
     def render(self, console: Console) -> None:
         from rich.table import Table

@@ -20,6 +20,7 @@ from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
     from mlstack_env.store import Generation, NamedEnv
+    from mlstack_env.store.fingerprint import Fingerprint
 
 env_app = typer.Typer(
     name="env",
@@ -29,6 +30,14 @@ env_app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="No network: the uv cache must hold the wheels.")]
+ProjectOpt = Annotated[Path | None, typer.Option(
+    "--project", metavar="DIR", help="The project directory (default: found upward "
+    "from here).")]
+ReinstallOpt = Annotated[bool, typer.Option(
+    "--reinstall", help="Install the wheels again even when the store holds them "
+    "(after `env verify` found changed files).")]
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The env's name.")]
 
 
@@ -57,16 +66,11 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         "e.g. rocm6.4:gfx1100.")] = None,
     python: Annotated[str | None, typer.Option("--python", metavar="X.Y",
                                                help="Python version.")] = None,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="No network: the uv cache must hold the wheels.")] = False,
+    offline: OfflineOpt = False,
     locked: Annotated[bool, typer.Option(
         "--locked", help="Fail if the project's lock is stale instead of re-locking.")] = False,
-    project: Annotated[Path | None, typer.Option(
-        "--project", metavar="DIR", help="The project directory (default: found upward "
-        "from here).")] = None,
-    reinstall: Annotated[bool, typer.Option(
-        "--reinstall", help="Install the wheels again even when the store holds them "
-        "(after `env verify` found changed files).")] = False,
+    project: ProjectOpt = None,
+    reinstall: ReinstallOpt = False,
     wheels: Annotated[Path | None, typer.Option(
         "--wheels", metavar="DIR", help="Install the locked wheels found in this folder "
         "(made by `mlstack bundle`); with --offline all must be there.")] = None,
@@ -166,6 +170,44 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     return 0
 
 
+def _sharing(gen: Generation) -> list[str]:
+    """The other envs whose current generation links the same store entry."""
+    from mlstack_env.store.generations import all_envs
+
+    out = []
+    for env in all_envs():
+        cur = env.current()
+        if env.name != gen.env and cur is not None and cur.store_key == gen.store_key:
+            out.append(env.name)
+    return out
+
+
+def _source_holds(fp: Fingerprint) -> bool:
+    """Does the lock file the env was made from still hold its entry (it may have moved
+    on: the reinstall then brings the env to the lock, as `mlstack run` would)?"""
+    from mlstack_env.lockfile import read_lock
+
+    if not fp.source.endswith(".lock") or not Path(fp.source).is_file():
+        return False
+    try:
+        return read_lock(Path(fp.source)).get(
+            f"{fp.profile}@{fp.target}@py{fp.python}") is not None
+    except MlstackError:
+        return False
+
+
+def _from_own_lock(gen: Generation, fp: Fingerprint) -> str:
+    """The create that rebuilds exactly this generation's entry, from its own copy of it
+    (the lock it came from lost the entry, or it came from a profile resolved then)."""
+    import shlex
+
+    from mlstack_env.store.generations import LOCK_NAME
+
+    cmd = (f"mlstack env create {shlex.quote(fp.profile)} --name {shlex.quote(fp.name)} "
+           f"--lock {shlex.quote(str(gen.path / LOCK_NAME))}")
+    return cmd + (f" --wheels {shlex.quote(fp.wheels)}" if fp.wheels else "")
+
+
 def _repair_hint(gen: Generation) -> str:
     """How to get the env's files back: reinstall a created env; unpack an unpacked one
     again (its venv was never installed here, and unpack keeps an existing DIR)."""
@@ -176,7 +218,12 @@ def _repair_hint(gen: Generation) -> str:
         return f"reinstall it: `mlstack env create --name {gen.env} --reinstall`"
     archive = fp.unpacked_from
     if archive is None:
-        return f"reinstall it: `{fp.recreate_command()} --reinstall`"
+        shared = _sharing(gen)
+        also = (f"; it rebuilds the store entry {gen.store_key}, which env"
+                f"{'s' if len(shared) > 1 else ''} {', '.join(shared)} also use"
+                f"{'' if len(shared) > 1 else 's'}") if shared else ""
+        again = fp.recreate_command() if _source_holds(fp) else _from_own_lock(gen, fp)
+        return f"reinstall it: `{again} --reinstall`{also}"
     name, directory = shlex.quote(gen.env), shlex.quote(str(gen.venv.resolve().parent))
     return (f"unpack the archive again: `mlstack env remove {name}`, delete {directory}, "
             f"then `mlstack env unpack {shlex.quote(archive)} {directory} --name {name}`")

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mlstack_env.activation.data import load_env_json
-from mlstack_env.activation.lookup import current_generation, default_env_name, require_python
+from mlstack_env.activation.lookup import (
+    current_generation,
+    default_env_name,
+    lock_stamp_changed,
+    require_python,
+)
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
 from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
 from mlstack_env.errors import MlstackError
@@ -93,11 +99,21 @@ def shell(
         str | None,
         typer.Argument(help="The env (default: the project's default-env, else the only env)."),
     ] = None,
+    frozen: Annotated[bool, typer.Option(
+        "--frozen", help="Refuse an env behind its lock instead of syncing it.")] = False,
+    no_sync: Annotated[bool, typer.Option(
+        "--no-sync", help="Use an env behind its lock as it is.")] = False,
 ) -> None:
     """Start your $SHELL (bash, zsh, sh or fish) with the env active; `exit` leaves it."""
     if name is None:
         name = default_env_name()
     gen = current_generation(name)
+    lock = lock_stamp_changed(str(gen))
+    if lock is not None:  # like `env run`: an env behind its lock is synced first
+        from mlstack_env.cli.run import FROZEN, NO_SYNC, SYNC, synced
+
+        gen = Path(synced(name, str(gen), lock, FROZEN if frozen else
+                          NO_SYNC if no_sync else SYNC))
     require_python(name, gen, load_env_json(gen).venv)
     program, kind = user_shell()
     argv, env = shell_command(program, kind, gen, os.environ)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
+    summary = True  # -q silences it (output.emit)
     outcome: CreateOutcome
 
     @property
@@ -40,6 +41,7 @@ class CreateResult:
         data = self.outcome.created.to_json()
         data["source"] = self.outcome.source
         data["python_why"] = self.outcome.python_why
+        data["target_why"] = self.outcome.target_why
         data["key_versions"] = key_versions(self.outcome.created.entry)
         data["lock_change"] = self.outcome.change.to_json() if self.outcome.change else None
         # What mlstack downloaded for this create (None: nothing to fetch, a store hit).
@@ -56,6 +58,9 @@ class CreateResult:
             head = f"created env {c.name}, generation {c.generation.number}"
         console.print(head, soft_wrap=True)
         console.print(f"  from      {self.outcome.source}: {c.entry.key}", soft_wrap=True)
+        if self.outcome.target_why:
+            console.print(f"  target    {c.entry.target} ({self.outcome.target_why})",
+                          soft_wrap=True)
         why = f" ({self.outcome.python_why})" if self.outcome.python_why else ""
         console.print(f"  python    {c.entry.python}{why}", soft_wrap=True)
         how = "reused, no install" if c.reused else "built"
@@ -67,8 +72,10 @@ class CreateResult:
             console.print(f"  {k}={v}", soft_wrap=True)
         for note in c.notes:
             console.print(f"note: {note}", soft_wrap=True)
+        from mlstack_env.progname import prog
+
         console.print(
-            f"use it:    mlstack env shell {c.name}   or   mlstack env run {c.name} -- CMD",
+            f"use it:    {prog()} env shell {c.name}   or   {prog()} env run {c.name} -- CMD",
             soft_wrap=True,
         )
 
@@ -108,7 +115,20 @@ def summary(env: NamedEnv) -> dict[str, Any]:
         "store_key": gen.store_key if gen else None,
         "created": fp.created if fp else None,
         "path": str(env.path),
+        "behind_lock": _behind(env.name, str(gen.path)) if gen else None,
     }
+
+
+def _behind(name: str, generation: str) -> str | None:
+    """The lock an env is behind (its entry there changed since it was made), or None."""
+    from mlstack_env.activation.lookup import lock_stamp_changed
+
+    lock = lock_stamp_changed(generation)
+    if lock is None:
+        return None
+    from mlstack_env.create import behind_lock
+
+    return lock if behind_lock(name, generation, lock) is not None else None
 
 
 @dataclass(frozen=True)
@@ -128,6 +148,10 @@ class ListResult:
         rows = [[e["name"], str(e["generation"]), e["profile"] or "-", e["target"] or "-",
                  e["python"] or "-", e["created"] or "-"] for e in self.envs]
         print_table(console, ("name", "gen", "profile", "target", "python", "created"), rows)
+        behind = [e["name"] for e in self.envs if e.get("behind_lock")]
+        if behind:
+            console.print(f"behind their lock (the next `mlstack run` syncs them, or "
+                          f"`mlstack sync`): {', '.join(behind)}", soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,8 @@ class InfoResult:
             ("python", fp.get("python", "-")),
             ("from", fp.get("source", "-")),
             ("lock hash", fp.get("lock_hash", "-")),
+            *([("site", f"{fp['site']} (cluster preset: its job rules apply when the env "
+                        "is entered)")] if fp.get("site") else []),
             ("store", f"{data['store_key']} ({data['venv']})"),
             ("size", _size_line(data["size"])),
             ("rocm", _rocm_line(data["rocm"])),

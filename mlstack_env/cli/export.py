@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExportResult:
+    summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path
     lock_path: Path
@@ -48,8 +50,9 @@ class ExportResult:
 
 def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
            target: str | None, python: str | None, project: Path | None,
-           ) -> tuple[LockEntry, str]:
-    """The entry to export, and the name its pylock file is called after."""
+           again: str = "mlstack export docker -o PATH") -> tuple[LockEntry, str, str]:
+    """The entry to export, the name its pylock file is called after, and where the entry
+    came from (a lock file's path, or what the env was made from)."""
     if name is not None:
         if lock_file is not None or profile or target or python:
             raise MlstackError("an env NAME and --lock/--profile/--target/--python do not go "
@@ -59,7 +62,8 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
         gen = get_env(name).current()
         if gen is None:
             raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
-        return gen.entry(), name
+        fingerprint = gen.fingerprint()
+        return gen.entry(), name, fingerprint.source if fingerprint else f"env {name}"
     from mlstack_env.bundle import lock_path_for
     from mlstack_env.lockfile import read_lock, select_entry
     from mlstack_env.target import Target
@@ -68,17 +72,25 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
     lock = read_lock(path)
     if target is not None:
         entry = select_entry(lock, Target.parse(target), profile, python, source=str(path))
-        return entry, entry.profile
+        return entry, entry.profile, str(path)
     found = [e for e in lock.entries if (profile is None or e.profile == profile)
              and (python is None or e.python == python)]
     if len(found) != 1:
         keys = ", ".join(e.key for e in found) or "none"
+        # The command that exports each, to paste (the one the user ran, narrowed).
+        picks = "; ".join(
+            f"`{again} --lock {shlex.quote(str(lock_file or path.name))} --profile "
+            f"{shlex.quote(e.profile)} --target {e.target}"
+            + (f" --python {e.python}" if sum(f.profile == e.profile and f.target == e.target
+                                                 for f in found) > 1 else "") + "`"
+            for e in found)
         raise MlstackError(
             f"{path}: {len(found)} entries match ({keys})" if found else
             f"{path} has no entry for that profile/Python",
-            hint="choose one with --profile P and --target T (see `mlstack lock`'s targets)",
+            hint=f"pick one: {picks}" if found else
+            "choose one with --profile P and --target T (see `mlstack lock`'s targets)",
         )
-    return found[0], found[0].profile
+    return found[0], found[0].profile, str(path)
 
 
 def register(app: typer.Typer) -> None:
@@ -121,8 +133,14 @@ def register(app: typer.Typer) -> None:
             example = "Dockerfile" if kind == "docker" else "env.def"
             raise MlstackError(f"where to? `mlstack export {kind}` needs -o PATH",
                                hint=f"e.g. mlstack export {kind} NAME -o {example}")
-        entry, slug = _entry(name, lock_file=lock_file, profile=profile, target=target,
-                             python=python, project=project)
+        entry, slug, source = _entry(
+            name, lock_file=lock_file, profile=profile, target=target, python=python,
+            project=project, again=f"mlstack export {kind} -o {shlex.quote(str(output))}")
+        from mlstack_env.urlpolicy import url_policy
+
+        # The rule env create and bundle apply: a recipe installs only what a create of
+        # this entry would (the configured sources and allow-urls), on canonical URLs.
+        url_policy(source, project).check(entry, source)
         mirrors = None
         if with_mirrors:
             from mlstack_env.config import load_config

@@ -67,6 +67,8 @@ HELP: dict[str, tuple[str, tuple[str, ...]]] = {
     "tree": ("An env's packages, sizes and why each is there.",
              ("mlstack tree", "mlstack tree minimal --json",
               "mlstack tree --lock mlstack.lock --profile inference --target rocm6.4:gfx1100")),
+    "sync": ("Create or update the project's default env from the lock.",
+             ("mlstack sync", "mlstack sync --locked", "mlstack sync --frozen --offline")),
     "run": ("Run one command in an env (short for env run).",
             ("mlstack run -- python train.py", "mlstack run inference -- vllm serve MODEL")),
     "shell": ("A shell with an env active (short for env shell).",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mlstack_env.manifest_init import InitPlan
+    from mlstack_env.target import Target
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,33 @@ def register(app: typer.Typer) -> None:
                 targets.append(parsed)
         ids = _split(with_)
         if not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
-            ids = pick(targets, python, input, print, ids)
+            from mlstack_env.manifest_init import PickerQuit
+
+            try:
+                ids = pick(targets, python, input, print, ids)
+            except PickerQuit:
+                sys.stderr.write("mlstack init: stopped, nothing written\n")
+                return 0
+        if not no_detect and not target:
+            targets = [_machine_target(ids, targets[0])]
         plan = plan_init(root, targets, python, ids, profile=profile)
         write(plan, render(plan), force=force)
         return emit(InitResult(plan), as_json)
+
+
+def _machine_target(ids: list[str] | None, detected: Target) -> Target:
+    """This machine's target for the components picked: the detected one, or the nearest
+    one the host's driver runs where a source-only component (vLLM) has a build (the same
+    choice as `env create`'s, :mod:`mlstack_env.target_fit`)."""
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.hardware import detect
+    from mlstack_env.manifest_init import resolve_choice
+    from mlstack_env.target_fit import choose_for
+
+    comps = [c for c in resolve_choice(ids) if c.source and c.included is None]
+    if not comps:
+        return detected
+    try:
+        return choose_for(comps, "this project", detect()).target
+    except MlstackError:
+        return detected  # plan_init says what is missing where

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LockResult:
     """`lock`'s result: a line per entry, and where the lock was written."""
+    summary = True  # -q silences it (output.emit)
     outcome: LockOutcome
 
     def to_json(self) -> dict[str, Any]:

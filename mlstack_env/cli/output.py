@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 class Result(Protocol):
     """What a command returns: data for --json, and a human rendering. A result that can
-    fail also has an ``exit_code`` (0 or 1); :func:`emit` returns it."""
+    fail also has an ``exit_code`` (0 or 1); :func:`emit` returns it. A result with
+    ``summary = True`` reports work done (lock, add, export, pack, bundle): ``-q`` silences
+    it, while what a command shows (detect, lists, trees, diffs) is printed anyway."""
 
     def to_json(self) -> Any: ...
 
@@ -39,9 +41,14 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str, *, newlines: bool = False) -> str:
     """``text`` safe to show on a terminal: escape sequences and other control characters
     (values from profiles and locks may hold any) shown escaped, ``\\x1b``, never sent raw.
-    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself)."""
-    pattern = _UNPRINTABLE if newlines else _UNPRINTABLE_LINE
-    return pattern.sub(_escape, text)
+    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself,
+    where ``mlstack`` commands are also named as the user ran it: progname.commands)."""
+    if not newlines:
+        return _UNPRINTABLE_LINE.sub(_escape, text)
+    from mlstack_env.progname import commands
+
+    # Text mlstack laid out: the commands in it name mlstack as the user ran it.
+    return commands(_UNPRINTABLE.sub(_escape, text))
 
 
 def console(stderr: bool = False) -> Console:
@@ -73,10 +80,19 @@ def rich_console(stderr: bool = False) -> Console:
 def emit(result: Result, as_json: bool) -> int:
     """Print ``result`` (rich text or ``--json``) and return its exit code, for the command
     to return: the one path from a result to the exit status."""
+    code = getattr(result, "exit_code", 0)
+    code = code if isinstance(code, int) else 0
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         sys.stdout.flush()
+    elif code == 0 and getattr(result, "summary", False) and _quiet():
+        pass  # -q: a command that did its work says nothing (lock changes are announced)
     else:
         result.render(console())
-    code = getattr(result, "exit_code", 0)
-    return code if isinstance(code, int) else 0
+    return code
+
+
+def _quiet() -> bool:
+    from mlstack_env.cli.progress import is_quiet
+
+    return is_quiet()

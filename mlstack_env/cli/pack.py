@@ -26,6 +26,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 @dataclass(frozen=True)
 class PackResult:
+    summary = True  # -q silences it (output.emit)
     packed: Packed
 
     def to_json(self) -> dict[str, Any]:
@@ -41,6 +42,7 @@ class PackResult:
 
 @dataclass(frozen=True)
 class UnpackResult:
+    summary = True  # -q silences it (output.emit)
     unpacked: Unpacked
 
     def to_json(self) -> dict[str, Any]:

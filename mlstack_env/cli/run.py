@@ -23,10 +23,16 @@ if TYPE_CHECKING:
 USAGE = """\
 usage: mlstack env run [NAME] [--] CMD [ARGS...]
        mlstack run [NAME] [--] CMD [ARGS...]
+options (before NAME): --frozen, --no-sync
 
 Run CMD with the env NAME active: VIRTUAL_ENV, PATH with the env's bin first, and
 the env's variables (HIP/ROCm and the rest), applied without a shell. CMD replaces
 mlstack, so its exit status and signals pass straight through.
+
+An env behind its lock (the lock it was made from changed its entry since, e.g.
+after a profile edit and `mlstack lock`) is synced to it first, like `uv run`: a
+store hit is instant, a miss installs what changed. --frozen refuses an env behind
+its lock instead; --no-sync runs it as it is.
 
 Without NAME: the project's default-env (mlstack.toml, found from here upward), else
 the only env. With `--`, NAME is what comes before it (`mlstack run -- python -V` uses
@@ -43,20 +49,28 @@ NOT_FOUND = 127
 NOT_EXECUTABLE = 126
 
 
+SYNC, FROZEN, NO_SYNC = "sync", "frozen", "no-sync"
+
+
 def parse(args: list[str], known: Callable[[str], bool] | None = None
-          ) -> tuple[str | None, list[str]] | None:
-    """``[NAME] [--] CMD...`` → (name or None for the default env, argv); None for help.
+          ) -> tuple[str | None, list[str], str] | None:
+    """``[--frozen|--no-sync] [NAME] [--] CMD...`` → (name or None for the default env,
+    argv, what to do with an env behind its lock); None for help.
 
     With ``--``, NAME is the one word before it (none: the default env). Without ``--``,
     the first word is NAME when ``known(word)`` says an env has that name, else it is the
     command (``mlstack env run python`` runs python in the default env).
     """
     rest = list(args)
+    mode = SYNC
     while rest and rest[0].startswith("-") and rest[0] not in ("-", "--"):
         opt = rest.pop(0)
         if opt in ("-h", "--help"):
             return None
         if opt in ("-v", "--verbose"):  # global; cli.main already acted on it
+            continue
+        if opt in ("--frozen", "--no-sync"):
+            mode = FROZEN if opt == "--frozen" else NO_SYNC
             continue
         raise MlstackError(f"unknown option {opt!r} for `mlstack env run`", hint=_HINT)
     if "--" in rest:
@@ -80,7 +94,7 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
     if not argv:
         raise MlstackError(f"no command to run in env {name!r}" if name else
                            "missing the command to run", hint=_HINT)
-    return name, argv
+    return name, argv, mode
 
 
 def _is_env(word: str) -> bool:
@@ -121,18 +135,51 @@ def hold(generation: StrPath, name: str) -> int:
     return fd
 
 
+def synced(name: str, generation: str, lock: str, mode: str) -> str:
+    """The generation to run after bringing env ``name`` to ``lock`` (like ``uv run``):
+    the same one when its entry did not change; with ``--frozen`` an env behind its lock
+    is refused, with ``--no-sync`` it runs as it is, with a warning."""
+    from mlstack_env.create import behind_lock
+
+    behind = behind_lock(name, generation, lock)
+    if behind is None:
+        return generation
+    if mode == FROZEN:
+        raise MlstackError(f"{behind.message()}; --frozen runs only an env that matches "
+                           "its lock",
+                           f"sync it (drop --frozen), or run it as it is with --no-sync; "
+                           f"by hand: `{behind.recreate}`")
+    if mode == NO_SYNC:
+        sys.stderr.write(f"warning: {behind.message()}; running it as it is (--no-sync)\n")
+        return generation
+    from mlstack_env.activation.lookup import current_generation_dir
+    from mlstack_env.cli.progress import StepProgress, announce, is_quiet, say
+    from mlstack_env.create import sync_env
+    from mlstack_env.store.entries import NoProgress
+
+    say(f"{behind.message()}; syncing it"
+        + (f" ({behind.changes})" if behind.changes else ""))
+    outcome = sync_env(behind, progress=NoProgress() if is_quiet() else StepProgress(),
+                       announce=announce)
+    created = outcome.created
+    say(f"env {name}: generation {created.generation.number} from {behind.lock.name} "
+        f"({'store hit' if created.reused else 'installed'})")
+    return current_generation_dir(name)
+
+
 def run_fast(args: list[str]) -> int:
     """Run ``args`` (what follows ``mlstack env run``); returns only on help or error."""
     parsed = parse(args)
     if parsed is None:
         sys.stdout.write(USAGE)
         return 0
-    name, argv = parsed
+    name, argv, mode = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
     from mlstack_env.activation.lookup import (
         current_generation_dir,
         default_env_name,
+        lock_stamp_changed,
         require_python,
     )
 
@@ -141,6 +188,9 @@ def run_fast(args: list[str]) -> int:
         name = default_env_name("mlstack run NAME -- CMD")
 
     generation = current_generation_dir(name)
+    lock = lock_stamp_changed(generation)
+    if lock is not None:  # off the fast path: the lock it was made from changed on disk
+        generation = synced(name, generation, lock, mode)
     hold(generation, name)
     data = load_env_json(generation)
     require_python(name, generation, data.venv_str)

@@ -125,6 +125,13 @@ class CheckResult:
             _print(console, "all installed")
 
 
+def _nothing(wanted: Wanted) -> str:
+    """Why a plan has no step: the entry lists no system package, or all are installed."""
+    if not wanted.system:
+        return "the entry lists no system packages"
+    return "every system package is installed"
+
+
 @dataclass(frozen=True)
 class PlanResult:
     wanted: Wanted
@@ -146,7 +153,7 @@ class PlanResult:
         for note in (*self.wanted.notes, *self.plan.notes):
             _print(console, f"# note: {note}")
         if not self.plan.steps:
-            _print(console, "# nothing to do: every system package is installed")
+            _print(console, "# nothing to do: " + _nothing(self.wanted))
             return
         for step in self.plan.steps:
             _print(console, f"# {step.title}")
@@ -229,7 +236,7 @@ def register(app: typer.Typer) -> None:
         sudo = needs_sudo()
         plan = _local_plan(wanted, machine, sudo)
         if not plan.steps:
-            typer.echo("nothing to do: every system package is installed")
+            typer.echo("nothing to do: " + _nothing(wanted))
             return
         if sudo:
             require_sudo()

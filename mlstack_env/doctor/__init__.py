@@ -87,6 +87,7 @@ def checks() -> list[Check]:
         machine.lock_fits,
         machine.glibc,
         machine.env_drift,
+        machine.envs_behind_lock,
         machine.gpu_support,
         machine.integrated_gpu,
         distro.distro_release,

@@ -274,6 +274,26 @@ def env_drift(ctx: Context) -> Iterator[Finding]:
              f"mlstack {fp.mlstack_version}) matches this machine's GPUs and ROCm")
 
 
+def envs_behind_lock(ctx: Context) -> Iterator[Finding]:
+    """Every env made from a lock file: is it behind it (the lock's entry for it changed
+    since, e.g. a profile edit and `mlstack lock`)? `mlstack run` syncs such an env first."""
+    from mlstack_env.activation.lookup import lock_stamp_changed
+    from mlstack_env.store.generations import all_envs
+
+    for env in all_envs():
+        gen = env.current()
+        lock = lock_stamp_changed(str(gen.path)) if gen is not None else None
+        if gen is None or lock is None:
+            continue
+        from mlstack_env.create import behind_lock
+
+        behind = behind_lock(env.name, str(gen.path), lock)
+        if behind is not None:
+            yield warn("env-lock", behind.message(),
+                       f"`mlstack run {env.name} -- CMD` syncs it first, or by hand: "
+                       f"`{behind.recreate}`")
+
+
 def _indexes_carrying(gfx: str) -> list[str]:
     return [name for name, carried in gpu_table().wheel_gfx.items() if gfx in carried]
 

@@ -18,7 +18,13 @@ from mlstack_env.lockfile.model import (
     Wheel,
     key_versions,
 )
-from mlstack_env.lockfile.pylock import map_url, to_pylock
+from mlstack_env.lockfile.pylock import (
+    entry_pylock_name,
+    map_url,
+    pylock_file_name,
+    standalone_pylock,
+    to_pylock,
+)
 from mlstack_env.lockfile.select import fits, select_entry
 from mlstack_env.lockfile.text import dumps, loads, read_lock
 
@@ -33,11 +39,14 @@ __all__ = [
     "LockedPackage",
     "Wheel",
     "dumps",
+    "entry_pylock_name",
     "fits",
     "key_versions",
     "loads",
     "map_url",
+    "pylock_file_name",
     "read_lock",
     "select_entry",
+    "standalone_pylock",
     "to_pylock",
 ]

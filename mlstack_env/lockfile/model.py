@@ -20,14 +20,17 @@ HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock
 
 @dataclass(frozen=True, order=True)
 class Wheel:
-    """One locked file: canonical URL, sha256 and size."""
-    url: str  # canonical URL, never a mirror's
+    """One locked file: canonical URL, sha256 and size; or, when its canonical URL is not
+    known (it was locked through a mirror with its own path layout), its file ``name``
+    and no URL: it is then found by name on its index's project page (indexpages.py)."""
+    url: str  # canonical URL, never a mirror's; "" when not known
     sha256: str
     size: int | None = None
+    name: str = ""  # the file name, for a file without a URL
 
     @property
     def filename(self) -> str:
-        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+        return self.name or unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True)

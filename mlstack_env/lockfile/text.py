@@ -63,12 +63,16 @@ def entry_text(e: LockEntry) -> str:
         if p.sdist is not None:
             w = p.sdist
             size = f", size = {w.size}" if w.size is not None else ""
-            lines.append(f"sdist = {{ url = {quote(w.url)}, sha256 = {quote(w.sha256)}{size} }}")
+            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
+            lines.append(f"sdist = {{ {where}, sha256 = {quote(w.sha256)}{size} }}")
             continue
         lines.append("wheels = [")
-        for w in sorted(p.wheels):
+        for w in sorted(p.wheels, key=lambda w: (w.url, w.filename, w.sha256)):
             size = f", size = {w.size}" if w.size is not None else ""
-            lines.append(f"  {{ url = {quote(w.url)}, sha256 = {quote(w.sha256)}{size} }},")
+            # Without its canonical URL (locked through a mirror of another layout), a
+            # file is recorded by name: found on its index's page at install time.
+            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
+            lines.append(f"  {{ {where}, sha256 = {quote(w.sha256)}{size} }},")
         lines.append("]")
     return "\n".join(lines) + "\n"
 
@@ -121,6 +125,8 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 # uv's --python-platform values (x86_64-manylinux_2_28): never one that reads as an option.
 _PLATFORM_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", re.ASCII)
 _URL_SCHEMES = ("https://", "http://", "file://")
+# A file name as an index lists it: one path segment, no control character or space.
+_FILENAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]{0,254}\.(?:whl|tar\.gz)", re.ASCII)
 
 
 def _url(value: str, source: str) -> str:
@@ -145,6 +151,12 @@ def _file(w: Mapping[str, Any], name: str, where: str) -> Wheel:
     sha = _str(w, "sha256", f"{where}: package {name}")
     if not _SHA256_RE.fullmatch(sha):
         raise _bad(where, f"package {name}: sha256 {sha!r} is not a sha256 hex digest")
+    if "url" not in w and "name" in w:  # locked through a mirror of another layout
+        filename = _str(w, "name", f"{where}: package {name}")
+        if not _FILENAME_RE.fullmatch(filename):
+            raise _bad(where, f"package {name}: file name {filename!r} is not a wheel or "
+                       "sdist file name")
+        return Wheel("", sha, size, name=filename)
     url = _url(_str(w, "url", f"{where}: package {name}"), f"{where}: package {name}")
     return Wheel(url, sha, size)
 
@@ -204,7 +216,7 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
                                "have an sdist, as one table and no wheels")
                 sdist = _file(p["sdist"], name, where)
                 if not sdist.filename.endswith(".tar.gz"):
-                    raise _bad(where, f"package {name}: sdist {sdist.url} is not a .tar.gz")
+                    raise _bad(where, f"package {name}: sdist {sdist.filename} is not a .tar.gz")
             elif not wheels:
                 raise _bad(where, f"package {name} has no wheels")
             index = p.get("index")

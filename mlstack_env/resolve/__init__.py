@@ -4,9 +4,10 @@ Resolution is cross-target (ROCM-FACTS §8): ``uv pip compile --format pylock.to
 --python-version X.Y --python-platform x86_64-manylinux_2_28``, the target's sources as
 ``--index`` (the PyTorch index of its ROCm version first) ahead of the default index,
 uv's default ``first-index`` strategy (never ``unsafe-best-match``), wheels only. URLs go
-to uv through the user's ``[mirrors]`` and come back canonical, so a lock never holds a
-mirror URL. A ROCm entry holding a torch without a ``+rocm`` label or any ``nvidia-*``
-package is refused, naming the package that pulled it in (ROCM-FACTS §4).
+to uv through the user's ``[mirrors]`` and come back canonical (or, from a mirror with
+a layout of its own, as the file's name and sha256), so a lock never holds a mirror
+URL. A ROCm entry holding a torch without a ``+rocm`` label or any ``nvidia-*`` package
+is refused, naming the package that pulled it in (ROCM-FACTS §4).
 
 One module per concern:
 

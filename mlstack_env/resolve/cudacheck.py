@@ -26,10 +26,13 @@ def check_exclusive(entry_packages: list[LockedPackage], request: Request) -> No
             continue
         own = {canonicalize_name(p) for p in src.packages}
         for p in entry_packages:
-            if p.name in own and not all(src.owns(w.url) for w in p.wheels):
+            # A file without its canonical URL (locked through a mirror of another layout)
+            # came from the package's index, which the mirror's page decided.
+            if p.name in own and not all(src.owns(w.url) if w.url else p.index == src.url
+                                         for w in p.wheels):
                 raise MlstackError(
                     f"resolving {request.key} took {p.name} {p.version} from "
-                    f"{p.wheels[0].url if p.wheels else p.index}, not from source "
+                    f"{p.wheels[0].url or p.index if p.wheels else p.index}, not from source "
                     f"{src.name!r} ({src.url}), the only one with its ROCm build",
                     f"pin {p.name} to a version {src.url} carries, or remove it from the "
                     "profile",

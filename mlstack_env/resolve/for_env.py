@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlstack_env import __version__, uv
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import Lock, LockEntry, dumps, fits
 from mlstack_env.profiles import Profile, ProfileSet
-from mlstack_env.project import Project
+from mlstack_env.project import Project, load_project, user_lock_path, with_target
 from mlstack_env.resolve.entry import resolve
 from mlstack_env.resolve.locking import existing_lock
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, refusal, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
 from mlstack_env.sources import Catalog, catalog
-from mlstack_env.target import Target
+from mlstack_env.target import Target, parse_python
 from mlstack_env.userfile import write_atomic
 
 
@@ -26,6 +27,8 @@ class EnvEntry:
     entry: LockEntry
     python: PythonChoice
     change: LockChange | None = None  # None: the lock was not written
+    lock_path: Path | None = None  # the lock file the entry is in (None: no project)
+    notes: tuple[str, ...] = ()  # other changes to announce (a target added to mlstack.toml)
 
 
 def entry_for_env(
@@ -59,25 +62,81 @@ def entry_for_env(
     if project is None:
         py = choose_python(merged, python, None)
         return EnvEntry(resolve(make_request(merged, target, py, cat), offline=offline), py)
+    if profile not in _locked_profiles(project):
+        return _user_entry(merged, target, python, project, cat,
+                           why=f"does not use the profile {profile}", offline=offline,
+                           on_wait=on_wait)
+    if python is not None and project.python and parse_python(python) != str(project.python):
+        # `mlstack lock` locks the project's Python only: an entry for another one would
+        # be dropped by the next `mlstack lock`.
+        return _user_entry(merged, target, python, project, cat,
+                           why=f"locks Python {project.python}, not {python}",
+                           offline=offline, on_wait=on_wait)
     existing = existing_lock(project.lock_path)
     found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
     if found is not None and found.inputs_hash == request.inputs_hash():
-        return EnvEntry(found, py)
+        return EnvEntry(found, py, lock_path=project.lock_path)
     why = refusal(project, locked)
     if why is not None:
         raise _refused(project, profile, target, py, found=found, existing=existing, why=why)
+    notes: list[str] = []
     with held(project.lock_path, on_wait):
         # Another command may have written the lock while this one waited.
         existing = existing_lock(project.lock_path)
         found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
-            return EnvEntry(found, py)
-        entry = resolve(request, offline=offline, previous=found)
+            return EnvEntry(found, py, lock_path=project.lock_path)
+        entry = resolve(request, offline=offline, previous=found, lock=existing)
+        if found is None and project.targets:
+            # A new machine's target joins the project (mlstack.toml `targets`), so the
+            # next `mlstack lock` keeps this entry instead of undoing it. Read again under
+            # the hold: another create may have added its own target meanwhile.
+            now = load_project(project.manifest_path)
+            if entry.target not in now.targets:
+                write_atomic(project.manifest_path, with_target(now, entry.target))
+                notes.append(f"added target {entry.target} to "
+                             f"{project.manifest_path.name} — commit it")
         base = Lock(existing.entries if existing else (), __version__, uv.version())
         new_lock = base.merged([entry])
         write_atomic(project.lock_path, dumps(new_lock))
     stale = stale_keys(new_lock, profile_set, cat)
-    return EnvEntry(entry, py, change_between(project.lock_path, existing, new_lock, stale))
+    return EnvEntry(entry, py, change_between(project.lock_path, existing, new_lock, stale),
+                    project.lock_path, tuple(notes))
+
+
+def _locked_profiles(project: Project) -> list[str]:
+    """The profiles the team's lock holds: what a bare `mlstack lock` locks."""
+    try:
+        return project.lock_profiles()
+    except MlstackError:
+        return []
+
+
+def _user_entry(merged: Profile, target: Target, python: str | None, project: Project,
+                cat: Catalog, *, why: str, offline: bool,
+                on_wait: Callable[[str], None] | None) -> EnvEntry:
+    """A built-in profile the project does not use (``env create minimal`` in a project
+    of other profiles): locked for this user under MLSTACK_HOME, never in the team's
+    mlstack.lock, which `mlstack lock` would undo (docs/team.md, "The lock is a function
+    of the project")."""
+    path = user_lock_path(project)
+    found, request, py = _lookup(merged, target, python, project, cat=cat,
+                                 existing=existing_lock(path))
+    if found is not None and found.inputs_hash == request.inputs_hash():
+        return EnvEntry(found, py, lock_path=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with held(path, on_wait):
+        existing = existing_lock(path)
+        found, request, py = _lookup(merged, target, python, project, cat=cat,
+                                     existing=existing)
+        if found is not None and found.inputs_hash == request.inputs_hash():
+            return EnvEntry(found, py, lock_path=path)
+        entry = resolve(request, offline=offline, previous=found)
+        base = Lock(existing.entries if existing else (), __version__, uv.version())
+        write_atomic(path, dumps(base.merged([entry])))
+    note = (f"locked {entry.key} for you in {path}: {project.manifest_path.name} {why}, so "
+            f"{project.lock_path.name} is left as it is")
+    return EnvEntry(entry, py, lock_path=path, notes=(note,))
 
 
 def _lookup(merged: Profile, target: Target, python: str | None, project: Project, *,

@@ -4,7 +4,6 @@ writing nothing, ``--export-pylock`` beside it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,7 +15,14 @@ from packaging.utils import canonicalize_name
 from mlstack_env import __version__
 from mlstack_env.config import load_config
 from mlstack_env.errors import MlstackError
-from mlstack_env.lockfile import Lock, LockEntry, dumps, read_lock, to_pylock
+from mlstack_env.lockfile import (
+    Lock,
+    LockEntry,
+    dumps,
+    entry_pylock_name,
+    read_lock,
+    standalone_pylock,
+)
 from mlstack_env.profiles import ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
@@ -182,6 +188,8 @@ def lock_held(
     existing = existing_lock(output)
     requests = plan(project, profiles, targets, python, existing)
     full = not profiles and not targets
+    if upgrade is not None and upgrade.packages:
+        _check_upgrade_names(upgrade.packages, existing, output)
     todo: list[tuple[Request, LockEntry | None]] = []
     outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
@@ -206,7 +214,8 @@ def lock_held(
         try:
             from mlstack_env.resolve.entry import resolve  # not on a no-op lock's path
 
-            entry = resolve(req, config, offline, previous=old, upgrade=upgrade)
+            entry = resolve(req, config, offline, previous=old, upgrade=upgrade,
+                            lock=existing)
         except MlstackError as err:
             failures.append(err)
             continue
@@ -226,6 +235,10 @@ def lock_held(
     else:
         new_lock = Lock(existing.entries, base.mlstack_version, base.uv_version).merged(
             new_entries)
+    # The entries asked for (every one of the project's without --target/profiles), each
+    # pylock's text before anything is written: an entry no pylock can hold stops it.
+    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
+               ] if export_dir is not None else []
     text = dumps(new_lock)
     written = not output.exists() or output.read_text(encoding="utf-8") != text
     if written:
@@ -235,12 +248,31 @@ def lock_held(
     change = change_between(output, existing, new_lock, stale) if written else \
         LockChange(output, stale=tuple(stale))
     exported: list[Path] = []
-    if export_dir is not None:
-        for entry in new_lock.entries:
-            path = export_dir / f"pylock.{pylock_name(entry)}.toml"
-            write_atomic(path, to_pylock(entry))
-            exported.append(path)
+    for path, pylock in pylocks:
+        write_atomic(path, pylock)
+        exported.append(path)
     return LockOutcome(output, ordered, written, False, tuple(exported), change)
+
+
+def _check_upgrade_names(packages: Sequence[str], existing: Lock | None, output: Path
+                         ) -> None:
+    """``--upgrade-package P`` names a locked package: a typo is an error naming the
+    locked packages closest to it, never a silent "up to date"."""
+    import difflib
+
+    locked = sorted({str(canonicalize_name(p.name))
+                     for e in (existing.entries if existing else ()) for p in e.packages})
+    for name in packages:
+        wanted = str(canonicalize_name(name))
+        if wanted in locked:
+            continue
+        close = difflib.get_close_matches(wanted, locked, n=3, cutoff=0.6)
+        raise MlstackError(
+            f"--upgrade-package {name}: no entry of {output} holds {wanted}"
+            + (f"; closest locked packages: {', '.join(close)}" if close else ""),
+            f"name a locked package: `mlstack lock --upgrade-package {close[0]}`" if close else
+            "name a locked package (`mlstack tree` lists them), or add it to the profile "
+            "with `mlstack add`")
 
 
 def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> MlstackError:
@@ -253,6 +285,6 @@ def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> Mlsta
 
 
 def pylock_name(entry: LockEntry) -> str:
-    """A PEP 751 file name part: ``ml-rocm6.4-gfx1100-py3.12`` (letters, digits, ``.-_``)."""
-    raw = f"{entry.profile}-{entry.target}-py{entry.python}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", raw.replace(":", "-").replace(",", "-"))
+    """The entry's PEP 751 file name: ``pylock.ml-rocm6_4-gfx1100-py3_12.toml``
+    (:func:`mlstack_env.lockfile.entry_pylock_name`)."""
+    return entry_pylock_name(entry)

@@ -79,7 +79,7 @@ def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: st
         overrides = workdir / "overrides.txt"
         overrides.write_text("".join(r + "\n" for r in replaced), encoding="utf-8")
     if previous is not None and fmt == "pylock.toml":
-        output.write_text(to_pylock(previous), encoding="utf-8")
+        output.write_text(to_pylock(previous, require_urls=False), encoding="utf-8")
     interpreter = uv.find_python(request.python)
     args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt,
                    overrides=overrides)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from mlstack_env import __version__, paths
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
+from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
 from mlstack_env.store.locks import Busy, file_lock
 from mlstack_env.userfile import write_atomic
 
@@ -162,6 +162,7 @@ class Store:
                     "created": now(),
                 }
                 write_atomic(venv / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+                seal(venv)  # nothing added to or removed from it once published
                 fsync_dir(venv)
                 if target.path.exists():  # reinstall: move the damaged build out of the way
                     target.path.rename(tmp / "replaced")

@@ -7,18 +7,54 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env.errors import MlstackError
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a file, link or directory tree; gone already is fine."""
+    """Remove a file, link or directory tree; gone already is fine. A folder made read-only
+    by :func:`seal` is made writable again on the way (a user who is not root could not
+    remove what is in it otherwise)."""
+    import sys
+
     with contextlib.suppress(FileNotFoundError):
         if path.is_symlink() or path.is_file():
             path.unlink()
+        elif sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_unseal_and_retry)
         else:
-            shutil.rmtree(path)
+            shutil.rmtree(path, onerror=lambda f, p, e: _unseal_and_retry(f, p, e[1]))
+
+
+def _unseal_and_retry(func: Callable[[str], object], path: str, exc: BaseException) -> None:
+    if not isinstance(exc, PermissionError):
+        raise exc
+    parent = Path(path).parent
+    parent.chmod(stat.S_IMODE(parent.stat().st_mode) | stat.S_IWUSR | stat.S_IXUSR)
+    func(path)
+
+
+def seal(venv: Path) -> None:
+    """Make a store entry's ``bin/`` and ``site-packages/`` read-only, before it is
+    published: nothing can then be added to them or removed from them — by pip or uv from
+    outside the env, or by hand — except by root (the kernel does not stop root; `env
+    verify` names what root changed). Only these two folders: files keep their modes (uv
+    hard-links them with its cache), and each package's own folder stays writable for
+    Python's bytecode cache (``site-packages/__pycache__`` is made first for the modules
+    at the top level)."""
+    site = next(iter(sorted(venv.glob("lib/python*/site-packages"))), None)
+    if site is not None:
+        (site / "__pycache__").mkdir(exist_ok=True)
+    for folder in (venv / "bin", site):
+        if folder is not None and folder.is_dir():
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) & ~0o222)
+
+
+def writable(mode: int) -> int:
+    """A sealed folder's mode as a copy of it gets (a pack's members, a staging tree)."""
+    return mode | stat.S_IWUSR
 
 
 def temporary_dir(parent: Path, prefix: str) -> Path:

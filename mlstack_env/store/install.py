@@ -1,8 +1,9 @@
-"""Installing a lock entry into a new venv with uv: ``uv venv`` then ``uv pip sync`` of a
-hash-pinned pylock (``--no-index``: every wheel by its locked URL, through ``[mirrors]``),
+"""Installing a lock entry into a new venv with uv: the entry's files made local first
+(the bundle folder, else mlstack's download cache, where missing files are downloaded
+after locate.py found them on the mirrors: mlstack_env/download.py), then ``uv venv`` and
+``uv pip sync`` of a hash-pinned pylock of ``file://`` URLs (``--no-index``, no network),
 progress from uv's own lines, the installed set checked against the lock, the env's
-``pip`` and ROCm's selector added; and, per locked sha256, the URL a wheel was fetched
-from, so ``--offline`` finds it in uv's cache after a mirror change.
+``pip`` and ROCm's selector added.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class UvInstaller:
     wheels_dir: Path | None = None
 
     def bundled(self, entry: LockEntry) -> dict[str, str]:
-        """Locked wheel URL -> ``file://`` URL of the same file in ``wheels_dir``."""
+        """Locked sha256 -> ``file://`` URL of the same file in ``wheels_dir``."""
         if self.wheels_dir is None:
             return {}
         found = {}
@@ -52,7 +53,7 @@ class UvInstaller:
             for wheel in package.files:  # the rocm selector's sdist is bundled too
                 path = self.wheels_dir / wheel.filename
                 if path.is_file():
-                    found[wheel.url] = path.absolute().as_uri()
+                    found[wheel.sha256] = path.absolute().as_uri()
         return found
 
     def check_bundle(self, entry: LockEntry) -> None:
@@ -60,12 +61,11 @@ class UvInstaller:
         be in DIR; say which are not before uv runs (uv would name only the first)."""
         if self.wheels_dir is None or not self.offline:
             return
-        from mlstack_env.download import cached, wants_for
+        from mlstack_env.download import cached, want
 
         bundled = self.bundled(entry)
         missing = sorted({w.filename for p in entry.packages for w in p.files
-                          if w.url not in bundled
-                          and cached(wants_for([w], {})[0]) is None})
+                          if w.sha256 not in bundled and cached(want(w)) is None})
         if missing:
             raise MlstackError(
                 f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
@@ -75,22 +75,35 @@ class UvInstaller:
             )
 
     def local_files(self, entry: LockEntry, progress: Progress) -> dict[str, str]:
-        """Locked URL -> ``file://`` URL of every locked file: the bundle folder's, else
-        mlstack's download cache (keyed by sha256, so filled through any mirror), where
-        missing files are downloaded first (mlstack_env/download.py)."""
-        bundled = self.bundled(entry)
-        files = [w for p in entry.packages for w in p.files if w.url not in bundled]
-        if not files:
-            return bundled
+        """Locked sha256 -> ``file://`` URL of every locked file: the bundle folder's, else
+        mlstack's download cache (keyed by sha256, so filled through any mirror). A file
+        the cache lacks is found first (locate.py: by name on the mirror of its index,
+        else its canonical URL) — all before any download, so a file no mirror lists stops
+        the create early — then downloaded (download.py)."""
         from mlstack_env import download
 
+        bundled = self.bundled(entry)
+        files = [(p, w) for p in entry.packages for w in p.files if w.sha256 not in bundled]
+        if not files:
+            return bundled
+        wants = {w.sha256: download.want(w) for _, w in files}
+        missing = [(p, w) for p, w in files if download.cached(wants[w.sha256]) is None]
+        if missing and not self.offline:
+            from mlstack_env.locate import FileLocator
+
+            config = UserConfig(mirrors=dict(self.mirrors))
+            locator = FileLocator(config)
+            with progress.step("finding the locked files on the mirrors") if self.mirrors \
+                    else contextlib.nullcontext():
+                for package, wheel in missing:
+                    wants[wheel.sha256] = download.want(wheel, locator.url(package, wheel),
+                                                        self.mirrors)
         reporter = getattr(progress, "downloads", None)
-        shown = reporter() if callable(reporter) else None
         got = download.fetch_all(
-            download.wants_for(files, longest_first(self.mirrors)),
-            settings=download.settings_from(self.downloads),
-            progress=shown, offline=self.offline, verify=self.refresh)
-        return {**{w.url: got[w.sha256].absolute().as_uri() for w in files}, **bundled}
+            list(wants.values()), settings=download.settings_from(self.downloads),
+            progress=reporter() if callable(reporter) else None, offline=self.offline,
+            verify=self.refresh)
+        return {**{sha: path.absolute().as_uri() for sha, path in got.items()}, **bundled}
 
     def _refresh_args(self) -> list[str]:
         if not self.refresh:
@@ -103,7 +116,7 @@ class UvInstaller:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
 
         self.check_bundle(entry)
-        url_map = self.local_files(entry, progress)  # the network part: before uv runs
+        located = self.local_files(entry, progress)  # the network part: before uv runs
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -113,7 +126,8 @@ class UvInstaller:
                 cwd=workdir,
             )
         pylock = workdir / "pylock.toml"
-        pylock.write_text(to_pylock(entry, url_map=url_map), encoding="utf-8")
+        pylock.write_text(to_pylock(entry, located=located, require_urls=False),
+                          encoding="utf-8")
         stages = _SyncStages(entry, progress)
         with stages:
             uv.run(
@@ -129,13 +143,14 @@ class UvInstaller:
                 hint=lambda kind: _sync_hint(kind, self.wheels_dir),
                 on_line=stages.line,
             )
-        self._install_selector(entry, venv, url_map, progress)
+        self._install_selector(entry, venv, located, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
-        write_pip_shims(venv, entry.python)
+        write_pip_shims(venv, entry.python, frozenset(p.name for p in entry.packages))
         return uv_version
 
-    def _install_selector(self, entry: LockEntry, venv: Path, url_map: Mapping[str, str],
+
+    def _install_selector(self, entry: LockEntry, venv: Path, located: Mapping[str, str],
                           progress: Progress) -> None:
         """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
         built (mlstack_env/rocmselector.py); nothing for an entry without one."""
@@ -149,7 +164,8 @@ class UvInstaller:
         if package is None or package.sdist is None or site is None:
             return
         with progress.step(f"unpacking rocm_sdk from {package.sdist.filename} (not built)"):
-            data = rocmselector.fetch(package.sdist, url_map, self.wheels_dir,
+            data = rocmselector.fetch(package.sdist, located.get(package.sdist.sha256, ""),
+                                      self.wheels_dir,
                                       offline=self.offline,
                                       config=UserConfig(mirrors=dict(self.mirrors)))
             rocmselector.install(entry, venv, site, data)
@@ -229,11 +245,6 @@ def interpreter_for(version: str) -> Path:
     from mlstack_env import uv
 
     return uv.find_python(version)
-
-
-def longest_first(mirrors: Mapping[str, str]) -> dict[str, str]:
-    """``to_pylock`` takes the first matching prefix; the user config means the longest."""
-    return dict(sorted(mirrors.items(), key=lambda kv: -len(kv[0])))
 
 
 def _sync_hint(kind: uv.UvFailure, wheels_dir: Path | None = None) -> str:

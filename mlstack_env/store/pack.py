@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from mlstack_env import __version__, envvars
 from mlstack_env.errors import MlstackError
+from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
 from mlstack_env.store.generations import LOCK_NAME, get_env
 from mlstack_env.userfile import current_umask
@@ -151,6 +152,8 @@ def _outside_links(venv: Path) -> dict[str, str]:
 def _member_filter(member: tarfile.TarInfo) -> tarfile.TarInfo:
     member.uid = member.gid = 0
     member.uname = member.gname = ""
+    if member.isdir():  # a sealed store folder (store/files.seal): unpack writes into it
+        member.mode = writable(member.mode)
     return member
 
 

@@ -1,5 +1,7 @@
 # The `pip` of an mlstack env (written as bin/pip, pip3, pip3.X of every store entry by
-# mlstack_env.store.pipshim, after a prelude that runs it with the env's own python).
+# mlstack_env.store.pipshim, after a prelude that runs it with the env's own python; as
+# site-packages/pip/__main__.py for `python -m pip`; and as bin/uv, where it refuses the
+# uv commands that would install into this env and hands every other one to the real uv).
 #
 # An env is an immutable store entry shared by every env with the same lock: installing
 # into it would change other envs and break `env verify`, and a `pip` found further down
@@ -13,6 +15,7 @@ import os
 import re
 import sys
 from importlib import metadata
+from pathlib import Path
 
 REFUSED = ("install", "uninstall", "download", "wheel")
 READ_ONLY = ("list", "freeze", "show")
@@ -155,7 +158,7 @@ TAKES_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", 
                "--prefix", "--root", "-d", "--dest", "-w", "--wheel-dir", "--python"}
 
 
-def refuse(command: str, args: list[str]) -> int:
+def refuse(command: str, args: list[str], tool: str = "pip") -> int:
     packages = []
     skip = False
     for arg in args:
@@ -166,16 +169,98 @@ def refuse(command: str, args: list[str]) -> int:
         elif not arg.startswith("-"):
             packages.append(arg)
     what = " ".join(packages) if packages else "PKG"
-    if command == "uninstall":
-        hint = f"remove it from the env's profile instead: mlstack remove {what}"
-    else:
-        hint = (f"add it to the env's profile instead: mlstack add {what} (then `mlstack env "
-                "create` builds the new generation)")
+    # `mlstack add` edits a project's profile: it works in the project whose profile made
+    # the env, and nowhere else (outside one: "no mlstack.toml"; in another: another
+    # profile). An env of a built-in profile has no project: the user makes one first.
+    verb = "remove" if command in ("uninstall", "remove") else "add"
+    hint = (f"change the env's profile instead: in the project that made it, `mlstack {verb} "
+            f"{what}` (then `mlstack env create`); for an env of a built-in profile (minimal, "
+            f"inference, training), make a project first: `mlstack init --yes && mlstack "
+            f"{verb} {what} && mlstack env create`")
     return fail(
-        f"`pip {command}` cannot change {env_label()}: envs are immutable store entries "
+        f"`{tool} {command}` cannot change {env_label()}: envs are immutable store entries "
         "built from a lock, and nothing was installed",
         hint,
     )
+
+
+# uv: `uv pip install|uninstall|sync` install into the active env (VIRTUAL_ENV) unless told
+# another one; `uv add|remove|sync|run --active` sync a project into it
+# (https://docs.astral.sh/uv/pip/environments/, https://docs.astral.sh/uv/concepts/projects/config/).
+# A venv is never "externally managed" for uv or pip (PEP 668 exempts virtual environments),
+# so the refusal has to happen here, before the real uv runs.
+UV_PIP_CHANGES = ("install", "uninstall", "sync")
+UV_ELSEWHERE = ("--system", "--target", "--prefix")
+UV_ACTIVE = ("add", "remove", "sync", "run")
+
+
+def _ours(path: str) -> bool:
+    # The folder, not the file: an env's bin/python is a link to the interpreter it was
+    # made with, outside the env.
+    here = Path(sys.prefix).resolve()
+    there = Path(path).absolute()
+    there = there.parent.resolve() / there.name
+    return there == here or here in there.parents
+
+
+def uv_target_is_this_env(args: list[str]) -> str | None:
+    """The uv command that would change this env (``pip install``, ``add --active``), or
+    None when it changes nothing here (another --python, --system, --target, …)."""
+    words = [a for a in args if not a.startswith("-")]
+    if not words:
+        return None
+    if words[0] == "pip" and len(words) > 1 and words[1] in UV_PIP_CHANGES:
+        if any(a in UV_ELSEWHERE or a.split("=", 1)[0] in UV_ELSEWHERE for a in args):
+            return None
+        for i, a in enumerate(args):
+            value = None
+            if a in ("--python", "-p") and i + 1 < len(args):
+                value = args[i + 1]
+            elif a.startswith("--python="):
+                value = a.split("=", 1)[1]
+            if value is not None and os.sep in value and not _ours(value):
+                return None  # an interpreter by path, not this env's
+        return f"pip {words[1]}"
+    if words[0] in UV_ACTIVE and "--active" in args:
+        return f"{words[0]} --active"
+    return None
+
+
+def real_uv() -> str | None:
+    """The first ``uv`` on PATH that is not this env's (or any env's) stand-in."""
+    me = Path(sys.argv[0]).resolve()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory or ".") / "uv"
+        if not os.access(candidate, os.X_OK) or candidate.is_dir():
+            continue
+        real = candidate.resolve()
+        if real == me:
+            continue
+        try:
+            with real.open("rb") as f:
+                if MARK in f.read(4096):  # another env's stand-in, further down PATH
+                    continue
+        except OSError:
+            continue
+        return str(candidate)
+    return None
+
+
+MARK = b"The `pip` of an mlstack env"
+
+
+def uv_main(argv: list[str]) -> int:  # returns only on a refusal
+    command = uv_target_is_this_env(argv)
+    if command is not None:
+        word = command.split()[1] if command.startswith("pip ") else command.split()[0]
+        after = argv[argv.index(word) + 1:]
+        return refuse(word, [a for a in after if a != "--active"],
+                      tool="uv pip" if command.startswith("pip ") else "uv")
+    uv = real_uv()
+    if uv is None:
+        return fail("uv is not installed outside this env",
+                    "install uv (https://docs.astral.sh/uv/) or put it on PATH")
+    os.execv(uv, [uv, *argv])  # noqa: S606 - hand the command to the real uv
 
 
 def main(argv: list[str]) -> int:
@@ -204,4 +289,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit((uv_main if Path(sys.argv[0]).name == "uv" else main)(sys.argv[1:]))

@@ -25,16 +25,33 @@ def shim_names(python: str) -> tuple[str, ...]:
     return ("pip", "pip3", f"pip{python}")
 
 
-def write_pip_shims(venv: Path, python: str) -> list[Path]:
-    """Write the shims into ``venv/bin`` (executable, following the umask)."""
-    text = PRELUDE + SOURCE.read_text(encoding="utf-8")
+def write_pip_shims(venv: Path, python: str, locked: frozenset[str] = frozenset()
+                    ) -> list[Path]:
+    """Write the shims into ``venv/bin`` (executable, following the umask): ``pip``,
+    ``pip3``, ``pip3.X``; ``uv``, refusing what would install into the env and handing the
+    rest to the real uv; and ``pip/__main__.py`` in site-packages, so ``python -m pip``
+    answers the same. A name the entry locks itself (``locked``: a profile that asks for
+    pip or uv) keeps the package's own file: ``env verify`` checks those."""
+    source = SOURCE.read_text(encoding="utf-8")
+    text = PRELUDE + source
     from mlstack_env.userfile import current_umask
 
     umask = current_umask()
     written = []
-    for name in shim_names(python):
+    names = list(shim_names(python)) if "pip" not in locked else []
+    names += ["uv"] if "uv" not in locked else []
+    for name in names:
         path = venv / "bin" / name
         path.write_text(text, encoding="utf-8")
         path.chmod(0o777 & ~umask)
         written.append(path)
+    site = next(iter(sorted(venv.glob("lib/python*/site-packages"))), None)
+    if "pip" not in locked and site is not None:
+        package = site / "pip"
+        package.mkdir(exist_ok=True)
+        for name, body in (("__init__.py", '"""mlstack\'s read-only pip (see __main__)."""\n'),
+                           ("__main__.py", source)):
+            (package / name).write_text(body, encoding="utf-8")
+            (package / name).chmod(0o666 & ~umask)
+            written.append(package / name)
     return written

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from mlstack_env.errors import MlstackError
+from mlstack_env.store.files import writable
 
 _HINT = "install squashfs-tools (apt-get install squashfs-tools, dnf install squashfs-tools)"
 
@@ -41,6 +42,7 @@ def stage_file(src: Path, dest: Path) -> None:
     elif src.is_dir():
         dest.mkdir(exist_ok=True)
         shutil.copymode(src, dest)
+        dest.chmod(writable(dest.stat().st_mode))  # a sealed store folder: staged into
     else:
         try:
             os.link(src, dest)

@@ -186,6 +186,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
                            hint="unpack into a new directory (it is made for you)")
     if name is not None:
         validate_env_name(name)
+    made = _first_missing(directory.parent)  # a refused unpack leaves none of them
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_dir(directory.parent, f".{directory.name}.unpack-")
     try:
@@ -229,6 +230,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
         tmp.rename(directory)
     except BaseException:
         remove_tree(tmp)
+        _unmake(made, directory.parent)
         raise
 
     def write(gen_dir: Path, n: str, venv: Path, v: Mapping[str, str]) -> None:
@@ -247,11 +249,35 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
                 registered = True
     except BaseException:
         remove_tree(directory)
+        _unmake(made, directory.parent)
         raise
     for key in (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR):
         if key in variables:
             Path(variables[key]).mkdir(parents=True, exist_ok=True)
     return Unpacked(env_name, directory, python, interpreter, registered, gen.number, shebangs)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None: it exists)."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
+def _unmake(top: Path | None, leaf: Path) -> None:
+    """Remove the folders from ``leaf`` up to ``top`` that unpack made, while empty."""
+    if top is None:
+        return
+    path = leaf
+    while True:
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == top:
+            return
+        path = path.parent
 
 
 def _fingerprint(packed: Fingerprint | None, name: str, *, entry: Any,

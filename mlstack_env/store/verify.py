@@ -169,4 +169,45 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
     for name, dist in sorted(have.items()):
         if name not in locked:
             report.problems.append(Problem(name, "extra", f"{dist.version} is not in the lock"))
+    recorded = _recorded(site, [*have.values()], init_record)
+    for path in _stray(site, recorded, shims="pip" not in locked):
+        rel = path.relative_to(site)
+        report.problems.append(Problem(rel.parts[0], "stray", f"{rel} is in no package's RECORD "
+                                       "(written into the env by hand or by a tool)"))
     return report
+
+
+# Files a venv holds that no wheel's RECORD lists: uv's venv helper, and mlstack's
+# read-only pip (store/pipshim.py), unless the entry locks pip itself.
+VENV_FILES = ("_virtualenv.py", "_virtualenv.pth")
+SHIM_FILES = ("pip/__init__.py", "pip/__main__.py")
+
+
+def _recorded(site: Path, dists: list[Installed], init_record: Path) -> set[str]:
+    """Every path (normalized, absolute) some RECORD lists, RECORD files included."""
+    out: set[str] = set()
+    records = [d.dist_info / "RECORD" for d in dists]
+    records += [init_record] if init_record.is_file() else []
+    for record in records:
+        out.add(os.path.normpath(record))
+        try:
+            rows = csv.reader(record.read_text(encoding="utf-8").splitlines())
+            out.update(os.path.normpath(site / row[0]) for row in rows if row)
+        except OSError:
+            continue
+    return out
+
+
+def _stray(site: Path, recorded: set[str], *, shims: bool) -> list[Path]:
+    """Files under site-packages that no RECORD lists (bytecode caches aside)."""
+    known = set(VENV_FILES) | (set(SHIM_FILES) if shims else set())
+    out = []
+    for root, dirs, files in os.walk(site):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            path = Path(root) / name
+            rel = path.relative_to(site).as_posix()
+            if str(path) in recorded or rel in known or name.endswith(".pyc"):
+                continue
+            out.append(path)
+    return out

@@ -10,11 +10,30 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+# PyPI tools' own venvs (.ci/real/*.sh installs them there).
+_REAL = Path(__file__).resolve().parents[2] / ".real"
+
 # name -> (argv that prints the version, the .ci/real script that installs it)
 COMPONENTS: dict[str, tuple[list[str], str]] = {
+    "munge": (["munged", "--version"], "slurm.sh"),
+    # slurmd, not sinfo: Slurm's clients print their version only once they find a
+    # slurm.conf, and the tests write their own.
+    "slurm": (["slurmd", "-V"], "slurm.sh"),
+    "pypiserver": ([str(_REAL / "pypiserver/bin/pypi-server"), "--version"], "mirrors.sh"),
+    "devpi-server": ([str(_REAL / "devpi/bin/devpi-server"), "--version"], "mirrors.sh"),
+    "pip": ([str(_REAL / "pylock/bin/pip"), "--version"], "pylock.sh"),
+    "packaging": ([str(_REAL / "pylock/bin/python"), "-c",
+                   "import packaging; print('packaging', packaging.__version__)"], "pylock.sh"),
+    "dockerd": (["/usr/sbin/dockerd", "--version"], "containers.sh"),
+    "buildah": (["/usr/bin/buildah", "--version"], "containers.sh"),
+    "debootstrap": (["dpkg-query", "-W", "-f", "debootstrap ${Version}", "debootstrap"],
+                    "containers.sh"),
+    "hadolint": ([str(_REAL / "containers/hadolint/bin/hadolint"), "--version"],
+                 "containers.sh"),
 }
 
 
