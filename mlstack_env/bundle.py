@@ -15,7 +15,6 @@ brings only what is missing or different.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import secrets
 import shutil
@@ -204,20 +203,14 @@ def _prepare(directory: Path) -> None:
                            "pick a folder you can write to") from None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _matching_size(path: Path, wheel: Wheel) -> int | None:
     """The size of ``path`` when it holds exactly the locked bytes, else None."""
     try:
         size = path.stat().st_size
         if not path.is_file() or (wheel.size is not None and size != wheel.size):
             return None
+        from mlstack_env.download import file_sha256
+
         return size if file_sha256(path) == wheel.sha256 else None
     except OSError:
         return None

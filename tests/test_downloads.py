@@ -13,7 +13,6 @@ import random
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -185,87 +184,62 @@ def test_piped_a_total_line_comes_at_most_every_few_seconds(
 
 # --- servers that misbehave -------------------------------------------------------------
 
-@contextlib.contextmanager
-def raw_server(respond: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A loopback server whose every connection gets ``respond(conn)`` after the request
-    line arrives."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
+class _Trickle(BaseHTTPRequestHandler):
+    """Announces 1000 bytes, then sends one a second."""
 
-    def serve_forever() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conns.append(conn)
-            threading.Thread(target=_answer, args=(conn,), daemon=True).start()
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
-    def _answer(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            conn.recv(65536)
-            respond(conn)
-
-    thread = threading.Thread(target=serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in conns:
-            conn.close()
-        listener.close()
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the client gives up
+            for _ in range(1000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(1)
 
 
-def _trickle(conn: socket.socket) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-    for _ in range(1000):
-        conn.sendall(b"x")
-        time.sleep(1)
-
-
-def _silent(conn: socket.socket) -> None:
-    time.sleep(30)
-
-
-def _config(tmp_path: Path, mirror: str, downloads: str) -> None:
+def _config(mirror: str, downloads: str) -> None:
     Path(os.environ["MLSTACK_CONFIG"]).write_text(
         f'[mirrors]\n"{FILES}" = "{mirror}/files/"\n\n[downloads]\n{downloads}\n')
+
+
+def _create_through(server: contextlib.AbstractContextManager[str], downloads: str,
+                    tmp_path: Path, cli: Cli) -> tuple[str, str, str, Wheel]:
+    """``env create`` of a one-wheel lock through a mirror ``server`` starts: (its URL,
+    the error line, the hint line, the wheel)."""
+    wheel = big_wheel(tmp_path / "unused", 1000)
+    lock = big_lock(tmp_path / "mlstack.lock", wheel)
+    with server as url:
+        _config(url, downloads)
+        r = cli("env", "create", "big", "--lock", str(lock))
+    assert r.returncode == 1
+    error, hint = error_lines(r.stderr)
+    assert not paths.envs_dir().joinpath("big").exists()
+    return url, error, hint, wheel
 
 
 def test_a_trickling_mirror_is_named_when_its_deadline_passes(
         fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
-    wheel = big_wheel(tmp_path / "unused", 1000)
-    lock = big_lock(tmp_path / "mlstack.lock", wheel)
-    with raw_server(_trickle) as url:
-        _config(tmp_path, url, "deadline = 2\ntimeout = 30")
-        r = cli("env", "create", "big", "--lock", str(lock))
-    assert r.returncode == 1
-    error, hint = error_lines(r.stderr)
+    url, error, hint, wheel = _create_through(http_server(_Trickle), "deadline = 2\ntimeout = 30",
+                                              tmp_path, cli)
     assert error == (f"error: cannot download {url}/files/packages/bb/{wheel.filename} "
                      f"(through mirror {url}/files/): not done within its deadline of 2.0 s "
                      "(the server sends too slowly)")
     assert hint.startswith("hint: raise `deadline` in [downloads] of the mlstack config")
     assert part_of(wheel).stat().st_size > 0  # what came is kept for a resume
-    assert not paths.envs_dir().joinpath("big").exists()
 
 
 def test_a_silent_mirror_times_out_and_is_named(fake_machine: Callable[[str], Path],
                                                 tmp_path: Path, cli: Cli) -> None:
+    from tests.test_hardening import silent_server
+
     fake_machine("7900xtx")
-    wheel = big_wheel(tmp_path / "unused", 1000)
-    lock = big_lock(tmp_path / "mlstack.lock", wheel)
-    with raw_server(_silent) as url:
-        _config(tmp_path, url, "timeout = 1\nretries = 1")
-        r = cli("env", "create", "big", "--lock", str(lock))
-    assert r.returncode == 1
-    error, hint = error_lines(r.stderr)
+    url, error, hint, wheel = _create_through(silent_server(), "timeout = 1\nretries = 1",
+                                              tmp_path, cli)
     assert error == (f"error: cannot download {url}/files/packages/bb/{wheel.filename} "
                      f"(through mirror {url}/files/): timed out: no byte for 1.0 s (after 2 "
                      "attempts)")
@@ -292,7 +266,7 @@ def test_a_dead_mirror_is_named(dead_index: str, fake_machine: Callable[[str], P
     fake_machine("7900xtx")
     wheel = big_wheel(tmp_path / "unused", 1000)
     lock = big_lock(tmp_path / "mlstack.lock", wheel)
-    _config(tmp_path, dead_index, "retries = 0")
+    _config(dead_index, "retries = 0")
     r = cli("env", "create", "big", "--lock", str(lock))
     assert r.returncode == 1
     error, _ = error_lines(r.stderr)
@@ -382,7 +356,7 @@ def test_credentials_from_netrc(fake_machine: Callable[[str], Path], tmp_path: P
     _Guarded.body = _big(1000)[1]
     lock = big_lock(tmp_path / "mlstack.lock", wheel)
     with http_server(_Guarded) as url:
-        _config(tmp_path, url, "retries = 0")
+        _config(url, "retries = 0")
         refused = cli("env", "create", "big", "--lock", str(lock))
         assert refused.returncode == 1
         error, hint = error_lines(refused.stderr)

@@ -106,11 +106,10 @@ class UvInstaller:
         return {**{sha: path.absolute().as_uri() for sha, path in got.items()}, **bundled}
 
     def _refresh_args(self) -> list[str]:
-        if not self.refresh:
-            return []
-        # uv refuses --refresh offline; from a wheel bundle, bypassing the cache does the
-        # same for this install (the damaged cached copy is not linked back).
-        return ["--no-cache"] if self.offline else ["--refresh"]
+        # uv keys its unpacked copy of a local wheel by the file's ctime, so --refresh
+        # would link the same (damaged) unpacked files back; bypassing its cache unpacks
+        # the checked wheel again for this install.
+        return ["--no-cache"] if self.refresh else []
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
@@ -138,8 +137,7 @@ class UvInstaller:
                 ],
                 what=f"installing {entry.key}",
                 cwd=workdir,
-                # Every file is local: uv needs no network (but refuses --refresh offline).
-                offline=self.offline or not self.refresh,
+                offline=True,  # every file is local: uv needs no network
                 hint=lambda kind: _sync_hint(kind, self.wheels_dir),
                 on_line=stages.line,
             )
