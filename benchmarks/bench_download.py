@@ -149,10 +149,12 @@ def main() -> None:
 
             def download_only() -> float:
                 shutil.rmtree(home, ignore_errors=True)
-                code = ("import sys; from mlstack_env import download as d; "
-                        "from mlstack_env.config import load_config; c = load_config(); "
-                        f"d.fetch_all(d.wants_for([d.Want({wheel.url!r}, {wheel.sha256!r}, "
-                        f"{size})], c.mirrors), settings=d.settings_from(c.downloads))")
+                code = ("from mlstack_env import download as d; "
+                        "from mlstack_env.config import load_config; "
+                        "from mlstack_env.lockfile import Wheel; c = load_config(); "
+                        f"w = Wheel({wheel.url!r}, {wheel.sha256!r}, {size}); "
+                        "d.fetch_all([d.want(w, '', c.mirrors)], "
+                        "settings=d.settings_from(c.downloads))")
                 start = time.perf_counter()
                 subprocess.run([sys.executable, "-c", code], env=env, check=True)
                 return time.perf_counter() - start
