@@ -19,8 +19,7 @@ GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
 # Words users bring from other tools (uv, pip, conda), and the mlstack command that does
 # that job: an unknown command suggests it, else the nearest command name.
 FAMILIAR = {
-    "install": "env create",  # uv/pip: make the env from the lock (`add` adds a package)
-    "sync": "env create",
+    "install": "sync",  # uv/pip: make the env from the lock (`add` adds a package)
     "uninstall": "remove",
     "activate": "env activate",
     "create": "env create",
