@@ -12,10 +12,10 @@ from mlstack_env import paths
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.store import Created, NamedEnv, Store, create_env, get_env, hold, store_key
-from mlstack_env.store.entries import Progress
+from mlstack_env.store.create import Created, create_env
+from mlstack_env.store.entries import Progress, Store, store_key
 from mlstack_env.store.gc import collect
-from mlstack_env.store.generations import remove_env
+from mlstack_env.store.generations import NamedEnv, get_env, hold, remove_env
 from mlstack_env.store.locks import Busy, file_lock
 from mlstack_env.target import Target
 

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
     from mlstack_env.create import CreateOutcome
     from mlstack_env.lockfile import LockEntry
-    from mlstack_env.store import Generation, NamedEnv
     from mlstack_env.store.gc import GcReport
+    from mlstack_env.store.generations import Generation, NamedEnv
     from mlstack_env.store.verify import VerifyReport
 
 
