@@ -221,6 +221,9 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
             for make in (console, rich_console):
                 monkeypatch.setattr(sys, "stdout", Pipe())
                 make().print(text, soft_wrap=soft_wrap)
+                make().print(text, soft_wrap=soft_wrap, markup=False, highlight=False)
+                make().print(text, style="red", soft_wrap=soft_wrap, markup=False,
+                             highlight=False, emoji=False)
                 make().out(text, highlight=False)
                 outs.append(sys.stdout.getvalue())
             assert outs[0] == outs[1], (text, soft_wrap)
@@ -347,3 +350,15 @@ def test_a_commands_help_loads_its_own_module_only(words: list[str]) -> None:
     others = {f"mlstack_env.cli.{m}" for m in ("init", "detect", "doctor", "system",
                                                 "bundle", "export", "cache", "add")}
     assert modules & others == set()
+
+
+@pytest.mark.parametrize("args", [["diff", "LOCK", "project/mlstack.lock"],
+                                  ["tree", "demo"],
+                                  ["tree", "--lock", "LOCK", "--target", "rocm6.4:gfx1100"]],
+                         ids=" ".join)
+def test_diff_and_tree_load_no_rich_off_a_terminal(args: list[str], world: Path,
+                                                   tmp_path: Path) -> None:
+    args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
+    modules = _imported(args, cwd=tmp_path)
+    assert f"mlstack_env.cli.{args[0]}" in modules or "mlstack_env.cli.fast" in modules
+    assert {m for m in modules if m == "rich" or m.startswith("rich.")} == set()

@@ -29,8 +29,6 @@ class DiffResult:
         return self.diff.to_json()
 
     def render(self, console: Console) -> None:
-        from rich.text import Text
-
         from mlstack_env.lockdiff import render_lines
 
         for line in render_lines(self.diff):
@@ -42,7 +40,9 @@ class DiffResult:
                 style = "green"
             elif stripped.startswith(("-", "env -", "system -")) and not line.startswith("---"):
                 style = "red"
-            console.print(Text(line, style=style), soft_wrap=True)
+            # As rich.text.Text(line, style): the line is data, never markup or emoji.
+            console.print(line, style=style or None, soft_wrap=True, markup=False,
+                          highlight=False, emoji=False)
 
 
 def register(app: typer.Typer) -> None:
