@@ -279,11 +279,13 @@ def test_the_fast_table_is_generated_from_the_declaration() -> None:
 @pytest.mark.parametrize("words", list(fast.FAST), ids=" ".join)
 def test_each_body_takes_its_commands_parameters(words: tuple[str, ...]) -> None:
     import inspect
+    from importlib import import_module
 
-    from mlstack_env.cli import fastgen, lean
+    from mlstack_env.cli import fastgen
 
     command = fastgen.command_at(words)
-    body = getattr(lean, fast.FAST[words][0])
+    module, name = fast.FAST[words][0].rsplit(".", 1)
+    body = getattr(import_module(f"mlstack_env.cli.{module}"), name)
     declared = {p.name: p.default for p in command.params}
     taken = {n: None if p.default is p.empty else p.default  # required: click's None
              for n, p in inspect.signature(body).parameters.items()}
@@ -360,5 +362,20 @@ def test_diff_and_tree_load_no_rich_off_a_terminal(args: list[str], world: Path,
                                                    tmp_path: Path) -> None:
     args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
     modules = _imported(args, cwd=tmp_path)
-    assert f"mlstack_env.cli.{args[0]}" in modules or "mlstack_env.cli.fast" in modules
-    assert {m for m in modules if m == "rich" or m.startswith("rich.")} == set()
+    assert f"mlstack_env.cli.{args[0]}_results" in modules
+    assert _heavy(modules) == set()  # no rich, and (the fast path) no typer
+
+
+@pytest.mark.parametrize("args", [
+    ("diff", "LOCK", "project/mlstack.lock"), ("diff", "LOCK", "project/mlstack.lock", "--json"),
+    ("diff", "LOCK", "LOCK", "--exit-code"), ("diff", "nosuch.lock"),
+    ("tree", "demo"), ("tree", "demo", "--json"), ("tree", "--lock", "LOCK", "--target",
+                                                  "rocm6.4:gfx1100"),
+    ("tree", "demo", "--lock", "LOCK"),
+], ids=" ".join)
+def test_diff_and_tree_print_what_typer_prints(args: tuple[str, ...], world: Path,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    args = tuple(str(tmp_path / "team.lock") if a == "LOCK" else a for a in args)
+    fast_run = _fast(monkeypatch, *args, cwd=tmp_path)
+    assert fast_run == _typer(monkeypatch, *args, cwd=tmp_path)

@@ -93,10 +93,10 @@ def run_fast(args: Sequence[str]) -> int | None:
             values = parse(spec, words[len(command):])
             if values is None:
                 return None
-            from mlstack_env.cli import lean
             from mlstack_env.cli.progress import set_quiet
 
             set_quiet(len(words) < len(args))
-            body: Any = getattr(lean, spec[0])
+            module, name = spec[0].rsplit(".", 1)
+            body = getattr(__import__(f"mlstack_env.cli.{module}", fromlist=[name]), name)
             return int(body(**values))
     return None

@@ -20,19 +20,23 @@ from typing import Any
 
 from mlstack_env.cli.app import full_command
 
-# Command words -> its body in cli/lean.py (which takes the command's parameters).
+# Command words -> its typer-free body, ``module.function`` under mlstack_env.cli (it
+# takes the command's parameters).
 FAST_BODIES: dict[tuple[str, ...], str] = {
-    ("env", "create"): "env_create",
-    ("env", "list"): "env_list",
-    ("env", "info"): "env_info",
-    ("profile", "list"): "profile_list",
-    ("lock",): "lock",
+    ("env", "create"): "lean.env_create",
+    ("env", "list"): "lean.env_list",
+    ("env", "info"): "lean.env_info",
+    ("profile", "list"): "lean.profile_list",
+    ("lock",): "lean.lock",
+    ("diff",): "diff_results.diff",
+    ("tree",): "tree_results.tree",
 }
 
 HEADER = '''"""The fast path's table, generated from the typer declaration by
 ``python -m mlstack_env.cli.fastgen``: do not edit (a test checks it is current).
 
-Command words -> (body in cli/lean.py, options, arguments, required parameters).
+Command words -> (body, options, arguments, required parameters); the body is
+``module.function`` under mlstack_env.cli.
 Options: spelling -> (parameter, kind); arguments: (parameter, nargs, kind) in order.
 Kinds: "flag" (no value), "str", "path", and "str*"/"path*" (repeatable).
 """

@@ -1,7 +1,8 @@
 """The fast path's table, generated from the typer declaration by
 ``python -m mlstack_env.cli.fastgen``: do not edit (a test checks it is current).
 
-Command words -> (body in cli/lean.py, options, arguments, required parameters).
+Command words -> (body, options, arguments, required parameters); the body is
+``module.function`` under mlstack_env.cli.
 Options: spelling -> (parameter, kind); arguments: (parameter, nargs, kind) in order.
 Kinds: "flag" (no value), "str", "path", and "str*"/"path*" (repeatable).
 """
@@ -12,7 +13,7 @@ TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
     from typing import Any
 
-FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('env_create',
+FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('lean.env_create',
                      {'--name': ('name', 'str'),
                       '-n': ('name', 'str'),
                       '--lock': ('lock_file', 'path'),
@@ -26,13 +27,13 @@ FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('env_create'
                       '--json': ('as_json', 'flag')},
                      (('profile', 1, 'str'),),
                      ()),
- ('env', 'list'): ('env_list', {'--json': ('as_json', 'flag')}, (), ()),
- ('env', 'info'): ('env_info',
+ ('env', 'list'): ('lean.env_list', {'--json': ('as_json', 'flag')}, (), ()),
+ ('env', 'info'): ('lean.env_info',
                    {'--json': ('as_json', 'flag')},
                    (('name', 1, 'str'),),
                    ('name',)),
- ('profile', 'list'): ('profile_list', {'--json': ('as_json', 'flag')}, (), ()),
- ('lock',): ('lock',
+ ('profile', 'list'): ('lean.profile_list', {'--json': ('as_json', 'flag')}, (), ()),
+ ('lock',): ('lean.lock',
              {'--target': ('target', 'str*'),
               '-t': ('target', 'str*'),
               '--python': ('python', 'str'),
@@ -45,4 +46,16 @@ FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('env_create'
               '--locked': ('locked', 'flag'),
               '--json': ('as_json', 'flag')},
              (('profiles', -1, 'str*'),),
+             ()),
+ ('diff',): ('diff_results.diff',
+             {'--exit-code': ('exit_code', 'flag'), '--json': ('as_json', 'flag')},
+             (('old', 1, 'str'), ('new', 1, 'str')),
+             ()),
+ ('tree',): ('tree_results.tree',
+             {'--lock': ('lock_file', 'path'),
+              '--profile': ('profile', 'str'),
+              '--target': ('target', 'str'),
+              '--python': ('python', 'str'),
+              '--json': ('as_json', 'flag')},
+             (('name', 1, 'str'),),
              ())}
