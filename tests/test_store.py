@@ -26,9 +26,11 @@ class FakeInstaller:
     def __init__(self, fail: bool = False) -> None:
         self.calls = 0
         self.fail = fail
+        self.venvs: list[Path] = []
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         self.calls += 1
+        self.venvs.append(venv)
         (venv / "bin").mkdir(parents=True)
         (venv / "bin" / "python").write_text("#!/bin/sh\n")
         if self.fail:
@@ -112,6 +114,33 @@ def test_failed_first_create_lists_nothing(make: Callable[..., Created]) -> None
         make("demo", entry(), FakeInstaller(fail=True))
     with pytest.raises(MlstackError, match="no env named 'demo'"):
         get_env("demo")
+
+
+def test_builds_for_one_python_reuse_one_path(make: Callable[..., Created]) -> None:
+    """uv learns a venv's interpreter once per path: builds for one Python happen where
+    the previous one happened, one path per concurrent build."""
+    installer = FakeInstaller()
+    make("a", entry("1.0"), installer)
+    make("b", entry("2.0"), installer)
+    assert installer.venvs[0] == installer.venvs[1]
+    assert installer.venvs[0].parent == paths.store_dir()
+    assert not installer.venvs[0].exists()  # renamed into the store
+    with file_lock(paths.store_dir() / ".locks" / "build0py312.lock"):  # a build runs there
+        make("c", entry("3.0"), installer)
+    assert installer.venvs[2] not in installer.venvs[:2]
+    assert Store().temporaries() == []
+
+
+def test_a_killed_build_at_the_fixed_path_is_cleaned(make: Callable[..., Created]) -> None:
+    installer = FakeInstaller()
+    make("a", entry("1.0"), installer)
+    left = installer.venvs[0]
+    (left / "bin").mkdir(parents=True)  # what a killed build leaves
+    make("b", entry("2.0"), installer)
+    assert installer.venvs[1] == left and not left.exists()
+    (left / "bin").mkdir(parents=True)
+    collect(dry_run=False)
+    assert not left.exists()
 
 
 def test_stale_temporaries_are_cleaned_by_the_next_build(make: Callable[..., Created]) -> None:
