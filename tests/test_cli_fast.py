@@ -172,10 +172,14 @@ def test_help_and_usage_errors_are_typers(args: tuple[str, ...], world: Path,
 HEAVY = ("typer", "click", "rich", "tomlkit")
 
 
-def _imported(args: list[str], cwd: Path | None = None) -> set[str]:
+def _imported(args: list[str], cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> set[str]:
+    import os
+
     code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=cwd,
-                       capture_output=True, text=True, check=False, timeout=120)
+                       capture_output=True, text=True, check=False, timeout=120,
+                       env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr
     return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
             if line.startswith("import time:") and "|" in line}
@@ -332,9 +336,23 @@ def fastgen_context(words: tuple[str, ...], args: list[str]) -> dict[str, object
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in ctx.params.items()}
 
 
+@pytest.mark.parametrize("columns", ["80", "200", "79", "60"])
+def test_root_help_prints_what_typer_prints(columns: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path prints the help generated from the declaration where the width
+    is the one it was generated for, and leaves narrower terminals to typer."""
+    monkeypatch.setenv("COLUMNS", columns)
+    for args in (("--help",), ()):
+        fast_run = run_mlstack(*args)
+        assert _result(fast_run) == _typer(monkeypatch, *args)
+        assert fast_run.stdout.startswith("Usage: mlstack [OPTIONS] COMMAND")
+    assert (fast.run_fast(["--help"]) is None) == (int(columns) < 80)
+
+
 def test_help_loads_no_command_module() -> None:
-    """``mlstack --help`` lists every command from the declaration's summaries."""
-    modules = _imported(["--help"])
+    """``mlstack --help`` on a narrow terminal (typer's path) lists every command from
+    the declaration's summaries."""
+    modules = _imported(["--help"], env={"COLUMNS": "60"})
     assert "mlstack_env.cli.app" in modules
     loaded = {m for m in modules if m.startswith("mlstack_env.cli.")}
     assert loaded <= {"mlstack_env.cli.app", "mlstack_env.cli.helptext",
@@ -379,3 +397,9 @@ def test_diff_and_tree_print_what_typer_prints(args: tuple[str, ...], world: Pat
     args = tuple(str(tmp_path / "team.lock") if a == "LOCK" else a for a in args)
     fast_run = _fast(monkeypatch, *args, cwd=tmp_path)
     assert fast_run == _typer(monkeypatch, *args, cwd=tmp_path)
+
+
+def test_wide_root_help_loads_no_typer() -> None:
+    modules = _imported(["--help"], env={"COLUMNS": "100"})
+    assert "mlstack_env.cli.fastspec" in modules
+    assert _heavy(modules) == set()

@@ -11,8 +11,9 @@ errors and every other form are typer's. Standard library only, and no ``typing`
 from __future__ import annotations
 
 import os
+import sys
 
-from mlstack_env.cli.fastspec import FAST
+from mlstack_env.cli.fastspec import FAST, ROOT_HELP
 
 TYPE_CHECKING = False  # typing costs an import on this path; mypy reads it
 if TYPE_CHECKING:
@@ -84,9 +85,29 @@ def parse(spec: tuple[Any, ...], args: Sequence[str]) -> dict[str, Any] | None:
     return values
 
 
+def _columns() -> int:
+    """The terminal width click lays help out for (``shutil.get_terminal_size``'s rule,
+    without importing shutil)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            stdout: Any = sys.__stdout__  # None when Python runs without one
+            columns = os.get_terminal_size(stdout.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return columns
+
+
 def run_fast(args: Sequence[str]) -> int | None:
     """Run ``args`` (mlstack's argv) here if the table takes that form; None if typer
     must. ``-q`` may stand anywhere, as typer's path allows; ``-v`` goes to typer."""
+    if list(args) in ([], ["--help"]) and _columns() >= 80:  # click's max
+        sys.stdout.write(ROOT_HELP)  # generated from the declaration: what typer prints
+        sys.stdout.flush()
+        return 0
     words = [a for a in args if a not in QUIET]
     for command, spec in FAST.items():
         if tuple(words[: len(command)]) == command:

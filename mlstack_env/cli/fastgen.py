@@ -32,6 +32,8 @@ FAST_BODIES: dict[tuple[str, ...], str] = {
     ("tree",): "tree_results.tree",
 }
 
+HELP_WIDTH = 80  # click's help is never wider
+
 HEADER = '''"""The fast path's table, generated from the typer declaration by
 ``python -m mlstack_env.cli.fastgen``: do not edit (a test checks it is current).
 
@@ -92,10 +94,24 @@ def command_at(words: tuple[str, ...]) -> Any:
     return command
 
 
+def root_help() -> str:
+    """What ``mlstack --help`` prints on a terminal at least 80 columns wide (click lays
+    help out at ``min(columns, 80) - 2``)."""
+    from typer import _click
+
+    command = full_command()
+    text: str = command.get_help(_click.Context(command, info_name="mlstack",
+                                                terminal_width=HELP_WIDTH - 2))
+    return text + "\n"
+
+
 def source() -> str:
     table = {words: spec(command_at(words), body) for words, body in FAST_BODIES.items()}
     text = pprint.pformat(table, width=90, sort_dicts=False)
-    return f"{HEADER}FAST: dict[tuple[str, ...], tuple[Any, ...]] = {text}\n"
+    help_lines = "\n".join(f"    {line!r}" for line in root_help().splitlines(keepends=True))
+    return (f"{HEADER}FAST: dict[tuple[str, ...], tuple[Any, ...]] = {text}\n\n"
+            f"# `mlstack --help` at {HELP_WIDTH} columns or more.\n"
+            f"ROOT_HELP = (\n{help_lines}\n)\n")
 
 
 def main() -> int:

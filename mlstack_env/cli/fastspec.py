@@ -59,3 +59,42 @@ FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('lean.env_cr
               '--json': ('as_json', 'flag')},
              (('name', 1, 'str'),),
              ())}
+
+# `mlstack --help` at 80 columns or more.
+ROOT_HELP = (
+    'Usage: mlstack [OPTIONS] COMMAND [ARGS]...\n'
+    '\n'
+    '  Reproducible ML environments for AMD GPUs (ROCm).\n'
+    '\n'
+    'Options:\n'
+    "  -v, --verbose  Show tracebacks and uv's command lines.\n"
+    '  -q, --quiet    No progress or notes; errors only.\n'
+    '  --version      Print the version.\n'
+    '  --help         Show this message and exit.\n'
+    '\n'
+    'Commands:\n'
+    '  init        Write mlstack.toml for this folder.\n'
+    '  detect      GPUs, gfx, ROCm, distro and the target they imply.\n'
+    '  lock        Resolve profiles x targets into mlstack.lock.\n'
+    '  add         Add packages to a profile; re-lock, update the env.\n'
+    '  remove      Remove packages from a profile; re-lock.\n'
+    '  diff        What changed between two locks.\n'
+    '  run         Run one command in an env (short for env run).\n'
+    '  shell       A shell with an env active (short for env shell).\n'
+    "  tree        An env's packages, sizes and why each is there.\n"
+    "  bundle      A lock's wheels in a folder, for offline use.\n"
+    '  gc          Free store entries no env uses.\n'
+    '  export      A Dockerfile or Apptainer recipe for an env.\n'
+    '  doctor      What is wrong with this machine or env.\n'
+    '  completion  Print a shell completion script.\n'
+    '  profile     List and show profiles.\n'
+    '  env         Create, inspect, verify and use envs.\n'
+    "  cache       uv's download cache under MLSTACK_HOME.\n"
+    '  system      System packages a lock expects.\n'
+    '\n'
+    '  Examples:\n'
+    '\n'
+    '    mlstack detect\n'
+    '    mlstack env create minimal\n'
+    '    mlstack env shell minimal\n'
+)
