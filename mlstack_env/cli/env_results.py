@@ -3,7 +3,6 @@ both printed by :func:`mlstack_env.cli.output.emit`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.units import human_bytes
@@ -18,13 +17,18 @@ if TYPE_CHECKING:
     from mlstack_env.store.verify import VerifyReport
 
 
+# Results are plain classes: creating a dataclass costs ~0.5 ms at import, on the paths
+# of `env create` (a store hit) and `env list` (docs/performance.md).
+
+
 # --- create ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
-    outcome: CreateOutcome
+
+    def __init__(self, outcome: CreateOutcome) -> None:
+        self.outcome = outcome
 
     @property
     def size(self) -> int:
@@ -106,10 +110,11 @@ def summary(env: NamedEnv) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
 class ListResult:
     """`env list`'s result."""
-    envs: list[dict[str, Any]]
+
+    def __init__(self, envs: list[dict[str, Any]]) -> None:
+        self.envs = envs
 
     def to_json(self) -> dict[str, Any]:
         return {"envs": self.envs}
@@ -125,11 +130,12 @@ class ListResult:
         print_table(console, ("name", "gen", "profile", "target", "python", "created"), rows)
 
 
-@dataclass(frozen=True)
 class InfoResult:
     """`env info`'s result: one env's current generation."""
-    env: NamedEnv
-    generation: Generation
+
+    def __init__(self, env: NamedEnv, generation: Generation) -> None:
+        self.env = env
+        self.generation = generation
 
     def to_json(self) -> dict[str, Any]:
 
@@ -223,12 +229,13 @@ def _machine_line(m: dict[str, Any]) -> str:
 # --- verify / gc -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class VerifyResult:
     """`env verify`'s result; exits 1 when the env differs from its lock."""
-    name: str
-    generation: int
-    report: VerifyReport
+
+    def __init__(self, name: str, generation: int, report: VerifyReport) -> None:
+        self.name = name
+        self.generation = generation
+        self.report = report
 
     @property
     def exit_code(self) -> int:
@@ -249,10 +256,11 @@ class VerifyResult:
             console.print(f"{p.package}: {p.detail}", soft_wrap=True)
 
 
-@dataclass(frozen=True)
 class GcResult:
     """`gc`'s result: what was removed and what it freed."""
-    report: GcReport
+
+    def __init__(self, report: GcReport) -> None:
+        self.report = report
 
     def to_json(self) -> dict[str, Any]:
         return self.report.to_json()
