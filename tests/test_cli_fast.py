@@ -250,6 +250,12 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
       "logging", "tempfile", "platform")),
+    # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
+    # the dist-info names: no METADATA parser, no packaging beyond its version module.
+    (["env", "create", "demo", "--lock", "LOCK", "--name", "miss", "--reinstall", "--json"],
+     ("email", "mlstack_env.store.verify", "packaging.tags", "packaging.utils",
+      "packaging.requirements", "mlstack_env.resolve", "mlstack_env.profiles", "typer",
+      "rich", "tomlkit")),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_reads_and_store_hits_skip_what_they_do_not_use(
         args: list[str], absent: tuple[str, ...], world: Path, tmp_path: Path) -> None:

@@ -224,3 +224,25 @@ def test_invalid_names_are_refused() -> None:
     for bad in ("../x", "a/b", "..", ".hidden", "x" * 65, "sp ace", ""):
         with pytest.raises(MlstackError, match="invalid env name"):
             NamedEnv(bad)
+
+
+def _dist_info(site: Path, dirname: str, name: str, version: str) -> None:
+    d = site / dirname
+    d.mkdir(parents=True)
+    (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_the_installed_set_is_checked_against_the_lock(tmp_path: Path) -> None:
+    """Read from the dist-info names; a name that disagrees is read from METADATA (which
+    may say the same version another way) before the install is refused."""
+    from mlstack_env.store.install import check_installed
+
+    site = tmp_path / "lib" / "python3.12" / "site-packages"
+    _dist_info(site, "foo-1.0.dist-info", "Foo", "1.0")
+    check_installed(entry("1.0"), tmp_path)
+    check_installed(entry("1.0.0"), tmp_path)  # the same version, spelled another way
+    with pytest.raises(MlstackError, match=r"different set than the lock .*: foo"):
+        check_installed(entry("2.0"), tmp_path)
+    _dist_info(site, "extra_pkg-3.dist-info", "extra.pkg", "3")
+    with pytest.raises(MlstackError, match=r": extra-pkg$"):
+        check_installed(entry("1.0"), tmp_path)
