@@ -196,8 +196,11 @@ class LazyGroup(TyperGroup):
         """The command list from the summaries alone: no command module loads."""
         from mlstack_env.cli.helptext import HELP
 
+        rows = [(name, HELP[name][0] if name in HELP else
+                 self.get_command(ctx, name).get_short_help_str(formatter.width))
+                for name in COMMANDS]
         with formatter.section("Commands"):
-            formatter.write_dl([(name, HELP[name][0]) for name in COMMANDS])
+            formatter.write_dl(rows)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in COMMANDS:  # typer suggests from the loaded commands
