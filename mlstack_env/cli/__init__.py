@@ -153,7 +153,7 @@ def _run_app(args: list[str]) -> int:
     if len(args) == _leading_globals(args):  # bare `mlstack`: help, on stdout
         args = [*args, "--help"]
     as_json = _wants_json(args)
-    command = command_for(args)
+    command = command_for()
     try:
         rv = command.main(args=args, prog_name="mlstack", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as e:  # `mlstack env`: the group's help, on stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any
 
@@ -220,15 +220,11 @@ def _load(name: str) -> Any:
     return group.commands[name]
 
 
-def command_for(args: Sequence[str] = ()) -> Any:
+@cache
+def command_for() -> Any:
     """The root click group (:class:`LazyGroup`), built once per process: a process that
     runs mlstack more than once (a test, a tool embedding it) keeps each command it
-    loaded. ``args`` is accepted for callers of the former per-command trees."""
-    return _root_group()
-
-
-@cache
-def _root_group() -> Any:
+    loaded (typer reads every option's signature to build one, 10-30 ms)."""
     return click_command(build_app())
 
 
@@ -240,7 +236,7 @@ def full_command() -> Any:
     return group
 
 
-def build_app(args: Sequence[str] = ()) -> typer.Typer:
+def build_app() -> typer.Typer:
     """The typer app: global options and the lazily loaded commands (:class:`LazyGroup`)."""
     app = typer.Typer(
         name="mlstack",
