@@ -50,7 +50,7 @@ class CacheReport:
 
 def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
     """``uv cache clean`` (everything) or ``uv cache prune`` (what uv no longer needs)."""
-    from mlstack_env.store import Store
+    from mlstack_env.store.entries import Store
 
     path = paths.uv_cache_dir()
     before = usage(path)

@@ -28,7 +28,7 @@ from mlstack_env.errors import MlstackError
 if TYPE_CHECKING:
     from mlstack_env.create import CreateOutcome
     from mlstack_env.project import Project
-    from mlstack_env.resolve import LockOutcome
+    from mlstack_env.resolve.locking import LockOutcome
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def _recreate_default_env(project: Project, profiles: set[str], offline: bool,
     if not project.default_env:
         return None
     from mlstack_env.create import CreateRequest, create
-    from mlstack_env.store import NamedEnv
+    from mlstack_env.store.generations import NamedEnv
     from mlstack_env.target import Target
 
     env = NamedEnv(project.default_env)

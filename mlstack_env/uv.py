@@ -103,17 +103,42 @@ def binary() -> Path:
 
 @cache
 def version(uv_bin: Path | None = None) -> str:
-    """``0.13.9`` for the uv that mlstack runs."""
-    out = subprocess.run(
-        [str(uv_bin or binary()), "--version"], capture_output=True, text=True, check=False
-    )
+    """``0.13.9`` for the uv that mlstack runs.
+
+    Asked once per binary and remembered beside uv's cache (``cache/uv-version``) under
+    the binary's real path, size and modification time, so a store miss does not pay a
+    ``uv --version`` process each time; a replaced binary is asked again."""
+    exe = str(uv_bin or binary())
+    memo = paths.uv_cache_dir().parent / "uv-version"
+    stamp = _stamp(exe)
+    try:
+        saved_stamp, saved = memo.read_text(encoding="utf-8").split("\n")[:2]
+    except (OSError, ValueError):
+        saved_stamp = saved = ""
+    if stamp and saved_stamp == stamp and saved:
+        return saved
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if out.returncode != 0 or not m:
         raise MlstackError(
-            f"cannot run {uv_bin or binary()} --version",
+            f"cannot run {exe} --version",
             hint=f"reinstall mlstack, or unset {envvars.MLSTACK_UV}",
         )
+    if stamp:
+        from mlstack_env.userfile import write_atomic
+
+        with contextlib.suppress(OSError):
+            write_atomic(memo, f"{stamp}\n{m.group(1)}\n")
     return m.group(1)
+
+
+def _stamp(exe: str) -> str:
+    """The binary's real path, size and modification time ("" when it cannot be read)."""
+    try:
+        st = Path(exe).stat()
+    except OSError:
+        return ""
+    return f"{Path(exe).resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
 #: The user's uv settings that pass through: how long to wait for a silent index and how

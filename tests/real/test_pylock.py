@@ -98,7 +98,7 @@ def test_uv_and_pip_install_every_pylock_as_the_store_has_it(
     _validate(exported)
     created = cli("env", "create", profile, "--lock", str(lock), "--target", target)
     assert created.returncode == 0, created.stderr
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     gen = get_env(profile).current()
     assert gen is not None
