@@ -135,6 +135,12 @@ def _scratch(s: Session) -> None:
     config.write_text(f'[pip]\nindex-url = "{s.index.url}/pypi/simple"\n')
 
 
+def _down(index: WheelIndex) -> dict[str, str]:
+    """The same mirrors, down: their URLs on a port where nothing listens (one server)."""
+    down = closed_port_url()
+    return {k: v.replace(index.url, down, 1) for k, v in index.mirrors.items()}
+
+
 DEMO_LOCK = "write_lock(Path('mlstack.lock'), [torch_entry('demo', 'rocm6.4:gfx1100')])"
 
 SETUPS: dict[str, Callable[[Session], None]] = {
@@ -191,9 +197,7 @@ SETUPS: dict[str, Callable[[Session], None]] = {
     "demo-lock-ml": _py("write_lock(Path('mlstack.lock'), "
                         "[torch_entry('ml', 'rocm6.4:gfx1100')])"),
     "tampered-mirror": _mirrors(lambda index: index.tampered_mirrors),
-    # The same mirrors, down: their URLs with a port where nothing listens.
-    "index-down": _mirrors(lambda index: {
-        k: v.replace(index.url, closed_port_url(), 1) for k, v in index.mirrors.items()}),
+    "index-down": _mirrors(_down),
     "mirror-switch": _py("write_lock(Path('demo.lock'), [torch_entry('demo', 'rocm6.4:gfx1100')])\n"
                          "write_lock(Path('other.lock'), [torch_entry('demo', 'rocm6.4:gfx1100', "
                          "env={'NEW_KEY': '1'})])\n"
