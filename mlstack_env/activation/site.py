@@ -95,7 +95,7 @@ def job_variables(environ: Mapping[str, str], rules: Mapping[str, object]) -> di
 
 def sh_lines(rules: Mapping[str, object]) -> str:
     """The same rules for bin/activate (POSIX sh, bash, zsh)."""
-    lines = [f"# Site preset {rules.get('name')}: decided from the job's variables, now."]
+    lines = [f"# Site preset {str(rules.get('name'))!r}: decided from the job's variables, now."]
     if rules.get("job_cache"):
         lines += [
             'case "${SLURM_JOB_ID-}" in',
@@ -130,7 +130,7 @@ def sh_lines(rules: Mapping[str, object]) -> str:
 
 def fish_lines(rules: Mapping[str, object]) -> str:
     """The same rules for bin/activate.fish."""
-    lines = [f"# Site preset {rules.get('name')}: decided from the job's variables, now."]
+    lines = [f"# Site preset {str(rules.get('name'))!r}: decided from the job's variables, now."]
     if rules.get("job_cache"):
         lines += [
             "if set -q SLURM_JOB_ID; and string match -qr '^[A-Za-z0-9_.-]+$' -- $SLURM_JOB_ID",

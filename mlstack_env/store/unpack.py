@@ -14,7 +14,7 @@ job unpacking to the same node-local path, with one shared home) changes nothing
 from __future__ import annotations
 
 import json
-import os
+import re
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -109,27 +109,82 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise MlstackError(f"{archive}: unknown archive format",
                            hint="unpack it with the mlstack version that packed it")
-    return manifest
+    return checked_manifest(archive, manifest)
+
+
+#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
+#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
+_INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
+
+
+def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """``mlstack-pack.json`` with every field checked: the archive is hostile data until
+    shown otherwise (issue 21: a ``links`` map once wrote through a link outside DIR)."""
+    from mlstack_env.sites import validate_site_rules
+
+    def bad(field: str, why: str) -> MlstackError:
+        return MlstackError(f"{archive}: {MANIFEST}: {field} {why}",
+                            hint="this archive was not made by `mlstack env pack`; "
+                            "pack the env again with `mlstack env pack NAME -o FILE`")
+
+    out = dict(manifest)
+    for key in ("name", "python", "python_version", "interpreter_home", "venv", "store_key",
+                "entry", "mlstack_version"):
+        value = manifest.get(key, "")
+        if not isinstance(value, str) or any(c in value for c in "\0\n\r"):
+            raise bad(key, "must be a one-line string")
+    if not re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", out.get("python", "")):
+        raise bad("python", "must be a Python version X.Y")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{0,128}", out.get("store_key", "")) \
+            or out.get("store_key") in (".", ".."):
+        raise bad("store_key", "must be a store key")
+    links = manifest.get("links", {})
+    if not isinstance(links, dict):
+        raise bad("links", "must be an object")
+    for rel, target in links.items():
+        if not isinstance(target, str) or not _INTERPRETER_LINK.fullmatch(str(rel)):
+            raise bad("links", f"may only name the venv's interpreter (bin/python*), "
+                      f"not {str(rel)[:80]!r}")
+    variables = manifest.get("variables", {})
+    if not isinstance(variables, dict):
+        raise bad("variables", "must be an object")
+    for name, value in variables.items():
+        try:
+            envvars.check_variable(name, value)
+        except MlstackError as e:
+            raise bad("variables", f"are refused: {e.message}") from None
+    site = manifest.get("site")
+    if site is not None:
+        try:
+            out["site"] = validate_site_rules(site)
+        except MlstackError as e:
+            raise bad("site", f"is refused: {e.message}") from None
+    return out
 
 
 def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
     """Point the venv at this node's interpreter: ``pyvenv.cfg`` and the dropped links."""
-    old_home = str(manifest.get("interpreter_home", ""))
     cfg = venv / "pyvenv.cfg"
     lines = []
     for line in cfg.read_text(encoding="utf-8").splitlines():
         key = line.partition("=")[0].strip()
         lines.append(f"home = {interpreter.parent}" if key == "home" else line)
     cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for rel, target in dict(manifest.get("links", {})).items():
-        link = Path(os.path.normpath(venv / str(rel)))
-        if not link.is_relative_to(venv):
-            continue
-        link.unlink(missing_ok=True)
-        # The packing node's interpreter becomes this node's; other links stay as they were.
-        old = Path(str(target))
-        is_python = old.parent == Path(old_home) or old.name.startswith("python")
-        link.symlink_to(interpreter if is_python else old)
+    for rel in dict(manifest.get("links", {})):
+        # Names were checked (bin/python*); the place is checked again on disk: bin/ must
+        # be a real directory of this venv, never a link that leads out of it.
+        bindir = venv / "bin"
+        if bindir.is_symlink() or not bindir.is_dir() \
+                or bindir.resolve() != venv.resolve() / "bin":
+            raise MlstackError(f"refusing archive link {rel!r}: venv/bin is not a directory "
+                               "inside the archive", hint="this archive was not made by "
+                               "`mlstack env pack`")
+        link = bindir / Path(str(rel)).name
+        if link.exists() or link.is_symlink():
+            raise MlstackError(f"refusing archive link {rel!r}: the archive holds that file "
+                               "already", hint="this archive was not made by `mlstack env pack`")
+        # The packing node's interpreter becomes this node's (the old target is not used).
+        link.symlink_to(interpreter)
 
 
 def _fix_shebangs(venv: Path, old: str) -> int:
