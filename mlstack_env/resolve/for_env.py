@@ -67,7 +67,12 @@ def entry_for_env(
     if why is not None:
         raise _refused(project, profile, target, py, found=found, existing=existing, why=why)
     with held(project.lock_path, on_wait):
-        # Another command may have written the lock while this one waited.
+        # Another command may have written the lock (or mlstack.toml) while this one waited.
+        from mlstack_env.project import load_project
+
+        project = load_project(project.manifest_path)
+        profile_set, cat = project.profile_set(), project.catalog()
+        merged = profile_set.get(profile)
         existing = existing_lock(project.lock_path)
         found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
         if found is not None and found.inputs_hash == request.inputs_hash():

@@ -180,6 +180,14 @@ def pack_env(name: str, output: Path) -> Packed:
 
     activation = load_env_json(gen.path)
     links = _outside_links(venv)
+    from mlstack_env.store.unpack import INTERPRETER_LINK
+
+    for rel, target in links.items():
+        if not INTERPRETER_LINK.fullmatch(rel):
+            # unpack relinks only the interpreter; anything else would dangle or leave DIR
+            raise MlstackError(f"env {name}: venv/{rel} links outside the venv (to {target})",
+                               hint=f"remove that link, or re-create the env: `mlstack env "
+                               f"create --name {name} --reinstall`")
     manifest = {
         "format": FORMAT,
         "name": name,

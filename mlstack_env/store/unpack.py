@@ -114,7 +114,7 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
 
 #: The links a packed uv venv may ask for: its interpreter (``bin/python``,
 #: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
-_INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
+INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
 
 
 def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(links, dict):
         raise bad("links", "must be an object")
     for rel, target in links.items():
-        if not isinstance(target, str) or not _INTERPRETER_LINK.fullmatch(str(rel)):
+        if not isinstance(target, str) or not INTERPRETER_LINK.fullmatch(str(rel)):
             raise bad("links", f"may only name the venv's interpreter (bin/python*), "
                       f"not {str(rel)[:80]!r}")
     variables = manifest.get("variables", {})
