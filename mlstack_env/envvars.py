@@ -37,6 +37,31 @@ MLSTACK_ENV = "MLSTACK_ENV"
 # script set them (UID, zsh's `status`), or activation manages them itself (PATH, the
 # prompt). A profile or lock that sets one is refused where it is read, before anything is
 # written. docs/profiles.md lists these with the reasons; keep the two in step.
+#
+# Reviewed against (issue 21), for what each program runs, sources or expands:
+# * bash: bash(1) / the Bash Reference Manual, "Bash Variables" and "Bourne Shell
+#   Variables" (https://www.gnu.org/software/bash/manual/html_node/Shell-Variables.html):
+#   BASH_ENV, ENV, PROMPT_COMMAND, PS0-PS4 (expanded with command substitution), MAILPATH
+#   (its messages are expanded, `$(…)` included) and MAILCHECK/MAIL (turn that on),
+#   HISTFILE (where the history is written on exit: ~/.bashrc is one), FCEDIT (run by
+#   `fc`), HOME (`~/.bashrc`, `~/.profile` and `~` everywhere).
+# * zsh: zshparam(1) "Parameters Used By The Shell" and zshall(1) "Startup/Shutdown
+#   Files" (https://zsh.sourceforge.io/Doc/Release/Parameters.html): ZDOTDIR and HOME
+#   (where .zshenv/.zshrc are read), STTY (zsh runs `stty $STTY` before a command),
+#   PROMPT_EOL_MARK (prompt-expanded), HISTFILE, FPATH/module_path (autoloaded code),
+#   MAILPATH/mailpath/MAILCHECK.
+# * fish: fish-doc "Configuration files" and "Special variables"
+#   (https://fishshell.com/docs/current/language.html#configuration-files): fish_* ,
+#   and XDG_CONFIG_HOME / XDG_CONFIG_DIRS / XDG_DATA_HOME / XDG_DATA_DIRS, where fish
+#   (and git, and most desktop programs) read config.fish, functions and completions.
+# * git: git(1) "ENVIRONMENT VARIABLES" and git-config(1) "ENVIRONMENT"
+#   (https://git-scm.com/docs/git#_environment_variables): GIT_DIR/GIT_WORK_TREE/
+#   GIT_COMMON_DIR pick a repository whose config runs programs (core.fsmonitor,
+#   core.pager, core.sshCommand on `git status`), GIT_CONFIG* add config, GIT_EXEC_PATH
+#   and GIT_TEMPLATE_DIR (hooks) name programs, GIT_TRACE* write files, GIT_ALLOW_PROTOCOL
+#   allows `ext::` (runs a command): the whole GIT_ prefix is refused.
+# * the loader and libraries: ld.so(8) (LD_*, GCONV_PATH, GLIBC_TUNABLES), openssl(1)
+#   "ENVIRONMENT" (OPENSSL_CONF loads engines and providers: shared libraries).
 
 _MANAGED = "activation manages it (PATH, VIRTUAL_ENV, MLSTACK_ENV, PYTHONHOME and the prompt)"
 _SHELL_RUNS = "a shell runs or sources what it holds"
@@ -55,6 +80,9 @@ FORBIDDEN: dict[str, str] = {
         "INPUTRC", "FPATH", "fpath", "NULLCMD", "READNULLCMD", "MODULE_PATH", "module_path",
         "precmd_functions", "preexec_functions", "chpwd_functions", "periodic_functions",
         "zshexit_functions", "zshaddhistory_functions", "SHELL",
+        "HOME", "MAILPATH", "MAILCHECK", "MAIL", "HISTFILE", "FCEDIT", "STTY",
+        "PROMPT_EOL_MARK", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME",
+        "XDG_DATA_DIRS",
     ), _SHELL_RUNS),
     **dict.fromkeys((
         # bash
@@ -73,12 +101,12 @@ FORBIDDEN: dict[str, str] = {
         # fish (besides the fish_ prefix)
         "version", "hostname", "umask", "last_pid", "CMD_DURATION", "FISH_VERSION",
     ), _SHELL_OWNS),
-    **dict.fromkeys(("GCONV_PATH", "GLIBC_TUNABLES"), _LOADER),
+    **dict.fromkeys(("GCONV_PATH", "GLIBC_TUNABLES", "OPENSSL_CONF", "OPENSSL_ENGINES",
+                     "OPENSSL_MODULES"), _LOADER),
     **dict.fromkeys((
         "EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE",
-        "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS",
-        "GIT_EDITOR", "GIT_PAGER", "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
-        "GIT_TEMPLATE_DIR", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
+        "SSH_ASKPASS", "SUDO_ASKPASS", "SUDO_EDITOR", "SYSTEMD_EDITOR", "SYSTEMD_PAGER",
+        "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
         "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
     ), _PROGRAM_RUNS),
     **dict.fromkeys(("PYTHONPATH", "PYTHONSTARTUP", "PYTHONBREAKPOINT", "PYTHONUSERBASE",
@@ -91,7 +119,8 @@ FORBIDDEN_PREFIXES: dict[str, str] = {
     "LD_": _LOADER,
     "DYLD_": _LOADER,
     "BASH_": _SHELL_RUNS + " (BASH_ENV, BASH_LOADABLES_PATH, exported functions)",
-    "GIT_CONFIG": _PROGRAM_RUNS + " (git settings such as core.pager and core.sshCommand)",
+    "GIT_": _PROGRAM_RUNS + " (git: the repository and config it reads, whose settings "
+    "such as core.fsmonitor, core.pager and core.sshCommand run programs)",
     "fish_": _SHELL_RUNS + " (fish_function_path, fish_user_paths)",
     "__fish": _SHELL_OWNS,
 }

@@ -262,9 +262,14 @@ _mlstack() {
         COMPREPLY=($(compgen -d -- "$cur"))
         compopt -o filenames 2>/dev/null
     else
-        # bash replaces only what follows the last ':' of the word (COMP_WORDBREAKS).
-        local done_part="${cur%"${cur##*:}"}"
-        COMPREPLY=("${found[@]#"$done_part"}")
+        # bash replaces only what follows the last ':' of the word (COMP_WORDBREAKS), and
+        # inserts each reply as it is: quoted (%q), a name like x$(cmd) stays a name.
+        local done_part="${cur%"${cur##*:}"}" quoted
+        COMPREPLY=()
+        for item in "${found[@]#"$done_part"}"; do
+            printf -v quoted '%q' "$item"
+            COMPREPLY+=("$quoted")
+        done
     fi
 }
 complete -F _mlstack mlstack
@@ -284,7 +289,8 @@ _mlstack() {
     elif [[ ${found[1]-} == :dirs ]]; then
         _files -/
     elif (( ${#found} )) && [[ -n ${found[1]} ]]; then
-        compadd -Q -- "${found[@]}"
+        # No -Q: zsh quotes what it inserts, so a name like x$(cmd) stays a name.
+        compadd -- "${found[@]}"
     fi
 }
 if (( $+functions[compdef] )); then
