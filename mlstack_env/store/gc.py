@@ -10,7 +10,11 @@ Policy (docs/team.md, "Generations, rollback and gc"):
 * A store entry that no remaining generation of any env points at is removed.
 * Generations of a removed env (``env remove`` while a command ran in them) are removed
   once no command holds them; the env's directory goes with the last one.
-* Temporary directories of killed builds are removed.
+* Temporary directories of killed builds are removed, and what a killed ``env pack`` or
+  ``env unpack`` left beside its output (``.DIR.unpack-*``, ``.FILE.*.part`` and a
+  squashfs staging tree: named by a record under ``MLSTACK_HOME/temporaries`` whose lock
+  died with the command), and URL records (``cache/wheel-urls/.*.tmp``) older than 10
+  minutes.
 * An env that another command is working on right now is left alone (its generations
   all count as in use).
 
@@ -29,7 +33,7 @@ from mlstack_env import paths
 from mlstack_env.diskusage import usage
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
-from mlstack_env.store.files import own_directory, remove_tree
+from mlstack_env.store.files import own_directory, reclaim_recorded, remove_tree
 from mlstack_env.store.generations import (
     TMP_PREFIX,
     Generation,
@@ -110,6 +114,10 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
             report.temporaries += sorted(envs.glob(f"{TMP_PREFIX}removed-*"))
         else:
             report.temporaries += reclaim_removed()
+        # Outside MLSTACK_HOME: what a killed `env pack`/`env unpack` left (its record's
+        # lock is free), and half-written URL records of a killed install.
+        report.temporaries += reclaim_recorded(dry_run)
+        report.temporaries += _stale_url_records(dry_run)
         if not dry_run:
             # Key locks of entries that are gone: no build holds one (builds hold the store
             # lock shared, and gc holds it exclusively).
@@ -119,6 +127,28 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
                 if lock_file.stem not in present:
                     lock_file.unlink(missing_ok=True)
     return report
+
+
+#: A `write_atomic` of a URL record takes milliseconds: a temporary this old is a leftover.
+_STALE_SECONDS = 600
+
+
+def _stale_url_records(dry_run: bool) -> list[Path]:
+    import time
+
+    folder = paths.wheel_urls_dir()
+    now = time.time()
+    stale = []
+    for tmp in sorted(folder.glob(".*.tmp")) if folder.is_dir() else []:
+        try:
+            old = now - tmp.lstat().st_mtime > _STALE_SECONDS
+        except OSError:
+            continue
+        if old:
+            stale.append(tmp)
+            if not dry_run:
+                tmp.unlink(missing_ok=True)
+    return stale
 
 
 def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:

@@ -13,6 +13,7 @@ job unpacking to the same node-local path, with one shared home) changes nothing
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import tarfile
@@ -26,7 +27,7 @@ from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.store.entries import StoreEntry, now
-from mlstack_env.store.files import remove_tree, temporary_dir
+from mlstack_env.store.files import recorded, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
@@ -80,23 +81,45 @@ def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
     return member
 
 
+#: errnos that say where DIR lives cannot take the files, not that the archive is bad:
+#: raised as they are, for the CLI's one filesystem error (path, reason, hint).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                           errno.EPERM, errno.EFBIG, errno.EMFILE, errno.ENFILE})
+
+
+def _damaged(archive: Path, why: object) -> MlstackError:
+    return MlstackError(f"{archive}: damaged or not an env archive ({why})",
+                        hint="copy it again, or pack it again with "
+                        "`mlstack env pack NAME -o FILE`")
+
+
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
     if archive_format(archive) == "squashfs":
         from mlstack_env.store.squashfs import extract_image
 
         extract_image(archive, dest)
         return _manifest(archive, dest)
-    with open_read(archive) as tar:
-        try:
+    import zlib
+
+    damaged: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error)
+    if archive_format(archive) == "tar.zst":
+        from mlstack_env.store.pack import _zstandard
+
+        damaged += (_zstandard().ZstdError,)
+    try:
+        with open_read(archive) as tar:
             for member in tar:
                 safe = _safe(member, dest)
                 if safe is not None:
                     # Checked above; tarfile must not filter again (3.14 defaults to "data").
                     tar.extract(safe, dest, set_attrs=True, **TRUSTED)
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise MlstackError(f"{archive}: damaged or not an env archive ({e})",
-                               hint="copy it again, or pack it again with "
-                               "`mlstack env pack NAME -o FILE`") from None
+    except OSError as e:
+        if e.errno in _WRITE_ERRNOS:
+            # A full disk says so (issue 21), not "damaged", naming where DIR goes.
+            raise OSError(e.errno, e.strerror, str(dest.parent)) from None
+        raise _damaged(archive, e) from None
+    except damaged as e:
+        raise _damaged(archive, e) from None
     return _manifest(archive, dest)
 
 
@@ -243,48 +266,49 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
         validate_env_name(name)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_dir(directory.parent, f".{directory.name}.unpack-")
-    try:
-        manifest = _extract(archive, tmp)
-        env_name = validate_env_name(name or str(manifest.get("name", "")))
-        python = str(manifest.get("python", ""))
-        lock = read_lock(tmp / LOCK_NAME)
-        if len(lock.entries) != 1:
-            raise MlstackError(f"{archive}: its lock.toml should hold one entry",
-                               hint="pack the env again with `mlstack env pack NAME -o FILE`")
-        entry = lock.entries[0]
-        env = NamedEnv(env_name)
-        final_venv = directory / VENV
-        packed_fp = read_fingerprint(tmp)
-        lock_hash = entry.content_hash()
-        _check_free(env, final_venv, lock_hash)
+    with recorded(tmp):  # gc removes it if this command is killed
         try:
-            interpreter = find_python(python)
-        except MlstackError:
-            raise MlstackError(
-                f"env {env_name} needs Python {python} (packed with "
-                f"{manifest.get('python_version') or python}), and this node has none",
-                hint=f"install Python {python} here (a module, pyenv or the distro's "
-                f"python{python}), or pack an env locked for a Python this node has",
-            ) from None
-        _relink(tmp / VENV, manifest, interpreter)
-        shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
-        variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
-                     if k not in PLACES}
-        from mlstack_env.rocmsdk import entry_variables
-        from mlstack_env.store.variables import cache_variables
+            manifest = _extract(archive, tmp)
+            env_name = validate_env_name(name or str(manifest.get("name", "")))
+            python = str(manifest.get("python", ""))
+            lock = read_lock(tmp / LOCK_NAME)
+            if len(lock.entries) != 1:
+                raise MlstackError(f"{archive}: its lock.toml should hold one entry",
+                                   hint="pack the env again with `mlstack env pack NAME -o FILE`")
+            entry = lock.entries[0]
+            env = NamedEnv(env_name)
+            final_venv = directory / VENV
+            packed_fp = read_fingerprint(tmp)
+            lock_hash = entry.content_hash()
+            _check_free(env, final_venv, lock_hash)
+            try:
+                interpreter = find_python(python)
+            except MlstackError:
+                raise MlstackError(
+                    f"env {env_name} needs Python {python} (packed with "
+                    f"{manifest.get('python_version') or python}), and this node has none",
+                    hint=f"install Python {python} here (a module, pyenv or the distro's "
+                    f"python{python}), or pack an env locked for a Python this node has",
+                ) from None
+            _relink(tmp / VENV, manifest, interpreter)
+            shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
+            variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
+                         if k not in PLACES}
+            from mlstack_env.rocmsdk import entry_variables
+            from mlstack_env.store.variables import cache_variables
 
-        # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
-        variables |= entry_variables(entry, final_venv)
-        variables = dict(sorted(
-            (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
-        site = manifest.get("site") or None
-        write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
-        if directory.exists():
-            directory.rmdir()
-        tmp.rename(directory)
-    except BaseException:
-        remove_tree(tmp)
-        raise
+            # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
+            variables |= entry_variables(entry, final_venv)
+            variables = dict(sorted(
+                (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
+            site = manifest.get("site") or None
+            write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
+            if directory.exists():
+                directory.rmdir()
+            tmp.rename(directory)
+        except BaseException:
+            remove_tree(tmp)
+            raise
 
     def write(gen_dir: Path, n: str, venv: Path, v: Mapping[str, str]) -> None:
         write_scripts(gen_dir, name=n, venv=venv, variables=v, site=site)
