@@ -10,6 +10,11 @@ MLSTACK_GPU = "MLSTACK_GPU"
 MLSTACK_ROCM_VERSION = "MLSTACK_ROCM_VERSION"
 MLSTACK_UV = "MLSTACK_UV"
 MLSTACK_GLIBC = "MLSTACK_GLIBC"
+#: Seconds one download may take in all (a bundle's file; a whole uv run, since uv has
+#: only a per-read timeout, UV_HTTP_TIMEOUT: astral-sh/uv#3144, #17697). A mirror that
+#: trickles a byte every few seconds never trips a per-read timeout.
+MLSTACK_DOWNLOAD_DEADLINE = "MLSTACK_DOWNLOAD_DEADLINE"
+DEFAULT_DOWNLOAD_DEADLINE = 3600.0
 
 # ROCm / HIP variables that environments carry (ROCM-FACTS §6).
 ROCM_PATH = "ROCM_PATH"
@@ -171,3 +176,23 @@ def check_variable(name: object, value: object) -> None:
             f"invalid value for environment variable {name}: {value!r}",
             hint="values are strings without NUL characters",
         )
+
+
+def download_deadline() -> float:
+    """``$MLSTACK_DOWNLOAD_DEADLINE`` in seconds (default one hour)."""
+    import os
+
+    from mlstack_env.errors import MlstackError
+
+    text = os.environ.get(MLSTACK_DOWNLOAD_DEADLINE, "").strip()
+    if not text:
+        return DEFAULT_DOWNLOAD_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        raise MlstackError(f"{MLSTACK_DOWNLOAD_DEADLINE}={text[:40]!r} is not a number of "
+                           "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
+                           "=7200, or unset it (one hour)")
+    return value

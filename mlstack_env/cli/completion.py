@@ -210,9 +210,14 @@ def _manifest() -> Path | None:
 def _read(manifest: Path) -> dict[str, Any]:
     import tomllib
 
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.userfile import check_toml_shape
+
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = manifest.read_text(encoding="utf-8")
+        check_toml_shape(text, manifest)
+        data = tomllib.loads(text)
+    except (OSError, ValueError, RecursionError, MlstackError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -26,8 +26,9 @@ class TreeResult:
         return self.tree.to_json()
 
     def render(self, console: Console) -> None:
-        for line in render_lines(self.tree):
-            console.print(line, soft_wrap=True, markup=False, highlight=False)
+        # Printed once: one print per line is rich's per-call work per package.
+        console.print("\n".join(render_lines(self.tree)), soft_wrap=True, markup=False,
+                      highlight=False)
 
 
 def render_lines(tree: PackageTree) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import paths
-from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.config import UserConfig, host_prefix, mirror_advice
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import SELECTOR, LockEntry, map_url, to_pylock
 from mlstack_env.store.entries import Progress
@@ -133,7 +133,11 @@ class UvInstaller:
             if self.offline or err.kind is not uv.UvFailure.NETWORK:
                 raise
             fetched = [w.url for p in entry.packages for w in p.wheels if w.url not in url_map]
-            raise MlstackError(err.message, mirror_advice(
+            # Name the servers the wheels came from (a mirror's, when one is configured).
+            servers = sorted({host_prefix(map_url(w.url, url_map))
+                              for p in entry.packages for w in p.wheels})
+            raise MlstackError(f"{err.message} (downloading from {', '.join(servers)})",
+                               mirror_advice(
                 fetched, UserConfig(mirrors=dict(self.mirrors)))) from None
         remember_fetched(entry, url_map)
         self._install_selector(entry, venv, url_map, progress)
