@@ -136,3 +136,47 @@ def reclaim_recorded(dry_run: bool) -> list[Path]:
         finally:
             os.close(fd)
     return found
+
+
+# --- what live processes use -------------------------------------------------------------
+
+
+def live_paths(roots: list[str]) -> list[str]:
+    """Paths under ``roots`` that a live process uses, read from ``/proc``: ``VIRTUAL_ENV``
+    or a ``PATH`` entry in its environment (what ``env run`` and a sourced ``bin/activate``
+    hand every program, a detached one included), a file it maps (native libraries), its
+    working directory or an open file. Processes we may not read are skipped."""
+    prefixes = tuple(r.rstrip("/") + "/" for r in roots)
+    exact = {r.rstrip("/") for r in roots}
+    found: list[str] = []
+
+    def note(path: str) -> None:
+        if path.startswith(prefixes) or path in exact:
+            found.append(path)
+
+    try:
+        procs = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return found
+    for proc in procs:
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            name, _, value = item.partition(b"=")
+            if name in (b"VIRTUAL_ENV", b"PATH"):
+                for part in os.fsdecode(value).split(os.pathsep):
+                    note(part)
+        with contextlib.suppress(OSError):
+            for line in (proc / "maps").read_bytes().decode(errors="replace").splitlines():
+                mapped = line.split(None, 5)[5:]
+                if mapped:
+                    note(mapped[0])
+        with contextlib.suppress(OSError):
+            note(str((proc / "cwd").readlink()))
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    note(str(fd.readlink()))
+    return found
