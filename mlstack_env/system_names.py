@@ -35,7 +35,7 @@ def check_system_package(name: object) -> None:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise MlstackError(
             f"bad system package name {name!r}",
-            hint="system packages are distro package names: a letter or digit, then "
-            "letters, digits, '+', '.', '_' or '-', not ending in '-' or a single '+' "
-            "(apt reads those as remove/install) (e.g. rocm-hip-runtime)",
+            hint="system packages are distro package names (e.g. rocm-hip-runtime): a "
+            "letter or digit, then letters, digits, '+', '.', '_' or '-', not ending in "
+            "'-' or a single '+', which apt reads as remove/install",
         )

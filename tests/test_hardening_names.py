@@ -34,7 +34,7 @@ NAMES = ["rocm-hip-runtime", "g++", "gcc-c++", "libstdc++6", "python3.12", "a", 
 def test_names_apt_reads_as_an_action_are_refused(name: str) -> None:
     with pytest.raises(MlstackError) as err:
         check_system_package(name)
-    assert "apt reads those as remove/install" in (err.value.hint or "")
+    assert "which apt reads as remove/install" in (err.value.hint or "")
 
 
 @pytest.mark.parametrize("name", NAMES)
