@@ -26,8 +26,11 @@ class TreeResult:
         return self.tree.to_json()
 
     def render(self, console: Console) -> None:
-        for line in render_lines(self.tree):
-            console.print(line, soft_wrap=True, markup=False, highlight=False)
+        # In batches: one print per line is the console's per-call work per package.
+        lines = render_lines(self.tree)
+        for start in range(0, len(lines), 2000):
+            console.print("\n".join(lines[start:start + 2000]), soft_wrap=True, markup=False,
+                          highlight=False)
 
 
 def render_lines(tree: PackageTree) -> list[str]:

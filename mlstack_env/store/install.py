@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import paths
-from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.config import UserConfig, host_prefix, mirror_advice
 from mlstack_env.errors import MlstackError
 from mlstack_env.indexpages import split_credentials
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
@@ -160,7 +160,11 @@ class UvInstaller:
             if self.offline or err.kind is not uv.UvFailure.NETWORK:
                 raise
             canonical = [w.url or p.index or "" for p in entry.packages for w in p.wheels]
-            raise MlstackError(err.message, mirror_advice(
+            # Name the servers the wheels came from (a mirror's, when one is configured).
+            servers = sorted({host_prefix(url) for url in located.values()
+                              if url.startswith(("http://", "https://"))})
+            where = f" (downloading from {', '.join(servers)})" if servers else ""
+            raise MlstackError(f"{err.message}{where}", mirror_advice(
                 canonical, UserConfig(mirrors=dict(self.mirrors)))) from None
         remember_fetched(entry, located)
         self._install_selector(entry, venv, located, progress)
