@@ -2,7 +2,8 @@
 
 * a mirror that trickles (a byte every half second here, every 5 s in the field) fails
   ``env create`` and ``bundle`` once ``MLSTACK_DOWNLOAD_DEADLINE`` has passed, with an
-  error naming that mirror (uv has only a per-read timeout, which a trickle never trips);
+  error naming that mirror (uv has only a per-read timeout, which a trickle never trips;
+  the mirror's project pages, read first to find the files, are bounded the same way);
 * a deep dotted key or deep nesting is refused before the TOML parser sees the text, in
   bounded memory (measured with tracemalloc, not with a clock);
 * ``diff`` and ``tree`` print in one call (a print per line was most of their time on a
@@ -111,7 +112,6 @@ def test_a_trickling_mirror_fails_env_create_at_the_deadline(
         _mirror_everything(tmp_path / "config.toml", url)
         r = cli("env", "create", "demo", "--lock", str(lock), timeout=120)
     _check_too_slow(r, url)
-    assert "uv failed installing" in r.stderr
     assert cli("env", "list", "--json").stdout.count('"name"') == 0
 
 
