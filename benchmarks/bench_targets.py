@@ -1,19 +1,28 @@
-"""Every fixed-cost target of issue 14 (item 7), measured in one run, each met or not.
+"""Every fixed-cost target (issue 14 item 7, issue 22), measured in one run, each met or not.
 
     .venv/bin/python benchmarks/bench_targets.py [--runs 15] [--torch-wheel PATH]
 
-Targets (medians; a ratio compares two commands measured alternately in the same run):
+Targets (medians; two commands compared are run alternately in the same run, and a
+difference or ratio is taken between those medians):
 
-- store hit: ``mlstack env create demo --name N --lock L`` when the store holds the entry
-  <= 1.0x raw warm ``uv venv`` + ``uv pip sync`` of the same entry;
 - store miss, small wheels: ``mlstack env create demo --lock L`` (uv cache warm, entry
-  absent) <= 1.3x raw ``uv venv`` + ``uv pip sync``;
-- store miss, torch-sized: the same with PyPI's real torch wheel (``--torch-wheel PATH``,
-  installed with its dependencies left out: ~900 MB, ~4 GB unpacked) <= 1.1x;
-- no-op ``mlstack lock`` (inputs unchanged) <= 0.15 s, with and without ``python =`` in
-  mlstack.toml (without it mlstack chooses the interpreter: no probe of the others);
-- ``mlstack env run demo -- python -c pass`` <= 25 ms over ``<env>/bin/python -c pass``;
-- ``mlstack env list`` with 100 envs <= 0.15 s.
+  absent) <= +60 ms over ``uv sync --frozen`` of the same packages into a fresh env;
+- store miss, torch-sized (``--torch-wheel PATH``: PyPI's real torch wheel, ~900 MB,
+  ~15k files, ~4 GB unpacked, dependencies left out) <= 1.1x ``uv sync --frozen``;
+- store hit (``env create demo --name N --lock L``, the store holds the entry) <= 50 ms;
+- up-to-date create (``env create demo --lock L`` again: nothing to do) <= 40 ms;
+- ``mlstack --help`` <= 60 ms; ``mlstack diff A B`` and ``mlstack tree --lock A …`` of
+  16-target locks <= 80 ms;
+- ``mlstack env run demo -- python -c pass`` <= 20 ms over ``<env>/bin/python -c pass``;
+- no-op ``mlstack lock`` <= 150 ms, with and without ``python =``; ``env list`` with 100
+  envs <= 150 ms (issue 14).
+
+Each line also shows CPU time (user + system of the command and its children, median):
+on a loaded machine it moves much less than wall time.
+
+The peer ``uv sync --frozen`` installs a uv project (``pyproject.toml`` + ``uv.lock``,
+locked once per run against the same loopback index) into a new directory each round,
+with the same uv, interpreter and warm uv cache as mlstack.
 
 The wheels are the test suite's stand-ins (tests/wheelindex.py), served on loopback; the
 machine is the fake 7900 XTX tree. mlstack is installed as users install it (uv, from a
@@ -37,21 +46,20 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from timing import install_like_users, machine, medians, mlstack_script, time_once
+from timing import install_like_users, machine, medians, mlstack_script, time_cpu
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mlstack_env import uv  # noqa: E402
-from mlstack_env.lockfile import LockedPackage, Wheel, read_lock, to_pylock  # noqa: E402
+from mlstack_env.lockfile import LockedPackage, Wheel, map_url, read_lock  # noqa: E402
 from tests import machines  # noqa: E402
 from tests.envfixtures import torch_entry, write_lock  # noqa: E402
-from tests.wheelindex import PYTORCH, WheelIndex, serve, write_project  # noqa: E402
+from tests.wheelindex import PYPI, PYTORCH, WheelIndex, serve, write_project  # noqa: E402
 
 TORCH_INDEX = "cu128"
 Verdicts = list[tuple[str, str, bool]]
@@ -87,6 +95,38 @@ def torch_lock(path: Path, wheel: Path, index: WheelIndex) -> Path:
     return write_lock(path, [replace(entry, packages=packages)])
 
 
+Sample = tuple[float, float]  # wall, CPU seconds
+Runner = Callable[[], Sample]
+
+
+def median2(samples: list[Sample]) -> Sample:
+    return (statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples))
+
+
+PEER_PROJECT = """[project]
+name = "peer"
+version = "0"
+requires-python = "=={python}.*"
+dependencies = [{deps}]
+
+[tool.uv]
+package = false
+environments = ["sys_platform == 'linux' and platform_machine == 'x86_64'"]
+
+[[tool.uv.index]]
+name = "pytorch"
+url = "{pytorch}"
+explicit = true
+
+[[tool.uv.index]]
+url = "{pypi}"
+default = true
+
+[tool.uv.sources]
+{sources}
+"""
+
+
 class Bench:
     def __init__(self, base: Path, index: WheelIndex, runs: int, mlstack: str) -> None:
         self.base, self.runs, self.index = base, runs, index
@@ -102,38 +142,53 @@ class Bench:
                                   "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
         self.plain_root = base / "plain"
         self.plain_root.mkdir()
+        self.uv = str(uv.binary())
 
     def run(self, *args: str, cwd: Path | None = None) -> None:
         subprocess.run([self.mlstack, *args], env=self.env, check=True, capture_output=True,
                        cwd=cwd)
 
-    def time(self, *args: str, cwd: Path | None = None) -> float:
-        start = time.perf_counter()
-        self.run(*args, cwd=cwd)
-        return time.perf_counter() - start
+    def time(self, *args: str, cwd: Path | None = None) -> Sample:
+        return time_cpu([self.mlstack, *args], self.env, cwd)
 
-    def plain(self, lock: Path) -> Callable[[], float]:
-        """Raw uv for the entry mlstack picks here: a new venv path each round, as each
-        store miss builds in a new directory (uv caches its interpreter query per path)."""
+    def peer_project(self, lock: Path, name: str) -> tuple[Path, str]:
+        """A uv project of the entry mlstack picks (rocm6.4:gfx1100), locked by uv
+        against the same loopback index; (its directory, the interpreter)."""
         entry = next(e for e in read_lock(lock).entries if str(e.target) == "rocm6.4:gfx1100")
-        pylock = lock.parent / f"pylock.{lock.stem}.toml"
-        pylock.write_text(to_pylock(entry, url_map=self.index.mirrors))
-        uv_bin, python = str(uv.binary()), str(uv.find_python(entry.python))
+        project = self.base / f"peer-{name}"
+        project.mkdir()
+        index = next(p.index for p in entry.packages if p.name == "torch")
+        assert index is not None
+        pytorch = map_url(index, self.index.mirrors)
+        deps = ", ".join(f'"{p.name}=={p.version}"' for p in entry.packages)
+        sources = "\n".join(f'{p.name} = {{ index = "pytorch" }}' for p in entry.packages
+                            if p.index == index)
+        (project / "pyproject.toml").write_text(PEER_PROJECT.format(
+            python=entry.python, deps=deps, pytorch=pytorch,
+            pypi=self.index.mirrors[PYPI], sources=sources))
+        python = str(uv.find_python(entry.python))
+        subprocess.run([self.uv, "lock", "--quiet", "--python", python], cwd=project,
+                       env=self.uv_env, check=True)
+        return project, python
 
-        def once() -> float:
-            for old in self.plain_root.iterdir():
-                shutil.rmtree(old)
-            venv = Path(tempfile.mkdtemp(dir=self.plain_root)) / "venv"
-            t = time_once([uv_bin, "--no-config", "venv", "--relocatable", "--quiet",
-                           "--python", python, str(venv)], self.uv_env)
-            return t + time_once([uv_bin, "pip", "--no-config", "sync", "--python",
-                                  str(venv / "bin" / "python"), "--preview-features", "pylock",
-                                  "--no-index", "--quiet", str(pylock)], self.uv_env)
+    def uv_sync(self, project: Path, python: str, fresh: bool = True) -> Runner:
+        """``uv sync --frozen`` into a new directory each round (``fresh``), or again into
+        the same env (nothing to do)."""
+        same = self.plain_root / f"same-{project.name}"
+
+        def once() -> Sample:
+            if fresh:
+                for old in self.plain_root.iterdir():
+                    if not old.name.startswith("same-"):
+                        shutil.rmtree(old)
+            venv = (Path(tempfile.mkdtemp(dir=self.plain_root)) / "venv") if fresh else same
+            env = self.uv_env | {"UV_PROJECT_ENVIRONMENT": str(venv)}
+            return time_cpu([self.uv, "sync", "--frozen", "--quiet", "--python", python],
+                            env, project)
 
         return once
 
-    def alternate(self, a: Callable[[], float], b: Callable[[], float],
-                  runs: int) -> tuple[float, float]:
+    def alternate(self, a: Runner, b: Runner, runs: int) -> tuple[Sample, Sample]:
         for _ in range(2):
             a()
             b()
@@ -141,23 +196,33 @@ class Bench:
         for _ in range(runs):
             ta.append(a())
             tb.append(b())
-        return statistics.median(ta), statistics.median(tb)
+        return median2(ta), median2(tb)
 
-    def miss(self, lock: Path, runs: int) -> tuple[float, float]:
-        def create() -> float:
+    def alone(self, a: Runner, runs: int) -> Sample:
+        for _ in range(2):
+            a()
+        return median2([a() for _ in range(runs)])
+
+    def miss(self, lock: Path, peer: Runner, runs: int) -> tuple[Sample, Sample]:
+        def create() -> Sample:
             t = self.time("env", "create", "demo", "--lock", str(lock), "--json")
             self.run("env", "remove", "demo")
             self.run("gc")
             return t
 
-        return self.alternate(create, self.plain(lock), runs)
+        return self.alternate(create, peer, runs)
 
-    def hit(self, lock: Path) -> tuple[float, float]:
-        self.run("env", "create", "demo", "--lock", str(lock))
-        n = iter(range(10**6))
-        return self.alternate(
-            lambda: self.time("env", "create", "demo", "--name", f"hit-{next(n)}", "--lock",
-                              str(lock), "--json"), self.plain(lock), self.runs)
+
+def sixteen_target_locks(base: Path) -> tuple[Path, Path]:
+    """Two locks of 16 entries (4 ROCm releases x 4 GPUs); the second adds numpy to
+    every entry and a variable to half of them, as a re-lock does."""
+    targets = [f"{r}:{g}" for r in ("rocm6.4", "rocm6.3", "rocm7.0", "rocm7.1")
+               for g in ("gfx1100", "gfx1031", "gfx942", "gfx90a")]
+    old = [torch_entry("demo", t) for t in targets]
+    new = [torch_entry("demo", t, extra=("numpy",),
+                       env={"HSA_XNACK": "1"} if i % 2 else None)
+           for i, t in enumerate(targets)]
+    return write_lock(base / "a.lock", old), write_lock(base / "b.lock", new)
 
 
 def main() -> int:
@@ -172,14 +237,23 @@ def main() -> int:
     args = parser.parse_args()
     results: Verdicts = []
 
-    def ratio(name: str, a: float, b: float, target: float) -> None:
-        r = a / b
-        results.append((name, f"{a * 1000:.0f} ms vs {b * 1000:.0f} ms = {r:.2f}x "
-                              f"(target <= {target}x)", r <= target))
+    def ms(t: Sample) -> str:
+        return f"{t[0] * 1000:.0f} ms (cpu {t[1] * 1000:.0f})"
 
-    def limit(name: str, t: float, target_ms: float, extra: str = "") -> None:
-        results.append((name, f"{t * 1000:.1f} ms{extra} (target <= {target_ms:.0f} ms)",
-                        t * 1000 <= target_ms))
+    def over(name: str, a: Sample, b: Sample, target_ms: float, peer: str) -> None:
+        d = (a[0] - b[0]) * 1000
+        results.append((name, f"{ms(a)} vs {peer} {ms(b)} = {d:+.0f} ms "
+                              f"(cpu {(a[1] - b[1]) * 1000:+.0f}) (target <= +{target_ms:.0f})",
+                        d <= target_ms))
+
+    def ratio(name: str, a: Sample, b: Sample, target: float, peer: str) -> None:
+        r = a[0] / b[0]
+        results.append((name, f"{ms(a)} vs {peer} {ms(b)} = {r:.2f}x (target <= {target}x)",
+                        r <= target))
+
+    def limit(name: str, t: Sample, target_ms: float, extra: str = "") -> None:
+        results.append((name, f"{ms(t)}{extra} (target <= {target_ms:.0f} ms)",
+                        t[0] * 1000 <= target_ms))
 
     with tempfile.TemporaryDirectory(prefix="mlstack-bench-") as tmp, \
             serve(Path(tmp) / "index") as index:
@@ -196,42 +270,70 @@ def main() -> int:
         from tests.envfixtures import team_lock
 
         lock = team_lock(base / "team.lock")
-        ratio("store miss, small wheels", *b.miss(lock, args.runs), 1.3)
-        ratio("store hit", *b.hit(lock), 1.0)
+        project, python = b.peer_project(lock, "small")
+        fresh_sync = b.uv_sync(project, python)
+        miss = b.miss(lock, fresh_sync, args.runs)
+        over("store miss, small wheels", *miss, 60, "uv sync --frozen")
 
-        project = base / "project"
-        write_project(project, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"])
-        b.run("lock", cwd=project)
-        no_op = [b.time("lock", cwd=project) for _ in range(args.runs + 2)][2:]
-        limit("no-op lock", statistics.median(no_op), 150)
+        b.run("env", "create", "demo", "--lock", str(lock))
+        n = iter(range(10**6))
+        hit, peer = b.alternate(
+            lambda: b.time("env", "create", "demo", "--name", f"hit-{next(n)}", "--lock",
+                           str(lock), "--json"), fresh_sync, args.runs)
+        limit("store hit", hit, 50, f"; uv sync --frozen, fresh env, {ms(peer)}")
+        b.uv_sync(project, python, fresh=False)()
+        same, noop = b.alternate(lambda: b.time("env", "create", "demo", "--lock", str(lock)),
+                                 b.uv_sync(project, python, fresh=False), args.runs)
+        limit("up-to-date create", same, 40, f"; uv sync --frozen no-op {ms(noop)}")
+
+        help_, uv_help = b.alternate(lambda: b.time("--help"),
+                                     lambda: time_cpu([b.uv, "--help"], b.env), args.runs)
+        limit("--help", help_, 60, f"; uv --help {ms(uv_help)}")
+        old, new = sixteen_target_locks(base)
+        diff = b.alone(lambda: b.time("diff", str(old), str(new)), args.runs)
+        limit("diff, 16-target locks", diff, 80)
+        tree, uv_tree = b.alternate(
+            lambda: b.time("tree", "--lock", str(old), "--target", "rocm6.4:gfx1100"),
+            lambda: time_cpu([b.uv, "tree", "--frozen", "--quiet", "--python", python], b.uv_env,
+                             project),
+            args.runs)
+        limit("tree --lock, 16 targets", tree, 80, f"; uv tree --frozen {ms(uv_tree)}")
+
+        venv = b.home / "envs" / "demo" / "current" / "venv"
+        run, py = b.alternate(
+            lambda: time_cpu([b.mlstack, "env", "run", "demo", "--", "python", "-c", "pass"],
+                             b.env),
+            lambda: time_cpu([str(venv / "bin" / "python"), "-c", "pass"], b.env),
+            args.runs * 2)
+        over("env run overhead", run, py, 20, "python -c pass")
+
+        project_dir = base / "project"
+        write_project(project_dir, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"])
+        b.run("lock", cwd=project_dir)
+        limit("no-op lock", b.alone(lambda: b.time("lock", cwd=project_dir), args.runs), 150)
         # The same without `python =` in mlstack.toml: mlstack picks the Python itself.
         any_python = base / "project-any-python"
         write_project(any_python, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
                       python=None)
         b.run("lock", cwd=any_python)
-        no_op = [b.time("lock", cwd=any_python) for _ in range(args.runs + 2)][2:]
-        limit("no-op lock, no python =", statistics.median(no_op), 150)
-
-        venv = b.home / "envs" / "demo" / "current" / "venv"
-        t_run, t_py = medians([([b.mlstack, "env", "run", "demo", "--", "python", "-c", "pass"],
-                                b.env), ([str(venv / "bin" / "python"), "-c", "pass"], b.env)],
-                              args.runs * 3)
-        limit("env run overhead", t_run - t_py, 25,
-              f" ({t_run * 1000:.1f} ms vs python's {t_py * 1000:.1f} ms)")
+        limit("no-op lock, no python =",
+              b.alone(lambda: b.time("lock", cwd=any_python), args.runs), 150)
 
         count = len(list((b.home / "envs").iterdir()))
         for i in range(count, 100):
             b.run("env", "create", "demo", "--name", f"fill-{i}", "--lock", str(lock), "-q")
         assert len(list((b.home / "envs").iterdir())) >= 100
-        (t_list,) = medians([([b.mlstack, "env", "list"], b.env)], args.runs)
-        limit("env list, 100 envs", t_list, 150)
+        limit("env list, 100 envs", b.alone(lambda: b.time("env", "list"), args.runs), 150)
         t_version, t_pass = medians([([b.mlstack, "--version"], b.env),
                                      ([sys.executable, "-c", "pass"], b.env)], args.runs * 3)
         # Last: each round writes ~4 GB, and the disk stays busy flushing it for a while,
         # which would slow whatever is measured after it.
         if args.torch_wheel:
             tlock = torch_lock(base / "torch.lock", args.torch_wheel, index)
-            ratio("store miss, torch wheel", *b.miss(tlock, args.torch_runs), 1.1)
+            tproject, tpython = b.peer_project(tlock, "torch")
+            ratio("store miss, torch wheel",
+                  *b.miss(tlock, b.uv_sync(tproject, tpython), args.torch_runs), 1.1,
+                  "uv sync --frozen")
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
     how = ("the dev venv's (pip's launcher, editable)" if args.dev_venv
@@ -239,8 +341,8 @@ def main() -> int:
     print(f"uv {uv.version()}; {args.runs} runs per command (torch: {args.torch_runs}), "
           f"alternating, medians; byte-compiled: {not args.no_compile}; mlstack: {how}")
     for name, text, ok in results:
-        print(f"{name:<26} {text:<58} {'met' if ok else 'NOT MET'}")
-    print(f"{'(info) --version':<26} {t_version * 1000:.1f} ms vs python -c pass "
+        print(f"{name:<25} {text} {'met' if ok else 'NOT MET'}")
+    print(f"{'(info) --version':<25} {t_version * 1000:.1f} ms vs python -c pass "
           f"{t_pass * 1000:.1f} ms")
     return 0 if all(ok for *_, ok in results) else 1
 

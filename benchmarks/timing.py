@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,19 @@ def time_once(argv: Sequence[str], env: Mapping[str, str] | None = None) -> floa
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def time_cpu(argv: Sequence[str], env: Mapping[str, str] | None = None,
+             cwd: Path | None = None) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, with its children) of one run of
+    ``argv``, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def medians(commands: Sequence[tuple[Sequence[str], Mapping[str, str] | None]],

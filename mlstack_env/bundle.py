@@ -256,15 +256,50 @@ def read_url(url: str, config: UserConfig) -> bytes:
     """The whole body at ``url`` (an index page, the rocm selector sdist), with the errors
     and hints of a bundle download."""
     body = bytearray()
+    deadline = _deadline()
     with _open(url, config) as response:
-        while chunk := _read(response, url, config):
+        while chunk := _read(response, url, config, deadline):
             body += chunk
     return bytes(body)
 
 
-def _read(response: Any, url: str, config: UserConfig) -> bytes:
+def _deadline() -> tuple[float, float]:
+    """(when this download must be done, the allowance), by the monotonic clock."""
+    import time
+
+    from mlstack_env.envvars import download_deadline
+
+    allowed = download_deadline()
+    return time.monotonic() + allowed, allowed
+
+
+def _read(response: Any, url: str, config: UserConfig, deadline: tuple[float, float]
+          ) -> bytes:
+    """At most CHUNK bytes, in one read of the socket (``read1``: ``read(n)`` waits for
+    all n), each read bounded by what is left of the download's deadline (issue 21: a
+    mirror sending a byte every 5 s never tripped the per-read TIMEOUT)."""
+    import time
+
+    until, allowed = deadline
+    left = until - time.monotonic()
+    if left <= 0:
+        raise _too_slow(url, allowed, config)
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(min(TIMEOUT, left))
     try:
-        chunk = response.read(CHUNK)
+        chunk = response.read1(CHUNK) if hasattr(response, "read1") else response.read(CHUNK)
+    except TimeoutError:
+        if time.monotonic() >= until:
+            raise _too_slow(url, allowed, config) from None
+        raise _unreachable(url, f"no data for {TIMEOUT:g} s", config) from None
     except (OSError, http.client.HTTPException) as exc:
         raise _unreachable(url, f"the download broke off ({exc!r})", config) from None
     return bytes(chunk)
+
+
+def _too_slow(url: str, allowed: float, config: UserConfig) -> MlstackError:
+    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE
+
+    return _unreachable(url, f"not done after {allowed:g} s ({MLSTACK_DOWNLOAD_DEADLINE}): "
+                        "the server sends too slowly", config)

@@ -64,7 +64,7 @@ def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
     """``uv cache clean`` (everything) or ``uv cache prune`` (what uv no longer needs), and
     the same for mlstack's download cache."""
     from mlstack_env import download
-    from mlstack_env.store import Store
+    from mlstack_env.store.entries import Store
 
     path = paths.uv_cache_dir()
     files = paths.files_cache_dir()
@@ -77,5 +77,9 @@ def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
             uv.run(["cache", action], what=f"running `uv cache {action}` on {path}",
                    hint="another uv may hold the cache; rerun with -v to see uv's output")
         download.prune(everything=action == "clean")
+        if action == "clean":  # the URL records of before the download cache
+            import shutil
+
+            shutil.rmtree(paths.wheel_urls_dir(), ignore_errors=True)
     return CacheReport(action, path, before, usage(path), files, files_before,
                        usage(files).total)

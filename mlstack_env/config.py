@@ -154,4 +154,9 @@ def mirror_advice(urls: Iterable[str], config: UserConfig) -> str:
 
 
 def _slug(host: str) -> str:
-    return host.split("://", 1)[-1].rstrip("/").split(".")[-2]
+    """A folder name for a mirror of ``host``: ``https://download.pytorch.org/`` ->
+    ``pytorch``; a host without a domain (``localhost:1``) names itself."""
+    name = host.split("://", 1)[-1].rstrip("/").split("/", 1)[0].split(":", 1)[0]
+    parts = [p for p in name.split(".") if p]
+    slug = parts[-2] if len(parts) >= 2 else (parts[0] if parts else "")
+    return "".join(c for c in slug if c.isalnum() or c in "-_") or "mirror"

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.lockfile import LockEntry
     from mlstack_env.project import Project
-    from mlstack_env.resolve import LockChange
-    from mlstack_env.store import Created
+    from mlstack_env.resolve.lockwrite import LockChange
+    from mlstack_env.store.create import Created
     from mlstack_env.store.entries import Progress
 
 
@@ -111,7 +111,7 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
         why = "--python" if python else f"the entry of {lock_file.name} for this machine"
         return EntryChoice(entry, str(lock_file), (lock.mlstack_version, lock.uv_version),
                            why)
-    from mlstack_env.resolve import entry_for_env
+    from mlstack_env.resolve.for_env import entry_for_env
 
     if profile is None:
         if project is None or not project.default_env:
@@ -144,8 +144,9 @@ def create(
     from mlstack_env.envname import validate_env_name
     from mlstack_env.hardware import detect
     from mlstack_env.project import find_project
-    from mlstack_env.store import UvInstaller, create_env
+    from mlstack_env.store.create import create_env
     from mlstack_env.store.entries import NoProgress
+    from mlstack_env.store.install import UvInstaller
     from mlstack_env.urlpolicy import url_policy
 
     request.check()

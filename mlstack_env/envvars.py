@@ -12,6 +12,11 @@ MLSTACK_UV = "MLSTACK_UV"
 MLSTACK_GLIBC = "MLSTACK_GLIBC"
 # Read by a site preset's rules in a Slurm task: `none` keeps every GPU Slurm gave it.
 MLSTACK_GPU_BIND = "MLSTACK_GPU_BIND"
+#: Seconds one download may take in all (a bundle's file; a whole uv run, since uv has
+#: only a per-read timeout, UV_HTTP_TIMEOUT: astral-sh/uv#3144, #17697). A mirror that
+#: trickles a byte every few seconds never trips a per-read timeout.
+MLSTACK_DOWNLOAD_DEADLINE = "MLSTACK_DOWNLOAD_DEADLINE"
+DEFAULT_DOWNLOAD_DEADLINE = 3600.0
 
 # ROCm / HIP variables that environments carry (ROCM-FACTS §6).
 ROCM_PATH = "ROCM_PATH"
@@ -39,6 +44,31 @@ MLSTACK_ENV = "MLSTACK_ENV"
 # script set them (UID, zsh's `status`), or activation manages them itself (PATH, the
 # prompt). A profile or lock that sets one is refused where it is read, before anything is
 # written. docs/profiles.md lists these with the reasons; keep the two in step.
+#
+# Reviewed against (issue 21), for what each program runs, sources or expands:
+# * bash: bash(1) / the Bash Reference Manual, "Bash Variables" and "Bourne Shell
+#   Variables" (https://www.gnu.org/software/bash/manual/html_node/Shell-Variables.html):
+#   BASH_ENV, ENV, PROMPT_COMMAND, PS0-PS4 (expanded with command substitution), MAILPATH
+#   (its messages are expanded, `$(…)` included) and MAILCHECK/MAIL (turn that on),
+#   HISTFILE (where the history is written on exit: ~/.bashrc is one), FCEDIT (run by
+#   `fc`), HOME (`~/.bashrc`, `~/.profile` and `~` everywhere).
+# * zsh: zshparam(1) "Parameters Used By The Shell" and zshall(1) "Startup/Shutdown
+#   Files" (https://zsh.sourceforge.io/Doc/Release/Parameters.html): ZDOTDIR and HOME
+#   (where .zshenv/.zshrc are read), STTY (zsh runs `stty $STTY` before a command),
+#   PROMPT_EOL_MARK (prompt-expanded), HISTFILE, FPATH/module_path (autoloaded code),
+#   MAILPATH/mailpath/MAILCHECK.
+# * fish: fish-doc "Configuration files" and "Special variables"
+#   (https://fishshell.com/docs/current/language.html#configuration-files): fish_* ,
+#   and XDG_CONFIG_HOME / XDG_CONFIG_DIRS / XDG_DATA_HOME / XDG_DATA_DIRS, where fish
+#   (and git, and most desktop programs) read config.fish, functions and completions.
+# * git: git(1) "ENVIRONMENT VARIABLES" and git-config(1) "ENVIRONMENT"
+#   (https://git-scm.com/docs/git#_environment_variables): GIT_DIR/GIT_WORK_TREE/
+#   GIT_COMMON_DIR pick a repository whose config runs programs (core.fsmonitor,
+#   core.pager, core.sshCommand on `git status`), GIT_CONFIG* add config, GIT_EXEC_PATH
+#   and GIT_TEMPLATE_DIR (hooks) name programs, GIT_TRACE* write files, GIT_ALLOW_PROTOCOL
+#   allows `ext::` (runs a command): the whole GIT_ prefix is refused.
+# * the loader and libraries: ld.so(8) (LD_*, GCONV_PATH, GLIBC_TUNABLES), openssl(1)
+#   "ENVIRONMENT" (OPENSSL_CONF loads engines and providers: shared libraries).
 
 _MANAGED = "activation manages it (PATH, VIRTUAL_ENV, MLSTACK_ENV, PYTHONHOME and the prompt)"
 _SHELL_RUNS = "a shell runs or sources what it holds"
@@ -57,6 +87,9 @@ FORBIDDEN: dict[str, str] = {
         "INPUTRC", "FPATH", "fpath", "NULLCMD", "READNULLCMD", "MODULE_PATH", "module_path",
         "precmd_functions", "preexec_functions", "chpwd_functions", "periodic_functions",
         "zshexit_functions", "zshaddhistory_functions", "SHELL",
+        "HOME", "MAILPATH", "MAILCHECK", "MAIL", "HISTFILE", "FCEDIT", "STTY",
+        "PROMPT_EOL_MARK", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME",
+        "XDG_DATA_DIRS",
     ), _SHELL_RUNS),
     **dict.fromkeys((
         # bash
@@ -75,12 +108,12 @@ FORBIDDEN: dict[str, str] = {
         # fish (besides the fish_ prefix)
         "version", "hostname", "umask", "last_pid", "CMD_DURATION", "FISH_VERSION",
     ), _SHELL_OWNS),
-    **dict.fromkeys(("GCONV_PATH", "GLIBC_TUNABLES"), _LOADER),
+    **dict.fromkeys(("GCONV_PATH", "GLIBC_TUNABLES", "OPENSSL_CONF", "OPENSSL_ENGINES",
+                     "OPENSSL_MODULES"), _LOADER),
     **dict.fromkeys((
         "EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE",
-        "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS",
-        "GIT_EDITOR", "GIT_PAGER", "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
-        "GIT_TEMPLATE_DIR", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
+        "SSH_ASKPASS", "SUDO_ASKPASS", "SUDO_EDITOR", "SYSTEMD_EDITOR", "SYSTEMD_PAGER",
+        "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
         "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
     ), _PROGRAM_RUNS),
     **dict.fromkeys(("PYTHONPATH", "PYTHONSTARTUP", "PYTHONBREAKPOINT", "PYTHONUSERBASE",
@@ -93,7 +126,8 @@ FORBIDDEN_PREFIXES: dict[str, str] = {
     "LD_": _LOADER,
     "DYLD_": _LOADER,
     "BASH_": _SHELL_RUNS + " (BASH_ENV, BASH_LOADABLES_PATH, exported functions)",
-    "GIT_CONFIG": _PROGRAM_RUNS + " (git settings such as core.pager and core.sshCommand)",
+    "GIT_": _PROGRAM_RUNS + " (git: the repository and config it reads, whose settings "
+    "such as core.fsmonitor, core.pager and core.sshCommand run programs)",
     "fish_": _SHELL_RUNS + " (fish_function_path, fish_user_paths)",
     "__fish": _SHELL_OWNS,
 }
@@ -144,3 +178,23 @@ def check_variable(name: object, value: object) -> None:
             f"invalid value for environment variable {name}: {value!r}",
             hint="values are strings without NUL characters",
         )
+
+
+def download_deadline() -> float:
+    """``$MLSTACK_DOWNLOAD_DEADLINE`` in seconds (default one hour)."""
+    import os
+
+    from mlstack_env.errors import MlstackError
+
+    text = os.environ.get(MLSTACK_DOWNLOAD_DEADLINE, "").strip()
+    if not text:
+        return DEFAULT_DOWNLOAD_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        raise MlstackError(f"{MLSTACK_DOWNLOAD_DEADLINE}={text[:40]!r} is not a number of "
+                           "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
+                           "=7200, or unset it (one hour)")
+    return value

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from mlstack_env.errors import MlstackError
@@ -122,9 +123,8 @@ def urllib_fetch(url: str, accept: str) -> tuple[bytes, str, str]:
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            body = response.read(MAX_PAGE + 1)
-            return (bytes(body), response.headers.get("Content-Type", ""),
-                    response.geturl())
+            body = _read_page(response, url)
+            return (body, response.headers.get("Content-Type", ""), response.geturl())
     except urllib.error.HTTPError as exc:
         raise PageError(url, f"HTTP {exc.code} {exc.reason}",
                         missing=exc.code in (404, 410)) from None
@@ -133,6 +133,33 @@ def urllib_fetch(url: str, accept: str) -> tuple[bytes, str, str]:
         raise PageError(url, getattr(reason, "strerror", None) or str(reason)) from None
     except (OSError, ValueError) as exc:
         raise PageError(url, str(exc)) from None
+
+
+def _read_page(response: Any, url: str) -> bytes:
+    """The page's body, read within the download deadline in all (a mirror that trickles a
+    byte every few seconds never trips the per-read timeout) and whole (a connection closed
+    before its Content-Length is an error, not a page that lists less)."""
+    import time
+
+    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
+
+    allowed = download_deadline()
+    until = time.monotonic() + allowed
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_PAGE:
+        if time.monotonic() > until:
+            raise PageError(url, f"not done after {allowed:g} s ({MLSTACK_DOWNLOAD_DEADLINE}): "
+                                 "the server sends too slowly or not at all")
+        chunk = response.read1(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    expected = response.headers.get("Content-Length", "")
+    if expected.isdigit() and size < int(expected) and size <= MAX_PAGE:
+        raise PageError(url, f"the connection closed after {size} of {expected} bytes")
+    return b"".join(chunks)[:MAX_PAGE + 1]
 
 
 class _Links(HTMLParser):

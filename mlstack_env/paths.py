@@ -80,6 +80,13 @@ def uv_cache_dir() -> Path:
     return home() / "cache" / "uv"
 
 
+def wheel_urls_dir() -> Path:
+    """Where mlstack recorded, before it fetched files itself, the URL each cached wheel
+    came from. Nothing writes there now; gc drops its stale temporaries and
+    ``cache clean`` the folder."""
+    return home() / "cache" / "wheel-urls"
+
+
 def files_cache_dir() -> Path:
     """mlstack's download cache: ``<sha256>/<filename>`` (mlstack_env/download.py), beside
     uv's, so any lock whose files are here installs offline, whatever mirror fetched them."""

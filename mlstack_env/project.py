@@ -140,6 +140,10 @@ def load_project(manifest: Path) -> Project:
     if not isinstance(sites, dict):
         raise MlstackError(f"{_where(source, text, 'sites')}: 'sites' must be tables "
                            "[sites.NAME]", "write [sites.NAME] then job-cache = true")
+    from mlstack_env.sites import validate_site_name
+
+    for name in ([site] if site is not None else []) + list(sites):
+        validate_site_name(name, _where(source, text, "site"))
     project = Project(
         allow_urls=tuple(allow_urls),
         root=manifest.parent,

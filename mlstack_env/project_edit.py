@@ -28,7 +28,7 @@ from mlstack_env.errors import MlstackError
 if TYPE_CHECKING:
     from mlstack_env.create import CreateOutcome
     from mlstack_env.project import Project
-    from mlstack_env.resolve import LockOutcome
+    from mlstack_env.resolve.locking import LockOutcome
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,14 @@ def edit_packages(
                            "start a project with `mlstack init`, or pass --project DIR")
     name = _profile_name(project, request.profile)
     reqs = [_requirement(r) for r in request.add]
-    text, added, removed = edit_text(project, name, reqs, list(request.remove))
+    for r in request.remove:
+        _requirement(r, 'write the package name, e.g. mlstack remove tqdm')
+    edit_text(project, name, reqs, list(request.remove))  # refuse early, before waiting
     with held(project.lock_path, on_wait):
+        # Read again under the lock: another add/remove may have written both files.
+        project = _reread(project)
+        name = _profile_name(project, request.profile)
+        text, added, removed = edit_text(project, name, reqs, list(request.remove))
         edited = _load_edited(project, text)
         existing = existing_lock(project.lock_path)
         profiles = {name}
@@ -84,6 +90,14 @@ def edit_packages(
             announce(line)
     env = _recreate_default_env(edited, profiles, request.offline, on_wait)
     return EditOutcome(project.manifest_path, name, tuple(added), tuple(removed), outcome, env)
+
+
+def _reread(project: Project) -> Project:
+    """``project`` as its mlstack.toml says now (read under the write lock)."""
+    from mlstack_env.project import load_project
+
+    return dataclasses.replace(load_project(project.manifest_path), root=project.root,
+                               manifest_path=project.manifest_path)
 
 
 def _profile_name(project: Project, wanted: str | None) -> str:
@@ -112,16 +126,15 @@ def _profile_name(project: Project, wanted: str | None) -> str:
     raise unknown_profile_error(name, names)
 
 
-def _requirement(text: str) -> str:
+def _requirement(text: str, hint: str = 'write a package name with an optional version, '
+                 'e.g. mlstack add "tqdm>=4.66"') -> str:
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
         Requirement(text)
     except InvalidRequirement as exc:
         raise MlstackError(f"{text!r} is not a PEP 508 requirement: "
-                           f"{str(exc).splitlines()[0]}",
-                           'write a package name with an optional version, e.g. '
-                           'mlstack add "tqdm>=4.66"') from None
+                           f"{str(exc).splitlines()[0]}", hint) from None
     return text.strip()
 
 
@@ -194,7 +207,7 @@ def _recreate_default_env(project: Project, profiles: set[str], offline: bool,
     if not project.default_env:
         return None
     from mlstack_env.create import CreateRequest, create
-    from mlstack_env.store import NamedEnv
+    from mlstack_env.store.generations import NamedEnv
     from mlstack_env.target import Target
 
     env = NamedEnv(project.default_env)

@@ -21,6 +21,9 @@ from typing import Any
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.errors import MlstackError
 
+#: What a site name may look like: it is written into activation scripts and env info, so
+#: it is one word of data, never text a shell could read as a line (issue 21).
+SITE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 SITE_KEYS = ("description", "extends", "job-cache", "gpu-per-task", "gpus-per-task", "env",
              "sources")
 # `gpus-per-task = "all"` (the contract's spelling) is `gpu-per-task = false`; "one" is true.
@@ -49,6 +52,33 @@ class Site:
                 "env": dict(self.env), "sources": list(self.sources)}
 
 
+def validate_site_name(name: object, source: str = "mlstack.toml") -> str:
+    """The one site-name rule (refused at load, wherever a name comes from)."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(SITE_NAME, name):
+        raise MlstackError(
+            f"{source}: invalid site name {str(name)[:80]!r}",
+            "a site name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit",
+        )
+    return name
+
+
+def validate_site_rules(rules: object, source: str = "activation data") -> dict[str, object]:
+    """Job rules as activation data (``Site.rules()``), checked: a name by the rule above
+    and two booleans, nothing else."""
+    if not isinstance(rules, dict) or set(rules) - {"name", "job_cache", "gpu_per_task"}:
+        raise MlstackError(f"{source}: site must be an object with name, job_cache and "
+                           "gpu_per_task", "recreate the env with `mlstack env create`")
+    validate_site_name(rules.get("name"), source)
+    for key in ("job_cache", "gpu_per_task"):
+        if not isinstance(rules.get(key, False), bool):
+            raise MlstackError(f"{source}: site.{key} must be true or false",
+                               "recreate the env with `mlstack env create`")
+    return dict(rules)
+
+
 def _catalog() -> dict[str, Any]:
     with CATALOG.open("rb") as f:
         return tomllib.load(f)
@@ -57,6 +87,7 @@ def _catalog() -> dict[str, Any]:
 def _check(name: str, body: object, source: str) -> dict[str, Any]:
     from mlstack_env.profiles import unknown_key_error
 
+    validate_site_name(name, source)
     if not isinstance(body, dict):
         raise MlstackError(f"{source}: sites.{name} must be a table",
                            f"write [sites.{name}] then job-cache = true")
@@ -104,6 +135,7 @@ def known_sites(overrides: Mapping[str, Any] | None = None, source: str = "mlsta
 def load_site(name: str, overrides: Mapping[str, Any] | None = None,
               source: str = "mlstack.toml") -> Site:
     """The preset ``name`` with ``extends`` followed and the project's overrides applied."""
+    validate_site_name(name, source)
     tables = known_sites(overrides, source)
 
     def resolve(n: str, seen: tuple[str, ...]) -> dict[str, Any]:

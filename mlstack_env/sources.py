@@ -349,6 +349,10 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
         raise fail("needs a url", 'write url = "https://…/simple"')
     files = strings("files")
     for key, value in (("url", url), *(("files", f) for f in files)):
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise fail(f"{key} {value!r} holds a space or a control character",
+                       "write the URL alone between the quotes, without spaces, tabs or "
+                       "line breaks") from None
         if not _plain_template(value):
             raise fail(f"{key} {value!r} has an unknown placeholder",
                        "the placeholders are {index}, {rocm}, {variant}, {version} and "

@@ -268,7 +268,7 @@ def env_tree(name: str) -> PackageTree:
     """The tree of env ``name``'s current generation, from its own venv."""
     from mlstack_env.diskusage import usage
     from mlstack_env.errors import MlstackError
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     env = get_env(name)
     gen = env.current()
@@ -288,7 +288,7 @@ def env_tree(name: str) -> PackageTree:
 def entry_tree(entry: LockEntry, source: str, near: Path | None) -> PackageTree:
     """The tree of a lock entry: the graph from the store entry an env of it uses, else
     from uv's cache, else unknown."""
-    from mlstack_env.store import Store, store_key
+    from mlstack_env.store.entries import Store, store_key
 
     store = Store()
     key = store_key(entry)

@@ -103,17 +103,42 @@ def binary() -> Path:
 
 @cache
 def version(uv_bin: Path | None = None) -> str:
-    """``0.13.9`` for the uv that mlstack runs."""
-    out = subprocess.run(
-        [str(uv_bin or binary()), "--version"], capture_output=True, text=True, check=False
-    )
+    """``0.13.9`` for the uv that mlstack runs.
+
+    Asked once per binary and remembered beside uv's cache (``cache/uv-version``) under
+    the binary's real path, size and modification time, so a store miss does not pay a
+    ``uv --version`` process each time; a replaced binary is asked again."""
+    exe = str(uv_bin or binary())
+    memo = paths.uv_cache_dir().parent / "uv-version"
+    stamp = _stamp(exe)
+    try:
+        saved_stamp, saved = memo.read_text(encoding="utf-8").split("\n")[:2]
+    except (OSError, ValueError):
+        saved_stamp = saved = ""
+    if stamp and saved_stamp == stamp and saved:
+        return saved
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if out.returncode != 0 or not m:
         raise MlstackError(
-            f"cannot run {uv_bin or binary()} --version",
+            f"cannot run {exe} --version",
             hint=f"reinstall mlstack, or unset {envvars.MLSTACK_UV}",
         )
+    if stamp:
+        from mlstack_env.userfile import write_atomic
+
+        with contextlib.suppress(OSError):
+            write_atomic(memo, f"{stamp}\n{m.group(1)}\n")
     return m.group(1)
+
+
+def _stamp(exe: str) -> str:
+    """The binary's real path, size and modification time ("" when it cannot be read)."""
+    try:
+        st = Path(exe).stat()
+    except OSError:
+        return ""
+    return f"{Path(exe).resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
 #: The user's uv settings that pass through: how long to wait for a silent index and how
@@ -166,12 +191,20 @@ def run(
         argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
     log.debug("running %s", " ".join(argv))
     env = clean_env(cache_dir, offline, extra_env)
-    if on_line is None:
-        proc = subprocess.run(
-            argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
-        )
-    else:
-        proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line)
+    deadline = envvars.download_deadline()
+    try:
+        if on_line is None:
+            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                                  check=False, timeout=deadline)
+        else:
+            proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line, deadline=deadline)
+    except subprocess.TimeoutExpired:
+        reason = (f"not done after {deadline:g} s ({envvars.MLSTACK_DOWNLOAD_DEADLINE}): a "
+                  "server sends too slowly or not at all")
+        chosen = hint(UvFailure.NETWORK) if callable(hint) else hint
+        raise UvError(f"uv failed {what}: {reason}", chosen or "check the network and the "
+                      f"mirrors, or raise {envvars.MLSTACK_DOWNLOAD_DEADLINE}",
+                      UvFailure.NETWORK, reason) from None
     if proc.returncode != 0:
         reason = uv_reason(proc.stderr)
         kind = classify(reason)
@@ -183,19 +216,36 @@ def run(
 
 
 def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
-                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess[str]:
+                   on_line: Callable[[str], None], deadline: float
+                   ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run`` with stderr read line by line while uv runs (stdout goes to a
-    temporary file, so a full stdout pipe cannot stall uv)."""
+    temporary file, so a full stdout pipe cannot stall uv), killed at ``deadline`` seconds
+    (then :class:`subprocess.TimeoutExpired`, as ``subprocess.run`` raises)."""
     import tempfile
+    import threading
 
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
         with subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
                               text=True) as child:
             assert child.stderr is not None  # noqa: S101 - PIPE was asked for
+            fired = threading.Event()
+
+            def kill() -> None:
+                fired.set()
+                child.kill()
+
+            timer = threading.Timer(deadline, kill)
+            timer.daemon = True
+            timer.start()
             lines = []
-            for line in child.stderr:
-                lines.append(line)
-                on_line(line.rstrip("\n"))
+            try:
+                for line in child.stderr:
+                    lines.append(line)
+                    on_line(line.rstrip("\n"))
+            finally:
+                timer.cancel()
+        if fired.is_set():
+            raise subprocess.TimeoutExpired(argv, deadline)
         out.seek(0)
         return subprocess.CompletedProcess(argv, child.returncode, out.read(), "".join(lines))
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlstack_env.activation import write_scripts
+from mlstack_env.activation.scripts import write_scripts
 
 TOOL = "mlstack-test-tool"
 

@@ -31,6 +31,7 @@ carries state from block to block. This file is about 200 lines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -110,6 +111,8 @@ class Session:
     setups: dict[str, Callable[[Session], None]]
     index: WheelIndex | None = None
     machine: str = "no-gpu"
+    # Servers a setup starts for the rest of the document (closed when it ends).
+    exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def machine_root(self, name: str) -> Path:
         path = self.root / "machines" / name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.activation import sh_quote
+from mlstack_env.activation.scripts import sh_quote
 from tests.activation_envs import VARIABLES, fake_venv, make_env, shell_path
 from tests.conftest import mlstack_exe
 

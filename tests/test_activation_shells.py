@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.activation import fish_quote, sh_quote
+from mlstack_env.activation.scripts import fish_quote, sh_quote
 from tests.activation_envs import ROCM, TOOL, VARIABLES, fake_venv, make_env, shell_path
 
 SH_FAMILY = ("bash", "zsh", "dash")

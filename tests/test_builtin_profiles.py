@@ -11,7 +11,7 @@ import pytest
 
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.resolve import lock
+from mlstack_env.resolve.locking import lock
 from mlstack_env.target import Target
 from tests.wheelindex import WheelIndex, write_project
 

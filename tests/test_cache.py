@@ -14,7 +14,7 @@ import pytest
 
 from mlstack_env import paths
 from mlstack_env.cli import main
-from mlstack_env.store import Store
+from mlstack_env.store.entries import Store
 from tests.conftest import mlstack_exe
 from tests.envfixtures import team_lock
 from tests.wheelindex import WheelIndex

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.cli import lean
+from mlstack_env.cli import fast
 from tests.conftest import run_mlstack
 from tests.envfixtures import team_lock
 from tests.wheelindex import WheelIndex, write_project
@@ -66,7 +66,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) 
 def _typer(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) -> Result:
     """``mlstack ARGS`` through the typer app, the fast path switched off."""
     with monkeypatch.context() as m:
-        m.setattr(lean, "FAST", {})
+        m.setattr(fast, "FAST", {})
         r = run_mlstack(*args, cwd=cwd)
     return _result(r)
 
@@ -93,12 +93,24 @@ def test_reads_print_what_typer_prints(args: tuple[str, ...], world: Path,
 
 
 @pytest.mark.parametrize("args", [("lock",), ("lock", "--check"), ("lock", "--json"),
-                                  ("lock", "--check", "--json"), ("lock", "-q")], ids=" ".join)
+                                  ("lock", "--check", "--json"), ("lock", "-q"),
+                                  ("lock", "ml", "--target", "rocm6.4:gfx1100"),
+                                  ("lock", "nosuch")], ids=" ".join)
 def test_a_no_op_lock_prints_what_typer_prints(args: tuple[str, ...], world: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _fast(monkeypatch, *args, cwd=world)
     assert fast == _typer(monkeypatch, *args, cwd=world)
-    assert fast[0] == 0
+    assert fast[0] == (1 if "nosuch" in args else 0)
+
+
+def test_an_up_to_date_project_create_prints_what_typer_prints(
+        world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``env create`` in a project (no ``--lock``) takes the fast path too."""
+    first = _fast(monkeypatch, "env", "create", "ml", "--json", cwd=world)
+    assert first[0] == 0, first[2]
+    again = _fast(monkeypatch, "env", "create", "ml", cwd=world)
+    assert again == _typer(monkeypatch, "env", "create", "ml", cwd=world)
+    assert again[0] == 0
 
 
 def test_a_stale_lock_check_fails_alike(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,21 +141,21 @@ TYPERS = [
     ("env", "info"),
     ("env", "info", "a", "b"),
     ("env", "info", "demo", "-v"),
-    ("env", "create", "demo"),
     ("env", "create", "--lock"),
-    ("env", "create", "--lock", "L", "--target", "cpu"),
+    ("env", "create", "--lock", "-x"),
     ("env", "create", "--lock=L"),
     ("env", "create", "a", "b", "--lock", "L"),
     ("profile", "list", "--project", "."),
-    ("lock", "ml"),
-    ("lock", "--python", "3.12"),
     ("lock", "--", "x"),
+    ("lock", "-o", "out.lock"),  # typer checks it is no directory
+    ("lock", "--export-pylock", "dir"),
+    ("lock", "-Uq"),
 ]
 
 
 @pytest.mark.parametrize("args", TYPERS, ids=" ".join)
 def test_other_forms_go_to_typer(args: tuple[str, ...]) -> None:
-    assert lean.run_fast(list(args)) is None
+    assert fast.run_fast(list(args)) is None
 
 
 @pytest.mark.parametrize("args", [("env", "list", "--help"), ("env", "info"),
@@ -160,10 +172,14 @@ def test_help_and_usage_errors_are_typers(args: tuple[str, ...], world: Path,
 HEAVY = ("typer", "click", "rich", "tomlkit")
 
 
-def _imported(args: list[str], cwd: Path | None = None) -> set[str]:
+def _imported(args: list[str], cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> set[str]:
+    import os
+
     code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=cwd,
-                       capture_output=True, text=True, check=False, timeout=120)
+                       capture_output=True, text=True, check=False, timeout=120,
+                       env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr
     return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
             if line.startswith("import time:") and "|" in line}
@@ -183,7 +199,7 @@ def test_fast_commands_load_no_typer_rich_or_tomlkit(args: list[str], world: Pat
                                                      tmp_path: Path) -> None:
     args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
     modules = _imported(args, cwd=world)
-    assert "mlstack_env.cli.lean" in modules  # the log is the real one
+    assert "mlstack_env.cli.fast" in modules  # the log is the real one
     assert _heavy(modules) == set()
 
 
@@ -209,6 +225,9 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
             for make in (console, rich_console):
                 monkeypatch.setattr(sys, "stdout", Pipe())
                 make().print(text, soft_wrap=soft_wrap)
+                make().print(text, soft_wrap=soft_wrap, markup=False, highlight=False)
+                make().print(text, style="red", soft_wrap=soft_wrap, markup=False,
+                             highlight=False, emoji=False)
                 make().out(text, highlight=False)
                 outs.append(sys.stdout.getvalue())
             assert outs[0] == outs[1], (text, soft_wrap)
@@ -231,12 +250,18 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
       "logging", "tempfile", "platform", "mlstack_env.download", "urllib3")),
+    # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
+    # the dist-info names: no METADATA parser, no packaging beyond its version module.
+    (["env", "create", "demo", "--lock", "LOCK", "--name", "miss", "--reinstall", "--json"],
+     ("email", "mlstack_env.store.verify", "packaging.tags", "packaging.utils",
+      "packaging.requirements", "mlstack_env.resolve", "mlstack_env.profiles", "typer",
+      "rich", "tomlkit")),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_reads_and_store_hits_skip_what_they_do_not_use(
         args: list[str], absent: tuple[str, ...], world: Path, tmp_path: Path) -> None:
     args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
     modules = _imported(args)
-    assert "mlstack_env.cli.lean" in modules
+    assert "mlstack_env.cli.fast" in modules
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 
@@ -248,3 +273,139 @@ def test_a_no_op_lock_imports_no_resolver(world: Path) -> None:
     absent = ("mlstack_env.resolve.entry", "mlstack_env.resolve.cudacheck",
               "mlstack_env.resolve.uvcompile", "mlstack_env.uv", "tempfile")
     assert {m for m in modules if m in absent} == set()
+
+
+# The fast path's table is generated from the typer declaration, and each body takes its
+# command's parameters: one declaration of every option.
+
+
+def test_the_fast_table_is_generated_from_the_declaration() -> None:
+    from mlstack_env.cli import fastgen
+
+    written = Path(fastgen.__file__).with_name("fastspec.py").read_text(encoding="utf-8")
+    assert written == fastgen.source(), "run `python -m mlstack_env.cli.fastgen`"
+
+
+@pytest.mark.parametrize("words", list(fast.FAST), ids=" ".join)
+def test_each_body_takes_its_commands_parameters(words: tuple[str, ...]) -> None:
+    import inspect
+    from importlib import import_module
+
+    from mlstack_env.cli import fastgen
+
+    command = fastgen.command_at(words)
+    module, name = fast.FAST[words][0].rsplit(".", 1)
+    body = getattr(import_module(f"mlstack_env.cli.{module}"), name)
+    declared = {p.name: p.default for p in command.params}
+    taken = {n: None if p.default is p.empty else p.default  # required: click's None
+             for n, p in inspect.signature(body).parameters.items()}
+    assert declared == taken
+
+
+def test_every_option_the_table_takes_is_declared_alike() -> None:
+    """Each spelling in the table is an option typer declares, setting the same
+    parameter; a flag in one is a flag in the other."""
+    from mlstack_env.cli import fastgen
+
+    for words, (_body, options, _args, _required) in fast.FAST.items():
+        params = {opt: p for p in fastgen.command_at(words).params for opt in p.opts}
+        for spelling, (name, kind) in options.items():
+            assert params[spelling].name == name
+            assert (kind == "flag") == bool(getattr(params[spelling], "is_flag", False))
+
+
+@pytest.mark.parametrize(("args", "values"), [
+    (["env", "create", "p", "--lock", "L", "-n", "x", "--offline"],
+     {"profile": "p", "lock_file": Path("L"), "name": "x", "offline": True}),
+    (["lock", "a", "b", "-t", "cpu", "--target", "rocm6.4:gfx1100", "-P", "x", "-U"],
+     {"profiles": ["a", "b"], "target": ["cpu", "rocm6.4:gfx1100"], "upgrade_package": ["x"],
+      "upgrade": True}),
+    (["env", "info", "--json", "demo"], {"name": "demo", "as_json": True}),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_the_fast_parser_gives_what_typer_gives(args: list[str],
+                                                values: dict[str, object]) -> None:
+    """Parsed through the table, the values are the ones typer hands the callback."""
+    words = next(w for w in fast.FAST if tuple(args[: len(w)]) == w)
+    parsed = fast.parse(fast.FAST[words], args[len(words):])
+    assert parsed == values
+    context = fastgen_context(words, args[len(words):])
+    # typer turns a path's text into a Path in its callback, after click.
+    assert {k: context[k] for k in values} == {
+        k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+def fastgen_context(words: tuple[str, ...], args: list[str]) -> dict[str, object]:
+    from mlstack_env.cli import fastgen
+
+    command = fastgen.command_at(words)
+    ctx = command.make_context(" ".join(words), list(args))
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in ctx.params.items()}
+
+
+@pytest.mark.parametrize("columns", ["80", "200", "79", "60"])
+def test_root_help_prints_what_typer_prints(columns: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path prints the help generated from the declaration where the width
+    is the one it was generated for, and leaves narrower terminals to typer."""
+    monkeypatch.setenv("COLUMNS", columns)
+    for args in (("--help",), ()):
+        fast_run = run_mlstack(*args)
+        assert _result(fast_run) == _typer(monkeypatch, *args)
+        assert fast_run.stdout.startswith("Usage: mlstack [OPTIONS] COMMAND")
+    assert (fast.run_fast(["--help"]) is None) == (int(columns) < 80)
+
+
+def test_help_loads_no_command_module() -> None:
+    """``mlstack --help`` on a narrow terminal (typer's path) lists every command from
+    the declaration's summaries."""
+    modules = _imported(["--help"], env={"COLUMNS": "60"})
+    assert "mlstack_env.cli.app" in modules
+    loaded = {m for m in modules if m.startswith("mlstack_env.cli.")}
+    assert loaded <= {"mlstack_env.cli.app", "mlstack_env.cli.helptext",
+                      "mlstack_env.cli.fast", "mlstack_env.cli.fastspec",
+                      "mlstack_env.cli.output", "mlstack_env.cli.progress"}, loaded
+    assert _heavy(modules) <= {m for m in modules if m.startswith(("typer", "click"))}
+
+
+@pytest.mark.parametrize("words", [["lock"], ["env", "verify"], ["diff"], ["tree"]],
+                         ids=" ".join)
+def test_a_commands_help_loads_its_own_module_only(words: list[str]) -> None:
+    modules = _imported([*words, "--help"])
+    own = f"mlstack_env.cli.{words[0]}"
+    assert own in modules
+    others = {f"mlstack_env.cli.{m}" for m in ("init", "detect", "doctor", "system",
+                                                "bundle", "export", "cache", "add")}
+    assert modules & others == set()
+
+
+@pytest.mark.parametrize("args", [["diff", "LOCK", "project/mlstack.lock"],
+                                  ["tree", "demo"],
+                                  ["tree", "--lock", "LOCK", "--target", "rocm6.4:gfx1100"]],
+                         ids=" ".join)
+def test_diff_and_tree_load_no_rich_off_a_terminal(args: list[str], world: Path,
+                                                   tmp_path: Path) -> None:
+    args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
+    modules = _imported(args, cwd=tmp_path)
+    assert f"mlstack_env.cli.{args[0]}_results" in modules
+    assert _heavy(modules) == set()  # no rich, and (the fast path) no typer
+
+
+@pytest.mark.parametrize("args", [
+    ("diff", "LOCK", "project/mlstack.lock"), ("diff", "LOCK", "project/mlstack.lock", "--json"),
+    ("diff", "LOCK", "LOCK", "--exit-code"), ("diff", "nosuch.lock"),
+    ("tree", "demo"), ("tree", "demo", "--json"), ("tree", "--lock", "LOCK", "--target",
+                                                  "rocm6.4:gfx1100"),
+    ("tree", "demo", "--lock", "LOCK"),
+], ids=" ".join)
+def test_diff_and_tree_print_what_typer_prints(args: tuple[str, ...], world: Path,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    args = tuple(str(tmp_path / "team.lock") if a == "LOCK" else a for a in args)
+    fast_run = _fast(monkeypatch, *args, cwd=tmp_path)
+    assert fast_run == _typer(monkeypatch, *args, cwd=tmp_path)
+
+
+def test_wide_root_help_loads_no_typer() -> None:
+    modules = _imported(["--help"], env={"COLUMNS": "100"})
+    assert "mlstack_env.cli.fastspec" in modules
+    assert _heavy(modules) == set()

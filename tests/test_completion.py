@@ -14,7 +14,7 @@ import pytest
 
 from mlstack_env import paths
 from mlstack_env.activation.data import ENV_JSON
-from mlstack_env.cli.app import build_app, click_command
+from mlstack_env.cli.app import full_command
 from mlstack_env.cli.completion import FILES, complete, table_of
 from tests.conftest import mlstack_exe
 
@@ -23,7 +23,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def table() -> dict[str, Any]:
-    return table_of(click_command(build_app()))
+    return table_of(full_command())
 
 
 @pytest.fixture

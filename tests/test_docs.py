@@ -18,6 +18,7 @@ import pytest
 
 from tests import docsrun
 from tests.docsrun import REPO, Block, Session
+from tests.layoutmirror import Layout, mirrors_table, serve_static, static_mirror
 from tests.wheelindex import Dist, WheelIndex, closed_port_url, serve
 
 pytest_plugins = ["tests.wheelindex"]
@@ -98,6 +99,48 @@ enabled = false
 enabled = true
 
 '''
+EXPORT_TOML = '''python = "3.12"
+targets = ["rocm6.4:gfx1100", "cpu"]
+
+[profiles."ml.v2"]
+packages = ["torch"]
+'''
+SITE_TOML = '''python = "3.12"
+targets = ["rocm6.4:gfx1100"]
+
+[profiles.ml]
+packages = ["torch", "numpy"]
+'''
+
+
+def _pypiserver_mirror(s: Session) -> None:
+    """The loopback index's files behind a mirror in pypiserver's layout (files under
+    ``/packages/``, no canonical path), served for the rest of the document; the
+    session's ``[mirrors]`` point at it for this block, and a project to lock."""
+    assert s.index is not None
+    root = s.root / "pypiserver"
+    static_mirror(s.index, root, Layout("packages"))
+    url = s.exits.enter_context(serve_static(root))
+    docsrun.write_config(s.root, mirrors_table(url))
+    _sh(f"cat > mlstack.toml <<'EOF'\n{SITE_TOML}EOF")(s)
+
+
+def _scratch(s: Session) -> None:
+    """A second env on the ml profile's store entry, and a user uv configured for the
+    site's index (what the real uv, run by its path, installs from)."""
+    assert s.index is not None
+    _sh("mlstack -q env create ml --name scratch")(s)
+    config = Path(s.env["HOME"]) / ".config" / "uv" / "uv.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[pip]\nindex-url = "{s.index.url}/pypi/simple"\n')
+
+
+def _down(index: WheelIndex) -> dict[str, str]:
+    """The same mirrors, down: their URLs on a port where nothing listens (one server)."""
+    down = closed_port_url()
+    return {k: v.replace(index.url, down, 1) for k, v in index.mirrors.items()}
+
+
 DEMO_LOCK = "write_lock(Path('mlstack.lock'), [torch_entry('demo', 'rocm6.4:gfx1100')])"
 
 SETUPS: dict[str, Callable[[Session], None]] = {
@@ -130,6 +173,12 @@ SETUPS: dict[str, Callable[[Session], None]] = {
                                   "PROMPT_COMMAND = \"history -a\"\nEOF"),
     "team": _sh(f"cat > mlstack.toml <<'EOF'\n{TEAM_TOML}EOF\n"
                 "git init -q && git add -A && git commit -qm project"),
+    "team-env": _sh("mlstack -q lock && mlstack -q env create"),
+    "add-tqdm": _sh("sed -i 's/\"numpy\",/\"numpy\",\\n    \"tqdm\",/' mlstack.toml && "
+                    "mlstack -q lock"),
+    "scratch": _scratch,
+    "pypiserver-mirror": _pypiserver_mirror,
+    "ml-v2-project": _sh(f"cat > mlstack.toml <<'EOF'\n{EXPORT_TOML}EOF"),
     "numpy2": _sh("git add -A && git commit -qm lock && "
                   "sed -i 's/\"numpy\",/\"numpy>=2\",/' mlstack.toml"),
     "publish": _publish,
@@ -148,7 +197,7 @@ SETUPS: dict[str, Callable[[Session], None]] = {
     "demo-lock-ml": _py("write_lock(Path('mlstack.lock'), "
                         "[torch_entry('ml', 'rocm6.4:gfx1100')])"),
     "tampered-mirror": _mirrors(lambda index: index.tampered_mirrors),
-    "index-down": _mirrors(lambda index: {k: closed_port_url() + "/" for k in index.mirrors}),
+    "index-down": _mirrors(_down),
     "mirror-switch": _py("write_lock(Path('demo.lock'), [torch_entry('demo', 'rocm6.4:gfx1100')])\n"
                          "write_lock(Path('other.lock'), [torch_entry('demo', 'rocm6.4:gfx1100', "
                          "env={'NEW_KEY': '1'})])\n"
@@ -189,6 +238,12 @@ def _run_doc(doc: Path, index: WheelIndex, tmp_path: Path,
     # after output text would be missed).
     assert len(found) == docsrun.console_fences(doc)
     s = docsrun.session(tmp_path / "session", index, SETUPS)
+    with s.exits:
+        _run_blocks(doc, found, s, record_property)
+
+
+def _run_blocks(doc: Path, found: list[Block], s: Session,
+                record_property: Callable[[str, object], None]) -> None:
     results: list[tuple[Block, list[list[str]]]] = []
     failures: list[str] = []
     ran = skipped = 0

@@ -10,7 +10,9 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.profiles import Profile, ProfileSet
 from mlstack_env.project import find_project
-from mlstack_env.resolve import entry_env, entry_for_env, make_request, pylock_name
+from mlstack_env.resolve.for_env import entry_for_env
+from mlstack_env.resolve.locking import pylock_name
+from mlstack_env.resolve.request import entry_env, make_request
 from mlstack_env.sources import catalog
 from mlstack_env.target import Target
 from tests.wheelindex import DONE_WHEN_PROFILES, WheelIndex, write_project

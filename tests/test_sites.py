@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.activation import apply, load_env_json, write_scripts
+from mlstack_env.activation.data import apply, load_env_json
+from mlstack_env.activation.scripts import write_scripts
 from mlstack_env.errors import MlstackError
 from mlstack_env.project import load_project
 from mlstack_env.sites import load_site

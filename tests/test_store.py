@@ -12,10 +12,10 @@ from mlstack_env import paths
 from mlstack_env.errors import MlstackError
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.store import Created, NamedEnv, Store, create_env, get_env, hold, store_key
-from mlstack_env.store.entries import Progress
+from mlstack_env.store.create import Created, create_env
+from mlstack_env.store.entries import Progress, Store, store_key
 from mlstack_env.store.gc import collect
-from mlstack_env.store.generations import remove_env
+from mlstack_env.store.generations import NamedEnv, get_env, hold, remove_env
 from mlstack_env.store.locks import Busy, file_lock
 from mlstack_env.target import Target
 
@@ -26,9 +26,11 @@ class FakeInstaller:
     def __init__(self, fail: bool = False) -> None:
         self.calls = 0
         self.fail = fail
+        self.venvs: list[Path] = []
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         self.calls += 1
+        self.venvs.append(venv)
         (venv / "bin").mkdir(parents=True)
         (venv / "bin" / "python").write_text("#!/bin/sh\n")
         if self.fail:
@@ -114,6 +116,33 @@ def test_failed_first_create_lists_nothing(make: Callable[..., Created]) -> None
         get_env("demo")
 
 
+def test_builds_for_one_python_reuse_one_path(make: Callable[..., Created]) -> None:
+    """uv learns a venv's interpreter once per path: builds for one Python happen where
+    the previous one happened, one path per concurrent build."""
+    installer = FakeInstaller()
+    make("a", entry("1.0"), installer)
+    make("b", entry("2.0"), installer)
+    assert installer.venvs[0] == installer.venvs[1]
+    assert installer.venvs[0].parent == paths.store_dir()
+    assert not installer.venvs[0].exists()  # renamed into the store
+    with file_lock(paths.store_dir() / ".locks" / "build0py312.lock"):  # a build runs there
+        make("c", entry("3.0"), installer)
+    assert installer.venvs[2] not in installer.venvs[:2]
+    assert Store().temporaries() == []
+
+
+def test_a_killed_build_at_the_fixed_path_is_cleaned(make: Callable[..., Created]) -> None:
+    installer = FakeInstaller()
+    make("a", entry("1.0"), installer)
+    left = installer.venvs[0]
+    (left / "bin").mkdir(parents=True)  # what a killed build leaves
+    make("b", entry("2.0"), installer)
+    assert installer.venvs[1] == left and not left.exists()
+    (left / "bin").mkdir(parents=True)
+    collect(dry_run=False)
+    assert not left.exists()
+
+
 def test_stale_temporaries_are_cleaned_by_the_next_build(make: Callable[..., Created]) -> None:
     key = store_key(entry())
     stale = paths.store_dir() / f".tmp-{key}-killed"
@@ -195,3 +224,25 @@ def test_invalid_names_are_refused() -> None:
     for bad in ("../x", "a/b", "..", ".hidden", "x" * 65, "sp ace", ""):
         with pytest.raises(MlstackError, match="invalid env name"):
             NamedEnv(bad)
+
+
+def _dist_info(site: Path, dirname: str, name: str, version: str) -> None:
+    d = site / dirname
+    d.mkdir(parents=True)
+    (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_the_installed_set_is_checked_against_the_lock(tmp_path: Path) -> None:
+    """Read from the dist-info names; a name that disagrees is read from METADATA (which
+    may say the same version another way) before the install is refused."""
+    from mlstack_env.store.install import check_installed
+
+    site = tmp_path / "lib" / "python3.12" / "site-packages"
+    _dist_info(site, "foo-1.0.dist-info", "Foo", "1.0")
+    check_installed(entry("1.0"), tmp_path)
+    check_installed(entry("1.0.0"), tmp_path)  # the same version, spelled another way
+    with pytest.raises(MlstackError, match=r"different set than the lock .*: foo"):
+        check_installed(entry("2.0"), tmp_path)
+    _dist_info(site, "extra_pkg-3.dist-info", "extra.pkg", "3")
+    with pytest.raises(MlstackError, match=r": extra-pkg$"):
+        check_installed(entry("1.0"), tmp_path)

@@ -177,8 +177,11 @@ def test_check_kernel_provided_and_unavailable_packages() -> None:
 
 APT_NOBLE = [
     "sudo mkdir --parents --mode=0755 /etc/apt/keyrings",
-    "wget -qO- https://repo.radeon.com/rocm/rocm.gpg.key | gpg --dearmor | "
-    "sudo tee /etc/apt/keyrings/rocm.gpg > /dev/null",
+    "{ wget -qO- https://repo.radeon.com/rocm/rocm.gpg.key | gpg --dearmor | "
+    "sudo tee /etc/apt/keyrings/rocm.gpg.part > /dev/null && "
+    "test -s /etc/apt/keyrings/rocm.gpg.part && "
+    "sudo mv -f /etc/apt/keyrings/rocm.gpg.part /etc/apt/keyrings/rocm.gpg; } || "
+    "{ sudo rm -f /etc/apt/keyrings/rocm.gpg.part; false; }",
     "printf '%s\\n' 'deb [arch=amd64 signed-by=/etc/apt/keyrings/rocm.gpg] "
     "https://repo.radeon.com/rocm/apt/6.4 noble main' | "
     "sudo tee /etc/apt/sources.list.d/rocm.list > /dev/null",

@@ -19,7 +19,7 @@ import pytest
 
 from mlstack_env.lockfile import Lock, read_lock
 from mlstack_env.profiles import ProfileSet
-from mlstack_env.resolve import choose_python
+from mlstack_env.resolve.request import choose_python
 from mlstack_env.userfile import write_atomic
 from tests.conftest import mlstack_exe
 from tests.envfixtures import torch_entry, uv_wrapper

@@ -55,7 +55,7 @@ def test_top_level_help_is_not_cut_at_80_columns(monkeypatch: pytest.MonkeyPatch
 
 
 def test_every_command_has_an_example() -> None:
-    from mlstack_env.cli.app import build_app, click_command
+    from mlstack_env.cli.app import full_command
 
     def walk(command: object, path: str) -> list[str]:
         missing = []
@@ -66,7 +66,7 @@ def test_every_command_has_an_example() -> None:
             missing += walk(sub, full)
         return missing
 
-    assert walk(click_command(build_app()), "") == []
+    assert walk(full_command(), "") == []
 
 
 def test_help_shows_the_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,7 +48,7 @@ def test_quiet_prints_only_lock_changes(mirrored: WheelIndex,
 
 
 @pytest.mark.parametrize(("word", "suggested"), [
-    ("sync", "mlstack env create"), ("install", "mlstack env create"),
+    ("snyc", "mlstack sync"), ("install", "mlstack sync"),
     ("lok", "mlstack lock"), ("uninstall", "mlstack remove"),
 ])
 def test_unknown_commands_suggest_the_nearest(cli: Cli, word: str, suggested: str) -> None:

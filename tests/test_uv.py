@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlstack_env import uv
@@ -115,3 +117,22 @@ def test_a_failed_run_raises_a_typed_error(tmp_path: pytest.TempPathFactory,
     assert info.value.kind is uv.UvFailure.NETWORK
     assert info.value.message == "uv failed resolving x: Failed to fetch: http://127.0.0.1:9/x"
     assert info.value.hint == "kind was network"
+
+
+def test_the_version_is_asked_once_per_binary(tmp_path: Path) -> None:
+    """A store miss records uv's version: asked once, remembered (across processes: the
+    in-process cache is cleared before each call) while the binary is the same file,
+    asked again when it changes."""
+    from tests.envfixtures import uv_wrapper
+
+    calls = tmp_path / "calls"
+    wrapper = uv_wrapper(tmp_path / "uv", f'echo x >> {calls}\nexec "$REAL_UV" "$@"')
+    real = uv.version()
+    for _ in range(2):
+        uv.version.cache_clear()
+        assert uv.version(wrapper) == real
+    assert calls.read_text().count("x") == 1
+    wrapper.write_text(wrapper.read_text() + "# replaced\n")
+    uv.version.cache_clear()
+    assert uv.version(wrapper) == real
+    assert calls.read_text().count("x") == 2

@@ -104,8 +104,15 @@ def project_default_env(start: StrPath) -> tuple[str, str] | None:
 
             try:
                 with open(manifest, encoding="utf-8") as f:
-                    raw = tomllib.loads(f.read())
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+                    text = f.read()
+                if max(map(str.count, text.splitlines() or [""], ".")) > 64:
+                    # Maybe a key deep enough to cost tomllib gigabytes: the full check.
+                    from mlstack_env.userfile import check_toml_shape
+
+                    check_toml_shape(text, manifest)
+                raw = tomllib.loads(text)
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError,
+                    RecursionError) as e:
                 raise MlstackError(f"{manifest}: cannot read default-env ({e})",
                                    hint="fix the file; `mlstack lock` names the line") from None
             value = raw.get("default-env")

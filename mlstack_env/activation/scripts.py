@@ -183,6 +183,11 @@ def write_scripts(
             f"{os.pathsep!r} or a newline)",
             hint="set MLSTACK_HOME to a directory whose path has neither",
         )
+    if site:
+        from mlstack_env.sites import validate_site_rules
+
+        # Its name goes into the scripts: one word of data by the site-name rule.
+        site = validate_site_rules(site)
     data = ActivationData(name=name, venv=venv, variables=variables, site=site)
     gen_dir = gen_dir.absolute()
     _write(gen_dir / ACTIVATE_SH, render_sh(data))

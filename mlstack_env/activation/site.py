@@ -140,7 +140,7 @@ def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
 
 def sh_lines(rules: Mapping[str, object]) -> str:
     """The same rules for bin/activate (POSIX sh, bash, zsh)."""
-    lines = [f"# Site preset {rules.get('name')}: decided from the job's variables, now."]
+    lines = [f"# Site preset {str(rules.get('name'))!r}: decided from the job's variables, now."]
     if rules.get("job_cache"):
         lines += [
             'case "${SLURM_JOB_ID-}" in',
@@ -194,7 +194,7 @@ def sh_lines(rules: Mapping[str, object]) -> str:
 
 def fish_lines(rules: Mapping[str, object]) -> str:
     """The same rules for bin/activate.fish."""
-    lines = [f"# Site preset {rules.get('name')}: decided from the job's variables, now."]
+    lines = [f"# Site preset {str(rules.get('name'))!r}: decided from the job's variables, now."]
     if rules.get("job_cache"):
         lines += [
             "if set -q SLURM_JOB_ID; and string match -qr '^[A-Za-z0-9_.-]+$' -- $SLURM_JOB_ID",

@@ -1,10 +1,11 @@
 """The ``mlstack`` entry point.
 
 ``main`` keeps the paths that do no resolving lean: ``--version`` and ``env run`` (and
-its short form ``run``) never import typer, rich or the resolver, and the simple forms
-of ``env list``, ``env info``, ``env create --lock``, ``profile list`` and ``lock`` run
-without typer (:mod:`mlstack_env.cli.lean`). Everything else goes through the typer app
-in :mod:`mlstack_env.cli.app`.
+its short form ``run``) never import typer, rich or the resolver, and ``env list``,
+``env info``, ``env create``, ``profile list`` and ``lock`` run without typer when their
+arguments are spellings typer declares (:mod:`mlstack_env.cli.fast`, whose table is
+generated from the typer declaration). Everything else goes through the typer app in
+:mod:`mlstack_env.cli.app`, whose commands load lazily.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
 # Words users bring from other tools (uv, pip, conda), and the mlstack command that does
 # that job: an unknown command suggests it, else the nearest command name.
 FAMILIAR = {
-    "install": "env create",  # uv/pip: make the env from the lock (`add` adds a package)
-    "sync": "env create",
+    "install": "sync",  # uv/pip: make the env from the lock (`add` adds a package)
     "uninstall": "remove",
     "activate": "env activate",
     "create": "env create",
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             from mlstack_env.cli.run import run_fast
 
             return run_fast(args[lead + 1 :])
-        from mlstack_env.cli.lean import run_fast as run_lean
+        from mlstack_env.cli.fast import run_fast as run_lean
 
         code = run_lean(args)
         return _run_app(args) if code is None else code
@@ -189,7 +189,7 @@ def _run_app(args: list[str]) -> int:
     if len(args) == _leading_globals(args):  # bare `mlstack`: help, on stdout
         args = [*args, "--help"]
     as_json = _wants_json(args)
-    command = command_for(args)
+    command = command_for()
     try:
         rv = command.main(args=args, prog_name="mlstack", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as e:  # `mlstack env`: the group's help, on stdout

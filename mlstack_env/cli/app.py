@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from mlstack_env import __version__
 from mlstack_env.cli.helptext import epilog
@@ -156,54 +157,97 @@ def _completion(app: typer.Typer) -> None:
         if shell not in SHELLS:
             raise MlstackError(f"no completion for shell {shell!r}",
                                hint=f"choose one of: {', '.join(SHELLS)}")
-        typer.echo(script(shell, table_of(click_command(build_app()))), nl=False)
+        typer.echo(script(shell, table_of(full_command())), nl=False)
 
 
-# Command name -> how to register it, in the order `mlstack --help` lists them. Each
-# command imports its own module only when it runs, so `mlstack env list` does not pay
-# for the resolver, the doctor's checks and the system catalog.
+# The one declaration of mlstack's commands: name -> how to register it, in the order
+# `mlstack --help` lists them (commands, then groups, as typer lists them). The root
+# group (:class:`LazyGroup`) loads a command's module only when that command runs or its
+# own help is asked for; `mlstack --help` takes each summary from ``helptext.HELP``.
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "init": _init,
     "detect": _detect,
-    "profile": _profile,
     "lock": _lock,
     "add": _add,
     "remove": _add,
     "diff": _diff,
-    "env": _env,
     "sync": _sync,
     "run": _run,
     "shell": _shell,
     "tree": _tree,
     "bundle": _bundle,
     "gc": _gc,
-    "cache": _cache,
     "export": _export,
     "doctor": _doctor,
-    "system": _system,
     "completion": _completion,
+    "profile": _profile,
+    "env": _env,
+    "cache": _cache,
+    "system": _system,
 }
 
 
-def command_for(args: Sequence[str]) -> Any:
-    """The click command tree for ``args`` (:func:`build_app`, :func:`click_command`),
-    built once per process for each command: typer reads every option's signature to
-    build it (10-30 ms), and a process that runs mlstack more than once (a test, a tool
-    embedding it) need not pay that each time."""
-    command = next((a for a in args if not a.startswith("-")), None)
-    return _command_for(command if command in COMMANDS else None)
+class LazyGroup(TyperGroup):
+    """The root group: the commands of :data:`COMMANDS`, each built on first use (click's
+    "lazily loading subcommands" pattern), so a command loads its own module only."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from the summaries alone: no command module loads."""
+        from mlstack_env.cli.helptext import HELP
+
+        rows = [(name, HELP[name][0] if name in HELP else
+                 self.get_command(ctx, name).get_short_help_str(formatter.width))
+                for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in COMMANDS:  # typer suggests from the loaded commands
+            for name in COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+def _load(name: str) -> Any:
+    """The click command ``name``, with its summary and examples."""
+    from mlstack_env.cli.helptext import apply
+
+    app = typer.Typer(rich_markup_mode=None)
+    COMMANDS[name](app)
+    group = typer.main.get_group(app)
+    apply(group)
+    return group.commands[name]
 
 
 @cache
-def _command_for(command: str | None) -> Any:
-    return click_command(build_app([command] if command else []))
+def command_for() -> Any:
+    """The root click group (:class:`LazyGroup`), built once per process: a process that
+    runs mlstack more than once (a test, a tool embedding it) keeps each command it
+    loaded (typer reads every option's signature to build one, 10-30 ms)."""
+    return click_command(build_app())
 
 
-def build_app(args: Sequence[str] = ()) -> typer.Typer:
-    """The app with the command ``args`` names registered, or all of them (for help and
-    for suggestions when the command is unknown)."""
+def full_command() -> Any:
+    """The root group with every command loaded (completion scripts, help checks)."""
+    group = command_for()
+    for name in COMMANDS:
+        group.get_command(None, name)
+    return group
+
+
+def build_app() -> typer.Typer:
+    """The typer app: global options and the lazily loaded commands (:class:`LazyGroup`)."""
     app = typer.Typer(
         name="mlstack",
+        cls=LazyGroup,
         help="Reproducible ML environments for AMD GPUs (ROCm).",
         no_args_is_help=True,
         add_completion=False,
@@ -213,10 +257,6 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
         rich_markup_mode=None,
     )
     app.callback()(_root)
-    command = next((a for a in args if not a.startswith("-")), None)
-    wanted = [command] if command in COMMANDS else list(COMMANDS)
-    for name in wanted:
-        COMMANDS[name](app)
     return app
 
 

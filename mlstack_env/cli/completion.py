@@ -210,9 +210,14 @@ def _manifest() -> Path | None:
 def _read(manifest: Path) -> dict[str, Any]:
     import tomllib
 
+    from mlstack_env.errors import MlstackError
+    from mlstack_env.userfile import check_toml_shape
+
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = manifest.read_text(encoding="utf-8")
+        check_toml_shape(text, manifest)
+        data = tomllib.loads(text)
+    except (OSError, ValueError, RecursionError, MlstackError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -262,9 +267,14 @@ _mlstack() {
         COMPREPLY=($(compgen -d -- "$cur"))
         compopt -o filenames 2>/dev/null
     else
-        # bash replaces only what follows the last ':' of the word (COMP_WORDBREAKS).
-        local done_part="${cur%"${cur##*:}"}"
-        COMPREPLY=("${found[@]#"$done_part"}")
+        # bash replaces only what follows the last ':' of the word (COMP_WORDBREAKS), and
+        # inserts each reply as it is: quoted (%q), a name like x$(cmd) stays a name.
+        local done_part="${cur%"${cur##*:}"}" quoted
+        COMPREPLY=()
+        for item in "${found[@]#"$done_part"}"; do
+            printf -v quoted '%q' "$item"
+            COMPREPLY+=("$quoted")
+        done
     fi
 }
 complete -F _mlstack mlstack
@@ -284,7 +294,8 @@ _mlstack() {
     elif [[ ${found[1]-} == :dirs ]]; then
         _files -/
     elif (( ${#found} )) && [[ -n ${found[1]} ]]; then
-        compadd -Q -- "${found[@]}"
+        # No -Q: zsh quotes what it inserts, so a name like x$(cmd) stays a name.
+        compadd -- "${found[@]}"
     fi
 }
 if (( $+functions[compdef] )); then

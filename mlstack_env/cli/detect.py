@@ -14,7 +14,7 @@ from mlstack_env.hardware import Machine, detect
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.resolve import PythonChoice
+    from mlstack_env.resolve.request import PythonChoice
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -94,8 +94,8 @@ def _lock_python(machine: Machine) -> tuple[str, PythonChoice] | None:
     from mlstack_env.errors import MlstackError
     from mlstack_env.profiles import ProfileSet
     from mlstack_env.project import find_project
-    from mlstack_env.resolve import choose_python
     from mlstack_env.resolve.locking import existing_lock
+    from mlstack_env.resolve.request import choose_python
 
     try:
         project = find_project(Path.cwd())

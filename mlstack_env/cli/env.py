@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlstack_env.cli import lean
 from mlstack_env.cli.env_results import GcResult, VerifyResult
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import is_quiet, say
 from mlstack_env.errors import MlstackError
 
 if TYPE_CHECKING:
-    from mlstack_env.store import Generation, NamedEnv
     from mlstack_env.store.fingerprint import Fingerprint
+    from mlstack_env.store.generations import Generation, NamedEnv
 
 env_app = typer.Typer(
     name="env",
@@ -77,27 +78,17 @@ def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     as_json: JsonOpt = False,
 ) -> int:
     """Materialize a lock entry as a named env (a new generation when it exists)."""
-    from mlstack_env.cli.lean import env_create
-    from mlstack_env.create import CreateRequest
-    from mlstack_env.target import Target
-
-    return env_create(CreateRequest(
-        profile=profile, name=name, lock_file=lock_file,
-        target=Target.parse(target) if target else None, python=python, offline=offline,
-        locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
-    ), as_json)
+    return lean.env_create(**locals())
 
 
 @env_app.command("list")
 def list_cmd(as_json: JsonOpt = False) -> int:
     """List the envs."""
-    from mlstack_env.cli.lean import env_list
-
-    return env_list(as_json)
+    return lean.env_list(**locals())
 
 
 def _current(name: str) -> tuple[NamedEnv, Generation]:
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     env = get_env(name)
     gen = env.current()
@@ -109,16 +100,13 @@ def _current(name: str) -> tuple[NamedEnv, Generation]:
 @env_app.command("info")
 def info_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     """Show an env: generation, fingerprint, store entry, variables."""
-    from mlstack_env.cli.lean import env_info
-
-    return env_info(name, as_json)
+    return lean.env_info(**locals())
 
 
 @env_app.command("remove")
 def remove_cmd(name: NameArg) -> None:
     """Remove an env (all its generations); `mlstack gc` then frees its store entries."""
-    from mlstack_env.store import get_env
-    from mlstack_env.store.generations import remove_env, removed_message
+    from mlstack_env.store.generations import get_env, remove_env, removed_message
 
     env = get_env(name)
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):
@@ -232,7 +220,7 @@ def _repair_hint(gen: Generation) -> str:
 @env_app.command("rollback")
 def rollback_cmd(name: NameArg) -> None:
     """Switch back to the previous generation."""
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     env = get_env(name)
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):

@@ -117,6 +117,11 @@ def shell(
     require_python(name, gen, load_env_json(gen).venv)
     program, kind = user_shell()
     argv, env = shell_command(program, kind, gen, os.environ)
+    from mlstack_env.cli.run import hold
+
+    # The shell and every program started in it inherit the lease: `env remove` keeps
+    # the generation and gc its store entry while any of them lives (issue 21).
+    hold(gen, name)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

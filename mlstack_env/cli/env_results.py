@@ -4,7 +4,6 @@ both printed by :func:`mlstack_env.cli.output.emit`."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.units import human_bytes
@@ -14,19 +13,24 @@ if TYPE_CHECKING:
 
     from mlstack_env.create import CreateOutcome
     from mlstack_env.lockfile import LockEntry
-    from mlstack_env.store import Generation, NamedEnv
     from mlstack_env.store.gc import GcReport
+    from mlstack_env.store.generations import Generation, NamedEnv
     from mlstack_env.store.verify import VerifyReport
+
+
+# Results are plain classes: creating a dataclass costs ~0.5 ms at import, on the paths
+# of `env create` (a store hit) and `env list` (docs/performance.md).
 
 
 # --- create ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
     summary = True  # -q silences it (output.emit)
-    outcome: CreateOutcome
+
+    def __init__(self, outcome: CreateOutcome) -> None:
+        self.outcome = outcome
 
     @property
     def size(self) -> int:
@@ -131,10 +135,11 @@ def _behind(name: str, generation: str) -> str | None:
     return lock if behind_lock(name, generation, lock) is not None else None
 
 
-@dataclass(frozen=True)
 class ListResult:
     """`env list`'s result."""
-    envs: list[dict[str, Any]]
+
+    def __init__(self, envs: list[dict[str, Any]]) -> None:
+        self.envs = envs
 
     def to_json(self) -> dict[str, Any]:
         return {"envs": self.envs}
@@ -154,11 +159,12 @@ class ListResult:
                           f"`mlstack sync`): {', '.join(behind)}", soft_wrap=True)
 
 
-@dataclass(frozen=True)
 class InfoResult:
     """`env info`'s result: one env's current generation."""
-    env: NamedEnv
-    generation: Generation
+
+    def __init__(self, env: NamedEnv, generation: Generation) -> None:
+        self.env = env
+        self.generation = generation
 
     def to_json(self) -> dict[str, Any]:
 
@@ -254,12 +260,13 @@ def _machine_line(m: dict[str, Any]) -> str:
 # --- verify / gc -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class VerifyResult:
     """`env verify`'s result; exits 1 when the env differs from its lock."""
-    name: str
-    generation: int
-    report: VerifyReport
+
+    def __init__(self, name: str, generation: int, report: VerifyReport) -> None:
+        self.name = name
+        self.generation = generation
+        self.report = report
 
     @property
     def exit_code(self) -> int:
@@ -280,10 +287,11 @@ class VerifyResult:
             console.print(f"{p.package}: {p.detail}", soft_wrap=True)
 
 
-@dataclass(frozen=True)
 class GcResult:
     """`gc`'s result: what was removed and what it freed."""
-    report: GcReport
+
+    def __init__(self, report: GcReport) -> None:
+        self.report = report
 
     def to_json(self) -> dict[str, Any]:
         return self.report.to_json()

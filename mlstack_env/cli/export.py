@@ -57,7 +57,7 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
         if lock_file is not None or profile or target or python:
             raise MlstackError("an env NAME and --lock/--profile/--target/--python do not go "
                                "together", hint="export an env by name, or an entry of a lock")
-        from mlstack_env.store import get_env
+        from mlstack_env.store.generations import get_env
 
         gen = get_env(name).current()
         if gen is None:

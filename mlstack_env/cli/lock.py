@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlstack_env.cli import lean
 from mlstack_env.cli.lock_results import LockResult
 
 __all__ = ["LockResult", "register"]
@@ -67,9 +68,4 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> int:
         """Resolve profiles x targets into a hash-pinned lock (mlstack.lock)."""
-        from mlstack_env.cli.lean import lock
-
-        return lock(profiles or [], target or [], python=python, output=output, check=check,
-                    project_dir=project_dir, export_pylock=export_pylock, offline=offline,
-                    upgrade=upgrade, upgrade_package=upgrade_package or [], locked=locked,
-                    as_json=as_json)
+        return lean.lock(**locals())

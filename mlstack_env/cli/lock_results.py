@@ -12,7 +12,8 @@ from mlstack_env.errors import MlstackError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.resolve import LockOutcome, Upgrade
+    from mlstack_env.resolve.locking import LockOutcome
+    from mlstack_env.resolve.uvcompile import Upgrade
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def upgrade_request(everything: bool, packages: list[str], *, check: bool, locke
         return None
     from packaging.utils import canonicalize_name
 
-    from mlstack_env.resolve import Upgrade
+    from mlstack_env.resolve.uvcompile import Upgrade
     flag = "--upgrade" if everything else "--upgrade-package"
     for other, name in ((check, "--check"), (locked, "--locked"), (offline, "--offline")):
         if other:

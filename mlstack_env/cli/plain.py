@@ -91,16 +91,21 @@ class PlainConsole:
     def print(self, *objects: Any, sep: str = " ", end: str = "\n",
               soft_wrap: bool | None = None, style: str | None = None,
               **kwargs: Any) -> None:
-        if kwargs or not all(isinstance(o, str) for o in objects):
+        # markup=False, highlight=False and emoji=False only switch off what plain text
+        # never does; any other keyword is rich's to honour.
+        plain = {k: v for k, v in kwargs.items()
+                 if not (k in ("markup", "highlight", "emoji") and v is False)}
+        if plain or not all(isinstance(o, str) for o in objects):
             self._fallback().print(*objects, sep=sep, end=end, soft_wrap=soft_wrap,
                                    style=style, **kwargs)
             return
         text = printable(sep.join(objects), newlines=True)
         wraps = not soft_wrap and any(len(line) > self.width for line in text.split("\n"))
-        if (wraps or "\t" in text or not _simple_width(text) or _maybe_emoji(text)
-                or (self._stderr and "[" in text)):
+        emoji = kwargs.get("emoji", True) and _maybe_emoji(text)
+        markup = kwargs.get("markup", True) and self._stderr and "[" in text
+        if wraps or "\t" in text or not _simple_width(text) or emoji or markup:
             self._fallback().print(*objects, sep=sep, end=end, soft_wrap=soft_wrap,
-                                   style=style)
+                                   style=style, **kwargs)
             return
         self._write(text, end)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlstack_env.cli import lean
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.profile_results import ProfileShow
 
@@ -24,9 +25,7 @@ def register(app: typer.Typer) -> None:
     @group.command("list")
     def list_cmd(as_json: JsonOpt = False, project_dir: ProjectOpt = None) -> int:
         """List the built-in profiles and the project's, with extends applied."""
-        from mlstack_env.cli.lean import profile_list
-
-        return profile_list(as_json, project_dir)
+        return lean.profile_list(**locals())
 
     @group.command("show")
     def show_cmd(

@@ -30,7 +30,6 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Create or update the project's default env from mlstack.lock."""
         from mlstack_env.cli.lean import env_create
-        from mlstack_env.create import CreateRequest
         from mlstack_env.project import find_project
 
         found = find_project(Path.cwd(), project)
@@ -49,8 +48,6 @@ def register(app: typer.Typer) -> None:
         if frozen and locked:
             raise MlstackError("--frozen and --locked do not go together",
                                "--frozen already installs the lock as it is, never re-locking")
-        return env_create(CreateRequest(
-            profile=found.default_env, offline=offline, locked=locked,
-            project_dir=found.root, reinstall=reinstall,
-            lock_file=found.lock_path if frozen else None,
-        ), as_json)
+        return env_create(profile=found.default_env, offline=offline, locked=locked,
+                          project=found.root, reinstall=reinstall,
+                          lock_file=found.lock_path if frozen else None, as_json=as_json)

@@ -127,6 +127,9 @@ _PLATFORM_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", re.ASCII)
 _URL_SCHEMES = ("https://", "http://", "file://")
 # A file name as an index lists it: one path segment, no control character or space.
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]{0,254}\.(?:whl|tar\.gz)", re.ASCII)
+# Space, C0 controls and DEL: one regular-expression scan (a 36 MiB lock holds 20 million
+# URL characters; a per-character loop in Python took seconds).
+_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _url(value: str, source: str) -> str:
@@ -136,7 +139,7 @@ def _url(value: str, source: str) -> str:
         raise _bad(source, f"URL {value!r} is not an http(s):// or file:// URL")
     if any(c in value for c in "{}") :
         raise _bad(source, f"URL {value!r} has a placeholder ({{…}}) left in it")
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL_RE.search(value):
         raise _bad(source, f"URL {value!r} has a space or a control character in it")
     return value
 

@@ -19,69 +19,8 @@ One module per concern:
 * :mod:`.locking` — what ``mlstack lock`` does
 * :mod:`.lockwrite` — one writer of a lock at a time, changes announced, CI refusal
 * :mod:`.for_env` — the lock entry an environment installs
+
+Import from the module itself: the package loads nothing, so a no-op ``mlstack lock``
+reads the lock and the inputs' hashes and never imports the resolver proper (entry,
+cudacheck, uvcompile).
 """
-
-from typing import TYPE_CHECKING
-
-from mlstack_env.lazy import loader
-
-if TYPE_CHECKING:
-    from mlstack_env.project import find_project
-    from mlstack_env.resolve.entry import resolve
-    from mlstack_env.resolve.for_env import EnvEntry, entry_for_env
-    from mlstack_env.resolve.locking import (
-        EntryOutcome,
-        EntryStatus,
-        LockOutcome,
-        lock,
-        plan,
-        pylock_name,
-    )
-    from mlstack_env.resolve.lockwrite import LockChange
-    from mlstack_env.resolve.request import (
-        PLATFORM,
-        PythonChoice,
-        Request,
-        choose_python,
-        entry_env,
-        make_request,
-    )
-    from mlstack_env.resolve.uvcompile import Upgrade
-
-# The names load on first use (PEP 562): a no-op ``mlstack lock`` reads the lock and the
-# inputs' hashes and never imports the resolver itself (entry, cudacheck, uvcompile).
-_HOMES = {
-    "find_project": "mlstack_env.project",
-    "resolve": "mlstack_env.resolve.entry",
-    "EnvEntry": "mlstack_env.resolve.for_env", "entry_for_env": "mlstack_env.resolve.for_env",
-    **dict.fromkeys(("EntryOutcome", "EntryStatus", "LockOutcome", "lock", "plan",
-                     "pylock_name"), "mlstack_env.resolve.locking"),
-    "LockChange": "mlstack_env.resolve.lockwrite",
-    **dict.fromkeys(("PLATFORM", "PythonChoice", "Request", "choose_python", "entry_env",
-                     "make_request"), "mlstack_env.resolve.request"),
-    "Upgrade": "mlstack_env.resolve.uvcompile",
-}
-
-__all__ = [
-    "PLATFORM",
-    "EntryOutcome",
-    "EntryStatus",
-    "EnvEntry",
-    "LockChange",
-    "LockOutcome",
-    "PythonChoice",
-    "Request",
-    "Upgrade",
-    "choose_python",
-    "entry_env",
-    "entry_for_env",
-    "find_project",
-    "lock",
-    "make_request",
-    "plan",
-    "pylock_name",
-    "resolve",
-]
-
-
-__getattr__ = loader(__name__, _HOMES, globals())

@@ -81,21 +81,22 @@ def entry_for_env(
         raise _refused(project, profile, target, py, found=found, existing=existing, why=why)
     notes: list[str] = []
     with held(project.lock_path, on_wait):
-        # Another command may have written the lock while this one waited.
+        # Another command may have written the lock (or mlstack.toml) while this one waited.
+        project = load_project(project.manifest_path)
+        profile_set, cat = project.profile_set(), project.catalog()
+        merged = profile_set.get(profile)
         existing = existing_lock(project.lock_path)
         found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
             return EnvEntry(found, py, lock_path=project.lock_path)
         entry = resolve(request, offline=offline, previous=found, lock=existing)
-        if found is None and project.targets:
-            # A new machine's target joins the project (mlstack.toml `targets`), so the
-            # next `mlstack lock` keeps this entry instead of undoing it. Read again under
-            # the hold: another create may have added its own target meanwhile.
-            now = load_project(project.manifest_path)
-            if entry.target not in now.targets:
-                write_atomic(project.manifest_path, with_target(now, entry.target))
-                notes.append(f"added target {entry.target} to "
-                             f"{project.manifest_path.name} — commit it")
+        # A new machine's target joins the project (mlstack.toml `targets`), so the next
+        # `mlstack lock` keeps this entry instead of undoing it (the project was read under
+        # the hold: another create's target is already in it).
+        if found is None and project.targets and entry.target not in project.targets:
+            write_atomic(project.manifest_path, with_target(project, entry.target))
+            notes.append(f"added target {entry.target} to "
+                         f"{project.manifest_path.name} — commit it")
         base = Lock(existing.entries if existing else (), __version__, uv.version())
         new_lock = base.merged([entry])
         write_atomic(project.lock_path, dumps(new_lock))

@@ -152,6 +152,10 @@ def lock(
     if check:
         return _check(project, profiles, targets, python, output)
     with held(output, on_wait):
+        if project is not None:  # as it is now: an add may have changed it while we waited
+            from mlstack_env.project import load_project
+
+            project = load_project(project.manifest_path)
         return lock_held(project=project, profiles=profiles, targets=targets, python=python,
                          output=output, export_dir=export_dir, offline=offline,
                          progress=progress, upgrade=upgrade, locked=locked)

@@ -1,11 +1,12 @@
 """Writing a project's ``mlstack.lock``: one writer at a time, every change announced, and
 no implicit change where the team said so.
 
-* :func:`held` serializes every read-modify-write of one lock file (``lock``, ``env
-  create``'s re-lock, ``add``/``remove``): a file lock under ``$MLSTACK_HOME/locks/``,
-  keyed by the lock's real path, held from the read to the write — resolving included,
-  so a waiting command always merges into what the previous one wrote (issue 13: eight
-  concurrent creates once left one entry of eight).
+* :func:`held` serializes every read-modify-write of one lock file and its mlstack.toml
+  (``lock``, ``env create``'s re-lock, ``add``/``remove``): a file lock beside the lock
+  (``.mlstack.lock.flock``, removed on release), so commands from any ``MLSTACK_HOME``
+  wait for each other; held from the read of both files to the last rename — resolving
+  included, so a waiting command always merges into what the previous one wrote (issue
+  21: concurrent adds once computed mlstack.toml before waiting and lost edits).
 * :func:`refusal` says why an *implicit* write (``env create`` adding or re-resolving
   its entry) is refused: ``--locked``, ``locked = true`` in mlstack.toml, or ``CI`` set.
   Commands whose point is to change the lock (``lock``, ``add``, ``remove``) refuse
@@ -16,15 +17,12 @@ no implicit change where the team said so.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from mlstack_env import paths
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import Lock
@@ -33,14 +31,27 @@ if TYPE_CHECKING:
     from mlstack_env.sources import Catalog
 
 
+def flock_path(lock_path: Path) -> Path:
+    """The file whose ``flock`` serializes writers of ``lock_path``: beside it (the
+    project's directory), so commands from any ``MLSTACK_HOME`` wait for each other."""
+    real = Path(os.path.realpath(lock_path))
+    return real.parent / f".{real.name}.flock"
+
+
 @contextmanager
 def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the write lock of ``lock_path`` (blocking; ``on_wait`` is told once)."""
+    """Hold the write lock of ``lock_path`` (blocking; ``on_wait`` is told once).
+
+    Callers read mlstack.toml and the lock again inside: what they read before waiting
+    may be what another writer just replaced. The lock file is removed when released (a
+    waiter that then holds the removed file sees it gone and locks the new one:
+    :func:`mlstack_env.store.locks.file_lock`), so a project keeps no file of mlstack's
+    between commands; one left by a ``kill -9`` is empty and reused."""
+    import contextlib
+
     from mlstack_env.store.locks import file_lock
 
-    real = os.path.realpath(lock_path)
-    key = hashlib.sha256(real.encode()).hexdigest()[:24]
-    flock = paths.home() / "locks" / f"lockfile-{key}.lock"
+    flock = flock_path(lock_path)
     told = (lambda: on_wait(f"waiting for another mlstack command writing {lock_path}")) \
         if on_wait is not None else None
     with ExitStack() as stack:
@@ -50,8 +61,12 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
             from mlstack_env.errors import MlstackError
 
             raise MlstackError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
-                               "make MLSTACK_HOME writable, or point it elsewhere") from None
-        yield
+                               f"make {flock.parent} writable") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                flock.unlink()
 
 
 def ci_value() -> str | None:

@@ -1,8 +1,9 @@
 """The content-addressed store: each materialized lock entry lives once, at
 ``store/<key>/``, keyed by the hash of what it installs.
 
-A store entry is a relocatable uv venv. It is built in ``store/.tmp-<key>-*/`` and
-renamed into place only when complete, so ``store/<key>/`` is complete or absent; a
+A store entry is a relocatable uv venv. It is built in a temporary directory
+(``store/.tmp-build<N>py<XY>-venv``, else ``store/.tmp-<key>-*/``) and renamed into
+place only when complete, so ``store/<key>/`` is complete or absent; a
 killed build leaves only a temporary directory, removed by the next build of that key
 or by gc. Builds of one key are serialized by ``store/.locks/<key>.lock``; gc takes
 ``store/.lock`` exclusively while creates hold it shared.
@@ -13,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from mlstack_env.userfile import write_atomic
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
+_BUILD_SLOTS = 4  # concurrent builds per Python that get a fixed path (Store._build_path)
 
 
 def store_key(entry: LockEntry) -> str:
@@ -139,7 +141,7 @@ class Store:
         target = self.entry(key)
         if self.has(key) and not reinstall:
             return target, True
-        with self.key_lock(key, on_wait=on_wait):
+        with self.key_lock(key, on_wait=on_wait), ExitStack() as stack:
             if self.has(key) and not reinstall:  # built by a concurrent create meanwhile
                 return target, True
             self._clean_temporaries(key)
@@ -148,7 +150,7 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = temporary_dir(self.root, f"{TMP_PREFIX}{key}-")
             try:
-                venv = tmp / "venv"
+                venv = stack.enter_context(self._build_path(entry.python, tmp))
                 uv_version = installer.install(entry, venv, tmp, progress or NoProgress())
                 _post_install(entry, venv, progress or NoProgress())
                 meta = {
@@ -171,6 +173,34 @@ class Store:
             finally:
                 remove_tree(tmp)
         return target, False
+
+    @contextmanager
+    def _build_path(self, python: str, tmp: Path) -> Iterator[Path]:
+        """Where a venv for Python ``python`` is built: one of a few fixed paths, each
+        held by a lock while a build uses it, else a new one in ``tmp``.
+
+        ``uv pip sync`` into a venv runs that venv's Python to learn what it is (about
+        50 ms) unless uv's cache knows the path; a venv built where the previous one
+        for the same Python was built is known (uv checks the interpreter's
+        modification time, so a changed interpreter is asked again). A fixed path is a
+        temporary like any other: a killed build's is removed by the next build there,
+        or by gc (its lock is named like a key's, ``build<N>py<XY>``).
+        """
+        for n in range(_BUILD_SLOTS):
+            slot = f"build{n}py{python.replace('.', '')}"
+            with ExitStack() as held:
+                try:
+                    held.enter_context(self.key_lock(slot, wait=False))
+                except Busy:
+                    continue
+                path = self.root / f"{TMP_PREFIX}{slot}-venv"
+                try:
+                    remove_tree(path)  # a killed build's
+                    yield path
+                finally:
+                    remove_tree(path)  # gone (renamed into the store) when the build worked
+                return
+        yield tmp / "venv"
 
     def _clean_temporaries(self, key: str) -> None:
         """Builds of ``key`` left by a killed process; the caller holds the key's lock."""

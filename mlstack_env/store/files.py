@@ -7,7 +7,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlstack_env.errors import MlstackError
@@ -102,3 +102,116 @@ def own_directory(path: Path, what: str) -> None:
         hint=f"mlstack makes that directory itself: move {path} away (after checking what "
         "it is) and run the command again",
     )
+
+
+# --- temporaries outside MLSTACK_HOME --------------------------------------------------
+#
+# `env unpack` builds DIR beside it (`.DIR.unpack-*`), `env pack` writes `.FILE.*.part`
+# (and for squashfs a hard-linked `*.stage-*` tree) beside the archive: places gc cannot
+# list. While one exists, a record under MLSTACK_HOME/temporaries names it, locked by the
+# process that made it; a record whose lock is free belongs to a killed command, and gc
+# removes what it names (only a name of those three shapes, so a planted record can make
+# gc delete nothing else).
+
+TEMPORARY_SHAPES = (r"\..+\.unpack-[0-9a-f]{12}", r"\..+\.part",
+                    r"\..+\.part\.stage-[0-9a-f]{12}")
+
+
+def records_dir() -> Path:
+    from mlstack_env import paths
+
+    return paths.home() / "temporaries"
+
+
+@contextlib.contextmanager
+def recorded(path: Path) -> Iterator[None]:
+    """Name ``path`` (a temporary outside MLSTACK_HOME, made just before) for gc while the
+    block runs; the record goes when the block ends, however it ends (but ``kill -9``)."""
+    import fcntl
+
+    folder = records_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    record = folder / f"{os.getpid()}-{os.urandom(6).hex()}"
+    fd = os.open(record, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, os.fsencode(str(path.absolute())))
+        yield
+    finally:
+        record.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def reclaim_recorded(dry_run: bool) -> list[Path]:
+    """What records of killed commands name (see above), removed unless ``dry_run``."""
+    import fcntl
+    import re
+
+    folder = records_dir()
+    found: list[Path] = []
+    for record in sorted(folder.iterdir()) if folder.is_dir() else []:
+        try:
+            fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its command runs
+            target = Path(os.fsdecode(os.read(fd, 8192)))
+            shaped = any(re.fullmatch(shape, target.name) for shape in TEMPORARY_SHAPES)
+            if target.is_absolute() and shaped and (target.exists() or target.is_symlink()):
+                found.append(target)
+                if not dry_run:
+                    remove_tree(target)
+            if not dry_run:
+                record.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    return found
+
+
+# --- what live processes use -------------------------------------------------------------
+
+
+def live_paths(roots: list[str]) -> list[str]:
+    """Paths under ``roots`` that a live process uses, read from ``/proc``: ``VIRTUAL_ENV``
+    or a ``PATH`` entry in its environment (what ``env run`` and a sourced ``bin/activate``
+    hand every program, a detached one included), a file it maps (native libraries), its
+    working directory or an open file. Processes we may not read are skipped."""
+    prefixes = tuple(r.rstrip("/") + "/" for r in roots)
+    exact = {r.rstrip("/") for r in roots}
+    found: list[str] = []
+
+    def note(path: str) -> None:
+        if path.startswith(prefixes) or path in exact:
+            found.append(path)
+
+    try:
+        procs = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return found
+    for proc in procs:
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            name, _, value = item.partition(b"=")
+            if name in (b"VIRTUAL_ENV", b"PATH"):
+                for part in os.fsdecode(value).split(os.pathsep):
+                    note(part)
+        with contextlib.suppress(OSError):
+            for line in (proc / "maps").read_bytes().decode(errors="replace").splitlines():
+                mapped = line.split(None, 5)[5:]
+                if mapped:
+                    note(mapped[0])
+        with contextlib.suppress(OSError):
+            note(str((proc / "cwd").readlink()))
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    note(str(fd.readlink()))
+    return found

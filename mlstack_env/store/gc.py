@@ -7,10 +7,18 @@ Policy (docs/team.md, "Generations, rollback and gc"):
 * Per env, the current generation and the one ``env rollback`` would switch to are kept.
   Older generations are removed, except one that a running command holds (``env run``
   keeps a shared lock on its generation directory while it runs).
-* A store entry that no remaining generation of any env points at is removed.
+* A store entry that no remaining generation of any env points at is removed, unless a
+  live process uses it (:func:`entries_in_use`: a program started by ``env run`` or from
+  a sourced ``bin/activate``, detached or not, carries ``VIRTUAL_ENV``/``PATH`` into it).
+  ``env shell`` holds its generation like ``env run`` (a lease inherited by the shell and
+  everything started in it).
 * Generations of a removed env (``env remove`` while a command ran in them) are removed
   once no command holds them; the env's directory goes with the last one.
-* Temporary directories of killed builds are removed.
+* Temporary directories of killed builds are removed, and what a killed ``env pack`` or
+  ``env unpack`` left beside its output (``.DIR.unpack-*``, ``.FILE.*.part`` and a
+  squashfs staging tree: named by a record under ``MLSTACK_HOME/temporaries`` whose lock
+  died with the command), and URL records (``cache/wheel-urls/.*.tmp``) older than 10
+  minutes.
 * An env that another command is working on right now is left alone (its generations
   all count as in use).
 
@@ -29,11 +37,12 @@ from mlstack_env import paths
 from mlstack_env.diskusage import usage
 from mlstack_env.errors import MlstackError
 from mlstack_env.store.entries import Store, StoreEntry
-from mlstack_env.store.files import own_directory, remove_tree
+from mlstack_env.store.files import live_paths, own_directory, reclaim_recorded, remove_tree
 from mlstack_env.store.generations import (
     TMP_PREFIX,
     Generation,
     NamedEnv,
+    in_use,
     reclaim_removed,
     usable,
 )
@@ -76,6 +85,8 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
     report = GcReport(dry_run)
     referenced: set[str] = set()
     with store.gc_lock(shared=False):
+        # Paths under envs/ that live processes use (VIRTUAL_ENV of a detached child).
+        used = live_paths([str(paths.envs_dir())])
         for env_dir in _env_dirs():
             try:
                 env = NamedEnv(env_dir.name, env_dir.parent)
@@ -84,13 +95,19 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
                 continue
             try:
                 with env.lock(wait=False):
-                    _collect_env(env, report, referenced)
+                    _collect_env(env, report, referenced, used)
             except Busy:
                 report.busy_envs.append(env.name)
                 referenced.update(k for g in [*env.retired_generations(), *env.generations()]
                                   if (k := g.store_key))
+        referenced |= entries_in_use(store.root)
         for entry in store.entries():
             if entry.key not in referenced:
+                # Locked by a holder we do not know of: leave it for the next gc.
+                fd = try_lock_dir(entry.path, shared=False)
+                if fd is None:
+                    continue
+                os.close(fd)
                 report.entries.append(entry)
                 report.freed_bytes += usage(entry.path).total
                 if not dry_run:
@@ -110,6 +127,10 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
             report.temporaries += sorted(envs.glob(f"{TMP_PREFIX}removed-*"))
         else:
             report.temporaries += reclaim_removed()
+        # Outside MLSTACK_HOME: what a killed `env pack`/`env unpack` left (its record's
+        # lock is free), and half-written URL records of a killed install.
+        report.temporaries += reclaim_recorded(dry_run)
+        report.temporaries += _stale_url_records(dry_run)
         if not dry_run:
             # Key locks of entries that are gone: no build holds one (builds hold the store
             # lock shared, and gc holds it exclusively).
@@ -121,7 +142,41 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
     return report
 
 
-def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
+def entries_in_use(root: Path) -> set[str]:
+    """Store keys a live process uses (:func:`~mlstack_env.store.files.live_paths`)."""
+    found = set()
+    for prefix in {str(root).rstrip("/"), os.path.realpath(root).rstrip("/")}:
+        for path in live_paths([prefix]):
+            key = path[len(prefix) + 1:].split("/", 1)[0]
+            if key and not key.startswith("."):
+                found.add(key)
+    return found
+
+
+#: A `write_atomic` of a URL record takes milliseconds: a temporary this old is a leftover.
+_STALE_SECONDS = 600
+
+
+def _stale_url_records(dry_run: bool) -> list[Path]:
+    import time
+
+    folder = paths.wheel_urls_dir()
+    now = time.time()
+    stale = []
+    for tmp in sorted(folder.glob(".*.tmp")) if folder.is_dir() else []:
+        try:
+            old = now - tmp.lstat().st_mtime > _STALE_SECONDS
+        except OSError:
+            continue
+        if old:
+            stale.append(tmp)
+            if not dry_run:
+                tmp.unlink(missing_ok=True)
+    return stale
+
+
+def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str],
+                 used: list[str]) -> None:
     if not report.dry_run:
         env.repair()
         env.clean_temporaries()
@@ -152,6 +207,8 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str]) -> None:
             removable = fd is not None
             if fd is not None:
                 os.close(fd)
+        elif in_use(gen.path, used):
+            removable = False  # a live process has it in its environment (see module)
         else:
             removable = env.remove_generation(gen)
         if removable:

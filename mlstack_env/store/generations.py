@@ -314,12 +314,23 @@ def get_env(name: str) -> NamedEnv:
     raise MlstackError(f"no env named {name!r}", hint=hint)
 
 
+def in_use(path: Path, used: list[str]) -> bool:
+    """Is ``path`` (or something under it) among ``used`` (``files.live_paths``)?"""
+    here = str(path)
+    return any(u == here or u.startswith(here + "/") for u in used)
+
+
 def remove_env(env: NamedEnv) -> list[Generation]:
     """Remove a named env; the caller holds its lock. Returns the generations kept because
-    a running command (``env run``) holds them: they and their store entries stay until gc
-    finds them free. The store entries the env used stay until gc in any case."""
+    a running command holds them (``env run``, ``env shell``: a lock; a detached child or
+    a program of a sourced activation: its ``VIRTUAL_ENV``): they and their store entries
+    stay until gc finds them free. The store entries the env used stay until gc."""
+    from mlstack_env.store.files import live_paths
+
     gens = env._all_generations()
-    fds = [try_lock_dir(g.path, shared=False) for g in gens]
+    used = live_paths([str(env.path)])
+    fds = [None if in_use(g.path, used) else try_lock_dir(g.path, shared=False)
+           for g in gens]
     # Held until the tree is deleted: a `.tmp-removed-*` directory nobody holds was left
     # by a killed remove, and the next create or gc reclaims it.
     whole = try_lock_dir(env.path, shared=False)
@@ -349,7 +360,8 @@ def remove_env(env: NamedEnv) -> list[Generation]:
         if whole is not None:
             os.close(whole)
     for gen in gens:
-        env.remove_generation(gen)
+        if not in_use(gen.path, used):
+            env.remove_generation(gen)
     env.clean_temporaries()
     return [g for g in gens if g.path.is_dir()]
 

@@ -211,20 +211,47 @@ class _SyncStages:
 
 def check_installed(entry: LockEntry, venv: Path) -> None:
     """The installed set is exactly the locked one (names and versions; uv checked each
-    wheel's sha256 as it fetched it, and `env verify` checks every file)."""
-    from packaging.utils import canonicalize_name  # after an install only, not on a store hit
+    wheel's sha256 as it fetched it, and `env verify` checks every file).
 
+    Read first from the ``.dist-info`` directory names (``{name}-{version}.dist-info``,
+    the name escaped, by the spec for recording installed projects), which costs a
+    directory listing; only when those disagree with the lock is each ``METADATA`` read
+    (``store/verify.py``, with the email parser and packaging: ~25 ms of imports)."""
+    want = {_canonical(p.name): p.version for p in entry.packages}
+    if _agrees(_dist_infos(venv), want):
+        return
     from mlstack_env.store.verify import installed, site_packages
 
     site = site_packages(venv)
     have: dict[str, str] = {d.name: d.version for d in installed(site)} if site else {}
-    want: dict[str, str] = {canonicalize_name(p.name): p.version for p in entry.packages}
     wrong = sorted(n for n in set(have) | set(want) if not _same(have.get(n), want.get(n)))
     if wrong:
         raise MlstackError(
             f"uv installed a different set than the lock {entry.key}: {', '.join(wrong)}",
             "this is a bug in mlstack or uv; rerun with -v and report it",
         )
+
+
+def _canonical(name: str) -> str:
+    """PEP 503's normalized name (packaging's ``canonicalize_name``, without packaging)."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_infos(venv: Path) -> dict[str, str]:
+    """Name -> version of each ``*.dist-info`` with a METADATA, from its directory name."""
+    found: dict[str, str] = {}
+    for site in sorted(venv.glob("lib/python3.*/site-packages"))[:1]:
+        for d in site.glob("*.dist-info"):
+            name, _, version = d.name[: -len(".dist-info")].partition("-")
+            if (d / "METADATA").is_file():
+                found[_canonical(name)] = version
+    return found
+
+
+def _agrees(have: Mapping[str, str], want: Mapping[str, str]) -> bool:
+    return have.keys() == want.keys() and all(have[n] == v for n, v in want.items())
 
 
 def _same(a: str | None, b: str | None) -> bool:

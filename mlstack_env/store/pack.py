@@ -183,6 +183,14 @@ def pack_env(name: str, output: Path) -> Packed:
 
     activation = load_env_json(gen.path)
     links = _outside_links(venv)
+    from mlstack_env.store.unpack import INTERPRETER_LINK
+
+    for rel, target in links.items():
+        if not INTERPRETER_LINK.fullmatch(rel):
+            # unpack relinks only the interpreter; anything else would dangle or leave DIR
+            raise MlstackError(f"env {name}: venv/{rel} links outside the venv (to {target})",
+                               hint=f"remove that link, or re-create the env: `mlstack env "
+                               f"create --name {name} --reinstall`")
     manifest = {
         "format": FORMAT,
         "name": name,
@@ -199,43 +207,47 @@ def pack_env(name: str, output: Path) -> Packed:
     }
     output = output.absolute()
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
     manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     members = [(gen.path / n, n) for n in (LOCK_NAME, FINGERPRINT_NAME)
                if (gen.path / n).is_file()]
     venv_members = [(path, f"{VENV}/{path.relative_to(venv).as_posix()}")
                     for path in sorted(_walk(venv))
                     if path.relative_to(venv).as_posix() not in links]
-    try:
-        if fmt == "squashfs":
-            _write_image(tmp, manifest_text, [*members, *venv_members])
-        else:
-            with _open_write(tmp, fmt) as tar:
-                _add_bytes(tar, MANIFEST, manifest_text)
-                for path, arcname in [*members, *venv_members]:
-                    tar.add(path, arcname=arcname, recursive=False, filter=_member_filter)
-        tmp.chmod(0o666 & ~current_umask())
-        tmp.replace(output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from mlstack_env.store.files import recorded
+
+    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    with recorded(tmp):  # gc removes it if this command is killed
+        try:
+            if fmt == "squashfs":
+                _write_image(tmp, manifest_text, [*members, *venv_members])
+            else:
+                with _open_write(tmp, fmt) as tar:
+                    _add_bytes(tar, MANIFEST, manifest_text)
+                    for path, arcname in [*members, *venv_members]:
+                        tar.add(path, arcname=arcname, recursive=False, filter=_member_filter)
+            tmp.chmod(0o666 & ~current_umask())
+            tmp.replace(output)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return Packed(name, output, fmt, output.stat().st_size, entry.python, len(venv_members))
 
 
 def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]]) -> None:
     """The same members as a squashfs image: staged (hard links) beside it, then made."""
-    from mlstack_env.store.files import remove_tree, temporary_dir
+    from mlstack_env.store.files import recorded, remove_tree, temporary_dir
     from mlstack_env.store.squashfs import make_image, stage_file
 
     stage = temporary_dir(image.parent, f"{image.name}.stage-")
     try:
-        stage.chmod(0o777 & ~current_umask())  # the image's root, and so DIR at unpack
-        (stage / MANIFEST).write_text(manifest_text, encoding="utf-8")
-        for path, arcname in members:
-            stage_file(path, stage / arcname)
-        make_image(stage, image)
+        with recorded(stage):  # gc removes it if this command is killed
+            stage.chmod(0o777 & ~current_umask())  # the image's root, and so DIR at unpack
+            (stage / MANIFEST).write_text(manifest_text, encoding="utf-8")
+            for path, arcname in members:
+                stage_file(path, stage / arcname)
+            make_image(stage, image)
     finally:
         remove_tree(stage)
 

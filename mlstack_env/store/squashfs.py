@@ -6,6 +6,7 @@ archives (:mod:`mlstack_env.store.pack`). LUMI's recipe (ROCM-FACTS §5b):
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -25,8 +26,12 @@ def tool(name: str, why: str) -> str:
     return found
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str, writes: Path | None = None) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if r.returncode != 0 and writes is not None \
+            and os.strerror(errno.ENOSPC) in r.stderr + r.stdout:
+        # A full disk is said as one (the CLI's filesystem error), not as a tool failure.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(writes))
     if r.returncode != 0:
         last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise MlstackError(f"{what} failed (exit {r.returncode}): {last[0]}",
@@ -62,7 +67,7 @@ def extract_image(image: Path, dest: Path) -> None:
     that leave it (an image not made by ``env pack``)."""
     exe = tool("unsquashfs", f"unpacking {image.name}")
     _run([exe, "-f", "-no-xattrs", "-no-progress", "-d", str(dest), str(image)],
-         "unsquashfs")
+         "unsquashfs", writes=dest)
     root = dest.resolve()
     for dirpath, dirnames, filenames in os.walk(dest):
         for name in [*dirnames, *filenames]:

@@ -13,8 +13,9 @@ job unpacking to the same node-local path, with one shared home) changes nothing
 
 from __future__ import annotations
 
+import errno
 import json
-import os
+import re
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from mlstack_env.envname import validate_env_name
 from mlstack_env.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.store.entries import StoreEntry, now
-from mlstack_env.store.files import remove_tree, temporary_dir
+from mlstack_env.store.files import recorded, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
@@ -80,23 +81,45 @@ def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
     return member
 
 
+#: errnos that say where DIR lives cannot take the files, not that the archive is bad:
+#: raised as they are, for the CLI's one filesystem error (path, reason, hint).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                           errno.EPERM, errno.EFBIG, errno.EMFILE, errno.ENFILE})
+
+
+def _damaged(archive: Path, why: object) -> MlstackError:
+    return MlstackError(f"{archive}: damaged or not an env archive ({why})",
+                        hint="copy it again, or pack it again with "
+                        "`mlstack env pack NAME -o FILE`")
+
+
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
     if archive_format(archive) == "squashfs":
         from mlstack_env.store.squashfs import extract_image
 
         extract_image(archive, dest)
         return _manifest(archive, dest)
-    with open_read(archive) as tar:
-        try:
+    import zlib
+
+    damaged: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error)
+    if archive_format(archive) == "tar.zst":
+        from mlstack_env.store.pack import _zstandard
+
+        damaged += (_zstandard().ZstdError,)
+    try:
+        with open_read(archive) as tar:
             for member in tar:
                 safe = _safe(member, dest)
                 if safe is not None:
                     # Checked above; tarfile must not filter again (3.14 defaults to "data").
                     tar.extract(safe, dest, set_attrs=True, **TRUSTED)
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise MlstackError(f"{archive}: damaged or not an env archive ({e})",
-                               hint="copy it again, or pack it again with "
-                               "`mlstack env pack NAME -o FILE`") from None
+    except OSError as e:
+        if e.errno in _WRITE_ERRNOS:
+            # A full disk says so (issue 21), not "damaged", naming where DIR goes.
+            raise OSError(e.errno, e.strerror, str(dest.parent)) from None
+        raise _damaged(archive, e) from None
+    except damaged as e:
+        raise _damaged(archive, e) from None
     return _manifest(archive, dest)
 
 
@@ -109,27 +132,82 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise MlstackError(f"{archive}: unknown archive format",
                            hint="unpack it with the mlstack version that packed it")
-    return manifest
+    return checked_manifest(archive, manifest)
+
+
+#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
+#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
+INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
+
+
+def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """``mlstack-pack.json`` with every field checked: the archive is hostile data until
+    shown otherwise (issue 21: a ``links`` map once wrote through a link outside DIR)."""
+    from mlstack_env.sites import validate_site_rules
+
+    def bad(field: str, why: str) -> MlstackError:
+        return MlstackError(f"{archive}: {MANIFEST}: {field} {why}",
+                            hint="this archive was not made by `mlstack env pack`; "
+                            "pack the env again with `mlstack env pack NAME -o FILE`")
+
+    out = dict(manifest)
+    for key in ("name", "python", "python_version", "interpreter_home", "venv", "store_key",
+                "entry", "mlstack_version"):
+        value = manifest.get(key, "")
+        if not isinstance(value, str) or any(c in value for c in "\0\n\r"):
+            raise bad(key, "must be a one-line string")
+    if not re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", out.get("python", "")):
+        raise bad("python", "must be a Python version X.Y")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{0,128}", out.get("store_key", "")) \
+            or out.get("store_key") in (".", ".."):
+        raise bad("store_key", "must be a store key")
+    links = manifest.get("links", {})
+    if not isinstance(links, dict):
+        raise bad("links", "must be an object")
+    for rel, target in links.items():
+        if not isinstance(target, str) or not INTERPRETER_LINK.fullmatch(str(rel)):
+            raise bad("links", f"may only name the venv's interpreter (bin/python*), "
+                      f"not {str(rel)[:80]!r}")
+    variables = manifest.get("variables", {})
+    if not isinstance(variables, dict):
+        raise bad("variables", "must be an object")
+    for name, value in variables.items():
+        try:
+            envvars.check_variable(name, value)
+        except MlstackError as e:
+            raise bad("variables", f"are refused: {e.message}") from None
+    site = manifest.get("site")
+    if site is not None:
+        try:
+            out["site"] = validate_site_rules(site)
+        except MlstackError as e:
+            raise bad("site", f"is refused: {e.message}") from None
+    return out
 
 
 def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
     """Point the venv at this node's interpreter: ``pyvenv.cfg`` and the dropped links."""
-    old_home = str(manifest.get("interpreter_home", ""))
     cfg = venv / "pyvenv.cfg"
     lines = []
     for line in cfg.read_text(encoding="utf-8").splitlines():
         key = line.partition("=")[0].strip()
         lines.append(f"home = {interpreter.parent}" if key == "home" else line)
     cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for rel, target in dict(manifest.get("links", {})).items():
-        link = Path(os.path.normpath(venv / str(rel)))
-        if not link.is_relative_to(venv):
-            continue
-        link.unlink(missing_ok=True)
-        # The packing node's interpreter becomes this node's; other links stay as they were.
-        old = Path(str(target))
-        is_python = old.parent == Path(old_home) or old.name.startswith("python")
-        link.symlink_to(interpreter if is_python else old)
+    for rel in dict(manifest.get("links", {})):
+        # Names were checked (bin/python*); the place is checked again on disk: bin/ must
+        # be a real directory of this venv, never a link that leads out of it.
+        bindir = venv / "bin"
+        if bindir.is_symlink() or not bindir.is_dir() \
+                or bindir.resolve() != venv.resolve() / "bin":
+            raise MlstackError(f"refusing archive link {rel!r}: venv/bin is not a directory "
+                               "inside the archive", hint="this archive was not made by "
+                               "`mlstack env pack`")
+        link = bindir / Path(str(rel)).name
+        if link.exists() or link.is_symlink():
+            raise MlstackError(f"refusing archive link {rel!r}: the archive holds that file "
+                               "already", hint="this archive was not made by `mlstack env pack`")
+        # The packing node's interpreter becomes this node's (the old target is not used).
+        link.symlink_to(interpreter)
 
 
 def _fix_shebangs(venv: Path, old: str) -> int:
@@ -189,49 +267,50 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
     made = _first_missing(directory.parent)  # a refused unpack leaves none of them
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_dir(directory.parent, f".{directory.name}.unpack-")
-    try:
-        manifest = _extract(archive, tmp)
-        env_name = validate_env_name(name or str(manifest.get("name", "")))
-        python = str(manifest.get("python", ""))
-        lock = read_lock(tmp / LOCK_NAME)
-        if len(lock.entries) != 1:
-            raise MlstackError(f"{archive}: its lock.toml should hold one entry",
-                               hint="pack the env again with `mlstack env pack NAME -o FILE`")
-        entry = lock.entries[0]
-        env = NamedEnv(env_name)
-        final_venv = directory / VENV
-        packed_fp = read_fingerprint(tmp)
-        lock_hash = entry.content_hash()
-        _check_free(env, final_venv, lock_hash)
+    with recorded(tmp):  # gc removes it if this command is killed
         try:
-            interpreter = find_python(python)
-        except MlstackError:
-            raise MlstackError(
-                f"env {env_name} needs Python {python} (packed with "
-                f"{manifest.get('python_version') or python}), and this node has none",
-                hint=f"install Python {python} here (a module, pyenv or the distro's "
-                f"python{python}), or pack an env locked for a Python this node has",
-            ) from None
-        _relink(tmp / VENV, manifest, interpreter)
-        shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
-        variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
-                     if k not in PLACES}
-        from mlstack_env.rocmsdk import entry_variables
-        from mlstack_env.store.variables import cache_variables
+            manifest = _extract(archive, tmp)
+            env_name = validate_env_name(name or str(manifest.get("name", "")))
+            python = str(manifest.get("python", ""))
+            lock = read_lock(tmp / LOCK_NAME)
+            if len(lock.entries) != 1:
+                raise MlstackError(f"{archive}: its lock.toml should hold one entry",
+                                   hint="pack the env again with `mlstack env pack NAME -o FILE`")
+            entry = lock.entries[0]
+            env = NamedEnv(env_name)
+            final_venv = directory / VENV
+            packed_fp = read_fingerprint(tmp)
+            lock_hash = entry.content_hash()
+            _check_free(env, final_venv, lock_hash)
+            try:
+                interpreter = find_python(python)
+            except MlstackError:
+                raise MlstackError(
+                    f"env {env_name} needs Python {python} (packed with "
+                    f"{manifest.get('python_version') or python}), and this node has none",
+                    hint=f"install Python {python} here (a module, pyenv or the distro's "
+                    f"python{python}), or pack an env locked for a Python this node has",
+                ) from None
+            _relink(tmp / VENV, manifest, interpreter)
+            shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
+            variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
+                         if k not in PLACES}
+            from mlstack_env.rocmsdk import entry_variables
+            from mlstack_env.store.variables import cache_variables
 
-        # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
-        variables |= entry_variables(entry, final_venv)
-        variables = dict(sorted(
-            (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
-        site = manifest.get("site") or None
-        write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
-        if directory.exists():
-            directory.rmdir()
-        tmp.rename(directory)
-    except BaseException:
-        remove_tree(tmp)
-        _unmake(made, directory.parent)
-        raise
+            # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
+            variables |= entry_variables(entry, final_venv)
+            variables = dict(sorted(
+                (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
+            site = manifest.get("site") or None
+            write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
+            if directory.exists():
+                directory.rmdir()
+            tmp.rename(directory)
+        except BaseException:
+            remove_tree(tmp)
+            _unmake(made, directory.parent)
+            raise
 
     def write(gen_dir: Path, n: str, venv: Path, v: Mapping[str, str]) -> None:
         write_scripts(gen_dir, name=n, venv=venv, variables=v, site=site)

@@ -85,6 +85,17 @@ def _write_file(sudo: bool, path: str, lines: Sequence[str]) -> str:
     return f"{printf} | {_as_root(sudo, 'tee', path)} > /dev/null"
 
 
+def _key_step(repo: Repo, sudo: bool) -> str:
+    """Download, dearmor into ``KEYRING.part``, and only a non-empty result becomes the
+    keyring; a failed download removes the part and fails the step. ``test -s`` keeps
+    this true when pasted into a shell without pipefail (issue 21: a 0-byte keyring)."""
+    part = f"{repo.keyring}.part"
+    fetch = (f"{_cmd('wget', '-qO-', repo.key_url)} | {_cmd('gpg', '--dearmor')} | "
+             f"{_as_root(sudo, 'tee', part)} > /dev/null")
+    install = f"{_cmd('test', '-s', part)} && {_as_root(sudo, 'mv', '-f', part, repo.keyring)}"
+    return f"{{ {fetch} && {install}; }} || {{ {_as_root(sudo, 'rm', '-f', part)}; false; }}"
+
+
 def _apt_repo_steps(repo: Repo, codename: str, rocm: str, sudo: bool) -> list[Step]:
     keyring_dir = repo.keyring.rsplit("/", 1)[0]
     lines = [
@@ -95,9 +106,7 @@ def _apt_repo_steps(repo: Repo, codename: str, rocm: str, sudo: bool) -> list[St
     return [
         Step("create the keyring folder",
              _as_root(sudo, "mkdir", "--parents", "--mode=0755", keyring_dir)),
-        Step("add AMD's signing key",
-             f"{_cmd('wget', '-qO-', repo.key_url)} | {_cmd('gpg', '--dearmor')} | "
-             f"{_as_root(sudo, 'tee', repo.keyring)} > /dev/null"),
+        Step("add AMD's signing key", _key_step(repo, sudo)),
         Step(f"add the ROCm {rocm} repositor{'ies' if len(lines) > 1 else 'y'}",
              _write_file(sudo, repo.list_file, lines)),
         Step(f"prefer {repo.pin.split('o=', 1)[-1]} packages (pin priority {repo.pin_priority})",

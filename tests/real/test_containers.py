@@ -199,7 +199,7 @@ def export_env(case: tuple[str, str], base: str, *, fake_machine: Callable[[str]
     r = cli("env", "create", "minimal", "--name", "ml.v2", "--lock", str(lock),
             "--target", target)
     assert r.returncode == 0, r.stderr
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     gen = get_env("ml.v2").current()
     assert gen is not None

@@ -4,9 +4,9 @@ newest pip (``pip install -r pylock.<name>.toml``) install it into fresh venvs, 
 installed files are the store entry's, file by file.
 
 Each built-in profile x a rocm6.4, a cpu and a rocm7.14 target (inference, which has vLLM
-wheels for ROCm 7.0/7.2 only, on rocm7.2), from the loopback index. The ROCm-as-wheels
-entries (rocm7.14) are refused by ``--export-pylock``; what uv makes of their pylock
-without the selector is checked here too (it is why they are refused).
+wheels for exact ROCm releases only, on rocm7.2.2: vLLM's rocm722 variant), from the
+loopback index. The ROCm-as-wheels entries (rocm7.14) are refused by ``--export-pylock``;
+what uv makes of their pylock without the selector is checked here too (it is why they are refused).
 
 The consumers run from `.ci/real/pylock.sh`'s venv (pip and packaging>=26); the wheels'
 canonical URLs are unreachable here, so each consumer reads a copy with the loopback
@@ -39,7 +39,7 @@ CONSUMERS = REPO / ".real" / "pylock" / "bin"
 # at lock time (tests/test_builtin_profiles.py).
 LOCKED = [("minimal", "rocm6.4:gfx1100"), ("minimal", "cpu"),
           ("training", "rocm6.4:gfx1100"), ("training", "cpu"),
-          ("inference", "rocm7.2:gfx1100")]
+          ("inference", "rocm7.2.2:gfx1100")]
 
 
 def _consumer(name: str) -> Path:
@@ -98,7 +98,7 @@ def test_uv_and_pip_install_every_pylock_as_the_store_has_it(
     _validate(exported)
     created = cli("env", "create", profile, "--lock", str(lock), "--target", target)
     assert created.returncode == 0, created.stderr
-    from mlstack_env.store import get_env
+    from mlstack_env.store.generations import get_env
 
     gen = get_env(profile).current()
     assert gen is not None
