@@ -99,7 +99,7 @@ def load_config(path: Path | None = None) -> UserConfig:
 
 def _downloads(data: dict[str, object], path: Path) -> dict[str, float]:
     raw = data.get("downloads", {})
-    example = "[downloads]\nparallel = 4\ntimeout = 30\nretries = 3\ndeadline = 1800"
+    example = "[downloads]\nparallel = 4\ntimeout = 30\nretries = 3\ndeadline = 7200"
     if not isinstance(raw, dict):
         raise MlstackError(f"{path}: [downloads] must be a table", example)
     out: dict[str, float] = {}

@@ -62,12 +62,12 @@ class Settings:
     parallel: int = 4  # files at once
     timeout: float = 30.0  # seconds without a byte (connect or read); uv's default too
     retries: int = 3  # further attempts after a network failure, with backoff
-    deadline: float | None = None  # seconds per file in all; None: 300 + 1 s per MB
+    deadline: float | None = None  # seconds per file in all; None: one hour
 
     def deadline_for(self, size: int | None) -> float:
-        if self.deadline is not None:
-            return self.deadline
-        return 300.0 + (size or 0) / 1_000_000
+        from mlstack_env.envvars import DEFAULT_DOWNLOAD_DEADLINE
+
+        return self.deadline if self.deadline is not None else DEFAULT_DOWNLOAD_DEADLINE
 
 
 def settings_from(values: Mapping[str, float]) -> Settings:
@@ -79,14 +79,19 @@ def settings_from(values: Mapping[str, float]) -> Settings:
         except (KeyError, ValueError):
             return None
 
+    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
+
     base = Settings()
+    # MLSTACK_DOWNLOAD_DEADLINE (one command's setting) wins over the config's deadline.
+    deadline = download_deadline() if os.environ.get(MLSTACK_DOWNLOAD_DEADLINE, "").strip() \
+        else values.get("deadline")
     timeout = values.get("timeout", env("UV_HTTP_TIMEOUT"))
     retries = values.get("retries", env("UV_HTTP_RETRIES"))
     return Settings(
         parallel=max(1, int(values.get("parallel", base.parallel))),
         timeout=timeout if timeout and timeout > 0 else base.timeout,
         retries=int(retries) if retries is not None and retries >= 0 else base.retries,
-        deadline=values.get("deadline"),
+        deadline=deadline,
     )
 
 
@@ -635,8 +640,9 @@ class _Client:
         while True:
             if time.monotonic() > deadline:
                 raise _error(want, self._late(want) + " (the server sends too slowly)",
-                             "raise `deadline` in [downloads] of the mlstack config for a "
-                             "slow link, or use a faster mirror (docs/team.md)")
+                             "raise `deadline` in [downloads] of the mlstack config (or "
+                             "MLSTACK_DOWNLOAD_DEADLINE) for a slow link, or use a faster "
+                             "mirror (docs/team.md)")
             if _stop.is_set():
                 raise _Retry("stopped: another download failed")
             try:
