@@ -125,3 +125,11 @@ def error_lines(stderr: str) -> list[str]:
     (``env create`` prints one per step when stderr is not a terminal)."""
     return [line for line in stderr.strip().splitlines()
             if not STEP_LINE.fullmatch(line) and not DOWNLOAD_LINE.fullmatch(line)]
+
+
+
+# A Python script for lifetime tests: prints "ready", waits for stdin to close, then imports
+# from the env (the import happens after whatever the test did meanwhile) and prints
+# "torch <version>".
+LATE_IMPORT = ("import sys; print('ready', flush=True); sys.stdin.read(); "
+               "import torch, filelock; print('torch', torch.__version__, flush=True)")

@@ -17,10 +17,10 @@ import contextlib
 import html
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from http.server import SimpleHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote
 
@@ -108,9 +108,17 @@ class _Pages(SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve_static(root: Path) -> Iterator[str]:
     """Serve ``root`` on loopback; yields ``http://127.0.0.1:PORT``."""
-    server = _Server(("127.0.0.1", 0), partial(_Pages, directory=str(root)))
+    with serve(partial(_Pages, directory=str(root))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on loopback (threads, port 0) until the block ends; yields
+    ``http://127.0.0.1:PORT``."""
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="layout-mirror", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="loopback", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -155,6 +155,22 @@ SETUPS: dict[str, Callable[[Session], None]] = {
             "'mlstack.lock'], check=True)"),
     "rocm714-project": _sh(f"cat > mlstack.toml <<'EOF'\n{ROCM714_TOML}EOF"),
     "lock": _sh("mlstack -q lock"),
+    # docs/troubleshooting.md, Hardening: an archive whose links leave DIR, a file that is
+    # no archive, a project with a hostile site name and a system name apt reads as
+    # "remove", and one with a 100-level dotted key (tests/test_hardening_*.py).
+    "evil-archive": _py("from tests.test_hardening_archive import _escaping_links, "
+                        "_manifest, _tar\n"
+                        "_tar(Path('evil.tar.gz'), _manifest(links=_escaping_links("
+                        "Path('v').absolute())))\n"
+                        "Path('notarch.tar.gz').write_text('not an archive')"),
+    "hostile-names": _sh("cat > mlstack.toml <<'EOF'\nsite = \"x\\ntouch PWN\\n#\"\n"
+                         "[profiles.ml]\npackages = [\"torch\"]\nEOF\n"
+                         "mkdir -p names && cat > names/mlstack.toml <<'EOF'\n"
+                         "[profiles.ml]\npackages = [\"torch\", \"tqdm\"]\n"
+                         "system = [\"rocm-hip-runtime\", \"zsh-\"]\nEOF"),
+    "tqdm-project": _sh("cat > mlstack.toml <<'EOF'\n[profiles.ml]\n"
+                        "packages = [\"torch\", \"tqdm\"]\nEOF"),
+    "deep-key": _sh("printf '%s = 1\\n' \"$(printf 'k.%.0s' $(seq 100))k\" > mlstack.toml"),
     "deepspeed-project": _sh("cat > mlstack.toml <<'EOF'\npython = \"3.12\"\n"
                              "targets = [\"rocm6.4:gfx1100\"]\n\n[profiles.train]\n"
                              "packages = [\"torch\", \"deepspeed\"]\nEOF"),

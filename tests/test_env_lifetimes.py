@@ -18,17 +18,13 @@ from mlstack_env import paths
 from mlstack_env.store.entries import Store, store_key
 from mlstack_env.store.locks import file_lock
 from tests.conftest import mlstack_exe
-from tests.envfixtures import error_lines, team_lock, torch_entry, write_lock
+from tests.envfixtures import LATE_IMPORT, error_lines, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
-# Prints "ready", waits for stdin to close, then imports from the env: the import happens
-# after whatever the test did meanwhile.
-LATE_IMPORT = ("import sys; print('ready', flush=True); sys.stdin.read(); "
-               "import torch, filelock; print(torch.__version__, flush=True)")
 
 
 @pytest.fixture
@@ -101,7 +97,7 @@ def test_remove_during_env_run_leaves_the_command_working(demo: Path, cli: Cli) 
         assert held["store_entries"] == [] and store_entries() == [key]
         out, err = child.communicate(input="", timeout=120)
     assert child.returncode == 0, err
-    assert out.strip() == "2.8.0+rocm6.4"
+    assert out.strip() == "torch 2.8.0+rocm6.4"
     freed = json.loads(cli("gc", "--json").stdout)
     assert freed["generations"] == [{"env": "demo", "generation": 1}]
     assert freed["store_entries"] == [key]

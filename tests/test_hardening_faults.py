@@ -253,7 +253,6 @@ ARMORED = (b"-----BEGIN PGP ARMORED FILE-----\n\naGVsbG8gd29ybGQK\n=7Tvw\n"
 def key_server() -> Iterator[str]:
     """A loopback server with the key at /key.asc (anything else: 404)."""
     import http.server
-    import threading
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -268,14 +267,10 @@ def key_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    from tests.layoutmirror import serve
+
+    with serve(Handler) as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which("wget") is None or shutil.which("gpg") is None,

@@ -25,16 +25,13 @@ import pytest
 from mlstack_env import paths
 from mlstack_env.store.entries import Store, store_key
 from tests.conftest import mlstack_exe
-from tests.envfixtures import team_lock, torch_entry
+from tests.envfixtures import LATE_IMPORT, team_lock, torch_entry
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
-# Prints "ready", waits for stdin to close, then imports from the env.
-LATE = ("import sys; print('ready', flush=True); sys.stdin.read(); "
-        "import torch, filelock; print('torch', torch.__version__, flush=True)")
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def demo(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Pa
     fake_machine("7900xtx")
     r = cli("env", "create", "demo", "--lock", str(team_lock(tmp_path / "mlstack.lock")))
     assert r.returncode == 0, r.stderr
-    (tmp_path / "late.py").write_text(LATE + "\n", encoding="utf-8")
+    (tmp_path / "late.py").write_text(LATE_IMPORT + "\n", encoding="utf-8")
     return store_key(torch_entry("demo", "rocm6.4:gfx1100"))
 
 

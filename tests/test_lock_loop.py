@@ -447,12 +447,17 @@ def test_a_store_entry_is_sealed_against_users_who_are_not_root(project_env: Pat
         base.chmod(0o755)
         copy = base / "entry"
         subprocess.run(["cp", "-a", str(entry), str(copy)], check=True)
-        subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
+        # mlstack's own code, where the other user can read it (the clone may sit in a
+        # folder only root can enter).
         repo = Path(__file__).resolve().parent.parent
+        shutil.copytree(repo / "mlstack_env", base / "src" / "mlstack_env",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
         r = subprocess.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
              "/usr/bin/python3", "-c", SEAL_PROBE, str(copy)],
-            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"}, cwd=base,
+            env={"PYTHONPATH": str(base / "src"), "PATH": "/usr/bin:/bin",
+                 "PYTHONDONTWRITEBYTECODE": "1"}, cwd=base,
             capture_output=True, text=True, check=False)
         assert (r.returncode, r.stderr) == (0, ""), r.stderr
         assert r.stdout.splitlines() == [
