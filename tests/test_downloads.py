@@ -15,13 +15,12 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,6 +31,7 @@ from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock
 from mlstack_env.target import Target
 from tests.conftest import mlstack_exe
 from tests.envfixtures import PLATFORM, error_lines, write_lock
+from tests.layoutmirror import serve as serve_handler
 from tests.wheelindex import FILES, Dist, WheelIndex, build_wheel, serve
 
 pytest_plugins = ["tests.wheelindex"]
@@ -224,7 +224,7 @@ def _create_through(server: contextlib.AbstractContextManager[str], downloads: s
 def test_a_trickling_mirror_is_named_when_its_deadline_passes(
         fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli) -> None:
     fake_machine("7900xtx")
-    url, error, hint, wheel = _create_through(http_server(_Trickle), "deadline = 2\ntimeout = 30",
+    url, error, hint, wheel = _create_through(serve_handler(_Trickle), "deadline = 2\ntimeout = 30",
                                               tmp_path, cli)
     assert error == (f"error: cannot download {url}/files/packages/bb/{wheel.filename} "
                      f"(through mirror {url}/files/): not done within its deadline of 2.0 s "
@@ -295,25 +295,12 @@ class _Proxy(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@contextlib.contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def test_downloads_go_through_the_users_proxy_unless_no_proxy(
         big: tuple[WheelIndex, Wheel, Path], cli: Cli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     index, wheel, lock = big
     _Proxy.seen = []
-    with http_server(_Proxy) as proxy:
+    with serve_handler(_Proxy) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy)
         monkeypatch.setenv("NO_PROXY", "example.invalid")
         r = cli("env", "create", "big", "--lock", str(lock))
@@ -355,7 +342,7 @@ def test_credentials_from_netrc(fake_machine: Callable[[str], Path], tmp_path: P
     wheel = big_wheel(tmp_path / "guarded", 1000)
     _Guarded.body = _big(1000)[1]
     lock = big_lock(tmp_path / "mlstack.lock", wheel)
-    with http_server(_Guarded) as url:
+    with serve_handler(_Guarded) as url:
         _config(url, "retries = 0")
         refused = cli("env", "create", "big", "--lock", str(lock))
         assert refused.returncode == 1
