@@ -8,13 +8,17 @@ of ``tests/wheelindex.py`` through ``[mirrors]``, and ``mlstack`` on PATH. Each 
 in one bash process (``2>&1``: what a terminal shows), starting from the working directory
 and exported variables the previous block left.
 
-An HTML comment on the line before a block sets how it runs, for it and the blocks after
-it in the document (``key=value`` pairs separated by ``;``):
+A block may be indented (inside a Markdown list item): its fence and its lines carry the
+same indent, which is stripped for running and kept when outputs are written back.
+
+An HTML comment on the line before a block (with any indent) sets how it runs, for it and
+the blocks after it in the document (``key=value`` pairs separated by ``;``):
 
 - ``machine=NAME`` — ``MLSTACK_ROOT`` is that fake machine (default ``no-gpu``);
 - ``cd=DIR`` — start in ``ROOT/DIR`` (made if missing);
 - ``home=DIR`` — ``MLSTACK_HOME`` is ``ROOT/DIR`` (default ``ROOT/mlstack-home``);
-- ``setup=NAME`` — call a setup function of tests/test_docs.py first (this block only);
+- ``setup=NAME`` — call a setup function of tests/test_docs.py first (this block only;
+  it may set ``Session.block_env``: variables exported for this block only);
 - ``shell=fish`` — run the block in fish instead of bash (this block only);
 - ``skip=REASON`` — do not run it (this block only): root, a GPU, a cluster, a terminal.
 
@@ -26,7 +30,7 @@ Why a runner of our own rather than Sybil, prysk or pytest-console-scripts: the 
 Markdown with ``$``-prompt fences (prysk/cram want indented ``.t`` files; Sybil has no
 console-session parser and no update mode; pytest-console-scripts runs scripts, not
 documents), and the blocks need the fake machines, the loopback index and a session that
-carries state from block to block. This file is about 200 lines.
+carries state from block to block. This file is about 240 lines.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ from tests.wheelindex import WheelIndex
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARK = "\x1e-mlstack-docs-\x1e"
+_FENCE = re.compile(r"^([ \t]*)```")
 DIRECTED = ("MLSTACK_ROOT", "MLSTACK_HOME", "MLSTACK_CONFIG")
-_DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
+_DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Block:
     start: int  # index of the first line inside the fence
     end: int  # index of the closing fence
     directives: dict[str, str]
+    indent: str = ""  # the fence's (a block in a list item), on every line of it
     commands: list[str] = field(default_factory=list)
     outputs: list[list[str]] = field(default_factory=list)
 
@@ -73,11 +79,15 @@ def blocks(doc: Path) -> list[Block]:
     out: list[Block] = []
     i = 0
     while i < len(lines):
-        if not lines[i].startswith("```"):
+        fence = _FENCE.match(lines[i])
+        if fence is None:
             i += 1
             continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        body = lines[i + 1:end]
+        indent = fence.group(1)
+        end = next(j for j in range(i + 1, len(lines))
+                   if lines[j].startswith(indent + "```"))
+        body = [line.removeprefix(indent) if line.startswith(indent) else line.strip()
+                for line in lines[i + 1:end]]
         if body and body[0].startswith("$ "):
             directives: dict[str, str] = {}
             m = _DIRECTIVE.match(lines[i - 1]) if i else None
@@ -85,7 +95,7 @@ def blocks(doc: Path) -> list[Block]:
                 for part in m.group(1).split(";"):
                     key, _, value = part.strip().partition("=")
                     directives[key.strip()] = value.strip()
-            block = Block(doc, i + 1, end, directives)
+            block = Block(doc, i + 1, end, directives, indent)
             for line in body:
                 if line.startswith("$ "):
                     block.commands.append(line[2:])
@@ -99,7 +109,8 @@ def blocks(doc: Path) -> list[Block]:
 
 def console_fences(doc: Path) -> int:
     """Fenced blocks that hold a ``$`` command anywhere (each must start with one)."""
-    return len(re.findall(r"^```[^\n]*\n(?:(?!```)[^\n]*\n)*?\$ ", doc.read_text(), re.M))
+    return len(re.findall(r"^([ \t]*)```[^\n]*\n(?:(?![ \t]*```)[^\n]*\n)*?\1\$ ",
+                          doc.read_text(), re.M))
 
 
 @dataclass
@@ -113,6 +124,8 @@ class Session:
     machine: str = "no-gpu"
     # Servers a setup starts for the rest of the document (closed when it ends).
     exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    # What a setup exports for its block only (e.g. a PATH without a tool).
+    block_env: dict[str, str] = field(default_factory=dict)
 
     def machine_root(self, name: str) -> Path:
         path = self.root / "machines" / name
@@ -122,6 +135,7 @@ class Session:
 
     def apply(self, block: Block) -> None:
         d = block.directives
+        self.block_env = {}
         if self.index is not None:  # a setup may have pointed [mirrors] elsewhere
             write_config(self.root, self.index.mirrors)
         if "machine" in d:
@@ -147,12 +161,20 @@ class Session:
         else:
             # The previous block's exports, then what this block's directives set.
             mine = " ".join(f"{k}={shlex.quote(self.env[k])}" for k in DIRECTED)
+            # The block's own variables, and their values before it, restored after it.
+            own = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.block_env.items())
+            names = "|".join(self.block_env) or "-"
             script = ("exec 2>&1\n"
                       f"[ -f {state}.env ] && . {state}.env\n"
                       f"export {mine}\n"
+                      f"_docs_saved=$(export -p | grep -E '^declare -x ({names})=')\n"
+                      + (f"export {own}\n" if own else "")
                       + "".join(f"printf '{MARK}\\n'\n{c.replace('/tmp/', f'{self.root}/')}\n"
                                 for c in block.commands)
-                      + f"printf '{MARK}\\n'\nexport -p > {state}.env; pwd > {state}.cwd\n")
+                      + f"printf '{MARK}\\n'\n"
+                      + (f"unset {' '.join(self.block_env)}; eval \"$_docs_saved\"\n"
+                         if own else "")
+                      + f"unset _docs_saved; export -p > {state}.env; pwd > {state}.cwd\n")
             argv = ["bash", "-c", script]
         proc = subprocess.run(argv, cwd=self.cwd, env=self.env, text=True, check=False,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
@@ -237,7 +259,7 @@ def update(doc: Path, results: list[tuple[Block, list[list[str]]]]) -> None:
         body = []
         for command, want, got in zip(block.commands, block.outputs, outputs, strict=True):
             body += [f"$ {command}", *(want if normal(want) == normal(got) else got)]
-        lines[block.start:block.end] = body
+        lines[block.start:block.end] = [block.indent + line if line else "" for line in body]
     doc.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -7,10 +7,13 @@ instead (review the diff). The count of blocks run is printed at the end of the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,16 +116,64 @@ packages = ["torch", "numpy"]
 '''
 
 
-def _pypiserver_mirror(s: Session) -> None:
-    """The loopback index's files behind a mirror in pypiserver's layout (files under
-    ``/packages/``, no canonical path), served for the rest of the document; the
-    session's ``[mirrors]`` point at it for this block, and a project to lock."""
+def _pypiserver(s: Session, folder: str, skip: tuple[str, ...] = ()) -> None:
+    """The loopback index's files (but ``skip``) behind a mirror in pypiserver's layout
+    (files under ``/packages/``, no canonical path), served for the rest of the document;
+    the session's ``[mirrors]`` point at it for this block."""
     assert s.index is not None
-    root = s.root / "pypiserver"
-    static_mirror(s.index, root, Layout("packages"))
+    root = s.root / folder
+    static_mirror(s.index, root, Layout("packages"), skip)
     url = s.exits.enter_context(serve_static(root))
     docsrun.write_config(s.root, mirrors_table(url))
+
+
+def _pypiserver_mirror(s: Session) -> None:
+    """A project to lock through a pypiserver-layout mirror."""
+    _pypiserver(s, "pypiserver")
     _sh(f"cat > mlstack.toml <<'EOF'\n{SITE_TOML}EOF")(s)
+
+
+def _mirror_without_numpy(s: Session) -> None:
+    """The project locked from the index, then a pypiserver-layout mirror lacking numpy."""
+    _sh(f"cat > mlstack.toml <<'EOF'\n{SITE_TOML}EOF\nmlstack -q lock")(s)
+    _pypiserver(s, "pypiserver-no-numpy", skip=("numpy-2.3.2-py3-none-any.whl",))
+
+
+def _no_squashfs_tools(s: Session) -> None:
+    """A host without squashfs-tools: for this block, PATH is a folder linking every
+    program of the session's PATH but mksquashfs and unsquashfs."""
+    farm = s.root / "no-squashfs-tools"
+    if not farm.exists():
+        farm.mkdir()
+        for folder in s.env["PATH"].split(os.pathsep):
+            with contextlib.suppress(OSError):
+                for program in Path(folder).iterdir():
+                    link = farm / program.name
+                    if program.name not in ("mksquashfs", "unsquashfs") \
+                            and not link.exists() and not link.is_symlink():
+                        link.symlink_to(program)
+    s.block_env["PATH"] = str(farm)
+
+
+def _held_demo(s: Session) -> None:
+    """Env demo, with a command running in it (``env run``) until the document ends."""
+    _sh("mlstack -q env create demo --lock mlstack.lock")(s)
+    ready = s.cwd / "running"
+    proc = subprocess.Popen(["mlstack", "env", "run", "demo", "--", "sh", "-c",
+                             f"touch {ready}; exec sleep 600"], cwd=s.cwd, env=s.env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+    def stop() -> None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+
+    s.exits.callback(stop)
+    for _ in range(600):  # up to a minute for the interpreter to start
+        if ready.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert ready.exists(), "env run demo did not start"
 
 
 def _scratch(s: Session) -> None:
@@ -234,6 +285,32 @@ SETUPS: dict[str, Callable[[Session], None]] = {
             "mlstack -q env create demo --lock new.lock && "
             "rm -rf \"$(readlink -f \"$MLSTACK_HOME/envs/demo/gen-1/venv\")\"")),
     "gone-current": _sh("rm -rf \"$(readlink -f \"$MLSTACK_HOME/envs/demo/gen-2/venv\")\""),
+    # Blocks inside list items: a mirror that lacks a file, a host without squashfs-tools,
+    # a lock with a variable an Apptainer definition cannot carry, a wheel URL outside the
+    # sources, partial and altered bundles, an env a running command holds, a lock that
+    # is not UTF-8.
+    "mirror-without-numpy": _mirror_without_numpy,
+    "no-squashfs-tools": _no_squashfs_tools,
+    "note-lock": _py("write_lock(Path('mlstack.lock'), [torch_entry('train', 'rocm6.4:gfx1100', "
+                     "env={'NOTE': 'x\\n%setup\\n touch /PWN #'})])"),
+    "outside-url-lock": _py("write_lock(Path('mlstack.lock'), "
+                            "[torch_entry('train', 'rocm6.4:gfx1100')])\n"
+                            "p = Path('mlstack.lock')\n"
+                            "p.write_text(p.read_text().replace("
+                            "'https://download.pytorch.org/whl/rocm6.4/torch-', "
+                            "'https://wheels.example.org/torch-'))\n"
+                            "Path('mlstack.toml').write_text("
+                            "'[profiles.train]\\npackages = [\"torch\"]\\n')"),
+    "partial-bundle": _sh("rm -rf partial && mkdir partial && cp wheels/filelock-* "
+                          "wheels/pytorch_triton_rocm-* partial/"),
+    "altered-bundle": _py("import shutil, zipfile\n"
+                          "shutil.rmtree('bad', ignore_errors=True)\n"
+                          "shutil.copytree('wheels', 'bad')\n"
+                          "with zipfile.ZipFile(next(Path('bad').glob('torch-*.whl')), 'a') as z:\n"
+                          "    z.writestr('torch/added.py', '')"),
+    "held-demo": _held_demo,
+    "demo-env": _sh("mlstack -q env create demo --lock mlstack.lock"),
+    "latin1-lock": _py("Path('mlstack.lock').write_bytes(b'# caf\\xe9\\n')"),
     "planted": _sh("mkdir -p elsewhere && ln -s \"$PWD/elsewhere\" "
                    "\"$MLSTACK_HOME/envs/planted\""),
 }
@@ -318,3 +395,54 @@ def test_docs_stand_alone() -> None:
              for n, line in enumerate(doc.read_text().splitlines(), 1)
              if re.search(r"ROCM-FACTS|\bSPEC(\.md)?\b", line)]
     assert cited == []
+
+
+INDENTED = """\
+- a list item:
+
+  <!-- docs-test: cd=here; setup=x -->
+  ```
+  $ echo one
+  old
+
+  $ echo two
+  two
+  ```
+- next item
+
+```
+$ echo top
+top
+```
+"""
+
+
+def test_indented_block_is_found_and_keeps_its_indent(tmp_path: Path) -> None:
+    """A block inside a list item is a console block (with its directive), run without
+    its indent; update mode writes the real output back with the indent, and the blank
+    line stays blank."""
+    doc = tmp_path / "doc.md"
+    doc.write_text(INDENTED)
+    found = docsrun.blocks(doc)
+    assert len(found) == docsrun.console_fences(doc) == 2
+    item, top = found
+    assert (item.indent, item.directives) == ("  ", {"cd": "here", "setup": "x"})
+    assert item.commands == ["echo one", "echo two"]
+    assert item.outputs == [["old", ""], ["two"]]
+    assert (top.indent, top.commands, top.outputs) == ("", ["echo top"], [["top"]])
+    docsrun.update(doc, [(item, [["one"], ["two"]]), (top, [["top"]])])
+    assert doc.read_text() == INDENTED.replace("  old\n\n", "  one\n")
+
+
+def test_block_env_is_for_its_block_only(tmp_path: Path) -> None:
+    """A variable a setup exports for its block (``Session.block_env``) is back to its
+    earlier value in the next block, while the block's own exports carry on."""
+    env = dict(os.environ, DOCS_X="before", **dict.fromkeys(docsrun.DIRECTED, "-"))
+    s = Session(tmp_path, env, tmp_path, {})
+    block = Block(tmp_path / "doc.md", 0, 0, {}, commands=["echo $DOCS_X $DOCS_Y"],
+                  outputs=[[]])
+    s.block_env = {"DOCS_X": "mine"}
+    first = s.run(Block(block.doc, 0, 0, {}, commands=["echo $DOCS_X", "export DOCS_Y=y"],
+                        outputs=[[], []]))
+    s.block_env = {}
+    assert (first, s.run(block)) == ([["mine"], []], [["before y"]])
