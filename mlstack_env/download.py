@@ -479,7 +479,16 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
     resumed = have
     fetched = 0
     attempt = 0
+    restarted = False
     started = False
+    if want.size is not None and have >= want.size:
+        # A run stopped after the last byte (or a part longer than the file): nothing to
+        # ask the server for; the checks below keep it, or discard it and fetch again.
+        if have == want.size and digest.hexdigest() == want.sha256:
+            return _publish(want, part, slot, 0, resumed, start=start)
+        _discard(part)
+        digest = fresh()
+        have = resumed = 0
     while True:
         try:
             total = None
@@ -505,11 +514,14 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
                         raise _mismatch(want, f"more than the locked {total} bytes")
             break
         except _Retry as exc:
-            attempt += 1
             if isinstance(exc, _Restart):
                 _discard(part)
                 digest = fresh()
                 have = resumed = 0
+                if not restarted:  # once from the first byte, as no failed attempt
+                    restarted = True
+                    continue
+            attempt += 1
             left = deadline - time.monotonic()
             if _stop.is_set():
                 raise _Stopped(f"stopped downloading {want.filename}: another file failed",
@@ -525,6 +537,12 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
     if got != want.sha256:
         _discard(part)
         raise _mismatch(want, f"sha256 {got}, the lock says {want.sha256}")
+    return _publish(want, part, slot, fetched, resumed, start=start)
+
+
+def _publish(want: Want, part: Any, slot: Path, fetched: int, resumed: int, *,
+             start: float) -> Fetched:
+    """The checked part, on disk, under the file's name in its slot."""
     part.flush()
     os.fsync(part.fileno())
     path = slot / want.filename

@@ -131,6 +131,21 @@ def test_a_killed_download_resumes_with_a_range_request(
     assert run.stdout.strip() == str(BIG), run.stderr
 
 
+def test_a_part_that_holds_the_whole_file_is_kept_without_a_request(
+        big: tuple[WheelIndex, Wheel, Path], cli: Cli) -> None:
+    """A run stopped after the last byte (another file failed) left the whole file in
+    its part: the next run checks it and asks the server for nothing (a Range from the
+    file's end would get HTTP 416)."""
+    index, wheel, lock = big
+    part = part_of(wheel)
+    part.parent.mkdir(parents=True)
+    part.write_bytes((index.root / "files/packages/bb" / wheel.filename).read_bytes())
+    r = cli("env", "create", "big", "--lock", str(lock), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["downloads"]["resumed_bytes"] == wheel.size
+    assert wheel_requests(index, wheel) == []
+
+
 def test_a_terminal_shows_bytes_rate_and_eta(big: tuple[WheelIndex, Wheel, Path]) -> None:
     index, wheel, lock = big
     index.throttle(4 << 20)
