@@ -1,27 +1,29 @@
-"""Wheel bundles: every wheel of a lock, downloaded into one folder and checked against it.
+"""Wheel bundles: every wheel of a lock in one folder, checked against it.
 
 A bundle is what an air-gapped site installs from (``mlstack env create --wheels DIR``).
-It is made on a connected machine, through ``[mirrors]`` like any fetch (each file found
-by name on its index's mirror: locate.py), with the standard library only. Each file
-is streamed into ``DIR/.part-*``, its sha256 (and size, when the
-lock records one) checked, and only then renamed to the wheel's name: a file in DIR with
-a wheel's name always has the bytes the lock names, even after an interrupted run. A
-re-run checks the files already there and downloads only what is missing or different.
+It is made on a connected machine: the files come from mlstack's download cache, fetched
+into it first when missing — found through ``[mirrors]`` like every fetch (by name on
+its index's mirror: locate.py), resumed, checked against the lock's sha256 while
+streaming (mlstack_env/download.py). Each file is copied into ``DIR/.part-*`` and
+renamed to the wheel's name: a file in DIR with a wheel's name always has the bytes the
+lock names, even after an interrupted run. A re-run checks the files already there and
+brings only what is missing or different.
+
+``read_url`` (index pages, small files) stays on the standard library.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
-import os
 import secrets
+import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from mlstack_env import __version__
@@ -30,11 +32,14 @@ from mlstack_env.errors import MlstackError
 from mlstack_env.indexpages import basic_auth, redact, split_credentials
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
+if TYPE_CHECKING:
+    from mlstack_env.download import DownloadProgress
+
 PART_PREFIX = ".part-"
 CHUNK = 1 << 20
-TIMEOUT = 60.0  # seconds without a byte before a download is given up
+TIMEOUT = 60.0  # seconds without a byte before an index page is given up
 
-Status = Literal["downloaded", "present"]
+Status = Literal["downloaded", "cached", "present"]
 
 
 @dataclass(frozen=True)
@@ -62,27 +67,6 @@ class Bundle:
 
     def count(self, status: Status) -> int:
         return sum(1 for w in self.wheels if w.status == status)
-
-
-class BundleProgress(Protocol):
-    """Where downloads are announced (rich on stderr, or nothing)."""
-
-    def start(self, wheel: Wheel, url: str) -> None: ...
-
-    def advance(self, nbytes: int) -> None: ...
-
-    def finish(self, item: BundledWheel) -> None: ...
-
-
-class NoBundleProgress:
-    def start(self, wheel: Wheel, url: str) -> None:
-        pass
-
-    def advance(self, nbytes: int) -> None:
-        pass
-
-    def finish(self, item: BundledWheel) -> None:
-        pass
 
 
 def lock_path_for(lock_file: Path | None, project_dir: Path | None, cwd: Path) -> Path:
@@ -139,10 +123,12 @@ def make_bundle(
     profiles: Sequence[str] = (),
     *,
     config: UserConfig | None = None,
-    progress: BundleProgress | None = None,
+    progress: DownloadProgress | None = None,
+    on_present: Callable[[BundledWheel], None] | None = None,
 ) -> Bundle:
-    """Download the wheels of ``profiles`` (every entry when empty) of the lock at
-    ``lock_path`` into ``directory``; files already there with the locked sha256 stay."""
+    """Put the wheels of ``profiles`` (every entry when empty) of the lock at ``lock_path``
+    into ``directory``: files already there with the locked sha256 stay, the others come
+    from mlstack's download cache, fetched first if missing (mlstack_env/download.py)."""
     lock = read_lock(lock_path)
     entries = select_entries(lock, profiles, str(lock_path))
     from mlstack_env.urlpolicy import url_policy
@@ -152,31 +138,55 @@ def make_bundle(
         policy.check(entry, str(lock_path))
     wheels = wheels_of(entries, str(lock_path))
     config = config or load_config()
-    progress = progress or NoBundleProgress()
     _prepare(directory)
-    from mlstack_env.locate import FileLocator
-
-    locator = FileLocator(config)  # project pages read once for the whole bundle
-    owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
-    present = {w.sha256: size for w in wheels
-               if (size := _matching_size(directory / w.filename, w)) is not None}
-    # Where each missing file is, before any download: by name on the mirror of its index,
-    # else its canonical URL (locate.py). A file no mirror lists stops it here.
-    urls = {w.sha256: locator.url(owner[w.sha256], w) for w in wheels if w.sha256 not in present}
-    done = []
+    done: dict[str, BundledWheel] = {}
     for wheel in wheels:
-        size = present.get(wheel.sha256)
+        size = _matching_size(directory / wheel.filename, wheel)
         if size is not None:
-            progress.start(wheel, wheel.url or wheel.filename)
-            item = BundledWheel(wheel, "present", size)
-        else:
-            url = urls[wheel.sha256]
-            progress.start(wheel, redact(url))
-            item = BundledWheel(wheel, "downloaded", _download(wheel, url, directory, progress,
-                                                               config))
-        progress.finish(item)
-        done.append(item)
-    return Bundle(directory, lock_path, tuple(e.key for e in entries), tuple(done))
+            done[wheel.filename] = BundledWheel(wheel, "present", size)
+            if on_present is not None:
+                on_present(done[wheel.filename])
+    needed = [w for w in wheels if w.filename not in done]
+    if needed:
+        from mlstack_env import download
+        from mlstack_env.locate import FileLocator
+
+        wants = {w.sha256: download.want(w) for w in needed}
+        before = {sha for sha, want in wants.items() if download.cached(want) is not None}
+        # Where each missing file is, before any download: by name on the mirror of its
+        # index, else its canonical URL (locate.py). A file no mirror lists stops it here.
+        locator = FileLocator(config)  # project pages read once for the whole bundle
+        owner = {w.sha256: p for e in entries for p in e.packages for w in p.files}
+        for wheel in needed:
+            if wheel.sha256 not in before:
+                wants[wheel.sha256] = download.want(
+                    wheel, locator.url(owner[wheel.sha256], wheel), config.mirrors)
+        got = download.fetch_all(list(wants.values()),
+                                 settings=download.settings_from(config.downloads),
+                                 progress=progress)
+        for wheel in needed:
+            size = _place(got[wheel.sha256], directory, wheel)
+            status: Status = "cached" if wheel.sha256 in before else "downloaded"
+            done[wheel.filename] = BundledWheel(wheel, status, size)
+    return Bundle(directory, lock_path, tuple(e.key for e in entries),
+                  tuple(done[w.filename] for w in wheels))
+
+
+def _place(cached: Path, directory: Path, wheel: Wheel) -> int:
+    """A copy of the cached file in ``directory`` under the wheel's name, by rename, so the
+    name never holds a half-written file. A copy, not a hard link: a bundle is handed on
+    and may be edited, and the cache must keep the bytes it checked."""
+    # Not mkstemp: its files are 0600, and a bundle is often shared; a copy follows the umask.
+    part = directory / f"{PART_PREFIX}{wheel.filename}-{secrets.token_hex(4)}"
+    try:
+        shutil.copyfile(cached, part)
+        part.replace(directory / wheel.filename)
+        return (directory / wheel.filename).stat().st_size
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise MlstackError(f"cannot write {wheel.filename} into {directory}: "
+                           f"{exc.strerror or exc}",
+                           "check the free space and permissions of the folder") from None
 
 
 def _prepare(directory: Path) -> None:
@@ -193,69 +203,17 @@ def _prepare(directory: Path) -> None:
                            "pick a folder you can write to") from None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _matching_size(path: Path, wheel: Wheel) -> int | None:
     """The size of ``path`` when it holds exactly the locked bytes, else None."""
     try:
         size = path.stat().st_size
         if not path.is_file() or (wheel.size is not None and size != wheel.size):
             return None
+        from mlstack_env.download import file_sha256
+
         return size if file_sha256(path) == wheel.sha256 else None
     except OSError:
         return None
-
-
-def _download(wheel: Wheel, url: str, directory: Path, progress: BundleProgress,
-              config: UserConfig) -> int:
-    """Fetch ``url`` into ``directory/.part-*``, check it, rename it to the wheel's name."""
-    # Not mkstemp: its files are 0600, and a bundle is often shared; this honours the umask.
-    part = directory / f"{PART_PREFIX}{wheel.filename}-{secrets.token_hex(4)}"
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        digest = hashlib.sha256()
-        size = 0
-        deadline = _deadline()
-        with os.fdopen(fd, "wb") as out, _open(url, config) as response:
-            while chunk := _read(response, url, config, deadline):
-                size += len(chunk)
-                if wheel.size is not None and size > wheel.size:
-                    raise _mismatch(wheel, url, f"more than the locked {wheel.size} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-                progress.advance(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        if wheel.size is not None and size != wheel.size:
-            raise _mismatch(wheel, url, f"{size} bytes, the lock says {wheel.size}")
-        if digest.hexdigest() != wheel.sha256:
-            raise _mismatch(wheel, url, f"sha256 {digest.hexdigest()}, the lock says "
-                            f"{wheel.sha256}")
-        part.replace(directory / wheel.filename)
-    except OSError as exc:  # reading errors are MlstackErrors already: this is DIR's
-        part.unlink(missing_ok=True)
-        raise MlstackError(f"cannot write {wheel.filename} into {directory}: "
-                           f"{exc.strerror or exc}",
-                           "check the free space and permissions of the folder") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    return size
-
-
-def _mismatch(wheel: Wheel, url: str, what: str) -> MlstackError:
-    return MlstackError(
-        f"{redact(url)} does not match the lock: {what}",
-        "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
-        f"the mirror, or re-lock with `mlstack lock` if {wheel.filename} was replaced on "
-        "purpose",
-    )
 
 
 def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:

@@ -1,11 +1,14 @@
-"""``mlstack cache clean|prune``: uv's cache under MLSTACK_HOME (``mlstack gc`` frees only
-the store).
+"""``mlstack cache clean|prune``: uv's cache and mlstack's download cache under
+MLSTACK_HOME (``mlstack gc`` frees only the store).
 
-Both run uv's own ``cache clean`` / ``cache prune`` (uv waits for other uv processes using
-the cache) while holding the store lock exclusively, as gc does: an ``env create`` holds it
-shared from its venv to its last installed file, so none is broken half-way.
+uv's part runs uv's own ``cache clean`` / ``cache prune`` (uv waits for other uv processes
+using the cache); the download cache (``cache/files``, keyed by sha256:
+mlstack_env/download.py) is emptied by ``clean``, and ``prune`` drops its partial downloads
+and the files no create or bundle used in 30 days. Both hold the store lock exclusively,
+as gc does: an ``env create`` holds it shared from its downloads to its last installed
+file, so none is broken half-way (a file being downloaded is skipped: its slot is locked).
 
-What is freed is measured, not guessed: env files are hardlinks into this cache, so only
+What is freed is measured, not guessed: env files are hardlinks into uv's cache, so only
 the bytes no env links to come back (:mod:`mlstack_env.diskusage`).
 """
 
@@ -26,6 +29,9 @@ class CacheReport:
     path: Path
     before: Usage
     after: Usage
+    files_path: Path | None = None  # mlstack's download cache
+    files_before: int = 0
+    files_after: int = 0
 
     @property
     def freed(self) -> int:
@@ -45,18 +51,35 @@ class CacheReport:
             "after_bytes": self.after.total,
             "shared_with_envs_bytes": self.shared,
             "freed_bytes": self.freed,
+            "downloads": {
+                "path": str(self.files_path or paths.files_cache_dir()),
+                "before_bytes": self.files_before,
+                "after_bytes": self.files_after,
+                "freed_bytes": max(0, self.files_before - self.files_after),
+            },
         }
 
 
 def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
-    """``uv cache clean`` (everything) or ``uv cache prune`` (what uv no longer needs)."""
+    """``uv cache clean`` (everything) or ``uv cache prune`` (what uv no longer needs), and
+    the same for mlstack's download cache."""
+    from mlstack_env import download
     from mlstack_env.store.entries import Store
 
     path = paths.uv_cache_dir()
+    files = paths.files_cache_dir()
     before = usage(path)
-    if not path.is_dir():
-        return CacheReport(action, path, before, before)
+    files_before = usage(files).total
+    if not path.is_dir() and not files.is_dir():
+        return CacheReport(action, path, before, before, files, 0, 0)
     with Store().gc_lock(shared=False, on_wait=on_wait):
-        uv.run(["cache", action], what=f"running `uv cache {action}` on {path}",
-               hint="another uv may hold the cache; rerun with -v to see uv's output")
-    return CacheReport(action, path, before, usage(path))
+        if path.is_dir():
+            uv.run(["cache", action], what=f"running `uv cache {action}` on {path}",
+                   hint="another uv may hold the cache; rerun with -v to see uv's output")
+        download.prune(everything=action == "clean")
+        if action == "clean":  # the URL records of before the download cache
+            import shutil
+
+            shutil.rmtree(paths.wheel_urls_dir(), ignore_errors=True)
+    return CacheReport(action, path, before, usage(path), files, files_before,
+                       usage(files).total)

@@ -23,7 +23,10 @@ from pathlib import Path
 from mlstack_env import paths, userfile
 from mlstack_env.errors import MlstackError
 
-KNOWN_TABLES = ("mirrors",)
+KNOWN_TABLES = ("mirrors", "downloads")
+# [downloads]: how mlstack fetches a lock's files (mlstack_env/download.py, docs/team.md).
+DOWNLOAD_KEYS = {"parallel": "files at once", "timeout": "seconds without a byte",
+                 "retries": "further attempts", "deadline": "seconds per file in all"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class UserConfig:
 
     mirrors: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    downloads: dict[str, float] = field(default_factory=dict)  # [downloads], checked
 
     def rewrite(self, url: str) -> str:
         """The URL to fetch: the longest matching canonical prefix replaced by its mirror."""
@@ -67,7 +71,8 @@ def load_config(path: Path | None = None) -> UserConfig:
             import difflib
 
             close = difflib.get_close_matches(key, KNOWN_TABLES, n=1)
-            hint = f"did you mean [{close[0]}]?" if close else "the known tables are: [mirrors]"
+            hint = f"did you mean [{close[0]}]?" if close else \
+                "the known tables are: [mirrors], [downloads]"
             raise MlstackError(f"{path}: unknown key {key!r} in the user config", hint)
     raw = data.get("mirrors", {})
     if not isinstance(raw, dict):
@@ -89,7 +94,29 @@ def load_config(path: Path | None = None) -> UserConfig:
                     "mirror prefixes start with a scheme, e.g. https:// or file://",
                 )
         mirrors[prefix] = replacement
-    return UserConfig(mirrors=mirrors, path=path)
+    return UserConfig(mirrors=mirrors, path=path, downloads=_downloads(data, path))
+
+
+def _downloads(data: dict[str, object], path: Path) -> dict[str, float]:
+    raw = data.get("downloads", {})
+    example = "[downloads]\nparallel = 4\ntimeout = 30\nretries = 3\ndeadline = 7200"
+    if not isinstance(raw, dict):
+        raise MlstackError(f"{path}: [downloads] must be a table", example)
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in DOWNLOAD_KEYS:
+            known = ", ".join(f"{k} ({w})" for k, w in DOWNLOAD_KEYS.items())
+            raise MlstackError(f"{path}: unknown key {key!r} in [downloads]",
+                               f"the keys are: {known}")
+        whole = key in ("parallel", "retries")
+        ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value < (0 if key == "retries" else 1e-9):
+            kind = "a whole number" if whole else "a number of seconds"
+            floor = "0 or more" if key == "retries" else "above 0"
+            raise MlstackError(f"{path}: [downloads] {key} = {value!r} is not {kind} {floor}",
+                               example)
+        out[key] = float(value)
+    return out
 
 
 # Hosts a canonical URL implies: PyPI's simple index serves files from files.pythonhosted.org.

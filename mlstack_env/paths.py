@@ -81,9 +81,16 @@ def uv_cache_dir() -> Path:
 
 
 def wheel_urls_dir() -> Path:
-    """``<sha256>`` -> the URL that wheel was last fetched from (uv's cache key), so an
-    offline install finds a cached wheel whatever mirror fetched it."""
+    """Where mlstack recorded, before it fetched files itself, the URL each cached wheel
+    came from. Nothing writes there now; gc drops its stale temporaries and
+    ``cache clean`` the folder."""
     return home() / "cache" / "wheel-urls"
+
+
+def files_cache_dir() -> Path:
+    """mlstack's download cache: ``<sha256>/<filename>`` (mlstack_env/download.py), beside
+    uv's, so any lock whose files are here installs offline, whatever mirror fetched them."""
+    return home() / "cache" / "files"
 
 
 def package_data() -> Path:

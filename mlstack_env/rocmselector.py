@@ -122,7 +122,8 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
 # --- create time: fetch and unpack ------------------------------------------------------
 
 def _cached(sdist: Wheel) -> Path:
-    return paths.home() / "cache" / "sdists" / sdist.sha256 / sdist.filename
+    # mlstack's download cache (mlstack_env/download.py), where create fetches it too
+    return paths.files_cache_dir() / sdist.sha256 / sdist.filename
 
 
 def _sha256(data: bytes) -> str:

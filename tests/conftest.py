@@ -26,7 +26,10 @@ if sys.dont_write_bytecode and not sys.pycache_prefix:
 # Variables from the developer's shell that would change what mlstack does.
 _LEAKY_PREFIXES = ("UV_", "MLSTACK_", "HSA_", "HIP_", "ROCR_", "PYTORCH_", "MIOPEN_")
 # CI: set by every CI service, and it makes env create refuse to change a project lock.
-_LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "CI")
+_LEAKY = ("ROCM_PATH", "ROCM_HOME", "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "CI",
+          # a proxy would be asked for the loopback servers' files too (download.py)
+          "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+          "NETRC")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

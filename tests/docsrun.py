@@ -220,16 +220,34 @@ _NORMAL = [
 ]
 
 
+# mlstack's per-file download lines (``[2/3] downloaded NAME (…)``): parallel downloads
+# finish in any order, so a run of them compares as a set, without the counter.
+_FINISHED = re.compile(r"^\[\d+/(\d+)\] ")
+
+
 def normal(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         text = line
         for pattern, repl in _NORMAL:
             text = pattern.sub(repl, text)
-        out.append(text.strip())
+        out.append(_FINISHED.sub(r"[<N>/\1] ", text.strip()))
     while out and out[-1] == "":
         out.pop()
-    return out
+    return _sorted_runs(out)
+
+
+def _sorted_runs(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if line.startswith("[<N>/"):
+            run.append(line)
+            continue
+        out += sorted(run)
+        run = []
+        out.append(line)
+    return out[:-1]
 
 
 def update(doc: Path, results: list[tuple[Block, list[list[str]]]]) -> None:

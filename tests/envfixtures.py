@@ -115,12 +115,17 @@ def env_without(*names: str) -> dict[str, str]:
 
 
 STEP_LINE = re.compile(r".+: done in \d+(\.\d+)? s")
+# mlstack's own download lines off a terminal (mlstack_env/cli/downloads.py)
+DOWNLOAD_LINE = re.compile(r"downloading \d+ files?(, .*)?|downloading: .*|resuming .*"
+                           r"|\[\d+/\d+\] .*|downloaded \d+ files?, .*")
 
 
 def error_lines(stderr: str) -> list[str]:
     """stderr without the progress lines of the steps that completed before the error
     (``env create`` prints one per step when stderr is not a terminal)."""
-    return [line for line in stderr.strip().splitlines() if not STEP_LINE.fullmatch(line)]
+    return [line for line in stderr.strip().splitlines()
+            if not STEP_LINE.fullmatch(line) and not DOWNLOAD_LINE.fullmatch(line)]
+
 
 
 # A Python script for lifetime tests: prints "ready", waits for stdin to close, then imports

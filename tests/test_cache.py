@@ -4,7 +4,9 @@ pulled from under a running create."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,12 +38,29 @@ def test_clean_and_prune(mirrored: WheelIndex, fake_machine: Callable[[str], Pat
     assert main(["cache", "prune", "--json"]) == 0
     pruned = json.loads(capsys.readouterr().out)
     assert set(pruned) == {"action", "path", "before_bytes", "after_bytes",
-                           "shared_with_envs_bytes", "freed_bytes"}
+                           "shared_with_envs_bytes", "freed_bytes", "downloads"}
     assert pruned["action"] == "prune"
     assert pruned["path"] == str(paths.uv_cache_dir())
+    # mlstack's download cache: prune keeps the files used lately, drops partial ones
+    files = paths.files_cache_dir()
+    assert pruned["downloads"]["path"] == str(files)
+    assert len(list(files.iterdir())) == 3
+    assert pruned["downloads"]["after_bytes"] == pruned["downloads"]["before_bytes"] > 0
+    (files / ("f" * 64)).mkdir()
+    (files / ("f" * 64) / ".part").write_bytes(b"half a wheel")  # a killed download
+    old = files / next(p.name for p in files.iterdir())
+    for f in old.iterdir():  # a file no create used for 31 days
+        os.utime(f, (time.time() - 31 * 86400,) * 2)
+    assert main(["cache", "prune"]) == 0
+    assert capsys.readouterr().out.startswith(f"pruned mlstack's download cache at {files}: ")
+    assert len(list(files.iterdir())) == 2 and not old.exists()
 
     assert main(["cache", "clean"]) == 0
     out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"cleaned mlstack's download cache at {files}: ")
+    assert out[0].endswith(" -> 0 B")
+    assert list(files.iterdir()) == []
+    out = out[1:]
     assert out[0].startswith(f"cleaned uv's cache at {paths.uv_cache_dir()}: ")
     assert " -> 0 B, freed " in out[0]
     # The env's files are hardlinks into the cache: they stay, and are reported as such.

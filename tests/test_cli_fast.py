@@ -249,7 +249,7 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
-      "logging", "tempfile", "platform")),
+      "logging", "tempfile", "platform", "mlstack_env.download", "urllib3")),
     # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
     # the dist-info names: no METADATA parser, no packaging beyond its version module.
     # (The email package does load: http.client imports it, to read the mirrors' pages.)

@@ -31,17 +31,28 @@ def lock(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Pa
 def test_piped_stderr_gets_one_line_per_step(lock: Path, cli: Cli) -> None:
     r = cli("env", "create", "demo", "--lock", str(lock))
     assert r.returncode == 0, r.stderr
-    steps = [STEP.match(line) for line in r.stderr.splitlines()]
-    assert all(steps), r.stderr
-    size = sum(w.size or 0 for p in _entry(lock).packages for w in p.wheels)
-    assert [m.group("step") for m in steps if m] == [
+    lines = r.stderr.splitlines()
+    steps = [m.group("step") for line in lines if (m := STEP.match(line))]
+    assert steps == [
         f"reading {lock} for rocm6.4:gfx1100",
         "finding the locked files on the mirrors",  # by name, on each index's mirror
         "creating a Python 3.12 venv",
-        f"downloading 3 wheels, {size / 1024:.1f} KiB (uv's cache serves the ones it holds)",
+        "unpacking 3 wheels (uv's cache serves the ones it holds)",
         "linking 3 packages into the env",
         "checking the installed packages against the lock",
     ]
+    # mlstack's own downloads, between reading the lock and uv: a line per file, a total
+    wheels = [w for p in _entry(lock).packages for w in p.wheels]
+    size = sum(w.size or 0 for w in wheels)
+    fetched = [line for line in lines if not STEP.match(line)]
+    assert fetched[0] == f"downloading 3 files, {size / 1024:.1f} KiB"
+    done = sorted(re.sub(r"^\[(\d)/3\] downloaded (\S+) \(.* sha256 ok\)$", r"\1 \2", line)
+                  for line in fetched[1:4])
+    assert [d.split()[0] for d in done] == ["1", "2", "3"], fetched
+    assert sorted(d.split()[1] for d in done) == sorted(w.filename for w in wheels)
+    assert re.fullmatch(rf"downloaded 3 files, {size / 1024:.1f} KiB in .* \(.*/s\)",
+                        fetched[4]), fetched
+    assert lines.index(fetched[0]) == 2 and len(fetched) == 5
     assert "  torch     2.8.0+rocm6.4 (ROCm 6.4 build)" in r.stdout.splitlines()
     assert re.search(r"^  store     [0-9a-f]{32} \(built, \d+\.\d KiB\)$", r.stdout, re.M)
 

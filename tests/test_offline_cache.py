@@ -1,5 +1,5 @@
-"""Offline means offline (issue 13, item 7): a wheel the lock pins by sha256 that uv's
-cache holds is usable whatever mirror URL fetched it."""
+"""Offline means offline (issue 13 item 7, issue 22): mlstack's download cache is keyed by
+sha256, so a locked file fetched once is there whatever mirror or URL fetched it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from mlstack_env import paths
 from tests.envfixtures import team_lock, torch_entry, write_lock
@@ -17,19 +18,24 @@ pytest_plugins = ["tests.wheelindex"]
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def test_offline_after_the_mirror_changed(dead_index: str,
-                                         fake_machine: Callable[[str], Path],
-                                         tmp_path: Path, cli: Cli) -> None:
+def test_a_lock_fetched_through_one_mirror_installs_offline_and_through_another(
+        dead_index: str, fake_machine: Callable[[str], Path], tmp_path: Path,
+        cli: Cli) -> None:
     fake_machine("7900xtx")
     lock = team_lock(tmp_path / "mlstack.lock")
+    wanted = sorted(w.sha256 for p in torch_entry("demo", "rocm6.4:gfx1100").packages
+                    for w in p.wheels)
     with serve(tmp_path / "mirror-a") as mirror_a:  # this test's own index, to stop it
         mirror_a.write_config()
-        first = cli("env", "create", "demo", "--lock", str(lock))
+        first = cli("env", "create", "demo", "--lock", str(lock), "--json")
         assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["downloads"]["downloaded"] == len(wanted)
+        assert sorted(unquote(s.path.rsplit("/", 1)[-1]) for s in mirror_a.log) == sorted(
+            w.filename for p in torch_entry("demo", "rocm6.4:gfx1100").packages
+            for w in p.wheels)
         mirrors_a = mirror_a.mirrors
     # The team moves to mirror B, which this machine cannot reach (down, or no network).
-    dead = dead_index
-    mirror_a.write_config(mirrors={k: v.replace(mirror_a.url, dead)
+    mirror_a.write_config(mirrors={k: v.replace(mirror_a.url, dead_index)
                                    for k, v in mirrors_a.items()})
     # A NEW store entry needing the same wheels: nothing can be reused from the store.
     other = write_lock(tmp_path / "other.lock",
@@ -37,12 +43,32 @@ def test_offline_after_the_mirror_changed(dead_index: str,
     r = cli("env", "create", "demo", "--name", "other", "--lock", str(other), "--offline",
             "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["reused"] is False
+    result = json.loads(r.stdout)
+    assert result["reused"] is False
+    assert (result["downloads"]["cached"], result["downloads"]["downloaded"]) == (3, 0)
     run = cli("env", "run", "other", "--", "python", "-c",
               "import torch, filelock; print(torch.__version__)")
     assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr
-    # What made it work: the URL each pinned wheel was fetched from, by its sha256.
-    fetched = paths.home() / "cache" / "wheel-urls"
-    assert sorted(p.name for p in fetched.iterdir()) == sorted(
-        w.sha256 for p in torch_entry("demo", "rocm6.4:gfx1100").packages for w in p.wheels)
-    assert all(p.read_text().startswith(mirror_a.url) for p in fetched.iterdir())
+    # Then through a live mirror C: a new entry again, and not one file asked of C.
+    with serve(tmp_path / "mirror-c") as mirror_c:
+        mirror_c.write_config()
+        third = write_lock(tmp_path / "third.lock",
+                           [torch_entry("demo", "rocm6.4:gfx1100", env={"NEW_KEY": "2"})])
+        r = cli("env", "create", "demo", "--name", "third", "--lock", str(third), "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["downloads"]["downloaded"] == 0
+        assert mirror_c.log == []
+    # What made it work: each wheel once in the cache, under its sha256.
+    assert sorted(p.name for p in paths.files_cache_dir().iterdir()) == wanted
+
+
+def test_offline_names_every_file_the_cache_lacks(fake_machine: Callable[[str], Path],
+                                                  tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock), "--offline")
+    assert r.returncode == 1
+    assert "3 locked files are not in mlstack's download cache" in r.stderr
+    assert "torch-2.8.0+rocm6.4-cp312-cp312-manylinux_2_28_x86_64.whl" in r.stderr
+    assert "hint: run the same command once with network access" in r.stderr
+    assert not paths.envs_dir().joinpath("demo").exists()

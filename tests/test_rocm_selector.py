@@ -195,7 +195,9 @@ def test_bundle_holds_the_selector_and_an_offline_create_uses_it(
     assert r.returncode == 0, r.stderr
     assert "rocm-7.14.0.tar.gz" in [w["filename"] for w in json.loads(r.stdout)["wheels"]]
     (out / "rocm-7.14.0.tar.gz").unlink()
-    r = cli("env", "create", "ml", "--wheels", str(out), "--offline", cwd=tmp_path)
+    # on a machine whose download cache does not hold it (this one's does, since bundle)
+    r = cli("env", "create", "ml", "--wheels", str(out), "--offline", cwd=tmp_path,
+            env={"MLSTACK_HOME": str(tmp_path / "air-gapped")})
     assert r.returncode == 1
     assert "rocm-7.14.0.tar.gz" in r.stderr and "not in" in r.stderr
     assert cli("bundle", "-o", str(out), cwd=tmp_path).returncode == 0

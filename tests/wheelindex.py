@@ -493,7 +493,43 @@ class _Handler(SimpleHTTPRequestHandler):
             data[-30] ^= 0xFF  # inside the zip's end records: same size, other hash
             self._send_bytes(bytes(data), "application/octet-stream")
             return
+        if local.is_file() and local.suffix in (".whl", ".gz"):
+            self._send_file(local)
+            return
         super().do_GET()
+
+    def _send_file(self, path: Path) -> None:
+        """A file, from the offset of a ``Range: bytes=N-`` header (206) or whole (200),
+        at the server's :attr:`_Server.rate`; logged in :attr:`_Server.log`."""
+        server: _Server = self.server  # type: ignore[assignment]
+        size = path.stat().st_size
+        asked = self.headers.get("Range")
+        start = 0
+        if asked and asked.startswith("bytes=") and asked.endswith("-"):
+            start = int(asked[6:-1])
+        if start >= size and asked:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            server.record(Served(self.path, asked, 416, 0))
+            return
+        self.send_response(206 if asked else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size - start))
+        if asked:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.end_headers()
+        sent = 0
+        try:
+            with path.open("rb") as f:
+                f.seek(start)
+                while data := f.read(server.piece()):
+                    self.wfile.write(data)
+                    sent += len(data)
+                    server.pace(len(data))
+        finally:
+            server.record(Served(self.path, asked, 206 if asked else 200, sent))
 
     def _send(self, path: Path, ctype: str) -> None:
         self._send_bytes(path.read_bytes(), ctype)
@@ -506,11 +542,41 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(data)
 
 
+@dataclass(frozen=True)
+class Served:
+    """One file response: its path, the Range header asked (or None), status, bytes sent
+    (what reached the socket before the client went away)."""
+
+    path: str
+    range: str | None
+    status: int
+    sent: int
+
+
 class _Server(ThreadingHTTPServer):
     # socketserver's default backlog is 5. uv opens tens of connections at once; past the
     # backlog the kernel drops their SYNs, and each dropped one waits a full second for its
     # retransmission (about a second of every larger resolve, for nothing a real index does).
     request_queue_size = 128
+    rate: int | None = None  # bytes per second per file response (None: as fast as it goes)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.log: list[Served] = []
+        self._log_lock = threading.Lock()
+
+    def record(self, served: Served) -> None:
+        with self._log_lock:
+            self.log.append(served)
+
+    def piece(self) -> int:
+        return 1 << 16 if self.rate is None else max(1, min(1 << 16, self.rate // 20))
+
+    def pace(self, nbytes: int) -> None:
+        if self.rate is not None:
+            import time
+
+            time.sleep(nbytes / self.rate)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up mid-file (uv stops reading a wheel whose bytes are wrong)
@@ -528,6 +594,17 @@ class WheelIndex:
     url: str
     hashes: dict[str, str] = field(default_factory=dict)
     published: tuple[Dist, ...] = ()  # releases added by publish()
+    server: _Server | None = None
+
+    @property
+    def log(self) -> list[Served]:
+        """Every wheel and sdist response so far (paths, Range headers, bytes sent)."""
+        return list(self.server.log) if self.server is not None else []
+
+    def throttle(self, rate: int | None) -> None:
+        """Serve files at ``rate`` bytes per second (None: full speed)."""
+        if self.server is not None:
+            self.server.rate = rate
 
     @property
     def mirrors(self) -> dict[str, str]:
@@ -586,7 +663,8 @@ def serve(root: Path) -> Iterator[WheelIndex]:
     thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
     thread.start()
     try:
-        yield WheelIndex(root, f"http://127.0.0.1:{server.server_address[1]}", hashes)
+        yield WheelIndex(root, f"http://127.0.0.1:{server.server_address[1]}", hashes,
+                         server=server)
     finally:
         server.shutdown()
         server.server_close()

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 cache_app = typer.Typer(
     name="cache",
-    help="uv's download cache under MLSTACK_HOME: clean or prune (gc frees the store).",
+    help="The download caches under MLSTACK_HOME (mlstack's and uv's): clean or prune "
+    "(gc frees the store).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -34,9 +35,15 @@ class CacheResult:
 
     def render(self, console: Console) -> None:
         r = self.report
-        if r.before.total == 0 and r.after.total == 0:
-            console.print(f"uv's cache at {r.path} is empty: nothing to {r.action}",
+        if r.files_before:
+            what = "cleaned" if r.action == "clean" else "pruned"
+            console.print(f"{what} mlstack's download cache at {r.files_path}: "
+                          f"{human_bytes(r.files_before)} -> {human_bytes(r.files_after)}",
                           soft_wrap=True, markup=False)
+        if r.before.total == 0 and r.after.total == 0:
+            if not r.files_before:
+                console.print(f"uv's cache at {r.path} is empty: nothing to {r.action}",
+                              soft_wrap=True, markup=False)
             return
         what = "cleaned" if r.action == "clean" else "pruned"
         line = (f"{what} uv's cache at {r.path}: {human_bytes(r.before.total)} -> "
@@ -55,7 +62,7 @@ def _waiting() -> None:
 
 @cache_app.command("clean")
 def clean_cmd(as_json: JsonOpt = False) -> int:
-    """Remove uv's whole cache (the next create or lock downloads again)."""
+    """Remove mlstack's download cache and uv's cache (the next create downloads again)."""
     from mlstack_env.cache import run
 
     return emit(CacheResult(run("clean", on_wait=_waiting)), as_json)
@@ -63,7 +70,7 @@ def clean_cmd(as_json: JsonOpt = False) -> int:
 
 @cache_app.command("prune")
 def prune_cmd(as_json: JsonOpt = False) -> int:
-    """Remove what uv no longer needs from its cache (`uv cache prune`)."""
+    """Remove partial downloads, files unused for 30 days, and what uv no longer needs."""
     from mlstack_env.cache import run
 
     return emit(CacheResult(run("prune", on_wait=_waiting)), as_json)

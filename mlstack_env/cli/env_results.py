@@ -3,6 +3,7 @@ both printed by :func:`mlstack_env.cli.output.emit`."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.units import human_bytes
@@ -47,6 +48,10 @@ class CreateResult:
         data["target_why"] = self.outcome.target_why
         data["key_versions"] = key_versions(self.outcome.created.entry)
         data["lock_change"] = self.outcome.change.to_json() if self.outcome.change else None
+        # What mlstack downloaded for this create (None: nothing to fetch, a store hit).
+        fetched = sys.modules.get("mlstack_env.download")  # loaded only if files were needed
+        report = fetched.last_report() if fetched is not None else None
+        data["downloads"] = report.to_json() if report is not None else None
         return data
 
     def render(self, console: Console) -> None:

@@ -90,7 +90,7 @@ ROOT_HELP = (
     '  completion  Print a shell completion script.\n'
     '  profile     List and show profiles.\n'
     '  env         Create, inspect, verify and use envs.\n'
-    "  cache       uv's download cache under MLSTACK_HOME.\n"
+    "  cache       The download caches under MLSTACK_HOME (mlstack's and uv's).\n"
     '  system      System packages a lock expects.\n'
     '\n'
     '  Examples:\n'

@@ -11,6 +11,7 @@ exactly its command's parameters, names and defaults (a test checks).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
         locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
     )
     quiet = as_json or is_quiet()
+    fetched = sys.modules.get("mlstack_env.download")
+    if fetched is not None:  # in-process (tests): another command's downloads
+        fetched.forget_report()
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
                      on_wait=None if quiet else say, announce=announce)
     if not as_json and is_quiet():  # -q: nothing else on success

@@ -19,6 +19,8 @@ from mlstack_env.units import seconds
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.cli.downloads import DownloadLines
+
 _quiet = False
 
 
@@ -57,6 +59,14 @@ class StepProgress:
 
     def say(self, message: str) -> None:
         self._console.out(message, highlight=False)
+
+    def downloads(self) -> DownloadLines:
+        """How mlstack's own downloads are shown (mlstack_env/cli/downloads.py)."""
+        from mlstack_env.cli.downloads import DownloadBars, DownloadLines
+
+        if self._console.is_terminal:
+            return DownloadBars(self._console)
+        return DownloadLines(self._console)
 
 
 def say(message: str) -> None:

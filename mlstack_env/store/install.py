@@ -1,8 +1,9 @@
-"""Installing a lock entry into a new venv with uv: ``uv venv`` then ``uv pip sync`` of a
-hash-pinned pylock (``--no-index``: every wheel by its locked URL, through ``[mirrors]``),
+"""Installing a lock entry into a new venv with uv: the entry's files made local first
+(the bundle folder, else mlstack's download cache, where missing files are downloaded
+after locate.py found them on the mirrors: mlstack_env/download.py), then ``uv venv`` and
+``uv pip sync`` of a hash-pinned pylock of ``file://`` URLs (``--no-index``, no network),
 progress from uv's own lines, the installed set checked against the lock, the env's
-``pip`` and ROCm's selector added; and, per locked sha256, the URL a wheel was fetched
-from, so ``--offline`` finds it in uv's cache after a mirror change.
+``pip`` and ROCm's selector added.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env import paths
-from mlstack_env.config import UserConfig, host_prefix, mirror_advice
+from mlstack_env.config import UserConfig
 from mlstack_env.errors import MlstackError
-from mlstack_env.indexpages import split_credentials
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
-from mlstack_env.units import human_bytes
-from mlstack_env.userfile import write_atomic
 
 if TYPE_CHECKING:
     from mlstack_env import uv
@@ -40,6 +37,7 @@ class UvInstaller:
 
     mirrors: Mapping[str, str] = field(default_factory=dict)
     offline: bool = False
+    downloads: Mapping[str, float] = field(default_factory=dict)  # [downloads] settings
     # Fetch the wheels again instead of trusting uv's cache. Installed files are hardlinks
     # into the cache, so a file edited in an env is edited in the cache too; a reinstall
     # must not link the same damaged file back.
@@ -63,9 +61,11 @@ class UvInstaller:
         be in DIR; say which are not before uv runs (uv would name only the first)."""
         if self.wheels_dir is None or not self.offline:
             return
+        from mlstack_env.download import cached, want
+
         bundled = self.bundled(entry)
         missing = sorted({w.filename for p in entry.packages for w in p.files
-                          if w.sha256 not in bundled})
+                          if w.sha256 not in bundled and cached(want(w)) is None})
         if missing:
             raise MlstackError(
                 f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
@@ -74,62 +74,48 @@ class UvInstaller:
                 "and copy DIR here, or drop --offline",
             )
 
-    def fetched(self, entry: LockEntry) -> dict[str, str]:
-        """Offline: locked sha256 -> the URL the file was last fetched from.
+    def local_files(self, entry: LockEntry, progress: Progress) -> dict[str, str]:
+        """Locked sha256 -> ``file://`` URL of every locked file: the bundle folder's, else
+        mlstack's download cache (keyed by sha256, so filled through any mirror). A file
+        the cache lacks is found first (locate.py: by name on the mirror of its index,
+        else its canonical URL) — all before any download, so a file no mirror lists stops
+        the create early — then downloaded (download.py)."""
+        from mlstack_env import download
 
-        uv's cache is keyed by URL, so after ``[mirrors]`` changed, an offline install
-        through the new mirror would miss a wheel the cache holds; the URL that filled
-        the cache finds it. The lock's sha256 is still checked by uv.
-        """
-        if not self.offline:
-            return {}
-        return {w.sha256: url for p in entry.packages for w in p.wheels
-                if (url := fetched_url(w.sha256)) is not None}
+        bundled = self.bundled(entry)
+        files = [(p, w) for p in entry.packages for w in p.files if w.sha256 not in bundled]
+        if not files:
+            return bundled
+        wants = {w.sha256: download.want(w) for _, w in files}
+        missing = [(p, w) for p, w in files if download.cached(wants[w.sha256]) is None]
+        if missing and not self.offline:
+            from mlstack_env.locate import FileLocator
 
-    def locations(self, entry: LockEntry) -> dict[str, str]:
-        """Locked sha256 -> the URL to fetch it from: the bundle folder first, then,
-        offline, the URL a cached file was fetched from, then where ``locate.py`` finds
-        it (by name on the mirror of its index, else its canonical URL)."""
-        from mlstack_env.indexpages import MirrorError
-        from mlstack_env.locate import FileLocator
-
-        config = UserConfig(mirrors=dict(self.mirrors))
-        found = {**self.fetched(entry), **self.bundled(entry)}
-        locator = FileLocator(config)
-        for package in entry.packages:
-            for wheel in package.files:
-                if wheel.sha256 in found:
-                    continue
-                if self.offline:  # no page can be read: uv's cache by the old key, if any
-                    found[wheel.sha256] = config.rewrite(wheel.url) if wheel.url else ""
-                    continue
-                try:
-                    found[wheel.sha256] = locator.url(package, wheel)
-                except MirrorError as err:
-                    # The page is unreadable (the mirror is down), but this file was
-                    # fetched before: uv's cache holds it under that URL. Else the error.
-                    earlier = fetched_url(wheel.sha256)
-                    if earlier is None or not err.unreachable:
-                        raise
-                    found[wheel.sha256] = earlier
-        return found
+            config = UserConfig(mirrors=dict(self.mirrors))
+            locator = FileLocator(config)
+            with progress.step("finding the locked files on the mirrors") if self.mirrors \
+                    else contextlib.nullcontext():
+                for package, wheel in missing:
+                    wants[wheel.sha256] = download.want(wheel, locator.url(package, wheel),
+                                                        self.mirrors)
+        reporter = getattr(progress, "downloads", None)
+        got = download.fetch_all(
+            list(wants.values()), settings=download.settings_from(self.downloads),
+            progress=reporter() if callable(reporter) else None, offline=self.offline,
+            verify=self.refresh)
+        return {**{sha: path.absolute().as_uri() for sha, path in got.items()}, **bundled}
 
     def _refresh_args(self) -> list[str]:
-        if not self.refresh:
-            return []
-        # uv refuses --refresh offline; from a wheel bundle, bypassing the cache does the
-        # same for this install (the damaged cached copy is not linked back).
-        return ["--no-cache"] if self.offline else ["--refresh"]
+        # uv keys its unpacked copy of a local wheel by the file's ctime, so --refresh
+        # would link the same (damaged) unpacked files back; bypassing its cache unpacks
+        # the checked wheel again for this install.
+        return ["--no-cache"] if self.refresh else []
 
     def install(self, entry: LockEntry, venv: Path, workdir: Path, progress: Progress) -> str:
         from mlstack_env import uv  # the installer runs uv; a store hit needs neither
 
         self.check_bundle(entry)
-        # Every file found first (by name on its index's mirror): a missing one stops the
-        # create before anything is made.
-        with progress.step("finding the locked files on the mirrors") if self.mirrors \
-                and not self.offline else contextlib.nullcontext():
-            located = self.locations(entry)
+        located = self.local_files(entry, progress)  # the network part: before uv runs
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
@@ -141,32 +127,20 @@ class UvInstaller:
         pylock = workdir / "pylock.toml"
         pylock.write_text(to_pylock(entry, located=located, require_urls=False),
                           encoding="utf-8")
-        stages = _SyncStages(entry, progress, self.bundled(entry) if self.wheels_dir else None)
-        try:
-            with stages:
-                uv.run(
-                    [
-                        "pip", "sync", "--python", str(venv / "bin" / "python"),
-                        "--preview-features", "pylock", "--no-index",
-                        *self._refresh_args(), str(pylock),
-                    ],
-                    what=f"installing {entry.key}",
-                    cwd=workdir,
-                    offline=self.offline,
-                    hint=lambda kind: _sync_hint(kind, self.offline, self.wheels_dir),
-                    on_line=stages.line,
-                )
-        except uv.UvError as err:
-            if self.offline or err.kind is not uv.UvFailure.NETWORK:
-                raise
-            canonical = [w.url or p.index or "" for p in entry.packages for w in p.wheels]
-            # Name the servers the wheels came from (a mirror's, when one is configured).
-            servers = sorted({host_prefix(url) for url in located.values()
-                              if url.startswith(("http://", "https://"))})
-            where = f" (downloading from {', '.join(servers)})" if servers else ""
-            raise MlstackError(f"{err.message}{where}", mirror_advice(
-                canonical, UserConfig(mirrors=dict(self.mirrors)))) from None
-        remember_fetched(entry, located)
+        stages = _SyncStages(entry, progress)
+        with stages:
+            uv.run(
+                [
+                    "pip", "sync", "--python", str(venv / "bin" / "python"),
+                    "--preview-features", "pylock", "--no-index",
+                    *self._refresh_args(), str(pylock),
+                ],
+                what=f"installing {entry.key}",
+                cwd=workdir,
+                offline=True,  # every file is local: uv needs no network
+                hint=lambda kind: _sync_hint(kind, self.wheels_dir),
+                on_line=stages.line,
+            )
         self._install_selector(entry, venv, located, progress)
         with progress.step("checking the installed packages against the lock"):
             check_installed(entry, venv)
@@ -195,53 +169,18 @@ class UvInstaller:
             rocmselector.install(entry, venv, site, data)
 
 
-def fetched_url(sha256: str) -> str | None:
-    """The URL a wheel with this sha256 was last installed from, if one was recorded."""
-    if not sha256.isalnum():
-        return None
-    try:
-        url = (paths.wheel_urls_dir() / sha256).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return url if url.startswith(("https://", "http://")) else None
-
-
-def remember_fetched(entry: LockEntry, located: Mapping[str, str]) -> None:
-    """After an install: record, per locked sha256, the URL uv fetched the wheel from
-    (network URLs only; a bundle's files are found again with --wheels). Best effort."""
-    where = paths.wheel_urls_dir()
-    for package in entry.packages:
-        for wheel in package.wheels:
-            # Never a password on disk; uv's cache keys leave credentials out too.
-            url = split_credentials(located.get(wheel.sha256, ""))[0]
-            if not url.startswith(("https://", "http://")) or not wheel.sha256.isalnum():
-                continue
-            if fetched_url(wheel.sha256) == url:
-                continue
-            with contextlib.suppress(OSError):
-                write_atomic(where / wheel.sha256, url + "\n")
-
-
 class _SyncStages:
     """``uv pip sync`` is one process that downloads, then links; its stderr says when each
     part ends ("Prepared 3 packages in 146ms", "Installed 3 packages in 20ms"). Each part
     is one progress step, closed when uv reports it done."""
 
-    def __init__(self, entry: LockEntry, progress: Progress,
-                 bundled: Mapping[str, str] | None) -> None:
+    def __init__(self, entry: LockEntry, progress: Progress) -> None:
         self._progress = progress
         self._stack = contextlib.ExitStack()
         wheels = [w for p in entry.packages for w in p.wheels]
-        sizes = [w.size for w in wheels if w.size is not None]
-        what = f"{len(wheels)} wheel{'s' if len(wheels) != 1 else ''}"
-        if sizes:  # the lock records each wheel's size; say so when some lack one
-            what += f", {human_bytes(sum(sizes))}"
-            if len(sizes) < len(wheels):
-                what += f" for the {len(sizes)} with a recorded size"
-        if bundled is not None:
-            self._fetch = f"reading {what} ({len(bundled)} from the bundle folder)"
-        else:
-            self._fetch = f"downloading {what} (uv's cache serves the ones it holds)"
+        # The files are local by now (downloaded, cached or bundled): uv unpacks them.
+        self._fetch = (f"unpacking {len(wheels)} wheel{'s' if len(wheels) != 1 else ''} "
+                       "(uv's cache serves the ones it holds)")
         count = sum(1 for p in entry.packages if p.wheels)  # uv links these; not the selector
         self._link = f"linking {count} package{'s' if count != 1 else ''} into the env"
         self._stage = ""
@@ -333,23 +272,15 @@ def interpreter_for(version: str) -> Path:
     return uv.find_python(version)
 
 
-def _sync_hint(kind: uv.UvFailure, offline: bool, wheels_dir: Path | None = None) -> str:
+def _sync_hint(kind: uv.UvFailure, wheels_dir: Path | None = None) -> str:
     from mlstack_env import uv
 
-    if kind is uv.UvFailure.HASH and wheels_dir is None:
-        return ("a locked hash does not match the file served: the lock or the served wheel "
-                "was changed; restore the lock (or lock again if the change is wanted)")
     if wheels_dir is not None:
         return (
-            f"a hash mismatch means a file in {wheels_dir} (or a served wheel) differs from "
-            f"the lock: bundle it again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
+            f"a hash mismatch means a file in {wheels_dir} differs from the lock: bundle it "
+            f"again with `mlstack bundle --lock LOCK -o {wheels_dir}`"
         )
-    if offline:
-        return (
-            "--offline needs every locked wheel in the uv cache: run the same create once "
-            "with network access, or drop --offline"
-        )
-    return (
-        "check the network and the index (or [mirrors] in the mlstack config); a hash "
-        "mismatch means the lock or the served wheel was changed: restore the lock"
-    )
+    if kind is uv.UvFailure.HASH:
+        return ("a file in mlstack's download cache was changed after it was checked: run "
+                "`mlstack cache clean`, then the same command again")
+    return "rerun with -v to see uv's full output"
