@@ -92,7 +92,10 @@ def test_a_child_detached_from_env_run_survives_remove_and_gc(
     child_code = (
         "import os, time, pathlib\n"
         f"go, done = pathlib.Path({str(go)!r}), pathlib.Path({str(done)!r})\n"
-        "while not go.exists(): time.sleep(0.05)\n"
+        "for _ in range(2400):  # at most 2 minutes: a failed test leaves nothing running\n"
+        "    if go.exists(): break\n"
+        "    time.sleep(0.05)\n"
+        "else: raise SystemExit(1)\n"
         "import torch\n"
         "done.write_text(torch.__version__)\n")
     parent_code = (
@@ -104,10 +107,12 @@ def test_a_child_detached_from_env_run_survives_remove_and_gc(
     r = subprocess.run([*mlstack_exe(), "env", "run", "demo", "--", "python", "-c",
                         parent_code], capture_output=True, text=True, check=False,
                        timeout=120, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    gc = _remove_and_gc(cli)
-    assert gc["store_entries"] == []
-    go.touch()
+    try:
+        assert r.returncode == 0, r.stderr
+        gc = _remove_and_gc(cli)
+        assert gc["store_entries"] == []
+    finally:
+        go.touch()  # the child goes on (and ends) whatever happened
     for _ in range(600):
         if done.exists() and done.read_text():
             break
