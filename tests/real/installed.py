@@ -2,7 +2,9 @@
 Python (so the same code reads a store entry, a fresh venv and an image): every file
 listed in a dist-info RECORD, by path in site-packages -> sha256. Bytecode, files outside
 site-packages (console scripts: their shebang names the venv) and the installer's own
-metadata (INSTALLER, RECORD, REQUESTED, direct_url.json) are left out."""
+metadata (INSTALLER, RECORD, REQUESTED, direct_url.json, and uv_cache.json, which uv
+writes when it installs a local wheel — mlstack installs the files it downloaded — with a
+timestamp of its cache) are left out."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 SCRIPT = """
 import hashlib, json, pathlib, sysconfig
 site = pathlib.Path(sysconfig.get_paths()["purelib"])
-own = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json"}
+own = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "uv_cache.json"}
 out = {}
 for dist in sorted(site.glob("*.dist-info")):
     for row in (dist / "RECORD").read_text(encoding="utf-8").splitlines():
