@@ -212,6 +212,7 @@ def session(root: Path, index: WheelIndex,
 _NORMAL = [
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:B|KiB|MiB|GiB|kB|MB|GB)\b"), "<SIZE>"),
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s)\b"), "<TIME>"),
+    (re.compile(r'("seconds": )\d+(?:\.\d+)?'), r"\1<TIME>"),  # --json figures
     (re.compile(r"\b[0-9a-f]{16,64}\b"), "<HASH>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<PORT>"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "<DATE>"),

@@ -136,7 +136,8 @@ def test_a_tampered_wheel_is_refused_and_not_kept(wheel_index: WheelIndex, tmp_p
     assert r.returncode == 1
     error, hint = one_error(r.stderr)
     # Downloads run in parallel: the first to fail stops the others, and is named.
-    first = next(name for name in TEAM_WHEELS if name in error)
+    first = next((name for name in TEAM_WHEELS if name in error), None)
+    assert first is not None, r.stderr
     assert f"{wheel_index.url}/tampered/" in error
     assert "does not match the lock" in error
     assert wheel_index.sha256(first) in error  # expected
