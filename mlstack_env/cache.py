@@ -3,13 +3,13 @@ MLSTACK_HOME (``mlstack gc`` frees only the store).
 
 uv's part runs uv's own ``cache clean`` / ``cache prune`` (uv waits for other uv processes
 using the cache); the download cache (``cache/files``, keyed by sha256:
-mlstack_env/download.py) is emptied by ``clean``, and ``prune`` drops its partial downloads
+mlstack_env/fetch/download.py) is emptied by ``clean``, and ``prune`` drops its partial downloads
 and the files no create or bundle used in 30 days. Both hold the store lock exclusively,
 as gc does: an ``env create`` holds it shared from its downloads to its last installed
 file, so none is broken half-way (a file being downloaded is skipped: its slot is locked).
 
 What is freed is measured, not guessed: env files are hardlinks into uv's cache, so only
-the bytes no env links to come back (:mod:`mlstack_env.diskusage`).
+the bytes no env links to come back (:mod:`mlstack_env.core.diskusage`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack_env import paths, uv
-from mlstack_env.diskusage import Usage, usage
+from mlstack_env import uv
+from mlstack_env.core import paths
+from mlstack_env.core.diskusage import Usage, usage
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class CacheReport:
 def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
     """``uv cache clean`` (everything) or ``uv cache prune`` (what uv no longer needs), and
     the same for mlstack's download cache."""
-    from mlstack_env import download
+    from mlstack_env.fetch import download
     from mlstack_env.store.entries import Store
 
     path = paths.uv_cache_dir()

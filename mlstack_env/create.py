@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env.errors import MlstackError
-from mlstack_env.target import Target, parse_python
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target, parse_python
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.lockfile import LockEntry
-    from mlstack_env.project import Project
+    from mlstack_env.manifest.project import Project
     from mlstack_env.resolve.lockwrite import LockChange
     from mlstack_env.store.create import Created
     from mlstack_env.store.entries import Progress
@@ -42,7 +42,7 @@ class CreateRequest:
 
     def check(self) -> None:
         """Refuse contradictory or malformed requests before anything is detected."""
-        from mlstack_env.envname import validate_env_name
+        from mlstack_env.core.envname import validate_env_name
 
         if self.name is not None:
             validate_env_name(self.name)
@@ -140,14 +140,14 @@ def create(
     announce: Callable[[str], None] | None = None,
 ) -> CreateOutcome:
     """Materialize the chosen entry as the next generation of the env (store/create.py)."""
-    from mlstack_env.config import load_config
-    from mlstack_env.envname import validate_env_name
+    from mlstack_env.core.envname import validate_env_name
+    from mlstack_env.fetch.config import load_config
+    from mlstack_env.fetch.urlpolicy import url_policy
     from mlstack_env.hardware import detect
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
     from mlstack_env.store.create import create_env
     from mlstack_env.store.entries import NoProgress
     from mlstack_env.store.install import UvInstaller
-    from mlstack_env.urlpolicy import url_policy
 
     request.check()
     # Found once, here: the entry, the progress line, the URL policy and the site preset
@@ -188,13 +188,13 @@ def create(
 def _machine_target(request: CreateRequest, machine: Machine, project: Project | None
                     ) -> tuple[CreateRequest, str]:
     """Without --target (or --lock): the machine's target, unless the profile has no build
-    there (:mod:`mlstack_env.target_fit`); the request with it, and why ("" if detected)."""
+    there (:mod:`mlstack_env.gpu.target_fit`); the request with it, and why ("" if detected)."""
     name = request.profile or (project.default_env if project is not None else None)
     if request.target is not None or request.lock_file is not None or name is None:
         return request, ""
     from dataclasses import replace
 
-    from mlstack_env.target_fit import for_profile
+    from mlstack_env.gpu.target_fit import for_profile
 
     choice = for_profile(name, machine, project, request.python)
     return replace(request, target=choice.target), choice.why
@@ -292,7 +292,7 @@ def _policy_dir(request: CreateRequest, choice: EntryChoice, project: Project | 
                 ) -> Path | None:
     """The project whose URL policy applies: ``--project``, else the working directory's
     when the entry comes from this user's lock of its unused built-in profiles."""
-    from mlstack_env.project import user_lock_path
+    from mlstack_env.manifest.project import user_lock_path
 
     if request.project_dir is None and project is not None \
             and choice.source == str(user_lock_path(project)):

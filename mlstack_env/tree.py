@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
 if TYPE_CHECKING:  # packaging loads to read a tree
@@ -249,9 +249,9 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
     cannot be read."""
     from packaging.requirements import Requirement
 
-    from mlstack_env.errors import MlstackError
-    from mlstack_env.profiles import ProfileSet
-    from mlstack_env.project import find_project
+    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.manifest.profiles import ProfileSet
+    from mlstack_env.manifest.project import find_project
 
     try:
         project = find_project(near) if near is not None else None
@@ -266,8 +266,8 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
 
 def env_tree(name: str) -> PackageTree:
     """The tree of env ``name``'s current generation, from its own venv."""
-    from mlstack_env.diskusage import usage
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.diskusage import usage
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.store.generations import get_env
 
     env = get_env(name)

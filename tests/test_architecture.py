@@ -22,7 +22,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "resolve": ("store", "activation", "create", "cli", "doctor"),
     "store": ("resolve", "create", "cli", "doctor"),
     "activation": ("resolve", "create", "cli", "doctor"),
-    "gpuvars": ("resolve", "store", "activation", "create", "cli"),
+    "gpu": ("resolve", "store", "activation", "create", "cli"),
 }
 
 

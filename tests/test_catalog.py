@@ -25,9 +25,9 @@ from mlstack_env.catalog.support import (
     override_gfx,
     torch_code_support,
 )
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target
 from mlstack_env.hardware.sysfs import decode_gfx_target_version
-from mlstack_env.target import Target
 
 # ROCM-FACTS §1 (first table and "Corrections and additions"): gfx -> (PCI device ids,
 # integrated, usual HSA_OVERRIDE_GFX_VERSION). The overrides of gfx1033/gfx1036 are

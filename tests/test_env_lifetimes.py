@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.store.entries import Store, store_key
 from mlstack_env.store.locks import file_lock
 from tests.conftest import mlstack_exe

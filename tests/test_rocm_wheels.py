@@ -20,13 +20,13 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.catalog.support import code_support
-from mlstack_env.errors import MlstackError
-from mlstack_env.gpu_assessment import target_summary
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.sources import catalog
+from mlstack_env.gpu.gpu_assessment import target_summary
+from mlstack_env.gpu.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.rocmsdk import check_entry, needs_init, sdk_request
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
+from mlstack_env.rocmwheels.rocmsdk import check_entry, needs_init, sdk_request
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -374,7 +374,7 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
 
 
 def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
-    from mlstack_env.rocmsdk import env_variables, root_in
+    from mlstack_env.rocmwheels.rocmsdk import env_variables, root_in
     from mlstack_env.store.entries import Store
     from mlstack_env.store.install import UvInstaller
     from mlstack_env.store.verify import verify_venv
@@ -452,7 +452,7 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
 
 
 def test_two_entries_on_one_rocm_build_share_one_copy(wheel_index: WheelIndex) -> None:
-    from mlstack_env.diskusage import usage
+    from mlstack_env.core.diskusage import usage
     from mlstack_env.store.entries import Store
     from mlstack_env.store.install import UvInstaller
 

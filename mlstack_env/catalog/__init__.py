@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env.errors import InternalError, MlstackError
+from mlstack_env.core.errors import InternalError, MlstackError
 
 DATA_DIR = Path(__file__).parent
 
@@ -232,7 +232,7 @@ def target_rocm_version(rocm_version: str) -> str:
     if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
         return full
     if v.micro:
-        from mlstack_env.sources import catalog  # the sources import this module
+        from mlstack_env.fetch.sources import catalog  # the sources import this module
 
         if any(full in src.variants for src in catalog().sources.values()):
             return full

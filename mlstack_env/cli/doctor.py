@@ -89,7 +89,7 @@ def build_context(lock: Path | None, env: str | None) -> Context:
 
 def live_context(machine: Machine, wanted: Wanted | None) -> Context:
     """The doctor's view of this live system, for a machine already detected."""
-    from mlstack_env import paths
+    from mlstack_env.core import paths
     from mlstack_env.doctor import Context
     from mlstack_env.doctor.seams import SystemAccess, disk_free, probe_uv
     from mlstack_env.system import package_db

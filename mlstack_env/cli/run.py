@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
 
 
 def _is_env(word: str) -> bool:
-    from mlstack_env import paths
-    from mlstack_env.envname import validate_env_name
+    from mlstack_env.core import paths
+    from mlstack_env.core.envname import validate_env_name
 
     try:
         validate_env_name(word)

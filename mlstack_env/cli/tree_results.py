@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.cli.output import emit, human_bytes
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,8 +115,8 @@ def tree(  # noqa: PLR0917 - one parameter per option of `tree`
     if name is not None:
         raise MlstackError("give an env NAME or --lock FILE, not both",
                            hint="mlstack tree NAME, or mlstack tree --lock FILE")
+    from mlstack_env.gpu.target import Target
     from mlstack_env.lockfile import read_lock, select_entry
-    from mlstack_env.target import Target
 
     if target is not None:
         chosen = Target.parse(target)

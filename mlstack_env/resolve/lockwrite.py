@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlstack_env.fetch.sources import Catalog
     from mlstack_env.lockfile import Lock
-    from mlstack_env.profiles import ProfileSet
-    from mlstack_env.project import Project
-    from mlstack_env.sources import Catalog
+    from mlstack_env.manifest.profiles import ProfileSet
+    from mlstack_env.manifest.project import Project
 
 
 def flock_path(lock_path: Path) -> Path:
@@ -58,7 +58,7 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
         try:
             stack.enter_context(file_lock(flock, on_wait=told))
         except OSError as exc:
-            from mlstack_env.errors import MlstackError
+            from mlstack_env.core.errors import MlstackError
 
             raise MlstackError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
                                f"make {flock.parent} writable") from None
@@ -133,7 +133,7 @@ def change_between(path: Path, old: Lock | None, new: Lock, stale: Iterable[str]
 def stale_keys(lock: Lock, profile_set: ProfileSet, cat: Catalog) -> list[str]:
     """Entries of ``lock`` whose inputs (profile, sources, catalog) changed since locking,
     or whose profile is gone. No uv: input hashes only."""
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.resolve.request import make_request
 
     out = []

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 
 class Busy(Exception):

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mlstack_env import __version__, envvars
-from mlstack_env.errors import MlstackError
+from mlstack_env import __version__
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import current_umask
 from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
 from mlstack_env.store.generations import LOCK_NAME, get_env
-from mlstack_env.userfile import current_umask
 
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry, fits, read_lock, select_entry
 
@@ -42,7 +42,7 @@ class Wanted:
 def _from_entry(source: str, entry: LockEntry, system: tuple[str, ...], rocm: str | None,
                 **more: Any) -> Wanted:
     """A Wanted for ``entry``; one holding ROCm itself asks the host for no ROCm package."""
-    from mlstack_env.rocmsdk import CORE
+    from mlstack_env.rocmwheels.rocmsdk import CORE
     from mlstack_env.system.catalog import system_catalog
 
     core = entry.package(CORE)

@@ -19,8 +19,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env import userfile
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import userfile
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import LOCK_NAME, Lock, LockedPackage, LockEntry, loads, read_lock
 
 # --- one side of the comparison --------------------------------------------------------

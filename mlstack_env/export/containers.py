@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import write_atomic
+from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
-from mlstack_env.rocmsdk import entry_variables, needs_init, release_of
-from mlstack_env.target import Target
-from mlstack_env.userfile import write_atomic
+from mlstack_env.rocmwheels.rocmsdk import entry_variables, needs_init, release_of
 
 KINDS = ("docker", "apptainer")
 PREFIX = "/opt/mlstack"
@@ -63,13 +63,13 @@ _REWRITE = ";".join([
 # ROCm's `rocm` selector (ROCm-as-wheels entries): uv cannot install it without building
 # its setup.py, which mlstack never runs, so the recipe unpacks its pure-Python rocm_sdk
 # package (what torch's _rocm_init imports) as env create does: with the same file,
-# mlstack_env/selectorunpack.py, copied beside the recipe and run by the image's Python.
+# mlstack_env/rocmwheels/selectorunpack.py, copied beside the recipe and run by the image's Python.
 SELECTOR_SCRIPT = "selectorunpack.py"
 
 
 def rocm_as_wheels(target: Target) -> bool:
     """Does the entry lock ROCm's user space as wheels (ROCm 7.14, 10.0; ROCM-FACTS §4b)?
-    The catalog's ``[rocm-wheels]`` releases (:func:`mlstack_env.rocmsdk.release_of`)."""
+    The catalog's ``[rocm-wheels]`` releases (:func:`mlstack_env.rocmwheels.rocmsdk.release_of`)."""
     return release_of(target) is not None
 
 
@@ -158,17 +158,17 @@ def _install_lines(entry: LockEntry, lock_in_image: str) -> list[str]:
 
 def _selector_lines(entry: LockEntry) -> list[str]:
     """The rocm selector's rocm_sdk, unpacked from its locked sdist (not in the pylock:
-    uv would build it) by :mod:`mlstack_env.selectorunpack`, copied into the image;
+    uv would build it) by :mod:`mlstack_env.rocmwheels.selectorunpack`, copied into the image;
     nothing for an entry without one."""
     import base64
 
-    from mlstack_env.rocmselector import metadata, selector_of
+    from mlstack_env.rocmwheels.rocmselector import metadata, selector_of
 
     package = selector_of(entry)
     if package is None or package.sdist is None:
         return []
     if not package.sdist.url:  # locked by name through a mirror of another layout
-        from mlstack_env.errors import MlstackError
+        from mlstack_env.core.errors import MlstackError
 
         raise MlstackError(
             f"{entry.key}: the rocm selector {package.sdist.filename} was locked through a "
@@ -185,8 +185,8 @@ def _selector_lines(entry: LockEntry) -> list[str]:
 def _build_files(entry: LockEntry) -> tuple[tuple[str, str], ...]:
     """Files the recipe copies from beside it besides the lock: the selector's unpacker,
     for an entry that holds the selector."""
-    from mlstack_env import selectorunpack
-    from mlstack_env.rocmselector import selector_of
+    from mlstack_env.rocmwheels import selectorunpack
+    from mlstack_env.rocmwheels.rocmselector import selector_of
 
     if selector_of(entry) is None:
         return ()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 # re.ASCII: \d would also match other scripts' digits (Arabic-Indic ٦), which int() reads.
 _ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$",

@@ -15,8 +15,8 @@ Pages are read once per :class:`FileLocator` (one per command run).
 
 from __future__ import annotations
 
-from mlstack_env.config import UserConfig
-from mlstack_env.indexpages import ProjectPages
+from mlstack_env.fetch.config import UserConfig
+from mlstack_env.fetch.indexpages import ProjectPages
 from mlstack_env.lockfile.model import LockedPackage, Wheel
 
 
@@ -27,7 +27,7 @@ class FileLocator:
 
     def url(self, package: LockedPackage, wheel: Wheel) -> str:
         """The URL to fetch ``wheel`` (a file of ``package``) from; a clear
-        :class:`~mlstack_env.indexpages.MirrorError` when its mirror or index does not
+        :class:`~mlstack_env.fetch.indexpages.MirrorError` when its mirror or index does not
         list it with the locked sha256."""
         index = package.index
         if index is not None:
@@ -39,7 +39,7 @@ class FileLocator:
                 return self.pages.locate(index, package.name, wheel.filename, wheel.sha256,
                                          what="index")
         if not wheel.url:  # no index and no URL: nothing says where it lives
-            from mlstack_env.errors import MlstackError
+            from mlstack_env.core.errors import MlstackError
 
             raise MlstackError(f"the lock names {wheel.filename} of {package.name} with "
                                "neither a URL nor an index",

@@ -24,9 +24,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from mlstack_env import envvars, paths, userfile
-from mlstack_env.errors import MlstackError
-from mlstack_env.system_names import check_system_package
+from mlstack_env.core import envvars, paths, userfile
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.system_names import check_system_package
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env",
                 "prereleases")

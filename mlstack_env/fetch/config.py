@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlstack_env import paths, userfile
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import paths, userfile
+from mlstack_env.core.errors import MlstackError
 
 KNOWN_TABLES = ("mirrors", "downloads")
-# [downloads]: how mlstack fetches a lock's files (mlstack_env/download.py, docs/team.md).
+# [downloads]: how mlstack fetches a lock's files (mlstack_env/fetch/download.py, docs/team.md).
 DOWNLOAD_KEYS = {"parallel": "files at once", "timeout": "seconds without a byte",
                  "retries": "further attempts", "deadline": "seconds per file in all"}
 

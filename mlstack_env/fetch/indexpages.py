@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 # PEP 691: JSON preferred, HTML accepted (servers without JSON send HTML; pypiserver does).
 ACCEPT = ("application/vnd.pypi.simple.v1+json, "
@@ -141,7 +141,7 @@ def _read_page(response: Any, url: str) -> bytes:
     before its Content-Length is an error, not a page that lists less)."""
     import time
 
-    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
+    from mlstack_env.core.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
 
     allowed = download_deadline()
     until = time.monotonic() + allowed

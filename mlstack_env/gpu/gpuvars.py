@@ -30,12 +30,12 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from mlstack_env import envvars
 from mlstack_env.catalog import gpu_table, same_host_rocm, wheel_gfx
 from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
-from mlstack_env.target import Target
 
 # The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;
 # rocm6.0/6.1 wheels ignore it: ROCM-FACTS §1, LIKELY).

@@ -4,7 +4,7 @@ A bundle is what an air-gapped site installs from (``mlstack env create --wheels
 It is made on a connected machine: the files come from mlstack's download cache, fetched
 into it first when missing — found through ``[mirrors]`` like every fetch (by name on
 its index's mirror: locate.py), resumed, checked against the lock's sha256 while
-streaming (mlstack_env/download.py). Each file is copied into ``DIR/.part-*`` and
+streaming (mlstack_env/fetch/download.py). Each file is copied into ``DIR/.part-*`` and
 renamed to the wheel's name: a file in DIR with a wheel's name always has the bytes the
 lock names, even after an interrupted run. A re-run checks the files already there and
 brings only what is missing or different.
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from mlstack_env import __version__
-from mlstack_env.config import UserConfig, load_config
-from mlstack_env.errors import MlstackError
-from mlstack_env.indexpages import basic_auth, redact, split_credentials
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig, load_config
+from mlstack_env.fetch.indexpages import basic_auth, redact, split_credentials
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
 if TYPE_CHECKING:
-    from mlstack_env.download import DownloadProgress
+    from mlstack_env.fetch.download import DownloadProgress
 
 PART_PREFIX = ".part-"
 CHUNK = 1 << 20
@@ -76,7 +76,7 @@ def lock_path_for(lock_file: Path | None, project_dir: Path | None, cwd: Path) -
             raise MlstackError("--lock and --project both name a lock",
                                "pass one: --lock FILE, or --project DIR for its mlstack.lock")
         return lock_file
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
 
     project = find_project(cwd, project_dir)
     if project is None:
@@ -128,10 +128,10 @@ def make_bundle(
 ) -> Bundle:
     """Put the wheels of ``profiles`` (every entry when empty) of the lock at ``lock_path``
     into ``directory``: files already there with the locked sha256 stay, the others come
-    from mlstack's download cache, fetched first if missing (mlstack_env/download.py)."""
+    from mlstack's download cache, fetched first if missing (mlstack_env/fetch/download.py)."""
     lock = read_lock(lock_path)
     entries = select_entries(lock, profiles, str(lock_path))
-    from mlstack_env.urlpolicy import url_policy
+    from mlstack_env.fetch.urlpolicy import url_policy
 
     policy = url_policy(str(lock_path))
     for entry in entries:  # fetch nothing a create of this lock would refuse
@@ -148,8 +148,8 @@ def make_bundle(
                 on_present(done[wheel.filename])
     needed = [w for w in wheels if w.filename not in done]
     if needed:
-        from mlstack_env import download
-        from mlstack_env.locate import FileLocator
+        from mlstack_env.fetch import download
+        from mlstack_env.fetch.locate import FileLocator
 
         wants = {w.sha256: download.want(w) for w in needed}
         before = {sha for sha, want in wants.items() if download.cached(want) is not None}
@@ -209,7 +209,7 @@ def _matching_size(path: Path, wheel: Wheel) -> int | None:
         size = path.stat().st_size
         if not path.is_file() or (wheel.size is not None and size != wheel.size):
             return None
-        from mlstack_env.download import file_sha256
+        from mlstack_env.fetch.download import file_sha256
 
         return size if file_sha256(path) == wheel.sha256 else None
     except OSError:
@@ -267,7 +267,7 @@ def _deadline() -> tuple[float, float]:
     """(when this download must be done, the allowance), by the monotonic clock."""
     import time
 
-    from mlstack_env.envvars import download_deadline
+    from mlstack_env.core.envvars import download_deadline
 
     allowed = download_deadline()
     return time.monotonic() + allowed, allowed
@@ -299,7 +299,7 @@ def _read(response: Any, url: str, config: UserConfig, deadline: tuple[float, fl
 
 
 def _too_slow(url: str, allowed: float, config: UserConfig) -> MlstackError:
-    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE
+    from mlstack_env.core.envvars import MLSTACK_DOWNLOAD_DEADLINE
 
     return _unreachable(url, f"not done after {allowed:g} s ({MLSTACK_DOWNLOAD_DEADLINE}): "
                         "the server sends too slowly", config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from mlstack_env import envvars
+from mlstack_env.core import envvars
 
 TYPE_CHECKING = False  # typing's own costs an import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def wheel_urls_dir() -> Path:
 
 
 def files_cache_dir() -> Path:
-    """mlstack's download cache: ``<sha256>/<filename>`` (mlstack_env/download.py), beside
+    """mlstack's download cache: ``<sha256>/<filename>`` (mlstack_env/fetch/download.py), beside
     uv's, so any lock whose files are here installs offline, whatever mirror fetched them."""
     return home() / "cache" / "files"
 
@@ -96,7 +96,7 @@ def files_cache_dir() -> Path:
 def package_data() -> Path:
     from pathlib import Path
 
-    return Path(__file__).parent
+    return Path(__file__).parent.parent
 
 
 def builtin_profiles_dir() -> Path:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target, parse_python
 from mlstack_env.lockfile import LOCK_NAME
-from mlstack_env.sites import Site, load_site
-from mlstack_env.target import Target, parse_python
+from mlstack_env.manifest.sites import Site, load_site
 
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
-    from mlstack_env.profiles import Profile, ProfileSet
+    from mlstack_env.manifest.profiles import Profile, ProfileSet
 
 MANIFEST_NAME = "mlstack.toml"
 PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
@@ -50,13 +50,13 @@ class Project:
         return self.root / LOCK_NAME
 
     def profile_set(self) -> ProfileSet:
-        from mlstack_env.profiles import ProfileSet
+        from mlstack_env.manifest.profiles import ProfileSet
 
         return ProfileSet.load(self.profiles)
 
     def catalog(self) -> Any:
         """The source catalog with this project's ``[sources.NAME]`` applied."""
-        from mlstack_env.sources import catalog
+        from mlstack_env.fetch.sources import catalog
 
         return catalog().with_overrides(self.sources, str(self.manifest_path), self.text)
 
@@ -80,7 +80,7 @@ class Project:
 
 
 def load_project(manifest: Path) -> Project:
-    from mlstack_env.profiles import _where, parse_profile, read_toml, unknown_key_error
+    from mlstack_env.manifest.profiles import _where, parse_profile, read_toml, unknown_key_error
 
     raw, text = read_toml(manifest)
     source = str(manifest)
@@ -140,7 +140,7 @@ def load_project(manifest: Path) -> Project:
     if not isinstance(sites, dict):
         raise MlstackError(f"{_where(source, text, 'sites')}: 'sites' must be tables "
                            "[sites.NAME]", "write [sites.NAME] then job-cache = true")
-    from mlstack_env.sites import validate_site_name
+    from mlstack_env.manifest.sites import validate_site_name
 
     for name in ([site] if site is not None else []) + list(sites):
         validate_site_name(name, _where(source, text, "site"))
@@ -160,14 +160,14 @@ def load_project(manifest: Path) -> Project:
     )
     project.catalog()  # validate [sources.*] now, naming the file
     if sites:
-        from mlstack_env.sites import known_sites
+        from mlstack_env.manifest.sites import known_sites
 
         known_sites(sites, str(manifest))  # and [sites.*], used or not
     project.site_preset()  # and the site
     if default_env is not None:
         names = project.profile_set().names()
         if default_env not in names:
-            from mlstack_env.profiles import unknown_profile_error
+            from mlstack_env.manifest.profiles import unknown_profile_error
 
             unknown = unknown_profile_error(default_env, names)
             raise MlstackError(
@@ -222,7 +222,7 @@ def user_lock_path(project: Project) -> Path:
     import hashlib
     import os
 
-    from mlstack_env import paths
+    from mlstack_env.core import paths
 
     real = os.path.realpath(project.root)
     key = hashlib.sha256(real.encode()).hexdigest()[:16]

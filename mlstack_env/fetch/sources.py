@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
-from mlstack_env.errors import MlstackError
-from mlstack_env.target import Backend, Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Backend, Target
 
-CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
+CATALOG = Path(__file__).parent.parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled", "variants", "releases", "python", "exclusive", "platform",
                "prereleases")
@@ -321,7 +321,7 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
                   table: str | None = None, keys: list[str] | None = None) -> Source:
     for key in keys if keys is not None else raw:
         if key not in SOURCE_KEYS:
-            from mlstack_env.profiles import unknown_key_error
+            from mlstack_env.manifest.profiles import unknown_key_error
 
             raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
                                     after=table)

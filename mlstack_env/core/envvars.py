@@ -159,7 +159,7 @@ def check_variable(name: object, value: object) -> None:
 
     The one rule for profiles, locks and activation data (raises MlstackError).
     """
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
 
     if not isinstance(name, str) or not is_variable_name(name):
         raise MlstackError(
@@ -184,7 +184,7 @@ def download_deadline() -> float:
     """``$MLSTACK_DOWNLOAD_DEADLINE`` in seconds (default one hour)."""
     import os
 
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
 
     text = os.environ.get(MLSTACK_DOWNLOAD_DEADLINE, "").strip()
     if not text:

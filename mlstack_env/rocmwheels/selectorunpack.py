@@ -2,7 +2,7 @@
 those rules, for ``env create`` and for container builds.
 
 ``env create`` calls :func:`package_files` and :func:`install` (through
-:mod:`mlstack_env.rocmselector`, which fetches the locked sdist). ``mlstack export``
+:mod:`mlstack_env.rocmwheels.rocmselector`, which fetches the locked sdist). ``mlstack export``
 copies this file beside the recipe, and the image's Python runs it (``python -I
 selectorunpack.py URL SHA256 VERSION VENV SITE MIRRORS_VARIABLE METADATA_BASE64``), so it
 imports nothing but the standard library.

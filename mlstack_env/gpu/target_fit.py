@@ -20,14 +20,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from mlstack_env.catalog import DATA_DIR, torch_index_name
-from mlstack_env.errors import MlstackError
-from mlstack_env.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.catalog.components import Component
     from mlstack_env.hardware.machine import Machine
-    from mlstack_env.profiles import Profile
-    from mlstack_env.project import Project
+    from mlstack_env.manifest.profiles import Profile
+    from mlstack_env.manifest.project import Project
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def choose_for(comps: list[Component], name: str, machine: Machine) -> TargetCho
 
 
 def _releases_of(c: Component) -> list[str]:
-    from mlstack_env.sources import catalog
+    from mlstack_env.fetch.sources import catalog
 
     src = catalog().sources.get(c.source or "")
     return sorted(src.variants, key=Version) if src is not None else []
@@ -196,7 +196,7 @@ def for_profile(name: str, machine: Machine, project: Project | None,
     """:func:`choose_target` for profile ``name`` (the project's or a built-in one), and
     the Python check: a fixed Python (``python``: --python, else the project's) that a
     source-only component has no build for is an error whose hint is the whole command."""
-    from mlstack_env.profiles import ProfileSet
+    from mlstack_env.manifest.profiles import ProfileSet
 
     profiles = project.profile_set() if project is not None else ProfileSet.load()
     profile = profiles.get(name)

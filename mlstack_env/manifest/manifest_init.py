@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog.components import Component, component, components, is_rdna
-from mlstack_env.errors import MlstackError
-from mlstack_env.target import Target, parse_python
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
 
@@ -60,7 +60,7 @@ def profile_name_for(directory: Path) -> str:
 
 def builtin_python_range() -> str:
     """The Pythons the built-in profiles allow (PyTorch's wheels): one home, minimal's."""
-    from mlstack_env.profiles import ProfileSet
+    from mlstack_env.manifest.profiles import ProfileSet
 
     return ProfileSet.load().get("minimal").python or ">=3.10,<3.14"
 
@@ -138,8 +138,8 @@ def availability(c: Component, targets: Sequence[Target], python: str | None
 def plan_init(root: Path, targets: Sequence[Target], python: str | None,
               ids: Sequence[str] | None, *, profile: str | None = None,
               running: tuple[int, int] | None = None) -> InitPlan:
-    from mlstack_env.envname import validate_env_name
-    from mlstack_env.profiles import merge_requirements
+    from mlstack_env.core.envname import validate_env_name
+    from mlstack_env.manifest.profiles import merge_requirements
 
     if not targets:
         raise MlstackError("no target to lock for", hint="pass --target T (e.g. rocm6.4:gfx1100)")
@@ -249,8 +249,8 @@ def write(plan: InitPlan, text: str, *, force: bool) -> None:
     """Write the manifest atomically (``userfile.write_atomic``: mode per the umask, 0644
     under 022), after checking that the project loader accepts it; refuse to replace one
     without ``force``."""
-    from mlstack_env.project import load_project
-    from mlstack_env.userfile import write_atomic
+    from mlstack_env.core.userfile import write_atomic
+    from mlstack_env.manifest.project import load_project
 
     if plan.path.exists() and not force:
         raise MlstackError(f"{plan.path} already exists",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21).
@@ -85,7 +85,7 @@ def _catalog() -> dict[str, Any]:
 
 
 def _check(name: str, body: object, source: str) -> dict[str, Any]:
-    from mlstack_env.profiles import unknown_key_error
+    from mlstack_env.manifest.profiles import unknown_key_error
 
     validate_site_name(name, source)
     if not isinstance(body, dict):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9+._-]{0,126}(?:[A-Za-z0-9._]|\+\+))?",
                    re.ASCII)

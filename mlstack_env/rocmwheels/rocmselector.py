@@ -38,16 +38,16 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from mlstack_env import paths
-from mlstack_env.config import UserConfig
-from mlstack_env.errors import InternalError, MlstackError
+from mlstack_env.core import paths
+from mlstack_env.core.errors import InternalError, MlstackError
+from mlstack_env.core.userfile import current_umask
+from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import (
     SELECTOR,
     LockedPackage,
     LockEntry,
     Wheel,
 )
-from mlstack_env.userfile import current_umask
 
 
 def selector_of(entry: LockEntry) -> LockedPackage | None:
@@ -86,7 +86,7 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             "and --offline reads no index page",
             "lock once online (the selector is then kept on offline re-locks)",
         )
-    from mlstack_env.bundle import read_url
+    from mlstack_env.export.bundle import read_url
 
     fetched = config.rewrite(page)
     if fetched.startswith("file:"):  # a mirror that is a folder: the page is its index.html
@@ -122,7 +122,7 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
 # --- create time: fetch and unpack ------------------------------------------------------
 
 def _cached(sdist: Wheel) -> Path:
-    # mlstack's download cache (mlstack_env/download.py), where create fetches it too
+    # mlstack's download cache (mlstack_env/fetch/download.py), where create fetches it too
     return paths.files_cache_dir() / sdist.sha256 / sdist.filename
 
 
@@ -148,7 +148,7 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
             "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
             "(it holds the sdist too) and pass --wheels DIR, or drop --offline",
         )
-    from mlstack_env.bundle import read_url
+    from mlstack_env.export.bundle import read_url
 
     url = url or config.rewrite(sdist.url)
     data = read_url(url, config)
@@ -172,10 +172,11 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
 
 def package_files(data: bytes, name: str) -> dict[str, bytes]:
     """``rocm_sdk/<path>`` -> bytes for every file under ``<top>/src/rocm_sdk/`` of the
-    sdist ``name`` (:func:`mlstack_env.selectorunpack.package_files`, the rules' one home);
+    sdist ``name`` (:func:`mlstack_env.rocmwheels.selectorunpack.package_files`, the rules'
+    one home);
     a refusal is one error naming the sdist."""
-    from mlstack_env.selectorunpack import Refused
-    from mlstack_env.selectorunpack import package_files as unpack
+    from mlstack_env.rocmwheels.selectorunpack import Refused
+    from mlstack_env.rocmwheels.selectorunpack import package_files as unpack
 
     try:
         return unpack(data)
@@ -201,8 +202,9 @@ def metadata(entry: LockEntry, version: str) -> str:
 def install(entry: LockEntry, venv: Path, site: Path, data: bytes) -> list[str]:
     """Unpack the selector's ``rocm_sdk`` package (``data``, its locked sdist's bytes) into
     ``site`` (of ``venv``, a store entry being built) with its dist-info and
-    ``bin/rocm-sdk`` (:mod:`mlstack_env.selectorunpack`); the files, relative to ``site``."""
-    from mlstack_env import selectorunpack
+    ``bin/rocm-sdk`` (:mod:`mlstack_env.rocmwheels.selectorunpack`); the files, relative to
+    ``site``."""
+    from mlstack_env.rocmwheels import selectorunpack
 
     package = selector_of(entry)
     if package is None or package.sdist is None:

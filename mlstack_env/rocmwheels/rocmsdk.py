@@ -13,7 +13,7 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
   itself asks for in a multi-arch build (TheRock ``templates/rocm/setup.py``:
   ``<dist>==<version>`` per extra). The selector's sdist is then pinned beside them (URL,
   sha256) for the ``rocm_sdk`` package torch imports, and unpacked without being built:
-  :mod:`mlstack_env.rocmselector`.
+  :mod:`mlstack_env.rocmwheels.rocmselector`.
 * **What to refuse** (:func:`check_entry`): PyPI's placeholders under AMD's names
   (``rocm-sdk-device-gfx*``/``amd-torch-device-gfx*`` 0.0.1.dev0, old ``rocm-sdk-*``
   0.1.0): any of AMD's names taken from the default index (PyPI); ``rocm-sdk-*`` wheels of
@@ -42,9 +42,9 @@ from mlstack_env.catalog import (
     wheel_gfx,
     wheels_release,
 )
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import SELECTOR, LockedPackage, LockEntry
-from mlstack_env.target import Target
 
 # The selector (sdist only) and the marker that removes it from a resolution.
 NEVER = 'sys_platform == "never"'

@@ -42,9 +42,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from mlstack_env import __version__, paths
-from mlstack_env.errors import MlstackError
-from mlstack_env.units import seconds
+from mlstack_env import __version__
+from mlstack_env.core import paths
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.units import seconds
 
 if TYPE_CHECKING:
     import urllib3
@@ -65,7 +66,7 @@ class Settings:
     deadline: float | None = None  # seconds per file in all; None: one hour
 
     def deadline_for(self, size: int | None) -> float:
-        from mlstack_env.envvars import DEFAULT_DOWNLOAD_DEADLINE
+        from mlstack_env.core.envvars import DEFAULT_DOWNLOAD_DEADLINE
 
         return self.deadline if self.deadline is not None else DEFAULT_DOWNLOAD_DEADLINE
 
@@ -79,7 +80,7 @@ def settings_from(values: Mapping[str, float]) -> Settings:
         except (KeyError, ValueError):
             return None
 
-    from mlstack_env.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
+    from mlstack_env.core.envvars import MLSTACK_DOWNLOAD_DEADLINE, download_deadline
 
     base = Settings()
     # MLSTACK_DOWNLOAD_DEADLINE (one command's setting) wins over the config's deadline.
@@ -375,7 +376,7 @@ class _Stopped(DownloadError):
 
 
 def _error(want: Want, why: str, hint: str | None = None) -> DownloadError:
-    from mlstack_env.indexpages import redact  # never a password in a message
+    from mlstack_env.fetch.indexpages import redact  # never a password in a message
 
     return DownloadError(
         f"cannot download {redact(want.source)} (through {redact(want.through)}): {why}",
@@ -678,7 +679,7 @@ class _Client:
     def _credentials(self, url: str) -> tuple[str, dict[str, str]]:
         """Userinfo in the URL (indexpages.py's rule, as for index pages), else the netrc
         entry of its host, as Basic auth."""
-        from mlstack_env.indexpages import basic_auth, split_credentials
+        from mlstack_env.fetch.indexpages import basic_auth, split_credentials
 
         url, userinfo = split_credentials(url)
         host = urlsplit(url).hostname

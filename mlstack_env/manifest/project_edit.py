@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from mlstack_env.create import CreateOutcome
-    from mlstack_env.project import Project
+    from mlstack_env.manifest.project import Project
     from mlstack_env.resolve.locking import LockOutcome
 
 
@@ -56,10 +56,10 @@ def edit_packages(
     on_wait: Callable[[str], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> EditOutcome:
-    from mlstack_env.project import find_project
+    from mlstack_env.core.userfile import write_atomic
+    from mlstack_env.manifest.project import find_project
     from mlstack_env.resolve.locking import existing_lock, lock_held
     from mlstack_env.resolve.lockwrite import held, stale_keys
-    from mlstack_env.userfile import write_atomic
 
     project = find_project(Path.cwd(), request.project_dir)
     if project is None:
@@ -94,7 +94,7 @@ def edit_packages(
 
 def _reread(project: Project) -> Project:
     """``project`` as its mlstack.toml says now (read under the write lock)."""
-    from mlstack_env.project import load_project
+    from mlstack_env.manifest.project import load_project
 
     return dataclasses.replace(load_project(project.manifest_path), root=project.root,
                                manifest_path=project.manifest_path)
@@ -121,7 +121,7 @@ def _profile_name(project: Project, wanted: str | None) -> str:
             f"add [profiles.{own}] with extends = [\"{name}\"] to mlstack.toml (and "
             f"default-env = \"{own}\"), then `mlstack add PKG --profile {own}`",
         )
-    from mlstack_env.profiles import unknown_profile_error
+    from mlstack_env.manifest.profiles import unknown_profile_error
 
     raise unknown_profile_error(name, names)
 
@@ -187,7 +187,7 @@ def _load_edited(project: Project, text: str) -> Project:
     the file is written."""
     import tempfile
 
-    from mlstack_env.project import load_project
+    from mlstack_env.manifest.project import load_project
 
     with tempfile.TemporaryDirectory(prefix=".mlstack-edit-", dir=project.root) as tmp:
         path = Path(tmp) / project.manifest_path.name
@@ -207,8 +207,8 @@ def _recreate_default_env(project: Project, profiles: set[str], offline: bool,
     if not project.default_env:
         return None
     from mlstack_env.create import CreateRequest, create
+    from mlstack_env.gpu.target import Target
     from mlstack_env.store.generations import NamedEnv
-    from mlstack_env.target import Target
 
     env = NamedEnv(project.default_env)
     gen = env.current() if env.exists() else None

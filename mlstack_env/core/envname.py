@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # NAME_PATTERN as character sets: `env run` validates the name on its hot path, which

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.errors import MlstackError, toml_problem
+from mlstack_env.core.errors import MlstackError, toml_problem
 
 #: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
 MAX_BYTES = 64 * 1024 * 1024

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env.config import host_prefix
-from mlstack_env.errors import MlstackError
-from mlstack_env.sources import Catalog, catalog, source_backend, url_fill
-from mlstack_env.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import host_prefix
+from mlstack_env.fetch.sources import Catalog, catalog, source_backend, url_fill
+from mlstack_env.gpu.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockEntry
-    from mlstack_env.project import Project
+    from mlstack_env.manifest.project import Project
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def url_policy(lock_source: str, project_dir: Path | None = None,
     one the lock file belongs to (found from its folder upward), else the catalog alone.
     ``found``: the project the caller found from the working directory or ``--project``,
     used when it is that project (not looked for again)."""
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
 
     project = None
     lock = Path(lock_source)

@@ -1,0 +1,1 @@
+"""Where files come from: the sources catalog, URL policy, mirrors, index pages, downloads."""
