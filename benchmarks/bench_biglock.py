@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlstack_env.gpu.target import Target
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockEntry, dumps
 from mlstack_env.lockfile.model import LockedPackage, Wheel
 

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mlstack_env import uv  # noqa: E402
-from mlstack_env.gpu.target import Target  # noqa: E402
+from mlstack_env.catalog.target import Target  # noqa: E402
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock, to_pylock  # noqa: E402
 from tests import machines  # noqa: E402
 from tests.envfixtures import PLATFORM, write_lock  # noqa: E402

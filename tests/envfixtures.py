@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from mlstack_env import __version__, uv
 from mlstack_env.catalog import torch_index_name
-from mlstack_env.gpu.target import Target
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, dumps
 from tests.wheelindex import FILES, PYPI_DISTS, PYTORCH, PYTORCH_INDEXES, Dist, build_wheel
 

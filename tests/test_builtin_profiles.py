@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.resolve.locking import lock
 from tests.wheelindex import WheelIndex, write_project

@@ -25,8 +25,8 @@ from mlstack_env.catalog.support import (
     override_gfx,
     torch_code_support,
 )
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware.sysfs import decode_gfx_target_version
 
 # ROCM-FACTS §1 (first table and "Corrections and additions"): gfx -> (PCI device ids,

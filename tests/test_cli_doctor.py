@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.gpu.target import Target
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockEntry, dumps
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -248,7 +248,7 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     # runs nothing: no uv, no subprocess, no logging, no tempfile.
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
-      "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
+      "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",
       "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3")),
     # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
     # the dist-info names: no METADATA parser, no packaging beyond its version module.

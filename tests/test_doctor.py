@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.doctor import Check, Context, Finding, Status, machine, run, user
 from mlstack_env.doctor import distro as doctor_distro
 from mlstack_env.doctor.seams import SystemAccess, UvInfo, disk_free
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import Lock, LockEntry
 from mlstack_env.system.packagedb import PackageDb

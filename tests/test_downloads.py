@@ -26,9 +26,9 @@ from typing import ClassVar
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core import paths
 from mlstack_env.fetch import download
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock
 from tests.conftest import mlstack_exe
 from tests.envfixtures import PLATFORM, error_lines, write_lock

@@ -265,7 +265,7 @@ def test_fuzzed_options(target: str, python: str, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     if "\x00" in target or "\x00" in python:
         return  # an argv cannot hold NUL
-    from mlstack_env.gpu.target import Target, parse_python
+    from mlstack_env.catalog.target import Target, parse_python
 
     try:
         Target.parse(target)

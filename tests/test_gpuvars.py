@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.gpu.gpuvars import GpuCode, GpuSet, decide, gpu_code, gpus_for
-from mlstack_env.gpu.target import Backend, Target
 from mlstack_env.hardware import detect
 from tests import machines
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.catalog import gpu_table
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.gpu.gpu_assessment import target_summary
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.osinfo import parse_os_release, read_distro, read_kernel
 from mlstack_env.hardware.probe import detect_rocm

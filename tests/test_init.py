@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.actions.manifest_init import pick, plan_init
+from mlstack_env.catalog.target import Target
 from mlstack_env.cli import main
-from mlstack_env.gpu.target import Target
-from mlstack_env.manifest.manifest_init import pick, plan_init
 from tests.conftest import mlstack_exe
 from tests.wheelindex import WheelIndex
 

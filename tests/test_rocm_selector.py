@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import Lock as LockFile
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, dumps, loads, to_pylock
 from tests.rocmwheels import ROCM_714_GFX, selector

@@ -20,10 +20,10 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.catalog.support import code_support
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.fetch.sources import catalog
 from mlstack_env.gpu.gpu_assessment import target_summary
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.rocmwheels.rocmsdk import check_entry, needs_init, sdk_request

@@ -237,7 +237,7 @@ def test_uv_saying_no_usable_wheels_is_classified() -> None:
 
 def test_a_profile_that_sets_rocm_path_keeps_the_system_rocm(
         fake_machine: FakeMachine) -> None:
-    from mlstack_env.gpu.target import Target
+    from mlstack_env.catalog.target import Target
     from mlstack_env.hardware import detect
     from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
     from mlstack_env.store.variables import env_variables
@@ -269,8 +269,8 @@ def test_no_project_no_rocm_the_proposed_release_just_works(
 
 
 def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
+    from mlstack_env.catalog.target import Target
     from mlstack_env.export.containers import make_recipe
-    from mlstack_env.gpu.target import Target
     from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 
     def pkg(name: str) -> LockedPackage:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.gpu.target import Target
+from mlstack_env.catalog.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.variables import env_variables

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.machine import Distro
 from mlstack_env.lockfile import Lock, LockEntry, dumps

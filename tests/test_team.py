@@ -59,7 +59,7 @@ def test_python_is_chosen_in_order() -> None:
     minimal = ProfileSet.load().get("minimal")
     other = "3.13" if RUNNING != "3.13" else "3.12"
     lock = Lock((torch_entry("minimal", "rocm6.4:gfx1100", python=other),), "0", "0")
-    from mlstack_env.gpu.target import Target
+    from mlstack_env.catalog.target import Target
 
     gfx1100 = Target.parse("rocm6.4:gfx1100")
     assert str(choose_python(minimal, "3.12", None, lock, [gfx1100])) == "3.12 (--python)"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, gpu_table
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import InternalError
-from mlstack_env.gpu.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.fetch.sources import Source

@@ -1,6 +1,6 @@
 """``mlstack env …``: create, list, info, remove, export, verify, rollback.
 
-Commands parse, call :mod:`mlstack_env.create` or :mod:`mlstack_env.store`, and return
+Commands parse, call :mod:`mlstack_env.actions.create` or :mod:`mlstack_env.store`, and return
 what :func:`~mlstack_env.cli.output.emit` renders (results in ``cli/env_results.py``); activation's
 commands (run, activate, shell) register themselves from ``cli/env_activation.py``.
 """

@@ -11,7 +11,7 @@ from mlstack_env.core.units import human_bytes
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.create import CreateOutcome
+    from mlstack_env.actions.create import CreateOutcome
     from mlstack_env.lockfile import LockEntry
     from mlstack_env.store.gc import GcReport
     from mlstack_env.store.generations import Generation, NamedEnv
@@ -130,7 +130,7 @@ def _behind(name: str, generation: str) -> str | None:
     lock = lock_stamp_changed(generation)
     if lock is None:
         return None
-    from mlstack_env.create import behind_lock
+    from mlstack_env.actions.create import behind_lock
 
     return lock if behind_lock(name, generation, lock) is not None else None
 

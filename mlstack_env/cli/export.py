@@ -64,8 +64,8 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
             raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
         fingerprint = gen.fingerprint()
         return gen.entry(), name, fingerprint.source if fingerprint else f"env {name}"
+    from mlstack_env.catalog.target import Target
     from mlstack_env.export.bundle import lock_path_for
-    from mlstack_env.gpu.target import Target
     from mlstack_env.lockfile import read_lock, select_entry
 
     path = lock_path_for(lock_file, project, Path.cwd())

@@ -21,7 +21,7 @@ from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
-    from mlstack_env.gpu.target import Target
+    from mlstack_env.catalog.target import Target
 
 # --- the command bodies (typer's commands call these too) -------------------------------
 
@@ -50,9 +50,9 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
         locked: bool = False, project: Path | None = None, reinstall: bool = False,
         wheels: Path | None = None, as_json: bool = False) -> int:
     """``env create``: materialize a lock entry as a named env."""
+    from mlstack_env.actions.create import CreateRequest, create
     from mlstack_env.cli.env_results import CreateResult
     from mlstack_env.cli.progress import StepProgress
-    from mlstack_env.create import CreateRequest, create
     from mlstack_env.store.entries import NoProgress
 
     request = CreateRequest(
@@ -72,7 +72,7 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
 
 
 def _target(text: str) -> Target:
-    from mlstack_env.gpu.target import Target
+    from mlstack_env.catalog.target import Target
 
     return Target.parse(text)
 
@@ -96,8 +96,8 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
         upgrade_package: Sequence[str] | None = None, locked: bool = False,
         as_json: bool = False) -> int:
     """``lock``: resolve profiles x targets into the lock, or check it is fresh."""
+    from mlstack_env.catalog.target import Target, parse_python
     from mlstack_env.cli.lock_results import LockProgress, LockResult, upgrade_request
-    from mlstack_env.gpu.target import Target, parse_python
     from mlstack_env.manifest.project import find_project
     from mlstack_env.resolve.locking import lock as resolve_lock
 

@@ -139,7 +139,7 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
     """The generation to run after bringing env ``name`` to ``lock`` (like ``uv run``):
     the same one when its entry did not change; with ``--frozen`` an env behind its lock
     is refused, with ``--no-sync`` it runs as it is, with a warning."""
-    from mlstack_env.create import behind_lock
+    from mlstack_env.actions.create import behind_lock
 
     behind = behind_lock(name, generation, lock)
     if behind is None:
@@ -152,9 +152,9 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
     if mode == NO_SYNC:
         sys.stderr.write(f"warning: {behind.message()}; running it as it is (--no-sync)\n")
         return generation
+    from mlstack_env.actions.create import sync_env
     from mlstack_env.activation.lookup import current_generation_dir
     from mlstack_env.cli.progress import StepProgress, announce, is_quiet, say
-    from mlstack_env.create import sync_env
     from mlstack_env.store.entries import NoProgress
 
     say(f"{behind.message()}; syncing it"

@@ -285,7 +285,7 @@ def envs_behind_lock(ctx: Context) -> Iterator[Finding]:
         lock = lock_stamp_changed(str(gen.path)) if gen is not None else None
         if gen is None or lock is None:
             continue
-        from mlstack_env.create import behind_lock
+        from mlstack_env.actions.create import behind_lock
 
         behind = behind_lock(env.name, str(gen.path), lock)
         if behind is not None:

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import write_atomic
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
 from mlstack_env.rocmwheels.rocmsdk import entry_variables, needs_init, release_of
 

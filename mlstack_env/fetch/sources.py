@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
+from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Backend, Target
 
 CATALOG = Path(__file__).parent.parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",

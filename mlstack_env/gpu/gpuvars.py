@@ -32,9 +32,9 @@ from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table, same_host_rocm, wheel_gfx
 from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
+from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 
 # The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from mlstack_env.gpu.target import Target
+from mlstack_env.catalog.target import Target
 
 FORMAT_VERSION = 1
 # ROCm's selector package: the one package a lock may hold as an sdist (see LockedPackage).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile.model import LOCK_NAME, Lock, LockEntry
 
 # --- choosing the entry for a machine --------------------------------------------------

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars, userfile
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.system_names import check_system_package
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile.model import (
     FORMAT_VERSION,
     HEADER,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target, parse_python
 from mlstack_env.lockfile import LOCK_NAME
 from mlstack_env.manifest.sites import Site, load_site
 

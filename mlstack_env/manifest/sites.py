@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
+from mlstack_env.core import envvars
 from mlstack_env.core.errors import MlstackError
 
 #: What a site name may look like: it is written into activation scripts and env info, so
@@ -105,11 +106,9 @@ def _check(name: str, body: object, source: str) -> dict[str, Any]:
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise MlstackError(f"{source}: sites.{name}.env must map names to strings",
                            f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
-    from mlstack_env.activation.data import validate_variable
-
     for key, value in env.items():
         try:
-            validate_variable(key, value)
+            envvars.check_variable(key, value)
         except MlstackError as e:
             raise MlstackError(f"{source}: sites.{name}.env: {e.message}",
                                f"remove {key} from [sites.{name}.env]") from None

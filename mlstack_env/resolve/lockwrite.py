@@ -45,11 +45,11 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
     Callers read mlstack.toml and the lock again inside: what they read before waiting
     may be what another writer just replaced. The lock file is removed when released (a
     waiter that then holds the removed file sees it gone and locks the new one:
-    :func:`mlstack_env.store.locks.file_lock`), so a project keeps no file of mlstack's
+    :func:`mlstack_env.core.locks.file_lock`), so a project keeps no file of mlstack's
     between commands; one left by a ``kill -9`` is empty and reused."""
     import contextlib
 
-    from mlstack_env.store.locks import file_lock
+    from mlstack_env.core.locks import file_lock
 
     flock = flock_path(lock_path)
     told = (lambda: on_wait(f"waiting for another mlstack command writing {lock_path}")) \

@@ -31,6 +31,8 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,12 +44,26 @@ from mlstack_env.catalog import (
     wheel_gfx,
     wheels_release,
 )
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 from mlstack_env.lockfile import SELECTOR, LockedPackage, LockEntry
 
 # The selector (sdist only) and the marker that removes it from a resolution.
 NEVER = 'sys_platform == "never"'
+
+# Written by :func:`initialize`, read by store/verify.py: the files `rocm-sdk init` created
+# or changed (RECORD format), and those it deleted.
+INIT_RECORD = "mlstack-rocm-init.RECORD"
+INIT_REMOVED = "mlstack-rocm-init.removed"
+
+
+def record_digest(path: Path) -> str:
+    """A file's digest as a wheel RECORD writes it (urlsafe base64 sha256, unpadded)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
 CORE = "rocm-sdk-core"
 LIBRARIES = "rocm-sdk-libraries"
 DEVEL = "rocm-sdk-devel"
@@ -330,8 +346,6 @@ def initialize(entry: LockEntry, venv: Path) -> int:
     Returns how many files init created or changed (0 when there is nothing to initialize;
     an entry locked before the selector was pinned has no ``rocm-sdk`` either).
     """
-    from mlstack_env.store.verify import INIT_RECORD, INIT_REMOVED, record_digest
-
     tool = venv / "bin" / "rocm-sdk"
     site = _site_packages(venv)
     if not needs_init(entry) or site is None or not tool.is_file():

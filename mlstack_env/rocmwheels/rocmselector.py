@@ -86,7 +86,7 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             "and --offline reads no index page",
             "lock once online (the selector is then kept on offline re-locks)",
         )
-    from mlstack_env.export.bundle import read_url
+    from mlstack_env.fetch.readurl import read_url
 
     fetched = config.rewrite(page)
     if fetched.startswith("file:"):  # a mirror that is a folder: the page is its index.html
@@ -148,7 +148,7 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
             "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
             "(it holds the sdist too) and pass --wheels DIR, or drop --offline",
         )
-    from mlstack_env.export.bundle import read_url
+    from mlstack_env.fetch.readurl import read_url
 
     url = url or config.rewrite(sdist.url)
     data = read_url(url, config)

@@ -22,10 +22,10 @@ from typing import Any, Protocol
 
 from mlstack_env import __version__
 from mlstack_env.core import paths
+from mlstack_env.core.locks import Busy, file_lock
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
-from mlstack_env.store.locks import Busy, file_lock
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"

@@ -20,8 +20,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from mlstack_env.catalog import DATA_DIR, torch_index_name
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target
 
 if TYPE_CHECKING:
     from mlstack_env.catalog.components import Component

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
-    from mlstack_env.create import CreateOutcome
+    from mlstack_env.actions.create import CreateOutcome
     from mlstack_env.manifest.project import Project
     from mlstack_env.resolve.locking import LockOutcome
 
@@ -206,8 +206,8 @@ def _recreate_default_env(project: Project, profiles: set[str], offline: bool,
     re-locked (no resolving: the entry is fresh now)."""
     if not project.default_env:
         return None
-    from mlstack_env.create import CreateRequest, create
-    from mlstack_env.gpu.target import Target
+    from mlstack_env.actions.create import CreateRequest, create
+    from mlstack_env.catalog.target import Target
     from mlstack_env.store.generations import NamedEnv
 
     env = NamedEnv(project.default_env)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog.components import Component, component, components, is_rdna
+from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target, parse_python
 
 MANIFEST_NAME = "mlstack.toml"
 

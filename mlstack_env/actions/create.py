@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.gpu.target import Target, parse_python
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
@@ -188,13 +188,13 @@ def create(
 def _machine_target(request: CreateRequest, machine: Machine, project: Project | None
                     ) -> tuple[CreateRequest, str]:
     """Without --target (or --lock): the machine's target, unless the profile has no build
-    there (:mod:`mlstack_env.gpu.target_fit`); the request with it, and why ("" if detected)."""
+    there (:mod:`mlstack_env.actions.target_fit`); the request with it, and why ("" if detected)."""
     name = request.profile or (project.default_env if project is not None else None)
     if request.target is not None or request.lock_file is not None or name is None:
         return request, ""
     from dataclasses import replace
 
-    from mlstack_env.gpu.target_fit import for_profile
+    from mlstack_env.actions.target_fit import for_profile
 
     choice = for_profile(name, machine, project, request.python)
     return replace(request, target=choice.target), choice.why
