@@ -19,17 +19,12 @@ ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
 # Upward imports not yet moved (importing module -> the package above it), issue 23.
 UPWARD_TO_CLEAR = {
     ("activation.lookup", "store"),  # env run's hot path reads the generation's files
-    ("catalog", "fetch"),            # target_rocm_version asks the sources catalog
-    ("catalog.components", "fetch"),
-    ("manifest.project", "fetch"),
-    ("resolve.entry", "system"),
 }
 
 # Modules that import each other (directly or round a circle), not yet untied.
 CYCLES_TO_CLEAR: set[frozenset[str]] = {
     frozenset({"cli.output", "cli.plain", "cli.progress"}),
     frozenset({"lockfile.model", "lockfile.text"}),
-    frozenset({"catalog", "catalog.target", "fetch.sources"}),
     frozenset({"store.pack", "store.unpack"}),
     # A package's __init__ re-exports a submodule that imports from the __init__.
     frozenset({"hardware", "hardware.probe"}),

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from mlstack_env.catalog import (
     gpu_table,
     parse_version,
-    target_rocm_version,
     torch_index_name,
     wheel_gfx,
 )
+from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.support import (
     CodeKind,
     code_support,

@@ -229,8 +229,8 @@ def test_a_file_name_that_is_no_file_name_is_refused(bad: str) -> None:
 
 
 def test_the_url_policy_checks_the_index_of_a_file_locked_by_name() -> None:
+    from mlstack_env.catalog.sources import catalog
     from mlstack_env.core.errors import MlstackError
-    from mlstack_env.fetch.sources import catalog
     from mlstack_env.fetch.urlpolicy import UrlPolicy
     from mlstack_env.lockfile import loads
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.fetch.config import UserConfig
-from mlstack_env.fetch.sources import catalog
 from mlstack_env.lockfile import LockedPackage, Wheel
 from mlstack_env.manifest.profiles import Profile
 from mlstack_env.resolve.prerelease import check_prereleases

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.paths import builtin_profiles_dir
-from mlstack_env.fetch.sources import catalog
 from mlstack_env.manifest.profiles import Profile, ProfileSet, load_builtin
 from mlstack_env.manifest.project import find_project
 
@@ -235,7 +235,7 @@ def test_vllm_variant_follows_the_exact_rocm_release() -> None:
 
 
 def test_a_host_on_rocm_722_targets_722(tmp_path: Path) -> None:
-    from mlstack_env.catalog import target_rocm_version
+    from mlstack_env.catalog.sources import target_rocm_version
 
     assert target_rocm_version("7.2.2") == "7.2.2"  # vLLM's rocm722 is 7.2.2's alone
     assert target_rocm_version("7.2.0") == "7.2"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.fetch.sources import catalog
 from mlstack_env.lockfile import read_lock
 from mlstack_env.manifest.profiles import Profile, ProfileSet
 from mlstack_env.manifest.project import find_project

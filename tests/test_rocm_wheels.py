@@ -14,15 +14,14 @@ import uv
 from mlstack_env.catalog import (
     is_rocm_wheel_name,
     propose_wheels_release,
-    target_rocm_version,
     torch_index_name,
     wheel_gfx,
     wheels_release,
 )
+from mlstack_env.catalog.sources import catalog, target_rocm_version
 from mlstack_env.catalog.support import code_support
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.fetch.sources import catalog
 from mlstack_env.gpu.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
@@ -424,9 +423,9 @@ def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
 
 
 def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
+    from mlstack_env.actions.wanted import wanted_from_lock
     from mlstack_env.doctor import Status, machine, user
     from mlstack_env.lockfile import Lock
-    from mlstack_env.system.wanted import wanted_from_lock
     from tests import machines
     from tests.test_doctor import make_ctx, one
 

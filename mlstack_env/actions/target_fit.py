@@ -152,7 +152,7 @@ def choose_for(comps: list[Component], name: str, machine: Machine) -> TargetCho
 
 
 def _releases_of(c: Component) -> list[str]:
-    from mlstack_env.fetch.sources import catalog
+    from mlstack_env.catalog.sources import catalog
 
     src = catalog().sources.get(c.source or "")
     return sorted(src.variants, key=Version) if src is not None else []

@@ -17,7 +17,7 @@ from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import InternalError
 
 if TYPE_CHECKING:
-    from mlstack_env.fetch.sources import Source
+    from mlstack_env.catalog.sources import Source
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Component:
 def _source(name: str | None) -> Source | None:
     if name is None:
         return None
-    from mlstack_env.fetch.sources import catalog
+    from mlstack_env.catalog.sources import catalog
 
     return catalog().sources.get(name)
 

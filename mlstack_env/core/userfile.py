@@ -243,3 +243,36 @@ def current_umask() -> int:
         mask = os.umask(0o077)
         os.umask(mask)
     return mask
+
+
+# --- errors with file and line ---------------------------------------------------------
+
+
+def line_of(text: str, needle: str, start: int = 0) -> int | None:
+    """The 1-based line of the first occurrence of ``needle`` at/after line ``start``."""
+    for i, line in enumerate(text.splitlines()[start:], start=start + 1):
+        if needle in line:
+            return i
+    return None
+
+
+def where_key(source: str, text: str | None, needle: str | None, after: str | None = None
+              ) -> str:
+    """``source:line`` of ``needle`` (at/after the line of ``after``), else ``source``."""
+    if text is None or needle is None:
+        return source
+    start = 0
+    if after is not None:
+        start = (line_of(text, after) or 1) - 1
+    line = line_of(text, needle, start)
+    return f"{source}:{line}" if line else source
+
+
+def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str, ...],
+                      what: str, *, after: str | None = None) -> MlstackError:
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    where = where_key(source, text, key, after)
+    return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from mlstack_env.doctor.seams import UserAccess, UvInfo
 
 if TYPE_CHECKING:
+    from mlstack_env.actions.wanted import Wanted
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.system.packagedb import PackageDb
-    from mlstack_env.system.wanted import Wanted
 
 
 class Status(StrEnum):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from mlstack_env.catalog import gpu_table, target_rocm_version
+from mlstack_env.catalog import gpu_table
+from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.support import override_gfx
 from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.core import envvars

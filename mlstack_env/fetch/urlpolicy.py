@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlstack_env.catalog.sources import Catalog, catalog, source_backend, url_fill
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.fetch.config import host_prefix
-from mlstack_env.fetch.sources import Catalog, catalog, source_backend, url_fill
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockEntry

@@ -27,6 +27,8 @@ from packaging.utils import canonicalize_name
 from mlstack_env.core import envvars, paths, userfile
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.system_names import check_system_package
+from mlstack_env.core.userfile import unknown_key_error
+from mlstack_env.core.userfile import where_key as _where
 
 PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env",
                 "prereleases")
@@ -82,37 +84,6 @@ class Profile:
         if not self.python:
             return True
         return SpecifierSet(self.python).contains(version + ".0", prereleases=True)
-
-
-# --- errors with file and line ---------------------------------------------------------
-
-
-def line_of(text: str, needle: str, start: int = 0) -> int | None:
-    """The 1-based line of the first occurrence of ``needle`` at/after line ``start``."""
-    for i, line in enumerate(text.splitlines()[start:], start=start + 1):
-        if needle in line:
-            return i
-    return None
-
-
-def _where(source: str, text: str | None, needle: str | None, after: str | None = None) -> str:
-    if text is None or needle is None:
-        return source
-    start = 0
-    if after is not None:
-        start = (line_of(text, after) or 1) - 1
-    line = line_of(text, needle, start)
-    return f"{source}:{line}" if line else source
-
-
-def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str, ...],
-                      what: str, *, after: str | None = None) -> MlstackError:
-    import difflib
-
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-    where = _where(source, text, key, after)
-    return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:

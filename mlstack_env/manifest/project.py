@@ -56,7 +56,7 @@ class Project:
 
     def catalog(self) -> Any:
         """The source catalog with this project's ``[sources.NAME]`` applied."""
-        from mlstack_env.fetch.sources import catalog
+        from mlstack_env.catalog.sources import catalog
 
         return catalog().with_overrides(self.sources, str(self.manifest_path), self.text)
 
@@ -80,7 +80,9 @@ class Project:
 
 
 def load_project(manifest: Path) -> Project:
-    from mlstack_env.manifest.profiles import _where, parse_profile, read_toml, unknown_key_error
+    from mlstack_env.core.userfile import unknown_key_error
+    from mlstack_env.core.userfile import where_key as _where
+    from mlstack_env.manifest.profiles import parse_profile, read_toml
 
     raw, text = read_toml(manifest)
     source = str(manifest)

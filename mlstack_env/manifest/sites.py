@@ -86,7 +86,7 @@ def _catalog() -> dict[str, Any]:
 
 
 def _check(name: str, body: object, source: str) -> dict[str, Any]:
-    from mlstack_env.manifest.profiles import unknown_key_error
+    from mlstack_env.core.userfile import unknown_key_error
 
     validate_site_name(name, source)
     if not isinstance(body, dict):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from mlstack_env.catalog.sources import ConcreteSource
 from mlstack_env.core.errors import InternalError, MlstackError
 from mlstack_env.fetch.config import UserConfig, load_config
 from mlstack_env.fetch.indexpages import PageError, ProjectPages
-from mlstack_env.fetch.sources import ConcreteSource
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
 from mlstack_env.resolve.prerelease import check_prereleases

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import __version__, uv
+from mlstack_env.catalog.sources import Catalog, catalog
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import write_atomic
-from mlstack_env.fetch.sources import Catalog, catalog
 from mlstack_env.lockfile import Lock, LockEntry, dumps, fits
 from mlstack_env.manifest.profiles import Profile, ProfileSet
 from mlstack_env.manifest.project import Project, load_project, user_lock_path, with_target

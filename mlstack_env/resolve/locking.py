@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from mlstack_env import __version__
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.fetch.config import load_config
-from mlstack_env.fetch.sources import catalog
 from mlstack_env.lockfile import (
     Lock,
     LockEntry,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlstack_env.fetch.sources import Catalog
+    from mlstack_env.catalog.sources import Catalog
     from mlstack_env.lockfile import Lock
     from mlstack_env.manifest.profiles import ProfileSet
     from mlstack_env.manifest.project import Project

@@ -15,9 +15,9 @@ from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
+from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, newest_platform
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.fetch.sources import Catalog, ConcreteSource, exact_pins, newest_platform
 from mlstack_env.gpu import gpuvars
 from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
 from mlstack_env.manifest.profiles import Profile

@@ -16,11 +16,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.catalog import no_index_error, torch_index_name, wheels_release
+from mlstack_env.catalog import (
+    gpu_table,
+    no_index_error,
+    parse_version,
+    torch_index_name,
+    wheels_release,
+)
 from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.core.errors import MlstackError
 
-CATALOG = Path(__file__).parent.parent / "catalog" / "sources.toml"
+CATALOG = Path(__file__).with_name("sources.toml")
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled", "variants", "releases", "python", "exclusive", "platform",
                "prereleases")
@@ -321,7 +327,7 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
                   table: str | None = None, keys: list[str] | None = None) -> Source:
     for key in keys if keys is not None else raw:
         if key not in SOURCE_KEYS:
-            from mlstack_env.manifest.profiles import unknown_key_error
+            from mlstack_env.core.userfile import unknown_key_error
 
             raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
                                     after=table)
@@ -439,3 +445,17 @@ def catalog() -> Catalog:
     }
     pairing = {k: tuple(v) for k, v in raw["torch-rocm"].items()}
     return Catalog(sources, pairing)
+
+
+def target_rocm_version(rocm_version: str) -> str:
+    """The ROCm version a target names for an install: ``X.Y.Z`` when PyTorch has an index
+    for exactly that release (``6.2.4``) or a source builds for exactly that release (vLLM's
+    ``rocm722`` variant is 7.2.2's alone), else ``X.Y`` — so the target and the wheels
+    judged for it (:func:`torch_index_name`, ``Source.variant``) agree."""
+    v = parse_version(rocm_version)
+    full = f"{v.major}.{v.minor}.{v.micro}"
+    if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
+        return full
+    if v.micro and any(full in src.variants for src in catalog().sources.values()):
+        return full
+    return f"{v.major}.{v.minor}"
