@@ -53,8 +53,10 @@ class InitPlan:
 
 def profile_name_for(directory: Path) -> str:
     """A profile (and env) name from the project folder's name: envs are named globally,
-    so ``main`` in every project would collide."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.absolute().name).strip("-._")[:64]
+    so ``main`` in every project would collide. What the env-name rule refuses becomes one
+    ``-`` (a run of dots one ``.``), so ``my..proj`` gives ``my.proj``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.absolute().name)
+    name = re.sub(r"\.{2,}", ".", name).strip("-._")[:64].rstrip("-._")
     return name or "project"
 
 

@@ -17,11 +17,12 @@ def is_env_name(name: str) -> bool:
             and ".." not in name)
 
 
+# The one hint of the name rule: env names, and profile names (a profile names its env).
+NAME_HINT = ("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+             "(no '/', no '..')")
+
+
 def validate_env_name(name: str) -> str:
     if not is_env_name(name):
-        raise MlstackError(
-            f"invalid env name {name!r}",
-            hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
-            "(no '/', no '..')",
-        )
+        raise MlstackError(f"invalid env name {name!r}", hint=NAME_HINT)
     return name

@@ -14,7 +14,6 @@ project profile of the same name as a built-in one replaces it.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from mlstack_env.core import envvars, paths, userfile
+from mlstack_env.core.envname import NAME_HINT, is_env_name
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.system_names import check_system_package
 from mlstack_env.core.userfile import unknown_key_error
@@ -37,7 +37,6 @@ PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env",
 # ``torch>=2.15.0a0``) — never because it is the only wheel (resolve/prerelease.py);
 # "allow": any, the newest wins, as uv's ``--prerelease allow``.
 PRERELEASE_MODES = ("explicit", "allow")
-_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -102,12 +101,9 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
                   text: str | None = None, table: str | None = None) -> Profile:
     """Validate one profile's table. ``table`` is its header (``[profiles.ml]``) for lines."""
     what = f"profile {name!r}"
-    if not _PROFILE_NAME.fullmatch(name):
-        raise MlstackError(
-            f"{_where(source, text, name)}: bad profile name {name!r}",
-            "profile names are letters, digits, '.', '_' and '-', starting with a letter "
-            "or digit",
-        )
+    if not is_env_name(name):  # a profile names its env: the env-name rule
+        raise MlstackError(f"{_where(source, text, name)}: bad profile name {name!r}",
+                           NAME_HINT)
     for key in raw:
         if key not in PROFILE_KEYS:
             raise unknown_key_error(source, text, key, PROFILE_KEYS, what, after=table)
