@@ -24,13 +24,10 @@ UPWARD_TO_CLEAR = {
 # Modules that import each other (directly or round a circle), not yet untied.
 CYCLES_TO_CLEAR: set[frozenset[str]] = {
     frozenset({"cli.output", "cli.plain", "cli.progress"}),
-    frozenset({"lockfile.model", "lockfile.text"}),
-    frozenset({"store.pack", "store.unpack"}),
-    # A package's __init__ re-exports a submodule that imports from the __init__.
-    frozenset({"hardware", "hardware.probe"}),
+    frozenset({"lockfile.model", "lockfile.text"}),  # content_hash hashes the entry's text
+    # A package's __init__ imports a submodule that takes a name from the __init__.
     frozenset({"doctor", "doctor.distro", "doctor.machine", "doctor.user"}),
-    frozenset({"cli", "cli.app", "cli.diff", "cli.env", "cli.lock", "cli.profile", "cli.sync",
-               "cli.tree"}),
+    frozenset({"cli", "cli.app", "cli.env", "cli.sync"}),
 }
 
 
@@ -45,16 +42,18 @@ def _name(path: Path) -> str:
 
 def _imports(path: Path) -> set[str]:
     """Every mlstack_env module ``path`` imports, wherever the import statement sits."""
+    known = {_name(p) for p in _modules()}
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}: relative import"
-            # `from package import name` may import the submodule `name` too.
-            found.add(node.module or "")
-            found.update(f"{node.module}.{a.name}" for a in node.names)
+            # `from package import name` imports the submodule `name`, or takes `name` from
+            # the package's __init__.
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub.removeprefix("mlstack_env.") in known else node.module or "")
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
-    known = {_name(p) for p in _modules()}
     return {m.removeprefix("mlstack_env.") for m in found
             if m.startswith("mlstack_env.") and m.removeprefix("mlstack_env.") in known}
 

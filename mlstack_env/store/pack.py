@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -40,6 +41,9 @@ from mlstack_env.store.generations import LOCK_NAME, get_env
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1
 VENV = "venv"
+#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
+#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
+INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
 SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz",
             ".sqsh": "squashfs", ".squashfs": "squashfs"}
 #: Variables that name places under the packing node's MLSTACK_HOME: set again at unpack.
@@ -184,8 +188,6 @@ def pack_env(name: str, output: Path) -> Packed:
 
     activation = load_env_json(gen.path)
     links = _outside_links(venv)
-    from mlstack_env.store.unpack import INTERPRETER_LINK
-
     for rel, target in links.items():
         if not INTERPRETER_LINK.fullmatch(rel):
             # unpack relinks only the interpreter; anything else would dangle or leave DIR

@@ -33,6 +33,7 @@ from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_finge
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
     FORMAT,
+    INTERPRETER_LINK,
     MANIFEST,
     PLACES,
     TRUSTED,
@@ -135,10 +136,6 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
                            hint="unpack it with the mlstack version that packed it")
     return checked_manifest(archive, manifest)
 
-
-#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
-#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
-INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
 
 
 def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
