@@ -26,7 +26,6 @@ CYCLES_TO_CLEAR: set[frozenset[str]] = {
     frozenset({"cli.output", "cli.plain", "cli.progress"}),
     frozenset({"lockfile.model", "lockfile.text"}),  # content_hash hashes the entry's text
     # A package's __init__ imports a submodule that takes a name from the __init__.
-    frozenset({"doctor", "doctor.distro", "doctor.machine", "doctor.user"}),
     frozenset({"cli", "cli.app", "cli.env", "cli.sync"}),
 }
 

@@ -10,7 +10,7 @@ from packaging.version import Version
 from mlstack_env.catalog import gpu_table, torch_index_name
 from mlstack_env.catalog.support import CodeKind, official_support, torch_code_support
 from mlstack_env.core import envvars
-from mlstack_env.doctor import Context, Finding, fail, ok, warn
+from mlstack_env.doctor.findings import Context, Finding, fail, ok, warn
 from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu
 
 GROUPS_HINT = (

@@ -13,7 +13,7 @@ from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.support import override_gfx
 from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.core import envvars
-from mlstack_env.doctor import Context, Finding, fail, ok, warn
+from mlstack_env.doctor.findings import Context, Finding, fail, ok, warn
 from mlstack_env.doctor.machine import wheel_rocm
 from mlstack_env.gpu.gpuvars import GpuCode, GpuSet, decide, gpu_code
 from mlstack_env.hardware import rocm as rocm_files
