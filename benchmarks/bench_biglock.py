@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockEntry, dumps
 from mlstack_env.lockfile.model import LockedPackage, Wheel
-from mlstack_env.target import Target
 
 
 def _h(text: str) -> str:

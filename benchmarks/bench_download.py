@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mlstack_env import uv  # noqa: E402
+from mlstack_env.catalog.target import Target  # noqa: E402
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock, to_pylock  # noqa: E402
-from mlstack_env.target import Target  # noqa: E402
 from tests import machines  # noqa: E402
 from tests.envfixtures import PLATFORM, write_lock  # noqa: E402
 from tests.wheelindex import FILES, serve  # noqa: E402
@@ -150,7 +150,7 @@ def main() -> None:
             def download_only() -> float:
                 shutil.rmtree(home, ignore_errors=True)
                 code = ("from mlstack_env import download as d; "
-                        "from mlstack_env.config import load_config; "
+                        "from mlstack_env.fetch.config import load_config; "
                         "from mlstack_env.lockfile import Wheel; c = load_config(); "
                         f"w = Wheel({wheel.url!r}, {wheel.sha256!r}, {size}); "
                         "d.fetch_all([d.want(w, '', c.mirrors)], "

@@ -22,8 +22,8 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from mlstack_env import envvars, paths
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars, paths
+from mlstack_env.core.errors import MlstackError
 
 log = logging.getLogger("mlstack.uv")
 
@@ -125,7 +125,7 @@ def version(uv_bin: Path | None = None) -> str:
             hint=f"reinstall mlstack, or unset {envvars.MLSTACK_UV}",
         )
     if stamp:
-        from mlstack_env.userfile import write_atomic
+        from mlstack_env.core.userfile import write_atomic
 
         with contextlib.suppress(OSError):
             write_atomic(memo, f"{stamp}\n{m.group(1)}\n")
@@ -332,7 +332,7 @@ def _remembered() -> dict[str, str]:
 
 
 def _remember(version: str, path: Path) -> None:
-    from mlstack_env.userfile import write_atomic
+    from mlstack_env.core.userfile import write_atomic
 
     known = _remembered()
     if known.get(version) == str(path):

@@ -123,7 +123,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_interpreters: P
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setenv("MLSTACK_ROOT", str(empty_machine))
     # mlstack on PATH, as after `uv tool install`: hints then name it `mlstack`
-    # (mlstack_env.progname); tests/test_headline.py runs it by a path off PATH too.
+    # (mlstack_env.core.progname); tests/test_headline.py runs it by a path off PATH too.
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))

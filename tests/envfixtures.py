@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from mlstack_env import __version__, uv
 from mlstack_env.catalog import torch_index_name
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, dumps
-from mlstack_env.target import Target
 from tests.wheelindex import FILES, PYPI_DISTS, PYTORCH, PYTORCH_INDEXES, Dist, build_wheel
 
 PLATFORM = "x86_64-manylinux_2_28"

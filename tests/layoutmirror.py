@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote
 
-from mlstack_env.indexpages import IndexFile, parse_page
+from mlstack_env.fetch.indexpages import IndexFile, parse_page
 from tests.wheelindex import PYPI, PYTORCH, WheelIndex, _Server
 
 # The upstream indexes a ROCm 6.4 lock of torch and numpy uses: canonical URL -> the

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.resolve.locking import lock
-from mlstack_env.target import Target
 from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
@@ -108,7 +108,7 @@ def test_a_user_profile_with_vllm_on_311_never_takes_pypis_cuda_wheel(
 
     write_project(tmp_path, profiles={"serve": ["vllm"]}, targets=["rocm7.0:gfx1100"],
                   python="3.11")
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
 
     with pytest.raises(MlstackError) as info:
         lock(project=find_project(tmp_path), python="3.11")
@@ -136,7 +136,7 @@ def test_deepspeed_from_pypi_fails_naming_its_dev_wheel(mirrored: WheelIndex,
     # sdist. uv takes a dev release "if necessary": mlstack refuses it, saying why.
     write_project(tmp_path, profiles={"train": ["deepspeed"]}, targets=["rocm6.4:gfx1100"],
                   python="3.12")
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
 
     with pytest.raises(MlstackError) as info:
         lock(project=find_project(tmp_path))
@@ -155,7 +155,7 @@ def test_deepspeed_from_pypi_fails_naming_its_dev_wheel(mirrored: WheelIndex,
 ])
 def test_deepspeed_dev_wheel_when_asked_for(mirrored: WheelIndex, tmp_path: Path,
                                             packages: list[str], prereleases: str | None) -> None:
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
 
     write_project(tmp_path, profiles={"train": packages}, targets=["rocm6.4:gfx1100"],
                   python="3.12")
@@ -179,7 +179,7 @@ def test_deepspeed_dev_wheel_when_asked_for(mirrored: WheelIndex, tmp_path: Path
 def test_the_locked_torch_decides_native_or_override(
         mirrored: WheelIndex, tmp_path: Path, requirement: str, torch: str,
         variables: dict[str, str]) -> None:
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
     from mlstack_env.store.variables import env_variables
     from tests.machines import RX_7800_XT, build
 

@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, serve, write_project
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
 from mlstack_env.cli import main
+from mlstack_env.core import paths
 from mlstack_env.store.entries import Store
 from tests.conftest import mlstack_exe
 from tests.envfixtures import team_lock

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from mlstack_env.catalog import (
     gpu_table,
     parse_version,
-    target_rocm_version,
     torch_index_name,
     wheel_gfx,
 )
+from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.support import (
     CodeKind,
     code_support,
@@ -25,9 +25,9 @@ from mlstack_env.catalog.support import (
     override_gfx,
     torch_code_support,
 )
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware.sysfs import decode_gfx_target_version
-from mlstack_env.target import Target
 
 # ROCM-FACTS §1 (first table and "Corrections and additions"): gfx -> (PCI device ids,
 # integrated, usual HSA_OVERRIDE_GFX_VERSION). The overrides of gfx1033/gfx1036 are

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockEntry, dumps
-from mlstack_env.target import Target
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 FakeMachine = Callable[[str], Path]

@@ -248,14 +248,14 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     # runs nothing: no uv, no subprocess, no logging, no tempfile.
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
-      "mlstack_env.profiles", "mlstack_env.uv", "mlstack_env.tree", "subprocess",
-      "logging", "tempfile", "platform", "mlstack_env.download", "urllib3")),
+      "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",
+      "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3")),
     # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
     # the dist-info names: no METADATA parser, no packaging beyond its version module.
     # (The email package does load: http.client imports it, to read the mirrors' pages.)
     (["env", "create", "demo", "--lock", "LOCK", "--name", "miss", "--reinstall", "--json"],
      ("mlstack_env.store.verify", "packaging.tags", "packaging.utils",
-      "packaging.requirements", "mlstack_env.resolve", "mlstack_env.profiles", "typer",
+      "packaging.requirements", "mlstack_env.resolve", "mlstack_env.manifest.profiles", "typer",
       "rich", "tomlkit")),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_reads_and_store_hits_skip_what_they_do_not_use(

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from mlstack_env import paths
 from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.cli.app import full_command
 from mlstack_env.cli.completion import FILES, complete, table_of
+from mlstack_env.core import paths
 from tests.conftest import mlstack_exe
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.config import UserConfig, load_config
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig, load_config
 
 
 def test_absent_config_is_empty() -> None:

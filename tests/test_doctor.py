@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.actions.wanted import Wanted, wanted_from_lock
+from mlstack_env.catalog.target import Target
 from mlstack_env.doctor import Check, Context, Finding, Status, machine, run, user
 from mlstack_env.doctor import distro as doctor_distro
 from mlstack_env.doctor.seams import SystemAccess, UvInfo, disk_free
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import Lock, LockEntry
 from mlstack_env.system.packagedb import PackageDb
-from mlstack_env.system.wanted import Wanted, wanted_from_lock
-from mlstack_env.target import Target
 from mlstack_env.uv import PINNED_VERSION
 from tests import machines
 

@@ -26,9 +26,10 @@ from typing import ClassVar
 
 import pytest
 
-from mlstack_env import download, paths
+from mlstack_env.catalog.target import Target
+from mlstack_env.core import paths
+from mlstack_env.fetch import download
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock
-from mlstack_env.target import Target
 from tests.conftest import mlstack_exe
 from tests.envfixtures import PLATFORM, error_lines, write_lock
 from tests.layoutmirror import serve as serve_handler
@@ -401,6 +402,6 @@ def test_a_create_whose_files_are_cached_loads_no_http_client(
     assert json.loads(r.stdout)["downloads"]["cached"] == 1  # a store miss, files cached
     modules = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
                if line.startswith("import time:") and "|" in line}
-    assert "mlstack_env.download" in modules
+    assert "mlstack_env.fetch.download" in modules
     assert {m for m in modules if m.split(".")[0] in ("urllib3", "ssl", "netrc")} == set()
     assert len(wheel_requests(index, wheel)) == 1

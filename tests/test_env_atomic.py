@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.conftest import mlstack_exe
 from tests.envfixtures import team_lock, torch_entry, uv_wrapper, write_lock
 from tests.wheelindex import WheelIndex

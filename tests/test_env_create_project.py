@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.lockfile import read_lock
 from tests.envfixtures import failing_uv
 from tests.wheelindex import WheelIndex, write_project
@@ -87,7 +87,7 @@ def test_the_project_is_found_once_per_create(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The entry, the progress line, the URL policy and the site preset all mean the
     working directory's project: one discovery (it parses mlstack.toml), also for --lock."""
-    import mlstack_env.project
+    import mlstack_env.manifest.project
 
     fake_machine("7900xtx")
     write_project(tmp_path, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"],
@@ -95,13 +95,13 @@ def test_the_project_is_found_once_per_create(
     manifest = tmp_path / "mlstack.toml"
     manifest.write_text('site = "slurm"\n' + manifest.read_text())
     calls: list[Path] = []
-    real = mlstack_env.project.find_project
+    real = mlstack_env.manifest.project.find_project
 
     def counting(start: Path, explicit: Path | None = None) -> object:
         calls.append(start)
         return real(start, explicit)
 
-    monkeypatch.setattr(mlstack_env.project, "find_project", counting)
+    monkeypatch.setattr(mlstack_env.manifest.project, "find_project", counting)
     for args in (("env", "create", "--json"),
                  ("env", "create", "ml", "--lock", str(tmp_path / "mlstack.lock"), "--name",
                   "again", "--json")):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
+from mlstack_env.core.locks import file_lock
 from mlstack_env.store.entries import Store, store_key
-from mlstack_env.store.locks import file_lock
 from tests.conftest import mlstack_exe
 from tests.envfixtures import LATE_IMPORT, error_lines, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
@@ -200,7 +200,7 @@ def test_the_next_create_reclaims_stale_build_folders_but_not_live_ones(
 
 
 def test_gc_leaves_a_removed_tree_that_a_running_remove_holds(demo: Path, cli: Cli) -> None:
-    from mlstack_env.store.locks import try_lock_dir
+    from mlstack_env.core.locks import try_lock_dir
 
     removing = paths.envs_dir() / ".tmp-removed-other-77"
     removing.mkdir(parents=True)

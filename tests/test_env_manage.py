@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
 

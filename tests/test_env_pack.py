@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.store.pack import MANIFEST
 from mlstack_env.store.unpack import unpack_env
 from tests.envfixtures import team_lock

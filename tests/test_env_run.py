@@ -174,7 +174,7 @@ def test_env_help_lists_run(cli: Cli) -> None:
 # pathlib or typing (with what they import, a third of env run's start-up).
 HEAVY = ("typer", "click", "rich", "tomlkit", "packaging", "uv", "platformdirs",
          "mlstack_env.store", "mlstack_env.lockfile", "mlstack_env.uv",
-         "mlstack_env.profiles", "mlstack_env.project", "mlstack_env.cli.app",
+         "mlstack_env.manifest.profiles", "mlstack_env.manifest.project", "mlstack_env.cli.app",
          "pathlib", "typing", "shlex", "urllib")
 
 
@@ -296,8 +296,8 @@ def test_the_fast_paths_hold_is_the_lock_gc_honours(tmp_path: Path, isolated: Pa
     # lock exactly what store.generations.hold locks, or gc removes a running generation.
     import os
 
-    from mlstack_env import paths
     from mlstack_env.cli.run import hold
+    from mlstack_env.core import paths
     from mlstack_env.store.generations import NamedEnv
     from mlstack_env.store.generations import hold as store_hold
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.lockfile import LockEntry, read_lock
 from tests.envfixtures import team_lock
 from tests.wheelindex import WheelIndex

@@ -8,7 +8,7 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mlstack_env import envname, envvars
+from mlstack_env.core import envname, envvars
 
 # Near misses: non-ASCII letters and digits, separators, control characters, path parts.
 _TRICKY = st.sampled_from(list("aZ09_.-/ \n\t\0é٣ßİ$..")) | st.characters()

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from mlstack_env import uv
-from mlstack_env.containers import PREFIX, SCRATCH, base_image, make_recipe, rocm_as_wheels
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.export.containers import PREFIX, SCRATCH, base_image, make_recipe, rocm_as_wheels
 from mlstack_env.lockfile import map_url, pylock_file_name
-from mlstack_env.target import Target
 from tests.envfixtures import team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, write_project
 

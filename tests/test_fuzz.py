@@ -32,8 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlstack_env.cli import main
-from mlstack_env.config import load_config
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import load_config
 from tests import machines
 from tests.envfixtures import failing_uv
 
@@ -265,7 +265,7 @@ def test_fuzzed_options(target: str, python: str, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     if "\x00" in target or "\x00" in python:
         return  # an argv cannot hold NUL
-    from mlstack_env.target import Target, parse_python
+    from mlstack_env.catalog.target import Target, parse_python
 
     try:
         Target.parse(target)

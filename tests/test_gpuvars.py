@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.gpuvars import GpuCode, GpuSet, decide, gpu_code, gpus_for
+from mlstack_env.catalog.target import Backend, Target
+from mlstack_env.gpu.gpuvars import GpuCode, GpuSet, decide, gpu_code, gpus_for
 from mlstack_env.hardware import detect
-from mlstack_env.target import Backend, Target
 from tests import machines
 
 FakeMachine = Callable[[str], Path]

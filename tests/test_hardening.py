@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import envvars, userfile
+from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.cli import main
 from mlstack_env.cli.output import printable
-from mlstack_env.config import load_config
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars, userfile
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import write_atomic
+from mlstack_env.fetch.config import load_config
 from mlstack_env.lockfile import Lock, LockEntry, dumps, loads, read_lock
-from mlstack_env.profiles import MAX_EXTENDS_DEPTH, Profile, ProfileSet
-from mlstack_env.target import Target, parse_python
-from mlstack_env.userfile import write_atomic
+from mlstack_env.manifest.profiles import MAX_EXTENDS_DEPTH, Profile, ProfileSet
 from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
 
 Run = Callable[..., tuple[int, str, str]]

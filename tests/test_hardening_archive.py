@@ -20,7 +20,7 @@ import pytest
 from mlstack_env.activation.data import ActivationData
 from mlstack_env.activation.scripts import render_fish, render_sh, write_scripts
 from mlstack_env.activation.shells import shell_command
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.store.pack import MANIFEST
 from mlstack_env.store.unpack import unpack_env
 from tests.envfixtures import error_lines

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
-from mlstack_env.userfile import MAX_KEY_DEPTH, MAX_NESTING, parse_toml
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import MAX_KEY_DEPTH, MAX_NESTING, parse_toml
 from tests.envfixtures import error_lines, team_lock
 from tests.wheelindex import FILES, PYPI, PYTORCH
 

@@ -91,7 +91,7 @@ def test_adds_removes_upgrades_and_creates_from_two_homes_lose_nothing(
 def test_the_write_lock_is_beside_the_project_not_in_the_home(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two homes, one project: the second writer waits for the first."""
-    from mlstack_env.store.locks import Busy, file_lock
+    from mlstack_env.core.locks import Busy, file_lock
 
     lock = tmp_path / "mlstack.lock"
     monkeypatch.setenv("MLSTACK_HOME", str(tmp_path / "home1"))

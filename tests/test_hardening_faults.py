@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.store.pack import MANIFEST
 from tests.envfixtures import error_lines, team_lock
 from tests.test_hardening import mounted_tmpfs
@@ -72,7 +72,7 @@ def test_source_urls_with_spaces_or_controls_are_refused(tmp_path: Path, cli: Cl
 @pytest.mark.parametrize("host", ["http://localhost:1/", "https://x/", "https://[::1]:8/",
                                   "https://a.b.example/", "https:///"])
 def test_mirror_advice_names_any_host(host: str) -> None:
-    from mlstack_env.config import UserConfig, mirror_advice
+    from mlstack_env.fetch.config import UserConfig, mirror_advice
 
     advice = mirror_advice([f"{host}simple"], UserConfig())
     assert "[mirrors]" in advice and "https://MIRROR.example/" in advice

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.store.entries import Store, store_key
 from tests.conftest import mlstack_exe
 from tests.envfixtures import LATE_IMPORT, team_lock, torch_entry

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import envvars
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.system_names import check_system_package
 from mlstack_env.lockfile import dumps, loads
-from mlstack_env.system_names import check_system_package
 from tests.conftest import mlstack_exe
 from tests.envfixtures import error_lines, torch_entry
 

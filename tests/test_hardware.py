@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.catalog import gpu_table
-from mlstack_env.errors import MlstackError
-from mlstack_env.gpu_assessment import target_summary
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.osinfo import parse_os_release, read_distro, read_kernel
 from mlstack_env.hardware.probe import detect_rocm
@@ -20,7 +21,6 @@ from mlstack_env.hardware.sysfs import (
     read_drm_cards,
     read_kfd_nodes,
 )
-from mlstack_env.target import Target
 from tests import machines
 from tests.machines import GiB
 

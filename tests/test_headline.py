@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.target_fit import runnable_releases
+from mlstack_env.actions.target_fit import runnable_releases
 from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mlstack_env.gpu_assessment import target_summary
+from mlstack_env.gpu.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.machine import Gpu, Machine
 from mlstack_env.lockfile import LockEntry

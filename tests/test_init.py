@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.actions.manifest_init import pick, plan_init
+from mlstack_env.catalog.target import Target
 from mlstack_env.cli import main
-from mlstack_env.manifest_init import pick, plan_init
-from mlstack_env.target import Target
 from tests.conftest import mlstack_exe
 from tests.wheelindex import WheelIndex
 
@@ -252,3 +252,38 @@ def test_components_are_consistent_data() -> None:
         assert bnb.problems(Target.parse(ok), "3.12") == [], ok
     assert bnb.problems(Target.parse("rocm10.0:gfx1100"), "3.12") == [
         "needs ROCm <10 (target has 10.0)"]
+
+
+def test_a_folder_named_with_two_dots_gets_an_env_name_the_rule_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `mkdir my..proj && cd my..proj && mlstack init --yes` (issue 23): the folder's slug
+    # follows the env-name rule, which refuses '..'.
+    folder = tmp_path / "my..proj"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    code, _, err = _init(capsys, "--yes", "--json")
+    assert code == 0, err
+    manifest = tomllib.loads((folder / "mlstack.toml").read_text())
+    assert manifest["default-env"] == "my.proj"
+    assert list(manifest["profiles"]) == ["my.proj"]
+
+
+def test_a_profile_name_follows_the_env_name_rule_with_its_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, init_err = _init(capsys, "--yes", "--profile", "a..b")
+    assert code == 1
+    (tmp_path / "mlstack.toml").write_text('[profiles."a..b"]\npackages = []\n')
+    code = main(["lock"])
+    lock_err = capsys.readouterr().err
+    assert code == 1
+    assert init_err.splitlines() == [
+        "error: invalid env name 'a..b'",
+        "hint: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+        "(no '/', no '..')",
+    ]
+    where = tmp_path / "mlstack.toml"
+    assert lock_err.splitlines()[0] == f"error: {where}:1: bad profile name 'a..b'"
+    assert lock_err.splitlines()[1] == init_err.splitlines()[1]

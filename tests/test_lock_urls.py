@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from mlstack_env.lockfile import LockEntry, Wheel
 from tests.envfixtures import error_lines, torch_entry, write_lock
 from tests.wheelindex import FILES, WheelIndex

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
-from mlstack_env.indexpages import MirrorError, ProjectPages, parse_page
+from mlstack_env.core import paths
+from mlstack_env.fetch.indexpages import MirrorError, ProjectPages, parse_page
 from tests.envfixtures import error_lines
 from tests.layoutmirror import Layout, mirrors_table, serve_static, static_mirror
 from tests.mirrorscenario import (
@@ -219,7 +219,7 @@ def test_a_file_locked_by_name_reads_back_and_writes_the_same_bytes() -> None:
 @pytest.mark.parametrize("bad", ["../numpy-2.3.2-py3-none-any.whl", "numpy.txt",
                                  "a/numpy-2.3.2-py3-none-any.whl", "numpy 2.whl"])
 def test_a_file_name_that_is_no_file_name_is_refused(bad: str) -> None:
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.lockfile import loads
 
     with pytest.raises(MlstackError) as err:
@@ -229,10 +229,10 @@ def test_a_file_name_that_is_no_file_name_is_refused(bad: str) -> None:
 
 
 def test_the_url_policy_checks_the_index_of_a_file_locked_by_name() -> None:
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.catalog.sources import catalog
+    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.fetch.urlpolicy import UrlPolicy
     from mlstack_env.lockfile import loads
-    from mlstack_env.sources import catalog
-    from mlstack_env.urlpolicy import UrlPolicy
 
     UrlPolicy(catalog()).check(loads(by_name()).entries[0], "team.lock")
     with pytest.raises(MlstackError) as err:
@@ -243,7 +243,7 @@ def test_the_url_policy_checks_the_index_of_a_file_locked_by_name() -> None:
 
 
 def test_a_pylock_needs_a_url_per_wheel_and_says_so() -> None:
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.lockfile import loads, to_pylock
 
     entry = loads(by_name()).entries[0]
@@ -287,7 +287,7 @@ def test_a_mirror_login_is_sent_carried_to_its_files_and_never_shown() -> None:
         pages.locate(index, "numpy", "numpy-9.9-py3-none-any.whl", "ab" * 32)
     assert "p%40ss" not in err.value.message
     assert "https://me:***@art.example/api/pypi/pypi/simple has no file" in err.value.message
-    from mlstack_env.indexpages import basic_auth, split_credentials
+    from mlstack_env.fetch.indexpages import basic_auth, split_credentials
 
     assert split_credentials(index) == ("https://art.example/api/pypi/pypi/simple", "me:p%40ss")
     assert basic_auth("me:p%40ss") == "Basic bWU6cEBzcw=="  # me:p@ss

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.envfixtures import team_lock, torch_entry, write_lock
 from tests.wheelindex import serve
 

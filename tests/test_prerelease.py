@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from mlstack_env.config import UserConfig
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import LockedPackage, Wheel
-from mlstack_env.profiles import Profile
+from mlstack_env.manifest.profiles import Profile
 from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import Request, make_request
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
 
 NIGHTLY = "https://nightly.repo.amd.com/rocm/whl-next/"
 

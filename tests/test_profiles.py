@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
-from mlstack_env.paths import builtin_profiles_dir
-from mlstack_env.profiles import Profile, ProfileSet, load_builtin
-from mlstack_env.project import find_project
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.paths import builtin_profiles_dir
+from mlstack_env.manifest.profiles import Profile, ProfileSet, load_builtin
+from mlstack_env.manifest.project import find_project
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -235,7 +235,7 @@ def test_vllm_variant_follows_the_exact_rocm_release() -> None:
 
 
 def test_a_host_on_rocm_722_targets_722(tmp_path: Path) -> None:
-    from mlstack_env.catalog import target_rocm_version
+    from mlstack_env.catalog.sources import target_rocm_version
 
     assert target_rocm_version("7.2.2") == "7.2.2"  # vLLM's rocm722 is 7.2.2's alone
     assert target_rocm_version("7.2.0") == "7.2"
@@ -255,7 +255,7 @@ def test_a_host_on_rocm_722_targets_722(tmp_path: Path) -> None:
 ])
 def test_vllm_unknown_variant_is_one_error(target: str, packages: tuple[str, ...],
                                            words: list[str]) -> None:
-    from mlstack_env.profiles import Profile
+    from mlstack_env.manifest.profiles import Profile
     from mlstack_env.resolve.request import make_request
 
     with pytest.raises(MlstackError) as info:
@@ -267,7 +267,7 @@ def test_vllm_unknown_variant_is_one_error(target: str, packages: tuple[str, ...
 
 
 def test_vllm_variant_without_a_known_release_asks_for_a_pin(tmp_path: Path) -> None:
-    from mlstack_env.profiles import Profile
+    from mlstack_env.manifest.profiles import Profile
     from mlstack_env.resolve.request import make_request
 
     # A variant the catalog knows but names no release for (a project's override here).
@@ -285,7 +285,7 @@ def test_vllm_variant_without_a_known_release_asks_for_a_pin(tmp_path: Path) -> 
 
 def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
     from mlstack_env.lockfile import LockedPackage, Wheel
-    from mlstack_env.profiles import Profile
+    from mlstack_env.manifest.profiles import Profile
     from mlstack_env.resolve.cudacheck import check_exclusive
     from mlstack_env.resolve.request import make_request
 
@@ -304,7 +304,7 @@ def test_a_package_of_an_exclusive_source_taken_elsewhere_is_refused() -> None:
 
 
 def test_url_policy_admits_the_vllm_and_amd_servers() -> None:
-    from mlstack_env.urlpolicy import UrlPolicy
+    from mlstack_env.fetch.urlpolicy import UrlPolicy
 
     prefixes = UrlPolicy(catalog()).prefixes(Target.parse("rocm7.0:gfx1100"))
     assert "https://wheels.vllm.ai/" in prefixes

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import read_lock
-from mlstack_env.profiles import Profile, ProfileSet
-from mlstack_env.project import find_project
+from mlstack_env.manifest.profiles import Profile, ProfileSet
+from mlstack_env.manifest.project import find_project
 from mlstack_env.resolve.for_env import entry_for_env
 from mlstack_env.resolve.locking import pylock_name
 from mlstack_env.resolve.request import entry_env, make_request
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
 from tests.wheelindex import DONE_WHEN_PROFILES, WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]  # the wheel_index / mirrored fixtures

@@ -1,5 +1,5 @@
 """ROCm's `rocm` selector in the lock: pinned as its sdist, unpacked (never built) at env
-create, in a bundle, and in a container recipe (mlstack_env/rocmselector.py)."""
+create, in a bundle, and in a container recipe (mlstack_env/rocmwheels/rocmselector.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import Lock as LockFile
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, dumps, loads, to_pylock
-from mlstack_env.target import Target
 from tests.rocmwheels import ROCM_714_GFX, selector
 from tests.wheelindex import WheelIndex, write_project
 
@@ -69,8 +69,8 @@ def test_only_the_selector_may_be_an_sdist(package: str, body: str) -> None:
 
 
 def test_a_relock_keeps_the_selector_and_offline_needs_it() -> None:
-    from mlstack_env.config import UserConfig
-    from mlstack_env.rocmselector import locate
+    from mlstack_env.fetch.config import UserConfig
+    from mlstack_env.rocmwheels.rocmselector import locate
 
     kept = locate(AMD_714, "7.14.0", UserConfig(), offline=True, previous=_entry(),
                   key="ml@rocm7.14:gfx1100@py3.12")
@@ -82,8 +82,8 @@ def test_a_relock_keeps_the_selector_and_offline_needs_it() -> None:
 
 
 def test_the_selector_is_read_from_the_index_page(tmp_path: Path) -> None:
-    from mlstack_env.config import UserConfig
-    from mlstack_env.rocmselector import locate
+    from mlstack_env.fetch.config import UserConfig
+    from mlstack_env.rocmwheels.rocmselector import locate
 
     page = tmp_path / "rocm" / "index.html"
     page.parent.mkdir()
@@ -112,7 +112,7 @@ def _tarball(*members: tuple[str, str, bytes]) -> bytes:
 
 
 def test_only_the_rocm_sdk_package_is_taken_from_the_tarball() -> None:
-    from mlstack_env.rocmselector import package_files
+    from mlstack_env.rocmwheels.rocmselector import package_files
 
     files = package_files(SDIST, "rocm-7.14.0.tar.gz")
     assert sorted(files) == ["rocm_sdk/__init__.py", "rocm_sdk/__main__.py",
@@ -126,7 +126,7 @@ def test_only_the_rocm_sdk_package_is_taken_from_the_tarball() -> None:
     ("/etc/rocm_sdk.py", "file", b"x"),
 ])
 def test_links_and_paths_leaving_the_package_are_refused(member: tuple[str, str, bytes]) -> None:
-    from mlstack_env.rocmselector import package_files
+    from mlstack_env.rocmwheels.rocmselector import package_files
 
     data = _tarball(("rocm-7.14.0/src/rocm_sdk/__init__.py", "file", b""), member)
     with pytest.raises(MlstackError) as err:
@@ -139,8 +139,8 @@ def test_container_recipe_unpacks_the_selector_as_env_create_does(tmp_path: Path
     with the same METADATA: the image's selector is byte for byte a store entry's."""
     import shlex
 
-    from mlstack_env import rocmselector
-    from mlstack_env.containers import make_recipe, write_recipe
+    from mlstack_env.export.containers import make_recipe, write_recipe
+    from mlstack_env.rocmwheels import rocmselector
 
     entry = _entry()
     recipe = make_recipe("docker", entry, name="ml")

@@ -14,19 +14,18 @@ import uv
 from mlstack_env.catalog import (
     is_rocm_wheel_name,
     propose_wheels_release,
-    target_rocm_version,
     torch_index_name,
     wheel_gfx,
     wheels_release,
 )
+from mlstack_env.catalog.sources import catalog, target_rocm_version
 from mlstack_env.catalog.support import code_support
-from mlstack_env.errors import MlstackError
-from mlstack_env.gpu_assessment import target_summary
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.rocmsdk import check_entry, needs_init, sdk_request
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
+from mlstack_env.rocmwheels.rocmsdk import check_entry, needs_init, sdk_request
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -374,7 +373,7 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
 
 
 def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
-    from mlstack_env.rocmsdk import env_variables, root_in
+    from mlstack_env.rocmwheels.rocmsdk import env_variables, root_in
     from mlstack_env.store.entries import Store
     from mlstack_env.store.install import UvInstaller
     from mlstack_env.store.verify import verify_venv
@@ -424,9 +423,9 @@ def test_no_devel_no_init(wheel_index: WheelIndex) -> None:
 
 
 def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
+    from mlstack_env.actions.wanted import wanted_from_lock
     from mlstack_env.doctor import Status, machine, user
     from mlstack_env.lockfile import Lock
-    from mlstack_env.system.wanted import wanted_from_lock
     from tests import machines
     from tests.test_doctor import make_ctx, one
 
@@ -452,7 +451,7 @@ def test_doctor_knows_rocm_inside_an_env(tmp_path: Path) -> None:
 
 
 def test_two_entries_on_one_rocm_build_share_one_copy(wheel_index: WheelIndex) -> None:
-    from mlstack_env.diskusage import usage
+    from mlstack_env.core.diskusage import usage
     from mlstack_env.store.entries import Store
     from mlstack_env.store.install import UvInstaller
 

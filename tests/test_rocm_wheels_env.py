@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
@@ -237,10 +237,10 @@ def test_uv_saying_no_usable_wheels_is_classified() -> None:
 
 def test_a_profile_that_sets_rocm_path_keeps_the_system_rocm(
         fake_machine: FakeMachine) -> None:
+    from mlstack_env.catalog.target import Target
     from mlstack_env.hardware import detect
     from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
     from mlstack_env.store.variables import env_variables
-    from mlstack_env.target import Target
 
     fake_machine("7900xtx")  # ROCm 6.4 installed at /opt/rocm
     core = LockedPackage("rocm-sdk-core", "7.14.0", AMD_714,
@@ -269,9 +269,9 @@ def test_no_project_no_rocm_the_proposed_release_just_works(
 
 
 def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
-    from mlstack_env.containers import make_recipe
+    from mlstack_env.catalog.target import Target
+    from mlstack_env.export.containers import make_recipe
     from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-    from mlstack_env.target import Target
 
     def pkg(name: str) -> LockedPackage:
         return LockedPackage(name, "7.14.0", AMD_714, (Wheel(f"{AMD_714}{name}.whl", "0" * 64),))

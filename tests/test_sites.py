@@ -15,9 +15,9 @@ import pytest
 
 from mlstack_env.activation.data import apply, load_env_json
 from mlstack_env.activation.scripts import write_scripts
-from mlstack_env.errors import MlstackError
-from mlstack_env.project import load_project
-from mlstack_env.sites import load_site
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.manifest.project import load_project
+from mlstack_env.manifest.sites import load_site
 from tests.activation_envs import fake_venv
 from tests.envfixtures import team_lock
 from tests.wheelindex import WheelIndex

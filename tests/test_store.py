@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core import paths
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.locks import Busy, file_lock
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.store.create import Created, create_env
 from mlstack_env.store.entries import Progress, Store, store_key
 from mlstack_env.store.gc import collect
 from mlstack_env.store.generations import NamedEnv, get_env, hold, remove_env
-from mlstack_env.store.locks import Busy, file_lock
-from mlstack_env.target import Target
 
 
 class FakeInstaller:

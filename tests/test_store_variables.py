@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.target import Target
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.variables import env_variables
-from mlstack_env.target import Target
 from tests import machines
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.actions.wanted import wanted_from_lock
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware import detect
 from mlstack_env.hardware.machine import Distro
 from mlstack_env.lockfile import Lock, LockEntry, dumps
@@ -19,8 +21,6 @@ from mlstack_env.system import check_packages, make_plan, parse_distro, system_c
 from mlstack_env.system.apply import apply_plan
 from mlstack_env.system.catalog import repo_version
 from mlstack_env.system.packagedb import DpkgDb, parse_dpkg, parse_pacman, parse_rpm
-from mlstack_env.system.wanted import wanted_from_lock
-from mlstack_env.target import Target
 from tests import machines
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import Lock, read_lock
-from mlstack_env.profiles import ProfileSet
+from mlstack_env.manifest.profiles import ProfileSet
 from mlstack_env.resolve.request import choose_python
-from mlstack_env.userfile import write_atomic
 from tests.conftest import mlstack_exe
 from tests.envfixtures import torch_entry, uv_wrapper
 from tests.wheelindex import Dist, WheelIndex, write_project
@@ -59,7 +59,7 @@ def test_python_is_chosen_in_order() -> None:
     minimal = ProfileSet.load().get("minimal")
     other = "3.13" if RUNNING != "3.13" else "3.12"
     lock = Lock((torch_entry("minimal", "rocm6.4:gfx1100", python=other),), "0", "0")
-    from mlstack_env.target import Target
+    from mlstack_env.catalog.target import Target
 
     gfx1100 = Target.parse("rocm6.4:gfx1100")
     assert str(choose_python(minimal, "3.12", None, lock, [gfx1100])) == "3.12 (--python)"
@@ -369,7 +369,8 @@ def test_a_bare_lock_keeps_every_python_the_lock_holds(
 
 
 def test_interpreters_are_found_once_by_real_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlstack_env import paths, uv
+    from mlstack_env import uv
+    from mlstack_env.core import paths
 
     version, base = uv.running_python()
     assert base == Path(os.path.realpath(base))

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from mlstack_env.cli import main
 from mlstack_env.cli.tables import print_table
-from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.fetch.config import UserConfig, mirror_advice
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

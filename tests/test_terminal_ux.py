@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.manifest_init import PickerQuit, pick
-from mlstack_env.target import Target
+from mlstack_env.actions.manifest_init import PickerQuit, pick
+from mlstack_env.catalog.target import Target
 from tests.envfixtures import torch_entry, write_lock
 from tests.wheelindex import WheelIndex, write_project
 

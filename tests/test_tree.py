@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.actions.tree import key_versions
 from mlstack_env.cli import main
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.tree import key_versions
 from tests.envfixtures import _pytorch_package, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
 

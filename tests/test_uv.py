@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env import uv
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 WRAPPED = """\
 warning: The requested Python version 3.10 is not available; 3.11.7 will be used.

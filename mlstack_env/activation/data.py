@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 import os
 
-from mlstack_env import envvars
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ FORMAT = 1
 
 def validate_variable(name: str, value: str) -> None:
     """Refuse a variable no shell could set literally, or one an env may not set
-    (the rule lives in :func:`mlstack_env.envvars.check_variable`)."""
+    (the rule lives in :func:`mlstack_env.core.envvars.check_variable`)."""
     envvars.check_variable(name, value)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 
-from mlstack_env import paths
 from mlstack_env.activation.data import ENV_JSON
-from mlstack_env.envname import validate_env_name
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import paths
+from mlstack_env.core.envname import validate_env_name
+from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def project_default_env(start: StrPath) -> tuple[str, str] | None:
                     text = f.read()
                 if max(map(str.count, text.splitlines() or [""], ".")) > 64:
                     # Maybe a key deep enough to cost tomllib gigabytes: the full check.
-                    from mlstack_env.userfile import check_toml_shape
+                    from mlstack_env.core.userfile import check_toml_shape
 
                     check_toml_shape(text, manifest)
                 raw = tomllib.loads(text)

@@ -25,10 +25,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlstack_env import envvars
 from mlstack_env.activation.data import ENV_JSON, ActivationData
-from mlstack_env.envname import validate_env_name
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars
+from mlstack_env.core.envname import validate_env_name
+from mlstack_env.core.errors import MlstackError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -145,7 +145,7 @@ def render_fish(data: ActivationData) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write through a temporary file and a rename: a reader sees the old or the new file."""
-    from mlstack_env.userfile import temporary_beside
+    from mlstack_env.core.userfile import temporary_beside
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_beside(path)
@@ -184,7 +184,7 @@ def write_scripts(
             hint="set MLSTACK_HOME to a directory whose path has neither",
         )
     if site:
-        from mlstack_env.sites import validate_site_rules
+        from mlstack_env.manifest.sites import validate_site_rules
 
         # Its name goes into the scripts: one word of data by the site-name rule.
         site = validate_site_rules(site)

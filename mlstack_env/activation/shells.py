@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH, fish_quote
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 SHELLS = ("bash", "zsh", "sh", "fish")
 # Shells that read POSIX sh and, when interactive, the file named by $ENV.

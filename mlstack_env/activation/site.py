@@ -43,7 +43,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlstack_env import envvars
+from mlstack_env.core import envvars
 
 ROCR_VISIBLE_DEVICES = "ROCR_VISIBLE_DEVICES"
 #: The switch for "every GPU Slurm gave this task" (value ``none``).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env.errors import InternalError, MlstackError
+from mlstack_env.core.errors import InternalError, MlstackError
 
 DATA_DIR = Path(__file__).parent
 
@@ -220,23 +220,6 @@ def torch_index_name(rocm_version: str) -> str | None:
         return full
     short = f"rocm{v.major}.{v.minor}"
     return short if short in indexes else None
-
-
-def target_rocm_version(rocm_version: str) -> str:
-    """The ROCm version a target names for an install: ``X.Y.Z`` when PyTorch has an index
-    for exactly that release (``6.2.4``) or a source builds for exactly that release (vLLM's
-    ``rocm722`` variant is 7.2.2's alone), else ``X.Y`` — so the target and the wheels
-    judged for it (:func:`torch_index_name`, ``Source.variant``) agree."""
-    v = parse_version(rocm_version)
-    full = f"{v.major}.{v.minor}.{v.micro}"
-    if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
-        return full
-    if v.micro:
-        from mlstack_env.sources import catalog  # the sources import this module
-
-        if any(full in src.variants for src in catalog().sources.values()):
-            return full
-    return f"{v.major}.{v.minor}"
 
 
 def wheel_gfx(rocm_version: str, torch_version: str | None = None) -> frozenset[str] | None:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, gpu_table
-from mlstack_env.errors import InternalError
-from mlstack_env.target import Target
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import InternalError
 
 if TYPE_CHECKING:
-    from mlstack_env.sources import Source
+    from mlstack_env.catalog.sources import Source
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Component:
 def _source(name: str | None) -> Source | None:
     if name is None:
         return None
-    from mlstack_env.sources import catalog
+    from mlstack_env.catalog.sources import catalog
 
     return catalog().sources.get(name)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import sys
 
-from mlstack_env.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
+from mlstack_env.core.errors import INTERNAL_ERROR, USER_ERROR, MlstackError
 
 # Options of mlstack itself, accepted anywhere before `--` (users put -v last).
 GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
@@ -62,13 +62,13 @@ def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> i
     if as_json:
         import json
 
-        from mlstack_env.progname import commands as _commands
+        from mlstack_env.core.progname import commands as _commands
 
         hint = _commands(err.hint) if err.hint else err.hint
         sys.stdout.write(json.dumps({"error": err.message, "hint": hint}) + "\n")
         sys.stdout.flush()
     from mlstack_env.cli.output import printable
-    from mlstack_env.progname import commands
+    from mlstack_env.core.progname import commands
 
     sys.stderr.write(f"error: {printable(err.message)}\n")
     if err.hint:

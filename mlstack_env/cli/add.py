@@ -1,5 +1,5 @@
 """``mlstack add`` / ``mlstack remove``: a profile's packages, its lock entries and the
-default env, changed in one command (:mod:`mlstack_env.project_edit`)."""
+default env, changed in one command (:mod:`mlstack_env.actions.project_edit`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from mlstack_env.cli.progress import announce, say
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.project_edit import EditOutcome, EditRequest
+    from mlstack_env.actions.project_edit import EditOutcome, EditRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 ProfileOpt = Annotated[str | None, typer.Option(
@@ -66,7 +66,7 @@ class EditResult:
 
 
 def _run(request: EditRequest, as_json: bool) -> int:
-    from mlstack_env.project_edit import edit_packages
+    from mlstack_env.actions.project_edit import edit_packages
 
     outcome = edit_packages(request, on_wait=say, announce=announce)
     return emit(EditResult(outcome), as_json)
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Add packages to a profile, re-lock its entries, update the default env."""
-        from mlstack_env.project_edit import EditRequest
+        from mlstack_env.actions.project_edit import EditRequest
 
         return _run(EditRequest(add=tuple(packages), profile=profile, project_dir=project,
                                 offline=offline), as_json)
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Remove packages from a profile, re-lock its entries, update the default env."""
-        from mlstack_env.project_edit import EditRequest
+        from mlstack_env.actions.project_edit import EditRequest
 
         return _run(EditRequest(remove=tuple(packages), profile=profile, project_dir=project,
                                 offline=offline), as_json)

@@ -152,7 +152,7 @@ def _completion(app: typer.Typer) -> None:
         """Print a completion script for SHELL: commands, options, env and profile names,
         targets."""
         from mlstack_env.cli.completion import SHELLS, script, table_of
-        from mlstack_env.errors import MlstackError
+        from mlstack_env.core.errors import MlstackError
 
         if shell not in SHELLS:
             raise MlstackError(f"no completion for shell {shell!r}",

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit, human_bytes
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.bundle import Bundle, BundledWheel
+    from mlstack_env.export.bundle import Bundle, BundledWheel
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> int:
         """Download every locked wheel into DIR, sha256-checked, for `env create --wheels`."""
-        from mlstack_env.bundle import lock_path_for, make_bundle
+        from mlstack_env.export.bundle import lock_path_for, make_bundle
 
         if output is None:
             raise MlstackError("where to? `mlstack bundle` needs -o DIR",

@@ -13,7 +13,7 @@ from mlstack_env.cli.output import emit, human_bytes
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.cache import CacheReport
+    from mlstack_env.actions.cache import CacheReport
 
 cache_app = typer.Typer(
     name="cache",
@@ -63,7 +63,7 @@ def _waiting() -> None:
 @cache_app.command("clean")
 def clean_cmd(as_json: JsonOpt = False) -> int:
     """Remove mlstack's download cache and uv's cache (the next create downloads again)."""
-    from mlstack_env.cache import run
+    from mlstack_env.actions.cache import run
 
     return emit(CacheResult(run("clean", on_wait=_waiting)), as_json)
 
@@ -71,6 +71,6 @@ def clean_cmd(as_json: JsonOpt = False) -> int:
 @cache_app.command("prune")
 def prune_cmd(as_json: JsonOpt = False) -> int:
     """Remove partial downloads, files unused for 30 days, and what uv no longer needs."""
-    from mlstack_env.cache import run
+    from mlstack_env.actions.cache import run
 
     return emit(CacheResult(run("prune", on_wait=_waiting)), as_json)

@@ -174,7 +174,7 @@ def env_names() -> list[str]:
 
 def profile_names() -> list[str]:
     """Built-in profile names and the project's (a broken mlstack.toml completes none)."""
-    from mlstack_env import paths
+    from mlstack_env.core import paths
 
     names = [p.stem for p in paths.builtin_profiles_dir().glob("*.toml")]
     manifest = _manifest()
@@ -210,8 +210,8 @@ def _manifest() -> Path | None:
 def _read(manifest: Path) -> dict[str, Any]:
     import tomllib
 
-    from mlstack_env.errors import MlstackError
-    from mlstack_env.userfile import check_toml_shape
+    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.userfile import check_toml_shape
 
     try:
         text = manifest.read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit, human_bytes
-from mlstack_env.gpu_assessment import assess, target_summary
+from mlstack_env.gpu.gpu_assessment import assess, target_summary
 from mlstack_env.hardware import Machine, detect
 
 if TYPE_CHECKING:
@@ -91,9 +91,9 @@ def _lock_python(machine: Machine) -> tuple[str, PythonChoice] | None:
     default-env (else its first profile, else the built-in minimal), and why."""
     from pathlib import Path
 
-    from mlstack_env.errors import MlstackError
-    from mlstack_env.profiles import ProfileSet
-    from mlstack_env.project import find_project
+    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.manifest.profiles import ProfileSet
+    from mlstack_env.manifest.project import find_project
     from mlstack_env.resolve.locking import existing_lock
     from mlstack_env.resolve.request import choose_python
 

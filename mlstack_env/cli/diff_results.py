@@ -11,7 +11,7 @@ from mlstack_env.cli.output import emit
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.lockdiff import LockDiff
+    from mlstack_env.lockfile.lockdiff import LockDiff
 
 
 class DiffResult:
@@ -29,7 +29,7 @@ class DiffResult:
         return self.diff.to_json()
 
     def render(self, console: Console) -> None:
-        from mlstack_env.lockdiff import render_lines
+        from mlstack_env.lockfile.lockdiff import render_lines
 
         for line in render_lines(self.diff):
             style = ""
@@ -48,7 +48,7 @@ class DiffResult:
 def diff(old: str | None = None, new: str | None = None, exit_code: bool = False,
          as_json: bool = False) -> int:
     """``diff``: what changed between the locks ``old`` and ``new``."""
-    from mlstack_env.lockdiff import compare, load_side, project_root
+    from mlstack_env.lockfile.lockdiff import compare, load_side, project_root
 
     root = project_root(Path.cwd())
     before = load_side(old, root, default_rev="HEAD")

@@ -14,9 +14,9 @@ from mlstack_env.cli.output import emit
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlstack_env.actions.wanted import Wanted
     from mlstack_env.doctor import Context, Finding
     from mlstack_env.hardware.machine import Machine
-    from mlstack_env.system.wanted import Wanted
 
 EnvOpt = Annotated[
     str | None,
@@ -80,8 +80,8 @@ class DoctorResult:
 
 
 def build_context(lock: Path | None, env: str | None) -> Context:
+    from mlstack_env.actions.wanted import load_wanted
     from mlstack_env.hardware import detect
-    from mlstack_env.system.wanted import load_wanted
 
     machine = detect(environ=dict(os.environ))
     return live_context(machine, load_wanted(lock, env, machine))
@@ -89,7 +89,7 @@ def build_context(lock: Path | None, env: str | None) -> Context:
 
 def live_context(machine: Machine, wanted: Wanted | None) -> Context:
     """The doctor's view of this live system, for a machine already detected."""
-    from mlstack_env import paths
+    from mlstack_env.core import paths
     from mlstack_env.doctor import Context
     from mlstack_env.doctor.seams import SystemAccess, disk_free, probe_uv
     from mlstack_env.system import package_db

@@ -1,4 +1,4 @@
-"""Download progress on stderr (mlstack_env/download.py's ``DownloadProgress``).
+"""Download progress on stderr (mlstack_env/fetch/download.py's ``DownloadProgress``).
 
 On a terminal: a rich bar per file being fetched and one for the total (bytes, rate, ETA,
 N of M files); sizes come from the lock, else from the server's Content-Length as each
@@ -14,13 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlstack_env.units import human_bytes, seconds
+from mlstack_env.core.units import human_bytes, seconds
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from mlstack_env.download import Fetched, Report, Want
+    from mlstack_env.fetch.download import Fetched, Report, Want
 
 EVERY = 5.0  # seconds between total lines off a terminal
 

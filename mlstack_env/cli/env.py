@@ -1,6 +1,6 @@
 """``mlstack env …``: create, list, info, remove, export, verify, rollback.
 
-Commands parse, call :mod:`mlstack_env.create` or :mod:`mlstack_env.store`, and return
+Commands parse, call :mod:`mlstack_env.actions.create` or :mod:`mlstack_env.store`, and return
 what :func:`~mlstack_env.cli.output.emit` renders (results in ``cli/env_results.py``); activation's
 commands (run, activate, shell) register themselves from ``cli/env_activation.py``.
 """
@@ -17,7 +17,7 @@ from mlstack_env.cli import lean
 from mlstack_env.cli.env_results import GcResult, VerifyResult
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import is_quiet, say
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from mlstack_env.store.fingerprint import Fingerprint
@@ -132,7 +132,7 @@ def export_cmd(
     if output is None:
         sys.stdout.write(text)
         return
-    from mlstack_env.userfile import write_atomic
+    from mlstack_env.core.userfile import write_atomic
 
     write_atomic(output, text)
     say(f"wrote the lock of env {name} to {output}")

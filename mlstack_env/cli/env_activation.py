@@ -28,7 +28,7 @@ from mlstack_env.activation.lookup import (
 )
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
 from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 
 def register(env_app: typer.Typer) -> None:

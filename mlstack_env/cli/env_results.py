@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.units import human_bytes
+from mlstack_env.core.units import human_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.create import CreateOutcome
+    from mlstack_env.actions.create import CreateOutcome
     from mlstack_env.lockfile import LockEntry
     from mlstack_env.store.gc import GcReport
     from mlstack_env.store.generations import Generation, NamedEnv
@@ -35,7 +35,7 @@ class CreateResult:
     @property
     def size(self) -> int:
         """Bytes the store entry takes on disk (hardlinks shared with uv's cache counted once)."""
-        from mlstack_env.diskusage import usage
+        from mlstack_env.core.diskusage import usage
 
         return usage(self.outcome.created.store_entry.path).total
 
@@ -49,7 +49,7 @@ class CreateResult:
         data["key_versions"] = key_versions(self.outcome.created.entry)
         data["lock_change"] = self.outcome.change.to_json() if self.outcome.change else None
         # What mlstack downloaded for this create (None: nothing to fetch, a store hit).
-        fetched = sys.modules.get("mlstack_env.download")  # loaded only if files were needed
+        fetched = sys.modules.get("mlstack_env.fetch.download")  # loaded only if files were needed
         report = fetched.last_report() if fetched is not None else None
         data["downloads"] = report.to_json() if report is not None else None
         return data
@@ -76,7 +76,7 @@ class CreateResult:
             console.print(f"  {k}={v}", soft_wrap=True)
         for note in c.notes:
             console.print(f"note: {note}", soft_wrap=True)
-        from mlstack_env.progname import prog
+        from mlstack_env.core.progname import prog
 
         console.print(
             f"use it:    {prog()} env shell {c.name}   or   {prog()} env run {c.name} -- CMD",
@@ -130,7 +130,7 @@ def _behind(name: str, generation: str) -> str | None:
     lock = lock_stamp_changed(generation)
     if lock is None:
         return None
-    from mlstack_env.create import behind_lock
+    from mlstack_env.actions.create import behind_lock
 
     return lock if behind_lock(name, generation, lock) is not None else None
 
@@ -188,14 +188,14 @@ class InfoResult:
     def _size(self) -> dict[str, int]:
         """Disk the env's store entry takes; ``shared`` is what links outside it (uv's
         cache, other entries holding the same wheels) keep too."""
-        from mlstack_env.diskusage import usage
+        from mlstack_env.core.diskusage import usage
 
         u = usage(self.generation.venv.resolve())
         return {"size": u.total, "shared": u.total - u.exclusive, "files": u.files}
 
     def _rocm(self) -> dict[str, Any] | None:
         """Which ROCm the env runs on: its own (rocm-sdk-* wheels, FACTS §4b) or the host's."""
-        from mlstack_env import rocmsdk
+        from mlstack_env.rocmwheels import rocmsdk
 
         entry = self.generation.entry()
         if not entry.target.is_rocm:

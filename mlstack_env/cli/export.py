@@ -1,5 +1,5 @@
 """``mlstack export docker|apptainer [NAME | --lock FILE …] -o PATH``: a container recipe
-(see :mod:`mlstack_env.containers`)."""
+(see :mod:`mlstack_env.export.containers`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.containers import Recipe
+    from mlstack_env.export.containers import Recipe
     from mlstack_env.lockfile import LockEntry
 
 
@@ -64,9 +64,9 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
             raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
         fingerprint = gen.fingerprint()
         return gen.entry(), name, fingerprint.source if fingerprint else f"env {name}"
-    from mlstack_env.bundle import lock_path_for
+    from mlstack_env.catalog.target import Target
+    from mlstack_env.export.bundle import lock_path_for
     from mlstack_env.lockfile import read_lock, select_entry
-    from mlstack_env.target import Target
 
     path = lock_path_for(lock_file, project, Path.cwd())
     lock = read_lock(path)
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         = False,
     ) -> None:
         """Write a Dockerfile or Apptainer definition that rebuilds a lock entry in an image."""
-        from mlstack_env.containers import KINDS, make_recipe, write_recipe
+        from mlstack_env.export.containers import KINDS, make_recipe, write_recipe
 
         if kind not in KINDS:
             raise MlstackError(f"unknown container kind {kind!r}",
@@ -136,14 +136,14 @@ def register(app: typer.Typer) -> None:
         entry, slug, source = _entry(
             name, lock_file=lock_file, profile=profile, target=target, python=python,
             project=project, again=f"mlstack export {kind} -o {shlex.quote(str(output))}")
-        from mlstack_env.urlpolicy import url_policy
+        from mlstack_env.fetch.urlpolicy import url_policy
 
         # The rule env create and bundle apply: a recipe installs only what a create of
         # this entry would (the configured sources and allow-urls), on canonical URLs.
         url_policy(source, project).check(entry, source)
         mirrors = None
         if with_mirrors:
-            from mlstack_env.config import load_config
+            from mlstack_env.fetch.config import load_config
 
             mirrors = dict(load_config().mirrors)
         recipe = make_recipe(kind, entry, name=slug, mirrors=mirrors, base=base)

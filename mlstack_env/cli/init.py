@@ -14,8 +14,8 @@ from mlstack_env.cli.output import emit
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.manifest_init import InitPlan
-    from mlstack_env.target import Target
+    from mlstack_env.actions.manifest_init import InitPlan
+    from mlstack_env.catalog.target import Target
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
-        from mlstack_env.errors import MlstackError
-        from mlstack_env.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
-        from mlstack_env.target import Target
+        from mlstack_env.actions.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
+        from mlstack_env.catalog.target import Target
+        from mlstack_env.core.errors import MlstackError
 
         root = Path.cwd()
         if (root / MANIFEST_NAME).exists() and not force:
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
                 targets.append(parsed)
         ids = _split(with_)
         if not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
-            from mlstack_env.manifest_init import PickerQuit
+            from mlstack_env.actions.manifest_init import PickerQuit
 
             try:
                 ids = pick(targets, python, input, print, ids)
@@ -112,11 +112,11 @@ def register(app: typer.Typer) -> None:
 def _machine_target(ids: list[str] | None, detected: Target) -> Target:
     """This machine's target for the components picked: the detected one, or the nearest
     one the host's driver runs where a source-only component (vLLM) has a build (the same
-    choice as `env create`'s, :mod:`mlstack_env.target_fit`)."""
-    from mlstack_env.errors import MlstackError
+    choice as `env create`'s, :mod:`mlstack_env.actions.target_fit`)."""
+    from mlstack_env.actions.manifest_init import resolve_choice
+    from mlstack_env.actions.target_fit import choose_for
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.hardware import detect
-    from mlstack_env.manifest_init import resolve_choice
-    from mlstack_env.target_fit import choose_for
 
     comps = [c for c in resolve_choice(ids) if c.source and c.included is None]
     if not comps:

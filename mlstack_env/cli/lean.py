@@ -17,11 +17,11 @@ from pathlib import Path
 
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import announce, is_quiet, say
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
-    from mlstack_env.target import Target
+    from mlstack_env.catalog.target import Target
 
 # --- the command bodies (typer's commands call these too) -------------------------------
 
@@ -50,9 +50,9 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
         locked: bool = False, project: Path | None = None, reinstall: bool = False,
         wheels: Path | None = None, as_json: bool = False) -> int:
     """``env create``: materialize a lock entry as a named env."""
+    from mlstack_env.actions.create import CreateRequest, create
     from mlstack_env.cli.env_results import CreateResult
     from mlstack_env.cli.progress import StepProgress
-    from mlstack_env.create import CreateRequest, create
     from mlstack_env.store.entries import NoProgress
 
     request = CreateRequest(
@@ -61,7 +61,7 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
         locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
     )
     quiet = as_json or is_quiet()
-    fetched = sys.modules.get("mlstack_env.download")
+    fetched = sys.modules.get("mlstack_env.fetch.download")
     if fetched is not None:  # in-process (tests): another command's downloads
         fetched.forget_report()
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
@@ -72,15 +72,15 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
 
 
 def _target(text: str) -> Target:
-    from mlstack_env.target import Target
+    from mlstack_env.catalog.target import Target
 
     return Target.parse(text)
 
 
 def profile_list(as_json: bool = False, project_dir: Path | None = None) -> int:
     from mlstack_env.cli.profile_results import ProfileList
-    from mlstack_env.profiles import ProfileSet
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.profiles import ProfileSet
+    from mlstack_env.manifest.project import find_project
 
     project = find_project(Path.cwd(), project_dir)
     profiles = project.profile_set() if project else ProfileSet.load()
@@ -96,10 +96,10 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
         upgrade_package: Sequence[str] | None = None, locked: bool = False,
         as_json: bool = False) -> int:
     """``lock``: resolve profiles x targets into the lock, or check it is fresh."""
+    from mlstack_env.catalog.target import Target, parse_python
     from mlstack_env.cli.lock_results import LockProgress, LockResult, upgrade_request
-    from mlstack_env.project import find_project
+    from mlstack_env.manifest.project import find_project
     from mlstack_env.resolve.locking import lock as resolve_lock
-    from mlstack_env.target import Target, parse_python
 
     parsed = [Target.parse(t) for t in target or ()]
     if python is not None:
@@ -133,7 +133,7 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
 def _check_profiles(names: list[str]) -> None:
     """Outside a project only built-in profiles exist: an unknown name is the error to
     report, before the missing mlstack.toml."""
-    from mlstack_env.profiles import ProfileSet, unknown_profile_error
+    from mlstack_env.manifest.profiles import ProfileSet, unknown_profile_error
 
     known = ProfileSet.load().names()
     for name in names:

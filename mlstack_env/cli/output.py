@@ -7,7 +7,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from mlstack_env.units import human_bytes
+from mlstack_env.core.units import human_bytes
 
 __all__ = ["Result", "console", "emit", "human_bytes", "printable"]
 
@@ -45,7 +45,7 @@ def printable(text: str, *, newlines: bool = False) -> str:
     where ``mlstack`` commands are also named as the user ran it: progname.commands)."""
     if not newlines:
         return _UNPRINTABLE_LINE.sub(_escape, text)
-    from mlstack_env.progname import commands
+    from mlstack_env.core.progname import commands
 
     # Text mlstack laid out: the commands in it name mlstack as the user ran it.
     return commands(_UNPRINTABLE.sub(_escape, text))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import emit, human_bytes
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         project_dir: ProjectOpt = None,
     ) -> int:
         """Show one profile after `extends` is applied."""
-        from mlstack_env.profiles import ProfileSet
-        from mlstack_env.project import find_project
+        from mlstack_env.manifest.profiles import ProfileSet
+        from mlstack_env.manifest.project import find_project
 
         project = find_project(Path.cwd(), project_dir)
         profiles = project.profile_set() if project else ProfileSet.load()

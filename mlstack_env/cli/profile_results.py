@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.profiles import Profile
+    from mlstack_env.manifest.profiles import Profile
 
 
 @dataclass(frozen=True)

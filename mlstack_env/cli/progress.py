@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
-from mlstack_env.units import seconds
+from mlstack_env.core.units import seconds
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
 
 
 def _is_env(word: str) -> bool:
-    from mlstack_env import paths
-    from mlstack_env.envname import validate_env_name
+    from mlstack_env.core import paths
+    from mlstack_env.core.envname import validate_env_name
 
     try:
         validate_env_name(word)
@@ -139,7 +139,7 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
     """The generation to run after bringing env ``name`` to ``lock`` (like ``uv run``):
     the same one when its entry did not change; with ``--frozen`` an env behind its lock
     is refused, with ``--no-sync`` it runs as it is, with a warning."""
-    from mlstack_env.create import behind_lock
+    from mlstack_env.actions.create import behind_lock
 
     behind = behind_lock(name, generation, lock)
     if behind is None:
@@ -152,9 +152,9 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
     if mode == NO_SYNC:
         sys.stderr.write(f"warning: {behind.message()}; running it as it is (--no-sync)\n")
         return generation
+    from mlstack_env.actions.create import sync_env
     from mlstack_env.activation.lookup import current_generation_dir
     from mlstack_env.cli.progress import StepProgress, announce, is_quiet, say
-    from mlstack_env.create import sync_env
     from mlstack_env.store.entries import NoProgress
 
     say(f"{behind.message()}; syncing it"

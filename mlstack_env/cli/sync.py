@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mlstack_env.cli.env import JsonOpt, OfflineOpt, ProjectOpt, ReinstallOpt
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Create or update the project's default env from mlstack.lock."""
         from mlstack_env.cli.lean import env_create
-        from mlstack_env.project import find_project
+        from mlstack_env.manifest.project import find_project
 
         found = find_project(Path.cwd(), project)
         if found is None:

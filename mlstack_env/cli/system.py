@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlstack_env.actions.wanted import Wanted, require_wanted
 from mlstack_env.cli.output import emit
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware import Distro, Machine, detect
 from mlstack_env.system import (
     Family,
@@ -21,7 +22,6 @@ from mlstack_env.system import (
     parse_distro,
     system_catalog,
 )
-from mlstack_env.system.wanted import Wanted, require_wanted
 
 if TYPE_CHECKING:
     from rich.console import Console

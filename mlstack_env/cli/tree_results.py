@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.cli.output import emit, human_bytes
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlstack_env.tree import PackageTree, TreePackage
+    from mlstack_env.actions.tree import PackageTree, TreePackage
 
 
 class TreeResult:
@@ -101,7 +101,7 @@ def tree(  # noqa: PLR0917 - one parameter per option of `tree`
         name: str | None = None, lock_file: Path | None = None, profile: str | None = None,
         target: str | None = None, python: str | None = None, as_json: bool = False) -> int:
     """``tree``: an env's packages (or, with ``lock_file``, a lock entry's)."""
-    from mlstack_env import tree as trees
+    from mlstack_env.actions import tree as trees
 
     if lock_file is None:
         if profile or target or python:
@@ -115,8 +115,8 @@ def tree(  # noqa: PLR0917 - one parameter per option of `tree`
     if name is not None:
         raise MlstackError("give an env NAME or --lock FILE, not both",
                            hint="mlstack tree NAME, or mlstack tree --lock FILE")
+    from mlstack_env.catalog.target import Target
     from mlstack_env.lockfile import read_lock, select_entry
-    from mlstack_env.target import Target
 
     if target is not None:
         chosen = Target.parse(target)

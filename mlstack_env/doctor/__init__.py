@@ -7,72 +7,11 @@ apply (no GPU: no driver check). Tests build a Context from a fake machine and f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
-from mlstack_env.doctor.seams import UserAccess, UvInfo
+from mlstack_env.doctor.findings import Check, Context, Finding, Status, fail, ok, warn
 
-if TYPE_CHECKING:
-    from mlstack_env.hardware.machine import Machine
-    from mlstack_env.system.packagedb import PackageDb
-    from mlstack_env.system.wanted import Wanted
-
-
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    status: Status
-    message: str
-    hint: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "status": self.status.value,
-            "message": self.message,
-            "hint": self.hint,
-        }
-
-
-def ok(check: str, message: str, hint: str | None = None) -> Finding:
-    return Finding(check, Status.OK, message, hint)
-
-
-def warn(check: str, message: str, hint: str | None = None) -> Finding:
-    return Finding(check, Status.WARN, message, hint)
-
-
-def fail(check: str, message: str, hint: str | None = None) -> Finding:
-    return Finding(check, Status.FAIL, message, hint)
-
-
-@dataclass(frozen=True)
-class Context:
-    machine: Machine
-    root: Path  # the filesystem root the machine was read from (MLSTACK_ROOT)
-    environ: Mapping[str, str]
-    home: Path  # the user's home directory (shell startup files)
-    store: Path  # mlstack's data root (paths.home())
-    access: UserAccess
-    disk_free: Callable[[Path], int]
-    uv: Callable[[], UvInfo]
-    package_db: Callable[[str], PackageDb]  # database name (dpkg, rpm, pacman) -> db
-    wanted: Wanted | None = None  # what a lock expects, with --lock
-
-    def under_root(self, path: str) -> Path:
-        return self.root / path.lstrip("/")
-
-
-Check = Callable[[Context], Iterable[Finding]]
+__all__ = ["Check", "Context", "Finding", "Status", "checks", "fail", "ok", "run", "warn"]
 
 
 def checks() -> list[Check]:

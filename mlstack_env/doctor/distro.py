@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table
-from mlstack_env.doctor import Context, Finding, ok, warn
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.doctor.findings import Context, Finding, ok, warn
 from mlstack_env.doctor.machine import release_rocm
-from mlstack_env.errors import MlstackError
 
 
 def _os_row(rocm: str) -> str | None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from mlstack_env import envvars
 from mlstack_env.catalog import gpu_table, torch_index_name
 from mlstack_env.catalog.support import CodeKind, official_support, torch_code_support
-from mlstack_env.doctor import Context, Finding, fail, ok, warn
+from mlstack_env.core import envvars
+from mlstack_env.doctor.findings import Context, Finding, fail, ok, warn
 from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu
 
 GROUPS_HINT = (
@@ -197,7 +197,7 @@ def env_rocm(ctx: Context) -> Iterator[Finding]:
         return
     name = wanted.env_name
     if wanted.rocm_in_env is not None:
-        from mlstack_env.rocmsdk import root_in
+        from mlstack_env.rocmwheels.rocmsdk import root_in
         from mlstack_env.store.entries import Store, store_key
 
         root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry)
@@ -223,7 +223,7 @@ def lock_fits(ctx: Context) -> Iterator[Finding]:
 def glibc(ctx: Context) -> Iterator[Finding]:
     """With a lock or env: does this host's glibc run the entry's wheels (its manylinux
     tag)? The same check as ``env create`` (hardware/glibc.py)."""
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.hardware.glibc import check_glibc, host_glibc, needed_glibc
 
     if ctx.wanted is None:
@@ -285,7 +285,7 @@ def envs_behind_lock(ctx: Context) -> Iterator[Finding]:
         lock = lock_stamp_changed(str(gen.path)) if gen is not None else None
         if gen is None or lock is None:
             continue
-        from mlstack_env.create import behind_lock
+        from mlstack_env.actions.create import behind_lock
 
         behind = behind_lock(env.name, str(gen.path), lock)
         if behind is not None:
@@ -376,7 +376,7 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
         elif dgpus:
             yield ok("igpu", "no integrated GPU beside the discrete ones")
         return
-    from mlstack_env.gpuvars import GpuSet, rocr_visible
+    from mlstack_env.gpu.gpuvars import GpuSet, rocr_visible
 
     visible = rocr_visible(GpuSet.of_machine(ctx.machine)) or "<the discrete GPUs' ROCr indexes>"
     names = ", ".join(f"{g.name} (GPU {g.index}, {g.gfx})" for g in igpus)

@@ -78,7 +78,7 @@ class UvInfo:
 def probe_uv() -> UvInfo:
     """The uv binary mlstack would run and its version."""
     from mlstack_env import uv
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
 
     try:
         binary = uv.binary()

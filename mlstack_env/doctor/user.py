@@ -8,16 +8,17 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from mlstack_env import envvars
-from mlstack_env.catalog import gpu_table, target_rocm_version
+from mlstack_env.catalog import gpu_table
+from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.support import override_gfx
-from mlstack_env.doctor import Context, Finding, fail, ok, warn
+from mlstack_env.catalog.target import Backend, Target
+from mlstack_env.core import envvars
+from mlstack_env.doctor.findings import Context, Finding, fail, ok, warn
 from mlstack_env.doctor.machine import wheel_rocm
-from mlstack_env.gpuvars import GpuCode, GpuSet, decide, gpu_code
+from mlstack_env.gpu.gpuvars import GpuCode, GpuSet, decide, gpu_code
 from mlstack_env.hardware import rocm as rocm_files
 from mlstack_env.hardware.machine import Gpu
-from mlstack_env.rocmsdk import version_at
-from mlstack_env.target import Backend, Target
+from mlstack_env.rocmwheels.rocmsdk import version_at
 
 _OVERRIDE_RE = re.compile(r"^\d+\.\d+\.\d+$")
 UNSET_HINT = "unset {name} and remove it from your shell startup files"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import re
 
-from mlstack_env import envvars
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
 
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)")
 _VERSION = re.compile(r"(\d+)\.(\d+)")

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mlstack_env.catalog import Proposal, gpu_table, propose_wheels_release, target_rocm_version
-from mlstack_env.target import Target
+from mlstack_env.catalog import Proposal, gpu_table, propose_wheels_release
+from mlstack_env.catalog.sources import target_rocm_version
+from mlstack_env.catalog.target import Target
 
 # What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
 UNKNOWN_GPU_ADVICE = (

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from mlstack_env import envvars, paths
 from mlstack_env.catalog import gpu_table, parse_version, unknown_gfx_error
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import envvars, paths
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware import osinfo, rocm, sysfs
 from mlstack_env.hardware.machine import (
     UNKNOWN_GPU_ADVICE,

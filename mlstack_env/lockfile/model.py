@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from mlstack_env.target import Target
+from mlstack_env.catalog.target import Target
 
 FORMAT_VERSION = 1
 # ROCm's selector package: the one package a lock may hold as an sdist (see LockedPackage).
@@ -74,8 +74,6 @@ class LockEntry:
 
     def content_hash(self) -> str:
         """sha256 of the entry's canonical text: what it installs and sets."""
-        from mlstack_env.lockfile.text import entry_text  # the text is built there
-
         return "sha256:" + hashlib.sha256(entry_text(self).encode()).hexdigest()
 
 
@@ -130,3 +128,52 @@ def key_versions(entry: LockEntry) -> list[str]:
     """``["torch 2.8.0+rocm6.4", "torchvision 0.23.0+rocm6.4", …]``: the versions that
     matter in ``entry`` (torch and friends, Triton, vLLM, ROCm's own wheels), those present."""
     return [f"{p.name} {p.version}" for name in KEY_PACKAGES if (p := entry.package(name))]
+
+
+def entry_text(e: LockEntry) -> str:
+    """An entry's canonical text, as the lock writes it (text.dumps) and its hash reads it."""
+    lines = [
+        "[[entry]]",
+        f"profile = {quote(e.profile)}",
+        f"target = {quote(str(e.target))}",
+        f"backend = {quote(e.target.backend)}",
+    ]
+    if e.target.rocm is not None:
+        lines.append(f"rocm = {quote(e.target.rocm)}")
+        lines.append(f"gfx = {quote_list(e.target.gfx)}")
+    lines += [
+        f"python = {quote(e.python)}",
+        f"platform = {quote(e.platform)}",
+        f"inputs-hash = {quote(e.inputs_hash)}",
+        f"system = {quote_list(sorted(set(e.system)))}",
+        f"notes = {quote_list(e.notes)}",
+        "",
+        "[entry.env]",
+    ]
+    lines += [f"{quote(k)} = {quote(v)}" for k, v in sorted(e.env.items())]
+    for p in sorted(e.packages, key=lambda p: p.name):
+        lines += [
+            "",
+            "[[entry.package]]",
+            f"name = {quote(p.name)}",
+            f"version = {quote(p.version)}",
+        ]
+        if p.index is not None:
+            # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),
+            # and uv keys cached wheels by it, so a changed mirror would miss them.
+            lines.append(f"index = {quote(p.index)}")
+        if p.sdist is not None:
+            w = p.sdist
+            size = f", size = {w.size}" if w.size is not None else ""
+            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
+            lines.append(f"sdist = {{ {where}, sha256 = {quote(w.sha256)}{size} }}")
+            continue
+        lines.append("wheels = [")
+        for w in sorted(p.wheels, key=lambda w: (w.url, w.filename, w.sha256)):
+            size = f", size = {w.size}" if w.size is not None else ""
+            # Without its canonical URL (locked through a mirror of another layout), a
+            # file is recorded by name: found on its index's page at install time.
+            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
+            lines.append(f"  {{ {where}, sha256 = {quote(w.sha256)}{size} }},")
+        lines.append("]")
+    return "\n".join(lines) + "\n"

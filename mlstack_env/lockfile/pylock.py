@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile.model import LockEntry, Wheel, quote
 
 # --- PEP 751 ---------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def standalone_pylock(entry: LockEntry) -> str:
 
     Its ``rocm`` selector is an sdist (pinned by URL) whose setup.py would pick and install
     ROCm's wheels; mlstack never runs it, and unpacks only its pure-Python ``rocm_sdk``
-    (mlstack_env/selectorunpack.py). PEP 751 cannot say "unpack, don't build": a pylock
+    (mlstack_env/rocmwheels/selectorunpack.py). PEP 751 cannot say "unpack, don't build": a pylock
     with the sdist makes uv build it, one without it leaves torch's ``rocm[libraries]``
     requirement unmet (``uv pip check`` fails). A recipe (``export docker``) or a packed
     env carries the unpack step; a bare pylock cannot.

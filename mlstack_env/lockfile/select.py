@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile.model import LOCK_NAME, Lock, LockEntry
-from mlstack_env.target import Target
 
 # --- choosing the entry for a machine --------------------------------------------------
 

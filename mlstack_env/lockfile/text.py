@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlstack_env import envvars, userfile
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.target import Target
+from mlstack_env.core import envvars, userfile
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.system_names import check_system_package
 from mlstack_env.lockfile.model import (
     FORMAT_VERSION,
     HEADER,
@@ -20,61 +22,11 @@ from mlstack_env.lockfile.model import (
     LockedPackage,
     LockEntry,
     Wheel,
+    entry_text,
     quote,
-    quote_list,
 )
-from mlstack_env.system_names import check_system_package
-from mlstack_env.target import Target
 
 # --- writing ---------------------------------------------------------------------------
-
-
-def entry_text(e: LockEntry) -> str:
-    lines = [
-        "[[entry]]",
-        f"profile = {quote(e.profile)}",
-        f"target = {quote(str(e.target))}",
-        f"backend = {quote(e.target.backend)}",
-    ]
-    if e.target.rocm is not None:
-        lines.append(f"rocm = {quote(e.target.rocm)}")
-        lines.append(f"gfx = {quote_list(e.target.gfx)}")
-    lines += [
-        f"python = {quote(e.python)}",
-        f"platform = {quote(e.platform)}",
-        f"inputs-hash = {quote(e.inputs_hash)}",
-        f"system = {quote_list(sorted(set(e.system)))}",
-        f"notes = {quote_list(e.notes)}",
-        "",
-        "[entry.env]",
-    ]
-    lines += [f"{quote(k)} = {quote(v)}" for k, v in sorted(e.env.items())]
-    for p in sorted(e.packages, key=lambda p: p.name):
-        lines += [
-            "",
-            "[[entry.package]]",
-            f"name = {quote(p.name)}",
-            f"version = {quote(p.version)}",
-        ]
-        if p.index is not None:
-            # Canonical, never mirrored: nothing is fetched from it (uv runs --no-index),
-            # and uv keys cached wheels by it, so a changed mirror would miss them.
-            lines.append(f"index = {quote(p.index)}")
-        if p.sdist is not None:
-            w = p.sdist
-            size = f", size = {w.size}" if w.size is not None else ""
-            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
-            lines.append(f"sdist = {{ {where}, sha256 = {quote(w.sha256)}{size} }}")
-            continue
-        lines.append("wheels = [")
-        for w in sorted(p.wheels, key=lambda w: (w.url, w.filename, w.sha256)):
-            size = f", size = {w.size}" if w.size is not None else ""
-            # Without its canonical URL (locked through a mirror of another layout), a
-            # file is recorded by name: found on its index's page at install time.
-            where = f"url = {quote(w.url)}" if w.url else f"name = {quote(w.filename)}"
-            lines.append(f"  {{ {where}, sha256 = {quote(w.sha256)}{size} }},")
-        lines.append("]")
-    return "\n".join(lines) + "\n"
 
 
 def dumps(lock: Lock) -> str:

@@ -12,8 +12,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env.config import UserConfig
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import LockedPackage
 from mlstack_env.resolve.request import Request
 from mlstack_env.resolve.uvcompile import compile_request

@@ -10,16 +10,16 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env import rocmsdk
-from mlstack_env.config import UserConfig, load_config
-from mlstack_env.errors import InternalError, MlstackError
-from mlstack_env.indexpages import PageError, ProjectPages
+from mlstack_env.catalog.sources import ConcreteSource
+from mlstack_env.core.errors import InternalError, MlstackError
+from mlstack_env.fetch.config import UserConfig, load_config
+from mlstack_env.fetch.indexpages import PageError, ProjectPages
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
 from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import Request, entry_env
 from mlstack_env.resolve.uvcompile import Upgrade, compile_request
-from mlstack_env.sources import ConcreteSource
+from mlstack_env.rocmwheels import rocmsdk
 
 
 def resolve(request: Request, config: UserConfig | None = None, offline: bool = False, *,
@@ -48,7 +48,7 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
             and core.index is not None:
         # torch imports rocm_sdk, which only the selector sdist ships: pin it beside the
         # rocm-sdk-* wheels, same index, same version (rocmselector: unpacked, never built).
-        from mlstack_env.rocmselector import locate
+        from mlstack_env.rocmwheels.rocmselector import locate
 
         packages.append(locate(core.index, core.version, config, offline=offline,
                                previous=previous, key=request.key))

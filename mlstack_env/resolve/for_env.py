@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import __version__, uv
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.sources import Catalog, catalog
+from mlstack_env.catalog.target import Target, parse_python
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import Lock, LockEntry, dumps, fits
-from mlstack_env.profiles import Profile, ProfileSet
-from mlstack_env.project import Project, load_project, user_lock_path, with_target
+from mlstack_env.manifest.profiles import Profile, ProfileSet
+from mlstack_env.manifest.project import Project, load_project, user_lock_path, with_target
 from mlstack_env.resolve.entry import resolve
 from mlstack_env.resolve.locking import existing_lock
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, refusal, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
-from mlstack_env.sources import Catalog, catalog
-from mlstack_env.target import Target, parse_python
-from mlstack_env.userfile import write_atomic
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from mlstack_env import __version__
-from mlstack_env.config import load_config
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import write_atomic
+from mlstack_env.fetch.config import load_config
 from mlstack_env.lockfile import (
     Lock,
     LockEntry,
@@ -23,13 +26,10 @@ from mlstack_env.lockfile import (
     read_lock,
     standalone_pylock,
 )
-from mlstack_env.profiles import ProfileSet
-from mlstack_env.project import Project
+from mlstack_env.manifest.profiles import ProfileSet
+from mlstack_env.manifest.project import Project
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
-from mlstack_env.sources import catalog
-from mlstack_env.target import Target
-from mlstack_env.userfile import write_atomic
 
 if TYPE_CHECKING:  # the uv compile module (and uv) load only to resolve
     from mlstack_env.resolve.uvcompile import Upgrade
@@ -153,7 +153,7 @@ def lock(
         return _check(project, profiles, targets, python, output)
     with held(output, on_wait):
         if project is not None:  # as it is now: an add may have changed it while we waited
-            from mlstack_env.project import load_project
+            from mlstack_env.manifest.project import load_project
 
             project = load_project(project.manifest_path)
         return lock_held(project=project, profiles=profiles, targets=targets, python=python,

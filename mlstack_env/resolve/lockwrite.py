@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlstack_env.catalog.sources import Catalog
     from mlstack_env.lockfile import Lock
-    from mlstack_env.profiles import ProfileSet
-    from mlstack_env.project import Project
-    from mlstack_env.sources import Catalog
+    from mlstack_env.manifest.profiles import ProfileSet
+    from mlstack_env.manifest.project import Project
 
 
 def flock_path(lock_path: Path) -> Path:
@@ -45,11 +45,11 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
     Callers read mlstack.toml and the lock again inside: what they read before waiting
     may be what another writer just replaced. The lock file is removed when released (a
     waiter that then holds the removed file sees it gone and locks the new one:
-    :func:`mlstack_env.store.locks.file_lock`), so a project keeps no file of mlstack's
+    :func:`mlstack_env.core.locks.file_lock`), so a project keeps no file of mlstack's
     between commands; one left by a ``kill -9`` is empty and reused."""
     import contextlib
 
-    from mlstack_env.store.locks import file_lock
+    from mlstack_env.core.locks import file_lock
 
     flock = flock_path(lock_path)
     told = (lambda: on_wait(f"waiting for another mlstack command writing {lock_path}")) \
@@ -58,7 +58,7 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
         try:
             stack.enter_context(file_lock(flock, on_wait=told))
         except OSError as exc:
-            from mlstack_env.errors import MlstackError
+            from mlstack_env.core.errors import MlstackError
 
             raise MlstackError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
                                f"make {flock.parent} writable") from None
@@ -133,7 +133,7 @@ def change_between(path: Path, old: Lock | None, new: Lock, stale: Iterable[str]
 def stale_keys(lock: Lock, profile_set: ProfileSet, cat: Catalog) -> list[str]:
     """Entries of ``lock`` whose inputs (profile, sources, catalog) changed since locking,
     or whose profile is gone. No uv: input hashes only."""
-    from mlstack_env.errors import MlstackError
+    from mlstack_env.core.errors import MlstackError
     from mlstack_env.resolve.request import make_request
 
     out = []

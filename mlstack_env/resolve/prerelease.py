@@ -25,8 +25,8 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from mlstack_env.config import UserConfig
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import LockedPackage
 from mlstack_env.resolve.request import Request
 
@@ -77,7 +77,7 @@ class _Links(html.parser.HTMLParser):
 def _newer_files(p: LockedPackage, config: UserConfig) -> str | None:
     """What the index holds newer than ``p``, in words ("its newer releases are sdists
     only (the newest: 0.17.6)"), from its PEP 691/503 project page; None if unreadable."""
-    from mlstack_env.bundle import read_url
+    from mlstack_env.fetch.readurl import read_url
 
     page = config.rewrite(p.index.rstrip("/") + f"/{p.name}/") if p.index else ""
     if not page.startswith(("http://", "https://")):

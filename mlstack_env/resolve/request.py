@@ -13,15 +13,16 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env import gpuvars, rocmsdk
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
-from mlstack_env.errors import MlstackError
+from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, newest_platform
+from mlstack_env.catalog.target import Target, parse_python
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.gpu import gpuvars
 from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
-from mlstack_env.profiles import Profile
-from mlstack_env.project import Project
-from mlstack_env.sources import Catalog, ConcreteSource, exact_pins, newest_platform
-from mlstack_env.target import Target, parse_python
+from mlstack_env.manifest.profiles import Profile
+from mlstack_env.manifest.project import Project
+from mlstack_env.rocmwheels import rocmsdk
 
 PLATFORM = "x86_64-manylinux_2_28"
 
@@ -55,7 +56,8 @@ class Request:
 
     def requirements(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(requirements, overrides) for uv: the profile's packages, and for a
-        ROCm-as-wheels target its ROCm wheels too (:func:`mlstack_env.rocmsdk.sdk_request`)."""
+        ROCm-as-wheels target its ROCm wheels too
+        (:func:`mlstack_env.rocmwheels.rocmsdk.sdk_request`)."""
         sdk = rocmsdk.sdk_request(self.target, self.profile.packages)
         if sdk is None:
             return tuple(self.profile.packages), ()
@@ -187,7 +189,7 @@ def _allowed(profile: Profile, choice: PythonChoice) -> PythonChoice:
 def entry_env(profile: Profile, target: Target, torch: str | None = None
               ) -> tuple[dict[str, str], list[str]]:
     """The entry's variables and notes: the profile's that apply to the target, plus the
-    GPU variables of its gfx list (:func:`mlstack_env.gpuvars.decide`) for the GPU code of
+    GPU variables of its gfx list (:func:`mlstack_env.gpu.gpuvars.decide`) for the GPU code of
     the locked ``torch`` version (None: the entry has no torch, the index decides)."""
     if not target.is_rocm or target.rocm is None:
         env = {k: v for k, v in profile.env.items() if not k.startswith(_ROCM_ONLY)}

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import uv
-from mlstack_env.config import UserConfig, mirror_advice
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.fetch.config import UserConfig, mirror_advice
 from mlstack_env.lockfile import LockEntry, to_pylock
 from mlstack_env.resolve.request import Request
-from mlstack_env.sources import catalog
 from mlstack_env.uv import UvError, UvFailure
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env import __version__, envvars, paths
+from mlstack_env import __version__
+from mlstack_env.core import envvars, paths
+from mlstack_env.fetch.urlpolicy import UrlPolicy
 from mlstack_env.hardware.glibc import check_glibc
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry
@@ -30,10 +32,9 @@ from mlstack_env.store.entries import (
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
 from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
-from mlstack_env.urlpolicy import UrlPolicy
 
 if TYPE_CHECKING:
-    from mlstack_env.sites import Site
+    from mlstack_env.manifest.sites import Site
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 

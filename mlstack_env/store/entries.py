@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlstack_env import __version__, paths
+from mlstack_env import __version__
+from mlstack_env.core import paths
+from mlstack_env.core.locks import Busy, file_lock
+from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
-from mlstack_env.store.locks import Busy, file_lock
-from mlstack_env.userfile import write_atomic
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"
@@ -237,7 +238,7 @@ def _post_install(entry: LockEntry, venv: Path, progress: Progress) -> None:
     """Steps a package needs after install, run before the entry is published: an entry
     holding ROCm as wheels runs ``rocm-sdk init`` (ROCM-FACTS §4b), so it stays immutable
     and verifiable afterwards."""
-    from mlstack_env import rocmsdk
+    from mlstack_env.rocmwheels import rocmsdk
 
     if rocmsdk.needs_init(entry):
         with progress.step("running rocm-sdk init in the new store entry"):

@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 
 def remove_tree(path: Path) -> None:
@@ -118,7 +118,7 @@ TEMPORARY_SHAPES = (r"\..+\.unpack-[0-9a-f]{12}", r"\..+\.part",
 
 
 def records_dir() -> Path:
-    from mlstack_env import paths
+    from mlstack_env.core import paths
 
     return paths.home() / "temporaries"
 

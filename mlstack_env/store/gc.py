@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlstack_env import paths
-from mlstack_env.diskusage import usage
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import paths
+from mlstack_env.core.diskusage import usage
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.locks import Busy, try_lock_dir
 from mlstack_env.store.entries import Store, StoreEntry
 from mlstack_env.store.files import live_paths, own_directory, reclaim_recorded, remove_tree
 from mlstack_env.store.generations import (
@@ -46,7 +47,6 @@ from mlstack_env.store.generations import (
     reclaim_removed,
     usable,
 )
-from mlstack_env.store.locks import Busy, try_lock_dir
 
 
 @dataclass

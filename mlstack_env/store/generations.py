@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env import paths
-from mlstack_env.envname import validate_env_name
-from mlstack_env.errors import MlstackError
+from mlstack_env.core import paths
+from mlstack_env.core.envname import validate_env_name
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.locks import Busy, file_lock, try_lock_dir
+from mlstack_env.core.userfile import write_atomic
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
-from mlstack_env.store.locks import Busy, file_lock, try_lock_dir
-from mlstack_env.userfile import write_atomic
 
 if TYPE_CHECKING:  # the lock file code and the installer load when used, not to list envs
     from mlstack_env.lockfile import Lock, LockEntry

@@ -1,6 +1,6 @@
 """Installing a lock entry into a new venv with uv: the entry's files made local first
 (the bundle folder, else mlstack's download cache, where missing files are downloaded
-after locate.py found them on the mirrors: mlstack_env/download.py), then ``uv venv`` and
+after locate.py found them on the mirrors: mlstack_env/fetch/download.py), then ``uv venv`` and
 ``uv pip sync`` of a hash-pinned pylock of ``file://`` URLs (``--no-index``, no network),
 progress from uv's own lines, the installed set checked against the lock, the env's
 ``pip`` and ROCm's selector added.
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.config import UserConfig
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
@@ -61,7 +61,7 @@ class UvInstaller:
         be in DIR; say which are not before uv runs (uv would name only the first)."""
         if self.wheels_dir is None or not self.offline:
             return
-        from mlstack_env.download import cached, want
+        from mlstack_env.fetch.download import cached, want
 
         bundled = self.bundled(entry)
         missing = sorted({w.filename for p in entry.packages for w in p.files
@@ -80,7 +80,7 @@ class UvInstaller:
         the cache lacks is found first (locate.py: by name on the mirror of its index,
         else its canonical URL) — all before any download, so a file no mirror lists stops
         the create early — then downloaded (download.py)."""
-        from mlstack_env import download
+        from mlstack_env.fetch import download
 
         bundled = self.bundled(entry)
         files = [(p, w) for p in entry.packages for w in p.files if w.sha256 not in bundled]
@@ -89,7 +89,7 @@ class UvInstaller:
         wants = {w.sha256: download.want(w) for _, w in files}
         missing = [(p, w) for p, w in files if download.cached(wants[w.sha256]) is None]
         if missing and not self.offline:
-            from mlstack_env.locate import FileLocator
+            from mlstack_env.fetch.locate import FileLocator
 
             config = UserConfig(mirrors=dict(self.mirrors))
             locator = FileLocator(config)
@@ -151,10 +151,10 @@ class UvInstaller:
     def _install_selector(self, entry: LockEntry, venv: Path, located: Mapping[str, str],
                           progress: Progress) -> None:
         """The rocm selector's ``rocm_sdk`` package, unpacked from its locked sdist, never
-        built (mlstack_env/rocmselector.py); nothing for an entry without one."""
+        built (mlstack_env/rocmwheels/rocmselector.py); nothing for an entry without one."""
         if entry.package(SELECTOR) is None:  # most entries: the module need not load
             return
-        from mlstack_env import rocmselector
+        from mlstack_env.rocmwheels import rocmselector
         from mlstack_env.store.verify import site_packages
 
         package = rocmselector.selector_of(entry)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,16 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mlstack_env import __version__, envvars
-from mlstack_env.errors import MlstackError
+from mlstack_env import __version__
+from mlstack_env.core import envvars
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.userfile import current_umask
 from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
 from mlstack_env.store.generations import LOCK_NAME, get_env
-from mlstack_env.userfile import current_umask
 
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1
 VENV = "venv"
+#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
+#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
+INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
 SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz",
             ".sqsh": "squashfs", ".squashfs": "squashfs"}
 #: Variables that name places under the packing node's MLSTACK_HOME: set again at unpack.
@@ -183,8 +188,6 @@ def pack_env(name: str, output: Path) -> Packed:
 
     activation = load_env_json(gen.path)
     links = _outside_links(venv)
-    from mlstack_env.store.unpack import INTERPRETER_LINK
-
     for rel, target in links.items():
         if not INTERPRETER_LINK.fullmatch(rel):
             # unpack relinks only the interpreter; anything else would dangle or leave DIR

@@ -34,7 +34,7 @@ def write_pip_shims(venv: Path, python: str, locked: frozenset[str] = frozenset(
     pip or uv) keeps the package's own file: ``env verify`` checks those."""
     source = SOURCE.read_text(encoding="utf-8")
     text = PRELUDE + source
-    from mlstack_env.userfile import current_umask
+    from mlstack_env.core.userfile import current_umask
 
     umask = current_umask()
     written = []

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.store.files import writable
 
 _HINT = "install squashfs-tools (apt-get install squashfs-tools, dnf install squashfs-tools)"

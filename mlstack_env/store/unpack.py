@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mlstack_env import __version__, envvars, paths
-from mlstack_env.envname import validate_env_name
-from mlstack_env.errors import MlstackError
+from mlstack_env import __version__
+from mlstack_env.core import envvars, paths
+from mlstack_env.core.envname import validate_env_name
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import recorded, remove_tree, temporary_dir
@@ -32,6 +33,7 @@ from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_finge
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
     FORMAT,
+    INTERPRETER_LINK,
     MANIFEST,
     PLACES,
     TRUSTED,
@@ -135,15 +137,11 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
     return checked_manifest(archive, manifest)
 
 
-#: The links a packed uv venv may ask for: its interpreter (``bin/python``,
-#: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
-INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
-
 
 def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """``mlstack-pack.json`` with every field checked: the archive is hostile data until
     shown otherwise (issue 21: a ``links`` map once wrote through a link outside DIR)."""
-    from mlstack_env.sites import validate_site_rules
+    from mlstack_env.manifest.sites import validate_site_rules
 
     def bad(field: str, why: str) -> MlstackError:
         return MlstackError(f"{archive}: {MANIFEST}: {field} {why}",
@@ -295,7 +293,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
             shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
             variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
                          if k not in PLACES}
-            from mlstack_env.rocmsdk import entry_variables
+            from mlstack_env.rocmwheels.rocmsdk import entry_variables
             from mlstack_env.store.variables import cache_variables
 
             # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.

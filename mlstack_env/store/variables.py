@@ -2,12 +2,12 @@
 lock entry's own (ROCM-FACTS §1 and §6).
 
 * The GPU variables (``PYTORCH_ROCM_ARCH``, ``HSA_OVERRIDE_GFX_VERSION[_<node>]``,
-  ``ROCR_VISIBLE_DEVICES``): :func:`mlstack_env.gpuvars.decide`, for this machine's GPUs
+  ``ROCR_VISIBLE_DEVICES``): :func:`mlstack_env.gpu.gpuvars.decide`, for this machine's GPUs
   when the entry's target is this machine's, else for the target's gfx list, running the
   GPU code of the entry's locked torch version.
 * ``ROCM_PATH``: the detected ROCm install; for an entry holding ROCm as wheels, the root
   ``rocm-sdk path --root`` answers inside the env (the devel tree with rocm-sdk-devel:
-  :func:`mlstack_env.rocmsdk.rocm_root`), and ``ROCM_HOME`` and ``HIP_PATH`` too (what
+  :func:`mlstack_env.rocmwheels.rocmsdk.rocm_root`), and ``ROCM_HOME`` and ``HIP_PATH`` too (what
   PyTorch looks for).
 * ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack_env import envvars, gpuvars, rocmsdk
+from mlstack_env.core import envvars
+from mlstack_env.gpu import gpuvars
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import LockEntry
+from mlstack_env.rocmwheels import rocmsdk
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@ RECORD in site-packages), and the installed set against the locked versions."""
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import os
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -16,12 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlstack_env.lockfile import LockEntry
+from mlstack_env.rocmwheels.rocmsdk import INIT_RECORD, INIT_REMOVED, record_digest
 from mlstack_env.store.files import own_directory
-
-# Written by rocmsdk.initialize (kept here, the reader, to keep the import one-way): the
-# files `rocm-sdk init` created or changed (RECORD format), and those it deleted.
-INIT_RECORD = "mlstack-rocm-init.RECORD"
-INIT_REMOVED = "mlstack-rocm-init.removed"
 
 
 @dataclass(frozen=True)
@@ -91,15 +85,6 @@ def _same_version(a: str, b: str) -> bool:
         return Version(a) == Version(b)
     except InvalidVersion:
         return a == b
-
-
-def record_digest(path: Path) -> str:
-    """A file's digest as a wheel RECORD writes it (urlsafe base64 sha256, unpadded)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
 
 
 def check_record(dist: Installed, site: Path, report: VerifyReport,

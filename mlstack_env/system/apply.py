@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.system.plan import Plan
 
 # Runs one line of shell, stdout/stderr inherited; returns its exit status.

@@ -11,7 +11,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, parse_version
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 from mlstack_env.hardware.machine import Distro
 
 

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
 
 
 class PackageDb(Protocol):

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack_env.errors import MlstackError
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.system_names import check_system_package
 from mlstack_env.hardware.machine import Distro
 from mlstack_env.system.catalog import (
     Family,
@@ -21,7 +22,6 @@ from mlstack_env.system.catalog import (
     SystemCatalog,
     repo_version,
 )
-from mlstack_env.system_names import check_system_package
 
 
 @dataclass(frozen=True)

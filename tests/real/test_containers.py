@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env import uv
-from mlstack_env.containers import make_recipe
+from mlstack_env.export.containers import make_recipe
 from tests.envfixtures import torch_entry
 from tests.real import components
 from tests.real.installed import SCRIPT as INSTALLED_SCRIPT

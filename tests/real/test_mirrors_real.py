@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env import paths
+from mlstack_env.core import paths
 from tests.layoutmirror import UPSTREAMS, local_path, upstream_files
 from tests.mirrorscenario import Cli, create_behind_each, lock_through, project, use_mirrors
 from tests.real import components

@@ -1,0 +1,1 @@
+"""What leaves the machine: container recipes and offline bundles."""

@@ -1,0 +1,394 @@
+"""What changed between two locks, entry by entry: ``mlstack diff``.
+
+Made for pull-request review: everything is sorted, so the same two locks always give
+the same report. A wheel whose sha256 changed while its package version did not (a file
+re-uploaded under the same name, or a lock edited by hand) is the one change a reviewer
+must never miss: it is reported apart, as ``hash_changed``.
+
+Where a lock comes from (:func:`load_side`): a file; ``REV:PATH`` or a bare ``REV``
+through ``git show``; by default the committed ``mlstack.lock`` (``HEAD``) against the
+working file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from mlstack_env.core import userfile
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.lockfile import LOCK_NAME, Lock, LockedPackage, LockEntry, loads, read_lock
+
+# --- one side of the comparison --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """A lock and where it came from (``mlstack.lock (HEAD)``, a path)."""
+
+    label: str
+    lock: Lock
+
+
+def load_side(spec: str | None, project_root: Path, *, default_rev: str | None = None) -> Side:
+    """The lock ``spec`` names: a file; else ``REV:PATH`` or ``REV`` (git). ``None``:
+    ``project_root/mlstack.lock`` from git ``default_rev``, or the working file when
+    ``default_rev`` is None."""
+    if spec is None:
+        if default_rev is not None:
+            return _git_side(default_rev, LOCK_NAME, project_root, missing_ok=True)
+        side = _file_side(project_root / LOCK_NAME)
+        return Side(f"{LOCK_NAME} (working file)", side.lock)
+    path = Path(spec)
+    if path.is_file():
+        return _file_side(path)
+    rev, sep, rel = spec.partition(":")
+    if sep and rev:
+        return _git_side(rev, rel or LOCK_NAME, Path.cwd(), missing_ok=False)
+    if not sep and _is_rev(spec, project_root):
+        return _git_side(spec, LOCK_NAME, project_root, missing_ok=False)
+    raise MlstackError(
+        f"{spec}: no such lock file, and not a git revision",
+        hint="give a lock file, a git revision (`main`, `HEAD~1`) or REV:PATH "
+        "(`origin/main:mlstack.lock`)",
+    )
+
+
+def project_root(start: Path) -> Path:
+    """The folder of the project's lock: the nearest one upward from ``start`` holding
+    ``mlstack.toml`` or ``mlstack.lock`` (no manifest validation: a diff must work even
+    while the manifest is broken); ``start`` when there is none."""
+    here = start.absolute()
+    for directory in (here, *here.parents):
+        if (directory / "mlstack.toml").is_file() or (directory / LOCK_NAME).is_file():
+            return directory
+    return here
+
+
+def _file_side(path: Path) -> Side:
+    return Side(str(path), read_lock(path))
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    try:
+        # surrogateescape: a committed file that is not UTF-8 reaches userfile.decode whole
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              encoding="utf-8", errors="surrogateescape", check=False)
+    except FileNotFoundError:
+        raise MlstackError("git is not installed, so mlstack diff cannot read a committed lock",
+                           hint="install git, or compare two files: mlstack diff OLD NEW") from None
+
+
+def _is_rev(text: str, cwd: Path) -> bool:
+    if text.startswith("-"):
+        return False
+    proc = _git(["rev-parse", "--verify", "--quiet", text + "^{commit}"], cwd)
+    return proc.returncode == 0
+
+
+def _git_side(rev: str, rel: str, cwd: Path, *, missing_ok: bool) -> Side:
+    # `REV:./PATH` is relative to cwd, so `mlstack diff` works from any project subfolder.
+    spec = f"{rev}:{rel if rel.startswith(('./', '../', '/')) else './' + rel}"
+    label = f"{rel} ({rev})"
+    inside = _git(["rev-parse", "--is-inside-work-tree"], cwd)
+    if inside.returncode != 0:
+        raise MlstackError(
+            f"{cwd} is not in a git repository, so there is no committed {rel} to compare with",
+            hint="compare two files instead: mlstack diff OLD NEW",
+        )
+    proc = _git(["show", spec], cwd)
+    if proc.returncode != 0:
+        if missing_ok and _is_rev(rev, cwd):
+            # A lock not committed yet: everything in the working file is new.
+            return Side(f"{rel} ({rev}: not committed)", Lock((), "", ""))
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed"
+        raise MlstackError(f"cannot read {spec} from git: {reason.removeprefix('fatal: ')}",
+                           hint="check the revision and the path (`git log -- mlstack.lock`)")
+    data = proc.stdout.encode("utf-8", "surrogateescape")
+    text = userfile.decode(data, label, "that commit's lock is damaged; compare other revisions, "
+                           "or re-create the lock with `mlstack lock`")
+    return Side(label, loads(text, label))
+
+
+# --- the comparison --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    name: str
+    old: str
+    new: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class HashChange:
+    """Same package and version, same wheel file name, a different sha256."""
+
+    name: str
+    version: str
+    filename: str
+    old_sha256: str
+    new_sha256: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "filename": self.filename,
+                "old_sha256": self.old_sha256, "new_sha256": self.new_sha256}
+
+
+@dataclass(frozen=True)
+class EntryDiff:
+    key: str
+    status: str  # "added", "removed", "changed"
+    package_count: int = 0  # for added/removed entries
+    added: tuple[tuple[str, str], ...] = ()  # (name, version)
+    removed: tuple[tuple[str, str], ...] = ()
+    upgraded: tuple[VersionChange, ...] = ()
+    downgraded: tuple[VersionChange, ...] = ()
+    hash_changed: tuple[HashChange, ...] = ()
+    # Same version, the set of wheel files changed (a platform wheel added or dropped).
+    wheels_changed: tuple[str, ...] = ()
+    index_changed: tuple[VersionChange, ...] = ()  # old/new are index URLs
+    env_added: tuple[tuple[str, str], ...] = ()
+    env_removed: tuple[tuple[str, str], ...] = ()
+    env_changed: tuple[tuple[str, str, str], ...] = ()  # (name, old, new)
+    system_added: tuple[str, ...] = ()
+    system_removed: tuple[str, ...] = ()
+    notes_added: tuple[str, ...] = ()
+    notes_removed: tuple[str, ...] = ()
+    platform: tuple[str, str] | None = None  # (old, new) uv --python-platform
+    inputs_changed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "status": self.status,
+            "packages": {
+                "count": self.package_count,
+                "added": [{"name": n, "version": v} for n, v in self.added],
+                "removed": [{"name": n, "version": v} for n, v in self.removed],
+                "upgraded": [c.to_json() for c in self.upgraded],
+                "downgraded": [c.to_json() for c in self.downgraded],
+                "hash_changed": [c.to_json() for c in self.hash_changed],
+                "wheels_changed": list(self.wheels_changed),
+                "index_changed": [c.to_json() for c in self.index_changed],
+            },
+            "env": {
+                "added": dict(self.env_added),
+                "removed": dict(self.env_removed),
+                "changed": {k: {"old": o, "new": n} for k, o, n in self.env_changed},
+            },
+            "system": {"added": list(self.system_added), "removed": list(self.system_removed)},
+            "notes": {"added": list(self.notes_added), "removed": list(self.notes_removed)},
+            "platform": {"old": self.platform[0], "new": self.platform[1]}
+            if self.platform else None,
+            "inputs_changed": self.inputs_changed,
+        }
+
+
+@dataclass(frozen=True)
+class LockDiff:
+    old: str
+    new: str
+    entries: tuple[EntryDiff, ...]
+    unchanged: tuple[str, ...] = ()
+    versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # mlstack/uv
+
+    @property
+    def identical(self) -> bool:
+        return not self.entries and not self.versions
+
+    @property
+    def hash_changes(self) -> int:
+        return sum(len(e.hash_changed) for e in self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old": self.old,
+            "new": self.new,
+            "identical": self.identical,
+            "hash_changes": self.hash_changes,
+            "entries": [e.to_json() for e in self.entries],
+            "unchanged": list(self.unchanged),
+            "written_by": {k: {"old": o, "new": n} for k, (o, n) in sorted(self.versions.items())},
+        }
+
+
+def _newer(old: str, new: str) -> bool | None:
+    """True if ``new`` is a higher version, False if lower, None if equal or unorderable."""
+    try:
+        a, b = Version(old), Version(new)
+    except InvalidVersion:
+        return None if old == new else new > old
+    if a == b:
+        return None
+    return b > a
+
+
+def _compare_packages(old: LockEntry, new: LockEntry) -> dict[str, Any]:
+    before = {p.name: p for p in old.packages}
+    after = {p.name: p for p in new.packages}
+    out: dict[str, list[Any]] = {k: [] for k in (
+        "added", "removed", "upgraded", "downgraded", "hash_changed", "wheels_changed",
+        "index_changed")}
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a is None and b is not None:
+            out["added"].append((name, b.version))
+        elif b is None and a is not None:
+            out["removed"].append((name, a.version))
+        elif a is not None and b is not None:
+            _compare_package(a, b, out)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _compare_package(a: LockedPackage, b: LockedPackage, out: dict[str, list[Any]]) -> None:
+    if a.version != b.version:
+        newer = _newer(a.version, b.version)
+        kind = "downgraded" if newer is False else "upgraded"
+        out[kind].append(VersionChange(a.name, a.version, b.version))
+        return
+    old_files = {w.filename: w.sha256 for w in a.files}  # the selector: its sdist
+    new_files = {w.filename: w.sha256 for w in b.files}
+    for filename in sorted(set(old_files) & set(new_files)):
+        if old_files[filename] != new_files[filename]:
+            out["hash_changed"].append(HashChange(a.name, a.version, filename,
+                                                  old_files[filename], new_files[filename]))
+    if set(old_files) != set(new_files):
+        out["wheels_changed"].append(a.name)
+    if a.index != b.index:
+        out["index_changed"].append(VersionChange(a.name, a.index or "-", b.index or "-"))
+
+
+def compare_entries(old: LockEntry, new: LockEntry) -> EntryDiff | None:
+    """How ``new`` differs from ``old`` (the same key); None when they install and set
+    the same (inputs-hash aside, which alone means nothing to install)."""
+    packages = _compare_packages(old, new)
+    env_added = tuple(sorted((k, v) for k, v in new.env.items() if k not in old.env))
+    env_removed = tuple(sorted((k, v) for k, v in old.env.items() if k not in new.env))
+    env_changed = tuple(sorted((k, old.env[k], v) for k, v in new.env.items()
+                               if k in old.env and old.env[k] != v))
+    system_added = tuple(sorted(set(new.system) - set(old.system)))
+    system_removed = tuple(sorted(set(old.system) - set(new.system)))
+    diff = EntryDiff(
+        key=new.key, status="changed", package_count=len(new.packages), **packages,
+        env_added=env_added, env_removed=env_removed, env_changed=env_changed,
+        system_added=system_added, system_removed=system_removed,
+        notes_added=tuple(n for n in new.notes if n not in old.notes),
+        notes_removed=tuple(n for n in old.notes if n not in new.notes),
+        platform=(old.platform, new.platform) if old.platform != new.platform else None,
+        inputs_changed=old.inputs_hash != new.inputs_hash,
+    )
+    if old.content_hash() == new.content_hash() and old.inputs_hash == new.inputs_hash:
+        return None
+    return diff
+
+
+def compare(old: Side, new: Side) -> LockDiff:
+    before = {e.key: e for e in old.lock.entries}
+    after = {e.key: e for e in new.lock.entries}
+    entries: list[EntryDiff] = []
+    unchanged: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a is None and b is not None:
+            entries.append(EntryDiff(key, "added", len(b.packages),
+                                     added=tuple((p.name, p.version) for p in b.packages)))
+        elif b is None and a is not None:
+            entries.append(EntryDiff(key, "removed", len(a.packages),
+                                     removed=tuple((p.name, p.version) for p in a.packages)))
+        elif a is not None and b is not None:
+            d = compare_entries(a, b)
+            if d is None:
+                unchanged.append(key)
+            else:
+                entries.append(d)
+    versions: dict[str, tuple[str, str]] = {}
+    if old.lock.entries and new.lock.entries:
+        for what, x, y in (("mlstack", old.lock.mlstack_version, new.lock.mlstack_version),
+                           ("uv", old.lock.uv_version, new.lock.uv_version)):
+            if x != y:
+                versions[what] = (x, y)
+    return LockDiff(old.label, new.label, tuple(entries), tuple(unchanged), versions)
+
+
+# --- the text a reviewer reads ---------------------------------------------------------
+
+
+def render_lines(diff: LockDiff) -> list[str]:
+    """The report as plain lines (the CLI prints them; tests read them)."""
+    lines = [f"--- {diff.old}", f"+++ {diff.new}"]
+    if diff.identical:
+        lines.append("no changes")
+        return lines
+    for e in diff.entries:
+        lines.append("")
+        if e.status == "added":
+            lines.append(f"+ entry {e.key} ({_count(e.package_count)})")
+            lines += [f"    + {n} {v}" for n, v in e.added]
+            continue
+        if e.status == "removed":
+            lines.append(f"- entry {e.key} ({_count(e.package_count)})")
+            lines += [f"    - {n} {v}" for n, v in e.removed]
+            continue
+        lines.append(f"~ entry {e.key}")
+        for h in e.hash_changed:
+            lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
+                         "file (re-uploaded, or the lock was edited)")
+            lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
+                         f"{h.new_sha256[:16]}…")
+        lines += [f"    + {n} {v}" for n, v in e.added]
+        lines += [f"    - {n} {v}" for n, v in e.removed]
+        lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]
+        lines += [f"    v {c.name} {c.old} -> {c.new} (downgraded)" for c in e.downgraded]
+        lines += [f"    ~ {n}: wheel files changed (same version)" for n in e.wheels_changed]
+        lines += [f"    ~ {c.name}: index {c.old} -> {c.new}" for c in e.index_changed]
+        lines += [f"    env + {k}={v}" for k, v in e.env_added]
+        lines += [f"    env - {k}={v}" for k, v in e.env_removed]
+        lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
+        lines += [f"    system + {s}" for s in e.system_added]
+        lines += [f"    system - {s}" for s in e.system_removed]
+        if e.platform:
+            lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
+        lines += [f"    note + {n}" for n in e.notes_added]
+        lines += [f"    note - {n}" for n in e.notes_removed]
+        if e.inputs_changed and _only_inputs(e):
+            lines.append("    inputs changed (profile, sources or catalog); "
+                         "the same packages were locked")
+    for what, (o, n) in sorted(diff.versions.items()):
+        lines.append("")
+        lines.append(f"written by {what} {o or '?'} -> {n or '?'}")
+    lines.append("")
+    lines.append(summary(diff))
+    return lines
+
+
+def _only_inputs(e: EntryDiff) -> bool:
+    return not (e.added or e.removed or e.upgraded or e.downgraded or e.hash_changed
+                or e.wheels_changed or e.index_changed or e.env_added or e.env_removed
+                or e.env_changed or e.system_added or e.system_removed or e.platform
+                or e.notes_added or e.notes_removed)
+
+
+def _count(n: int) -> str:
+    return f"{n} package{'s' if n != 1 else ''}"
+
+
+def summary(diff: LockDiff) -> str:
+    counts = {s: sum(1 for e in diff.entries if e.status == s)
+              for s in ("added", "removed", "changed")}
+    parts = [f"{n} entr{'y' if n == 1 else 'ies'} {s}" for s, n in counts.items() if n]
+    if diff.unchanged:
+        parts.append(f"{len(diff.unchanged)} unchanged")
+    text = ", ".join(parts) or "entries unchanged"
+    if diff.hash_changes:
+        n = diff.hash_changes
+        text += (f"; !! {n} wheel{'s' if n != 1 else ''} changed hash without a version "
+                 "change: do not merge before you know why")
+    return text

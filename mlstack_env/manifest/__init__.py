@@ -1,0 +1,1 @@
+"""The project: mlstack.toml, its profiles, sites, edits and `init`."""

@@ -1,0 +1,232 @@
+"""The project manifest ``mlstack.toml``: found from a directory upward, or named.
+
+Top-level keys: ``default-env``, ``targets``, ``python``, ``locked`` (never change
+mlstack.lock implicitly), ``site`` (a cluster preset, see ``sites``), ``[profiles.NAME]``
+(the profile schema, see ``profiles``), ``[sources.NAME]`` (overrides of
+catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
+``allow-urls`` (wheel URL prefixes a lock may use beyond the sources' servers).
+``mlstack.lock`` lives beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlstack_env.catalog.target import Target, parse_python
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.lockfile import LOCK_NAME
+from mlstack_env.manifest.sites import Site, load_site
+
+if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
+    from mlstack_env.manifest.profiles import Profile, ProfileSet
+
+MANIFEST_NAME = "mlstack.toml"
+PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
+                "sites", "allow-urls")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A parsed ``mlstack.toml``. ``profiles`` are as written (see :meth:`profile_set`)."""
+
+    root: Path
+    manifest_path: Path
+    default_env: str | None = None
+    targets: tuple[Target, ...] = ()
+    python: str | None = None  # "3.12"
+    locked: bool = False  # never change mlstack.lock implicitly (env create refuses)
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    sources: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+    allow_urls: tuple[str, ...] = ()
+    site: str | None = None  # a cluster preset (catalog/sites.toml or [sites.NAME])
+    sites: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
+
+    def profile_set(self) -> ProfileSet:
+        from mlstack_env.manifest.profiles import ProfileSet
+
+        return ProfileSet.load(self.profiles)
+
+    def catalog(self) -> Any:
+        """The source catalog with this project's ``[sources.NAME]`` applied."""
+        from mlstack_env.catalog.sources import catalog
+
+        return catalog().with_overrides(self.sources, str(self.manifest_path), self.text)
+
+    def site_preset(self) -> Site | None:
+        """The ``site`` preset, or None."""
+        if self.site is None:
+            return None
+        return load_site(self.site, self.sites, str(self.manifest_path))
+
+    def lock_profiles(self) -> list[str]:
+        """What a bare ``mlstack lock`` locks: the project's profiles, else its default-env."""
+        if self.profiles:
+            return sorted(self.profiles)
+        if self.default_env:
+            return [self.default_env]
+        raise MlstackError(
+            f"{self.manifest_path} defines no profile and no default-env",
+            "add [profiles.NAME] or default-env = \"minimal\", or name a profile: "
+            "mlstack lock minimal",
+        )
+
+
+def load_project(manifest: Path) -> Project:
+    from mlstack_env.core.userfile import unknown_key_error
+    from mlstack_env.core.userfile import where_key as _where
+    from mlstack_env.manifest.profiles import parse_profile, read_toml
+
+    raw, text = read_toml(manifest)
+    source = str(manifest)
+    for key in raw:
+        if key not in PROJECT_KEYS:
+            raise unknown_key_error(source, text, key, PROJECT_KEYS, MANIFEST_NAME)
+    default_env = raw.get("default-env")
+    if default_env is not None and not isinstance(default_env, str):
+        raise MlstackError(f"{_where(source, text, 'default-env')}: default-env must be a "
+                           "profile name", 'write default-env = "inference"')
+    python = raw.get("python")
+    if python is not None:
+        parse_python(str(python) if isinstance(python, str) else repr(python),
+                     f"{_where(source, text, 'python')}: python =")
+    locked = raw.get("locked", False)
+    if not isinstance(locked, bool):
+        raise MlstackError(f"{_where(source, text, 'locked')}: locked must be true or false",
+                           "write locked = true")
+    targets_raw = raw.get("targets", [])
+    if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
+        raise MlstackError(f"{_where(source, text, 'targets')}: targets must be a list of "
+                           "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
+    targets: list[Target] = []
+    for t in targets_raw:
+        try:
+            parsed = Target.parse(t)
+        except MlstackError as err:
+            raise MlstackError(f"{_where(source, text, t)}: {err.message}", err.hint) from None
+        if parsed not in targets:
+            targets.append(parsed)
+    profiles_raw = raw.get("profiles", {})
+    if not isinstance(profiles_raw, dict):
+        raise MlstackError(f"{_where(source, text, 'profiles')}: 'profiles' must be tables "
+                           "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
+    profiles: dict[str, Profile] = {}
+    for name, body in profiles_raw.items():
+        if not isinstance(body, dict):
+            raise MlstackError(f"{_where(source, text, name)}: profiles.{name} must be a table",
+                               f"write [profiles.{name}] then packages = [\"…\"]")
+        profiles[name] = parse_profile(name, body, origin="project", source=source, text=text,
+                                       table=f"[profiles.{name}]")
+    sources = raw.get("sources", {})
+    if not isinstance(sources, dict):
+        raise MlstackError(f"{_where(source, text, 'sources')}: 'sources' must be tables "
+                           "[sources.NAME]", 'write [sources.NAME] then url = "…"')
+    allow_urls = raw.get("allow-urls", [])
+    if not isinstance(allow_urls, list) or not all(
+        isinstance(u, str) and "://" in u for u in allow_urls
+    ):
+        raise MlstackError(f"{_where(source, text, 'allow-urls')}: allow-urls must be a list "
+                           "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
+    site = raw.get("site")
+    if site is not None and not isinstance(site, str):
+        raise MlstackError(f"{_where(source, text, 'site')}: site must be a preset name",
+                           'write site = "slurm" (or "lumi", "frontier")')
+    sites = raw.get("sites", {})
+    if not isinstance(sites, dict):
+        raise MlstackError(f"{_where(source, text, 'sites')}: 'sites' must be tables "
+                           "[sites.NAME]", "write [sites.NAME] then job-cache = true")
+    from mlstack_env.manifest.sites import validate_site_name
+
+    for name in ([site] if site is not None else []) + list(sites):
+        validate_site_name(name, _where(source, text, "site"))
+    project = Project(
+        allow_urls=tuple(allow_urls),
+        root=manifest.parent,
+        manifest_path=manifest,
+        default_env=default_env,
+        targets=tuple(targets),
+        python=python,
+        locked=locked,
+        profiles=profiles,
+        sources=sources,
+        text=text,
+        site=site,
+        sites=sites,
+    )
+    project.catalog()  # validate [sources.*] now, naming the file
+    if sites:
+        from mlstack_env.manifest.sites import known_sites
+
+        known_sites(sites, str(manifest))  # and [sites.*], used or not
+    project.site_preset()  # and the site
+    if default_env is not None:
+        names = project.profile_set().names()
+        if default_env not in names:
+            from mlstack_env.manifest.profiles import unknown_profile_error
+
+            unknown = unknown_profile_error(default_env, names)
+            raise MlstackError(
+                f"{_where(source, text, 'default-env')}: default-env {default_env!r} is not "
+                "a known profile",
+                unknown.hint,
+            )
+    return project
+
+
+def find_project(start: Path, explicit: Path | None = None) -> Project | None:
+    """The project for ``start`` (searching it and its parents for ``mlstack.toml``).
+
+    ``explicit`` (``--project DIR``, or the manifest file itself) must hold a manifest;
+    None when there is no project.
+    """
+    if explicit is not None:
+        manifest = explicit / MANIFEST_NAME if explicit.is_dir() else explicit
+        if not manifest.is_file():
+            raise MlstackError(
+                f"no {MANIFEST_NAME} in {explicit}",
+                f"pass the directory that holds {MANIFEST_NAME}, or create one there",
+            )
+        return load_project(manifest.absolute())
+    here = start.absolute()
+    for directory in (here, *here.parents):
+        manifest = directory / MANIFEST_NAME
+        if manifest.is_file():
+            return load_project(manifest)
+    return None
+
+
+def with_target(project: Project, target: Target) -> str:
+    """mlstack.toml's text with ``target`` appended to ``targets`` (tomlkit: comments and
+    layout kept). A new machine's target joins the project here, as pixi's platforms do, so
+    that what ``mlstack lock`` writes depends on mlstack.toml alone (docs/team.md)."""
+    import tomlkit
+
+    doc = tomlkit.parse(project.text)
+    targets = doc.get("targets")
+    if targets is None:
+        targets = tomlkit.array()
+        doc["targets"] = targets
+    targets.append(str(target))
+    return tomlkit.dumps(doc)
+
+
+def user_lock_path(project: Project) -> Path:
+    """Where this user's entries for the project's *unused* built-in profiles are locked
+    (``env create minimal`` in a project whose mlstack.toml does not use ``minimal``):
+    under MLSTACK_HOME, one file per project directory, never the team's mlstack.lock."""
+    import hashlib
+    import os
+
+    from mlstack_env.core import paths
+
+    real = os.path.realpath(project.root)
+    key = hashlib.sha256(real.encode()).hexdigest()[:16]
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in project.root.name)[:40]
+    return paths.home() / "user-locks" / f"{slug or 'project'}-{key}.lock"
