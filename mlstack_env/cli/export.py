@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExportResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path

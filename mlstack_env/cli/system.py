@@ -134,6 +134,7 @@ def _nothing(wanted: Wanted) -> str:
 
 @dataclass(frozen=True)
 class PlanResult:
+    exit_code = 0  # reports no failure (output.Result)
     wanted: Wanted
     plan: Plan
     local: bool  # for this machine (missing packages only) or another (--distro)

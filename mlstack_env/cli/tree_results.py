@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 class TreeResult:
     """A plain class: a dataclass costs its creation at import on this path."""
+    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, tree: PackageTree) -> None:
         self.tree = tree
