@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,24 @@ CATALOG = Path(__file__).parent / "catalog" / "sources.toml"
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled", "variants", "releases", "python", "exclusive", "platform",
                "prereleases")
-KINDS = ("index", "find-links")
-USES = ("always", "when-required")
+
+
+class SourceKind(StrEnum):
+    """How uv reads a source: a PEP 503 index, or a page of wheel links."""
+
+    INDEX = "index"
+    FIND_LINKS = "find-links"
+
+
+class SourceUse(StrEnum):
+    """When a source joins a resolve: always, or when a profile requires its packages."""
+
+    ALWAYS = "always"
+    WHEN_REQUIRED = "when-required"
+
+
+KINDS = tuple(k.value for k in SourceKind)
+USES = tuple(u.value for u in SourceUse)
 # "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
 # [rocm-wheels]); "rocm": the older ones, whose torch wheels bundle ROCm's libraries.
 BACKENDS: tuple[str, ...] = (Backend.ROCM.value, "rocm-wheels", Backend.CPU.value)
@@ -51,11 +68,11 @@ def url_fill(target: Target) -> dict[str, str]:
 class Source:
     """One package source from the catalog: an index URL template and where it applies."""
     name: str
-    kind: str
+    kind: SourceKind
     url: str  # a template: {index}, {rocm}
     backends: tuple[str, ...] = BACKENDS
     packages: tuple[str, ...] = ()
-    use: str = "always"
+    use: SourceUse = SourceUse.ALWAYS
     default: bool = False
     files: tuple[str, ...] = ()
     enabled: bool = True
@@ -129,7 +146,7 @@ class ConcreteSource:
     """A source for one target: its URL filled in."""
 
     name: str
-    kind: str
+    kind: SourceKind
     url: str
     packages: tuple[str, ...]
     default: bool
@@ -191,7 +208,7 @@ class Catalog:
         for src in self.sources.values():
             if not src.enabled or backend not in src.backends:
                 continue
-            if src.use == "when-required" and not wanted & {
+            if src.use is SourceUse.WHEN_REQUIRED and not wanted & {
                 canonicalize_name(p) for p in src.packages
             }:
                 continue
@@ -380,8 +397,9 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
         raise fail("'releases' must be a table of variant = release",
                    'write releases = { "rocm700" = "0.18.0" }')
     return Source(
-        name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
-        use=use, default=flag("default", False), files=files,
+        name=name, kind=SourceKind(kind), url=url, backends=backends,
+        packages=strings("packages"), use=SourceUse(use), default=flag("default", False),
+        files=files,
         enabled=flag("enabled", True), labelled=strings("labelled"),
         variants=dict(variants), releases=dict(releases), python=strings("python"),
         exclusive=flag("exclusive", False),

@@ -81,7 +81,7 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        failed = any(f.status.value == "fail" for f in self.host)
+        failed = any(f.failed for f in self.host)
         return 1 if self.missing or failed else 0
 
     def to_json(self) -> dict[str, Any]:
