@@ -121,19 +121,29 @@ def plan(
     return requests
 
 
+@dataclass(frozen=True)
+class LockRequest:
+    """What one ``mlstack lock`` asks for: which entries (profiles x targets, a Python),
+    the lock file (``output``; None: the project's), and how (``check`` writes nothing,
+    ``export_dir`` gets a pylock per entry, ``upgrade`` says which versions to take anew,
+    ``locked`` refuses any change)."""
+
+    profiles: Sequence[str] = ()
+    targets: Sequence[Target] = ()
+    python: str | None = None
+    output: Path | None = None
+    check: bool = False
+    export_dir: Path | None = None
+    offline: bool = False
+    upgrade: Upgrade | None = None
+    locked: bool = False
+
+
 def lock(
-    *,
     project: Project | None,
-    profiles: Sequence[str] = (),
-    targets: Sequence[Target] = (),
-    python: str | None = None,
-    output: Path | None = None,
-    check: bool = False,
-    export_dir: Path | None = None,
-    offline: bool = False,
+    request: LockRequest,
+    *,
     progress: Progress | None = None,
-    upgrade: Upgrade | None = None,
-    locked: bool = False,
     on_wait: Callable[[str], None] | None = None,
 ) -> LockOutcome:
     """What ``mlstack lock`` does. Fresh entries are reused without calling uv; a re-locked
@@ -141,6 +151,7 @@ def lock(
     to take anew. Serialized with every other writer of ``output`` (:mod:`.lockwrite`);
     all or nothing: when an entry fails, nothing is written. ``locked`` refuses instead of
     changing anything."""
+    output = request.output
     if output is None:
         if project is None:
             raise MlstackError(
@@ -149,16 +160,14 @@ def lock(
                 "the lock elsewhere with -o FILE",
             )
         output = project.lock_path
-    if check:
-        return _check(project, profiles, targets, python, output)
+    if request.check:
+        return _check(project, request.profiles, request.targets, request.python, output)
     with held(output, on_wait):
         if project is not None:  # as it is now: an add may have changed it while we waited
             from mlstack_env.project import load_project
 
             project = load_project(project.manifest_path)
-        return lock_held(project=project, profiles=profiles, targets=targets, python=python,
-                         output=output, export_dir=export_dir, offline=offline,
-                         progress=progress, upgrade=upgrade, locked=locked)
+        return lock_held(project, request, output=output, progress=progress)
 
 
 def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[Target],
@@ -174,27 +183,53 @@ def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[T
     return LockOutcome(output, tuple(outcomes), written=False, checked=True)
 
 
+Todo = list[tuple[Request, LockEntry | None]]  # entries to resolve, with their old one
+
+
 def lock_held(
-    *,
     project: Project | None,
+    request: LockRequest,
+    *,
     output: Path,
-    profiles: Sequence[str] = (),
-    targets: Sequence[Target] = (),
-    python: str | None = None,
-    export_dir: Path | None = None,
-    offline: bool = False,
     progress: Progress | None = None,
-    upgrade: Upgrade | None = None,
-    locked: bool = False,
 ) -> LockOutcome:
     """:func:`lock` for a caller already holding ``output``'s write lock (``mlstack add``
-    re-locks and writes mlstack.toml under one hold)."""
+    re-locks and writes mlstack.toml under one hold); ``output`` is the lock file
+    (``request.output`` is not read)."""
     existing = existing_lock(output)
-    requests = plan(project, profiles, targets, python, existing)
-    full = not profiles and not targets
+    requests = plan(project, request.profiles, request.targets, request.python, existing)
+    upgrade = request.upgrade
     if upgrade is not None and upgrade.packages:
         _check_upgrade_names(upgrade.packages, existing, output)
-    todo: list[tuple[Request, LockEntry | None]] = []
+    outcomes, todo = _reuse_fresh(requests, existing, upgrade)
+    if request.locked and todo:
+        keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
+        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
+                           "run `mlstack lock` without --locked and commit the lock")
+    _resolve_todo(todo, outcomes, existing=existing, request=request, progress=progress,
+                  output=output, total=len(requests))
+    ordered = tuple(outcomes[r.key] for r in requests)
+    new_entries = [o.entry for o in ordered if o.entry is not None]
+    full = not request.profiles and not request.targets
+    new_lock = _new_lock(existing, new_entries, resolved=bool(todo), full=full)
+    # The entries asked for (every one of the project's without --target/profiles), each
+    # pylock's text before anything is written: an entry no pylock can hold stops it.
+    export_dir = request.export_dir
+    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
+               ] if export_dir is not None else []
+    written, change = _write_lock(project, output, existing, new_lock)
+    exported: list[Path] = []
+    for path, pylock in pylocks:
+        write_atomic(path, pylock)
+        exported.append(path)
+    return LockOutcome(output, ordered, written, False, tuple(exported), change)
+
+
+def _reuse_fresh(requests: Sequence[Request], existing: Lock | None, upgrade: Upgrade | None
+                 ) -> tuple[dict[str, EntryOutcome], Todo]:
+    """The entries kept as they are (their inputs unchanged, no upgrade asks for one of
+    their packages), and the rest, to resolve."""
+    todo: Todo = []
     outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
         old = existing.get(req.key) if existing else None
@@ -206,10 +241,14 @@ def lock_held(
             outcomes[req.key] = EntryOutcome(req, old, EntryStatus.UNCHANGED)
         else:
             todo.append((req, old))
-    if locked and todo:
-        keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
-        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
-                           "run `mlstack lock` without --locked and commit the lock")
+    return outcomes, todo
+
+
+def _resolve_todo(todo: Todo, outcomes: dict[str, EntryOutcome], *, existing: Lock | None,
+                  request: LockRequest, progress: Progress | None, output: Path,
+                  total: int) -> None:
+    """Resolve every entry of ``todo`` into ``outcomes``; when any fails, one error for all
+    of them (nothing is written)."""
     config = load_config()
     failures: list[MlstackError] = []
     for req, old in todo:
@@ -218,31 +257,36 @@ def lock_held(
         try:
             from mlstack_env.resolve.entry import resolve  # not on a no-op lock's path
 
-            entry = resolve(req, config, offline, previous=old, upgrade=upgrade,
-                            lock=existing)
+            entry = resolve(req, config, request.offline, previous=old,
+                            upgrade=request.upgrade, lock=existing)
         except MlstackError as err:
             failures.append(err)
             continue
         outcomes[req.key] = EntryOutcome(req, entry, EntryStatus.RESOLVED)
     if failures:
-        raise _failed(failures, len(requests), output)
-    ordered = tuple(outcomes[r.key] for r in requests)
-    new_entries = [o.entry for o in ordered if o.entry is not None]
-    if existing is not None and not todo:
+        raise _failed(failures, total, output)
+
+
+def _new_lock(existing: Lock | None, new_entries: Sequence[LockEntry], *, resolved: bool,
+              full: bool) -> Lock:
+    """The lock to write: a full lock holds the new entries only; a partial one (profiles
+    or targets named) keeps the other entries. A lock where nothing was resolved keeps the
+    versions of mlstack and uv it was written by."""
+    if existing is not None and not resolved:
         base = Lock((), existing.mlstack_version, existing.uv_version)
     else:
         from mlstack_env import uv  # only when something is resolved: a no-op needs no uv
 
         base = Lock((), __version__, uv.version())
     if full or existing is None:
-        new_lock = base.merged(new_entries)
-    else:
-        new_lock = Lock(existing.entries, base.mlstack_version, base.uv_version).merged(
-            new_entries)
-    # The entries asked for (every one of the project's without --target/profiles), each
-    # pylock's text before anything is written: an entry no pylock can hold stops it.
-    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
-               ] if export_dir is not None else []
+        return base.merged(new_entries)
+    return Lock(existing.entries, base.mlstack_version, base.uv_version).merged(new_entries)
+
+
+def _write_lock(project: Project | None, output: Path, existing: Lock | None,
+                new_lock: Lock) -> tuple[bool, LockChange]:
+    """Write ``new_lock`` when its text differs; whether it did, and the change (with the
+    entries still stale)."""
     text = dumps(new_lock)
     written = not output.exists() or output.read_text(encoding="utf-8") != text
     if written:
@@ -251,11 +295,7 @@ def lock_held(
     stale = stale_keys(new_lock, profile_set, project.catalog() if project else catalog())
     change = change_between(output, existing, new_lock, stale) if written else \
         LockChange(output, stale=tuple(stale))
-    exported: list[Path] = []
-    for path, pylock in pylocks:
-        write_atomic(path, pylock)
-        exported.append(path)
-    return LockOutcome(output, ordered, written, False, tuple(exported), change)
+    return written, change
 
 
 def _check_upgrade_names(packages: Sequence[str], existing: Lock | None, output: Path
