@@ -23,7 +23,7 @@ from mlstack_env.lockfile import (
     read_lock,
     standalone_pylock,
 )
-from mlstack_env.profiles import ProfileSet
+from mlstack_env.profiles import Profile, ProfileSet
 from mlstack_env.project import Project
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
@@ -104,15 +104,8 @@ def plan(
         py = choose_python(merged, python, project, existing, chosen_targets)
         wanted = [(t, py) for t in chosen_targets]
         if not targets and existing is not None:
-            # Entries for other Pythons stay too, unless a Python was fixed (--python, or
-            # the project's python): a bare `mlstack lock` never drops what a teammate
-            # locked with `lock --python X.Y`.
-            fixed = python is not None or (project is not None and project.python)
-            wanted += [(e.target, py if e.python == py.version else
-                        PythonChoice(e.python, "the Python of this entry of the lock"))
-                       for e in existing.entries
-                       if e.profile == name and merged.allows_python(e.python)
-                       and (e.python == py.version or not fixed)]
+            fixed = python is not None or bool(project is not None and project.python)
+            wanted += _kept_entries(existing, name, merged, py, fixed=fixed)
         for target, choice in wanted:
             req = make_request(merged, target, choice, cat)
             if req.key not in seen:
@@ -137,6 +130,19 @@ class LockRequest:
     offline: bool = False
     upgrade: Upgrade | None = None
     locked: bool = False
+
+
+def _kept_entries(existing: Lock, name: str, merged: Profile, py: PythonChoice, *,
+                  fixed: bool) -> list[tuple[Target, PythonChoice]]:
+    """The targets (and Pythons) the lock holds for profile ``name``, to re-resolve.
+    Entries for other Pythons stay too, unless a Python was ``fixed`` (--python, or the
+    project's python): a bare `mlstack lock` never drops what a teammate locked with
+    `lock --python X.Y`."""
+    return [(e.target, py if e.python == py.version else
+             PythonChoice(e.python, "the Python of this entry of the lock"))
+            for e in existing.entries
+            if e.profile == name and merged.allows_python(e.python)
+            and (e.python == py.version or not fixed)]
 
 
 def lock(
