@@ -346,35 +346,41 @@ def render_lines(diff: LockDiff) -> list[str]:
             lines.append(f"- entry {e.key} ({_count(e.package_count)})")
             lines += [f"    - {n} {v}" for n, v in e.removed]
             continue
-        lines.append(f"~ entry {e.key}")
-        for h in e.hash_changed:
-            lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
-                         "file (re-uploaded, or the lock was edited)")
-            lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
-                         f"{h.new_sha256[:16]}…")
-        lines += [f"    + {n} {v}" for n, v in e.added]
-        lines += [f"    - {n} {v}" for n, v in e.removed]
-        lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]
-        lines += [f"    v {c.name} {c.old} -> {c.new} (downgraded)" for c in e.downgraded]
-        lines += [f"    ~ {n}: wheel files changed (same version)" for n in e.wheels_changed]
-        lines += [f"    ~ {c.name}: index {c.old} -> {c.new}" for c in e.index_changed]
-        lines += [f"    env + {k}={v}" for k, v in e.env_added]
-        lines += [f"    env - {k}={v}" for k, v in e.env_removed]
-        lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
-        lines += [f"    system + {s}" for s in e.system_added]
-        lines += [f"    system - {s}" for s in e.system_removed]
-        if e.platform:
-            lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
-        lines += [f"    note + {n}" for n in e.notes_added]
-        lines += [f"    note - {n}" for n in e.notes_removed]
-        if e.inputs_changed and _only_inputs(e):
-            lines.append("    inputs changed (profile, sources or catalog); "
-                         "the same packages were locked")
+        lines += _changed_lines(e)
     for what, (o, n) in sorted(diff.versions.items()):
         lines.append("")
         lines.append(f"written by {what} {o or '?'} -> {n or '?'}")
     lines.append("")
     lines.append(summary(diff))
+    return lines
+
+
+def _changed_lines(e: EntryDiff) -> list[str]:
+    """The lines of an entry in both locks, that changed."""
+    lines = [f"~ entry {e.key}"]
+    for h in e.hash_changed:
+        lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
+                     "file (re-uploaded, or the lock was edited)")
+        lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
+                     f"{h.new_sha256[:16]}…")
+    lines += [f"    + {n} {v}" for n, v in e.added]
+    lines += [f"    - {n} {v}" for n, v in e.removed]
+    lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]
+    lines += [f"    v {c.name} {c.old} -> {c.new} (downgraded)" for c in e.downgraded]
+    lines += [f"    ~ {n}: wheel files changed (same version)" for n in e.wheels_changed]
+    lines += [f"    ~ {c.name}: index {c.old} -> {c.new}" for c in e.index_changed]
+    lines += [f"    env + {k}={v}" for k, v in e.env_added]
+    lines += [f"    env - {k}={v}" for k, v in e.env_removed]
+    lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
+    lines += [f"    system + {s}" for s in e.system_added]
+    lines += [f"    system - {s}" for s in e.system_removed]
+    if e.platform:
+        lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
+    lines += [f"    note + {n}" for n in e.notes_added]
+    lines += [f"    note - {n}" for n in e.notes_removed]
+    if e.inputs_changed and _only_inputs(e):
+        lines.append("    inputs changed (profile, sources or catalog); "
+                     "the same packages were locked")
     return lines
 
 
