@@ -180,9 +180,7 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str],
     if not report.dry_run:
         env.repair()
         env.clean_temporaries()
-    cur = env.current()
-    if cur is None and report.dry_run and env.needs_repair():
-        cur = next(g for g in reversed(env.generations()) if usable(g))
+    cur = _current(env, report.dry_run)
     prev = _previous(env, cur)
     keep = {g.number for g in (cur, prev) if g is not None}
     gens = env.generations()
@@ -198,28 +196,44 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str],
         # the user to see; `env create` makes a new one.
         keep = {g.number for g in gens}
     for gen in [*retired, *gens]:
-        if gen.number in keep:
-            if key := gen.store_key:
-                referenced.add(key)
-            continue
-        if report.dry_run:
-            fd = try_lock_dir(gen.path, shared=False)
-            removable = fd is not None
-            if fd is not None:
-                os.close(fd)
-        elif in_use(gen.path, used):
-            removable = False  # a live process has it in its environment (see module)
-        else:
-            removable = env.remove_generation(gen)
-        if removable:
-            report.generations.append(gen)
-        else:
-            report.held.append(gen)
-            if key := gen.store_key:
-                referenced.add(key)
+        _collect_generation(env, gen, report, referenced, kept=gen.number in keep, used=used)
     if (not report.dry_run and cur is None and not env.generations()
             and not env.retired_generations()):
         remove_tree(env.path)
+
+
+def _current(env: NamedEnv, dry_run: bool) -> Generation | None:
+    """The env's current generation; in a dry run of an env needing repair, the one the
+    repair would make current."""
+    cur = env.current()
+    if cur is None and dry_run and env.needs_repair():
+        cur = next(g for g in reversed(env.generations()) if usable(g))
+    return cur
+
+
+def _collect_generation(env: NamedEnv, gen: Generation, report: GcReport, referenced: set[str],
+                        *, kept: bool, used: list[str]) -> None:
+    """Keep ``gen`` (its store entry referenced) or remove it, as the report says."""
+    if not kept and _remove(env, gen, report.dry_run, used):
+        report.generations.append(gen)
+        return
+    if not kept:
+        report.held.append(gen)
+    if key := gen.store_key:
+        referenced.add(key)
+
+
+def _remove(env: NamedEnv, gen: Generation, dry_run: bool, used: list[str]) -> bool:
+    """Remove ``gen`` unless a command or a live process holds it; whether it was (with
+    ``dry_run``: whether it could be, nothing removed)."""
+    if dry_run:
+        fd = try_lock_dir(gen.path, shared=False)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
+    if in_use(gen.path, used):
+        return False  # a live process has it in its environment (see module)
+    return env.remove_generation(gen)
 
 
 def _previous(env: NamedEnv, cur: Generation | None) -> Generation | None:
