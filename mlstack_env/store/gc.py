@@ -101,17 +101,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
                 referenced.update(k for g in [*env.retired_generations(), *env.generations()]
                                   if (k := g.store_key))
         referenced |= entries_in_use(store.root)
-        for entry in store.entries():
-            if entry.key not in referenced:
-                # Locked by a holder we do not know of: leave it for the next gc.
-                fd = try_lock_dir(entry.path, shared=False)
-                if fd is None:
-                    continue
-                os.close(fd)
-                report.entries.append(entry)
-                report.freed_bytes += usage(entry.path).total
-                if not dry_run:
-                    store.remove(entry.key)
+        _collect_entries(store, report, referenced)
         # No build runs while gc holds the store lock: every store temporary is stale.
         stale = store.temporaries()
         envs = paths.envs_dir()
@@ -132,14 +122,33 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         report.temporaries += reclaim_recorded(dry_run)
         report.temporaries += _stale_url_records(dry_run)
         if not dry_run:
-            # Key locks of entries that are gone: no build holds one (builds hold the store
-            # lock shared, and gc holds it exclusively).
-            present = {e.key for e in store.entries()}
-            locks = store.root / ".locks"
-            for lock_file in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
-                if lock_file.stem not in present:
-                    lock_file.unlink(missing_ok=True)
+            _drop_key_locks(store)
     return report
+
+
+def _collect_entries(store: Store, report: GcReport, referenced: set[str]) -> None:
+    """Remove (or, in a dry run, list) the store entries nothing references."""
+    for entry in store.entries():
+        if entry.key not in referenced:
+            # Locked by a holder we do not know of: leave it for the next gc.
+            fd = try_lock_dir(entry.path, shared=False)
+            if fd is None:
+                continue
+            os.close(fd)
+            report.entries.append(entry)
+            report.freed_bytes += usage(entry.path).total
+            if not report.dry_run:
+                store.remove(entry.key)
+
+
+def _drop_key_locks(store: Store) -> None:
+    """Key locks of entries that are gone: no build holds one (builds hold the store lock
+    shared, and gc holds it exclusively)."""
+    present = {e.key for e in store.entries()}
+    locks = store.root / ".locks"
+    for lock_file in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
+        if lock_file.stem not in present:
+            lock_file.unlink(missing_ok=True)
 
 
 def entries_in_use(root: Path) -> set[str]:
