@@ -149,7 +149,7 @@ def main() -> None:
 
             def download_only() -> float:
                 shutil.rmtree(home, ignore_errors=True)
-                code = ("from mlstack_env import download as d; "
+                code = ("from mlstack_env.fetch import download as d; "
                         "from mlstack_env.fetch.config import load_config; "
                         "from mlstack_env.lockfile import Wheel; c = load_config(); "
                         f"w = Wheel({wheel.url!r}, {wheel.sha256!r}, {size}); "

@@ -12,7 +12,7 @@ import pytest
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.resolve.locking import lock
+from mlstack_env.resolve.locking import LockRequest, lock
 from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
@@ -39,8 +39,8 @@ def _target(name: str) -> Target:
 
 
 def _lock(profile: str, target: str, tmp_path: Path, python: str = "3.12") -> LockEntry:
-    outcome = lock(project=None, profiles=[profile], targets=[_target(target)],
-                   python=python, output=tmp_path / "mlstack.lock")
+    outcome = lock(None, LockRequest(profiles=[profile], targets=[_target(target)],
+                                     python=python, output=tmp_path / "mlstack.lock"))
     (only,) = outcome.outcomes
     assert only.entry is not None
     return only.entry
@@ -111,7 +111,7 @@ def test_a_user_profile_with_vllm_on_311_never_takes_pypis_cuda_wheel(
     from mlstack_env.manifest.project import find_project
 
     with pytest.raises(MlstackError) as info:
-        lock(project=find_project(tmp_path), python="3.11")
+        lock(find_project(tmp_path), LockRequest(python="3.11"))
     assert "Python 3.12 only" in info.value.message
     assert info.value.hint and "--python 3.12" in info.value.hint
     assert not (tmp_path / "mlstack.lock").exists()
@@ -139,7 +139,7 @@ def test_deepspeed_from_pypi_fails_naming_its_dev_wheel(mirrored: WheelIndex,
     from mlstack_env.manifest.project import find_project
 
     with pytest.raises(MlstackError) as info:
-        lock(project=find_project(tmp_path))
+        lock(find_project(tmp_path), LockRequest())
     message = info.value.message
     assert "deepspeed 0.3.1.dev5 is a dev release" in message
     assert "none of its 2 newer releases has a wheel that fits (the newest, 0.17.6, is an " \
@@ -164,7 +164,7 @@ def test_deepspeed_dev_wheel_when_asked_for(mirrored: WheelIndex, tmp_path: Path
         text = manifest.read_text()
         manifest.write_text(text.replace("[profiles.train]\n",
                                          f'[profiles.train]\nprereleases = "{prereleases}"\n'))
-    outcome = lock(project=find_project(tmp_path))
+    outcome = lock(find_project(tmp_path), LockRequest())
     (only,) = outcome.outcomes
     assert only.entry is not None
     assert _versions(only.entry)["deepspeed"] == "0.3.1.dev5"
@@ -184,7 +184,7 @@ def test_the_locked_torch_decides_native_or_override(
     from tests.machines import RX_7800_XT, build
 
     write_project(tmp_path, profiles={"ml": [requirement]}, targets=["rocm6.1:gfx1101"])
-    outcome = lock(project=find_project(tmp_path))
+    outcome = lock(find_project(tmp_path), LockRequest())
     (entry,) = (o.entry for o in outcome.outcomes)
     assert entry is not None
     assert _versions(entry)["torch"] == torch

@@ -129,12 +129,12 @@ def _scripts(gen_dir: Path, name: str, venv: Path, variables: object) -> None:
 def make_env(name: str, target: str, system: tuple[str, ...] = ()) -> None:
     """A named env in the test's store, made on the current MLSTACK_ROOT machine."""
     from mlstack_env.hardware import detect
-    from mlstack_env.store.create import create_env
+    from mlstack_env.store.create import CreateEnvRequest, create_env
 
     entry = LockEntry(profile="minimal", target=Target.parse(target), python="3.12",
                       platform="x86_64-manylinux_2_28", packages=(), system=system)
-    create_env(name, entry, detect(), installer=_FakeInstaller(),
-               source="/team/mlstack.lock", write_scripts=_scripts)
+    create_env(CreateEnvRequest(name, entry, detect(), source="/team/mlstack.lock"),
+               installer=_FakeInstaller(), write_scripts=_scripts)
 
 
 def test_doctor_env_matches_then_drifts(cli: Cli, fake_machine: FakeMachine,

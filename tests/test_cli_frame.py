@@ -208,6 +208,8 @@ def test_emit_returns_the_results_exit_code_and_main_exits_with_it(
 
     @dataclass
     class Plain:
+        exit_code: int = 0
+
         def to_json(self) -> Any:
             return {"a": 1}
 

@@ -14,7 +14,7 @@ from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.locks import Busy, file_lock
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.store.create import Created, create_env
+from mlstack_env.store.create import Created, CreateEnvRequest, create_env
 from mlstack_env.store.entries import Progress, Store, store_key
 from mlstack_env.store.gc import collect
 from mlstack_env.store.generations import NamedEnv, get_env, hold, remove_env
@@ -57,8 +57,8 @@ def make(fake_machine: Callable[[str], Path]) -> Callable[..., Created]:
     machine = detect()
 
     def _make(name: str, e: LockEntry, installer: FakeInstaller | None = None) -> Created:
-        return create_env(name, e, machine, installer=installer or FakeInstaller(),
-                          source="test", write_scripts=scripts)
+        return create_env(CreateEnvRequest(name, e, machine, source="test"),
+                          installer=installer or FakeInstaller(), write_scripts=scripts)
 
     return _make
 

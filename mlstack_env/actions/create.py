@@ -145,7 +145,7 @@ def create(
     from mlstack_env.fetch.urlpolicy import url_policy
     from mlstack_env.hardware import detect
     from mlstack_env.manifest.project import find_project
-    from mlstack_env.store.create import create_env
+    from mlstack_env.store.create import CreateEnvRequest, create_env
     from mlstack_env.store.entries import NoProgress
     from mlstack_env.store.install import UvInstaller
 
@@ -162,20 +162,23 @@ def create(
     config = load_config()
     wheels_dir = request.wheels_dir
     created = create_env(
-        env_name,
-        choice.entry,
-        machine,
+        CreateEnvRequest(
+            env_name,
+            choice.entry,
+            machine,
+            source=choice.source,
+            lock_versions=choice.lock_versions,
+            reinstall=request.reinstall,
+            wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
+            url_policy=url_policy(choice.source, _policy_dir(request, choice, project),
+                                  project),
+            site=project.site_preset() if project is not None else None,
+        ),
         installer=UvInstaller(mirrors=config.mirrors, offline=request.offline,
                               downloads=config.downloads, refresh=request.reinstall,
                               wheels_dir=wheels_dir),
-        source=choice.source,
-        lock_versions=choice.lock_versions,
         progress=progress,
         on_wait=on_wait,
-        reinstall=request.reinstall,
-        wheels=str(wheels_dir.resolve()) if wheels_dir is not None else "",
-        url_policy=url_policy(choice.source, _policy_dir(request, choice, project), project),
-        site=project.site_preset() if project is not None else None,
     )
     if Path(choice.source).is_file():  # from a lock file: runs follow it (sync_env)
         from mlstack_env.activation.lookup import write_lock_stamp

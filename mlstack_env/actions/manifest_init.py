@@ -153,14 +153,7 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
     if any(c.python for c in chosen):
         # vLLM on another Python would resolve PyPI's CUDA abi3 wheel (ROCM-FACTS §4).
         allowed = f"=={py}.*"
-    for c in chosen:
-        missing = availability(c, targets, py)
-        if missing:
-            where = "; ".join(f"{t}: {', '.join(p)}" for t, p in missing.items())
-            raise MlstackError(
-                f"{c.title} is not available here ({where})" + (f" — {c.why}" if c.why else ""),
-                hint=f"leave {c.id} out, or choose targets it supports with --target",
-            )
+    _check_available(chosen, targets, py)
     packages: list[str] = []
     origin: dict[str, str] = {}
     for c in chosen:
@@ -168,15 +161,9 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
         for req in c.packages:
             origin[req] = c.title
     system: list[str] = []
-    env: dict[str, tuple[str, str]] = {}
-    rdna = any(is_rdna(t) for t in targets)
     for c in chosen:
         system += [s for s in c.system if s not in system]
-        for k, v in c.env.items():
-            env[k] = (v, c.title)
-        if rdna:
-            for k, v in c.env_rdna.items():
-                env[k] = (v, f"{c.title} on RDNA")
+    env = _env_of(chosen, targets)
     notes = [f"{c.title}: {n}" for c in chosen for n in c.notes]
     return InitPlan(
         path=root / MANIFEST_NAME,
@@ -191,6 +178,33 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
         env=tuple((k, v, who) for k, (v, who) in env.items()),
         notes=tuple(notes),
     )
+
+
+def _check_available(chosen: Sequence[Component], targets: Sequence[Target], py: str) -> None:
+    """Refuse a component with no build for a target or the Python."""
+    for c in chosen:
+        missing = availability(c, targets, py)
+        if missing:
+            where = "; ".join(f"{t}: {', '.join(p)}" for t, p in missing.items())
+            raise MlstackError(
+                f"{c.title} is not available here ({where})" + (f" — {c.why}" if c.why else ""),
+                hint=f"leave {c.id} out, or choose targets it supports with --target",
+            )
+
+
+def _env_of(chosen: Sequence[Component], targets: Sequence[Target]
+            ) -> dict[str, tuple[str, str]]:
+    """The profile's variables, each with the component that sets it (RDNA ones when a
+    target is RDNA); a later component's value wins."""
+    env: dict[str, tuple[str, str]] = {}
+    rdna = any(is_rdna(t) for t in targets)
+    for c in chosen:
+        for k, v in c.env.items():
+            env[k] = (v, c.title)
+        if rdna:
+            for k, v in c.env_rdna.items():
+                env[k] = (v, f"{c.title} on RDNA")
+    return env
 
 
 def render(plan: InitPlan) -> str:

@@ -58,7 +58,7 @@ def edit_packages(
 ) -> EditOutcome:
     from mlstack_env.core.userfile import write_atomic
     from mlstack_env.manifest.project import find_project
-    from mlstack_env.resolve.locking import existing_lock, lock_held
+    from mlstack_env.resolve.locking import LockRequest, existing_lock, lock_held
     from mlstack_env.resolve.lockwrite import held, stale_keys
 
     project = find_project(Path.cwd(), request.project_dir)
@@ -82,8 +82,9 @@ def edit_packages(
             stale = set(stale_keys(existing, edited.profile_set(), edited.catalog()))
             profiles |= {e.profile for e in existing.entries
                          if e.key in stale and e.profile in edited.profile_set().names()}
-        outcome = lock_held(project=edited, profiles=sorted(profiles),
-                            output=project.lock_path, offline=request.offline)
+        outcome = lock_held(edited, LockRequest(profiles=sorted(profiles),
+                                                offline=request.offline),
+                            output=project.lock_path)
         write_atomic(project.manifest_path, text)
     if announce is not None and outcome.change is not None:
         for line in outcome.change.lines():

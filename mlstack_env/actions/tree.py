@@ -217,17 +217,7 @@ def build(entry: LockEntry, metas: Mapping[str, DistMeta], *, source: str,
         direct_from = "packages nothing else requires (the profile could not be read)"
     if not requirement:
         requirement = {n: n for n in present if not parents[n]}
-    pulled: dict[str, set[str]] = {n: set() for n in present}
-    for root in requirement:
-        stack, seen = [root], set()
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            if n != root:
-                pulled[n].add(root)
-            stack.extend(children.get(n, ()))
+    pulled = _pulled_by(present, requirement, children)
     packages = tuple(
         TreePackage(
             name=p.name, version=p.version, wheel_size=wheel_size(p, entry.python),
@@ -241,6 +231,23 @@ def build(entry: LockEntry, metas: Mapping[str, DistMeta], *, source: str,
     missing = tuple(sorted(present - set(known))) if graph_from else ()
     return PackageTree(entry.key, source, packages, graph_from, direct_from, missing, disk,
                        tuple(key_versions(entry)))
+
+
+def _pulled_by(present: set[str], roots: Iterable[str], children: Mapping[str, Iterable[str]]
+               ) -> dict[str, set[str]]:
+    """For each package, the requirements (``roots``) that pull it in."""
+    pulled: dict[str, set[str]] = {n: set() for n in present}
+    for root in roots:
+        stack, seen = [root], set()
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n != root:
+                pulled[n].add(root)
+            stack.extend(children.get(n, ()))
+    return pulled
 
 
 def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirement], str] | None:

@@ -73,15 +73,8 @@ def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
     else:
         return _from_entry(f"{source}: {entry.key}", entry, tuple(sorted(set(entry.system))),
                            entry.target.rocm)
-    gfx = {g.gfx for g in machine.compute_gpus}
-    rocm_entries = [e for e in lock.entries if e.target.is_rocm]
-    candidates = [e for e in rocm_entries if gfx and gfx <= set(e.target.gfx)] or (
-        rocm_entries or list(lock.entries)
-    )
-    releases = sorted({e.target.rocm for e in candidates if e.target.rocm}, key=Version)
-    installed = machine.rocm.minor if machine.rocm else None
-    chosen = next((r for r in releases if installed and r.startswith(installed)), None)
-    chosen = chosen or (releases[-1] if releases else None)
+    candidates = _lenient_candidates(lock, machine)
+    chosen = _pooled_release(candidates, machine)
     pool = sorted(
         (e for e in candidates if e.target.rocm == chosen),
         key=lambda e: (e.profile, str(e.target), e.python),
@@ -92,6 +85,24 @@ def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
     note = f"no entry fits this machine exactly (detected {machine.target}); using {keys}"
     return _from_entry(f"{source}: {entry.key}", entry, names, chosen, misfit=strict,
                        notes=(note,))
+
+
+def _lenient_candidates(lock: Lock, machine: Machine) -> list[LockEntry]:
+    """The entries for the machine's GPUs (any ROCm); else the ROCm ones; else all."""
+    gfx = {g.gfx for g in machine.compute_gpus}
+    rocm_entries = [e for e in lock.entries if e.target.is_rocm]
+    return [e for e in rocm_entries if gfx and gfx <= set(e.target.gfx)] or (
+        rocm_entries or list(lock.entries)
+    )
+
+
+def _pooled_release(candidates: list[LockEntry], machine: Machine) -> str | None:
+    """The ROCm release whose entries pool their packages: the installed one's when it is
+    among them, else the newest (None: no ROCm entry)."""
+    releases = sorted({e.target.rocm for e in candidates if e.target.rocm}, key=Version)
+    installed = machine.rocm.minor if machine.rocm else None
+    chosen = next((r for r in releases if installed and r.startswith(installed)), None)
+    return chosen or (releases[-1] if releases else None)
 
 
 def find_project_lock(start: Path) -> Path | None:

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,24 @@ CATALOG = Path(__file__).with_name("sources.toml")
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled", "variants", "releases", "python", "exclusive", "platform",
                "prereleases")
-KINDS = ("index", "find-links")
-USES = ("always", "when-required")
+
+
+class SourceKind(StrEnum):
+    """How uv reads a source: a PEP 503 index, or a page of wheel links."""
+
+    INDEX = "index"
+    FIND_LINKS = "find-links"
+
+
+class SourceUse(StrEnum):
+    """When a source joins a resolve: always, or when a profile requires its packages."""
+
+    ALWAYS = "always"
+    WHEN_REQUIRED = "when-required"
+
+
+KINDS = tuple(k.value for k in SourceKind)
+USES = tuple(u.value for u in SourceUse)
 # "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
 # [rocm-wheels]); "rocm": the older ones, whose torch wheels bundle ROCm's libraries.
 BACKENDS: tuple[str, ...] = (Backend.ROCM.value, "rocm-wheels", Backend.CPU.value)
@@ -57,11 +74,11 @@ def url_fill(target: Target) -> dict[str, str]:
 class Source:
     """One package source from the catalog: an index URL template and where it applies."""
     name: str
-    kind: str
+    kind: SourceKind
     url: str  # a template: {index}, {rocm}
     backends: tuple[str, ...] = BACKENDS
     packages: tuple[str, ...] = ()
-    use: str = "always"
+    use: SourceUse = SourceUse.ALWAYS
     default: bool = False
     files: tuple[str, ...] = ()
     enabled: bool = True
@@ -135,7 +152,7 @@ class ConcreteSource:
     """A source for one target: its URL filled in."""
 
     name: str
-    kind: str
+    kind: SourceKind
     url: str
     packages: tuple[str, ...]
     default: bool
@@ -197,29 +214,13 @@ class Catalog:
         for src in self.sources.values():
             if not src.enabled or backend not in src.backends:
                 continue
-            if src.use == "when-required" and not wanted & {
+            if src.use is SourceUse.WHEN_REQUIRED and not wanted & {
                 canonicalize_name(p) for p in src.packages
             }:
                 continue
-            variant = src.variant(target.rocm)
-            if "{variant}" in src.url and variant is None:
-                continue  # no build here: check_exclusive says so when it matters
-            here = {**fill, "variant": variant or "",
-                    "version": src.release(target, pins or {}) or ""}
-            if "{version}" in src.url and not here["version"]:
-                continue  # check_exclusive says so when a profile needs it
-            out.append(ConcreteSource(
-                name=src.name,
-                kind=src.kind,
-                url=src.url.format(**here),
-                packages=src.packages,
-                default=src.default,
-                files=tuple(f.format(**here) for f in src.files),
-                labelled=src.labelled,
-                exclusive=src.exclusive,
-                platform=src.platform,
-                prereleases=src.prereleases,
-            ))
+            concrete = self._concrete(src, target, fill, pins or {})
+            if concrete is not None:
+                out.append(concrete)
         defaults = [s for s in out if s.default]
         if len(defaults) != 1:
             names = ", ".join(s.name for s in defaults) or "none"
@@ -229,6 +230,30 @@ class Catalog:
             )
         # Indexes with packages first (catalog order), the default index last.
         return [s for s in out if not s.default] + defaults
+
+    @staticmethod
+    def _concrete(src: Source, target: Target, fill: Mapping[str, str],
+                  pins: Mapping[str, str]) -> ConcreteSource | None:
+        """``src`` with its URL filled in for ``target``, or None when it has no build
+        there (check_exclusive says so when a profile needs it)."""
+        variant = src.variant(target.rocm)
+        if "{variant}" in src.url and variant is None:
+            return None
+        here = {**fill, "variant": variant or "", "version": src.release(target, pins) or ""}
+        if "{version}" in src.url and not here["version"]:
+            return None
+        return ConcreteSource(
+            name=src.name,
+            kind=src.kind,
+            url=src.url.format(**here),
+            packages=src.packages,
+            default=src.default,
+            files=tuple(f.format(**here) for f in src.files),
+            labelled=src.labelled,
+            exclusive=src.exclusive,
+            platform=src.platform,
+            prereleases=src.prereleases,
+        )
 
     def check_exclusive(self, target: Target, python: str, required: tuple[str, ...],
                         profile: str, *, labels: Mapping[str, str] | None = None,
@@ -354,6 +379,33 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     if not isinstance(url, str):
         raise fail("needs a url", 'write url = "https://…/simple"')
     files = strings("files")
+    _check_urls(url, files, fail)
+    use = raw.get("use", "always")
+    if use not in USES:
+        raise fail(f"use {use!r} is not one of {', '.join(USES)}", 'write use = "always"')
+    backends = strings("backends", BACKENDS)
+    for b in backends:
+        if b not in BACKENDS:
+            raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
+    variants = _string_table(raw, "variants", fail, "ROCm version = folder",
+                             '{ "7.0" = "rocm700" }')
+    releases = _string_table(raw, "releases", fail, "variant = release",
+                             '{ "rocm700" = "0.18.0" }')
+    return Source(
+        name=name, kind=SourceKind(kind), url=url, backends=backends,
+        packages=strings("packages"), use=SourceUse(use), default=flag("default", False),
+        files=files,
+        enabled=flag("enabled", True), labelled=strings("labelled"),
+        variants=variants, releases=releases, python=strings("python"),
+        exclusive=flag("exclusive", False),
+        platform=_platform(raw.get("platform", ""), fail),
+        prereleases=flag("prereleases", False),
+    )
+
+
+def _check_urls(url: str, files: tuple[str, ...],
+                fail: Callable[[str, str], MlstackError]) -> None:
+    """A source's URL and files: one URL each, of known placeholders only."""
     for key, value in (("url", url), *(("files", f) for f in files)):
         if any(c.isspace() or not c.isprintable() for c in value):
             raise fail(f"{key} {value!r} holds a space or a control character",
@@ -368,32 +420,16 @@ def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | Non
     if "://" not in url.format(index="x", rocm="x", variant="x", version="x",
                                wheels="https://x/"):
         raise fail("needs a url", 'write url = "https://…/simple"')
-    use = raw.get("use", "always")
-    if use not in USES:
-        raise fail(f"use {use!r} is not one of {', '.join(USES)}", 'write use = "always"')
-    backends = strings("backends", BACKENDS)
-    for b in backends:
-        if b not in BACKENDS:
-            raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
-    variants = raw.get("variants", {})
-    if not isinstance(variants, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in variants.items()):
-        raise fail("'variants' must be a table of ROCm version = folder",
-                   'write variants = { "7.0" = "rocm700" }')
-    releases = raw.get("releases", {})
-    if not isinstance(releases, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in releases.items()):
-        raise fail("'releases' must be a table of variant = release",
-                   'write releases = { "rocm700" = "0.18.0" }')
-    return Source(
-        name=name, kind=kind, url=url, backends=backends, packages=strings("packages"),
-        use=use, default=flag("default", False), files=files,
-        enabled=flag("enabled", True), labelled=strings("labelled"),
-        variants=dict(variants), releases=dict(releases), python=strings("python"),
-        exclusive=flag("exclusive", False),
-        platform=_platform(raw.get("platform", ""), fail),
-        prereleases=flag("prereleases", False),
-    )
+
+
+def _string_table(raw: Mapping[str, Any], key: str, fail: Callable[[str, str], MlstackError],
+                  what: str, example: str) -> dict[str, str]:
+    """``key``, a table of strings (``what``), or an error showing ``example``."""
+    value = raw.get(key, {})
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise fail(f"{key!r} must be a table of {what}", f"write {key} = {example}")
+    return dict(value)
 
 
 def _plain_template(value: str) -> bool:

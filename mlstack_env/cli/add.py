@@ -28,6 +28,7 @@ OfflineOpt = Annotated[bool, typer.Option("--offline", help="Resolve from uv's c
 
 @dataclass(frozen=True)
 class EditResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     outcome: EditOutcome
 

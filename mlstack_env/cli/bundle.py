@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BundleResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     bundle: Bundle
 

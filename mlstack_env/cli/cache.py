@@ -28,6 +28,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 @dataclass(frozen=True)
 class CacheResult:
+    exit_code = 0  # reports no failure (output.Result)
     report: CacheReport
 
     def to_json(self) -> dict[str, Any]:

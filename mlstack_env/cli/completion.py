@@ -112,10 +112,7 @@ def complete(table: dict[str, Any], words: list[str]) -> list[str]:
         if word == "--":
             return [FILES]  # a command's own arguments (`env run NAME -- CMD …`)
         if word.startswith("-") and word != "-":
-            name, eq, _ = word.partition("=")
-            kind = _options(node).get(name)
-            if kind is not None and not eq:
-                expecting = kind
+            expecting = _value_kind(node, word)
             continue
         subs = node.get("commands") or {}
         if word in subs and position == 0:
@@ -129,16 +126,29 @@ def complete(table: dict[str, Any], words: list[str]) -> list[str]:
     subs = node.get("commands") or {}
     if subs:
         return sorted(name for name in subs if name.startswith(current))
+    kind = _positional_kind(node, position)
+    return values(kind, current) if kind is not None else []
+
+
+def _value_kind(node: dict[str, Any], word: str) -> str | None:
+    """What the word after option ``word`` is: None for a flag, an unknown option, or a
+    value given with ``=``."""
+    name, eq, _ = word.partition("=")
+    kind = _options(node).get(name)
+    return kind if kind is not None and not eq else None
+
+
+def _positional_kind(node: dict[str, Any], position: int) -> str | None:
+    """What the command's argument at ``position`` is (``*``: the one before repeats);
+    None past its last one."""
     args: list[str] = node.get("args") or []
     if not args:
-        return []
+        return None
     if position < len(args) and args[position] != "*":
-        kind = args[position]
-    elif args[-1] == "*":
-        kind = args[-2]
-    else:
-        return []
-    return values(kind, current)
+        return args[position]
+    if args[-1] == "*":
+        return args[-2]
+    return None
 
 
 def _options(node: dict[str, Any]) -> dict[str, str | None]:

@@ -22,6 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 @dataclass(frozen=True)
 class DetectResult:
     """`detect`'s result: the machine, and the Python a lock would use."""
+    exit_code = 0  # reports no failure (output.Result)
     machine: Machine
     lock_python: tuple[str, PythonChoice] | None = None  # (profile, the Python it locks for)
 

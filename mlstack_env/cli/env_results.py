@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 class CreateResult:
     """`env create`'s result, rendered for people or as JSON."""
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
 
     def __init__(self, outcome: CreateOutcome) -> None:
@@ -137,6 +138,7 @@ def _behind(name: str, generation: str) -> str | None:
 
 class ListResult:
     """`env list`'s result."""
+    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, envs: list[dict[str, Any]]) -> None:
         self.envs = envs
@@ -161,6 +163,7 @@ class ListResult:
 
 class InfoResult:
     """`env info`'s result: one env's current generation."""
+    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, env: NamedEnv, generation: Generation) -> None:
         self.env = env
@@ -289,6 +292,7 @@ class VerifyResult:
 
 class GcResult:
     """`gc`'s result: what was removed and what it freed."""
+    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, report: GcReport) -> None:
         self.report = report

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExportResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path
@@ -76,21 +77,27 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
     found = [e for e in lock.entries if (profile is None or e.profile == profile)
              and (python is None or e.python == python)]
     if len(found) != 1:
-        keys = ", ".join(e.key for e in found) or "none"
-        # The command that exports each, to paste (the one the user ran, narrowed).
-        picks = "; ".join(
-            f"`{again} --lock {shlex.quote(str(lock_file or path.name))} --profile "
-            f"{shlex.quote(e.profile)} --target {e.target}"
-            + (f" --python {e.python}" if sum(f.profile == e.profile and f.target == e.target
-                                                 for f in found) > 1 else "") + "`"
-            for e in found)
-        raise MlstackError(
-            f"{path}: {len(found)} entries match ({keys})" if found else
-            f"{path} has no entry for that profile/Python",
-            hint=f"pick one: {picks}" if found else
-            "choose one with --profile P and --target T (see `mlstack lock`'s targets)",
-        )
+        raise _not_one(path, found, lock_file, again)
     return found[0], found[0].profile, str(path)
+
+
+def _not_one(path: Path, found: list[LockEntry], lock_file: Path | None,
+             again: str) -> MlstackError:
+    """None or several entries match: the error, with the command that exports each."""
+    keys = ", ".join(e.key for e in found) or "none"
+    # The command that exports each, to paste (the one the user ran, narrowed).
+    picks = "; ".join(
+        f"`{again} --lock {shlex.quote(str(lock_file or path.name))} --profile "
+        f"{shlex.quote(e.profile)} --target {e.target}"
+        + (f" --python {e.python}" if sum(f.profile == e.profile and f.target == e.target
+                                             for f in found) > 1 else "") + "`"
+        for e in found)
+    return MlstackError(
+        f"{path}: {len(found)} entries match ({keys})" if found else
+        f"{path} has no entry for that profile/Python",
+        hint=f"pick one: {picks}" if found else
+        "choose one with --profile P and --target T (see `mlstack lock`'s targets)",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class InitResult:
+    exit_code = 0  # reports no failure (output.Result)
     plan: InitPlan
 
     def to_json(self) -> dict[str, Any]:

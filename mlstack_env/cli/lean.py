@@ -99,6 +99,7 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
     from mlstack_env.catalog.target import Target, parse_python
     from mlstack_env.cli.lock_results import LockProgress, LockResult, upgrade_request
     from mlstack_env.manifest.project import find_project
+    from mlstack_env.resolve.locking import LockRequest
     from mlstack_env.resolve.locking import lock as resolve_lock
 
     parsed = [Target.parse(t) for t in target or ()]
@@ -113,10 +114,10 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
         raise MlstackError("--check writes nothing; it cannot be used with "
                            "--export-pylock", "drop one of them")
     with LockProgress(quiet=as_json) as progress:
-        outcome = resolve_lock(project=project, profiles=list(profiles or ()), targets=parsed,
-                               python=python, output=output, check=check,
-                               export_dir=export_pylock, offline=offline, progress=progress,
-                               upgrade=wanted, locked=locked, on_wait=announce)
+        request = LockRequest(profiles=list(profiles or ()), targets=parsed, python=python,
+                              output=output, check=check, export_dir=export_pylock,
+                              offline=offline, upgrade=wanted, locked=locked)
+        outcome = resolve_lock(project, request, progress=progress, on_wait=announce)
     for line in outcome.change.lines() if outcome.change else ():
         announce(line)
     code = emit(LockResult(outcome), as_json)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LockResult:
     """`lock`'s result: a line per entry, and where the lock was written."""
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     outcome: LockOutcome
 

@@ -16,10 +16,13 @@ if TYPE_CHECKING:
 
 
 class Result(Protocol):
-    """What a command returns: data for --json, and a human rendering. A result that can
-    fail also has an ``exit_code`` (0 or 1); :func:`emit` returns it. A result with
+    """What a command returns: data for --json, a human rendering, and an ``exit_code``
+    (0, or 1 for a result that reports a failure); :func:`emit` returns it. A result with
     ``summary = True`` reports work done (lock, add, export, pack, bundle): ``-q`` silences
     it, while what a command shows (detect, lists, trees, diffs) is printed anyway."""
+
+    @property
+    def exit_code(self) -> int: ...
 
     def to_json(self) -> Any: ...
 
@@ -80,8 +83,7 @@ def rich_console(stderr: bool = False) -> Console:
 def emit(result: Result, as_json: bool) -> int:
     """Print ``result`` (rich text or ``--json``) and return its exit code, for the command
     to return: the one path from a result to the exit status."""
-    code = getattr(result, "exit_code", 0)
-    code = code if isinstance(code, int) else 0
+    code = result.exit_code
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         sys.stdout.flush()

@@ -26,6 +26,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 @dataclass(frozen=True)
 class PackResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     packed: Packed
 
@@ -42,6 +43,7 @@ class PackResult:
 
 @dataclass(frozen=True)
 class UnpackResult:
+    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     unpacked: Unpacked
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ProfileList:
     """`profile list`'s result: the built-in profiles and the project's."""
+    exit_code = 0  # reports no failure (output.Result)
     profiles: tuple[Profile, ...]  # merged
     project: str | None
 
@@ -40,6 +41,7 @@ class ProfileList:
 @dataclass(frozen=True)
 class ProfileShow:
     """`profile show`'s result: one profile, merged with what it extends."""
+    exit_code = 0  # reports no failure (output.Result)
     profile: Profile  # merged
 
     def to_json(self) -> dict[str, Any]:

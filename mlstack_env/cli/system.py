@@ -81,7 +81,7 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        failed = any(f.status.value == "fail" for f in self.host)
+        failed = any(f.failed for f in self.host)
         return 1 if self.missing or failed else 0
 
     def to_json(self) -> dict[str, Any]:
@@ -134,6 +134,7 @@ def _nothing(wanted: Wanted) -> str:
 
 @dataclass(frozen=True)
 class PlanResult:
+    exit_code = 0  # reports no failure (output.Result)
     wanted: Wanted
     plan: Plan
     local: bool  # for this machine (missing packages only) or another (--distro)
@@ -223,26 +224,31 @@ def register(app: typer.Typer) -> None:
         yes: Annotated[bool, typer.Option("--yes", help="Really run the plan.")] = False,
     ) -> None:
         """Run `mlstack system plan`'s commands (with sudo when not root)."""
-        from mlstack_env.system.apply import apply_plan, needs_sudo, require_sudo
-
-        if not yes:
-            raise MlstackError(
-                "`mlstack system apply` changes the system and runs only with --yes",
-                hint="review the commands with `mlstack system plan`, then run "
-                "`mlstack system apply --yes`",
-            )
-        machine = detect()
-        wanted = require_wanted(lock, env, machine)
-        sudo = needs_sudo()
-        plan = _local_plan(wanted, machine, sudo)
-        if not plan.steps:
-            typer.echo("nothing to do: " + _nothing(wanted))
-            return
-        if sudo:
-            require_sudo()
-        for note in plan.notes:
-            typer.echo(f"note: {note}")
-        apply_plan(plan)
-        typer.echo(f"done: installed {' '.join(plan.install)}")
+        _apply(env, lock, yes)
 
     app.add_typer(sub, name="system")
+
+
+def _apply(env: str | None, lock: Path | None, yes: bool) -> None:
+    """``system apply``: the local plan run, after --yes and sudo are checked."""
+    from mlstack_env.system.apply import apply_plan, needs_sudo, require_sudo
+
+    if not yes:
+        raise MlstackError(
+            "`mlstack system apply` changes the system and runs only with --yes",
+            hint="review the commands with `mlstack system plan`, then run "
+            "`mlstack system apply --yes`",
+        )
+    machine = detect()
+    wanted = require_wanted(lock, env, machine)
+    sudo = needs_sudo()
+    plan = _local_plan(wanted, machine, sudo)
+    if not plan.steps:
+        typer.echo("nothing to do: " + _nothing(wanted))
+        return
+    if sudo:
+        require_sudo()
+    for note in plan.notes:
+        typer.echo(f"note: {note}")
+    apply_plan(plan)
+    typer.echo(f"done: installed {' '.join(plan.install)}")

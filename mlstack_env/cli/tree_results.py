@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 class TreeResult:
     """A plain class: a dataclass costs its creation at import on this path."""
+    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, tree: PackageTree) -> None:
         self.tree = tree
@@ -37,13 +38,7 @@ def render_lines(tree: PackageTree) -> list[str]:
     """The profile's requirements at the top level, what each pulls in below it; a
     package shown before is marked (*) and not expanded again."""
     by_name = {p.name: p for p in tree.packages}
-    size = f"wheels {human_bytes(tree.wheel_total)}"
-    unsized = sum(1 for p in tree.packages if p.wheel_size is None)
-    if unsized:
-        size += f" + {unsized} of unrecorded size"
-    if tree.disk is not None:
-        size += f", {human_bytes(tree.disk)} on disk"
-    lines = [f"{tree.source}: {tree.key}, {len(tree.packages)} packages, {size}"]
+    lines = [f"{tree.source}: {tree.key}, {len(tree.packages)} packages, {_sizes(tree)}"]
     shown: set[str] = set()
     repeated = False
 
@@ -84,7 +79,23 @@ def render_lines(tree: PackageTree) -> list[str]:
     lines.append("")
     if repeated:
         lines.append("(*) shown above")
-    lines.append(f"requirements: {tree.direct_from}")
+    return lines + _footer(tree)
+
+
+def _sizes(tree: PackageTree) -> str:
+    """The wheels' total size (and how many have none recorded), and the size on disk."""
+    size = f"wheels {human_bytes(tree.wheel_total)}"
+    unsized = sum(1 for p in tree.packages if p.wheel_size is None)
+    if unsized:
+        size += f" + {unsized} of unrecorded size"
+    if tree.disk is not None:
+        size += f", {human_bytes(tree.disk)} on disk"
+    return size
+
+
+def _footer(tree: PackageTree) -> list[str]:
+    """Where the requirements and the dependencies were read, and the key versions."""
+    lines = [f"requirements: {tree.direct_from}"]
     if tree.graph_from is None:
         lines.append("why each package is there: unknown: no env, store entry or uv cache "
                      "holds its metadata; create an env from this lock and ask again")

@@ -31,6 +31,10 @@ class Finding:
     message: str
     hint: str | None = None
 
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.FAIL
+
     def to_json(self) -> dict[str, Any]:
         return {
             "check": self.check,

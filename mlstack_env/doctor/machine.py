@@ -8,7 +8,13 @@ from pathlib import Path
 from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table, torch_index_name
-from mlstack_env.catalog.support import CodeKind, official_support, torch_code_support
+from mlstack_env.catalog.support import (
+    CodeKind,
+    CodeSupport,
+    OfficialSupport,
+    official_support,
+    torch_code_support,
+)
 from mlstack_env.core import envvars
 from mlstack_env.doctor.findings import Context, Finding, fail, ok, warn
 from mlstack_env.hardware.machine import UNKNOWN_GPU_ADVICE, Gpu
@@ -309,15 +315,7 @@ def gpu_support(ctx: Context) -> Iterator[Finding]:
             continue  # named by the gpu check
         label = gpu_label(gpu)
         official = official_support(gpu.gfx, release) if release else None
-        if official is None:
-            off_text = ""
-        elif official.supported:
-            off_text = f"officially supported on ROCm {release}"
-        elif official.releases:
-            off_text = (f"ROCm {release} does not officially support the {gpu.name} "
-                        f"(from {official.releases[0]} on)")
-        else:
-            off_text = f"not officially supported on ROCm {release} nor any listed release"
+        off_text = _official_text(gpu, release, official)
         code = torch_code_support(gpu.gfx, wheels) if wheels and index else None
         if gpu not in compute:
             model = gpu_table().model(gpu.gfx)
@@ -348,16 +346,34 @@ def gpu_support(ctx: Context) -> Iterator[Finding]:
         else:
             runs = f"runs natively with the {index} PyTorch wheels"
         message = f"{label}: {runs}" + (f"; {off_text}" if off_text else "")
-        if official is not None and not official.supported:
-            since = official.releases[0] if official.releases else None
-            hint = (f"it works; for AMD's official support use ROCm {since} or newer"
-                    if since else "it works, without AMD's official support")
-            yield warn("gpu-support", message, hint)
-        elif code.kind is CodeKind.OVERRIDE:
-            yield warn("gpu-support", message,
-                       f"outside mlstack envs export HSA_OVERRIDE_GFX_VERSION={code.override}")
-        else:
-            yield ok("gpu-support", message)
+        yield _runs_finding(message, official, code)
+
+
+def _official_text(gpu: Gpu, release: str | None, official: OfficialSupport | None) -> str:
+    """What AMD's support list says of ``gpu`` on ``release`` ("" when nothing)."""
+    if official is None:
+        return ""
+    if official.supported:
+        return f"officially supported on ROCm {release}"
+    if official.releases:
+        return (f"ROCm {release} does not officially support the {gpu.name} "
+                f"(from {official.releases[0]} on)")
+    return f"not officially supported on ROCm {release} nor any listed release"
+
+
+def _runs_finding(message: str, official: OfficialSupport | None,
+                  code: CodeSupport) -> Finding:
+    """A GPU the env's code runs on: a warning without official support or with an
+    override (outside mlstack envs it needs setting), else ok."""
+    if official is not None and not official.supported:
+        since = official.releases[0] if official.releases else None
+        hint = (f"it works; for AMD's official support use ROCm {since} or newer"
+                if since else "it works, without AMD's official support")
+        return warn("gpu-support", message, hint)
+    if code.kind is CodeKind.OVERRIDE:
+        return warn("gpu-support", message,
+                    f"outside mlstack envs export HSA_OVERRIDE_GFX_VERSION={code.override}")
+    return ok("gpu-support", message)
 
 
 def _as_gfx(override: str | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from packaging.version import Version
@@ -66,6 +66,18 @@ def hsa_override(ctx: Context) -> Iterator[Finding]:
                    UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
         return
     decided = decide(GpuSet.of_machine(ctx.machine), code).variables
+    problems = _override_problems(value, decided, gpus, code)
+    if problems:
+        yield fail("hsa-override", f"{name}={value} is wrong: " + "; ".join(problems),
+                   UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
+        return
+    yield ok("hsa-override", f"{name}={value} is right for this machine's GPUs")
+
+
+def _override_problems(value: str, decided: Mapping[str, str], gpus: list[Gpu],
+                       code: GpuCode) -> list[str]:
+    """What is wrong with a global override ``value`` where an env sets ``decided``."""
+    name = envvars.HSA_OVERRIDE_GFX_VERSION
     expected = decided.get(name)
     per_node = {k: v for k, v in decided.items() if k.startswith(f"{name}_")}
     pretends = override_gfx(value)
@@ -83,11 +95,7 @@ def hsa_override(ctx: Context) -> Iterator[Finding]:
         problems.extend(f"set on {g.name} ({g.gfx}), which needs none (it runs natively with "
                         f"{code.name}); it makes it pretend to be {pretends}"
                         for g in gpus if g.gfx != pretends)  # its own ISA: harmless
-    if problems:
-        yield fail("hsa-override", f"{name}={value} is wrong: " + "; ".join(problems),
-                   UNSET_HINT.format(name=name) + ": mlstack envs set the right value")
-        return
-    yield ok("hsa-override", f"{name}={value} is right for this machine's GPUs")
+    return problems
 
 
 def hsa_tools_lib(ctx: Context) -> Iterator[Finding]:

@@ -128,13 +128,7 @@ def make_bundle(
     wheels = wheels_of(entries, str(lock_path))
     config = config or load_config()
     _prepare(directory)
-    done: dict[str, BundledWheel] = {}
-    for wheel in wheels:
-        size = _matching_size(directory / wheel.filename, wheel)
-        if size is not None:
-            done[wheel.filename] = BundledWheel(wheel, "present", size)
-            if on_present is not None:
-                on_present(done[wheel.filename])
+    done = _present(directory, wheels, on_present)
     needed = [w for w in wheels if w.filename not in done]
     if needed:
         from mlstack_env.fetch import download
@@ -159,6 +153,19 @@ def make_bundle(
             done[wheel.filename] = BundledWheel(wheel, status, size)
     return Bundle(directory, lock_path, tuple(e.key for e in entries),
                   tuple(done[w.filename] for w in wheels))
+
+
+def _present(directory: Path, wheels: Sequence[Wheel],
+             on_present: Callable[[BundledWheel], None] | None) -> dict[str, BundledWheel]:
+    """The wheels already in ``directory`` with their locked sha256, by file name."""
+    done: dict[str, BundledWheel] = {}
+    for wheel in wheels:
+        size = _matching_size(directory / wheel.filename, wheel)
+        if size is not None:
+            done[wheel.filename] = BundledWheel(wheel, "present", size)
+            if on_present is not None:
+                on_present(done[wheel.filename])
+    return done
 
 
 def _place(cached: Path, directory: Path, wheel: Wheel) -> int:

@@ -523,22 +523,33 @@ def _fetch_into(want: Want, part: Any, slot: Path, client: _Client, *, settings:
                     restarted = True
                     continue
             attempt += 1
-            left = deadline - time.monotonic()
-            if _stop.is_set():
-                raise _Stopped(f"stopped downloading {want.filename}: another file failed",
-                               None) from None
-            if attempt > settings.retries or left <= 0:
-                raise _error(want, f"{exc} (after {attempt} attempt"
-                             f"{'s' if attempt != 1 else ''})") from None
-            time.sleep(min(left, _backoff(attempt)))
+            _wait_to_retry(want, exc, attempt, deadline, settings)
+    _check_part(want, part, have, digest.hexdigest())
+    return _publish(want, part, slot, fetched, resumed, start=start)
+
+
+def _wait_to_retry(want: Want, exc: _Retry, attempt: int, deadline: float,
+                   settings: Settings) -> None:
+    """Wait before the attempt after ``attempt``, or raise: another file failed, or the
+    retries or the time are used up."""
+    left = deadline - time.monotonic()
+    if _stop.is_set():
+        raise _Stopped(f"stopped downloading {want.filename}: another file failed",
+                       None) from None
+    if attempt > settings.retries or left <= 0:
+        raise _error(want, f"{exc} (after {attempt} attempt"
+                     f"{'s' if attempt != 1 else ''})") from None
+    time.sleep(min(left, _backoff(attempt)))
+
+
+def _check_part(want: Want, part: Any, have: int, got: str) -> None:
+    """The whole file is there: its locked size and sha256 (``got``), or it is discarded."""
     if want.size is not None and have != want.size:
         _discard(part)
         raise _mismatch(want, f"{have} bytes, the lock says {want.size}")
-    got = digest.hexdigest()
     if got != want.sha256:
         _discard(part)
         raise _mismatch(want, f"sha256 {got}, the lock says {want.sha256}")
-    return _publish(want, part, slot, fetched, resumed, start=start)
 
 
 def _publish(want: Want, part: Any, slot: Path, fetched: int, resumed: int, *,

@@ -55,40 +55,13 @@ def target_summary(machine: Machine) -> str:
     if not machine.gpus:
         return f"{target}: no AMD GPU found; environments use CPU builds"
     if machine.rocm is None:
-        proposal = machine.proposal
-        if proposal is not None and proposal.release is not None:
-            return f"{target}: {proposal.reason}"
-        why = proposal.reason if proposal is not None else "AMD GPU found but no ROCm install"
-        return (f"{target}: {why}; install ROCm (`mlstack system plan`) or set "
-                "MLSTACK_ROCM_VERSION")
+        return f"{target}: {_without_rocm(machine)}"
     index = torch_index_name(machine.rocm.version)
     if index is None:
         return f"{target}: no PyTorch wheel index is known for ROCm {machine.rocm.version}"
-    parts: list[str] = []
     assessed = assess(machine)
     used = [a for a in assessed if a.in_target]
-    native = sorted({a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.NATIVE})
-    # One entry per gfx: two identical cards need the override once, not twice.
-    overrides = {
-        a.gpu.gfx: a.code.override
-        for a in used
-        if a.code and a.code.kind is CodeKind.OVERRIDE
-    }
-    cannot = sorted({a.gpu.gfx for a in used if a.code and a.code.kind is CodeKind.UNSUPPORTED})
-    unknown = sorted({a.gpu.gfx for a in used if a.code is None})
-    if native and not overrides and not cannot and not unknown:
-        parts.append(f"natively supported by the {index} PyTorch wheels")
-    else:
-        if native:
-            parts.append(f"{', '.join(native)} native")
-        parts.extend(
-            f"{gfx} needs an override (HSA_OVERRIDE_GFX_VERSION={value}, set by mlstack in the env)"
-            for gfx, value in sorted(overrides.items())
-        )
-        if cannot:
-            parts.append(f"{', '.join(cannot)} unsupported by the {index} wheels")
-        if unknown:
-            parts.append(f"{', '.join(unknown)} not in mlstack's GPU table")
+    parts = _code_parts(used, index)
     unofficial = sorted({a.gpu.gfx for a in used if a.official and not a.official.supported})
     if unofficial:
         version = machine.rocm.version
@@ -98,3 +71,41 @@ def target_summary(machine: Machine) -> str:
         names = ", ".join(f"{g.name} ({g.gfx}, {g.kind})" for g in left_out)
         parts.append(f"{names} left out (hidden from envs)")
     return f"{target}: " + "; ".join(parts)
+
+
+def _without_rocm(machine: Machine) -> str:
+    """A machine with GPUs and no ROCm install: the proposed release, or what to do."""
+    proposal = machine.proposal
+    if proposal is not None and proposal.release is not None:
+        return proposal.reason
+    why = proposal.reason if proposal is not None else "AMD GPU found but no ROCm install"
+    return f"{why}; install ROCm (`mlstack system plan`) or set MLSTACK_ROCM_VERSION"
+
+
+def _gfx_of(used: list[GpuAssessment], kind: CodeKind) -> list[str]:
+    return sorted({a.gpu.gfx for a in used if a.code and a.code.kind is kind})
+
+
+def _code_parts(used: list[GpuAssessment], index: str) -> list[str]:
+    """What the ``index`` wheels' GPU code means for the GPUs in the target."""
+    native = _gfx_of(used, CodeKind.NATIVE)
+    # One entry per gfx: two identical cards need the override once, not twice.
+    overrides = {
+        a.gpu.gfx: a.code.override
+        for a in used
+        if a.code and a.code.kind is CodeKind.OVERRIDE
+    }
+    cannot = _gfx_of(used, CodeKind.UNSUPPORTED)
+    unknown = sorted({a.gpu.gfx for a in used if a.code is None})
+    if native and not overrides and not cannot and not unknown:
+        return [f"natively supported by the {index} PyTorch wheels"]
+    parts = [f"{', '.join(native)} native"] if native else []
+    parts.extend(
+        f"{gfx} needs an override (HSA_OVERRIDE_GFX_VERSION={value}, set by mlstack in the env)"
+        for gfx, value in sorted(overrides.items())
+    )
+    if cannot:
+        parts.append(f"{', '.join(cannot)} unsupported by the {index} wheels")
+    if unknown:
+        parts.append(f"{', '.join(unknown)} not in mlstack's GPU table")
+    return parts

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from mlstack_env.catalog import gpu_table, same_host_rocm, wheel_gfx
+from mlstack_env.catalog import GpuFamily, gpu_table, same_host_rocm, wheel_gfx
 from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars
@@ -151,7 +151,7 @@ def decide(gpus: GpuSet, code: GpuCode) -> GpuVariables:
                 notes.append(f"warning: {support.warning}")
             continue
         if support.kind is CodeKind.UNSUPPORTED:
-            if table.models[gpu.gfx].family.value == "RDNA 4":
+            if table.models[gpu.gfx].family is GpuFamily.RDNA4:
                 notes.append(f"{gpu.gfx} is not in {code.name}, and RDNA 4 is never "
                              f"overridden (the override crashes it): use wheels that carry "
                              f"{gpu.gfx} (torch 2.7 or newer on rocm6.2.4 or later)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +143,18 @@ class HashChange:
                 "old_sha256": self.old_sha256, "new_sha256": self.new_sha256}
 
 
+class DiffStatus(StrEnum):
+    """How a lock entry differs (its value is the JSON ``status``)."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
 @dataclass(frozen=True)
 class EntryDiff:
     key: str
-    status: str  # "added", "removed", "changed"
+    status: DiffStatus
     package_count: int = 0  # for added/removed entries
     added: tuple[tuple[str, str], ...] = ()  # (name, version)
     removed: tuple[tuple[str, str], ...] = ()
@@ -277,7 +286,7 @@ def compare_entries(old: LockEntry, new: LockEntry) -> EntryDiff | None:
     system_added = tuple(sorted(set(new.system) - set(old.system)))
     system_removed = tuple(sorted(set(old.system) - set(new.system)))
     diff = EntryDiff(
-        key=new.key, status="changed", package_count=len(new.packages), **packages,
+        key=new.key, status=DiffStatus.CHANGED, package_count=len(new.packages), **packages,
         env_added=env_added, env_removed=env_removed, env_changed=env_changed,
         system_added=system_added, system_removed=system_removed,
         notes_added=tuple(n for n in new.notes if n not in old.notes),
@@ -298,10 +307,10 @@ def compare(old: Side, new: Side) -> LockDiff:
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         if a is None and b is not None:
-            entries.append(EntryDiff(key, "added", len(b.packages),
+            entries.append(EntryDiff(key, DiffStatus.ADDED, len(b.packages),
                                      added=tuple((p.name, p.version) for p in b.packages)))
         elif b is None and a is not None:
-            entries.append(EntryDiff(key, "removed", len(a.packages),
+            entries.append(EntryDiff(key, DiffStatus.REMOVED, len(a.packages),
                                      removed=tuple((p.name, p.version) for p in a.packages)))
         elif a is not None and b is not None:
             d = compare_entries(a, b)
@@ -329,43 +338,49 @@ def render_lines(diff: LockDiff) -> list[str]:
         return lines
     for e in diff.entries:
         lines.append("")
-        if e.status == "added":
+        if e.status is DiffStatus.ADDED:
             lines.append(f"+ entry {e.key} ({_count(e.package_count)})")
             lines += [f"    + {n} {v}" for n, v in e.added]
             continue
-        if e.status == "removed":
+        if e.status is DiffStatus.REMOVED:
             lines.append(f"- entry {e.key} ({_count(e.package_count)})")
             lines += [f"    - {n} {v}" for n, v in e.removed]
             continue
-        lines.append(f"~ entry {e.key}")
-        for h in e.hash_changed:
-            lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
-                         "file (re-uploaded, or the lock was edited)")
-            lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
-                         f"{h.new_sha256[:16]}…")
-        lines += [f"    + {n} {v}" for n, v in e.added]
-        lines += [f"    - {n} {v}" for n, v in e.removed]
-        lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]
-        lines += [f"    v {c.name} {c.old} -> {c.new} (downgraded)" for c in e.downgraded]
-        lines += [f"    ~ {n}: wheel files changed (same version)" for n in e.wheels_changed]
-        lines += [f"    ~ {c.name}: index {c.old} -> {c.new}" for c in e.index_changed]
-        lines += [f"    env + {k}={v}" for k, v in e.env_added]
-        lines += [f"    env - {k}={v}" for k, v in e.env_removed]
-        lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
-        lines += [f"    system + {s}" for s in e.system_added]
-        lines += [f"    system - {s}" for s in e.system_removed]
-        if e.platform:
-            lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
-        lines += [f"    note + {n}" for n in e.notes_added]
-        lines += [f"    note - {n}" for n in e.notes_removed]
-        if e.inputs_changed and _only_inputs(e):
-            lines.append("    inputs changed (profile, sources or catalog); "
-                         "the same packages were locked")
+        lines += _changed_lines(e)
     for what, (o, n) in sorted(diff.versions.items()):
         lines.append("")
         lines.append(f"written by {what} {o or '?'} -> {n or '?'}")
     lines.append("")
     lines.append(summary(diff))
+    return lines
+
+
+def _changed_lines(e: EntryDiff) -> list[str]:
+    """The lines of an entry in both locks, that changed."""
+    lines = [f"~ entry {e.key}"]
+    for h in e.hash_changed:
+        lines.append(f"    !! hash changed: {h.name} {h.version}: same version, another "
+                     "file (re-uploaded, or the lock was edited)")
+        lines.append(f"       {h.filename} sha256 {h.old_sha256[:16]}… -> "
+                     f"{h.new_sha256[:16]}…")
+    lines += [f"    + {n} {v}" for n, v in e.added]
+    lines += [f"    - {n} {v}" for n, v in e.removed]
+    lines += [f"    ^ {c.name} {c.old} -> {c.new}" for c in e.upgraded]
+    lines += [f"    v {c.name} {c.old} -> {c.new} (downgraded)" for c in e.downgraded]
+    lines += [f"    ~ {n}: wheel files changed (same version)" for n in e.wheels_changed]
+    lines += [f"    ~ {c.name}: index {c.old} -> {c.new}" for c in e.index_changed]
+    lines += [f"    env + {k}={v}" for k, v in e.env_added]
+    lines += [f"    env - {k}={v}" for k, v in e.env_removed]
+    lines += [f"    env ~ {k}: {o} -> {n}" for k, o, n in e.env_changed]
+    lines += [f"    system + {s}" for s in e.system_added]
+    lines += [f"    system - {s}" for s in e.system_removed]
+    if e.platform:
+        lines.append(f"    platform {e.platform[0]} -> {e.platform[1]}")
+    lines += [f"    note + {n}" for n in e.notes_added]
+    lines += [f"    note - {n}" for n in e.notes_removed]
+    if e.inputs_changed and _only_inputs(e):
+        lines.append("    inputs changed (profile, sources or catalog); "
+                     "the same packages were locked")
     return lines
 
 
@@ -381,8 +396,7 @@ def _count(n: int) -> str:
 
 
 def summary(diff: LockDiff) -> str:
-    counts = {s: sum(1 for e in diff.entries if e.status == s)
-              for s in ("added", "removed", "changed")}
+    counts = {s: sum(1 for e in diff.entries if e.status is s) for s in DiffStatus}
     parts = [f"{n} entr{'y' if n == 1 else 'ies'} {s}" for s, n in counts.items() if n]
     if diff.unchanged:
         parts.append(f"{len(diff.unchanged)} unchanged")

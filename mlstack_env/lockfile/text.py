@@ -129,74 +129,7 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
     seen: dict[str, int] = {}
     for i, item in enumerate(_tables(raw, "entry", source)):
         where = f"{source}: entry {i + 1}"
-        try:
-            target = Target.parse(_str(item, "target", where))
-        except MlstackError as err:
-            raise _bad(where, err.message) from None
-        env = item.get("env", {})
-        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-            raise _bad(where, "'env' must be a table of strings")
-        for name, value in env.items():
-            try:  # the rule profiles obey: a lock edited by hand gets no further
-                envvars.check_variable(name, value)
-            except MlstackError as err:
-                raise _bad(where, err.message) from None
-        system = _strs(item, "system", where)
-        for package in system:
-            try:
-                check_system_package(package)
-            except MlstackError as err:
-                raise _bad(where, err.message) from None
-        python = _str(item, "python", where)
-        if not _PYTHON_RE.fullmatch(python):
-            raise _bad(where, f"python {python!r} is not a Python version X.Y")
-        platform = _str(item, "platform", where)
-        if not _PLATFORM_RE.fullmatch(platform):
-            raise _bad(where, f"platform {platform!r} is not a platform name like "
-                       "x86_64-manylinux_2_28")
-        packages = []
-        names: set[str] = set()
-        for p in _tables(item, "package", where):
-            name = _str(p, "name", where)
-            if name in names:
-                raise _bad(where, f"package {name} is listed twice")
-            names.add(name)
-            wheels = [_file(w, name, where)
-                      for w in _tables(p, "wheels", f"{where}: package {name}")]
-            sdist = None
-            if "sdist" in p:
-                # Only ROCm's selector: its rocm_sdk package is unpacked, never built.
-                if name != SELECTOR or wheels or not isinstance(p["sdist"], dict):
-                    raise _bad(where, f"package {name}: only the {SELECTOR!r} selector may "
-                               "have an sdist, as one table and no wheels")
-                sdist = _file(p["sdist"], name, where)
-                if not sdist.filename.endswith(".tar.gz"):
-                    raise _bad(where, f"package {name}: sdist {sdist.filename} is not a .tar.gz")
-            elif not wheels:
-                raise _bad(where, f"package {name} has no wheels")
-            index = p.get("index")
-            if index is not None and not isinstance(index, str):
-                raise _bad(where, f"package {name}: 'index' must be a URL string")
-            packages.append(
-                LockedPackage(
-                    name=name,
-                    version=_str(p, "version", where),
-                    index=_url(index, f"{where}: package {name}") if index else None,
-                    wheels=tuple(wheels),
-                    sdist=sdist,
-                )
-            )
-        entry = LockEntry(
-            profile=_str(item, "profile", where),
-            target=target,
-            python=python,
-            platform=platform,
-            packages=tuple(packages),
-            env=dict(env),
-            system=system,
-            notes=_strs(item, "notes", where),
-            inputs_hash=_str(item, "inputs-hash", where),
-        )
+        entry = _entry(item, where)
         if entry.key in seen:
             raise _bad(where, f"entry {entry.key} is already entry {seen[entry.key]}")
         seen[entry.key] = i + 1
@@ -205,6 +138,80 @@ def loads(text: str, source: str = LOCK_NAME) -> Lock:
         entries=tuple(entries),
         mlstack_version=str(raw.get("mlstack-version", "")),
         uv_version=str(raw.get("uv-version", "")),
+    )
+
+
+def _entry(item: dict[str, Any], where: str) -> LockEntry:
+    """One ``[[entry]]`` table, every value checked (``where`` names it in errors)."""
+    try:
+        target = Target.parse(_str(item, "target", where))
+    except MlstackError as err:
+        raise _bad(where, err.message) from None
+    env = item.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise _bad(where, "'env' must be a table of strings")
+    for name, value in env.items():
+        try:  # the rule profiles obey: a lock edited by hand gets no further
+            envvars.check_variable(name, value)
+        except MlstackError as err:
+            raise _bad(where, err.message) from None
+    system = _strs(item, "system", where)
+    for package in system:
+        try:
+            check_system_package(package)
+        except MlstackError as err:
+            raise _bad(where, err.message) from None
+    python = _str(item, "python", where)
+    if not _PYTHON_RE.fullmatch(python):
+        raise _bad(where, f"python {python!r} is not a Python version X.Y")
+    platform = _str(item, "platform", where)
+    if not _PLATFORM_RE.fullmatch(platform):
+        raise _bad(where, f"platform {platform!r} is not a platform name like "
+                   "x86_64-manylinux_2_28")
+    packages = []
+    names: set[str] = set()
+    for p in _tables(item, "package", where):
+        name = _str(p, "name", where)
+        if name in names:
+            raise _bad(where, f"package {name} is listed twice")
+        names.add(name)
+        packages.append(_package(p, name, where))
+    return LockEntry(
+        profile=_str(item, "profile", where),
+        target=target,
+        python=python,
+        platform=platform,
+        packages=tuple(packages),
+        env=dict(env),
+        system=system,
+        notes=_strs(item, "notes", where),
+        inputs_hash=_str(item, "inputs-hash", where),
+    )
+
+
+def _package(p: dict[str, Any], name: str, where: str) -> LockedPackage:
+    """One ``[[entry.package]]`` table: its wheels, or the selector's one sdist."""
+    wheels = [_file(w, name, where) for w in _tables(p, "wheels", f"{where}: package {name}")]
+    sdist = None
+    if "sdist" in p:
+        # Only ROCm's selector: its rocm_sdk package is unpacked, never built.
+        if name != SELECTOR or wheels or not isinstance(p["sdist"], dict):
+            raise _bad(where, f"package {name}: only the {SELECTOR!r} selector may "
+                       "have an sdist, as one table and no wheels")
+        sdist = _file(p["sdist"], name, where)
+        if not sdist.filename.endswith(".tar.gz"):
+            raise _bad(where, f"package {name}: sdist {sdist.filename} is not a .tar.gz")
+    elif not wheels:
+        raise _bad(where, f"package {name} has no wheels")
+    index = p.get("index")
+    if index is not None and not isinstance(index, str):
+        raise _bad(where, f"package {name}: 'index' must be a URL string")
+    return LockedPackage(
+        name=name,
+        version=_str(p, "version", where),
+        index=_url(index, f"{where}: package {name}") if index else None,
+        wheels=tuple(wheels),
+        sdist=sdist,
     )
 
 

@@ -14,7 +14,7 @@ project profile of the same name as a built-in one replaces it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,47 +121,14 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     if not isinstance(description, str):
         raise MlstackError(f"{_where(source, text, 'description', table)}: {what}: "
                            "'description' must be a string", 'write description = "…"')
-    python = raw.get("python")
-    if python is not None:
-        if not isinstance(python, str):
-            raise MlstackError(f"{_where(source, text, 'python', table)}: {what}: 'python' "
-                               "must be a string", 'write python = ">=3.10,<3.14"')
-        try:
-            SpecifierSet(python)
-        except InvalidSpecifier:
-            raise MlstackError(
-                f"{_where(source, text, python, table)}: {what}: bad Python specifier "
-                f"{python!r}",
-                'write it as a PEP 440 specifier, e.g. python = ">=3.10,<3.14"',
-            ) from None
+
+    def at(key: str) -> str:  # where a value is, and whose, for an error
+        return f"{_where(source, text, key, table)}: {what}"
+
+    python = _profile_python(raw.get("python"), at)
     packages = strings("packages")
-    for req in packages:
-        try:
-            Requirement(req)
-        except InvalidRequirement as exc:
-            reason = str(exc).splitlines()[0]
-            raise MlstackError(
-                f"{_where(source, text, req, table)}: {what}: bad requirement {req!r} "
-                f"({reason})",
-                'write PEP 508 requirements, e.g. "torch", "transformers>=4.50", '
-                '"numpy<2; python_version < \'3.12\'"',
-            ) from None
-    env = raw.get("env", {})
-    if not isinstance(env, dict):
-        raise MlstackError(f"{_where(source, text, 'env', table)}: {what}: 'env' must be a "
-                           "table of NAME = \"value\"", 'write [env] then NAME = "value"')
-    for key, value in env.items():
-        if not isinstance(value, str):
-            raise MlstackError(
-                f"{_where(source, text, key, table)}: {what}: variable {key} must be a "
-                f"string, not {type(value).__name__}",
-                f'quote the value: {key} = "…"',
-            )
-        try:  # the one rule for names and values, so a bad profile fails before a lock
-            envvars.check_variable(key, value)
-        except MlstackError as err:
-            raise MlstackError(f"{_where(source, text, key, table)}: {what}: {err.message}",
-                               err.hint) from None
+    _check_requirements(packages, at)
+    env = _profile_env(raw.get("env", {}), at)
     prereleases = raw.get("prereleases")
     if prereleases is not None and prereleases not in PRERELEASE_MODES:
         raise MlstackError(
@@ -170,12 +137,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
             'write prereleases = "allow" to take pre-releases and dev releases, or leave it '
             "out to take them only where a requirement names one")
     system = strings("system")
-    for package in system:
-        try:
-            check_system_package(package)
-        except MlstackError as err:
-            raise MlstackError(f"{_where(source, text, package, table)}: {what}: "
-                               f"{err.message}", err.hint) from None
+    _check_system(system, at)
     return Profile(
         name=name,
         description=description,
@@ -188,6 +150,66 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
         origin=origin,
         source=source,
     )
+
+
+def _profile_python(python: object, at: Callable[[str], str]) -> str | None:
+    """A profile's ``python``: a PEP 440 specifier, or None."""
+    if python is None:
+        return None
+    if not isinstance(python, str):
+        raise MlstackError(f"{at('python')}: 'python' "
+                           "must be a string", 'write python = ">=3.10,<3.14"')
+    try:
+        SpecifierSet(python)
+    except InvalidSpecifier:
+        raise MlstackError(
+            f"{at(python)}: bad Python specifier "
+            f"{python!r}",
+            'write it as a PEP 440 specifier, e.g. python = ">=3.10,<3.14"',
+        ) from None
+    return python
+
+
+def _check_requirements(packages: Sequence[str], at: Callable[[str], str]) -> None:
+    for req in packages:
+        try:
+            Requirement(req)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            raise MlstackError(
+                f"{at(req)}: bad requirement {req!r} "
+                f"({reason})",
+                'write PEP 508 requirements, e.g. "torch", "transformers>=4.50", '
+                '"numpy<2; python_version < \'3.12\'"',
+            ) from None
+
+
+def _check_system(system: Sequence[str], at: Callable[[str], str]) -> None:
+    for package in system:
+        try:
+            check_system_package(package)
+        except MlstackError as err:
+            raise MlstackError(f"{at(package)}: {err.message}", err.hint) from None
+
+
+def _profile_env(env: object, at: Callable[[str], str]) -> dict[str, str]:
+    """A profile's ``[env]``: variables by the one rule for names and values."""
+    if not isinstance(env, dict):
+        raise MlstackError(f"{at('env')}: 'env' must be a "
+                           "table of NAME = \"value\"", 'write [env] then NAME = "value"')
+    for key, value in env.items():
+        if not isinstance(value, str):
+            raise MlstackError(
+                f"{at(key)}: variable {key} must be a "
+                f"string, not {type(value).__name__}",
+                f'quote the value: {key} = "…"',
+            )
+        try:  # the one rule for names and values, so a bad profile fails before a lock
+            envvars.check_variable(key, value)
+        except MlstackError as err:
+            raise MlstackError(f"{at(key)}: {err.message}",
+                               err.hint) from None
+    return env
 
 
 def load_builtin(directory: Path | None = None) -> dict[str, Profile]:

@@ -10,7 +10,7 @@ catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,70 +82,42 @@ class Project:
 def load_project(manifest: Path) -> Project:
     from mlstack_env.core.userfile import unknown_key_error
     from mlstack_env.core.userfile import where_key as _where
-    from mlstack_env.manifest.profiles import parse_profile, read_toml
+    from mlstack_env.manifest.profiles import read_toml
 
     raw, text = read_toml(manifest)
     source = str(manifest)
     for key in raw:
         if key not in PROJECT_KEYS:
             raise unknown_key_error(source, text, key, PROJECT_KEYS, MANIFEST_NAME)
+
+    def where(key: str) -> str:
+        return _where(source, text, key)
+
     default_env = raw.get("default-env")
     if default_env is not None and not isinstance(default_env, str):
-        raise MlstackError(f"{_where(source, text, 'default-env')}: default-env must be a "
+        raise MlstackError(f"{where('default-env')}: default-env must be a "
                            "profile name", 'write default-env = "inference"')
     python = raw.get("python")
     if python is not None:
         parse_python(str(python) if isinstance(python, str) else repr(python),
-                     f"{_where(source, text, 'python')}: python =")
+                     f"{where('python')}: python =")
     locked = raw.get("locked", False)
     if not isinstance(locked, bool):
-        raise MlstackError(f"{_where(source, text, 'locked')}: locked must be true or false",
+        raise MlstackError(f"{where('locked')}: locked must be true or false",
                            "write locked = true")
-    targets_raw = raw.get("targets", [])
-    if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
-        raise MlstackError(f"{_where(source, text, 'targets')}: targets must be a list of "
-                           "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
-    targets: list[Target] = []
-    for t in targets_raw:
-        try:
-            parsed = Target.parse(t)
-        except MlstackError as err:
-            raise MlstackError(f"{_where(source, text, t)}: {err.message}", err.hint) from None
-        if parsed not in targets:
-            targets.append(parsed)
-    profiles_raw = raw.get("profiles", {})
-    if not isinstance(profiles_raw, dict):
-        raise MlstackError(f"{_where(source, text, 'profiles')}: 'profiles' must be tables "
-                           "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
-    profiles: dict[str, Profile] = {}
-    for name, body in profiles_raw.items():
-        if not isinstance(body, dict):
-            raise MlstackError(f"{_where(source, text, name)}: profiles.{name} must be a table",
-                               f"write [profiles.{name}] then packages = [\"…\"]")
-        profiles[name] = parse_profile(name, body, origin="project", source=source, text=text,
-                                       table=f"[profiles.{name}]")
+    targets = _manifest_targets(raw, where)
+    profiles = _manifest_profiles(raw, where, source, text)
     sources = raw.get("sources", {})
     if not isinstance(sources, dict):
-        raise MlstackError(f"{_where(source, text, 'sources')}: 'sources' must be tables "
+        raise MlstackError(f"{where('sources')}: 'sources' must be tables "
                            "[sources.NAME]", 'write [sources.NAME] then url = "…"')
     allow_urls = raw.get("allow-urls", [])
     if not isinstance(allow_urls, list) or not all(
         isinstance(u, str) and "://" in u for u in allow_urls
     ):
-        raise MlstackError(f"{_where(source, text, 'allow-urls')}: allow-urls must be a list "
+        raise MlstackError(f"{where('allow-urls')}: allow-urls must be a list "
                            "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
-    site = raw.get("site")
-    if site is not None and not isinstance(site, str):
-        raise MlstackError(f"{_where(source, text, 'site')}: site must be a preset name",
-                           'write site = "slurm" (or "lumi", "frontier")')
-    sites = raw.get("sites", {})
-    if not isinstance(sites, dict):
-        raise MlstackError(f"{_where(source, text, 'sites')}: 'sites' must be tables "
-                           "[sites.NAME]", "write [sites.NAME] then job-cache = true")
-    from mlstack_env.manifest.sites import validate_site_name
-
-    for name in ([site] if site is not None else []) + list(sites):
-        validate_site_name(name, _where(source, text, "site"))
+    site, sites = _manifest_sites(raw, where)
     project = Project(
         allow_urls=tuple(allow_urls),
         root=manifest.parent,
@@ -160,12 +132,73 @@ def load_project(manifest: Path) -> Project:
         site=site,
         sites=sites,
     )
+    _check_loaded(project, where)
+    return project
+
+
+def _manifest_targets(raw: Mapping[str, Any], where: Callable[[str], str]) -> list[Target]:
+    """``targets = [...]``, parsed, each once."""
+    targets_raw = raw.get("targets", [])
+    if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
+        raise MlstackError(f"{where('targets')}: targets must be a list of "
+                           "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
+    targets: list[Target] = []
+    for t in targets_raw:
+        try:
+            parsed = Target.parse(t)
+        except MlstackError as err:
+            raise MlstackError(f"{where(t)}: {err.message}", err.hint) from None
+        if parsed not in targets:
+            targets.append(parsed)
+    return targets
+
+
+def _manifest_profiles(raw: Mapping[str, Any], where: Callable[[str], str], source: str,
+                       text: str) -> dict[str, Profile]:
+    """The ``[profiles.NAME]`` tables, parsed."""
+    from mlstack_env.manifest.profiles import parse_profile
+
+    profiles_raw = raw.get("profiles", {})
+    if not isinstance(profiles_raw, dict):
+        raise MlstackError(f"{where('profiles')}: 'profiles' must be tables "
+                           "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
+    profiles: dict[str, Profile] = {}
+    for name, body in profiles_raw.items():
+        if not isinstance(body, dict):
+            raise MlstackError(f"{where(name)}: profiles.{name} must be a table",
+                               f"write [profiles.{name}] then packages = [\"…\"]")
+        profiles[name] = parse_profile(name, body, origin="project", source=source, text=text,
+                                       table=f"[profiles.{name}]")
+    return profiles
+
+
+def _manifest_sites(raw: Mapping[str, Any], where: Callable[[str], str]
+                    ) -> tuple[str | None, dict[str, Any]]:
+    """``site = "NAME"`` and the ``[sites.NAME]`` tables, their names checked."""
+    site = raw.get("site")
+    if site is not None and not isinstance(site, str):
+        raise MlstackError(f"{where('site')}: site must be a preset name",
+                           'write site = "slurm" (or "lumi", "frontier")')
+    sites = raw.get("sites", {})
+    if not isinstance(sites, dict):
+        raise MlstackError(f"{where('sites')}: 'sites' must be tables "
+                           "[sites.NAME]", "write [sites.NAME] then job-cache = true")
+    from mlstack_env.manifest.sites import validate_site_name
+
+    for name in ([site] if site is not None else []) + list(sites):
+        validate_site_name(name, where("site"))
+    return site, sites
+
+
+def _check_loaded(project: Project, where: Callable[[str], str]) -> None:
+    """What needs the whole project: its sources, sites and site, and default-env."""
     project.catalog()  # validate [sources.*] now, naming the file
-    if sites:
+    if project.sites:
         from mlstack_env.manifest.sites import known_sites
 
-        known_sites(sites, str(manifest))  # and [sites.*], used or not
+        known_sites(project.sites, str(project.manifest_path))  # and [sites.*], used or not
     project.site_preset()  # and the site
+    default_env = project.default_env
     if default_env is not None:
         names = project.profile_set().names()
         if default_env not in names:
@@ -173,11 +206,10 @@ def load_project(manifest: Path) -> Project:
 
             unknown = unknown_profile_error(default_env, names)
             raise MlstackError(
-                f"{_where(source, text, 'default-env')}: default-env {default_env!r} is not "
+                f"{where('default-env')}: default-env {default_env!r} is not "
                 "a known profile",
                 unknown.hint,
             )
-    return project
 
 
 def find_project(start: Path, explicit: Path | None = None) -> Project | None:

@@ -79,6 +79,13 @@ def entry_for_env(
     why = refusal(project, locked)
     if why is not None:
         raise _refused(project, profile, target, py, found=found, existing=existing, why=why)
+    return _relock(project, profile, target, python, offline=offline, on_wait=on_wait)
+
+
+def _relock(project: Project, profile: str, target: Target, python: str | None, *,
+            offline: bool, on_wait: Callable[[str], None] | None) -> EnvEntry:
+    """:func:`entry_for_env` when the team's lock lacks the entry or holds it stale: the
+    entry resolved and written into mlstack.lock, under the lock's write lock."""
     notes: list[str] = []
     with held(project.lock_path, on_wait):
         # Another command may have written the lock (or mlstack.toml) while this one waited.

@@ -26,7 +26,7 @@ from mlstack_env.lockfile import (
     read_lock,
     standalone_pylock,
 )
-from mlstack_env.manifest.profiles import ProfileSet
+from mlstack_env.manifest.profiles import Profile, ProfileSet
 from mlstack_env.manifest.project import Project
 from mlstack_env.resolve.lockwrite import LockChange, change_between, held, stale_keys
 from mlstack_env.resolve.request import PythonChoice, Request, choose_python, make_request
@@ -104,15 +104,8 @@ def plan(
         py = choose_python(merged, python, project, existing, chosen_targets)
         wanted = [(t, py) for t in chosen_targets]
         if not targets and existing is not None:
-            # Entries for other Pythons stay too, unless a Python was fixed (--python, or
-            # the project's python): a bare `mlstack lock` never drops what a teammate
-            # locked with `lock --python X.Y`.
-            fixed = python is not None or (project is not None and project.python)
-            wanted += [(e.target, py if e.python == py.version else
-                        PythonChoice(e.python, "the Python of this entry of the lock"))
-                       for e in existing.entries
-                       if e.profile == name and merged.allows_python(e.python)
-                       and (e.python == py.version or not fixed)]
+            fixed = python is not None or bool(project is not None and project.python)
+            wanted += _kept_entries(existing, name, merged, py, fixed=fixed)
         for target, choice in wanted:
             req = make_request(merged, target, choice, cat)
             if req.key not in seen:
@@ -121,19 +114,42 @@ def plan(
     return requests
 
 
+@dataclass(frozen=True)
+class LockRequest:
+    """What one ``mlstack lock`` asks for: which entries (profiles x targets, a Python),
+    the lock file (``output``; None: the project's), and how (``check`` writes nothing,
+    ``export_dir`` gets a pylock per entry, ``upgrade`` says which versions to take anew,
+    ``locked`` refuses any change)."""
+
+    profiles: Sequence[str] = ()
+    targets: Sequence[Target] = ()
+    python: str | None = None
+    output: Path | None = None
+    check: bool = False
+    export_dir: Path | None = None
+    offline: bool = False
+    upgrade: Upgrade | None = None
+    locked: bool = False
+
+
+def _kept_entries(existing: Lock, name: str, merged: Profile, py: PythonChoice, *,
+                  fixed: bool) -> list[tuple[Target, PythonChoice]]:
+    """The targets (and Pythons) the lock holds for profile ``name``, to re-resolve.
+    Entries for other Pythons stay too, unless a Python was ``fixed`` (--python, or the
+    project's python): a bare `mlstack lock` never drops what a teammate locked with
+    `lock --python X.Y`."""
+    return [(e.target, py if e.python == py.version else
+             PythonChoice(e.python, "the Python of this entry of the lock"))
+            for e in existing.entries
+            if e.profile == name and merged.allows_python(e.python)
+            and (e.python == py.version or not fixed)]
+
+
 def lock(
-    *,
     project: Project | None,
-    profiles: Sequence[str] = (),
-    targets: Sequence[Target] = (),
-    python: str | None = None,
-    output: Path | None = None,
-    check: bool = False,
-    export_dir: Path | None = None,
-    offline: bool = False,
+    request: LockRequest,
+    *,
     progress: Progress | None = None,
-    upgrade: Upgrade | None = None,
-    locked: bool = False,
     on_wait: Callable[[str], None] | None = None,
 ) -> LockOutcome:
     """What ``mlstack lock`` does. Fresh entries are reused without calling uv; a re-locked
@@ -141,6 +157,7 @@ def lock(
     to take anew. Serialized with every other writer of ``output`` (:mod:`.lockwrite`);
     all or nothing: when an entry fails, nothing is written. ``locked`` refuses instead of
     changing anything."""
+    output = request.output
     if output is None:
         if project is None:
             raise MlstackError(
@@ -149,16 +166,14 @@ def lock(
                 "the lock elsewhere with -o FILE",
             )
         output = project.lock_path
-    if check:
-        return _check(project, profiles, targets, python, output)
+    if request.check:
+        return _check(project, request.profiles, request.targets, request.python, output)
     with held(output, on_wait):
         if project is not None:  # as it is now: an add may have changed it while we waited
             from mlstack_env.manifest.project import load_project
 
             project = load_project(project.manifest_path)
-        return lock_held(project=project, profiles=profiles, targets=targets, python=python,
-                         output=output, export_dir=export_dir, offline=offline,
-                         progress=progress, upgrade=upgrade, locked=locked)
+        return lock_held(project, request, output=output, progress=progress)
 
 
 def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[Target],
@@ -174,27 +189,53 @@ def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[T
     return LockOutcome(output, tuple(outcomes), written=False, checked=True)
 
 
+Todo = list[tuple[Request, LockEntry | None]]  # entries to resolve, with their old one
+
+
 def lock_held(
-    *,
     project: Project | None,
+    request: LockRequest,
+    *,
     output: Path,
-    profiles: Sequence[str] = (),
-    targets: Sequence[Target] = (),
-    python: str | None = None,
-    export_dir: Path | None = None,
-    offline: bool = False,
     progress: Progress | None = None,
-    upgrade: Upgrade | None = None,
-    locked: bool = False,
 ) -> LockOutcome:
     """:func:`lock` for a caller already holding ``output``'s write lock (``mlstack add``
-    re-locks and writes mlstack.toml under one hold)."""
+    re-locks and writes mlstack.toml under one hold); ``output`` is the lock file
+    (``request.output`` is not read)."""
     existing = existing_lock(output)
-    requests = plan(project, profiles, targets, python, existing)
-    full = not profiles and not targets
+    requests = plan(project, request.profiles, request.targets, request.python, existing)
+    upgrade = request.upgrade
     if upgrade is not None and upgrade.packages:
         _check_upgrade_names(upgrade.packages, existing, output)
-    todo: list[tuple[Request, LockEntry | None]] = []
+    outcomes, todo = _reuse_fresh(requests, existing, upgrade)
+    if request.locked and todo:
+        keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
+        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
+                           "run `mlstack lock` without --locked and commit the lock")
+    _resolve_todo(todo, outcomes, existing=existing, request=request, progress=progress,
+                  output=output, total=len(requests))
+    ordered = tuple(outcomes[r.key] for r in requests)
+    new_entries = [o.entry for o in ordered if o.entry is not None]
+    full = not request.profiles and not request.targets
+    new_lock = _new_lock(existing, new_entries, resolved=bool(todo), full=full)
+    # The entries asked for (every one of the project's without --target/profiles), each
+    # pylock's text before anything is written: an entry no pylock can hold stops it.
+    export_dir = request.export_dir
+    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
+               ] if export_dir is not None else []
+    written, change = _write_lock(project, output, existing, new_lock)
+    exported: list[Path] = []
+    for path, pylock in pylocks:
+        write_atomic(path, pylock)
+        exported.append(path)
+    return LockOutcome(output, ordered, written, False, tuple(exported), change)
+
+
+def _reuse_fresh(requests: Sequence[Request], existing: Lock | None, upgrade: Upgrade | None
+                 ) -> tuple[dict[str, EntryOutcome], Todo]:
+    """The entries kept as they are (their inputs unchanged, no upgrade asks for one of
+    their packages), and the rest, to resolve."""
+    todo: Todo = []
     outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
         old = existing.get(req.key) if existing else None
@@ -206,10 +247,14 @@ def lock_held(
             outcomes[req.key] = EntryOutcome(req, old, EntryStatus.UNCHANGED)
         else:
             todo.append((req, old))
-    if locked and todo:
-        keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
-        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
-                           "run `mlstack lock` without --locked and commit the lock")
+    return outcomes, todo
+
+
+def _resolve_todo(todo: Todo, outcomes: dict[str, EntryOutcome], *, existing: Lock | None,
+                  request: LockRequest, progress: Progress | None, output: Path,
+                  total: int) -> None:
+    """Resolve every entry of ``todo`` into ``outcomes``; when any fails, one error for all
+    of them (nothing is written)."""
     config = load_config()
     failures: list[MlstackError] = []
     for req, old in todo:
@@ -218,31 +263,36 @@ def lock_held(
         try:
             from mlstack_env.resolve.entry import resolve  # not on a no-op lock's path
 
-            entry = resolve(req, config, offline, previous=old, upgrade=upgrade,
-                            lock=existing)
+            entry = resolve(req, config, request.offline, previous=old,
+                            upgrade=request.upgrade, lock=existing)
         except MlstackError as err:
             failures.append(err)
             continue
         outcomes[req.key] = EntryOutcome(req, entry, EntryStatus.RESOLVED)
     if failures:
-        raise _failed(failures, len(requests), output)
-    ordered = tuple(outcomes[r.key] for r in requests)
-    new_entries = [o.entry for o in ordered if o.entry is not None]
-    if existing is not None and not todo:
+        raise _failed(failures, total, output)
+
+
+def _new_lock(existing: Lock | None, new_entries: Sequence[LockEntry], *, resolved: bool,
+              full: bool) -> Lock:
+    """The lock to write: a full lock holds the new entries only; a partial one (profiles
+    or targets named) keeps the other entries. A lock where nothing was resolved keeps the
+    versions of mlstack and uv it was written by."""
+    if existing is not None and not resolved:
         base = Lock((), existing.mlstack_version, existing.uv_version)
     else:
         from mlstack_env import uv  # only when something is resolved: a no-op needs no uv
 
         base = Lock((), __version__, uv.version())
     if full or existing is None:
-        new_lock = base.merged(new_entries)
-    else:
-        new_lock = Lock(existing.entries, base.mlstack_version, base.uv_version).merged(
-            new_entries)
-    # The entries asked for (every one of the project's without --target/profiles), each
-    # pylock's text before anything is written: an entry no pylock can hold stops it.
-    pylocks = [(export_dir / pylock_name(e), standalone_pylock(e)) for e in new_entries
-               ] if export_dir is not None else []
+        return base.merged(new_entries)
+    return Lock(existing.entries, base.mlstack_version, base.uv_version).merged(new_entries)
+
+
+def _write_lock(project: Project | None, output: Path, existing: Lock | None,
+                new_lock: Lock) -> tuple[bool, LockChange]:
+    """Write ``new_lock`` when its text differs; whether it did, and the change (with the
+    entries still stale)."""
     text = dumps(new_lock)
     written = not output.exists() or output.read_text(encoding="utf-8") != text
     if written:
@@ -251,11 +301,7 @@ def lock_held(
     stale = stale_keys(new_lock, profile_set, project.catalog() if project else catalog())
     change = change_between(output, existing, new_lock, stale) if written else \
         LockChange(output, stale=tuple(stale))
-    exported: list[Path] = []
-    for path, pylock in pylocks:
-        write_atomic(path, pylock)
-        exported.append(path)
-    return LockOutcome(output, ordered, written, False, tuple(exported), change)
+    return written, change
 
 
 def _check_upgrade_names(packages: Sequence[str], existing: Lock | None, output: Path

@@ -187,30 +187,48 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
     if not target.is_rocm:
         return
     pkgs = {p.name: p for p in packages}
-    allowed = {u.rstrip("/") for u in wheel_indexes}
-    wrong = [
-        p for p in pkgs.values()
-        if is_rocm_wheel_name(p.name) and (
-            p.version in PLACEHOLDER_VERSIONS or (p.index or "").rstrip("/") not in allowed)
-    ]
     release = release_of(target)
-    if wrong:
-        names = ", ".join(p.name for p in wrong)
-        where = (f"the configured {release.name} index has no real wheel under that name: "
-                 f"remove {names} from the profile (torch[device-<gfx>], which mlstack "
-                 "adds, brings the device wheels a target needs)" if release is not None else
-                 f"they belong to ROCm-as-wheels releases: remove {names} from the profile, "
-                 "or lock a rocm7.14/rocm10.0 target")
-        raise MlstackError(
-            f"resolving {key} took placeholders of AMD's ROCm wheels: "
-            + "; ".join(_describe(p) for p in wrong),
-            f"PyPI holds empty placeholders under AMD's names (0.0.1.dev0, 0.1.0); {where}",
-        )
+    _refuse_placeholders(pkgs, {u.rstrip("/") for u in wheel_indexes}, release, key)
     if release is None:
         return
     if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard
         raise MlstackError(f"resolving {key} took the rocm selector from uv's resolution",
                            "report this: mlstack pins the selector sdist itself, unbuilt")
+    _refuse_mixed_builds(pkgs, release, key)
+    torch = pkgs.get("torch")
+    if torch is not None and from_pytorch_mirror(torch):
+        if not device_all:
+            raise _pytorch_torch_error(torch, target, key)
+        return  # its kernels are in torch itself; torchvision from there is not split
+    _refuse_missing_kernels(pkgs, target, key)
+
+
+def _refuse_placeholders(pkgs: dict[str, LockedPackage], allowed: set[str],
+                         release: WheelsRelease | None, key: str) -> None:
+    """AMD's names taken from anywhere but ``allowed`` (PyPI's empty placeholders)."""
+    wrong = [
+        p for p in pkgs.values()
+        if is_rocm_wheel_name(p.name) and (
+            p.version in PLACEHOLDER_VERSIONS or (p.index or "").rstrip("/") not in allowed)
+    ]
+    if not wrong:
+        return
+    names = ", ".join(p.name for p in wrong)
+    where = (f"the configured {release.name} index has no real wheel under that name: "
+             f"remove {names} from the profile (torch[device-<gfx>], which mlstack "
+             "adds, brings the device wheels a target needs)" if release is not None else
+             f"they belong to ROCm-as-wheels releases: remove {names} from the profile, "
+             "or lock a rocm7.14/rocm10.0 target")
+    raise MlstackError(
+        f"resolving {key} took placeholders of AMD's ROCm wheels: "
+        + "; ".join(_describe(p) for p in wrong),
+        f"PyPI holds empty placeholders under AMD's names (0.0.1.dev0, 0.1.0); {where}",
+    )
+
+
+def _refuse_mixed_builds(pkgs: dict[str, LockedPackage], release: WheelsRelease,
+                         key: str) -> None:
+    """rocm-sdk-* wheels of two builds, or torch, torchvision, torchaudio of two."""
     sdk = {p.name: p.version for p in pkgs.values() if p.name.startswith("rocm-sdk-")}
     if len(set(sdk.values())) > 1:
         raise MlstackError(
@@ -228,20 +246,23 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
             "pin torch, torchvision and torchaudio to versions of one build of the "
             f"{release.name} index",
         )
-    torch = pkgs.get("torch")
-    if torch is not None and from_pytorch_mirror(torch):
-        if not device_all:
-            raise MlstackError(
-                f"resolving {key}: torch {torch.version} from {torch.index} is PyTorch's own "
-                "build: it has no per-GPU kernel wheels and requires "
-                "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to "
-                f"download, 19 GB installed), where this lock is for {', '.join(target.gfx)}",
-                "take torch from AMD's index, which splits it per GPU: in mlstack.toml remove "
-                "`enabled = false` from [sources.amd-rocm-wheels] (PyTorch's mirror copies "
-                "only rocm and rocm-sdk-*); or name torch[device-all] in the profile to take "
-                "every GPU's kernels",
-            )
-        return  # its kernels are in torch itself; torchvision from there is not split
+
+
+def _pytorch_torch_error(torch: LockedPackage, target: Target, key: str) -> MlstackError:
+    return MlstackError(
+        f"resolving {key}: torch {torch.version} from {torch.index} is PyTorch's own "
+        "build: it has no per-GPU kernel wheels and requires "
+        "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to "
+        f"download, 19 GB installed), where this lock is for {', '.join(target.gfx)}",
+        "take torch from AMD's index, which splits it per GPU: in mlstack.toml remove "
+        "`enabled = false` from [sources.amd-rocm-wheels] (PyTorch's mirror copies "
+        "only rocm and rocm-sdk-*); or name torch[device-all] in the profile to take "
+        "every GPU's kernels",
+    )
+
+
+def _refuse_missing_kernels(pkgs: dict[str, LockedPackage], target: Target, key: str) -> None:
+    """A split package (AMD's torch) without the device wheels of a GPU of the target."""
     for host, prefix in SPLIT.items():
         split = pkgs.get(host)
         if split is None:

@@ -81,24 +81,32 @@ def activation_writer(site: Site | None = None) -> ScriptWriter:
     return write
 
 
+@dataclass(frozen=True)
+class CreateEnvRequest:
+    """What one env create materializes: ``entry`` as the next generation of env ``name``
+    on ``machine``, and the choices that shape it (see :func:`create_env`)."""
+
+    name: str
+    entry: LockEntry
+    machine: Machine
+    source: str
+    lock_versions: tuple[str, str] | None = None
+    reinstall: bool = False
+    wheels: str = ""
+    url_policy: UrlPolicy | None = None
+    site: Site | None = None
+
+
 def create_env(
-    name: str,
-    entry: LockEntry,
-    machine: Machine,
+    request: CreateEnvRequest,
     *,
     installer: Installer,
-    source: str,
-    lock_versions: tuple[str, str] | None = None,
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
     write_scripts: ScriptWriter | None = None,
     store: Store | None = None,
-    reinstall: bool = False,
-    wheels: str = "",
-    url_policy: UrlPolicy | None = None,
-    site: Site | None = None,
 ) -> Created:
-    """Materialize ``entry`` as the next generation of env ``name``.
+    """Materialize ``request.entry`` as the next generation of env ``request.name``.
 
     ``url_policy`` refuses wheel URLs outside the configured sources before anything is
     written (the CLI always passes one; tests of the store alone may not). An entry whose
@@ -112,35 +120,43 @@ def create_env(
     ``source`` says where the entry came from (a lock path, "project", "built-in");
     ``lock_versions`` are the (mlstack, uv) versions recorded in the lock it came from.
     """
-    check_glibc(entry.platform, f"entry {entry.key} of {source}")
-    if url_policy is not None:
-        url_policy.check(entry, source)
-    env = NamedEnv(name)
+    r = request
+    check_glibc(r.entry.platform, f"entry {r.entry.key} of {r.source}")
+    if r.url_policy is not None:
+        r.url_policy.check(r.entry, r.source)
     store = store or Store()
     progress = progress or NoProgress()
-    key = store_key(entry)
-    decided = env_variables(entry, machine, store.entry(key).path)
-    variables = dict(sorted(
-        (cache_variables(entry, env.path, paths.home(), decided.variables)
-         | (site.env if site is not None else {})
-         | decided.variables).items()
-    ))
-    build = _Build(env, entry, key, MachineFacts.of(machine), variables,
-                   decided.notes, source, lock_versions, reinstall, wheels,
-                   site.name if site is not None else "")
+    build = _plan_build(r, store)
+    env, variables = build.env, build.variables
     say = on_wait or (lambda _msg: None)
-    with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {name}")):
+    with env.lock(on_wait=lambda: say(f"waiting for another mlstack command on env {r.name}")):
         env.clean_temporaries()
         try:
             created = _create_locked(build, store=store, installer=installer,
                                      progress=progress, say=say,
-                                     write_scripts=write_scripts or activation_writer(site))
+                                     write_scripts=write_scripts or activation_writer(r.site))
         except BaseException:
             if not env.generations():  # a failed first create leaves no trace
                 remove_env(env)
             raise
         _make_cache_dirs(variables)
         return created
+
+
+def _plan_build(r: CreateEnvRequest, store: Store) -> _Build:
+    """The store key and the env's variables: the entry's decided ones win over the site
+    preset's fixed ones, which win over the cache locations."""
+    env = NamedEnv(r.name)
+    key = store_key(r.entry)
+    decided = env_variables(r.entry, r.machine, store.entry(key).path)
+    variables = dict(sorted(
+        (cache_variables(r.entry, env.path, paths.home(), decided.variables)
+         | (r.site.env if r.site is not None else {})
+         | decided.variables).items()
+    ))
+    return _Build(env, r.entry, key, MachineFacts.of(r.machine), variables,
+                  decided.notes, r.source, r.lock_versions, r.reinstall, r.wheels,
+                  r.site.name if r.site is not None else "")
 
 
 @dataclass(frozen=True)

@@ -101,17 +101,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
                 referenced.update(k for g in [*env.retired_generations(), *env.generations()]
                                   if (k := g.store_key))
         referenced |= entries_in_use(store.root)
-        for entry in store.entries():
-            if entry.key not in referenced:
-                # Locked by a holder we do not know of: leave it for the next gc.
-                fd = try_lock_dir(entry.path, shared=False)
-                if fd is None:
-                    continue
-                os.close(fd)
-                report.entries.append(entry)
-                report.freed_bytes += usage(entry.path).total
-                if not dry_run:
-                    store.remove(entry.key)
+        _collect_entries(store, report, referenced)
         # No build runs while gc holds the store lock: every store temporary is stale.
         stale = store.temporaries()
         envs = paths.envs_dir()
@@ -132,14 +122,33 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
         report.temporaries += reclaim_recorded(dry_run)
         report.temporaries += _stale_url_records(dry_run)
         if not dry_run:
-            # Key locks of entries that are gone: no build holds one (builds hold the store
-            # lock shared, and gc holds it exclusively).
-            present = {e.key for e in store.entries()}
-            locks = store.root / ".locks"
-            for lock_file in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
-                if lock_file.stem not in present:
-                    lock_file.unlink(missing_ok=True)
+            _drop_key_locks(store)
     return report
+
+
+def _collect_entries(store: Store, report: GcReport, referenced: set[str]) -> None:
+    """Remove (or, in a dry run, list) the store entries nothing references."""
+    for entry in store.entries():
+        if entry.key not in referenced:
+            # Locked by a holder we do not know of: leave it for the next gc.
+            fd = try_lock_dir(entry.path, shared=False)
+            if fd is None:
+                continue
+            os.close(fd)
+            report.entries.append(entry)
+            report.freed_bytes += usage(entry.path).total
+            if not report.dry_run:
+                store.remove(entry.key)
+
+
+def _drop_key_locks(store: Store) -> None:
+    """Key locks of entries that are gone: no build holds one (builds hold the store lock
+    shared, and gc holds it exclusively)."""
+    present = {e.key for e in store.entries()}
+    locks = store.root / ".locks"
+    for lock_file in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
+        if lock_file.stem not in present:
+            lock_file.unlink(missing_ok=True)
 
 
 def entries_in_use(root: Path) -> set[str]:
@@ -180,9 +189,7 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str],
     if not report.dry_run:
         env.repair()
         env.clean_temporaries()
-    cur = env.current()
-    if cur is None and report.dry_run and env.needs_repair():
-        cur = next(g for g in reversed(env.generations()) if usable(g))
+    cur = _current(env, report.dry_run)
     prev = _previous(env, cur)
     keep = {g.number for g in (cur, prev) if g is not None}
     gens = env.generations()
@@ -198,28 +205,44 @@ def _collect_env(env: NamedEnv, report: GcReport, referenced: set[str],
         # the user to see; `env create` makes a new one.
         keep = {g.number for g in gens}
     for gen in [*retired, *gens]:
-        if gen.number in keep:
-            if key := gen.store_key:
-                referenced.add(key)
-            continue
-        if report.dry_run:
-            fd = try_lock_dir(gen.path, shared=False)
-            removable = fd is not None
-            if fd is not None:
-                os.close(fd)
-        elif in_use(gen.path, used):
-            removable = False  # a live process has it in its environment (see module)
-        else:
-            removable = env.remove_generation(gen)
-        if removable:
-            report.generations.append(gen)
-        else:
-            report.held.append(gen)
-            if key := gen.store_key:
-                referenced.add(key)
+        _collect_generation(env, gen, report, referenced, kept=gen.number in keep, used=used)
     if (not report.dry_run and cur is None and not env.generations()
             and not env.retired_generations()):
         remove_tree(env.path)
+
+
+def _current(env: NamedEnv, dry_run: bool) -> Generation | None:
+    """The env's current generation; in a dry run of an env needing repair, the one the
+    repair would make current."""
+    cur = env.current()
+    if cur is None and dry_run and env.needs_repair():
+        cur = next(g for g in reversed(env.generations()) if usable(g))
+    return cur
+
+
+def _collect_generation(env: NamedEnv, gen: Generation, report: GcReport, referenced: set[str],
+                        *, kept: bool, used: list[str]) -> None:
+    """Keep ``gen`` (its store entry referenced) or remove it, as the report says."""
+    if not kept and _remove(env, gen, report.dry_run, used):
+        report.generations.append(gen)
+        return
+    if not kept:
+        report.held.append(gen)
+    if key := gen.store_key:
+        referenced.add(key)
+
+
+def _remove(env: NamedEnv, gen: Generation, dry_run: bool, used: list[str]) -> bool:
+    """Remove ``gen`` unless a command or a live process holds it; whether it was (with
+    ``dry_run``: whether it could be, nothing removed)."""
+    if dry_run:
+        fd = try_lock_dir(gen.path, shared=False)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
+    if in_use(gen.path, used):
+        return False  # a live process has it in its environment (see module)
+    return env.remove_generation(gen)
 
 
 def _previous(env: NamedEnv, cur: Generation | None) -> Generation | None:

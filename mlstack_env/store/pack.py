@@ -24,11 +24,11 @@ import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars
@@ -36,7 +36,11 @@ from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import current_umask
 from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
-from mlstack_env.store.generations import LOCK_NAME, get_env
+from mlstack_env.store.generations import LOCK_NAME, Generation, get_env
+
+if TYPE_CHECKING:
+    from mlstack_env.activation.data import ActivationData
+    from mlstack_env.lockfile import LockEntry
 
 MANIFEST = "mlstack-pack.json"
 FORMAT = 1
@@ -171,18 +175,7 @@ def pack_env(name: str, output: Path) -> Packed:
         from mlstack_env.store.squashfs import tool
 
         tool("mksquashfs", f"packing {output.name}")
-    env = get_env(name)
-    gen = env.current()
-    if gen is None:
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
-    venv = gen.venv.resolve()
-    cfg = _pyvenv(venv)
-    if cfg.get("relocatable") != "true":
-        raise MlstackError(
-            f"env {name}: its venv {venv} is not relocatable",
-            hint=f"re-create it with this mlstack (`mlstack env create --name {name} "
-            "--reinstall`), which makes relocatable venvs",
-        )
+    gen, venv, cfg = _relocatable(name)
     entry = gen.entry()
     from mlstack_env.activation.data import load_env_json
 
@@ -194,20 +187,7 @@ def pack_env(name: str, output: Path) -> Packed:
             raise MlstackError(f"env {name}: venv/{rel} links outside the venv (to {target})",
                                hint=f"remove that link, or re-create the env: `mlstack env "
                                f"create --name {name} --reinstall`")
-    manifest = {
-        "format": FORMAT,
-        "name": name,
-        "python": entry.python,
-        "python_version": cfg.get("version_info", ""),
-        "interpreter_home": cfg.get("home", ""),
-        "venv": str(venv),
-        "links": links,
-        "store_key": venv.name,
-        "entry": entry.key,
-        "variables": activation.variables,
-        "site": activation.site,
-        "mlstack_version": __version__,
-    }
+    manifest = _manifest(name, entry, cfg, venv, links=links, activation=activation)
     output = output.absolute()
     output.parent.mkdir(parents=True, exist_ok=True)
     manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
@@ -236,6 +216,42 @@ def pack_env(name: str, output: Path) -> Packed:
             tmp.unlink(missing_ok=True)
             raise
     return Packed(name, output, fmt, output.stat().st_size, entry.python, len(venv_members))
+
+
+def _relocatable(name: str) -> tuple[Generation, Path, dict[str, str]]:
+    """Env ``name``'s current generation, its venv and the venv's pyvenv.cfg: a venv unpack
+    can move (relocatable), or an error."""
+    gen = get_env(name).current()
+    if gen is None:
+        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+    venv = gen.venv.resolve()
+    cfg = _pyvenv(venv)
+    if cfg.get("relocatable") != "true":
+        raise MlstackError(
+            f"env {name}: its venv {venv} is not relocatable",
+            hint=f"re-create it with this mlstack (`mlstack env create --name {name} "
+            "--reinstall`), which makes relocatable venvs",
+        )
+    return gen, venv, cfg
+
+
+def _manifest(name: str, entry: LockEntry, cfg: Mapping[str, str], venv: Path, *,
+              links: Mapping[str, str], activation: ActivationData) -> dict[str, Any]:
+    """What unpack needs to know of the packed env (the archive's manifest.json)."""
+    return {
+        "format": FORMAT,
+        "name": name,
+        "python": entry.python,
+        "python_version": cfg.get("version_info", ""),
+        "interpreter_home": cfg.get("home", ""),
+        "venv": str(venv),
+        "links": links,
+        "store_key": venv.name,
+        "entry": entry.key,
+        "variables": activation.variables,
+        "site": activation.site,
+        "mlstack_version": __version__,
+    }
 
 
 def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]]) -> None:

@@ -26,7 +26,7 @@ from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
 from mlstack_env.core.envname import validate_env_name
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.lockfile import read_lock
+from mlstack_env.lockfile import Lock, LockEntry, read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import recorded, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
@@ -247,21 +247,7 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
     """Unpack ``archive`` into ``directory`` and register it as env ``name`` (see module)."""
     from mlstack_env.activation.scripts import write_scripts
 
-    if find_python is None:
-        from mlstack_env.store.install import interpreter_for
-
-        find_python = interpreter_for
-    archive = archive.absolute()
-    directory = directory.absolute()
-    if not archive.is_file():
-        raise MlstackError(f"{archive}: no such file",
-                           hint="make one with `mlstack env pack NAME -o FILE`")
-    archive_format(archive)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise MlstackError(f"{directory} exists and is not empty",
-                           hint="unpack into a new directory (it is made for you)")
-    if name is not None:
-        validate_env_name(name)
+    archive, directory = _check_arguments(archive.absolute(), directory.absolute(), name)
     made = _first_missing(directory.parent)  # a refused unpack leaves none of them
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_dir(directory.parent, f".{directory.name}.unpack-")
@@ -270,36 +256,17 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
             manifest = _extract(archive, tmp)
             env_name = validate_env_name(name or str(manifest.get("name", "")))
             python = str(manifest.get("python", ""))
-            lock = read_lock(tmp / LOCK_NAME)
-            if len(lock.entries) != 1:
-                raise MlstackError(f"{archive}: its lock.toml should hold one entry",
-                                   hint="pack the env again with `mlstack env pack NAME -o FILE`")
+            lock = _packed_lock(archive, tmp)
             entry = lock.entries[0]
             env = NamedEnv(env_name)
             final_venv = directory / VENV
             packed_fp = read_fingerprint(tmp)
             lock_hash = entry.content_hash()
             _check_free(env, final_venv, lock_hash)
-            try:
-                interpreter = find_python(python)
-            except MlstackError:
-                raise MlstackError(
-                    f"env {env_name} needs Python {python} (packed with "
-                    f"{manifest.get('python_version') or python}), and this node has none",
-                    hint=f"install Python {python} here (a module, pyenv or the distro's "
-                    f"python{python}), or pack an env locked for a Python this node has",
-                ) from None
+            interpreter = _interpreter(find_python, python, env_name, manifest)
             _relink(tmp / VENV, manifest, interpreter)
             shebangs = _fix_shebangs(tmp / VENV, str(manifest.get("venv", "")))
-            variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
-                         if k not in PLACES}
-            from mlstack_env.rocmwheels.rocmsdk import entry_variables
-            from mlstack_env.store.variables import cache_variables
-
-            # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
-            variables |= entry_variables(entry, final_venv)
-            variables = dict(sorted(
-                (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
+            variables = _unpacked_variables(manifest, entry, env, final_venv)
             site = manifest.get("site") or None
             write_scripts(tmp, name=env_name, venv=final_venv, variables=variables, site=site)
             if directory.exists():
@@ -332,6 +299,61 @@ def unpack_env(archive: Path, directory: Path, *, name: str | None = None,
         if key in variables:
             Path(variables[key]).mkdir(parents=True, exist_ok=True)
     return Unpacked(env_name, directory, python, interpreter, registered, gen.number, shebangs)
+
+
+def _unpacked_variables(manifest: Mapping[str, Any], entry: LockEntry, env: NamedEnv,
+                        final_venv: Path) -> dict[str, str]:
+    """The packed variables but the places (this node's), with ROCm's and the caches'."""
+    variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
+                 if k not in PLACES}
+    from mlstack_env.rocmwheels.rocmsdk import entry_variables
+    from mlstack_env.store.variables import cache_variables
+
+    # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.
+    variables |= entry_variables(entry, final_venv)
+    return dict(sorted(
+        (cache_variables(entry, env.path, paths.home(), variables) | variables).items()))
+
+
+def _check_arguments(archive: Path, directory: Path, name: str | None) -> tuple[Path, Path]:
+    """Refuse before anything is made: no archive, a directory in use, a bad name."""
+    if not archive.is_file():
+        raise MlstackError(f"{archive}: no such file",
+                           hint="make one with `mlstack env pack NAME -o FILE`")
+    archive_format(archive)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise MlstackError(f"{directory} exists and is not empty",
+                           hint="unpack into a new directory (it is made for you)")
+    if name is not None:
+        validate_env_name(name)
+    return archive, directory
+
+
+def _packed_lock(archive: Path, tmp: Path) -> Lock:
+    """The unpacked lock.toml: one entry, the env's."""
+    lock = read_lock(tmp / LOCK_NAME)
+    if len(lock.entries) != 1:
+        raise MlstackError(f"{archive}: its lock.toml should hold one entry",
+                           hint="pack the env again with `mlstack env pack NAME -o FILE`")
+    return lock
+
+
+def _interpreter(find_python: PythonFinder | None, python: str, env_name: str,
+                 manifest: Mapping[str, Any]) -> Path:
+    """This node's Python ``python`` for the env, or an error saying what to install."""
+    if find_python is None:
+        from mlstack_env.store.install import interpreter_for
+
+        find_python = interpreter_for
+    try:
+        return find_python(python)
+    except MlstackError:
+        raise MlstackError(
+            f"env {env_name} needs Python {python} (packed with "
+            f"{manifest.get('python_version') or python}), and this node has none",
+            hint=f"install Python {python} here (a module, pyenv or the distro's "
+            f"python{python}), or pack an env locked for a Python this node has",
+        ) from None
 
 
 def _first_missing(path: Path) -> Path | None:

@@ -7,6 +7,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,22 @@ from mlstack_env.rocmwheels.rocmsdk import INIT_RECORD, INIT_REMOVED, record_dig
 from mlstack_env.store.files import own_directory
 
 
+class ProblemKind(StrEnum):
+    """What is wrong with an installed package (its value is the JSON ``kind``)."""
+
+    MODIFIED = "modified"
+    MISSING_FILE = "missing-file"
+    VERSION = "version"
+    MISSING = "missing"
+    EXTRA = "extra"
+    VENV = "venv"
+    STRAY = "stray"
+
+
 @dataclass(frozen=True)
 class Problem:
     package: str
-    kind: str  # modified | missing-file | version | missing | extra | venv
+    kind: ProblemKind
     detail: str
 
     def to_json(self) -> dict[str, str]:
@@ -96,7 +109,8 @@ def check_record(dist: Installed, site: Path, report: VerifyReport,
             (record or dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
         ))
     except OSError:
-        report.problems.append(Problem(dist.name, "missing-file", "its RECORD is missing"))
+        report.problems.append(
+            Problem(dist.name, ProblemKind.MISSING_FILE, "its RECORD is missing"))
         return
     for row in rows:
         if len(row) < 2 or not row[1]:
@@ -109,13 +123,14 @@ def check_record(dist: Installed, site: Path, report: VerifyReport,
             continue
         if rel in removed:
             if path.exists():
-                report.problems.append(Problem(
-                    dist.name, "modified", f"{rel} is back (rocm-sdk init had deleted it)"))
+                report.problems.append(Problem(dist.name, ProblemKind.MODIFIED,
+                                               f"{rel} is back (rocm-sdk init had deleted it)"))
             continue
         if not path.is_file():
-            report.problems.append(Problem(dist.name, "missing-file", f"{rel} is missing"))
+            report.problems.append(
+                Problem(dist.name, ProblemKind.MISSING_FILE, f"{rel} is missing"))
         elif record_digest(path) != value:
-            report.problems.append(Problem(dist.name, "modified", f"{rel} was changed"))
+            report.problems.append(Problem(dist.name, ProblemKind.MODIFIED, f"{rel} was changed"))
 
 
 def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
@@ -126,8 +141,8 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
     report = VerifyReport(venv)
     site = site_packages(venv) if venv.is_dir() else None
     if site is None:
-        report.problems.append(Problem("(venv)", "venv", f"{venv} is missing or has no "
-                                                          "site-packages"))
+        report.problems.append(Problem("(venv)", ProblemKind.VENV,
+                                       f"{venv} is missing or has no site-packages"))
         return report
     have = {d.name: d for d in installed(site)}
     report.packages = len(have)
@@ -139,12 +154,12 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
         name = str(canonicalize_name(pkg.name))
         dist = have.get(name)
         if dist is None:
-            report.problems.append(Problem(name, "missing", f"locked {pkg.version}, not installed"))
+            report.problems.append(
+                Problem(name, ProblemKind.MISSING, f"locked {pkg.version}, not installed"))
             continue
         if not _same_version(dist.version, pkg.version):
-            report.problems.append(
-                Problem(name, "version", f"locked {pkg.version}, installed {dist.version}")
-            )
+            report.problems.append(Problem(name, ProblemKind.VERSION,
+                                           f"locked {pkg.version}, installed {dist.version}"))
         check_record(dist, site, report, removed=removed)
     init_record = venv / INIT_RECORD
     if init_record.is_file():  # files `rocm-sdk init` made in the store entry
@@ -153,11 +168,13 @@ def verify_venv(venv: Path, entry: LockEntry) -> VerifyReport:
     locked = {str(canonicalize_name(p.name)) for p in entry.packages}
     for name, dist in sorted(have.items()):
         if name not in locked:
-            report.problems.append(Problem(name, "extra", f"{dist.version} is not in the lock"))
+            report.problems.append(
+                Problem(name, ProblemKind.EXTRA, f"{dist.version} is not in the lock"))
     recorded = _recorded(site, [*have.values()], init_record)
     for path in _stray(site, recorded, shims="pip" not in locked):
         rel = path.relative_to(site)
-        report.problems.append(Problem(rel.parts[0], "stray", f"{rel} is in no package's RECORD "
+        report.problems.append(Problem(rel.parts[0], ProblemKind.STRAY,
+                                       f"{rel} is in no package's RECORD "
                                        "(written into the env by hand or by a tool)"))
     return report
 

@@ -166,29 +166,7 @@ def make_plan(
         check_system_package(name)
     family = catalog.family_of(distro)
     notes: list[str] = []
-    install: list[str] = []
-    needs_amd = False
-    for name in sorted(set(names)):
-        pkgs = catalog.names(name, family)
-        if pkgs is None:
-            notes.append(f"{name}: no {family.name} package is known; install it by hand")
-            continue
-        if not pkgs:
-            notes.append(f"{name}: nothing to install on {family.name} (the kernel provides it)")
-            continue
-        if name not in catalog.packages and family.name != "debian":
-            notes.append(f"{name}: not in mlstack's catalog; assumed to have the same name")
-        if catalog.source(name) == "amdgpu":
-            # AMD's driver repository is another one, per driver release: not planned here.
-            notes.append(
-                f"{name}: comes from AMD's amdgpu driver repository, which this plan does not "
-                "add (see AMD's install guide); ROCm runs on the kernel's own amdgpu driver "
-                "too"
-            )
-            continue
-        if catalog.source(name) == "rocm":
-            needs_amd = True
-        install.extend(p for p in pkgs if p not in install)
+    install, needs_amd = _packages(names, catalog, family, notes)
     steps: list[Step] = []
     planned_rocm: str | None = None
     has_repo = catalog.has_repo(family)
@@ -223,3 +201,33 @@ def make_plan(
         steps.append(Step("install the packages",
                           _as_root(sudo, *family.install, "--", *install)))
     return Plan(distro, family, planned_rocm, tuple(install), tuple(steps), tuple(notes))
+
+
+def _packages(names: Sequence[str], catalog: SystemCatalog, family: Family, notes: list[str]
+              ) -> tuple[list[str], bool]:
+    """The family's packages for ``names`` (notes for those it cannot install), and
+    whether one comes from AMD's ROCm repository."""
+    install: list[str] = []
+    needs_amd = False
+    for name in sorted(set(names)):
+        pkgs = catalog.names(name, family)
+        if pkgs is None:
+            notes.append(f"{name}: no {family.name} package is known; install it by hand")
+            continue
+        if not pkgs:
+            notes.append(f"{name}: nothing to install on {family.name} (the kernel provides it)")
+            continue
+        if name not in catalog.packages and family.name != "debian":
+            notes.append(f"{name}: not in mlstack's catalog; assumed to have the same name")
+        if catalog.source(name) == "amdgpu":
+            # AMD's driver repository is another one, per driver release: not planned here.
+            notes.append(
+                f"{name}: comes from AMD's amdgpu driver repository, which this plan does not "
+                "add (see AMD's install guide); ROCm runs on the kernel's own amdgpu driver "
+                "too"
+            )
+            continue
+        if catalog.source(name) == "rocm":
+            needs_amd = True
+        install.extend(p for p in pkgs if p not in install)
+    return install, needs_amd
