@@ -203,7 +203,7 @@ def env_rocm(ctx: Context) -> Iterator[Finding]:
         return
     name = wanted.env_name
     if wanted.rocm_in_env is not None:
-        from mlstack_env.rocmwheels.rocmsdk import root_in
+        from mlstack_env.rocmwheels.rocmroot import root_in
         from mlstack_env.store.entries import Store, store_key
 
         root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry)
