@@ -215,35 +215,50 @@ def gpu_support(ctx: Context) -> Iterator[Finding]:
         off_text = _official_text(gpu, release, official)
         code = torch_code_support(gpu.gfx, wheels) if wheels and index else None
         if gpu not in compute:
-            model = gpu_table().model(gpu.gfx)
-            would = (f"would need HSA_OVERRIDE_GFX_VERSION={model.override}"
-                     if model.override else "no override applies")
-            yield ok("gpu-support", f"{label}: integrated, left out of envs beside the "
-                     f"discrete GPU; {would}" + (f"; {off_text}" if off_text else ""))
-            continue
-        if code is None:
-            carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
-            why = (f"no PyTorch index is known for ROCm {wheels}" if wheels
-                   else "no ROCm release to judge against (none installed, no --lock)")
-            yield ok("gpu-support", f"{label}: {why}; wheels that carry it: {carried}"
-                     + (f"; {off_text}" if off_text else ""))
-            continue
-        if code.kind is CodeKind.UNSUPPORTED:
+            yield ok("gpu-support", _joined(f"{label}: {_integrated_text(gpu)}", off_text))
+        elif code is None:
+            yield ok("gpu-support", _joined(f"{label}: {_unjudged_text(gpu, wheels)}",
+                                            off_text))
+        elif code.kind is CodeKind.UNSUPPORTED:
             carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
             yield fail(
                 "gpu-support",
                 f"{label}: the {index} PyTorch wheels carry no code it can run",
                 f"use a ROCm release whose wheels carry {gpu.gfx} ({carried})",
             )
-            continue
-        if code.kind is CodeKind.OVERRIDE:
-            runs = (f"the {index} wheels lack {gpu.gfx}; it runs their "
-                    f"{_as_gfx(code.override)} code with HSA_OVERRIDE_GFX_VERSION="
-                    f"{code.override} (mlstack envs set it)")
         else:
-            runs = f"runs natively with the {index} PyTorch wheels"
-        message = f"{label}: {runs}" + (f"; {off_text}" if off_text else "")
-        yield _runs_finding(message, official, code)
+            message = _joined(f"{label}: {_runs_text(gpu, index, code)}", off_text)
+            yield _runs_finding(message, official, code)
+
+
+def _joined(message: str, off_text: str) -> str:
+    """``message``, then what AMD's support list says when it says something."""
+    return message + (f"; {off_text}" if off_text else "")
+
+
+def _integrated_text(gpu: Gpu) -> str:
+    """An iGPU beside a discrete one: out of envs, and what it would need."""
+    model = gpu_table().model(gpu.gfx)
+    would = (f"would need HSA_OVERRIDE_GFX_VERSION={model.override}"
+             if model.override else "no override applies")
+    return f"integrated, left out of envs beside the discrete GPU; {would}"
+
+
+def _unjudged_text(gpu: Gpu, wheels: str | None) -> str:
+    """No PyTorch wheels to judge ``gpu`` against: why, and which wheels carry it."""
+    carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
+    why = (f"no PyTorch index is known for ROCm {wheels}" if wheels
+           else "no ROCm release to judge against (none installed, no --lock)")
+    return f"{why}; wheels that carry it: {carried}"
+
+
+def _runs_text(gpu: Gpu, index: str | None, code: CodeSupport) -> str:
+    """How the ``index`` wheels' code runs on ``gpu``: natively or through an override."""
+    if code.kind is CodeKind.OVERRIDE:
+        return (f"the {index} wheels lack {gpu.gfx}; it runs their "
+                f"{_as_gfx(code.override)} code with HSA_OVERRIDE_GFX_VERSION="
+                f"{code.override} (mlstack envs set it)")
+    return f"runs natively with the {index} PyTorch wheels"
 
 
 def _official_text(gpu: Gpu, release: str | None, official: OfficialSupport | None) -> str:
@@ -298,15 +313,11 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
     firmware = ("switch the iGPU off in the firmware (BIOS/UEFI: integrated graphics "
                 "disabled), as AMD advises: the runtime may crash while the driver "
                 "enumerates it, even when it is hidden")
-    rocr = ctx.environ.get(envvars.ROCR_VISIBLE_DEVICES)
-    if rocr is not None:
-        shown = {p.strip() for p in rocr.split(",") if p.strip()}
-        ids = {str(g.index) for g in igpus} | {g.uuid for g in igpus if g.uuid}
-        if not shown & ids:
-            yield ok("igpu", f"integrated {names} is hidden by your "
-                             f"{envvars.ROCR_VISIBLE_DEVICES}; if ROCm programs crash, "
-                             f"{firmware}")
-            return
+    if _hidden_by_user(ctx.environ.get(envvars.ROCR_VISIBLE_DEVICES), igpus):
+        yield ok("igpu", f"integrated {names} is hidden by your "
+                         f"{envvars.ROCR_VISIBLE_DEVICES}; if ROCm programs crash, "
+                         f"{firmware}")
+        return
     yield warn(
         "igpu",
         f"integrated {names} sits beside a discrete GPU: mlstack envs hide it with "
@@ -315,3 +326,13 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
         f"{firmware}; outside mlstack envs, export {envvars.ROCR_VISIBLE_DEVICES}={visible} "
         f"({envvars.HIP_VISIBLE_DEVICES} alone does not keep the runtime off the iGPU)",
     )
+
+
+def _hidden_by_user(rocr: str | None, igpus: list[Gpu]) -> bool:
+    """Does the user's own ``ROCR_VISIBLE_DEVICES`` (``rocr``) leave out every iGPU (by
+    index or UUID)?"""
+    if rocr is None:
+        return False
+    shown = {p.strip() for p in rocr.split(",") if p.strip()}
+    ids = {str(g.index) for g in igpus} | {g.uuid for g in igpus if g.uuid}
+    return not shown & ids
