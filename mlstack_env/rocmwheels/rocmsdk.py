@@ -87,6 +87,18 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
     release = release_of(target)
     if release is None:
         return None
+    gfx = _kernel_gfx(target, release, packages)
+    pins = {CORE: release.sdk, LIBRARIES: release.sdk}
+    pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
+    out, named = _rewritten(packages, release, gfx)
+    pins.update(named)
+    out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
+    return SdkRequest(tuple(out), (f"{SELECTOR}; {NEVER}",))
+
+
+def _kernel_gfx(target: Target, release: WheelsRelease, packages: Sequence[str]) -> list[str]:
+    """The gfx whose kernels the entry takes: the target's, each carried by the release,
+    or every one the release carries when the profile asks for device-all."""
     carried = wheel_gfx(release.rocm) or frozenset()
     gfx = device_gfx(target)
     missing = [g for g in gfx if g not in carried]
@@ -98,30 +110,35 @@ def sdk_request(target: Target, packages: Sequence[str]) -> SdkRequest | None:
     if asks_device_all(packages):
         # Asked for by name (torch[device-all] or rocm[device-all]): every GPU's kernels,
         # about 10 GB. The selector is overridden away, so its device wheels are pinned here.
-        gfx = sorted(carried, key=lambda g: (len(g), g))
-    pins = {CORE: release.sdk, LIBRARIES: release.sdk}
-    pins.update({f"rocm-sdk-device-{g}": release.sdk for g in gfx})
+        return sorted(carried, key=lambda g: (len(g), g))
+    return gfx
+
+
+def _rewritten(packages: Sequence[str], release: WheelsRelease,
+               gfx: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The profile's requirements as uv gets them (the split packages with their device
+    extras for ``gfx``), and the rocm-sdk-* wheels they name, pinned to the release (the
+    selector's extras, rocm-sdk-devel or -libraries named bare)."""
     from packaging.requirements import Requirement  # resolving only: not on a store hit
     from packaging.utils import canonicalize_name
 
     out: list[str] = []
+    pins: dict[str, str] = {}
     for text in packages:
         req = Requirement(text)
         name = canonicalize_name(req.name)
         if name in (DEVEL, LIBRARIES) and not req.specifier:
             pins[name] = release.sdk  # named bare: the release's own build
-            continue
-        if name == SELECTOR:
+        elif name == SELECTOR:
             # rocm[devel] etc.: the wheels the selector would pick, pinned to the release.
             for extra in sorted(req.extras - {"device-all"}):
                 pins.update(_selector_extra(extra, release))
-            continue
-        if name in SPLIT and "device-all" not in req.extras:
-            # torch[device-gfx1100], torchvision[device-gfx1100]: their kernels for the gfx.
-            req.extras |= {f"device-{g}" for g in gfx}
-        out.append(str(req))
-    out += [f"{name}=={spec}" for name, spec in sorted(pins.items())]
-    return SdkRequest(tuple(out), (f"{SELECTOR}; {NEVER}",))
+        else:
+            if name in SPLIT and "device-all" not in req.extras:
+                # torch[device-gfx1100], torchvision[device-gfx1100]: their kernels for the gfx.
+                req.extras |= {f"device-{g}" for g in gfx}
+            out.append(str(req))
+    return out, pins
 
 
 def asks_device_all(packages: Sequence[str]) -> bool:
