@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -146,8 +146,7 @@ def _stamp(exe: str) -> str:
 PASSED_THROUGH = ("UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES")
 
 
-def clean_env(cache_dir: Path | None = None, offline: bool = False,
-              extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def clean_env(offline: bool = False) -> dict[str, str]:
     """The environment uv runs in: ours, not the user's uv settings (but PASSED_THROUGH)."""
     env = {
         k: v
@@ -155,7 +154,7 @@ def clean_env(cache_dir: Path | None = None, offline: bool = False,
         if (not k.startswith("UV_") or k in PASSED_THROUGH)
         and k not in (envvars.VIRTUAL_ENV, "CONDA_PREFIX")
     }
-    env["UV_CACHE_DIR"] = str(cache_dir or paths.uv_cache_dir())
+    env["UV_CACHE_DIR"] = str(paths.uv_cache_dir())
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
     # Installed files are hardlinks into the cache (beside the store, same filesystem):
@@ -164,7 +163,6 @@ def clean_env(cache_dir: Path | None = None, offline: bool = False,
     env["UV_LINK_MODE"] = "hardlink"
     if offline:
         env["UV_OFFLINE"] = "1"
-    env.update(extra or {})
     return env
 
 
@@ -174,8 +172,6 @@ def run(
     what: str,
     cwd: Path | None = None,
     offline: bool = False,
-    cache_dir: Path | None = None,
-    extra_env: Mapping[str, str] | None = None,
     hint: str | Callable[[UvFailure], str] | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
@@ -190,7 +186,7 @@ def run(
     if "--no-config" not in argv:
         argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
     log.debug("running %s", " ".join(argv))
-    env = clean_env(cache_dir, offline, extra_env)
+    env = clean_env(offline)
     deadline = envvars.download_deadline()
     try:
         if on_line is None:
@@ -201,18 +197,23 @@ def run(
     except subprocess.TimeoutExpired:
         reason = (f"not done after {deadline:g} s ({envvars.MLSTACK_DOWNLOAD_DEADLINE}): a "
                   "server sends too slowly or not at all")
-        chosen = hint(UvFailure.NETWORK) if callable(hint) else hint
-        raise UvError(f"uv failed {what}: {reason}", chosen or "check the network and the "
+        raise UvError(f"uv failed {what}: {reason}",
+                      _hint_for(hint, UvFailure.NETWORK) or "check the network and the "
                       f"mirrors, or raise {envvars.MLSTACK_DOWNLOAD_DEADLINE}",
                       UvFailure.NETWORK, reason) from None
     if proc.returncode != 0:
         reason = uv_reason(proc.stderr)
         kind = classify(reason)
-        chosen = hint(kind) if callable(hint) else hint
         raise UvError(f"uv failed {what}: {reason}",
-                      chosen or "rerun with -v to see uv's full output", kind, reason)
+                      _hint_for(hint, kind) or "rerun with -v to see uv's full output",
+                      kind, reason)
     log.debug("uv stderr: %s", proc.stderr.strip())
     return proc
+
+
+def _hint_for(hint: str | Callable[[UvFailure], str] | None, kind: UvFailure) -> str | None:
+    """The caller's hint for a failure of ``kind`` (None: the caller gave none)."""
+    return hint(kind) if callable(hint) else hint
 
 
 def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],

@@ -11,7 +11,7 @@ import pytest
 
 from mlstack_env.actions.wanted import Wanted, wanted_from_lock
 from mlstack_env.catalog.target import Target
-from mlstack_env.doctor import Check, Context, Finding, Status, machine, run, user
+from mlstack_env.doctor import Check, Context, Finding, Status, envs, machine, run, user
 from mlstack_env.doctor import distro as doctor_distro
 from mlstack_env.doctor.seams import SystemAccess, UvInfo, disk_free
 from mlstack_env.hardware import detect
@@ -266,12 +266,12 @@ def test_gpu_the_wheels_cannot_run_fails(tmp_path: Path) -> None:
 def test_lock_fit(tmp_path: Path) -> None:
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
     fits = lock_wanting(root, "rocm6.4:gfx1100")
-    f = one(machine.lock_fits, make_ctx(root, tmp_path, wanted=fits))
+    f = one(envs.lock_fits, make_ctx(root, tmp_path, wanted=fits))
     assert f.status is Status.OK
     other = lock_wanting(root, "rocm7.1:gfx942")
-    f = one(machine.lock_fits, make_ctx(root, tmp_path, wanted=other))
+    f = one(envs.lock_fits, make_ctx(root, tmp_path, wanted=other))
     assert f.status is Status.FAIL and "no entry of mlstack.lock fits" in f.message
-    assert list(machine.lock_fits(make_ctx(root, tmp_path))) == []
+    assert list(envs.lock_fits(make_ctx(root, tmp_path))) == []
 
 
 def test_glibc_against_the_entry_platform(tmp_path: Path,
@@ -279,16 +279,16 @@ def test_glibc_against_the_entry_platform(tmp_path: Path,
     root = machines.MACHINES["7900xtx"](tmp_path / "m")
     wanted = lock_wanting(root, "rocm6.4:gfx1100")  # x86_64-manylinux_2_28
     monkeypatch.setenv("MLSTACK_GLIBC", "2.39")  # Ubuntu 24.04
-    f = one(machine.glibc, make_ctx(root, tmp_path, wanted=wanted))
+    f = one(envs.glibc, make_ctx(root, tmp_path, wanted=wanted))
     assert f.status is Status.OK
     assert f.message == ("glibc 2.39 runs the wheels of minimal@rocm6.4:gfx1100@py3.12 "
                          "(x86_64-manylinux_2_28)")
     monkeypatch.setenv("MLSTACK_GLIBC", "2.17")  # CentOS 7
-    f = one(machine.glibc, make_ctx(root, tmp_path, wanted=wanted))
+    f = one(envs.glibc, make_ctx(root, tmp_path, wanted=wanted))
     assert f.status is Status.FAIL
     assert f.message == ("entry minimal@rocm6.4:gfx1100@py3.12 needs glibc 2.28 "
                          "(x86_64-manylinux_2_28); this host has glibc 2.17")
-    assert list(machine.glibc(make_ctx(root, tmp_path))) == []
+    assert list(envs.glibc(make_ctx(root, tmp_path))) == []
 
 
 # --- iGPU ------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from mlstack_env.core.errors import MlstackError
 from mlstack_env.gpu.gpu_assessment import target_summary
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
-from mlstack_env.rocmwheels.rocmsdk import check_entry, needs_init, sdk_request
+from mlstack_env.rocmwheels.rocmroot import needs_init
+from mlstack_env.rocmwheels.rocmsdk import check_entry, sdk_request
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -373,7 +374,7 @@ def _sdk_entry(index: WheelIndex, devel: bool) -> LockEntry:
 
 
 def test_store_entry_runs_init_and_verify_covers_what_it_made(wheel_index: WheelIndex) -> None:
-    from mlstack_env.rocmwheels.rocmsdk import env_variables, root_in
+    from mlstack_env.rocmwheels.rocmroot import env_variables, root_in
     from mlstack_env.store.entries import Store
     from mlstack_env.store.install import UvInstaller
     from mlstack_env.store.verify import verify_venv

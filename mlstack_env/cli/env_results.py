@@ -198,7 +198,7 @@ class InfoResult:
 
     def _rocm(self) -> dict[str, Any] | None:
         """Which ROCm the env runs on: its own (rocm-sdk-* wheels, FACTS §4b) or the host's."""
-        from mlstack_env.rocmwheels import rocmsdk
+        from mlstack_env.rocmwheels import rocmroot, rocmsdk
 
         entry = self.generation.entry()
         if not entry.target.is_rocm:
@@ -206,7 +206,7 @@ class InfoResult:
         core = entry.package(rocmsdk.CORE)
         if core is None:
             return {"from": "host", "version": entry.target.rocm, "path": None}
-        root = rocmsdk.root_in(self.generation.venv.resolve(), entry)
+        root = rocmroot.root_in(self.generation.venv.resolve(), entry)
         return {"from": "env", "version": core.version, "path": str(root)}
 
     def render(self, console: Console) -> None:

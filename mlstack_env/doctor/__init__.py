@@ -15,18 +15,18 @@ __all__ = ["Check", "Context", "Finding", "Status", "checks", "fail", "ok", "run
 
 
 def checks() -> list[Check]:
-    from mlstack_env.doctor import distro, machine, user
+    from mlstack_env.doctor import distro, envs, machine, user
 
     return [
         machine.gpu_present,
         machine.driver_loaded,
         machine.device_access,
         machine.rocm_installed,
-        machine.env_rocm,
-        machine.lock_fits,
-        machine.glibc,
-        machine.env_drift,
-        machine.envs_behind_lock,
+        envs.env_rocm,
+        envs.lock_fits,
+        envs.glibc,
+        envs.env_drift,
+        envs.envs_behind_lock,
         machine.gpu_support,
         machine.integrated_gpu,
         distro.distro_release,

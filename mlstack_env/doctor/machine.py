@@ -1,4 +1,5 @@
-"""Checks of the machine: GPUs, driver, device access, ROCm, support (the distro: distro.py)."""
+"""Checks of the machine: GPUs, driver, device access, ROCm, support (the distro:
+distro.py; a lock and envs against the machine: envs.py)."""
 
 from __future__ import annotations
 
@@ -196,110 +197,6 @@ def rocm_installed(ctx: Context) -> Iterator[Finding]:
     yield ok("rocm", where)
 
 
-def env_rocm(ctx: Context) -> Iterator[Finding]:
-    """With ``--env``: which ROCm the env runs on."""
-    wanted = ctx.wanted
-    if wanted is None or wanted.env_name is None or not wanted.entry.target.is_rocm:
-        return
-    name = wanted.env_name
-    if wanted.rocm_in_env is not None:
-        from mlstack_env.rocmwheels.rocmsdk import root_in
-        from mlstack_env.store.entries import Store, store_key
-
-        root = root_in(Store().entry(store_key(wanted.entry)).path, wanted.entry)
-        yield ok("env-rocm", f"env {name} uses its own ROCm {wanted.rocm_in_env} (rocm-sdk-* "
-                 f"wheels) at {root}; ROCM_PATH, ROCM_HOME and HIP_PATH point there and a "
-                 "system ROCm is ignored")
-        return
-    host = ctx.machine.rocm
-    tools = f"ROCm {host.version} at {host.path}" if host else "no ROCm (none installed)"
-    yield ok("env-rocm", f"env {name}: torch bundles ROCm {wanted.entry.target.rocm}'s "
-             f"libraries; hipcc, rocminfo and amd-smi come from the host: {tools}")
-
-
-def lock_fits(ctx: Context) -> Iterator[Finding]:
-    if ctx.wanted is None:
-        return
-    if ctx.wanted.misfit is not None:
-        yield fail("lock", ctx.wanted.misfit.message, ctx.wanted.misfit.hint)
-        return
-    yield ok("lock", f"{ctx.wanted.source} fits this machine")
-
-
-def glibc(ctx: Context) -> Iterator[Finding]:
-    """With a lock or env: does this host's glibc run the entry's wheels (its manylinux
-    tag)? The same check as ``env create`` (hardware/glibc.py)."""
-    from mlstack_env.core.errors import MlstackError
-    from mlstack_env.hardware.glibc import check_glibc, host_glibc, needed_glibc
-
-    if ctx.wanted is None:
-        return
-    entry = ctx.wanted.entry
-    needed = needed_glibc(entry.platform)
-    try:
-        found = host_glibc()
-        check_glibc(entry.platform, f"entry {entry.key}")
-    except MlstackError as e:
-        yield fail("glibc", e.message, e.hint)
-        return
-    if needed is None or found is None:
-        return
-    yield ok("glibc", f"glibc {found[0]}.{found[1]} runs the wheels of {entry.key} "
-             f"({entry.platform})")
-
-
-def env_drift(ctx: Context) -> Iterator[Finding]:
-    """With --env: has the machine changed since the env's variables were decided?"""
-    from mlstack_env.store.fingerprint import MachineFacts
-
-    wanted = ctx.wanted
-    if wanted is None or wanted.env_name is None:
-        return
-    fp = wanted.fingerprint
-    name = wanted.env_name
-    if fp is None:
-        yield warn("env-drift", f"env {name} has no fingerprint: its origin is unknown",
-                   f"re-create it: mlstack env create {wanted.entry.profile} --name {name}")
-        return
-    now = MachineFacts.of(ctx.machine)
-    changes = []
-    if fp.machine.gfx != now.gfx:
-        changes.append(f"GPUs {','.join(fp.machine.gfx) or 'none'} -> "
-                       f"{','.join(now.gfx) or 'none'}")
-    if fp.machine.rocm != now.rocm:
-        changes.append(f"ROCm {fp.machine.rocm or 'none'} -> {now.rocm or 'none'}")
-    if changes:
-        yield warn(
-            "env-drift",
-            f"env {name} was made on this machine as it was: {'; '.join(changes)}; its "
-            "GPU variables (visible devices, overrides) may no longer fit",
-            f"re-create it: {fp.recreate_command()}",
-        )
-        return
-    yield ok("env-drift", f"env {name} (generation {fp.generation}, made {fp.created} by "
-             f"mlstack {fp.mlstack_version}) matches this machine's GPUs and ROCm")
-
-
-def envs_behind_lock(ctx: Context) -> Iterator[Finding]:
-    """Every env made from a lock file: is it behind it (the lock's entry for it changed
-    since, e.g. a profile edit and `mlstack lock`)? `mlstack run` syncs such an env first."""
-    from mlstack_env.activation.lookup import lock_stamp_changed
-    from mlstack_env.store.generations import all_envs
-
-    for env in all_envs():
-        gen = env.current()
-        lock = lock_stamp_changed(str(gen.path)) if gen is not None else None
-        if gen is None or lock is None:
-            continue
-        from mlstack_env.actions.create import behind_lock
-
-        behind = behind_lock(env.name, str(gen.path), lock)
-        if behind is not None:
-            yield warn("env-lock", behind.message(),
-                       f"`mlstack run {env.name} -- CMD` syncs it first, or by hand: "
-                       f"`{behind.recreate}`")
-
-
 def _indexes_carrying(gfx: str) -> list[str]:
     return [name for name, carried in gpu_table().wheel_gfx.items() if gfx in carried]
 
@@ -318,35 +215,50 @@ def gpu_support(ctx: Context) -> Iterator[Finding]:
         off_text = _official_text(gpu, release, official)
         code = torch_code_support(gpu.gfx, wheels) if wheels and index else None
         if gpu not in compute:
-            model = gpu_table().model(gpu.gfx)
-            would = (f"would need HSA_OVERRIDE_GFX_VERSION={model.override}"
-                     if model.override else "no override applies")
-            yield ok("gpu-support", f"{label}: integrated, left out of envs beside the "
-                     f"discrete GPU; {would}" + (f"; {off_text}" if off_text else ""))
-            continue
-        if code is None:
-            carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
-            why = (f"no PyTorch index is known for ROCm {wheels}" if wheels
-                   else "no ROCm release to judge against (none installed, no --lock)")
-            yield ok("gpu-support", f"{label}: {why}; wheels that carry it: {carried}"
-                     + (f"; {off_text}" if off_text else ""))
-            continue
-        if code.kind is CodeKind.UNSUPPORTED:
+            yield ok("gpu-support", _joined(f"{label}: {_integrated_text(gpu)}", off_text))
+        elif code is None:
+            yield ok("gpu-support", _joined(f"{label}: {_unjudged_text(gpu, wheels)}",
+                                            off_text))
+        elif code.kind is CodeKind.UNSUPPORTED:
             carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
             yield fail(
                 "gpu-support",
                 f"{label}: the {index} PyTorch wheels carry no code it can run",
                 f"use a ROCm release whose wheels carry {gpu.gfx} ({carried})",
             )
-            continue
-        if code.kind is CodeKind.OVERRIDE:
-            runs = (f"the {index} wheels lack {gpu.gfx}; it runs their "
-                    f"{_as_gfx(code.override)} code with HSA_OVERRIDE_GFX_VERSION="
-                    f"{code.override} (mlstack envs set it)")
         else:
-            runs = f"runs natively with the {index} PyTorch wheels"
-        message = f"{label}: {runs}" + (f"; {off_text}" if off_text else "")
-        yield _runs_finding(message, official, code)
+            message = _joined(f"{label}: {_runs_text(gpu, index, code)}", off_text)
+            yield _runs_finding(message, official, code)
+
+
+def _joined(message: str, off_text: str) -> str:
+    """``message``, then what AMD's support list says when it says something."""
+    return message + (f"; {off_text}" if off_text else "")
+
+
+def _integrated_text(gpu: Gpu) -> str:
+    """An iGPU beside a discrete one: out of envs, and what it would need."""
+    model = gpu_table().model(gpu.gfx)
+    would = (f"would need HSA_OVERRIDE_GFX_VERSION={model.override}"
+             if model.override else "no override applies")
+    return f"integrated, left out of envs beside the discrete GPU; {would}"
+
+
+def _unjudged_text(gpu: Gpu, wheels: str | None) -> str:
+    """No PyTorch wheels to judge ``gpu`` against: why, and which wheels carry it."""
+    carried = ", ".join(_indexes_carrying(gpu.gfx)) or "none"
+    why = (f"no PyTorch index is known for ROCm {wheels}" if wheels
+           else "no ROCm release to judge against (none installed, no --lock)")
+    return f"{why}; wheels that carry it: {carried}"
+
+
+def _runs_text(gpu: Gpu, index: str | None, code: CodeSupport) -> str:
+    """How the ``index`` wheels' code runs on ``gpu``: natively or through an override."""
+    if code.kind is CodeKind.OVERRIDE:
+        return (f"the {index} wheels lack {gpu.gfx}; it runs their "
+                f"{_as_gfx(code.override)} code with HSA_OVERRIDE_GFX_VERSION="
+                f"{code.override} (mlstack envs set it)")
+    return f"runs natively with the {index} PyTorch wheels"
 
 
 def _official_text(gpu: Gpu, release: str | None, official: OfficialSupport | None) -> str:
@@ -401,15 +313,11 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
     firmware = ("switch the iGPU off in the firmware (BIOS/UEFI: integrated graphics "
                 "disabled), as AMD advises: the runtime may crash while the driver "
                 "enumerates it, even when it is hidden")
-    rocr = ctx.environ.get(envvars.ROCR_VISIBLE_DEVICES)
-    if rocr is not None:
-        shown = {p.strip() for p in rocr.split(",") if p.strip()}
-        ids = {str(g.index) for g in igpus} | {g.uuid for g in igpus if g.uuid}
-        if not shown & ids:
-            yield ok("igpu", f"integrated {names} is hidden by your "
-                             f"{envvars.ROCR_VISIBLE_DEVICES}; if ROCm programs crash, "
-                             f"{firmware}")
-            return
+    if _hidden_by_user(ctx.environ.get(envvars.ROCR_VISIBLE_DEVICES), igpus):
+        yield ok("igpu", f"integrated {names} is hidden by your "
+                         f"{envvars.ROCR_VISIBLE_DEVICES}; if ROCm programs crash, "
+                         f"{firmware}")
+        return
     yield warn(
         "igpu",
         f"integrated {names} sits beside a discrete GPU: mlstack envs hide it with "
@@ -418,3 +326,13 @@ def integrated_gpu(ctx: Context) -> Iterator[Finding]:
         f"{firmware}; outside mlstack envs, export {envvars.ROCR_VISIBLE_DEVICES}={visible} "
         f"({envvars.HIP_VISIBLE_DEVICES} alone does not keep the runtime off the iGPU)",
     )
+
+
+def _hidden_by_user(rocr: str | None, igpus: list[Gpu]) -> bool:
+    """Does the user's own ``ROCR_VISIBLE_DEVICES`` (``rocr``) leave out every iGPU (by
+    index or UUID)?"""
+    if rocr is None:
+        return False
+    shown = {p.strip() for p in rocr.split(",") if p.strip()}
+    ids = {str(g.index) for g in igpus} | {g.uuid for g in igpus if g.uuid}
+    return not shown & ids

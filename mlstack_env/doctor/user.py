@@ -18,7 +18,7 @@ from mlstack_env.doctor.machine import wheel_rocm
 from mlstack_env.gpu.gpuvars import GpuCode, GpuSet, decide, gpu_code
 from mlstack_env.hardware import rocm as rocm_files
 from mlstack_env.hardware.machine import Gpu
-from mlstack_env.rocmwheels.rocmsdk import version_at
+from mlstack_env.rocmwheels.rocmroot import version_at
 
 _OVERRIDE_RE = re.compile(r"^\d+\.\d+\.\d+$")
 UNSET_HINT = "unset {name} and remove it from your shell startup files"

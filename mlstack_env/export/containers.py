@@ -37,7 +37,8 @@ from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
-from mlstack_env.rocmwheels.rocmsdk import entry_variables, needs_init, release_of
+from mlstack_env.rocmwheels.rocmroot import entry_variables, needs_init
+from mlstack_env.rocmwheels.rocmsdk import release_of
 
 KINDS = ("docker", "apptainer")
 PREFIX = "/opt/mlstack"

@@ -18,7 +18,7 @@ from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel
 from mlstack_env.resolve.cudacheck import check_rocm
 from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import Request, entry_env
-from mlstack_env.resolve.uvcompile import Upgrade, compile_request
+from mlstack_env.resolve.uvcompile import Relock, Upgrade, compile_request
 from mlstack_env.rocmwheels import rocmsdk
 
 
@@ -35,7 +35,7 @@ def resolve(request: Request, config: UserConfig | None = None, offline: bool = 
         workdir = Path(tmp)
         output = workdir / "pylock.toml"  # uv insists on this name
         compile_request(request, config, workdir, "pylock.toml", output, offline=offline,
-                        previous=previous, upgrade=upgrade)
+                        relock=Relock(previous, upgrade))
         known = [*(previous.packages if previous else ()),
                  *(p for e in (lock.entries if lock else ()) for p in e.packages)]
         packages = _parse_pylock(output, request, config, known)

@@ -31,6 +31,29 @@ class EnvEntry:
     notes: tuple[str, ...] = ()  # other changes to announce (a target added to mlstack.toml)
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What a create asks of a project's lock: ``profile`` (merged) on ``target`` with
+    ``python`` (None: chosen), the project read with its catalog."""
+
+    profile: Profile
+    target: Target
+    python: str | None
+    project: Project
+    cat: Catalog
+
+    def lookup(self, existing: Lock | None) -> tuple[LockEntry | None, Request, PythonChoice]:
+        """The lock's entry for this machine (or None) and the request it should match."""
+        py = choose_python(self.profile, self.python, self.project, existing, [self.target])
+        candidates = [e for e in (existing.entries if existing else ())
+                      if e.profile == self.profile.name and fits(e, self.target, py.version)]
+        candidates.sort(key=lambda e: (len(e.target.gfx), e.target != self.target))
+        if candidates:
+            entry = candidates[0]
+            return entry, make_request(self.profile, entry.target, py, self.cat), py
+        return None, make_request(self.profile, self.target, py, self.cat), py
+
+
 def entry_for_env(
     profile: str,
     target: Target,
@@ -62,18 +85,17 @@ def entry_for_env(
     if project is None:
         py = choose_python(merged, python, None)
         return EnvEntry(resolve(make_request(merged, target, py, cat), offline=offline), py)
+    asked = _Asked(merged, target, python, project, cat)
     if profile not in _locked_profiles(project):
-        return _user_entry(merged, target, python, project, cat,
-                           why=f"does not use the profile {profile}", offline=offline,
+        return _user_entry(asked, why=f"does not use the profile {profile}", offline=offline,
                            on_wait=on_wait)
     if python is not None and project.python and parse_python(python) != str(project.python):
         # `mlstack lock` locks the project's Python only: an entry for another one would
         # be dropped by the next `mlstack lock`.
-        return _user_entry(merged, target, python, project, cat,
-                           why=f"locks Python {project.python}, not {python}",
+        return _user_entry(asked, why=f"locks Python {project.python}, not {python}",
                            offline=offline, on_wait=on_wait)
     existing = existing_lock(project.lock_path)
-    found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
+    found, request, py = asked.lookup(existing)
     if found is not None and found.inputs_hash == request.inputs_hash():
         return EnvEntry(found, py, lock_path=project.lock_path)
     why = refusal(project, locked)
@@ -91,9 +113,9 @@ def _relock(project: Project, profile: str, target: Target, python: str | None, 
         # Another command may have written the lock (or mlstack.toml) while this one waited.
         project = load_project(project.manifest_path)
         profile_set, cat = project.profile_set(), project.catalog()
-        merged = profile_set.get(profile)
+        asked = _Asked(profile_set.get(profile), target, python, project, cat)
         existing = existing_lock(project.lock_path)
-        found, request, py = _lookup(merged, target, python, project, cat=cat, existing=existing)
+        found, request, py = asked.lookup(existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
             return EnvEntry(found, py, lock_path=project.lock_path)
         entry = resolve(request, offline=offline, previous=found, lock=existing)
@@ -120,23 +142,21 @@ def _locked_profiles(project: Project) -> list[str]:
         return []
 
 
-def _user_entry(merged: Profile, target: Target, python: str | None, project: Project,
-                cat: Catalog, *, why: str, offline: bool,
+def _user_entry(asked: _Asked, *, why: str, offline: bool,
                 on_wait: Callable[[str], None] | None) -> EnvEntry:
     """A built-in profile the project does not use (``env create minimal`` in a project
     of other profiles): locked for this user under MLSTACK_HOME, never in the team's
     mlstack.lock, which `mlstack lock` would undo (docs/team.md, "The lock is a function
     of the project")."""
+    project = asked.project
     path = user_lock_path(project)
-    found, request, py = _lookup(merged, target, python, project, cat=cat,
-                                 existing=existing_lock(path))
+    found, request, py = asked.lookup(existing_lock(path))
     if found is not None and found.inputs_hash == request.inputs_hash():
         return EnvEntry(found, py, lock_path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with held(path, on_wait):
         existing = existing_lock(path)
-        found, request, py = _lookup(merged, target, python, project, cat=cat,
-                                     existing=existing)
+        found, request, py = asked.lookup(existing)
         if found is not None and found.inputs_hash == request.inputs_hash():
             return EnvEntry(found, py, lock_path=path)
         entry = resolve(request, offline=offline, previous=found)
@@ -145,19 +165,6 @@ def _user_entry(merged: Profile, target: Target, python: str | None, project: Pr
     note = (f"locked {entry.key} for you in {path}: {project.manifest_path.name} {why}, so "
             f"{project.lock_path.name} is left as it is")
     return EnvEntry(entry, py, lock_path=path, notes=(note,))
-
-
-def _lookup(merged: Profile, target: Target, python: str | None, project: Project, *,
-            cat: Catalog, existing: Lock | None) -> tuple[LockEntry | None, Request, PythonChoice]:
-    """The lock's entry for this machine (or None) and the request it should match."""
-    py = choose_python(merged, python, project, existing, [target])
-    candidates = [e for e in (existing.entries if existing else ())
-                  if e.profile == merged.name and fits(e, target, py.version)]
-    candidates.sort(key=lambda e: (len(e.target.gfx), e.target != target))
-    if candidates:
-        entry = candidates[0]
-        return entry, make_request(merged, entry.target, py, cat), py
-    return None, make_request(merged, target, py, cat), py
 
 
 def _refused(project: Project, profile: str, target: Target, py: PythonChoice, *,

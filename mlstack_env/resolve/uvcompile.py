@@ -62,15 +62,34 @@ class Upgrade:
         return args
 
 
+@dataclass(frozen=True)
+class Relock:
+    """What a re-lock keeps and what it takes anew: the entry it replaces (``previous``),
+    whose versions uv keeps, but for what ``upgrade`` asks."""
+
+    previous: LockEntry | None = None
+    upgrade: Upgrade | None = None
+
+    def write_preferences(self, output: Path, fmt: str) -> None:
+        """``previous`` written to ``output``, uv's compile target: uv reads an existing
+        output file as preferences (a pylock only: the format ``previous`` can be written
+        in)."""
+        if self.previous is not None and fmt == "pylock.toml":
+            output.write_text(to_pylock(self.previous, require_urls=False), encoding="utf-8")
+
+    def uv_args(self) -> list[str]:
+        return self.upgrade.uv_args() if self.upgrade else []
+
+
 def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: str,
-                    output: Path, *, offline: bool, previous: LockEntry | None = None,
-                    upgrade: Upgrade | None = None) -> None:
+                    output: Path, *, offline: bool, relock: Relock | None = None) -> None:
     """Run ``uv pip compile`` for ``request`` into ``output`` (format ``fmt``).
 
-    ``previous`` (the entry being re-locked) is written to ``output`` first: uv reads an
-    existing output file as preferences, so every package keeps its locked version unless
-    the requirements or ``upgrade`` ask otherwise (as ``uv lock`` keeps uv.lock's).
+    ``relock.previous`` (the entry being re-locked) is written to ``output`` first: uv reads
+    an existing output file as preferences, so every package keeps its locked version unless
+    the requirements or ``relock.upgrade`` ask otherwise (as ``uv lock`` keeps uv.lock's).
     """
+    relock = relock or Relock()
     wanted, replaced = request.requirements()
     requirements = workdir / "requirements.in"
     requirements.write_text("".join(r + "\n" for r in wanted), encoding="utf-8")
@@ -78,12 +97,11 @@ def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: st
     if replaced:  # ROCm as wheels: the rocm selector sdist out, its wheels in (rocmsdk)
         overrides = workdir / "overrides.txt"
         overrides.write_text("".join(r + "\n" for r in replaced), encoding="utf-8")
-    if previous is not None and fmt == "pylock.toml":
-        output.write_text(to_pylock(previous, require_urls=False), encoding="utf-8")
+    relock.write_preferences(output, fmt)
     interpreter = uv.find_python(request.python)
     args = uv_args(request, config, requirements, output, interpreter=interpreter, fmt=fmt,
                    overrides=overrides)
-    args += upgrade.uv_args() if upgrade else []
+    args += relock.uv_args()
     try:
         uv.run(args, what=f"resolving {request.key}", cwd=workdir, offline=offline)
     except UvError as err:

@@ -238,11 +238,11 @@ def _post_install(entry: LockEntry, venv: Path, progress: Progress) -> None:
     """Steps a package needs after install, run before the entry is published: an entry
     holding ROCm as wheels runs ``rocm-sdk init`` (ROCM-FACTS §4b), so it stays immutable
     and verifiable afterwards."""
-    from mlstack_env.rocmwheels import rocmsdk
+    from mlstack_env.rocmwheels import rocmroot
 
-    if rocmsdk.needs_init(entry):
+    if rocmroot.needs_init(entry):
         with progress.step("running rocm-sdk init in the new store entry"):
-            rocmsdk.initialize(entry, venv)
+            rocmroot.initialize(entry, venv)
 
 
 def now() -> str:

@@ -306,7 +306,7 @@ def _unpacked_variables(manifest: Mapping[str, Any], entry: LockEntry, env: Name
     """The packed variables but the places (this node's), with ROCm's and the caches'."""
     variables = {k: str(v) for k, v in dict(manifest.get("variables", {})).items()
                  if k not in PLACES}
-    from mlstack_env.rocmwheels.rocmsdk import entry_variables
+    from mlstack_env.rocmwheels.rocmroot import entry_variables
     from mlstack_env.store.variables import cache_variables
 
     # ROCm inside the venv (ROCm as wheels) moved with it: its variables follow.

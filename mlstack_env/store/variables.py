@@ -7,7 +7,7 @@ lock entry's own (ROCM-FACTS §1 and §6).
   GPU code of the entry's locked torch version.
 * ``ROCM_PATH``: the detected ROCm install; for an entry holding ROCm as wheels, the root
   ``rocm-sdk path --root`` answers inside the env (the devel tree with rocm-sdk-devel:
-  :func:`mlstack_env.rocmwheels.rocmsdk.rocm_root`), and ``ROCM_HOME`` and ``HIP_PATH`` too (what
+  :func:`mlstack_env.rocmwheels.rocmroot.rocm_root`), and ``ROCM_HOME`` and ``HIP_PATH`` too (what
   PyTorch looks for).
 * ``MIOPEN_USER_DB_PATH`` / ``MIOPEN_CUSTOM_CACHE_DIR``: per env (:func:`cache_variables`).
 * ``PYTORCH_TUNABLEOP_FILENAME``: per GPU set, shared by the envs that enable TunableOp.
@@ -26,7 +26,7 @@ from mlstack_env.core import envvars
 from mlstack_env.gpu import gpuvars
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.rocmwheels import rocmsdk
+from mlstack_env.rocmwheels import rocmroot
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,13 @@ def env_variables(entry: LockEntry, machine: Machine, venv: Path | None = None
     decided = gpuvars.decide(gpus, code)
     variables = dict(decided.variables)
     lock_env = dict(entry.env)
-    if rocmsdk.holds_rocm(entry):
+    if rocmroot.holds_rocm(entry):
         # ROCm inside the env (FACTS §4b): a system ROCm is ignored unless the profile sets
         # ROCM_PATH itself (then none of the three point into the env).
         from mlstack_env.store.entries import Store, store_key
 
         venv = venv or Store().entry(store_key(entry)).path
-        variables.update(rocmsdk.entry_variables(entry, venv))
+        variables.update(rocmroot.entry_variables(entry, venv))
     elif gpus.machine and machine.rocm is not None:
         variables[envvars.ROCM_PATH] = machine.rocm.path
     if gpus.machine:

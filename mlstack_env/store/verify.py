@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlstack_env.lockfile import LockEntry
-from mlstack_env.rocmwheels.rocmsdk import INIT_RECORD, INIT_REMOVED, record_digest
+from mlstack_env.rocmwheels.rocmroot import INIT_RECORD, INIT_REMOVED, record_digest
 from mlstack_env.store.files import own_directory
 
 
