@@ -52,13 +52,13 @@ def world(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
 
 def _fast(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) -> Result:
     """``mlstack ARGS`` that must not reach typer."""
-    import mlstack_env.cli
+    import mlstack_env.cli.entry
 
     def no_typer(argv: list[str]) -> int:
         raise AssertionError(f"typer ran for {argv}")
 
     with monkeypatch.context() as m:
-        m.setattr(mlstack_env.cli, "_run_app", no_typer)
+        m.setattr(mlstack_env.cli.entry, "_run_app", no_typer)
         r = run_mlstack(*args, cwd=cwd)
     return _result(r)
 
@@ -205,8 +205,7 @@ def test_fast_commands_load_no_typer_rich_or_tomlkit(args: list[str], world: Pat
 
 def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Off a terminal the plain console writes what rich would, byte for byte."""
-    from mlstack_env.cli.output import console, rich_console
-    from mlstack_env.cli.plain import PlainConsole
+    from mlstack_env.cli.plain import PlainConsole, console, rich_console
 
     class Pipe(io.StringIO):
         def isatty(self) -> bool:
@@ -362,9 +361,11 @@ def test_help_loads_no_command_module() -> None:
     modules = _imported(["--help"], env={"COLUMNS": "60"})
     assert "mlstack_env.cli.app" in modules
     loaded = {m for m in modules if m.startswith("mlstack_env.cli.")}
-    assert loaded <= {"mlstack_env.cli.app", "mlstack_env.cli.helptext",
-                      "mlstack_env.cli.fast", "mlstack_env.cli.fastspec",
-                      "mlstack_env.cli.output", "mlstack_env.cli.progress"}, loaded
+    assert loaded <= {"mlstack_env.cli.entry", "mlstack_env.cli.app",
+                      "mlstack_env.cli.helptext", "mlstack_env.cli.fast",
+                      "mlstack_env.cli.fastspec", "mlstack_env.cli.output",
+                      "mlstack_env.cli.plain", "mlstack_env.cli.progress",
+                      "mlstack_env.cli.report"}, loaded
     assert _heavy(modules) <= {m for m in modules if m.startswith(("typer", "click"))}
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
 from mlstack_env.cli.progress import announce, say
 
 if TYPE_CHECKING:
@@ -27,8 +27,7 @@ OfflineOpt = Annotated[bool, typer.Option("--offline", help="Resolve from uv's c
 
 
 @dataclass(frozen=True)
-class EditResult:
-    exit_code = 0  # reports no failure (output.Result)
+class EditResult(Result):
     summary = True  # -q silences it (output.emit)
     outcome: EditOutcome
 

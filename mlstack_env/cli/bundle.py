@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class BundleResult:
-    exit_code = 0  # reports no failure (output.Result)
+class BundleResult(Result):
     summary = True  # -q silences it (output.emit)
     bundle: Bundle
 

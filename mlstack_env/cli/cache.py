@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,8 +27,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 
 @dataclass(frozen=True)
-class CacheResult:
-    exit_code = 0  # reports no failure (output.Result)
+class CacheResult(Result):
     report: CacheReport
 
     def to_json(self) -> dict[str, Any]:

@@ -151,7 +151,7 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
             hint=_repair_hint(gen),
         )
         if as_json:  # stdout holds the result already: one JSON document, the error on stderr
-            from mlstack_env.cli import report
+            from mlstack_env.cli.report import report
 
             return report(err)
         raise err

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    exit_code = 0  # reports no failure (output.Result)
+class ExportResult(Result):
     summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path

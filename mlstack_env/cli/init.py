@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class InitResult:
-    exit_code = 0  # reports no failure (output.Result)
+class InitResult(Result):
     plan: InitPlan
 
     def to_json(self) -> dict[str, Any]:
