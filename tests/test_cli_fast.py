@@ -12,7 +12,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -293,12 +295,21 @@ def test_each_body_takes_its_commands_parameters(words: tuple[str, ...]) -> None
 
     from mlstack_env.cli import fastgen
 
+    def load(dotted: str) -> Any:
+        module, name = dotted.rsplit(".", 1)
+        return getattr(import_module(f"mlstack_env.cli.{module}"), name)
+
     command = fastgen.command_at(words)
-    module, name = fast.FAST[words][0].rsplit(".", 1)
-    body = getattr(import_module(f"mlstack_env.cli.{module}"), name)
+    body, options_class = fast.FAST[words][:2]
     declared = {p.name: p.default for p in command.params}
-    taken = {n: None if p.default is p.empty else p.default  # required: click's None
-             for n, p in inspect.signature(body).parameters.items()}
+    if options_class is None:  # the body takes the parameters
+        taken = {n: None if p.default is p.empty else p.default  # required: click's None
+                 for n, p in inspect.signature(load(body)).parameters.items()}
+    else:  # the body takes one object of the options class, whose fields are the params
+        [only] = inspect.signature(load(body)).parameters.values()
+        assert only.annotation == options_class.rsplit(".", 1)[1]
+        taken = {f.name: None if f.default is MISSING else f.default
+                 for f in fields(load(options_class))}
     assert declared == taken
 
 
@@ -307,7 +318,7 @@ def test_every_option_the_table_takes_is_declared_alike() -> None:
     parameter; a flag in one is a flag in the other."""
     from mlstack_env.cli import fastgen
 
-    for words, (_body, options, _args, _required) in fast.FAST.items():
+    for words, (_body, _class, options, _args, _required) in fast.FAST.items():
         params = {opt: p for p in fastgen.command_at(words).params for opt in p.opts}
         for spelling, (name, kind) in options.items():
             assert params[spelling].name == name

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +24,6 @@ cache_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ EnvOpt = Annotated[
                  help="Also check the machine against this named env (its lock and "
                  "fingerprint)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
     typer.Option("--lock", metavar="FILE",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from mlstack_env.store.pack import Packed
     from mlstack_env.store.unpack import Unpacked
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def run_fast(args: list[str]) -> int:
     parsed = parse(args)
     if parsed is None:
         sys.stdout.write(USAGE)
-        return 0
+        return ExitCode.OK
     name, argv, mode = parsed
 
     from mlstack_env.activation.data import apply, load_env_json

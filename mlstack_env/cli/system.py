@@ -10,6 +10,7 @@ import typer
 
 from mlstack_env.actions.wanted import Wanted, require_wanted
 from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import ExitCode, MlstackError
 from mlstack_env.hardware import Distro, Machine, detect
 from mlstack_env.system import (
@@ -32,7 +33,6 @@ EnvOpt = Annotated[
     str | None,
     typer.Option("--env", metavar="NAME", help="The lock of this named env."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
     typer.Option("--lock", metavar="FILE",
