@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_type_hints
 
 import pytest
 
@@ -422,3 +422,33 @@ def test_wide_root_help_loads_no_typer() -> None:
     modules = _imported(["--help"], env={"COLUMNS": "100"})
     assert "mlstack_env.cli.fastspec" in modules
     assert _heavy(modules) == set()
+
+
+def test_an_options_class_is_its_commands_parameters() -> None:
+    """A command declared with an options class (``cli/signature.takes``) has exactly
+    the class's fields as parameters, in their order, with their defaults, spellings
+    and help: the class is the one declaration typer reads."""
+    from mlstack_env.cli.app import full_command
+    from mlstack_env.cli.options import Opt
+
+    def commands(group: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for name, command in getattr(group, "commands", {}).items():
+            yield f"{path} {name}".strip(), command
+            yield from commands(command, f"{path} {name}")
+
+    declared = []
+    for path, command in commands(full_command(), ""):
+        cls = getattr(command.callback, "options", None)
+        if cls is None:
+            continue
+        declared.append(path)
+        hints = get_type_hints(cls, localns={"Annotated": Annotated}, include_extras=True)
+        assert [p.name for p in command.params] == [f.name for f in fields(cls)], path
+        for param, field in zip(command.params, fields(cls), strict=True):
+            spec = get_args(hints[field.name])[1]
+            assert param.default == (None if field.default is MISSING else field.default)
+            assert param.required == (field.default is MISSING)
+            assert param.help == spec.info["help"]
+            if isinstance(spec, Opt):
+                assert sorted(param.opts) == sorted(spec.decls), path
+    assert sorted(declared) == ["env create", "export", "init", "lock"]

@@ -40,6 +40,7 @@ def suggest(word: str, known: list[str]) -> str | None:
         return None
     return FAMILIAR[close[0]] if close[0] in familiar else close[0]
 
+
 def _verbose(args: list[str]) -> bool:
     head = args[: args.index("--")] if "--" in args else args
     return any(a in ("-v", "--verbose") for a in head)

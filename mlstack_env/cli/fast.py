@@ -107,7 +107,7 @@ def run_fast(args: Sequence[str]) -> int | None:
     if list(args) in ([], ["--help"]) and _columns() >= 80:  # click's max
         sys.stdout.write(ROOT_HELP)  # generated from the declaration: what typer prints
         sys.stdout.flush()
-        return 0
+        return 0  # ExitCode.OK, without importing core.errors' enum on this path
     words = [a for a in args if a not in QUIET]
     for command, spec in FAST.items():
         if tuple(words[: len(command)]) == command:
