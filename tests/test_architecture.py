@@ -22,11 +22,7 @@ UPWARD_TO_CLEAR = {
 }
 
 # Modules that import each other (directly or round a circle), not yet untied.
-CYCLES_TO_CLEAR: set[frozenset[str]] = {
-    frozenset({"cli.output", "cli.plain", "cli.progress"}),
-    # A package's __init__ imports a submodule that takes a name from the __init__.
-    frozenset({"cli", "cli.app", "cli.env", "cli.sync"}),
-}
+CYCLES_TO_CLEAR: set[frozenset[str]] = set()
 
 
 def _modules() -> list[Path]:

@@ -12,7 +12,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Annotated, Any, get_args, get_type_hints
 
 import pytest
 
@@ -52,13 +54,13 @@ def world(mirrored: WheelIndex, fake_machine: Callable[[str], Path],
 
 def _fast(monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path | None = None) -> Result:
     """``mlstack ARGS`` that must not reach typer."""
-    import mlstack_env.cli
+    import mlstack_env.cli.entry
 
     def no_typer(argv: list[str]) -> int:
         raise AssertionError(f"typer ran for {argv}")
 
     with monkeypatch.context() as m:
-        m.setattr(mlstack_env.cli, "_run_app", no_typer)
+        m.setattr(mlstack_env.cli.entry, "_run_app", no_typer)
         r = run_mlstack(*args, cwd=cwd)
     return _result(r)
 
@@ -205,8 +207,7 @@ def test_fast_commands_load_no_typer_rich_or_tomlkit(args: list[str], world: Pat
 
 def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Off a terminal the plain console writes what rich would, byte for byte."""
-    from mlstack_env.cli.output import console, rich_console
-    from mlstack_env.cli.plain import PlainConsole
+    from mlstack_env.cli.plain import PlainConsole, console, rich_console
 
     class Pipe(io.StringIO):
         def isatty(self) -> bool:
@@ -294,12 +295,21 @@ def test_each_body_takes_its_commands_parameters(words: tuple[str, ...]) -> None
 
     from mlstack_env.cli import fastgen
 
+    def load(dotted: str) -> Any:
+        module, name = dotted.rsplit(".", 1)
+        return getattr(import_module(f"mlstack_env.cli.{module}"), name)
+
     command = fastgen.command_at(words)
-    module, name = fast.FAST[words][0].rsplit(".", 1)
-    body = getattr(import_module(f"mlstack_env.cli.{module}"), name)
+    body, options_class = fast.FAST[words][:2]
     declared = {p.name: p.default for p in command.params}
-    taken = {n: None if p.default is p.empty else p.default  # required: click's None
-             for n, p in inspect.signature(body).parameters.items()}
+    if options_class is None:  # the body takes the parameters
+        taken = {n: None if p.default is p.empty else p.default  # required: click's None
+                 for n, p in inspect.signature(load(body)).parameters.items()}
+    else:  # the body takes one object of the options class, whose fields are the params
+        [only] = inspect.signature(load(body)).parameters.values()
+        assert only.annotation == options_class.rsplit(".", 1)[1]
+        taken = {f.name: None if f.default is MISSING else f.default
+                 for f in fields(load(options_class))}
     assert declared == taken
 
 
@@ -308,7 +318,7 @@ def test_every_option_the_table_takes_is_declared_alike() -> None:
     parameter; a flag in one is a flag in the other."""
     from mlstack_env.cli import fastgen
 
-    for words, (_body, options, _args, _required) in fast.FAST.items():
+    for words, (_body, _class, options, _args, _required) in fast.FAST.items():
         params = {opt: p for p in fastgen.command_at(words).params for opt in p.opts}
         for spelling, (name, kind) in options.items():
             assert params[spelling].name == name
@@ -362,9 +372,11 @@ def test_help_loads_no_command_module() -> None:
     modules = _imported(["--help"], env={"COLUMNS": "60"})
     assert "mlstack_env.cli.app" in modules
     loaded = {m for m in modules if m.startswith("mlstack_env.cli.")}
-    assert loaded <= {"mlstack_env.cli.app", "mlstack_env.cli.helptext",
-                      "mlstack_env.cli.fast", "mlstack_env.cli.fastspec",
-                      "mlstack_env.cli.output", "mlstack_env.cli.progress"}, loaded
+    assert loaded <= {"mlstack_env.cli.entry", "mlstack_env.cli.app",
+                      "mlstack_env.cli.helptext", "mlstack_env.cli.fast",
+                      "mlstack_env.cli.fastspec", "mlstack_env.cli.output",
+                      "mlstack_env.cli.plain", "mlstack_env.cli.progress",
+                      "mlstack_env.cli.report"}, loaded
     assert _heavy(modules) <= {m for m in modules if m.startswith(("typer", "click"))}
 
 
@@ -410,3 +422,33 @@ def test_wide_root_help_loads_no_typer() -> None:
     modules = _imported(["--help"], env={"COLUMNS": "100"})
     assert "mlstack_env.cli.fastspec" in modules
     assert _heavy(modules) == set()
+
+
+def test_an_options_class_is_its_commands_parameters() -> None:
+    """A command declared with an options class (``cli/signature.takes``) has exactly
+    the class's fields as parameters, in their order, with their defaults, spellings
+    and help: the class is the one declaration typer reads."""
+    from mlstack_env.cli.app import full_command
+    from mlstack_env.cli.options import Opt
+
+    def commands(group: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for name, command in getattr(group, "commands", {}).items():
+            yield f"{path} {name}".strip(), command
+            yield from commands(command, f"{path} {name}")
+
+    declared = []
+    for path, command in commands(full_command(), ""):
+        cls = getattr(command.callback, "options", None)
+        if cls is None:
+            continue
+        declared.append(path)
+        hints = get_type_hints(cls, localns={"Annotated": Annotated}, include_extras=True)
+        assert [p.name for p in command.params] == [f.name for f in fields(cls)], path
+        for param, field in zip(command.params, fields(cls), strict=True):
+            spec = get_args(hints[field.name])[1]
+            assert param.default == (None if field.default is MISSING else field.default)
+            assert param.required == (field.default is MISSING)
+            assert param.help == spec.info["help"]
+            if isinstance(spec, Opt):
+                assert sorted(param.opts) == sorted(spec.decls), path
+    assert sorted(declared) == ["env create", "export", "init", "lock"]

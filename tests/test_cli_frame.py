@@ -40,7 +40,7 @@ def test_version_imports_no_typer_rich_or_uv() -> None:
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('typer', 'rich', 'click', 'uv', 'mlstack_env.resolve'))\n"
         "heavy += sorted(m for m in sys.modules if m.startswith('mlstack_env.') and m not in "
-        "('mlstack_env.cli', 'mlstack_env.core', 'mlstack_env.core.errors'))\n"
+        "('mlstack_env.cli', 'mlstack_env.cli.entry'))\n"
         "print(json.dumps([rc, heavy]))\n"
     )
     result = subprocess.run(

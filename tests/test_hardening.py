@@ -398,7 +398,7 @@ def test_full_disk_is_a_clean_error_and_leaves_the_lock(run: Run, tmp_path: Path
         (disk / "filler").write_bytes(b"\0" * (64 * 1024 - len(before) - 4096))
         with pytest.raises(OSError) as exc:
             write_atomic(old, before.decode() * 8)
-        from mlstack_env.cli import filesystem_error
+        from mlstack_env.cli.report import filesystem_error
 
         err = filesystem_error(exc.value)
         assert "No space left on device" in err.message and str(disk) in err.message
@@ -413,7 +413,7 @@ def test_full_disk_through_a_fault_seam(tmp_path: Path, monkeypatch: pytest.Monk
     when the last blocks cannot be written."""
     import errno
 
-    from mlstack_env.cli import filesystem_error
+    from mlstack_env.cli.report import filesystem_error
 
     folder = tmp_path / "project"
     folder.mkdir()

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
 from mlstack_env.cli.progress import announce, say
+from mlstack_env.cli.signature import JsonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from mlstack_env.actions.project_edit import EditOutcome, EditRequest
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 ProfileOpt = Annotated[str | None, typer.Option(
     "--profile", "-p", metavar="P", help="The profile of mlstack.toml to change (default: "
     "the project's default-env, or its only profile).")]
@@ -27,8 +27,7 @@ OfflineOpt = Annotated[bool, typer.Option("--offline", help="Resolve from uv's c
 
 
 @dataclass(frozen=True)
-class EditResult:
-    exit_code = 0  # reports no failure (output.Result)
+class EditResult(Result):
     summary = True  # -q silences it (output.emit)
     outcome: EditOutcome
 

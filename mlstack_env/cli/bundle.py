@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class BundleResult:
-    exit_code = 0  # reports no failure (output.Result)
+class BundleResult(Result):
     summary = True  # -q silences it (output.emit)
     bundle: Bundle
 
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--project", metavar="DIR", help="The project "
                                       "directory (default: found upward from here).")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+        as_json: JsonOpt = False,
     ) -> int:
         """Download every locked wheel into DIR, sha256-checked, for `env create --wheels`."""
         from mlstack_env.export.bundle import lock_path_for, make_bundle

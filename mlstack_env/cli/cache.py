@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,12 +24,10 @@ cache_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)
-class CacheResult:
-    exit_code = 0  # reports no failure (output.Result)
+class CacheResult(Result):
     report: CacheReport
 
     def to_json(self) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.gpu.gpu_assessment import assess, target_summary
 from mlstack_env.hardware import Machine, detect
 
@@ -16,13 +17,11 @@ if TYPE_CHECKING:
 
     from mlstack_env.resolve.request import PythonChoice
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)
-class DetectResult:
+class DetectResult(Result):
     """`detect`'s result: the machine, and the Python a lock would use."""
-    exit_code = 0  # reports no failure (output.Result)
     machine: Machine
     lock_python: tuple[str, PythonChoice] | None = None  # (profile, the Python it locks for)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mlstack_env.cli import diff_results
+from mlstack_env.cli.signature import JsonOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -20,8 +21,7 @@ def register(app: typer.Typer) -> None:
         exit_code: Annotated[bool, typer.Option(
             "--exit-code", help="Exit 1 when the locks differ (like `git diff "
             "--exit-code`); without it the exit status is 0 either way.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-        = False,
+        as_json: JsonOpt = False,
     ) -> int:
         """What changed between two locks, entry by entry: packages added, removed,
         upgraded, downgraded; wheels whose hash changed (!!); variables; system packages."""

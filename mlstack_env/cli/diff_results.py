@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
+from mlstack_env.core.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from mlstack_env.lockfile.lockdiff import LockDiff
 
 
-class DiffResult:
+class DiffResult(Result):
     """A plain class: a dataclass costs its creation at import on this path."""
 
     def __init__(self, diff: LockDiff, exit_on_changes: bool = False) -> None:
@@ -22,8 +23,9 @@ class DiffResult:
         self.exit_on_changes = exit_on_changes
 
     @property
-    def exit_code(self) -> int:
-        return 1 if self.exit_on_changes and not self.diff.identical else 0
+    def exit_code(self) -> ExitCode:
+        changed = self.exit_on_changes and not self.diff.identical
+        return ExitCode.USER_ERROR if changed else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         return self.diff.to_json()

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import JsonOpt
+from mlstack_env.core.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,7 +26,6 @@ EnvOpt = Annotated[
                  help="Also check the machine against this named env (its lock and "
                  "fingerprint)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
     typer.Option("--lock", metavar="FILE",
@@ -36,26 +37,29 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 @dataclass(frozen=True)
-class DoctorResult:
+class DoctorResult(Result):
     findings: tuple[Finding, ...]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         from mlstack_env.doctor import Status
 
-        return 1 if any(f.status is Status.FAIL for f in self.findings) else 0
+        failed = any(f.status is Status.FAIL for f in self.findings)
+        return ExitCode.USER_ERROR if failed else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         """One object, as every --json prints: the worst status, then each finding."""
-        worst = next((s for s in ("fail", "warn") if any(f.status.value == s
-                                                           for f in self.findings)), "ok")
-        return {"status": worst, "findings": [f.to_json() for f in self.findings]}
+        from mlstack_env.doctor import Status
+
+        worst = next((s for s in (Status.FAIL, Status.WARN)
+                      if any(f.status is s for f in self.findings)), Status.OK)
+        return {"status": worst.value, "findings": [f.to_json() for f in self.findings]}
 
     def render(self, console: Console) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        from mlstack_env.cli.output import printable
+        from mlstack_env.cli.plain import printable
         from mlstack_env.doctor import Status
 
         table = Table(box=None, pad_edge=False, show_header=True)

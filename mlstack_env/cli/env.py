@@ -15,9 +15,11 @@ import typer
 
 from mlstack_env.cli import lean
 from mlstack_env.cli.env_results import GcResult, VerifyResult
+from mlstack_env.cli.options import OFFLINE, PROJECT, REINSTALL, CreateOptions
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import is_quiet, say
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.cli.signature import JsonOpt, param, takes
+from mlstack_env.core.errors import ExitCode, MlstackError
 
 if TYPE_CHECKING:
     from mlstack_env.store.fingerprint import Fingerprint
@@ -30,15 +32,9 @@ env_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-OfflineOpt = Annotated[bool, typer.Option(
-    "--offline", help="No network: the uv cache must hold the wheels.")]
-ProjectOpt = Annotated[Path | None, typer.Option(
-    "--project", metavar="DIR", help="The project directory (default: found upward "
-    "from here).")]
-ReinstallOpt = Annotated[bool, typer.Option(
-    "--reinstall", help="Install the wheels again even when the store holds them "
-    "(after `env verify` found changed files).")]
+OfflineOpt = Annotated[bool, param(OFFLINE)]
+ProjectOpt = Annotated[Path | None, param(PROJECT)]
+ReinstallOpt = Annotated[bool, param(REINSTALL)]
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The env's name.")]
 
 
@@ -53,32 +49,10 @@ def _say(message: str) -> None:
 
 
 @env_app.command("create")
-def create_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
-    profile: Annotated[str | None, typer.Argument(
-        metavar="[PROFILE]",
-        help="Profile to materialize (default: the project's default-env, or the only "
-        "profile of --lock FILE).")] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", metavar="N",
-                                             help="Env name (default: the profile's).")] = None,
-    lock_file: Annotated[Path | None, typer.Option(
-        "--lock", metavar="FILE", help="Use exactly this lock; never resolve.")] = None,
-    target: Annotated[str | None, typer.Option(
-        "--target", metavar="T", help="Target instead of the detected one, "
-        "e.g. rocm6.4:gfx1100.")] = None,
-    python: Annotated[str | None, typer.Option("--python", metavar="X.Y",
-                                               help="Python version.")] = None,
-    offline: OfflineOpt = False,
-    locked: Annotated[bool, typer.Option(
-        "--locked", help="Fail if the project's lock is stale instead of re-locking.")] = False,
-    project: ProjectOpt = None,
-    reinstall: ReinstallOpt = False,
-    wheels: Annotated[Path | None, typer.Option(
-        "--wheels", metavar="DIR", help="Install the locked wheels found in this folder "
-        "(made by `mlstack bundle`); with --offline all must be there.")] = None,
-    as_json: JsonOpt = False,
-) -> int:
+@takes(CreateOptions)
+def create_cmd(options: CreateOptions) -> int:
     """Materialize a lock entry as a named env (a new generation when it exists)."""
-    return lean.env_create(**locals())
+    return lean.env_create(options)
 
 
 @env_app.command("list")
@@ -151,11 +125,11 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
             hint=_repair_hint(gen),
         )
         if as_json:  # stdout holds the result already: one JSON document, the error on stderr
-            from mlstack_env.cli import report
+            from mlstack_env.cli.report import report
 
             return report(err)
         raise err
-    return 0
+    return ExitCode.OK
 
 
 def _sharing(gen: Generation) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from mlstack_env.cli.output import Result
+from mlstack_env.core.errors import ExitCode
 from mlstack_env.core.units import human_bytes
 
 if TYPE_CHECKING:
@@ -25,9 +27,8 @@ if TYPE_CHECKING:
 # --- create ----------------------------------------------------------------------------
 
 
-class CreateResult:
+class CreateResult(Result):
     """`env create`'s result, rendered for people or as JSON."""
-    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
 
     def __init__(self, outcome: CreateOutcome) -> None:
@@ -136,9 +137,8 @@ def _behind(name: str, generation: str) -> str | None:
     return lock if behind_lock(name, generation, lock) is not None else None
 
 
-class ListResult:
+class ListResult(Result):
     """`env list`'s result."""
-    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, envs: list[dict[str, Any]]) -> None:
         self.envs = envs
@@ -161,9 +161,8 @@ class ListResult:
                           f"`mlstack sync`): {', '.join(behind)}", soft_wrap=True)
 
 
-class InfoResult:
+class InfoResult(Result):
     """`env info`'s result: one env's current generation."""
-    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, env: NamedEnv, generation: Generation) -> None:
         self.env = env
@@ -263,7 +262,7 @@ def _machine_line(m: dict[str, Any]) -> str:
 # --- verify / gc -----------------------------------------------------------------------
 
 
-class VerifyResult:
+class VerifyResult(Result):
     """`env verify`'s result; exits 1 when the env differs from its lock."""
 
     def __init__(self, name: str, generation: int, report: VerifyReport) -> None:
@@ -272,8 +271,8 @@ class VerifyResult:
         self.report = report
 
     @property
-    def exit_code(self) -> int:
-        return 0 if self.report.ok else 1
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.report.ok else ExitCode.USER_ERROR
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "generation": self.generation, **self.report.to_json()}
@@ -290,9 +289,8 @@ class VerifyResult:
             console.print(f"{p.package}: {p.detail}", soft_wrap=True)
 
 
-class GcResult:
+class GcResult(Result):
     """`gc`'s result: what was removed and what it freed."""
-    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, report: GcReport) -> None:
         self.report = report

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.options import JSON, Arg, Opt
+from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import takes
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -21,8 +23,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    exit_code = 0  # reports no failure (output.Result)
+class ExportResult(Result):
     summary = True  # -q silences it (output.emit)
     recipe: Recipe
     recipe_path: Path
@@ -100,59 +101,64 @@ def _not_one(path: Path, found: list[LockEntry], lock_file: Path | None,
     )
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """``mlstack export``'s options (:mod:`mlstack_env.cli.options`)."""
+
+    kind: Annotated[str, Arg(metavar="docker|apptainer", help="The recipe to write.")]
+    name: Annotated[str | None, Arg(
+        metavar="[NAME]", help="An env to export (else an entry of --lock).")] = None
+    output: Annotated[Path | None, Opt(
+        "-o", "--output", metavar="PATH", help="The recipe (e.g. Dockerfile, NAME.def); "
+        "the lock is written beside it. Required.")] = None
+    lock_file: Annotated[Path | None, Opt(
+        "--lock", metavar="FILE", help="The lock (default: the project's).")] = None
+    profile: Annotated[str | None, Opt(
+        "--profile", metavar="P", help="The lock entry's profile.")] = None
+    target: Annotated[str | None, Opt(
+        "--target", metavar="T", help="The lock entry's target, e.g. rocm6.4:gfx942.")] = None
+    python: Annotated[str | None, Opt(
+        "--python", metavar="X.Y", help="The lock entry's Python.")] = None
+    project: Annotated[Path | None, Opt(
+        "--project", metavar="DIR", help="The project directory.")] = None
+    base: Annotated[str | None, Opt(
+        "--base", metavar="IMAGE", help="Base image instead of AMD's ROCm image for the "
+        "entry's ROCm version.")] = None
+    with_mirrors: Annotated[bool, Opt(
+        "--with-mirrors", help="Put the config's [mirrors] into the recipe (default: "
+        "canonical URLs only; pass mirrors at build time).")] = False
+    as_json: Annotated[bool, JSON] = False
+
+
 def register(app: typer.Typer) -> None:
     @app.command("export")
-    def export_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
-        kind: Annotated[str, typer.Argument(metavar="docker|apptainer",
-                                            help="The recipe to write.")],
-        name: Annotated[str | None, typer.Argument(
-            metavar="[NAME]", help="An env to export (else an entry of --lock).")] = None,
-        output: Annotated[Path | None, typer.Option(
-            "-o", "--output", metavar="PATH", help="The recipe (e.g. Dockerfile, NAME.def); "
-            "the lock is written beside it. Required.")] = None,
-        lock_file: Annotated[Path | None, typer.Option(
-            "--lock", metavar="FILE", help="The lock (default: the project's).")] = None,
-        profile: Annotated[str | None, typer.Option(
-            "--profile", metavar="P", help="The lock entry's profile.")] = None,
-        target: Annotated[str | None, typer.Option(
-            "--target", metavar="T", help="The lock entry's target, e.g. rocm6.4:gfx942.")]
-        = None,
-        python: Annotated[str | None, typer.Option(
-            "--python", metavar="X.Y", help="The lock entry's Python.")] = None,
-        project: Annotated[Path | None, typer.Option(
-            "--project", metavar="DIR", help="The project directory.")] = None,
-        base: Annotated[str | None, typer.Option(
-            "--base", metavar="IMAGE", help="Base image instead of AMD's ROCm image for the "
-            "entry's ROCm version.")] = None,
-        with_mirrors: Annotated[bool, typer.Option(
-            "--with-mirrors", help="Put the config's [mirrors] into the recipe (default: "
-            "canonical URLs only; pass mirrors at build time).")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-        = False,
-    ) -> None:
+    @takes(ExportOptions)
+    def export_cmd(options: ExportOptions) -> int:
         """Write a Dockerfile or Apptainer definition that rebuilds a lock entry in an image."""
         from mlstack_env.export.containers import KINDS, make_recipe, write_recipe
 
-        if kind not in KINDS:
-            raise MlstackError(f"unknown container kind {kind!r}",
+        o = options
+        if o.kind not in KINDS:
+            raise MlstackError(f"unknown container kind {o.kind!r}",
                                hint="use `mlstack export docker` or `mlstack export apptainer`")
-        if output is None:
-            example = "Dockerfile" if kind == "docker" else "env.def"
-            raise MlstackError(f"where to? `mlstack export {kind}` needs -o PATH",
-                               hint=f"e.g. mlstack export {kind} NAME -o {example}")
+        if o.output is None:
+            example = "Dockerfile" if o.kind == "docker" else "env.def"
+            raise MlstackError(f"where to? `mlstack export {o.kind}` needs -o PATH",
+                               hint=f"e.g. mlstack export {o.kind} NAME -o {example}")
         entry, slug, source = _entry(
-            name, lock_file=lock_file, profile=profile, target=target, python=python,
-            project=project, again=f"mlstack export {kind} -o {shlex.quote(str(output))}")
+            o.name, lock_file=o.lock_file, profile=o.profile, target=o.target,
+            python=o.python, project=o.project,
+            again=f"mlstack export {o.kind} -o {shlex.quote(str(o.output))}")
         from mlstack_env.fetch.urlpolicy import url_policy
 
         # The rule env create and bundle apply: a recipe installs only what a create of
         # this entry would (the configured sources and allow-urls), on canonical URLs.
-        url_policy(source, project).check(entry, source)
+        url_policy(source, o.project).check(entry, source)
         mirrors = None
-        if with_mirrors:
+        if o.with_mirrors:
             from mlstack_env.fetch.config import load_config
 
             mirrors = dict(load_config().mirrors)
-        recipe = make_recipe(kind, entry, name=slug, mirrors=mirrors, base=base)
-        recipe_path, lock_path = write_recipe(recipe, output)
-        emit(ExportResult(recipe, recipe_path, lock_path), as_json)
+        recipe = make_recipe(o.kind, entry, name=slug, mirrors=mirrors, base=o.base)
+        recipe_path, lock_path = write_recipe(recipe, o.output)
+        return emit(ExportResult(recipe, recipe_path, lock_path), o.as_json)

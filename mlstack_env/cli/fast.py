@@ -45,7 +45,7 @@ def _takes(kind: str | None, text: str) -> bool:
 
 def parse(spec: tuple[Any, ...], args: Sequence[str]) -> dict[str, Any] | None:
     """The parameters ``args`` give, or None when the fast path must not take them."""
-    _body, options, arguments, required = spec
+    _body, _options_class, options, arguments, required = spec
     values: dict[str, Any] = {}
     positionals: list[str] = []
     i = 0
@@ -107,7 +107,7 @@ def run_fast(args: Sequence[str]) -> int | None:
     if list(args) in ([], ["--help"]) and _columns() >= 80:  # click's max
         sys.stdout.write(ROOT_HELP)  # generated from the declaration: what typer prints
         sys.stdout.flush()
-        return 0
+        return 0  # ExitCode.OK, without importing core.errors' enum on this path
     words = [a for a in args if a not in QUIET]
     for command, spec in FAST.items():
         if tuple(words[: len(command)]) == command:
@@ -117,7 +117,14 @@ def run_fast(args: Sequence[str]) -> int | None:
             from mlstack_env.cli.progress import set_quiet
 
             set_quiet(len(words) < len(args))
-            module, name = spec[0].rsplit(".", 1)
-            body = getattr(__import__(f"mlstack_env.cli.{module}", fromlist=[name]), name)
+            body = _load(spec[0])
+            if spec[1] is not None:  # the body takes one object of its options
+                return int(body(_load(spec[1])(**values)))
             return int(body(**values))
     return None
+
+
+def _load(dotted: str) -> Any:
+    """``module.name`` under mlstack_env.cli."""
+    module, name = dotted.rsplit(".", 1)
+    return getattr(__import__(f"mlstack_env.cli.{module}", fromlist=[name]), name)

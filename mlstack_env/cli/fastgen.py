@@ -1,14 +1,16 @@
-"""Writes ``cli/fastspec.py``, the fast path's table, from the typer declaration.
+"""Writes ``cli/fastspec.py``, the fast path's table, from the one declaration of each
+command (its typer parameters, or its options class, :mod:`mlstack_env.cli.options`).
 
     python -m mlstack_env.cli.fastgen        # rewrite mlstack_env/cli/fastspec.py
 
 The commands in :data:`FAST_BODIES` are the ones whose benchmark shows typer's import
 (35-60 ms) is most of their time (docs/performance.md). For each, the table lists every
 spelling of every option typer declares for it, with the parameter it sets and how its
-value converts; an option whose value typer checks beyond that (a path that must be a
-file or a directory) is left out, so the fast path hands it to typer. A test checks that
-the written file is what this module generates now, so an option added to a command is
-either in the table or the test fails.
+value converts, and the options class its body takes (the one the typer command was
+declared with, :func:`mlstack_env.cli.signature.takes`), if any; an option whose value
+typer checks beyond that (a path that must be a file or a directory) is left out, so
+the fast path hands it to typer. A test checks that the written file is what this module
+generates now, so an option added to a command is either in the table or the test fails.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from mlstack_env.cli.app import full_command
 
 # Command words -> its typer-free body, ``module.function`` under mlstack_env.cli (it
-# takes the command's parameters).
+# takes the command's parameters, or the one object of its options class).
 FAST_BODIES: dict[tuple[str, ...], str] = {
     ("env", "create"): "lean.env_create",
     ("env", "list"): "lean.env_list",
@@ -37,8 +39,9 @@ HELP_WIDTH = 80  # click's help is never wider
 HEADER = '''"""The fast path's table, generated from the typer declaration by
 ``python -m mlstack_env.cli.fastgen``: do not edit (a test checks it is current).
 
-Command words -> (body, options, arguments, required parameters); the body is
-``module.function`` under mlstack_env.cli.
+Command words -> (body, options class, options, arguments, required parameters); the
+body is ``module.function`` under mlstack_env.cli; with an options class (``module.Class``,
+else None) it takes one object of it, else the parameters as keywords.
 Options: spelling -> (parameter, kind); arguments: (parameter, nargs, kind) in order.
 Kinds: "flag" (no value), "str", "path", and "str*"/"path*" (repeatable).
 """
@@ -84,7 +87,15 @@ def spec(command: Any, body: str) -> tuple[Any, ...]:
         elif k is not None:
             for opt in param.opts:
                 options[opt] = (param.name, k)
-    return body, options, tuple(arguments), tuple(required)
+    return body, options_class(command), options, tuple(arguments), tuple(required)
+
+
+def options_class(command: Any) -> str | None:
+    """``module.Class`` of the options class ``command`` was declared with, or None."""
+    cls = getattr(command.callback, "options", None)
+    if cls is None:
+        return None
+    return f"{cls.__module__.removeprefix('mlstack_env.cli.')}.{cls.__qualname__}"
 
 
 def command_at(words: tuple[str, ...]) -> Any:

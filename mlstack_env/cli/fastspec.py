@@ -1,8 +1,9 @@
 """The fast path's table, generated from the typer declaration by
 ``python -m mlstack_env.cli.fastgen``: do not edit (a test checks it is current).
 
-Command words -> (body, options, arguments, required parameters); the body is
-``module.function`` under mlstack_env.cli.
+Command words -> (body, options class, options, arguments, required parameters); the
+body is ``module.function`` under mlstack_env.cli; with an options class (``module.Class``,
+else None) it takes one object of it, else the parameters as keywords.
 Options: spelling -> (parameter, kind); arguments: (parameter, nargs, kind) in order.
 Kinds: "flag" (no value), "str", "path", and "str*"/"path*" (repeatable).
 """
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('lean.env_create',
+                     'options.CreateOptions',
                      {'--name': ('name', 'str'),
                       '-n': ('name', 'str'),
                       '--lock': ('lock_file', 'path'),
@@ -27,13 +29,19 @@ FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('lean.env_cr
                       '--json': ('as_json', 'flag')},
                      (('profile', 1, 'str'),),
                      ()),
- ('env', 'list'): ('lean.env_list', {'--json': ('as_json', 'flag')}, (), ()),
+ ('env', 'list'): ('lean.env_list', None, {'--json': ('as_json', 'flag')}, (), ()),
  ('env', 'info'): ('lean.env_info',
+                   None,
                    {'--json': ('as_json', 'flag')},
                    (('name', 1, 'str'),),
                    ('name',)),
- ('profile', 'list'): ('lean.profile_list', {'--json': ('as_json', 'flag')}, (), ()),
+ ('profile', 'list'): ('lean.profile_list',
+                       None,
+                       {'--json': ('as_json', 'flag')},
+                       (),
+                       ()),
  ('lock',): ('lean.lock',
+             'options.LockOptions',
              {'--target': ('target', 'str*'),
               '-t': ('target', 'str*'),
               '--python': ('python', 'str'),
@@ -48,10 +56,12 @@ FAST: dict[tuple[str, ...], tuple[Any, ...]] = {('env', 'create'): ('lean.env_cr
              (('profiles', -1, 'str*'),),
              ()),
  ('diff',): ('diff_results.diff',
+             None,
              {'--exit-code': ('exit_code', 'flag'), '--json': ('as_json', 'flag')},
              (('old', 1, 'str'), ('new', 1, 'str')),
              ()),
  ('tree',): ('tree_results.tree',
+             None,
              {'--lock': ('lock_file', 'path'),
               '--profile': ('profile', 'str'),
               '--target': ('target', 'str'),

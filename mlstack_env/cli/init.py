@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit
+from mlstack_env.cli.options import JSON, Opt
+from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import takes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class InitResult:
-    exit_code = 0  # reports no failure (output.Result)
+class InitResult(Result):
     plan: InitPlan
 
     def to_json(self) -> dict[str, Any]:
@@ -51,63 +52,75 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+@dataclass(frozen=True)
+class InitOptions:
+    """``mlstack init``'s options (:mod:`mlstack_env.cli.options`)."""
+
+    target: Annotated[list[str] | None, Opt(
+        "--target", "-t", metavar="T", help="Also lock for this target, e.g. "
+        "rocm7.0:gfx942; repeatable (the detected one is always included).")] = None
+    python: Annotated[str | None, Opt(
+        "--python", metavar="X.Y", help="The Python to lock for (default: what the "
+        "components need, else the one mlstack runs on).")] = None
+    with_: Annotated[list[str] | None, Opt(
+        "--with", metavar="C,C…", help="Components to include, comma-separated or "
+        "repeated (default: pytorch). See the picker for the list.")] = None
+    profile: Annotated[str | None, Opt(
+        "--profile", metavar="NAME", help="The profile and default-env name (default: "
+        "the folder's name).")] = None
+    yes: Annotated[bool, Opt(
+        "--yes", "-y", help="No picker: take --with (or the defaults).")] = False
+    force: Annotated[bool, Opt("--force", help="Replace an existing mlstack.toml.")] = False
+    no_detect: Annotated[bool, Opt(
+        "--no-detect", help="Only the --target targets, not this machine's.")] = False
+    as_json: Annotated[bool, JSON] = False
+
+
 def register(app: typer.Typer) -> None:
     @app.command("init")
-    def init_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
-        target: Annotated[list[str] | None, typer.Option(
-            "--target", "-t", metavar="T", help="Also lock for this target, e.g. "
-            "rocm7.0:gfx942; repeatable (the detected one is always included).")] = None,
-        python: Annotated[str | None, typer.Option(
-            "--python", metavar="X.Y", help="The Python to lock for (default: what the "
-            "components need, else the one mlstack runs on).")] = None,
-        with_: Annotated[list[str] | None, typer.Option(
-            "--with", metavar="C,C…", help="Components to include, comma-separated or "
-            "repeated (default: pytorch). See the picker for the list.")] = None,
-        profile: Annotated[str | None, typer.Option(
-            "--profile", metavar="NAME", help="The profile and default-env name (default: "
-            "the folder's name).")] = None,
-        yes: Annotated[bool, typer.Option(
-            "--yes", "-y", help="No picker: take --with (or the defaults).")] = False,
-        force: Annotated[bool, typer.Option(
-            "--force", help="Replace an existing mlstack.toml.")] = False,
-        no_detect: Annotated[bool, typer.Option(
-            "--no-detect", help="Only the --target targets, not this machine's.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-        = False,
-    ) -> int:
+    @takes(InitOptions)
+    def init_cmd(options: InitOptions) -> int:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
         from mlstack_env.actions.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
-        from mlstack_env.catalog.target import Target
-        from mlstack_env.core.errors import MlstackError
+        from mlstack_env.core.errors import ExitCode, MlstackError
 
+        o = options
         root = Path.cwd()
-        if (root / MANIFEST_NAME).exists() and not force:
+        if (root / MANIFEST_NAME).exists() and not o.force:
             raise MlstackError(f"{root / MANIFEST_NAME} already exists",
                                hint="edit it, or replace it with `mlstack init --force`")
-        targets: list[Target] = []
-        if not no_detect:
-            from mlstack_env.hardware import detect
-
-            targets.append(detect().target)
-        for t in target or []:
-            parsed = Target.parse(t)
-            if parsed not in targets:
-                targets.append(parsed)
-        ids = _split(with_)
-        if not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
+        targets = _targets(o)
+        ids = _split(o.with_)
+        if not o.yes and not o.as_json and sys.stdin.isatty() and sys.stdout.isatty():
             from mlstack_env.actions.manifest_init import PickerQuit
 
             try:
-                ids = pick(targets, python, input, print, ids)
+                ids = pick(targets, o.python, input, print, ids)
             except PickerQuit:
                 sys.stderr.write("mlstack init: stopped, nothing written\n")
-                return 0
-        if not no_detect and not target:
+                return ExitCode.OK
+        if not o.no_detect and not o.target:
             targets = [_machine_target(ids, targets[0])]
-        plan = plan_init(root, targets, python, ids, profile=profile)
-        write(plan, render(plan), force=force)
-        return emit(InitResult(plan), as_json)
+        plan = plan_init(root, targets, o.python, ids, profile=o.profile)
+        write(plan, render(plan), force=o.force)
+        return emit(InitResult(plan), o.as_json)
+
+
+def _targets(o: InitOptions) -> list[Target]:
+    """This machine's target (unless --no-detect), then each --target not already there."""
+    from mlstack_env.catalog.target import Target
+
+    targets: list[Target] = []
+    if not o.no_detect:
+        from mlstack_env.hardware import detect
+
+        targets.append(detect().target)
+    for t in o.target or []:
+        parsed = Target.parse(t)
+        if parsed not in targets:
+            targets.append(parsed)
+    return targets
 
 
 def _machine_target(ids: list[str] | None, detected: Target) -> Target:

@@ -2,26 +2,27 @@
 
 Importing typer (and the click under it) is 35-60 ms of every command, more than
 ``env list``, a store hit or a no-op ``lock`` spend on their work. The typer commands in
-``cli/env.py``, ``cli/lock.py`` and ``cli/profile.py`` are declared there (the one
-declaration of their options) and call these with their own parameters,
-``body(**locals())``; :mod:`mlstack_env.cli.fast` calls them too, with what it parsed by
-the table generated from those declarations (``cli/fastspec.py``). Each body takes
-exactly its command's parameters, names and defaults (a test checks).
+``cli/env.py``, ``cli/lock.py`` and ``cli/profile.py`` call these: ``env create`` and
+``lock`` with the one object of their options (:mod:`mlstack_env.cli.options`, the one
+declaration of them), the others with their few parameters, ``body(**locals())``;
+:mod:`mlstack_env.cli.fast` calls them too, with what it parsed by the table generated
+from those declarations (``cli/fastspec.py``). Each body takes exactly its command's
+parameters, names and defaults, or its options class (a test checks).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import announce, is_quiet, say
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ExitCode, MlstackError
 
 TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
     from mlstack_env.catalog.target import Target
+    from mlstack_env.cli.options import CreateOptions, LockOptions
 
 # --- the command bodies (typer's commands call these too) -------------------------------
 
@@ -44,22 +45,20 @@ def env_info(name: str, as_json: bool = False) -> int:
     return emit(InfoResult(env, gen), as_json)
 
 
-def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
-        profile: str | None = None, name: str | None = None, lock_file: Path | None = None,
-        target: str | None = None, python: str | None = None, offline: bool = False,
-        locked: bool = False, project: Path | None = None, reinstall: bool = False,
-        wheels: Path | None = None, as_json: bool = False) -> int:
+def env_create(options: CreateOptions) -> int:
     """``env create``: materialize a lock entry as a named env."""
     from mlstack_env.actions.create import CreateRequest, create
     from mlstack_env.cli.env_results import CreateResult
     from mlstack_env.cli.progress import StepProgress
     from mlstack_env.store.entries import NoProgress
 
+    o = options
     request = CreateRequest(
-        profile=profile, name=name, lock_file=lock_file,
-        target=_target(target) if target else None, python=python, offline=offline,
-        locked=locked, project_dir=project, reinstall=reinstall, wheels_dir=wheels,
+        profile=o.profile, name=o.name, lock_file=o.lock_file,
+        target=_target(o.target) if o.target else None, python=o.python, offline=o.offline,
+        locked=o.locked, project_dir=o.project, reinstall=o.reinstall, wheels_dir=o.wheels,
     )
+    as_json = o.as_json
     quiet = as_json or is_quiet()
     fetched = sys.modules.get("mlstack_env.fetch.download")
     if fetched is not None:  # in-process (tests): another command's downloads
@@ -67,7 +66,7 @@ def env_create(  # noqa: PLR0917 - one parameter per option of `env create`
     outcome = create(request, progress=NoProgress() if quiet else StepProgress(),
                      on_wait=None if quiet else say, announce=announce)
     if not as_json and is_quiet():  # -q: nothing else on success
-        return 0
+        return ExitCode.OK
     return emit(CreateResult(outcome), as_json)
 
 
@@ -88,13 +87,7 @@ def profile_list(as_json: bool = False, project_dir: Path | None = None) -> int:
     return emit(ProfileList(merged, str(project.manifest_path) if project else None), as_json)
 
 
-def lock(  # noqa: PLR0917 - one parameter per option of `lock`
-        profiles: Sequence[str] | None = None, target: Sequence[str] | None = None,
-        python: str | None = None, output: Path | None = None, check: bool = False,
-        project_dir: Path | None = None, export_pylock: Path | None = None,
-        offline: bool = False, upgrade: bool = False,
-        upgrade_package: Sequence[str] | None = None, locked: bool = False,
-        as_json: bool = False) -> int:
+def lock(options: LockOptions) -> int:
     """``lock``: resolve profiles x targets into the lock, or check it is fresh."""
     from mlstack_env.catalog.target import Target, parse_python
     from mlstack_env.cli.lock_results import LockProgress, LockResult, upgrade_request
@@ -102,26 +95,28 @@ def lock(  # noqa: PLR0917 - one parameter per option of `lock`
     from mlstack_env.resolve.locking import LockRequest
     from mlstack_env.resolve.locking import lock as resolve_lock
 
-    parsed = [Target.parse(t) for t in target or ()]
-    if python is not None:
-        parse_python(python)
-    wanted = upgrade_request(upgrade, list(upgrade_package or ()), check=check, locked=locked,
-                             offline=offline)
-    project = find_project(Path.cwd(), project_dir)
+    o = options
+    parsed = [Target.parse(t) for t in o.target or ()]
+    if o.python is not None:
+        parse_python(o.python)
+    wanted = upgrade_request(o.upgrade, list(o.upgrade_package or ()), check=o.check,
+                             locked=o.locked, offline=o.offline)
+    project = find_project(Path.cwd(), o.project_dir)
     if project is None:
-        _check_profiles(list(profiles or ()))
-    if check and export_pylock is not None:
+        _check_profiles(list(o.profiles or ()))
+    if o.check and o.export_pylock is not None:
         raise MlstackError("--check writes nothing; it cannot be used with "
                            "--export-pylock", "drop one of them")
-    with LockProgress(quiet=as_json) as progress:
-        request = LockRequest(profiles=list(profiles or ()), targets=parsed, python=python,
-                              output=output, check=check, export_dir=export_pylock,
-                              offline=offline, upgrade=wanted, locked=locked)
+    with LockProgress(quiet=o.as_json) as progress:
+        request = LockRequest(profiles=list(o.profiles or ()), targets=parsed,
+                              python=o.python, output=o.output, check=o.check,
+                              export_dir=o.export_pylock, offline=o.offline, upgrade=wanted,
+                              locked=o.locked)
         outcome = resolve_lock(project, request, progress=progress, on_wait=announce)
     for line in outcome.change.lines() if outcome.change else ():
         announce(line)
-    code = emit(LockResult(outcome), as_json)
-    if check and not outcome.up_to_date:
+    code = emit(LockResult(outcome), o.as_json)
+    if o.check and not outcome.up_to_date:
         stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
                  if not o.status.up_to_date]
         raise MlstackError(

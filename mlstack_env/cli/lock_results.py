@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlstack_env.cli.output import Result
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -17,9 +18,8 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class LockResult:
+class LockResult(Result):
     """`lock`'s result: a line per entry, and where the lock was written."""
-    exit_code = 0  # reports no failure (output.Result)
     summary = True  # -q silences it (output.emit)
     outcome: LockOutcome
 

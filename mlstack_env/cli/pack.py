@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -21,12 +22,10 @@ if TYPE_CHECKING:
     from mlstack_env.store.pack import Packed
     from mlstack_env.store.unpack import Unpacked
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @dataclass(frozen=True)
-class PackResult:
-    exit_code = 0  # reports no failure (output.Result)
+class PackResult(Result):
     summary = True  # -q silences it (output.emit)
     packed: Packed
 
@@ -42,8 +41,7 @@ class PackResult:
 
 
 @dataclass(frozen=True)
-class UnpackResult:
-    exit_code = 0  # reports no failure (output.Result)
+class UnpackResult(Result):
     summary = True  # -q silences it (output.emit)
     unpacked: Unpacked
 

@@ -1,4 +1,7 @@
-"""Rendering without rich where rich would print plain text anyway.
+"""The consoles results and progress render on, and the text they may send a terminal.
+
+:func:`printable` escapes what a value from a profile or lock could smuggle to a
+terminal; :func:`console` is the console a result renders on.
 
 Off a terminal rich prints no colour, no spinner and (for results) no markup: what it
 writes is the text itself, wrapped at the console width unless ``soft_wrap``. Loading
@@ -14,12 +17,59 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import IO, TYPE_CHECKING, Any
-
-from mlstack_env.cli.output import printable
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI by itself), and the
+# bidi overrides that reorder what a terminal shows.
+_OTHERS = "\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHERS}]")
+_UNPRINTABLE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f{_OTHERS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """``text`` safe to show on a terminal: escape sequences and other control characters
+    (values from profiles and locks may hold any) shown escaped, ``\\x1b``, never sent raw.
+    Tabs stay; newlines stay only with ``newlines=True`` (text mlstack laid out itself,
+    where ``mlstack`` commands are also named as the user ran it: progname.commands)."""
+    if not newlines:
+        return _UNPRINTABLE_LINE.sub(_escape, text)
+    from mlstack_env.core.progname import commands
+
+    # Text mlstack laid out: the commands in it name mlstack as the user ran it.
+    return commands(_UNPRINTABLE.sub(_escape, text))
+
+
+def console(stderr: bool = False) -> Console:
+    """The console results render on. Every string it renders goes through
+    :func:`printable`; result renderers get no markup, so a ``[link=…]`` in a value is
+    text, not a hyperlink escape (the stderr console keeps markup for progress lines).
+    Output that is no terminal (a pipe, a file, ``--json``'s neighbours) gets a
+    :class:`PlainConsole`, which prints the same bytes without
+    loading rich."""
+    if not rich_would_style(sys.stderr if stderr else sys.stdout):
+        return cast("Console", PlainConsole(stderr))
+    return rich_console(stderr)
+
+
+def rich_console(stderr: bool = False) -> Console:
+    """A rich console (:func:`console` on a terminal)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    class DataConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Text:
+            return super().render_str(printable(text, newlines=True), **kwargs)
+
+    return DataConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=stderr)
+
 
 # What rich's emoji replacement could take for a name: text between two colons, with a
 # letter in it or one of the few codes without one (``:+1:``). A time's ``18:17:00`` is not.
@@ -79,8 +129,6 @@ class PlainConsole:
 
     def _fallback(self) -> Console:
         if self._rich is None:
-            from mlstack_env.cli.output import rich_console
-
             self._rich = rich_console(self._stderr)
         return self._rich
 

@@ -10,8 +10,8 @@ import typer
 from mlstack_env.cli import lean
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.profile_results import ProfileShow
+from mlstack_env.cli.signature import JsonOpt
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", help="The directory holding mlstack.toml (default: search "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlstack_env.cli.output import Result
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -12,9 +14,8 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ProfileList:
+class ProfileList(Result):
     """`profile list`'s result: the built-in profiles and the project's."""
-    exit_code = 0  # reports no failure (output.Result)
     profiles: tuple[Profile, ...]  # merged
     project: str | None
 
@@ -39,9 +40,8 @@ class ProfileList:
 
 
 @dataclass(frozen=True)
-class ProfileShow:
+class ProfileShow(Result):
     """`profile show`'s result: one profile, merged with what it extends."""
-    exit_code = 0  # reports no failure (output.Result)
     profile: Profile  # merged
 
     def to_json(self) -> dict[str, Any]:

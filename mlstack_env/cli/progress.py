@@ -37,7 +37,7 @@ class StepProgress:
     """Each step of a long command, on stderr (store.entries.Progress)."""
 
     def __init__(self, console: Console | None = None) -> None:
-        from mlstack_env.cli.output import console as make_console
+        from mlstack_env.cli.plain import console as make_console
 
         self._console = console or make_console(stderr=True)
 

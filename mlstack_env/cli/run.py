@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ExitCode, MlstackError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -44,9 +44,6 @@ Use `--` when CMD itself starts with '-' options meant for it, e.g.
 
 _HINT = "usage: mlstack env run [NAME] [--] CMD [ARGS...]  (see `mlstack env run --help`)"
 
-#: Exit statuses a shell reports for a command it could not find or could not execute.
-NOT_FOUND = 127
-NOT_EXECUTABLE = 126
 
 
 SYNC, FROZEN, NO_SYNC = "sync", "frozen", "no-sync"
@@ -172,7 +169,7 @@ def run_fast(args: list[str]) -> int:
     parsed = parse(args)
     if parsed is None:
         sys.stdout.write(USAGE)
-        return 0
+        return ExitCode.OK
     name, argv, mode = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
@@ -206,17 +203,18 @@ def run_fast(args: list[str]) -> int:
             hint = (f"{argv[0]!r} is not an env either, so it ran in the default env "
                     f"{name!r}; " + hint)
         raise MlstackError(
-            f"command not found in env {name!r}: {argv[0]}", hint=hint, exit_code=NOT_FOUND,
+            f"command not found in env {name!r}: {argv[0]}", hint=hint,
+            exit_code=ExitCode.NOT_FOUND,
         ) from None
     except PermissionError:
         raise MlstackError(
             f"cannot execute {argv[0]} (permission denied)",
             hint="check that the file is a program and has its executable bit set",
-            exit_code=NOT_EXECUTABLE,
+            exit_code=ExitCode.NOT_EXECUTABLE,
         ) from None
     except OSError as e:
         raise MlstackError(
             f"cannot execute {argv[0]}: {e.strerror}",
             hint="check that the file is a program for this machine",
-            exit_code=NOT_EXECUTABLE,
+            exit_code=ExitCode.NOT_EXECUTABLE,
         ) from None

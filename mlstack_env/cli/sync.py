@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from mlstack_env.cli.env import JsonOpt, OfflineOpt, ProjectOpt, ReinstallOpt
+from mlstack_env.cli.env import OfflineOpt, ProjectOpt, ReinstallOpt
+from mlstack_env.cli.signature import JsonOpt
 from mlstack_env.core.errors import MlstackError
 
 
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Create or update the project's default env from mlstack.lock."""
         from mlstack_env.cli.lean import env_create
+        from mlstack_env.cli.options import CreateOptions
         from mlstack_env.manifest.project import find_project
 
         found = find_project(Path.cwd(), project)
@@ -48,6 +50,7 @@ def register(app: typer.Typer) -> None:
         if frozen and locked:
             raise MlstackError("--frozen and --locked do not go together",
                                "--frozen already installs the lock as it is, never re-locking")
-        return env_create(profile=found.default_env, offline=offline, locked=locked,
-                          project=found.root, reinstall=reinstall,
-                          lock_file=found.lock_path if frozen else None, as_json=as_json)
+        return env_create(CreateOptions(
+            profile=found.default_env, offline=offline, locked=locked, project=found.root,
+            reinstall=reinstall, lock_file=found.lock_path if frozen else None,
+            as_json=as_json))

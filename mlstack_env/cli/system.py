@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlstack_env.actions.wanted import Wanted, require_wanted
-from mlstack_env.cli.output import emit
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.cli.output import Result, emit
+from mlstack_env.cli.signature import JsonOpt
+from mlstack_env.core.errors import ExitCode, MlstackError
 from mlstack_env.hardware import Distro, Machine, detect
 from mlstack_env.system import (
     Family,
@@ -32,7 +33,6 @@ EnvOpt = Annotated[
     str | None,
     typer.Option("--env", metavar="NAME", help="The lock of this named env."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 LockOpt = Annotated[
     Path | None,
     typer.Option("--lock", metavar="FILE",
@@ -68,7 +68,7 @@ def host_findings(machine: Machine, wanted: Wanted) -> tuple[Finding, ...]:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Result):
     wanted: Wanted
     distro: Distro
     family: Family
@@ -80,9 +80,9 @@ class CheckResult:
         return [s.name for s in self.statuses if not s.installed]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         failed = any(f.failed for f in self.host)
-        return 1 if self.missing or failed else 0
+        return ExitCode.USER_ERROR if self.missing or failed else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,8 +133,7 @@ def _nothing(wanted: Wanted) -> str:
 
 
 @dataclass(frozen=True)
-class PlanResult:
-    exit_code = 0  # reports no failure (output.Result)
+class PlanResult(Result):
     wanted: Wanted
     plan: Plan
     local: bool  # for this machine (missing packages only) or another (--distro)

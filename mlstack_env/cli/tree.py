@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlstack_env.cli import tree_results
+from mlstack_env.cli.signature import JsonOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +27,7 @@ def register(app: typer.Typer) -> None:
             "machine's).")] = None,
         python: Annotated[str | None, typer.Option(
             "--python", metavar="X.Y", help="With --lock: the entry's Python.")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-        = False,
+        as_json: JsonOpt = False,
     ) -> int:
         """An env's packages with versions and sizes, and which profile requirement pulled
         each in (or a lock entry's, with --lock)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.cli.output import emit, human_bytes
+from mlstack_env.cli.output import Result, emit, human_bytes
 from mlstack_env.core.errors import MlstackError
 
 if TYPE_CHECKING:
@@ -16,9 +16,8 @@ if TYPE_CHECKING:
     from mlstack_env.actions.tree import PackageTree, TreePackage
 
 
-class TreeResult:
+class TreeResult(Result):
     """A plain class: a dataclass costs its creation at import on this path."""
-    exit_code = 0  # reports no failure (output.Result)
 
     def __init__(self, tree: PackageTree) -> None:
         self.tree = tree

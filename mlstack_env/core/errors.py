@@ -6,8 +6,25 @@ Exit codes: 1 for a user or input error, 2 for an internal error.
 
 from __future__ import annotations
 
-USER_ERROR = 1
-INTERNAL_ERROR = 2
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """mlstack's exit statuses: the one table every exit code comes from (a command that
+    runs a program in an env, ``env run``/``run``/``shell``, exits with that program's
+    status instead once it ran)."""
+
+    OK = 0  # the command did what was asked
+    USER_ERROR = 1  # an error the user can act on (MlstackError), a usage error, a failed
+    # check (`lock --check`, `env verify`, `doctor`), `diff --exit-code` with changes
+    INTERNAL_ERROR = 2  # a bug in mlstack (InternalError, an exception nobody expected)
+    NOT_EXECUTABLE = 126  # run/shell: the command is in the env but cannot be executed
+    NOT_FOUND = 127  # run/shell: no such command in the env (the shell's 127)
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+
+
+USER_ERROR = ExitCode.USER_ERROR
+INTERNAL_ERROR = ExitCode.INTERNAL_ERROR
 
 
 class MlstackError(Exception):
