@@ -20,7 +20,7 @@ from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, ManifestError
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21).
@@ -58,7 +58,7 @@ def validate_site_name(name: object, source: str = "mlstack.toml") -> str:
     import re
 
     if not isinstance(name, str) or not re.fullmatch(SITE_NAME, name):
-        raise MlstackError(
+        raise BadValueError(
             f"{source}: invalid site name {str(name)[:80]!r}",
             "a site name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit",
@@ -70,12 +70,12 @@ def validate_site_rules(rules: object, source: str = "activation data") -> dict[
     """Job rules as activation data (``Site.rules()``), checked: a name by the rule above
     and two booleans, nothing else."""
     if not isinstance(rules, dict) or set(rules) - {"name", "job_cache", "gpu_per_task"}:
-        raise MlstackError(f"{source}: site must be an object with name, job_cache and "
+        raise BadValueError(f"{source}: site must be an object with name, job_cache and "
                            "gpu_per_task", "recreate the env with `mlstack env create`")
     validate_site_name(rules.get("name"), source)
     for key in ("job_cache", "gpu_per_task"):
         if not isinstance(rules.get(key, False), bool):
-            raise MlstackError(f"{source}: site.{key} must be true or false",
+            raise BadValueError(f"{source}: site.{key} must be true or false",
                                "recreate the env with `mlstack env create`")
     return dict(rules)
 
@@ -90,27 +90,27 @@ def _check(name: str, body: object, source: str) -> dict[str, Any]:
 
     validate_site_name(name, source)
     if not isinstance(body, dict):
-        raise MlstackError(f"{source}: sites.{name} must be a table",
+        raise ManifestError(f"{source}: sites.{name} must be a table",
                            f"write [sites.{name}] then job-cache = true")
     for key in body:
         if key not in SITE_KEYS:
             raise unknown_key_error(source, None, key, SITE_KEYS, f"[sites.{name}]")
     for key in ("job-cache", "gpu-per-task"):
         if key in body and not isinstance(body[key], bool):
-            raise MlstackError(f"{source}: sites.{name}.{key} must be true or false",
+            raise ManifestError(f"{source}: sites.{name}.{key} must be true or false",
                                f"write {key} = true")
     if "gpus-per-task" in body and body["gpus-per-task"] not in GPUS_PER_TASK:
-        raise MlstackError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
+        raise ManifestError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
                            'write gpus-per-task = "all" to keep every GPU in each task')
     env = body.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise MlstackError(f"{source}: sites.{name}.env must map names to strings",
+        raise ManifestError(f"{source}: sites.{name}.env must map names to strings",
                            f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
     for key, value in env.items():
         try:
             envvars.check_variable(key, value)
-        except MlstackError as e:
-            raise MlstackError(f"{source}: sites.{name}.env: {e.message}",
+        except BadValueError as e:
+            raise ManifestError(f"{source}: sites.{name}.env: {e.message}",
                                f"remove {key} from [sites.{name}.env]") from None
     return body
 
@@ -142,20 +142,20 @@ def load_site(name: str, overrides: Mapping[str, Any] | None = None,
             import difflib
 
             close = difflib.get_close_matches(n, list(tables), n=1)
-            raise MlstackError(
+            raise ManifestError(
                 f"{source}: unknown site {n!r}",
                 f"did you mean {close[0]!r}?" if close else
                 f"known sites: {', '.join(sorted(tables))}; or define [sites.{n}]",
             )
         if n in seen:
-            raise MlstackError(f"{source}: sites extend each other in a loop: "
+            raise ManifestError(f"{source}: sites extend each other in a loop: "
                                f"{' -> '.join((*seen, n))}", "remove one of the extends")
         body = tables[n]
         parent = body.get("extends")
         if parent is None:
             return body
         if not isinstance(parent, str):
-            raise MlstackError(f"{source}: sites.{n}.extends must be a site name",
+            raise ManifestError(f"{source}: sites.{n}.extends must be a site name",
                                'write extends = "slurm"')
         return _merged(resolve(parent, (*seen, n)), body)
 

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import EnvNotFound, StoreError, UsageError
 from mlstack_env.core.userfile import current_umask
 from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
@@ -77,7 +77,7 @@ def archive_format(path: Path) -> str:
     for suffix, fmt in SUFFIXES.items():
         if name.endswith(suffix):
             return fmt
-    raise MlstackError(
+    raise UsageError(
         f"{path}: unknown archive type",
         hint="name it NAME.tar.zst (zstd), NAME.tar.gz (gzip) or NAME.sqsh (squashfs)",
     )
@@ -87,7 +87,7 @@ def _zstandard() -> Any:
     try:
         import zstandard
     except ImportError:
-        raise MlstackError(
+        raise StoreError(
             "this mlstack has no zstd support (the zstandard module is missing)",
             hint="install it (pip install zstandard) or use a .tar.gz name",
         ) from None
@@ -113,7 +113,7 @@ def open_read(path: Path) -> Iterator[tarfile.TarFile]:
     try:
         raw: IO[bytes] = path.open("rb")
     except OSError as e:
-        raise MlstackError(f"cannot read {path}: {e.strerror}",
+        raise StoreError(f"cannot read {path}: {e.strerror}",
                            hint="check the path and its permissions") from None
     with raw:
         if fmt == "tar.gz":
@@ -184,7 +184,7 @@ def pack_env(name: str, output: Path) -> Packed:
     for rel, target in links.items():
         if not INTERPRETER_LINK.fullmatch(rel):
             # unpack relinks only the interpreter; anything else would dangle or leave DIR
-            raise MlstackError(f"env {name}: venv/{rel} links outside the venv (to {target})",
+            raise StoreError(f"env {name}: venv/{rel} links outside the venv (to {target})",
                                hint=f"remove that link, or re-create the env: `mlstack env "
                                f"create --name {name} --reinstall`")
     manifest = _manifest(name, entry, cfg, venv, links=links, activation=activation)
@@ -223,11 +223,11 @@ def _relocatable(name: str) -> tuple[Generation, Path, dict[str, str]]:
     can move (relocatable), or an error."""
     gen = get_env(name).current()
     if gen is None:
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     venv = gen.venv.resolve()
     cfg = _pyvenv(venv)
     if cfg.get("relocatable") != "true":
-        raise MlstackError(
+        raise StoreError(
             f"env {name}: its venv {venv} is not relocatable",
             hint=f"re-create it with this mlstack (`mlstack env create --name {name} "
             "--reinstall`), which makes relocatable venvs",
