@@ -64,7 +64,7 @@ def edit_packages(
     project = find_project(Path.cwd(), request.project_dir)
     if project is None:
         raise ManifestError("no mlstack.toml here or in any parent directory",
-                           "start a project with `mlstack init`, or pass --project DIR")
+                            "start a project with `mlstack init`, or pass --project DIR")
     name = _profile_name(project, request.profile)
     reqs = [_requirement(r) for r in request.add]
     for r in request.remove:
@@ -135,7 +135,7 @@ def _requirement(text: str, hint: str = 'write a package name with an optional v
         Requirement(text)
     except InvalidRequirement as exc:
         raise UsageError(f"{text!r} is not a PEP 508 requirement: "
-                           f"{str(exc).splitlines()[0]}", hint) from None
+                         f"{str(exc).splitlines()[0]}", hint) from None
     return text.strip()
 
 

@@ -174,7 +174,7 @@ def load_env_json(gen_dir: StrPath) -> ActivationData:
         ) from None
     except OSError as e:
         raise StoreError(f"cannot read {file}: {e.strerror}",
-                           hint="check the file's permissions") from e
+                         hint="check the file's permissions") from e
     try:
         data = json.loads(text)
     except ValueError as e:

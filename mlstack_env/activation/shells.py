@@ -44,7 +44,7 @@ def user_shell() -> tuple[str, str]:
     program = value if os.sep in value else shutil.which(value)
     if not program or not Path(program).is_file():
         raise UsageError(f"SHELL={value} does not exist",
-                           hint="set SHELL to an installed bash, zsh, sh or fish")
+                         hint="set SHELL to an installed bash, zsh, sh or fish")
     return program, kind
 
 

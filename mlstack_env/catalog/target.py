@@ -22,7 +22,7 @@ def parse_python(text: str, where: str = "--python") -> str:
     (``where`` says which option or file key held it)."""
     if not _PYTHON_RE.fullmatch(text):
         raise TargetError(f"{where} {text!r} is not a Python version",
-                           hint="write it as X.Y, e.g. 3.12")
+                          hint="write it as X.Y, e.g. 3.12")
     return text
 
 

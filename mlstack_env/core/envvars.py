@@ -195,6 +195,6 @@ def download_deadline() -> float:
         value = -1.0
     if not 0 < value < 10**7:
         raise UsageError(f"{MLSTACK_DOWNLOAD_DEADLINE}={text[:40]!r} is not a number of "
-                           "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
-                           "=7200, or unset it (one hour)")
+                         "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
+                         "=7200, or unset it (one hour)")
     return value

@@ -70,14 +70,14 @@ def lock_path_for(lock_file: Path | None, project_dir: Path | None, cwd: Path) -
     if lock_file is not None:
         if project_dir is not None:
             raise UsageError("--lock and --project both name a lock",
-                               "pass one: --lock FILE, or --project DIR for its mlstack.lock")
+                             "pass one: --lock FILE, or --project DIR for its mlstack.lock")
         return lock_file
     from mlstack_env.manifest.project import find_project
 
     project = find_project(cwd, project_dir)
     if project is None:
         raise ManifestError("which lock? there is no mlstack.toml here or above",
-                           "pass --lock FILE, or run it in a project (or with --project DIR)")
+                            "pass --lock FILE, or run it in a project (or with --project DIR)")
     return project.lock_path
 
 
@@ -91,7 +91,7 @@ def select_entries(lock: Lock, profiles: Sequence[str], source: str) -> tuple[Lo
     unknown = [p for p in profiles if p not in known]
     if unknown:
         raise LockError(f"{source} has no entry for profile {', '.join(map(repr, unknown))}",
-                           f"profiles in this lock: {', '.join(known)}")
+                        f"profiles in this lock: {', '.join(known)}")
     return tuple(e for e in lock.entries if e.profile in profiles)
 
 
@@ -188,14 +188,14 @@ def _place(cached: Path, directory: Path, wheel: Wheel) -> int:
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise UsageError(f"cannot write {wheel.filename} into {directory}: "
-                           f"{exc.strerror or exc}",
-                           "check the free space and permissions of the folder") from None
+                         f"{exc.strerror or exc}",
+                         "check the free space and permissions of the folder") from None
 
 
 def _prepare(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} is a file, not a folder",
-                           "pass a folder for the wheels: -o DIR")
+                         "pass a folder for the wheels: -o DIR")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # Leftovers of a killed run: never a wheel's name, so harmless, but not kept.
@@ -203,7 +203,7 @@ def _prepare(directory: Path) -> None:
             part.unlink(missing_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot write to {directory}: {exc.strerror or exc}",
-                           "pick a folder you can write to") from None
+                         "pick a folder you can write to") from None
 
 
 def _matching_size(path: Path, wheel: Wheel) -> int | None:

@@ -329,8 +329,8 @@ def _checked(kind: str, entry: LockEntry, variables: Mapping[str, str], base: st
     for k, v in mirrors.items():
         if not k or not v or "=" in k or re.search(r"[\s'\"\\]", k + v):
             raise ManifestError(f"a [mirrors] prefix ({k!r} = {v!r}) holds a space, quote or "
-                               "'=', which the build argument cannot carry",
-                               hint="fix [mirrors] in the mlstack config")
+                                "'=', which the build argument cannot carry",
+                                hint="fix [mirrors] in the mlstack config")
 
 
 def make_recipe(kind: str, entry: LockEntry, *, name: str,
@@ -341,7 +341,7 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
 
     if kind not in KINDS:
         raise UsageError(f"unknown container kind {kind!r}",
-                           hint="use `mlstack export docker` or `mlstack export apptainer`")
+                         hint="use `mlstack export docker` or `mlstack export apptainer`")
     mirror_text = " ".join(f"{k}={v}" for k, v in
                            sorted((mirrors or {}).items(), key=lambda kv: -len(kv[0])))
     # ROCm inside the image's venv (ROCm as wheels) is the same path on every machine.
@@ -366,7 +366,7 @@ def write_recipe(recipe: Recipe, output: Path) -> tuple[Path, Path]:
                                                 in recipe.files}}
     if output.name in taken:
         raise UsageError(f"-o {output} is {taken[output.name]} own name",
-                           hint="name the recipe Dockerfile or NAME.def")
+                         hint="name the recipe Dockerfile or NAME.def")
     write_atomic(lock_path, recipe.lock_text)
     for name, text in recipe.files:
         write_atomic(output.parent / name, text)

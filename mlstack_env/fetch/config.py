@@ -61,11 +61,13 @@ def load_config(path: Path | None = None) -> UserConfig:
     path = path or paths.config_file()
     try:
         text = userfile.read_text(
-            path, "fix its permissions, or point MLSTACK_CONFIG at another file")
+            path, "fix its permissions, or point MLSTACK_CONFIG at another file",
+            kind=ManifestError)
     except FileNotFoundError:
         return UserConfig(path=None)
     data = userfile.parse_toml(
-        text, path, "fix the syntax at that line (see https://toml.io), or move the file away")
+        text, path, "fix the syntax at that line (see https://toml.io), or move the file away",
+        kind=ManifestError)
     for key in data:
         if key not in KNOWN_TABLES:
             import difflib
@@ -107,14 +109,14 @@ def _downloads(data: dict[str, object], path: Path) -> dict[str, float]:
         if key not in DOWNLOAD_KEYS:
             known = ", ".join(f"{k} ({w})" for k, w in DOWNLOAD_KEYS.items())
             raise ManifestError(f"{path}: unknown key {key!r} in [downloads]",
-                               f"the keys are: {known}")
+                                f"the keys are: {known}")
         whole = key in ("parallel", "retries")
         ok = isinstance(value, int) if whole else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or value < (0 if key == "retries" else 1e-9):
             kind = "a whole number" if whole else "a number of seconds"
             floor = "0 or more" if key == "retries" else "above 0"
             raise ManifestError(f"{path}: [downloads] {key} = {value!r} is not {kind} {floor}",
-                               example)
+                                example)
         out[key] = float(value)
     return out
 

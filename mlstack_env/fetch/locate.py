@@ -42,6 +42,6 @@ class FileLocator:
             from mlstack_env.core.errors import LockError
 
             raise LockError(f"the lock names {wheel.filename} of {package.name} with "
-                               "neither a URL nor an index",
-                               "re-lock with `mlstack lock`")
+                            "neither a URL nor an index",
+                            "re-lock with `mlstack lock`")
         return self.config.rewrite(wheel.url)

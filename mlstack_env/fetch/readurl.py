@@ -36,7 +36,7 @@ def _open(url: str, config: UserConfig) -> Any:
     scheme = urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
         raise SourceError(f"cannot download {url}: unsupported URL scheme {scheme!r}",
-                           "locked and mirrored URLs are http(s):// or file://")
+                          "locked and mirrored URLs are http(s):// or file://")
     # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
     headers = {"User-Agent": f"mlstack/{__version__}"}
     url, userinfo = split_credentials(url)  # a mirror behind a login: Basic auth

@@ -117,7 +117,7 @@ def _file(w: Mapping[str, Any], name: str, where: str) -> Wheel:
 
 
 def loads(text: str, source: str = LOCK_NAME) -> Lock:
-    raw = userfile.parse_toml(text, source, _LOCK_HINT)
+    raw = userfile.parse_toml(text, source, _LOCK_HINT, kind=LockError)
     version = raw.get("version")
     if type(version) is not int or version != FORMAT_VERSION:
         raise LockError(
@@ -220,7 +220,7 @@ _LOCK_HINT = "re-create the lock with `mlstack lock`, or restore it from version
 
 def read_lock(path: Path) -> Lock:
     try:
-        text = userfile.read_text(path, decode_hint=_LOCK_HINT)
+        text = userfile.read_text(path, decode_hint=_LOCK_HINT, kind=LockError)
     except FileNotFoundError:
         raise LockError(
             f"lock file {path} does not exist",

@@ -89,12 +89,12 @@ def read_toml(path: Path, text: str | None = None) -> tuple[dict[str, Any], str]
     """A profile or manifest file, through the one reader of user files; with ``text``,
     that text as the file ``path`` would hold it (an edit checked before it is written)."""
     if text is not None:
-        return userfile.parse_toml(text, path, userfile.TOML_HINT), text
+        return userfile.parse_toml(text, path, userfile.TOML_HINT, kind=ManifestError), text
     try:
-        return userfile.read_toml(path)
+        return userfile.read_toml(path, kind=ManifestError)
     except FileNotFoundError:
         raise ManifestError(f"cannot read {path}: no such file",
-                           "check the path and its permissions") from None
+                            "check the path and its permissions") from None
 
 
 # --- parsing one profile ---------------------------------------------------------------
@@ -106,7 +106,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     what = f"profile {name!r}"
     if not is_env_name(name):  # a profile names its env: the env-name rule
         raise ManifestError(f"{_where(source, text, name)}: bad profile name {name!r}",
-                           NAME_HINT)
+                            NAME_HINT)
     for key in raw:
         if key not in PROFILE_KEYS:
             raise unknown_key_error(source, text, key, PROFILE_KEYS, what, after=table)
@@ -123,7 +123,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ManifestError(f"{_where(source, text, 'description', table)}: {what}: "
-                           "'description' must be a string", 'write description = "…"')
+                            "'description' must be a string", 'write description = "…"')
 
     def at(key: str) -> str:  # where a value is, and whose, for an error
         return f"{_where(source, text, key, table)}: {what}"
@@ -161,7 +161,7 @@ def _profile_python(python: object, at: Callable[[str], str]) -> str | None:
         return None
     if not isinstance(python, str):
         raise ManifestError(f"{at('python')}: 'python' "
-                           "must be a string", 'write python = ">=3.10,<3.14"')
+                            "must be a string", 'write python = ">=3.10,<3.14"')
     try:
         SpecifierSet(python)
     except InvalidSpecifier:
@@ -199,7 +199,7 @@ def _profile_env(env: object, at: Callable[[str], str]) -> dict[str, str]:
     """A profile's ``[env]``: variables by the one rule for names and values."""
     if not isinstance(env, dict):
         raise ManifestError(f"{at('env')}: 'env' must be a "
-                           "table of NAME = \"value\"", 'write [env] then NAME = "value"')
+                            "table of NAME = \"value\"", 'write [env] then NAME = "value"')
     for key, value in env.items():
         if not isinstance(value, str):
             raise ManifestError(
@@ -211,7 +211,7 @@ def _profile_env(env: object, at: Callable[[str], str]) -> dict[str, str]:
             envvars.check_variable(key, value)
         except BadValueError as err:
             raise ManifestError(f"{at(key)}: {err.message}",
-                               err.hint) from None
+                                err.hint) from None
     return env
 
 

@@ -71,12 +71,12 @@ def validate_site_rules(rules: object, source: str = "activation data") -> dict[
     and two booleans, nothing else."""
     if not isinstance(rules, dict) or set(rules) - {"name", "job_cache", "gpu_per_task"}:
         raise BadValueError(f"{source}: site must be an object with name, job_cache and "
-                           "gpu_per_task", "recreate the env with `mlstack env create`")
+                            "gpu_per_task", "recreate the env with `mlstack env create`")
     validate_site_name(rules.get("name"), source)
     for key in ("job_cache", "gpu_per_task"):
         if not isinstance(rules.get(key, False), bool):
             raise BadValueError(f"{source}: site.{key} must be true or false",
-                               "recreate the env with `mlstack env create`")
+                                "recreate the env with `mlstack env create`")
     return dict(rules)
 
 
@@ -91,27 +91,27 @@ def _check(name: str, body: object, source: str) -> dict[str, Any]:
     validate_site_name(name, source)
     if not isinstance(body, dict):
         raise ManifestError(f"{source}: sites.{name} must be a table",
-                           f"write [sites.{name}] then job-cache = true")
+                            f"write [sites.{name}] then job-cache = true")
     for key in body:
         if key not in SITE_KEYS:
             raise unknown_key_error(source, None, key, SITE_KEYS, f"[sites.{name}]")
     for key in ("job-cache", "gpu-per-task"):
         if key in body and not isinstance(body[key], bool):
             raise ManifestError(f"{source}: sites.{name}.{key} must be true or false",
-                               f"write {key} = true")
+                                f"write {key} = true")
     if "gpus-per-task" in body and body["gpus-per-task"] not in GPUS_PER_TASK:
         raise ManifestError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
-                           'write gpus-per-task = "all" to keep every GPU in each task')
+                            'write gpus-per-task = "all" to keep every GPU in each task')
     env = body.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise ManifestError(f"{source}: sites.{name}.env must map names to strings",
-                           f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
+                            f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
     for key, value in env.items():
         try:
             envvars.check_variable(key, value)
         except BadValueError as e:
             raise ManifestError(f"{source}: sites.{name}.env: {e.message}",
-                               f"remove {key} from [sites.{name}.env]") from None
+                                f"remove {key} from [sites.{name}.env]") from None
     return body
 
 
@@ -149,14 +149,14 @@ def load_site(name: str, overrides: Mapping[str, Any] | None = None,
             )
         if n in seen:
             raise ManifestError(f"{source}: sites extend each other in a loop: "
-                               f"{' -> '.join((*seen, n))}", "remove one of the extends")
+                                f"{' -> '.join((*seen, n))}", "remove one of the extends")
         body = tables[n]
         parent = body.get("extends")
         if parent is None:
             return body
         if not isinstance(parent, str):
             raise ManifestError(f"{source}: sites.{n}.extends must be a site name",
-                               'write extends = "slurm"')
+                                'write extends = "slurm"')
         return _merged(resolve(parent, (*seen, n)), body)
 
     body = resolve(name, ())

@@ -97,7 +97,7 @@ def plan(
     names = list(profiles) or (project.lock_profiles() if project else [])
     if not names:
         raise UsageError("no profile to lock",
-                           "name one (mlstack lock minimal) or create mlstack.toml")
+                         "name one (mlstack lock minimal) or create mlstack.toml")
     chosen_targets = list(targets) or list(project.targets if project else ())
     if not chosen_targets:
         from mlstack_env.hardware import detect
@@ -217,7 +217,7 @@ def lock_held(
     if request.locked and todo:
         keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
         raise LockError(f"{output} would change: {keys}; refused by --locked",
-                           "run `mlstack lock` without --locked and commit the lock")
+                        "run `mlstack lock` without --locked and commit the lock")
     _resolve_todo(todo, outcomes, existing=existing, request=request, progress=progress,
                   output=output, total=len(requests))
     ordered = tuple(outcomes[r.key] for r in requests)
@@ -339,7 +339,7 @@ def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> Mlsta
         return failures[0]
     what = "; ".join(f.message for f in failures)
     return LockError(f"{len(failures)} of {total} entries failed, {output} left as it was: "
-                        f"{what}", failures[0].hint)
+                     f"{what}", failures[0].hint)
 
 
 def pylock_name(entry: LockEntry) -> str:

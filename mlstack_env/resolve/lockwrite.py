@@ -61,7 +61,7 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
             from mlstack_env.core.errors import LockError
 
             raise LockError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
-                               f"make {flock.parent} writable") from None
+                            f"make {flock.parent} writable") from None
         try:
             yield
         finally:

@@ -114,7 +114,7 @@ def open_read(path: Path) -> Iterator[tarfile.TarFile]:
         raw: IO[bytes] = path.open("rb")
     except OSError as e:
         raise StoreError(f"cannot read {path}: {e.strerror}",
-                           hint="check the path and its permissions") from None
+                         hint="check the path and its permissions") from None
     with raw:
         if fmt == "tar.gz":
             with tarfile.open(fileobj=raw, mode="r|gz") as tar:
@@ -185,8 +185,8 @@ def pack_env(name: str, output: Path) -> Packed:
         if not INTERPRETER_LINK.fullmatch(rel):
             # unpack relinks only the interpreter; anything else would dangle or leave DIR
             raise StoreError(f"env {name}: venv/{rel} links outside the venv (to {target})",
-                               hint=f"remove that link, or re-create the env: `mlstack env "
-                               f"create --name {name} --reinstall`")
+                             hint=f"remove that link, or re-create the env: `mlstack env "
+                             f"create --name {name} --reinstall`")
     manifest = _manifest(name, entry, cfg, venv, links=links, activation=activation)
     output = output.absolute()
     output.parent.mkdir(parents=True, exist_ok=True)

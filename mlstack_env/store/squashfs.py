@@ -22,7 +22,7 @@ def tool(name: str, why: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise StoreError(f"{why} needs {name}, and it is not on PATH",
-                           hint=f"{_HINT}, or use a .tar.zst name")
+                         hint=f"{_HINT}, or use a .tar.zst name")
     return found
 
 
@@ -35,7 +35,7 @@ def _run(cmd: list[str], what: str, writes: Path | None = None) -> None:
     if r.returncode != 0:
         last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise StoreError(f"{what} failed (exit {r.returncode}): {last[0]}",
-                           hint=f"run `{' '.join(cmd)}` to see all of its output")
+                         hint=f"run `{' '.join(cmd)}` to see all of its output")
 
 
 def stage_file(src: Path, dest: Path) -> None:
@@ -77,7 +77,7 @@ def extract_image(image: Path, dest: Path) -> None:
                 target = (path.parent / path.readlink()).resolve()
                 if not target.is_relative_to(root):
                     raise StoreError(f"refusing image member {rel}: its link leaves {dest}",
-                                       hint="this image was not made by `mlstack env pack`")
+                                     hint="this image was not made by `mlstack env pack`")
             elif not (path.is_dir() or path.is_file()):
                 raise StoreError(f"refusing image member {rel}: not a file or directory",
-                                   hint="this image was not made by `mlstack env pack`")
+                                 hint="this image was not made by `mlstack env pack`")

@@ -75,17 +75,17 @@ def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
             return tarfile.data_filter(member, str(dest))
         except tarfile.FilterError as e:
             raise StoreError(f"refusing archive member {member.name!r}: {e}",
-                               hint="this archive was not made by `mlstack env pack`") from None
+                             hint="this archive was not made by `mlstack env pack`") from None
     target = (dest / member.name).resolve()
     if not target.is_relative_to(dest.resolve()) or member.isdev():
         raise StoreError(f"refusing archive member {member.name!r}: it leaves {dest}",
-                           hint="this archive was not made by `mlstack env pack`")
+                         hint="this archive was not made by `mlstack env pack`")
     if member.issym() or member.islnk():
         link = (target.parent / member.linkname).resolve() if member.issym() \
             else (dest / member.linkname).resolve()
         if not link.is_relative_to(dest.resolve()):
             raise StoreError(f"refusing archive member {member.name!r}: its link leaves "
-                               f"{dest}", hint="this archive was not made by `mlstack env pack`")
+                             f"{dest}", hint="this archive was not made by `mlstack env pack`")
     return member
 
 
@@ -97,8 +97,8 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES
 
 def _damaged(archive: Path, why: object) -> StoreError:
     return StoreError(f"{archive}: damaged or not an env archive ({why})",
-                        hint="copy it again, or pack it again with "
-                        "`mlstack env pack NAME -o FILE`")
+                      hint="copy it again, or pack it again with "
+                      "`mlstack env pack NAME -o FILE`")
 
 
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
@@ -136,10 +136,10 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
         manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise StoreError(f"{archive} is not an env archive (no {MANIFEST})",
-                           hint="make one with `mlstack env pack NAME -o FILE`") from None
+                         hint="make one with `mlstack env pack NAME -o FILE`") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StoreError(f"{archive}: unknown archive format",
-                           hint="unpack it with the mlstack version that packed it")
+                         hint="unpack it with the mlstack version that packed it")
     return checked_manifest(archive, manifest)
 
 
@@ -151,8 +151,8 @@ def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
     def bad(field: str, why: str) -> StoreError:
         return StoreError(f"{archive}: {MANIFEST}: {field} {why}",
-                            hint="this archive was not made by `mlstack env pack`; "
-                            "pack the env again with `mlstack env pack NAME -o FILE`")
+                          hint="this archive was not made by `mlstack env pack`; "
+                          "pack the env again with `mlstack env pack NAME -o FILE`")
 
     out = dict(manifest)
     for key in ("name", "python", "python_version", "interpreter_home", "venv", "store_key",
@@ -204,12 +204,12 @@ def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
         if bindir.is_symlink() or not bindir.is_dir() \
                 or bindir.resolve() != venv.resolve() / "bin":
             raise StoreError(f"refusing archive link {rel!r}: venv/bin is not a directory "
-                               "inside the archive", hint="this archive was not made by "
-                               "`mlstack env pack`")
+                             "inside the archive", hint="this archive was not made by "
+                             "`mlstack env pack`")
         link = bindir / Path(str(rel)).name
         if link.exists() or link.is_symlink():
             raise StoreError(f"refusing archive link {rel!r}: the archive holds that file "
-                               "already", hint="this archive was not made by `mlstack env pack`")
+                             "already", hint="this archive was not made by `mlstack env pack`")
         # The packing node's interpreter becomes this node's (the old target is not used).
         link.symlink_to(interpreter)
 
@@ -325,11 +325,11 @@ def _check_arguments(archive: Path, directory: Path, name: str | None) -> tuple[
     """Refuse before anything is made: no archive, a directory in use, a bad name."""
     if not archive.is_file():
         raise StoreError(f"{archive}: no such file",
-                           hint="make one with `mlstack env pack NAME -o FILE`")
+                         hint="make one with `mlstack env pack NAME -o FILE`")
     archive_format(archive)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory} exists and is not empty",
-                           hint="unpack into a new directory (it is made for you)")
+                         hint="unpack into a new directory (it is made for you)")
     if name is not None:
         validate_env_name(name)
     return archive, directory
@@ -340,7 +340,7 @@ def _packed_lock(archive: Path, tmp: Path) -> Lock:
     lock = read_lock(tmp / LOCK_NAME)
     if len(lock.entries) != 1:
         raise StoreError(f"{archive}: its lock.toml should hold one entry",
-                           hint="pack the env again with `mlstack env pack NAME -o FILE`")
+                         hint="pack the env again with `mlstack env pack NAME -o FILE`")
     return lock
 
 
