@@ -20,7 +20,7 @@ from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import BadValueError, ManifestError
+from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21).
@@ -53,12 +53,14 @@ class Site:
                 "env": dict(self.env), "sources": list(self.sources)}
 
 
-def validate_site_name(name: object, source: str = "mlstack.toml") -> str:
-    """The one site-name rule (refused at load, wherever a name comes from)."""
+def validate_site_name(name: object, source: str = "mlstack.toml", *,
+                       kind: type[MlstackError] = BadValueError) -> str:
+    """The one site-name rule (refused at load, wherever a name comes from); a ``kind``
+    (a file's reader passes its own: ManifestError for mlstack.toml and sites.toml)."""
     import re
 
     if not isinstance(name, str) or not re.fullmatch(SITE_NAME, name):
-        raise BadValueError(
+        raise kind(
             f"{source}: invalid site name {str(name)[:80]!r}",
             "a site name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit",
@@ -88,7 +90,7 @@ def _catalog() -> dict[str, Any]:
 def _check(name: str, body: object, source: str) -> dict[str, Any]:
     from mlstack_env.core.userfile import unknown_key_error
 
-    validate_site_name(name, source)
+    validate_site_name(name, source, kind=ManifestError)
     if not isinstance(body, dict):
         raise ManifestError(f"{source}: sites.{name} must be a table",
                             f"write [sites.{name}] then job-cache = true")
@@ -134,7 +136,7 @@ def known_sites(overrides: Mapping[str, Any] | None = None, source: str = "mlsta
 def load_site(name: str, overrides: Mapping[str, Any] | None = None,
               source: str = "mlstack.toml") -> Site:
     """The preset ``name`` with ``extends`` followed and the project's overrides applied."""
-    validate_site_name(name, source)
+    validate_site_name(name, source, kind=ManifestError)
     tables = known_sites(overrides, source)
 
     def resolve(n: str, seen: tuple[str, ...]) -> dict[str, Any]:

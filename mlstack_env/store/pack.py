@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -48,8 +49,19 @@ VENV = "venv"
 #: The links a packed uv venv may ask for: its interpreter (``bin/python``,
 #: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
 INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
-SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz",
-            ".sqsh": "squashfs", ".squashfs": "squashfs"}
+
+
+class ArchiveFormat(StrEnum):
+    """What ``env pack`` writes, by the output's suffix (its value is the JSON ``format``)."""
+
+    TAR_ZST = "tar.zst"
+    TAR_GZ = "tar.gz"
+    SQUASHFS = "squashfs"
+
+
+SUFFIXES = {".tar.zst": ArchiveFormat.TAR_ZST, ".tzst": ArchiveFormat.TAR_ZST,
+            ".tar.gz": ArchiveFormat.TAR_GZ, ".tgz": ArchiveFormat.TAR_GZ,
+            ".sqsh": ArchiveFormat.SQUASHFS, ".squashfs": ArchiveFormat.SQUASHFS}
 #: Variables that name places under the packing node's MLSTACK_HOME: set again at unpack.
 PLACES = (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR,
            envvars.PYTORCH_TUNABLEOP_FILENAME)
@@ -62,17 +74,17 @@ TRUSTED: dict[str, Any] = {"filter": "fully_trusted"} if hasattr(tarfile, "data_
 class Packed:
     name: str
     path: Path
-    format: str
+    format: ArchiveFormat
     size: int
     python: str
     files: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "format": self.format,
+        return {"name": self.name, "path": str(self.path), "format": self.format.value,
                 "size": self.size, "python": self.python, "files": self.files}
 
 
-def archive_format(path: Path) -> str:
+def archive_format(path: Path) -> ArchiveFormat:
     name = path.name
     for suffix, fmt in SUFFIXES.items():
         if name.endswith(suffix):
@@ -95,9 +107,9 @@ def _zstandard() -> Any:
 
 
 @contextmanager
-def _open_write(path: Path, fmt: str) -> Iterator[tarfile.TarFile]:
+def _open_write(path: Path, fmt: ArchiveFormat) -> Iterator[tarfile.TarFile]:
     with path.open("wb") as raw:
-        if fmt == "tar.gz":
+        if fmt is ArchiveFormat.TAR_GZ:
             with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
                 yield tar
             return
@@ -116,7 +128,7 @@ def open_read(path: Path) -> Iterator[tarfile.TarFile]:
         raise StoreError(f"cannot read {path}: {e.strerror}",
                          hint="check the path and its permissions") from None
     with raw:
-        if fmt == "tar.gz":
+        if fmt is ArchiveFormat.TAR_GZ:
             with tarfile.open(fileobj=raw, mode="r|gz") as tar:
                 yield tar
             return
@@ -169,9 +181,9 @@ def _member_filter(member: tarfile.TarInfo) -> tarfile.TarInfo:
 def pack_env(name: str, output: Path) -> Packed:
     """Write env ``name``'s current generation to ``output`` (replaced only when complete)."""
     fmt = archive_format(output)
-    if fmt == "tar.zst":
+    if fmt is ArchiveFormat.TAR_ZST:
         _zstandard()
-    if fmt == "squashfs":
+    if fmt is ArchiveFormat.SQUASHFS:
         from mlstack_env.store.squashfs import tool
 
         tool("mksquashfs", f"packing {output.name}")
@@ -203,7 +215,7 @@ def pack_env(name: str, output: Path) -> Packed:
     tmp = Path(tmp_name)
     with recorded(tmp):  # gc removes it if this command is killed
         try:
-            if fmt == "squashfs":
+            if fmt is ArchiveFormat.SQUASHFS:
                 _write_image(tmp, manifest_text, [*members, *venv_members])
             else:
                 with _open_write(tmp, fmt) as tar:

@@ -44,6 +44,7 @@ from mlstack_env.store.pack import (
     PLACES,
     TRUSTED,
     VENV,
+    ArchiveFormat,
     PythonFinder,
     archive_format,
     open_read,
@@ -97,12 +98,11 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES
 
 def _damaged(archive: Path, why: object) -> StoreError:
     return StoreError(f"{archive}: damaged or not an env archive ({why})",
-                      hint="copy it again, or pack it again with "
-                      "`mlstack env pack NAME -o FILE`")
+                      hint="copy it again, or pack it again with `mlstack env pack NAME -o FILE`")
 
 
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
-    if archive_format(archive) == "squashfs":
+    if archive_format(archive) is ArchiveFormat.SQUASHFS:
         from mlstack_env.store.squashfs import extract_image
 
         extract_image(archive, dest)
@@ -110,7 +110,7 @@ def _extract(archive: Path, dest: Path) -> dict[str, Any]:
     import zlib
 
     damaged: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error)
-    if archive_format(archive) == "tar.zst":
+    if archive_format(archive) is ArchiveFormat.TAR_ZST:
         from mlstack_env.store.pack import _zstandard
 
         damaged += (_zstandard().ZstdError,)
