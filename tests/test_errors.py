@@ -41,6 +41,12 @@ MINIMAL_LOCK = ('version = 1\n[[entry]]\nprofile = "p"\ntarget = "cpu"\npython =
      "lock format version 99 is not supported (expected 1)"),
     (b"version = 1\n[[entry]\n", "invalid TOML: "),  # the reader of user files: a lock's kind
     (b"version = 1\n# caf\xe9\n", "not UTF-8 text (byte 0xe9 at offset 17, line 2)"),
+    # The catch around Target.parse took every MlstackError, its own lock error too, and
+    # named the place twice ("LOCK: entry 1: LOCK: entry 1: missing ..."): now TargetError.
+    (MINIMAL_LOCK.replace('target = "cpu"', "target = 3").encode(),
+     "entry 1: missing or non-string 'target'"),
+    (MINIMAL_LOCK.replace('target = "cpu"', 'target = "rocm6.4"').encode(),
+     "entry 1: target 'rocm6.4' names no GPU architecture"),
 ])
 def test_a_bad_lock_is_a_lock_error_with_its_text_and_exit_1(
         tmp_path: Path, data: bytes, problem: str) -> None:
