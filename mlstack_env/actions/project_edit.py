@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, UsageError
 
 if TYPE_CHECKING:
     from mlstack_env.actions.create import CreateOutcome
@@ -63,8 +63,8 @@ def edit_packages(
 
     project = find_project(Path.cwd(), request.project_dir)
     if project is None:
-        raise MlstackError("no mlstack.toml here or in any parent directory",
-                           "start a project with `mlstack init`, or pass --project DIR")
+        raise ManifestError("no mlstack.toml here or in any parent directory",
+                            "start a project with `mlstack init`, or pass --project DIR")
     name = _profile_name(project, request.profile)
     reqs = [_requirement(r) for r in request.add]
     for r in request.remove:
@@ -107,7 +107,7 @@ def _profile_name(project: Project, wanted: str | None) -> str:
         if len(project.profiles) == 1:
             return next(iter(project.profiles))
         known = ", ".join(sorted(project.profiles)) or "none"
-        raise MlstackError(
+        raise UsageError(
             f"which profile? {project.manifest_path} has no default-env and "
             f"{len(project.profiles)} profiles ({known})",
             "name one with --profile NAME",
@@ -117,7 +117,7 @@ def _profile_name(project: Project, wanted: str | None) -> str:
     names = project.profile_set().names()
     if name in names:  # a built-in profile
         own = f"{project.root.name or 'project'}-{name}"
-        raise MlstackError(
+        raise ManifestError(
             f"profile {name!r} is built in, not a profile of {project.manifest_path}",
             f"add [profiles.{own}] with extends = [\"{name}\"] to mlstack.toml (and "
             f"default-env = \"{own}\"), then `mlstack add PKG --profile {own}`",
@@ -134,8 +134,8 @@ def _requirement(text: str, hint: str = 'write a package name with an optional v
     try:
         Requirement(text)
     except InvalidRequirement as exc:
-        raise MlstackError(f"{text!r} is not a PEP 508 requirement: "
-                           f"{str(exc).splitlines()[0]}", hint) from None
+        raise UsageError(f"{text!r} is not a PEP 508 requirement: "
+                         f"{str(exc).splitlines()[0]}", hint) from None
     return text.strip()
 
 
@@ -174,7 +174,7 @@ def edit_text(project: Project, profile: str, add: Sequence[str], remove: Sequen
                             for p in project.profile_set().get(profile).packages)
             where = (f"it comes from a profile {profile} extends" if inherited
                      else "it is not among its packages")
-            raise MlstackError(
+            raise UsageError(
                 f"profile {profile} in {project.manifest_path} does not list {name}: {where}",
                 "see `mlstack profile show " + profile + "`",
             )
@@ -184,20 +184,11 @@ def edit_text(project: Project, profile: str, add: Sequence[str], remove: Sequen
 
 
 def _load_edited(project: Project, text: str) -> Project:
-    """The project as the edited text describes it (checked like any mlstack.toml), before
-    the file is written."""
-    import tempfile
-
+    """The project as the edited text describes it (checked like any mlstack.toml, its
+    errors naming the manifest itself), before the file is written."""
     from mlstack_env.manifest.project import load_project
 
-    with tempfile.TemporaryDirectory(prefix=".mlstack-edit-", dir=project.root) as tmp:
-        path = Path(tmp) / project.manifest_path.name
-        path.write_text(text, encoding="utf-8")
-        try:
-            edited = load_project(path)
-        except MlstackError as err:
-            raise MlstackError(err.message.replace(str(path), str(project.manifest_path)),
-                               err.hint) from None
+    edited = load_project(project.manifest_path, text)
     return dataclasses.replace(edited, root=project.root, manifest_path=project.manifest_path)
 
 

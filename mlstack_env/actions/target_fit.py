@@ -21,7 +21,7 @@ from packaging.version import Version
 
 from mlstack_env.catalog import DATA_DIR, torch_index_name
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 
 if TYPE_CHECKING:
     from mlstack_env.catalog.components import Component
@@ -118,7 +118,7 @@ def choose_for(comps: list[Component], name: str, machine: Machine) -> TargetCho
                         _releases_of(c) if c.gfx), None)
         lock_cmd = (f"; to lock it for a GPU machine from here: `mlstack lock {name} "
                     f"--target {example} -o {name}.lock`") if example else ""
-        raise MlstackError(
+        raise TargetError(
             f"profile {name!r} needs {titles}, which runs only on an AMD GPU; "
             f"this machine's target is {detected} ({'; '.join(missing)})",
             f"use `mlstack env create minimal` here{lock_cmd}",
@@ -136,14 +136,14 @@ def choose_for(comps: list[Component], name: str, machine: Machine) -> TargetCho
                     f"rocm7.2 bring their own ROCm libraries, and the amdgpu driver of "
                     f"ROCm {host} runs the user space of ROCm {span}: "
                     f"{candidate} is the nearest of those with {titles}"))
-        raise MlstackError(
+        raise TargetError(
             f"profile {name!r} needs {titles}, which has no build for {detected} "
             f"nor for any ROCm release the amdgpu driver of ROCm {host} runs "
             f"({'; '.join(missing)})",
             "upgrade the host's ROCm and amdgpu driver (see `mlstack system plan`), or leave "
             f"{titles} out of the profile",
         )
-    raise MlstackError(
+    raise TargetError(
         f"profile {name!r} needs {titles}, which has no build for {detected} "
         f"({'; '.join(missing)})",
         f"name a target it has a build for: `mlstack env create {name} --target "
@@ -168,13 +168,13 @@ def _span(releases: tuple[str, ...]) -> str:
     return ordered[0] if len(ordered) == 1 else f"{ordered[0]} to {ordered[-1]}"
 
 
-def python_hint(profile: Profile, target: Target, python: str, why: str) -> MlstackError:
+def python_hint(profile: Profile, target: Target, python: str, why: str) -> TargetError:
     """The error for a fixed Python (``--python``, the project's) that the profile or a
     source-only component of it has no build for: its hint is the one command that works."""
     comps = needed_components(profile)
     wanted = next((c.python[0] for c in comps if c.python), None) or _profile_python(profile)
     needer = " and ".join(c.title for c in comps if c.python) or f"profile {profile.name!r}"
-    return MlstackError(
+    return TargetError(
         f"{needer} has no build for Python {python} ({python} is {why})",
         f"run `mlstack env create {profile.name} --python {wanted} --target {target}`",
     )

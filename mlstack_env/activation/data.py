@@ -31,7 +31,7 @@ import json
 import os
 
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, StoreError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ class ActivationData:
 
     @classmethod
     def from_json(cls, data: object, source: str = ENV_JSON) -> ActivationData:
-        def bad(why: str) -> MlstackError:
-            return MlstackError(
+        def bad(why: str) -> StoreError:
+            return StoreError(
                 f"{source}: {why}",
                 hint="the env is damaged; recreate it with `mlstack env create`",
             )
@@ -124,7 +124,7 @@ class ActivationData:
             raise bad("not a JSON object")
         fmt = data.get("format", FORMAT)
         if fmt != FORMAT:
-            raise MlstackError(
+            raise StoreError(
                 f"{source}: unknown format {fmt!r} (this mlstack reads format {FORMAT})",
                 hint="it was written by another mlstack version; recreate the env with "
                 "this one (`mlstack env create`)",
@@ -157,7 +157,7 @@ class ActivationData:
                 prompt=prompt,
                 site=site,
             )
-        except MlstackError as e:
+        except BadValueError as e:
             raise bad(e.message) from e
 
 
@@ -168,17 +168,17 @@ def load_env_json(gen_dir: StrPath) -> ActivationData:
         with open(file, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise MlstackError(
+        raise StoreError(
             f"{file} is missing",
             hint="the env is damaged; recreate it with `mlstack env create`",
         ) from None
     except OSError as e:
-        raise MlstackError(f"cannot read {file}: {e.strerror}",
-                           hint="check the file's permissions") from e
+        raise StoreError(f"cannot read {file}: {e.strerror}",
+                         hint="check the file's permissions") from e
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise MlstackError(
+        raise StoreError(
             f"{file} is not valid JSON: {e}",
             hint="the env is damaged; recreate it with `mlstack env create`",
         ) from None

@@ -28,7 +28,7 @@ from pathlib import Path
 from mlstack_env.activation.data import ENV_JSON, ActivationData
 from mlstack_env.core import envvars
 from mlstack_env.core.envname import validate_env_name
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -170,7 +170,7 @@ def write_scripts(
     a temporary one; ``gen_dir`` itself may be temporary. ``variables`` are set with
     exactly these values. ``site`` holds a cluster preset's job rules (decided at
     activation; see :mod:`mlstack_env.activation.site`).
-    Raises :class:`MlstackError` for an invalid env name, variable name or value, or a
+    Raises :class:`BadValueError` for an invalid env name, variable name or value, or a
     venv path that cannot be on ``PATH``.
     """
     import json
@@ -178,7 +178,7 @@ def write_scripts(
     validate_env_name(name)
     venv = venv.absolute()
     if os.pathsep in str(venv) or "\n" in str(venv):
-        raise MlstackError(
+        raise BadValueError(
             f"the venv path {str(venv)!r} cannot be put on PATH (it contains "
             f"{os.pathsep!r} or a newline)",
             hint="set MLSTACK_HOME to a directory whose path has neither",

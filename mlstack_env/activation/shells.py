@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH, fish_quote
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import UsageError
 
 SHELLS = ("bash", "zsh", "sh", "fish")
 # Shells that read POSIX sh and, when interactive, the file named by $ENV.
@@ -36,15 +36,15 @@ def user_shell() -> tuple[str, str]:
         return (found, "bash") if found else ("/bin/sh", "sh")
     kind = shell_kind(value)
     if kind is None:
-        raise MlstackError(
+        raise UsageError(
             f"cannot start an env shell for SHELL={value}",
             hint="mlstack knows bash, zsh, sh and fish; set SHELL to one of them, or use "
             "`mlstack env run NAME -- CMD`",
         )
     program = value if os.sep in value else shutil.which(value)
     if not program or not Path(program).is_file():
-        raise MlstackError(f"SHELL={value} does not exist",
-                           hint="set SHELL to an installed bash, zsh, sh or fish")
+        raise UsageError(f"SHELL={value} does not exist",
+                         hint="set SHELL to an installed bash, zsh, sh or fish")
     return program, kind
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env.core.errors import InternalError, MlstackError
+from mlstack_env.core.errors import InternalError, TargetError
 
 DATA_DIR = Path(__file__).parent
 
@@ -124,9 +124,9 @@ class GpuTable:
         return None
 
 
-def unknown_gfx_error(gfx: str, table: GpuTable | None = None) -> MlstackError:
+def unknown_gfx_error(gfx: str, table: GpuTable | None = None) -> TargetError:
     known = ", ".join((table or gpu_table()).models)
-    return MlstackError(
+    return TargetError(
         f"unknown GPU architecture {gfx!r}",
         hint=f"use one of: {known}",
     )
@@ -201,11 +201,11 @@ _ROCM_VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?", re.ASCII)
 def parse_version(text: str) -> Version:
     """A ROCm version written ``X.Y`` or ``X.Y.Z``; anything else is a user error."""
     if not _ROCM_VERSION_RE.fullmatch(text):
-        raise MlstackError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT)
+        raise TargetError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT)
     try:
         return Version(text)
     except InvalidVersion:  # pragma: no cover - the regex admits only valid versions
-        raise MlstackError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT) from None
+        raise TargetError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT) from None
 
 
 def torch_index_name(rocm_version: str) -> str | None:
@@ -308,9 +308,9 @@ def propose_wheels_release(gfx_list: tuple[str, ...] | list[str]) -> Proposal:
         f"{', '.join(gfx)}: environments use CPU builds"))
 
 
-def no_index_error(rocm_version: str) -> MlstackError:
+def no_index_error(rocm_version: str) -> TargetError:
     known = ", ".join(gpu_table().wheel_gfx)
-    return MlstackError(
+    return TargetError(
         f"no known PyTorch wheel index for ROCm {rocm_version}",
         hint=f"use a ROCm version that has one: {known}",
     )

@@ -25,7 +25,7 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.catalog.target import Backend, Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, MlstackError, TargetError
 
 CATALOG = Path(__file__).with_name("sources.toml")
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
@@ -224,7 +224,7 @@ class Catalog:
         defaults = [s for s in out if s.default]
         if len(defaults) != 1:
             names = ", ".join(s.name for s in defaults) or "none"
-            raise MlstackError(
+            raise ManifestError(
                 f"the sources for {target} need exactly one default index (found: {names})",
                 "set default = true on one [sources.NAME] index (PyPI's, normally)",
             )
@@ -282,7 +282,7 @@ class Catalog:
                         f"\"{src.python[0]}\" in mlstack.toml)")
             else:
                 hint = f"lock profile {profile!r} for another target, or remove {what} from it"
-            raise MlstackError(
+            raise TargetError(
                 f"profile {profile!r} needs {what}, which comes only from source "
                 f"{src.name!r} ({src.url}); {why}: no build for {where}",
                 hint + "; PyPI's build is for CUDA, never a substitute",
@@ -307,7 +307,7 @@ def _check_variant_pins(src: Source, target: Target, names: list[str], profile: 
         label = labels.get(canonicalize_name(n))
         if label is not None and label != variant:
             known = label in src.variants.values()
-            raise MlstackError(
+            raise TargetError(
                 f"profile {profile!r} pins {n} built for {label}, "
                 + (f"but {target} is ROCm {target.rocm}, whose variant is {variant}"
                    if known else f"a variant source {src.name!r} does not have")
@@ -318,7 +318,7 @@ def _check_variant_pins(src: Source, target: Target, names: list[str], profile: 
         folder = src.url.format(**{**url_fill(target), "variant": variant or "",
                                    "version": "<version>"})
         first = names[0]
-        raise MlstackError(
+        raise TargetError(
             f"profile {profile!r} needs {what}, published per release under {folder}; "
             f"no release of {first} is named for {variant} (the profile pins none, and "
             f"source {src.name!r} has no releases row for it)",

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 
 # re.ASCII: \d would also match other scripts' digits (Arabic-Indic ٦), which int() reads.
 _ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$",
@@ -21,8 +21,8 @@ def parse_python(text: str, where: str = "--python") -> str:
     """A Python version as a target names it, ``X.Y``; anything else is a user error
     (``where`` says which option or file key held it)."""
     if not _PYTHON_RE.fullmatch(text):
-        raise MlstackError(f"{where} {text!r} is not a Python version",
-                           hint="write it as X.Y, e.g. 3.12")
+        raise TargetError(f"{where} {text!r} is not a Python version",
+                          hint="write it as X.Y, e.g. 3.12")
     return text
 
 
@@ -72,11 +72,11 @@ class Target:
             return cls.cpu()
         m = _ROCM_RE.match(value)
         if not m:
-            raise MlstackError(f"bad target {text!r}", hint=TARGET_HINT)
+            raise TargetError(f"bad target {text!r}", hint=TARGET_HINT)
         gfx_text = m.group("gfx") or ""
         gfx = [g.strip().lower() for g in gfx_text.split(",") if g.strip()]
         if not gfx:  # "rocm6.4", "rocm6.4:" and "rocm6.4:," alike
-            raise MlstackError(
+            raise TargetError(
                 f"target {text!r} names no GPU architecture",
                 hint=f"add the gfx list: rocm{m.group('version')}:gfx1100 (see `mlstack detect`)",
             )

@@ -24,25 +24,30 @@ class BundleResult(Result):
     bundle: Bundle
 
     def to_json(self) -> dict[str, Any]:
+        from mlstack_env.export.bundle import WheelStatus
+
         b = self.bundle
         return {
             "directory": str(b.directory),
             "lock": str(b.lock_path),
             "entries": list(b.entries),
-            "downloaded": b.count("downloaded"),
-            "cached": b.count("cached"),
-            "present": b.count("present"),
+            "downloaded": b.count(WheelStatus.DOWNLOADED),
+            "cached": b.count(WheelStatus.CACHED),
+            "present": b.count(WheelStatus.PRESENT),
             "wheels": [w.to_json() for w in b.wheels],
         }
 
     def render(self, console: Console) -> None:
+        from mlstack_env.export.bundle import WheelStatus
+
         b = self.bundle
         total = sum(w.size for w in b.wheels)
         count = len(b.wheels)
         console.print(
             f"bundled {count} wheel{'s' if count != 1 else ''} ({human_bytes(total)}) in "
-            f"{b.directory}: {b.count('downloaded')} downloaded, {b.count('cached')} from "
-            f"mlstack's download cache, {b.count('present')} already present", soft_wrap=True,
+            f"{b.directory}: {b.count(WheelStatus.DOWNLOADED)} downloaded, "
+            f"{b.count(WheelStatus.CACHED)} from mlstack's download cache, "
+            f"{b.count(WheelStatus.PRESENT)} already present", soft_wrap=True,
         )
         for key in b.entries:
             console.print(f"  for       {key}", soft_wrap=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # NAME_PATTERN as character sets: `env run` validates the name on its hot path, which
@@ -24,5 +24,5 @@ NAME_HINT = ("use 1-64 letters, digits, '.', '_' or '-', starting with a letter 
 
 def validate_env_name(name: str) -> str:
     if not is_env_name(name):
-        raise MlstackError(f"invalid env name {name!r}", hint=NAME_HINT)
+        raise BadValueError(f"invalid env name {name!r}", hint=NAME_HINT)
     return name

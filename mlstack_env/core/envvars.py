@@ -157,24 +157,24 @@ def forbidden_reason(name: str) -> str | None:
 def check_variable(name: object, value: object) -> None:
     """Refuse a variable an env may not set, or one no shell could set literally.
 
-    The one rule for profiles, locks and activation data (raises MlstackError).
+    The one rule for profiles, locks and activation data (raises BadValueError).
     """
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import BadValueError
 
     if not isinstance(name, str) or not is_variable_name(name):
-        raise MlstackError(
+        raise BadValueError(
             f"invalid environment variable name {name!r}",
             hint="names are ASCII letters, digits and '_', not starting with a digit",
         )
     why = forbidden_reason(name)
     if why is not None:
-        raise MlstackError(
+        raise BadValueError(
             f"environment variable {name} cannot be set by an env: {why}",
             hint="remove it from the profile's [env] (docs/profiles.md lists the variables "
             "an env may not set, and why)",
         )
     if not isinstance(value, str) or "\0" in value:
-        raise MlstackError(
+        raise BadValueError(
             f"invalid value for environment variable {name}: {value!r}",
             hint="values are strings without NUL characters",
         )
@@ -184,7 +184,7 @@ def download_deadline() -> float:
     """``$MLSTACK_DOWNLOAD_DEADLINE`` in seconds (default one hour)."""
     import os
 
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import UsageError
 
     text = os.environ.get(MLSTACK_DOWNLOAD_DEADLINE, "").strip()
     if not text:
@@ -194,7 +194,7 @@ def download_deadline() -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < 10**7:
-        raise MlstackError(f"{MLSTACK_DOWNLOAD_DEADLINE}={text[:40]!r} is not a number of "
-                           "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
-                           "=7200, or unset it (one hour)")
+        raise UsageError(f"{MLSTACK_DOWNLOAD_DEADLINE}={text[:40]!r} is not a number of "
+                         "seconds", f"set it to seconds, e.g. {MLSTACK_DOWNLOAD_DEADLINE}"
+                         "=7200, or unset it (one hour)")
     return value

@@ -1,7 +1,36 @@
-"""One root error type: a message, a hint, an exit code.
+"""One root error type: a message, a hint, an exit code; below it, one class per kind of
+problem a caller may want to catch.
 
-The CLI turns it into one line on stderr plus a hint; a traceback only with ``-v``.
-Exit codes: 1 for a user or input error, 2 for an internal error.
+The CLI turns any of them into one line on stderr plus a hint; a traceback only with ``-v``.
+Exit codes: 1 for a user or input error, 2 for an internal error. The class never changes
+the text or the exit code: it says what kind of thing went wrong, so a caller that means
+one kind (a lock it cannot read, a value a rule refuses) catches that kind and lets the
+rest (a bug, a network failure) through. The hierarchy, by what a caller catches::
+
+    MlstackError              the root: message, hint, exit_code (1 unless told)
+    ├── UsageError            bad input on the command line or in the environment: an
+    │                         option or argument, a path the user named, SHELL
+    ├── BadValueError         a value one of the one-home rules refuses (variable names
+    │                         and values, system package names, env names); callers
+    │                         re-raise it naming the file or option the value came from
+    ├── ManifestError         a file the user writes: mlstack.toml, profiles, sites, the
+    │                         user config; no project; an unknown profile
+    ├── LockError             a lock file: missing, unreadable, malformed, no entry that
+    │                         fits, would change under --locked, cannot be written
+    ├── TargetError           the target: target/ROCm/Python text, an unknown GPU, glibc,
+    │                         a profile with no build for the target
+    ├── SourceError           where packages come from: indexes, mirrors, downloads, URL
+    │                         policy, a resolution that took a package from the wrong source
+    │                         (fetch.indexpages.MirrorError, fetch.download.DownloadError)
+    ├── StoreError            the store and what lives in it: entries, envs, generations,
+    │                         packed archives, activation data
+    │   └── EnvNotFound       no env by that name (the one text for it)
+    ├── SystemPackagesError   the distribution's packages: no package database, an unknown
+    │                         distribution, a failed install step
+    ├── uv.UvError            uv failed (``kind`` says how)
+    └── InternalError         a bug in mlstack: exit 2
+
+A raise site picks the class by what the problem is about, not by the module raising it.
 """
 
 from __future__ import annotations
@@ -59,3 +88,55 @@ def toml_problem(exc: Exception, text: str) -> str:
             f"(at the end of the file, line {last}: something opened earlier is not closed)",
         )
     return message
+
+
+# --- the kinds (see the module docstring) ----------------------------------------------
+
+
+class UsageError(MlstackError):
+    """Bad input on the command line or in the environment: an option, an argument, a path
+    the user named, a variable such as ``SHELL``."""
+
+
+class BadValueError(MlstackError):
+    """A value one of the one-home rules refuses (``core.envvars.check_variable``,
+    ``core.system_names``, ``core.envname``): callers re-raise it naming where the value
+    came from, and catch only this, so nothing else passes for a bad value."""
+
+
+class ManifestError(MlstackError):
+    """A file the user writes (mlstack.toml, a profile file, sites, the user config) is
+    missing or wrong; or there is no project, or no such profile."""
+
+
+class LockError(MlstackError):
+    """A lock file: missing, unreadable, malformed, an unsupported format, no entry that
+    fits, a change refused by ``--locked``, or a lock that cannot be written."""
+
+
+class TargetError(MlstackError):
+    """The target: target, ROCm or Python version text, an unknown GPU architecture, a
+    glibc too old, a profile that has no build for the target."""
+
+
+class SourceError(MlstackError):
+    """Where packages come from: an index, a mirror or a download failed or refused, or a
+    resolution took a package from a source it must not come from."""
+
+
+class StoreError(MlstackError):
+    """The store and what lives in it: entries, envs, generations, packed archives and an
+    env's activation data (damaged, refused, or not what mlstack made)."""
+
+
+class EnvNotFound(StoreError):
+    """No env by that name: the one wording for it."""
+
+    def __init__(self, name: str, hint: str = "see `mlstack env list`") -> None:
+        super().__init__(f"no env named {name!r}", hint)
+        self.name = name
+
+
+class SystemPackagesError(MlstackError):
+    """The distribution's packages: the package database cannot be read, an unknown
+    distribution, no AMD repository for it, or an install step failed."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9+._-]{0,126}(?:[A-Za-z0-9._]|\+\+))?",
                    re.ASCII)
@@ -33,7 +33,7 @@ _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9+._-]{0,126}(?:[A-Za-z0-9._]|\+\+))
 def check_system_package(name: object) -> None:
     """Refuse a system package name no package manager would read as just a name."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise MlstackError(
+        raise BadValueError(
             f"bad system package name {name!r}",
             hint="system packages are distro package names (e.g. rocm-hip-runtime): a "
             "letter or digit, then letters, digits, '+', '.', '_' or '-', not ending in "

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.core.errors import MlstackError, toml_problem
+from mlstack_env.core.errors import ManifestError, MlstackError, toml_problem
 
 #: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
 MAX_BYTES = 64 * 1024 * 1024
@@ -36,21 +36,23 @@ def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def read_bytes(path: Path, hint: str = "check the path and its permissions") -> bytes:
+def read_bytes(path: Path, hint: str = "check the path and its permissions", *,
+               kind: type[MlstackError] = MlstackError) -> bytes:
     """The bytes of the regular file ``path``. A missing file raises FileNotFoundError
-    (callers say what a missing file means); every other problem is an MlstackError."""
+    (callers say what a missing file means); every other problem is a ``kind`` (the
+    caller's: a lock's reader passes LockError, a manifest's ManifestError)."""
     try:
         # O_NONBLOCK: opening a FIFO with no writer would block; fstat then refuses it.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}", hint) from None
+        raise kind(f"cannot read {path}: {exc.strerror or exc}", hint) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise MlstackError(f"cannot read {path}: it is {_kind(mode)}, not a regular file",
-                               "pass the path of a regular file")
+            raise kind(f"cannot read {path}: it is {_kind(mode)}, not a regular file",
+                       "pass the path of a regular file")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -59,25 +61,26 @@ def read_bytes(path: Path, hint: str = "check the path and its permissions") -> 
                 break
             size += len(chunk)
             if size > MAX_BYTES:
-                raise MlstackError(
+                raise kind(
                     f"cannot read {path}: it is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                     "pass the right file; mlstack's inputs are small text files",
                 )
             chunks.append(chunk)
     except OSError as exc:
-        raise MlstackError(f"cannot read {path}: {exc.strerror or exc}", hint) from None
+        raise kind(f"cannot read {path}: {exc.strerror or exc}", hint) from None
     finally:
         os.close(fd)
     return b"".join(chunks)
 
 
-def decode(data: bytes, source: str | Path, hint: str) -> str:
+def decode(data: bytes, source: str | Path, hint: str, *,
+           kind: type[MlstackError] = MlstackError) -> str:
     """``data`` as UTF-8; else an error naming the first bad byte's offset and line."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise MlstackError(
+        raise kind(
             f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}, "
             f"line {line})",
             hint,
@@ -85,9 +88,10 @@ def decode(data: bytes, source: str | Path, hint: str) -> str:
 
 
 def read_text(path: Path, hint: str = "check the path and its permissions",
-              decode_hint: str = "save the file as UTF-8") -> str:
+              decode_hint: str = "save the file as UTF-8", *,
+              kind: type[MlstackError] = MlstackError) -> str:
     """A user's text file: a regular file, at most MAX_BYTES, UTF-8 (see read_bytes)."""
-    return decode(read_bytes(path, hint), path, decode_hint)
+    return decode(read_bytes(path, hint, kind=kind), path, decode_hint, kind=kind)
 
 
 #: The deepest key (``a.b.c`` is 3) and nesting of ``[``/``{`` mlstack's files need is
@@ -107,7 +111,8 @@ _ORDINARY = rf"(?<!\\)[^{_KEEP}]+|(?<=\\)([^{_KEEP}])[^{_KEEP}]*"
 _SHAPE_HINT = "mlstack's files nest a few levels deep: pass the right file"
 
 
-def check_toml_shape(text: str, source: str | Path) -> None:
+def check_toml_shape(text: str, source: str | Path, *,
+                     kind: type[MlstackError] = MlstackError) -> None:
     """Refuse TOML whose keys or brackets nest deeper than mlstack's files ever do, in
     time and memory linear in the text (regular expressions without backtracking, and
     C-level counting), before ``tomllib`` is given it."""
@@ -126,34 +131,36 @@ def check_toml_shape(text: str, source: str | Path) -> None:
     # (1.5, a date's fraction) once strings are gone.
     skeleton = re.sub(r"[^.,=\[\]{}\n]+", "", bare)
     if re.search(rf"\.{{{MAX_KEY_DEPTH}}}", skeleton):
-        raise MlstackError(f"{source}: invalid TOML: a dotted key is more than "
-                           f"{MAX_KEY_DEPTH} levels deep", _SHAPE_HINT)
+        raise kind(f"{source}: invalid TOML: a dotted key is more than "
+                   f"{MAX_KEY_DEPTH} levels deep", _SHAPE_HINT)
     brackets = re.sub(r"[^\[\]{}]+", "", bare)
     step = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
     if brackets and max(accumulate(map(step, brackets))) > MAX_NESTING:
-        raise MlstackError(f"{source}: invalid TOML: arrays or tables nest more than "
-                           f"{MAX_NESTING} deep", _SHAPE_HINT)
+        raise kind(f"{source}: invalid TOML: arrays or tables nest more than "
+                   f"{MAX_NESTING} deep", _SHAPE_HINT)
 
 
-def parse_toml(text: str, source: str | Path, hint: str) -> dict[str, Any]:
-    """``text`` as TOML; else an error naming ``source`` and the line."""
-    check_toml_shape(text, source)
+def parse_toml(text: str, source: str | Path, hint: str, *,
+               kind: type[MlstackError] = MlstackError) -> dict[str, Any]:
+    """``text`` as TOML; else a ``kind`` naming ``source`` and the line."""
+    check_toml_shape(text, source, kind=kind)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MlstackError(f"{source}: invalid TOML: {toml_problem(exc, text)}", hint) from None
+        raise kind(f"{source}: invalid TOML: {toml_problem(exc, text)}", hint) from None
     except RecursionError:  # tomllib recurses per nesting level: [[[[[[...
-        raise MlstackError(f"{source}: invalid TOML: arrays or tables nested too deeply",
-                           hint) from None
+        raise kind(f"{source}: invalid TOML: arrays or tables nested too deeply",
+                   hint) from None
 
 
 TOML_HINT = "fix the syntax at that line (see https://toml.io)"
 
 
-def read_toml(path: Path, hint: str = TOML_HINT) -> tuple[dict[str, Any], str]:
+def read_toml(path: Path, hint: str = TOML_HINT, *,
+              kind: type[MlstackError] = MlstackError) -> tuple[dict[str, Any], str]:
     """A user's TOML file, parsed, and its text (for line numbers in later errors)."""
-    text = read_text(path)
-    return parse_toml(text, path, hint), text
+    text = read_text(path, kind=kind)
+    return parse_toml(text, path, hint, kind=kind), text
 
 
 def check_output(path: Path) -> None:
@@ -269,10 +276,10 @@ def where_key(source: str, text: str | None, needle: str | None, after: str | No
 
 
 def unknown_key_error(source: str, text: str | None, key: str, known: tuple[str, ...],
-                      what: str, *, after: str | None = None) -> MlstackError:
+                      what: str, *, after: str | None = None) -> ManifestError:
     import difflib
 
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
     where = where_key(source, text, key, after)
-    return MlstackError(f"{where}: unknown key {key!r} in {what}", hint)
+    return ManifestError(f"{where}: unknown key {key!r} in {what}", hint)

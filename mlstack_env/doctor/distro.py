@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SystemPackagesError
 from mlstack_env.doctor.findings import Context, Finding, ok, warn
 from mlstack_env.doctor.machine import release_rocm
 
@@ -40,7 +40,7 @@ def distro_release(ctx: Context) -> Iterator[Finding]:
         return
     try:
         family = system_catalog().family_of(distro)
-    except MlstackError:
+    except SystemPackagesError:
         family = None
     table = gpu_table().official_os[row]
     listed = "; ".join(f"{k} {', '.join(v)}" for k, v in table.items())
@@ -77,7 +77,7 @@ def kernel_release(ctx: Context) -> Iterator[Finding]:
     catalog = system_catalog()
     try:
         family = catalog.family_of(distro) if distro else None
-    except MlstackError:
+    except SystemPackagesError:
         family = None
     series = catalog.kernel_series(family, distro) if family and distro else None
     mine = kernel_series(kernel)
@@ -108,7 +108,7 @@ def system_packages(ctx: Context) -> Iterator[Finding]:
         family = system_catalog().family_of(ctx.machine.distro)
         statuses = check_packages(wanted.system, family, system_catalog(),
                                   ctx.package_db(family.database))
-    except MlstackError as e:
+    except SystemPackagesError as e:
         yield warn("system-packages", f"cannot check system packages: {e.message}", e.hint)
         return
     missing = [s.name for s in statuses if not s.installed]

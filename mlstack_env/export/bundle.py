@@ -16,10 +16,11 @@ import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError, ManifestError, UsageError
 from mlstack_env.fetch.config import UserConfig, load_config
 from mlstack_env.lockfile import Lock, LockEntry, Wheel, read_lock
 
@@ -28,13 +29,19 @@ if TYPE_CHECKING:
 
 PART_PREFIX = ".part-"
 
-Status = Literal["downloaded", "cached", "present"]
+
+class WheelStatus(StrEnum):
+    """Where a bundled wheel came from this run (its value is the JSON ``status``)."""
+
+    DOWNLOADED = "downloaded"  # fetched into the download cache, then copied
+    CACHED = "cached"  # copied from mlstack's download cache
+    PRESENT = "present"  # already in the folder, checked against the lock
 
 
 @dataclass(frozen=True)
 class BundledWheel:
     wheel: Wheel
-    status: Status
+    status: WheelStatus
     size: int  # bytes on disk
 
     def to_json(self) -> dict[str, Any]:
@@ -43,7 +50,7 @@ class BundledWheel:
             "url": self.wheel.url or None,  # None: locked by name (no canonical URL)
             "sha256": self.wheel.sha256,
             "size": self.size,
-            "status": self.status,
+            "status": self.status.value,
         }
 
 
@@ -54,7 +61,7 @@ class Bundle:
     entries: tuple[str, ...]  # entry keys whose wheels are in it
     wheels: tuple[BundledWheel, ...]
 
-    def count(self, status: Status) -> int:
+    def count(self, status: WheelStatus) -> int:
         return sum(1 for w in self.wheels if w.status == status)
 
 
@@ -62,29 +69,29 @@ def lock_path_for(lock_file: Path | None, project_dir: Path | None, cwd: Path) -
     """``--lock FILE``, else the lock of the project found from ``cwd`` (or ``--project``)."""
     if lock_file is not None:
         if project_dir is not None:
-            raise MlstackError("--lock and --project both name a lock",
-                               "pass one: --lock FILE, or --project DIR for its mlstack.lock")
+            raise UsageError("--lock and --project both name a lock",
+                             "pass one: --lock FILE, or --project DIR for its mlstack.lock")
         return lock_file
     from mlstack_env.manifest.project import find_project
 
     project = find_project(cwd, project_dir)
     if project is None:
-        raise MlstackError("which lock? there is no mlstack.toml here or above",
-                           "pass --lock FILE, or run it in a project (or with --project DIR)")
+        raise ManifestError("which lock? there is no mlstack.toml here or above",
+                            "pass --lock FILE, or run it in a project (or with --project DIR)")
     return project.lock_path
 
 
 def select_entries(lock: Lock, profiles: Sequence[str], source: str) -> tuple[LockEntry, ...]:
     """The entries of the named profiles (all entries when none is named)."""
     if not lock.entries:
-        raise MlstackError(f"{source} has no entries", "lock something first: `mlstack lock`")
+        raise LockError(f"{source} has no entries", "lock something first: `mlstack lock`")
     if not profiles:
         return lock.entries
     known = sorted({e.profile for e in lock.entries})
     unknown = [p for p in profiles if p not in known]
     if unknown:
-        raise MlstackError(f"{source} has no entry for profile {', '.join(map(repr, unknown))}",
-                           f"profiles in this lock: {', '.join(known)}")
+        raise LockError(f"{source} has no entry for profile {', '.join(map(repr, unknown))}",
+                        f"profiles in this lock: {', '.join(known)}")
     return tuple(e for e in lock.entries if e.profile in profiles)
 
 
@@ -97,7 +104,7 @@ def wheels_of(entries: Sequence[LockEntry], source: str) -> list[Wheel]:
             for wheel in package.files:  # wheels, and the rocm selector's sdist
                 seen = by_name.setdefault(wheel.filename, wheel)
                 if seen.sha256 != wheel.sha256:
-                    raise MlstackError(
+                    raise LockError(
                         f"{source} names two different files {wheel.filename} "
                         f"({seen.url or seen.sha256} and {wheel.url or wheel.sha256}); one "
                         "folder cannot hold both",
@@ -149,7 +156,7 @@ def make_bundle(
                                  progress=progress)
         for wheel in needed:
             size = _place(got[wheel.sha256], directory, wheel)
-            status: Status = "cached" if wheel.sha256 in before else "downloaded"
+            status = WheelStatus.CACHED if wheel.sha256 in before else WheelStatus.DOWNLOADED
             done[wheel.filename] = BundledWheel(wheel, status, size)
     return Bundle(directory, lock_path, tuple(e.key for e in entries),
                   tuple(done[w.filename] for w in wheels))
@@ -162,7 +169,7 @@ def _present(directory: Path, wheels: Sequence[Wheel],
     for wheel in wheels:
         size = _matching_size(directory / wheel.filename, wheel)
         if size is not None:
-            done[wheel.filename] = BundledWheel(wheel, "present", size)
+            done[wheel.filename] = BundledWheel(wheel, WheelStatus.PRESENT, size)
             if on_present is not None:
                 on_present(done[wheel.filename])
     return done
@@ -180,23 +187,23 @@ def _place(cached: Path, directory: Path, wheel: Wheel) -> int:
         return (directory / wheel.filename).stat().st_size
     except OSError as exc:
         part.unlink(missing_ok=True)
-        raise MlstackError(f"cannot write {wheel.filename} into {directory}: "
-                           f"{exc.strerror or exc}",
-                           "check the free space and permissions of the folder") from None
+        raise UsageError(f"cannot write {wheel.filename} into {directory}: "
+                         f"{exc.strerror or exc}",
+                         "check the free space and permissions of the folder") from None
 
 
 def _prepare(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
-        raise MlstackError(f"{directory} is a file, not a folder",
-                           "pass a folder for the wheels: -o DIR")
+        raise UsageError(f"{directory} is a file, not a folder",
+                         "pass a folder for the wheels: -o DIR")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # Leftovers of a killed run: never a wheel's name, so harmless, but not kept.
         for part in directory.glob(PART_PREFIX + "*"):
             part.unlink(missing_ok=True)
     except OSError as exc:
-        raise MlstackError(f"cannot write to {directory}: {exc.strerror or exc}",
-                           "pick a folder you can write to") from None
+        raise UsageError(f"cannot write to {directory}: {exc.strerror or exc}",
+                         "pick a folder you can write to") from None
 
 
 def _matching_size(path: Path, wheel: Wheel) -> int | None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, ManifestError, UsageError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
 from mlstack_env.rocmwheels.rocmroot import entry_variables, needs_init
@@ -98,7 +98,7 @@ def one_line(what: str, value: str, kind: str) -> str:
     starting with ``%`` as a new section, whatever quotes came before)."""
     if _LINE_BREAKS.search(value):
         recipe = "a Dockerfile" if kind == "docker" else "an Apptainer definition"
-        raise MlstackError(
+        raise BadValueError(
             f"{what} holds a line break, which {recipe} cannot carry as data: {value!r}",
             hint="drop the line break (from the profile's [env], the lock or the option), "
             "or ship the env with `mlstack env pack`",
@@ -169,9 +169,11 @@ def _selector_lines(entry: LockEntry) -> list[str]:
     if package is None or package.sdist is None:
         return []
     if not package.sdist.url:  # locked by name through a mirror of another layout
-        from mlstack_env.core.errors import MlstackError
+        from mlstack_env.core.errors import (
+            LockError,
+        )
 
-        raise MlstackError(
+        raise LockError(
             f"{entry.key}: the rocm selector {package.sdist.filename} was locked through a "
             "mirror without its canonical URL, which the recipe needs",
             "lock once where the canonical index is reachable (or through a mirror that "
@@ -303,7 +305,7 @@ def _no_template(what: str, value: str) -> None:
     argument, and has no escape for it (apptainer.org/docs/user/main/definition_files.html,
     "Templating"), so such text in a value would not stay data."""
     if "{{" in value:
-        raise MlstackError(
+        raise BadValueError(
             f"{what} holds '{{{{', which an Apptainer definition reads as a build argument: "
             f"{value!r}",
             hint="drop the '{{' from the value, or export it with `mlstack export docker`",
@@ -327,9 +329,9 @@ def _checked(kind: str, entry: LockEntry, variables: Mapping[str, str], base: st
         one_line(f"package {package.name}'s version", package.version, kind)
     for k, v in mirrors.items():
         if not k or not v or "=" in k or re.search(r"[\s'\"\\]", k + v):
-            raise MlstackError(f"a [mirrors] prefix ({k!r} = {v!r}) holds a space, quote or "
-                               "'=', which the build argument cannot carry",
-                               hint="fix [mirrors] in the mlstack config")
+            raise ManifestError(f"a [mirrors] prefix ({k!r} = {v!r}) holds a space, quote or "
+                                "'=', which the build argument cannot carry",
+                                hint="fix [mirrors] in the mlstack config")
 
 
 def make_recipe(kind: str, entry: LockEntry, *, name: str,
@@ -339,8 +341,8 @@ def make_recipe(kind: str, entry: LockEntry, *, name: str,
     from mlstack_env import uv
 
     if kind not in KINDS:
-        raise MlstackError(f"unknown container kind {kind!r}",
-                           hint="use `mlstack export docker` or `mlstack export apptainer`")
+        raise UsageError(f"unknown container kind {kind!r}",
+                         hint="use `mlstack export docker` or `mlstack export apptainer`")
     mirror_text = " ".join(f"{k}={v}" for k, v in
                            sorted((mirrors or {}).items(), key=lambda kv: -len(kv[0])))
     # ROCm inside the image's venv (ROCm as wheels) is the same path on every machine.
@@ -364,8 +366,8 @@ def write_recipe(recipe: Recipe, output: Path) -> tuple[Path, Path]:
     taken = {recipe.lock_name: "the lock's", **{n: "a file the recipe copies, its" for n, _
                                                 in recipe.files}}
     if output.name in taken:
-        raise MlstackError(f"-o {output} is {taken[output.name]} own name",
-                           hint="name the recipe Dockerfile or NAME.def")
+        raise UsageError(f"-o {output} is {taken[output.name]} own name",
+                         hint="name the recipe Dockerfile or NAME.def")
     write_atomic(lock_path, recipe.lock_text)
     for name, text in recipe.files:
         write_atomic(output.parent / name, text)

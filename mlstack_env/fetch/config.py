@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack_env.core import paths, userfile
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError
 
 KNOWN_TABLES = ("mirrors", "downloads")
 # [downloads]: how mlstack fetches a lock's files (mlstack_env/fetch/download.py, docs/team.md).
@@ -61,11 +61,13 @@ def load_config(path: Path | None = None) -> UserConfig:
     path = path or paths.config_file()
     try:
         text = userfile.read_text(
-            path, "fix its permissions, or point MLSTACK_CONFIG at another file")
+            path, "fix its permissions, or point MLSTACK_CONFIG at another file",
+            kind=ManifestError)
     except FileNotFoundError:
         return UserConfig(path=None)
     data = userfile.parse_toml(
-        text, path, "fix the syntax at that line (see https://toml.io), or move the file away")
+        text, path, "fix the syntax at that line (see https://toml.io), or move the file away",
+        kind=ManifestError)
     for key in data:
         if key not in KNOWN_TABLES:
             import difflib
@@ -73,23 +75,23 @@ def load_config(path: Path | None = None) -> UserConfig:
             close = difflib.get_close_matches(key, KNOWN_TABLES, n=1)
             hint = f"did you mean [{close[0]}]?" if close else \
                 "the known tables are: [mirrors], [downloads]"
-            raise MlstackError(f"{path}: unknown key {key!r} in the user config", hint)
+            raise ManifestError(f"{path}: unknown key {key!r} in the user config", hint)
     raw = data.get("mirrors", {})
     if not isinstance(raw, dict):
-        raise MlstackError(
+        raise ManifestError(
             f"{path}: [mirrors] must be a table of URL prefix = replacement prefix",
             '[mirrors]\n"https://pypi.org/simple" = "https://mirror.example/pypi/simple"',
         )
     mirrors: dict[str, str] = {}
     for prefix, replacement in raw.items():
         if not isinstance(replacement, str) or not replacement:
-            raise MlstackError(
+            raise ManifestError(
                 f"{path}: mirror for {prefix!r} must be a non-empty URL string",
                 f'write it as "{prefix}" = "https://mirror.example/..."',
             )
         for value in (prefix, replacement):
             if "://" not in value:
-                raise MlstackError(
+                raise ManifestError(
                     f"{path}: mirror prefix {value!r} is not a URL",
                     "mirror prefixes start with a scheme, e.g. https:// or file://",
                 )
@@ -101,20 +103,20 @@ def _downloads(data: dict[str, object], path: Path) -> dict[str, float]:
     raw = data.get("downloads", {})
     example = "[downloads]\nparallel = 4\ntimeout = 30\nretries = 3\ndeadline = 7200"
     if not isinstance(raw, dict):
-        raise MlstackError(f"{path}: [downloads] must be a table", example)
+        raise ManifestError(f"{path}: [downloads] must be a table", example)
     out: dict[str, float] = {}
     for key, value in raw.items():
         if key not in DOWNLOAD_KEYS:
             known = ", ".join(f"{k} ({w})" for k, w in DOWNLOAD_KEYS.items())
-            raise MlstackError(f"{path}: unknown key {key!r} in [downloads]",
-                               f"the keys are: {known}")
+            raise ManifestError(f"{path}: unknown key {key!r} in [downloads]",
+                                f"the keys are: {known}")
         whole = key in ("parallel", "retries")
         ok = isinstance(value, int) if whole else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or value < (0 if key == "retries" else 1e-9):
             kind = "a whole number" if whole else "a number of seconds"
             floor = "0 or more" if key == "retries" else "above 0"
-            raise MlstackError(f"{path}: [downloads] {key} = {value!r} is not {kind} {floor}",
-                               example)
+            raise ManifestError(f"{path}: [downloads] {key} = {value!r} is not {kind} {floor}",
+                                example)
         out[key] = float(value)
     return out
 

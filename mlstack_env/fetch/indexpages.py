@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 
 # PEP 691: JSON preferred, HTML accepted (servers without JSON send HTML; pypiserver does).
 ACCEPT = ("application/vnd.pypi.simple.v1+json, "
@@ -278,7 +278,7 @@ class ProjectPages:
         return found.url
 
 
-class MirrorError(MlstackError):
+class MirrorError(SourceError):
     """A file that an index or mirror does not serve as the lock records it
     (``unreachable``: its page could not be read at all)."""
 

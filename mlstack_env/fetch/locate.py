@@ -39,9 +39,9 @@ class FileLocator:
                 return self.pages.locate(index, package.name, wheel.filename, wheel.sha256,
                                          what="index")
         if not wheel.url:  # no index and no URL: nothing says where it lives
-            from mlstack_env.core.errors import MlstackError
+            from mlstack_env.core.errors import LockError
 
-            raise MlstackError(f"the lock names {wheel.filename} of {package.name} with "
-                               "neither a URL nor an index",
-                               "re-lock with `mlstack lock`")
+            raise LockError(f"the lock names {wheel.filename} of {package.name} with "
+                            "neither a URL nor an index",
+                            "re-lock with `mlstack lock`")
         return self.config.rewrite(wheel.url)

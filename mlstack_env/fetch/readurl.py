@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlstack_env import __version__
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.fetch.indexpages import basic_auth, redact, split_credentials
 
@@ -21,10 +21,10 @@ CHUNK = 1 << 20
 TIMEOUT = 60.0  # seconds without a byte before an index page is given up
 
 
-def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
+def _unreachable(url: str, why: str, config: UserConfig) -> SourceError:
     where = f"[mirrors] in {config.path}" if config.path else "a [mirrors] entry in the " \
         "mlstack config"
-    return MlstackError(
+    return SourceError(
         f"cannot download {redact(url)}: {why}",
         f"check the network, or route its prefix to a reachable mirror with {where} "
         "(nightly wheels are deleted upstream: mirror them)",
@@ -35,8 +35,8 @@ def _unreachable(url: str, why: str, config: UserConfig) -> MlstackError:
 def _open(url: str, config: UserConfig) -> Any:
     scheme = urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
-        raise MlstackError(f"cannot download {url}: unsupported URL scheme {scheme!r}",
-                           "locked and mirrored URLs are http(s):// or file://")
+        raise SourceError(f"cannot download {url}: unsupported URL scheme {scheme!r}",
+                          "locked and mirrored URLs are http(s):// or file://")
     # S310: the scheme is checked just above (file:// on purpose: a mirror may be a folder).
     headers = {"User-Agent": f"mlstack/{__version__}"}
     url, userinfo = split_credentials(url)  # a mirror behind a login: Basic auth
@@ -103,7 +103,7 @@ def _read(response: Any, url: str, config: UserConfig, deadline: tuple[float, fl
     return bytes(chunk)
 
 
-def _too_slow(url: str, allowed: float, config: UserConfig) -> MlstackError:
+def _too_slow(url: str, allowed: float, config: UserConfig) -> SourceError:
     from mlstack_env.core.envvars import MLSTACK_DOWNLOAD_DEADLINE
 
     return _unreachable(url, f"not done after {allowed:g} s ({MLSTACK_DOWNLOAD_DEADLINE}): "

@@ -34,7 +34,7 @@ from mlstack_env.catalog import GpuFamily, gpu_table, same_host_rocm, wheel_gfx
 from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 
 # The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;
@@ -65,7 +65,7 @@ def gpu_code(target: Target, torch: str | None = None) -> GpuCode:
     try:
         known = wheel_gfx(target.rocm, torch)
         per_node = Version(target.rocm) >= PER_NODE_OVERRIDE_SINCE
-    except (MlstackError, ValueError):  # a version catalog does not know: the target's list
+    except (TargetError, ValueError):  # a version catalog does not know: the target's list
         known, per_node = None, True
     return GpuCode(known if known is not None else frozenset(target.gfx), name, per_node)
 

@@ -11,7 +11,7 @@ import os
 import re
 
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
@@ -30,7 +30,7 @@ def host_glibc() -> tuple[int, int] | None:
     if override:
         m = _VERSION.fullmatch(override)
         if m is None:
-            raise MlstackError(
+            raise TargetError(
                 f"{envvars.MLSTACK_GLIBC}={override!r} is not a glibc version like 2.35",
                 hint=f"set it to major.minor, or unset {envvars.MLSTACK_GLIBC} to detect it",
             )
@@ -49,7 +49,7 @@ def check_glibc(platform: str, what: str) -> None:
     needed, found = needed_glibc(platform), host_glibc()
     if needed is None or found is None or found >= needed:
         return
-    raise MlstackError(
+    raise TargetError(
         f"{what} needs glibc {needed[0]}.{needed[1]} ({platform}); "
         f"this host has glibc {found[0]}.{found[1]}",
         hint="lock for another target or profile whose wheels run on this glibc, or run it "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlstack_env.catalog import gpu_table, parse_version, unknown_gfx_error
 from mlstack_env.core import envvars, paths
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 from mlstack_env.hardware import osinfo, rocm, sysfs
 from mlstack_env.hardware.machine import (
     UNKNOWN_GPU_ADVICE,
@@ -50,7 +50,7 @@ def _gpus_from_override(value: str) -> list[Gpu] | None:
     for index, gfx in enumerate(names):
         if gfx not in table.models:
             err = unknown_gfx_error(gfx, table)
-            raise MlstackError(f"{envvars.MLSTACK_GPU}: {err.message}", hint=err.hint)
+            raise TargetError(f"{envvars.MLSTACK_GPU}: {err.message}", hint=err.hint)
         model = table.models[gfx]
         gpus.append(
             Gpu(
@@ -160,9 +160,9 @@ def detect_rocm(root: Path, env: dict[str, str], notes: list[str]) -> RocmInstal
     if override:
         try:
             parse_version(override)
-        except MlstackError as e:
+        except TargetError as e:
             name = envvars.MLSTACK_ROCM_VERSION
-            raise MlstackError(f"{name}: {e.message}", hint=e.hint) from None
+            raise TargetError(f"{name}: {e.message}", hint=e.hint) from None
         notes.append(f"ROCm version from {envvars.MLSTACK_ROCM_VERSION}")
         return RocmInstall(override, found.path if found else "/opt/rocm")
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError
 from mlstack_env.lockfile.model import LockEntry, Wheel, quote
 
 # --- PEP 751 ---------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def to_pylock(entry: LockEntry, url_map: Mapping[str, str] | None = None, *,
         if located and w.sha256 in located:
             return located[w.sha256]
         if not w.url and require_urls:
-            raise MlstackError(
+            raise LockError(
                 f"{entry.key}: {w.filename} was locked through a mirror without its "
                 "canonical URL, and a pylock.toml needs one per wheel",
                 "lock once where the canonical index is reachable (or through a mirror "
@@ -109,7 +109,7 @@ def standalone_pylock(entry: LockEntry) -> str:
     """
     selector = next((p for p in entry.packages if p.sdist is not None), None)
     if selector is not None:
-        raise MlstackError(
+        raise LockError(
             f"entry {entry.key} holds ROCm as wheels, and no PEP 751 pylock can install it: "
             f"its {selector.name!r} selector is an sdist that mlstack unpacks without "
             "building (uv would build it, or leave torch's rocm[libraries] unmet)",

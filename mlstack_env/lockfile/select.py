@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError
 from mlstack_env.lockfile.model import LOCK_NAME, Lock, LockEntry
 
 # --- choosing the entry for a machine --------------------------------------------------
@@ -40,7 +40,7 @@ def select_entry(
     candidates = [e for e in lock.entries if profile is None or e.profile == profile]
     if not candidates:
         known = ", ".join(sorted({e.profile for e in lock.entries})) or "none"
-        raise MlstackError(
+        raise LockError(
             f"{source} has no entry for profile {profile!r}",
             hint=f"profiles in this lock: {known}",
         )
@@ -48,7 +48,7 @@ def select_entry(
     if not fitting:
         locked = ", ".join(f"{e.target} (py{e.python})" for e in candidates)
         py = f", Python {python}" if python else ""
-        raise MlstackError(
+        raise LockError(
             f"no entry of {source} fits this machine (detected {target}{py})",
             hint=f"locked targets: {locked}; lock for this machine with "
             f"`mlstack lock --target {target}`",

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars, userfile
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, LockError, TargetError
 from mlstack_env.core.system_names import check_system_package
 from mlstack_env.lockfile.model import (
     FORMAT_VERSION,
@@ -43,8 +43,8 @@ def dumps(lock: Lock) -> str:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _bad(source: str, what: str) -> MlstackError:
-    return MlstackError(
+def _bad(source: str, what: str) -> LockError:
+    return LockError(
         f"{source}: {what}",
         hint="re-create the lock with `mlstack lock`, or restore it from version control",
     )
@@ -117,10 +117,10 @@ def _file(w: Mapping[str, Any], name: str, where: str) -> Wheel:
 
 
 def loads(text: str, source: str = LOCK_NAME) -> Lock:
-    raw = userfile.parse_toml(text, source, _LOCK_HINT)
+    raw = userfile.parse_toml(text, source, _LOCK_HINT, kind=LockError)
     version = raw.get("version")
     if type(version) is not int or version != FORMAT_VERSION:
-        raise MlstackError(
+        raise LockError(
             f"{source}: lock format version {version!r} is not supported (expected "
             f"{FORMAT_VERSION})",
             hint="upgrade mlstack, or re-create the lock with `mlstack lock`",
@@ -145,7 +145,7 @@ def _entry(item: dict[str, Any], where: str) -> LockEntry:
     """One ``[[entry]]`` table, every value checked (``where`` names it in errors)."""
     try:
         target = Target.parse(_str(item, "target", where))
-    except MlstackError as err:
+    except TargetError as err:
         raise _bad(where, err.message) from None
     env = item.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
@@ -153,13 +153,13 @@ def _entry(item: dict[str, Any], where: str) -> LockEntry:
     for name, value in env.items():
         try:  # the rule profiles obey: a lock edited by hand gets no further
             envvars.check_variable(name, value)
-        except MlstackError as err:
+        except BadValueError as err:
             raise _bad(where, err.message) from None
     system = _strs(item, "system", where)
     for package in system:
         try:
             check_system_package(package)
-        except MlstackError as err:
+        except BadValueError as err:
             raise _bad(where, err.message) from None
     python = _str(item, "python", where)
     if not _PYTHON_RE.fullmatch(python):
@@ -220,9 +220,9 @@ _LOCK_HINT = "re-create the lock with `mlstack lock`, or restore it from version
 
 def read_lock(path: Path) -> Lock:
     try:
-        text = userfile.read_text(path, decode_hint=_LOCK_HINT)
+        text = userfile.read_text(path, decode_hint=_LOCK_HINT, kind=LockError)
     except FileNotFoundError:
-        raise MlstackError(
+        raise LockError(
             f"lock file {path} does not exist",
             hint="create it with `mlstack lock`, or pass the right path",
         ) from None

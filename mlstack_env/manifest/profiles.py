@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from mlstack_env.core import envvars, paths, userfile
 from mlstack_env.core.envname import NAME_HINT, is_env_name
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, ManifestError
 from mlstack_env.core.system_names import check_system_package
 from mlstack_env.core.userfile import unknown_key_error
 from mlstack_env.core.userfile import where_key as _where
@@ -85,13 +85,16 @@ class Profile:
         return SpecifierSet(self.python).contains(version + ".0", prereleases=True)
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """A profile or manifest file, through the one reader of user files."""
+def read_toml(path: Path, text: str | None = None) -> tuple[dict[str, Any], str]:
+    """A profile or manifest file, through the one reader of user files; with ``text``,
+    that text as the file ``path`` would hold it (an edit checked before it is written)."""
+    if text is not None:
+        return userfile.parse_toml(text, path, userfile.TOML_HINT, kind=ManifestError), text
     try:
-        return userfile.read_toml(path)
+        return userfile.read_toml(path, kind=ManifestError)
     except FileNotFoundError:
-        raise MlstackError(f"cannot read {path}: no such file",
-                           "check the path and its permissions") from None
+        raise ManifestError(f"cannot read {path}: no such file",
+                            "check the path and its permissions") from None
 
 
 # --- parsing one profile ---------------------------------------------------------------
@@ -102,8 +105,8 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     """Validate one profile's table. ``table`` is its header (``[profiles.ml]``) for lines."""
     what = f"profile {name!r}"
     if not is_env_name(name):  # a profile names its env: the env-name rule
-        raise MlstackError(f"{_where(source, text, name)}: bad profile name {name!r}",
-                           NAME_HINT)
+        raise ManifestError(f"{_where(source, text, name)}: bad profile name {name!r}",
+                            NAME_HINT)
     for key in raw:
         if key not in PROFILE_KEYS:
             raise unknown_key_error(source, text, key, PROFILE_KEYS, what, after=table)
@@ -111,7 +114,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     def strings(key: str) -> tuple[str, ...]:
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise MlstackError(
+            raise ManifestError(
                 f"{_where(source, text, key, table)}: {what}: {key!r} must be a list of strings",
                 f'write it as {key} = ["…", "…"]',
             )
@@ -119,8 +122,8 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
 
     description = raw.get("description", "")
     if not isinstance(description, str):
-        raise MlstackError(f"{_where(source, text, 'description', table)}: {what}: "
-                           "'description' must be a string", 'write description = "…"')
+        raise ManifestError(f"{_where(source, text, 'description', table)}: {what}: "
+                            "'description' must be a string", 'write description = "…"')
 
     def at(key: str) -> str:  # where a value is, and whose, for an error
         return f"{_where(source, text, key, table)}: {what}"
@@ -131,7 +134,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], *, origin: str, source: str
     env = _profile_env(raw.get("env", {}), at)
     prereleases = raw.get("prereleases")
     if prereleases is not None and prereleases not in PRERELEASE_MODES:
-        raise MlstackError(
+        raise ManifestError(
             f"{_where(source, text, 'prereleases', table)}: {what}: prereleases "
             f"{prereleases!r} is not one of {', '.join(PRERELEASE_MODES)}",
             'write prereleases = "allow" to take pre-releases and dev releases, or leave it '
@@ -157,12 +160,12 @@ def _profile_python(python: object, at: Callable[[str], str]) -> str | None:
     if python is None:
         return None
     if not isinstance(python, str):
-        raise MlstackError(f"{at('python')}: 'python' "
-                           "must be a string", 'write python = ">=3.10,<3.14"')
+        raise ManifestError(f"{at('python')}: 'python' "
+                            "must be a string", 'write python = ">=3.10,<3.14"')
     try:
         SpecifierSet(python)
     except InvalidSpecifier:
-        raise MlstackError(
+        raise ManifestError(
             f"{at(python)}: bad Python specifier "
             f"{python!r}",
             'write it as a PEP 440 specifier, e.g. python = ">=3.10,<3.14"',
@@ -176,7 +179,7 @@ def _check_requirements(packages: Sequence[str], at: Callable[[str], str]) -> No
             Requirement(req)
         except InvalidRequirement as exc:
             reason = str(exc).splitlines()[0]
-            raise MlstackError(
+            raise ManifestError(
                 f"{at(req)}: bad requirement {req!r} "
                 f"({reason})",
                 'write PEP 508 requirements, e.g. "torch", "transformers>=4.50", '
@@ -188,27 +191,27 @@ def _check_system(system: Sequence[str], at: Callable[[str], str]) -> None:
     for package in system:
         try:
             check_system_package(package)
-        except MlstackError as err:
-            raise MlstackError(f"{at(package)}: {err.message}", err.hint) from None
+        except BadValueError as err:
+            raise ManifestError(f"{at(package)}: {err.message}", err.hint) from None
 
 
 def _profile_env(env: object, at: Callable[[str], str]) -> dict[str, str]:
     """A profile's ``[env]``: variables by the one rule for names and values."""
     if not isinstance(env, dict):
-        raise MlstackError(f"{at('env')}: 'env' must be a "
-                           "table of NAME = \"value\"", 'write [env] then NAME = "value"')
+        raise ManifestError(f"{at('env')}: 'env' must be a "
+                            "table of NAME = \"value\"", 'write [env] then NAME = "value"')
     for key, value in env.items():
         if not isinstance(value, str):
-            raise MlstackError(
+            raise ManifestError(
                 f"{at(key)}: variable {key} must be a "
                 f"string, not {type(value).__name__}",
                 f'quote the value: {key} = "…"',
             )
         try:  # the one rule for names and values, so a bad profile fails before a lock
             envvars.check_variable(key, value)
-        except MlstackError as err:
-            raise MlstackError(f"{at(key)}: {err.message}",
-                               err.hint) from None
+        except BadValueError as err:
+            raise ManifestError(f"{at(key)}: {err.message}",
+                                err.hint) from None
     return env
 
 
@@ -284,12 +287,12 @@ class ProfileSet:
             return self._cache[name]
         if name in chain:
             cycle = " -> ".join((*chain[chain.index(name):], name))
-            raise MlstackError(
+            raise ManifestError(
                 f"{self.profiles[name].source}: profile {name!r} extends itself ({cycle})",
                 "remove one of the extends in that cycle",
             )
         if len(chain) >= MAX_EXTENDS_DEPTH:
-            raise MlstackError(
+            raise ManifestError(
                 f"{self.profiles[name].source}: profile {chain[0]!r} extends profiles "
                 f"{MAX_EXTENDS_DEPTH} levels deep ({' -> '.join((*chain[:3], '…', name))})",
                 f"flatten the chain: at most {MAX_EXTENDS_DEPTH} levels of extends",
@@ -304,7 +307,7 @@ class ProfileSet:
         for parent_name in own.extends:
             if parent_name not in self.profiles:
                 err = unknown_profile_error(parent_name, self.names())
-                raise MlstackError(
+                raise ManifestError(
                     f"{own.source}: profile {name!r} extends unknown profile {parent_name!r}",
                     err.hint,
                 )
@@ -334,11 +337,11 @@ class ProfileSet:
         return merged
 
 
-def unknown_profile_error(name: str, known: list[str]) -> MlstackError:
+def unknown_profile_error(name: str, known: list[str]) -> ManifestError:
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"known profiles: {', '.join(known) or 'none'}"
     if close:
         hint = f"did you mean {close[0]!r}? " + hint
-    return MlstackError(f"unknown profile {name!r}", hint)
+    return ManifestError(f"unknown profile {name!r}", hint)

@@ -79,12 +79,13 @@ class Project:
         )
 
 
-def load_project(manifest: Path) -> Project:
+def load_project(manifest: Path, edited: str | None = None) -> Project:
+    """The project of ``manifest``; with ``edited``, as if the file held that text."""
     from mlstack_env.core.userfile import unknown_key_error
     from mlstack_env.core.userfile import where_key as _where
     from mlstack_env.manifest.profiles import read_toml
 
-    raw, text = read_toml(manifest)
+    raw, text = read_toml(manifest, edited)
     source = str(manifest)
     for key in raw:
         if key not in PROJECT_KEYS:

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21).
@@ -53,12 +53,14 @@ class Site:
                 "env": dict(self.env), "sources": list(self.sources)}
 
 
-def validate_site_name(name: object, source: str = "mlstack.toml") -> str:
-    """The one site-name rule (refused at load, wherever a name comes from)."""
+def validate_site_name(name: object, source: str = "mlstack.toml", *,
+                       kind: type[MlstackError] = BadValueError) -> str:
+    """The one site-name rule (refused at load, wherever a name comes from); a ``kind``
+    (a file's reader passes its own: ManifestError for mlstack.toml and sites.toml)."""
     import re
 
     if not isinstance(name, str) or not re.fullmatch(SITE_NAME, name):
-        raise MlstackError(
+        raise kind(
             f"{source}: invalid site name {str(name)[:80]!r}",
             "a site name is 1-64 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit",
@@ -70,13 +72,13 @@ def validate_site_rules(rules: object, source: str = "activation data") -> dict[
     """Job rules as activation data (``Site.rules()``), checked: a name by the rule above
     and two booleans, nothing else."""
     if not isinstance(rules, dict) or set(rules) - {"name", "job_cache", "gpu_per_task"}:
-        raise MlstackError(f"{source}: site must be an object with name, job_cache and "
-                           "gpu_per_task", "recreate the env with `mlstack env create`")
+        raise BadValueError(f"{source}: site must be an object with name, job_cache and "
+                            "gpu_per_task", "recreate the env with `mlstack env create`")
     validate_site_name(rules.get("name"), source)
     for key in ("job_cache", "gpu_per_task"):
         if not isinstance(rules.get(key, False), bool):
-            raise MlstackError(f"{source}: site.{key} must be true or false",
-                               "recreate the env with `mlstack env create`")
+            raise BadValueError(f"{source}: site.{key} must be true or false",
+                                "recreate the env with `mlstack env create`")
     return dict(rules)
 
 
@@ -88,30 +90,30 @@ def _catalog() -> dict[str, Any]:
 def _check(name: str, body: object, source: str) -> dict[str, Any]:
     from mlstack_env.core.userfile import unknown_key_error
 
-    validate_site_name(name, source)
+    validate_site_name(name, source, kind=ManifestError)
     if not isinstance(body, dict):
-        raise MlstackError(f"{source}: sites.{name} must be a table",
-                           f"write [sites.{name}] then job-cache = true")
+        raise ManifestError(f"{source}: sites.{name} must be a table",
+                            f"write [sites.{name}] then job-cache = true")
     for key in body:
         if key not in SITE_KEYS:
             raise unknown_key_error(source, None, key, SITE_KEYS, f"[sites.{name}]")
     for key in ("job-cache", "gpu-per-task"):
         if key in body and not isinstance(body[key], bool):
-            raise MlstackError(f"{source}: sites.{name}.{key} must be true or false",
-                               f"write {key} = true")
+            raise ManifestError(f"{source}: sites.{name}.{key} must be true or false",
+                                f"write {key} = true")
     if "gpus-per-task" in body and body["gpus-per-task"] not in GPUS_PER_TASK:
-        raise MlstackError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
-                           'write gpus-per-task = "all" to keep every GPU in each task')
+        raise ManifestError(f"{source}: sites.{name}.gpus-per-task must be \"one\" or \"all\"",
+                            'write gpus-per-task = "all" to keep every GPU in each task')
     env = body.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise MlstackError(f"{source}: sites.{name}.env must map names to strings",
-                           f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
+        raise ManifestError(f"{source}: sites.{name}.env must map names to strings",
+                            f'write [sites.{name}.env] then NCCL_SOCKET_IFNAME = "hsn0"')
     for key, value in env.items():
         try:
             envvars.check_variable(key, value)
-        except MlstackError as e:
-            raise MlstackError(f"{source}: sites.{name}.env: {e.message}",
-                               f"remove {key} from [sites.{name}.env]") from None
+        except BadValueError as e:
+            raise ManifestError(f"{source}: sites.{name}.env: {e.message}",
+                                f"remove {key} from [sites.{name}.env]") from None
     return body
 
 
@@ -134,7 +136,7 @@ def known_sites(overrides: Mapping[str, Any] | None = None, source: str = "mlsta
 def load_site(name: str, overrides: Mapping[str, Any] | None = None,
               source: str = "mlstack.toml") -> Site:
     """The preset ``name`` with ``extends`` followed and the project's overrides applied."""
-    validate_site_name(name, source)
+    validate_site_name(name, source, kind=ManifestError)
     tables = known_sites(overrides, source)
 
     def resolve(n: str, seen: tuple[str, ...]) -> dict[str, Any]:
@@ -142,21 +144,21 @@ def load_site(name: str, overrides: Mapping[str, Any] | None = None,
             import difflib
 
             close = difflib.get_close_matches(n, list(tables), n=1)
-            raise MlstackError(
+            raise ManifestError(
                 f"{source}: unknown site {n!r}",
                 f"did you mean {close[0]!r}?" if close else
                 f"known sites: {', '.join(sorted(tables))}; or define [sites.{n}]",
             )
         if n in seen:
-            raise MlstackError(f"{source}: sites extend each other in a loop: "
-                               f"{' -> '.join((*seen, n))}", "remove one of the extends")
+            raise ManifestError(f"{source}: sites extend each other in a loop: "
+                                f"{' -> '.join((*seen, n))}", "remove one of the extends")
         body = tables[n]
         parent = body.get("extends")
         if parent is None:
             return body
         if not isinstance(parent, str):
-            raise MlstackError(f"{source}: sites.{n}.extends must be a site name",
-                               'write extends = "slurm"')
+            raise ManifestError(f"{source}: sites.{n}.extends must be a site name",
+                                'write extends = "slurm"')
         return _merged(resolve(parent, (*seen, n)), body)
 
     body = resolve(name, ())

@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import LockedPackage
 from mlstack_env.resolve.request import Request
@@ -30,7 +30,7 @@ def check_exclusive(entry_packages: list[LockedPackage], request: Request) -> No
             # came from the package's index, which the mirror's page decided.
             if p.name in own and not all(src.owns(w.url) if w.url else p.index == src.url
                                          for w in p.wheels):
-                raise MlstackError(
+                raise SourceError(
                     f"resolving {request.key} took {p.name} {p.version} from "
                     f"{p.wheels[0].url or p.index if p.wheels else p.index}, not from source "
                     f"{src.name!r} ({src.url}), the only one with its ROCm build",
@@ -62,7 +62,7 @@ def check_rocm(entry_packages: list[LockedPackage], request: Request, config: Us
         described.append(f"{p.name} {p.version}{why}")
     culprits = sorted({r for p in bad for r in _pulled_by(p.name, parents, direct)}
                       | {p.name for p in bad if p.name in direct})
-    raise MlstackError(
+    raise SourceError(
         f"resolving {request.key} pulled CUDA builds into a ROCm entry: "
         + "; ".join(described),
         f"{', '.join(culprits) or 'a requirement'} has no ROCm build on the configured "

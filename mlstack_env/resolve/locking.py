@@ -15,7 +15,13 @@ from packaging.utils import canonicalize_name
 from mlstack_env import __version__
 from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import (
+    InternalError,
+    LockError,
+    ManifestError,
+    MlstackError,
+    UsageError,
+)
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.fetch.config import load_config
 from mlstack_env.lockfile import (
@@ -90,8 +96,8 @@ def plan(
     cat = project.catalog() if project else catalog()
     names = list(profiles) or (project.lock_profiles() if project else [])
     if not names:
-        raise MlstackError("no profile to lock",
-                           "name one (mlstack lock minimal) or create mlstack.toml")
+        raise UsageError("no profile to lock",
+                         "name one (mlstack lock minimal) or create mlstack.toml")
     chosen_targets = list(targets) or list(project.targets if project else ())
     if not chosen_targets:
         from mlstack_env.hardware import detect
@@ -160,7 +166,7 @@ def lock(
     output = request.output
     if output is None:
         if project is None:
-            raise MlstackError(
+            raise ManifestError(
                 "no mlstack.toml here or in any parent directory, and no -o FILE",
                 "create mlstack.toml (see docs/profiles.md), pass --project DIR, or write "
                 "the lock elsewhere with -o FILE",
@@ -210,8 +216,8 @@ def lock_held(
     outcomes, todo = _reuse_fresh(requests, existing, upgrade)
     if request.locked and todo:
         keys = ", ".join(f"{r.key} ({'stale' if o else 'missing'})" for r, o in todo)
-        raise MlstackError(f"{output} would change: {keys}; refused by --locked",
-                           "run `mlstack lock` without --locked and commit the lock")
+        raise LockError(f"{output} would change: {keys}; refused by --locked",
+                        "run `mlstack lock` without --locked and commit the lock")
     _resolve_todo(todo, outcomes, existing=existing, request=request, progress=progress,
                   output=output, total=len(requests))
     ordered = tuple(outcomes[r.key] for r in requests)
@@ -265,7 +271,9 @@ def _resolve_todo(todo: Todo, outcomes: dict[str, EntryOutcome], *, existing: Lo
 
             entry = resolve(req, config, request.offline, previous=old,
                             upgrade=request.upgrade, lock=existing)
-        except MlstackError as err:
+        except InternalError:
+            raise  # a bug is not one more failed entry: it keeps its traceback and exit 2
+        except MlstackError as err:  # any user-facing failure: reported with the others
             failures.append(err)
             continue
         outcomes[req.key] = EntryOutcome(req, entry, EntryStatus.RESOLVED)
@@ -317,7 +325,7 @@ def _check_upgrade_names(packages: Sequence[str], existing: Lock | None, output:
         if wanted in locked:
             continue
         close = difflib.get_close_matches(wanted, locked, n=3, cutoff=0.6)
-        raise MlstackError(
+        raise UsageError(
             f"--upgrade-package {name}: no entry of {output} holds {wanted}"
             + (f"; closest locked packages: {', '.join(close)}" if close else ""),
             f"name a locked package: `mlstack lock --upgrade-package {close[0]}`" if close else
@@ -330,8 +338,8 @@ def _failed(failures: Sequence[MlstackError], total: int, output: Path) -> Mlsta
     if len(failures) == 1:
         return failures[0]
     what = "; ".join(f.message for f in failures)
-    return MlstackError(f"{len(failures)} of {total} entries failed, {output} left as it was: "
-                        f"{what}", failures[0].hint)
+    return LockError(f"{len(failures)} of {total} entries failed, {output} left as it was: "
+                     f"{what}", failures[0].hint)
 
 
 def pylock_name(entry: LockEntry) -> str:

@@ -58,10 +58,10 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
         try:
             stack.enter_context(file_lock(flock, on_wait=told))
         except OSError as exc:
-            from mlstack_env.core.errors import MlstackError
+            from mlstack_env.core.errors import LockError
 
-            raise MlstackError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
-                               f"make {flock.parent} writable") from None
+            raise LockError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
+                            f"make {flock.parent} writable") from None
         try:
             yield
         finally:
@@ -133,14 +133,14 @@ def change_between(path: Path, old: Lock | None, new: Lock, stale: Iterable[str]
 def stale_keys(lock: Lock, profile_set: ProfileSet, cat: Catalog) -> list[str]:
     """Entries of ``lock`` whose inputs (profile, sources, catalog) changed since locking,
     or whose profile is gone. No uv: input hashes only."""
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import ManifestError, TargetError
     from mlstack_env.resolve.request import make_request
 
     out = []
     for e in lock.entries:
         try:
             request = make_request(profile_set.get(e.profile), e.target, e.python, cat)
-        except MlstackError:
+        except (ManifestError, TargetError):  # its profile is gone, or no longer fits
             out.append(e.key)
             continue
         if request.inputs_hash() != e.inputs_hash:

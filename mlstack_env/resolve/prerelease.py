@@ -25,7 +25,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import LockedPackage
 from mlstack_env.resolve.request import Request
@@ -54,7 +54,7 @@ def check_prereleases(packages: list[LockedPackage], request: Request, config: U
                    f"Python {request.python} on {request.platform}: {newer}")
         else:
             why = f"taken only because no release of {p.name} has a wheel that fits"
-        raise MlstackError(
+        raise SourceError(
             f"resolving {request.key}: {p.name} {p.version} is {kind}, {why}",
             f"add a [sources.NAME] that carries a {p.name} wheel (for ROCm, one built for "
             f"your ROCm); or, to take it anyway, pin it ({p.name}=={p.version}) or set "
@@ -84,7 +84,7 @@ def _newer_files(p: LockedPackage, config: UserConfig) -> str | None:
         return None
     try:
         body = read_url(page, config).decode("utf-8", errors="replace")
-    except MlstackError:
+    except SourceError:
         return None  # the explanation is a courtesy: the lock fails either way
     names = _filenames(body)
     mine = Version(p.version)

@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import StoreError
 
 
 def remove_tree(path: Path) -> None:
@@ -97,7 +97,7 @@ def own_directory(path: Path, what: str) -> None:
         why = f"is owned by another user (uid {st.st_uid})"
     else:
         return
-    raise MlstackError(
+    raise StoreError(
         f"{what} {path} {why}; mlstack does not use it",
         hint=f"mlstack makes that directory itself: move {path} away (after checking what "
         "it is) and run the command again",

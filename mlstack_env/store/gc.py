@@ -35,7 +35,7 @@ from typing import Any
 
 from mlstack_env.core import paths
 from mlstack_env.core.diskusage import usage
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, StoreError
 from mlstack_env.core.locks import Busy, try_lock_dir
 from mlstack_env.store.entries import Store, StoreEntry
 from mlstack_env.store.files import live_paths, own_directory, reclaim_recorded, remove_tree
@@ -91,7 +91,7 @@ def collect(dry_run: bool = False, store: Store | None = None) -> GcReport:
             try:
                 env = NamedEnv(env_dir.name, env_dir.parent)
                 own_directory(env.path, "env directory")
-            except MlstackError:
+            except (BadValueError, StoreError):  # not an env's name, or not ours
                 continue
             try:
                 with env.lock(wait=False):

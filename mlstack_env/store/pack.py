@@ -27,12 +27,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import EnvNotFound, StoreError, UsageError
 from mlstack_env.core.userfile import current_umask
 from mlstack_env.store.files import writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
@@ -48,8 +49,19 @@ VENV = "venv"
 #: The links a packed uv venv may ask for: its interpreter (``bin/python``,
 #: ``bin/python3``, ``bin/python3.12``), which becomes this node's at unpack.
 INTERPRETER_LINK = re.compile(r"bin/python[0-9.]{0,8}")
-SUFFIXES = {".tar.zst": "tar.zst", ".tzst": "tar.zst", ".tar.gz": "tar.gz", ".tgz": "tar.gz",
-            ".sqsh": "squashfs", ".squashfs": "squashfs"}
+
+
+class ArchiveFormat(StrEnum):
+    """What ``env pack`` writes, by the output's suffix (its value is the JSON ``format``)."""
+
+    TAR_ZST = "tar.zst"
+    TAR_GZ = "tar.gz"
+    SQUASHFS = "squashfs"
+
+
+SUFFIXES = {".tar.zst": ArchiveFormat.TAR_ZST, ".tzst": ArchiveFormat.TAR_ZST,
+            ".tar.gz": ArchiveFormat.TAR_GZ, ".tgz": ArchiveFormat.TAR_GZ,
+            ".sqsh": ArchiveFormat.SQUASHFS, ".squashfs": ArchiveFormat.SQUASHFS}
 #: Variables that name places under the packing node's MLSTACK_HOME: set again at unpack.
 PLACES = (envvars.MIOPEN_USER_DB_PATH, envvars.MIOPEN_CUSTOM_CACHE_DIR,
            envvars.PYTORCH_TUNABLEOP_FILENAME)
@@ -62,22 +74,22 @@ TRUSTED: dict[str, Any] = {"filter": "fully_trusted"} if hasattr(tarfile, "data_
 class Packed:
     name: str
     path: Path
-    format: str
+    format: ArchiveFormat
     size: int
     python: str
     files: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "format": self.format,
+        return {"name": self.name, "path": str(self.path), "format": self.format.value,
                 "size": self.size, "python": self.python, "files": self.files}
 
 
-def archive_format(path: Path) -> str:
+def archive_format(path: Path) -> ArchiveFormat:
     name = path.name
     for suffix, fmt in SUFFIXES.items():
         if name.endswith(suffix):
             return fmt
-    raise MlstackError(
+    raise UsageError(
         f"{path}: unknown archive type",
         hint="name it NAME.tar.zst (zstd), NAME.tar.gz (gzip) or NAME.sqsh (squashfs)",
     )
@@ -87,7 +99,7 @@ def _zstandard() -> Any:
     try:
         import zstandard
     except ImportError:
-        raise MlstackError(
+        raise StoreError(
             "this mlstack has no zstd support (the zstandard module is missing)",
             hint="install it (pip install zstandard) or use a .tar.gz name",
         ) from None
@@ -95,9 +107,9 @@ def _zstandard() -> Any:
 
 
 @contextmanager
-def _open_write(path: Path, fmt: str) -> Iterator[tarfile.TarFile]:
+def _open_write(path: Path, fmt: ArchiveFormat) -> Iterator[tarfile.TarFile]:
     with path.open("wb") as raw:
-        if fmt == "tar.gz":
+        if fmt is ArchiveFormat.TAR_GZ:
             with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
                 yield tar
             return
@@ -113,10 +125,10 @@ def open_read(path: Path) -> Iterator[tarfile.TarFile]:
     try:
         raw: IO[bytes] = path.open("rb")
     except OSError as e:
-        raise MlstackError(f"cannot read {path}: {e.strerror}",
-                           hint="check the path and its permissions") from None
+        raise StoreError(f"cannot read {path}: {e.strerror}",
+                         hint="check the path and its permissions") from None
     with raw:
-        if fmt == "tar.gz":
+        if fmt is ArchiveFormat.TAR_GZ:
             with tarfile.open(fileobj=raw, mode="r|gz") as tar:
                 yield tar
             return
@@ -169,9 +181,9 @@ def _member_filter(member: tarfile.TarInfo) -> tarfile.TarInfo:
 def pack_env(name: str, output: Path) -> Packed:
     """Write env ``name``'s current generation to ``output`` (replaced only when complete)."""
     fmt = archive_format(output)
-    if fmt == "tar.zst":
+    if fmt is ArchiveFormat.TAR_ZST:
         _zstandard()
-    if fmt == "squashfs":
+    if fmt is ArchiveFormat.SQUASHFS:
         from mlstack_env.store.squashfs import tool
 
         tool("mksquashfs", f"packing {output.name}")
@@ -184,9 +196,9 @@ def pack_env(name: str, output: Path) -> Packed:
     for rel, target in links.items():
         if not INTERPRETER_LINK.fullmatch(rel):
             # unpack relinks only the interpreter; anything else would dangle or leave DIR
-            raise MlstackError(f"env {name}: venv/{rel} links outside the venv (to {target})",
-                               hint=f"remove that link, or re-create the env: `mlstack env "
-                               f"create --name {name} --reinstall`")
+            raise StoreError(f"env {name}: venv/{rel} links outside the venv (to {target})",
+                             hint=f"remove that link, or re-create the env: `mlstack env "
+                             f"create --name {name} --reinstall`")
     manifest = _manifest(name, entry, cfg, venv, links=links, activation=activation)
     output = output.absolute()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +215,7 @@ def pack_env(name: str, output: Path) -> Packed:
     tmp = Path(tmp_name)
     with recorded(tmp):  # gc removes it if this command is killed
         try:
-            if fmt == "squashfs":
+            if fmt is ArchiveFormat.SQUASHFS:
                 _write_image(tmp, manifest_text, [*members, *venv_members])
             else:
                 with _open_write(tmp, fmt) as tar:
@@ -223,11 +235,11 @@ def _relocatable(name: str) -> tuple[Generation, Path, dict[str, str]]:
     can move (relocatable), or an error."""
     gen = get_env(name).current()
     if gen is None:
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     venv = gen.venv.resolve()
     cfg = _pyvenv(venv)
     if cfg.get("relocatable") != "true":
-        raise MlstackError(
+        raise StoreError(
             f"env {name}: its venv {venv} is not relocatable",
             hint=f"re-create it with this mlstack (`mlstack env create --name {name} "
             "--reinstall`), which makes relocatable venvs",

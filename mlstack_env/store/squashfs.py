@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import StoreError
 from mlstack_env.store.files import writable
 
 _HINT = "install squashfs-tools (apt-get install squashfs-tools, dnf install squashfs-tools)"
@@ -21,8 +21,8 @@ _HINT = "install squashfs-tools (apt-get install squashfs-tools, dnf install squ
 def tool(name: str, why: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise MlstackError(f"{why} needs {name}, and it is not on PATH",
-                           hint=f"{_HINT}, or use a .tar.zst name")
+        raise StoreError(f"{why} needs {name}, and it is not on PATH",
+                         hint=f"{_HINT}, or use a .tar.zst name")
     return found
 
 
@@ -34,8 +34,8 @@ def _run(cmd: list[str], what: str, writes: Path | None = None) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(writes))
     if r.returncode != 0:
         last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or ["no output"]
-        raise MlstackError(f"{what} failed (exit {r.returncode}): {last[0]}",
-                           hint=f"run `{' '.join(cmd)}` to see all of its output")
+        raise StoreError(f"{what} failed (exit {r.returncode}): {last[0]}",
+                         hint=f"run `{' '.join(cmd)}` to see all of its output")
 
 
 def stage_file(src: Path, dest: Path) -> None:
@@ -76,8 +76,8 @@ def extract_image(image: Path, dest: Path) -> None:
             if path.is_symlink():
                 target = (path.parent / path.readlink()).resolve()
                 if not target.is_relative_to(root):
-                    raise MlstackError(f"refusing image member {rel}: its link leaves {dest}",
-                                       hint="this image was not made by `mlstack env pack`")
+                    raise StoreError(f"refusing image member {rel}: its link leaves {dest}",
+                                     hint="this image was not made by `mlstack env pack`")
             elif not (path.is_dir() or path.is_file()):
-                raise MlstackError(f"refusing image member {rel}: not a file or directory",
-                                   hint="this image was not made by `mlstack env pack`")
+                raise StoreError(f"refusing image member {rel}: not a file or directory",
+                                 hint="this image was not made by `mlstack env pack`")

@@ -25,7 +25,13 @@ from typing import Any
 from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
 from mlstack_env.core.envname import validate_env_name
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import (
+    BadValueError,
+    MlstackError,
+    StoreError,
+    TargetError,
+    UsageError,
+)
 from mlstack_env.lockfile import Lock, LockEntry, read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import recorded, remove_tree, temporary_dir
@@ -38,6 +44,7 @@ from mlstack_env.store.pack import (
     PLACES,
     TRUSTED,
     VENV,
+    ArchiveFormat,
     PythonFinder,
     archive_format,
     open_read,
@@ -68,18 +75,18 @@ def _safe(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo | None:
         try:
             return tarfile.data_filter(member, str(dest))
         except tarfile.FilterError as e:
-            raise MlstackError(f"refusing archive member {member.name!r}: {e}",
-                               hint="this archive was not made by `mlstack env pack`") from None
+            raise StoreError(f"refusing archive member {member.name!r}: {e}",
+                             hint="this archive was not made by `mlstack env pack`") from None
     target = (dest / member.name).resolve()
     if not target.is_relative_to(dest.resolve()) or member.isdev():
-        raise MlstackError(f"refusing archive member {member.name!r}: it leaves {dest}",
-                           hint="this archive was not made by `mlstack env pack`")
+        raise StoreError(f"refusing archive member {member.name!r}: it leaves {dest}",
+                         hint="this archive was not made by `mlstack env pack`")
     if member.issym() or member.islnk():
         link = (target.parent / member.linkname).resolve() if member.issym() \
             else (dest / member.linkname).resolve()
         if not link.is_relative_to(dest.resolve()):
-            raise MlstackError(f"refusing archive member {member.name!r}: its link leaves "
-                               f"{dest}", hint="this archive was not made by `mlstack env pack`")
+            raise StoreError(f"refusing archive member {member.name!r}: its link leaves "
+                             f"{dest}", hint="this archive was not made by `mlstack env pack`")
     return member
 
 
@@ -89,14 +96,13 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES
                            errno.EPERM, errno.EFBIG, errno.EMFILE, errno.ENFILE})
 
 
-def _damaged(archive: Path, why: object) -> MlstackError:
-    return MlstackError(f"{archive}: damaged or not an env archive ({why})",
-                        hint="copy it again, or pack it again with "
-                        "`mlstack env pack NAME -o FILE`")
+def _damaged(archive: Path, why: object) -> StoreError:
+    return StoreError(f"{archive}: damaged or not an env archive ({why})",
+                      hint="copy it again, or pack it again with `mlstack env pack NAME -o FILE`")
 
 
 def _extract(archive: Path, dest: Path) -> dict[str, Any]:
-    if archive_format(archive) == "squashfs":
+    if archive_format(archive) is ArchiveFormat.SQUASHFS:
         from mlstack_env.store.squashfs import extract_image
 
         extract_image(archive, dest)
@@ -104,7 +110,7 @@ def _extract(archive: Path, dest: Path) -> dict[str, Any]:
     import zlib
 
     damaged: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error)
-    if archive_format(archive) == "tar.zst":
+    if archive_format(archive) is ArchiveFormat.TAR_ZST:
         from mlstack_env.store.pack import _zstandard
 
         damaged += (_zstandard().ZstdError,)
@@ -129,11 +135,11 @@ def _manifest(archive: Path, dest: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise MlstackError(f"{archive} is not an env archive (no {MANIFEST})",
-                           hint="make one with `mlstack env pack NAME -o FILE`") from None
+        raise StoreError(f"{archive} is not an env archive (no {MANIFEST})",
+                         hint="make one with `mlstack env pack NAME -o FILE`") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise MlstackError(f"{archive}: unknown archive format",
-                           hint="unpack it with the mlstack version that packed it")
+        raise StoreError(f"{archive}: unknown archive format",
+                         hint="unpack it with the mlstack version that packed it")
     return checked_manifest(archive, manifest)
 
 
@@ -143,10 +149,10 @@ def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     shown otherwise (issue 21: a ``links`` map once wrote through a link outside DIR)."""
     from mlstack_env.manifest.sites import validate_site_rules
 
-    def bad(field: str, why: str) -> MlstackError:
-        return MlstackError(f"{archive}: {MANIFEST}: {field} {why}",
-                            hint="this archive was not made by `mlstack env pack`; "
-                            "pack the env again with `mlstack env pack NAME -o FILE`")
+    def bad(field: str, why: str) -> StoreError:
+        return StoreError(f"{archive}: {MANIFEST}: {field} {why}",
+                          hint="this archive was not made by `mlstack env pack`; "
+                          "pack the env again with `mlstack env pack NAME -o FILE`")
 
     out = dict(manifest)
     for key in ("name", "python", "python_version", "interpreter_home", "venv", "store_key",
@@ -172,13 +178,13 @@ def checked_manifest(archive: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     for name, value in variables.items():
         try:
             envvars.check_variable(name, value)
-        except MlstackError as e:
+        except BadValueError as e:
             raise bad("variables", f"are refused: {e.message}") from None
     site = manifest.get("site")
     if site is not None:
         try:
             out["site"] = validate_site_rules(site)
-        except MlstackError as e:
+        except BadValueError as e:
             raise bad("site", f"is refused: {e.message}") from None
     return out
 
@@ -197,13 +203,13 @@ def _relink(venv: Path, manifest: dict[str, Any], interpreter: Path) -> None:
         bindir = venv / "bin"
         if bindir.is_symlink() or not bindir.is_dir() \
                 or bindir.resolve() != venv.resolve() / "bin":
-            raise MlstackError(f"refusing archive link {rel!r}: venv/bin is not a directory "
-                               "inside the archive", hint="this archive was not made by "
-                               "`mlstack env pack`")
+            raise StoreError(f"refusing archive link {rel!r}: venv/bin is not a directory "
+                             "inside the archive", hint="this archive was not made by "
+                             "`mlstack env pack`")
         link = bindir / Path(str(rel)).name
         if link.exists() or link.is_symlink():
-            raise MlstackError(f"refusing archive link {rel!r}: the archive holds that file "
-                               "already", hint="this archive was not made by `mlstack env pack`")
+            raise StoreError(f"refusing archive link {rel!r}: the archive holds that file "
+                             "already", hint="this archive was not made by `mlstack env pack`")
         # The packing node's interpreter becomes this node's (the old target is not used).
         link.symlink_to(interpreter)
 
@@ -236,7 +242,7 @@ def _check_free(env: NamedEnv, venv: Path, lock_hash: str) -> Generation | None:
     fp = gen.fingerprint()
     if gen.venv.resolve() == venv.resolve() and fp is not None and fp.lock_hash == lock_hash:
         return gen
-    raise MlstackError(
+    raise StoreError(
         f"an env named {env.name!r} exists already",
         hint=f"unpack under another name (--name NAME), or `mlstack env remove {env.name}` first",
     )
@@ -318,12 +324,12 @@ def _unpacked_variables(manifest: Mapping[str, Any], entry: LockEntry, env: Name
 def _check_arguments(archive: Path, directory: Path, name: str | None) -> tuple[Path, Path]:
     """Refuse before anything is made: no archive, a directory in use, a bad name."""
     if not archive.is_file():
-        raise MlstackError(f"{archive}: no such file",
-                           hint="make one with `mlstack env pack NAME -o FILE`")
+        raise StoreError(f"{archive}: no such file",
+                         hint="make one with `mlstack env pack NAME -o FILE`")
     archive_format(archive)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise MlstackError(f"{directory} exists and is not empty",
-                           hint="unpack into a new directory (it is made for you)")
+        raise UsageError(f"{directory} exists and is not empty",
+                         hint="unpack into a new directory (it is made for you)")
     if name is not None:
         validate_env_name(name)
     return archive, directory
@@ -333,8 +339,8 @@ def _packed_lock(archive: Path, tmp: Path) -> Lock:
     """The unpacked lock.toml: one entry, the env's."""
     lock = read_lock(tmp / LOCK_NAME)
     if len(lock.entries) != 1:
-        raise MlstackError(f"{archive}: its lock.toml should hold one entry",
-                           hint="pack the env again with `mlstack env pack NAME -o FILE`")
+        raise StoreError(f"{archive}: its lock.toml should hold one entry",
+                         hint="pack the env again with `mlstack env pack NAME -o FILE`")
     return lock
 
 
@@ -348,7 +354,7 @@ def _interpreter(find_python: PythonFinder | None, python: str, env_name: str,
     try:
         return find_python(python)
     except MlstackError:
-        raise MlstackError(
+        raise TargetError(
             f"env {env_name} needs Python {python} (packed with "
             f"{manifest.get('python_version') or python}), and this node has none",
             hint=f"install Python {python} here (a module, pyenv or the distro's "

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SystemPackagesError
 from mlstack_env.system.plan import Plan
 
 # Runs one line of shell, stdout/stderr inherited; returns its exit status.
@@ -33,7 +33,7 @@ def needs_sudo() -> bool:
 
 def require_sudo() -> None:
     if shutil.which("sudo") is None:
-        raise MlstackError(
+        raise SystemPackagesError(
             "installing system packages needs root, and sudo is not installed",
             hint="run `mlstack system plan` and paste its commands into a root shell",
         )
@@ -48,7 +48,7 @@ def apply_plan(plan: Plan, run: ShellRunner = run_shell, out: TextIO | None = No
         stream.flush()
         status = run(step.command)
         if status != 0:
-            raise MlstackError(
+            raise SystemPackagesError(
                 f"step {i}/{total} ({step.title}) failed with exit status {status}",
                 hint="fix the cause shown above and rerun `mlstack system apply --yes`; "
                 "the steps are safe to repeat",

@@ -11,7 +11,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, parse_version
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SystemPackagesError
 from mlstack_env.hardware.machine import Distro
 
 
@@ -90,7 +90,7 @@ class SystemCatalog:
                 if like in family.like:
                     return family
         known = ", ".join(sorted(i for f in self.families.values() for i in f.ids))
-        raise MlstackError(
+        raise SystemPackagesError(
             f"unsupported distribution {distro.name!r} (ID={distro.id})",
             hint=f"mlstack knows the package managers of: {known}; plan for one of them "
             "with --distro ID:VERSION, e.g. --distro ubuntu:24.04",
@@ -137,7 +137,7 @@ class SystemCatalog:
             {k for r in rows if version in r.rocm for k in r.releases}
         )
         listed = ", ".join(known) or "none"
-        raise MlstackError(
+        raise SystemPackagesError(
             f"AMD's ROCm {rocm} repository has no packages for {distro.name} "
             f"({distro.id}:{distro.version_id})",
             hint=f"releases with a ROCm {rocm} repository: {listed}; plan for one with "

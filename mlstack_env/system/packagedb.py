@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SystemPackagesError
 
 
 class PackageDb(Protocol):
@@ -23,14 +23,14 @@ class PackageDb(Protocol):
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     tool = argv[0]
     if shutil.which(tool) is None:
-        raise MlstackError(
+        raise SystemPackagesError(
             f"cannot read the package database: {tool} is not installed",
             hint="run on the machine the packages are for, or check them by hand",
         )
     try:
         return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise MlstackError(
+        raise SystemPackagesError(
             f"cannot read the package database with {tool}: {e}",
             hint=f"run `{' '.join(argv)}` by hand to see why",
         ) from None
@@ -65,7 +65,7 @@ class DpkgDb:
             ["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\t${Version}\n", "--", *wanted]
         )
         if proc.returncode > 1:
-            raise MlstackError(
+            raise SystemPackagesError(
                 f"dpkg-query failed: {proc.stderr.strip() or f'exit {proc.returncode}'}",
                 hint="run `dpkg-query -W` by hand to see why",
             )

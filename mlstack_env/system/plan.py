@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SystemPackagesError, UsageError
 from mlstack_env.core.system_names import check_system_package
 from mlstack_env.hardware.machine import Distro
 from mlstack_env.system.catalog import (
@@ -63,7 +63,7 @@ def parse_distro(text: str) -> Distro:
     """``ubuntu:24.04`` (or ``arch``, a rolling release without a version) -> a Distro."""
     m = _DISTRO_RE.match(text.strip().lower())
     if not m:
-        raise MlstackError(
+        raise UsageError(
             f"bad distro {text!r}",
             hint="write it as ID:VERSION as in /etc/os-release, e.g. ubuntu:24.04 or rhel:9.4",
         )
@@ -177,7 +177,7 @@ def make_plan(
         )
     elif needs_amd:
         if rocm is None:
-            raise MlstackError(
+            raise SystemPackagesError(
                 "no ROCm version to add AMD's repository for",
                 hint="pass a lock whose entry targets a ROCm release (--lock FILE)",
             )

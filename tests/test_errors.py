@@ -1,0 +1,170 @@
+"""The error kinds (core/errors.py): what is raised where, what a caller catches, and that
+the kind changes neither the text nor the exit code the CLI prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlstack_env.actions.project_edit import _load_edited
+from mlstack_env.activation.data import load_env_json
+from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.target import Target
+from mlstack_env.core.envvars import check_variable
+from mlstack_env.core.errors import (
+    BadValueError,
+    EnvNotFound,
+    LockError,
+    ManifestError,
+    MlstackError,
+    SourceError,
+    StoreError,
+    UsageError,
+)
+from mlstack_env.fetch.config import UserConfig
+from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, read_lock
+from mlstack_env.manifest.profiles import Profile, ProfileSet
+from mlstack_env.manifest.project import load_project
+from mlstack_env.resolve.lockwrite import stale_keys
+from mlstack_env.resolve.prerelease import check_prereleases
+from mlstack_env.resolve.request import make_request
+from tests.conftest import run_mlstack
+
+MINIMAL_LOCK = ('version = 1\n[[entry]]\nprofile = "p"\ntarget = "cpu"\npython = "3.12"\n'
+                'platform = "x86_64-manylinux_2_28"\ninputs-hash = "sha256:0"\n')
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (MINIMAL_LOCK.replace("version = 1", "version = 99").encode(),
+     "lock format version 99 is not supported (expected 1)"),
+    (b"version = 1\n[[entry]\n", "invalid TOML: "),  # the reader of user files: a lock's kind
+    (b"version = 1\n# caf\xe9\n", "not UTF-8 text (byte 0xe9 at offset 17, line 2)"),
+    # The catch around Target.parse took every MlstackError, its own lock error too, and
+    # named the place twice ("LOCK: entry 1: LOCK: entry 1: missing ..."): now TargetError.
+    (MINIMAL_LOCK.replace('target = "cpu"', "target = 3").encode(),
+     "entry 1: missing or non-string 'target'"),
+    (MINIMAL_LOCK.replace('target = "cpu"', 'target = "rocm6.4"').encode(),
+     "entry 1: target 'rocm6.4' names no GPU architecture"),
+])
+def test_a_bad_lock_is_a_lock_error_with_its_text_and_exit_1(
+        tmp_path: Path, data: bytes, problem: str) -> None:
+    lock = tmp_path / "mlstack.lock"
+    lock.write_bytes(data)
+    with pytest.raises(LockError) as info:
+        read_lock(lock)
+    assert info.value.message.startswith(f"{lock}: {problem}")
+    assert info.value.exit_code == 1
+    done = run_mlstack("diff", str(lock), str(lock))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {info.value.message}",
+        f"hint: {info.value.hint}",
+    ]
+
+
+def test_one_value_rule_three_kinds_by_where_the_value_came_from(tmp_path: Path) -> None:
+    """check_variable's refusal is a BadValueError; each reader re-raises it as the kind of
+    file the value was in, naming that file."""
+    with pytest.raises(BadValueError) as rule:
+        check_variable("LD_PRELOAD", "/tmp/evil.so")
+    assert rule.value.message.startswith("environment variable LD_PRELOAD cannot be set")
+
+    manifest = tmp_path / "mlstack.toml"
+    manifest.write_text('[profiles.p]\npackages = ["numpy"]\n'
+                        '[profiles.p.env]\nLD_PRELOAD = "/tmp/evil.so"\n', encoding="utf-8")
+    with pytest.raises(ManifestError) as in_manifest:
+        load_project(manifest)
+    assert in_manifest.value.message.startswith(f"{manifest}:4: ")
+    assert in_manifest.value.message.endswith(rule.value.message)
+
+    lock = tmp_path / "mlstack.lock"
+    lock.write_text(MINIMAL_LOCK + 'env = { LD_PRELOAD = "/tmp/evil.so" }\n', encoding="utf-8")
+    with pytest.raises(LockError) as in_lock:
+        read_lock(lock)
+    assert str(lock) in in_lock.value.message
+    assert in_lock.value.message.endswith(rule.value.message)
+
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    (gen / "mlstack-env.json").write_text(json.dumps(
+        {"format": 1, "name": "demo", "venv": str(gen / "venv"),
+         "variables": {"LD_PRELOAD": "/tmp/evil.so"}}), encoding="utf-8")
+    with pytest.raises(StoreError) as in_env:
+        load_env_json(gen)
+    assert in_env.value.message.startswith(str(gen / "mlstack-env.json"))
+    assert rule.value.message in in_env.value.message
+
+
+def test_an_edit_is_checked_as_the_manifest_itself(tmp_path: Path) -> None:
+    """`mlstack add/remove` check the edited text before writing it: its errors name the
+    project's mlstack.toml and line (no temporary copy, no path rewritten in a message)."""
+    manifest = tmp_path / "mlstack.toml"
+    text = '[profiles.p]\npackages = ["numpy"]\n'
+    manifest.write_text(text, encoding="utf-8")
+    project = load_project(manifest)
+    with pytest.raises(ManifestError) as info:
+        _load_edited(project, text + 'prereleases = "maybe"\n')
+    assert info.value.message.startswith(
+        f"{manifest}:3: profile 'p': prereleases 'maybe' is not one of ")
+    assert [p.name for p in tmp_path.iterdir()] == ["mlstack.toml"]  # nothing beside it
+    assert manifest.read_text(encoding="utf-8") == text
+    edited = _load_edited(project, text.replace('"numpy"', '"numpy", "tqdm"'))
+    assert edited.profiles["p"].packages == ("numpy", "tqdm")
+    assert edited.manifest_path == manifest
+
+
+def _tool(version: str, index: str) -> LockedPackage:
+    url = f"{index.rstrip('/')}/tool/tool-{version}-py3-none-any.whl"
+    return LockedPackage("tool", version, index, (Wheel(url, "0" * 64, 1),))
+
+
+def test_the_prerelease_courtesy_swallows_only_a_source_error(
+        dead_index: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Explaining a refused pre-release reads the index page; an unreachable index
+    (SourceError) only drops the explanation. It used to swallow every MlstackError, so a
+    bad MLSTACK_DOWNLOAD_DEADLINE was hidden behind the pre-release refusal; now it is
+    reported as what it is."""
+    request = make_request(Profile("p", packages=("tool",)), Target.parse("cpu"), "3.12",
+                           catalog())
+    package = _tool("1.0rc1", dead_index)
+    with pytest.raises(SourceError) as refused:
+        check_prereleases([package], request, UserConfig(), offline=False)
+    assert "taken only because no release of tool has a wheel that fits" in \
+        refused.value.message
+
+    monkeypatch.setenv("MLSTACK_DOWNLOAD_DEADLINE", "soon")
+    with pytest.raises(UsageError) as bad:
+        check_prereleases([package], request, UserConfig(), offline=False)
+    assert bad.value.message == "MLSTACK_DOWNLOAD_DEADLINE='soon' is not a number of seconds"
+
+
+def test_stale_keys_still_marks_changed_inputs_and_gone_profiles() -> None:
+    """stale_keys catches only ManifestError (the profile is gone or broken) and
+    TargetError (it no longer has a build for the target): those still make an entry
+    stale, and an up-to-date entry is not."""
+    cat = catalog()
+    profiles = ProfileSet({"p": Profile("p", packages=("numpy",))})
+    entry = LockEntry(profile="p", target=Target.parse("cpu"), python="3.12",
+                      platform="x86_64-manylinux_2_28", packages=(), env={},
+                      inputs_hash="sha256:0")
+    gone = LockEntry(profile="gone", target=Target.parse("cpu"), python="3.12",
+                     platform="x86_64-manylinux_2_28", packages=(), env={},
+                     inputs_hash="sha256:0")
+    lock = Lock((entry, gone), "0", "0")
+    assert stale_keys(lock, profiles, cat) == [entry.key, gone.key]  # inputs changed; gone
+    fresh = make_request(profiles.get("p"), entry.target, "3.12", cat).inputs_hash()
+    current = Lock((LockEntry(**{**entry.__dict__, "inputs_hash": fresh}),), "0", "0")
+    assert stale_keys(current, profiles, cat) == []
+
+
+def test_env_not_found_is_one_text_and_a_store_error() -> None:
+    err = EnvNotFound("demo")
+    assert isinstance(err, StoreError)
+    assert isinstance(err, MlstackError)
+    assert (err.message, err.hint, err.exit_code, err.name) == (
+        "no env named 'demo'", "see `mlstack env list`", 1, "demo")
+    done = run_mlstack("env", "pack", "demo", "-o", "demo.tar.gz")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == "error: no env named 'demo'"
