@@ -17,8 +17,7 @@ from typing import Any
 from mlstack_env.catalog.components import Component, component, components, is_rdna
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-
-MANIFEST_NAME = "mlstack.toml"
+from mlstack_env.core.projectdir import MANIFEST_NAME
 
 
 @dataclass(frozen=True)

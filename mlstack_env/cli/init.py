@@ -77,9 +77,10 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
-        from mlstack_env.actions.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
+        from mlstack_env.actions.manifest_init import pick, plan_init, render, write
         from mlstack_env.catalog.target import Target
         from mlstack_env.core.errors import MlstackError
+        from mlstack_env.core.projectdir import MANIFEST_NAME
 
         root = Path.cwd()
         if (root / MANIFEST_NAME).exists() and not force:

@@ -1,5 +1,10 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
+The one reader of ``mlstack.toml`` (:func:`read_manifest`, through
+``core/userfile.py``'s TOML reader) and its one check (:func:`load_project`); the walk
+upward is ``core/projectdir.py``'s. Light to import (the catalog, the lock format and
+the sites load when a project is checked), so a TAB can read the file through it.
+
 Top-level keys: ``default-env``, ``targets``, ``python``, ``locked`` (never change
 mlstack.lock implicitly), ``site`` (a cluster preset, see ``sites``), ``[profiles.NAME]``
 (the profile schema, see ``profiles``), ``[sources.NAME]`` (overrides of
@@ -15,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.lockfile import LOCK_NAME
-from mlstack_env.manifest.sites import Site, load_site
+from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest
 
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
+    from mlstack_env.catalog.target import Target
     from mlstack_env.manifest.profiles import Profile, ProfileSet
-
-MANIFEST_NAME = "mlstack.toml"
+    from mlstack_env.manifest.sites import Site
 PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
                 "sites", "allow-urls")
 
@@ -47,6 +50,8 @@ class Project:
 
     @property
     def lock_path(self) -> Path:
+        from mlstack_env.lockfile import LOCK_NAME
+
         return self.root / LOCK_NAME
 
     def profile_set(self) -> ProfileSet:
@@ -64,6 +69,8 @@ class Project:
         """The ``site`` preset, or None."""
         if self.site is None:
             return None
+        from mlstack_env.manifest.sites import load_site
+
         return load_site(self.site, self.sites, str(self.manifest_path))
 
     def lock_profiles(self) -> list[str]:
@@ -79,12 +86,23 @@ class Project:
         )
 
 
+def read_manifest(manifest: Path) -> tuple[dict[str, Any], str]:
+    """``mlstack.toml``'s table and text, unchecked (:func:`load_project` checks them)."""
+    from mlstack_env.core import userfile
+
+    try:
+        return userfile.read_toml(manifest)
+    except FileNotFoundError:
+        raise MlstackError(f"cannot read {manifest}: no such file",
+                           "check the path and its permissions") from None
+
+
 def load_project(manifest: Path) -> Project:
+    from mlstack_env.catalog.target import parse_python
     from mlstack_env.core.userfile import unknown_key_error
     from mlstack_env.core.userfile import where_key as _where
-    from mlstack_env.manifest.profiles import read_toml
 
-    raw, text = read_toml(manifest)
+    raw, text = read_manifest(manifest)
     source = str(manifest)
     for key in raw:
         if key not in PROJECT_KEYS:
@@ -138,6 +156,8 @@ def load_project(manifest: Path) -> Project:
 
 def _manifest_targets(raw: Mapping[str, Any], where: Callable[[str], str]) -> list[Target]:
     """``targets = [...]``, parsed, each once."""
+    from mlstack_env.catalog.target import Target
+
     targets_raw = raw.get("targets", [])
     if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
         raise MlstackError(f"{where('targets')}: targets must be a list of "
@@ -226,12 +246,8 @@ def find_project(start: Path, explicit: Path | None = None) -> Project | None:
                 f"pass the directory that holds {MANIFEST_NAME}, or create one there",
             )
         return load_project(manifest.absolute())
-    here = start.absolute()
-    for directory in (here, *here.parents):
-        manifest = directory / MANIFEST_NAME
-        if manifest.is_file():
-            return load_project(manifest)
-    return None
+    found = find_manifest(start)
+    return load_project(Path(found)) if found is not None else None
 
 
 def with_target(project: Project, target: Target) -> str:

@@ -1,0 +1,43 @@
+"""Where a project is: the one walk upward from a directory to ``mlstack.toml``.
+
+A project is the nearest directory, from the working one upward, that holds
+``mlstack.toml`` (:func:`find_manifest`); every command finds it here, through
+``manifest/project.py`` (which reads and checks the file) or, where a command must not
+read it (``env run``'s hot path, ``mlstack diff`` while the manifest is broken, a TAB),
+directly. Strings and ``os.path`` only: ``env run`` imports this, and ``pathlib`` is a
+cost there.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
+if TYPE_CHECKING:
+    StrPath = str | os.PathLike[str]
+
+MANIFEST_NAME = "mlstack.toml"
+
+
+def find_upward(start: StrPath, names: tuple[str, ...]) -> str | None:
+    """The nearest directory, ``start`` first and then its parents, holding a regular file
+    named one of ``names``; None at the root."""
+    directory = os.path.abspath(start)
+    while True:
+        if any(os.path.isfile(os.path.join(directory, name)) for name in names):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def find_manifest(start: StrPath) -> str | None:
+    """The project's ``mlstack.toml`` for ``start`` (the nearest upward), or None."""
+    directory = find_upward(start, (MANIFEST_NAME,))
+    return None if directory is None else os.path.join(directory, MANIFEST_NAME)
+
+
+def is_project_dir(directory: StrPath) -> bool:
+    """Whether ``directory`` holds a project's ``mlstack.toml``."""
+    return os.path.isfile(os.path.join(directory, MANIFEST_NAME))
