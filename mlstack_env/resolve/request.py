@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -19,7 +19,7 @@ from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, new
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.gpu import gpuvars
-from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
+from mlstack_env.lockfile import FORMAT_VERSION, Lock, LockEntry, fits
 from mlstack_env.manifest.profiles import Profile
 from mlstack_env.manifest.project import Project
 from mlstack_env.rocmwheels import rocmsdk
@@ -97,6 +97,12 @@ class Request:
         }
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def is_fresh(self, entry: LockEntry | None) -> TypeGuard[LockEntry]:
+        """**The one freshness check**: ``entry`` was locked from exactly this request's
+        inputs (profile, target, Python, sources, catalog: :meth:`inputs_hash`), so it is
+        used as it is, without uv; else it is stale (or missing) and is re-resolved."""
+        return entry is not None and entry.inputs_hash == self.inputs_hash()
 
 
 def make_request(profile: Profile, target: Target, python: str | PythonChoice,
