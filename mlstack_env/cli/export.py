@@ -145,14 +145,13 @@ def register(app: typer.Typer) -> None:
             project=project, again=f"mlstack export {kind} -o {shlex.quote(str(output))}")
         from mlstack_env.fetch.urlpolicy import url_policy
 
-        # The rule env create and bundle apply: a recipe installs only what a create of
-        # this entry would (the configured sources and allow-urls), on canonical URLs.
-        url_policy(source, project).check(entry, source)
+        policy = url_policy(source, project)  # make_recipe checks the entry against it
         mirrors = None
         if with_mirrors:
             from mlstack_env.fetch.config import load_config
 
             mirrors = dict(load_config().mirrors)
-        recipe = make_recipe(kind, entry, name=slug, mirrors=mirrors, base=base)
+        recipe = make_recipe(kind, entry, name=slug, policy=policy, source=source,
+                             mirrors=mirrors, base=base)
         recipe_path, lock_path = write_recipe(recipe, output)
         emit(ExportResult(recipe, recipe_path, lock_path), as_json)
