@@ -218,7 +218,7 @@ def _manifest() -> Path | None:
 
 def _read(manifest: Path) -> dict[str, Any]:
     from mlstack_env.core.errors import MlstackError
-    from mlstack_env.manifest.project import read_manifest
+    from mlstack_env.core.projectdir import read_manifest
 
     try:
         data, _ = read_manifest(manifest)

@@ -1,11 +1,14 @@
-"""Where a project is: the one walk upward from a directory to ``mlstack.toml``.
+"""Where a project is: the one walk upward from a directory to ``mlstack.toml``, and the
+one read of that file.
 
 A project is the nearest directory, from the working one upward, that holds
 ``mlstack.toml`` (:func:`find_manifest`); every command finds it here, through
-``manifest/project.py`` (which reads and checks the file) or, where a command must not
-read it (``env run``'s hot path, ``mlstack diff`` while the manifest is broken, a TAB),
-directly. Strings and ``os.path`` only: ``env run`` imports this, and ``pathlib`` is a
-cost there.
+``manifest/project.py`` (which checks the file) or directly where a command must not
+check it (``env run``'s hot path, ``mlstack diff`` while the manifest is broken, a TAB).
+:func:`read_manifest` is the file's table and text, read by ``core/userfile.py``'s TOML
+reader (``manifest/project.py`` checks it; a TAB takes names from it unchecked).
+Strings and ``os.path`` at import: ``env run`` imports this, and ``pathlib`` is a cost
+there.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import os
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     StrPath = str | os.PathLike[str]
 
 MANIFEST_NAME = "mlstack.toml"
@@ -41,3 +47,15 @@ def find_manifest(start: StrPath) -> str | None:
 def is_project_dir(directory: StrPath) -> bool:
     """Whether ``directory`` holds a project's ``mlstack.toml``."""
     return os.path.isfile(os.path.join(directory, MANIFEST_NAME))
+
+
+def read_manifest(manifest: Path) -> tuple[dict[str, Any], str]:
+    """``mlstack.toml``'s table and text, unchecked: the one reader of the file."""
+    from mlstack_env.core import userfile
+    from mlstack_env.core.errors import MlstackError
+
+    try:
+        return userfile.read_toml(manifest)
+    except FileNotFoundError:
+        raise MlstackError(f"cannot read {manifest}: no such file",
+                           "check the path and its permissions") from None

@@ -1,9 +1,9 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
-The one reader of ``mlstack.toml`` (:func:`read_manifest`, through
-``core/userfile.py``'s TOML reader) and its one check (:func:`load_project`); the walk
-upward is ``core/projectdir.py``'s. Light to import (the catalog, the lock format and
-the sites load when a project is checked), so a TAB can read the file through it.
+The one check of ``mlstack.toml`` (:func:`load_project`); finding it and reading its
+table (``read_manifest``, through ``core/userfile.py``'s TOML reader) are
+``core/projectdir.py``'s. The catalog, the lock format and the sites load when a project
+is checked, not with this module.
 
 Top-level keys: ``default-env``, ``targets``, ``python``, ``locked`` (never change
 mlstack.lock implicitly), ``site`` (a cluster preset, see ``sites``), ``[profiles.NAME]``
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest
+from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest, read_manifest
 
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
     from mlstack_env.catalog.target import Target
@@ -84,17 +84,6 @@ class Project:
             "add [profiles.NAME] or default-env = \"minimal\", or name a profile: "
             "mlstack lock minimal",
         )
-
-
-def read_manifest(manifest: Path) -> tuple[dict[str, Any], str]:
-    """``mlstack.toml``'s table and text, unchecked (:func:`load_project` checks them)."""
-    from mlstack_env.core import userfile
-
-    try:
-        return userfile.read_toml(manifest)
-    except FileNotFoundError:
-        raise MlstackError(f"cannot read {manifest}: no such file",
-                           "check the path and its permissions") from None
 
 
 def load_project(manifest: Path) -> Project:
