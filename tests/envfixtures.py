@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mlstack_env import __version__, uv
@@ -23,6 +24,9 @@ from mlstack_env.catalog import torch_index_name
 from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, dumps
 from tests.wheelindex import FILES, PYPI_DISTS, PYTORCH, PYTORCH_INDEXES, Dist, build_wheel
+
+if TYPE_CHECKING:
+    from mlstack_env.export.containers import Recipe
 
 PLATFORM = "x86_64-manylinux_2_28"
 
@@ -133,3 +137,14 @@ def error_lines(stderr: str) -> list[str]:
 # "torch <version>".
 LATE_IMPORT = ("import sys; print('ready', flush=True); sys.stdin.read(); "
                "import torch, filelock; print('torch', torch.__version__, flush=True)")
+
+
+def catalog_recipe(kind: str, entry: LockEntry, **options: Any) -> Recipe:
+    """``make_recipe`` of ``entry`` under the catalog's URL policy (what a lock outside a
+    project gets), as ``mlstack export`` calls it."""
+    from mlstack_env.catalog.sources import catalog
+    from mlstack_env.export.containers import make_recipe
+    from mlstack_env.fetch.urlpolicy import UrlPolicy
+
+    return make_recipe(kind, entry, policy=UrlPolicy(catalog()), source="mlstack.lock",
+                       **options)

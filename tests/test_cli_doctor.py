@@ -128,12 +128,15 @@ def _scripts(gen_dir: Path, name: str, venv: Path, variables: object) -> None:
 
 def make_env(name: str, target: str, system: tuple[str, ...] = ()) -> None:
     """A named env in the test's store, made on the current MLSTACK_ROOT machine."""
+    from mlstack_env.catalog.sources import catalog
+    from mlstack_env.fetch.urlpolicy import UrlPolicy
     from mlstack_env.hardware import detect
     from mlstack_env.store.create import CreateEnvRequest, create_env
 
     entry = LockEntry(profile="minimal", target=Target.parse(target), python="3.12",
                       platform="x86_64-manylinux_2_28", packages=(), system=system)
-    create_env(CreateEnvRequest(name, entry, detect(), source="/team/mlstack.lock"),
+    create_env(CreateEnvRequest(name, entry, detect(), source="/team/mlstack.lock",
+                                url_policy=UrlPolicy(catalog())),
                installer=_FakeInstaller(), write_scripts=_scripts)
 
 

@@ -20,9 +20,9 @@ import pytest
 from mlstack_env import uv
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.export.containers import PREFIX, SCRATCH, base_image, make_recipe, rocm_as_wheels
+from mlstack_env.export.containers import PREFIX, SCRATCH, base_image, rocm_as_wheels
 from mlstack_env.lockfile import map_url, pylock_file_name
-from tests.envfixtures import team_lock, torch_entry, write_lock
+from tests.envfixtures import catalog_recipe, team_lock, torch_entry, write_lock
 from tests.wheelindex import WheelIndex, write_project
 
 pytest_plugins = ["tests.wheelindex"]
@@ -149,7 +149,7 @@ def test_done_when_docker_and_apptainer(mirrored: WheelIndex,
 def test_the_install_step_checks_hashes(mirrored: WheelIndex, tmp_path: Path) -> None:
     """A lock whose sha256 does not match the served wheel stops the build."""
     entry = torch_entry("demo", "rocm6.4:gfx1100")
-    recipe = make_recipe("docker", entry, name="demo")
+    recipe = catalog_recipe("docker", entry, name="demo")
     (tmp_path / "ctx").mkdir()
     (tmp_path / "ctx" / "Dockerfile").write_text(recipe.text, encoding="utf-8")
     torch_sha = next(w.sha256 for p in entry.packages if p.name == "torch" for w in p.wheels)
@@ -190,8 +190,8 @@ NASTY = {"EVIL": "it's $(touch pwned) `x` \"q\" \\n ${HOME}", "PYTORCH_ROCM_ARCH
 
 def test_recipes_are_deterministic_and_quote_values(tmp_path: Path) -> None:
     entry = torch_entry("demo", "rocm6.4:gfx1100", env=NASTY)
-    docker = make_recipe("docker", entry, name="demo")
-    assert docker.text == make_recipe("docker", entry, name="demo").text
+    docker = catalog_recipe("docker", entry, name="demo")
+    assert docker.text == catalog_recipe("docker", entry, name="demo").text
     assert not re.search(r"20\d\d-\d\d-\d\d", docker.text)  # no timestamp
     env_lines = [line for line in docker.text.splitlines() if line.startswith("ENV ")]
     # BuildKit's lexer reads these words like sh does (single quotes literal, \ escapes).
@@ -199,7 +199,7 @@ def test_recipes_are_deterministic_and_quote_values(tmp_path: Path) -> None:
     assert {k: parsed[k] for k in NASTY} == NASTY
     assert parsed["VIRTUAL_ENV"] == "/opt/mlstack/venv"
     assert "--device=/dev/kfd --device=/dev/dri --group-add video" in docker.text
-    app = make_recipe("apptainer", entry, name="demo")
+    app = catalog_recipe("apptainer", entry, name="demo")
     assert "apptainer exec --rocm" in app.text
     env_section = "\n".join(_sections(app.text)["environment"])
     work = tmp_path / "w"
@@ -227,7 +227,7 @@ SECTION = "x\n%setup\n touch /PWN #"
 def test_no_value_starts_a_line_in_a_recipe(kind: str, breaks: dict[str, Any]) -> None:
     entry = torch_entry(breaks.get("profile", "demo"), "rocm6.4:gfx1100", env=breaks.get("env"))
     with pytest.raises(MlstackError, match="holds a line break") as err:
-        make_recipe(kind, entry, name="demo", base=breaks.get("base"))
+        catalog_recipe(kind, entry, name="demo", base=breaks.get("base"))
     assert ("Apptainer" if kind == "apptainer" else "Dockerfile") in err.value.message
 
 
@@ -249,7 +249,7 @@ def test_accepted_values_open_no_section() -> None:
     """Values that are accepted (no line break, no template) never put a line starting
     with % into the definition: its sections are exactly mlstack's."""
     env = {"PCT": "%setup", "SP": " %post", "TAB": "a\t%files", "Q": "'%runscript'"}
-    text = make_recipe("apptainer", torch_entry("demo", "rocm6.4:gfx1100", env=env),
+    text = catalog_recipe("apptainer", torch_entry("demo", "rocm6.4:gfx1100", env=env),
                        name="demo").text
     opened = [line for line in text.splitlines() if line.startswith("%")]
     assert opened == ["%arguments", "%files from uv", "%files", "%post", "%environment",
@@ -263,13 +263,13 @@ def test_an_apptainer_template_in_a_value_is_refused() -> None:
     it would not reach the image as written. A Dockerfile carries it as it is."""
     entry = torch_entry("demo", "rocm6.4:gfx1100", env={"NOTE": "{{ MLSTACK_MIRRORS }}"})
     with pytest.raises(MlstackError, match="reads as a build argument"):
-        make_recipe("apptainer", entry, name="demo")
-    assert "ENV NOTE='{{ MLSTACK_MIRRORS }}'" in make_recipe("docker", entry, name="demo").text
+        catalog_recipe("apptainer", entry, name="demo")
+    assert "ENV NOTE='{{ MLSTACK_MIRRORS }}'" in catalog_recipe("docker", entry, name="demo").text
 
 
 def test_the_mirrored_copy_keeps_the_pep751_name() -> None:
     for kind in ("docker", "apptainer"):
-        text = make_recipe(kind, torch_entry("ml.v2", "rocm6.4:gfx1100"), name="ml.v2").text
+        text = catalog_recipe(kind, torch_entry("ml.v2", "rocm6.4:gfx1100"), name="ml.v2").text
         assert f"lock={SCRATCH}/pylock.ml_v2.toml" in text
         assert "pylock.toml" not in text
 
@@ -278,7 +278,7 @@ def test_mirror_prefixes_stay_one_quoted_word() -> None:
     entry = torch_entry("demo", "rocm6.4:gfx1100")
     for mirror in ("https://m/x' ; touch /PWN '", "https://m/a b", "https://m/\n%setup"):
         with pytest.raises(MlstackError, match=r"\[mirrors\] prefix"):
-            make_recipe("apptainer", entry, name="demo",
+            catalog_recipe("apptainer", entry, name="demo",
                         mirrors={"https://download.pytorch.org/": mirror})
 
 
@@ -410,7 +410,7 @@ def test_export_errors(mirrored: WheelIndex, tmp_path: Path, cli: Cli) -> None:
 
 def test_custom_base(tmp_path: Path) -> None:
     entry = torch_entry("demo", "rocm6.4:gfx942")
-    recipe = make_recipe("docker", entry, name="demo", base="docker.io/rocm/pytorch:latest")
+    recipe = catalog_recipe("docker", entry, name="demo", base="docker.io/rocm/pytorch:latest")
     assert "\nFROM docker.io/rocm/pytorch:latest\n" in recipe.text
     assert os.sep not in recipe.lock_name
 

@@ -150,6 +150,21 @@ def test_python_is_the_running_one_when_allowed() -> None:
                                "profiles (>=3.10,<3.14); mlstack runs on 3.14")
 
 
+def test_python_outside_the_profiles_range_is_refused_as_lock_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # One Python rule (resolve/request.choose_python): init no longer writes a Python
+    # its own profile's range refuses, which `mlstack lock` would then reject.
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _init(capsys, "--yes", "--no-detect", "-t", "cpu", "--python", "3.9")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "error: the built-in profiles allow Python >=3.10,<3.14, not 3.9 (3.9 is --python)",
+        "hint: choose another Python with --python",
+    ]
+    assert not (tmp_path / "mlstack.toml").exists()
+
+
 def test_unknown_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)

@@ -139,11 +139,12 @@ def test_container_recipe_unpacks_the_selector_as_env_create_does(tmp_path: Path
     with the same METADATA: the image's selector is byte for byte a store entry's."""
     import shlex
 
-    from mlstack_env.export.containers import make_recipe, write_recipe
+    from mlstack_env.export.containers import write_recipe
     from mlstack_env.rocmwheels import rocmselector
+    from tests.envfixtures import catalog_recipe
 
     entry = _entry()
-    recipe = make_recipe("docker", entry, name="ml")
+    recipe = catalog_recipe("docker", entry, name="ml")
     assert f"{AMD_714}rocm-7.14.0.tar.gz {SHA} 7.14.0 /opt/mlstack/venv" in recipe.text
     assert "COPY selectorunpack.py /opt/mlstack/selectorunpack.py" in recipe.text
     assert 'name = "rocm"' not in recipe.lock_text  # uv never builds it

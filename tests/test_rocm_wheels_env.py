@@ -270,8 +270,8 @@ def test_no_project_no_rocm_the_proposed_release_just_works(
 
 def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
     from mlstack_env.catalog.target import Target
-    from mlstack_env.export.containers import make_recipe
     from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
+    from tests.envfixtures import catalog_recipe
 
     def pkg(name: str) -> LockedPackage:
         return LockedPackage(name, "7.14.0", AMD_714, (Wheel(f"{AMD_714}{name}.whl", "0" * 64),))
@@ -279,14 +279,14 @@ def test_export_of_a_wheels_entry_carries_rocm_in_the_image() -> None:
     target = Target.parse("rocm7.14:gfx1100")
     entry = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28",
                       (pkg("rocm-sdk-core"), pkg("rocm-sdk-libraries")))
-    recipe = make_recipe("docker", entry, name="ml")
+    recipe = catalog_recipe("docker", entry, name="ml")
     root = "/opt/mlstack/venv/lib/python3.12/site-packages/_rocm_sdk_core"
     assert recipe.base == "ubuntu:24.04"  # no ROCm image: the venv holds ROCm
     assert f"ENV ROCM_PATH={root}" in recipe.text.splitlines()
     assert "rocm-sdk init" not in recipe.text
     devel = LockEntry("ml", target, "3.12", "x86_64-manylinux_2_28",
                       (pkg("rocm-sdk-core"), pkg("rocm-sdk-devel")))
-    assert "/opt/mlstack/venv/bin/rocm-sdk init --quiet" in make_recipe(
+    assert "/opt/mlstack/venv/bin/rocm-sdk init --quiet" in catalog_recipe(
         "apptainer", devel, name="ml").text
 
 

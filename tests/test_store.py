@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import paths
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.locks import Busy, file_lock
+from mlstack_env.fetch.urlpolicy import UrlPolicy
 from mlstack_env.hardware import detect
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.store.create import Created, CreateEnvRequest, create_env
@@ -57,7 +59,8 @@ def make(fake_machine: Callable[[str], Path]) -> Callable[..., Created]:
     machine = detect()
 
     def _make(name: str, e: LockEntry, installer: FakeInstaller | None = None) -> Created:
-        return create_env(CreateEnvRequest(name, e, machine, source="test"),
+        return create_env(CreateEnvRequest(name, e, machine, source="test",
+                                           url_policy=UrlPolicy(catalog(), ("https://x/",))),
                           installer=installer or FakeInstaller(), write_scripts=scripts)
 
     return _make

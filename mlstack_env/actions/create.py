@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.projectdir import is_project_dir
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
@@ -275,8 +276,7 @@ def sync_env(behind: Behind, *, progress: Progress | None = None,
     import shlex
 
     profile, target, python = behind.key.split("@")
-    project_dir = behind.lock.parent if (behind.lock.parent / "mlstack.toml").is_file() \
-        else None
+    project_dir = behind.lock.parent if is_project_dir(behind.lock.parent) else None
     # The env's own target and Python while the lock has them (an env made with --target
     # stays on it), else this machine's entry.
     request = CreateRequest(

@@ -12,13 +12,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env.catalog.components import Component, component, components, is_rdna
-from mlstack_env.catalog.target import Target, parse_python
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.projectdir import MANIFEST_NAME
 
-MANIFEST_NAME = "mlstack.toml"
+if TYPE_CHECKING:
+    from mlstack_env.manifest.profiles import Profile
+    from mlstack_env.resolve.request import PythonNeeds
 
 
 @dataclass(frozen=True)
@@ -60,48 +63,30 @@ def profile_name_for(directory: Path) -> str:
     return name or "project"
 
 
-def builtin_python_range() -> str:
-    """The Pythons the built-in profiles allow (PyTorch's wheels): one home, minimal's."""
+def _builtin_profile() -> Profile:
+    """The profile whose Pythons the built-in profiles allow (PyTorch's wheels): one home,
+    minimal's."""
     from mlstack_env.manifest.profiles import ProfileSet
 
-    return ProfileSet.load().get("minimal").python or ">=3.10,<3.14"
+    return ProfileSet.load().get("minimal")
 
 
-def choose_python(explicit: str | None, chosen: Sequence[Component], targets: Sequence[Target],
-                  allowed: str, running: tuple[int, int] | None = None) -> tuple[str, str]:
-    """(X.Y, why): ``--python``; else the one Python a chosen component needs; else what
-    the lock's rule takes (:func:`mlstack_env.resolve.request.fallback_python`: the
-    interpreter mlstack runs on when the profile allows it, else the newest installed
-    one it allows)."""
-    from packaging.specifiers import SpecifierSet
+def python_needs(chosen: Sequence[Component], targets: Sequence[Target],
+                 running: tuple[int, int] | None = None) -> PythonNeeds:
+    """What the chosen components ask of the Python, for the one rule
+    (:func:`mlstack_env.resolve.request.choose_python`, with the built-in profiles' range):
+    the Pythons those used on a target have wheels for, if any narrows it."""
+    from mlstack_env.resolve.request import PythonNeeds
 
-    from mlstack_env.resolve.request import fallback_python
-
-    spec = SpecifierSet(allowed)
     needed: set[str] | None = None
     needer = ""
     for c in chosen:
         if c.python and any(t.backend in c.backends for t in targets):
             needed = set(c.python) if needed is None else needed & set(c.python)
             needer = c.title
-    if explicit is not None:
-        parse_python(explicit)
-        if needed is not None and explicit not in needed:
-            raise MlstackError(
-                f"{needer} needs Python {' or '.join(sorted(needed))}, not {explicit}",
-                hint=f"drop --python, or leave {needer} out",
-            )
-        return explicit, "--python"
-    if needed is not None:
-        if not needed:
-            raise MlstackError("the chosen components need different Pythons",
-                               hint="leave one of them out")
-        version = max(needed, key=lambda v: int(v.split(".")[1]))
-        return version, f"{needer} has wheels for Python {version} only"
-    choice = fallback_python(lambda v: spec.contains(f"{v}.0", prereleases=True), allowed,
-                             "the built-in profiles",
-                             running=f"{running[0]}.{running[1]}" if running else None)
-    return choice.version, choice.why
+    return PythonNeeds(versions=frozenset(needed) if needed is not None else None, who=needer,
+                       range_of="the built-in profiles",
+                       running=f"{running[0]}.{running[1]}" if running else None)
 
 
 def resolve_choice(ids: Sequence[str] | None) -> list[Component]:
@@ -148,8 +133,12 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
     name = profile or profile_name_for(root)
     validate_env_name(name)  # it is the default-env too
     chosen = [c for c in resolve_choice(ids) if c.included is None]
-    allowed = builtin_python_range()
-    py, why = choose_python(python, chosen, targets, allowed, running)
+    from mlstack_env.resolve.request import choose_python
+
+    builtin = _builtin_profile()
+    allowed = builtin.python or ">=3.10,<3.14"
+    choice = choose_python(builtin, python, None, needs=python_needs(chosen, targets, running))
+    py, why = choice.version, choice.why
     if any(c.python for c in chosen):
         # vLLM on another Python would resolve PyPI's CUDA abi3 wheel (ROCM-FACTS §4).
         allowed = f"=={py}.*"

@@ -107,13 +107,11 @@ def _pooled_release(candidates: list[LockEntry], machine: Machine) -> str | None
 
 def find_project_lock(start: Path) -> Path | None:
     """``mlstack.lock`` in ``start`` or the nearest parent that has one."""
+    from mlstack_env.core.projectdir import find_upward
     from mlstack_env.lockfile import LOCK_NAME
 
-    for folder in (start, *start.parents):
-        candidate = folder / LOCK_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+    folder = find_upward(start, (LOCK_NAME,))
+    return Path(folder) / LOCK_NAME if folder is not None else None
 
 
 def wanted_from_env(name: str, machine: Machine) -> Wanted:

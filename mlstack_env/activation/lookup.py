@@ -15,6 +15,7 @@ from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.core import paths
 from mlstack_env.core.envname import validate_env_name
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.projectdir import find_manifest
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -87,45 +88,37 @@ def _has_generations(env_dir: str) -> bool:
         return False
 
 
-MANIFEST = "mlstack.toml"  # project.MANIFEST_NAME; the hot path does not import project
-
-
 def project_default_env(start: StrPath) -> tuple[str, str] | None:
     """``default-env`` of the ``mlstack.toml`` found from ``start`` upward, and the file.
 
     A light read (``tomllib`` only) for the ``env run`` hot path; ``mlstack lock`` and
     ``env create`` validate the whole manifest.
     """
-    directory = os.path.abspath(start)
-    while True:
-        manifest = os.path.join(directory, MANIFEST)
-        if os.path.isfile(manifest):
-            import tomllib
+    manifest = find_manifest(start)
+    if manifest is None:
+        return None
+    import tomllib
 
-            try:
-                with open(manifest, encoding="utf-8") as f:
-                    text = f.read()
-                if max(map(str.count, text.splitlines() or [""], ".")) > 64:
-                    # Maybe a key deep enough to cost tomllib gigabytes: the full check.
-                    from mlstack_env.core.userfile import check_toml_shape
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            text = f.read()
+        if max(map(str.count, text.splitlines() or [""], ".")) > 64:
+            # Maybe a key deep enough to cost tomllib gigabytes: the full check.
+            from mlstack_env.core.userfile import check_toml_shape
 
-                    check_toml_shape(text, manifest)
-                raw = tomllib.loads(text)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError,
-                    RecursionError) as e:
-                raise MlstackError(f"{manifest}: cannot read default-env ({e})",
-                                   hint="fix the file; `mlstack lock` names the line") from None
-            value = raw.get("default-env")
-            if value is None:
-                return None
-            if not isinstance(value, str):
-                raise MlstackError(f"{manifest}: default-env must be a profile name",
-                                   hint='write default-env = "inference"')
-            return value, manifest
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+            check_toml_shape(text, manifest)
+        raw = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError,
+            RecursionError) as e:
+        raise MlstackError(f"{manifest}: cannot read default-env ({e})",
+                           hint="fix the file; `mlstack lock` names the line") from None
+    value = raw.get("default-env")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MlstackError(f"{manifest}: default-env must be a profile name",
+                           hint='write default-env = "inference"')
+    return value, manifest
 
 
 def default_env_name(command: str = "mlstack env shell NAME") -> str:

@@ -144,19 +144,12 @@ def render_fish(data: ActivationData) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename: a reader sees the old or the new file."""
-    from mlstack_env.core.userfile import temporary_beside
+    """Through the one atomic writer: a reader sees the old or the new file. Mode 0644
+    (sourced, never executed); no fsync, as for the generation's other records: the
+    generation is published by its own rename."""
+    from mlstack_env.core.userfile import write_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temporary_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        Path(tmp).chmod(0o644)  # sourced, never executed
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode=0o644, sync=False)
 
 
 def write_scripts(

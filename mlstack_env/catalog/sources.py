@@ -3,178 +3,43 @@
 The catalog names the PyTorch index (per ROCm version, or CPU) for the torch family, PyPI
 as the default index, and room for other indexes and AMD's flat wheel folders. A project
 overrides or adds sources with ``[sources.NAME]`` in ``mlstack.toml``. All URLs here are
-canonical; mirrors are applied only by the resolver, when fetching.
+canonical; mirrors are applied only by the resolver, when fetching. One source is
+``catalog/sourcemodel.py``'s, its table's parsing ``catalog/sourceparse.py``'s; their
+names are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.catalog import (
-    gpu_table,
-    no_index_error,
-    parse_version,
-    torch_index_name,
-    wheels_release,
+from mlstack_env.catalog import gpu_table, no_index_error, parse_version, torch_index_name
+from mlstack_env.catalog.sourcemodel import (
+    BACKENDS,
+    KINDS,
+    USES,
+    ConcreteSource,
+    Source,
+    SourceBackend,
+    SourceKind,
+    SourceUse,
+    newest_platform,
+    source_backend,
+    url_fill,
 )
-from mlstack_env.catalog.target import Backend, Target
+from mlstack_env.catalog.sourceparse import SOURCE_KEYS, parse_source
+from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import ManifestError, MlstackError, TargetError
 
+__all__ = ["BACKENDS", "CATALOG", "KINDS", "SOURCE_KEYS", "USES", "Catalog", "ConcreteSource",
+           "Source", "SourceBackend", "SourceKind", "SourceUse", "catalog", "exact_pins",
+           "newest_platform", "source_backend", "target_rocm_version", "url_fill"]
+
 CATALOG = Path(__file__).with_name("sources.toml")
-SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
-               "labelled", "variants", "releases", "python", "exclusive", "platform",
-               "prereleases")
-
-
-class SourceKind(StrEnum):
-    """How uv reads a source: a PEP 503 index, or a page of wheel links."""
-
-    INDEX = "index"
-    FIND_LINKS = "find-links"
-
-
-class SourceUse(StrEnum):
-    """When a source joins a resolve: always, or when a profile requires its packages."""
-
-    ALWAYS = "always"
-    WHEN_REQUIRED = "when-required"
-
-
-KINDS = tuple(k.value for k in SourceKind)
-USES = tuple(u.value for u in SourceUse)
-# "rocm-wheels": a release whose user space ships as wheels (ROCM-FACTS §4b; gpus.toml
-# [rocm-wheels]); "rocm": the older ones, whose torch wheels bundle ROCm's libraries.
-BACKENDS: tuple[str, ...] = (Backend.ROCM.value, "rocm-wheels", Backend.CPU.value)
-
-
-def source_backend(target: Target) -> str:
-    """Which ``backends`` value a target's sources are chosen by."""
-    if target.rocm is None:
-        return Backend.CPU.value
-    return "rocm-wheels" if wheels_release(target.rocm) else Backend.ROCM.value
-
-
-def url_fill(target: Target) -> dict[str, str]:
-    """The values of a source URL's placeholders for ``target`` (``""`` where unknown)."""
-    if target.rocm is None:
-        return {"index": "cpu", "rocm": "", "wheels": ""}
-    release = wheels_release(target.rocm)
-    return {"index": torch_index_name(target.rocm) or "", "rocm": target.rocm,
-            "wheels": release.index if release else ""}
-
-
-@dataclass(frozen=True)
-class Source:
-    """One package source from the catalog: an index URL template and where it applies."""
-    name: str
-    kind: SourceKind
-    url: str  # a template: {index}, {rocm}
-    backends: tuple[str, ...] = BACKENDS
-    packages: tuple[str, ...] = ()
-    use: SourceUse = SourceUse.ALWAYS
-    default: bool = False
-    files: tuple[str, ...] = ()
-    enabled: bool = True
-    labelled: tuple[str, ...] = ()
-    # ROCm version -> the folder filling {variant} (vLLM's rocm700, rocm722, …); a target
-    # whose ROCm has none gets no build from this source.
-    variants: Mapping[str, str] = field(default_factory=dict)
-    # variant -> the release filling {version} when the profile pins none of `packages`
-    # exactly (vLLM publishes one index per release and variant: …/rocm/<version>/<variant>)
-    releases: Mapping[str, str] = field(default_factory=dict)
-    python: tuple[str, ...] = ()  # the only Pythons its wheels are built for ("3.12")
-    # Its packages come from it only: where it has no build (backend, variant, Python),
-    # naming one of them is an error, never a fall-through to the default index (the CUDA
-    # trap: PyPI's vllm is a CUDA build).
-    exclusive: bool = False
-    # The platform its wheels need (vLLM's ROCm wheels: glibc >= 2.35), when newer than the
-    # default x86_64-manylinux_2_28: an entry that uses the source is locked for it.
-    platform: str = ""
-    # A stream of pre-releases (nightlies): what it carries may be one (resolve/prerelease)
-    prereleases: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "kind": self.kind, "url": self.url,
-            "backends": list(self.backends), "packages": list(self.packages), "use": self.use,
-            "default": self.default, "files": list(self.files), "enabled": self.enabled,
-            "labelled": list(self.labelled), "variants": dict(self.variants),
-            "releases": dict(self.releases), "python": list(self.python),
-            "exclusive": self.exclusive, "platform": self.platform,
-            **({"prereleases": True} if self.prereleases else {}),
-        }
-
-    def variant(self, rocm: str | None) -> str | None:
-        """The {variant} for a ROCm version: an exact ``X.Y.Z`` row, else ``X.Y``."""
-        if rocm is None:
-            return None
-        if rocm in self.variants:
-            return self.variants[rocm]
-        return self.variants.get(".".join(rocm.split(".")[:2]))
-
-    def variant_list(self) -> str:
-        """The variants that exist, with their ROCm: ``7.0 (rocm700), 7.2.2 (rocm722)``"""
-        return ", ".join(f"{rocm} ({folder})" for rocm, folder in self.variants.items())
-
-    def release(self, target: Target, pins: Mapping[str, str]) -> str | None:
-        """The {version} for ``target``: the profile's exact pin of one of ``packages``
-        (``pins``: canonical name -> public version), else this source's ``releases`` row
-        for the target's variant; None when neither names one."""
-        from packaging.utils import canonicalize_name
-
-        for p in self.packages:
-            if canonicalize_name(p) in pins:
-                return pins[canonicalize_name(p)]
-        variant = self.variant(target.rocm)
-        return self.releases.get(variant) if variant is not None else None
-
-    def unavailable(self, target: Target, python: str) -> str | None:
-        """Why this source has no build for ``target`` and ``python``, or None."""
-        if target.backend not in self.backends:
-            return f"it has builds for {', '.join(self.backends)} targets only"
-        if "{variant}" in self.url and self.variant(target.rocm) is None:
-            return ("it has builds for ROCm " + self.variant_list() + " only"
-                    if self.variants else "it names no ROCm variant")
-        if self.python and python not in self.python:
-            return f"its wheels are built for Python {' and '.join(self.python)} only"
-        return None
-
-
-@dataclass(frozen=True)
-class ConcreteSource:
-    """A source for one target: its URL filled in."""
-
-    name: str
-    kind: SourceKind
-    url: str
-    packages: tuple[str, ...]
-    default: bool
-    files: tuple[str, ...]
-    labelled: tuple[str, ...]
-    exclusive: bool = False
-    platform: str = ""
-    prereleases: bool = False
-
-    def owns(self, wheel_url: str) -> bool:
-        """Does a (canonical) wheel URL come from this source?"""
-        base = self.url.rstrip("/") + "/"
-        return any(wheel_url.startswith(p) for p in (base, *self.files))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "kind": self.kind, "url": self.url,
-            "packages": list(self.packages), "default": self.default,
-            "files": list(self.files), "labelled": list(self.labelled),
-            "exclusive": self.exclusive, "platform": self.platform,
-            **({"prereleases": True} if self.prereleases else {}),
-        }
 
 
 @dataclass(frozen=True)
@@ -192,7 +57,7 @@ class Catalog:
             if not isinstance(raw, dict):
                 raise MlstackError(f"{where}: [sources.{name}] must be a table",
                                    f'write [sources.{name}] then url = "…"')
-            merged[name] = _parse_source(name, {**base, **raw}, where, text,
+            merged[name] = parse_source(name, {**base, **raw}, where, text,
                                          table=f"[sources.{name}]", keys=list(raw))
         return Catalog(merged, self.torch_rocm)
 
@@ -348,135 +213,13 @@ def exact_pins(requirements: tuple[str, ...]) -> tuple[dict[str, str], dict[str,
     return pins, labels
 
 
-def _parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | None, *,
-                  table: str | None = None, keys: list[str] | None = None) -> Source:
-    for key in keys if keys is not None else raw:
-        if key not in SOURCE_KEYS:
-            from mlstack_env.core.userfile import unknown_key_error
-
-            raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
-                                    after=table)
-
-    def fail(what: str, hint: str) -> MlstackError:
-        return MlstackError(f"{where}: source {name!r}: {what}", hint)
-
-    def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = raw.get(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"{key!r} must be a list of strings", f'write {key} = ["…"]')
-        return tuple(value)
-
-    def flag(key: str, default: bool) -> bool:
-        value = raw.get(key, default)
-        if not isinstance(value, bool):
-            raise fail(f"{key!r} must be true or false", f"write {key} = true")
-        return value
-
-    kind = raw.get("kind", "index")
-    if kind not in KINDS:
-        raise fail(f"kind {kind!r} is not one of {', '.join(KINDS)}", 'write kind = "index"')
-    url = raw.get("url")
-    if not isinstance(url, str):
-        raise fail("needs a url", 'write url = "https://…/simple"')
-    files = strings("files")
-    _check_urls(url, files, fail)
-    use = raw.get("use", "always")
-    if use not in USES:
-        raise fail(f"use {use!r} is not one of {', '.join(USES)}", 'write use = "always"')
-    backends = strings("backends", BACKENDS)
-    for b in backends:
-        if b not in BACKENDS:
-            raise fail(f"unknown backend {b!r}", f"backends are: {', '.join(BACKENDS)}")
-    variants = _string_table(raw, "variants", fail, "ROCm version = folder",
-                             '{ "7.0" = "rocm700" }')
-    releases = _string_table(raw, "releases", fail, "variant = release",
-                             '{ "rocm700" = "0.18.0" }')
-    return Source(
-        name=name, kind=SourceKind(kind), url=url, backends=backends,
-        packages=strings("packages"), use=SourceUse(use), default=flag("default", False),
-        files=files,
-        enabled=flag("enabled", True), labelled=strings("labelled"),
-        variants=variants, releases=releases, python=strings("python"),
-        exclusive=flag("exclusive", False),
-        platform=_platform(raw.get("platform", ""), fail),
-        prereleases=flag("prereleases", False),
-    )
-
-
-def _check_urls(url: str, files: tuple[str, ...],
-                fail: Callable[[str, str], MlstackError]) -> None:
-    """A source's URL and files: one URL each, of known placeholders only."""
-    for key, value in (("url", url), *(("files", f) for f in files)):
-        if any(c.isspace() or not c.isprintable() for c in value):
-            raise fail(f"{key} {value!r} holds a space or a control character",
-                       "write the URL alone between the quotes, without spaces, tabs or "
-                       "line breaks") from None
-        if not _plain_template(value):
-            raise fail(f"{key} {value!r} has an unknown placeholder",
-                       "the placeholders are {index}, {rocm}, {variant}, {version} and "
-                       "{wheels}, "
-                       "written just so") from None
-    # {wheels} stands for a whole URL (AMD's index of a ROCm-as-wheels release).
-    if "://" not in url.format(index="x", rocm="x", variant="x", version="x",
-                               wheels="https://x/"):
-        raise fail("needs a url", 'write url = "https://…/simple"')
-
-
-def _string_table(raw: Mapping[str, Any], key: str, fail: Callable[[str, str], MlstackError],
-                  what: str, example: str) -> dict[str, str]:
-    """``key``, a table of strings (``what``), or an error showing ``example``."""
-    value = raw.get(key, {})
-    if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise fail(f"{key!r} must be a table of {what}", f"write {key} = {example}")
-    return dict(value)
-
-
-def _plain_template(value: str) -> bool:
-    """Only ``{index}``, ``{rocm}``, ``{variant}``, ``{version}`` and ``{wheels}``: no
-    attribute, index, conversion or format spec (``{index:>999999999}`` would build a
-    gigabyte string)."""
-    import string
-
-    try:
-        fields = list(string.Formatter().parse(value))
-    except ValueError:  # a lone "{" or "}"
-        return False
-    return all(
-        name is None or (name in ("index", "rocm", "variant", "version", "wheels")
-                         and not spec
-                         and conversion is None)
-        for _, name, spec, conversion in fields
-    )
-
-
-_PLATFORM_RE = re.compile(r"x86_64-manylinux_2_(\d+)")
-
-
-def _platform(value: object, fail: Callable[[str, str], MlstackError]) -> str:
-    if value == "":
-        return ""
-    if not isinstance(value, str) or not _PLATFORM_RE.fullmatch(value):
-        raise fail(f"platform {value!r} is not x86_64-manylinux_2_NN",
-                   'write platform = "x86_64-manylinux_2_35"')
-    return value
-
-
-def newest_platform(platforms: list[str], default: str) -> str:
-    """The most demanding of ``default`` and the sources' platforms (highest glibc)."""
-    def glibc(p: str) -> int:
-        m = _PLATFORM_RE.fullmatch(p)
-        return int(m.group(1)) if m else 0
-    return max([default, *(p for p in platforms if p)], key=glibc)
-
-
 @cache
 def catalog() -> Catalog:
     """The built-in sources and the torch ↔ ROCm pairing."""
     with CATALOG.open("rb") as f:
         raw = tomllib.load(f)
     sources = {
-        name: _parse_source(name, body, str(CATALOG), None)
+        name: parse_source(name, body, str(CATALOG), None)
         for name, body in raw["sources"].items()
     }
     pairing = {k: tuple(v) for k, v in raw["torch-rocm"].items()}

@@ -210,26 +210,21 @@ def target_names() -> list[str]:
 
 
 def _manifest() -> Path | None:
-    here = Path.cwd()
-    for directory in (here, *here.parents):
-        if (directory / "mlstack.toml").is_file():
-            return directory / "mlstack.toml"
-    return None
+    from mlstack_env.core.projectdir import find_manifest
+
+    found = find_manifest(Path.cwd())
+    return Path(found) if found is not None else None
 
 
 def _read(manifest: Path) -> dict[str, Any]:
-    import tomllib
-
     from mlstack_env.core.errors import MlstackError
-    from mlstack_env.core.userfile import check_toml_shape
+    from mlstack_env.core.projectdir import read_manifest
 
     try:
-        text = manifest.read_text(encoding="utf-8")
-        check_toml_shape(text, manifest)
-        data = tomllib.loads(text)
+        data, _ = read_manifest(manifest)
     except (OSError, ValueError, RecursionError, MlstackError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return data
 
 
 def run_helper(words: list[str]) -> int:

@@ -151,14 +151,13 @@ def register(app: typer.Typer) -> None:
             again=f"mlstack export {o.kind} -o {shlex.quote(str(o.output))}")
         from mlstack_env.fetch.urlpolicy import url_policy
 
-        # The rule env create and bundle apply: a recipe installs only what a create of
-        # this entry would (the configured sources and allow-urls), on canonical URLs.
-        url_policy(source, o.project).check(entry, source)
+        policy = url_policy(source, o.project)  # make_recipe checks the entry against it
         mirrors = None
         if o.with_mirrors:
             from mlstack_env.fetch.config import load_config
 
             mirrors = dict(load_config().mirrors)
-        recipe = make_recipe(o.kind, entry, name=slug, mirrors=mirrors, base=o.base)
+        recipe = make_recipe(o.kind, entry, name=slug, policy=policy, source=source,
+                             mirrors=mirrors, base=o.base)
         recipe_path, lock_path = write_recipe(recipe, o.output)
         return emit(ExportResult(recipe, recipe_path, lock_path), o.as_json)

@@ -82,8 +82,9 @@ def register(app: typer.Typer) -> None:
     def init_cmd(options: InitOptions) -> int:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
-        from mlstack_env.actions.manifest_init import MANIFEST_NAME, pick, plan_init, render, write
+        from mlstack_env.actions.manifest_init import pick, plan_init, render, write
         from mlstack_env.core.errors import ExitCode, MlstackError
+        from mlstack_env.core.projectdir import MANIFEST_NAME
 
         o = options
         root = Path.cwd()

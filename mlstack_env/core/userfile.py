@@ -182,29 +182,36 @@ def check_output(path: Path) -> None:
                            "choose a regular file as the output")
 
 
-def write_atomic(path: Path, text: str, *, check: Callable[[Path], object] | None = None) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
+def write_atomic(path: Path, text: str | bytes, *, check: Callable[[Path], object] | None = None,
+                 mode: int | None = None, sync: bool = True) -> None:
+    """Write ``text`` (UTF-8, or bytes) to ``path`` so readers see the old file or the new
+    one, never half: the one writer of the files mlstack writes whole from memory
+    (through :func:`temporary_beside`).
 
     The file people get has the mode any tool would give it: an existing file keeps its
     mode (a teammate's ``chmod g+w`` survives a re-lock); a new one gets 0666 minus the
-    umask (0644 under 022) — not mkstemp's 0600. ``check`` (e.g. "does mlstack load
-    it?") runs on the written temporary file before it replaces ``path``. Only over a
-    regular file or nothing: a symlink or a device there is refused (see
+    umask (0644 under 022) — not mkstemp's 0600; ``mode`` fixes it instead (activation
+    scripts: 0644, sourced, never executed). ``check`` (e.g. "does mlstack load it?")
+    runs on the written temporary file before it replaces ``path``. ``sync=False`` skips
+    the fsync, for files in a folder published later by its own rename (a generation's).
+    Only over a regular file or nothing: a symlink or a device there is refused (see
     :func:`check_output`).
     """
     check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        mode = 0o666 & ~current_umask()
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~current_umask()
     fd, tmp = temporary_beside(path)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         if check is not None:
             check(Path(tmp))
         Path(tmp).replace(path)

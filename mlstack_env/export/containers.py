@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import BadValueError, ManifestError, UsageError
@@ -39,6 +39,9 @@ from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
 from mlstack_env.rocmwheels.rocmroot import entry_variables, needs_init
 from mlstack_env.rocmwheels.rocmsdk import release_of
+
+if TYPE_CHECKING:
+    from mlstack_env.fetch.urlpolicy import UrlPolicy
 
 KINDS = ("docker", "apptainer")
 PREFIX = "/opt/mlstack"
@@ -334,15 +337,19 @@ def _checked(kind: str, entry: LockEntry, variables: Mapping[str, str], base: st
                                 hint="fix [mirrors] in the mlstack config")
 
 
-def make_recipe(kind: str, entry: LockEntry, *, name: str,
+def make_recipe(kind: str, entry: LockEntry, *, name: str, policy: UrlPolicy, source: str,
                 mirrors: Mapping[str, str] | None = None, base: str | None = None) -> Recipe:
-    """The recipe for ``entry``; ``mirrors`` (``--with-mirrors``) become the build
-    argument's default, else it is empty and the recipe names canonical URLs only."""
+    """The recipe for ``entry`` of the lock ``source``; ``mirrors`` (``--with-mirrors``)
+    become the build argument's default, else it is empty and the recipe names canonical
+    URLs only. ``policy``: the rule env create and bundle apply, required — a recipe
+    installs only what a create of this entry would (the configured sources and
+    allow-urls), on canonical URLs."""
     from mlstack_env import uv
 
     if kind not in KINDS:
         raise UsageError(f"unknown container kind {kind!r}",
                          hint="use `mlstack export docker` or `mlstack export apptainer`")
+    policy.check(entry, source)
     mirror_text = " ".join(f"{k}={v}" for k, v in
                            sorted((mirrors or {}).items(), key=lambda kv: -len(kv[0])))
     # ROCm inside the image's venv (ROCm as wheels) is the same path on every machine.

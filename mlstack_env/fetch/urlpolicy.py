@@ -1,6 +1,11 @@
 """Which wheel URLs a lock entry may install from (the sources that resolved it, and a
-project's ``allow-urls``): checked at create and bundle time, on canonical URLs, before
-anything is written; ``[mirrors]`` apply after, to every URL."""
+project's ``allow-urls``): checked at create, bundle and export time, on canonical URLs,
+before anything is written; ``[mirrors]`` apply after, to every URL.
+
+Required wherever a lock's URLs are used: ``store.create.CreateEnvRequest.url_policy`` and
+``export.containers.make_recipe(policy=...)`` take one (no default), and
+``export.bundle.make_bundle`` makes its own from the lock's project. ``env pack`` and
+``env unpack`` read no URL (they move a built venv)."""
 
 from __future__ import annotations
 

@@ -63,11 +63,10 @@ def project_root(start: Path) -> Path:
     """The folder of the project's lock: the nearest one upward from ``start`` holding
     ``mlstack.toml`` or ``mlstack.lock`` (no manifest validation: a diff must work even
     while the manifest is broken); ``start`` when there is none."""
-    here = start.absolute()
-    for directory in (here, *here.parents):
-        if (directory / "mlstack.toml").is_file() or (directory / LOCK_NAME).is_file():
-            return directory
-    return here
+    from mlstack_env.core.projectdir import MANIFEST_NAME, find_upward
+
+    found = find_upward(start, (MANIFEST_NAME, LOCK_NAME))
+    return Path(found) if found is not None else start.absolute()
 
 
 def _file_side(path: Path) -> Side:

@@ -1,5 +1,10 @@
 """The project manifest ``mlstack.toml``: found from a directory upward, or named.
 
+The one check of ``mlstack.toml`` (:func:`load_project`); finding it and reading its
+table (``read_manifest``, through ``core/userfile.py``'s TOML reader) are
+``core/projectdir.py``'s. The catalog, the lock format and the sites load when a project
+is checked, not with this module.
+
 Top-level keys: ``default-env``, ``targets``, ``python``, ``locked`` (never change
 mlstack.lock implicitly), ``site`` (a cluster preset, see ``sites``), ``[profiles.NAME]``
 (the profile schema, see ``profiles``), ``[sources.NAME]`` (overrides of
@@ -15,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
-from mlstack_env.lockfile import LOCK_NAME
-from mlstack_env.manifest.sites import Site, load_site
+from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest, read_manifest
 
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
+    from mlstack_env.catalog.target import Target
     from mlstack_env.manifest.profiles import Profile, ProfileSet
-
-MANIFEST_NAME = "mlstack.toml"
+    from mlstack_env.manifest.sites import Site
 PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles", "sources",
                 "sites", "allow-urls")
 
@@ -47,6 +50,8 @@ class Project:
 
     @property
     def lock_path(self) -> Path:
+        from mlstack_env.lockfile import LOCK_NAME
+
         return self.root / LOCK_NAME
 
     def profile_set(self) -> ProfileSet:
@@ -64,6 +69,8 @@ class Project:
         """The ``site`` preset, or None."""
         if self.site is None:
             return None
+        from mlstack_env.manifest.sites import load_site
+
         return load_site(self.site, self.sites, str(self.manifest_path))
 
     def lock_profiles(self) -> list[str]:
@@ -81,11 +88,11 @@ class Project:
 
 def load_project(manifest: Path, edited: str | None = None) -> Project:
     """The project of ``manifest``; with ``edited``, as if the file held that text."""
+    from mlstack_env.catalog.target import parse_python
     from mlstack_env.core.userfile import unknown_key_error
     from mlstack_env.core.userfile import where_key as _where
-    from mlstack_env.manifest.profiles import read_toml
 
-    raw, text = read_toml(manifest, edited)
+    raw, text = read_manifest(manifest, edited)
     source = str(manifest)
     for key in raw:
         if key not in PROJECT_KEYS:
@@ -139,6 +146,8 @@ def load_project(manifest: Path, edited: str | None = None) -> Project:
 
 def _manifest_targets(raw: Mapping[str, Any], where: Callable[[str], str]) -> list[Target]:
     """``targets = [...]``, parsed, each once."""
+    from mlstack_env.catalog.target import Target
+
     targets_raw = raw.get("targets", [])
     if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
         raise MlstackError(f"{where('targets')}: targets must be a list of "
@@ -227,12 +236,8 @@ def find_project(start: Path, explicit: Path | None = None) -> Project | None:
                 f"pass the directory that holds {MANIFEST_NAME}, or create one there",
             )
         return load_project(manifest.absolute())
-    here = start.absolute()
-    for directory in (here, *here.parents):
-        manifest = directory / MANIFEST_NAME
-        if manifest.is_file():
-            return load_project(manifest)
-    return None
+    found = find_manifest(start)
+    return load_project(Path(found)) if found is not None else None
 
 
 def with_target(project: Project, target: Target) -> str:

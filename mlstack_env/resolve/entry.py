@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env.catalog.sources import ConcreteSource
+from mlstack_env.catalog.sources import ConcreteSource, SourceKind
 from mlstack_env.core.errors import InternalError, MlstackError
 from mlstack_env.fetch.config import UserConfig, load_config
 from mlstack_env.fetch.indexpages import PageError, ProjectPages
@@ -118,10 +118,10 @@ def _parse_pylock(path: Path, request: Request, config: UserConfig,
                                                                         strict=True)]
             # A find-links folder is no index: its files are found by their URLs (never
             # by name on PyPI's mirror, which does not carry them).
-            index = owner.url if owner.kind == "index" else None
+            index = owner.url if owner.kind is SourceKind.INDEX else None
         else:
             source = _served_by(str(name), served, request, config, pages)
-            index = source.url if source.kind == "index" else None
+            index = source.url if source.kind is SourceKind.INDEX else None
             wheels = [_by_name(url, sha, source, known) for url, sha, _ in served]
         packages.append(LockedPackage(name, str(p["version"]), index, tuple(wheels)))
     return packages
@@ -136,7 +136,7 @@ def _by_name(url: str, sha: str, source: ConcreteSource,
     filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     if (filename, sha) in known:
         return known[(filename, sha)]
-    if source.kind == "find-links":
+    if source.kind is SourceKind.FIND_LINKS:
         return Wheel(source.url.rstrip("/") + "/" + urllib.parse.quote(filename), sha)
     return Wheel("", sha, None, name=filename)
 
@@ -153,7 +153,7 @@ def _served_by(name: str, served: list[tuple[str, str, int | None]], request: Re
         if mirror == source.url:
             continue  # not mirrored: a file from it would carry its canonical URL
         try:
-            listed = pages.files(mirror, name, flat=source.kind == "find-links")
+            listed = pages.files(mirror, name, flat=source.kind is SourceKind.FIND_LINKS)
         except PageError as err:
             if err.missing:
                 continue

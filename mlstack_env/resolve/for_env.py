@@ -96,7 +96,7 @@ def entry_for_env(
                            offline=offline, on_wait=on_wait)
     existing = existing_lock(project.lock_path)
     found, request, py = asked.lookup(existing)
-    if found is not None and found.inputs_hash == request.inputs_hash():
+    if request.is_fresh(found):
         return EnvEntry(found, py, lock_path=project.lock_path)
     why = refusal(project, locked)
     if why is not None:
@@ -116,7 +116,7 @@ def _relock(project: Project, profile: str, target: Target, python: str | None, 
         asked = _Asked(profile_set.get(profile), target, python, project, cat)
         existing = existing_lock(project.lock_path)
         found, request, py = asked.lookup(existing)
-        if found is not None and found.inputs_hash == request.inputs_hash():
+        if request.is_fresh(found):
             return EnvEntry(found, py, lock_path=project.lock_path)
         entry = resolve(request, offline=offline, previous=found, lock=existing)
         # A new machine's target joins the project (mlstack.toml `targets`), so the next
@@ -151,13 +151,13 @@ def _user_entry(asked: _Asked, *, why: str, offline: bool,
     project = asked.project
     path = user_lock_path(project)
     found, request, py = asked.lookup(existing_lock(path))
-    if found is not None and found.inputs_hash == request.inputs_hash():
+    if request.is_fresh(found):
         return EnvEntry(found, py, lock_path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with held(path, on_wait):
         existing = existing_lock(path)
         found, request, py = asked.lookup(existing)
-        if found is not None and found.inputs_hash == request.inputs_hash():
+        if request.is_fresh(found):
             return EnvEntry(found, py, lock_path=path)
         entry = resolve(request, offline=offline, previous=found)
         base = Lock(existing.entries if existing else (), __version__, uv.version())

@@ -188,8 +188,7 @@ def _check(project: Project | None, profiles: Sequence[str], targets: Sequence[T
     outcomes = []
     for req in plan(project, profiles, targets, python, existing):
         old = existing.get(req.key) if existing else None
-        fresh = old is not None and old.inputs_hash == req.inputs_hash()
-        status = EntryStatus.FRESH if fresh else (
+        status = EntryStatus.FRESH if req.is_fresh(old) else (
             EntryStatus.STALE if old else EntryStatus.MISSING)
         outcomes.append(EntryOutcome(req, old, status))
     return LockOutcome(output, tuple(outcomes), written=False, checked=True)
@@ -245,11 +244,10 @@ def _reuse_fresh(requests: Sequence[Request], existing: Lock | None, upgrade: Up
     outcomes: dict[str, EntryOutcome] = {}
     for req in requests:
         old = existing.get(req.key) if existing else None
-        fresh = old is not None and old.inputs_hash == req.inputs_hash()
         wanted = upgrade is not None and (upgrade.everything or (
             old is not None and any(old.package(str(canonicalize_name(p)))
                                     for p in upgrade.packages)))
-        if fresh and old is not None and not wanted:
+        if req.is_fresh(old) and not wanted:
             outcomes[req.key] = EntryOutcome(req, old, EntryStatus.UNCHANGED)
         else:
             todo.append((req, old))

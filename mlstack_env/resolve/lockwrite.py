@@ -143,6 +143,6 @@ def stale_keys(lock: Lock, profile_set: ProfileSet, cat: Catalog) -> list[str]:
         except (ManifestError, TargetError):  # its profile is gone, or no longer fits
             out.append(e.key)
             continue
-        if request.inputs_hash() != e.inputs_hash:
+        if not request.is_fresh(e):
             out.append(e.key)
     return out

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -19,7 +19,7 @@ from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, new
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.gpu import gpuvars
-from mlstack_env.lockfile import FORMAT_VERSION, Lock, fits
+from mlstack_env.lockfile import FORMAT_VERSION, Lock, LockEntry, fits
 from mlstack_env.manifest.profiles import Profile
 from mlstack_env.manifest.project import Project
 from mlstack_env.rocmwheels import rocmsdk
@@ -98,6 +98,12 @@ class Request:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
+    def is_fresh(self, entry: LockEntry | None) -> TypeGuard[LockEntry]:
+        """**The one freshness check**: ``entry`` was locked from exactly this request's
+        inputs (profile, target, Python, sources, catalog: :meth:`inputs_hash`), so it is
+        used as it is, without uv; else it is stale (or missing) and is re-resolved."""
+        return entry is not None and entry.inputs_hash == self.inputs_hash()
+
 
 def make_request(profile: Profile, target: Target, python: str | PythonChoice,
                  cat: Catalog) -> Request:
@@ -125,40 +131,88 @@ class PythonChoice:
         return f"{self.version} ({self.why})"
 
 
-def choose_python(profile: Profile, explicit: str | None, project: Project | None,
-                  lock: Lock | None = None, targets: Sequence[Target] = ()) -> PythonChoice:
-    """The Python to lock ``profile`` for — chosen, never guessed:
+@dataclass(frozen=True)
+class PythonNeeds:
+    """What narrows the Python beyond the profile's range, for ``mlstack init``: the
+    Pythons its chosen components have wheels for (vLLM's: one), and for the messages
+    whose the profile's range is (``the built-in profiles``); ``running`` (X.Y) stands in
+    for the interpreter mlstack runs on, in tests."""
 
-    1. ``--python``; 2. the project's ``python``; 3. the Python of ``lock``'s entries for
-    this profile on these ``targets`` (else on any target); 4. the interpreter mlstack runs
-    on, when the profile allows it; 5. the newest installed one the profile allows — only
-    then are installed interpreters probed.
+    versions: frozenset[str] | None = None  # None: no component narrows it
+    who: str = ""  # the component that narrows it ("vLLM")
+    range_of: str = ""  # whose range the profile's is; "": the profile's own
+    running: str | None = None
+
+
+def choose_python(profile: Profile, explicit: str | None, project: Project | None,
+                  lock: Lock | None = None, targets: Sequence[Target] = (), *,
+                  needs: PythonNeeds | None = None) -> PythonChoice:
+    """The Python to lock ``profile`` for — chosen, never guessed; the one rule of
+    ``lock``, ``env create``, ``detect`` and ``init``:
+
+    1. ``--python`` (within ``needs``); 2. the newest of ``needs`` (``init``'s
+    components); 3. the project's ``python``; 4. the Python of ``lock``'s entries for this
+    profile on these ``targets`` (else on any target); 5. the interpreter mlstack runs on,
+    when the profile allows it; 6. the newest installed one the profile allows — only then
+    are installed interpreters probed. Each must be in the profile's range (``needs``'
+    versions, where they narrow it, stand for that range: ``init`` writes them as it).
     """
+    needs = needs or PythonNeeds()
     if explicit:
-        return _allowed(profile, PythonChoice(parse_python(explicit), "--python"))
+        choice = PythonChoice(parse_python(explicit), "--python")
+        if needs.versions is None:
+            return _allowed(profile, choice, needs)
+        _check_needs(needs, choice.version)
+        return choice
+    if needs.versions is not None:
+        return _needed(needs)
     if project is not None and project.python:
         return _allowed(profile, PythonChoice(project.python,
-                                              f"python in {project.manifest_path.name}"))
-    if lock is not None:
-        mine = [e for e in lock.entries if e.profile == profile.name]
-        here = [e for e in mine if any(fits(e, t) for t in targets)]
-        where = " on " + ", ".join(str(t) for t in targets) if here and targets else ""
-        for entries, what in ((here, f"entries for {profile.name}{where}"),
-                              (mine, f"other entries for {profile.name}")):
-            pythons = sorted({e.python for e in entries if profile.allows_python(e.python)},
-                             key=Version, reverse=True)
-            if pythons:
-                return PythonChoice(pythons[0], f"from the lock's {what}")
-    return fallback_python(profile.allows_python, profile.python or "any",
-                           f"profile {profile.name!r}")
+                                              f"python in {project.manifest_path.name}"), needs)
+    locked = _from_lock(profile, lock, targets) if lock is not None else None
+    if locked is not None:
+        return locked
+    return _fallback(profile.allows_python, profile.python or "any",
+                     needs.range_of or f"profile {profile.name!r}", needs.running)
 
 
-def fallback_python(allows: Callable[[str], bool], allowed: str, what: str,
-                    running: str | None = None) -> PythonChoice:
-    """Steps 4 and 5 of :func:`choose_python`, also ``mlstack init``'s last ones: the
-    interpreter mlstack runs on (``running``: X.Y, for tests) when ``allows`` it, else the
-    newest installed one it allows — only then are installed interpreters probed.
-    ``allowed`` is the constraint as written, ``what`` whose it is, for the messages."""
+def _check_needs(needs: PythonNeeds, version: str) -> None:
+    if needs.versions is not None and version not in needs.versions:
+        raise MlstackError(
+            f"{needs.who} needs Python {' or '.join(sorted(needs.versions))}, not {version}",
+            hint=f"drop --python, or leave {needs.who} out",
+        )
+
+
+def _needed(needs: PythonNeeds) -> PythonChoice:
+    if not needs.versions:
+        raise MlstackError("the chosen components need different Pythons",
+                           hint="leave one of them out")
+    version = max(needs.versions, key=lambda v: int(v.split(".")[1]))
+    return PythonChoice(version, f"{needs.who} has wheels for Python {version} only")
+
+
+def _from_lock(profile: Profile, lock: Lock, targets: Sequence[Target]) -> PythonChoice | None:
+    """The newest Python of ``lock``'s entries for ``profile`` on ``targets``, else on
+    any target, that the profile allows."""
+    mine = [e for e in lock.entries if e.profile == profile.name]
+    here = [e for e in mine if any(fits(e, t) for t in targets)]
+    where = " on " + ", ".join(str(t) for t in targets) if here and targets else ""
+    for entries, what in ((here, f"entries for {profile.name}{where}"),
+                          (mine, f"other entries for {profile.name}")):
+        pythons = sorted({e.python for e in entries if profile.allows_python(e.python)},
+                         key=Version, reverse=True)
+        if pythons:
+            return PythonChoice(pythons[0], f"from the lock's {what}")
+    return None
+
+
+def _fallback(allows: Callable[[str], bool], allowed: str, what: str,
+              running: str | None = None) -> PythonChoice:
+    """Steps 5 and 6 of :func:`choose_python`: the interpreter mlstack runs on
+    (``running``: X.Y, for tests) when ``allows`` it, else the newest installed one it
+    allows — only then are installed interpreters probed. ``allowed`` is the constraint
+    as written, ``what`` whose it is, for the messages."""
     from mlstack_env import uv  # only when no flag, project or lock entry names one
 
     mine = running or uv.running_python()[0]
@@ -176,7 +230,12 @@ def fallback_python(allows: Callable[[str], bool], allowed: str, what: str,
     )
 
 
-def _allowed(profile: Profile, choice: PythonChoice) -> PythonChoice:
+def _allowed(profile: Profile, choice: PythonChoice, needs: PythonNeeds) -> PythonChoice:
+    if not profile.allows_python(choice.version) and needs.range_of:
+        raise MlstackError(
+            f"{needs.range_of} allow Python {profile.python}, not {choice.version} "
+            f"({choice.version} is {choice.why})",
+            "choose another Python with --python")
     if not profile.allows_python(choice.version):
         raise MlstackError(
             f"profile {profile.name!r} does not support Python {choice.version} "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import uv
-from mlstack_env.catalog.sources import catalog
+from mlstack_env.catalog.sources import SourceKind, catalog
 from mlstack_env.fetch.config import UserConfig, mirror_advice
 from mlstack_env.lockfile import LockEntry, to_pylock
 from mlstack_env.resolve.request import Request
@@ -35,7 +35,7 @@ def uv_args(request: Request, config: UserConfig, requirements: Path, output: Pa
         url = config.rewrite(src.url)
         if src.default:
             args += ["--default-index", url]
-        elif src.kind == "find-links":
+        elif src.kind is SourceKind.FIND_LINKS:
             args += ["--find-links", url]
         else:
             args += ["--index", url]

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import html.parser
-import os
 import urllib.parse
 from pathlib import Path
 
@@ -159,14 +158,12 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
             "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
             "the mirror, or re-lock with `mlstack lock`",
         )
-    cache = _cached(sdist)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".part-{os.getpid()}")
-        tmp.write_bytes(data)
-        tmp.replace(cache)
-    except OSError:
-        pass  # a cache, best effort
+    import contextlib
+
+    from mlstack_env.core.userfile import write_atomic
+
+    with contextlib.suppress(OSError, MlstackError):  # a cache, best effort
+        write_atomic(_cached(sdist), data, sync=False)
     return data
 
 

@@ -10,7 +10,7 @@ complete: the store entry and the generation are each renamed into place, then
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,7 @@ class CreateEnvRequest:
     lock_versions: tuple[str, str] | None = None
     reinstall: bool = False
     wheels: str = ""
-    url_policy: UrlPolicy | None = None
+    url_policy: UrlPolicy = field(kw_only=True)  # required: every create checks URLs
     site: Site | None = None
 
 

@@ -29,8 +29,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env import uv
-from mlstack_env.export.containers import make_recipe
-from tests.envfixtures import torch_entry
+from tests.envfixtures import catalog_recipe, torch_entry
 from tests.real import components
 from tests.real.installed import SCRIPT as INSTALLED_SCRIPT
 from tests.real.installed import installed_files
@@ -313,7 +312,7 @@ def test_hadolint_finds_nothing_in_any_dockerfile(tmp_path: Path) -> None:
                torch_entry("ml", "rocm6.4.1:gfx942"), torch_entry("ml", "cpu")]
     for i, entry in enumerate(entries):
         for mirrors in (None, {"https://download.pytorch.org/": "https://m.example/pt/"}):
-            recipe = make_recipe("docker", entry, name="ml", mirrors=mirrors)
+            recipe = catalog_recipe("docker", entry, name="ml", mirrors=mirrors)
             path = tmp_path / f"Dockerfile.{i}.{bool(mirrors)}"
             path.write_text(recipe.text, encoding="utf-8")
             hadolint(path)
