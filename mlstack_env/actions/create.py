@@ -181,7 +181,7 @@ def create(
         on_wait=on_wait,
     )
     if Path(choice.source).is_file():  # from a lock file: runs follow it (sync_env)
-        from mlstack_env.activation.lookup import write_lock_stamp
+        from mlstack_env.store.lookup import write_lock_stamp
 
         write_lock_stamp(str(created.generation.path), choice.source)
     return CreateOutcome(created, choice.source, choice.python_why, choice.change,
@@ -222,13 +222,13 @@ class Behind:
 
 def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
     """Whether env ``name`` (its current ``generation``) is behind ``lock``, the lock file
-    it was made from, which changed on disk since (``activation.lookup.lock_stamp_changed``
+    it was made from, which changed on disk since (``store.lookup.lock_stamp_changed``
     said so). None when its entry is still the same: the stamp is refreshed, so the next
     run takes the fast path again. A lock that cannot be read is not a reason to refuse
     the run: None, and the next run looks again."""
-    from mlstack_env.activation.lookup import write_lock_stamp
     from mlstack_env.lockfile import read_lock
     from mlstack_env.store.fingerprint import read_fingerprint
+    from mlstack_env.store.lookup import write_lock_stamp
 
     fp = read_fingerprint(Path(generation))
     if fp is None:

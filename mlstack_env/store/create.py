@@ -30,7 +30,8 @@ from mlstack_env.store.entries import (
     store_key,
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
-from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
+from mlstack_env.store.generations import Generation, NamedEnv
+from mlstack_env.store.removal import reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
 if TYPE_CHECKING:
