@@ -12,11 +12,11 @@ loaded, the packages nothing else requires stand in for them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core import paths
+from mlstack_env.core.record import field, record
 from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
 if TYPE_CHECKING:  # packaging loads to read a tree
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # packaging loads to read a tree
 # --- metadata ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class DistMeta:
     name: str  # normalized
     version: str
@@ -135,7 +135,7 @@ def edges(metas: Mapping[str, DistMeta], present: set[str], python: str,
     return out
 
 
-@dataclass(frozen=True)
+@record
 class TreePackage:
     name: str
     version: str
@@ -154,7 +154,7 @@ class TreePackage:
         }
 
 
-@dataclass(frozen=True)
+@record
 class PackageTree:
     key: str
     source: str  # "env ml (generation 3)" or the lock file

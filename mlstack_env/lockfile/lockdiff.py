@@ -10,11 +10,12 @@ The two locks come from :mod:`mlstack_env.lockfile.lockside` (a file, or a git r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
+
+from mlstack_env.core.record import field, record
 
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockedPackage, LockEntry
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 # --- the comparison --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class VersionChange:
     name: str
     old: str
@@ -33,7 +34,7 @@ class VersionChange:
         return {"name": self.name, "old": self.old, "new": self.new}
 
 
-@dataclass(frozen=True)
+@record
 class HashChange:
     """Same package and version, same wheel file name, a different sha256."""
 
@@ -69,7 +70,7 @@ class PackageChange(StrEnum):
     INDEX_CHANGED = "index_changed"
 
 
-@dataclass(frozen=True)
+@record
 class EntryDiff:
     key: str
     status: DiffStatus
@@ -119,7 +120,7 @@ class EntryDiff:
         }
 
 
-@dataclass(frozen=True)
+@record
 class LockDiff:
     old: str
     new: str

@@ -8,15 +8,15 @@ working file. :mod:`mlstack_env.lockfile.lockdiff` compares two sides.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env.core import userfile
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import record
 from mlstack_env.lockfile import LOCK_NAME, Lock, loads, read_lock
 
 
-@dataclass(frozen=True)
+@record
 class Side:
     """A lock and where it came from (``mlstack.lock (HEAD)``, a path)."""
 

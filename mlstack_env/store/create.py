@@ -10,12 +10,12 @@ complete: the store entry and the generation are each renamed into place, then
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
+from mlstack_env.core.record import record
 from mlstack_env.fetch.urlpolicy import UrlPolicy
 from mlstack_env.hardware.glibc import check_glibc
 from mlstack_env.hardware.machine import Machine
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 
 
-@dataclass(frozen=True)
+@record
 class Created:
     """The generation an env create published and the store entry it links to."""
     name: str
@@ -82,7 +82,7 @@ def activation_writer(site: Site | None = None) -> ScriptWriter:
     return write
 
 
-@dataclass(frozen=True)
+@record
 class CreateEnvRequest:
     """What one env create materializes: ``entry`` as the next generation of env ``name``
     on ``machine``, and the choices that shape it (see :func:`create_env`)."""
@@ -160,7 +160,7 @@ def _plan_build(r: CreateEnvRequest, store: Store) -> _Build:
                   r.site.name if r.site is not None else "")
 
 
-@dataclass(frozen=True)
+@record
 class _Build:
     """What one create makes, decided before the env lock is taken."""
 

@@ -16,13 +16,13 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlstack_env import __version__
 from mlstack_env.core import paths
 from mlstack_env.core.locks import Busy, file_lock
+from mlstack_env.core.record import record
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
@@ -49,7 +49,7 @@ def store_key(entry: LockEntry) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@record
 class StoreEntry:
     """One published store entry: a relocatable venv named by its key."""
     key: str

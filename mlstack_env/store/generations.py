@@ -28,7 +28,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +35,7 @@ from mlstack_env.core import paths
 from mlstack_env.core.envname import validate_env_name
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.locks import Busy, file_lock, try_lock_dir
+from mlstack_env.core.record import record
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 
@@ -49,7 +49,7 @@ VENV_LINK = "venv"
 _GEN_RE = re.compile(re.escape(paths.GEN_PREFIX) + r"(\d+)")
 
 
-@dataclass(frozen=True)
+@record
 class Generation:
     """One generation of a named env: ``envs/<name>/gen-<N>``."""
     env: str
