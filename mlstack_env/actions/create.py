@@ -9,12 +9,12 @@ project is found once, here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import record
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mlstack_env.store.entries import Progress
 
 
-@dataclass(frozen=True)
+@record
 class CreateRequest:
     """What ``mlstack env create`` was asked for."""
 
@@ -67,7 +67,7 @@ class CreateRequest:
             parse_python(self.python)
 
 
-@dataclass(frozen=True)
+@record
 class EntryChoice:
     """The lock entry an env create installs, where it came from and why its Python."""
     entry: LockEntry
@@ -77,7 +77,7 @@ class EntryChoice:
     change: LockChange | None = None  # what was written to the project's lock for it
 
 
-@dataclass(frozen=True)
+@record
 class CreateOutcome:
     """What an env create made, from which lock, and any change it made to the lock."""
     created: Created
@@ -203,7 +203,7 @@ def _machine_target(request: CreateRequest, machine: Machine, project: Project |
     return replace(request, target=choice.target), choice.why
 
 
-@dataclass(frozen=True)
+@record
 class Behind:
     """An env behind its lock: the lock file it was made from no longer holds its entry
     as it was (``mlstack lock`` re-resolved it, or the Python or target moved)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from mlstack_env.catalog import (
 )
 from mlstack_env.catalog.target import Backend, Target
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import field, record
 
 CATALOG = Path(__file__).with_name("sources.toml")
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
@@ -70,7 +70,7 @@ def url_fill(target: Target) -> dict[str, str]:
             "wheels": release.index if release else ""}
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """One package source from the catalog: an index URL template and where it applies."""
     name: str
@@ -147,7 +147,7 @@ class Source:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class ConcreteSource:
     """A source for one target: its URL filled in."""
 
@@ -177,7 +177,7 @@ class ConcreteSource:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Catalog:
     """Every source, and the torch releases each ROCm index carries."""
     sources: Mapping[str, Source]

@@ -11,12 +11,12 @@ catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import field, record
 from mlstack_env.lockfile import LOCK_NAME
 from mlstack_env.manifest.sites import Site, load_site
 
@@ -28,7 +28,7 @@ PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles"
                 "sites", "allow-urls")
 
 
-@dataclass(frozen=True)
+@record
 class Project:
     """A parsed ``mlstack.toml``. ``profiles`` are as written (see :meth:`profile_set`)."""
 

@@ -35,7 +35,6 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env.catalog import (
@@ -46,6 +45,7 @@ from mlstack_env.catalog import (
 )
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import record
 from mlstack_env.lockfile import SELECTOR, LockedPackage, LockEntry
 
 # The selector (sdist only) and the marker that removes it from a resolution.
@@ -94,7 +94,7 @@ def device_gfx(target: Target) -> list[str]:
     return list(target.gfx)
 
 
-@dataclass(frozen=True)
+@record
 class SdkRequest:
     """What uv resolves for a ROCm-as-wheels entry: requirements and overrides."""
 
