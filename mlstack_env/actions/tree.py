@@ -33,20 +33,20 @@ class DistMeta:
 
 
 def read_metadata(dist_info: Path) -> DistMeta | None:
-    from email.parser import HeaderParser
-
     from packaging.utils import canonicalize_name
+
+    from mlstack_env.core.metadata import metadata_headers
 
     try:
         text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    headers = HeaderParser().parsestr(text, headersonly=True)
-    name, version = headers.get("Name"), headers.get("Version")
+    headers = metadata_headers(text)
+    name, version = headers.get("name", [""])[0], headers.get("version", [""])[0]
     if not name or not version:
         return None
-    return DistMeta(str(canonicalize_name(name)), version, tuple(headers.get_all("Requires-Dist")
-                                                            or ()))
+    return DistMeta(str(canonicalize_name(name)), version,
+                    tuple(headers.get("requires-dist", ())))
 
 
 def site_packages(venv: Path) -> list[Path]:
@@ -66,9 +66,16 @@ def installed(venv: Path) -> dict[str, DistMeta]:
 
 def cached(wanted: Mapping[str, str]) -> dict[str, DistMeta]:
     """Metadata of the ``{name: version}`` wanted, from the wheels uv unpacked in its cache."""
+    from packaging.utils import canonicalize_name
+
     out: dict[str, DistMeta] = {}
     archive = paths.uv_cache_dir()
     for d in sorted(archive.glob("archive-v*/*/*.dist-info")):
+        # `{name}-{version}.dist-info`: a cache holds every wheel uv ever unpacked, so
+        # only the METADATA of the names wanted is read.
+        name, dash, _version = d.name.removesuffix(".dist-info").rpartition("-")
+        if dash and str(canonicalize_name(name)) not in wanted:
+            continue
         meta = read_metadata(d)
         if meta is not None and wanted.get(meta.name) == meta.version:
             out[meta.name] = meta
