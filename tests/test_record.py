@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from mlstack_env.core.record import FrozenInstanceError, field, record
+from mlstack_env.core.record import FrozenInstanceError, field, record, replace
 
 
 @record(order=True)
@@ -88,3 +88,11 @@ def test_dataclasses_functions_work_on_it() -> None:
     assert dataclasses.asdict(e) == dataclasses.asdict(DataclassEntry("n", (W,), {"A": "1"}))
     assert dataclasses.is_dataclass(e)
     assert copy.deepcopy(e) == e and pickle.loads(pickle.dumps(e)) == e  # noqa: S301
+
+
+def test_its_own_replace_is_dataclasses_replace() -> None:
+    e = Entry("n", (W,), {"A": "1"}, why="x")
+    assert replace(e, name="m", why="y") == dataclasses.replace(e, name="m", why="y")
+    assert replace(e, why="y").why == "y" and replace(e) == e
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        replace(e, colour="red")

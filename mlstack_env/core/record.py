@@ -10,7 +10,8 @@ equality and hash over the fields compared, ``repr``, ``order=True`` — from sh
 functions, without compiling anything. Type checkers read it as a dataclass
 (``dataclass_transform``), and ``dataclasses.replace``, ``fields`` and ``asdict`` work
 on it: the ``__dataclass_fields__`` they read are made (by ``dataclasses`` itself) the
-first time something asks.
+first time something asks. :func:`replace` here does what ``dataclasses.replace`` does,
+without importing it.
 
 A record is frozen: assigning an attribute raises :class:`FrozenInstanceError`, an
 ``AttributeError`` like the one ``dataclasses`` raises. Not supported (no class here
@@ -196,3 +197,14 @@ def record(cls: type[T] | None = None, *, order: bool = False) -> Any:
         return cls
 
     return make if cls is None else make(cls)
+
+
+def replace(obj: T, /, **changes: Any) -> T:
+    """A copy of the record ``obj`` with ``changes``, as ``dataclasses.replace`` makes it
+    (without importing ``dataclasses``)."""
+    spec: _Spec = obj.__record__  # type: ignore[attr-defined]
+    unknown = set(changes) - set(spec.names)
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field {sorted(unknown)[0]!r}")
+    values = obj.__dict__
+    return type(obj)(**{n: changes[n] if n in changes else values[n] for n in spec.names})

@@ -261,7 +261,7 @@ def usable(gen: Generation) -> bool:
 
 
 def _with_generation(fp: Fingerprint, number: int) -> Fingerprint:
-    from dataclasses import replace
+    from mlstack_env.core.record import replace
 
     return replace(fp, generation=number)
 
