@@ -96,3 +96,4 @@ def test_its_own_replace_is_dataclasses_replace() -> None:
     assert replace(e, why="y").why == "y" and replace(e) == e
     with pytest.raises(TypeError, match="no field 'colour'"):
         replace(e, colour="red")
+

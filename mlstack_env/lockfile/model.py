@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from mlstack_env.catalog.target import Target
+from mlstack_env.core.digest import sha256_hex
 from mlstack_env.core.record import field, record
 
 FORMAT_VERSION = 1
@@ -74,7 +74,7 @@ class LockEntry:
 
     def content_hash(self) -> str:
         """sha256 of the entry's canonical text: what it installs and sets."""
-        return "sha256:" + hashlib.sha256(entry_text(self).encode()).hexdigest()
+        return "sha256:" + sha256_hex(entry_text(self))
 
 
 @record

@@ -31,8 +31,6 @@ For a target on a ROCm-as-wheels release (catalog ``[rocm-wheels]``: 7.14, 10.0)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -59,6 +57,9 @@ INIT_REMOVED = "mlstack-rocm-init.removed"
 
 def record_digest(path: Path) -> str:
     """A file's digest as a wheel RECORD writes it (urlsafe base64 sha256, unpadded)."""
+    import base64
+    import hashlib  # OpenSSL's: loaded only when a file is hashed, not on a store hit
+
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -11,7 +11,6 @@ or by gc. Builds of one key are serialized by ``store/.locks/<key>.lock``; gc ta
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from mlstack_env import __version__
 from mlstack_env.core import paths
+from mlstack_env.core.digest import sha256_hex
 from mlstack_env.core.locks import Busy, file_lock
 from mlstack_env.core.record import record
 from mlstack_env.core.userfile import write_atomic
@@ -46,7 +46,7 @@ def store_key(entry: LockEntry) -> str:
         "env": dict(sorted(entry.env.items())),
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return sha256_hex(text)[:32]
 
 
 @record
