@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlstack_env.activation.data import ActivationData, apply, load_env_json
-from mlstack_env.activation.lookup import current_generation, known_envs
 from mlstack_env.activation.scripts import fish_quote, sh_quote, write_scripts
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.store.lookup import current_generation, known_envs
 from tests.activation_envs import ROCM, VARIABLES, fake_venv, make_env, shell_path
 
 

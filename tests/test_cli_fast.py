@@ -246,11 +246,13 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
                                          "mlstack_env.uv", "mlstack_env.hardware",
                                          "mlstack_env.resolve")),
     # A store hit reads a lock and detects the machine, but parses no requirement and
-    # runs nothing: no uv, no subprocess, no logging, no tempfile.
+    # runs nothing: no uv, no subprocess, no logging, no tempfile; and it defines no
+    # dataclass (core/record.py) and removes nothing (shutil).
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
       "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",
-      "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3")),
+      "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3",
+      "dataclasses", "inspect", "shutil", "threading")),
     # A store miss (--reinstall builds again) runs uv, but checks what uv installed from
     # the dist-info names: no METADATA parser, no packaging beyond its version module.
     # (The email package does load: http.client imports it, to read the mirrors' pages.)

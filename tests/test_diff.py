@@ -195,3 +195,13 @@ def test_inputs_only_and_identical_entries(capsys: pytest.CaptureFixture[str],
                           "    inputs changed (profile, sources or catalog); the same packages "
                           "were locked"]
     assert lines[-1] == "1 entry changed, 1 unchanged"
+
+
+
+def test_each_package_change_kind_is_an_entry_diff_field() -> None:
+    from mlstack_env.lockfile.lockdiff import DiffStatus, EntryDiff, PackageChange
+
+    diff = EntryDiff("p@rocm6.4:gfx1100@py3.12", DiffStatus.CHANGED)
+    for kind in PackageChange:
+        assert getattr(diff, kind.value) == ()
+        assert diff.to_json()["packages"][kind.value] == []

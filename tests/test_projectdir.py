@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mlstack_env.activation.lookup import project_default_env
 
 from mlstack_env.actions.wanted import find_project_lock
-from mlstack_env.activation.lookup import project_default_env
 from mlstack_env.cli import completion
 from mlstack_env.lockfile.lockdiff import project_root
 from mlstack_env.manifest.project import find_project

@@ -19,7 +19,8 @@ from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel
 from mlstack_env.store.create import Created, CreateEnvRequest, create_env
 from mlstack_env.store.entries import Progress, Store, store_key
 from mlstack_env.store.gc import collect
-from mlstack_env.store.generations import NamedEnv, get_env, hold, remove_env
+from mlstack_env.store.generations import NamedEnv, get_env, hold
+from mlstack_env.store.removal import remove_env
 
 
 class FakeInstaller:

@@ -39,6 +39,18 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+def _imported(args: list[str], cwd: Path) -> set[str]:
+    """The modules ``mlstack ARGS`` imports (``-X importtime``, a process of its own)."""
+    import sys
+
+    code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=cwd,
+                       capture_output=True, text=True, check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
 def _tree(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["tree", *args])
     out, err = capsys.readouterr()
@@ -58,6 +70,11 @@ def test_env_tree_from_its_metadata(  # noqa: PLR0917 - fixtures
     fake_machine("7900xtx")
     made = cli("env", "create", "ml", "--lock", "mlstack.lock", cwd=project)
     assert made.returncode == 0, made.stderr
+    # Each package's METADATA is read by core/metadata.py, not by the email package
+    # (about a dozen modules on tree's fast path).
+    modules = _imported(["tree", "ml", "--json"], project)
+    assert "mlstack_env.core.metadata" in modules  # the log is the real one
+    assert {m for m in modules if m == "email" or m.startswith("email.")} == set()
     monkeypatch.chdir(project)
     code, out, err = _tree(capsys, "--json")  # no NAME: the project's default-env
     assert code == 0, err
@@ -138,3 +155,4 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert err.splitlines()[0] == "error: no env named 'nope'"
     code, _, err = _tree(capsys, "--profile", "ml")
     assert err.splitlines()[0] == "error: --profile, --target and --python go with --lock FILE"
+

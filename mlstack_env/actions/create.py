@@ -9,13 +9,13 @@ project is found once, here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.projectdir import is_project_dir
+from mlstack_env.core.record import record
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mlstack_env.store.entries import Progress
 
 
-@dataclass(frozen=True)
+@record
 class CreateRequest:
     """What ``mlstack env create`` was asked for."""
 
@@ -68,7 +68,7 @@ class CreateRequest:
             parse_python(self.python)
 
 
-@dataclass(frozen=True)
+@record
 class EntryChoice:
     """The lock entry an env create installs, where it came from and why its Python."""
     entry: LockEntry
@@ -78,7 +78,7 @@ class EntryChoice:
     change: LockChange | None = None  # what was written to the project's lock for it
 
 
-@dataclass(frozen=True)
+@record
 class CreateOutcome:
     """What an env create made, from which lock, and any change it made to the lock."""
     created: Created
@@ -182,7 +182,7 @@ def create(
         on_wait=on_wait,
     )
     if Path(choice.source).is_file():  # from a lock file: runs follow it (sync_env)
-        from mlstack_env.activation.lookup import write_lock_stamp
+        from mlstack_env.store.lookup import write_lock_stamp
 
         write_lock_stamp(str(created.generation.path), choice.source)
     return CreateOutcome(created, choice.source, choice.python_why, choice.change,
@@ -204,7 +204,7 @@ def _machine_target(request: CreateRequest, machine: Machine, project: Project |
     return replace(request, target=choice.target), choice.why
 
 
-@dataclass(frozen=True)
+@record
 class Behind:
     """An env behind its lock: the lock file it was made from no longer holds its entry
     as it was (``mlstack lock`` re-resolved it, or the Python or target moved)."""
@@ -223,13 +223,13 @@ class Behind:
 
 def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
     """Whether env ``name`` (its current ``generation``) is behind ``lock``, the lock file
-    it was made from, which changed on disk since (``activation.lookup.lock_stamp_changed``
+    it was made from, which changed on disk since (``store.lookup.lock_stamp_changed``
     said so). None when its entry is still the same: the stamp is refreshed, so the next
     run takes the fast path again. A lock that cannot be read is not a reason to refuse
     the run: None, and the next run looks again."""
-    from mlstack_env.activation.lookup import write_lock_stamp
     from mlstack_env.lockfile import read_lock
     from mlstack_env.store.fingerprint import read_fingerprint
+    from mlstack_env.store.lookup import write_lock_stamp
 
     fp = read_fingerprint(Path(generation))
     if fp is None:

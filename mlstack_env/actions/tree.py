@@ -12,11 +12,11 @@ loaded, the packages nothing else requires stand in for them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core import paths
+from mlstack_env.core.record import field, record
 from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
 if TYPE_CHECKING:  # packaging loads to read a tree
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # packaging loads to read a tree
 # --- metadata ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class DistMeta:
     name: str  # normalized
     version: str
@@ -33,20 +33,20 @@ class DistMeta:
 
 
 def read_metadata(dist_info: Path) -> DistMeta | None:
-    from email.parser import HeaderParser
-
     from packaging.utils import canonicalize_name
+
+    from mlstack_env.core.metadata import metadata_headers
 
     try:
         text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    headers = HeaderParser().parsestr(text, headersonly=True)
-    name, version = headers.get("Name"), headers.get("Version")
+    headers = metadata_headers(text)
+    name, version = headers.get("name", [""])[0], headers.get("version", [""])[0]
     if not name or not version:
         return None
-    return DistMeta(str(canonicalize_name(name)), version, tuple(headers.get_all("Requires-Dist")
-                                                            or ()))
+    return DistMeta(str(canonicalize_name(name)), version,
+                    tuple(headers.get("requires-dist", ())))
 
 
 def site_packages(venv: Path) -> list[Path]:
@@ -66,9 +66,16 @@ def installed(venv: Path) -> dict[str, DistMeta]:
 
 def cached(wanted: Mapping[str, str]) -> dict[str, DistMeta]:
     """Metadata of the ``{name: version}`` wanted, from the wheels uv unpacked in its cache."""
+    from packaging.utils import canonicalize_name
+
     out: dict[str, DistMeta] = {}
     archive = paths.uv_cache_dir()
     for d in sorted(archive.glob("archive-v*/*/*.dist-info")):
+        # `{name}-{version}.dist-info`: a cache holds every wheel uv ever unpacked, so
+        # only the METADATA of the names wanted is read.
+        name, dash, _version = d.name.removesuffix(".dist-info").rpartition("-")
+        if dash and str(canonicalize_name(name)) not in wanted:
+            continue
         meta = read_metadata(d)
         if meta is not None and wanted.get(meta.name) == meta.version:
             out[meta.name] = meta
@@ -135,7 +142,7 @@ def edges(metas: Mapping[str, DistMeta], present: set[str], python: str,
     return out
 
 
-@dataclass(frozen=True)
+@record
 class TreePackage:
     name: str
     version: str
@@ -154,7 +161,7 @@ class TreePackage:
         }
 
 
-@dataclass(frozen=True)
+@record
 class PackageTree:
     key: str
     source: str  # "env ml (generation 3)" or the lock file

@@ -6,8 +6,9 @@
 - :mod:`~mlstack_env.activation.data` (``load_env_json``) reads ``mlstack-env.json``
   back; ``apply`` turns it into the environment of a child process (``mlstack env run``,
   no shell involved).
-- :mod:`~mlstack_env.activation.lookup` finds an env's current generation by name.
+- :mod:`mlstack_env.store.lookup` (the store's layer: it reads the store's layout) finds
+  an env's current generation by name.
 
 Import from the module itself: the package loads nothing, and ``env run`` imports
-``data`` and ``lookup`` on its hot path without the script writer (``re``, ``shlex``).
+``data`` on its hot path without the script writer (``re``, ``shlex``).
 """

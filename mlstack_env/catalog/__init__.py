@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import cache
@@ -20,6 +19,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from mlstack_env.core.errors import InternalError, TargetError
+from mlstack_env.core.record import field, record
 
 DATA_DIR = Path(__file__).parent
 
@@ -45,7 +45,7 @@ class GpuFamily(StrEnum):
         return self.value.startswith("RDNA")
 
 
-@dataclass(frozen=True)
+@record
 class GpuModel:
     """One gfx target of the GPU table: family, chip, marketing names, overrides, PCI ids."""
     gfx: str
@@ -76,7 +76,7 @@ class GpuModel:
         return self.names[0] if len(self.names) == 1 else self.family_name
 
 
-@dataclass(frozen=True)
+@record
 class WheelsRelease:
     """A ROCm release whose user space ships as wheels (ROCM-FACTS §4b)."""
 
@@ -90,7 +90,7 @@ class WheelsRelease:
         return self.name.removeprefix("rocm")
 
 
-@dataclass(frozen=True)
+@record
 class GpuTable:
     """The GPU table (gpus.toml): the models and which ROCm releases and wheels carry each gfx."""
     models: dict[str, GpuModel]
@@ -278,7 +278,7 @@ def same_host_rocm(a: str | None, b: str | None) -> bool:
     return wheels_release(a) is not None and wheels_release(b) is not None
 
 
-@dataclass(frozen=True)
+@record
 class Proposal:
     """The release ``detect`` proposes for GPUs on a machine without ROCm, and why."""
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from mlstack_env.catalog import torch_index_name, wheels_release
 from mlstack_env.catalog.target import Target
+from mlstack_env.core.record import field, record
 
 
 class SourceKind(StrEnum):
@@ -61,7 +61,7 @@ def url_fill(target: Target) -> dict[str, str]:
             "wheels": release.index if release else ""}
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """One package source from the catalog: an index URL template and where it applies."""
     name: str
@@ -138,7 +138,7 @@ class Source:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class ConcreteSource:
     """A source for one target: its URL filled in."""
 

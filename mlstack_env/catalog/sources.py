@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from mlstack_env.catalog.sourcemodel import (
 from mlstack_env.catalog.sourceparse import SOURCE_KEYS, parse_source
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import ManifestError, MlstackError, TargetError
+from mlstack_env.core.record import record
 
 __all__ = ["BACKENDS", "CATALOG", "KINDS", "SOURCE_KEYS", "USES", "Catalog", "ConcreteSource",
            "Source", "SourceBackend", "SourceKind", "SourceUse", "catalog", "exact_pins",
@@ -42,7 +42,7 @@ __all__ = ["BACKENDS", "CATALOG", "KINDS", "SOURCE_KEYS", "USES", "Catalog", "Co
 CATALOG = Path(__file__).with_name("sources.toml")
 
 
-@dataclass(frozen=True)
+@record
 class Catalog:
     """Every source, and the torch releases each ROCm index carries."""
     sources: Mapping[str, Source]

@@ -4,12 +4,12 @@ and does AMD officially support it on a ROCm release (:func:`official_support`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table, no_index_error, parse_version, wheel_gfx
+from mlstack_env.core.record import record
 
 
 class CodeKind(StrEnum):
@@ -18,7 +18,7 @@ class CodeKind(StrEnum):
     UNSUPPORTED = "unsupported"
 
 
-@dataclass(frozen=True)
+@record
 class CodeSupport:
     """How the wheels of an entry run on one gfx: native, through an override, or not at all."""
     gfx: str
@@ -64,7 +64,7 @@ def torch_code_support(gfx: str, rocm_version: str) -> CodeSupport:
     return code_support(gfx, carried)
 
 
-@dataclass(frozen=True)
+@record
 class OfficialSupport:
     """Whether AMD's compatibility matrix lists a gfx for a ROCm release."""
     gfx: str

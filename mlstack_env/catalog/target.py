@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from mlstack_env.core.errors import TargetError
+from mlstack_env.core.record import record
 
 # re.ASCII: \d would also match other scripts' digits (Arabic-Indic ٦), which int() reads.
 _ROCM_RE = re.compile(r"^rocm(?P<version>\d+\.\d+(?:\.\d+)?)(?::(?P<gfx>[A-Za-z0-9,]*))?$",
@@ -31,7 +31,7 @@ class Backend(StrEnum):
     ROCM = "rocm"
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Target:
     """A target: a backend (ROCm or CPU), its ROCm version as written, and the gfx list."""
     backend: Backend

@@ -177,7 +177,7 @@ def values(kind: str, current: str) -> list[str]:
 
 
 def env_names() -> list[str]:
-    from mlstack_env.activation.lookup import known_envs
+    from mlstack_env.store.lookup import known_envs
 
     return known_envs()
 

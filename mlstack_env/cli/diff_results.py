@@ -50,7 +50,8 @@ class DiffResult(Result):
 def diff(old: str | None = None, new: str | None = None, exit_code: bool = False,
          as_json: bool = False) -> int:
     """``diff``: what changed between the locks ``old`` and ``new``."""
-    from mlstack_env.lockfile.lockdiff import compare, load_side, project_root
+    from mlstack_env.lockfile.lockdiff import compare
+    from mlstack_env.lockfile.lockside import load_side, project_root
 
     root = project_root(Path.cwd())
     before = load_side(old, root, default_rev="HEAD")

@@ -80,7 +80,8 @@ def info_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
 @env_app.command("remove")
 def remove_cmd(name: NameArg) -> None:
     """Remove an env (all its generations); `mlstack gc` then frees its store entries."""
-    from mlstack_env.store.generations import get_env, remove_env, removed_message
+    from mlstack_env.store.generations import get_env
+    from mlstack_env.store.removal import remove_env, removed_message
 
     env = get_env(name)
     with env.lock(on_wait=lambda: _say(f"waiting for another mlstack command on env {name}")):

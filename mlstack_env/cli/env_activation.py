@@ -20,15 +20,15 @@ from typing import Annotated
 import typer
 
 from mlstack_env.activation.data import load_env_json
-from mlstack_env.activation.lookup import (
+from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
+from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.store.lookup import (
     current_generation,
     default_env_name,
     lock_stamp_changed,
     require_python,
 )
-from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
-from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
-from mlstack_env.core.errors import MlstackError
 
 
 def register(env_app: typer.Typer) -> None:

@@ -127,7 +127,7 @@ def summary(env: NamedEnv) -> dict[str, Any]:
 
 def _behind(name: str, generation: str) -> str | None:
     """The lock an env is behind (its entry there changed since it was made), or None."""
-    from mlstack_env.activation.lookup import lock_stamp_changed
+    from mlstack_env.store.lookup import lock_stamp_changed
 
     lock = lock_stamp_changed(generation)
     if lock is None:

@@ -1,9 +1,10 @@
 """The one declaration of a command's options, read by typer and the fast path alike.
 
-A command with many options declares them once, as a frozen dataclass whose fields say
-each option's spellings and help, in typer's own style::
+A command with many options declares them once, as a frozen record (``core/record.py``:
+a dataclass without its cost on the fast path) whose fields say each option's spellings
+and help, in typer's own style::
 
-    @dataclass(frozen=True)
+    @record
     class LockOptions:
         python: Annotated[str | None, Opt("--python", help="…", metavar="X.Y")] = None
 
@@ -14,15 +15,16 @@ path's table from the command typer builds of it, and the fast path
 (:mod:`mlstack_env.cli.fast`) builds the same instance from what it parsed. The bodies
 (:mod:`mlstack_env.cli.lean`) take that one typed object.
 
-Standard library only: the fast path imports this module (and the annotations, strings
+Standard library and core/record.py only: the fast path imports this module (and the annotations, strings
 here, are evaluated only by the typer side). :data:`JSON` and the other shared options
 are declared here once for every command that takes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from mlstack_env.core.record import record
 
 TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ REINSTALL = Opt("--reinstall", help="Install the wheels again even when the stor
                 "them (after `env verify` found changed files).")
 
 
-@dataclass(frozen=True)
+@record
 class CreateOptions:
     """``mlstack env create``'s options (and what ``sync`` hands the same body)."""
 
@@ -84,7 +86,7 @@ class CreateOptions:
     as_json: Annotated[bool, JSON] = False
 
 
-@dataclass(frozen=True)
+@record
 class LockOptions:
     """``mlstack lock``'s options."""
 

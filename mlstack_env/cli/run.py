@@ -150,9 +150,9 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
         sys.stderr.write(f"warning: {behind.message()}; running it as it is (--no-sync)\n")
         return generation
     from mlstack_env.actions.create import sync_env
-    from mlstack_env.activation.lookup import current_generation_dir
     from mlstack_env.cli.progress import StepProgress, announce, is_quiet, say
     from mlstack_env.store.entries import NoProgress
+    from mlstack_env.store.lookup import current_generation_dir
 
     say(f"{behind.message()}; syncing it"
         + (f" ({behind.changes})" if behind.changes else ""))
@@ -173,7 +173,7 @@ def run_fast(args: list[str]) -> int:
     name, argv, mode = parsed
 
     from mlstack_env.activation.data import apply, load_env_json
-    from mlstack_env.activation.lookup import (
+    from mlstack_env.store.lookup import (
         current_generation_dir,
         default_env_name,
         lock_stamp_changed,

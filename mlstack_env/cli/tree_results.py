@@ -118,7 +118,7 @@ def tree(  # noqa: PLR0917 - one parameter per option of `tree`
             raise MlstackError("--profile, --target and --python go with --lock FILE",
                                hint="mlstack tree --lock mlstack.lock --profile P --target T")
         if name is None:
-            from mlstack_env.activation.lookup import default_env_name
+            from mlstack_env.store.lookup import default_env_name
 
             name = default_env_name("mlstack tree NAME")
         return emit(TreeResult(trees.env_tree(name)), as_json)

@@ -8,11 +8,12 @@ inodes whose every link is inside the tree.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from mlstack_env.core.record import record
 
-@dataclass(frozen=True)
+
+@record
 class Usage:
     total: int  # bytes allocated to the tree's files, hardlinks counted once
     exclusive: int  # of those, the bytes no link outside the tree keeps alive

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 APP_NAME = "mlstack"
 
 # The layout of ``envs/<name>/``: the store writes it (store/generations.py); ``env run``
-# reads it (activation/lookup.py) without importing the store.
+# reads it (store/lookup.py) without importing the rest of the store.
 CURRENT = "current"  # envs/<name>/current -> gen-<N>
 GEN_PREFIX = "gen-"
 RETIRED = ".retired"  # envs/<name>/.retired: generations up to N were removed

@@ -9,10 +9,10 @@ device there is refused instead of being replaced or written through.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import os
 import stat
-import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -239,7 +239,7 @@ def temporary_beside(path: Path) -> tuple[int, Path]:
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
 
-_UMASK_LOCK = threading.Lock()
+_UMASK_LOCK = _thread.allocate_lock()  # threading.Lock(), without importing threading
 
 
 def current_umask() -> int:

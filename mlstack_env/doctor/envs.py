@@ -97,8 +97,8 @@ def env_drift(ctx: Context) -> Iterator[Finding]:
 def envs_behind_lock(ctx: Context) -> Iterator[Finding]:
     """Every env made from a lock file: is it behind it (the lock's entry for it changed
     since, e.g. a profile edit and `mlstack lock`)? `mlstack run` syncs such an env first."""
-    from mlstack_env.activation.lookup import lock_stamp_changed
     from mlstack_env.store.generations import all_envs
+    from mlstack_env.store.lookup import lock_stamp_changed
 
     for env in all_envs():
         gen = env.current()

@@ -17,11 +17,11 @@ Example ``config.toml``::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack_env.core import paths, userfile
 from mlstack_env.core.errors import ManifestError
+from mlstack_env.core.record import field, record
 
 KNOWN_TABLES = ("mirrors", "downloads")
 # [downloads]: how mlstack fetches a lock's files (mlstack_env/fetch/download.py, docs/team.md).
@@ -29,7 +29,7 @@ DOWNLOAD_KEYS = {"parallel": "files at once", "timeout": "seconds without a byte
                  "retries": "further attempts", "deadline": "seconds per file in all"}
 
 
-@dataclass(frozen=True)
+@record
 class UserConfig:
     """The parsed user config. ``mirrors`` maps canonical prefixes to replacement prefixes."""
 

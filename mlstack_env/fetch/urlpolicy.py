@@ -9,13 +9,13 @@ Required wherever a lock's URLs are used: ``store.create.CreateEnvRequest.url_po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.sources import Catalog, catalog, source_backend, url_fill
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import record
 from mlstack_env.fetch.config import host_prefix
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mlstack_env.manifest.project import Project
 
 
-@dataclass(frozen=True)
+@record
 class UrlPolicy:
     """The wheel URLs a lock entry may install from: the servers of the configured sources
     (the catalog with a project's ``[sources.NAME]``, enabled, for the entry's backend) and

@@ -26,7 +26,6 @@ index and the locked torch version). Output: the variables and notes
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from packaging.version import Version
 
@@ -35,6 +34,7 @@ from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars
 from mlstack_env.core.errors import TargetError
+from mlstack_env.core.record import record
 from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 
 # The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;
@@ -44,7 +44,7 @@ PER_NODE_OVERRIDE_SINCE = Version("6.2")
 __all__ = ["GpuCode", "GpuSet", "GpuVariables", "decide", "gpu_code", "gpus_for", "rocr_visible"]
 
 
-@dataclass(frozen=True)
+@record
 class GpuCode:
     """The GPU code an env runs: the gfx compiled into its wheels, and a name for notes."""
 
@@ -70,7 +70,7 @@ def gpu_code(target: Target, torch: str | None = None) -> GpuCode:
     return GpuCode(known if known is not None else frozenset(target.gfx), name, per_node)
 
 
-@dataclass(frozen=True)
+@record
 class GpuSet:
     """The GPUs an env is for.
 
@@ -119,7 +119,7 @@ def gpus_for(machine: Machine, target: Target) -> GpuSet:
     return GpuSet.of_target(target)
 
 
-@dataclass(frozen=True)
+@record
 class GpuVariables:
     """The GPU variables an env sets for its GPUs, and the notes that explain them."""
     variables: dict[str, str]

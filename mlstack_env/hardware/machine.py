@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from mlstack_env.catalog import Proposal, gpu_table, propose_wheels_release
 from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.target import Target
+from mlstack_env.core.record import field, record
 
 # What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
 UNKNOWN_GPU_ADVICE = (
@@ -27,7 +27,7 @@ class GpuSource(StrEnum):
     TARGET = "target"  # stands for a gfx of a target, not a GPU of this machine
 
 
-@dataclass(frozen=True)
+@record
 class Gpu:
     """One GPU as mlstack sees it: gfx, name, PCI id, VRAM, and whether it is integrated."""
     index: int  # HIP index: order among GPU nodes
@@ -65,7 +65,7 @@ class Gpu:
         }
 
 
-@dataclass(frozen=True)
+@record
 class RocmInstall:
     """An installed ROCm: its version and where it lives."""
     version: str  # "6.4.0", build suffix dropped
@@ -79,7 +79,7 @@ class RocmInstall:
         return {"version": self.version, "path": self.path}
 
 
-@dataclass(frozen=True)
+@record
 class Distro:
     """The distribution, from os-release."""
     id: str  # "ubuntu"
@@ -98,7 +98,7 @@ class Distro:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Machine:
     """What detection found: GPUs, ROCm, distro, kernel and Python."""
     gpus: tuple[Gpu, ...]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from mlstack_env.core.record import record
 
 AMD_VENDOR_ID = 0x1002
 HEAP_FB_PUBLIC = 1
@@ -46,7 +47,7 @@ def format_uuid(unique_id: int | None) -> str | None:
     return f"GPU-{unique_id:016x}"
 
 
-@dataclass(frozen=True)
+@record
 class KfdNode:
     """One KFD topology node as sysfs shows it."""
     # libhsakmt's node id, the ``<n>`` of HSA_OVERRIDE_GFX_VERSION_<n>: sysfs nodes in
@@ -141,7 +142,7 @@ def _drm_vram_by_render_minor(root: Path, minor: int | None) -> int | None:
 _CARD_RE = re.compile(r"^card\d+$")
 
 
-@dataclass(frozen=True)
+@record
 class DrmCard:
     """One DRM card as sysfs shows it: PCI device id and VRAM."""
     card: str

@@ -5,119 +5,26 @@ the same report. A wheel whose sha256 changed while its package version did not 
 re-uploaded under the same name, or a lock edited by hand) is the one change a reviewer
 must never miss: it is reported apart, as ``hash_changed``.
 
-Where a lock comes from (:func:`load_side`): a file; ``REV:PATH`` or a bare ``REV``
-through ``git show``; by default the committed ``mlstack.lock`` (``HEAD``) against the
-working file.
+The two locks come from :mod:`mlstack_env.lockfile.lockside` (a file, or a git revision).
 """
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
-from mlstack_env.core import userfile
-from mlstack_env.core.errors import MlstackError
-from mlstack_env.lockfile import LOCK_NAME, Lock, LockedPackage, LockEntry, loads, read_lock
+from mlstack_env.core.record import field, record
 
-# --- one side of the comparison --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Side:
-    """A lock and where it came from (``mlstack.lock (HEAD)``, a path)."""
-
-    label: str
-    lock: Lock
-
-
-def load_side(spec: str | None, project_root: Path, *, default_rev: str | None = None) -> Side:
-    """The lock ``spec`` names: a file; else ``REV:PATH`` or ``REV`` (git). ``None``:
-    ``project_root/mlstack.lock`` from git ``default_rev``, or the working file when
-    ``default_rev`` is None."""
-    if spec is None:
-        if default_rev is not None:
-            return _git_side(default_rev, LOCK_NAME, project_root, missing_ok=True)
-        side = _file_side(project_root / LOCK_NAME)
-        return Side(f"{LOCK_NAME} (working file)", side.lock)
-    path = Path(spec)
-    if path.is_file():
-        return _file_side(path)
-    rev, sep, rel = spec.partition(":")
-    if sep and rev:
-        return _git_side(rev, rel or LOCK_NAME, Path.cwd(), missing_ok=False)
-    if not sep and _is_rev(spec, project_root):
-        return _git_side(spec, LOCK_NAME, project_root, missing_ok=False)
-    raise MlstackError(
-        f"{spec}: no such lock file, and not a git revision",
-        hint="give a lock file, a git revision (`main`, `HEAD~1`) or REV:PATH "
-        "(`origin/main:mlstack.lock`)",
-    )
-
-
-def project_root(start: Path) -> Path:
-    """The folder of the project's lock: the nearest one upward from ``start`` holding
-    ``mlstack.toml`` or ``mlstack.lock`` (no manifest validation: a diff must work even
-    while the manifest is broken); ``start`` when there is none."""
-    from mlstack_env.core.projectdir import MANIFEST_NAME, find_upward
-
-    found = find_upward(start, (MANIFEST_NAME, LOCK_NAME))
-    return Path(found) if found is not None else start.absolute()
-
-
-def _file_side(path: Path) -> Side:
-    return Side(str(path), read_lock(path))
-
-
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    try:
-        # surrogateescape: a committed file that is not UTF-8 reaches userfile.decode whole
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              encoding="utf-8", errors="surrogateescape", check=False)
-    except FileNotFoundError:
-        raise MlstackError("git is not installed, so mlstack diff cannot read a committed lock",
-                           hint="install git, or compare two files: mlstack diff OLD NEW") from None
-
-
-def _is_rev(text: str, cwd: Path) -> bool:
-    if text.startswith("-"):
-        return False
-    proc = _git(["rev-parse", "--verify", "--quiet", text + "^{commit}"], cwd)
-    return proc.returncode == 0
-
-
-def _git_side(rev: str, rel: str, cwd: Path, *, missing_ok: bool) -> Side:
-    # `REV:./PATH` is relative to cwd, so `mlstack diff` works from any project subfolder.
-    spec = f"{rev}:{rel if rel.startswith(('./', '../', '/')) else './' + rel}"
-    label = f"{rel} ({rev})"
-    inside = _git(["rev-parse", "--is-inside-work-tree"], cwd)
-    if inside.returncode != 0:
-        raise MlstackError(
-            f"{cwd} is not in a git repository, so there is no committed {rel} to compare with",
-            hint="compare two files instead: mlstack diff OLD NEW",
-        )
-    proc = _git(["show", spec], cwd)
-    if proc.returncode != 0:
-        if missing_ok and _is_rev(rev, cwd):
-            # A lock not committed yet: everything in the working file is new.
-            return Side(f"{rel} ({rev}: not committed)", Lock((), "", ""))
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed"
-        raise MlstackError(f"cannot read {spec} from git: {reason.removeprefix('fatal: ')}",
-                           hint="check the revision and the path (`git log -- mlstack.lock`)")
-    data = proc.stdout.encode("utf-8", "surrogateescape")
-    text = userfile.decode(data, label, "that commit's lock is damaged; compare other revisions, "
-                           "or re-create the lock with `mlstack lock`")
-    return Side(label, loads(text, label))
-
+if TYPE_CHECKING:
+    from mlstack_env.lockfile import LockedPackage, LockEntry
+    from mlstack_env.lockfile.lockside import Side
 
 # --- the comparison --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class VersionChange:
     name: str
     old: str
@@ -127,7 +34,7 @@ class VersionChange:
         return {"name": self.name, "old": self.old, "new": self.new}
 
 
-@dataclass(frozen=True)
+@record
 class HashChange:
     """Same package and version, same wheel file name, a different sha256."""
 
@@ -150,7 +57,20 @@ class DiffStatus(StrEnum):
     CHANGED = "changed"
 
 
-@dataclass(frozen=True)
+class PackageChange(StrEnum):
+    """How a package differs between two entries of the same key; each value names the
+    :class:`EntryDiff` field (and the JSON ``packages`` key) that lists such changes."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    UPGRADED = "upgraded"
+    DOWNGRADED = "downgraded"
+    HASH_CHANGED = "hash_changed"  # same version and file name, another sha256
+    WHEELS_CHANGED = "wheels_changed"  # same version, another set of wheel files
+    INDEX_CHANGED = "index_changed"
+
+
+@record
 class EntryDiff:
     key: str
     status: DiffStatus
@@ -200,7 +120,7 @@ class EntryDiff:
         }
 
 
-@dataclass(frozen=True)
+@record
 class LockDiff:
     old: str
     new: str
@@ -239,39 +159,42 @@ def _newer(old: str, new: str) -> bool | None:
     return b > a
 
 
+Changes = dict[PackageChange, list[Any]]
+
+
 def _compare_packages(old: LockEntry, new: LockEntry) -> dict[str, Any]:
+    """The package changes from ``old`` to ``new``, as :class:`EntryDiff` fields."""
     before = {p.name: p for p in old.packages}
     after = {p.name: p for p in new.packages}
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "added", "removed", "upgraded", "downgraded", "hash_changed", "wheels_changed",
-        "index_changed")}
+    out: Changes = {k: [] for k in PackageChange}
     for name in sorted(set(before) | set(after)):
         a, b = before.get(name), after.get(name)
         if a is None and b is not None:
-            out["added"].append((name, b.version))
+            out[PackageChange.ADDED].append((name, b.version))
         elif b is None and a is not None:
-            out["removed"].append((name, a.version))
+            out[PackageChange.REMOVED].append((name, a.version))
         elif a is not None and b is not None:
             _compare_package(a, b, out)
-    return {k: tuple(v) for k, v in out.items()}
+    return {k.value: tuple(v) for k, v in out.items()}
 
 
-def _compare_package(a: LockedPackage, b: LockedPackage, out: dict[str, list[Any]]) -> None:
+def _compare_package(a: LockedPackage, b: LockedPackage, out: Changes) -> None:
     if a.version != b.version:
         newer = _newer(a.version, b.version)
-        kind = "downgraded" if newer is False else "upgraded"
+        kind = PackageChange.DOWNGRADED if newer is False else PackageChange.UPGRADED
         out[kind].append(VersionChange(a.name, a.version, b.version))
         return
     old_files = {w.filename: w.sha256 for w in a.files}  # the selector: its sdist
     new_files = {w.filename: w.sha256 for w in b.files}
     for filename in sorted(set(old_files) & set(new_files)):
         if old_files[filename] != new_files[filename]:
-            out["hash_changed"].append(HashChange(a.name, a.version, filename,
-                                                  old_files[filename], new_files[filename]))
+            out[PackageChange.HASH_CHANGED].append(HashChange(
+                a.name, a.version, filename, old_files[filename], new_files[filename]))
     if set(old_files) != set(new_files):
-        out["wheels_changed"].append(a.name)
+        out[PackageChange.WHEELS_CHANGED].append(a.name)
     if a.index != b.index:
-        out["index_changed"].append(VersionChange(a.name, a.index or "-", b.index or "-"))
+        out[PackageChange.INDEX_CHANGED].append(
+            VersionChange(a.name, a.index or "-", b.index or "-"))
 
 
 def compare_entries(old: LockEntry, new: LockEntry) -> EntryDiff | None:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mlstack_env.catalog.target import Target
+from mlstack_env.core.digest import sha256_hex
+from mlstack_env.core.record import field, record
 
 FORMAT_VERSION = 1
 # ROCm's selector package: the one package a lock may hold as an sdist (see LockedPackage).
@@ -18,7 +18,7 @@ LOCK_NAME = "mlstack.lock"
 HEADER = "# Written by `mlstack lock`. Do not edit by hand: re-run `mlstack lock`.\n"
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Wheel:
     """One locked file: canonical URL, sha256 and size; or, when its canonical URL is not
     known (it was locked through a mirror with its own path layout), its file ``name``
@@ -33,7 +33,7 @@ class Wheel:
         return self.name or unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
 
 
-@dataclass(frozen=True)
+@record
 class LockedPackage:
     """One locked package: exact version, canonical index, and its files."""
     name: str  # normalized (PEP 503)
@@ -51,7 +51,7 @@ class LockedPackage:
         return self.wheels + ((self.sdist,) if self.sdist is not None else ())
 
 
-@dataclass(frozen=True)
+@record
 class LockEntry:
     """One profile x target x Python of the lock: packages, variables and system packages."""
     profile: str
@@ -74,10 +74,10 @@ class LockEntry:
 
     def content_hash(self) -> str:
         """sha256 of the entry's canonical text: what it installs and sets."""
-        return "sha256:" + hashlib.sha256(entry_text(self).encode()).hexdigest()
+        return "sha256:" + sha256_hex(entry_text(self))
 
 
-@dataclass(frozen=True)
+@record
 class Lock:
     """A whole lock file: its entries and the mlstack and uv versions that wrote it."""
     entries: tuple[LockEntry, ...]

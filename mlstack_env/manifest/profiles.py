@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from packaging.utils import canonicalize_name
 from mlstack_env.core import envvars, paths, userfile
 from mlstack_env.core.envname import NAME_HINT, is_env_name
 from mlstack_env.core.errors import BadValueError, ManifestError
+from mlstack_env.core.record import field, record
 from mlstack_env.core.system_names import check_system_package
 from mlstack_env.core.userfile import unknown_key_error
 from mlstack_env.core.userfile import where_key as _where
@@ -39,7 +39,7 @@ PROFILE_KEYS = ("description", "extends", "python", "packages", "system", "env",
 PRERELEASE_MODES = ("explicit", "allow")
 
 
-@dataclass(frozen=True)
+@record
 class Profile:
     """One profile as written (``extends`` not applied) or merged (``extends`` applied)."""
 
@@ -255,7 +255,7 @@ def _merge_packages(into: dict[str, str], more: Sequence[str]) -> None:
         into[name] = req
 
 
-@dataclass(frozen=True)
+@record
 class ProfileSet:
     """The profiles visible from one place: built-ins, then the project's (which win)."""
 

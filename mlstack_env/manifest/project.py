@@ -16,12 +16,14 @@ catalog/sources.toml), ``[sites.NAME]`` (overrides of catalog/sites.toml) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest, read_manifest
+from mlstack_env.core.record import field, record
+from mlstack_env.lockfile import LOCK_NAME
+from mlstack_env.manifest.sites import Site, load_site
 
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
     from mlstack_env.catalog.target import Target
@@ -31,7 +33,7 @@ PROJECT_KEYS = ("default-env", "targets", "python", "locked", "site", "profiles"
                 "sites", "allow-urls")
 
 
-@dataclass(frozen=True)
+@record
 class Project:
     """A parsed ``mlstack.toml``. ``profiles`` are as written (see :meth:`profile_set`)."""
 
@@ -50,7 +52,6 @@ class Project:
 
     @property
     def lock_path(self) -> Path:
-        from mlstack_env.lockfile import LOCK_NAME
 
         return self.root / LOCK_NAME
 
@@ -69,7 +70,6 @@ class Project:
         """The ``site`` preset, or None."""
         if self.site is None:
             return None
-        from mlstack_env.manifest.sites import load_site
 
         return load_site(self.site, self.sites, str(self.manifest_path))
 

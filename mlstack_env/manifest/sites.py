@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
 from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
+from mlstack_env.core.record import field, record
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21).
@@ -32,7 +32,7 @@ GPUS_PER_TASK = {"one": True, "all": False}
 CATALOG = DATA_DIR / "sites.toml"
 
 
-@dataclass(frozen=True)
+@record
 class Site:
     """A cluster preset: job-time rules, variables and sources."""
     name: str

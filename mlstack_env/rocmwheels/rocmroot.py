@@ -13,8 +13,6 @@ variables that point at it, and the post-install step that makes it (the lock-ti
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from pathlib import Path
 
@@ -99,6 +97,9 @@ def version_at(root: Path) -> str | None:
 
 def record_digest(path: Path) -> str:
     """A file's digest as a wheel RECORD writes it (urlsafe base64 sha256, unpadded)."""
+    import base64
+    import hashlib  # OpenSSL's: loaded only when a file is hashed, not on a store hit
+
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -28,7 +28,6 @@ init`` at create): :mod:`mlstack_env.rocmwheels.rocmroot`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from mlstack_env.catalog import (
     WheelsRelease,
@@ -38,6 +37,7 @@ from mlstack_env.catalog import (
 )
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import record
 from mlstack_env.lockfile import SELECTOR, LockedPackage
 
 # The selector (sdist only) and the marker that removes it from a resolution.
@@ -73,7 +73,7 @@ def device_gfx(target: Target) -> list[str]:
     return list(target.gfx)
 
 
-@dataclass(frozen=True)
+@record
 class SdkRequest:
     """What uv resolves for a ROCm-as-wheels entry: requirements and overrides."""
 

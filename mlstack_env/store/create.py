@@ -10,12 +10,12 @@ complete: the store entry and the generation are each renamed into place, then
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
+from mlstack_env.core.record import record
 from mlstack_env.fetch.urlpolicy import UrlPolicy
 from mlstack_env.hardware.glibc import check_glibc
 from mlstack_env.hardware.machine import Machine
@@ -30,7 +30,8 @@ from mlstack_env.store.entries import (
     store_key,
 )
 from mlstack_env.store.fingerprint import Fingerprint, MachineFacts
-from mlstack_env.store.generations import Generation, NamedEnv, reclaim_removed, remove_env
+from mlstack_env.store.generations import Generation, NamedEnv
+from mlstack_env.store.removal import reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
 
 
-@dataclass(frozen=True)
+@record
 class Created:
     """The generation an env create published and the store entry it links to."""
     name: str
@@ -81,7 +82,7 @@ def activation_writer(site: Site | None = None) -> ScriptWriter:
     return write
 
 
-@dataclass(frozen=True)
+@record
 class CreateEnvRequest:
     """What one env create materializes: ``entry`` as the next generation of env ``name``
     on ``machine``, and the choices that shape it (see :func:`create_env`)."""
@@ -90,10 +91,10 @@ class CreateEnvRequest:
     entry: LockEntry
     machine: Machine
     source: str
+    url_policy: UrlPolicy  # required: every create checks the entry's URLs
     lock_versions: tuple[str, str] | None = None
     reinstall: bool = False
     wheels: str = ""
-    url_policy: UrlPolicy = field(kw_only=True)  # required: every create checks URLs
     site: Site | None = None
 
 
@@ -109,7 +110,7 @@ def create_env(
     """Materialize ``request.entry`` as the next generation of env ``request.name``.
 
     ``url_policy`` refuses wheel URLs outside the configured sources before anything is
-    written (the CLI always passes one; tests of the store alone may not). An entry whose
+    written. An entry whose
     manylinux tag needs a newer glibc than this host's is refused first (here, not in
     ``lockfile.fits``: locks, exports and trees for other machines still select it).
 
@@ -122,8 +123,7 @@ def create_env(
     """
     r = request
     check_glibc(r.entry.platform, f"entry {r.entry.key} of {r.source}")
-    if r.url_policy is not None:
-        r.url_policy.check(r.entry, r.source)
+    r.url_policy.check(r.entry, r.source)
     store = store or Store()
     progress = progress or NoProgress()
     build = _plan_build(r, store)
@@ -159,7 +159,7 @@ def _plan_build(r: CreateEnvRequest, store: Store) -> _Build:
                   r.site.name if r.site is not None else "")
 
 
-@dataclass(frozen=True)
+@record
 class _Build:
     """What one create makes, decided before the env lock is taken."""
 

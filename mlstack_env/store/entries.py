@@ -11,18 +11,18 @@ or by gc. Builds of one key are serialized by ``store/.locks/<key>.lock``; gc ta
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlstack_env import __version__
 from mlstack_env.core import paths
+from mlstack_env.core.digest import sha256_hex
 from mlstack_env.core.locks import Busy, file_lock
+from mlstack_env.core.record import record
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
@@ -46,10 +46,10 @@ def store_key(entry: LockEntry) -> str:
         "env": dict(sorted(entry.env.items())),
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return sha256_hex(text)[:32]
 
 
-@dataclass(frozen=True)
+@record
 class StoreEntry:
     """One published store entry: a relocatable venv named by its key."""
     key: str

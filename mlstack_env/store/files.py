@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ def remove_tree(path: Path) -> None:
     """Remove a file, link or directory tree; gone already is fine. A folder made read-only
     by :func:`seal` is made writable again on the way (a user who is not root could not
     remove what is in it otherwise)."""
+    import shutil  # imports bz2 and lzma: loaded only when something is removed
     import sys
 
     with contextlib.suppress(FileNotFoundError):

@@ -5,9 +5,10 @@ machine, by which mlstack and uv. ``create`` skips work when it matches; ``docto
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlstack_env.core.record import field, record
 
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
@@ -17,7 +18,7 @@ SCHEMA = 1
 UNPACKED_FROM = "unpacked from "  # the source of an env registered by ``env unpack``
 
 
-@dataclass(frozen=True)
+@record
 class MachineFacts:
     """The machine facts an env's variables were decided from."""
 
@@ -37,7 +38,7 @@ class MachineFacts:
         return {"gfx": list(self.gfx), "rocm": self.rocm, "kernel": self.kernel}
 
 
-@dataclass(frozen=True)
+@record
 class Fingerprint:
     """What a generation was made from (lock entry hash, store key, machine facts, source)."""
     name: str

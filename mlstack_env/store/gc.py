@@ -39,14 +39,8 @@ from mlstack_env.core.errors import BadValueError, StoreError
 from mlstack_env.core.locks import Busy, try_lock_dir
 from mlstack_env.store.entries import Store, StoreEntry
 from mlstack_env.store.files import live_paths, own_directory, reclaim_recorded, remove_tree
-from mlstack_env.store.generations import (
-    TMP_PREFIX,
-    Generation,
-    NamedEnv,
-    in_use,
-    reclaim_removed,
-    usable,
-)
+from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv, usable
+from mlstack_env.store.removal import in_use, reclaim_removed
 
 
 @dataclass

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.record import field, record
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mlstack_env import uv
 
 
-@dataclass(frozen=True)
+@record
 class UvInstaller:
     """``uv venv --relocatable`` with the locked Python, then a hash-checked
     ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,

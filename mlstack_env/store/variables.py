@@ -19,17 +19,17 @@ when the env is for this machine's own GPUs, the machine decides those.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env.core import envvars
+from mlstack_env.core.record import record
 from mlstack_env.gpu import gpuvars
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.rocmwheels import rocmroot
 
 
-@dataclass(frozen=True)
+@record
 class EnvVariables:
     """The variables an env carries on this machine, and the notes about them."""
     variables: dict[str, str]

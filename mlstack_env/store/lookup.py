@@ -1,8 +1,9 @@
 """From an env name to the generation that activation uses: ``envs/<name>/current``.
 
-A light reader of the store's layout for the ``env run`` hot path (the store module
-pulls in the lock and TOML machinery). It only reads: ``current`` is swapped atomically
-by the store, so reading it once gives one whole generation. Like
+A light reader of the store's layout for the ``env run`` hot path (the rest of the store
+pulls in the lock and TOML machinery, and loads only when a lost ``current`` is repaired
+or a generation's Python is gone). It only reads: ``current`` is swapped atomically by
+:mod:`mlstack_env.store.generations`, so reading it once gives one whole generation. Like
 :mod:`mlstack_env.activation.data` it works on strings (``os.path``): ``pathlib`` and the
 ``re`` it imports are a third of ``env run``'s start-up.
 """
