@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlstack_env.activation.lookup import project_default_env
 
 from mlstack_env.actions.wanted import find_project_lock
 from mlstack_env.cli import completion
-from mlstack_env.lockfile.lockdiff import project_root
+from mlstack_env.lockfile.lockside import project_root
 from mlstack_env.manifest.project import find_project
+from mlstack_env.store.lookup import project_default_env
 
 
 def test_every_command_finds_the_nearest_manifest(tmp_path: Path,
