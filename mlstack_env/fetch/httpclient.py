@@ -90,6 +90,10 @@ class Client:
                                       redirect=10),
             )
         except urllib3.exceptions.HTTPError as exc:
+            untrusted = _untrusted(exc)
+            if untrusted is not None:  # no retry mends a certificate
+                raise error(want, "its TLS certificate is not trusted (certificate verify "
+                            f"failed: {untrusted})", TLS_HINT) from None
             raise Retry(_why(exc, self._settings.timeout)) from None
         try:
             status = response.status
@@ -175,6 +179,28 @@ def _proxy_for(url: str) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
+TLS_HINT = ("if the server's certificate comes from a private CA (a company proxy or "
+            "mirror), set SSL_CERT_FILE to that CA's PEM file (or SSL_CERT_DIR to a folder "
+            "of them), as for uv")
+
+
+def _untrusted(exc: BaseException) -> str | None:
+    """Why the server's certificate was refused, if that is what ``exc`` comes down to
+    (urllib3 wraps the ``ssl`` error in its own, once or twice)."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or str(seen)
+        reason = getattr(seen, "reason", None)
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = reason if isinstance(reason, BaseException) else inner or seen.__cause__
+    return None
+
+
 def _why(exc: BaseException, timeout: float) -> str:
     """What went wrong, in words: urllib3 wraps the cause (``MaxRetryError.reason``)."""
     import urllib3
@@ -192,7 +218,7 @@ def _why(exc: BaseException, timeout: float) -> str:
             "timed out" in text.lower():
         return f"timed out: no byte for {seconds(timeout)}"
     if isinstance(exc, urllib3.exceptions.SSLError):
-        return f"TLS failed ({text}); a private CA goes in SSL_CERT_FILE"
+        return f"TLS failed ({text})"
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return f"the download broke off ({text})"
     return text
