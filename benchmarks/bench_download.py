@@ -193,8 +193,77 @@ def main() -> None:
             print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
                                             for k, v in samples.items()))
             print("  the last cold create's steps:\n" + "\n".join(f"    {s}" for s in steps))
+            if args.wheel:
+                warm_miss(mlstack, env, base, uv_bin, python, wheel=wheel, lock=lock,
+                          runs=args.runs, mirrors=index.mirrors)
             if not args.no_resume:
                 resume(mlstack, env, home, index, wheel=wheel, lock=lock)
+
+
+PEER = """[project]
+name = "peer"
+version = "0"
+requires-python = ">={python}"
+dependencies = ["{dist} @ {url}"]
+
+[tool.uv]
+package = false
+"""
+
+
+def warm_miss(mlstack: str, env: dict[str, str], base: Path, uv_bin: str, python: str, *,
+              wheel: Wheel, lock: Path, runs: int, mirrors: dict[str, str]) -> None:
+    """The store miss with every cache warm (the files in mlstack's cache, the wheel
+    unpacked in uv's): ``env create`` of a new store entry against ``uv sync --frozen``
+    into a new directory, sharing mlstack's uv cache; both link the wheel's files."""
+    home = Path(env["MLSTACK_HOME"])
+    url = next((target + wheel.url[len(prefix):] for prefix, target in mirrors.items()
+                if wheel.url.startswith(prefix)), wheel.url)
+    project = base / "peer"
+    project.mkdir(exist_ok=True)
+    dist = wheel.url.rsplit("/", 1)[-1].split("-")[0]
+    (project / "pyproject.toml").write_text(PEER.format(python=PYTHON, dist=dist, url=url))
+    uv_env = {k: v for k, v in env.items() if not k.startswith("UV_")}
+    uv_env |= {"UV_CACHE_DIR": str(home / "cache" / "uv"), "UV_PYTHON_DOWNLOADS": "never",
+               "UV_NO_PROGRESS": "1"}
+    subprocess.run([uv_bin, "lock", "--quiet", "--python", python], cwd=project, env=uv_env,
+                   check=True)
+    envs = base / "peer-envs"
+
+    steps: list[str] = []
+
+    def create() -> float:
+        start = time.perf_counter()
+        done = subprocess.run([mlstack, "env", "create", "big", "--lock", str(lock)],
+                              env=env, check=True, capture_output=True, text=True)
+        took = time.perf_counter() - start
+        steps[:] = [line for line in done.stderr.splitlines() if " done in " in line]
+        for command in (["env", "remove", "big"], ["gc"]):
+            subprocess.run([mlstack, *command], env=env, check=True, capture_output=True)
+        return took
+
+    def sync() -> float:
+        shutil.rmtree(envs, ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run([uv_bin, "sync", "--frozen", "--quiet", "--python", python],
+                       cwd=project, env=uv_env | {"UV_PROJECT_ENVIRONMENT": str(envs)},
+                       check=True)
+        return time.perf_counter() - start
+
+    create()  # warm: mlstack's file cache and uv's unpacked copy of it
+    sync()  # warm: uv's unpacked copy under the URL it locked
+    samples: dict[str, list[float]] = {"mlstack": [], "uv": []}
+    for _ in range(runs):
+        samples["mlstack"].append(create())
+        samples["uv"].append(sync())
+    ml, peer = (statistics.median(samples[k]) for k in ("mlstack", "uv"))
+    print(f"store miss, caches warm ({wheel.url.rsplit('/', 1)[-1]})  mlstack env create "
+          f"{ml:.2f} s vs uv sync --frozen {peer:.2f} s = {ml / peer:.2f}x (target <= 1.1x)  "
+          f"{'met' if ml / peer <= 1.1 else 'NOT MET'}")
+    print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
+                                    for k, v in samples.items()))
+    print("  the last warm create's steps:\n" + "\n".join(f"    {s}" for s in steps))
+    shutil.rmtree(envs, ignore_errors=True)
 
 
 def resume(mlstack: str, env: dict[str, str], home: Path, index: object, *, wheel: Wheel,
