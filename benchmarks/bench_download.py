@@ -1,6 +1,6 @@
 """A 1 GB wheel downloaded on loopback: mlstack's own download (issue 22) against uv's.
 
-    .venv/bin/python benchmarks/bench_download.py [--size-mb 1024] [--runs 3]
+    .venv/bin/python benchmarks/bench_download.py [--size-mb 1024] [--runs 3] [--wheel PATH]
 
 Target: ``mlstack env create`` of a lock holding one 1 GB wheel, every cache empty
 (mlstack downloads the file into its cache, then uv installs it from there), within
@@ -10,7 +10,10 @@ the same file from the same loopback server (tests/wheelindex.py, full speed), a
 one cold round each per run; medians. Also printed: mlstack's download alone (the file
 into its cache, no install) and a resume after a kill at 50% (bytes fetched in all).
 
-The wheel is built in a temporary directory (random bytes, stored uncompressed, like the
+``--wheel PATH`` measures a real wheel instead (PyPI's torch 2.9.1 for cp311: ~900 MB,
+15k files, 4 GB unpacked; ``pip download --no-deps --only-binary :all: torch==2.9.1
+--python-version 3.11 -d /tmp/torchwheel``, never committed), served from where it is.
+Otherwise the wheel is built in a temporary directory (random bytes, stored uncompressed, like the
 bulk of a ROCm wheel's shared libraries: zip deflate gains little on them) and removed
 at the end; each round writes about 3 GB (the file, uv's unpacked copy, the env's links).
 """
@@ -96,6 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--wheel", type=Path, help="a real wheel to serve (cp311 torch)")
+    parser.add_argument("--no-resume", action="store_true", help="skip the kill at 50%%")
     args = parser.parse_args()
     mlstack = mlstack_script()
     uv_bin = str(uv.binary())
@@ -105,12 +110,17 @@ def main() -> None:
         with serve(base / "index") as index:
             served = index.root / "files" / "packages" / "bb"
             served.mkdir(parents=True, exist_ok=True)
-            wheel_path = build_big_wheel(served, args.size_mb << 20)
+            if args.wheel:
+                wheel_path = served / args.wheel.name
+                wheel_path.symlink_to(args.wheel.resolve())
+            else:
+                wheel_path = build_big_wheel(served, args.size_mb << 20)
+            dist, version = wheel_path.name.split("-")[:2]
             size = wheel_path.stat().st_size
             wheel = Wheel(f"{FILES}packages/bb/{wheel_path.name}", file_sha256(wheel_path), size)
             entry = LockEntry(profile="big", target=Target.parse("rocm6.4:gfx1100"),
                               python=PYTHON, platform=PLATFORM,
-                              packages=(LockedPackage("mlbigblob", "1.0", None,  # by its URL
+                              packages=(LockedPackage(dist, version, None,  # by its URL
                                                       (wheel,)),),
                               env={}, inputs_hash="sha256:" + "0" * 64)
             lock = write_lock(base / "mlstack.lock", [entry])
@@ -140,11 +150,14 @@ def main() -> None:
                                env=uv_env, check=True, capture_output=True)
                 return time.perf_counter() - start
 
+            steps: list[str] = []  # the last cold create's steps and their times
+
             def cold_create() -> float:
                 shutil.rmtree(home, ignore_errors=True)
                 start = time.perf_counter()
-                subprocess.run([mlstack, "env", "create", "big", "--lock", str(lock)],
-                               env=env, check=True, capture_output=True)
+                done = subprocess.run([mlstack, "env", "create", "big", "--lock", str(lock)],
+                                      env=env, check=True, capture_output=True, text=True)
+                steps[:] = [line for line in done.stderr.splitlines() if " done in " in line]
                 return time.perf_counter() - start
 
             def download_only() -> float:
@@ -179,7 +192,78 @@ def main() -> None:
                   f"({mb / med['download']:.0f} MB/s, sha256 checked, into its cache)")
             print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
                                             for k, v in samples.items()))
-            resume(mlstack, env, home, index, wheel=wheel, lock=lock)
+            print("  the last cold create's steps:\n" + "\n".join(f"    {s}" for s in steps))
+            if args.wheel:
+                warm_miss(mlstack, env, base, uv_bin, python, wheel=wheel, lock=lock,
+                          runs=args.runs, mirrors=index.mirrors)
+            if not args.no_resume:
+                resume(mlstack, env, home, index, wheel=wheel, lock=lock)
+
+
+PEER = """[project]
+name = "peer"
+version = "0"
+requires-python = ">={python}"
+dependencies = ["{dist} @ {url}"]
+
+[tool.uv]
+package = false
+"""
+
+
+def warm_miss(mlstack: str, env: dict[str, str], base: Path, uv_bin: str, python: str, *,
+              wheel: Wheel, lock: Path, runs: int, mirrors: dict[str, str]) -> None:
+    """The store miss with every cache warm (the files in mlstack's cache, the wheel
+    unpacked in uv's): ``env create`` of a new store entry against ``uv sync --frozen``
+    into a new directory, sharing mlstack's uv cache; both link the wheel's files."""
+    home = Path(env["MLSTACK_HOME"])
+    url = next((target + wheel.url[len(prefix):] for prefix, target in mirrors.items()
+                if wheel.url.startswith(prefix)), wheel.url)
+    project = base / "peer"
+    project.mkdir(exist_ok=True)
+    dist = wheel.url.rsplit("/", 1)[-1].split("-")[0]
+    (project / "pyproject.toml").write_text(PEER.format(python=PYTHON, dist=dist, url=url))
+    uv_env = {k: v for k, v in env.items() if not k.startswith("UV_")}
+    uv_env |= {"UV_CACHE_DIR": str(home / "cache" / "uv"), "UV_PYTHON_DOWNLOADS": "never",
+               "UV_NO_PROGRESS": "1"}
+    subprocess.run([uv_bin, "lock", "--quiet", "--python", python], cwd=project, env=uv_env,
+                   check=True)
+    envs = base / "peer-envs"
+
+    steps: list[str] = []
+
+    def create() -> float:
+        start = time.perf_counter()
+        done = subprocess.run([mlstack, "env", "create", "big", "--lock", str(lock)],
+                              env=env, check=True, capture_output=True, text=True)
+        took = time.perf_counter() - start
+        steps[:] = [line for line in done.stderr.splitlines() if " done in " in line]
+        for command in (["env", "remove", "big"], ["gc"]):
+            subprocess.run([mlstack, *command], env=env, check=True, capture_output=True)
+        return took
+
+    def sync() -> float:
+        shutil.rmtree(envs, ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run([uv_bin, "sync", "--frozen", "--quiet", "--python", python],
+                       cwd=project, env=uv_env | {"UV_PROJECT_ENVIRONMENT": str(envs)},
+                       check=True)
+        return time.perf_counter() - start
+
+    create()  # warm: mlstack's file cache and uv's unpacked copy of it
+    sync()  # warm: uv's unpacked copy under the URL it locked
+    samples: dict[str, list[float]] = {"mlstack": [], "uv": []}
+    for _ in range(runs):
+        samples["mlstack"].append(create())
+        samples["uv"].append(sync())
+    ml, peer = (statistics.median(samples[k]) for k in ("mlstack", "uv"))
+    print(f"store miss, caches warm ({wheel.url.rsplit('/', 1)[-1]})  mlstack env create "
+          f"{ml:.2f} s vs uv sync --frozen {peer:.2f} s = {ml / peer:.2f}x (target <= 1.1x)  "
+          f"{'met' if ml / peer <= 1.1 else 'NOT MET'}")
+    print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
+                                    for k, v in samples.items()))
+    print("  the last warm create's steps:\n" + "\n".join(f"    {s}" for s in steps))
+    shutil.rmtree(envs, ignore_errors=True)
 
 
 def resume(mlstack: str, env: dict[str, str], home: Path, index: object, *, wheel: Wheel,

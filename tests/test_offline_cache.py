@@ -72,3 +72,35 @@ def test_offline_names_every_file_the_cache_lacks(fake_machine: Callable[[str], 
     assert "torch-2.8.0+rocm6.4-cp312-cp312-manylinux_2_28_x86_64.whl" in r.stderr
     assert "hint: run the same command once with network access" in r.stderr
     assert not paths.envs_dir().joinpath("demo").exists()
+
+
+def test_reinstall_offline_installs_from_the_cache_and_names_a_damaged_file(
+        fake_machine: Callable[[str], Path], tmp_path: Path, cli: Cli) -> None:
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    with serve(tmp_path / "index") as index:
+        index.write_config()
+        first = cli("env", "create", "demo", "--lock", str(lock))
+        assert first.returncode == 0, first.stderr
+    # No server now: the reinstall hashes each cached file again and installs from them.
+    r = cli("env", "create", "demo", "--lock", str(lock), "--reinstall", "--offline",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["reused"] is False
+    assert (result["downloads"]["cached"], result["downloads"]["downloaded"]) == (3, 0)
+    # A cached file changed on disk is not installed; offline it cannot be fetched again.
+    torch = next(paths.files_cache_dir().glob("*/torch-*.whl"))
+    with torch.open("r+b") as f:
+        f.seek(100)
+        f.write(b"\0" * 16)
+    bad = cli("env", "create", "demo", "--lock", str(lock), "--reinstall", "--offline")
+    assert bad.returncode == 1
+    assert [line for line in bad.stderr.splitlines() if line.startswith("error:")] == [(
+        f"error: 1 locked file is not in mlstack's download cache ({paths.files_cache_dir()}), "
+        f"and --offline downloads nothing: {torch.name} (damaged: removed)")]
+    assert "hint: run the same command once with network access" in bad.stderr
+    # The env is as it was: the failed reinstall replaced nothing.
+    run = cli("env", "run", "demo", "--", "python", "-c",
+              "import torch; print(torch.__version__)")
+    assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr

@@ -52,12 +52,6 @@ class CreateRequest:
                 "--locked and --lock FILE do not go together",
                 hint="--lock FILE already uses exactly that lock and never re-resolves",
             )
-        if self.reinstall and self.offline and self.wheels_dir is None:
-            raise MlstackError(
-                "--reinstall fetches the wheels again; it cannot work --offline",
-                hint="run it with network access (or a reachable [mirrors] entry), or give "
-                "a wheel bundle with --wheels DIR",
-            )
         if self.wheels_dir is not None and not self.wheels_dir.is_dir():
             raise MlstackError(
                 f"--wheels {self.wheels_dir}: no such folder",

@@ -1,0 +1,48 @@
+"""How a download fails (fetch/transfer.py, fetch/httpclient.py): the user-facing
+``DownloadError`` naming the URL and the mirror, and the internal signals for another
+attempt (``Retry``, ``Restart``) and for stopping the other files (``STOP``)."""
+
+from __future__ import annotations
+
+import threading
+
+from mlstack_env.core.errors import MlstackError
+from mlstack_env.fetch.wants import Want
+
+STOP = threading.Event()  # set when one file failed: the others stop at their next chunk
+
+
+class DownloadError(MlstackError):
+    """A file could not be fetched; the message names the URL, the mirror and why."""
+
+
+class Stopped(DownloadError):
+    """Given up because another file failed."""
+
+
+def error(want: Want, why: str, hint: str | None = None) -> DownloadError:
+    from mlstack_env.fetch.indexpages import redact  # never a password in a message
+
+    return DownloadError(
+        f"cannot download {redact(want.source)} (through {redact(want.through)}): {why}",
+        hint or (
+            "check the network and that the server is up; to fetch through another mirror, "
+            "set it in [mirrors] of the mlstack config (docs/team.md). A partial download "
+            "is kept and resumed on the next run"
+        ),
+    )
+
+
+def mismatch(want: Want, why: str) -> DownloadError:
+    return error(want, f"it does not match the lock (hash mismatch): {why}", (
+        "the lock or the served wheel was changed: restore the lock, fix the server (or its "
+        f"[mirrors] entry), or re-lock with `mlstack lock` if {want.filename} was replaced "
+        "on purpose"))
+
+
+class Retry(Exception):
+    """A failure worth another attempt (network, timeout, 5xx)."""
+
+
+class Restart(Retry):
+    """Another attempt, from the file's first byte."""
