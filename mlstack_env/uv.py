@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from mlstack_env.core import envvars, paths
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import MlstackError, TargetError
 
 log = logging.getLogger("mlstack.uv")
 
@@ -39,6 +39,7 @@ class UvFailure(StrEnum):
     HASH = "hash"  # a downloaded file does not match its locked hash
     UNSATISFIABLE = "unsatisfiable"  # the requirements have no solution on the sources
     SDIST_ONLY = "sdist-only"  # a needed package has no wheel (locks hold wheels only)
+    UNAVAILABLE = "unavailable"  # uv itself is missing or does not run
     OTHER = "other"
 
 
@@ -81,7 +82,7 @@ def binary() -> Path:
     if override:
         path = Path(override)
         if not path.exists():
-            raise MlstackError(
+            raise _unavailable(
                 f"{envvars.MLSTACK_UV}={override} does not exist",
                 hint=f"point {envvars.MLSTACK_UV} at a uv binary, or unset it to use the "
                 "pinned one",
@@ -93,12 +94,18 @@ def binary() -> Path:
         found = shutil.which("uv")
         if found:
             return Path(found)
-        raise MlstackError(
+        raise _unavailable(
             "uv is not installed",
             hint="reinstall mlstack: `pip install mlstack-env`, or `uv tool install .` from a "
             "clone",
         ) from None
     return Path(find_uv_bin())
+
+
+def _unavailable(message: str, hint: str) -> UvError:
+    """uv itself cannot be found or run: its own kind, so a caller that words uv's failures
+    (``resolve/uvcompile.py``) keeps this hint."""
+    return UvError(message, hint, UvFailure.UNAVAILABLE, message)
 
 
 @cache
@@ -120,7 +127,7 @@ def version(uv_bin: Path | None = None) -> str:
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if out.returncode != 0 or not m:
-        raise MlstackError(
+        raise _unavailable(
             f"cannot run {exe} --version",
             hint=f"reinstall mlstack, or unset {envvars.MLSTACK_UV}",
         )
@@ -367,7 +374,7 @@ def find_python(version: str) -> Path:
                 return real[1]
     found = installed_pythons()
     have = ", ".join(found) or "none"
-    raise MlstackError(
+    raise TargetError(
         f"Python {version} is not installed",
         hint=f"install Python {version} (e.g. apt-get install python{version}, pyenv install "
         f"{version}) or choose an installed one with --python (found: {have})",

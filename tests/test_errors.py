@@ -4,6 +4,7 @@ the kind changes neither the text nor the exit code the CLI prints."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ from mlstack_env.core.errors import (
     MlstackError,
     SourceError,
     StoreError,
+    TargetError,
     UsageError,
 )
+from mlstack_env.doctor.seams import probe_uv
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, read_lock
 from mlstack_env.manifest.profiles import Profile, ProfileSet
@@ -30,6 +33,7 @@ from mlstack_env.manifest.project import load_project
 from mlstack_env.resolve.lockwrite import stale_keys
 from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import make_request
+from mlstack_env.uv import UvError, UvFailure, binary, find_python
 from tests.conftest import run_mlstack
 
 MINIMAL_LOCK = ('version = 1\n[[entry]]\nprofile = "p"\ntarget = "cpu"\npython = "3.12"\n'
@@ -168,3 +172,71 @@ def test_env_not_found_is_one_text_and_a_store_error() -> None:
     done = run_mlstack("env", "pack", "demo", "-o", "demo.tar.gz")
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == "error: no env named 'demo'"
+
+
+def test_uv_missing_keeps_its_own_hint_through_a_resolution(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv missing is a UvError of its own kind (UNAVAILABLE): the resolution's catch of
+    UvError, which words uv's own failures, leaves its hint alone (it would otherwise say
+    "change the profile's requirements"), and doctor's narrowed catch still takes it."""
+    missing = tmp_path / "no-uv"
+    monkeypatch.setenv("MLSTACK_UV", str(missing))
+    with pytest.raises(UvError) as info:
+        binary()
+    assert info.value.kind is UvFailure.UNAVAILABLE
+    assert info.value.exit_code == 1
+    (tmp_path / "mlstack.toml").write_text('[profiles.p]\npackages = ["numpy"]\n',
+                                           encoding="utf-8")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    done = run_mlstack("lock", "--target", "cpu", "--python", python, "--offline",
+                       cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: MLSTACK_UV={missing} does not exist",
+        "hint: point MLSTACK_UV at a uv binary, or unset it to use the pinned one",
+    ]
+    assert probe_uv().error == f"MLSTACK_UV={missing} does not exist"
+    monkeypatch.setenv("MLSTACK_UV", "/bin/false")  # there, but no uv
+    info_false = probe_uv()
+    assert (info_false.path, info_false.version, info_false.error) == (
+        "/bin/false", None, "cannot run /bin/false --version")
+
+
+def test_a_python_that_is_not_installed_is_a_target_error() -> None:
+    with pytest.raises(TargetError) as info:
+        find_python("3.99")
+    assert info.value.message == "Python 3.99 is not installed"
+    assert info.value.hint is not None
+    assert info.value.hint.startswith("install Python 3.99 (e.g. apt-get install python3.99")
+
+
+def test_a_bad_python_in_mlstack_toml_is_a_manifest_error(tmp_path: Path) -> None:
+    """parse_python's refusal (a TargetError) is re-raised as the file's kind, its text
+    as it was: the catches of ManifestError around a project (detect, stale_keys) take it."""
+    manifest = tmp_path / "mlstack.toml"
+    manifest.write_text('python = "three"\n[profiles.p]\npackages = ["numpy"]\n',
+                        encoding="utf-8")
+    with pytest.raises(ManifestError) as info:
+        load_project(manifest)
+    assert (info.value.message, info.value.hint) == (
+        f"{manifest}:1: python = 'three' is not a Python version", "write it as X.Y, e.g. 3.12")
+
+
+@pytest.mark.parametrize(("manifest", "lock"), [
+    pytest.param('default-env = "p"\n[profiles.p]\npackages = ["numpy"]\n',
+                 "version = 1\n[[entry]\n", id="lock-error"),
+    pytest.param('python = "three"\n[profiles.p]\npackages = ["numpy"]\n', None,
+                 id="manifest-error"),
+    pytest.param('default-env = "p"\n[profiles.p]\npackages = ["numpy"]\n'
+                 'python = ">=3.99"\n', None, id="target-error-no-such-python"),
+])
+def test_detect_still_works_in_a_broken_project(
+        tmp_path: Path, manifest: str, lock: str | None) -> None:
+    """detect's catch is narrowed to a broken project or lock (ManifestError, LockError,
+    TargetError): each still leaves the Python line out, and detect exits 0."""
+    (tmp_path / "mlstack.toml").write_text(manifest, encoding="utf-8")
+    if lock is not None:
+        (tmp_path / "mlstack.lock").write_text(lock, encoding="utf-8")
+    done = run_mlstack("detect", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["lock_python"] is None

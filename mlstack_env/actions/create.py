@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.target import Target, parse_python
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import (
+    InternalError,
+    LockError,
+    ManifestError,
+    MlstackError,
+    UsageError,
+)
 from mlstack_env.core.projectdir import is_project_dir
 from mlstack_env.core.record import record
 
@@ -48,12 +54,12 @@ class CreateRequest:
         if self.name is not None:
             validate_env_name(self.name)
         if self.lock_file is not None and self.locked:
-            raise MlstackError(
+            raise UsageError(
                 "--locked and --lock FILE do not go together",
                 hint="--lock FILE already uses exactly that lock and never re-resolves",
             )
         if self.wheels_dir is not None and not self.wheels_dir.is_dir():
-            raise MlstackError(
+            raise UsageError(
                 f"--wheels {self.wheels_dir}: no such folder",
                 hint="make one with `mlstack bundle --lock LOCK -o DIR` on a machine with "
                 "network access, and copy it here",
@@ -98,7 +104,7 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
         if profile is None:
             fitting = sorted({e.profile for e in lock.entries if fits(e, target, python)})
             if len(fitting) > 1:
-                raise MlstackError(
+                raise UsageError(
                     f"several profiles of {lock_file} fit this machine: {', '.join(fitting)}",
                     hint=f"name one: mlstack env create {fitting[0]} --lock {lock_file}",
                 )
@@ -112,7 +118,7 @@ def choose_entry(request: CreateRequest, machine: Machine, project: Project | No
         if project is None or not project.default_env:
             where = f"{project.manifest_path} sets no default-env" if project else \
                 "there is no mlstack.toml here"
-            raise MlstackError(
+            raise UsageError(
                 f"which profile? {where}",
                 hint="name one: mlstack env create minimal (built-in: minimal, inference, "
                 "training), or pass --lock FILE",
@@ -230,7 +236,7 @@ def behind_lock(name: str, generation: str, lock: str) -> Behind | None:
         return None
     try:
         locked = read_lock(Path(lock))
-    except MlstackError:
+    except LockError:
         return None
     key = f"{fp.profile}@{fp.target}@py{fp.python}"
     entry = locked.get(key)
@@ -252,7 +258,7 @@ def _changes(generation: Path, new: LockEntry | None) -> str:
         return ""
     try:
         (old,) = read_lock(generation / LOCK_NAME).entries
-    except (MlstackError, ValueError):
+    except (LockError, ValueError):
         return ""
     before = {p.name: p.version for p in old.packages}
     after = {p.name: p.version for p in new.packages}
@@ -279,7 +285,9 @@ def sync_env(behind: Behind, *, progress: Progress | None = None,
         python=python.removeprefix("py") if behind.same_key else None)
     try:
         return create(request, progress=progress, announce=announce)
-    except MlstackError as err:
+    except InternalError:
+        raise  # a bug keeps its own text, traceback and exit 2
+    except MlstackError as err:  # any user-facing failure of the create, reworded
         raise MlstackError(f"{behind.message()}; syncing it failed: {err.message}",
                            f"{err.hint} (or run the env as it is: `mlstack run --no-sync "
                            f"{shlex.quote(behind.name)} -- CMD`)") from None
@@ -306,7 +314,7 @@ def _choosing(request: CreateRequest, target: str, project: Project | None) -> s
     if project is not None:
         try:
             ours = request.profile is None or request.profile in project.lock_profiles()
-        except MlstackError:
+        except ManifestError:
             ours = False
         lock = project.lock_path.name if ours else "your own lock"
         return f"the entry of {lock} for {what} on {target}"

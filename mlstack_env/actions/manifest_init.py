@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlstack_env.catalog.components import Component, component, components, is_rdna
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, TargetError, UsageError
 from mlstack_env.core.projectdir import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def resolve_choice(ids: Sequence[str] | None) -> list[Component]:
                 import difflib
 
                 close = difflib.get_close_matches(cid, known, n=1)
-                raise MlstackError(
+                raise UsageError(
                     f"unknown component {cid!r}",
                     hint=(f"did you mean {close[0]!r}? " if close else "")
                     + f"components: {', '.join(known)}",
@@ -129,7 +129,7 @@ def plan_init(root: Path, targets: Sequence[Target], python: str | None,
     from mlstack_env.manifest.profiles import merge_requirements
 
     if not targets:
-        raise MlstackError("no target to lock for", hint="pass --target T (e.g. rocm6.4:gfx1100)")
+        raise UsageError("no target to lock for", hint="pass --target T (e.g. rocm6.4:gfx1100)")
     name = profile or profile_name_for(root)
     validate_env_name(name)  # it is the default-env too
     chosen = [c for c in resolve_choice(ids) if c.included is None]
@@ -175,7 +175,7 @@ def _check_available(chosen: Sequence[Component], targets: Sequence[Target], py:
         missing = availability(c, targets, py)
         if missing:
             where = "; ".join(f"{t}: {', '.join(p)}" for t, p in missing.items())
-            raise MlstackError(
+            raise TargetError(
                 f"{c.title} is not available here ({where})" + (f" — {c.why}" if c.why else ""),
                 hint=f"leave {c.id} out, or choose targets it supports with --target",
             )
@@ -258,8 +258,8 @@ def write(plan: InitPlan, text: str, *, force: bool) -> None:
     from mlstack_env.manifest.project import load_project
 
     if plan.path.exists() and not force:
-        raise MlstackError(f"{plan.path} already exists",
-                           hint="edit it, or replace it with `mlstack init --force`")
+        raise ManifestError(f"{plan.path} already exists",
+                            hint="edit it, or replace it with `mlstack init --force`")
     # A file mlstack itself would refuse is a bug here, not the user's: checked before it
     # replaces anything.
     write_atomic(plan.path, text, check=load_project)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import EnvNotFound, LockError, MlstackError, TargetError, UsageError
 from mlstack_env.hardware.machine import Machine
 from mlstack_env.lockfile import Lock, LockEntry, fits, read_lock, select_entry
 
@@ -28,7 +28,8 @@ class Wanted:
     entry: LockEntry
     system: tuple[str, ...]  # ROCm's Debian names, sorted
     rocm: str | None  # the ROCm release of the entry, None for cpu
-    misfit: MlstackError | None = None  # why no entry fits strictly; None when one does
+    misfit: MlstackError | None = None  # why no entry fits strictly (a LockError, or a
+    # TargetError for an env made for another machine); None when one does
     notes: tuple[str, ...] = field(default=())
     env_name: str | None = None  # with --env: the named env
     fingerprint: Fingerprint | None = None  # with --env: what its generation was made from
@@ -65,11 +66,11 @@ def wanted_from_lock(lock: Lock, machine: Machine, source: str) -> Wanted:
     installed ROCm's release when it is among them, else the newest.
     """
     if not lock.entries:
-        raise MlstackError(f"{source} has no entries", hint="re-create it with `mlstack lock`")
+        raise LockError(f"{source} has no entries", hint="re-create it with `mlstack lock`")
     try:
         entry = select_entry(lock, machine.target, source=source)
-    except MlstackError as err:
-        strict: MlstackError | None = err
+    except LockError as err:
+        strict: LockError | None = err
     else:
         return _from_entry(f"{source}: {entry.key}", entry, tuple(sorted(set(entry.system))),
                            entry.target.rocm)
@@ -121,14 +122,14 @@ def wanted_from_env(name: str, machine: Machine) -> Wanted:
     env = get_env(name)
     gen = env.current()
     if gen is None:  # pragma: no cover - get_env returns existing envs only
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     entry = gen.entry()
     fingerprint = gen.fingerprint()
     misfit = None
     if not fits(entry, machine.target):
         command = fingerprint.recreate_command() if fingerprint else \
             f"mlstack env create {entry.profile} --name {name}"
-        misfit = MlstackError(
+        misfit = TargetError(
             f"env {name} was made for {entry.target}, but this machine is {machine.target}",
             hint=f"re-create it here: {command}",
         )
@@ -148,8 +149,8 @@ def load_wanted(lock_path: Path | None, env_name: str | None, machine: Machine
     """From ``--env NAME`` or ``--lock FILE``, else the project's ``mlstack.lock``, else
     None."""
     if lock_path is not None and env_name is not None:
-        raise MlstackError("--env and --lock both name what to check",
-                           hint="pass one of them")
+        raise UsageError("--env and --lock both name what to check",
+                         hint="pass one of them")
     if env_name is not None:
         return wanted_from_env(env_name, machine)
     path = lock_path or find_project_lock(Path.cwd())
@@ -162,7 +163,7 @@ def require_wanted(lock_path: Path | None, env_name: str | None, machine: Machin
     """:func:`load_wanted`, where having no lock is an error."""
     wanted = load_wanted(lock_path, env_name, machine)
     if wanted is None:
-        raise MlstackError(
+        raise LockError(
             "no lock to read system packages from",
             hint="pass --env NAME or --lock FILE, or run in a project with an mlstack.lock "
             "(create one with `mlstack lock`)",

@@ -18,7 +18,7 @@ from mlstack_env.catalog.sourcemodel import (
     SourceKind,
     SourceUse,
 )
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError
 
 SOURCE_KEYS = ("kind", "url", "backends", "packages", "use", "default", "files", "enabled",
                "labelled", "variants", "releases", "python", "exclusive", "platform",
@@ -34,8 +34,8 @@ def parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | None
             raise unknown_key_error(where, text, key, SOURCE_KEYS, f"source {name!r}",
                                     after=table)
 
-    def fail(what: str, hint: str) -> MlstackError:
-        return MlstackError(f"{where}: source {name!r}: {what}", hint)
+    def fail(what: str, hint: str) -> ManifestError:
+        return ManifestError(f"{where}: source {name!r}: {what}", hint)
 
     def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = raw.get(key, list(default))
@@ -82,7 +82,7 @@ def parse_source(name: str, raw: Mapping[str, Any], where: str, text: str | None
 
 
 def _check_urls(url: str, files: tuple[str, ...],
-                fail: Callable[[str, str], MlstackError]) -> None:
+                fail: Callable[[str, str], ManifestError]) -> None:
     """A source's URL and files: one URL each, of known placeholders only."""
     for key, value in (("url", url), *(("files", f) for f in files)):
         if any(c.isspace() or not c.isprintable() for c in value):
@@ -100,7 +100,7 @@ def _check_urls(url: str, files: tuple[str, ...],
         raise fail("needs a url", 'write url = "https://…/simple"')
 
 
-def _string_table(raw: Mapping[str, Any], key: str, fail: Callable[[str, str], MlstackError],
+def _string_table(raw: Mapping[str, Any], key: str, fail: Callable[[str, str], ManifestError],
                   what: str, example: str) -> dict[str, str]:
     """``key``, a table of strings (``what``), or an error showing ``example``."""
     value = raw.get(key, {})
@@ -128,7 +128,7 @@ def _plain_template(value: str) -> bool:
     )
 
 
-def _platform(value: object, fail: Callable[[str, str], MlstackError]) -> str:
+def _platform(value: object, fail: Callable[[str, str], ManifestError]) -> str:
     if value == "":
         return ""
     if not isinstance(value, str) or not PLATFORM_RE.fullmatch(value):

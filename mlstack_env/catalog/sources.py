@@ -32,7 +32,7 @@ from mlstack_env.catalog.sourcemodel import (
 )
 from mlstack_env.catalog.sourceparse import SOURCE_KEYS, parse_source
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import ManifestError, MlstackError, TargetError
+from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.record import record
 
 __all__ = ["BACKENDS", "CATALOG", "KINDS", "SOURCE_KEYS", "USES", "Catalog", "ConcreteSource",
@@ -55,8 +55,8 @@ class Catalog:
         for name, raw in overrides.items():
             base = merged[name].to_json() if name in merged else {}
             if not isinstance(raw, dict):
-                raise MlstackError(f"{where}: [sources.{name}] must be a table",
-                                   f'write [sources.{name}] then url = "…"')
+                raise ManifestError(f"{where}: [sources.{name}] must be a table",
+                                    f'write [sources.{name}] then url = "…"')
             merged[name] = parse_source(name, {**base, **raw}, where, text,
                                          table=f"[sources.{name}]", keys=list(raw))
         return Catalog(merged, self.torch_rocm)

@@ -152,11 +152,11 @@ def _completion(app: typer.Typer) -> None:
         """Print a completion script for SHELL: commands, options, env and profile names,
         targets."""
         from mlstack_env.cli.completion import SHELLS, script, table_of
-        from mlstack_env.core.errors import MlstackError
+        from mlstack_env.core.errors import UsageError
 
         if shell not in SHELLS:
-            raise MlstackError(f"no completion for shell {shell!r}",
-                               hint=f"choose one of: {', '.join(SHELLS)}")
+            raise UsageError(f"no completion for shell {shell!r}",
+                             hint=f"choose one of: {', '.join(SHELLS)}")
         typer.echo(script(shell, table_of(full_command())), nl=False)
 
 

@@ -10,7 +10,7 @@ import typer
 
 from mlstack_env.cli.output import Result, emit, human_bytes
 from mlstack_env.cli.signature import JsonOpt
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
         from mlstack_env.export.bundle import lock_path_for, make_bundle
 
         if output is None:
-            raise MlstackError("where to? `mlstack bundle` needs -o DIR",
-                               "e.g. mlstack bundle -o wheels/  (then copy wheels/ and the "
-                               "lock to the offline machine)")
+            raise UsageError("where to? `mlstack bundle` needs -o DIR",
+                             "e.g. mlstack bundle -o wheels/  (then copy wheels/ and the "
+                             "lock to the offline machine)")
         lock_path = lock_path_for(lock_file, project_dir, Path.cwd())
         from mlstack_env.cli.progress import is_quiet, say
 

@@ -217,12 +217,12 @@ def _manifest() -> Path | None:
 
 
 def _read(manifest: Path) -> dict[str, Any]:
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import ManifestError
     from mlstack_env.core.projectdir import read_manifest
 
     try:
         data, _ = read_manifest(manifest)
-    except (OSError, ValueError, RecursionError, MlstackError):
+    except (OSError, ValueError, RecursionError, ManifestError):
         return {}
     return data
 

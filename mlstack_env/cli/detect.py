@@ -91,7 +91,7 @@ def _lock_python(machine: Machine) -> tuple[str, PythonChoice] | None:
     default-env (else its first profile, else the built-in minimal), and why."""
     from pathlib import Path
 
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import LockError, ManifestError, TargetError
     from mlstack_env.manifest.profiles import ProfileSet
     from mlstack_env.manifest.project import find_project
     from mlstack_env.resolve.locking import existing_lock
@@ -105,5 +105,6 @@ def _lock_python(machine: Machine) -> tuple[str, PythonChoice] | None:
         lock = existing_lock(project.lock_path)
         profile = project.profile_set().get(name)
         return name, choose_python(profile, None, project, lock, [machine.target])
-    except MlstackError:  # a broken project is for `lock` to report; detect still works
+    except (ManifestError, LockError, TargetError):  # a broken project or lock is for
+        # `lock` to report; detect still works
         return None

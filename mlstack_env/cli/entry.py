@@ -139,7 +139,7 @@ def _run_app(args: list[str]) -> int:
 
     from mlstack_env.cli.app import command_for
     from mlstack_env.cli.report import report
-    from mlstack_env.core.errors import ExitCode, MlstackError
+    from mlstack_env.core.errors import ExitCode, UsageError
 
     args = _globals_first(args)
     if len(args) == _leading_globals(args):  # bare `mlstack`: help, on stdout
@@ -165,12 +165,12 @@ def _run_app(args: list[str]) -> int:
             near = suggest(word, known)
             if near is not None:
                 hint = f"did you mean `{path} {near}`? ({hint[0].lower()}{hint[1:]})"
-        return report(MlstackError(e.format_message(), hint=hint), as_json=as_json)
+        return report(UsageError(e.format_message(), hint=hint), as_json=as_json)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         return ExitCode.USER_ERROR
     except click_exc.ClickException as e:
-        return report(MlstackError(e.format_message()), as_json=as_json)
+        return report(UsageError(e.format_message()), as_json=as_json)
     except typer.Exit as e:
         return int(e.exit_code or ExitCode.OK)
     return rv if isinstance(rv, int) else ExitCode.OK

@@ -19,7 +19,7 @@ from mlstack_env.cli.options import OFFLINE, PROJECT, REINSTALL, CreateOptions
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import is_quiet, say
 from mlstack_env.cli.signature import JsonOpt, param, takes
-from mlstack_env.core.errors import ExitCode, MlstackError
+from mlstack_env.core.errors import EnvNotFound, ExitCode, LockError, StoreError
 
 if TYPE_CHECKING:
     from mlstack_env.store.fingerprint import Fingerprint
@@ -67,7 +67,7 @@ def _current(name: str) -> tuple[NamedEnv, Generation]:
     env = get_env(name)
     gen = env.current()
     if gen is None:  # removed between the two reads
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     return env, gen
 
 
@@ -102,8 +102,8 @@ def export_cmd(
     try:
         text = (gen.path / "lock.toml").read_text(encoding="utf-8")
     except OSError as e:
-        raise MlstackError(f"cannot read the lock of env {name}: {e.strerror}",
-                           hint=f"re-create the env: mlstack env create --name {name}") from None
+        raise StoreError(f"cannot read the lock of env {name}: {e.strerror}",
+                         hint=f"re-create the env: mlstack env create --name {name}") from None
     if output is None:
         sys.stdout.write(text)
         return
@@ -121,7 +121,7 @@ def verify_cmd(name: NameArg, as_json: JsonOpt = False) -> int:
     _env, gen = _current(name)
     result = VerifyResult(name, gen.number, verify_venv(gen.venv, gen.entry()))
     if emit(result, as_json) != 0:
-        err = MlstackError(
+        err = StoreError(
             f"env {name} does not match its lock: {', '.join(result.report.changed)}",
             hint=_repair_hint(gen),
         )
@@ -155,7 +155,7 @@ def _source_holds(fp: Fingerprint) -> bool:
     try:
         return read_lock(Path(fp.source)).get(
             f"{fp.profile}@{fp.target}@py{fp.python}") is not None
-    except MlstackError:
+    except LockError:
         return False
 
 
@@ -203,7 +203,7 @@ def rollback_cmd(name: NameArg) -> None:
         cur = env.current()
         prev = env.previous()
         if cur is None or prev is None:
-            raise MlstackError(
+            raise StoreError(
                 f"env {name} has no generation before {cur.number if cur else '?'}",
                 hint="gc keeps only the current and previous generations; "
                 "see `mlstack env info NAME`",

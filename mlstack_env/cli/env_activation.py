@@ -22,7 +22,7 @@ import typer
 from mlstack_env.activation.data import load_env_json
 from mlstack_env.activation.scripts import ACTIVATE_FISH, ACTIVATE_SH
 from mlstack_env.activation.shells import SHELLS, shell_command, shell_kind, user_shell
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import StoreError, UsageError
 from mlstack_env.store.lookup import (
     current_generation,
     default_env_name,
@@ -74,8 +74,8 @@ def activate(
     elif shell in SHELLS:
         kind = shell
     else:
-        raise MlstackError(f"unknown shell {shell!r}",
-                           hint=f"use --shell {', '.join(SHELLS[:-1])} or {SHELLS[-1]}")
+        raise UsageError(f"unknown shell {shell!r}",
+                         hint=f"use --shell {', '.join(SHELLS[:-1])} or {SHELLS[-1]}")
     if name is None:
         name = default_env_name("mlstack env activate NAME")
     gen = current_generation(name)
@@ -88,8 +88,8 @@ def activate(
         with script.open(encoding="utf-8", newline="") as f:
             text = f.read()
     except OSError as e:
-        raise MlstackError(f"cannot read {script}: {e.strerror}",
-                           hint=f"recreate the env: mlstack env create --name {name}") from e
+        raise StoreError(f"cannot read {script}: {e.strerror}",
+                         hint=f"recreate the env: mlstack env create --name {name}") from e
     sys.stdout.write(text)
     sys.stdout.flush()
 
@@ -127,8 +127,8 @@ def shell(
     try:
         os.execve(program, argv, env)  # noqa: S606 - the shell replaces mlstack
     except OSError as e:
-        raise MlstackError(f"cannot start {program}: {e.strerror}",
-                           hint="set SHELL to an installed bash, zsh, sh or fish") from e
+        raise UsageError(f"cannot start {program}: {e.strerror}",
+                         hint="set SHELL to an installed bash, zsh, sh or fish") from e
 
 
 def run(ctx: typer.Context) -> int:

@@ -13,7 +13,7 @@ import typer
 from mlstack_env.cli.options import JSON, Arg, Opt
 from mlstack_env.cli.output import Result, emit
 from mlstack_env.cli.signature import takes
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import EnvNotFound, LockError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,13 +57,13 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
     came from (a lock file's path, or what the env was made from)."""
     if name is not None:
         if lock_file is not None or profile or target or python:
-            raise MlstackError("an env NAME and --lock/--profile/--target/--python do not go "
-                               "together", hint="export an env by name, or an entry of a lock")
+            raise UsageError("an env NAME and --lock/--profile/--target/--python do not go "
+                             "together", hint="export an env by name, or an entry of a lock")
         from mlstack_env.store.generations import get_env
 
         gen = get_env(name).current()
         if gen is None:
-            raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+            raise EnvNotFound(name)
         fingerprint = gen.fingerprint()
         return gen.entry(), name, fingerprint.source if fingerprint else f"env {name}"
     from mlstack_env.catalog.target import Target
@@ -83,7 +83,7 @@ def _entry(name: str | None, *, lock_file: Path | None, profile: str | None,
 
 
 def _not_one(path: Path, found: list[LockEntry], lock_file: Path | None,
-             again: str) -> MlstackError:
+             again: str) -> LockError:
     """None or several entries match: the error, with the command that exports each."""
     keys = ", ".join(e.key for e in found) or "none"
     # The command that exports each, to paste (the one the user ran, narrowed).
@@ -93,7 +93,7 @@ def _not_one(path: Path, found: list[LockEntry], lock_file: Path | None,
         + (f" --python {e.python}" if sum(f.profile == e.profile and f.target == e.target
                                              for f in found) > 1 else "") + "`"
         for e in found)
-    return MlstackError(
+    return LockError(
         f"{path}: {len(found)} entries match ({keys})" if found else
         f"{path} has no entry for that profile/Python",
         hint=f"pick one: {picks}" if found else
@@ -139,12 +139,12 @@ def register(app: typer.Typer) -> None:
 
         o = options
         if o.kind not in KINDS:
-            raise MlstackError(f"unknown container kind {o.kind!r}",
-                               hint="use `mlstack export docker` or `mlstack export apptainer`")
+            raise UsageError(f"unknown container kind {o.kind!r}",
+                             hint="use `mlstack export docker` or `mlstack export apptainer`")
         if o.output is None:
             example = "Dockerfile" if o.kind == "docker" else "env.def"
-            raise MlstackError(f"where to? `mlstack export {o.kind}` needs -o PATH",
-                               hint=f"e.g. mlstack export {o.kind} NAME -o {example}")
+            raise UsageError(f"where to? `mlstack export {o.kind}` needs -o PATH",
+                             hint=f"e.g. mlstack export {o.kind} NAME -o {example}")
         entry, slug, source = _entry(
             o.name, lock_file=o.lock_file, profile=o.profile, target=o.target,
             python=o.python, project=o.project,

@@ -83,14 +83,14 @@ def register(app: typer.Typer) -> None:
         """Write mlstack.toml here: targets, Python, default-env, and a profile built from
         components (PyTorch, Transformers, vLLM, ONNX Runtime, DeepSpeed, …)."""
         from mlstack_env.actions.manifest_init import pick, plan_init, render, write
-        from mlstack_env.core.errors import ExitCode, MlstackError
+        from mlstack_env.core.errors import ExitCode, ManifestError
         from mlstack_env.core.projectdir import MANIFEST_NAME
 
         o = options
         root = Path.cwd()
         if (root / MANIFEST_NAME).exists() and not o.force:
-            raise MlstackError(f"{root / MANIFEST_NAME} already exists",
-                               hint="edit it, or replace it with `mlstack init --force`")
+            raise ManifestError(f"{root / MANIFEST_NAME} already exists",
+                                hint="edit it, or replace it with `mlstack init --force`")
         targets = _targets(o)
         ids = _split(o.with_)
         if not o.yes and not o.as_json and sys.stdin.isatty() and sys.stdout.isatty():
@@ -130,7 +130,7 @@ def _machine_target(ids: list[str] | None, detected: Target) -> Target:
     choice as `env create`'s, :mod:`mlstack_env.actions.target_fit`)."""
     from mlstack_env.actions.manifest_init import resolve_choice
     from mlstack_env.actions.target_fit import choose_for
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import TargetError
     from mlstack_env.hardware import detect
 
     comps = [c for c in resolve_choice(ids) if c.source and c.included is None]
@@ -138,5 +138,5 @@ def _machine_target(ids: list[str] | None, detected: Target) -> Target:
         return detected
     try:
         return choose_for(comps, "this project", detect()).target
-    except MlstackError:
+    except TargetError:
         return detected  # plan_init says what is missing where

@@ -17,7 +17,13 @@ from pathlib import Path
 
 from mlstack_env.cli.output import emit
 from mlstack_env.cli.progress import announce, is_quiet, say
-from mlstack_env.core.errors import ExitCode, MlstackError
+from mlstack_env.core.errors import (
+    EnvNotFound,
+    ExitCode,
+    LockError,
+    ManifestError,
+    UsageError,
+)
 
 TYPE_CHECKING = False  # typing costs an import on the fast path; mypy reads it
 if TYPE_CHECKING:
@@ -41,7 +47,7 @@ def env_info(name: str, as_json: bool = False) -> int:
     env = get_env(name)
     gen = env.current()
     if gen is None:  # removed between the two reads
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     return emit(InfoResult(env, gen), as_json)
 
 
@@ -105,8 +111,8 @@ def lock(options: LockOptions) -> int:
     if project is None:
         _check_profiles(list(o.profiles or ()))
     if o.check and o.export_pylock is not None:
-        raise MlstackError("--check writes nothing; it cannot be used with "
-                           "--export-pylock", "drop one of them")
+        raise UsageError("--check writes nothing; it cannot be used with "
+                         "--export-pylock", "drop one of them")
     with LockProgress(quiet=o.as_json) as progress:
         request = LockRequest(profiles=list(o.profiles or ()), targets=parsed,
                               python=o.python, output=o.output, check=o.check,
@@ -119,7 +125,7 @@ def lock(options: LockOptions) -> int:
     if o.check and not outcome.up_to_date:
         stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
                  if not o.status.up_to_date]
-        raise MlstackError(
+        raise LockError(
             f"{outcome.path} is not up to date: {', '.join(stale)}",
             "run `mlstack lock` and commit the result",
         )
@@ -135,5 +141,5 @@ def _check_profiles(names: list[str]) -> None:
     for name in names:
         if name not in known:
             err = unknown_profile_error(name, known)
-            raise MlstackError(f"{err.message} (no mlstack.toml here defines profiles)",
-                               err.hint)
+            raise ManifestError(f"{err.message} (no mlstack.toml here defines profiles)",
+                                err.hint)

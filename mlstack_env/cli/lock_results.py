@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.cli.output import Result
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,12 +121,12 @@ def upgrade_request(everything: bool, packages: list[str], *, check: bool, locke
     flag = "--upgrade" if everything else "--upgrade-package"
     for other, name in ((check, "--check"), (locked, "--locked"), (offline, "--offline")):
         if other:
-            raise MlstackError(f"{flag} changes the lock from fresh index pages; it cannot "
-                               f"be used with {name}", f"drop {name} or {flag}")
+            raise UsageError(f"{flag} changes the lock from fresh index pages; it cannot "
+                             f"be used with {name}", f"drop {name} or {flag}")
     names = []
     for p in packages:
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", p):
-            raise MlstackError(f"--upgrade-package {p!r} is not a package name",
-                               "give a distribution name, e.g. --upgrade-package tqdm")
+            raise UsageError(f"--upgrade-package {p!r} is not a package name",
+                             "give a distribution name, e.g. --upgrade-package tqdm")
         names.append(str(canonicalize_name(p)))
     return Upgrade(everything, tuple(dict.fromkeys(names)))

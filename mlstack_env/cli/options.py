@@ -15,9 +15,9 @@ path's table from the command typer builds of it, and the fast path
 (:mod:`mlstack_env.cli.fast`) builds the same instance from what it parsed. The bodies
 (:mod:`mlstack_env.cli.lean`) take that one typed object.
 
-Standard library and core/record.py only: the fast path imports this module (and the annotations, strings
-here, are evaluated only by the typer side). :data:`JSON` and the other shared options
-are declared here once for every command that takes them.
+Standard library and ``core/record.py`` only: the fast path imports this module (and the
+annotations, strings here, are evaluated only by the typer side). :data:`JSON` and the
+other shared options are declared here once for every command that takes them.
 """
 
 from __future__ import annotations

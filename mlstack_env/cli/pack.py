@@ -14,7 +14,7 @@ import typer
 
 from mlstack_env.cli.output import Result, emit, human_bytes
 from mlstack_env.cli.signature import JsonOpt
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,8 +74,8 @@ def pack(
     from mlstack_env.store.pack import pack_env
 
     if output is None:
-        raise MlstackError("where to? `mlstack env pack` needs -o FILE",
-                           hint=f"e.g. mlstack env pack {name} -o {name}.tar.zst")
+        raise UsageError("where to? `mlstack env pack` needs -o FILE",
+                         hint=f"e.g. mlstack env pack {name} -o {name}.tar.zst")
     emit(PackResult(pack_env(name, output)), as_json)
 
 

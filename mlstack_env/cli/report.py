@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import sys
 
-from mlstack_env.core.errors import ExitCode, MlstackError
+from mlstack_env.core.errors import InternalError, MlstackError
 
 
 def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> int:
@@ -35,10 +35,10 @@ def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> i
     return err.exit_code
 
 
-def internal_error(e: Exception) -> MlstackError:
-    """An exception mlstack did not expect, as one line (a bug: exit 2)."""
-    return MlstackError(f"internal error: {e!r}", exit_code=ExitCode.INTERNAL_ERROR,
-                        hint="this is a bug in mlstack; rerun with -v and report the traceback")
+def internal_error(e: Exception) -> InternalError:
+    """An exception mlstack did not expect, as one line (a bug: exit 2, InternalError's
+    hint)."""
+    return InternalError(f"internal error: {e!r}")
 
 
 def failure(e: Exception, *, verbose: bool = False, as_json: bool = False) -> int:
@@ -59,7 +59,8 @@ DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 def filesystem_error(e: OSError) -> MlstackError:
     """A failed file operation, as the user's problem it is: which path, and why (a full
     disk, a read-only or unwritable MLSTACK_HOME). The changes mlstack makes are atomic
-    (built aside, renamed into place), so what failed left nothing half written."""
+    (built aside, renamed into place), so what failed left nothing half written. The root
+    class: any path, so no one kind (it is only reported, never caught)."""
     import os
 
     home = os.environ.get("MLSTACK_HOME")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mlstack_env.core.errors import ExitCode, MlstackError
+from mlstack_env.core.errors import BadValueError, ExitCode, StoreError, UsageError
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
 if TYPE_CHECKING:
@@ -69,12 +69,12 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
         if opt in ("--frozen", "--no-sync"):
             mode = FROZEN if opt == "--frozen" else NO_SYNC
             continue
-        raise MlstackError(f"unknown option {opt!r} for `mlstack env run`", hint=_HINT)
+        raise UsageError(f"unknown option {opt!r} for `mlstack env run`", hint=_HINT)
     if "--" in rest:
         cut = rest.index("--")
         head, argv = rest[:cut], rest[cut + 1:]
         if len(head) > 1:
-            raise MlstackError(
+            raise UsageError(
                 f"one env name before `--`, not {len(head)}: {' '.join(head)}", hint=_HINT)
         name = head[0] if head else None
     else:
@@ -89,8 +89,8 @@ def parse(args: list[str], known: Callable[[str], bool] | None = None
         else:
             name, argv = None, rest
     if not argv:
-        raise MlstackError(f"no command to run in env {name!r}" if name else
-                           "missing the command to run", hint=_HINT)
+        raise UsageError(f"no command to run in env {name!r}" if name else
+                         "missing the command to run", hint=_HINT)
     return name, argv, mode
 
 
@@ -100,7 +100,7 @@ def _is_env(word: str) -> bool:
 
     try:
         validate_env_name(word)
-    except MlstackError:
+    except BadValueError:
         return False
     return os.path.exists(os.path.join(paths.envs_dir_str(), word, paths.CURRENT))
 
@@ -119,12 +119,12 @@ def hold(generation: StrPath, name: str) -> int:
         fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise MlstackError(
+        raise StoreError(
             f"env {name!r}: its generation is being removed by `mlstack gc`",
             hint=f"run the command again; if it keeps failing, `mlstack env create` {name}",
         ) from None
     except OSError as e:
-        raise MlstackError(
+        raise StoreError(
             f"env {name!r}: cannot open {generation}: {e.strerror}",
             hint=f"recreate the env with `mlstack env create --name {name}`",
         ) from None
@@ -142,10 +142,10 @@ def synced(name: str, generation: str, lock: str, mode: str) -> str:
     if behind is None:
         return generation
     if mode == FROZEN:
-        raise MlstackError(f"{behind.message()}; --frozen runs only an env that matches "
-                           "its lock",
-                           f"sync it (drop --frozen), or run it as it is with --no-sync; "
-                           f"by hand: `{behind.recreate}`")
+        raise StoreError(f"{behind.message()}; --frozen runs only an env that matches "
+                         "its lock",
+                         f"sync it (drop --frozen), or run it as it is with --no-sync; "
+                         f"by hand: `{behind.recreate}`")
     if mode == NO_SYNC:
         sys.stderr.write(f"warning: {behind.message()}; running it as it is (--no-sync)\n")
         return generation
@@ -202,18 +202,18 @@ def run_fast(args: list[str]) -> int:
         if implicit:
             hint = (f"{argv[0]!r} is not an env either, so it ran in the default env "
                     f"{name!r}; " + hint)
-        raise MlstackError(
+        raise UsageError(
             f"command not found in env {name!r}: {argv[0]}", hint=hint,
             exit_code=ExitCode.NOT_FOUND,
         ) from None
     except PermissionError:
-        raise MlstackError(
+        raise UsageError(
             f"cannot execute {argv[0]} (permission denied)",
             hint="check that the file is a program and has its executable bit set",
             exit_code=ExitCode.NOT_EXECUTABLE,
         ) from None
     except OSError as e:
-        raise MlstackError(
+        raise UsageError(
             f"cannot execute {argv[0]}: {e.strerror}",
             hint="check that the file is a program for this machine",
             exit_code=ExitCode.NOT_EXECUTABLE,

@@ -12,7 +12,7 @@ import typer
 
 from mlstack_env.cli.env import OfflineOpt, ProjectOpt, ReinstallOpt
 from mlstack_env.cli.signature import JsonOpt
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -36,20 +36,20 @@ def register(app: typer.Typer) -> None:
 
         found = find_project(Path.cwd(), project)
         if found is None:
-            raise MlstackError(
+            raise ManifestError(
                 "no mlstack.toml here or in any parent directory: `mlstack sync` updates a "
                 "project's default env",
                 "create one with `mlstack init`, pass --project DIR, or make an env from a "
                 "built-in profile: `mlstack env create minimal`")
         if not found.default_env:
-            raise MlstackError(
+            raise ManifestError(
                 f"{found.manifest_path} sets no default-env: `mlstack sync` does not know "
                 "which env to update",
                 'add default-env = "NAME" to mlstack.toml, or name the profile: '
                 "`mlstack env create NAME`")
         if frozen and locked:
-            raise MlstackError("--frozen and --locked do not go together",
-                               "--frozen already installs the lock as it is, never re-locking")
+            raise UsageError("--frozen and --locked do not go together",
+                             "--frozen already installs the lock as it is, never re-locking")
         return env_create(CreateOptions(
             profile=found.default_env, offline=offline, locked=locked, project=found.root,
             reinstall=reinstall, lock_file=found.lock_path if frozen else None,

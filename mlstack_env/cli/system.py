@@ -11,7 +11,7 @@ import typer
 from mlstack_env.actions.wanted import Wanted, require_wanted
 from mlstack_env.cli.output import Result, emit
 from mlstack_env.cli.signature import JsonOpt
-from mlstack_env.core.errors import ExitCode, MlstackError
+from mlstack_env.core.errors import ExitCode, SystemPackagesError, UsageError
 from mlstack_env.hardware import Distro, Machine, detect
 from mlstack_env.system import (
     Family,
@@ -47,7 +47,7 @@ def _print(console: Console, text: str, style: str | None = None) -> None:
 
 def machine_family(machine: Machine) -> tuple[Distro, Family]:
     if machine.distro is None:
-        raise MlstackError(
+        raise SystemPackagesError(
             "cannot tell this machine's distribution: etc/os-release is missing",
             hint="plan for a distribution with --distro ID:VERSION, e.g. ubuntu:24.04",
         )
@@ -233,7 +233,7 @@ def _apply(env: str | None, lock: Path | None, yes: bool) -> None:
     from mlstack_env.system.apply import apply_plan, needs_sudo, require_sudo
 
     if not yes:
-        raise MlstackError(
+        raise UsageError(
             "`mlstack system apply` changes the system and runs only with --yes",
             hint="review the commands with `mlstack system plan`, then run "
             "`mlstack system apply --yes`",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.cli.output import Result, emit, human_bytes
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,16 +115,16 @@ def tree(  # noqa: PLR0917 - one parameter per option of `tree`
 
     if lock_file is None:
         if profile or target or python:
-            raise MlstackError("--profile, --target and --python go with --lock FILE",
-                               hint="mlstack tree --lock mlstack.lock --profile P --target T")
+            raise UsageError("--profile, --target and --python go with --lock FILE",
+                             hint="mlstack tree --lock mlstack.lock --profile P --target T")
         if name is None:
             from mlstack_env.store.lookup import default_env_name
 
             name = default_env_name("mlstack tree NAME")
         return emit(TreeResult(trees.env_tree(name)), as_json)
     if name is not None:
-        raise MlstackError("give an env NAME or --lock FILE, not both",
-                           hint="mlstack tree NAME, or mlstack tree --lock FILE")
+        raise UsageError("give an env NAME or --lock FILE, not both",
+                         hint="mlstack tree NAME, or mlstack tree --lock FILE")
     from mlstack_env.catalog.target import Target
     from mlstack_env.lockfile import read_lock, select_entry
 

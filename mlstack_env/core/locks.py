@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import MlstackError, StoreError
 
 
 class Busy(Exception):
@@ -27,11 +27,14 @@ def file_lock(
     shared: bool = False,
     wait: bool = True,
     on_wait: Callable[[], None] | None = None,
+    kind: type[MlstackError] = StoreError,
 ) -> Iterator[int]:
     """Hold ``path`` locked (exclusive unless ``shared``) for the ``with`` block.
 
     ``wait=False`` raises :class:`Busy` instead of blocking. ``on_wait`` is called once,
-    before blocking, so the CLI can say what it is waiting for.
+    before blocking, so the CLI can say what it is waiting for. ``kind``: the error a lock
+    file that is a symbolic link raises (a store's or env's; the project lock's writer
+    passes LockError).
     """
     mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     told = False
@@ -43,7 +46,7 @@ def file_lock(
         except OSError as e:
             if e.errno != errno.ELOOP:
                 raise
-            raise MlstackError(
+            raise kind(
                 f"lock file {path} is a symbolic link; mlstack does not use it",
                 hint=f"mlstack makes that file itself: remove the link {path} (after "
                 "checking what it is) and run the command again",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlstack_env.core.errors import ManifestError, MlstackError, toml_problem
+from mlstack_env.core.errors import ManifestError, MlstackError, UsageError, toml_problem
 
 #: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
 MAX_BYTES = 64 * 1024 * 1024
@@ -172,14 +172,14 @@ def check_output(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise MlstackError(f"cannot write {path}: {exc.strerror or exc}",
-                           "choose another output path") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}",
+                         "choose another output path") from None
     if stat.S_ISLNK(mode):
-        raise MlstackError(f"refusing to write {path}: it is a symbolic link",
-                           "write to the link's target directly, or choose another path")
+        raise UsageError(f"refusing to write {path}: it is a symbolic link",
+                         "write to the link's target directly, or choose another path")
     if not stat.S_ISREG(mode):
-        raise MlstackError(f"refusing to write {path}: it is {_kind(mode)}",
-                           "choose a regular file as the output")
+        raise UsageError(f"refusing to write {path}: it is {_kind(mode)}",
+                         "choose a regular file as the output")
 
 
 def write_atomic(path: Path, text: str | bytes, *, check: Callable[[Path], object] | None = None,

@@ -43,7 +43,7 @@ def lock_fits(ctx: Context) -> Iterator[Finding]:
 def glibc(ctx: Context) -> Iterator[Finding]:
     """With a lock or env: does this host's glibc run the entry's wheels (its manylinux
     tag)? The same check as ``env create`` (hardware/glibc.py)."""
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import TargetError
     from mlstack_env.hardware.glibc import check_glibc, host_glibc, needed_glibc
 
     if ctx.wanted is None:
@@ -53,7 +53,7 @@ def glibc(ctx: Context) -> Iterator[Finding]:
     try:
         found = host_glibc()
         check_glibc(entry.platform, f"entry {entry.key}")
-    except MlstackError as e:
+    except TargetError as e:
         yield fail("glibc", e.message, e.hint)
         return
     if needed is None or found is None:

@@ -78,15 +78,14 @@ class UvInfo:
 def probe_uv() -> UvInfo:
     """The uv binary mlstack would run and its version."""
     from mlstack_env import uv
-    from mlstack_env.core.errors import MlstackError
 
     try:
         binary = uv.binary()
-    except MlstackError as e:
+    except uv.UvError as e:
         return UvInfo(None, None, e.message)
     try:
         return UvInfo(str(binary), uv.version(binary))
-    except MlstackError as e:
+    except uv.UvError as e:
         return UvInfo(str(binary), None, e.message)
     except OSError as e:
         return UvInfo(str(binary), None, f"cannot run {binary}: {e.strerror or e}")

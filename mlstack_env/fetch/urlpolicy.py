@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.sources import Catalog, catalog, source_backend, url_fill
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.core.record import record
 from mlstack_env.fetch.config import host_prefix
 
@@ -68,7 +68,7 @@ class UrlPolicy:
                     "outside the configured sources"
                 suggest = url.rsplit("/", 1)[0] + "/" if local else host_prefix(url)
                 label = "wheel URL" if wheel.url else f"index of {wheel.filename}"
-                raise MlstackError(
+                raise SourceError(
                     f"{source}: entry {entry.key}: {label} {url} is {what}",
                     hint=f"re-lock from the configured sources (`mlstack lock`), or, if "
                     f"you trust it, allow it in {where}: allow-urls = [\"{suggest}\"]",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest, read_manifest
 from mlstack_env.core.record import field, record
 from mlstack_env.lockfile import LOCK_NAME
@@ -79,7 +79,7 @@ class Project:
             return sorted(self.profiles)
         if self.default_env:
             return [self.default_env]
-        raise MlstackError(
+        raise ManifestError(
             f"{self.manifest_path} defines no profile and no default-env",
             "add [profiles.NAME] or default-env = \"minimal\", or name a profile: "
             "mlstack lock minimal",
@@ -103,28 +103,31 @@ def load_project(manifest: Path, edited: str | None = None) -> Project:
 
     default_env = raw.get("default-env")
     if default_env is not None and not isinstance(default_env, str):
-        raise MlstackError(f"{where('default-env')}: default-env must be a "
-                           "profile name", 'write default-env = "inference"')
+        raise ManifestError(f"{where('default-env')}: default-env must be a "
+                            "profile name", 'write default-env = "inference"')
     python = raw.get("python")
     if python is not None:
-        parse_python(str(python) if isinstance(python, str) else repr(python),
-                     f"{where('python')}: python =")
+        try:
+            parse_python(str(python) if isinstance(python, str) else repr(python),
+                         f"{where('python')}: python =")
+        except TargetError as err:  # a value in mlstack.toml: the file's kind
+            raise ManifestError(err.message, err.hint) from None
     locked = raw.get("locked", False)
     if not isinstance(locked, bool):
-        raise MlstackError(f"{where('locked')}: locked must be true or false",
-                           "write locked = true")
+        raise ManifestError(f"{where('locked')}: locked must be true or false",
+                            "write locked = true")
     targets = _manifest_targets(raw, where)
     profiles = _manifest_profiles(raw, where, source, text)
     sources = raw.get("sources", {})
     if not isinstance(sources, dict):
-        raise MlstackError(f"{where('sources')}: 'sources' must be tables "
-                           "[sources.NAME]", 'write [sources.NAME] then url = "…"')
+        raise ManifestError(f"{where('sources')}: 'sources' must be tables "
+                            "[sources.NAME]", 'write [sources.NAME] then url = "…"')
     allow_urls = raw.get("allow-urls", [])
     if not isinstance(allow_urls, list) or not all(
         isinstance(u, str) and "://" in u for u in allow_urls
     ):
-        raise MlstackError(f"{where('allow-urls')}: allow-urls must be a list "
-                           "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
+        raise ManifestError(f"{where('allow-urls')}: allow-urls must be a list "
+                            "of URL prefixes", 'write allow-urls = ["https://wheels.example/"]')
     site, sites = _manifest_sites(raw, where)
     project = Project(
         allow_urls=tuple(allow_urls),
@@ -150,14 +153,14 @@ def _manifest_targets(raw: Mapping[str, Any], where: Callable[[str], str]) -> li
 
     targets_raw = raw.get("targets", [])
     if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
-        raise MlstackError(f"{where('targets')}: targets must be a list of "
-                           "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
+        raise ManifestError(f"{where('targets')}: targets must be a list of "
+                            "strings", 'write targets = ["rocm6.4:gfx1100", "cpu"]')
     targets: list[Target] = []
     for t in targets_raw:
         try:
             parsed = Target.parse(t)
-        except MlstackError as err:
-            raise MlstackError(f"{where(t)}: {err.message}", err.hint) from None
+        except TargetError as err:
+            raise ManifestError(f"{where(t)}: {err.message}", err.hint) from None
         if parsed not in targets:
             targets.append(parsed)
     return targets
@@ -170,13 +173,13 @@ def _manifest_profiles(raw: Mapping[str, Any], where: Callable[[str], str], sour
 
     profiles_raw = raw.get("profiles", {})
     if not isinstance(profiles_raw, dict):
-        raise MlstackError(f"{where('profiles')}: 'profiles' must be tables "
-                           "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
+        raise ManifestError(f"{where('profiles')}: 'profiles' must be tables "
+                            "[profiles.NAME]", "write [profiles.NAME] then packages = [\"…\"]")
     profiles: dict[str, Profile] = {}
     for name, body in profiles_raw.items():
         if not isinstance(body, dict):
-            raise MlstackError(f"{where(name)}: profiles.{name} must be a table",
-                               f"write [profiles.{name}] then packages = [\"…\"]")
+            raise ManifestError(f"{where(name)}: profiles.{name} must be a table",
+                                f"write [profiles.{name}] then packages = [\"…\"]")
         profiles[name] = parse_profile(name, body, origin="project", source=source, text=text,
                                        table=f"[profiles.{name}]")
     return profiles
@@ -187,16 +190,16 @@ def _manifest_sites(raw: Mapping[str, Any], where: Callable[[str], str]
     """``site = "NAME"`` and the ``[sites.NAME]`` tables, their names checked."""
     site = raw.get("site")
     if site is not None and not isinstance(site, str):
-        raise MlstackError(f"{where('site')}: site must be a preset name",
-                           'write site = "slurm" (or "lumi", "frontier")')
+        raise ManifestError(f"{where('site')}: site must be a preset name",
+                            'write site = "slurm" (or "lumi", "frontier")')
     sites = raw.get("sites", {})
     if not isinstance(sites, dict):
-        raise MlstackError(f"{where('sites')}: 'sites' must be tables "
-                           "[sites.NAME]", "write [sites.NAME] then job-cache = true")
+        raise ManifestError(f"{where('sites')}: 'sites' must be tables "
+                            "[sites.NAME]", "write [sites.NAME] then job-cache = true")
     from mlstack_env.manifest.sites import validate_site_name
 
     for name in ([site] if site is not None else []) + list(sites):
-        validate_site_name(name, where("site"))
+        validate_site_name(name, where("site"), kind=ManifestError)
     return site, sites
 
 
@@ -215,7 +218,7 @@ def _check_loaded(project: Project, where: Callable[[str], str]) -> None:
             from mlstack_env.manifest.profiles import unknown_profile_error
 
             unknown = unknown_profile_error(default_env, names)
-            raise MlstackError(
+            raise ManifestError(
                 f"{where('default-env')}: default-env {default_env!r} is not "
                 "a known profile",
                 unknown.hint,
@@ -231,7 +234,7 @@ def find_project(start: Path, explicit: Path | None = None) -> Project | None:
     if explicit is not None:
         manifest = explicit / MANIFEST_NAME if explicit.is_dir() else explicit
         if not manifest.is_file():
-            raise MlstackError(
+            raise ManifestError(
                 f"no {MANIFEST_NAME} in {explicit}",
                 f"pass the directory that holds {MANIFEST_NAME}, or create one there",
             )

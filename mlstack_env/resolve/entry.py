@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from mlstack_env.catalog.sources import ConcreteSource, SourceKind
-from mlstack_env.core.errors import InternalError, MlstackError
+from mlstack_env.core.errors import InternalError, SourceError, TargetError
 from mlstack_env.fetch.config import UserConfig, load_config
 from mlstack_env.fetch.indexpages import PageError, ProjectPages
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel
@@ -98,13 +98,13 @@ def _parse_pylock(path: Path, request: Request, config: UserConfig,
         for w in p.get("wheels", []):
             sha = w.get("hashes", {}).get("sha256")
             if not sha:
-                raise MlstackError(
+                raise SourceError(
                     f"resolving {request.key}: {w['url']} has no sha256 on its index",
                     "use an index that publishes hashes (PEP 503 #sha256= fragments)",
                 )
             served.append((w["url"], sha, w.get("size")))
         if not served:
-            raise MlstackError(
+            raise TargetError(
                 f"resolving {request.key}: {name} {p.get('version')} has no wheel for "
                 f"Python {request.python} on {request.platform}",
                 "pin a version with wheels, or choose another Python",
@@ -157,7 +157,7 @@ def _served_by(name: str, served: list[tuple[str, str, int | None]], request: Re
         except PageError as err:
             if err.missing:
                 continue
-            raise MlstackError(
+            raise SourceError(
                 f"resolving {request.key}: cannot read the mirror page {err.url} for "
                 f"{name}: {err.why}",
                 f"check that the mirror of {source.url} is up ([mirrors] in the mlstack "
@@ -165,7 +165,7 @@ def _served_by(name: str, served: list[tuple[str, str, int | None]], request: Re
         if want <= {(f.filename, f.sha256) for f in listed.values()}:
             return source
     urls = ", ".join(u for u, _, _ in served)
-    raise MlstackError(
+    raise SourceError(
         f"resolving {request.key}: uv took {name} from {urls}, which is neither under a "
         "configured source nor listed by the mirror of one",
         "map each source's index URL to its mirror in [mirrors] (docs/team.md#mirrors)")

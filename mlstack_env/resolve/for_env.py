@@ -9,7 +9,7 @@ from pathlib import Path
 from mlstack_env import __version__, uv
 from mlstack_env.catalog.sources import Catalog, catalog
 from mlstack_env.catalog.target import Target, parse_python
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError, ManifestError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import Lock, LockEntry, dumps, fits
 from mlstack_env.manifest.profiles import Profile, ProfileSet
@@ -70,7 +70,7 @@ def entry_for_env(
       project's ``mlstack.lock`` for this profile that fits ``target`` (and the Python; see
       ``lockfile.fits``), used as it is when fresh — no uv. A stale entry (its inputs
       changed) is re-resolved, keeping its versions where it can, and the lock rewritten;
-      a missing one is resolved and added. Both are refused (MlstackError naming the entry
+      a missing one is resolved and added. Both are refused (LockError naming the entry
       and the command to run) under ``--locked``, ``locked = true`` or ``CI``
       (:func:`.lockwrite.refusal`), and serialized with every other writer of the lock.
     * Outside a project (``project`` None): the built-in (or named) profile resolved for
@@ -138,7 +138,7 @@ def _locked_profiles(project: Project) -> list[str]:
     """The profiles the team's lock holds: what a bare `mlstack lock` locks."""
     try:
         return project.lock_profiles()
-    except MlstackError:
+    except ManifestError:
         return []
 
 
@@ -168,17 +168,17 @@ def _user_entry(asked: _Asked, *, why: str, offline: bool,
 
 
 def _refused(project: Project, profile: str, target: Target, py: PythonChoice, *,
-             found: LockEntry | None, existing: Lock | None, why: str) -> MlstackError:
+             found: LockEntry | None, existing: Lock | None, why: str) -> LockError:
     drop = ", or drop --locked" if why == "--locked" else ""
     if found is not None:
-        return MlstackError(
+        return LockError(
             f"{project.lock_path} is stale for {found.key}: its inputs changed (profile, "
             f"sources or catalog); re-resolving it is refused by {why}",
             f"run `mlstack lock` and commit the lock{drop}",
         )
     have = ", ".join(sorted({str(e.target) for e in existing.entries
                              if e.profile == profile})) if existing else ""
-    return MlstackError(
+    return LockError(
         f"{project.lock_path} has no entry for {profile} on {target} (Python "
         f"{py.version}); locked targets: {have or 'none'}; adding one is refused by {why}",
         f"run `mlstack lock --target {target} --python {py.version}` and commit the "

@@ -49,6 +49,7 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
     between commands; one left by a ``kill -9`` is empty and reused."""
     import contextlib
 
+    from mlstack_env.core.errors import LockError
     from mlstack_env.core.locks import file_lock
 
     flock = flock_path(lock_path)
@@ -56,10 +57,8 @@ def held(lock_path: Path, on_wait: Callable[[str], None] | None = None) -> Itera
         if on_wait is not None else None
     with ExitStack() as stack:
         try:
-            stack.enter_context(file_lock(flock, on_wait=told))
+            stack.enter_context(file_lock(flock, on_wait=told, kind=LockError))
         except OSError as exc:
-            from mlstack_env.core.errors import LockError
-
             raise LockError(f"cannot lock {flock} (to write {lock_path}): {exc.strerror}",
                             f"make {flock.parent} writable") from None
         try:

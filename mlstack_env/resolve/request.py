@@ -17,7 +17,7 @@ from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
 from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, newest_platform
 from mlstack_env.catalog.target import Target, parse_python
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import TargetError
 from mlstack_env.gpu import gpuvars
 from mlstack_env.lockfile import FORMAT_VERSION, Lock, LockEntry, fits
 from mlstack_env.manifest.profiles import Profile
@@ -178,7 +178,7 @@ def choose_python(profile: Profile, explicit: str | None, project: Project | Non
 
 def _check_needs(needs: PythonNeeds, version: str) -> None:
     if needs.versions is not None and version not in needs.versions:
-        raise MlstackError(
+        raise TargetError(
             f"{needs.who} needs Python {' or '.join(sorted(needs.versions))}, not {version}",
             hint=f"drop --python, or leave {needs.who} out",
         )
@@ -186,8 +186,8 @@ def _check_needs(needs: PythonNeeds, version: str) -> None:
 
 def _needed(needs: PythonNeeds) -> PythonChoice:
     if not needs.versions:
-        raise MlstackError("the chosen components need different Pythons",
-                           hint="leave one of them out")
+        raise TargetError("the chosen components need different Pythons",
+                          hint="leave one of them out")
     version = max(needs.versions, key=lambda v: int(v.split(".")[1]))
     return PythonChoice(version, f"{needs.who} has wheels for Python {version} only")
 
@@ -223,7 +223,7 @@ def _fallback(allows: Callable[[str], bool], allowed: str, what: str,
         if allows(version):
             return PythonChoice(version, f"the newest installed Python allowed by {what} "
                                 f"({allowed}); mlstack runs on {mine}")
-    raise MlstackError(
+    raise TargetError(
         f"no installed Python satisfies {what} ({allowed}); "
         f"found: {', '.join(installed) or 'none'}",
         "install a matching Python, or set python = \"X.Y\" in mlstack.toml",
@@ -232,12 +232,12 @@ def _fallback(allows: Callable[[str], bool], allowed: str, what: str,
 
 def _allowed(profile: Profile, choice: PythonChoice, needs: PythonNeeds) -> PythonChoice:
     if not profile.allows_python(choice.version) and needs.range_of:
-        raise MlstackError(
+        raise TargetError(
             f"{needs.range_of} allow Python {profile.python}, not {choice.version} "
             f"({choice.version} is {choice.why})",
             "choose another Python with --python")
     if not profile.allows_python(choice.version):
-        raise MlstackError(
+        raise TargetError(
             f"profile {profile.name!r} does not support Python {choice.version} "
             f"(it needs {profile.python}; {choice.version} is {choice.why})",
             "choose another Python with --python, or change the profile's python",

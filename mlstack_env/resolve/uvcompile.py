@@ -105,7 +105,8 @@ def compile_request(request: Request, config: UserConfig, workdir: Path, fmt: st
     try:
         uv.run(args, what=f"resolving {request.key}", cwd=workdir, offline=offline)
     except UvError as err:
-        err.hint = failure_hint(err, request, config)
+        if err.kind is not UvFailure.UNAVAILABLE:  # uv missing: its own hint says what to do
+            err.hint = failure_hint(err, request, config)
         raise
 
 

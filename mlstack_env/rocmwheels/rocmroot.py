@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import StoreError
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.rocmwheels.rocmsdk import CORE, DEVEL
 
@@ -159,7 +159,7 @@ def initialize(entry: LockEntry, venv: Path) -> int:
     try:
         relative = answer.resolve().relative_to(site.resolve())
     except ValueError:
-        raise MlstackError(
+        raise StoreError(
             f"`rocm-sdk path --root` in the new store entry for {entry.key} answered "
             f"{answer}, outside the env's site-packages",
             "nothing was published; report it with the output of `rocm-sdk path --root` "
@@ -180,7 +180,7 @@ def _run_tool(entry: LockEntry, tool: Path, venv: Path, *args: str) -> str:
                           env=environ, cwd=venv, check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise MlstackError(
+        raise StoreError(
             f"`rocm-sdk {' '.join(args)}` failed in the new store entry for {entry.key}: "
             f"{last}",
             "nothing was published; run the create again with -v, or report it with the "

@@ -36,7 +36,7 @@ from mlstack_env.catalog import (
     wheels_release,
 )
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import ManifestError, SourceError, TargetError
 from mlstack_env.core.record import record
 from mlstack_env.lockfile import SELECTOR, LockedPackage
 
@@ -103,7 +103,7 @@ def _kernel_gfx(target: Target, release: WheelsRelease, packages: Sequence[str])
     gfx = device_gfx(target)
     missing = [g for g in gfx if g not in carried]
     if missing:
-        raise MlstackError(
+        raise TargetError(
             f"{release.name} ships no device wheels for {', '.join(missing)} (target {target})",
             f"its wheels carry: {', '.join(sorted(carried))}; lock for a gfx they carry",
         )
@@ -162,8 +162,8 @@ def _selector_extra(extra: str, release: WheelsRelease) -> dict[str, str]:
         return {DEVEL: release.sdk}
     if extra.startswith("device-gfx"):
         return {f"rocm-sdk-{extra}": release.sdk}
-    raise MlstackError(f"unknown extra rocm[{extra}]",
-                       "the rocm extras are libraries, devel, device-<gfx> and device-all")
+    raise ManifestError(f"unknown extra rocm[{extra}]",
+                        "the rocm extras are libraries, devel, device-<gfx> and device-all")
 
 
 def _describe(p: LockedPackage) -> str:
@@ -188,8 +188,8 @@ def check_entry(target: Target, packages: Iterable[LockedPackage], wheel_indexes
     if release is None:
         return
     if SELECTOR in pkgs:  # pragma: no cover - the override removes it; kept as a guard
-        raise MlstackError(f"resolving {key} took the rocm selector from uv's resolution",
-                           "report this: mlstack pins the selector sdist itself, unbuilt")
+        raise SourceError(f"resolving {key} took the rocm selector from uv's resolution",
+                          "report this: mlstack pins the selector sdist itself, unbuilt")
     _refuse_mixed_builds(pkgs, release, key)
     torch = pkgs.get("torch")
     if torch is not None and from_pytorch_mirror(torch):
@@ -215,7 +215,7 @@ def _refuse_placeholders(pkgs: dict[str, LockedPackage], allowed: set[str],
              "adds, brings the device wheels a target needs)" if release is not None else
              f"they belong to ROCm-as-wheels releases: remove {names} from the profile, "
              "or lock a rocm7.14/rocm10.0 target")
-    raise MlstackError(
+    raise SourceError(
         f"resolving {key} took placeholders of AMD's ROCm wheels: "
         + "; ".join(_describe(p) for p in wrong),
         f"PyPI holds empty placeholders under AMD's names (0.0.1.dev0, 0.1.0); {where}",
@@ -227,7 +227,7 @@ def _refuse_mixed_builds(pkgs: dict[str, LockedPackage], release: WheelsRelease,
     """rocm-sdk-* wheels of two builds, or torch, torchvision, torchaudio of two."""
     sdk = {p.name: p.version for p in pkgs.values() if p.name.startswith("rocm-sdk-")}
     if len(set(sdk.values())) > 1:
-        raise MlstackError(
+        raise SourceError(
             f"resolving {key} mixed ROCm builds: "
             + ", ".join(f"{n} {v}" for n, v in sorted(sdk.items())),
             f"pin every rocm-sdk-* wheel to one {release.name} build (or none: mlstack pins them)",
@@ -236,7 +236,7 @@ def _refuse_mixed_builds(pkgs: dict[str, LockedPackage], release: WheelsRelease,
 
     labels = {n: Version(pkgs[n].version).local or "" for n in TORCH_FAMILY if n in pkgs}
     if len(set(labels.values())) > 1:
-        raise MlstackError(
+        raise SourceError(
             f"resolving {key} mixed ROCm builds of torch: "
             + ", ".join(f"{n} {pkgs[n].version}" for n in labels),
             "pin torch, torchvision and torchaudio to versions of one build of the "
@@ -244,8 +244,8 @@ def _refuse_mixed_builds(pkgs: dict[str, LockedPackage], release: WheelsRelease,
         )
 
 
-def _pytorch_torch_error(torch: LockedPackage, target: Target, key: str) -> MlstackError:
-    return MlstackError(
+def _pytorch_torch_error(torch: LockedPackage, target: Target, key: str) -> SourceError:
+    return SourceError(
         f"resolving {key}: torch {torch.version} from {torch.index} is PyTorch's own "
         "build: it has no per-GPU kernel wheels and requires "
         "rocm[libraries,device-all], every GPU's ROCm kernels (about 10 GB to "
@@ -265,7 +265,7 @@ def _refuse_missing_kernels(pkgs: dict[str, LockedPackage], target: Target, key:
             continue
         lacking = [g for g in device_gfx(target) if f"{prefix}-{g}" not in pkgs]
         if lacking:
-            raise MlstackError(
+            raise SourceError(
                 f"resolving {key}: {host} {split.version} holds no GPU kernels for "
                 f"{', '.join(lacking)} (it would fail with hipErrorInvalidImage)",
                 f"name {host} in the profile's packages, so mlstack adds its device extras",

@@ -38,7 +38,7 @@ import urllib.parse
 from pathlib import Path
 
 from mlstack_env.core import paths
-from mlstack_env.core.errors import InternalError, MlstackError
+from mlstack_env.core.errors import InternalError, SourceError, UsageError
 from mlstack_env.core.userfile import current_umask
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import (
@@ -80,7 +80,7 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             return old
     page = index.rstrip("/") + f"/{SELECTOR}/"
     if offline:
-        raise MlstackError(
+        raise SourceError(
             f"resolving {key}: the rocm selector sdist {version} is not in the previous lock, "
             "and --offline reads no index page",
             "lock once online (the selector is then kept on offline re-locks)",
@@ -101,8 +101,8 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             continue
         algo, _, digest = fragment.partition("=")
         if algo != "sha256" or len(digest) != 64:
-            raise MlstackError(f"resolving {key}: {served} has no sha256 on its index",
-                               "use an index that publishes hashes (#sha256= fragments)")
+            raise SourceError(f"resolving {key}: {served} has no sha256 on its index",
+                              "use an index that publishes hashes (#sha256= fragments)")
         base = config.canonical(served)
         if base == served and config.rewrite(page) != page:
             # A mirror of another layout: its URL says nothing of the canonical one, so
@@ -110,7 +110,7 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             base = ""
         sdist = Wheel(base, digest.lower()) if base else Wheel("", digest.lower(), name=wanted)
         return LockedPackage(SELECTOR, version, index, (), sdist=sdist)
-    raise MlstackError(
+    raise SourceError(
         f"resolving {key}: {page} has no {wanted} (the rocm selector, which holds the "
         "rocm_sdk package torch imports)",
         "the index must carry the selector sdist beside its rocm-sdk-* wheels; check the "
@@ -141,7 +141,7 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
                 return data
     if offline:
         where = f"in {wheels_dir}" if wheels_dir else "in mlstack's cache"
-        raise MlstackError(
+        raise SourceError(
             f"the locked rocm selector {sdist.filename} is not {where}, and --offline "
             "fetches nothing",
             "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
@@ -152,7 +152,7 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
     url = url or config.rewrite(sdist.url)
     data = read_url(url, config)
     if _sha256(data) != sdist.sha256 or (sdist.size is not None and len(data) != sdist.size):
-        raise MlstackError(
+        raise SourceError(
             f"{url} does not match the lock: sha256 {_sha256(data)}, the lock says "
             f"{sdist.sha256}",
             "the server (or a [mirrors] entry) serves other bytes than the lock records: fix "
@@ -162,7 +162,7 @@ def fetch(sdist: Wheel, url: str, wheels_dir: Path | None, *,
 
     from mlstack_env.core.userfile import write_atomic
 
-    with contextlib.suppress(OSError, MlstackError):  # a cache, best effort
+    with contextlib.suppress(OSError, UsageError):  # a cache, best effort
         write_atomic(_cached(sdist), data, sync=False)
     return data
 
@@ -178,9 +178,9 @@ def package_files(data: bytes, name: str) -> dict[str, bytes]:
     try:
         return unpack(data)
     except Refused as exc:
-        raise MlstackError(f"the rocm selector {name} {exc}",
-                           "the sdist is not shaped like TheRock's; re-lock, or report it",
-                           ) from None
+        raise SourceError(f"the rocm selector {name} {exc}",
+                          "the sdist is not shaped like TheRock's; re-lock, or report it",
+                          ) from None
 
 
 def metadata(entry: LockEntry, version: str) -> str:
