@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import html
 import shutil
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,15 +114,18 @@ def serve_static(root: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+def serve(handler: Callable[..., BaseHTTPRequestHandler],
+          tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """Serve ``handler`` on loopback (threads, port 0) until the block ends; yields
-    ``http://127.0.0.1:PORT``."""
+    ``http://127.0.0.1:PORT``, or ``https://…`` with ``tls`` (a server-side context)."""
     server = _Server(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="loopback", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

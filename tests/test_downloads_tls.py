@@ -9,10 +9,8 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +19,7 @@ import pytest
 from mlstack_env import uv
 from mlstack_env.core import paths
 from tests.envfixtures import error_lines
+from tests.layoutmirror import serve
 from tests.test_downloads import _big, _config, big_lock, big_wheel
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -80,22 +79,11 @@ class _Body(BaseHTTPRequestHandler):
         self.wfile.write(self.body)
 
 
-@contextmanager
-def https_server(ca: Path) -> Iterator[str]:
-    """``_Body`` over TLS on loopback with ``ca``'s server certificate; its URL."""
+def _tls(ca: Path) -> ssl.SSLContext:
+    """A server-side context with ``ca``'s server certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(ca / "server.pem", ca / "server.key")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Body)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="https", daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return context
 
 
 def test_a_private_ca_is_refused_until_ssl_cert_file_names_it(
@@ -103,7 +91,7 @@ def test_a_private_ca_is_refused_until_ssl_cert_file_names_it(
     wheel = big_wheel(tmp_path / "unused", 1000)
     _Body.body, _Body.paths = _big(1000)[1], []
     lock = big_lock(tmp_path / "mlstack.lock", wheel)
-    with https_server(private_ca) as url:
+    with serve(_Body, tls=_tls(private_ca)) as url:
         _config(url, "retries = 3")
         refused = cli("env", "create", "big", "--lock", str(lock))
         assert refused.returncode == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import InternalError, MlstackError, TargetError
 from mlstack_env.store.pack import MANIFEST
 from mlstack_env.store.unpack import unpack_env
 from tests.envfixtures import team_lock
@@ -197,10 +197,10 @@ def test_missing_python_is_named_and_nothing_is_left(
     monkeypatch.setenv("MLSTACK_HOME", str(tmp_path / "node-home"))
 
     def no_python(version: str) -> Path:
-        raise MlstackError(f"Python {version} is not installed")
+        raise TargetError(f"Python {version} is not installed")  # as uv.find_python does
 
     target = tmp_path / "node" / "demo"
-    with pytest.raises(MlstackError) as err:
+    with pytest.raises(TargetError) as err:
         unpack_env(archive, target, find_python=no_python)
     assert err.value.message.startswith("env demo needs Python 3.12 (packed with 3.12.")
     assert err.value.message.endswith("), and this node has none")
@@ -208,6 +208,16 @@ def test_missing_python_is_named_and_nothing_is_left(
     # Nothing is left, not even the parent folder unpack made for it.
     assert not target.exists() and not (tmp_path / "node").exists()
     assert not (tmp_path / "node-home" / "envs" / "demo").exists()
+
+    def broken(version: str) -> Path:
+        raise InternalError(f"no candidates for {version}")
+
+    # Only a missing Python is reworded: a bug in finding one is not "this node has none"
+    # (exit 1) but reported as the bug it is (exit 2), and still leaves nothing.
+    with pytest.raises(InternalError) as bug:
+        unpack_env(archive, target, find_python=broken)
+    assert (bug.value.message, bug.value.exit_code) == ("no candidates for 3.12", 2)
+    assert not target.exists() and not (tmp_path / "node").exists()
 
 
 def test_archive_member_leaving_dir_is_refused(tmp_path: Path) -> None:

@@ -28,12 +28,16 @@ from mlstack_env.core.errors import (
 from mlstack_env.doctor.seams import probe_uv
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import Lock, LockedPackage, LockEntry, Wheel, read_lock
+from mlstack_env.lockfile.lockside import load_side
 from mlstack_env.manifest.profiles import Profile, ProfileSet
 from mlstack_env.manifest.project import load_project
 from mlstack_env.resolve.lockwrite import stale_keys
 from mlstack_env.resolve.prerelease import check_prereleases
 from mlstack_env.resolve.request import make_request
+from mlstack_env.store.generations import get_env
+from mlstack_env.store.lookup import current_generation_dir, default_env_name
 from mlstack_env.uv import UvError, UvFailure, binary, find_python
+from tests.activation_envs import fake_venv, make_env
 from tests.conftest import run_mlstack
 
 MINIMAL_LOCK = ('version = 1\n[[entry]]\nprofile = "p"\ntarget = "cpu"\npython = "3.12"\n'
@@ -240,3 +244,46 @@ def test_detect_still_works_in_a_broken_project(
     done = run_mlstack("detect", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["lock_python"] is None
+
+
+def test_env_lookups_are_store_kinds_and_picking_one_is_usage(
+        isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env run's light lookup and get_env say "no env named" as EnvNotFound, each with
+    its own hint; with several envs and no default-env, the missing NAME is a usage
+    error. The texts and exit code are the ones the CLI always printed."""
+    no_envs = "there are no envs yet; create one with `mlstack env create PROFILE`"
+    with pytest.raises(EnvNotFound) as light:
+        current_generation_dir("ghost")
+    assert (light.value.message, light.value.hint) == ("no env named 'ghost'", no_envs)
+    with pytest.raises(EnvNotFound) as full:
+        get_env("ghost")
+    assert full.value.hint == "there are no envs yet; `mlstack env create PROFILE` makes one"
+    with pytest.raises(StoreError) as empty:
+        default_env_name()
+    assert empty.value.message == "there are no envs yet"
+
+    for name in ("a", "b"):
+        make_env(isolated, name, {}, fake_venv(tmp_path / f"venv-{name}"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as which:
+        default_env_name("mlstack run NAME -- CMD")
+    assert which.value.message == "which env? there are 2: a, b"
+    done = run_mlstack("run", "--", "true", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: which env? there are 2: a, b",
+        "hint: name one (`mlstack run NAME -- CMD`), or set default-env in mlstack.toml",
+    ]
+
+
+def test_diff_sides_outside_git_are_lock_and_usage_kinds(tmp_path: Path) -> None:
+    """A diff side that is neither a file nor a revision is a lock the user named wrongly
+    (LockError); no git repository to read a committed lock from is a usage error."""
+    with pytest.raises(LockError) as nothing:
+        load_side("nope.lock", tmp_path)
+    assert nothing.value.message == "nope.lock: no such lock file, and not a git revision"
+    with pytest.raises(UsageError) as no_git:
+        load_side(None, tmp_path, default_rev="HEAD")
+    assert no_git.value.message == (
+        f"{tmp_path} is not in a git repository, so there is no committed mlstack.lock "
+        "to compare with")

@@ -263,7 +263,7 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
     cannot be read."""
     from packaging.requirements import Requirement
 
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import ManifestError
     from mlstack_env.manifest.profiles import ProfileSet
     from mlstack_env.manifest.project import find_project
 
@@ -272,7 +272,7 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
         project = project or find_project(Path.cwd())
         profiles = project.profile_set() if project else ProfileSet.load()
         merged = profiles.get(profile)
-    except MlstackError:
+    except ManifestError:
         return None
     where = str(project.manifest_path) if project and profile in project.profiles else "built-in"
     return [Requirement(r) for r in merged.packages], f"profile {profile} ({where})"
@@ -281,13 +281,13 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
 def env_tree(name: str) -> PackageTree:
     """The tree of env ``name``'s current generation, from its own venv."""
     from mlstack_env.core.diskusage import usage
-    from mlstack_env.core.errors import MlstackError
+    from mlstack_env.core.errors import EnvNotFound
     from mlstack_env.store.generations import get_env
 
     env = get_env(name)
     gen = env.current()
     if gen is None:
-        raise MlstackError(f"no env named {name!r}", hint="see `mlstack env list`")
+        raise EnvNotFound(name)
     entry = gen.entry()
     fp = gen.fingerprint()
     near = Path(fp.source).parent if fp and fp.source.endswith(".lock") else None

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from mlstack_env.core import userfile
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError, UsageError
 from mlstack_env.core.record import record
 from mlstack_env.lockfile import LOCK_NAME, Lock, loads, read_lock
 
@@ -41,7 +41,7 @@ def load_side(spec: str | None, project_root: Path, *, default_rev: str | None =
         return _git_side(rev, rel or LOCK_NAME, Path.cwd(), missing_ok=False)
     if not sep and _is_rev(spec, project_root):
         return _git_side(spec, LOCK_NAME, project_root, missing_ok=False)
-    raise MlstackError(
+    raise LockError(
         f"{spec}: no such lock file, and not a git revision",
         hint="give a lock file, a git revision (`main`, `HEAD~1`) or REV:PATH "
         "(`origin/main:mlstack.lock`)",
@@ -68,8 +68,8 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                               encoding="utf-8", errors="surrogateescape", check=False)
     except FileNotFoundError:
-        raise MlstackError("git is not installed, so mlstack diff cannot read a committed lock",
-                           hint="install git, or compare two files: mlstack diff OLD NEW") from None
+        raise UsageError("git is not installed, so mlstack diff cannot read a committed lock",
+                         hint="install git, or compare two files: mlstack diff OLD NEW") from None
 
 
 def _is_rev(text: str, cwd: Path) -> bool:
@@ -85,7 +85,7 @@ def _git_side(rev: str, rel: str, cwd: Path, *, missing_ok: bool) -> Side:
     label = f"{rel} ({rev})"
     inside = _git(["rev-parse", "--is-inside-work-tree"], cwd)
     if inside.returncode != 0:
-        raise MlstackError(
+        raise UsageError(
             f"{cwd} is not in a git repository, so there is no committed {rel} to compare with",
             hint="compare two files instead: mlstack diff OLD NEW",
         )
@@ -95,9 +95,9 @@ def _git_side(rev: str, rel: str, cwd: Path, *, missing_ok: bool) -> Side:
             # A lock not committed yet: everything in the working file is new.
             return Side(f"{rel} ({rev}: not committed)", Lock((), "", ""))
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed"
-        raise MlstackError(f"cannot read {spec} from git: {reason.removeprefix('fatal: ')}",
-                           hint="check the revision and the path (`git log -- mlstack.lock`)")
+        raise LockError(f"cannot read {spec} from git: {reason.removeprefix('fatal: ')}",
+                        hint="check the revision and the path (`git log -- mlstack.lock`)")
     data = proc.stdout.encode("utf-8", "surrogateescape")
     text = userfile.decode(data, label, "that commit's lock is damaged; compare other revisions, "
-                           "or re-create the lock with `mlstack lock`")
+                           "or re-create the lock with `mlstack lock`", kind=LockError)
     return Side(label, loads(text, label))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from mlstack_env.core import paths
 from mlstack_env.core.envname import validate_env_name
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import BadValueError, EnvNotFound, StoreError
 from mlstack_env.core.locks import Busy, file_lock, try_lock_dir
 from mlstack_env.core.record import record
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
@@ -78,7 +78,7 @@ class Generation:
     def entry(self) -> LockEntry:
         entries = self.lock().entries
         if len(entries) != 1:
-            raise MlstackError(
+            raise StoreError(
                 f"{self.path / LOCK_NAME} should hold exactly one entry",
                 hint=f"re-create the env: mlstack env create --name {self.env} …",
             )
@@ -224,7 +224,7 @@ class NamedEnv:
             fp = gen.fingerprint()
             again = fp.recreate_command() if fp is not None else \
                 f"mlstack env create --name {self.name} …"
-            raise MlstackError(
+            raise StoreError(
                 f"env {self.name}: generation {gen.number} cannot be used, its store entry "
                 f"{gen.store_key or '?'} is gone ({gen.venv / 'bin' / 'python'} is missing)",
                 hint=f"make a new generation instead: `{again}`",
@@ -277,7 +277,7 @@ def all_envs(root: Path | None = None) -> list[NamedEnv]:
             continue
         try:
             env = NamedEnv(p.name, base)
-        except MlstackError:
+        except BadValueError:  # not an env's name
             continue
         if env.exists():
             out.append(env)
@@ -309,4 +309,4 @@ def get_env(name: str) -> NamedEnv:
         close = difflib.get_close_matches(name, names, n=1)
         hint = (f"did you mean {close[0]!r}? " if close else "") + \
             f"existing envs: {', '.join(names)}"
-    raise MlstackError(f"no env named {name!r}", hint=hint)
+    raise EnvNotFound(name, hint)

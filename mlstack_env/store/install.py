@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError, StoreError
 from mlstack_env.core.record import field, record
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
@@ -67,7 +67,7 @@ class UvInstaller:
         missing = sorted({w.filename for p in entry.packages for w in p.files
                           if w.sha256 not in bundled and cached(want(w)) is None})
         if missing:
-            raise MlstackError(
+            raise SourceError(
                 f"{len(missing)} locked wheel{'s are' if len(missing) != 1 else ' is'} not in "
                 f"{self.wheels_dir}: {', '.join(missing)}",
                 "on a machine with network access run `mlstack bundle --lock LOCK -o DIR` "
@@ -226,7 +226,7 @@ def check_installed(entry: LockEntry, venv: Path) -> None:
     have: dict[str, str] = {d.name: d.version for d in installed(site)} if site else {}
     wrong = sorted(n for n in set(have) | set(want) if not _same(have.get(n), want.get(n)))
     if wrong:
-        raise MlstackError(
+        raise StoreError(
             f"uv installed a different set than the lock {entry.key}: {', '.join(wrong)}",
             "this is a bug in mlstack or uv; rerun with -v and report it",
         )

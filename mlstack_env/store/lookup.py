@@ -15,7 +15,7 @@ import os
 from mlstack_env.activation.data import ENV_JSON
 from mlstack_env.core import paths
 from mlstack_env.core.envname import validate_env_name
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import EnvNotFound, ManifestError, StoreError, UsageError
 from mlstack_env.core.projectdir import find_manifest
 
 TYPE_CHECKING = False  # no typing import on the hot path; mypy reads the name
@@ -61,7 +61,7 @@ def current_generation_dir(name: str) -> str:
     current = os.path.join(env_dir, paths.CURRENT)
     env_json = os.path.join(current, ENV_JSON)
     if os.path.islink(env_dir):
-        raise MlstackError(
+        raise StoreError(
             f"env {name!r}: {env_dir} is a symbolic link; mlstack does not use it",
             hint=f"mlstack makes that directory itself: move {env_dir} away (after checking "
             f"what it is) and recreate the env with `mlstack env create --name {name}`",
@@ -69,14 +69,14 @@ def current_generation_dir(name: str) -> str:
     if not os.path.isfile(env_json) and not _repaired(name):
         if (os.path.exists(os.path.join(env_dir, paths.RETIRED))
                 and not os.path.exists(current)):
-            raise MlstackError(f"no env named {name!r}", hint=describe_known())
+            raise EnvNotFound(name, hint=describe_known())
         if os.path.exists(current) or _has_generations(env_dir):
-            raise MlstackError(
+            raise StoreError(
                 f"env {name!r} has no usable generation ({env_json} is missing)",
                 hint=f"recreate it with `mlstack env create --name {name}`, or "
                 f"`mlstack env rollback {name}`",
             )
-        raise MlstackError(f"no env named {name!r}", hint=describe_known())
+        raise EnvNotFound(name, hint=describe_known())
     # Resolve once: a concurrent re-create swaps `current`, and everything activation
     # reads must come from the same generation.
     return os.path.realpath(current)
@@ -107,18 +107,18 @@ def project_default_env(start: StrPath) -> tuple[str, str] | None:
             # Maybe a key deep enough to cost tomllib gigabytes: the full check.
             from mlstack_env.core.userfile import check_toml_shape
 
-            check_toml_shape(text, manifest)
+            check_toml_shape(text, manifest, kind=ManifestError)
         raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError,
             RecursionError) as e:
-        raise MlstackError(f"{manifest}: cannot read default-env ({e})",
-                           hint="fix the file; `mlstack lock` names the line") from None
+        raise ManifestError(f"{manifest}: cannot read default-env ({e})",
+                            hint="fix the file; `mlstack lock` names the line") from None
     value = raw.get("default-env")
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MlstackError(f"{manifest}: default-env must be a profile name",
-                           hint='write default-env = "inference"')
+        raise ManifestError(f"{manifest}: default-env must be a profile name",
+                            hint='write default-env = "inference"')
     return value, manifest
 
 
@@ -131,7 +131,7 @@ def default_env_name(command: str = "mlstack env shell NAME") -> str:
         name, manifest = found
         env_dir = os.path.join(paths.envs_dir_str(), validate_env_name(name))
         if not os.path.isdir(env_dir):  # a broken one: current_generation says what is wrong
-            raise MlstackError(
+            raise StoreError(
                 f"the project's default-env {name!r} ({manifest}) has no env yet",
                 hint=f"create it with `mlstack env create` in {os.path.dirname(manifest)}",
             )
@@ -140,9 +140,9 @@ def default_env_name(command: str = "mlstack env shell NAME") -> str:
     if len(names) == 1:
         return names[0]
     if not names:
-        raise MlstackError("there are no envs yet",
-                           hint="create one with `mlstack env create PROFILE`")
-    raise MlstackError(
+        raise StoreError("there are no envs yet",
+                         hint="create one with `mlstack env create PROFILE`")
+    raise UsageError(
         f"which env? there are {len(names)}: {', '.join(names)}",
         hint=f"name one (`{command}`), or set default-env in mlstack.toml",
     )
@@ -175,7 +175,7 @@ def require_python(name: str, generation: StrPath, venv: StrPath) -> None:
 
     fp = read_fingerprint(generation)
     again = fp.recreate_command() if fp is not None else f"mlstack env create --name {name}"
-    raise MlstackError(
+    raise StoreError(
         f"env {name!r} cannot run: {why} ({python} is missing)",
         hint=f"re-create it: `{again}`",
     )

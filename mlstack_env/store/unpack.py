@@ -27,7 +27,6 @@ from mlstack_env.core import envvars, paths
 from mlstack_env.core.envname import validate_env_name
 from mlstack_env.core.errors import (
     BadValueError,
-    MlstackError,
     StoreError,
     TargetError,
     UsageError,
@@ -353,7 +352,7 @@ def _interpreter(find_python: PythonFinder | None, python: str, env_name: str,
         find_python = interpreter_for
     try:
         return find_python(python)
-    except MlstackError:
+    except TargetError:
         raise TargetError(
             f"env {env_name} needs Python {python} (packed with "
             f"{manifest.get('python_version') or python}), and this node has none",
