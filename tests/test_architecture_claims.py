@@ -319,3 +319,20 @@ def test_the_root_error_is_raised_and_caught_only_where_the_page_says() -> None:
     allowed = _named_in(_passage("## Errors", "\n## ")) | {"core/errors.py"}
     users = {name for name, tree in _sources().items() if _uses_the_root_error(tree)}
     assert sorted(users - allowed) == [], "raise or catch a kind of core/errors.py"
+
+
+# --- core/userfile.py: the one reader of TOML a user hands mlstack -----------------------
+
+_TOML_PARSERS = {"tomllib.load", "tomllib.loads", "tomlkit.parse", "tomlkit.loads",
+                 "tomlkit.load"}
+
+
+def test_only_userfile_and_the_modules_the_page_lists_parse_toml() -> None:
+    listed = _named_in(_passage("TOML parsed anywhere else", ". Only these modules keep"))
+    parsers = {name for name, tree in _sources().items()
+               if any(isinstance(n, ast.Call) and _dotted(n.func) in _TOML_PARSERS
+                      for n in ast.walk(tree))}
+    assert "core/userfile.py" in parsers
+    assert sorted(parsers - listed - {"core/userfile.py"}) == [], (
+        "read a user's TOML with core/userfile.py's readers")
+    assert sorted(listed - parsers) == [], "parses no TOML any more: drop it from the row"
