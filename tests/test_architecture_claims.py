@@ -336,3 +336,32 @@ def test_only_userfile_and_the_modules_the_page_lists_parse_toml() -> None:
     assert sorted(parsers - listed - {"core/userfile.py"}) == [], (
         "read a user's TOML with core/userfile.py's readers")
     assert sorted(listed - parsers) == [], "parses no TOML any more: drop it from the row"
+
+
+# --- core/locks.py: the flock of envs, entries, the store and a project's lock ---------
+
+
+def test_only_locks_and_the_modules_the_page_lists_call_flock() -> None:
+    listed = _named_in(_passage("Only these modules call `flock` on their own", ";"
+                                " `store/files.py` also holds"))
+    callers = {name for name, tree in _sources().items()
+               if any(isinstance(n, ast.Call) and _dotted(n.func) in ("fcntl.flock",
+                                                                      "fcntl.lockf")
+                      for n in ast.walk(tree))}
+    assert "core/locks.py" in callers
+    assert sorted(callers - listed - {"core/locks.py"}) == [], (
+        "lock with core/locks.py (file_lock, try_lock_dir)")
+    assert sorted(listed - callers) == [], "no flock there any more: drop it from the row"
+
+
+# --- cli/options.py: --json declared once ------------------------------------------------
+
+
+def test_json_is_declared_once() -> None:
+    declared = sorted(f"{name}:{n.lineno}" for name, tree in _sources().items()
+                      if name.startswith("cli/") and name != "cli/fastspec.py"
+                      for n in ast.walk(tree)
+                      if isinstance(n, ast.Call) and any(
+                          isinstance(a, ast.Constant) and a.value == "--json" for a in n.args))
+    assert [d.split(":")[0] for d in declared] == ["cli/options.py"], declared
+    assert "`--json` (`JSON`" in _doc()
