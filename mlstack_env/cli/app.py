@@ -11,12 +11,13 @@ from typer.core import TyperGroup
 
 from mlstack_env import __version__
 from mlstack_env.cli.helptext import epilog
+from mlstack_env.core.errors import ExitCode
 
 
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"mlstack {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
 
 
 def _root(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env.cli.app import full_command
+from mlstack_env.core.errors import ExitCode
 
 # Command words -> its typer-free body, ``module.function`` under mlstack_env.cli (it
 # takes the command's parameters, or the one object of its options class).
@@ -129,7 +130,7 @@ def main() -> int:
     target = Path(__file__).with_name("fastspec.py")
     target.write_text(source(), encoding="utf-8")
     sys.stdout.write(f"wrote {target}\n")
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
+from mlstack_env.core.envname import NAME_PATTERN
 from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 from mlstack_env.core.record import field, record
 
 #: What a site name may look like: it is written into activation scripts and env info, so
-#: it is one word of data, never text a shell could read as a line (issue 21).
-SITE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+#: it is one word of data, never text a shell could read as a line (issue 21); spelled as
+#: an env name is (core/envname.py holds the pattern).
+SITE_NAME = NAME_PATTERN
 SITE_KEYS = ("description", "extends", "job-cache", "gpu-per-task", "gpus-per-task", "env",
              "sources")
 # `gpus-per-task = "all"` (the contract's spelling) is `gpu-per-task = false`; "one" is true.
