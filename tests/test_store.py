@@ -250,3 +250,41 @@ def test_the_installed_set_is_checked_against_the_lock(tmp_path: Path) -> None:
     _dist_info(site, "extra_pkg-3.dist-info", "extra.pkg", "3")
     with pytest.raises(MlstackError, match=r": extra-pkg$"):
         check_installed(entry("1.0"), tmp_path)
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every path under ``root``: ("link", target), ("dir", b"") or ("file", content)."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = ("link", str(path.readlink()).encode())
+        elif path.is_dir():
+            out[rel] = ("dir", b"")
+        else:
+            out[rel] = (f"file {oct(path.stat().st_mode & 0o777)}", path.read_bytes())
+    return out
+
+
+def test_a_new_venv_is_what_uv_venv_writes(tmp_path: Path) -> None:
+    """A store miss copies a template venv instead of running `uv venv`: the copy, under
+    another name and path, is byte for byte what `uv venv --relocatable` writes there,
+    and the template is made once per uv and interpreter."""
+    from mlstack_env import uv
+    from mlstack_env.store.install import new_venv
+
+    python, interpreter = uv.running_python()
+    version = uv.version()
+    new_venv(python, interpreter, tmp_path / "a" / "venv", version)
+    new_venv(python, interpreter, tmp_path / "b" / "other", version)
+    uv.run(["venv", "--relocatable", "--quiet", "--python", str(interpreter),
+            str(tmp_path / "by-uv")], what="creating a venv")
+    want = _tree(tmp_path / "by-uv")
+    assert "pyvenv.cfg" in want and "bin/activate" in want
+    assert _tree(tmp_path / "a" / "venv") == want
+    assert _tree(tmp_path / "b" / "other") == want
+    templates = list(paths.venv_templates_dir().iterdir())
+    assert len(templates) == 1  # made once, no temporaries left
+    (templates[0] / "pyvenv.cfg").unlink()  # damaged: made again
+    new_venv(python, interpreter, tmp_path / "c" / "venv", version)
+    assert _tree(tmp_path / "c" / "venv") == want
