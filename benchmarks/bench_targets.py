@@ -21,8 +21,9 @@ Each line also shows CPU time (user + system of the command and its children, me
 on a loaded machine it moves much less than wall time.
 
 The peer ``uv sync --frozen`` installs a uv project (``pyproject.toml`` + ``uv.lock``,
-locked once per run against the same loopback index) into a new directory each round,
-with the same uv, interpreter and warm uv cache as mlstack.
+locked once per run against the same loopback index; each package from its own index and
+without requirements of its own, so exactly the entry's packages) into a new directory
+each round, with the same uv, interpreter and warm uv cache as mlstack.
 
 The wheels are the test suite's stand-ins (tests/wheelindex.py), served on loopback; the
 machine is the fake 7900 XTX tree. mlstack is installed as users install it (uv, from a
