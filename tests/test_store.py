@@ -288,3 +288,15 @@ def test_a_new_venv_is_what_uv_venv_writes(tmp_path: Path) -> None:
     (templates[0] / "pyvenv.cfg").unlink()  # damaged: made again
     new_venv(python, interpreter, tmp_path / "c" / "venv", version)
     assert _tree(tmp_path / "c" / "venv") == want
+
+
+def test_a_venv_for_a_missing_interpreter_is_uvs_error(tmp_path: Path) -> None:
+    """No template for an interpreter that cannot be read: uv is asked as before, and its
+    failure is a clean error (not a traceback from the template's stat)."""
+    from mlstack_env import uv
+    from mlstack_env.store.install import new_venv
+
+    with pytest.raises(uv.UvError, match=r"^uv failed creating a Python 3\.99 venv: "):
+        new_venv("3.99", tmp_path / "gone" / "python3.99", tmp_path / "venv", uv.version())
+    assert not (tmp_path / "venv").exists()
+    assert not paths.venv_templates_dir().exists()

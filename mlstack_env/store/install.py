@@ -274,8 +274,19 @@ def new_venv(python: str, interpreter: Path, venv: Path, uv_version: str) -> Non
     modification time (``pyvenv.cfg`` records its directory and version)."""
     import shutil
 
-    template = _venv_template(python, interpreter, uv_version)
+    try:
+        template = _venv_template(python, interpreter, uv_version)
+    except OSError:  # the interpreter cannot be read, or no template written: uv's own way
+        _uv_venv(python, interpreter, venv)
+        return
     shutil.copytree(template, venv, symlinks=True, copy_function=shutil.copy)
+
+
+def _uv_venv(python: str, interpreter: Path, venv: Path) -> None:
+    from mlstack_env import uv
+
+    uv.run(["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
+           what=f"creating a Python {python} venv", cwd=venv.parent)
 
 
 def _venv_template(python: str, interpreter: Path, uv_version: str) -> Path:
@@ -293,14 +304,12 @@ def _venv_template(python: str, interpreter: Path, uv_version: str) -> Path:
         return template
     import tempfile
 
-    from mlstack_env import uv
     from mlstack_env.store.files import remove_tree
 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
-        uv.run(["venv", "--relocatable", "--quiet", "--python", str(interpreter),
-                str(tmp / "venv")], what=f"creating a Python {python} venv", cwd=tmp)
+        _uv_venv(python, interpreter, tmp / "venv")
         if template.exists() and not (template / "pyvenv.cfg").is_file():
             remove_tree(template)  # damaged: a complete one appears at once, by a rename
         with contextlib.suppress(OSError):  # a concurrent create's is in place: the same
