@@ -21,8 +21,9 @@ Each line also shows CPU time (user + system of the command and its children, me
 on a loaded machine it moves much less than wall time.
 
 The peer ``uv sync --frozen`` installs a uv project (``pyproject.toml`` + ``uv.lock``,
-locked once per run against the same loopback index) into a new directory each round,
-with the same uv, interpreter and warm uv cache as mlstack.
+locked once per run against the same loopback index; each package from its own index and
+without requirements of its own, so exactly the entry's packages) into a new directory
+each round, with the same uv, interpreter and warm uv cache as mlstack.
 
 The wheels are the test suite's stand-ins (tests/wheelindex.py), served on loopback; the
 machine is the fake 7900 XTX tree. mlstack is installed as users install it (uv, from a
@@ -78,7 +79,8 @@ def site_packages(script: str) -> Path:
 
 def torch_lock(path: Path, wheel: Path, index: WheelIndex) -> Path:
     """A 3.11 entry for the 7900 XTX whose torch is ``wheel``, served by the index under
-    its canonical download.pytorch.org URL (the index maps that prefix to itself)."""
+    its canonical download.pytorch.org URL (the index maps that prefix to itself), with a
+    project page there."""
     served = index.root / "pytorch" / "whl" / TORCH_INDEX / wheel.name
     served.parent.mkdir(parents=True, exist_ok=True)
     if not served.exists():
@@ -88,6 +90,11 @@ def torch_lock(path: Path, wheel: Path, index: WheelIndex) -> Path:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     version = wheel.name.split("-")[1]
+    # Its project page, for the peer's `uv lock` (mlstack fetches the locked URL itself).
+    page = served.parent / "torch" / "index.html"
+    page.parent.mkdir(exist_ok=True)
+    page.write_text(f'<html><body><a href="../{wheel.name}#sha256={digest.hexdigest()}">'
+                    f"{wheel.name}</a></body></html>\n")
     torch = LockedPackage("torch", version, f"{PYTORCH}whl/{TORCH_INDEX}", (Wheel(
         f"{PYTORCH}whl/{TORCH_INDEX}/{wheel.name}", digest.hexdigest(), wheel.stat().st_size),))
     entry = torch_entry("demo", "rocm6.4:gfx1100", python="3.11")
@@ -112,18 +119,29 @@ dependencies = [{deps}]
 [tool.uv]
 package = false
 environments = ["sys_platform == 'linux' and platform_machine == 'x86_64'"]
-
-[[tool.uv.index]]
-name = "pytorch"
-url = "{pytorch}"
-explicit = true
-
+{indexes}
 [[tool.uv.index]]
 url = "{pypi}"
 default = true
 
 [tool.uv.sources]
 {sources}
+{metadata}"""
+
+PEER_INDEX = """
+[[tool.uv.index]]
+name = "{name}"
+url = "{url}"
+explicit = true
+"""
+
+# Each package installed as the entry holds it, without its own requirements: the lock
+# entry already lists every package (the torch-sized one leaves PyPI torch's out).
+PEER_METADATA = """
+[[tool.uv.dependency-metadata]]
+name = "{name}"
+version = "{version}"
+requires-dist = []
 """
 
 
@@ -157,15 +175,20 @@ class Bench:
         entry = next(e for e in read_lock(lock).entries if str(e.target) == "rocm6.4:gfx1100")
         project = self.base / f"peer-{name}"
         project.mkdir()
-        index = next(p.index for p in entry.packages if p.name == "torch")
-        assert index is not None
-        pytorch = map_url(index, self.index.mirrors)
+        # One explicit index per index of the entry's packages (torch's and Triton's
+        # differ in the torch-sized lock), each package taken from its own.
+        others = sorted({p.index for p in entry.packages if p.index and p.index != PYPI})
+        names = {index: f"index{n}" for n, index in enumerate(others)}
+        indexes = "".join(PEER_INDEX.format(name=names[i], url=map_url(i, self.index.mirrors))
+                          for i in others)
         deps = ", ".join(f'"{p.name}=={p.version}"' for p in entry.packages)
-        sources = "\n".join(f'{p.name} = {{ index = "pytorch" }}' for p in entry.packages
-                            if p.index == index)
+        sources = "\n".join(f'{p.name} = {{ index = "{names[p.index]}" }}'
+                            for p in entry.packages if p.index in names)
+        metadata = "".join(PEER_METADATA.format(name=p.name, version=p.version)
+                           for p in entry.packages)
         (project / "pyproject.toml").write_text(PEER_PROJECT.format(
-            python=entry.python, deps=deps, pytorch=pytorch,
-            pypi=self.index.mirrors[PYPI], sources=sources))
+            python=entry.python, deps=deps, indexes=indexes, pypi=self.index.mirrors[PYPI],
+            sources=sources, metadata=metadata))
         python = str(uv.find_python(entry.python))
         subprocess.run([self.uv, "lock", "--quiet", "--python", python], cwd=project,
                        env=self.uv_env, check=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -24,8 +23,6 @@ from pathlib import Path
 
 from mlstack_env.core import envvars, paths
 from mlstack_env.core.errors import MlstackError, TargetError
-
-log = logging.getLogger("mlstack.uv")
 
 PINNED_VERSION = "0.13.9"  # equal to the uv==… pin in pyproject.toml (a test checks)
 
@@ -88,8 +85,11 @@ def binary() -> Path:
                 "pinned one",
             )
         return path
+    beside = Path(sys.prefix) / "bin" / "uv"  # in a venv: where find_uv_bin looks first
+    if sys.prefix != sys.base_prefix and beside.is_file():
+        return beside
     try:
-        from uv import find_uv_bin
+        from uv import find_uv_bin  # sysconfig: ~2 ms of imports
     except ImportError:  # pragma: no cover - uv is a hard dependency
         found = shutil.which("uv")
         if found:
@@ -187,12 +187,11 @@ def run(
     ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100";
     ``hint`` is the hint, or chooses it from the kind of failure.
     ``on_line`` is called with each line uv writes to stderr, as it writes it (uv's
-    "Prepared 3 packages in 146ms" marks the end of downloading).
-    """
+    "Prepared 3 packages in 146ms" marks the end of downloading); stdout is not kept."""
     argv = [str(binary()), *args]
     if "--no-config" not in argv:
         argv.insert(2 if len(argv) > 2 and argv[1] == "pip" else 1, "--no-config")
-    log.debug("running %s", " ".join(argv))
+    _debug("running %s", " ".join(argv))
     env = clean_env(offline)
     deadline = envvars.download_deadline()
     try:
@@ -214,8 +213,13 @@ def run(
         raise UvError(f"uv failed {what}: {reason}",
                       _hint_for(hint, kind) or "rerun with -v to see uv's full output",
                       kind, reason)
-    log.debug("uv stderr: %s", proc.stderr.strip())
+    _debug("uv stderr: %s", proc.stderr.strip())
     return proc
+
+
+def _debug(message: str, *args: object) -> None:
+    if "logging" in sys.modules:  # only -v loads it (cli/app.py): else nothing would print
+        sys.modules["logging"].getLogger("mlstack.uv").debug(message, *args)
 
 
 def _hint_for(hint: str | Callable[[UvFailure], str] | None, kind: UvFailure) -> str | None:
@@ -226,36 +230,33 @@ def _hint_for(hint: str | Callable[[UvFailure], str] | None, kind: UvFailure) ->
 def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
                    on_line: Callable[[str], None], deadline: float
                    ) -> subprocess.CompletedProcess[str]:
-    """``subprocess.run`` with stderr read line by line while uv runs (stdout goes to a
-    temporary file, so a full stdout pipe cannot stall uv), killed at ``deadline`` seconds
-    (then :class:`subprocess.TimeoutExpired`, as ``subprocess.run`` raises)."""
-    import tempfile
+    """``subprocess.run`` with stderr read line by line while uv runs (stdout is not
+    kept: the one caller, ``uv pip sync``, reports on stderr), killed at ``deadline``
+    seconds (then :class:`subprocess.TimeoutExpired`, as ``subprocess.run`` raises)."""
     import threading
 
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
-        with subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
-                              text=True) as child:
-            assert child.stderr is not None  # noqa: S101 - PIPE was asked for
-            fired = threading.Event()
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True) as child:
+        assert child.stderr is not None  # noqa: S101 - PIPE was asked for
+        fired = threading.Event()
 
-            def kill() -> None:
-                fired.set()
-                child.kill()
+        def kill() -> None:
+            fired.set()
+            child.kill()
 
-            timer = threading.Timer(deadline, kill)
-            timer.daemon = True
-            timer.start()
-            lines = []
-            try:
-                for line in child.stderr:
-                    lines.append(line)
-                    on_line(line.rstrip("\n"))
-            finally:
-                timer.cancel()
-        if fired.is_set():
-            raise subprocess.TimeoutExpired(argv, deadline)
-        out.seek(0)
-        return subprocess.CompletedProcess(argv, child.returncode, out.read(), "".join(lines))
+        timer = threading.Timer(deadline, kill)
+        timer.daemon = True
+        timer.start()
+        lines = []
+        try:
+            for line in child.stderr:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        finally:
+            timer.cancel()
+    if fired.is_set():
+        raise subprocess.TimeoutExpired(argv, deadline)
+    return subprocess.CompletedProcess(argv, child.returncode, "", "".join(lines))
 
 
 _NOISE = re.compile(r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )")

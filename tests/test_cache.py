@@ -34,6 +34,7 @@ def test_clean_and_prune(mirrored: WheelIndex, fake_machine: Callable[[str], Pat
     lock = team_lock(tmp_path / "mlstack.lock")
     assert cli("env", "create", "demo", "--lock", str(lock)).returncode == 0
     assert _archives()  # uv unpacked the wheels there
+    assert len(list(paths.venv_templates_dir().iterdir())) == 1  # the venv a miss copies
     # prune keeps what uv still indexes; the env keeps working either way.
     assert main(["cache", "prune", "--json"]) == 0
     pruned = json.loads(capsys.readouterr().out)
@@ -67,6 +68,7 @@ def test_clean_and_prune(mirrored: WheelIndex, fake_machine: Callable[[str], Pat
     assert out[1].endswith("hardlinked into envs: their files stay until `mlstack env "
                            "remove` and `mlstack gc`)")
     assert _archives() == []
+    assert not paths.venv_templates_dir().exists()  # made again by the next miss
     run = cli("env", "run", "demo", "--", "python", "-c", "import torch; print(torch.__version__)")
     assert run.stdout.strip() == "2.8.0+rocm6.4", run.stderr
 

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env.core import paths
-from tests.envfixtures import error_lines, failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import (
+    error_lines,
+    failing_uv,
+    team_lock,
+    torch_entry,
+    uv_wrapper,
+    write_lock,
+)
 from tests.wheelindex import WheelIndex, serve
 
 pytest_plugins = ["tests.wheelindex"]
@@ -55,6 +62,42 @@ def test_done_when_7900xtx(mirrored: WheelIndex, fake_machine: Callable[[str], P
                  "import os; print(os.environ['MIOPEN_USER_DB_PATH'])").stdout.strip()
     assert Path(miopen) == paths.envs_dir() / "demo" / "cache" / "miopen" / "db"
     assert Path(miopen).is_dir()
+
+
+def test_a_store_miss_runs_one_uv_process(mirrored: WheelIndex,
+                                          fake_machine: Callable[[str], Path],
+                                          tmp_path: Path, cli: Cli) -> None:
+    """`uv venv` runs once per uv and interpreter (the template a store miss copies); each
+    miss then runs `uv pip sync` alone, and its env verifies, runs and activates."""
+    fake_machine("7900xtx")
+    calls = tmp_path / "uv-calls"
+    wrapper = uv_wrapper(tmp_path / "uv", f'echo "$1 $2 $3" >> {calls}\nexec "$REAL_UV" "$@"')
+    env = {"MLSTACK_UV": str(wrapper)}
+    lock = team_lock(tmp_path / "a.lock")
+    other = write_lock(tmp_path / "b.lock",
+                       [torch_entry("demo", "rocm6.4:gfx1100", extra=["numpy"])])
+    assert cli("env", "create", "demo", "--lock", str(lock), env=env).returncode == 0
+    first = calls.read_text().splitlines()
+    calls.unlink()
+    r = cli("env", "create", "demo", "--name", "other", "--lock", str(other), env=env)
+    assert r.returncode == 0, r.stderr
+    second = calls.read_text().splitlines()
+    def commands(lines: list[str]) -> list[str]:
+        return [" ".join(w for w in line.split() if w != "--no-config") for line in lines]
+
+    # The first: this uv's version (asked once per binary), the template, the install.
+    assert commands(first) == ["--version", "venv --relocatable", "pip sync"], first
+    assert commands(second) == ["pip sync"], second
+    for name in ("demo", "other"):
+        assert cli("env", "verify", name).returncode == 0
+        run = cli("env", "run", name, "--", "python", "-c", "import torch")
+        assert run.returncode == 0, run.stderr
+    venv = paths.envs_dir() / "other" / "current" / "venv"
+    shell = subprocess.run(
+        ["bash", "-c", f'. "{venv}/bin/activate" && python -c "import numpy, sys; '
+                     'print(sys.prefix)"'], capture_output=True, text=True, check=False)
+    assert shell.returncode == 0, shell.stderr
+    assert Path(shell.stdout.strip()).resolve() == venv.resolve()
 
 
 def test_6700xt_carries_the_override(mirrored: WheelIndex, fake_machine: Callable[[str], Path],

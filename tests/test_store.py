@@ -250,3 +250,53 @@ def test_the_installed_set_is_checked_against_the_lock(tmp_path: Path) -> None:
     _dist_info(site, "extra_pkg-3.dist-info", "extra.pkg", "3")
     with pytest.raises(MlstackError, match=r": extra-pkg$"):
         check_installed(entry("1.0"), tmp_path)
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every path under ``root``: ("link", target), ("dir", b"") or ("file", content)."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = ("link", str(path.readlink()).encode())
+        elif path.is_dir():
+            out[rel] = ("dir", b"")
+        else:
+            out[rel] = (f"file {oct(path.stat().st_mode & 0o777)}", path.read_bytes())
+    return out
+
+
+def test_a_new_venv_is_what_uv_venv_writes(tmp_path: Path) -> None:
+    """A store miss copies a template venv instead of running `uv venv`: the copy, under
+    another name and path, is byte for byte what `uv venv --relocatable` writes there,
+    and the template is made once per uv and interpreter."""
+    from mlstack_env import uv
+    from mlstack_env.store.install import new_venv
+
+    python, interpreter = uv.running_python()
+    version = uv.version()
+    new_venv(python, interpreter, tmp_path / "a" / "venv", version)
+    new_venv(python, interpreter, tmp_path / "b" / "other", version)
+    uv.run(["venv", "--relocatable", "--quiet", "--python", str(interpreter),
+            str(tmp_path / "by-uv")], what="creating a venv")
+    want = _tree(tmp_path / "by-uv")
+    assert "pyvenv.cfg" in want and "bin/activate" in want
+    assert _tree(tmp_path / "a" / "venv") == want
+    assert _tree(tmp_path / "b" / "other") == want
+    templates = list(paths.venv_templates_dir().iterdir())
+    assert len(templates) == 1  # made once, no temporaries left
+    (templates[0] / "pyvenv.cfg").unlink()  # damaged: made again
+    new_venv(python, interpreter, tmp_path / "c" / "venv", version)
+    assert _tree(tmp_path / "c" / "venv") == want
+
+
+def test_a_venv_for_a_missing_interpreter_is_uvs_error(tmp_path: Path) -> None:
+    """No template for an interpreter that cannot be read: uv is asked as before, and its
+    failure is a clean error (not a traceback from the template's stat)."""
+    from mlstack_env import uv
+    from mlstack_env.store.install import new_venv
+
+    with pytest.raises(uv.UvError, match=r"^uv failed creating a Python 3\.99 venv: "):
+        new_venv("3.99", tmp_path / "gone" / "python3.99", tmp_path / "venv", uv.version())
+    assert not (tmp_path / "venv").exists()
+    assert not paths.venv_templates_dir().exists()

@@ -136,3 +136,21 @@ def test_the_version_is_asked_once_per_binary(tmp_path: Path) -> None:
     uv.version.cache_clear()
     assert uv.version(wrapper) == real
     assert calls.read_text().count("x") == 2
+
+
+def test_with_logging_on_each_run_is_logged_and_streamed_lines_arrive(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """uv.py does not load logging itself; once -v has (here: caplog), the argv and uv's
+    stderr are logged as before. A streamed run hands over each stderr line."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="mlstack.uv")
+    lines: list[str] = []
+    proc = uv.run(["--version"], what="asking the version")
+    assert proc.stdout.startswith("uv ")
+    python = str(uv.running_python()[1])
+    uv.run(["venv", "--python", python, str(tmp_path / "v")], what="creating a venv",
+           on_line=lines.append)
+    assert "running " in caplog.text and "--version" in caplog.text
+    assert sum("running " in r.message for r in caplog.records) == 2
+    assert any(line.startswith("Creating virtual environment") for line in lines), lines

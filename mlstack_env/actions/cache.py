@@ -82,5 +82,6 @@ def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
             import shutil
 
             shutil.rmtree(paths.wheel_urls_dir(), ignore_errors=True)
+            shutil.rmtree(paths.venv_templates_dir(), ignore_errors=True)  # made again
     return CacheReport(action, path, before, usage(path), files, files_before,
                        usage(files).total)

@@ -80,6 +80,12 @@ def uv_cache_dir() -> Path:
     return home() / "cache" / "uv"
 
 
+def venv_templates_dir() -> Path:
+    """The empty venvs ``uv venv`` wrote, one per uv and interpreter, that a store miss
+    copies (store/install.py); ``cache clean`` removes them."""
+    return home() / "cache" / "venvs"
+
+
 def wheel_urls_dir() -> Path:
     """Where mlstack recorded, before it fetched files itself, the URL each cached wheel
     came from. Nothing writes there now; gc drops its stale temporaries and

@@ -1,9 +1,10 @@
 """Installing a lock entry into a new venv with uv: the entry's files made local first
 (the bundle folder, else mlstack's download cache, where missing files are downloaded
-after locate.py found them on the mirrors: mlstack_env/fetch/download.py), then ``uv venv`` and
-``uv pip sync`` of a hash-pinned pylock of ``file://`` URLs (``--no-index``, no network),
-progress from uv's own lines, the installed set checked against the lock, the env's
-``pip`` and ROCm's selector added.
+after locate.py found them on the mirrors: mlstack_env/fetch/download.py), then a venv (a
+copy of what ``uv venv`` wrote once: :func:`new_venv`) and ``uv pip sync`` of a
+hash-pinned pylock of ``file://`` URLs (``--no-index``, no network), progress from uv's
+own lines, the installed set checked against the lock, the env's ``pip`` and ROCm's
+selector added.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
 @record
 class UvInstaller:
-    """``uv venv --relocatable`` with the locked Python, then a hash-checked
-    ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,
+    """A venv as ``uv venv --relocatable`` writes it with the locked Python, then a
+    hash-checked ``uv pip sync`` of exactly the locked wheels (the entry as PEP 751 ``pylock.toml``,
     mirror URLs swapped in for fetching only).
 
     ``wheels_dir`` is a bundle folder (``mlstack bundle``): each locked wheel found there
@@ -119,11 +120,7 @@ class UvInstaller:
         interpreter = interpreter_for(entry.python)
         uv_version = uv.version()
         with progress.step(f"creating a Python {entry.python} venv"):
-            uv.run(
-                ["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
-                what=f"creating a Python {entry.python} venv",
-                cwd=workdir,
-            )
+            new_venv(entry.python, interpreter, venv, uv_version)
         pylock = workdir / "pylock.toml"
         pylock.write_text(to_pylock(entry, located=located, require_urls=False),
                           encoding="utf-8")
@@ -263,6 +260,63 @@ def _same(a: str | None, b: str | None) -> bool:
         return Version(a) == Version(b)
     except InvalidVersion:
         return a == b
+
+
+def new_venv(python: str, interpreter: Path, venv: Path, uv_version: str) -> None:
+    """What ``uv venv --relocatable --python INTERPRETER VENV`` writes, copied from a
+    template uv wrote once for this uv and this interpreter (``cache/venvs/``, removed
+    by ``cache clean``).
+
+    A relocatable venv holds no path of its own: its files are the same byte for byte
+    wherever it is and whatever its name (a test compares a copy with uv's own), so the
+    copy is what uv would have written, without a uv process on every store miss. The
+    template is keyed by uv's version and the interpreter's real path, size and
+    modification time (``pyvenv.cfg`` records its directory and version)."""
+    import shutil
+
+    try:
+        template = _venv_template(python, interpreter, uv_version)
+    except OSError:  # the interpreter cannot be read, or no template written: uv's own way
+        _uv_venv(python, interpreter, venv)
+        return
+    shutil.copytree(template, venv, symlinks=True, copy_function=shutil.copy)
+
+
+def _uv_venv(python: str, interpreter: Path, venv: Path) -> None:
+    from mlstack_env import uv
+
+    uv.run(["venv", "--relocatable", "--quiet", "--python", str(interpreter), str(venv)],
+           what=f"creating a Python {python} venv", cwd=venv.parent)
+
+
+def _venv_template(python: str, interpreter: Path, uv_version: str) -> Path:
+    """The template venv for this uv and interpreter, made by uv if missing: in a
+    temporary folder, renamed into place only once complete (a concurrent create that
+    got there first wins; its template is the same)."""
+    from mlstack_env.core import paths
+    from mlstack_env.core.digest import sha256_hex
+
+    st = interpreter.stat()
+    stamp = f"{uv_version}|{interpreter}|{st.st_size}|{st.st_mtime_ns}"
+    root = paths.venv_templates_dir()
+    template = root / sha256_hex(stamp)[:16]
+    if (template / "pyvenv.cfg").is_file():
+        return template
+    import tempfile
+
+    from mlstack_env.store.files import remove_tree
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        _uv_venv(python, interpreter, tmp / "venv")
+        if template.exists() and not (template / "pyvenv.cfg").is_file():
+            remove_tree(template)  # damaged: a complete one appears at once, by a rename
+        with contextlib.suppress(OSError):  # a concurrent create's is in place: the same
+            (tmp / "venv").rename(template)
+    finally:
+        remove_tree(tmp)
+    return template
 
 
 def interpreter_for(version: str) -> Path:
