@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.fetch.failures import STOP, DownloadError, Stopped
 from mlstack_env.fetch.filecache import (
     CHUNK,
@@ -54,6 +54,7 @@ from mlstack_env.fetch.filecache import (
 from mlstack_env.fetch.wants import (
     DownloadProgress,
     Fetched,
+    FetchStatus,
     NoDownloadProgress,
     Report,
     Settings,
@@ -63,7 +64,8 @@ from mlstack_env.fetch.wants import (
 )
 
 __all__ = [
-    "CHUNK", "PART", "DownloadError", "DownloadProgress", "Fetched", "NoDownloadProgress",
+    "CHUNK", "PART", "DownloadError", "DownloadProgress", "FetchStatus", "Fetched",
+    "NoDownloadProgress",
     "Report", "Settings", "Want", "cache_dir", "cached", "fetch_all", "file_sha256",
     "forget_report", "last_report", "prune", "settings_from", "want",
 ]
@@ -115,14 +117,14 @@ def _in_cache(wants: Sequence[Want], report: Report, *,
             continue
         touch(path)
         found[each.sha256] = path
-        report.files.append(Fetched(each, path, "cached"))
+        report.files.append(Fetched(each, path, FetchStatus.CACHED))
     return found, missing, damaged
 
 
-def _not_cached(missing: Sequence[Want], damaged: set[str]) -> MlstackError:
+def _not_cached(missing: Sequence[Want], damaged: set[str]) -> SourceError:
     names = ", ".join(sorted(f"{w.filename}{' (damaged: removed)' if w.sha256 in damaged else ''}"
                              for w in missing))
-    return MlstackError(
+    return SourceError(
         f"{len(missing)} locked file{'s are' if len(missing) != 1 else ' is'} not in "
         f"mlstack's download cache ({cache_dir()}), and --offline downloads nothing: "
         f"{names}",
