@@ -11,7 +11,8 @@ for ``(url, sha256, size)``; uv then installs from the local files, with no netw
   second mlstack waits for the first instead of fetching the same file). A run killed at
   any point leaves what it wrote; the next run re-hashes those bytes and asks for the rest
   with an HTTP ``Range`` request (a server that ignores it sends the whole file, which is
-  then taken from the start). At most the chunk in flight is fetched twice.
+  then taken from the start). At most the chunks in flight (``transfer.AT_RISK``,
+  6 MiB) are fetched twice.
 * **Retries with backoff** on connection errors, timeouts and 5xx/429 (``retries``), a
   read timeout (``timeout``: seconds without a byte) and a **total deadline per file**
   (``deadline``), so a mirror that trickles a byte a second is given up on too.

@@ -41,9 +41,10 @@ def mismatch(want: Want, why: str) -> DownloadError:
         "on purpose"))
 
 
-def cache_unwritable(slot: Path, exc: OSError) -> StoreError:
+def cache_unwritable(slot: Path, exc: Exception) -> StoreError:
     """The download cache's folder of one file cannot be created or written."""
-    return StoreError(f"cannot write to mlstack's download cache {slot}: {exc.strerror or exc}",
+    why = getattr(exc, "strerror", None) or exc
+    return StoreError(f"cannot write to mlstack's download cache {slot}: {why}",
                       "check the free space and permissions of MLSTACK_HOME")
 
 

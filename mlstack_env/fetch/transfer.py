@@ -45,11 +45,11 @@ def fetch_one(want: Want, client: Client, settings: Settings,
 
 
 class _Sink:
-    """The part file's writer: each chunk is written and hashed in a thread of its own
-    (file writes and hashlib let go of the GIL), so receiving the next chunk overlaps
-    both, and a second thread pushes what was written to the disk as it comes
-    (``fdatasync``), so the ``fsync`` before publishing waits for the last pages only.
-    A failed write is kept and raised by the next :meth:`put` (or :meth:`close`)."""
+    """The part file's writer: each chunk is written by one thread and hashed by another
+    (file writes and hashlib let go of the GIL), so receiving the next chunk, writing
+    and hashing overlap, and a third thread pushes what was written to the disk as it
+    comes (``fdatasync``), so the ``fsync`` before publishing waits for the last pages
+    only. A failed write is kept and raised by the next :meth:`put` (or :meth:`close`)."""
 
     def __init__(self, part: Any, digest: Any, slot: Path) -> None:
         import queue
@@ -57,33 +57,38 @@ class _Sink:
         self._part = part
         self._slot = slot
         self._digest = digest
-        self._failed: OSError | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._failed: Exception | None = None
+        self._queues: list[queue.Queue[bytes | None]] = [
+            queue.Queue(maxsize=_QUEUED), queue.Queue(maxsize=_QUEUED)]
         self._dirty = threading.Event()
         self._done = False
         self._threads = [
             threading.Thread(target=self._write, name="mlstack-write", daemon=True),
+            threading.Thread(target=self._hash, name="mlstack-sha256", daemon=True),
             threading.Thread(target=self._flush, name="mlstack-flush", daemon=True)]
         for thread in self._threads:
             thread.start()
 
     def _write(self) -> None:
         unflushed = 0
-        while (chunk := self._queue.get()) is not None:
+        while (chunk := self._queues[0].get()) is not None:
             if self._failed is not None:
                 continue
             try:
                 self._part.write(chunk)
-            except OSError as exc:
+            except Exception as exc:  # kept for the next put (a dead writer would hang it)
                 self._failed = exc
                 continue
-            self._digest.update(chunk)
             unflushed += len(chunk)
             if unflushed >= _FLUSH_EVERY:
                 unflushed = 0
                 self._dirty.set()
         self._done = True
         self._dirty.set()
+
+    def _hash(self) -> None:
+        while (chunk := self._queues[1].get()) is not None:
+            self._digest.update(chunk)
 
     def _flush(self) -> None:
         while True:
@@ -92,18 +97,20 @@ class _Sink:
             if self._done:
                 return
             try:
-                os.fdatasync(self._part.fileno())
+                _datasync(self._part.fileno())
             except OSError:
                 return  # the fsync before publishing says what is wrong
 
     def put(self, chunk: bytes) -> None:
         self._raise()
-        self._queue.put(chunk)
+        for queue in self._queues:
+            queue.put(chunk)
 
     def close(self) -> None:
         """Every chunk put is written (or failed) and hashed; the threads have ended."""
         if self._threads:
-            self._queue.put(None)
+            for queue in self._queues:
+                queue.put(None)
             for thread in self._threads:
                 thread.join()
             self._threads = []
@@ -119,6 +126,9 @@ class _Sink:
 
 
 _FLUSH_EVERY = 64 << 20  # bytes written between two pushes to the disk
+_QUEUED = 4  # chunks received, waiting for the writer (and for the hasher)
+AT_RISK = (_QUEUED + 2) * CHUNK  # what a killed run may have received and not written
+_datasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
 
 
 def _download(want: Want, part: Any, slot: Path, client: Client, *, settings: Settings,
