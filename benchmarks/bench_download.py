@@ -8,7 +8,9 @@ Target: ``mlstack env create`` of a lock holding one 1 GB wheel, every cache emp
 sync`` of the same pylock: uv downloads, unpacks and links in one stream). Both fetch
 the same file from the same loopback server (tests/wheelindex.py, full speed), alternately,
 one cold round each per run; medians. Also printed: mlstack's download alone (the file
-into its cache, no install) and a resume after a kill at 50% (bytes fetched in all).
+into its cache, no install) beside curl's (``curl -o`` of the same URL into a file, when
+curl is installed: the download's peer), and a resume after a kill at 50% (bytes
+fetched in all).
 
 ``--wheel PATH`` measures a real wheel instead (PyPI's torch 2.9.1 for cp311: ~900 MB,
 15k files, 4 GB unpacked; ``pip download --no-deps --only-binary :all: torch==2.9.1
@@ -172,13 +174,30 @@ def main() -> None:
                 subprocess.run([sys.executable, "-c", code], env=env, check=True)
                 return time.perf_counter() - start
 
+            curl = shutil.which("curl") or ""
+
+            def curl_only() -> float:
+                """The same file into a file by curl: the download's peer (no hash)."""
+                out = base / "curl.whl"
+                start = time.perf_counter()
+                subprocess.run([curl, "--silent", "--fail", "--output", str(out),
+                                index.mirrors[FILES] + wheel.url[len(FILES):]],
+                               check=True)
+                took = time.perf_counter() - start
+                out.unlink()
+                return took
+
             raw_uv()  # warm: the interpreter query, the page cache of the served file
             cold_create()
             samples: dict[str, list[float]] = {"uv": [], "mlstack": [], "download": []}
+            if curl:
+                samples["curl"] = []
             for _ in range(args.runs):
                 samples["uv"].append(raw_uv())
                 samples["mlstack"].append(cold_create())
                 samples["download"].append(download_only())
+                if curl:
+                    samples["curl"].append(curl_only())
             med = {k: statistics.median(v) for k, v in samples.items()}
             mb = size / 1e6
             print(f"uv {uv.version()}; {args.runs} cold rounds each, alternating, medians; "
@@ -190,6 +209,9 @@ def main() -> None:
                   f"{verdict}")
             print(f"  mlstack's download alone      {med['download']:.2f} s "
                   f"({mb / med['download']:.0f} MB/s, sha256 checked, into its cache)")
+            if curl:
+                print(f"  curl's download into a file   {med['curl']:.2f} s "
+                      f"({mb / med['curl']:.0f} MB/s, no hash, no fsync)")
             print("  samples: " + "; ".join(f"{k} " + " ".join(f"{s:.2f}" for s in v)
                                             for k, v in samples.items()))
             print("  the last cold create's steps:\n" + "\n".join(f"    {s}" for s in steps))

@@ -29,6 +29,7 @@ import pytest
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import paths
 from mlstack_env.fetch import download
+from mlstack_env.fetch.transfer import AT_RISK
 from mlstack_env.lockfile import LockedPackage, LockEntry, Wheel, read_lock
 from tests.conftest import mlstack_exe
 from tests.envfixtures import PLATFORM, error_lines, write_lock
@@ -116,8 +117,8 @@ def test_a_killed_download_resumes_with_a_range_request(
     again = wheel_requests(index, wheel)[len(first):]
     assert again == [(f"bytes={kept}-", 206, wheel.size - kept)]
     assert wheel.size - kept <= 0.55 * wheel.size
-    # Fetched twice: only what was in flight when the process died, under one chunk.
-    assert first[0][2] + again[0][2] - wheel.size <= download.CHUNK
+    # Fetched twice: only what was in flight (received, not yet written) when it died.
+    assert first[0][2] + again[0][2] - wheel.size <= AT_RISK
     fetched = json.loads(r.stdout)["downloads"]
     assert (fetched["downloaded"], fetched["bytes"], fetched["resumed_bytes"]) == (
         1, wheel.size - kept, kept)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mlstack_env.core.units import human_bytes, seconds
+from mlstack_env.fetch.wants import FetchStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -105,7 +106,7 @@ class DownloadLines:
         with self._t.lock:
             self._t.finished += 1
             n = self._t.finished
-        if got.status == "cached":  # another mlstack fetched it meanwhile
+        if got.status is FetchStatus.CACHED:  # another mlstack fetched it meanwhile
             self._say(f"[{n}/{self._t.count}] {got.want.filename}: in the cache")
             return
         resumed = f", resumed at {human_bytes(got.resumed_from)}" if got.resumed_from else ""
@@ -114,7 +115,7 @@ class DownloadLines:
                   f"{rate(got.bytes, got.seconds)}{resumed}; sha256 ok)")
 
     def end(self, report: Report) -> None:
-        got = [f for f in report.files if f.status == "downloaded"]
+        got = [f for f in report.files if f.status is FetchStatus.DOWNLOADED]
         nbytes = sum(f.bytes for f in got)
         self._say(f"downloaded {len(got)} file{'s' if len(got) != 1 else ''}, "
                   f"{human_bytes(nbytes)} in {seconds(report.seconds)} "

@@ -11,7 +11,8 @@ for ``(url, sha256, size)``; uv then installs from the local files, with no netw
   second mlstack waits for the first instead of fetching the same file). A run killed at
   any point leaves what it wrote; the next run re-hashes those bytes and asks for the rest
   with an HTTP ``Range`` request (a server that ignores it sends the whole file, which is
-  then taken from the start). At most the chunk in flight is fetched twice.
+  then taken from the start). At most the chunks in flight (``transfer.AT_RISK``,
+  6 MiB) are fetched twice.
 * **Retries with backoff** on connection errors, timeouts and 5xx/429 (``retries``), a
   read timeout (``timeout``: seconds without a byte) and a **total deadline per file**
   (``deadline``), so a mirror that trickles a byte a second is given up on too.
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError
 from mlstack_env.fetch.failures import STOP, DownloadError, Stopped
 from mlstack_env.fetch.filecache import (
     CHUNK,
@@ -54,6 +55,7 @@ from mlstack_env.fetch.filecache import (
 from mlstack_env.fetch.wants import (
     DownloadProgress,
     Fetched,
+    FetchStatus,
     NoDownloadProgress,
     Report,
     Settings,
@@ -63,7 +65,8 @@ from mlstack_env.fetch.wants import (
 )
 
 __all__ = [
-    "CHUNK", "PART", "DownloadError", "DownloadProgress", "Fetched", "NoDownloadProgress",
+    "CHUNK", "PART", "DownloadError", "DownloadProgress", "FetchStatus", "Fetched",
+    "NoDownloadProgress",
     "Report", "Settings", "Want", "cache_dir", "cached", "fetch_all", "file_sha256",
     "forget_report", "last_report", "prune", "settings_from", "want",
 ]
@@ -115,14 +118,14 @@ def _in_cache(wants: Sequence[Want], report: Report, *,
             continue
         touch(path)
         found[each.sha256] = path
-        report.files.append(Fetched(each, path, "cached"))
+        report.files.append(Fetched(each, path, FetchStatus.CACHED))
     return found, missing, damaged
 
 
-def _not_cached(missing: Sequence[Want], damaged: set[str]) -> MlstackError:
+def _not_cached(missing: Sequence[Want], damaged: set[str]) -> SourceError:
     names = ", ".join(sorted(f"{w.filename}{' (damaged: removed)' if w.sha256 in damaged else ''}"
                              for w in missing))
-    return MlstackError(
+    return SourceError(
         f"{len(missing)} locked file{'s are' if len(missing) != 1 else ' is'} not in "
         f"mlstack's download cache ({cache_dir()}), and --offline downloads nothing: "
         f"{names}",

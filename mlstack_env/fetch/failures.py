@@ -5,14 +5,15 @@ attempt (``Retry``, ``Restart``) and for stopping the other files (``STOP``)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import SourceError, StoreError
 from mlstack_env.fetch.wants import Want
 
 STOP = threading.Event()  # set when one file failed: the others stop at their next chunk
 
 
-class DownloadError(MlstackError):
+class DownloadError(SourceError):
     """A file could not be fetched; the message names the URL, the mirror and why."""
 
 
@@ -38,6 +39,13 @@ def mismatch(want: Want, why: str) -> DownloadError:
         "the lock or the served wheel was changed: restore the lock, fix the server (or its "
         f"[mirrors] entry), or re-lock with `mlstack lock` if {want.filename} was replaced "
         "on purpose"))
+
+
+def cache_unwritable(slot: Path, exc: Exception) -> StoreError:
+    """The download cache's folder of one file cannot be created or written."""
+    why = getattr(exc, "strerror", None) or exc
+    return StoreError(f"cannot write to mlstack's download cache {slot}: {why}",
+                      "check the free space and permissions of MLSTACK_HOME")
 
 
 class Retry(Exception):

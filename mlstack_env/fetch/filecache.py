@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlstack_env.core import paths
-from mlstack_env.core.errors import MlstackError
+from mlstack_env.core.errors import LockError
 from mlstack_env.fetch.wants import Want
 
 CHUNK = 1 << 20  # bytes per read and write: what a killed run may fetch twice
@@ -34,7 +34,7 @@ def cache_dir() -> Path:
 
 def slot_of(sha256: str) -> Path:
     if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-        raise MlstackError(f"{sha256!r} is not a sha256", "the lock's hashes are 64 hex digits")
+        raise LockError(f"{sha256!r} is not a sha256", "the lock's hashes are 64 hex digits")
     return cache_dir() / sha256
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -85,11 +86,18 @@ def _port(port: int | None) -> str:
     return f":{port}" if port else ""
 
 
+class FetchStatus(StrEnum):
+    """Where a fetched file came from this run (its value names ``--json``'s counts)."""
+
+    CACHED = "cached"  # already in the download cache (or another mlstack fetched it)
+    DOWNLOADED = "downloaded"  # fetched over the network by this run
+
+
 @dataclass
 class Fetched:
     want: Want
     path: Path
-    status: str  # "cached", "downloaded"
+    status: FetchStatus
     bytes: int = 0  # fetched over the network by this run
     resumed_from: int = 0  # bytes a killed run had left, not fetched again
     seconds: float = 0.0
@@ -103,11 +111,11 @@ class Report:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        got = [f for f in self.files if f.status == "downloaded"]
+        got = [f for f in self.files if f.status is FetchStatus.DOWNLOADED]
         return {
             "files": len(self.files),
-            "cached": len(self.files) - len(got),
-            "downloaded": len(got),
+            str(FetchStatus.CACHED): len(self.files) - len(got),
+            str(FetchStatus.DOWNLOADED): len(got),
             "bytes": sum(f.bytes for f in got),
             "resumed_bytes": sum(f.resumed_from for f in got),
             "seconds": round(self.seconds, 3),
