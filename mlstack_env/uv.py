@@ -91,7 +91,6 @@ def binary() -> Path:
         from uv import find_uv_bin  # sysconfig: ~2 ms of imports
     except ImportError:  # pragma: no cover - uv is a hard dependency
         import shutil
-
         found = shutil.which("uv")
         if found:
             return Path(found)
@@ -297,7 +296,6 @@ def _candidates(minor: int) -> list[Path]:
     name = f"python3.{minor}"
     out: list[Path] = []
     import shutil  # with bz2 and lzma: not on a store miss, whose interpreter is known
-
     on_path = shutil.which(name)
     if on_path:
         out.append(Path(on_path))
