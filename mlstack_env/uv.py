@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -91,6 +90,7 @@ def binary() -> Path:
     try:
         from uv import find_uv_bin  # sysconfig: ~2 ms of imports
     except ImportError:  # pragma: no cover - uv is a hard dependency
+        import shutil
         found = shutil.which("uv")
         if found:
             return Path(found)
@@ -295,6 +295,7 @@ def uv_reason(stderr: str, max_parts: int = 2) -> str:
 def _candidates(minor: int) -> list[Path]:
     name = f"python3.{minor}"
     out: list[Path] = []
+    import shutil  # with bz2 and lzma: not on a store miss, whose interpreter is known
     on_path = shutil.which(name)
     if on_path:
         out.append(Path(on_path))

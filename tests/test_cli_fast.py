@@ -269,6 +269,26 @@ def test_reads_and_store_hits_skip_what_they_do_not_use(
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 
+def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
+                                                                 tmp_path: Path) -> None:
+    """A store miss whose files are all in the download cache (the entry removed by gc,
+    the cache kept) runs uv, but starts no download: no HTTP client (urllib3, ssl, the
+    transfer threads), no locator; and it hashes no cached file, defines no dataclass
+    (fetch/wants.py's classes are records), removes no tree (shutil, with bz2 and lzma)
+    and writes no temporary with tempfile."""
+    assert run_mlstack("env", "remove", "demo").returncode == 0
+    assert run_mlstack("gc").returncode == 0
+    modules = _imported(["env", "create", "demo", "--lock", str(tmp_path / "team.lock"),
+                         "--json"])
+    assert {"mlstack_env.uv", "mlstack_env.fetch.download"} <= modules  # a real miss
+    absent = ("urllib3", "ssl", "http", "email", "socket", "concurrent",
+              "mlstack_env.fetch.httpclient", "mlstack_env.fetch.transfer",
+              "mlstack_env.fetch.locate", "mlstack_env.fetch.indexpages", "hashlib",
+              "dataclasses", "inspect", "shutil", "bz2", "lzma", "tempfile", "logging",
+              "mlstack_env.resolve", "mlstack_env.store.verify", "typer", "rich", "tomlkit")
+    assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
+
+
 def test_a_no_op_lock_imports_no_resolver(world: Path) -> None:
     """Nothing to resolve: the resolver proper (one entry's resolution, the CUDA check,
     uv's compile run, uv itself) stays unloaded."""

@@ -290,6 +290,62 @@ def test_a_new_venv_is_what_uv_venv_writes(tmp_path: Path) -> None:
     assert _tree(tmp_path / "c" / "venv") == want
 
 
+def test_each_idle_hands_out_only_what_no_one_holds(tmp_path: Path) -> None:
+    """cache prune and gc's reclaim of records scan with core/locks.each_idle: a path
+    another open file holds locked, or one that cannot be opened, is skipped; each one
+    handed out is locked (another lock attempt is refused) until the loop moves on."""
+    from mlstack_env.core.locks import each_idle
+
+    held, free, gone = tmp_path / "held", tmp_path / "free", tmp_path / "gone"
+    held.write_text("h")
+    free.write_text("f")
+    seen = []
+    with file_lock(held):
+        for path, fd in each_idle([held, free, gone], os.O_RDONLY):
+            assert os.read(fd, 1) == b"f"
+            with pytest.raises(Busy), file_lock(path, wait=False):
+                pass
+            seen.append(path)
+    assert seen == [free]
+    with file_lock(free, wait=False):  # released once the loop moved on
+        pass
+    created = tmp_path / "made" / ".part"
+    created.parent.mkdir()
+    assert [p for p, _ in each_idle([created], os.O_RDWR | os.O_CREAT)] == [created]
+    assert created.is_file()
+
+
+def test_remove_tree_removes_what_it_is_given_and_never_through_a_link(tmp_path: Path) -> None:
+    """A file, a link (never what it points to), a folder of files and links,
+    a tree, a sealed entry, and a path already gone."""
+    from mlstack_env.store.files import remove_tree, seal
+
+    kept = tmp_path / "kept"
+    (kept / "sub").mkdir(parents=True)
+    (kept / "sub" / "f").write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(kept)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "pylock.toml").write_text("x")
+    (flat / "to-kept").symlink_to(kept)
+    tree = tmp_path / "tree" / "a" / "b"
+    tree.mkdir(parents=True)
+    (tree / "f").write_text("x")
+    sealed = tmp_path / "entry"
+    (sealed / "bin").mkdir(parents=True)
+    (sealed / "bin" / "python").write_text("x")
+    site = sealed / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "m.py").write_text("x")
+    seal(sealed)
+    for path in (tmp_path / "kept" / "sub" / "f", link, flat, tmp_path / "tree", sealed,
+                 tmp_path / "never-was"):
+        remove_tree(path)
+        assert not path.exists() and not path.is_symlink(), path
+    assert (kept / "sub").is_dir()  # not removed through the links
+
+
 def test_a_venv_for_a_missing_interpreter_is_uvs_error(tmp_path: Path) -> None:
     """No template for an interpreter that cannot be read: uv is asked as before, and its
     failure is a clean error (not a traceback from the template's stat)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -91,3 +91,24 @@ def try_lock_dir(path: Path, *, shared: bool) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def each_idle(paths: Iterable[Path], flags: int) -> Iterator[tuple[Path, int]]:
+    """Each of ``paths`` that no other process holds locked, in turn: opened with
+    ``flags`` (``os.open``; created ``0o644`` with ``O_CREAT``), locked exclusively
+    without waiting, and yielded with its fd, which is closed (and the lock released)
+    when the loop moves on. One that cannot be opened or locked — a live command's,
+    a download under way — is skipped: what cleans up after killed commands leaves it."""
+    for path in paths:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held by a live process
+            yield path, fd
+        finally:
+            os.close(fd)

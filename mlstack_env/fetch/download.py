@@ -35,7 +35,6 @@ and the names callers use.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -110,6 +109,8 @@ def _in_cache(wants: Sequence[Want], report: Report, *,
     for each in {w.sha256: w for w in wants}.values():
         path = cached(each)
         if path is not None and verify and file_sha256(path) != each.sha256:
+            import shutil  # with bz2 and lzma: only to remove a damaged file
+
             shutil.rmtree(path.parent, ignore_errors=True)
             damaged.add(each.sha256)
             path = None

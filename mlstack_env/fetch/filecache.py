@@ -10,10 +10,7 @@ with ``flock``) or a killed one's bytes, to resume; ``.used`` is touched on each
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +55,8 @@ def _link_or_copy(source: Path, target: Path) -> None:
     try:
         os.link(source, tmp)
     except OSError:
+        import shutil
+
         shutil.copyfile(source, tmp)
     tmp.replace(target)
 
@@ -71,6 +70,8 @@ def touch(path: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib  # a create whose files are cached hashes none of them
+
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
@@ -97,22 +98,15 @@ def prune(*, everything: bool) -> None:
 
 
 def _remove_slots(root: Path, doomed: Callable[[Path], bool]) -> None:
-    for slot in root.iterdir():
-        if not slot.is_dir() or slot.is_symlink():
-            continue
-        part = slot / PART
-        try:
-            fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # being downloaded right now
-            if doomed(slot):
-                shutil.rmtree(slot, ignore_errors=True)
-            else:
-                part.unlink(missing_ok=True)  # a partial beside a finished file: stale
-        finally:
-            os.close(fd)
+    """Each slot no download holds (its ``.part`` locked by fetch/transfer.py): removed
+    when ``doomed``, else cleared of a stale partial beside the finished file."""
+    import shutil
+
+    from mlstack_env.core.locks import each_idle
+
+    slots = (s for s in root.iterdir() if s.is_dir() and not s.is_symlink())
+    for part, _fd in each_idle((s / PART for s in slots), os.O_RDWR | os.O_CREAT):
+        if doomed(part.parent):
+            shutil.rmtree(part.parent, ignore_errors=True)
+        else:
+            part.unlink(missing_ok=True)  # a partial beside a finished file: stale

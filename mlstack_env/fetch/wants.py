@@ -1,20 +1,22 @@
 """What the downloader is asked for and answers (mlstack_env/fetch/download.py): the
 ``[downloads]`` settings, one wanted file (``Want``, made from a lock's file by
 :func:`want`), what was fetched (``Fetched``, ``Report``) and where progress is shown
-(``DownloadProgress``). Standard library only."""
+(``DownloadProgress``). Standard library and core/record.py only: no ``dataclasses``
+(with ``inspect``, ``ast``, ``tokenize``) on a store miss, whose download module loads this."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from mlstack_env.core.record import record
 
-@dataclass(frozen=True)
+
+@record
 class Settings:
     """``[downloads]`` in the user config (docs/team.md)."""
 
@@ -54,7 +56,7 @@ def settings_from(values: Mapping[str, float]) -> Settings:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Want:
     """One file to have in the cache."""
 
@@ -93,7 +95,7 @@ class FetchStatus(StrEnum):
     DOWNLOADED = "downloaded"  # fetched over the network by this run
 
 
-@dataclass
+@record
 class Fetched:
     want: Want
     path: Path
@@ -103,12 +105,12 @@ class Fetched:
     seconds: float = 0.0
 
 
-@dataclass
 class Report:
-    """What one :func:`fetch_all` did (``--json``'s ``downloads``)."""
+    """What one :func:`fetch_all` did (``--json``'s ``downloads``): filled in as it goes."""
 
-    files: list[Fetched] = field(default_factory=list)
-    seconds: float = 0.0
+    def __init__(self, files: list[Fetched] | None = None, seconds: float = 0.0) -> None:
+        self.files: list[Fetched] = [] if files is None else files
+        self.seconds = seconds
 
     def to_json(self) -> dict[str, Any]:
         got = [f for f in self.files if f.status is FetchStatus.DOWNLOADED]

@@ -16,16 +16,41 @@ def remove_tree(path: Path) -> None:
     """Remove a file, link or directory tree; gone already is fine. A folder made read-only
     by :func:`seal` is made writable again on the way (a user who is not root could not
     remove what is in it otherwise)."""
-    import shutil  # imports bz2 and lzma: loaded only when something is removed
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):  # a file or a link
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    if _remove_flat(path):
+        return
+    import shutil  # imports bz2 and lzma: loaded only when a tree is removed
     import sys
 
     with contextlib.suppress(FileNotFoundError):
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif sys.version_info >= (3, 12):
+        if sys.version_info >= (3, 12):
             shutil.rmtree(path, onexc=_unseal_and_retry)
         else:
             shutil.rmtree(path, onerror=lambda f, p, e: _unseal_and_retry(f, p, e[1]))
+
+
+def _remove_flat(path: Path) -> bool:
+    """A folder of files and links only (a store miss's build folder, once its venv is
+    published) removed without ``shutil``; False when it holds a folder or a file cannot
+    be removed (a sealed one): ``shutil.rmtree`` then removes what is left."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+        if any(e.is_dir(follow_symlinks=False) for e in entries):
+            return False
+        for e in entries:
+            (path / e.name).unlink()
+        path.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def _unseal_and_retry(func: Callable[[str], object], path: str, exc: BaseException) -> None:
@@ -145,31 +170,23 @@ def recorded(path: Path) -> Iterator[None]:
 
 def reclaim_recorded(dry_run: bool) -> list[Path]:
     """What records of killed commands name (see above), removed unless ``dry_run``."""
-    import fcntl
     import re
+
+    from mlstack_env.core.locks import each_idle
 
     folder = records_dir()
     found: list[Path] = []
-    for record in sorted(folder.iterdir()) if folder.is_dir() else []:
-        try:
-            fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its command runs
-            target = Path(os.fsdecode(os.read(fd, 8192)))
-            shaped = any(re.fullmatch(shape, target.name) for shape in TEMPORARY_SHAPES)
-            if target.is_absolute() and shaped and (target.exists() or target.is_symlink()):
-                found.append(target)
-                if not dry_run:
-                    remove_tree(target)
+    records = sorted(folder.iterdir()) if folder.is_dir() else []
+    # A record whose command runs is locked: skipped.
+    for record, fd in each_idle(records, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC):
+        target = Path(os.fsdecode(os.read(fd, 8192)))
+        shaped = any(re.fullmatch(shape, target.name) for shape in TEMPORARY_SHAPES)
+        if target.is_absolute() and shaped and (target.exists() or target.is_symlink()):
+            found.append(target)
             if not dry_run:
-                record.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
+                remove_tree(target)
+        if not dry_run:
+            record.unlink(missing_ok=True)
     return found
 
 

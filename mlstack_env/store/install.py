@@ -272,14 +272,30 @@ def new_venv(python: str, interpreter: Path, venv: Path, uv_version: str) -> Non
     copy is what uv would have written, without a uv process on every store miss. The
     template is keyed by uv's version and the interpreter's real path, size and
     modification time (``pyvenv.cfg`` records its directory and version)."""
-    import shutil
-
     try:
         template = _venv_template(python, interpreter, uv_version)
     except OSError:  # the interpreter cannot be read, or no template written: uv's own way
         _uv_venv(python, interpreter, venv)
         return
-    shutil.copytree(template, venv, symlinks=True, copy_function=shutil.copy)
+    _copy_tree(template, venv)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """``shutil.copytree(source, target, symlinks=True, copy_function=shutil.copy)`` for
+    a venv template's few small files — links copied as links, files and folders with
+    their permission bits — without importing ``shutil`` (and ``bz2``, ``lzma``)."""
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        to = target / path.name
+        if path.is_symlink():
+            to.symlink_to(path.readlink())
+        elif path.is_dir():
+            _copy_tree(path, to)
+        else:
+            with path.open("rb") as f, to.open("xb") as out:
+                out.write(f.read())
+            to.chmod(path.stat().st_mode & 0o7777)
+    target.chmod(source.stat().st_mode & 0o7777)
 
 
 def _uv_venv(python: str, interpreter: Path, venv: Path) -> None:
