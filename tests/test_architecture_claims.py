@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 
@@ -327,15 +328,26 @@ _TOML_PARSERS = {"tomllib.load", "tomllib.loads", "tomlkit.parse", "tomlkit.load
                  "tomlkit.load"}
 
 
+def _callers(functions: Collection[str]) -> set[str]:
+    """The modules that call one of ``functions`` (dotted, as written)."""
+    return {name for name, tree in _sources().items()
+            if any(isinstance(n, ast.Call) and _dotted(n.func) in functions
+                   for n in ast.walk(tree))}
+
+
+def _exactly_listed(home: str, callers: set[str], listed: set[str], *, use: str,
+                    stale: str) -> None:
+    """``home`` does it, and besides it exactly the ``listed`` modules do."""
+    assert home in callers
+    assert sorted(callers - listed - {home}) == [], use
+    assert sorted(listed - callers) == [], stale
+
+
 def test_only_userfile_and_the_modules_the_page_lists_parse_toml() -> None:
     listed = _named_in(_passage("TOML parsed anywhere else", ". Only these modules keep"))
-    parsers = {name for name, tree in _sources().items()
-               if any(isinstance(n, ast.Call) and _dotted(n.func) in _TOML_PARSERS
-                      for n in ast.walk(tree))}
-    assert "core/userfile.py" in parsers
-    assert sorted(parsers - listed - {"core/userfile.py"}) == [], (
-        "read a user's TOML with core/userfile.py's readers")
-    assert sorted(listed - parsers) == [], "parses no TOML any more: drop it from the row"
+    _exactly_listed("core/userfile.py", _callers(_TOML_PARSERS), listed,
+                    use="read a user's TOML with core/userfile.py's readers",
+                    stale="parses no TOML any more: drop it from the row")
 
 
 # --- core/locks.py: the flock of envs, entries, the store and a project's lock ---------
@@ -344,14 +356,9 @@ def test_only_userfile_and_the_modules_the_page_lists_parse_toml() -> None:
 def test_only_locks_and_the_modules_the_page_lists_call_flock() -> None:
     listed = _named_in(_passage("Only these modules call `flock` on their own", ";"
                                 " `store/files.py` also holds"))
-    callers = {name for name, tree in _sources().items()
-               if any(isinstance(n, ast.Call) and _dotted(n.func) in ("fcntl.flock",
-                                                                      "fcntl.lockf")
-                      for n in ast.walk(tree))}
-    assert "core/locks.py" in callers
-    assert sorted(callers - listed - {"core/locks.py"}) == [], (
-        "lock with core/locks.py (file_lock, try_lock_dir)")
-    assert sorted(listed - callers) == [], "no flock there any more: drop it from the row"
+    _exactly_listed("core/locks.py", _callers({"fcntl.flock", "fcntl.lockf"}), listed,
+                    use="lock with core/locks.py (file_lock, try_lock_dir)",
+                    stale="no flock there any more: drop it from the row")
 
 
 # --- cli/options.py: --json declared once ------------------------------------------------
