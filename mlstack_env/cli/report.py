@@ -17,18 +17,19 @@ def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> i
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    from mlstack_env.cli.plain import printable
-    from mlstack_env.core.progname import commands
-
-    hint = commands(err.hint) if err.hint else err.hint
     if as_json:
         import json
 
+        from mlstack_env.core.progname import commands
+
+        hint = commands(err.hint) if err.hint else err.hint
         sys.stdout.write(json.dumps({"error": err.message, "hint": hint}) + "\n")
         sys.stdout.flush()
+    from mlstack_env.cli.plain import printable
+
     sys.stderr.write(f"error: {printable(err.message)}\n")
-    if hint:
-        sys.stderr.write(f"hint: {printable(hint, newlines=True)}\n")
+    if err.hint:  # printable(newlines=True) names mlstack as the user ran it
+        sys.stderr.write(f"hint: {printable(err.hint, newlines=True)}\n")
     sys.stderr.flush()
     return err.exit_code
 
