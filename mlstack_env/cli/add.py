@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlstack_env.cli.options import CACHE_ONLY, MANIFEST_DIR
 from mlstack_env.cli.output import Result, emit
 from mlstack_env.cli.progress import announce, say
-from mlstack_env.cli.signature import JsonOpt
+from mlstack_env.cli.signature import JsonOpt, param
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,9 +22,8 @@ if TYPE_CHECKING:
 ProfileOpt = Annotated[str | None, typer.Option(
     "--profile", "-p", metavar="P", help="The profile of mlstack.toml to change (default: "
     "the project's default-env, or its only profile).")]
-ProjectOpt = Annotated[Path | None, typer.Option(
-    "--project", metavar="DIR", file_okay=False, help="The directory holding mlstack.toml.")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="Resolve from uv's cache only.")]
+ProjectOpt = Annotated[Path | None, param(MANIFEST_DIR)]
+OfflineOpt = Annotated[bool, param(CACHE_ONLY)]
 
 
 @dataclass(frozen=True)

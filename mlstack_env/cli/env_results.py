@@ -299,8 +299,6 @@ class GcResult(Result):
         return self.report.to_json()
 
     def render(self, console: Console) -> None:
-        from mlstack_env.cli.output import human_bytes
-
         r = self.report
         verb = "would remove" if r.dry_run else "removed"
         for g in r.generations:

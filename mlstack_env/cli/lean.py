@@ -123,8 +123,8 @@ def lock(options: LockOptions) -> int:
         announce(line)
     code = emit(LockResult(outcome), o.as_json)
     if o.check and not outcome.up_to_date:
-        stale = [f"{o.request.key} ({o.status})" for o in outcome.outcomes
-                 if not o.status.up_to_date]
+        stale = [f"{e.request.key} ({e.status})" for e in outcome.outcomes
+                 if not e.status.up_to_date]
         raise LockError(
             f"{outcome.path} is not up to date: {', '.join(stale)}",
             "run `mlstack lock` and commit the result",

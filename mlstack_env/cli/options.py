@@ -57,6 +57,10 @@ PROJECT = Opt("--project", metavar="DIR",
               help="The project directory (default: found upward from here).")
 REINSTALL = Opt("--reinstall", help="Install the wheels again even when the store holds "
                 "them (after `env verify` found changed files).")
+# lock, add and remove.
+MANIFEST_DIR = Opt("--project", metavar="DIR", file_okay=False,
+                   help="The directory holding mlstack.toml.")
+CACHE_ONLY = Opt("--offline", help="Resolve from uv's cache only.")
 
 
 @record
@@ -104,13 +108,11 @@ class LockOptions:
         "mlstack.toml).", dir_okay=False, metavar="FILE")] = None
     check: Annotated[bool, Opt(
         "--check", help="Exit 1 if the lock is missing or stale; write nothing.")] = False
-    project_dir: Annotated[Path | None, Opt(
-        "--project", help="The directory holding mlstack.toml.", file_okay=False,
-        metavar="DIR")] = None
+    project_dir: Annotated[Path | None, MANIFEST_DIR] = None
     export_pylock: Annotated[Path | None, Opt(
         "--export-pylock", help="Also write one PEP 751 pylock.<name>.toml per entry "
         "into DIR.", metavar="DIR", file_okay=False)] = None
-    offline: Annotated[bool, Opt("--offline", help="Resolve from uv's cache only.")] = False
+    offline: Annotated[bool, CACHE_ONLY] = False
     upgrade: Annotated[bool, Opt(
         "--upgrade", "-U", help="Take the newest versions the profiles allow, from fresh "
         "index pages (default: re-locked entries keep their versions).")] = False

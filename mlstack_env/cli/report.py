@@ -20,17 +20,16 @@ def report(err: MlstackError, verbose: bool = False, as_json: bool = False) -> i
     if as_json:
         import json
 
-        from mlstack_env.core.progname import commands as _commands
+        from mlstack_env.core.progname import commands
 
-        hint = _commands(err.hint) if err.hint else err.hint
+        hint = commands(err.hint) if err.hint else err.hint
         sys.stdout.write(json.dumps({"error": err.message, "hint": hint}) + "\n")
         sys.stdout.flush()
     from mlstack_env.cli.plain import printable
-    from mlstack_env.core.progname import commands
 
     sys.stderr.write(f"error: {printable(err.message)}\n")
-    if err.hint:
-        sys.stderr.write(f"hint: {printable(commands(err.hint), newlines=True)}\n")
+    if err.hint:  # printable(newlines=True) names mlstack as the user ran it
+        sys.stderr.write(f"hint: {printable(err.hint, newlines=True)}\n")
     sys.stderr.flush()
     return err.exit_code
 

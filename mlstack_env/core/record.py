@@ -174,13 +174,13 @@ def record(cls: type[T] | None = None, *, order: bool = False) -> Any:
         for name, annotation in own.items():
             if _is_classvar(annotation):
                 continue
-            value = cls.__dict__.get(name, MISSING)
-            f = value if isinstance(value, _Field) else _Field(value, None, True, True)
-            if isinstance(value, _Field):
-                if f.default is MISSING:
-                    delattr(cls, name)
-                else:
-                    setattr(cls, name, f.default)
+            f = cls.__dict__.get(name, MISSING)
+            if not isinstance(f, _Field):  # a plain default (or none)
+                f = _Field(f, None, True, True)
+            elif f.default is MISSING:  # as dataclass: the class keeps a field's default
+                delattr(cls, name)  # (or none), not the field() object
+            else:
+                setattr(cls, name, f.default)
             names.append(name)
             fields.append(f)
         methods: dict[str, Any] = {
