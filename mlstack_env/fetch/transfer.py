@@ -138,13 +138,12 @@ def _download(want: Want, part: Any, slot: Path, client: Client, *, settings: Se
         """A sink for the part: from its first byte, or after what it holds."""
         for old in sinks:
             old.close()
-        digest = hashlib.sha256()
         if resumed:  # a killed run's bytes: hashed, not fetched again
             part.seek(0)
-            while chunk := part.read(CHUNK):
-                digest.update(chunk)
+            digest = hashlib.file_digest(part, "sha256")
         else:
             _discard(part)
+            digest = hashlib.sha256()
         sinks.append(_Sink(part, digest, slot))
         return sinks[-1]
 
