@@ -34,12 +34,7 @@ from mlstack_env.core.errors import (
 from mlstack_env.lockfile import Lock, LockEntry, read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import recorded, remove_tree, temporary_dir
-from mlstack_env.store.fingerprint import (
-    UNPACKED_FROM,
-    Fingerprint,
-    MachineFacts,
-    read_fingerprint,
-)
+from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, MachineFacts, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
     FORMAT,
