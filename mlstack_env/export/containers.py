@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.catalog.target import Target
-from mlstack_env.core.errors import BadValueError, ManifestError, UsageError
+from mlstack_env.core.errors import BadValueError, LockError, ManifestError, UsageError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry, pylock_file_name, to_pylock
 from mlstack_env.rocmwheels.rocmroot import entry_variables, needs_init
@@ -172,10 +172,6 @@ def _selector_lines(entry: LockEntry) -> list[str]:
     if package is None or package.sdist is None:
         return []
     if not package.sdist.url:  # locked by name through a mirror of another layout
-        from mlstack_env.core.errors import (
-            LockError,
-        )
-
         raise LockError(
             f"{entry.key}: the rocm selector {package.sdist.filename} was locked through a "
             "mirror without its canonical URL, which the recipe needs",

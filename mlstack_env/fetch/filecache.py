@@ -72,11 +72,8 @@ def touch(path: Path) -> None:
 def file_sha256(path: Path) -> str:
     import hashlib  # a create whose files are cached hashes none of them
 
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def prune(*, everything: bool) -> None:

@@ -15,6 +15,7 @@ Pages are read once per :class:`FileLocator` (one per command run).
 
 from __future__ import annotations
 
+from mlstack_env.core.errors import LockError
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.fetch.indexpages import ProjectPages
 from mlstack_env.lockfile.model import LockedPackage, Wheel
@@ -39,8 +40,6 @@ class FileLocator:
                 return self.pages.locate(index, package.name, wheel.filename, wheel.sha256,
                                          what="index")
         if not wheel.url:  # no index and no URL: nothing says where it lives
-            from mlstack_env.core.errors import LockError
-
             raise LockError(f"the lock names {wheel.filename} of {package.name} with "
                             "neither a URL nor an index",
                             "re-lock with `mlstack lock`")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import queue
 import random
 import threading
 import time
@@ -52,8 +53,6 @@ class _Sink:
     only. A failed write is kept and raised by the next :meth:`put` (or :meth:`close`)."""
 
     def __init__(self, part: Any, digest: Any, slot: Path) -> None:
-        import queue
-
         self._part = part
         self._slot = slot
         self._digest = digest
@@ -103,14 +102,14 @@ class _Sink:
 
     def put(self, chunk: bytes) -> None:
         self._raise()
-        for queue in self._queues:
-            queue.put(chunk)
+        for q in self._queues:
+            q.put(chunk)
 
     def close(self) -> None:
         """Every chunk put is written (or failed) and hashed; the threads have ended."""
         if self._threads:
-            for queue in self._queues:
-                queue.put(None)
+            for q in self._queues:
+                q.put(None)
             for thread in self._threads:
                 thread.join()
             self._threads = []
@@ -139,13 +138,12 @@ def _download(want: Want, part: Any, slot: Path, client: Client, *, settings: Se
         """A sink for the part: from its first byte, or after what it holds."""
         for old in sinks:
             old.close()
-        digest = hashlib.sha256()
         if resumed:  # a killed run's bytes: hashed, not fetched again
             part.seek(0)
-            while chunk := part.read(CHUNK):
-                digest.update(chunk)
+            digest = hashlib.file_digest(part, "sha256")
         else:
             _discard(part)
+            digest = hashlib.sha256()
         sinks.append(_Sink(part, digest, slot))
         return sinks[-1]
 

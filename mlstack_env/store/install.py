@@ -318,12 +318,10 @@ def _venv_template(python: str, interpreter: Path, uv_version: str) -> Path:
     template = root / sha256_hex(stamp)[:16]
     if (template / "pyvenv.cfg").is_file():
         return template
-    import tempfile
-
-    from mlstack_env.store.files import remove_tree
+    from mlstack_env.store.files import remove_tree, temporary_dir
 
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    tmp = temporary_dir(root, ".tmp-")
     try:
         _uv_venv(python, interpreter, tmp / "venv")
         if template.exists() and not (template / "pyvenv.cfg").is_file():

@@ -35,7 +35,7 @@ from mlstack_env import __version__
 from mlstack_env.core import envvars
 from mlstack_env.core.errors import EnvNotFound, StoreError, UsageError
 from mlstack_env.core.userfile import current_umask
-from mlstack_env.store.files import writable
+from mlstack_env.store.files import recorded, remove_tree, temporary_dir, writable
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME
 from mlstack_env.store.generations import LOCK_NAME, Generation, get_env
 
@@ -208,8 +208,6 @@ def pack_env(name: str, output: Path) -> Packed:
     venv_members = [(path, f"{VENV}/{path.relative_to(venv).as_posix()}")
                     for path in sorted(_walk(venv))
                     if path.relative_to(venv).as_posix() not in links]
-    from mlstack_env.store.files import recorded
-
     fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
@@ -268,7 +266,6 @@ def _manifest(name: str, entry: LockEntry, cfg: Mapping[str, str], venv: Path, *
 
 def _write_image(image: Path, manifest_text: str, members: list[tuple[Path, str]]) -> None:
     """The same members as a squashfs image: staged (hard links) beside it, then made."""
-    from mlstack_env.store.files import recorded, remove_tree, temporary_dir
     from mlstack_env.store.squashfs import make_image, stage_file
 
     stage = temporary_dir(image.parent, f"{image.name}.stage-")

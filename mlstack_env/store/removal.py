@@ -18,7 +18,7 @@ from pathlib import Path
 from mlstack_env.core import paths
 from mlstack_env.core.locks import try_lock_dir
 from mlstack_env.core.userfile import write_atomic
-from mlstack_env.store.files import fsync_dir, remove_tree
+from mlstack_env.store.files import fsync_dir, live_paths, remove_tree
 from mlstack_env.store.generations import TMP_PREFIX, Generation, NamedEnv
 
 
@@ -33,8 +33,6 @@ def remove_env(env: NamedEnv) -> list[Generation]:
     a running command holds them (``env run``, ``env shell``: a lock; a detached child or
     a program of a sourced activation: its ``VIRTUAL_ENV``): they and their store entries
     stay until gc finds them free. The store entries the env used stay until gc."""
-    from mlstack_env.store.files import live_paths
-
     gens = env._all_generations()
     used = live_paths([str(env.path)])
     fds = [None if in_use(g.path, used) else try_lock_dir(g.path, shared=False)

@@ -34,7 +34,7 @@ from mlstack_env.core.errors import (
 from mlstack_env.lockfile import Lock, LockEntry, read_lock
 from mlstack_env.store.entries import StoreEntry, now
 from mlstack_env.store.files import recorded, remove_tree, temporary_dir
-from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, read_fingerprint
+from mlstack_env.store.fingerprint import UNPACKED_FROM, Fingerprint, MachineFacts, read_fingerprint
 from mlstack_env.store.generations import LOCK_NAME, Generation, NamedEnv
 from mlstack_env.store.pack import (
     FORMAT,
@@ -45,6 +45,7 @@ from mlstack_env.store.pack import (
     VENV,
     ArchiveFormat,
     PythonFinder,
+    _zstandard,
     archive_format,
     open_read,
 )
@@ -110,8 +111,6 @@ def _extract(archive: Path, dest: Path) -> dict[str, Any]:
 
     damaged: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error)
     if archive_format(archive) is ArchiveFormat.TAR_ZST:
-        from mlstack_env.store.pack import _zstandard
-
         damaged += (_zstandard().ZstdError,)
     try:
         with open_read(archive) as tar:
@@ -386,8 +385,6 @@ def _unmake(top: Path | None, leaf: Path) -> None:
 
 def _fingerprint(packed: Fingerprint | None, name: str, *, entry: Any,
                  variables: dict[str, str], archive: Path, site: Any) -> Fingerprint:
-    from mlstack_env.store.fingerprint import MachineFacts
-
     base = packed or Fingerprint(
         name=name, generation=0, lock_hash=entry.content_hash(), store_key="",
         profile=entry.profile, target=str(entry.target), python=entry.python,
