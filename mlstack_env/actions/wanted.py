@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from mlstack_env.core.errors import EnvNotFound, LockError, MlstackError, TargetError, UsageError
+from mlstack_env.core.errors import EnvNotFound, LockError, TargetError, UsageError
+from mlstack_env.core.projectdir import find_upward
 from mlstack_env.hardware.machine import Machine
-from mlstack_env.lockfile import Lock, LockEntry, fits, read_lock, select_entry
+from mlstack_env.lockfile import LOCK_NAME, Lock, LockEntry, fits, read_lock, select_entry
 
 if TYPE_CHECKING:
     from mlstack_env.store.fingerprint import Fingerprint
@@ -28,8 +29,8 @@ class Wanted:
     entry: LockEntry
     system: tuple[str, ...]  # ROCm's Debian names, sorted
     rocm: str | None  # the ROCm release of the entry, None for cpu
-    misfit: MlstackError | None = None  # why no entry fits strictly (a LockError, or a
-    # TargetError for an env made for another machine); None when one does
+    misfit: LockError | TargetError | None = None  # why no entry fits strictly (a
+    # TargetError: an env made for another machine); None when one does
     notes: tuple[str, ...] = field(default=())
     env_name: str | None = None  # with --env: the named env
     fingerprint: Fingerprint | None = None  # with --env: what its generation was made from
@@ -108,9 +109,6 @@ def _pooled_release(candidates: list[LockEntry], machine: Machine) -> str | None
 
 def find_project_lock(start: Path) -> Path | None:
     """``mlstack.lock`` in ``start`` or the nearest parent that has one."""
-    from mlstack_env.core.projectdir import find_upward
-    from mlstack_env.lockfile import LOCK_NAME
-
     folder = find_upward(start, (LOCK_NAME,))
     return Path(folder) / LOCK_NAME if folder is not None else None
 
@@ -125,7 +123,7 @@ def wanted_from_env(name: str, machine: Machine) -> Wanted:
         raise EnvNotFound(name)
     entry = gen.entry()
     fingerprint = gen.fingerprint()
-    misfit = None
+    misfit: TargetError | None = None
     if not fits(entry, machine.target):
         command = fingerprint.recreate_command() if fingerprint else \
             f"mlstack env create {entry.profile} --name {name}"

@@ -17,7 +17,7 @@ from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import InternalError
 
 if TYPE_CHECKING:
-    from mlstack_env.catalog.sources import Source
+    from mlstack_env.catalog.sourcemodel import Source
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ The catalog names the PyTorch index (per ROCm version, or CPU) for the torch fam
 as the default index, and room for other indexes and AMD's flat wheel folders. A project
 overrides or adds sources with ``[sources.NAME]`` in ``mlstack.toml``. All URLs here are
 canonical; mirrors are applied only by the resolver, when fetching. One source is
-``catalog/sourcemodel.py``'s, its table's parsing ``catalog/sourceparse.py``'s; their
-names are re-exported here.
+``catalog/sourcemodel.py``'s, its table's parsing ``catalog/sourceparse.py``'s: import
+their names from there.
 """
 
 from __future__ import annotations
@@ -18,26 +18,16 @@ from typing import Any
 
 from mlstack_env.catalog import gpu_table, no_index_error, parse_version, torch_index_name
 from mlstack_env.catalog.sourcemodel import (
-    BACKENDS,
-    KINDS,
-    USES,
     ConcreteSource,
     Source,
-    SourceBackend,
-    SourceKind,
     SourceUse,
-    newest_platform,
     source_backend,
     url_fill,
 )
-from mlstack_env.catalog.sourceparse import SOURCE_KEYS, parse_source
+from mlstack_env.catalog.sourceparse import parse_source
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.record import record
-
-__all__ = ["BACKENDS", "CATALOG", "KINDS", "SOURCE_KEYS", "USES", "Catalog", "ConcreteSource",
-           "Source", "SourceBackend", "SourceKind", "SourceUse", "catalog", "exact_pins",
-           "newest_platform", "source_backend", "target_rocm_version", "url_fill"]
 
 CATALOG = Path(__file__).with_name("sources.toml")
 

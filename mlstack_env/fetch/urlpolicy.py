@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlstack_env.catalog.sources import Catalog, catalog, source_backend, url_fill
+from mlstack_env.catalog.sourcemodel import source_backend, url_fill
+from mlstack_env.catalog.sources import Catalog, catalog
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import SourceError
 from mlstack_env.core.record import record

@@ -85,18 +85,6 @@ class Profile:
         return SpecifierSet(self.python).contains(version + ".0", prereleases=True)
 
 
-def read_toml(path: Path, text: str | None = None) -> tuple[dict[str, Any], str]:
-    """A profile or manifest file, through the one reader of user files; with ``text``,
-    that text as the file ``path`` would hold it (an edit checked before it is written)."""
-    if text is not None:
-        return userfile.parse_toml(text, path, userfile.TOML_HINT, kind=ManifestError), text
-    try:
-        return userfile.read_toml(path, kind=ManifestError)
-    except FileNotFoundError:
-        raise ManifestError(f"cannot read {path}: no such file",
-                            "check the path and its permissions") from None
-
-
 # --- parsing one profile ---------------------------------------------------------------
 
 
@@ -220,7 +208,7 @@ def load_builtin(directory: Path | None = None) -> dict[str, Profile]:
     directory = directory or paths.builtin_profiles_dir()
     out: dict[str, Profile] = {}
     for path in sorted(directory.glob("*.toml")):
-        raw, text = read_toml(path)
+        raw, text = userfile.read_toml(path, kind=ManifestError)  # shipped: never missing
         out[path.stem] = parse_profile(path.stem, raw, origin="builtin", source=str(path),
                                        text=text)
     return out

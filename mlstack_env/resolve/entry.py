@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from mlstack_env.catalog.sources import ConcreteSource, SourceKind
+from mlstack_env.catalog.sourcemodel import ConcreteSource, SourceKind
 from mlstack_env.core.errors import InternalError, SourceError, TargetError
 from mlstack_env.fetch.config import UserConfig, load_config
 from mlstack_env.fetch.indexpages import PageError, ProjectPages

@@ -11,10 +11,6 @@ package and why (its newer releases, read from the index page, have no wheel tha
 
 from __future__ import annotations
 
-import html.parser
-import json
-import urllib.parse
-
 from packaging.requirements import Requirement
 from packaging.utils import (
     InvalidSdistFilename,
@@ -62,18 +58,6 @@ def check_prereleases(packages: list[LockedPackage], request: Request, config: U
         )
 
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") if tag == "a" else None
-        if href:
-            path = urllib.parse.urlparse(href).path
-            self.names.append(urllib.parse.unquote(path.rsplit("/", 1)[-1]))
-
-
 def _newer_files(p: LockedPackage, config: UserConfig) -> str | None:
     """What the index holds newer than ``p``, in words ("its newer releases are sdists
     only (the newest: 0.17.6)"), from its PEP 691/503 project page; None if unreadable."""
@@ -83,10 +67,10 @@ def _newer_files(p: LockedPackage, config: UserConfig) -> str | None:
     if not page.startswith(("http://", "https://")):
         return None
     try:
-        body = read_url(page, config).decode("utf-8", errors="replace")
+        body = read_url(page, config)
     except SourceError:
         return None  # the explanation is a courtesy: the lock fails either way
-    names = _filenames(body)
+    names = _filenames(body, page)
     mine = Version(p.version)
     sdists: set[Version] = set()
     wheels: set[Version] = set()
@@ -109,15 +93,12 @@ def _newer_files(p: LockedPackage, config: UserConfig) -> str | None:
             f"{newest}, is {what})")
 
 
-def _filenames(body: str) -> list[str]:
-    """File names on a project page: PEP 691 JSON, else PEP 503 HTML."""
-    text = body.lstrip()
-    if text.startswith("{"):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return []
-        return [str(f.get("filename", "")) for f in doc.get("files", []) if isinstance(f, dict)]
-    parser = _Links()
-    parser.feed(body)
-    return parser.names
+def _filenames(body: bytes, page: str) -> list[str]:
+    """File names on a project page: PEP 691 JSON, else PEP 503 HTML (none if malformed)."""
+    from mlstack_env.fetch.indexpages import JSON_TYPE, PageError, parse_page
+
+    ctype = JSON_TYPE if body.lstrip().startswith(b"{") else "text/html"
+    try:
+        return list(parse_page(body, ctype, page))
+    except PageError:
+        return []

@@ -15,7 +15,8 @@ from packaging.version import Version
 
 from mlstack_env.catalog import gpu_table, wheel_gfx
 from mlstack_env.catalog.components import is_rdna
-from mlstack_env.catalog.sources import Catalog, ConcreteSource, exact_pins, newest_platform
+from mlstack_env.catalog.sourcemodel import ConcreteSource, newest_platform
+from mlstack_env.catalog.sources import Catalog, exact_pins
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import TargetError
 from mlstack_env.gpu import gpuvars

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_env import uv
-from mlstack_env.catalog.sources import SourceKind, catalog
+from mlstack_env.catalog.sourcemodel import SourceKind
+from mlstack_env.catalog.sources import catalog
 from mlstack_env.fetch.config import UserConfig, mirror_advice
 from mlstack_env.lockfile import LockEntry, to_pylock
 from mlstack_env.resolve.request import Request

@@ -33,8 +33,6 @@ the dependencies it would compute are the entry's locked wheels already.
 from __future__ import annotations
 
 import hashlib
-import html.parser
-import urllib.parse
 from pathlib import Path
 
 from mlstack_env.core import paths
@@ -57,16 +55,6 @@ def selector_of(entry: LockEntry) -> LockedPackage | None:
 
 # --- lock time: where the sdist is ------------------------------------------------------
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.hrefs += [v for k, v in attrs if k == "href" and v]
-
-
 def locate(index: str, version: str, config: UserConfig, *, offline: bool,
            previous: LockEntry | None, key: str) -> LockedPackage:
     """The ``rocm`` sdist at ``version`` on ``index`` (PEP 503 ``<index>/rocm/``, with a
@@ -85,30 +73,24 @@ def locate(index: str, version: str, config: UserConfig, *, offline: bool,
             "and --offline reads no index page",
             "lock once online (the selector is then kept on offline re-locks)",
         )
+    from mlstack_env.fetch.indexpages import parse_page
     from mlstack_env.fetch.readurl import read_url
 
     fetched = config.rewrite(page)
     if fetched.startswith("file:"):  # a mirror that is a folder: the page is its index.html
         fetched += "index.html"
-    body = read_url(fetched, config)
-    parser = _Links()
-    parser.feed(body.decode("utf-8", errors="replace"))
     wanted = f"{SELECTOR}-{version}.tar.gz"
-    for href in parser.hrefs:
-        served, _, fragment = urllib.parse.urljoin(fetched, href).partition("#")
-        name = urllib.parse.unquote(served.rsplit("/", 1)[-1])
-        if name != wanted:
-            continue
-        algo, _, digest = fragment.partition("=")
-        if algo != "sha256" or len(digest) != 64:
-            raise SourceError(f"resolving {key}: {served} has no sha256 on its index",
+    found = parse_page(read_url(fetched, config), "text/html", fetched).get(wanted)
+    if found is not None:
+        if found.sha256 is None or len(found.sha256) != 64:
+            raise SourceError(f"resolving {key}: {found.url} has no sha256 on its index",
                               "use an index that publishes hashes (#sha256= fragments)")
-        base = config.canonical(served)
-        if base == served and config.rewrite(page) != page:
+        base = config.canonical(found.url)
+        if base == found.url and config.rewrite(page) != page:
             # A mirror of another layout: its URL says nothing of the canonical one, so
             # the lock records the file by name (found on the mirror's page at create).
             base = ""
-        sdist = Wheel(base, digest.lower()) if base else Wheel("", digest.lower(), name=wanted)
+        sdist = Wheel(base, found.sha256) if base else Wheel("", found.sha256, name=wanted)
         return LockedPackage(SELECTOR, version, index, (), sdist=sdist)
     raise SourceError(
         f"resolving {key}: {page} has no {wanted} (the rocm selector, which holds the "
