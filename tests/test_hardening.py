@@ -442,28 +442,14 @@ def silent_server() -> Iterator[str]:
     import socket
     import threading
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
+    from tests.layoutmirror import serve_sockets
 
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
+    def hold(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            stop.wait()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
+    with serve_sockets(hold) as url:
+        yield url
 
 
 def test_a_hanging_index_times_out_with_a_clean_error(
