@@ -646,12 +646,16 @@ class WheelIndex:
         self.hashes.update(write_pypi(self.root, PYPI_DISTS + self.published))
 
 
-def closed_port_url() -> str:
-    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
+def free_port() -> int:
+    """A loopback port nothing listens on (now)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        return int(s.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @contextlib.contextmanager
