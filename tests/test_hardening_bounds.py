@@ -27,7 +27,7 @@ from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import MAX_KEY_DEPTH, MAX_NESTING, parse_toml
 from tests.envfixtures import error_lines, team_lock
 from tests.layoutmirror import serve_sockets
-from tests.wheelindex import FILES, PYPI, PYTORCH
+from tests.wheelindex import FILES, PYPI, PYTORCH, write_mirrors
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -56,8 +56,7 @@ def trickling_server(interval: float = 0.5, give_up: float = 60) -> Iterator[str
 
 def _mirror_everything(config: Path, url: str) -> None:
     mirrors = {PYTORCH: f"{url}/pytorch/", PYPI: f"{url}/pypi/simple", FILES: f"{url}/f/"}
-    config.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in mirrors.items()),
-                      encoding="utf-8")
+    write_mirrors(config, mirrors)
 
 
 def _check_too_slow(r: subprocess.CompletedProcess[str], url: str) -> None:
