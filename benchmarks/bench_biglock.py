@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from timing import mlstack_script
 
 from mlstack_env.catalog.target import Target
 from mlstack_env.lockfile import Lock, LockEntry, dumps
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=40)
     parser.add_argument("--packages", type=int, default=1000)
     args = parser.parse_args()
-    mlstack = str(Path(sys.executable).parent / "mlstack")
+    mlstack = mlstack_script()
     with tempfile.TemporaryDirectory() as tmp:
         a, b = Path(tmp, "a.lock"), Path(tmp, "b.lock")
         a.write_text(dumps(make_lock(args.entries, args.packages, 1)), encoding="utf-8")

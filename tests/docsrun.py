@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests import machines
-from tests.wheelindex import WheelIndex
+from tests.wheelindex import WheelIndex, write_mirrors
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -187,9 +187,7 @@ class Session:
 
 def write_config(root: Path, mirrors: dict[str, str]) -> Path:
     """The session's user config: ``[mirrors]`` routing canonical URLs to ``mirrors``."""
-    config = root / "config.toml"
-    config.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in mirrors.items()))
-    return config
+    return write_mirrors(root / "config.toml", mirrors)
 
 
 def session(root: Path, index: WheelIndex,

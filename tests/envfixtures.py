@@ -99,6 +99,17 @@ def team_lock(path: Path, profile: str = "demo") -> Path:
     ])
 
 
+def create_demo(cli: Callable[..., Any], fake_machine: Callable[[str], Path],
+                tmp_path: Path) -> Path:
+    """Env ``demo`` from the team lock on a 7900 XTX (the loopback index must be
+    mirrored); returns the lock."""
+    fake_machine("7900xtx")
+    lock = team_lock(tmp_path / "mlstack.lock")
+    r = cli("env", "create", "demo", "--lock", str(lock))
+    assert r.returncode == 0, r.stderr
+    return lock
+
+
 def uv_wrapper(path: Path, body: str) -> Path:
     """An executable standing in for uv (``MLSTACK_UV``): ``body`` is sh, ``$REAL_UV`` the
     real binary."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import html
 import shutil
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -111,6 +112,40 @@ def serve_static(root: Path) -> Iterator[str]:
     """Serve ``root`` on loopback; yields ``http://127.0.0.1:PORT``."""
     with serve(partial(_Pages, directory=str(root))) as url:
         yield url
+
+
+@contextlib.contextmanager
+def serve_sockets(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A bare TCP server on loopback for what an HTTP server would not do (say nothing,
+    trickle): each connection goes to ``handle(conn, stop)`` in a thread of its own, and
+    ``stop`` is set when the block ends; yields ``http://127.0.0.1:PORT``."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=handle, args=(conn, stop), daemon=True)
+            t.start()
+            threads.append(t)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join()
+        for t in threads:
+            t.join(timeout=10)
+        listener.close()
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.wheelindex import PYPI, PYTORCH, write_project
+from tests.wheelindex import PYPI, PYTORCH, write_mirrors, write_project
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 TARGET = "rocm6.4:gfx1100"
@@ -23,8 +23,7 @@ TORCH_INDEX = f"{PYTORCH}whl/rocm6.4"
 
 def use_mirrors(table: dict[str, str]) -> None:
     """This test's user config: ``[mirrors]`` = ``table``."""
-    lines = ["[mirrors]"] + [f'"{k}" = "{v}"' for k, v in table.items()]
-    Path(os.environ["MLSTACK_CONFIG"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_mirrors(Path(os.environ["MLSTACK_CONFIG"]), table)
 
 
 def project(directory: Path) -> Path:

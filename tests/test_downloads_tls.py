@@ -18,7 +18,7 @@ import pytest
 
 from mlstack_env import uv
 from mlstack_env.core import paths
-from tests.envfixtures import error_lines
+from tests.envfixtures import env_without, error_lines
 from tests.layoutmirror import serve
 from tests.test_downloads import _big, _config, big_lock, big_wheel
 
@@ -122,9 +122,7 @@ def test_a_private_ca_is_refused_until_ssl_cert_file_names_it(
 
 def _uv_fetches(url: str, tmp_path: Path, *, ca: Path | None) -> bool:
     """Whether ``uv pip install`` (dry run, so it only fetches) gets the wheel at ``url``."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    env = env_without("SSL_CERT_FILE", "SSL_CERT_DIR")
     env |= {"UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_PROGRESS": "1"}
     if ca is not None:
         env["SSL_CERT_FILE"] = str(ca)

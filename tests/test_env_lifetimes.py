@@ -18,7 +18,14 @@ from mlstack_env.core import paths
 from mlstack_env.core.locks import file_lock
 from mlstack_env.store.entries import Store, store_key
 from tests.conftest import mlstack_exe
-from tests.envfixtures import LATE_IMPORT, error_lines, team_lock, torch_entry, write_lock
+from tests.envfixtures import (
+    LATE_IMPORT,
+    create_demo,
+    error_lines,
+    team_lock,
+    torch_entry,
+    write_lock,
+)
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -30,11 +37,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def demo(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
          cli: Cli) -> Path:
-    fake_machine("7900xtx")
-    lock = team_lock(tmp_path / "mlstack.lock")
-    r = cli("env", "create", "demo", "--lock", str(lock))
-    assert r.returncode == 0, r.stderr
-    return lock
+    return create_demo(cli, fake_machine, tmp_path)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlstack_env.core import paths
-from tests.envfixtures import failing_uv, team_lock, torch_entry, write_lock
+from tests.envfixtures import create_demo, failing_uv, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -22,11 +22,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 def demo(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
          cli: Cli) -> Path:
     """Env ``demo`` from the team lock on a 7900 XTX; returns the lock."""
-    fake_machine("7900xtx")
-    lock = team_lock(tmp_path / "mlstack.lock")
-    r = cli("env", "create", "demo", "--lock", str(lock))
-    assert r.returncode == 0, r.stderr
-    return lock
+    return create_demo(cli, fake_machine, tmp_path)
 
 
 def site_packages(name: str) -> Path:

@@ -16,7 +16,7 @@ from mlstack_env.core.errors import InternalError, MlstackError, TargetError
 from mlstack_env.store.pack import MANIFEST
 from mlstack_env.store.unpack import unpack_env
 from tests.envfixtures import team_lock
-from tests.wheelindex import WheelIndex, closed_port_url
+from tests.wheelindex import WheelIndex, closed_port_url, write_mirrors
 
 pytest_plugins = ["tests.wheelindex"]
 
@@ -33,11 +33,9 @@ def _created(cli: Cli, tmp_path: Path) -> None:
 def _index_down(tmp_path: Path) -> dict[str, str]:
     """A fresh home and a config whose mirrors lead nowhere: nothing can be fetched."""
     dead = closed_port_url()
-    config = tmp_path / "dead.toml"
-    config.write_text("[mirrors]\n" + "".join(
-        f'"{k}" = "{dead}/"\n' for k in ("https://download.pytorch.org/",
-                                         "https://files.pythonhosted.org/",
-                                         "https://pypi.org/simple")), encoding="utf-8")
+    config = write_mirrors(tmp_path / "dead.toml", {
+        k: f"{dead}/" for k in ("https://download.pytorch.org/",
+                                "https://files.pythonhosted.org/", "https://pypi.org/simple")})
     return {"MLSTACK_HOME": str(tmp_path / "node-home"), "MLSTACK_CONFIG": str(config)}
 
 

@@ -442,42 +442,27 @@ def silent_server() -> Iterator[str]:
     import socket
     import threading
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
+    from tests.layoutmirror import serve_sockets
 
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
+    def hold(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            stop.wait()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
+    with serve_sockets(hold) as url:
+        yield url
 
 
 def test_a_hanging_index_times_out_with_a_clean_error(
         run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """uv gives up on a silent index after UV_HTTP_TIMEOUT (passed through; 30 s by
     default), and mlstack says which URL and what to do."""
-    from tests.wheelindex import FILES, PYPI, PYTORCH
+    from tests.wheelindex import FILES, PYPI, PYTORCH, write_mirrors
 
     monkeypatch.setenv("UV_HTTP_TIMEOUT", "1")
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     with silent_server() as url:
         mirrors = {PYTORCH: f"{url}/pytorch/", PYPI: f"{url}/pypi/simple", FILES: f"{url}/f/"}
-        (tmp_path / "config.toml").write_text(
-            "[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in mirrors.items()))
+        write_mirrors(tmp_path / "config.toml", mirrors)
         manifest(tmp_path, 'python = "3.12"\n[profiles.ml]\npackages = ["numpy"]\n')
         code, _, err = run("lock", "--target", "cpu")
     clean_error(code, err, url)

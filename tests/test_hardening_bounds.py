@@ -26,7 +26,8 @@ import pytest
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import MAX_KEY_DEPTH, MAX_NESTING, parse_toml
 from tests.envfixtures import error_lines, team_lock
-from tests.wheelindex import FILES, PYPI, PYTORCH
+from tests.layoutmirror import serve_sockets
+from tests.wheelindex import FILES, PYPI, PYTORCH, write_mirrors
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -36,14 +37,8 @@ def trickling_server(interval: float = 0.5, give_up: float = 60) -> Iterator[str
     """``http://127.0.0.1:PORT``: answers any GET with 200, a Content-Length of 10 kB and
     then one byte every ``interval`` seconds, until the client goes or ``give_up`` seconds
     have passed (then it hangs up: a test of a broken deadline fails, it never hangs)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
 
-    def serve(conn: socket.socket) -> None:
+    def trickle(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             conn.settimeout(5)
             with contextlib.suppress(OSError):
@@ -55,32 +50,13 @@ def trickling_server(interval: float = 0.5, give_up: float = 60) -> Iterator[str
                         break
                     conn.sendall(b"x")
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            t = threading.Thread(target=serve, args=(conn,), daemon=True)
-            t.start()
-            threads.append(t)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        acceptor.join()
-        for t in threads:
-            t.join(timeout=10)
-        listener.close()
+    with serve_sockets(trickle) as url:
+        yield url
 
 
 def _mirror_everything(config: Path, url: str) -> None:
     mirrors = {PYTORCH: f"{url}/pytorch/", PYPI: f"{url}/pypi/simple", FILES: f"{url}/f/"}
-    config.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in mirrors.items()),
-                      encoding="utf-8")
+    write_mirrors(config, mirrors)
 
 
 def _check_too_slow(r: subprocess.CompletedProcess[str], url: str) -> None:

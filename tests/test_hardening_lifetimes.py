@@ -25,7 +25,7 @@ import pytest
 from mlstack_env.core import paths
 from mlstack_env.store.entries import Store, store_key
 from tests.conftest import mlstack_exe
-from tests.envfixtures import LATE_IMPORT, team_lock, torch_entry
+from tests.envfixtures import LATE_IMPORT, create_demo, torch_entry
 from tests.wheelindex import WheelIndex
 
 pytest_plugins = ["tests.wheelindex"]
@@ -37,9 +37,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def demo(mirrored: WheelIndex, fake_machine: Callable[[str], Path], tmp_path: Path,
          cli: Cli) -> str:
-    fake_machine("7900xtx")
-    r = cli("env", "create", "demo", "--lock", str(team_lock(tmp_path / "mlstack.lock")))
-    assert r.returncode == 0, r.stderr
+    create_demo(cli, fake_machine, tmp_path)
     (tmp_path / "late.py").write_text(LATE_IMPORT + "\n", encoding="utf-8")
     return store_key(torch_entry("demo", "rocm6.4:gfx1100"))
 

@@ -95,28 +95,31 @@ def _project(tmp_path: Path) -> None:
         f'[profiles."{HOSTILE_PROFILE}"]\npackages = ["numpy"]\n', encoding="utf-8")
 
 
-def _env(tmp_path: Path, script: Path) -> dict[str, str]:
+def _completion(cli: Cli, tmp_path: Path, shell: str) -> tuple[str, dict[str, str]]:
+    """The shell's path (skip without it) and the environment that has ``$SCRIPT``, the
+    completion script mlstack prints for it, in the project with the hostile profile."""
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} is not installed")
+    _project(tmp_path)
+    script = tmp_path / f"completion.{shell}"
+    script.write_text(cli("completion", shell).stdout, encoding="utf-8")
     env = dict(os.environ)
     env["PATH"] = f"{Path(mlstack_exe()[0]).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SCRIPT"] = str(script)
     env["HOME"] = str(tmp_path)
-    return env
+    return exe, env
 
 
 def test_bash_inserts_a_hostile_profile_name_quoted(cli: Cli, tmp_path: Path) -> None:
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash is not installed")
-    _project(tmp_path)
-    script = tmp_path / "completion.bash"
-    script.write_text(cli("completion", "bash").stdout, encoding="utf-8")
+    bash, env = _completion(cli, tmp_path, "bash")
     # What TAB puts on the line, then what Enter does with that line: `printf` stands in
     # for mlstack and shows the word the shell made of it.
     code = ('source "$SCRIPT"; COMP_LINE="mlstack profile show ml"; '
             'COMP_POINT=${#COMP_LINE}; _mlstack; '
             'eval "printf \'%s\\n\' ${COMPREPLY[0]}"')
     r = subprocess.run([bash, "-c", code], capture_output=True, text=True, check=False,
-                       env=_env(tmp_path, script), cwd=tmp_path, timeout=60)
+                       env=env, cwd=tmp_path, timeout=60)
     assert r.stdout == f"{HOSTILE_PROFILE}\n", r.stderr
     assert not (tmp_path / "PWN").exists()
 
@@ -137,14 +140,9 @@ while zpty -r z line; do print -rn -- "$line"; done
 
 def test_zsh_inserts_a_hostile_profile_name_quoted(cli: Cli, tmp_path: Path) -> None:
     """Real zsh completion (compinit, a pty): TAB, then Enter."""
-    zsh = shutil.which("zsh")
-    if zsh is None:
-        pytest.skip("zsh is not installed")
-    _project(tmp_path)
-    script = tmp_path / "completion.zsh"
-    script.write_text(cli("completion", "zsh").stdout, encoding="utf-8")
+    zsh, env = _completion(cli, tmp_path, "zsh")
     r = subprocess.run([zsh, "-f", "-c", ZPTY], capture_output=True, text=True, check=False,
-                       env=_env(tmp_path, script), cwd=tmp_path, timeout=60)
+                       env=env, cwd=tmp_path, timeout=60)
     assert f"<mlstack><profile><show><{HOSTILE_PROFILE}>" in r.stdout, r.stdout + r.stderr
     assert not (tmp_path / "PWN").exists()
 

@@ -383,6 +383,12 @@ def write_index(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str],
     _write(base / "index.html", _page("Simple index", root_links))
 
 
+def write_mirrors(path: Path, table: dict[str, str]) -> Path:
+    """A user config at ``path`` whose ``[mirrors]`` is ``table``."""
+    _write(path, "[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in table.items()))
+    return path
+
+
 def _write_flat(base: Path, dists: tuple[Dist, ...], hashes: dict[str, str]) -> None:
     """A flat folder for find-links: one page listing every file, files beside it."""
     anchors = []
@@ -632,9 +638,7 @@ class WheelIndex:
         table = mirrors if mirrors is not None else (
             self.tampered_mirrors if tampered else self.mirrors
         )
-        lines = ["[mirrors]"] + [f'"{k}" = "{v}"' for k, v in table.items()]
-        _write(path, "\n".join(lines) + "\n")
-        return path
+        return write_mirrors(path, table)
 
     def sha256(self, filename: str) -> str:
         return self.hashes[filename]
@@ -646,12 +650,16 @@ class WheelIndex:
         self.hashes.update(write_pypi(self.root, PYPI_DISTS + self.published))
 
 
-def closed_port_url() -> str:
-    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
+def free_port() -> int:
+    """A loopback port nothing listens on (now)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        return int(s.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,7 +26,7 @@ from mlstack_env.core import paths
 from tests.layoutmirror import UPSTREAMS, local_path, upstream_files
 from tests.mirrorscenario import Cli, create_behind_each, lock_through, project, use_mirrors
 from tests.real import components
-from tests.wheelindex import PYPI, WheelIndex
+from tests.wheelindex import PYPI, WheelIndex, free_port
 
 pytest_plugins = ["tests.wheelindex"]
 pytestmark = pytest.mark.xdist_group("mirrors-real")
@@ -35,12 +34,6 @@ pytestmark = pytest.mark.xdist_group("mirrors-real")
 REAL = Path(__file__).resolve().parents[2] / ".real"
 PYPI_SERVER = REAL / "pypiserver" / "bin" / "pypi-server"
 DEVPI = REAL / "devpi" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, name: str,
