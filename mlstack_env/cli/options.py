@@ -52,7 +52,7 @@ class Arg:
 
 JSON = Opt("--json", help="Print one JSON document.")
 # env create and sync.
-OFFLINE = Opt("--offline", help="No network: the uv cache must hold the wheels.")
+OFFLINE = Opt("--offline", help="No network: the wheels must be in mlstack's download cache.")
 PROJECT = Opt("--project", metavar="DIR",
               help="The project directory (default: found upward from here).")
 REINSTALL = Opt("--reinstall", help="Install the wheels again even when the store holds "
