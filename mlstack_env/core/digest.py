@@ -32,3 +32,12 @@ _SHA256 = _constructor()
 def sha256_hex(text: str) -> str:
     """The sha256 of ``text`` (UTF-8), as hex digits."""
     return str(_SHA256(text.encode()).hexdigest())
+
+
+
+def sha256_digest(*parts: bytes) -> bytes:
+    """The sha256 of ``parts`` one after the other, as 32 bytes (no copy of their join)."""
+    h = _SHA256(b"")
+    for part in parts:
+        h.update(part)
+    return bytes(h.digest())
