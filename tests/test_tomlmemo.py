@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from mlstack_env.cli import main
 from mlstack_env.core import paths, tomlmemo
 from mlstack_env.core.digest import sha256_digest
 from mlstack_env.core.errors import LockError
@@ -325,6 +326,17 @@ def test_prune_drops_what_no_command_used_and_clean_everything() -> None:
     assert not _memo_dir().exists()
     tomlmemo.prune(everything=False)  # nothing there: nothing to do
     tomlmemo.prune(everything=True)
+
+
+def test_cache_prune_and_clean_cover_the_memo(capsys: pytest.CaptureFixture[str]) -> None:
+    recent, old, killed, _ = _unused_memo_and_leftovers()
+    assert main(["cache", "prune"]) == 0
+    assert not old.exists() and not killed.exists() and recent.exists()
+    assert main(["cache", "clean"]) == 0
+    assert not _memo_dir().exists()
+    # The memo is not in the report: nothing else was there to clean.
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"uv's cache at {paths.uv_cache_dir()} is empty: nothing to clean")
 
 
 # --- the commands: a hit imports no tomllib (a process of its own) ----------------------
