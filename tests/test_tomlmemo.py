@@ -195,6 +195,22 @@ def test_a_damaged_memo_file_is_parsed_again_and_replaced(
     assert _memo_files() == [memo]
 
 
+def test_a_fifo_or_a_link_at_a_memo_name_is_not_read(tmp_path: Path) -> None:
+    """Neither blocks nor is followed: parsed, and a memo file of its own put there."""
+    _parsed(EVERY_TYPE)
+    [memo] = _memo_files()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(memo.read_bytes())  # a valid memo, but not at the name
+    memo.unlink()
+    memo.symlink_to(elsewhere)
+    assert _parsed(EVERY_TYPE)[1] == 1
+    assert not memo.is_symlink() and elsewhere.read_bytes() == memo.read_bytes()
+    memo.unlink()
+    os.mkfifo(memo)
+    assert _parsed(EVERY_TYPE)[1] == 1
+    assert memo.is_file() and _parsed(EVERY_TYPE)[1] == 0
+
+
 def _quietly_parsed(text: str, capfd: pytest.CaptureFixture[str]) -> int:
     """Parse calls of ``text``, twice, asserting no exception, warning or output."""
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""The sha256 of a small text (a store key, a lock entry's hash), without ``hashlib``.
+"""The sha256 of a small text (a store key, a lock entry's hash, the name of a parsed TOML
+document in core/tomlmemo.py), without ``hashlib``.
 
 Importing ``hashlib`` loads OpenSSL's libcrypto: 2-3 ms of every store hit, ``diff`` and
 ``tree``, which hash a few kilobytes. Python's own sha256 (the ``_sha2`` module, ``_sha256``

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def parsed(document: str | bytes, parse: Callable[[], dict[str, Any]], *, reader
     parsed these exact bytes before, else parsed now, and remembered if it can be.
 
     ``private``: the document may hold credentials (the user config's mirror URLs, which
-    mlstack writes nowhere else): the memo keeps none of its text, only where each string
+    mlstack copies nowhere): the memo keeps none of its text, only where each string
     (key or value) stands in it — a hit has the text in hand — and keeps nothing when a
     string is not there as it is (written with an escape)."""
     if private and not isinstance(document, str):
@@ -125,13 +126,21 @@ def _strings(kept: Any, text: str) -> Any:
 
 
 def _recall(path: Path) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as f:
-            blob = f.read()
-            if os.fstat(f.fileno()).st_mtime < time.time() - _DAY:
-                _mark_used(f.fileno())
+    try:  # a regular file only: a FIFO put there would block, a link is not ours
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        blob = os.read(fd, st.st_size)  # short only if damaged: the check fails
+        if st.st_mtime < time.time() - _DAY:
+            _mark_used(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     payload = blob[_CHECK:]
     if len(blob) < _CHECK or sha256_digest(payload) != blob[:_CHECK]:
         return None
