@@ -18,7 +18,7 @@ import pytest
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.cli import main
 from mlstack_env.cli.output import printable
-from mlstack_env.core import envvars, userfile
+from mlstack_env.core import envvars, paths, userfile
 from mlstack_env.core.errors import MlstackError
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.fetch.config import load_config
@@ -95,6 +95,14 @@ def test_variable_names_are_posix_names(name: str) -> None:
         envvars.check_variable(name, "x")
 
 
+def _written(home: Path) -> list[Path]:
+    """What a command left in MLSTACK_HOME besides the memo of the TOML it read
+    (core/tomlmemo.py: a cache, like Python's bytecode)."""
+    memo = Path(paths.toml_memo_dir_str())
+    return sorted(p for p in home.rglob("*") if p not in (memo.parent, memo)
+                  and not p.is_relative_to(memo)) if home.exists() else []
+
+
 def test_env_with_prompt_command_is_refused_before_anything_is_written(
         run: Run, tmp_path: Path, isolated: Path) -> None:
     manifest(tmp_path, '[profiles.ml]\npackages = ["numpy"]\n'
@@ -102,7 +110,7 @@ def test_env_with_prompt_command_is_refused_before_anything_is_written(
     code, _, err = run("env", "create", "ml")
     clean_error(code, err, "BASH_ENV")
     assert not (tmp_path / "mlstack.lock").exists()
-    assert not isolated.exists() or not any(isolated.rglob("*"))
+    assert _written(isolated) == []
 
 
 def test_a_lock_that_sets_prompt_command_is_refused_on_read(tmp_path: Path) -> None:
@@ -123,7 +131,7 @@ def test_env_create_from_such_a_lock_writes_nothing(
         torch_entry("demo", "rocm6.4:gfx1100", env={"LD_PRELOAD": "/tmp/evil.so"})])
     code, _, err = run("env", "create", "demo", "--lock", str(lock))
     clean_error(code, err, str(lock), "LD_PRELOAD")
-    assert not isolated.exists() or not any(isolated.rglob("*"))
+    assert _written(isolated) == []
 
 
 def test_printable_escapes_terminal_controls() -> None:

@@ -1,5 +1,5 @@
-"""``mlstack cache clean|prune``: uv's cache and mlstack's download cache under
-MLSTACK_HOME (``mlstack gc`` frees only the store).
+"""``mlstack cache clean|prune``: uv's cache, mlstack's download cache and its memo of
+parsed TOML under MLSTACK_HOME (``mlstack gc`` frees only the store).
 
 uv's part runs uv's own ``cache clean`` / ``cache prune`` (uv waits for other uv processes
 using the cache); the download cache (``cache/files``, keyed by sha256:
@@ -7,6 +7,9 @@ mlstack_env/fetch/download.py) is emptied by ``clean``, and ``prune`` drops its 
 and the files no create or bundle used in 30 days. Both hold the store lock exclusively,
 as gc does: an ``env create`` holds it shared from its downloads to its last installed
 file, so none is broken half-way (a file being downloaded is skipped: its slot is locked).
+The TOML memo (:mod:`mlstack_env.core.tomlmemo`: ``clean`` empties it, ``prune`` drops
+what no command used in 30 days) needs no lock: a reader whose file went parses the
+document again. It is small, and not in the report.
 
 What is freed is measured, not guessed: env files are hardlinks into uv's cache, so only
 the bytes no env links to come back (:mod:`mlstack_env.core.diskusage`).
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack_env import uv
-from mlstack_env.core import paths
+from mlstack_env.core import paths, tomlmemo
 from mlstack_env.core.diskusage import Usage, usage
 
 
@@ -67,6 +70,7 @@ def run(action: str, on_wait: Callable[[], None] | None = None) -> CacheReport:
     from mlstack_env.fetch import download
     from mlstack_env.store.entries import Store
 
+    tomlmemo.prune(everything=action == "clean")
     path = paths.uv_cache_dir()
     files = paths.files_cache_dir()
     before = usage(path)

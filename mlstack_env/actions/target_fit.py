@@ -10,7 +10,6 @@ user and kernel-space support matrix), not only the ROCm packages installed.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from packaging.version import Version
 
 from mlstack_env.catalog import DATA_DIR, torch_index_name
 from mlstack_env.catalog.target import Target
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import TargetError
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ class TargetChoice:
 @cache
 def driver_runs() -> dict[str, tuple[str, ...]]:
     """Host ROCm release (X.Y) -> the releases whose user space its driver runs."""
-    with (DATA_DIR / "drivers.toml").open("rb") as f:
-        raw = tomllib.load(f)
+    raw = tomlmemo.load(DATA_DIR / "drivers.toml")
     return {k: tuple(v) for k, v in raw["runs"].items()}
 
 

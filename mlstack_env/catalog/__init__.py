@@ -10,7 +10,6 @@ support that gfx on a ROCm release?
 from __future__ import annotations
 
 import re
-import tomllib
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import cache
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import InternalError, TargetError
 from mlstack_env.core.record import field, record
 
@@ -134,8 +134,7 @@ def unknown_gfx_error(gfx: str, table: GpuTable | None = None) -> TargetError:
 
 @cache
 def gpu_table() -> GpuTable:
-    with (DATA_DIR / "gpus.toml").open("rb") as f:
-        raw = tomllib.load(f)
+    raw = tomlmemo.load(DATA_DIR / "gpus.toml")
     models: dict[str, GpuModel] = {}
     for row in raw["gpu"]:
         family, chip = _family(row["family"])

@@ -4,7 +4,6 @@ if not, why."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,6 +13,7 @@ from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, gpu_table
 from mlstack_env.catalog.target import Target
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import InternalError
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def _table(row: Mapping[str, object], key: str) -> dict[str, str]:
 @cache
 def components() -> tuple[Component, ...]:
     """Every component, in the order the picker shows them."""
-    with (DATA_DIR / "components.toml").open("rb") as f:
-        raw = tomllib.load(f)
+    raw = tomlmemo.load(DATA_DIR / "components.toml")
     out = []
     for cid, row in raw["component"].items():
         rocm = row.get("rocm")

@@ -10,7 +10,6 @@ their names from there.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from mlstack_env.catalog.sourcemodel import (
 )
 from mlstack_env.catalog.sourceparse import parse_source
 from mlstack_env.catalog.target import Target
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.record import record
 
@@ -206,8 +206,7 @@ def exact_pins(requirements: tuple[str, ...]) -> tuple[dict[str, str], dict[str,
 @cache
 def catalog() -> Catalog:
     """The built-in sources and the torch ↔ ROCm pairing."""
-    with CATALOG.open("rb") as f:
-        raw = tomllib.load(f)
+    raw = tomlmemo.load(CATALOG)
     sources = {
         name: parse_source(name, body, str(CATALOG), None)
         for name, body in raw["sources"].items()

@@ -1,4 +1,5 @@
-"""The sha256 of a small text (a store key, a lock entry's hash), without ``hashlib``.
+"""The sha256 of a small text (a store key, a lock entry's hash, the name of a parsed TOML
+document in core/tomlmemo.py), without ``hashlib``.
 
 Importing ``hashlib`` loads OpenSSL's libcrypto: 2-3 ms of every store hit, ``diff`` and
 ``tree``, which hash a few kilobytes. Python's own sha256 (the ``_sha2`` module, ``_sha256``
@@ -32,3 +33,12 @@ _SHA256 = _constructor()
 def sha256_hex(text: str) -> str:
     """The sha256 of ``text`` (UTF-8), as hex digits."""
     return str(_SHA256(text.encode()).hexdigest())
+
+
+
+def sha256_digest(*parts: bytes) -> bytes:
+    """The sha256 of ``parts`` one after the other, as 32 bytes (no copy of their join)."""
+    h = _SHA256(b"")
+    for part in parts:
+        h.update(part)
+    return bytes(h.digest())

@@ -99,6 +99,12 @@ def files_cache_dir() -> Path:
     return home() / "cache" / "files"
 
 
+def toml_memo_dir_str() -> str:
+    """Parsed TOML documents (mlstack_env/core/tomlmemo.py), beside the download cache;
+    ``cache clean`` removes them."""
+    return os.path.join(home_str(), "cache", "toml")
+
+
 def package_data() -> Path:
     from pathlib import Path
 

@@ -13,11 +13,11 @@ import _thread
 import errno
 import os
 import stat
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import ManifestError, MlstackError, UsageError, toml_problem
 
 #: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
@@ -141,16 +141,24 @@ def check_toml_shape(text: str, source: str | Path, *,
 
 
 def parse_toml(text: str, source: str | Path, hint: str, *,
-               kind: type[MlstackError] = MlstackError) -> dict[str, Any]:
-    """``text`` as TOML; else a ``kind`` naming ``source`` and the line."""
-    check_toml_shape(text, source, kind=kind)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise kind(f"{source}: invalid TOML: {toml_problem(exc, text)}", hint) from None
-    except RecursionError:  # tomllib recurses per nesting level: [[[[[[...
-        raise kind(f"{source}: invalid TOML: arrays or tables nested too deeply",
-                   hint) from None
+               kind: type[MlstackError] = MlstackError, private: bool = False) -> dict[str, Any]:
+    """``text`` as TOML; else a ``kind`` naming ``source`` and the line. Text this
+    parsed before comes from core/tomlmemo.py, without ``tomllib``; ``private`` text (it
+    may hold credentials) is kept there as positions in the text, never as text."""
+
+    def parse() -> dict[str, Any]:
+        check_toml_shape(text, source, kind=kind)
+        import tomllib  # not on a memo hit: its import is ~6 ms of a store hit
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise kind(f"{source}: invalid TOML: {toml_problem(exc, text)}", hint) from None
+        except RecursionError:  # tomllib recurses per nesting level: [[[[[[...
+            raise kind(f"{source}: invalid TOML: arrays or tables nested too deeply",
+                       hint) from None
+
+    return tomlmemo.parsed(text, parse, reader="userfile.parse_toml", private=private)
 
 
 TOML_HINT = "fix the syntax at that line (see https://toml.io)"

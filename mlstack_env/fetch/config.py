@@ -65,9 +65,9 @@ def load_config(path: Path | None = None) -> UserConfig:
             kind=ManifestError)
     except FileNotFoundError:
         return UserConfig(path=None)
-    data = userfile.parse_toml(
+    data = userfile.parse_toml(  # private: mirror URLs may carry credentials
         text, path, "fix the syntax at that line (see https://toml.io), or move the file away",
-        kind=ManifestError)
+        kind=ManifestError, private=True)
     for key in data:
         if key not in KNOWN_TABLES:
             import difflib

@@ -13,12 +13,11 @@ The presets are data (``catalog/sites.toml``); a project changes one or adds its
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
-from mlstack_env.core import envvars
+from mlstack_env.core import envvars, tomlmemo
 from mlstack_env.core.envname import NAME_PATTERN
 from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 from mlstack_env.core.record import field, record
@@ -85,8 +84,7 @@ def validate_site_rules(rules: object, source: str = "activation data") -> dict[
 
 
 def _catalog() -> dict[str, Any]:
-    with CATALOG.open("rb") as f:
-        return tomllib.load(f)
+    return tomlmemo.load(CATALOG)
 
 
 def _check(name: str, body: object, source: str) -> dict[str, Any]:

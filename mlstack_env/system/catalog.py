@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -11,6 +10,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 
 from mlstack_env.catalog import DATA_DIR, parse_version
+from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import SystemPackagesError
 from mlstack_env.hardware.machine import Distro
 
@@ -178,8 +178,7 @@ def _strs(value: Any) -> tuple[str, ...]:
 
 @cache
 def system_catalog() -> SystemCatalog:
-    with (DATA_DIR / "system.toml").open("rb") as f:
-        raw = tomllib.load(f)
+    raw = tomlmemo.load(DATA_DIR / "system.toml")
     families = {
         name: Family(
             name=name,
