@@ -13,7 +13,8 @@ difference or ratio is taken between those medians):
 - up-to-date create (``env create demo --lock L`` again: nothing to do) <= 40 ms;
 - ``mlstack --help`` <= 60 ms; ``mlstack diff A B`` and ``mlstack tree --lock A …`` of
   16-target locks <= 80 ms;
-- ``mlstack env run demo -- python -c pass`` <= 20 ms over ``<env>/bin/python -c pass``;
+- ``mlstack env run demo -- python -c pass`` <= 20 ms over ``<env>/bin/python -c pass``,
+  and the same without ``MLSTACK_HOME``, in the default home (``~/.local/share/mlstack``);
 - no-op ``mlstack lock`` <= 150 ms, with and without ``python =``; ``env list`` with 100
   envs <= 150 ms (issue 14).
 
@@ -329,6 +330,19 @@ def main() -> int:
             lambda: time_cpu([str(venv / "bin" / "python"), "-c", "pass"], b.env),
             args.runs * 2)
         over("env run overhead", run, py, 20, "python -c pass")
+        # As users run it, without MLSTACK_HOME: ~/.local/share/mlstack, linked to the home.
+        user = base / "user"
+        (user / ".local" / "share").mkdir(parents=True)
+        (user / ".local" / "share" / "mlstack").symlink_to(b.home)
+        user_env = {k: v for k, v in b.env.items()
+                    if k not in ("MLSTACK_HOME", "MLSTACK_CONFIG") and not k.startswith("XDG_")}
+        user_env["HOME"] = str(user)
+        run, py = b.alternate(
+            lambda: time_cpu([b.mlstack, "env", "run", "demo", "--", "python", "-c", "pass"],
+                             user_env),
+            lambda: time_cpu([str(venv / "bin" / "python"), "-c", "pass"], user_env),
+            args.runs * 2)
+        over("env run overhead, default home", run, py, 20, "python -c pass")
 
         project_dir = base / "project"
         write_project(project_dir, profiles={"ml": ["torch"]}, targets=["rocm6.4:gfx1100"])

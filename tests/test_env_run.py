@@ -205,6 +205,23 @@ def test_env_run_imports_nothing_heavy(demo: Path) -> None:
     assert _heavy(modules) == set()
 
 
+@pytest.mark.parametrize("variable", ["XDG_DATA_HOME", "HOME"])
+def test_env_run_in_the_default_home_imports_nothing_heavy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # As users run it, without MLSTACK_HOME: on Linux the default home comes without
+    # platformdirs and the pathlib it brings (core/paths.py).
+    for name in ("MLSTACK_HOME", "MLSTACK_CONFIG", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(tmp_path))
+    below = "" if variable == "XDG_DATA_HOME" else ".local/share"
+    make_env(tmp_path / below / "mlstack", "demo", VARIABLES, fake_venv(tmp_path / "venv"))
+    # exit status 0: the env was found there and the command ran
+    modules = _imported(["env", "run", "demo", "--", sys.executable, "-c", "pass"])
+    assert {"platformdirs", "pathlib"} <= set(HEAVY)
+    assert _heavy(modules) == set()
+
+
 def test_run_with_the_projects_default_env_imports_nothing_heavy(
     demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,10 @@ MLSTACK_GPU_BIND = "MLSTACK_GPU_BIND"
 #: trickles a byte every few seconds never trips a per-read timeout.
 MLSTACK_DOWNLOAD_DEADLINE = "MLSTACK_DOWNLOAD_DEADLINE"
 DEFAULT_DOWNLOAD_DEADLINE = 3600.0
+# Where the home and config are without MLSTACK_HOME / MLSTACK_CONFIG (core/paths.py).
+XDG_DATA_HOME = "XDG_DATA_HOME"
+XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
+HOME = "HOME"
 
 # ROCm / HIP variables that environments carry (ROCM-FACTS §6).
 ROCM_PATH = "ROCM_PATH"

@@ -2,12 +2,15 @@
 
 ``env run``'s hot path imports no ``pathlib`` (with ``re``, which it pulls in, about a
 third of that command's start-up): it uses the ``*_str`` forms; the ``Path`` forms are
-built from them, so each location has one rule.
+built from them, so each location has one rule. Nor does it import ``platformdirs`` (which
+brings ``pathlib``: ~10 ms of CPU) for the default home on Linux: :func:`_linux_user_dir`
+is its rule there.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from mlstack_env.core import envvars
 
@@ -29,9 +32,42 @@ def home_str() -> str:
     value = os.environ.get(envvars.MLSTACK_HOME)
     if value:
         return os.path.abspath(os.path.expanduser(value))
+    found = _linux_user_dir(envvars.XDG_DATA_HOME, ".local/share")
+    if found is not None:
+        return found
     import platformdirs
 
     return str(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def _linux_user_dir(variable: str, under_home: str) -> str | None:
+    """``platformdirs.user_*_dir(APP_NAME, appauthor=False)`` on Linux, without importing
+    it: ``$variable/mlstack`` when the variable holds an absolute path (an unset, empty,
+    blank or relative one is ignored, as the XDG Base Directory spec says), else
+    ``<home>/<under_home>/mlstack``, the home being ``HOME`` when it is absolute, else the
+    account's (``pwd``). platformdirs' Unix rules since 4.14.3 (``_xdg.py``: ``xdg_dir``,
+    ``expand_user``); with no version, ``ensure_exists`` or ``use_site_for_root``, root is
+    a user like any other and nothing is created. ``None`` leaves it to platformdirs:
+    another platform, what may be Android, and no absolute home to be found (platformdirs
+    raises its error). tests/test_paths.py holds the two to the same answers."""
+    if sys.platform != "linux" or hasattr(sys, "getandroidapilevel") or (
+        os.environ.get("ANDROID_DATA") == "/data" and os.environ.get("ANDROID_ROOT") == "/system"
+    ):
+        return None
+    base = os.environ.get(variable, "")
+    if not base.startswith("/"):
+        home = os.environ.get(envvars.HOME, "")
+        if not home.startswith("/"):
+            try:
+                import pwd
+
+                home = pwd.getpwuid(os.getuid()).pw_dir
+            except (ImportError, KeyError):
+                return None
+        base = f"{home.rstrip('/')}/{under_home}"
+        if not base.startswith("/"):
+            return None
+    return os.path.join(base, APP_NAME)
 
 
 def home() -> Path:
@@ -48,9 +84,12 @@ def config_file() -> Path:
     value = os.environ.get(envvars.MLSTACK_CONFIG)
     if value:
         return Path(os.path.abspath(os.path.expanduser(value)))
-    import platformdirs
+    found = _linux_user_dir(envvars.XDG_CONFIG_HOME, ".config")
+    if found is None:
+        import platformdirs
 
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+        found = platformdirs.user_config_dir(APP_NAME, appauthor=False)
+    return Path(found) / "config.toml"
 
 
 def machine_root() -> Path:
