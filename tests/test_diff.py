@@ -205,3 +205,20 @@ def test_each_package_change_kind_is_an_entry_diff_field() -> None:
     for kind in PackageChange:
         assert getattr(diff, kind.value) == ()
         assert diff.to_json()["packages"][kind.value] == []
+
+
+def test_two_files_load_no_rich_and_start_no_process(locks: tuple[Path, Path]) -> None:
+    """A diff of two files off a terminal (and with --json) loads neither rich nor
+    subprocess (only a lock at a git revision needs git)."""
+    import sys
+
+    old, new = locks
+    code = ("import sys; from mlstack_env.cli import main; code = main(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('rich', 'subprocess', 'dataclasses')), file=sys.stderr); sys.exit(code)")
+    for extra in ([], ["--json"]):
+        r = subprocess.run([sys.executable, "-c", code, "diff", str(old), str(new), *extra],
+                           capture_output=True, text=True, check=False, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("{" if extra else "--- ")
+        assert r.stderr.splitlines()[-1] == "[]"

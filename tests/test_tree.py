@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from mlstack_env.actions.tree import key_versions
 from mlstack_env.cli import main
+from mlstack_env.core.requiresdist import parse
 from mlstack_env.lockfile import LockEntry
 from tests.envfixtures import _pytorch_package, torch_entry, write_lock
 from tests.wheelindex import WheelIndex
@@ -156,3 +158,82 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     code, _, err = _tree(capsys, "--profile", "ml")
     assert err.splitlines()[0] == "error: --profile, --target and --python go with --lock FILE"
 
+
+
+def _unpacked(name: str, version: str, requires: list[str]) -> None:
+    """A wheel as uv unpacks it in its cache: ``archive-v0/<id>/<name>-<version>.dist-info``."""
+    from mlstack_env.core import paths
+
+    dist_info = paths.uv_cache_dir() / "archive-v0" / name / f"{name}-{version}.dist-info"
+    dist_info.mkdir(parents=True)
+    lines = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
+    lines += [f"Requires-Dist: {r}\n" for r in requires]
+    (dist_info / "METADATA").write_text("".join(lines), encoding="utf-8")
+
+
+# torch's Requires-Dist as PyTorch writes it: markers on the platform, the Python, extras.
+TORCH_REQUIRES = [
+    "filelock", "typing-extensions>=4.10.0", 'setuptools; python_version >= "3.12"',
+    'pytorch-triton-rocm==3.4.0; platform_system == "Linux"',
+    'opt-einsum>=3.3; extra == "opt-einsum"',
+    'numpy>=1.26; platform_system == "Windows"',
+]
+
+
+def _graph_lock(tmp_path: Path, extra_line: str | None = None) -> Path:
+    """A lock of torch, Triton, filelock and numpy whose graph comes from uv's cache; the
+    profile (`demo`) is neither a project's nor a built-in one."""
+    entry = torch_entry("demo", "rocm6.4:gfx1100", extra=("numpy",))
+    versions = {p.name: p.version for p in entry.packages}
+    _unpacked("torch", versions["torch"], TORCH_REQUIRES + [extra_line] * bool(extra_line))
+    _unpacked("filelock", versions["filelock"], [])
+    _unpacked("pytorch_triton_rocm", versions["pytorch-triton-rocm"], [])
+    _unpacked("numpy", versions["numpy"], [])
+    return write_lock(tmp_path / "demo.lock", [entry])
+
+
+# numpy is torch's only on Windows: a package of its own here.
+TREE_LINES = [
+    "numpy 2.3.2 (946 B)",
+    "torch 2.8.0+rocm6.4 (1.3 KiB)",
+    "├── filelock 3.18.0 (987 B)",
+    "└── pytorch-triton-rocm 3.4.0 (1.1 KiB)",
+]
+
+
+def test_lock_tree_reads_requires_dist_without_packaging(tmp_path: Path) -> None:
+    """The graph from Requires-Dist in the form build backends write, read without
+    packaging's requirement parser (packaging.utils loads packaging.tags with logging,
+    subprocess and platform; its tokenizer loads dataclasses), and off a terminal, with
+    or without --json, without rich."""
+    lock = _graph_lock(tmp_path)
+    args = ["tree", "--lock", str(lock), "--target", "rocm6.4:gfx1100"]
+    for extra in ([], ["--json"]):
+        modules = _imported([*args, *extra], tmp_path)
+        assert "mlstack_env.core.requiresdist" in modules  # the log is the real one
+        heavy = {m for m in modules if m.split(".")[0] in ("rich", "dataclasses", "logging")
+                 or m in ("packaging.requirements", "packaging.markers", "packaging.utils",
+                          "packaging.tags", "packaging.specifiers", "subprocess")}
+        assert heavy == set()
+    code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path,
+                       capture_output=True, text=True, check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:5] == TREE_LINES
+    assert "requirements: packages nothing else requires (the profile could not be read)" \
+        in r.stdout
+
+
+def test_lock_tree_hands_other_lines_to_packaging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A line outside the form read without packaging (a URL, no spaces round an operator)
+    is packaging's to read, and the tree is the same."""
+    line = 'numpy@ https://example.com/numpy.whl ; python_version>"3"'
+    assert parse(line) is None
+    lock = _graph_lock(tmp_path, line)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _tree(capsys, "--lock", str(lock), "--target", "rocm6.4:gfx1100")
+    assert code == 0, err
+    assert out.splitlines()[1:5] == [TREE_LINES[1], TREE_LINES[2], "├── numpy 2.3.2 (946 B)",
+                                     TREE_LINES[3]]

@@ -11,15 +11,18 @@ loaded, the packages nothing else requires stand in for them.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core import paths
 from mlstack_env.core.record import field, record
+from mlstack_env.core.requiresdist import LeanRequirement, canonical_name, parse
 from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
-if TYPE_CHECKING:  # packaging loads to read a tree
+if TYPE_CHECKING:  # packaging loads only for what core/requiresdist.py leaves to it
     from packaging.requirements import Requirement
 
 # --- metadata ---------------------------------------------------------------------------
@@ -33,8 +36,6 @@ class DistMeta:
 
 
 def read_metadata(dist_info: Path) -> DistMeta | None:
-    from packaging.utils import canonicalize_name
-
     from mlstack_env.core.metadata import metadata_headers
 
     try:
@@ -45,7 +46,7 @@ def read_metadata(dist_info: Path) -> DistMeta | None:
     name, version = headers.get("name", [""])[0], headers.get("version", [""])[0]
     if not name or not version:
         return None
-    return DistMeta(str(canonicalize_name(name)), version,
+    return DistMeta(canonical_name(name), version,
                     tuple(headers.get("requires-dist", ())))
 
 
@@ -66,15 +67,13 @@ def installed(venv: Path) -> dict[str, DistMeta]:
 
 def cached(wanted: Mapping[str, str]) -> dict[str, DistMeta]:
     """Metadata of the ``{name: version}`` wanted, from the wheels uv unpacked in its cache."""
-    from packaging.utils import canonicalize_name
-
     out: dict[str, DistMeta] = {}
     archive = paths.uv_cache_dir()
     for d in sorted(archive.glob("archive-v*/*/*.dist-info")):
         # `{name}-{version}.dist-info`: a cache holds every wheel uv ever unpacked, so
         # only the METADATA of the names wanted is read.
         name, dash, _version = d.name.removesuffix(".dist-info").rpartition("-")
-        if dash and str(canonicalize_name(name)) not in wanted:
+        if dash and canonical_name(name) not in wanted:
             continue
         meta = read_metadata(d)
         if meta is not None and wanted.get(meta.name) == meta.version:
@@ -83,6 +82,8 @@ def cached(wanted: Mapping[str, str]) -> dict[str, DistMeta]:
 
 
 # --- the graph --------------------------------------------------------------------------
+
+_PLAIN_PYTHON = re.compile(r"[0-9]+\.[0-9]+")
 
 
 def _marker_env(python: str) -> dict[str, str]:
@@ -100,11 +101,17 @@ def _marker_env(python: str) -> dict[str, str]:
     }
 
 
-def _requirements(lines: Iterable[str]) -> list[Requirement]:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    out = []
+def _requirements(lines: Iterable[str], lean: bool) -> list[LeanRequirement | Requirement]:
+    """The lines packaging reads (an invalid one left out), each read by
+    core/requiresdist.py where it can (``lean``), else by packaging."""
+    out: list[LeanRequirement | Requirement] = []
     for line in lines:
+        found = parse(line) if lean else None
+        if found is not None:
+            out.append(found)
+            continue
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             out.append(Requirement(line))
         except InvalidRequirement:
@@ -112,30 +119,39 @@ def _requirements(lines: Iterable[str]) -> list[Requirement]:
     return out
 
 
+def _invalid_marker() -> tuple[type[Exception], ...]:
+    """packaging's ``InvalidMarker``, once packaging has read a line (a marker read by
+    core/requiresdist.py raises nothing)."""
+    markers = sys.modules.get("packaging.markers")
+    return (markers.InvalidMarker,) if markers is not None else ()
+
+
 def edges(metas: Mapping[str, DistMeta], present: set[str], python: str,
           direct: Iterable[Requirement] = ()) -> dict[str, set[str]]:
     """name -> the present packages it requires, with markers evaluated for the entry
     (an extra's requirements count when some present package, or the profile, asks for
     that extra)."""
-    from packaging.markers import InvalidMarker
-    from packaging.utils import canonicalize_name
-
     env = _marker_env(python)
-    parsed = {n: _requirements(m.requires) for n, m in metas.items()}
+    # core/requiresdist.py evaluates markers for a plain release of Python only; the
+    # lock's `python` is one.
+    lean = _PLAIN_PYTHON.fullmatch(python) is not None
+    parsed = {n: _requirements(m.requires, lean) for n, m in metas.items()}
     extras: dict[str, set[str]] = {}
-    for reqs in (*parsed.values(), list(direct)):
+    every: list[Iterable[LeanRequirement | Requirement]] = [*parsed.values(), list(direct)]
+    for reqs in every:
         for r in reqs:
-            extras.setdefault(str(canonicalize_name(r.name)), set()).update(r.extras)
+            extras.setdefault(canonical_name(r.name), set()).update(r.extras)
+    invalid = _invalid_marker()
     out: dict[str, set[str]] = {n: set() for n in present}
     for name, reqs in parsed.items():
         for r in reqs:
-            child = str(canonicalize_name(r.name))
+            child = canonical_name(r.name)
             if child not in present or child == name:
                 continue
             try:
                 ok = r.marker is None or any(
                     r.marker.evaluate({**env, "extra": e}) for e in ("", *extras.get(name, ())))
-            except InvalidMarker:
+            except invalid:
                 ok = True
             if ok:
                 out.setdefault(name, set()).add(child)
@@ -207,8 +223,6 @@ def wheel_size(package: LockedPackage, python: str) -> int | None:
 def build(entry: LockEntry, metas: Mapping[str, DistMeta], *, source: str,
           graph_from: str | None, direct: list[Requirement] | None, direct_from: str,
           disk: int | None = None) -> PackageTree:
-    from packaging.utils import canonicalize_name
-
     present = {p.name for p in entry.packages}
     known = {n: m for n, m in metas.items() if n in present}
     children = edges(known, present, entry.python, direct or ())
@@ -217,8 +231,8 @@ def build(entry: LockEntry, metas: Mapping[str, DistMeta], *, source: str,
         for kid in kids:
             parents[kid].add(parent)
     if direct is not None:
-        requirement: dict[str, str] = {str(canonicalize_name(r.name)): str(r) for r in direct
-                                       if canonicalize_name(r.name) in present}
+        requirement: dict[str, str] = {canonical_name(r.name): str(r) for r in direct
+                                       if canonical_name(r.name) in present}
     else:
         requirement = {}
         direct_from = "packages nothing else requires (the profile could not be read)"
@@ -261,21 +275,34 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
     """The requirements of ``profile`` as it is now: the project's (``mlstack.toml`` found
     from ``near``, else from the working directory) or the built-in one; None when it
     cannot be read."""
-    from packaging.requirements import Requirement
-
     from mlstack_env.core.errors import ManifestError
-    from mlstack_env.manifest.profiles import ProfileSet
     from mlstack_env.manifest.project import find_project
 
     try:
         project = find_project(near) if near is not None else None
         project = project or find_project(Path.cwd())
+        if not (project and profile in project.profiles) and profile not in _builtin_names():
+            return None  # unknown: loading every built-in profile would only say so
+        from mlstack_env.manifest.profiles import ProfileSet
+
         profiles = project.profile_set() if project else ProfileSet.load()
         merged = profiles.get(profile)
     except ManifestError:
         return None
+    from packaging.requirements import Requirement
+
     where = str(project.manifest_path) if project and profile in project.profiles else "built-in"
     return [Requirement(r) for r in merged.packages], f"profile {profile} ({where})"
+
+
+def _builtin_names() -> set[str]:
+    """The built-in profiles' names, as ``load_builtin`` finds them (``*.toml``), without
+    reading them."""
+    try:
+        return {p.stem for p in paths.builtin_profiles_dir().iterdir()
+                if p.name.endswith(".toml")}
+    except OSError:
+        return set()
 
 
 def env_tree(name: str) -> PackageTree:

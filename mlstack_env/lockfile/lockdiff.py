@@ -13,8 +13,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from packaging.version import InvalidVersion, Version
-
 from mlstack_env.core.record import field, record
 
 if TYPE_CHECKING:
@@ -149,7 +147,10 @@ class LockDiff:
 
 
 def _newer(old: str, new: str) -> bool | None:
-    """True if ``new`` is a higher version, False if lower, None if equal or unorderable."""
+    """True if ``new`` is a higher version, False if lower, None if equal or unorderable.
+    packaging's version loads here, for a package whose version changed."""
+    from packaging.version import InvalidVersion, Version
+
     try:
         a, b = Version(old), Version(new)
     except InvalidVersion:

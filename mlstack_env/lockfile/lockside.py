@@ -7,13 +7,16 @@ working file. :mod:`mlstack_env.lockfile.lockdiff` compares two sides.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlstack_env.core import userfile
 from mlstack_env.core.errors import LockError, UsageError
 from mlstack_env.core.record import record
 from mlstack_env.lockfile import LOCK_NAME, Lock, loads, read_lock
+
+if TYPE_CHECKING:  # loaded to run git only: a diff of two files starts no process
+    import subprocess
 
 
 @record
@@ -63,6 +66,8 @@ def _file_side(path: Path) -> Side:
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    import subprocess
+
     try:
         # surrogateescape: a committed file that is not UTF-8 reaches userfile.decode whole
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
