@@ -237,3 +237,17 @@ def test_lock_tree_hands_other_lines_to_packaging(
     assert code == 0, err
     assert out.splitlines()[1:5] == [TREE_LINES[1], TREE_LINES[2], "├── numpy 2.3.2 (946 B)",
                                      TREE_LINES[3]]
+
+
+def test_lock_tree_keeps_an_edge_whose_marker_packaging_cannot_evaluate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Requires-Dist marker packaging parses but cannot evaluate (``~=`` with one
+    component is no version comparison, and no string one) counts as true, as an invalid
+    one does: the tree is drawn, not ended by a traceback."""
+    line = 'numpy ; python_version ~= "3"'
+    lock = _graph_lock(tmp_path, line)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _tree(capsys, "--lock", str(lock), "--target", "rocm6.4:gfx1100")
+    assert code == 0, err
+    assert "├── numpy 2.3.2 (946 B)" in out.splitlines()[1:5]

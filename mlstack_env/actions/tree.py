@@ -120,10 +120,14 @@ def _requirements(lines: Iterable[str], lean: bool) -> list[LeanRequirement | Re
 
 
 def _invalid_marker() -> tuple[type[Exception], ...]:
-    """packaging's ``InvalidMarker``, once packaging has read a line (a marker read by
-    core/requiresdist.py raises nothing)."""
+    """What packaging raises for a marker it cannot evaluate (invalid, a comparison it
+    does not define such as ``python_version ~= "3"``, a name it does not know), once
+    packaging has read a line (a marker read by core/requiresdist.py raises nothing)."""
     markers = sys.modules.get("packaging.markers")
-    return (markers.InvalidMarker,) if markers is not None else ()
+    if markers is None:
+        return ()
+    return (markers.InvalidMarker, markers.UndefinedComparison,
+            markers.UndefinedEnvironmentName)
 
 
 def edges(metas: Mapping[str, DistMeta], present: set[str], python: str,
