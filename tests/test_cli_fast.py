@@ -175,14 +175,20 @@ HEAVY = ("typer", "click", "rich", "tomlkit")
 
 
 def _imported(args: list[str], cwd: Path | None = None,
-              env: dict[str, str] | None = None) -> set[str]:
+              env: dict[str, str] | None = None, argv0: str | None = None,
+              expect: str = "") -> set[str]:
+    """The modules ``mlstack ARGS`` loads, run by ``argv0`` if given (the script's path:
+    hints then name it, core/progname.py); its stdout must hold ``expect``."""
     import os
 
     code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    if argv0 is not None:
+        code = f"import sys; sys.argv[0] = {argv0!r}; {code}"
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=cwd,
                        capture_output=True, text=True, check=False, timeout=120,
                        env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr
+    assert expect in r.stdout
     return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
             if line.startswith("import time:") and "|" in line}
 
@@ -247,9 +253,10 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
                                          "mlstack_env.resolve")),
     # A store hit reads a lock and detects the machine, but parses no requirement and
     # runs nothing: no uv, no subprocess, no logging, no tempfile; and it defines no
-    # dataclass (core/record.py) and removes nothing (shutil).
+    # dataclass (core/record.py) and removes nothing (shutil). Its ROCm and torch
+    # versions are release numbers: no packaging.version (catalog.rocm_release, release).
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
-     ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
+     ("packaging", "mlstack_env.resolve",
       "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",
       "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3",
       "dataclasses", "inspect", "shutil", "threading")),
@@ -266,6 +273,20 @@ def test_reads_and_store_hits_skip_what_they_do_not_use(
     args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
     modules = _imported(args)
     assert "mlstack_env.cli.fast" in modules
+    assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
+
+
+def test_an_up_to_date_create_loads_no_version_parser_remover_or_activation(
+        world: Path, tmp_path: Path) -> None:
+    """An up-to-date create prints the env as it is: it writes no activation scripts
+    (store/create.activation_writer loads them only to write a generation), compares its
+    versions as release numbers (no packaging), and names the script that ran it in its
+    hint without shutil's ``which`` (with zlib, bz2 and lzma: core/progname.py)."""
+    script = str(tmp_path / "bin" / "mlstack")  # off PATH: the hint names this path
+    modules = _imported(["env", "create", "demo", "--lock", str(tmp_path / "team.lock")],
+                        argv0=script, expect=f"use it:    {script} env shell demo")
+    absent = ("packaging", "shutil", "zlib", "bz2", "lzma", "mlstack_env.activation.scripts",
+              "mlstack_env.uv", "subprocess", "tempfile", "dataclasses", "typer", "rich")
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 

@@ -72,11 +72,12 @@ class Created:
 
 def activation_writer(site: Site | None = None) -> ScriptWriter:
     """Writes a generation's activation files; ``site``'s job rules go into them."""
-    from mlstack_env.activation.scripts import write_scripts
-
     rules = site.rules() if site is not None else None
 
     def write(gen_dir: Path, name: str, venv: Path, variables: Mapping[str, str]) -> None:
+        # Loaded only when a generation is written: an up-to-date create writes none.
+        from mlstack_env.activation.scripts import write_scripts
+
         write_scripts(gen_dir, name=name, venv=venv, variables=variables, site=rules)
 
     return write
