@@ -290,6 +290,45 @@ def test_an_up_to_date_create_loads_no_version_parser_remover_or_activation(
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 
+# Run in the child before mlstack: records each module of mlstack_env that imports one of
+# the watched modules (at import or in a function), loaded already or not.
+_WATCH_IMPORTS = """
+import builtins, json, sys
+watched, seen, real = set(sys.argv[1].split(",")), set(), builtins.__import__
+def hook(name, globals=None, locals=None, fromlist=(), level=0):
+    caller = (globals or {}).get("__name__", "")
+    if name.split(".")[0] in watched and caller.startswith("mlstack_env"):
+        seen.add(f"{caller} imports {name}")
+    return real(name, globals, locals, fromlist, level)
+builtins.__import__ = hook
+from mlstack_env.cli import main
+sys.argv = ["mlstack", *sys.argv[2:]]
+code = main()
+print(json.dumps(sorted(seen)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [["env", "create", "demo", "--lock", "LOCK"],
+                                  ["env", "create", "demo", "--lock", "LOCK", "-n", "hit",
+                                   "--json"]], ids=" ".join)
+def test_a_store_hit_and_an_up_to_date_create_import_no_typing(
+        args: list[str], world: Path, tmp_path: Path) -> None:
+    """Annotations only: mlstack's modules on these paths take typing's names under
+    ``TYPE_CHECKING = False`` (typing is 1.5 ms to import), and parse URL templates
+    without the string module. (tomllib still loads typing where the TOML memo misses.)"""
+    import json
+    import os
+
+    args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
+    r = subprocess.run([sys.executable, "-c", _WATCH_IMPORTS, "typing,string", *args],
+                       capture_output=True, text=True, check=False, timeout=120,
+                       env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert '"store_key"' in r.stdout or "is up to date" in r.stdout  # the real paths
+    assert json.loads(r.stderr.splitlines()[-1]) == []
+
+
 def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
                                                                  tmp_path: Path) -> None:
     """A store miss whose files are all in the download cache (the entry removed by gc,

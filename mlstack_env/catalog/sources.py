@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from mlstack_env.catalog import gpu_table, no_index_error, rocm_release, torch_index_name
 from mlstack_env.catalog.sourcemodel import (
@@ -28,6 +27,10 @@ from mlstack_env.catalog.sourceparse import parse_source
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.record import record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 CATALOG = Path(__file__).with_name("sources.toml")
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import IO, TYPE_CHECKING, Any, cast
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from rich.console import Console
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI by itself), and the
@@ -55,7 +57,8 @@ def console(stderr: bool = False) -> Console:
     :class:`PlainConsole`, which prints the same bytes without
     loading rich."""
     if not rich_would_style(sys.stderr if stderr else sys.stdout):
-        return cast("Console", PlainConsole(stderr))
+        # The part of Console the renderers use (PlainConsole), without typing's cast.
+        return PlainConsole(stderr)  # type: ignore[return-value]
     return rich_console(stderr)
 
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars
 from mlstack_env.core.envname import NAME_PATTERN
 from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 from mlstack_env.core.record import field, record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21); spelled as

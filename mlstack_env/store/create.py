@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
@@ -34,7 +33,10 @@ from mlstack_env.store.generations import Generation, NamedEnv
 from mlstack_env.store.removal import reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlstack_env.manifest.sites import Site
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
