@@ -280,13 +280,15 @@ def test_an_up_to_date_create_loads_no_version_parser_remover_or_activation(
         world: Path, tmp_path: Path) -> None:
     """An up-to-date create prints the env as it is: it writes no activation scripts
     (store/create.activation_writer loads them only to write a generation), compares its
-    versions as release numbers (no packaging), and names the script that ran it in its
-    hint without shutil's ``which`` (with zlib, bz2 and lzma: core/progname.py)."""
+    versions as release numbers (no packaging), reads os-release without shlex
+    (hardware/osinfo.py), and names the script that ran it in its hint without shutil's
+    ``which`` (with zlib, bz2 and lzma: core/progname.py)."""
     script = str(tmp_path / "bin" / "mlstack")  # off PATH: the hint names this path
     modules = _imported(["env", "create", "demo", "--lock", str(tmp_path / "team.lock")],
                         argv0=script, expect=f"use it:    {script} env shell demo")
-    absent = ("packaging", "shutil", "zlib", "bz2", "lzma", "mlstack_env.activation.scripts",
-              "mlstack_env.uv", "subprocess", "tempfile", "dataclasses", "typer", "rich")
+    absent = ("packaging", "shutil", "zlib", "bz2", "lzma", "shlex",
+              "mlstack_env.activation.scripts", "mlstack_env.uv", "subprocess", "tempfile",
+              "dataclasses", "typer", "rich")
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 
