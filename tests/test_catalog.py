@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mlstack_env.catalog import (
     gpu_table,
     parse_version,
-    release,
+    release_numbers,
     rocm_release,
     torch_index_name,
     wheel_gfx,
@@ -323,7 +323,7 @@ def test_rocm_release_orders_as_packaging_does(text: str) -> None:
     "2.8.0+rocm6.4", "2.5.1+rocm6.1", "2.10", "1", "02.08", "2.8.0+ROCM6.4.1", "2.8.0+a-b_c.d",
     "2.8.0+", "2.8.0+a..b", "2.8.0+é", "v2.8", "2.8.0a1", " 2.8", "2.8.post1", "1!2.8", "2..8",
     "", "\u0662.\u0668", "2.8.0+rocm6.4 "])
-def test_release_is_packagings_release(text: str) -> None:
+def test_release_numbers_are_packagings_release(text: str) -> None:
     """A torch version's release numbers, read without packaging.version when it is only
     numbers and a local label; anything else is packaging's answer, or its error."""
     from packaging.version import InvalidVersion, Version
@@ -333,7 +333,7 @@ def test_release_is_packagings_release(text: str) -> None:
     except InvalidVersion:
         expected = None
     try:
-        got: tuple[int, ...] | None = release(text)
+        got: tuple[int, ...] | None = release_numbers(text)
     except ValueError:
         got = None
     assert got == expected

@@ -254,7 +254,7 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     # A store hit reads a lock and detects the machine, but parses no requirement and
     # runs nothing: no uv, no subprocess, no logging, no tempfile; and it defines no
     # dataclass (core/record.py) and removes nothing (shutil). Its ROCm and torch
-    # versions are release numbers: no packaging.version (catalog.rocm_release, release).
+    # versions are release numbers: no packaging.version (catalog.rocm_release, release_numbers).
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
      ("packaging", "mlstack_env.resolve",
       "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",

@@ -195,10 +195,10 @@ def _family(text: str) -> tuple[GpuFamily, str | None]:
 
 
 ROCM_VERSION_HINT = "write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
+
+
 # The shape a target string accepts (target.py); "7" or "6.4rc1" would make targets that
-# `Target.parse` rejects, so they are refused here too (rocm_release).
-
-
+# `Target.parse` rejects, so they are refused here too.
 def rocm_release(text: str) -> tuple[int, int, int]:
     """A ROCm version written ``X.Y`` or ``X.Y.Z`` as (major, minor, micro), compared as
     ``packaging.version`` compares them (``6.4`` is ``6.4.0``); anything else is a user
@@ -219,7 +219,7 @@ def parse_version(text: str) -> Version:
     return Version(text)
 
 
-def release(version: str) -> tuple[int, ...]:
+def release_numbers(version: str) -> tuple[int, ...]:
     """``packaging.version.Version(version).release``: the release numbers of a Python
     version (``2.5.1+rocm6.1`` -> (2, 5, 1)); its ``InvalidVersion`` (a ValueError) for
     text that is no version. A version of release numbers and a local label, as torch's
@@ -269,14 +269,14 @@ def torch_gfx(torch_version: str) -> frozenset[str] | None:
     or None when the table cannot say (no table, or a version it cannot read)."""
     table = gpu_table().torch_gfx
     try:
-        numbers = release(torch_version)[:2]
+        numbers = release_numbers(torch_version)[:2]
     except ValueError:  # packaging's InvalidVersion
         return None
     if "base" not in table or len(numbers) < 2:
         return None
     out = set(table["base"])
     for minor, added in table.items():
-        if minor != "base" and release(minor)[:2] <= numbers:
+        if minor != "base" and release_numbers(minor)[:2] <= numbers:
             out |= added
     return frozenset(out)
 
