@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from mlstack_env.catalog import (
     gpu_table,
     parse_version,
+    release_numbers,
+    rocm_release,
     torch_index_name,
     wheel_gfx,
 )
@@ -300,6 +302,41 @@ def test_parse_version_rejects_other_shapes(bad: str) -> None:
     with pytest.raises(MlstackError, match="invalid ROCm version") as info:
         parse_version(bad)
     assert info.value.hint is not None
+
+
+@pytest.mark.parametrize("bad", ["7", "6.4rc1", "abc", "", "6.4.0-47", "6.4.0.1", "v6.4", "6.4\n",
+                                 "\u0666.\u0664", "6..4", " 6.4"])
+def test_rocm_release_refuses_what_parse_version_refuses(bad: str) -> None:
+    with pytest.raises(MlstackError, match="invalid ROCm version"):
+        rocm_release(bad)
+
+
+@pytest.mark.parametrize("text", ["6.4", "6.4.0", "6.4.1", "10.0", "6.04", "7.14"])
+def test_rocm_release_orders_as_packaging_does(text: str) -> None:
+    """(major, minor, micro) of a ROCm version, without packaging.version on a store hit."""
+    v = parse_version(text)
+    assert rocm_release(text) == (v.major, v.minor, v.micro)
+    assert (rocm_release(text) >= (6, 2, 0)) == (v >= parse_version("6.2"))
+
+
+@pytest.mark.parametrize("text", [
+    "2.8.0+rocm6.4", "2.5.1+rocm6.1", "2.10", "1", "02.08", "2.8.0+ROCM6.4.1", "2.8.0+a-b_c.d",
+    "2.8.0+", "2.8.0+a..b", "2.8.0+é", "v2.8", "2.8.0a1", " 2.8", "2.8.post1", "1!2.8", "2..8",
+    "", "\u0662.\u0668", "2.8.0+rocm6.4 "])
+def test_release_numbers_are_packagings_release(text: str) -> None:
+    """A torch version's release numbers, read without packaging.version when it is only
+    numbers and a local label; anything else is packaging's answer, or its error."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        expected: tuple[int, ...] | None = Version(text).release
+    except InvalidVersion:
+        expected = None
+    try:
+        got: tuple[int, ...] | None = release_numbers(text)
+    except ValueError:
+        got = None
+    assert got == expected
 
 
 # --- the override rule: decided by the wheels' gfx list ------------------------------

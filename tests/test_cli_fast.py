@@ -175,14 +175,20 @@ HEAVY = ("typer", "click", "rich", "tomlkit")
 
 
 def _imported(args: list[str], cwd: Path | None = None,
-              env: dict[str, str] | None = None) -> set[str]:
+              env: dict[str, str] | None = None, argv0: str | None = None,
+              expect: str = "") -> set[str]:
+    """The modules ``mlstack ARGS`` loads, run by ``argv0`` if given (the script's path:
+    hints then name it, core/progname.py); its stdout must hold ``expect``."""
     import os
 
     code = "import sys; from mlstack_env.cli import main; sys.exit(main())"
+    if argv0 is not None:
+        code = f"import sys; sys.argv[0] = {argv0!r}; {code}"
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], cwd=cwd,
                        capture_output=True, text=True, check=False, timeout=120,
                        env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr
+    assert expect in r.stdout
     return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
             if line.startswith("import time:") and "|" in line}
 
@@ -247,9 +253,10 @@ def test_rich_loads_only_to_style_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
                                          "mlstack_env.resolve")),
     # A store hit reads a lock and detects the machine, but parses no requirement and
     # runs nothing: no uv, no subprocess, no logging, no tempfile; and it defines no
-    # dataclass (core/record.py) and removes nothing (shutil).
+    # dataclass (core/record.py) and removes nothing (shutil). Its ROCm and torch
+    # versions are release numbers: no packaging.version (catalog.rocm_release, release_numbers).
     (["env", "create", "demo", "--lock", "LOCK", "--name", "hit", "--json"],
-     ("packaging.requirements", "packaging.tags", "mlstack_env.resolve",
+     ("packaging", "mlstack_env.resolve",
       "mlstack_env.manifest.profiles", "mlstack_env.uv", "mlstack_env.actions.tree", "subprocess",
       "logging", "tempfile", "platform", "mlstack_env.fetch.download", "urllib3",
       "dataclasses", "inspect", "shutil", "threading")),
@@ -267,6 +274,61 @@ def test_reads_and_store_hits_skip_what_they_do_not_use(
     modules = _imported(args)
     assert "mlstack_env.cli.fast" in modules
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
+
+
+def test_an_up_to_date_create_loads_no_version_parser_remover_or_activation(
+        world: Path, tmp_path: Path) -> None:
+    """An up-to-date create prints the env as it is: it writes no activation scripts
+    (store/create.activation_writer loads them only to write a generation), compares its
+    versions as release numbers (no packaging), reads os-release without shlex
+    (hardware/osinfo.py), and names the script that ran it in its hint without shutil's
+    ``which`` (with zlib, bz2 and lzma: core/progname.py)."""
+    script = str(tmp_path / "bin" / "mlstack")  # off PATH: the hint names this path
+    modules = _imported(["env", "create", "demo", "--lock", str(tmp_path / "team.lock")],
+                        argv0=script, expect=f"use it:    {script} env shell demo")
+    absent = ("packaging", "shutil", "zlib", "bz2", "lzma", "shlex",
+              "mlstack_env.activation.scripts", "mlstack_env.uv", "subprocess", "tempfile",
+              "dataclasses", "typer", "rich")
+    assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
+
+
+# Run in the child before mlstack: records each module of mlstack_env that imports one of
+# the watched modules (at import or in a function), loaded already or not.
+_WATCH_IMPORTS = """
+import builtins, json, sys
+watched, seen, real = set(sys.argv[1].split(",")), set(), builtins.__import__
+def hook(name, globals=None, locals=None, fromlist=(), level=0):
+    caller = (globals or {}).get("__name__", "")
+    if name.split(".")[0] in watched and caller.startswith("mlstack_env"):
+        seen.add(f"{caller} imports {name}")
+    return real(name, globals, locals, fromlist, level)
+builtins.__import__ = hook
+from mlstack_env.cli import main
+sys.argv = ["mlstack", *sys.argv[2:]]
+code = main()
+print(json.dumps(sorted(seen)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [["env", "create", "demo", "--lock", "LOCK"],
+                                  ["env", "create", "demo", "--lock", "LOCK", "-n", "hit",
+                                   "--json"]], ids=" ".join)
+def test_a_store_hit_and_an_up_to_date_create_import_no_typing(
+        args: list[str], world: Path, tmp_path: Path) -> None:
+    """Annotations only: mlstack's modules on these paths take typing's names under
+    ``TYPE_CHECKING = False`` (typing is 1.5 ms to import), and parse URL templates
+    without the string module. (tomllib still loads typing where the TOML memo misses.)"""
+    import json
+    import os
+
+    args = [str(tmp_path / "team.lock") if a == "LOCK" else a for a in args]
+    r = subprocess.run([sys.executable, "-c", _WATCH_IMPORTS, "typing,string", *args],
+                       capture_output=True, text=True, check=False, timeout=120,
+                       env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert '"store_key"' in r.stdout or "is up to date" in r.stdout  # the real paths
+    assert json.loads(r.stderr.splitlines()[-1]) == []
 
 
 def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,

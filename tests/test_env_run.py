@@ -340,3 +340,25 @@ def test_the_fast_paths_hold_is_the_lock_gc_honours(tmp_path: Path, isolated: Pa
     finally:
         os.close(fd)
     assert env.remove_generation(first)  # released: gc may remove it
+
+
+def test_a_lock_stamp_is_written_only_when_it_would_change(tmp_path: Path) -> None:
+    """An up-to-date create records the stamp it finds (a read, not a rename); a lock
+    that changed since is recorded again, and `env run` then sees it as current."""
+    from mlstack_env.store.lookup import LOCK_STAMP, lock_stamp_changed, write_lock_stamp
+
+    lock, gen = tmp_path / "mlstack.lock", tmp_path / "gen-1"
+    lock.write_text("one\n")
+    gen.mkdir()
+    write_lock_stamp(str(gen), str(lock))
+    stamp = gen / LOCK_STAMP
+    written = stamp.stat().st_ino
+    write_lock_stamp(str(gen), str(lock))
+    assert stamp.stat().st_ino == written  # not replaced
+    assert lock_stamp_changed(str(gen)) is None
+    lock.write_text("two, longer\n")
+    assert lock_stamp_changed(str(gen)) == str(lock)
+    stamp.write_bytes(b"\xff damaged")  # not UTF-8: written again, never an error
+    write_lock_stamp(str(gen), str(lock))
+    assert stamp.stat().st_ino != written
+    assert lock_stamp_changed(str(gen)) is None

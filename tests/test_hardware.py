@@ -90,6 +90,25 @@ def test_parse_os_release() -> None:
     assert not any(key.startswith("#") for key in values)
 
 
+def test_os_release_values_are_what_shlex_reads() -> None:
+    """The bare and plainly quoted values read without shlex give what shlex.split gives,
+    as does every other shape (escapes, two words, unbalanced quotes: shlex's own)."""
+    import itertools
+    import shlex
+
+    def first_word(raw: str) -> str | None:
+        try:
+            parts = shlex.split(raw)
+        except ValueError:
+            return None
+        return parts[0] if parts else ""
+
+    for n in range(5):
+        for chars in itertools.product(["a", " ", '"', "'", "\\", "\t", "#"], repeat=n):
+            raw = "".join(chars).strip()  # as the line is
+            assert parse_os_release(f"K={raw}\n").get("K") == first_word(raw), raw
+
+
 def test_read_distro_rhel_like(tmp_path: Path) -> None:
     (tmp_path / "usr/lib").mkdir(parents=True)
     (tmp_path / "usr/lib/os-release").write_text(

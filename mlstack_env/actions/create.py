@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.target import Target, parse_python
 from mlstack_env.core.errors import (
@@ -23,6 +22,7 @@ from mlstack_env.core.errors import (
 from mlstack_env.core.projectdir import is_project_dir
 from mlstack_env.core.record import record
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
     from mlstack_env.hardware.machine import Machine
     from mlstack_env.lockfile import LockEntry

@@ -57,12 +57,14 @@ DEVICE_CHOICE = (ROCR_VISIBLE_DEVICES, "HIP_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVI
 #: Variables the rules may set (activation saves and restores them).
 MANAGED = (MIOPEN_CUSTOM_CACHE_DIR, MIOPEN_USER_DB_PATH, ROCR_VISIBLE_DEVICES, *HIP_COPIES)
 
-_JOB_ID = re.compile(r"[A-Za-z0-9_.-]+")
+# Patterns compiled on first use (re's cache), in a job only: a store hit writes the
+# scripts without them.
+_JOB_ID = r"[A-Za-z0-9_.-]+"
 #: A node's task count above 1 in SLURM_STEP_TASKS_PER_NODE, after ``(xN)`` is removed.
-_MANY = re.compile(r"[2-9]|[1-9][0-9]{1,8}")
-_REPEAT = re.compile(r"\([^)\n]*\)")
-_LOCALID = re.compile(r"[0-9]{1,9}")
-_DEVICES = re.compile(r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*")
+_MANY = r"[2-9]|[1-9][0-9]{1,8}"
+_REPEAT = r"\([^)\n]*\)"
+_LOCALID = r"[0-9]{1,9}"
+_DEVICES = r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*"
 
 
 def _many_tasks(localid: str, per_node: str) -> bool:
@@ -73,13 +75,13 @@ def _many_tasks(localid: str, per_node: str) -> bool:
     """
     if int(localid) >= 1:
         return True
-    return any(_MANY.fullmatch(n) for n in re.split(r"[,\n]", _REPEAT.sub("", per_node)))
+    return any(re.fullmatch(_MANY, n) for n in re.split(r"[,\n]", re.sub(_REPEAT, "", per_node)))
 
 
 def job_cache_dir(environ: Mapping[str, str]) -> str | None:
     """This job's MIOpen cache directory, or None outside a job."""
     job = environ.get("SLURM_JOB_ID", "")
-    if not _JOB_ID.fullmatch(job):
+    if not re.fullmatch(_JOB_ID, job):
         return None
     tmp = environ.get("TMPDIR") or "/tmp"  # noqa: S108 - node-local by design, mode 700, ours
     return f"{tmp}/mlstack-miopen-{os.getuid()}-{job}"
@@ -119,7 +121,7 @@ def job_variables(environ: Mapping[str, str], rules: Mapping[str, object]
 
 def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
     localid = environ.get("SLURM_LOCALID", "")
-    if not _LOCALID.fullmatch(localid):
+    if not re.fullmatch(_LOCALID, localid):
         return {}
     out: dict[str, str | None] = {}
     rocr = environ.get(ROCR_VISIBLE_DEVICES, "")
@@ -131,7 +133,7 @@ def _gpu_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
     if not rocr:
         if not any(environ.get(n) for n in DEVICE_CHOICE):
             out[ROCR_VISIBLE_DEVICES] = localid
-    elif _DEVICES.fullmatch(rocr):
+    elif re.fullmatch(_DEVICES, rocr):
         devices = rocr.split(",")
         if len(devices) > 1 and int(localid) < len(devices):
             out[ROCR_VISIBLE_DEVICES] = devices[int(localid)]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
 
 from mlstack_env.catalog import torch_index_name, wheels_release
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.record import field, record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SourceKind(StrEnum):

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from mlstack_env.catalog import gpu_table, no_index_error, parse_version, torch_index_name
+from mlstack_env.catalog import gpu_table, no_index_error, rocm_release, torch_index_name
 from mlstack_env.catalog.sourcemodel import (
     ConcreteSource,
     Source,
@@ -28,6 +27,10 @@ from mlstack_env.catalog.target import Target
 from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.record import record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 CATALOG = Path(__file__).with_name("sources.toml")
 
@@ -220,10 +223,10 @@ def target_rocm_version(rocm_version: str) -> str:
     for exactly that release (``6.2.4``) or a source builds for exactly that release (vLLM's
     ``rocm722`` variant is 7.2.2's alone), else ``X.Y`` — so the target and the wheels
     judged for it (:func:`torch_index_name`, ``Source.variant``) agree."""
-    v = parse_version(rocm_version)
-    full = f"{v.major}.{v.minor}.{v.micro}"
-    if v.micro and f"rocm{full}" in gpu_table().wheel_gfx:
+    major, minor, micro = rocm_release(rocm_version)
+    full = f"{major}.{minor}.{micro}"
+    if micro and f"rocm{full}" in gpu_table().wheel_gfx:
         return full
-    if v.micro and any(full in src.variants for src in catalog().sources.values()):
+    if micro and any(full in src.variants for src in catalog().sources.values()):
         return full
-    return f"{v.major}.{v.minor}"
+    return f"{major}.{minor}"

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from packaging.version import Version
-
 from mlstack_env.catalog import gpu_table, no_index_error, parse_version, wheel_gfx
 from mlstack_env.core.record import record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 
 class CodeKind(StrEnum):
@@ -83,6 +85,8 @@ class OfficialSupport:
 
 
 def _release_row(rocm_version: Version, rows: dict[str, frozenset[str]]) -> str | None:
+    from packaging.version import Version  # a store hit asks no official support
+
     best: str | None = None
     for name in rows:
         if Version(name) <= rocm_version and (best is None or Version(name) > Version(best)):
@@ -91,6 +95,8 @@ def _release_row(rocm_version: Version, rows: dict[str, frozenset[str]]) -> str 
 
 
 def official_support(gfx: str, rocm_version: str) -> OfficialSupport:
+    from packaging.version import Version
+
     table = gpu_table()
     table.model(gfx)
     v = parse_version(rocm_version)

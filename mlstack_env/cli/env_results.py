@@ -4,13 +4,15 @@ both printed by :func:`mlstack_env.cli.output.emit`."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env.cli.output import Result
 from mlstack_env.core.errors import ExitCode
 from mlstack_env.core.units import human_bytes
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
 
     from mlstack_env.actions.create import CreateOutcome

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlstack_env.cli.plain import console, printable
 from mlstack_env.cli.progress import is_quiet
@@ -13,7 +12,10 @@ from mlstack_env.core.units import human_bytes
 
 __all__ = ["Result", "console", "emit", "human_bytes", "printable"]
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
     from rich.console import Console
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from functools import cache
 from pathlib import Path
 
 NAME = "mlstack"
 # `mlstack` as a command word in text mlstack wrote: not mlstack.toml, mlstack's,
-# MLSTACK_HOME, a path ending in /mlstack or a word such as mlstack-env.
-_WORD = re.compile(r"(?<![\w./-])mlstack(?= [a-z_-])")
+# MLSTACK_HOME, a path ending in /mlstack or a word such as mlstack-env. Compiled on first
+# use (re's cache), not at import: most commands name no mlstack command.
+_WORD = r"(?<![\w./-])mlstack(?= [a-z_-])"
 
 
 @cache
@@ -29,10 +29,34 @@ def prog() -> str:
         return NAME
     if os.sep not in argv0:
         return NAME  # found on PATH by the shell
-    on_path = shutil.which(NAME)
+    on_path = _which(NAME)
     if on_path and os.path.realpath(on_path) == os.path.realpath(argv0):
         return NAME
     return str(Path(argv0).absolute())
+
+
+def _which(command: str) -> str | None:
+    """``shutil.which(command)`` on POSIX, without importing shutil (and the zlib, bz2 and
+    lzma it loads: 1.5 ms of every command that prints a hint): the first executable file
+    of that name in a folder of PATH."""
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen: set[str] = set()
+    for folder in os.fsdecode(path).split(os.pathsep):
+        if folder in seen:
+            continue
+        seen.add(folder)
+        candidate = Path(folder, command)
+        if candidate.exists() and os.access(candidate, os.F_OK | os.X_OK) \
+                and not candidate.is_dir():
+            return str(candidate)
+    return None
 
 
 def commands(text: str) -> str:
@@ -40,4 +64,4 @@ def commands(text: str) -> str:
     name = prog()
     if name == NAME:
         return text
-    return _WORD.sub(lambda _m: name, text)
+    return re.sub(_WORD, lambda _m: name, text)

@@ -15,10 +15,13 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mlstack_env.core import tomlmemo
 from mlstack_env.core.errors import ManifestError, MlstackError, UsageError, toml_problem
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The largest file mlstack reads as input. A lock of 50 entries x 300 wheels is ~4 MiB.
 MAX_BYTES = 64 * 1024 * 1024

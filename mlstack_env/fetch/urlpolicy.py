@@ -10,7 +10,6 @@ Required wherever a lock's URLs are used: ``store.create.CreateEnvRequest.url_po
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlstack_env.catalog.sourcemodel import source_backend, url_fill
 from mlstack_env.catalog.sources import Catalog, catalog
@@ -19,6 +18,7 @@ from mlstack_env.core.errors import SourceError
 from mlstack_env.core.record import record
 from mlstack_env.fetch.config import host_prefix
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
     from mlstack_env.lockfile import LockEntry
     from mlstack_env.manifest.project import Project

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from packaging.version import Version
-
-from mlstack_env.catalog import GpuFamily, gpu_table, same_host_rocm, wheel_gfx
+from mlstack_env.catalog import GpuFamily, gpu_table, rocm_release, same_host_rocm, wheel_gfx
 from mlstack_env.catalog.support import CodeKind, code_support, override_gfx
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars
@@ -39,7 +37,7 @@ from mlstack_env.hardware.machine import Gpu, GpuSource, Machine
 
 # The first ROCm release whose runtime reads HSA_OVERRIDE_GFX_VERSION_<node> (mid-2024;
 # rocm6.0/6.1 wheels ignore it: ROCM-FACTS §1, LIKELY).
-PER_NODE_OVERRIDE_SINCE = Version("6.2")
+PER_NODE_OVERRIDE_SINCE = (6, 2, 0)
 
 __all__ = ["GpuCode", "GpuSet", "GpuVariables", "decide", "gpu_code", "gpus_for", "rocr_visible"]
 
@@ -64,7 +62,7 @@ def gpu_code(target: Target, torch: str | None = None) -> GpuCode:
     name = f"the rocm{target.rocm} wheels" + (f" (torch {public})" if public else "")
     try:
         known = wheel_gfx(target.rocm, torch)
-        per_node = Version(target.rocm) >= PER_NODE_OVERRIDE_SINCE
+        per_node = rocm_release(target.rocm) >= PER_NODE_OVERRIDE_SINCE
     except (TargetError, ValueError):  # a version catalog does not know: the target's list
         known, per_node = None, True
     return GpuCode(known if known is not None else frozenset(target.gfx), name, per_node)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from mlstack_env.catalog import Proposal, gpu_table, propose_wheels_release
 from mlstack_env.catalog.sources import target_rocm_version
 from mlstack_env.catalog.target import Target
 from mlstack_env.core.record import field, record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 # What to do about a GPU whose gfx mlstack does not know (detect notes, doctor hint).
 UNKNOWN_GPU_ADVICE = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from mlstack_env.catalog import rocm_release
 
 _VERSION_RE = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)", re.ASCII)
 _DIR_RE = re.compile(r"^rocm-(\d+\.\d+(?:\.\d+)?)$", re.ASCII)
@@ -35,16 +35,14 @@ def newest_versioned_dir(root: Path) -> tuple[str, str] | None:
     opt = root / "opt"
     if not opt.is_dir():
         return None
-    found: list[tuple[Version, str, str]] = []
+    found: list[tuple[tuple[int, int, int], str, str]] = []
     for p in opt.iterdir():
         m = _DIR_RE.match(p.name)
         if not m or not p.is_dir():
             continue
+        # X.Y or X.Y.Z by both patterns: rocm_release orders them as packaging would.
         version = read_install(root, f"/opt/{p.name}") or m.group(1)
-        try:
-            found.append((Version(version), f"/opt/{p.name}", version))
-        except InvalidVersion:
-            continue
+        found.append((rocm_release(version), f"/opt/{p.name}", version))
     if not found:
         return None
     _, path, version = max(found)

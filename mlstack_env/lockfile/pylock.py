@@ -15,7 +15,7 @@ from mlstack_env.lockfile.model import LockEntry, Wheel, quote
 # ``pylock.toml`` or ``pylock.<name>.toml`` with no dot in <name> (its pattern:
 # ``^pylock\.([^.]+)\.toml$``); uv refuses any other name, and pip reads one as a
 # requirements file. One mapping for every name mlstack writes (docs/lockfile.md).
-_NOT_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_NOT_NAME = r"[^A-Za-z0-9_-]+"  # compiled on first use (re's cache): not on a store hit
 
 
 def pylock_file_name(name: str) -> str:
@@ -23,7 +23,7 @@ def pylock_file_name(name: str) -> str:
     each ``.`` becomes ``_`` (``py3.12`` -> ``py3_12``), any other run of characters
     outside ``A-Za-z0-9_-`` becomes ``-``, and ``-``/``_`` at either end go; a name with
     nothing left is plain ``pylock.toml``."""
-    part = _NOT_NAME.sub("-", name.replace(".", "_")).strip("-_")
+    part = re.sub(_NOT_NAME, "-", name.replace(".", "_")).strip("-_")
     return f"pylock.{part}.toml" if part else "pylock.toml"
 
 

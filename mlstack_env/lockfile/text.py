@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from mlstack_env.catalog.target import Target
 from mlstack_env.core import envvars, userfile
@@ -25,6 +24,10 @@ from mlstack_env.lockfile.model import (
     entry_text,
     quote,
 )
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 # --- writing ---------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.errors import ManifestError, TargetError
 from mlstack_env.core.projectdir import MANIFEST_NAME, find_manifest, read_manifest
@@ -25,7 +24,10 @@ from mlstack_env.core.record import field, record
 from mlstack_env.lockfile import LOCK_NAME
 from mlstack_env.manifest.sites import Site, load_site
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:  # the profile code (and packaging) loads with a manifest, not before
+    from typing import Any
+
     from mlstack_env.catalog.target import Target
     from mlstack_env.manifest.profiles import Profile, ProfileSet
     from mlstack_env.manifest.sites import Site

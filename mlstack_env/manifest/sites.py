@@ -14,13 +14,16 @@ The presets are data (``catalog/sites.toml``); a project changes one or adds its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from mlstack_env.catalog import DATA_DIR
 from mlstack_env.core import envvars, tomlmemo
 from mlstack_env.core.envname import NAME_PATTERN
 from mlstack_env.core.errors import BadValueError, ManifestError, MlstackError
 from mlstack_env.core.record import field, record
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 #: What a site name may look like: it is written into activation scripts and env info, so
 #: it is one word of data, never text a shell could read as a line (issue 21); spelled as

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env import __version__
 from mlstack_env.core import envvars, paths
@@ -34,7 +33,10 @@ from mlstack_env.store.generations import Generation, NamedEnv
 from mlstack_env.store.removal import reclaim_removed, remove_env
 from mlstack_env.store.variables import cache_variables, env_variables
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlstack_env.manifest.sites import Site
 
 ScriptWriter = Callable[[Path, str, Path, Mapping[str, str]], None]
@@ -72,11 +74,12 @@ class Created:
 
 def activation_writer(site: Site | None = None) -> ScriptWriter:
     """Writes a generation's activation files; ``site``'s job rules go into them."""
-    from mlstack_env.activation.scripts import write_scripts
-
     rules = site.rules() if site is not None else None
 
     def write(gen_dir: Path, name: str, venv: Path, variables: Mapping[str, str]) -> None:
+        # Loaded only when a generation is written: an up-to-date create writes none.
+        from mlstack_env.activation.scripts import write_scripts
+
         write_scripts(gen_dir, name=name, venv=venv, variables=variables, site=rules)
 
     return write

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Protocol
 
 from mlstack_env import __version__
 from mlstack_env.core import paths
@@ -26,6 +25,12 @@ from mlstack_env.core.record import record
 from mlstack_env.core.userfile import write_atomic
 from mlstack_env.lockfile import LockEntry
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, seal, temporary_dir
+
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:  # Progress and Installer are interfaces for mypy; at run time, plain classes
+    Protocol = object
 
 META_NAME = "mlstack-store.json"
 TMP_PREFIX = ".tmp-"

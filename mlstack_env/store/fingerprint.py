@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.record import field, record
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlstack_env.hardware.machine import Machine
 
 FINGERPRINT_NAME = "fingerprint.json"

@@ -29,7 +29,6 @@ import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlstack_env.core import paths
 from mlstack_env.core.envname import validate_env_name
@@ -39,6 +38,7 @@ from mlstack_env.core.record import record
 from mlstack_env.store.files import fsync_dir, own_directory, remove_tree, temporary_dir
 from mlstack_env.store.fingerprint import FINGERPRINT_NAME, Fingerprint, read_fingerprint
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:  # the lock file code and the installer load when used, not to list envs
     from mlstack_env.lockfile import Lock, LockEntry
     from mlstack_env.store.entries import StoreEntry

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core.errors import SourceError, StoreError
 from mlstack_env.core.record import field, record
@@ -21,7 +20,10 @@ from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
 from mlstack_env.store.entries import Progress
 from mlstack_env.store.pipshim import write_pip_shims
 
+TYPE_CHECKING = False  # typing costs an import on the fast paths; mypy reads it
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlstack_env import uv
 
 

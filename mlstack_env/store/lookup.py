@@ -225,6 +225,12 @@ def write_lock_stamp(generation: str, lock: str) -> None:
     except OSError:
         return
     target = os.path.join(generation, LOCK_STAMP)
+    try:
+        with open(target, encoding="utf-8") as f:
+            if f.read() == text:
+                return  # an up-to-date create: already recorded (a read, not a rename)
+    except (OSError, ValueError):
+        pass
     temporary = f"{target}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:

@@ -87,11 +87,12 @@ def reclaim_removed(envs: Path | None = None) -> list[Path]:
     """Delete what killed ``env remove`` runs left (``envs/.tmp-removed-*``), unless a
     running remove still holds it; the paths deleted."""
     base = envs or paths.envs_dir()
-    try:
-        leftovers = sorted(p for p in base.iterdir()
-                           if p.name.startswith(f"{TMP_PREFIX}removed-"))
+    try:  # names first: a Path for each of a hundred envs was the cost of this check
+        with os.scandir(base) as entries:
+            names = sorted(e.name for e in entries if e.name.startswith(f"{TMP_PREFIX}removed-"))
     except OSError:
         return []
+    leftovers = [base / n for n in names]
     done = []
     for p in leftovers:
         if p.is_symlink() or not p.is_dir():
