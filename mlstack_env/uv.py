@@ -264,14 +264,17 @@ def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
     runs (the one caller, ``uv pip sync``, reports on stderr); killed at ``deadline``
     seconds (then None).
 
-    Without ``subprocess``, whose imports (``threading``, ``signal``, ``selectors``,
-    ``locale``) were 3 ms of every store miss: ``os.posix_spawn`` (a vfork, as
-    ``subprocess`` uses), the pipe watched with ``select.poll``. The child inherits no
-    descriptor but these three (Python opens every other one non-inheritable, PEP 446).
-    ``posix_spawn`` cannot change directory before Python 3.13: uv is asked to
-    (``UV_WORKING_DIR``, its ``--directory``, which it does first), so it sees the same
-    working directory and names paths as before, and its argv is unchanged."""
+    Without ``subprocess``, whose imports (``threading``, ``selectors``, ``locale``) were
+    3 ms of every store miss: ``os.posix_spawn`` (a vfork, as
+    ``subprocess`` uses), the pipe watched with ``select.poll``. As with ``subprocess``,
+    the child inherits no descriptor but these three (Python opens every other one
+    non-inheritable, PEP 446) and gets back the default handling of the signals Python
+    ignores (SIGPIPE, SIGXFSZ). ``posix_spawn`` cannot change directory before Python
+    3.13: uv is asked to (``UV_WORKING_DIR``, its ``--directory``, which it does first),
+    so it sees the same working directory and names paths as before, and its argv is
+    unchanged."""
     import select
+    import signal
 
     if cwd is not None:
         env = {**env, "UV_WORKING_DIR": str(cwd)}
@@ -280,7 +283,7 @@ def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
         pid = os.posix_spawn(argv[0], argv, env, file_actions=[
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
             (os.POSIX_SPAWN_DUP2, write_end, 2),
-        ])
+        ], setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
     except BaseException:
         os.close(read_end)
         raise

@@ -275,7 +275,7 @@ def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
     the cache kept) runs uv, but starts no download: no HTTP client (urllib3, ssl, the
     transfer threads), no locator; and it hashes no cached file, defines no dataclass
     (fetch/wants.py's classes are records), removes no tree (shutil, with bz2 and lzma),
-    writes no temporary with tempfile, and starts uv without subprocess (and the signal,
+    writes no temporary with tempfile, and starts uv without subprocess (and the
     selectors and locale it loads: uv.py's posix_spawn)."""
     assert run_mlstack("env", "remove", "demo").returncode == 0
     assert run_mlstack("gc").returncode == 0
@@ -287,7 +287,7 @@ def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
               "mlstack_env.fetch.locate", "mlstack_env.fetch.indexpages", "hashlib",
               "dataclasses", "inspect", "shutil", "bz2", "lzma", "tempfile", "logging",
               "mlstack_env.resolve", "mlstack_env.store.verify", "typer", "rich", "tomlkit",
-              "subprocess", "signal", "selectors", "locale")
+              "subprocess", "selectors", "locale")
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 

@@ -209,3 +209,20 @@ def test_offline_runs_go_without_the_tls_settings(monkeypatch: pytest.MonkeyPatc
     assert {n: online[n] for n in uv.TLS_SETTINGS} == {n: f"/etc/{n}" for n in uv.TLS_SETTINGS}
     assert not set(uv.TLS_SETTINGS) & set(offline)
     assert offline["UV_OFFLINE"] == "1"
+
+
+def test_a_streamed_run_gets_the_signals_python_ignores_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As ``subprocess`` does (``restore_signals``): uv starts with SIGPIPE and SIGXFSZ at
+    their default, not ignored as in Python."""
+    import signal
+
+    from tests.envfixtures import uv_wrapper
+
+    fake = uv_wrapper(tmp_path / "uv", "grep SigIgn /proc/$$/status >&2")
+    monkeypatch.setenv("MLSTACK_UV", str(fake))
+    lines: list[str] = []
+    uv.run(["pip", "sync", "x"], what="installing x", on_line=lines.append)
+    ignored = int(lines[0].split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), lines
