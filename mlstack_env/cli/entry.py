@@ -98,8 +98,9 @@ def _end(code: int) -> None:
         return
     atexit._run_exitfuncs()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: Python started with that descriptor closed
+                stream.flush()
     except (OSError, ValueError):  # a closed pipe or stream
         return
     os._exit(code)
