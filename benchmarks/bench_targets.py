@@ -22,6 +22,11 @@ on a loaded machine it moves much less than wall time. An ``(info)`` line splits
 store miss into its ``uv pip sync`` (timed by a bash wrapper as ``MLSTACK_UV``) and
 mlstack's own part.
 
+Each round of a store miss and of its peer starts from a quiet disk (``os.sync()``,
+untimed): deleting and linking 15k files leaves the kernel busy for a while, and whichever
+side ran next was slowed by the other's leftovers (the torch-sized ratio moved between
+1.0x and 2x from one run to the next).
+
 The peer ``uv sync --frozen`` installs a uv project (``pyproject.toml`` + ``uv.lock``,
 locked once per run against the same loopback index; each package from its own index and
 without requirements of its own, so exactly the entry's packages) into a new directory
@@ -208,6 +213,7 @@ class Bench:
                         shutil.rmtree(old)
             venv = (Path(tempfile.mkdtemp(dir=self.plain_root)) / "venv") if fresh else same
             env = self.uv_env | {"UV_PROJECT_ENVIRONMENT": str(venv)}
+            os.sync()  # what the last round wrote or removed is on disk before this one
             return time_cpu([self.uv, "sync", "--frozen", "--quiet", "--python", python],
                             env, project)
 
@@ -230,6 +236,7 @@ class Bench:
 
     def miss(self, lock: Path, peer: Runner, runs: int) -> tuple[Sample, Sample]:
         def create() -> Sample:
+            os.sync()  # as before the peer's round: the disk is not still busy with the last
             t = self.time("env", "create", "demo", "--lock", str(lock), "--json")
             self.run("env", "remove", "demo")
             self.run("gc")
@@ -253,6 +260,7 @@ class Bench:
         totals, uvs = [], []
         for n in range(runs + 2):
             log.unlink(missing_ok=True)
+            os.sync()
             t = time_cpu([self.mlstack, "env", "create", "demo", "--lock", str(lock), "--json"],
                          env)
             stamps, _, children = log.read_text().splitlines()[-3:]
