@@ -13,8 +13,8 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from functools import cache
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mlstack_env.core import envvars, paths
 from mlstack_env.core.errors import MlstackError, TargetError
+from mlstack_env.core.record import record
 
 PINNED_VERSION = "0.13.9"  # equal to the uv==… pin in pyproject.toml (a test checks)
 
@@ -124,6 +125,8 @@ def version(uv_bin: Path | None = None) -> str:
         saved_stamp = saved = ""
     if stamp and saved_stamp == stamp and saved:
         return saved
+    import subprocess  # with threading, signal, selectors and locale: 3 ms of imports
+
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if out.returncode != 0 or not m:
@@ -151,15 +154,21 @@ def _stamp(exe: str) -> str:
 #: The user's uv settings that pass through: how long to wait for a silent index and how
 #: often to retry (uv's defaults: 30 s, 3 retries) tune the network, not what resolves.
 PASSED_THROUGH = ("UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES")
+#: The TLS settings uv reads (the certificates to trust, a client certificate): it loads
+#: each certificate they name whenever it builds its HTTP client, whether or not it then
+#: connects — 4 ms of a store miss's uv run with a system bundle of 150 certificates. An
+#: offline run connects to nothing, so it goes without them.
+TLS_SETTINGS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CLIENT_CERT")
 
 
 def clean_env(offline: bool = False) -> dict[str, str]:
-    """The environment uv runs in: ours, not the user's uv settings (but PASSED_THROUGH)."""
+    """The environment uv runs in: ours, not the user's uv settings (but PASSED_THROUGH);
+    ``offline``, not the TLS settings either (TLS_SETTINGS)."""
+    dropped = (envvars.VIRTUAL_ENV, "CONDA_PREFIX", *(TLS_SETTINGS if offline else ()))
     env = {
         k: v
         for k, v in os.environ.items()
-        if (not k.startswith("UV_") or k in PASSED_THROUGH)
-        and k not in (envvars.VIRTUAL_ENV, "CONDA_PREFIX")
+        if (not k.startswith("UV_") or k in PASSED_THROUGH) and k not in dropped
     }
     env["UV_CACHE_DIR"] = str(paths.uv_cache_dir())
     env["UV_PYTHON_DOWNLOADS"] = "never"
@@ -173,6 +182,16 @@ def clean_env(offline: bool = False) -> dict[str, str]:
     return env
 
 
+@record
+class Finished:
+    """A uv run that ended: its exit status (negative: the signal that ended it) and what
+    it wrote (``stdout`` is empty when it was not kept)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def run(
     args: Sequence[str],
     *,
@@ -181,7 +200,7 @@ def run(
     offline: bool = False,
     hint: str | Callable[[UvFailure], str] | None = None,
     on_line: Callable[[str], None] | None = None,
-) -> subprocess.CompletedProcess[str]:
+) -> Finished:
     """Run ``uv ARGS`` (``--no-config`` added); raise :class:`UvError` quoting uv on failure.
 
     ``what`` names the step for the error: "resolving minimal for rocm6.4:gfx1100";
@@ -194,19 +213,17 @@ def run(
     _debug("running %s", " ".join(argv))
     env = clean_env(offline)
     deadline = envvars.download_deadline()
-    try:
-        if on_line is None:
-            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                                  check=False, timeout=deadline)
-        else:
-            proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line, deadline=deadline)
-    except subprocess.TimeoutExpired:
+    if on_line is None:
+        proc = _run_captured(argv, cwd=cwd, env=env, deadline=deadline)
+    else:
+        proc = _run_streaming(argv, cwd=cwd, env=env, on_line=on_line, deadline=deadline)
+    if proc is None:
         reason = (f"not done after {deadline:g} s ({envvars.MLSTACK_DOWNLOAD_DEADLINE}): a "
                   "server sends too slowly or not at all")
         raise UvError(f"uv failed {what}: {reason}",
                       _hint_for(hint, UvFailure.NETWORK) or "check the network and the "
                       f"mirrors, or raise {envvars.MLSTACK_DOWNLOAD_DEADLINE}",
-                      UvFailure.NETWORK, reason) from None
+                      UvFailure.NETWORK, reason)
     if proc.returncode != 0:
         reason = uv_reason(proc.stderr)
         kind = classify(reason)
@@ -227,44 +244,102 @@ def _hint_for(hint: str | Callable[[UvFailure], str] | None, kind: UvFailure) ->
     return hint(kind) if callable(hint) else hint
 
 
+def _run_captured(argv: list[str], *, cwd: Path | None, env: dict[str, str],
+                  deadline: float) -> Finished | None:
+    """``subprocess.run`` of ``argv``, stdout and stderr kept; None when it was killed at
+    ``deadline`` seconds."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              check=False, timeout=deadline)
+    except subprocess.TimeoutExpired:
+        return None
+    return Finished(proc.returncode, proc.stdout, proc.stderr)
+
+
 def _run_streaming(argv: list[str], *, cwd: Path | None, env: dict[str, str],
-                   on_line: Callable[[str], None], deadline: float
-                   ) -> subprocess.CompletedProcess[str]:
-    """``subprocess.run`` with stderr read line by line while uv runs (stdout is not
-    kept: the one caller, ``uv pip sync``, reports on stderr), killed at ``deadline``
-    seconds (then :class:`subprocess.TimeoutExpired`, as ``subprocess.run`` raises)."""
-    import threading
+                   on_line: Callable[[str], None], deadline: float) -> Finished | None:
+    """``argv`` run with stdout to ``/dev/null`` and stderr read line by line while it
+    runs (the one caller, ``uv pip sync``, reports on stderr); killed at ``deadline``
+    seconds (then None).
 
-    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True) as child:
-        assert child.stderr is not None  # noqa: S101 - PIPE was asked for
-        fired = threading.Event()
+    Without ``subprocess``, whose imports (``threading``, ``selectors``, ``locale``) were
+    3 ms of every store miss: ``os.posix_spawn`` (a vfork, as
+    ``subprocess`` uses), the pipe watched with ``select.poll``. As with ``subprocess``,
+    the child inherits no descriptor but these three (Python opens every other one
+    non-inheritable, PEP 446) and gets back the default handling of the signals Python
+    ignores (SIGPIPE, SIGXFSZ). ``posix_spawn`` cannot change directory before Python
+    3.13: uv is asked to (``UV_WORKING_DIR``, its ``--directory``, which it does first),
+    so it sees the same working directory and names paths as before, and its argv is
+    unchanged."""
+    import select
+    import signal
 
-        def kill() -> None:
-            fired.set()
-            child.kill()
+    if cwd is not None:
+        env = {**env, "UV_WORKING_DIR": str(cwd)}
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, write_end, 2),
+        ], setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    lines: list[str] = []
+    timed_out = False
+    try:
+        poller = select.poll()
+        poller.register(read_end, select.POLLIN)
+        end = time.monotonic() + deadline
+        pending = b""
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not poller.poll(left * 1000):
+                timed_out = True
+                break
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            *done, pending = (pending + chunk).split(b"\n")
+            for raw in done:
+                lines.append(raw.decode("utf-8", "replace") + "\n")
+                on_line(lines[-1].rstrip("\r\n"))
+        if pending:
+            lines.append(pending.decode("utf-8", "replace"))
+            on_line(lines[-1].rstrip("\r\n"))
+    except BaseException:
+        _kill(pid)
+        raise
+    finally:
+        os.close(read_end)
+    if timed_out:
+        _kill(pid)
+        return None
+    _, status = os.waitpid(pid, 0)
+    return Finished(os.waitstatus_to_exitcode(status), "", "".join(lines))
 
-        timer = threading.Timer(deadline, kill)
-        timer.daemon = True
-        timer.start()
-        lines = []
-        try:
-            for line in child.stderr:
-                lines.append(line)
-                on_line(line.rstrip("\n"))
-        finally:
-            timer.cancel()
-    if fired.is_set():
-        raise subprocess.TimeoutExpired(argv, deadline)
-    return subprocess.CompletedProcess(argv, child.returncode, "", "".join(lines))
+
+def _kill(pid: int) -> None:
+    """End a child and wait for it (nothing left behind, not even its exit status)."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
-_NOISE = re.compile(r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )")
+# Patterns, not compiled at import (0.6 ms of every store miss): only a failure reads
+# uv's report, and `re` compiles each on first use.
+_NOISE = r"^(Using |Resolved |Prepared |Installed |Uninstalled |Audited )"
 # A new part of uv's report starts with one of these; other lines continue the part above
 # (uv wraps long sentences to the terminal width).
-_HEAD = re.compile(r"^(?:error:|warning:|hint:|cause:|caused by:|[\u00d7\u2570\u251c]\S*)",
-                   re.IGNORECASE)
-_MARKS = re.compile(r"^[\s\u00d7\u2570\u251c\u2500\u25b6\u2502]+")
+_HEAD = r"(?i)^(?:error:|warning:|hint:|cause:|caused by:|[\u00d7\u2570\u251c]\S*)"
+_MARKS = r"^[\s\u00d7\u2570\u251c\u2500\u25b6\u2502]+"
 
 
 def uv_reason(stderr: str, max_parts: int = 2) -> str:
@@ -273,10 +348,10 @@ def uv_reason(stderr: str, max_parts: int = 2) -> str:
     parts: list[tuple[str, str]] = []  # (kind, text)
     for raw in stderr.splitlines():
         line = raw.strip()
-        if not line or _NOISE.match(line):
+        if not line or re.match(_NOISE, line):
             continue
-        if _HEAD.match(line) or not parts:
-            text = _MARKS.sub("", line)
+        if re.match(_HEAD, line) or not parts:
+            text = re.sub(_MARKS, "", line)
             kind, _, rest = text.partition(":")
             known = kind.lower() in ("error", "warning", "hint", "cause", "caused by")
             parts.append((kind.lower() if known else "error", rest.strip() if known else text))
@@ -389,6 +464,8 @@ def _probe(path: Path) -> tuple[str, Path] | None:
     active version, or refuses one that is not: ask the interpreter itself."""
     code = ("import os, sys; print('%d.%d' % sys.version_info[:2]); "
             "print(os.path.realpath(sys.executable))")
+    import subprocess
+
     try:
         out = subprocess.run([str(path), "-c", code], capture_output=True, text=True,
                              timeout=30, check=False)

@@ -336,8 +336,9 @@ def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
     """A store miss whose files are all in the download cache (the entry removed by gc,
     the cache kept) runs uv, but starts no download: no HTTP client (urllib3, ssl, the
     transfer threads), no locator; and it hashes no cached file, defines no dataclass
-    (fetch/wants.py's classes are records), removes no tree (shutil, with bz2 and lzma)
-    and writes no temporary with tempfile."""
+    (fetch/wants.py's classes are records), removes no tree (shutil, with bz2 and lzma),
+    writes no temporary with tempfile, and starts uv without subprocess (and the
+    selectors and locale it loads: uv.py's posix_spawn)."""
     assert run_mlstack("env", "remove", "demo").returncode == 0
     assert run_mlstack("gc").returncode == 0
     modules = _imported(["env", "create", "demo", "--lock", str(tmp_path / "team.lock"),
@@ -347,7 +348,8 @@ def test_a_store_miss_with_every_file_cached_loads_no_downloader(world: Path,
               "mlstack_env.fetch.httpclient", "mlstack_env.fetch.transfer",
               "mlstack_env.fetch.locate", "mlstack_env.fetch.indexpages", "hashlib",
               "dataclasses", "inspect", "shutil", "bz2", "lzma", "tempfile", "logging",
-              "mlstack_env.resolve", "mlstack_env.store.verify", "typer", "rich", "tomlkit")
+              "mlstack_env.resolve", "mlstack_env.store.verify", "typer", "rich", "tomlkit",
+              "subprocess", "selectors", "locale")
     assert {m for m in modules if any(m == a or m.startswith(a + ".") for a in absent)} == set()
 
 

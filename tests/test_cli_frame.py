@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,43 @@ def test_version_via_python_m() -> None:
     )
     assert result.returncode == 0
     assert result.stdout == f"mlstack {mlstack_env.__version__}\n"
+
+
+# A process that runs main() as the console script does: an exit handler, an object whose
+# finalizer only Python's own shutdown runs, and (with "thread" first) a thread still
+# working when the command ends.
+ENDING = """\
+import atexit, sys, threading, time
+atexit.register(lambda: print("handler ran"))
+class Late:
+    def __del__(self):
+        print("shutdown ran")
+late = Late()
+if sys.argv[1] == "thread":
+    del sys.argv[1]
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+from mlstack_env.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize(("args", "code", "out"), [
+    (["--version"], 0, f"mlstack {mlstack_env.__version__}\nhandler ran\n"),
+    (["env", "info", "nosuch"], 1, "handler ran\n"),
+    (["thread", "--version"], 0,
+     f"mlstack {mlstack_env.__version__}\nthread done\nhandler ran\nshutdown ran\n"),
+], ids=["version", "error", "thread"])
+def test_the_command_line_ends_itself_after_its_exit_handlers_and_output(
+        args: list[str], code: int, out: str, tmp_path: Path) -> None:
+    """The console script's main() ends the process once the exit handlers ran and the
+    output is flushed (cli/entry.py's _end), skipping Python's shutdown (no finalizer
+    runs): same status, same bytes. A thread still running is waited for by Python's own
+    exit, as before."""
+    r = subprocess.run([sys.executable, "-c", ENDING, *args], capture_output=True, text=True,
+                       check=False, timeout=60, cwd=tmp_path,
+                       env={**os.environ, "MLSTACK_HOME": str(tmp_path / "home")})
+    assert (r.returncode, r.stdout) == (code, out), r.stderr
+    assert ("no env named 'nosuch'" in r.stderr) == (code == 1)
 
 
 def test_version_imports_no_typer_rich_or_uv() -> None:

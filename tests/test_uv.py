@@ -154,3 +154,75 @@ def test_with_logging_on_each_run_is_logged_and_streamed_lines_arrive(
     assert "running " in caplog.text and "--version" in caplog.text
     assert sum("running " in r.message for r in caplog.records) == 2
     assert any(line.startswith("Creating virtual environment") for line in lines), lines
+
+
+def test_a_streamed_run_hands_over_each_line_and_runs_in_its_directory(
+        tmp_path: Path) -> None:
+    """``on_line`` runs are started without ``subprocess``: uv changes to ``cwd`` itself
+    (a relative path lands there), each stderr line arrives without its newline, and the
+    error of a failed run quotes uv as ``subprocess`` runs do."""
+    python = str(uv.running_python()[1])
+    lines: list[str] = []
+    done = uv.run(["venv", "--python", python, "rel"], what="creating a venv", cwd=tmp_path,
+                  on_line=lines.append)
+    assert (tmp_path / "rel" / "pyvenv.cfg").is_file()
+    assert done.returncode == 0 and done.stdout == ""
+    assert any(line.startswith("Creating virtual environment at: rel") for line in lines), lines
+    assert all("\n" not in line for line in lines)
+    with pytest.raises(uv.UvError) as info:
+        uv.run(["pip", "sync", "--python", python, "missing.txt"], what="syncing",
+               cwd=tmp_path, on_line=lines.append)
+    assert "missing.txt" in info.value.message
+
+
+def test_a_streamed_run_is_killed_at_the_deadline(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A uv that writes a line and half of one, then nothing: killed at
+    MLSTACK_DOWNLOAD_DEADLINE, a network failure; what it wrote came through first, and
+    no process is left behind."""
+    import os
+
+    from tests.envfixtures import uv_wrapper
+
+    pid = tmp_path / "pid"
+    fake = uv_wrapper(tmp_path / "uv", f"echo $$ > {pid}\nprintf 'Resolved 1 package\\nhalf'"
+                                       " >&2\nexec sleep 600")
+    monkeypatch.setenv("MLSTACK_UV", str(fake))
+    monkeypatch.setenv("MLSTACK_DOWNLOAD_DEADLINE", "1")
+    lines: list[str] = []
+    with pytest.raises(uv.UvError) as info:
+        uv.run(["pip", "sync", "x"], what="installing x", on_line=lines.append)
+    assert info.value.kind is uv.UvFailure.NETWORK
+    assert "not done after 1 s (MLSTACK_DOWNLOAD_DEADLINE)" in info.value.message
+    assert lines == ["Resolved 1 package", "half"]
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(int(pid.read_text()), 0)
+
+
+def test_offline_runs_go_without_the_tls_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv loads every certificate SSL_CERT_FILE/SSL_CERT_DIR name whenever it starts its
+    HTTP client, connecting or not: an offline run (a store miss's install) drops them;
+    a run that may connect keeps them."""
+    for name in uv.TLS_SETTINGS:
+        monkeypatch.setenv(name, f"/etc/{name}")
+    online, offline = uv.clean_env(), uv.clean_env(offline=True)
+    assert {n: online[n] for n in uv.TLS_SETTINGS} == {n: f"/etc/{n}" for n in uv.TLS_SETTINGS}
+    assert not set(uv.TLS_SETTINGS) & set(offline)
+    assert offline["UV_OFFLINE"] == "1"
+
+
+def test_a_streamed_run_gets_the_signals_python_ignores_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As ``subprocess`` does (``restore_signals``): uv starts with SIGPIPE and SIGXFSZ at
+    their default, not ignored as in Python."""
+    import signal
+
+    from tests.envfixtures import uv_wrapper
+
+    fake = uv_wrapper(tmp_path / "uv", "grep SigIgn /proc/$$/status >&2")
+    monkeypatch.setenv("MLSTACK_UV", str(fake))
+    lines: list[str] = []
+    uv.run(["pip", "sync", "x"], what="installing x", on_line=lines.append)
+    ignored = int(lines[0].split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), lines
