@@ -305,7 +305,7 @@ def hook(name, globals=None, locals=None, fromlist=(), level=0):
 builtins.__import__ = hook
 from mlstack_env.cli import main
 sys.argv = ["mlstack", *sys.argv[2:]]
-code = main()
+code = main(sys.argv[1:])  # with its arguments: main() itself would end the process
 print(json.dumps(sorted(seen)), file=sys.stderr)
 sys.exit(code)
 """

@@ -213,7 +213,8 @@ def test_two_files_load_no_rich_and_start_no_process(locks: tuple[Path, Path]) -
     import sys
 
     old, new = locks
-    code = ("import sys; from mlstack_env.cli import main; code = main(); "
+    # main(ARGS) returns (main() ends the process, before the print)
+    code = ("import sys; from mlstack_env.cli import main; code = main(sys.argv[1:]); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('rich', 'subprocess', 'dataclasses')), file=sys.stderr); sys.exit(code)")
     for extra in ([], ["--json"]):
