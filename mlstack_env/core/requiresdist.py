@@ -17,7 +17,7 @@ marker's value in the tree's environment (:data:`MARKER_VARIABLES`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 TYPE_CHECKING = False  # typing costs an import on this path; mypy reads it
 if TYPE_CHECKING:
@@ -133,31 +133,26 @@ def _marker(text: str) -> Marker | None:
     def peek() -> tuple[str, str]:
         return tokens[at] if at < len(tokens) else ("", "")
 
-    def either() -> Marker | None:  # marker_or: marker_and ('or' marker_and)*
+    def chain(word: str, part: Callable[[], Marker | None],
+              combine: Callable[[Iterable[bool]], bool]) -> Marker | None:
+        """part (word part)*: the parts' tests combined (any for 'or', all for 'and')."""
         nonlocal at
-        tests = [both()]
-        while peek() == ("word", "or"):
+        tests = [part()]
+        while peek() == ("word", word):
             at += 1
-            tests.append(both())
+            tests.append(part())
         if any(t is None for t in tests):
             return None
         if len(tests) == 1:
             return tests[0]
         ok = [t for t in tests if t is not None]
-        return lambda env: any(t(env) for t in ok)
+        return lambda env: combine(t(env) for t in ok)
+
+    def either() -> Marker | None:  # marker_or: marker_and ('or' marker_and)*
+        return chain("or", both, any)
 
     def both() -> Marker | None:  # marker_and: atom ('and' atom)*
-        nonlocal at
-        tests = [atom()]
-        while peek() == ("word", "and"):
-            at += 1
-            tests.append(atom())
-        if any(t is None for t in tests):
-            return None
-        if len(tests) == 1:
-            return tests[0]
-        ok = [t for t in tests if t is not None]
-        return lambda env: all(t(env) for t in ok)
+        return chain("and", atom, all)
 
     def atom() -> Marker | None:
         nonlocal at
