@@ -657,9 +657,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Sockets bound and never listening, held for the life of the process: a connection to
+# their port is refused, and no other server of the suite (another worker's index, a
+# real component) can take the port, as it could one freed after free_port().
+_HELD_CLOSED: list[socket.socket] = []
+
+
 def closed_port_url() -> str:
-    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index)."""
-    return f"http://127.0.0.1:{free_port()}"
+    """``http://127.0.0.1:PORT`` where nothing listens (an unreachable index), and nothing
+    will while the tests run."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD_CLOSED.append(s)
+    return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 @contextlib.contextmanager
