@@ -13,7 +13,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from mlstack_env.actions.tree import _marker_env
-from mlstack_env.core.requiresdist import MARKER_VARIABLES, canonical_name, parse
+from mlstack_env.core.metadata import canonical_name
+from mlstack_env.core.requiresdist import MARKER_VARIABLES, parse
 
 PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 EXTRAS = ("", "test", "Test_X", "test-x", "dev", "opt.einsum", "cuda")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstack_env.core import paths
+from mlstack_env.core.metadata import canonical_name
 from mlstack_env.core.record import field, record
-from mlstack_env.core.requiresdist import LeanRequirement, canonical_name, parse
+from mlstack_env.core.requiresdist import LeanRequirement, parse
 from mlstack_env.lockfile import LockedPackage, LockEntry, key_versions
 
 if TYPE_CHECKING:  # packaging loads only for what core/requiresdist.py leaves to it
@@ -285,7 +286,8 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
     try:
         project = find_project(near) if near is not None else None
         project = project or find_project(Path.cwd())
-        if not (project and profile in project.profiles) and profile not in _builtin_names():
+        if not (project and profile in project.profiles) \
+                and profile not in paths.builtin_profile_names():
             return None  # unknown: loading every built-in profile would only say so
         from mlstack_env.manifest.profiles import ProfileSet
 
@@ -297,16 +299,6 @@ def profile_requirements(profile: str, near: Path | None) -> tuple[list[Requirem
 
     where = str(project.manifest_path) if project and profile in project.profiles else "built-in"
     return [Requirement(r) for r in merged.packages], f"profile {profile} ({where})"
-
-
-def _builtin_names() -> set[str]:
-    """The built-in profiles' names, as ``load_builtin`` finds them (``*.toml``), without
-    reading them."""
-    try:
-        return {p.stem for p in paths.builtin_profiles_dir().iterdir()
-                if p.name.endswith(".toml")}
-    except OSError:
-        return set()
 
 
 def env_tree(name: str) -> PackageTree:

@@ -196,13 +196,12 @@ def _family(text: str) -> tuple[GpuFamily, str | None]:
 ROCM_VERSION_HINT = "write it as X.Y or X.Y.Z, e.g. 6.4 or 6.4.1"
 
 
-# The shape a target string accepts (target.py); "7" or "6.4rc1" would make targets that
-# `Target.parse` rejects, so they are refused here too.
 def rocm_release(text: str) -> tuple[int, int, int]:
     """A ROCm version written ``X.Y`` or ``X.Y.Z`` as (major, minor, micro), compared as
     ``packaging.version`` compares them (``6.4`` is ``6.4.0``); anything else is a user
-    error. What a store hit asks of a ROCm version, without importing packaging.version
-    (1.5 ms with its regular expression)."""
+    error — the shape a target string accepts (target.py): "7" or "6.4rc1" would make
+    targets that ``Target.parse`` rejects. What a store hit asks of a ROCm version,
+    without importing packaging.version (1.5 ms with its regular expression)."""
     parts = text.split(".")
     if not (2 <= len(parts) <= 3 and all(p.isascii() and p.isdigit() for p in parts)):
         raise TargetError(f"invalid ROCm version {text!r}", hint=ROCM_VERSION_HINT)

@@ -186,7 +186,7 @@ def profile_names() -> list[str]:
     """Built-in profile names and the project's (a broken mlstack.toml completes none)."""
     from mlstack_env.core import paths
 
-    names = [p.stem for p in paths.builtin_profiles_dir().glob("*.toml")]
+    names = paths.builtin_profile_names()
     manifest = _manifest()
     if manifest is not None:
         names += list(_read(manifest).get("profiles", {}))

@@ -35,7 +35,6 @@ def sha256_hex(text: str) -> str:
     return str(_SHA256(text.encode()).hexdigest())
 
 
-
 def sha256_digest(*parts: bytes) -> bytes:
     """The sha256 of ``parts`` one after the other, as 32 bytes (no copy of their join)."""
     h = _SHA256(b"")

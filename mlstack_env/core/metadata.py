@@ -13,6 +13,15 @@ is kept as ``\\n``. Names compare case-insensitively.
 
 from __future__ import annotations
 
+import re
+
+
+def canonical_name(name: str) -> str:
+    """A project (or extra) name as PEP 503 normalizes it: packaging's
+    ``canonicalize_name``, without packaging (its ``utils`` loads ``packaging.tags`` with
+    ``logging``, ``subprocess`` and ``platform``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 def _is_name(text: str) -> bool:
     return all("!" <= c <= "~" and c != ":" for c in text)

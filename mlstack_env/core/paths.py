@@ -156,3 +156,9 @@ def builtin_profiles_dir() -> Path:
     if shipped.is_dir():
         return shipped
     return package_data().parent / "profiles"
+
+
+def builtin_profile_names() -> list[str]:
+    """The built-in profiles' names (``NAME.toml`` in :func:`builtin_profiles_dir`, as
+    ``manifest.profiles.load_builtin`` reads them), without reading any."""
+    return sorted(p.stem for p in builtin_profiles_dir().glob("*.toml"))

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from mlstack_env.core.metadata import canonical_name
+
 TYPE_CHECKING = False  # typing costs an import on this path; mypy reads it
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -32,7 +34,6 @@ STRING_VARIABLES = frozenset({
 })
 MARKER_VARIABLES = VERSION_VARIABLES | STRING_VARIABLES | {"extra"}
 
-_SEPARATORS = re.compile(r"[-_.]+")
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _LINE = re.compile(
     rf"(?P<name>{_NAME})[ \t]*"
@@ -55,12 +56,6 @@ _VERSIONISH = re.compile(r"[ \t]*[vV]?[0-9]")  # a value packaging might read as
 
 if TYPE_CHECKING:
     Marker: TypeAlias = Callable[[Mapping[str, str]], bool]
-
-
-def canonical_name(name: str) -> str:
-    """A project (or extra) name as PEP 503 normalizes it: packaging's
-    ``canonicalize_name``."""
-    return _SEPARATORS.sub("-", name).lower()
 
 
 class LeanMarker:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlstack_env.core.errors import SourceError, StoreError
+from mlstack_env.core.metadata import canonical_name
 from mlstack_env.core.record import field, record
 from mlstack_env.fetch.config import UserConfig
 from mlstack_env.lockfile import SELECTOR, LockEntry, to_pylock
@@ -216,7 +217,7 @@ def check_installed(entry: LockEntry, venv: Path) -> None:
     the name escaped, by the spec for recording installed projects), which costs a
     directory listing; only when those disagree with the lock is each ``METADATA`` read
     (``store/verify.py``, with the email parser and packaging: ~25 ms of imports)."""
-    want = {_canonical(p.name): p.version for p in entry.packages}
+    want = {canonical_name(p.name): p.version for p in entry.packages}
     if _agrees(_dist_infos(venv), want):
         return
     from mlstack_env.store.verify import installed, site_packages
@@ -231,13 +232,6 @@ def check_installed(entry: LockEntry, venv: Path) -> None:
         )
 
 
-def _canonical(name: str) -> str:
-    """PEP 503's normalized name (packaging's ``canonicalize_name``, without packaging)."""
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _dist_infos(venv: Path) -> dict[str, str]:
     """Name -> version of each ``*.dist-info`` with a METADATA, from its directory name."""
     found: dict[str, str] = {}
@@ -245,7 +239,7 @@ def _dist_infos(venv: Path) -> dict[str, str]:
         for d in site.glob("*.dist-info"):
             name, _, version = d.name[: -len(".dist-info")].partition("-")
             if (d / "METADATA").is_file():
-                found[_canonical(name)] = version
+                found[canonical_name(name)] = version
     return found
 
 
